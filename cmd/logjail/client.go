@@ -1,0 +1,145 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logjail/logjail/daemon"
+)
+
+func jsonFlag() cli.Flag {
+	return &cli.BoolFlag{Name: "json", Usage: "print JSON"}
+}
+
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func statusCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "status",
+		Usage:     "show the running pipelines, or one pipeline's counters and bans",
+		ArgsUsage: "[PIPELINE]",
+		Flags:     []cli.Flag{socketFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			cl := daemon.NewClient(c.String("socket"))
+			w := c.App.Writer
+			if c.NArg() == 0 {
+				st, err := cl.Status(c.Context)
+				if err != nil {
+					return err
+				}
+				if c.Bool("json") {
+					return printJSON(w, st)
+				}
+				fmt.Fprintf(w, "Status\n|- Number of pipelines: %d\n`- Pipeline list: %s\n", len(st.Pipelines), strings.Join(st.Pipelines, ", "))
+				return nil
+			}
+			st, err := cl.PipelineStatus(c.Context, c.Args().First())
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(w, st)
+			}
+			var watching []string
+			for _, s := range st.Sources {
+				watching = append(watching, fmt.Sprintf("%s (read %d, skipped %d, errors %d)", s.Watching, s.Read, s.Skipped, s.Errors))
+			}
+			fmt.Fprintf(w, "Status for the pipeline: %s\n", st.Pipeline)
+			fmt.Fprintf(w, "|- Filter\n")
+			fmt.Fprintf(w, "|  |- Currently failed: %d\n", st.Filter.CurrentlyFailed)
+			fmt.Fprintf(w, "|  |- Total failed:     %d\n", st.Filter.TotalFailed)
+			fmt.Fprintf(w, "|  `- Watching:         %s\n", strings.Join(watching, "; "))
+			fmt.Fprintf(w, "`- Actions\n")
+			fmt.Fprintf(w, "   |- Currently banned: %d\n", st.Actions.CurrentlyBanned)
+			fmt.Fprintf(w, "   |- Total banned:     %d\n", st.Actions.TotalBanned)
+			fmt.Fprintf(w, "   `- Banned IP list:   %s\n", strings.Join(st.Actions.Banned, " "))
+			return nil
+		},
+	}
+}
+
+func bannedCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "banned",
+		Usage: "list the active bans",
+		Flags: []cli.Flag{socketFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			bans, err := daemon.NewClient(c.String("socket")).Banned(c.Context)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, bans)
+			}
+			for _, b := range bans {
+				fmt.Fprintln(c.App.Writer, banLine(b))
+			}
+			return nil
+		},
+	}
+}
+
+func banLine(b daemon.Ban) string {
+	if b.Until == nil {
+		return fmt.Sprintf("%s\t%s\tpermanent\t%s", b.Pipeline, b.Addr, b.Reason)
+	}
+	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", b.Pipeline, b.Addr, b.Until.Local().Format(time.DateTime), time.Duration(b.RemainingS)*time.Second, b.Reason)
+}
+
+func banCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "ban",
+		Usage:     "ban an address by hand",
+		ArgsUsage: "PIPELINE ADDR",
+		Flags: []cli.Flag{
+			socketFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "for", Usage: "ban `DURATION` (10m, 1d, 2w, -1 = permanent); default: the pipeline's bantime"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return fmt.Errorf("usage: logjail ban PIPELINE ADDR [--for DURATION]")
+			}
+			b, err := daemon.NewClient(c.String("socket")).Ban(c.Context, daemon.BanRequest{Pipeline: c.Args().Get(0), Addr: c.Args().Get(1), For: c.String("for")})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, b)
+			}
+			fmt.Fprintln(c.App.Writer, "banned", banLine(b))
+			return nil
+		},
+	}
+}
+
+func unbanCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "unban",
+		Usage:     "lift an address's bans",
+		ArgsUsage: "ADDR",
+		Flags:     []cli.Flag{socketFlag(), jsonFlag(), &cli.StringFlag{Name: "pipeline", Usage: "only in `PIPELINE`"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return fmt.Errorf("usage: logjail unban ADDR [--pipeline P]")
+			}
+			r, err := daemon.NewClient(c.String("socket")).Unban(c.Context, daemon.UnbanRequest{Addr: c.Args().First(), Pipeline: c.String("pipeline")})
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, r)
+			}
+			fmt.Fprintf(c.App.Writer, "unbanned %s from %s\n", c.Args().First(), strings.Join(r.Pipelines, ", "))
+			return nil
+		},
+	}
+}

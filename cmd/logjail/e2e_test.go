@@ -1,0 +1,480 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+	"golang.org/x/sys/unix"
+
+	"github.com/logjail/logjail/daemon"
+)
+
+// The end-to-end tests run the real binary in network namespaces the test
+// makes: namespace "srv" runs logjail and a TCP listener, namespace "peer"
+// holds the attacking and the innocent addresses, joined by a veth pair.
+// Only addresses inside these namespaces are ever contacted.
+
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "logjail-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "logjail")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "building logjail:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// needRoot skips without privileges, except in CI, where it fails.
+func needRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("ip"); err == nil {
+			return
+		}
+		if os.Getenv("CI") == "true" {
+			t.Fatal("iproute2's ip is missing (install iproute2)")
+		}
+		t.Skip("iproute2's ip is missing")
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("network namespace tests need root")
+	}
+	t.Skip("network namespace tests need root")
+}
+
+var nsCounter atomic.Int32
+
+type testNet struct {
+	srv, peer string // namespace names
+}
+
+func run(t *testing.T, args ...string) {
+	t.Helper()
+	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+}
+
+// newTestNet makes the two namespaces and the veth pair between them.
+//
+//	srv:  192.0.2.1/24, 2001:db8::1/64
+//	peer: 192.0.2.2-.4/24, 2001:db8::2-4/64
+func newTestNet(t *testing.T) *testNet {
+	t.Helper()
+	n := nsCounter.Add(1)
+	tn := &testNet{srv: fmt.Sprintf("lj-srv-%d-%d", os.Getpid(), n), peer: fmt.Sprintf("lj-peer-%d-%d", os.Getpid(), n)}
+	run(t, "ip", "netns", "add", tn.srv)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", tn.srv).Run() })
+	run(t, "ip", "netns", "add", tn.peer)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", tn.peer).Run() })
+	run(t, "ip", "-n", tn.srv, "link", "add", "ljs", "type", "veth", "peer", "name", "ljp", "netns", tn.peer)
+	for _, c := range [][]string{
+		{"ip", "-n", tn.srv, "link", "set", "lo", "up"},
+		{"ip", "-n", tn.srv, "link", "set", "ljs", "up"},
+		{"ip", "-n", tn.srv, "addr", "add", "192.0.2.1/24", "dev", "ljs"},
+		{"ip", "-n", tn.srv, "-6", "addr", "add", "2001:db8::1/64", "dev", "ljs", "nodad"},
+		{"ip", "-n", tn.peer, "link", "set", "lo", "up"},
+		{"ip", "-n", tn.peer, "link", "set", "ljp", "up"},
+	} {
+		run(t, c...)
+	}
+	for i := 2; i <= 4; i++ {
+		run(t, "ip", "-n", tn.peer, "addr", "add", fmt.Sprintf("192.0.2.%d/24", i), "dev", "ljp")
+		run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8::%d/64", i), "dev", "ljp", "nodad")
+	}
+	return tn
+}
+
+// inNetns runs fn on a thread switched into namespace ns. Sockets made in fn
+// stay in ns afterwards.
+func inNetns(t *testing.T, ns string, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	target, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			panic("cannot return to the original network namespace: " + err.Error())
+		}
+	}()
+	fn()
+}
+
+// listen serves TCP on port in the srv namespace, answering "ok".
+func (tn *testNet) listen(t *testing.T, port int) {
+	t.Helper()
+	var ln net.Listener
+	inNetns(t, tn.srv, func() {
+		var err error
+		ln, err = net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("ok\n"))
+			c.Close()
+		}
+	}()
+}
+
+// connect dials from local (a peer address) to the listener and reports
+// whether it got the listener's answer.
+func (tn *testNet) connect(t *testing.T, local, remote string, port int) bool {
+	t.Helper()
+	ok := false
+	inNetns(t, tn.peer, func() {
+		d := net.Dialer{Timeout: 700 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		c, err := d.Dial("tcp", net.JoinHostPort(remote, fmt.Sprint(port)))
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(time.Second))
+		buf := make([]byte, 3)
+		n, _ := c.Read(buf)
+		ok = string(buf[:n]) == "ok\n"
+	})
+	return ok
+}
+
+// elements lists the addresses in a set of logjail's table in the srv namespace.
+func (tn *testNet) elements(t *testing.T, set string) map[netip.Addr]time.Duration {
+	t.Helper()
+	f, err := os.Open("/run/netns/" + tn.srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := conn.GetSetByName(&nftables.Table{Name: "logjail", Family: nftables.TableFamilyINet}, set)
+	if err != nil {
+		t.Fatalf("set %s: %v", set, err)
+	}
+	els, err := conn.GetSetElements(s)
+	if err != nil {
+		t.Fatalf("set %s elements: %v", set, err)
+	}
+	out := map[netip.Addr]time.Duration{}
+	for _, e := range els {
+		if e.IntervalEnd {
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(e.Key); ok {
+			out[a.Unmap()] = e.Expires
+		}
+	}
+	return out
+}
+
+// eventually polls cond every 100ms until it holds or the deadline passes.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %s", within, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// instance is one logjail process.
+type instance struct {
+	cmd    *exec.Cmd
+	socket string
+	log    *os.File
+}
+
+type setup struct {
+	dir, config, logFile, stateDir, socket string
+}
+
+func newSetup(t *testing.T, pipelineYAML string) *setup {
+	t.Helper()
+	dir := t.TempDir()
+	s := &setup{
+		dir:      dir,
+		config:   filepath.Join(dir, "logjail.yaml"),
+		logFile:  filepath.Join(dir, "auth.log"),
+		stateDir: filepath.Join(dir, "state"),
+		socket:   filepath.Join(dir, "logjail.sock"),
+	}
+	cfg := strings.ReplaceAll(pipelineYAML, "LOGFILE", s.logFile)
+	if err := os.WriteFile(s.config, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.logFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// start runs logjail in the srv namespace and waits until its file source
+// reads: warm-up lines are appended until the status counts one.
+func (s *setup) start(t *testing.T, tn *testNet) *instance {
+	t.Helper()
+	logOut, err := os.OpenFile(filepath.Join(s.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("ip", "netns", "exec", tn.srv, binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug")
+	cmd.Stdout, cmd.Stderr = logOut, logOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{cmd: cmd, socket: s.socket, log: logOut}
+	t.Cleanup(func() {
+		in.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(logOut.Name())
+			t.Logf("logjail's log:\n%s", b)
+		}
+	})
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	read := func() uint64 {
+		out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).Output()
+		if err != nil {
+			return 0
+		}
+		var st daemon.PipelineStatus
+		if json.Unmarshal(out, &st) != nil || len(st.Sources) == 0 {
+			return 0
+		}
+		return st.Sources[0].Read
+	}
+	before := read()
+	eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
+		select {
+		case <-exited:
+			t.Fatal("logjail exited during start-up")
+		default:
+		}
+		s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
+		return read() > before
+	})
+	return in
+}
+
+func (in *instance) kill() {
+	if in.cmd.Process != nil {
+		in.cmd.Process.Signal(syscall.SIGKILL)
+	}
+}
+
+func (s *setup) appendLines(t *testing.T, at time.Time, msgs ...string) {
+	t.Helper()
+	f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, m := range msgs {
+		fmt.Fprintf(f, "%s srv %s\n", at.Format(time.Stamp), m)
+	}
+}
+
+func failures(addr string, n int) []string {
+	var out []string
+	for i := range n {
+		out = append(out, fmt.Sprintf("sshd[%d]: Failed password for root from %s port %d ssh2", 4000+i, addr, 50000+i))
+	}
+	return out
+}
+
+func banned(t *testing.T, socket string) []daemon.Ban {
+	t.Helper()
+	out, err := exec.Command(binary, "banned", "--json", "--socket", socket).Output()
+	if err != nil {
+		t.Fatalf("logjail banned: %v", err)
+	}
+	var bans []daemon.Ban
+	if err := json.Unmarshal(out, &bans); err != nil {
+		t.Fatalf("logjail banned: %v\n%s", err, out)
+	}
+	return bans
+}
+
+const e2eConfig = `
+defaults:
+  maxretry: 3
+  findtime: 10m
+  bantime: 4s
+pipelines:
+  e2e:
+    enabled: true
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match:
+      filter: sshd
+    ignoreip: [192.0.2.3, "2001:db8::3"]
+    enforce:
+      - nftables: {ports: [2222]}
+`
+
+func TestEndToEndBan(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct {
+		name, server, attacker, ignored, other, set string
+	}{
+		{"ipv4", "192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "e2e-v4"},
+		{"ipv6", "2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4", "e2e-v6"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := newTestNet(t)
+			tn.listen(t, 2222)
+			s := newSetup(t, e2eConfig)
+			s.start(t, tn)
+			for _, a := range []string{tc.attacker, tc.ignored, tc.other} {
+				if !tn.connect(t, a, tc.server, 2222) {
+					t.Fatalf("%s cannot connect before any ban", a)
+				}
+			}
+
+			s.appendLines(t, time.Now(), failures(tc.ignored, 3)...)
+			s.appendLines(t, time.Now(), failures(tc.attacker, 3)...)
+			attacker := netip.MustParseAddr(tc.attacker)
+			eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
+				_, ok := tn.elements(t, tc.set)[attacker]
+				return ok
+			})
+			if exp := tn.elements(t, tc.set)[attacker]; exp <= 0 || exp > 4*time.Second {
+				t.Errorf("element timeout %s, want within (0, 4s]", exp)
+			}
+			if tn.connect(t, tc.attacker, tc.server, 2222) {
+				t.Errorf("banned %s still connects", tc.attacker)
+			}
+			if _, ok := tn.elements(t, tc.set)[netip.MustParseAddr(tc.ignored)]; ok {
+				t.Errorf("ignored %s was banned", tc.ignored)
+			}
+			for _, a := range []string{tc.ignored, tc.other} {
+				if !tn.connect(t, a, tc.server, 2222) {
+					t.Errorf("%s cannot connect while %s is banned", a, tc.attacker)
+				}
+			}
+			// After the short bantime the attacker is let in again.
+			eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
+				return tn.connect(t, tc.attacker, tc.server, 2222)
+			})
+			eventually(t, 5*time.Second, "ban lifted in logjail", func() bool { return len(banned(t, s.socket)) == 0 })
+			if _, ok := tn.elements(t, tc.set)[attacker]; ok {
+				t.Errorf("%s still in %s after bantime", tc.attacker, tc.set)
+			}
+		})
+	}
+}
+
+const restartConfig = `
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 3
+    bantime: 1h
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match:
+      filter: sshd
+    enforce:
+      - nftables: {ports: [2222]}
+`
+
+func TestRestartKeepsBans(t *testing.T) {
+	needRoot(t)
+	tn := newTestNet(t)
+	tn.listen(t, 2222)
+	s := newSetup(t, restartConfig)
+	first := s.start(t, tn)
+
+	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
+	eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
+	out, err := exec.Command(binary, "ban", "e2e", "192.0.2.4", "--for", "2s", "--socket", s.socket).CombinedOutput()
+	if err != nil {
+		t.Fatalf("logjail ban: %v\n%s", err, out)
+	}
+	if len(banned(t, s.socket)) != 2 {
+		t.Fatalf("want 2 bans, got %+v", banned(t, s.socket))
+	}
+
+	first.kill()
+	first.cmd.Process.Wait()
+	time.Sleep(2500 * time.Millisecond) // let the 2s ban expire while logjail is down
+
+	s.start(t, tn)
+	bans := banned(t, s.socket)
+	if len(bans) != 1 || bans[0].Addr != "192.0.2.2" {
+		t.Fatalf("after restart want only 192.0.2.2 banned, got %+v", bans)
+	}
+	if bans[0].RemainingS < 3500 || bans[0].RemainingS > 3600 {
+		t.Errorf("remaining %ds, want about 3600", bans[0].RemainingS)
+	}
+	els := tn.elements(t, "e2e-v4")
+	if _, ok := els[netip.MustParseAddr("192.0.2.2")]; !ok {
+		t.Errorf("192.0.2.2 not in the set after restart: %v", els)
+	}
+	if _, ok := els[netip.MustParseAddr("192.0.2.4")]; ok {
+		t.Errorf("expired 192.0.2.4 still in the set after restart")
+	}
+	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
+		t.Error("192.0.2.2 connects after restart")
+	}
+	if !tn.connect(t, "192.0.2.4", "192.0.2.1", 2222) {
+		t.Error("192.0.2.4 cannot connect though its ban expired")
+	}
+	// The log is not re-read from the start: the old failures ban nobody again.
+	st, err := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps daemon.PipelineStatus
+	if err := json.Unmarshal(st, &ps); err != nil {
+		t.Fatal(err)
+	}
+	if ps.Filter.TotalFailed != 0 {
+		t.Errorf("after restart %d failures were counted again; the file should resume at its stored offset", ps.Filter.TotalFailed)
+	}
+}

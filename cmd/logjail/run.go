@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/pipelines"
+)
+
+func socketFlag() cli.Flag {
+	return &cli.StringFlag{Name: "socket", Value: daemon.DefaultSocket, Usage: "control socket `PATH`", EnvVars: []string{"LOGJAIL_SOCKET"}}
+}
+
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration file or directory of *.yaml `PATH`", Required: true}
+}
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "run",
+		Usage: "run the enabled pipelines",
+		Flags: []cli.Flag{
+			configFlag(),
+			&cli.StringFlag{Name: "state-dir", Value: daemon.DefaultStateDir, Usage: "`DIR` of the state store (bans, positions)"},
+			socketFlag(),
+			&cli.BoolFlag{Name: "dry-run", Usage: "log decisions, touch no firewall"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: func(c *cli.Context) error {
+			log, err := newLogger(c.String("log-format"), c.String("log-level"))
+			if err != nil {
+				return err
+			}
+			cfg, err := pipelines.Load(c.String("config"))
+			if err != nil {
+				return err
+			}
+			return daemon.Run(c.Context, daemon.Options{
+				Config:   cfg,
+				StateDir: c.String("state-dir"),
+				Socket:   c.String("socket"),
+				DryRun:   c.Bool("dry-run"),
+				Log:      log,
+			})
+		},
+	}
+}
+
+func newLogger(format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %v", err)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
+}
+
+func validateCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "validate",
+		Usage: "check a configuration without running it",
+		Flags: []cli.Flag{configFlag()},
+		Action: func(c *cli.Context) error {
+			cfg, err := pipelines.Load(c.String("config"))
+			if err != nil {
+				return err
+			}
+			var enabled []string
+			for _, p := range cfg.Enabled() {
+				enabled = append(enabled, p.Name)
+			}
+			fmt.Fprintf(c.App.Writer, "%s: OK (%d pipelines, enabled: %s)\n", strings.Join(cfg.Files, ", "), len(cfg.Pipelines), strings.Join(enabled, ", "))
+			return nil
+		},
+	}
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/pipelines"
+)
+
+func testCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "test",
+		Usage:     "run a filter over a log file or one line, like fail2ban-regex",
+		ArgsUsage: "FILTER LOG",
+		Description: "FILTER is a shipped filter name (sshd), optionally with arguments (sshd[mode=aggressive]),\n" +
+			"or a YAML filter file. LOG is a file, or a single log line.",
+		Flags: []cli.Flag{
+			jsonFlag(),
+			&cli.BoolFlag{Name: "print-matched", Usage: "print the lines that matched"},
+			&cli.BoolFlag{Name: "print-missed", Usage: "print the lines that matched nothing"},
+			&cli.StringFlag{Name: "now", Usage: "reference `TIME` (RFC 3339) for dates without a year; default: the file's modification time, or now for a line"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return fmt.Errorf("usage: logjail test FILTER LOG")
+			}
+			m, _, err := pipelines.ResolveFilter(c.Args().Get(0), ".")
+			if err != nil {
+				return err
+			}
+			logArg := c.Args().Get(1)
+			var in io.Reader
+			now := time.Now()
+			if f, err := os.Open(logArg); err == nil {
+				defer f.Close()
+				if fi, err := f.Stat(); err == nil {
+					if fi.IsDir() {
+						return fmt.Errorf("%s is a directory", logArg)
+					}
+					now = fi.ModTime()
+				}
+				in = f
+			} else if strings.ContainsAny(logArg, " \t") || !strings.Contains(logArg, "/") {
+				in = strings.NewReader(logArg)
+			} else {
+				return err
+			}
+			if s := c.String("now"); s != "" {
+				if now, err = time.Parse(time.RFC3339, s); err != nil {
+					return fmt.Errorf("--now: %v", err)
+				}
+			}
+			rep, err := match.Test(m, in, now, c.Bool("print-missed"))
+			if err != nil {
+				return fmt.Errorf("%s: %w", logArg, err)
+			}
+			if c.Bool("json") {
+				if !c.Bool("print-missed") {
+					rep.MissedLines = nil
+				}
+				return printJSON(c.App.Writer, rep)
+			}
+			printReport(c.App.Writer, rep, c.Bool("print-matched"), c.Bool("print-missed"))
+			return nil
+		},
+	}
+}
+
+func printReport(w io.Writer, rep match.Report, matched, missed bool) {
+	fmt.Fprintf(w, "Lines: %d lines, %d ignored, %d matched, %d missed\n", rep.Lines, rep.Ignored, rep.Matched, rep.Missed)
+	fmt.Fprintf(w, "\nFailregex: %d total\n", rep.Matched)
+	for i, r := range rep.Regexes {
+		fmt.Fprintf(w, "|  %d) [%d] %s\n", i+1, r.Hits, r.Regex)
+	}
+	fmt.Fprintf(w, "\nDate formats:\n")
+	var names []string
+	for k := range rep.Dates {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		fmt.Fprintf(w, "|  [%d] %s\n", rep.Dates[k], k)
+	}
+	if matched {
+		fmt.Fprintf(w, "\nMatched lines:\n")
+		for _, f := range rep.Failures {
+			user := ""
+			if f.User != "" {
+				user = " user=" + f.User
+			}
+			fmt.Fprintf(w, "%6d  %s  %s%s  | %s\n", f.Line, f.Time.Format(time.RFC3339), f.Addr, user, f.Text)
+		}
+	}
+	if missed {
+		fmt.Fprintf(w, "\nMissed lines:\n")
+		for _, l := range rep.MissedLines {
+			fmt.Fprintf(w, "%6d  %s\n", l.Line, l.Text)
+		}
+	}
+	fmt.Fprintf(w, "\n%.0f lines/s\n", rep.LinesPerSec)
+}

@@ -1,0 +1,109 @@
+package daemon
+
+import (
+	"time"
+
+	"github.com/logjail/logjail/state"
+)
+
+// The control API's JSON documents: the stable schema of `--json` output.
+
+// PipelineStatus is `logjail status PIPELINE --json`.
+type PipelineStatus struct {
+	Pipeline string         `json:"pipeline"`
+	Sources  []SourceStatus `json:"sources"`
+	Filter   FilterStatus   `json:"filter"`
+	Actions  ActionStatus   `json:"actions"`
+}
+
+// SourceStatus describes one source.
+type SourceStatus struct {
+	Watching string `json:"watching"`
+	Read     uint64 `json:"read"`
+	Skipped  uint64 `json:"skipped"`
+	Dropped  uint64 `json:"dropped"`
+	Errors   uint64 `json:"errors"`
+}
+
+// FilterStatus is the match and window side, like fail2ban-client's "Filter".
+type FilterStatus struct {
+	CurrentlyFailed int    `json:"currently_failed"`
+	TotalFailed     uint64 `json:"total_failed"`
+	Matched         uint64 `json:"matched"`
+	Missed          uint64 `json:"missed"`
+	Ignored         uint64 `json:"ignored"`
+	BadAddress      uint64 `json:"bad_address"`
+	IgnoredAddress  uint64 `json:"ignoreip_failures"`
+	Stale           uint64 `json:"stale_failures"`
+}
+
+// ActionStatus is the ban side, like fail2ban-client's "Actions".
+type ActionStatus struct {
+	CurrentlyBanned int      `json:"currently_banned"`
+	TotalBanned     uint64   `json:"total_banned"`
+	EnforceErrors   uint64   `json:"enforce_errors"`
+	Banned          []string `json:"banned"`
+}
+
+// Status is `logjail status --json`.
+type Status struct {
+	Pipelines []string `json:"pipelines"`
+}
+
+// Ban is one active ban, in `logjail banned --json`.
+type Ban struct {
+	Pipeline string     `json:"pipeline"`
+	Addr     string     `json:"addr"`
+	Time     time.Time  `json:"time"`
+	Until    *time.Time `json:"until"` // null when permanent
+	// RemainingS is the seconds left; -1 for a permanent ban.
+	RemainingS int64  `json:"remaining_s"`
+	Failures   int    `json:"failures"`
+	BanCount   int    `json:"ban_count"`
+	Reason     string `json:"reason"`
+}
+
+// BanRequest is the body of POST /ban.
+type BanRequest struct {
+	Pipeline string `json:"pipeline"`
+	Addr     string `json:"addr"`
+	// For is a duration in fail2ban's units; empty for the pipeline's bantime, "-1" for ever.
+	For string `json:"for,omitempty"`
+}
+
+// UnbanRequest is the body of POST /unban.
+type UnbanRequest struct {
+	Addr     string `json:"addr"`
+	Pipeline string `json:"pipeline,omitempty"` // empty: every pipeline
+}
+
+// UnbanResult lists the pipelines the address was unbanned from.
+type UnbanResult struct {
+	Pipelines []string `json:"pipelines"`
+}
+
+func banOf(d state.Decision, now time.Time) Ban {
+	b := Ban{
+		Pipeline:   d.Pipeline,
+		Addr:       prefixText(d),
+		Time:       d.Time.UTC(),
+		RemainingS: -1,
+		Failures:   d.Failures,
+		BanCount:   d.BanCount,
+		Reason:     d.Reason,
+	}
+	if !d.Permanent() {
+		u := d.Until.UTC()
+		b.Until = &u
+		b.RemainingS = int64(d.Remaining(now).Round(time.Second) / time.Second)
+	}
+	return b
+}
+
+// prefixText writes a single address without its /32 or /128.
+func prefixText(d state.Decision) string {
+	if d.Prefix.IsSingleIP() {
+		return d.Prefix.Addr().String()
+	}
+	return d.Prefix.String()
+}

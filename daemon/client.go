@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Client talks to a running logjail over its control socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client of the daemon listening on socket.
+func NewClient(socket string) *Client {
+	return &Client{
+		socket: socket,
+		http: &http.Client{
+			Timeout: 30 * time.Second,
+			Transport: &http.Transport{
+				DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+					var d net.Dialer
+					return d.DialContext(ctx, "unix", socket)
+				},
+			},
+		},
+	}
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://logjail"+path, rd)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
+			return fmt.Errorf("%w: %s", errNotRunning, c.socket)
+		}
+		return fmt.Errorf("control socket %s: %w", c.socket, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e apiError
+		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("control socket: %s", resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// Status lists the running pipelines.
+func (c *Client) Status(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
+}
+
+// PipelineStatus returns one pipeline's status.
+func (c *Client) PipelineStatus(ctx context.Context, name string) (PipelineStatus, error) {
+	var s PipelineStatus
+	return s, c.do(ctx, http.MethodGet, "/v1/status/"+url.PathEscape(name), nil, &s)
+}
+
+// Banned lists the active bans.
+func (c *Client) Banned(ctx context.Context) ([]Ban, error) {
+	var b []Ban
+	return b, c.do(ctx, http.MethodGet, "/v1/banned", nil, &b)
+}
+
+// Ban bans an address in a pipeline.
+func (c *Client) Ban(ctx context.Context, req BanRequest) (Ban, error) {
+	var b Ban
+	return b, c.do(ctx, http.MethodPost, "/v1/ban", req, &b)
+}
+
+// Unban lifts an address's bans.
+func (c *Client) Unban(ctx context.Context, req UnbanRequest) (UnbanResult, error) {
+	var r UnbanResult
+	return r, c.do(ctx, http.MethodPost, "/v1/unban", req, &r)
+}

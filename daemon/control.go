@@ -1,0 +1,210 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+// handler serves the control API: JSON over HTTP on the unix socket.
+func (d *Daemon) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", d.handleStatus)
+	mux.HandleFunc("GET /v1/status/{pipeline}", d.handlePipelineStatus)
+	mux.HandleFunc("GET /v1/banned", d.handleBanned)
+	mux.HandleFunc("POST /v1/ban", d.handleBan)
+	mux.HandleFunc("POST /v1/unban", d.handleUnban)
+	return mux
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, code int, format string, args ...any) {
+	writeJSON(w, code, apiError{Error: fmt.Sprintf(format, args...)})
+}
+
+func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, Status{Pipelines: d.order})
+}
+
+func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) {
+	r, ok := d.runners[req.PathValue("pipeline")]
+	if !ok {
+		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", req.PathValue("pipeline"), strings.Join(d.order, ", "))
+		return
+	}
+	var st PipelineStatus
+	err := r.call(req.Context(), func() {
+		ts := r.stages.Tracker.Stats()
+		st = PipelineStatus{
+			Pipeline: r.name,
+			Filter: FilterStatus{
+				CurrentlyFailed: ts.CurrentlyFailed,
+				TotalFailed:     ts.TotalFailed,
+				Matched:         r.matched,
+				Missed:          r.missed,
+				Ignored:         r.ignored,
+				BadAddress:      r.badAddr,
+				IgnoredAddress:  ts.Ignored,
+				Stale:           ts.Stale,
+			},
+			Actions: ActionStatus{
+				CurrentlyBanned: ts.CurrentlyBanned,
+				TotalBanned:     ts.TotalBanned,
+				EnforceErrors:   r.enforceErrors,
+				Banned:          []string{},
+			},
+		}
+		for _, b := range r.stages.Tracker.Active() {
+			st.Actions.Banned = append(st.Actions.Banned, prefixText(b))
+		}
+	})
+	if err != nil {
+		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		return
+	}
+	for _, src := range r.stages.Sources {
+		s := src.Stats()
+		st.Sources = append(st.Sources, SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors})
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
+	out := []Ban{}
+	now := time.Now()
+	for _, name := range d.order {
+		r := d.runners[name]
+		var active []state.Decision
+		if err := r.call(req.Context(), func() { active = r.stages.Tracker.Active() }); err != nil {
+			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
+			return
+		}
+		for _, b := range active {
+			out = append(out, banOf(b, now))
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func parseTarget(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid prefix %q", s)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
+	var br BanRequest
+	if err := json.NewDecoder(req.Body).Decode(&br); err != nil {
+		fail(w, http.StatusBadRequest, "bad request: %v", err)
+		return
+	}
+	r, ok := d.runners[br.Pipeline]
+	if !ok {
+		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", br.Pipeline, strings.Join(d.order, ", "))
+		return
+	}
+	prefix, err := parseTarget(br.Addr)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	if !prefix.IsSingleIP() {
+		fail(w, http.StatusBadRequest, "%s: only single addresses can be banned", br.Addr)
+		return
+	}
+	var dur time.Duration
+	if br.For != "" {
+		if dur, err = pipelines.ParseDuration(br.For); err != nil {
+			fail(w, http.StatusBadRequest, "--for: %v", err)
+			return
+		}
+		if dur == pipelines.Permanent {
+			dur = state.PermanentBan
+		}
+	}
+	var ban state.Decision
+	err = r.call(req.Context(), func() {
+		ban = r.stages.Tracker.Ban(prefix, dur, "manual", r.now())
+		r.apply(context.WithoutCancel(req.Context()), ban)
+	})
+	if err != nil {
+		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, banOf(ban, time.Now()))
+}
+
+func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
+	var ur UnbanRequest
+	if err := json.NewDecoder(req.Body).Decode(&ur); err != nil {
+		fail(w, http.StatusBadRequest, "bad request: %v", err)
+		return
+	}
+	prefix, err := parseTarget(ur.Addr)
+	if err != nil {
+		fail(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	names := d.order
+	if ur.Pipeline != "" {
+		if _, ok := d.runners[ur.Pipeline]; !ok {
+			fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", ur.Pipeline, strings.Join(d.order, ", "))
+			return
+		}
+		names = []string{ur.Pipeline}
+	}
+	res := UnbanResult{Pipelines: []string{}}
+	for _, name := range names {
+		r := d.runners[name]
+		var done bool
+		err := r.call(req.Context(), func() {
+			var dec state.Decision
+			if dec, done = r.stages.Tracker.Unban(prefix, "manual", r.now()); done {
+				r.apply(context.WithoutCancel(req.Context()), dec)
+			}
+		})
+		if err != nil {
+			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
+			return
+		}
+		if done {
+			res.Pipelines = append(res.Pipelines, name)
+		}
+	}
+	if len(res.Pipelines) == 0 {
+		fail(w, http.StatusNotFound, "%s is not banned", ur.Addr)
+		return
+	}
+	slices.Sort(res.Pipelines)
+	writeJSON(w, http.StatusOK, res)
+}
+
+var errNotRunning = errors.New("logjail is not running (no control socket)")

@@ -1,0 +1,221 @@
+// Package daemon wires the stages into a running logjail: one goroutine per
+// pipeline, the shared firewall, the state store, and the control API on a
+// unix socket (server and client).
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/enforce/nftables"
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+// Defaults of the command line.
+const (
+	DefaultStateDir = "/var/lib/logjail"
+	DefaultSocket   = "/run/logjail/logjail.sock"
+)
+
+// Options configure Run.
+type Options struct {
+	Config   *pipelines.Config
+	StateDir string
+	Socket   string
+	DryRun   bool
+	Log      *slog.Logger
+}
+
+// Daemon is a running logjail.
+type Daemon struct {
+	opts    Options
+	store   *state.Store
+	runners map[string]*runner
+	order   []string
+	log     *slog.Logger
+}
+
+// Run starts every enabled pipeline and serves the control socket until ctx
+// is done. Bans stay in the firewall when it returns.
+func Run(ctx context.Context, opts Options) error {
+	log := opts.Log
+	store, err := state.OpenStore(opts.StateDir)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, log: log}
+	enabled := opts.Config.Enabled()
+	if len(enabled) == 0 {
+		return errors.New("no enabled pipeline in the configuration")
+	}
+
+	var enf enforce.Enforcer = enforce.DryRun{Log: log}
+	if !opts.DryRun {
+		fw, err := nftables.New(nftables.Options{Table: tableOf(enabled)})
+		if err != nil {
+			return fmt.Errorf("nftables: %w", err)
+		}
+		defer fw.Close()
+		if err := fw.Setup(ctx, firewallSpecs(enabled)); err != nil {
+			return fmt.Errorf("nftables: %w", err)
+		}
+		enf = &lockedEnforcer{e: fw}
+	}
+
+	names := map[string]bool{}
+	for _, p := range enabled {
+		st, err := pipelines.Build(p, store.Scoped(p.Name), log)
+		if err != nil {
+			return err
+		}
+		pe := enf
+		if len(p.Enforce) == 0 {
+			log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
+			pe = enforce.DryRun{Log: log}
+		}
+		r := newRunner(st, pe, store, log, time.Now)
+		if err := r.restore(ctx); err != nil {
+			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
+		}
+		d.runners[p.Name] = r
+		d.order = append(d.order, p.Name)
+		names[p.Name] = true
+	}
+	// Bans of pipelines no longer configured: their sets were removed by
+	// Setup, so their records go too.
+	if all, err := store.Bans(""); err == nil {
+		for _, b := range all {
+			if !names[b.Pipeline] {
+				log.Info("dropping ban of a pipeline no longer enabled", "pipeline", b.Pipeline, "addr", b.Prefix.String())
+				_ = store.DeleteBan(b.Pipeline, b.Prefix)
+			}
+		}
+	}
+
+	srv, ln, err := d.listen()
+	if err != nil {
+		return err
+	}
+	defer os.Remove(opts.Socket)
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, name := range d.order {
+		r := d.runners[name]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.run(runCtx)
+		}()
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	log.Info("logjail running", "pipelines", d.order, "socket", opts.Socket, "state_dir", opts.StateDir, "dry_run", opts.DryRun)
+
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("control socket: %w", err)
+	}
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer shutCancel()
+	_ = srv.Shutdown(shutCtx)
+	cancel()
+	wg.Wait()
+	log.Info("logjail stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// listen opens the control socket with mode 0600: whoever can talk to it can
+// ban and unban.
+func (d *Daemon) listen() (*http.Server, net.Listener, error) {
+	path := d.opts.Socket
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, nil, fmt.Errorf("control socket: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, nil, fmt.Errorf("control socket %s: another logjail is running", path)
+	}
+	_ = os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("control socket: %w", err)
+	}
+	return &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}, ln, nil
+}
+
+func tableOf(ps []*pipelines.Pipeline) string {
+	for _, p := range ps {
+		for _, e := range p.Enforce {
+			if e.NFTables != nil && e.NFTables.Table != "" {
+				return e.NFTables.Table
+			}
+		}
+	}
+	return pipelines.DefaultTable
+}
+
+// firewallSpecs lists the pipelines that enforce with nftables.
+func firewallSpecs(ps []*pipelines.Pipeline) []nftables.PipelineSpec {
+	var out []nftables.PipelineSpec
+	for _, p := range ps {
+		for _, e := range p.Enforce {
+			if n := e.NFTables; n != nil {
+				out = append(out, nftables.PipelineSpec{
+					Name:     p.Name,
+					Ports:    n.PortNumbers,
+					Protocol: n.Protocol,
+					Reject:   n.Action == "reject",
+					Hooks:    n.Hooks,
+				})
+			}
+		}
+	}
+	return out
+}
+
+// lockedEnforcer serialises the pipelines' use of the one shared netlink
+// connection: a batch must not interleave with another pipeline's.
+type lockedEnforcer struct {
+	mu sync.Mutex
+	e  enforce.Enforcer
+}
+
+func (l *lockedEnforcer) Ban(ctx context.Context, d state.Decision) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.e.Ban(ctx, d)
+}
+
+func (l *lockedEnforcer) Unban(ctx context.Context, d state.Decision) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.e.Unban(ctx, d)
+}
+
+func (l *lockedEnforcer) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.e.Reconcile(ctx, pipeline, active, now)
+}

@@ -1,0 +1,237 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+const (
+	queueSize      = 4096
+	commitInterval = time.Second
+	tickInterval   = time.Second
+)
+
+// runner runs one pipeline. Its goroutine owns the matcher and the tracker;
+// the control API reaches them only through ctl, so the hot path takes no
+// locks.
+type runner struct {
+	name     string
+	stages   *pipelines.Stages
+	enforcer enforce.Enforcer
+	store    *state.Store
+	scope    state.ScopedPositions
+	log      *slog.Logger
+	now      func() time.Time
+
+	entries chan ingest.Entry
+	ctl     chan func()
+
+	// Owned by the runner goroutine.
+	matched, missed, ignored, badAddr uint64
+	dirty                             map[string][]byte
+	enforceErrors                     uint64
+}
+
+func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, log *slog.Logger, now func() time.Time) *runner {
+	return &runner{
+		name:     st.Spec.Name,
+		stages:   st,
+		enforcer: enf,
+		store:    store,
+		scope:    store.Scoped(st.Spec.Name),
+		log:      log.With("pipeline", st.Spec.Name),
+		now:      now,
+		entries:  make(chan ingest.Entry, queueSize),
+		ctl:      make(chan func()),
+		dirty:    map[string][]byte{},
+	}
+}
+
+// restore loads the pipeline's stored bans, lifts those that expired while
+// logjail was stopped, and makes the enforcer match the store.
+func (r *runner) restore(ctx context.Context) error {
+	bans, err := r.store.Bans(r.name)
+	if err != nil {
+		return err
+	}
+	now := r.now()
+	for _, d := range r.stages.Tracker.Restore(bans, now) {
+		r.log.Info("ban expired while stopped", "addr", d.Prefix.String())
+		if err := r.store.DeleteBan(r.name, d.Prefix); err != nil {
+			return err
+		}
+	}
+	active := r.stages.Tracker.Active()
+	if len(active) > 0 {
+		r.log.Info("restoring bans", "count", len(active))
+	}
+	return r.enforcer.Reconcile(ctx, r.name, active, now)
+}
+
+// run starts the sources and processes entries until ctx is done.
+func (r *runner) run(ctx context.Context) {
+	var wg sync.WaitGroup
+	srcCtx, stopSources := context.WithCancel(ctx)
+	for _, src := range r.stages.Sources {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.supervise(srcCtx, src)
+		}()
+	}
+	defer func() {
+		stopSources()
+		wg.Wait()
+		r.drain()
+		r.commit()
+	}()
+
+	tick := time.NewTicker(tickInterval)
+	defer tick.Stop()
+	lastCommit := r.now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-r.entries:
+			r.process(ctx, e)
+		case fn := <-r.ctl:
+			fn()
+		case <-tick.C:
+			now := r.now()
+			for _, d := range r.stages.Tracker.Expire(now) {
+				r.apply(ctx, d)
+			}
+			if now.Sub(lastCommit) >= commitInterval {
+				r.commit()
+				lastCommit = now
+			}
+		}
+	}
+}
+
+// drain processes what the stopped sources left in the queue, so every
+// entry whose position might be committed has been counted.
+func (r *runner) drain() {
+	for {
+		select {
+		case e := <-r.entries:
+			r.process(context.Background(), e)
+		default:
+			return
+		}
+	}
+}
+
+// supervise runs a source and restarts it with backoff when it fails.
+func (r *runner) supervise(ctx context.Context, src ingest.Source) {
+	backoff := time.Second
+	for {
+		err := src.Run(ctx, r.entries)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("stopped unexpectedly")
+		}
+		r.log.Error("source failed; restarting", "source", src.Describe(), "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Minute)
+	}
+}
+
+func (r *runner) process(ctx context.Context, e ingest.Entry) {
+	if e.Pos.Key != "" {
+		r.dirty[r.scope.Key(e.Pos.Key)] = e.Pos.Value
+	}
+	now := r.now()
+	f, outcome := r.stages.Matcher.Match(&e, now)
+	switch outcome {
+	case match.Miss:
+		r.missed++
+		return
+	case match.Ignored:
+		r.ignored++
+		return
+	case match.BadAddress:
+		r.badAddr++
+		return
+	}
+	r.matched++
+	if d, ok := r.stages.Tracker.Fail(f, now); ok {
+		r.log.Info("ban", "addr", d.Prefix.Addr().String(), "failures", d.Failures, "until", untilText(d))
+		r.apply(ctx, d)
+	}
+}
+
+// apply records a decision in the store, then in the enforcer: a crash in
+// between is repaired by the reconcile at the next start.
+func (r *runner) apply(ctx context.Context, d state.Decision) {
+	var err error
+	switch d.Kind {
+	case state.Ban:
+		if err = r.store.SaveBan(d); err != nil {
+			r.log.Error("storing ban", "addr", d.Prefix.String(), "err", err)
+		}
+		err = r.enforcer.Ban(ctx, d)
+	case state.Unban:
+		if d.Reason == "expired" {
+			r.log.Info("unban", "addr", d.Prefix.String(), "reason", d.Reason)
+		}
+		if err = r.store.DeleteBan(d.Pipeline, d.Prefix); err != nil {
+			r.log.Error("deleting ban", "addr", d.Prefix.String(), "err", err)
+		}
+		err = r.enforcer.Unban(ctx, d)
+	}
+	if err != nil {
+		r.enforceErrors++
+		r.log.Error("enforcing", "decision", d.Kind.String(), "addr", d.Prefix.String(), "err", err)
+	}
+}
+
+func (r *runner) commit() {
+	if len(r.dirty) == 0 {
+		return
+	}
+	if err := r.store.SavePositions(r.dirty); err != nil {
+		r.log.Error("committing positions", "err", err)
+		return
+	}
+	clear(r.dirty)
+}
+
+// call runs fn on the runner goroutine and waits for it.
+func (r *runner) call(ctx context.Context, fn func()) error {
+	done := make(chan struct{})
+	select {
+	case r.ctl <- func() { fn(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func untilText(d state.Decision) string {
+	if d.Permanent() {
+		return "permanent"
+	}
+	return d.Until.UTC().Format(time.RFC3339)
+}

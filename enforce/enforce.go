@@ -1,0 +1,53 @@
+// Package enforce applies the state stage's decisions: to the kernel firewall
+// (enforce/nftables), or only to the log (dry run).
+package enforce
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/logjail/logjail/state"
+)
+
+// Enforcer applies decisions. Ban and Unban are idempotent: banning a banned
+// prefix refreshes its remaining time, unbanning an absent one succeeds.
+type Enforcer interface {
+	// Ban blocks d.Prefix for d.Pipeline until d.Until (forever when zero).
+	Ban(ctx context.Context, d state.Decision) error
+	// Unban lifts the ban of d.Prefix for d.Pipeline.
+	Unban(ctx context.Context, d state.Decision) error
+	// Reconcile makes the enforcer's view of pipeline equal active: missing
+	// bans are added with their remaining time at now, others removed.
+	Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
+}
+
+// DryRun logs decisions and touches nothing.
+type DryRun struct {
+	Log *slog.Logger
+}
+
+// Ban logs the ban.
+func (e DryRun) Ban(_ context.Context, d state.Decision) error {
+	e.Log.Info("dry-run ban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "until", untilText(d), "reason", d.Reason)
+	return nil
+}
+
+// Unban logs the unban.
+func (e DryRun) Unban(_ context.Context, d state.Decision) error {
+	e.Log.Info("dry-run unban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "reason", d.Reason)
+	return nil
+}
+
+// Reconcile logs how many bans would be restored.
+func (e DryRun) Reconcile(_ context.Context, pipeline string, active []state.Decision, _ time.Time) error {
+	e.Log.Info("dry-run reconcile", "pipeline", pipeline, "active", len(active))
+	return nil
+}
+
+func untilText(d state.Decision) string {
+	if d.Permanent() {
+		return "permanent"
+	}
+	return d.Until.UTC().Format(time.RFC3339)
+}

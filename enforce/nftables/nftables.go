@@ -1,0 +1,532 @@
+// Package nftables enforces bans in the kernel firewall. logjail owns one inet
+// table (default "logjail"); each pipeline gets an IPv4 and an IPv6 set whose
+// elements carry their remaining ban time, so the kernel lifts bans on time
+// even while logjail is stopped. The layout:
+//
+//	table inet logjail {
+//		set sshd-v4 { type ipv4_addr; flags interval,timeout; }
+//		set sshd-v6 { type ipv6_addr; flags interval,timeout; }
+//		chain input { type filter hook input priority -1; policy accept;
+//			meta nfproto ipv4 ip saddr @sshd-v4 meta l4proto tcp th dport 22 drop
+//			meta nfproto ipv6 ip6 saddr @sshd-v6 meta l4proto tcp th dport 22 drop
+//		}
+//		chain forward { ... } # only when a pipeline hooks "forward"
+//	}
+//
+// It talks netlink through github.com/google/nftables and never runs nft.
+package nftables
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	nft "github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/logjail/logjail/enforce"
+)
+
+// DefaultTable is the inet table logjail owns when Options.Table is empty.
+const DefaultTable = "logjail"
+
+// chainPriority runs logjail's chains just before the host's own filter
+// chains (priority 0), so a ban wins over the host's accept rules.
+const chainPriority nft.ChainPriority = -1
+
+// opTimeout bounds one netlink exchange when the context has no deadline, so a
+// lost kernel reply cannot hang the caller forever.
+const opTimeout = 30 * time.Second
+
+// maxPorts bounds PipelineSpec.Ports: the port set travels in one netlink
+// attribute, whose length is 16 bits.
+const maxPorts = 1000
+
+// Hook names accepted in PipelineSpec.Hooks.
+const (
+	HookInput   = "input"
+	HookForward = "forward"
+)
+
+// ErrLayout is wrapped by Check's error when the kernel no longer holds the
+// layout of the last Setup (someone flushed the ruleset or deleted the table).
+var ErrLayout = errors.New("nftables layout missing or changed")
+
+// mu serializes all kernel work of the package: a Firewall's batches must not
+// interleave, and the nftables library allocates set IDs from an unguarded
+// package global, so even separate Firewalls must not build batches at once.
+var mu sync.Mutex
+
+var _ enforce.Enforcer = (*Firewall)(nil)
+
+// PipelineSpec is how one pipeline's bans are enforced.
+type PipelineSpec struct {
+	// Name names the sets (<Name>-v4, <Name>-v6) and is the rules' comment.
+	Name string
+	// Ports limits bans to these destination ports; empty bans all traffic.
+	Ports []uint16
+	// Protocol of Ports: "tcp" (default) or "udp". Unused without Ports.
+	Protocol string
+	// Reject answers banned packets with ICMP port unreachable (a client
+	// fails at once) instead of dropping them silently.
+	Reject bool
+	// Hooks are where bans apply: "input" (default), "forward" (containers
+	// with published ports, hosts behind a gateway), or both.
+	Hooks []string
+}
+
+// Options configures New.
+type Options struct {
+	// Table is the inet table's name; DefaultTable when empty.
+	Table string
+	// NetNSFd is an open network namespace to work in; 0 is the current
+	// one. For tests, which must not touch the host's ruleset.
+	NetNSFd int
+}
+
+// Firewall is the nftables Enforcer. It holds no kernel resources between
+// calls: every operation opens its own netlink socket. Safe for concurrent use.
+type Firewall struct {
+	table string
+	netns int
+	specs []PipelineSpec // of the last successful Setup, for Check; guarded by mu
+
+	// connect replaces conn in tests that inspect the netlink messages.
+	connect func(context.Context) (*nft.Conn, error)
+}
+
+// New returns a Firewall for opts. It does not touch the kernel; Setup does.
+func New(opts Options) (*Firewall, error) {
+	if opts.Table == "" {
+		opts.Table = DefaultTable
+	}
+	if err := checkName("table", opts.Table); err != nil {
+		return nil, fmt.Errorf("nftables: %w", err)
+	}
+	if opts.NetNSFd < 0 {
+		return nil, fmt.Errorf("nftables: bad netns fd %d", opts.NetNSFd)
+	}
+	return &Firewall{table: opts.Table, netns: opts.NetNSFd}, nil
+}
+
+// Close releases nothing in the kernel: the table and its bans stay in place
+// when logjail stops, so bans keep running out on time.
+func (f *Firewall) Close() error { return nil }
+
+// Table returns the name of the inet table the Firewall owns.
+func (f *Firewall) Table() string { return f.table }
+
+// SetNames returns the names of pipeline's IPv4 and IPv6 sets.
+func SetNames(pipeline string) (v4, v6 string) { return pipeline + "-v4", pipeline + "-v6" }
+
+// conn opens a batch context with a deadline from ctx. Error acks carry no
+// copy of the failed message, so a failed large batch cannot overflow the
+// receive buffer. (Extended acks stay off: the netlink package misparses
+// them together with capped acks, and nf_tables rarely sends a text.)
+func (f *Firewall) conn(ctx context.Context) (*nft.Conn, error) {
+	if f.connect != nil {
+		return f.connect(ctx)
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(opTimeout)
+	}
+	return nft.New(nft.WithNetNSFd(f.netns), nft.WithSockOptions(func(c *netlink.Conn) error {
+		_ = c.SetOption(netlink.CapAcknowledge, true)
+		return c.SetDeadline(deadline)
+	}))
+}
+
+func (f *Firewall) tableRef() *nft.Table {
+	return &nft.Table{Name: f.table, Family: nft.TableFamilyINet}
+}
+
+// setRef describes one of pipeline's sets as Setup creates it.
+func (f *Firewall) setRef(pipeline string, v6 bool) *nft.Set {
+	v4name, v6name := SetNames(pipeline)
+	s := &nft.Set{
+		Table:      f.tableRef(),
+		Name:       v4name,
+		KeyType:    nft.TypeIPAddr,
+		Interval:   true,
+		HasTimeout: true,
+		Comment:    "logjail pipeline " + pipeline,
+	}
+	if v6 {
+		s.Name, s.KeyType = v6name, nft.TypeIP6Addr
+	}
+	return s
+}
+
+// normalizeSpecs validates specs and returns copies with defaults filled in
+// and ports sorted and deduplicated.
+func normalizeSpecs(specs []PipelineSpec) ([]PipelineSpec, error) {
+	out := make([]PipelineSpec, 0, len(specs))
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if err := checkName("pipeline", s.Name); err != nil {
+			return nil, err
+		}
+		if seen[s.Name] {
+			return nil, fmt.Errorf("pipeline %q configured twice", s.Name)
+		}
+		seen[s.Name] = true
+		switch s.Protocol {
+		case "":
+			s.Protocol = "tcp"
+		case "tcp", "udp":
+		default:
+			return nil, fmt.Errorf("pipeline %q: protocol %q: want tcp or udp", s.Name, s.Protocol)
+		}
+		s.Ports = slices.Clone(s.Ports)
+		slices.Sort(s.Ports)
+		s.Ports = slices.Compact(s.Ports)
+		if len(s.Ports) > maxPorts {
+			return nil, fmt.Errorf("pipeline %q: %d ports, at most %d (or none for all ports)", s.Name, len(s.Ports), maxPorts)
+		}
+		if len(s.Ports) > 0 && s.Ports[0] == 0 {
+			return nil, fmt.Errorf("pipeline %q: port 0", s.Name)
+		}
+		hooks := []string{}
+		for _, h := range s.Hooks {
+			if h != HookInput && h != HookForward {
+				return nil, fmt.Errorf("pipeline %q: hook %q: want input or forward", s.Name, h)
+			}
+			if !slices.Contains(hooks, h) {
+				hooks = append(hooks, h)
+			}
+		}
+		if len(hooks) == 0 {
+			hooks = []string{HookInput}
+		}
+		slices.Sort(hooks) // "forward" < "input": a stable rule order
+		s.Hooks = hooks
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// checkName keeps names printable and short enough for the kernel's set
+// names (<name>-v4 within NFT_NAME_MAXLEN) and for `nft list` output.
+func checkName(what, name string) error {
+	if name == "" {
+		return fmt.Errorf("empty %s name", what)
+	}
+	if len(name) > 200 {
+		return fmt.Errorf("%s name %.20q... longer than 200 bytes", what, name)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_-.", r)) {
+			return fmt.Errorf("%s name %q: only letters, digits, '_', '-' and '.' are allowed", what, name)
+		}
+	}
+	return nil
+}
+
+// chainSpec is a chain of the layout.
+type chainSpec struct {
+	name string
+	hook *nft.ChainHook
+}
+
+// wantedChains lists the chains specs need: input always (so the table has
+// its familiar shape even without pipelines), forward only when used.
+func wantedChains(specs []PipelineSpec) []chainSpec {
+	chains := []chainSpec{{HookInput, nft.ChainHookInput}}
+	for _, s := range specs {
+		if slices.Contains(s.Hooks, HookForward) {
+			return append(chains, chainSpec{HookForward, nft.ChainHookForward})
+		}
+	}
+	return chains
+}
+
+func (f *Firewall) chainRef(c chainSpec) *nft.Chain {
+	policy := nft.ChainPolicyAccept
+	return &nft.Chain{
+		Name:     c.name,
+		Table:    f.tableRef(),
+		Type:     nft.ChainTypeFilter,
+		Hooknum:  c.hook,
+		Priority: nft.ChainPriorityRef(chainPriority),
+		Policy:   &policy,
+	}
+}
+
+// sameBaseChain reports whether an existing chain has the type, hook and
+// priority of want; those cannot be changed in place.
+func sameBaseChain(have *nft.Chain, want chainSpec) bool {
+	return have.Type == nft.ChainTypeFilter &&
+		have.Hooknum != nil && *have.Hooknum == *want.hook &&
+		have.Priority != nil && *have.Priority == chainPriority
+}
+
+// compatibleSet reports whether an existing set can hold our elements; a set
+// of another shape (an older layout, a hand-made one) is recreated.
+func compatibleSet(have, want *nft.Set) bool {
+	return have.KeyType.Name == want.KeyType.Name && have.Interval && have.HasTimeout &&
+		!have.IsMap && !have.Constant && !have.Anonymous && !have.Concatenation
+}
+
+// state lists what the table holds now; exists is false without the table.
+func (f *Firewall) state(c *nft.Conn) (exists bool, chains []*nft.Chain, sets []*nft.Set, err error) {
+	tables, err := c.ListTablesOfFamily(nft.TableFamilyINet)
+	if err != nil {
+		return false, nil, nil, fmt.Errorf("list tables: %w", err)
+	}
+	for _, t := range tables {
+		exists = exists || t.Name == f.table
+	}
+	if !exists {
+		return false, nil, nil, nil
+	}
+	all, err := c.ListChainsOfTableFamily(nft.TableFamilyINet)
+	if err != nil {
+		return true, nil, nil, fmt.Errorf("list chains: %w", err)
+	}
+	for _, ch := range all {
+		if ch.Table != nil && ch.Table.Name == f.table {
+			chains = append(chains, ch)
+		}
+	}
+	got, err := c.GetSets(f.tableRef())
+	if err != nil {
+		return true, nil, nil, fmt.Errorf("list sets: %w", err)
+	}
+	for _, s := range got {
+		// Anonymous sets (rule port lists) belong to their rules and go
+		// with them.
+		if !s.Anonymous && !strings.HasPrefix(s.Name, "__") {
+			sets = append(sets, s)
+		}
+	}
+	return true, chains, sets, nil
+}
+
+// Setup makes the table hold exactly the layout for specs, in one atomic
+// batch, so there is no moment without protection: it creates the table and
+// chains, flushes the chains and re-adds every rule, creates missing sets and
+// keeps existing sets with their elements, and deletes sets and chains that
+// specs no longer need (the table is logjail's alone). A set of an
+// incompatible shape is recreated empty; Reconcile refills it. Calling Setup
+// twice yields the same ruleset.
+func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
+	specs, err := normalizeSpecs(specs)
+	if err != nil {
+		return fmt.Errorf("nftables: setup: %w", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	c, err := f.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("nftables: setup table %s: %w", f.table, err)
+	}
+	_, haveChains, haveSets, err := f.state(c)
+	if err != nil {
+		return fmt.Errorf("nftables: setup table %s: %w", f.table, err)
+	}
+
+	c.AddTable(f.tableRef())
+
+	// Chains: flush all (rules come back below, in the same batch), drop the
+	// ones no longer wanted or of the wrong shape, (re)declare the wanted.
+	want := wantedChains(specs)
+	for _, ch := range haveChains {
+		c.FlushChain(ch)
+		i := slices.IndexFunc(want, func(w chainSpec) bool { return w.name == ch.Name })
+		if i < 0 || !sameBaseChain(ch, want[i]) {
+			c.DelChain(ch)
+		}
+	}
+	chains := map[string]*nft.Chain{}
+	for _, w := range want {
+		chains[w.name] = c.AddChain(f.chainRef(w))
+	}
+
+	// Sets: the flush above released their rules, so unwanted ones can go.
+	sets := map[string]*nft.Set{}
+	for _, s := range specs {
+		for _, v6 := range []bool{false, true} {
+			ref := f.setRef(s.Name, v6)
+			sets[ref.Name] = ref
+		}
+	}
+	existing := map[string]bool{}
+	for _, have := range haveSets {
+		if ref, ok := sets[have.Name]; ok && compatibleSet(have, ref) {
+			existing[have.Name] = true
+			continue
+		}
+		c.DelSet(have)
+	}
+	for _, s := range specs {
+		for _, v6 := range []bool{false, true} {
+			ref := f.setRef(s.Name, v6)
+			if existing[ref.Name] {
+				continue
+			}
+			if err := c.AddSet(ref, nil); err != nil {
+				return fmt.Errorf("nftables: setup pipeline %q: set %s: %w", s.Name, ref.Name, err)
+			}
+			sets[ref.Name] = ref
+		}
+	}
+
+	// Rules: per pipeline, hook and family, in spec order.
+	for _, s := range specs {
+		for _, hook := range s.Hooks {
+			for _, v6 := range []bool{false, true} {
+				ref := f.setRef(s.Name, v6)
+				if err := f.addRule(c, chains[hook], sets[ref.Name], s, v6); err != nil {
+					return fmt.Errorf("nftables: setup pipeline %q: rule in %s for %s: %w", s.Name, hook, ref.Name, err)
+				}
+			}
+		}
+	}
+
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nftables: setup table %s (pipelines %s): %w", f.table, specNames(specs), cause(err))
+	}
+	f.specs = specs
+	return nil
+}
+
+// cause reduces a failed batch's error to the kernel's first complaint:
+// the library joins one error per message, and messages after the failing
+// one often fail only because of it.
+func cause(err error) error {
+	var oe *netlink.OpError
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return err
+}
+
+func specNames(specs []PipelineSpec) string {
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	return "[" + strings.Join(names, " ") + "]"
+}
+
+// ruleComment is the rule's comment (nft shows it as `comment "..."`).
+func ruleComment(pipeline string) string { return "logjail pipeline " + pipeline }
+
+// addRule queues `meta nfproto ipvX ip(6) saddr @set [meta l4proto P th dport
+// {ports}] drop|reject` into chain.
+func (f *Firewall) addRule(c *nft.Conn, chain *nft.Chain, set *nft.Set, s PipelineSpec, v6 bool) error {
+	proto, offset, length := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
+	if v6 {
+		proto, offset, length = unix.NFPROTO_IPV6, 8, 16
+	}
+	exprs := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: offset, Len: length},
+		&expr.Lookup{SourceRegister: 1, SetName: set.Name, SetID: set.ID},
+	}
+	if len(s.Ports) > 0 {
+		l4 := byte(unix.IPPROTO_TCP)
+		if s.Protocol == "udp" {
+			l4 = unix.IPPROTO_UDP
+		}
+		exprs = append(exprs,
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{l4}},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		)
+		if len(s.Ports) == 1 {
+			exprs = append(exprs, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(s.Ports[0])})
+		} else {
+			// An anonymous set is bound to exactly one rule, so each rule
+			// gets its own; flushing the rule frees it.
+			ports := &nft.Set{Table: chain.Table, Anonymous: true, Constant: true, KeyType: nft.TypeInetService}
+			elems := make([]nft.SetElement, len(s.Ports))
+			for i, p := range s.Ports {
+				elems[i] = nft.SetElement{Key: binaryutil.BigEndian.PutUint16(p)}
+			}
+			if err := c.AddSet(ports, elems); err != nil {
+				return err
+			}
+			exprs = append(exprs, &expr.Lookup{SourceRegister: 1, SetName: ports.Name, SetID: ports.ID})
+		}
+	}
+	if s.Reject {
+		exprs = append(exprs, &expr.Reject{Type: unix.NFT_REJECT_ICMPX_UNREACH, Code: unix.NFT_REJECT_ICMPX_PORT_UNREACH})
+	} else {
+		exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictDrop})
+	}
+	c.AddRule(&nft.Rule{
+		Table:    chain.Table,
+		Chain:    chain,
+		Exprs:    exprs,
+		UserData: userdata.AppendString(nil, userdata.TypeComment, ruleComment(s.Name)),
+	})
+	return nil
+}
+
+// Check reports whether the kernel still holds the layout of the last
+// Setup: table, chains, sets and rule counts. An error wrapping ErrLayout
+// means another program flushed or changed it; run Setup and Reconcile to
+// restore the bans. Check before any Setup only checks the table.
+func (f *Firewall) Check(ctx context.Context) error {
+	mu.Lock()
+	defer mu.Unlock()
+	c, err := f.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
+	}
+	exists, chains, sets, err := f.state(c)
+	if err != nil {
+		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
+	}
+	if !exists {
+		return fmt.Errorf("nftables: table inet %s: %w: table missing", f.table, ErrLayout)
+	}
+	var problems []string
+	haveSet := map[string]bool{}
+	for _, s := range sets {
+		haveSet[s.Name] = true
+	}
+	for _, s := range f.specs {
+		v4, v6 := SetNames(s.Name)
+		for _, name := range []string{v4, v6} {
+			if !haveSet[name] {
+				problems = append(problems, "set "+name+" missing")
+			}
+		}
+	}
+	for _, w := range wantedChains(f.specs) {
+		i := slices.IndexFunc(chains, func(ch *nft.Chain) bool { return ch.Name == w.name })
+		if i < 0 || !sameBaseChain(chains[i], w) {
+			problems = append(problems, "chain "+w.name+" missing or changed")
+			continue
+		}
+		want := 0
+		for _, s := range f.specs {
+			if slices.Contains(s.Hooks, w.name) {
+				want += 2
+			}
+		}
+		rules, err := c.GetRules(f.tableRef(), chains[i])
+		if err != nil {
+			return fmt.Errorf("nftables: check table %s: chain %s: %w", f.table, w.name, err)
+		}
+		if len(rules) != want {
+			problems = append(problems, fmt.Sprintf("chain %s has %d rules, want %d", w.name, len(rules), want))
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("nftables: table inet %s: %w: %s", f.table, ErrLayout, strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,90 @@
+package match
+
+import (
+	"bufio"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// Report is the result of running a filter over a log, the schema of
+// `logjail test --json`.
+type Report struct {
+	Lines       int             `json:"lines"`
+	Matched     int             `json:"matched"`
+	Ignored     int             `json:"ignored"`
+	Missed      int             `json:"missed"`
+	LinesPerSec float64         `json:"lines_per_sec"`
+	Regexes     []RegexHits     `json:"regexes"`
+	Dates       map[string]int  `json:"dates"`
+	Failures    []FailureRecord `json:"failures"`
+	// MissedLines holds the missed lines when asked for (--print-missed).
+	MissedLines []NumberedLine `json:"missed_lines,omitempty"`
+}
+
+// RegexHits counts one failregex's matches.
+type RegexHits struct {
+	Regex  string `json:"regex"`
+	Hits   uint64 `json:"hits"`
+	Engine string `json:"engine"`
+}
+
+// FailureRecord is one failure found in the log.
+type FailureRecord struct {
+	Line int       `json:"line"`
+	Addr string    `json:"addr"`
+	Time time.Time `json:"time"`
+	User string    `json:"user,omitempty"`
+	Text string    `json:"text"`
+}
+
+// NumberedLine is a line of the log with its 1-based number.
+type NumberedLine struct {
+	Line int    `json:"line"`
+	Text string `json:"text"`
+}
+
+// maxTestLine bounds one line in `logjail test`, as the file source does.
+const maxTestLine = 1 << 20
+
+// Test runs m over every line of r, dating year-less lines against now; it
+// applies no window and bans nothing. Lines without a date are dated now.
+func Test(m *Matcher, r io.Reader, now time.Time, keepMissed bool) (Report, error) {
+	rep := Report{Dates: map[string]int{}, Failures: []FailureRecord{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), maxTestLine)
+	start := time.Now()
+	for sc.Scan() {
+		rep.Lines++
+		line := strings.ToValidUTF8(strings.TrimSuffix(sc.Text(), "\r"), "\uFFFD")
+		e := ingest.Entry{Message: line, ReadAt: now}
+		f, out := m.Match(&e, now)
+		switch out {
+		case Matched:
+			rep.Matched++
+			rep.Failures = append(rep.Failures, FailureRecord{Line: rep.Lines, Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Text: line})
+		case Ignored:
+			rep.Ignored++
+		default:
+			rep.Missed++
+			if keepMissed {
+				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: rep.Lines, Text: line})
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return rep, err
+	}
+	if el := time.Since(start).Seconds(); el > 0 {
+		rep.LinesPerSec = float64(rep.Lines) / el
+	}
+	for i, re := range m.Regexes() {
+		rep.Regexes = append(rep.Regexes, RegexHits{Regex: re, Hits: m.Hits[i], Engine: "re2"})
+	}
+	for k, v := range m.DateHits {
+		rep.Dates[k] = int(v)
+	}
+	return rep, nil
+}

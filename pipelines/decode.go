@@ -1,0 +1,285 @@
+package pipelines
+
+import (
+	"fmt"
+	"net/netip"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Pos is a place in a configuration file.
+type Pos struct {
+	File      string
+	Line, Col int
+}
+
+func (p Pos) String() string {
+	if p.File == "" {
+		return "<config>"
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
+}
+
+// Error is a configuration error at a place in a file.
+type Error struct {
+	At  Pos
+	Msg string
+}
+
+func (e *Error) Error() string { return e.At.String() + ": " + e.Msg }
+
+// Text is a string together with where it was written, so that errors found
+// later (a regex that does not compile) can still name file:line:column.
+type Text struct {
+	S  string
+	At Pos
+}
+
+// Duration is a configuration duration (see ParseDuration).
+type Duration time.Duration
+
+// Prefix is an address or CIDR from the configuration.
+type Prefix netip.Prefix
+
+// decoder decodes yaml.Nodes strictly into the spec types by reflection: an
+// unknown key, a wrong type or a bad value is an error naming file:line:col,
+// and every error is collected instead of stopping at the first.
+// (yaml.v3's Node.Decode does not reject unknown keys, so this walks the
+// tree itself.)
+type decoder struct {
+	files map[*yaml.Node]string
+	errs  []error
+	seen  map[string]bool
+}
+
+func (d *decoder) pos(n *yaml.Node) Pos {
+	return Pos{File: d.files[n], Line: n.Line, Col: n.Column}
+}
+
+func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
+	e := &Error{At: d.pos(n), Msg: fmt.Sprintf(format, args...)}
+	if d.seen == nil {
+		d.seen = map[string]bool{}
+	}
+	// A defaults node is decoded once per pipeline; report each place once.
+	if key := e.At.String(); !d.seen[key] {
+		d.seen[key] = true
+		d.errs = append(d.errs, e)
+	}
+}
+
+// indexFiles records the file of every node of a document.
+func (d *decoder) indexFiles(n *yaml.Node, file string) {
+	if d.files == nil {
+		d.files = map[*yaml.Node]string{}
+	}
+	d.files[n] = file
+	for _, c := range n.Content {
+		d.indexFiles(c, file)
+	}
+}
+
+var (
+	textType     = reflect.TypeFor[Text]()
+	durationType = reflect.TypeFor[Duration]()
+	prefixType   = reflect.TypeFor[Prefix]()
+	posType      = reflect.TypeFor[Pos]()
+)
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// decode fills v (addressable) from n.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	n = resolve(n)
+	switch v.Type() {
+	case textType:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "%s: expected a string", what)
+			return
+		}
+		v.Set(reflect.ValueOf(Text{S: n.Value, At: d.pos(n)}))
+		return
+	case durationType:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "%s: expected a duration", what)
+			return
+		}
+		dur, err := ParseDuration(n.Value)
+		if err != nil {
+			d.errorf(n, "%s: %v", what, err)
+			return
+		}
+		v.SetInt(int64(dur))
+		return
+	case prefixType:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "%s: expected an address or CIDR", what)
+			return
+		}
+		p, err := parsePrefix(n.Value)
+		if err != nil {
+			d.errorf(n, "%s: %v", what, err)
+			return
+		}
+		v.Set(reflect.ValueOf(Prefix(p)))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if n.Tag == "!!null" {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		d.decode(n, p.Elem(), what)
+		v.Set(p)
+	case reflect.Struct:
+		d.decodeStruct(n, v, what)
+	case reflect.Slice:
+		if n.Tag == "!!null" {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			return
+		}
+		items := n.Content
+		if n.Kind == yaml.ScalarNode {
+			// A single value where a list is expected, as fail2ban's
+			// "logpath = /var/log/auth.log".
+			items = []*yaml.Node{n}
+		} else if n.Kind != yaml.SequenceNode {
+			d.errorf(n, "%s: expected a list", what)
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(items), len(items))
+		for i, item := range items {
+			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", what, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.errorf(n, "%s: expected a mapping", what)
+			return
+		}
+		m := reflect.MakeMap(v.Type())
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := resolve(n.Content[i]), n.Content[i+1]
+			e := reflect.New(v.Type().Elem()).Elem()
+			d.decode(val, e, what+"."+k.Value)
+			m.SetMapIndex(reflect.ValueOf(k.Value), e)
+		}
+		v.Set(m)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "%s: expected a string", what)
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.errorf(n, "%s: expected true or false, got %q", what, n.Value)
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Uint16:
+		bits := v.Type().Bits()
+		if v.Kind() == reflect.Int {
+			i, err := strconv.ParseInt(n.Value, 10, bits)
+			if n.Kind != yaml.ScalarNode || err != nil {
+				d.errorf(n, "%s: expected an integer, got %q", what, n.Value)
+				return
+			}
+			v.SetInt(i)
+			return
+		}
+		u, err := strconv.ParseUint(n.Value, 10, bits)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.errorf(n, "%s: expected an integer from 0 to %d, got %q", what, uint64(1)<<bits-1, n.Value)
+			return
+		}
+		v.SetUint(u)
+	default:
+		panic("pipelines: decode: unsupported type " + v.Type().String())
+	}
+}
+
+// decodeStruct maps keys to fields by their yaml tag; a field of type Pos
+// tagged `yaml:"-"` receives the mapping's own position.
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
+	t := v.Type()
+	if n.Kind != yaml.MappingNode {
+		if n.Tag == "!!null" {
+			return
+		}
+		d.errorf(n, "%s: expected a mapping", what)
+		return
+	}
+	fields := map[string]int{}
+	var names []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Type == posType {
+			v.Field(i).Set(reflect.ValueOf(d.pos(n)))
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name == "" || name == "-" {
+			continue
+		}
+		fields[name] = i
+		names = append(names, name)
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), n.Content[i+1]
+		idx, ok := fields[k.Value]
+		if !ok {
+			slices.Sort(names)
+			d.errorf(k, "%s: unknown key %q (known: %s)", what, k.Value, strings.Join(names, ", "))
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, "%s: key %q given twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		d.decode(val, v.Field(idx), joinWhat(what, k.Value))
+	}
+}
+
+func joinWhat(what, key string) string {
+	if what == "" {
+		return key
+	}
+	return what + "." + key
+}
+
+// parsePrefix reads "192.0.2.7", "192.0.2.0/24", "2001:db8::/32" or "::1".
+// IPv4-mapped IPv6 is normalised to IPv4, as addresses from logs are.
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, fmt.Errorf("invalid CIDR %q", s)
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("invalid address %q (want an IPv4/IPv6 address or CIDR)", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}

@@ -1,0 +1,218 @@
+package pipelines
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/logjail/logjail/match"
+)
+
+// shipped holds the filters written for logjail (pipelines/filters/*.yaml).
+//
+//go:embed filters/*.yaml
+var shipped embed.FS
+
+// ShippedFilters lists the names of the filters built into logjail.
+func ShippedFilters() []string {
+	entries, _ := shipped.ReadDir("filters")
+	var names []string
+	for _, e := range entries {
+		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
+	}
+	return names
+}
+
+// FilterRef is a filter reference with arguments: "sshd[mode=aggressive]".
+type FilterRef struct {
+	Name string
+	Args map[string]string
+}
+
+var filterRef = regexp.MustCompile(`^([^\[\]]+)(?:\[(.*)\])?$`)
+
+// ParseFilterRef splits "name[key=value, key=value]".
+func ParseFilterRef(s string) (FilterRef, error) {
+	m := filterRef.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return FilterRef{}, fmt.Errorf("invalid filter reference %q (want NAME or NAME[key=value,...])", s)
+	}
+	ref := FilterRef{Name: m[1], Args: map[string]string{}}
+	if strings.TrimSpace(m[2]) == "" {
+		return ref, nil
+	}
+	for _, kv := range strings.Split(m[2], ",") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return FilterRef{}, fmt.Errorf("invalid filter argument %q in %q (want key=value)", kv, s)
+		}
+		ref.Args[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+	}
+	return ref, nil
+}
+
+// loadFilter reads a filter by name or path: a path (with a "/" or ending in
+// .yaml) is read as is (relative to dir); a name is looked up in dir/filters/
+// and then among the shipped filters.
+func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
+	var data []byte
+	var file string
+	var err error
+	if strings.Contains(name, "/") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
+		file = name
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(dir, file)
+		}
+		data, err = os.ReadFile(file)
+	} else {
+		file = filepath.Join(dir, "filters", name+".yaml")
+		data, err = os.ReadFile(file)
+		if errors.Is(err, os.ErrNotExist) {
+			file = "pipelines/filters/" + name + ".yaml"
+			data, err = shipped.ReadFile("filters/" + name + ".yaml")
+			if err != nil {
+				return nil, fmt.Errorf("unknown filter %q (shipped: %s; or a file %s)", name, strings.Join(ShippedFilters(), ", "), filepath.Join(dir, "filters", name+".yaml"))
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("filter %q: %w", name, err)
+	}
+	root, err := parseDocument(d, file, data)
+	if err != nil {
+		return nil, err
+	}
+	f := &FilterFile{}
+	if root != nil {
+		before := len(d.errs)
+		d.decodeStruct(root, reflect.ValueOf(f).Elem(), "")
+		if len(d.errs) > before {
+			return nil, errors.Join(d.errs[before:]...)
+		}
+	}
+	return f, nil
+}
+
+// ResolveFilter loads a filter the way `logjail test` names one ("sshd",
+// "sshd[mode=aggressive]", "./myfilter.yaml") and compiles it.
+func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) {
+	r, err := ParseFilterRef(ref)
+	if err != nil {
+		return nil, match.Rules{}, err
+	}
+	p := &Pipeline{Name: "test", Match: MatchSpec{Filter: Text{S: r.Name}}}
+	for k, val := range r.Args {
+		switch k {
+		case "mode":
+			p.Match.Mode = Text{S: val}
+		default:
+			return nil, match.Rules{}, fmt.Errorf("filter %q: unknown argument %q (known: mode)", ref, k)
+		}
+	}
+	v := validator{decoder: &decoder{}, dir: dir}
+	m := v.match(p)
+	if len(v.errs) > 0 {
+		return nil, match.Rules{}, errors.Join(v.errs...)
+	}
+	return m, p.Rules, nil
+}
+
+// match resolves and compiles a pipeline's match spec into p.Rules, reporting
+// each bad regex at the place it was written.
+func (v validator) match(p *Pipeline) *match.Matcher {
+	ms := p.Match
+	var pref, date Text
+	var fail, ignore []Text
+	if ms.Filter.S != "" {
+		f, err := v.loadFilter(v.dir, ms.Filter.S)
+		if err != nil {
+			var cfgErr *Error
+			if errors.As(err, &cfgErr) {
+				v.errs = append(v.errs, err)
+			} else {
+				v.fail(ms.Filter.At, "pipelines.%s: %v", p.Name, err)
+			}
+			return nil
+		}
+		pref, date, fail, ignore = f.Prefregex, f.Datepattern, slices.Clone(f.Failregex), slices.Clone(f.Ignoreregex)
+		mode := ms.Mode.S
+		if mode == "" {
+			mode = "normal"
+		}
+		extra, ok := f.Modes[mode]
+		if !ok && (len(f.Modes) > 0 || mode != "normal") {
+			var known []string
+			for k := range f.Modes {
+				known = append(known, k)
+			}
+			slices.Sort(known)
+			v.fail(ms.Mode.At, "pipelines.%s: filter %q has no mode %q (known: %s)", p.Name, ms.Filter.S, mode, strings.Join(known, ", "))
+			return nil
+		}
+		fail = append(fail, extra...)
+	} else if ms.Mode.S != "" {
+		v.fail(ms.Mode.At, "pipelines.%s: mode without a filter", p.Name)
+	}
+	// Inline settings extend or override the filter, as a fail2ban .local does.
+	if ms.Prefregex.S != "" {
+		pref = ms.Prefregex
+	}
+	if ms.Datepattern.S != "" {
+		date = ms.Datepattern
+	}
+	fail = append(fail, ms.Failregex...)
+	ignore = append(ignore, ms.Ignoreregex...)
+	if len(fail) == 0 {
+		v.fail(ms.At, "pipelines.%s: match needs a filter or failregex", p.Name)
+		return nil
+	}
+	p.Rules = match.Rules{Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
+	m, err := match.Compile(p.Name, p.Rules)
+	if err != nil {
+		for _, e := range unjoin(err) {
+			var re *match.RegexError
+			if !errors.As(e, &re) {
+				v.fail(ms.At, "pipelines.%s: %v", p.Name, e)
+				continue
+			}
+			at := ms.At
+			switch {
+			case re.List == "prefregex" && pref.At.File != "":
+				at = pref.At
+			case re.List == "datepattern" && date.At.File != "":
+				at = date.At
+			case re.List == "failregex" && re.Index < len(fail):
+				at = fail[re.Index].At
+			case re.List == "ignoreregex" && re.Index < len(ignore):
+				at = ignore[re.Index].At
+			}
+			if at.File == "" {
+				at = ms.At
+			}
+			v.fail(at, "pipelines.%s: %v", p.Name, re)
+		}
+		return nil
+	}
+	return m
+}
+
+func texts(ts []Text) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.S
+	}
+	return out
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}

@@ -1,0 +1,328 @@
+package pipelines
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// pipelineName limits names to what fits an nftables set name ("<name>-v4").
+var pipelineName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,27}$`)
+
+// keyed is one mapping entry remembered with its key node, for merging.
+type keyed struct{ key, val *yaml.Node }
+
+// Load reads a configuration file, or every *.yaml / *.yml file of a
+// directory in name order (later files win per key: per defaults key, and
+// per key of each pipeline), applies defaults and validates it. The error
+// lists every problem, each as file:line:column: message.
+func Load(path string) (*Config, error) {
+	files, err := configFiles(path)
+	if err != nil {
+		return nil, err
+	}
+	d := &decoder{}
+	var defaults []keyed
+	pipes := map[string][]keyed{}
+	pipeAt := map[string]*yaml.Node{}
+	var order []string
+	for _, f := range files {
+		root, err := parseFile(d, f)
+		if err != nil {
+			d.errs = append(d.errs, err)
+			continue
+		}
+		if root == nil {
+			continue // empty file
+		}
+		for i := 0; i+1 < len(root.Content); i += 2 {
+			k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
+			switch k.Value {
+			case "defaults":
+				if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+					d.errorf(v, "defaults: expected a mapping")
+					continue
+				}
+				defaults = mergeKeys(defaults, v)
+			case "pipelines":
+				if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+					d.errorf(v, "pipelines: expected a mapping of pipeline names")
+					continue
+				}
+				for j := 0; j+1 < len(v.Content); j += 2 {
+					name, body := resolve(v.Content[j]), resolve(v.Content[j+1])
+					if !pipelineName.MatchString(name.Value) {
+						d.errorf(name, "pipelines: invalid pipeline name %q (letters, digits, '_', '-', '.', at most 28)", name.Value)
+						continue
+					}
+					if body.Kind != yaml.MappingNode && body.Tag != "!!null" {
+						d.errorf(body, "pipelines.%s: expected a mapping", name.Value)
+						continue
+					}
+					if _, ok := pipes[name.Value]; !ok {
+						order = append(order, name.Value)
+						pipeAt[name.Value] = name
+					}
+					pipes[name.Value] = mergeKeys(pipes[name.Value], body)
+				}
+			default:
+				d.errorf(k, "unknown top-level key %q (known: defaults, pipelines)", k.Value)
+			}
+		}
+	}
+
+	// Defaults are checked on their own too, so a typo there is reported
+	// even when every pipeline overrides the key.
+	var scratch Pipeline
+	d.decodeStruct(mappingOf(defaults, nil), reflect.ValueOf(&scratch).Elem(), "defaults")
+
+	cfg := &Config{Files: files}
+	slices.Sort(order)
+	for _, name := range order {
+		p := &Pipeline{
+			Name:       name,
+			MaxRetry:   DefaultMaxRetry,
+			FindTime:   Duration(DefaultFindTime),
+			BanTime:    Duration(DefaultBanTime),
+			MaxTracked: DefaultMaxTracked,
+		}
+		at := pipeAt[name]
+		d.decodeStruct(mappingOf(mergeKeys(slices.Clone(defaults), mappingOf(pipes[name], at)), at), reflect.ValueOf(p).Elem(), "pipelines."+name)
+		p.At = d.pos(at)
+		cfg.Pipelines = append(cfg.Pipelines, p)
+	}
+	if len(d.errs) == 0 {
+		v := validator{decoder: d, dir: filepath.Dir(files[0])}
+		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+			v.dir = path
+		}
+		v.config(cfg)
+	}
+	if len(d.errs) > 0 {
+		return nil, errors.Join(d.errs...)
+	}
+	return cfg, nil
+}
+
+func configFiles(path string) ([]string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	if !fi.IsDir() {
+		return []string{path}, nil
+	}
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, _ := filepath.Glob(filepath.Join(path, pat))
+		files = append(files, m...)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("config: %s: no *.yaml files", path)
+	}
+	slices.Sort(files)
+	return files, nil
+}
+
+// parseFile returns the top-level mapping of a YAML file (nil when empty).
+func parseFile(d *decoder, file string) (*yaml.Node, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return parseDocument(d, file, data)
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func parseDocument(d *decoder, file string, data []byte) (*yaml.Node, error) {
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		if err.Error() == "EOF" {
+			return nil, nil
+		}
+		// yaml.v3 reports syntax errors as "yaml: line N: msg", without a column.
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			return nil, &Error{At: Pos{File: file, Line: line, Col: 1}, Msg: m[2]}
+		}
+		return nil, &Error{At: Pos{File: file, Line: 1, Col: 1}, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	d.indexFiles(&doc, file)
+	if len(doc.Content) == 0 {
+		return nil, nil
+	}
+	root := resolve(doc.Content[0])
+	if root.Tag == "!!null" {
+		return nil, nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, &Error{At: d.pos(root), Msg: "expected a mapping at the top level"}
+	}
+	return root, nil
+}
+
+// mergeKeys overlays the entries of mapping m on base: a later key replaces
+// an earlier one of the same name.
+func mergeKeys(base []keyed, m *yaml.Node) []keyed {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := resolve(m.Content[i])
+		replaced := false
+		for j := range base {
+			if base[j].key.Value == k.Value {
+				base[j] = keyed{k, m.Content[i+1]}
+				replaced = true
+			}
+		}
+		if !replaced {
+			base = append(base, keyed{k, m.Content[i+1]})
+		}
+	}
+	return base
+}
+
+// mappingOf builds a mapping node from merged entries; at gives its position.
+func mappingOf(entries []keyed, at *yaml.Node) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+	if at != nil {
+		n.Line, n.Column = at.Line, at.Column
+	}
+	for _, e := range entries {
+		n.Content = append(n.Content, e.key, e.val)
+	}
+	return n
+}
+
+// validator checks what the decoder cannot: value ranges, required parts,
+// filters and regexes.
+type validator struct {
+	*decoder
+	dir string
+}
+
+func (v validator) fail(at Pos, format string, args ...any) {
+	v.errs = append(v.errs, &Error{At: at, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v validator) config(cfg *Config) {
+	table, tableAt := "", Pos{}
+	for _, p := range cfg.Pipelines {
+		if p.MaxRetry < 1 {
+			v.fail(p.At, "pipelines.%s: maxretry must be at least 1", p.Name)
+		}
+		if p.FindTime <= 0 {
+			v.fail(p.At, "pipelines.%s: findtime must be positive", p.Name)
+		}
+		if p.MaxTracked < 1 {
+			v.fail(p.At, "pipelines.%s: max_tracked must be at least 1", p.Name)
+		}
+		if !p.Enabled {
+			continue
+		}
+		if len(p.Ingest) == 0 {
+			v.fail(p.At, "pipelines.%s: no ingest source", p.Name)
+		}
+		for _, in := range p.Ingest {
+			v.ingest(p.Name, in)
+		}
+		v.match(p)
+		for _, e := range p.Enforce {
+			if e.NFTables == nil {
+				v.fail(e.At, "pipelines.%s: enforce entry names no enforcer (known: nftables)", p.Name)
+				continue
+			}
+			n := e.NFTables
+			v.nftables(p.Name, n)
+			if n.Table == "" {
+				n.Table = DefaultTable
+			}
+			if table != "" && n.Table != table {
+				v.fail(n.At, "pipelines.%s: nftables table %q differs from %q used at %s; logjail uses one table", p.Name, n.Table, table, tableAt)
+			}
+			table, tableAt = n.Table, n.At
+		}
+	}
+}
+
+func (v validator) ingest(name string, in IngestSpec) {
+	if in.File == nil {
+		v.fail(in.At, "pipelines.%s: ingest entry names no source (known: file)", name)
+		return
+	}
+	if len(in.File.Paths) == 0 {
+		v.fail(in.At, "pipelines.%s: file source without paths", name)
+	}
+	for _, p := range in.File.Paths {
+		if !filepath.IsAbs(p) {
+			v.fail(in.At, "pipelines.%s: file path %q is not absolute", name, p)
+		}
+		if _, err := filepath.Match(p, ""); err != nil {
+			v.fail(in.At, "pipelines.%s: file path %q: bad glob: %v", name, p, err)
+		}
+	}
+	if in.File.MaxLine < 0 {
+		v.fail(in.At, "pipelines.%s: max_line must be positive", name)
+	}
+}
+
+var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
+
+func (v validator) nftables(name string, n *NFTablesSpec) {
+	if n.Table != "" && !tableName.MatchString(n.Table) {
+		v.fail(n.At, "pipelines.%s: nftables table %q: invalid name", name, n.Table)
+	}
+	switch n.Protocol {
+	case "":
+		n.Protocol = "tcp"
+	case "tcp", "udp":
+	default:
+		v.fail(n.At, "pipelines.%s: nftables protocol %q: want tcp or udp", name, n.Protocol)
+	}
+	switch n.Action {
+	case "":
+		n.Action = "drop"
+	case "drop", "reject":
+	default:
+		v.fail(n.At, "pipelines.%s: nftables action %q: want drop or reject", name, n.Action)
+	}
+	for _, h := range n.Hooks {
+		if h != "input" && h != "forward" {
+			v.fail(n.At, "pipelines.%s: nftables hook %q: want input or forward", name, h)
+		}
+	}
+	if len(n.Hooks) == 0 {
+		n.Hooks = []string{"input"}
+	}
+	n.PortNumbers = nil
+	for _, port := range n.Ports {
+		num, err := strconv.ParseUint(port.S, 10, 16)
+		if err != nil {
+			l, lerr := net.LookupPort(n.Protocol, port.S)
+			if lerr != nil {
+				v.fail(port.At, "pipelines.%s: port %q: not a number or a known service name", name, port.S)
+				continue
+			}
+			num = uint64(l)
+		}
+		if num == 0 {
+			v.fail(port.At, "pipelines.%s: port 0 is not a port", name)
+			continue
+		}
+		n.PortNumbers = append(n.PortNumbers, uint16(num))
+	}
+}
+
+// DurationOf converts a configuration duration.
+func DurationOf(d Duration) time.Duration { return time.Duration(d) }

@@ -1,0 +1,214 @@
+package pipelines
+
+import (
+	"bufio"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Each file in testdata/invalid declares the exact errors it must produce in
+// "# wantErr:" lines, paths relative to testdata/invalid.
+func TestInvalidConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no invalid configs")
+	}
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			var want []string
+			fh, err := os.Open(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sc := bufio.NewScanner(fh)
+			for sc.Scan() {
+				if w, ok := strings.CutPrefix(sc.Text(), "# wantErr: "); ok {
+					want = append(want, "testdata/invalid/"+w)
+				}
+			}
+			fh.Close()
+			if len(want) == 0 {
+				t.Fatal("no # wantErr line")
+			}
+			_, err = Load(f)
+			if err == nil {
+				t.Fatal("Load succeeded")
+			}
+			got := strings.Split(err.Error(), "\n")
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("errors:\n got: %q\nwant: %q", got, want)
+			}
+		})
+	}
+}
+
+func TestShippedConfigLoads(t *testing.T) {
+	cfg, err := Load("logjail.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled := cfg.Enabled()
+	if len(enabled) != 1 || enabled[0].Name != "sshd" {
+		t.Fatalf("enabled pipelines: %+v", enabled)
+	}
+	p := enabled[0]
+	if p.MaxRetry != 5 || time.Duration(p.FindTime) != 10*time.Minute || time.Duration(p.BanTime) != time.Hour {
+		t.Errorf("sshd policy: maxretry %d findtime %v bantime %v", p.MaxRetry, time.Duration(p.FindTime), time.Duration(p.BanTime))
+	}
+	if n := p.Enforce[0].NFTables; n == nil || !slices.Equal(n.PortNumbers, []uint16{22}) || n.Table != "logjail" || n.Action != "drop" {
+		t.Errorf("sshd enforce: %+v", p.Enforce[0].NFTables)
+	}
+	if len(p.Rules.Failregex) == 0 {
+		t.Error("sshd rules not resolved")
+	}
+}
+
+func TestDirectoryMergesPerKey(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("00-base.yaml", `
+defaults:
+  bantime: 1h
+  maxretry: 4
+pipelines:
+  sshd:
+    ingest: [{file: {paths: [/var/log/auth.log]}}]
+    match: {filter: sshd}
+    findtime: 1d
+  web:
+    ingest: [{file: {paths: [/var/log/web.log]}}]
+    match: {failregex: ['^denied <ADDR>$']}
+`)
+	write("10-local.yaml", `
+defaults:
+  maxretry: 3
+pipelines:
+  sshd:
+    enabled: true
+    bantime: 2w
+    ignoreip: [192.0.2.0/24, "2001:db8::/32", "::ffff:198.51.100.7"]
+`)
+	cfg, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Files) != 2 || len(cfg.Pipelines) != 2 {
+		t.Fatalf("files %v pipelines %d", cfg.Files, len(cfg.Pipelines))
+	}
+	sshd, web := cfg.Pipelines[0], cfg.Pipelines[1]
+	if !sshd.Enabled || web.Enabled {
+		t.Errorf("enabled: sshd %v web %v", sshd.Enabled, web.Enabled)
+	}
+	if sshd.MaxRetry != 3 || time.Duration(sshd.FindTime) != 24*time.Hour || time.Duration(sshd.BanTime) != 14*24*time.Hour {
+		t.Errorf("sshd: maxretry %d findtime %v bantime %v", sshd.MaxRetry, time.Duration(sshd.FindTime), time.Duration(sshd.BanTime))
+	}
+	if time.Duration(web.BanTime) != time.Hour {
+		t.Errorf("web bantime %v, want the default 1h", time.Duration(web.BanTime))
+	}
+	var got []string
+	for _, p := range sshd.IgnoreIP {
+		got = append(got, Prefix(p).String())
+	}
+	if want := []string{"192.0.2.0/24", "2001:db8::/32", "198.51.100.7/32"}; !slices.Equal(got, want) {
+		t.Errorf("ignoreip %v, want %v", got, want)
+	}
+}
+
+func (p Prefix) String() string { return netip.Prefix(p).String() }
+
+func TestParseDuration(t *testing.T) {
+	const d = 24 * time.Hour
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		err  bool
+	}{
+		{in: "600", want: 10 * time.Minute},
+		{in: "30s", want: 30 * time.Second},
+		{in: "200ms", want: 200 * time.Millisecond},
+		{in: "10m", want: 10 * time.Minute},
+		{in: "1h", want: time.Hour},
+		{in: "1d", want: d},
+		{in: "2w", want: 14 * d},
+		{in: "1mo", want: time.Duration(365.25 * float64(d) / 12)},
+		{in: "1y", want: time.Duration(365.25 * float64(d))},
+		{in: "1h30m", want: 90 * time.Minute},
+		{in: "1d 12h", want: 36 * time.Hour},
+		{in: "1y-6mo", want: time.Duration(365.25 * float64(d) / 2)},
+		{in: "1.5h", want: 90 * time.Minute},
+		{in: "2 weeks", want: 14 * d},
+		{in: "-1", want: Permanent},
+		{in: "", err: true},
+		{in: "10x", err: true},
+		{in: "h", err: true},
+		{in: "0", err: true},
+		{in: "-5m", err: true},
+		{in: "1000y", err: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseDuration(tc.in)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("got %v, want an error", got)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseFilterRef(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		name string
+		args map[string]string
+		err  bool
+	}{
+		{in: "sshd", name: "sshd", args: map[string]string{}},
+		{in: "sshd[mode=aggressive]", name: "sshd", args: map[string]string{"mode": "aggressive"}},
+		{in: "./f.yaml[mode=normal, x='y']", name: "./f.yaml", args: map[string]string{"mode": "normal", "x": "y"}},
+		{in: "sshd[mode]", err: true},
+		{in: "sshd[", err: true},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			r, err := ParseFilterRef(tc.in)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("got %+v, want an error", r)
+				}
+				return
+			}
+			if err != nil || r.Name != tc.name || len(r.Args) != len(tc.args) {
+				t.Fatalf("got %+v, %v", r, err)
+			}
+			for k, v := range tc.args {
+				if r.Args[k] != v {
+					t.Errorf("arg %s = %q, want %q", k, r.Args[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadErrorsAreTyped(t *testing.T) {
+	_, err := Load("testdata/invalid/bad-cidr.yaml")
+	var ce *Error
+	if !errors.As(err, &ce) || ce.At.Line != 7 {
+		t.Fatalf("want a *Error at line 7, got %v", err)
+	}
+}

@@ -1,0 +1,124 @@
+// Package pipelines holds logjail's configuration: the YAML spec types, Load
+// (files → validated specs, every error with file:line:column), the shipped
+// filters, and Build (a spec → its running stages).
+package pipelines
+
+import (
+	"time"
+
+	"github.com/logjail/logjail/match"
+)
+
+// Built-in defaults, fail2ban's where it has one.
+const (
+	DefaultMaxRetry   = 5
+	DefaultFindTime   = 10 * time.Minute
+	DefaultBanTime    = 10 * time.Minute
+	DefaultMaxTracked = 100000
+	DefaultTable      = "logjail"
+)
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	// Files are the configuration files read, in merge order.
+	Files []string
+	// Pipelines holds every declared pipeline, enabled or not, by name.
+	Pipelines []*Pipeline
+}
+
+// Enabled returns the enabled pipelines.
+func (c *Config) Enabled() []*Pipeline {
+	var out []*Pipeline
+	for _, p := range c.Pipelines {
+		if p.Enabled {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Pipeline is one pipeline's spec (a fail2ban jail), defaults applied.
+type Pipeline struct {
+	At      Pos    `yaml:"-"`
+	Name    string `yaml:"-"`
+	Enabled bool   `yaml:"enabled"`
+
+	Ingest []IngestSpec `yaml:"ingest"`
+	Match  MatchSpec    `yaml:"match"`
+
+	MaxRetry int      `yaml:"maxretry"`
+	FindTime Duration `yaml:"findtime"`
+	BanTime  Duration `yaml:"bantime"`
+	IgnoreIP []Prefix `yaml:"ignoreip"`
+	// MaxTracked caps the addresses whose failures are being counted; the
+	// stalest is forgotten first, so an attack from many addresses cannot
+	// exhaust memory.
+	MaxTracked int `yaml:"max_tracked"`
+
+	Enforce []EnforceSpec `yaml:"enforce"`
+
+	// Rules are the resolved match rules (filter file, mode and inline
+	// regexes combined), filled in by Load for enabled pipelines.
+	Rules match.Rules `yaml:"-"`
+}
+
+// IngestSpec is one source; exactly one kind is set.
+type IngestSpec struct {
+	At   Pos       `yaml:"-"`
+	File *FileSpec `yaml:"file"`
+}
+
+// FileSpec tails files.
+type FileSpec struct {
+	Paths []string `yaml:"paths"`
+	// Poll is the interval of the stat safety net beside inotify.
+	Poll Duration `yaml:"poll"`
+	// MaxLine is the longest line accepted; longer lines are counted and skipped.
+	MaxLine int `yaml:"max_line"`
+}
+
+// MatchSpec selects a filter and/or gives inline regexes.
+type MatchSpec struct {
+	At          Pos    `yaml:"-"`
+	Filter      Text   `yaml:"filter"`
+	Mode        Text   `yaml:"mode"`
+	Prefregex   Text   `yaml:"prefregex"`
+	Failregex   []Text `yaml:"failregex"`
+	Ignoreregex []Text `yaml:"ignoreregex"`
+	Datepattern Text   `yaml:"datepattern"`
+}
+
+// EnforceSpec is one enforcer; exactly one kind is set.
+type EnforceSpec struct {
+	At       Pos           `yaml:"-"`
+	NFTables *NFTablesSpec `yaml:"nftables"`
+}
+
+// NFTablesSpec bans in the kernel firewall.
+type NFTablesSpec struct {
+	At Pos `yaml:"-"`
+	// Table is the inet table's name (default "logjail"); the same for every pipeline.
+	Table string `yaml:"table"`
+	// Ports limits the ban to these destination ports; empty = all traffic.
+	Ports []Text `yaml:"ports"`
+	// Protocol of Ports: tcp (default) or udp.
+	Protocol string `yaml:"protocol"`
+	// Action is drop (default) or reject.
+	Action string `yaml:"action"`
+	// Hooks are the chains to filter in: input (default), forward.
+	Hooks []string `yaml:"hooks"`
+
+	// PortNumbers are Ports resolved by Load.
+	PortNumbers []uint16 `yaml:"-"`
+}
+
+// FilterFile is a filter declaration (pipelines/filters/NAME.yaml).
+type FilterFile struct {
+	Description string `yaml:"description"`
+	Prefregex   Text   `yaml:"prefregex"`
+	Failregex   []Text `yaml:"failregex"`
+	Ignoreregex []Text `yaml:"ignoreregex"`
+	Datepattern Text   `yaml:"datepattern"`
+	// Modes add failregexes to the base list; "normal" usually adds none.
+	Modes map[string][]Text `yaml:"modes"`
+}
