@@ -172,7 +172,6 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 	}
 	r.matched++
 	if d, ok := r.stages.Tracker.Fail(f, now); ok {
-		r.log.Info("ban", "addr", d.Prefix.Addr().String(), "failures", d.Failures, "until", untilText(d))
 		r.apply(ctx, d)
 	}
 }
@@ -183,14 +182,13 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 	var err error
 	switch d.Kind {
 	case state.Ban:
+		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
 		if err = r.store.SaveBan(d); err != nil {
 			r.log.Error("storing ban", "addr", d.Prefix.String(), "err", err)
 		}
 		err = r.enforcer.Ban(ctx, d)
 	case state.Unban:
-		if d.Reason == "expired" {
-			r.log.Info("unban", "addr", d.Prefix.String(), "reason", d.Reason)
-		}
+		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
 		if err = r.store.DeleteBan(d.Pipeline, d.Prefix); err != nil {
 			r.log.Error("deleting ban", "addr", d.Prefix.String(), "err", err)
 		}

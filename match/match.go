@@ -76,8 +76,9 @@ const (
 )
 
 type failRegex struct {
-	re                     *regexp.Regexp
-	host, addr, user, cont int
+	re               *regexp.Regexp
+	prefix           string // literal every match starts with (see anchoredPrefix)
+	host, addr, user int
 }
 
 // Matcher applies compiled rules. It is owned by one goroutine: it keeps
@@ -128,10 +129,11 @@ func Compile(pipeline string, r Rules) (*Matcher, error) {
 			continue
 		}
 		m.fail = append(m.fail, failRegex{
-			re:   re,
-			host: re.SubexpIndex(groupHost),
-			addr: re.SubexpIndex(groupAddr),
-			user: re.SubexpIndex(groupUser),
+			re:     re,
+			prefix: anchoredPrefix(p),
+			host:   re.SubexpIndex(groupHost),
+			addr:   re.SubexpIndex(groupAddr),
+			user:   re.SubexpIndex(groupUser),
 		})
 	}
 	for i, s := range r.Ignoreregex {
@@ -206,10 +208,13 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f Failure, out Outcome)
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !fr.re.MatchString(text) {
+		if !strings.HasPrefix(text, fr.prefix) {
 			continue
 		}
-		loc := fr.re.FindStringSubmatchIndex(text)
+		loc := fr.re.FindStringSubmatchIndex(text) // allocates only on a match
+		if loc == nil {
+			continue
+		}
 		addrText := group(text, loc, fr.host)
 		if addrText == "" {
 			addrText = group(text, loc, fr.addr)
@@ -245,11 +250,15 @@ func group(s string, loc []int, i int) string {
 }
 
 // cutDate removes the date text from a line, so patterns see the rest of
-// it (as fail2ban does). A date at the start, the common case, costs no copy.
+// it (as fail2ban does), with the brackets around it if any. A date at the
+// start, the common case, costs no copy.
 func cutDate(s string, start, end int) string {
-	if start == 0 {
-		return strings.TrimLeft(s[end:], " \t")
+	if start > 0 && end < len(s) && s[start-1] == '[' && s[end] == ']' {
+		start, end = start-1, end+1
 	}
 	rest := strings.TrimLeft(s[end:], " \t")
-	return strings.TrimRight(s[:start], " \t[") + " " + rest
+	if start == 0 {
+		return rest
+	}
+	return strings.TrimRight(s[:start], " \t") + " " + rest
 }

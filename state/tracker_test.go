@@ -40,7 +40,7 @@ func TestTrackerBansAndExpires(t *testing.T) {
 	if got := tr.Expire(t0.Add(30 * time.Minute)); len(got) != 0 {
 		t.Errorf("expired early: %+v", got)
 	}
-	got := tr.Expire(t0.Add(2*time.Hour))
+	got := tr.Expire(t0.Add(2 * time.Hour))
 	if len(got) != 1 || got[0].Kind != Unban || got[0].Reason != "expired" {
 		t.Fatalf("expire: %+v", got)
 	}

@@ -254,15 +254,22 @@ func newSetup(t *testing.T, pipelineYAML string) *setup {
 	return s
 }
 
-// start runs logjail in the srv namespace and waits until its file source
-// reads: warm-up lines are appended until the status counts one.
+// start runs logjail in the srv namespace (or, without one, in dry-run mode)
+// and waits until its file source reads: warm-up lines are appended until
+// the status counts one.
 func (s *setup) start(t *testing.T, tn *testNet) *instance {
 	t.Helper()
 	logOut, err := os.OpenFile(filepath.Join(s.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("ip", "netns", "exec", tn.srv, binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug")
+	args := []string{binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}
+	if tn != nil {
+		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
+	} else {
+		args = append(args, "--dry-run")
+	}
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Stdout, cmd.Stderr = logOut, logOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -476,5 +483,70 @@ func TestRestartKeepsBans(t *testing.T) {
 	}
 	if ps.Filter.TotalFailed != 0 {
 		t.Errorf("after restart %d failures were counted again; the file should resume at its stored offset", ps.Filter.TotalFailed)
+	}
+}
+
+func status(t *testing.T, socket string) daemon.PipelineStatus {
+	t.Helper()
+	out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", socket).Output()
+	if err != nil {
+		t.Fatalf("logjail status: %v", err)
+	}
+	var st daemon.PipelineStatus
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatalf("logjail status: %v\n%s", err, out)
+	}
+	return st
+}
+
+// Bad input is counted and skipped; the pipeline goes on. Runs without
+// privileges: the decisions are checked in dry-run mode.
+func TestBadInputKeepsPipelineRunning(t *testing.T) {
+	s := newSetup(t, `
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 2
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match:
+      filter: sshd
+`)
+	s.start(t, nil)
+	f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stamp := time.Now().Format(time.Stamp)
+	huge := stamp + " srv sshd[1]: Failed password for root from 198.51.100.66 port 1 ssh2 " + strings.Repeat("A", 1<<20) + "\n"
+	f.WriteString(huge)
+	f.WriteString(stamp + " srv sshd[2]: Failed password for \xff\xfe\x00bin from 198.51.100.5 port 2 ssh2\n")
+	f.WriteString(stamp + " srv sshd[3]: \x00\x00\x00 binary \x01\x02 junk\n")
+	f.Close()
+	eventually(t, 10*time.Second, "bad lines read", func() bool {
+		st := status(t, s.socket)
+		return st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1
+	})
+	// copytruncate: the file is cut to zero and written again.
+	if err := os.Truncate(s.logFile, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
+	s.appendLines(t, time.Now(), failures("198.51.100.5", 1)...)
+	eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
+		got := map[string]bool{}
+		for _, b := range banned(t, s.socket) {
+			got[b.Addr] = true
+		}
+		return got["198.51.100.7"] && got["198.51.100.5"]
+	})
+	st := status(t, s.socket)
+	if st.Sources[0].Skipped != 1 {
+		t.Errorf("skipped %d lines, want 1 (the 1 MiB line)", st.Sources[0].Skipped)
+	}
+	for _, b := range banned(t, s.socket) {
+		if b.Addr == "198.51.100.66" {
+			t.Error("the address inside the oversized line was banned")
+		}
 	}
 }

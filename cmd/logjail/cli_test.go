@@ -1,0 +1,86 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logjail/logjail/match"
+)
+
+func TestValidateCommand(t *testing.T) {
+	for _, tc := range []struct {
+		name, config string
+		wantErr      string
+		wantOut      string
+	}{
+		{name: "shipped config", config: "../../pipelines/logjail.yaml", wantOut: "OK (1 pipelines, enabled: sshd)"},
+		{name: "bad duration", config: "../../pipelines/testdata/invalid/bad-duration.yaml", wantErr: "bad-duration.yaml:3:13: defaults.findtime: invalid duration"},
+		{name: "missing file", config: "nosuch.yaml", wantErr: "nosuch.yaml: no such file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(binary, "validate", "--config", tc.config).CombinedOutput()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(string(out), tc.wantErr) {
+					t.Fatalf("want failure with %q, got %v:\n%s", tc.wantErr, err, out)
+				}
+				return
+			}
+			if err != nil || !strings.Contains(string(out), tc.wantOut) {
+				t.Fatalf("want %q, got %v:\n%s", tc.wantOut, err, out)
+			}
+		})
+	}
+}
+
+func TestTestCommand(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "auth.log")
+	lines := "Nov 25 07:13:18 h sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2\n" +
+		"Nov 25 07:13:19 h sshd[2]: Accepted publickey for alice from 192.0.2.2 port 22 ssh2: ED25519 SHA256:x\n" +
+		"Nov 25 07:13:20 h sshd[3]: Connection closed by 192.0.2.3 port 22 [preauth]\n"
+	if err := os.WriteFile(log, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		args    []string
+		matched int
+		addrs   []string
+	}{
+		{"normal", []string{"sshd", log}, 1, []string{"192.0.2.1"}},
+		{"aggressive", []string{"sshd[mode=aggressive]", log}, 2, []string{"192.0.2.1", "192.0.2.3"}},
+		{"one line", []string{"sshd", "Nov 25 07:13:18 h sshd[1]: Invalid user x from 2001:db8::9 port 22"}, 1, []string{"2001:db8::9"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"test"}, tc.args...)
+			args = append(args, "--json", "--now", "2026-11-26T00:00:00Z")
+			out, err := exec.Command(binary, args...).Output()
+			if err != nil {
+				t.Fatalf("logjail test: %v", err)
+			}
+			var rep match.Report
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if rep.Matched != tc.matched || len(rep.Failures) != len(tc.addrs) {
+				t.Fatalf("report %+v", rep)
+			}
+			for i, a := range tc.addrs {
+				if rep.Failures[i].Addr != a {
+					t.Errorf("failure %d: %s, want %s", i, rep.Failures[i].Addr, a)
+				}
+			}
+			if f := rep.Failures[0]; f.Line != 1 || f.Time.Year() != 2026 || f.Time.Month() != 11 {
+				t.Errorf("first failure %+v", f)
+			}
+		})
+	}
+	// Human output names the counts.
+	out, err := exec.Command(binary, "test", "sshd", log).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "Lines: 3 lines, 0 ignored, 1 matched, 2 missed") {
+		t.Fatalf("%v\n%s", err, out)
+	}
+}
