@@ -57,10 +57,10 @@ func TestMatch(t *testing.T) {
 			wantTime: readAt,
 		},
 		{
-			name:     "invalid address is not a failure",
-			rules:    Rules{Failregex: []string{`^denied <HOST>$`}},
-			line:     "denied 999.1.1.1",
-			want:     BadAddress,
+			name:  "invalid address is not a failure",
+			rules: Rules{Failregex: []string{`^denied <HOST>$`}},
+			line:  "denied 999.1.1.1",
+			want:  BadAddress,
 		},
 		{
 			name:  "ignoreregex wins",
