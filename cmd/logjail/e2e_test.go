@@ -351,7 +351,7 @@ const e2eConfig = `
 defaults:
   maxretry: 3
   findtime: 10m
-  bantime: 4s
+  bantime: 6s
 pipelines:
   e2e:
     enabled: true
@@ -390,8 +390,8 @@ func TestEndToEndBan(t *testing.T) {
 				_, ok := tn.elements(t, tc.set)[attacker]
 				return ok
 			})
-			if exp := tn.elements(t, tc.set)[attacker]; exp <= 0 || exp > 4*time.Second {
-				t.Errorf("element timeout %s, want within (0, 4s]", exp)
+			if exp := tn.elements(t, tc.set)[attacker]; exp <= 0 || exp > 6*time.Second {
+				t.Errorf("element timeout %s, want within (0, 6s]", exp)
 			}
 			if tn.connect(t, tc.attacker, tc.server, 2222) {
 				t.Errorf("banned %s still connects", tc.attacker)

@@ -1,0 +1,135 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/pipelines"
+)
+
+// startDryRun runs the daemon in-process in dry-run mode on a temporary
+// log, state dir and socket.
+func startDryRun(t *testing.T, dir string) (*Client, func()) {
+	t.Helper()
+	cfgPath := filepath.Join(dir, "logjail.yaml")
+	cfg := "pipelines:\n  a:\n    enabled: true\n    bantime: 1h\n    ingest: [{file: {paths: [" + filepath.Join(dir, "a.log") + "]}}]\n    match: {filter: sshd}\n" +
+		"  b:\n    enabled: true\n    ingest: [{file: {paths: [" + filepath.Join(dir, "b.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipelines.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "s.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Log: slog.New(slog.DiscardHandler)})
+	}()
+	cl := NewClient(socket)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := cl.Status(context.Background()); err == nil {
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("daemon stopped: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("daemon did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stop := func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}
+	return cl, stop
+}
+
+func TestControlAPI(t *testing.T) {
+	dir := t.TempDir()
+	cl, stop := startDryRun(t, dir)
+	ctx := context.Background()
+
+	st, err := cl.Status(ctx)
+	if err != nil || strings.Join(st.Pipelines, ",") != "a,b" {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	b, err := cl.Ban(ctx, BanRequest{Pipeline: "a", Addr: "::ffff:203.0.113.7", For: "1d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Addr != "203.0.113.7" || b.Until == nil || b.RemainingS < 86390 || b.RemainingS > 86400 || b.Reason != "manual" {
+		t.Errorf("ban %+v", b)
+	}
+	if _, err := cl.Ban(ctx, BanRequest{Pipeline: "b", Addr: "2001:db8::9", For: "-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		req     BanRequest
+		wantErr string
+	}{
+		{"unknown pipeline", BanRequest{Pipeline: "nosuch", Addr: "192.0.2.1"}, `no pipeline "nosuch" (running: a, b)`},
+		{"bad address", BanRequest{Pipeline: "a", Addr: "192.0.2.300"}, `invalid address "192.0.2.300"`},
+		{"prefix", BanRequest{Pipeline: "a", Addr: "192.0.2.0/24"}, "only single addresses"},
+		{"bad duration", BanRequest{Pipeline: "a", Addr: "192.0.2.1", For: "soon"}, "--for: invalid duration"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := cl.Ban(ctx, tc.req); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("want error %q, got %v", tc.wantErr, err)
+			}
+		})
+	}
+	bans, err := cl.Banned(ctx)
+	if err != nil || len(bans) != 2 {
+		t.Fatalf("banned %+v %v", bans, err)
+	}
+	if bans[1].Pipeline != "b" || bans[1].Until != nil || bans[1].RemainingS != -1 {
+		t.Errorf("permanent ban %+v", bans[1])
+	}
+	ps, err := cl.PipelineStatus(ctx, "a")
+	if err != nil || ps.Actions.CurrentlyBanned != 1 || ps.Actions.Banned[0] != "203.0.113.7" || len(ps.Sources) != 1 || !strings.HasPrefix(ps.Sources[0].Watching, "file ") {
+		t.Fatalf("pipeline status %+v %v", ps, err)
+	}
+	if _, err := cl.PipelineStatus(ctx, "nosuch"); err == nil {
+		t.Error("status of an unknown pipeline succeeded")
+	}
+
+	// Bans survive a restart of the daemon.
+	stop()
+	cl, stop = startDryRun(t, dir)
+	defer stop()
+	bans, err = cl.Banned(ctx)
+	if err != nil || len(bans) != 2 || bans[0].Addr != "203.0.113.7" || bans[0].RemainingS < 86390 {
+		t.Fatalf("after restart: %+v %v", bans, err)
+	}
+	ur, err := cl.Unban(ctx, UnbanRequest{Addr: "203.0.113.7"})
+	if err != nil || strings.Join(ur.Pipelines, ",") != "a" {
+		t.Fatalf("unban %+v %v", ur, err)
+	}
+	if _, err := cl.Unban(ctx, UnbanRequest{Addr: "203.0.113.7"}); err == nil || !strings.Contains(err.Error(), "is not banned") {
+		t.Fatalf("second unban: %v", err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "s.sock")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("socket mode: %v %v", fi.Mode(), err)
+	}
+}
+
+func TestClientWithoutDaemon(t *testing.T) {
+	_, err := NewClient(filepath.Join(t.TempDir(), "none.sock")).Status(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "logjail is not running") {
+		t.Fatalf("got %v", err)
+	}
+}
