@@ -38,6 +38,7 @@ type runner struct {
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
 	dirty                             map[string][]byte
+	acks                              []func() // of processed entries, run after the next commit
 	enforceErrors                     uint64
 }
 
@@ -157,6 +158,9 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 	if e.Pos.Key != "" {
 		r.dirty[r.scope.Key(e.Pos.Key)] = e.Pos.Value
 	}
+	if e.Ack != nil {
+		r.acks = append(r.acks, e.Ack)
+	}
 	now := r.now()
 	f, outcome := r.stages.Matcher.Match(&e, now)
 	switch outcome {
@@ -200,15 +204,22 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 	}
 }
 
+// commit stores the positions of the processed entries, then acknowledges
+// the entries that asked for it: an entry is acknowledged only after what it
+// caused is stored.
 func (r *runner) commit() {
-	if len(r.dirty) == 0 {
-		return
+	if len(r.dirty) > 0 {
+		if err := r.store.SavePositions(r.dirty); err != nil {
+			r.log.Error("committing positions", "err", err)
+			return
+		}
+		clear(r.dirty)
 	}
-	if err := r.store.SavePositions(r.dirty); err != nil {
-		r.log.Error("committing positions", "err", err)
-		return
+	for _, ack := range r.acks {
+		ack()
 	}
-	clear(r.dirty)
+	clear(r.acks)
+	r.acks = r.acks[:0]
 }
 
 // call runs fn on the runner goroutine and waits for it.

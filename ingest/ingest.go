@@ -5,6 +5,7 @@ package ingest
 
 import (
 	"context"
+	"net/netip"
 	"time"
 )
 
@@ -19,12 +20,22 @@ type Entry struct {
 	ReadAt time.Time
 	// Host is the originating host name when the source knows it.
 	Host string
-	// Message is the log line without its trailing newline.
+	// Peer is the network address the record came from (syslog), if any.
+	Peer netip.Addr
+	// Message is the text the filters match: a file's line without its
+	// newline; for structured sources (journald, syslog) the record laid out
+	// as a syslog file line without its date, "HOST TAG[PID]: MESSAGE", so
+	// one filter serves every source.
 	Message string
 	// Fields holds structured fields (journald, syslog) when present.
 	Fields map[string]string
 	// Pos is the source position just after this entry.
 	Pos Position
+	// Ack, when set, is called once the entry's effects (its failure, a ban
+	// it caused, its position) are committed. Sources that redeliver
+	// unacknowledged records (JetStream) acknowledge them here, so a crash
+	// redelivers instead of losing.
+	Ack func()
 }
 
 // Position identifies how far a source has read. Key names the stream
@@ -54,7 +65,10 @@ type Stats struct {
 	Read    uint64 // entries delivered
 	Skipped uint64 // records that could not be delivered (bad input), counted and dropped
 	Dropped uint64 // records dropped because the queue was full (only sources that cannot wait)
-	Errors  uint64 // read errors (missing files, I/O errors)
+	Errors  uint64 // read errors (missing files, I/O errors, malformed records)
+	// State is a word on the source's health when it has one:
+	// "connected" / "disconnected" (NATS), "listening" (syslog).
+	State string
 }
 
 // Positions loads positions a consumer committed earlier. A source consults
