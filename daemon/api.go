@@ -23,6 +23,7 @@ type SourceStatus struct {
 	Skipped  uint64 `json:"skipped"`
 	Dropped  uint64 `json:"dropped"`
 	Errors   uint64 `json:"errors"`
+	State    string `json:"state,omitempty"`
 }
 
 // FilterStatus is the match and window side, like fail2ban-client's "Filter".
@@ -48,6 +49,8 @@ type ActionStatus struct {
 // Status is `logjail status --json`.
 type Status struct {
 	Pipelines []string `json:"pipelines"`
+	// Failed lists enabled pipelines that could not start, with the reason.
+	Failed map[string]string `json:"failed,omitempty"`
 }
 
 // Ban is one active ban, in `logjail banned --json`.
@@ -79,6 +82,7 @@ type UnbanRequest struct {
 
 // UnbanResult lists the pipelines the address was unbanned from.
 type UnbanResult struct {
+	Addr      string   `json:"addr"`
 	Pipelines []string `json:"pipelines"`
 }
 

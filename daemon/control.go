@@ -41,7 +41,7 @@ func fail(w http.ResponseWriter, code int, format string, args ...any) {
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, Status{Pipelines: d.order})
+	writeJSON(w, http.StatusOK, Status{Pipelines: d.order, Failed: d.failed})
 }
 
 func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) {
@@ -82,7 +82,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	}
 	for _, src := range r.stages.Sources {
 		s := src.Stats()
-		st.Sources = append(st.Sources, SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors})
+		st.Sources = append(st.Sources, SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors, State: s.State})
 	}
 	writeJSON(w, http.StatusOK, st)
 }
@@ -140,6 +140,14 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "%s: only single addresses can be banned", br.Addr)
 		return
 	}
+	if a := prefix.Addr(); a.IsUnspecified() || a.IsMulticast() || a == netip.IPv4Unspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+		fail(w, http.StatusBadRequest, "%s is not a host address", br.Addr)
+		return
+	}
+	if r.stages.Tracker.Ignored(prefix.Addr()) {
+		fail(w, http.StatusBadRequest, "%s is in ignoreip of pipeline %s; remove it there to ban it", br.Addr, r.name)
+		return
+	}
 	var dur time.Duration
 	if br.For != "" {
 		if dur, err = pipelines.ParseDuration(br.For); err != nil {
@@ -173,6 +181,10 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
+	if !prefix.IsSingleIP() {
+		fail(w, http.StatusBadRequest, "%s: only single addresses are banned", ur.Addr)
+		return
+	}
 	names := d.order
 	if ur.Pipeline != "" {
 		if _, ok := d.runners[ur.Pipeline]; !ok {
@@ -181,7 +193,7 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		}
 		names = []string{ur.Pipeline}
 	}
-	res := UnbanResult{Pipelines: []string{}}
+	res := UnbanResult{Addr: prefix.Addr().String(), Pipelines: []string{}}
 	for _, name := range names {
 		r := d.runners[name]
 		var done bool
@@ -207,4 +219,4 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-var errNotRunning = errors.New("logjail is not running (no control socket)")
+var errNotRunning = errors.New("no logjail is listening on the control socket")

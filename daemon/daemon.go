@@ -42,6 +42,7 @@ type Daemon struct {
 	store   *state.Store
 	runners map[string]*runner
 	order   []string
+	failed  map[string]string // pipelines that could not start, with why
 	log     *slog.Logger
 }
 
@@ -49,21 +50,42 @@ type Daemon struct {
 // is done. Bans stay in the firewall when it returns.
 func Run(ctx context.Context, opts Options) error {
 	log := opts.Log
-	store, err := state.OpenStore(opts.StateDir)
+	enabled := opts.Config.Enabled()
+	if len(enabled) == 0 {
+		return errors.New("no enabled pipeline in the configuration")
+	}
+	// A dry run keeps its bans and positions apart, so that trying a
+	// configuration never leaves bans that a real run would enforce.
+	stateDir := opts.StateDir
+	if opts.DryRun {
+		stateDir = filepath.Join(stateDir, "dry-run")
+	}
+	store, err := state.OpenStore(stateDir)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, log: log}
-	enabled := opts.Config.Enabled()
-	if len(enabled) == 0 {
-		return errors.New("no enabled pipeline in the configuration")
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log}
+	// The control socket comes before the firewall is touched: a second
+	// logjail started by mistake must stop before it rewrites the first
+	// one's table.
+	srv, ln, err := d.listen()
+	if err != nil {
+		return err
 	}
+	defer os.Remove(opts.Socket)
+	defer ln.Close()
 
 	var enf enforce.Enforcer = enforce.DryRun{Log: log}
 	if !opts.DryRun {
-		fw, err := nftables.New(nftables.Options{Table: tableOf(enabled)})
+		table := tableOf(enabled)
+		unlock, err := lockTable(table)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		fw, err := nftables.New(nftables.Options{Table: table})
 		if err != nil {
 			return fmt.Errorf("nftables: %w", err)
 		}
@@ -76,14 +98,23 @@ func Run(ctx context.Context, opts Options) error {
 
 	names := map[string]bool{}
 	for _, p := range enabled {
-		st, err := pipelines.Build(p, store.Scoped(p.Name), log)
-		if err != nil {
-			return err
-		}
+		names[p.Name] = true
 		pe := enf
 		if len(p.Enforce) == 0 {
 			log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
 			pe = enforce.DryRun{Log: log}
+		}
+		st, err := pipelines.Build(p, store.Scoped(p.Name), log)
+		if err != nil {
+			// A source this host cannot provide (journald without
+			// libsystemd) stops its own pipeline, not the others. Its
+			// stored bans stay enforced until they expire.
+			log.Error("pipeline not started", "pipeline", p.Name, "err", err)
+			d.failed[p.Name] = err.Error()
+			if err := keepBans(ctx, store, pe, p.Name); err != nil {
+				return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
+			}
+			continue
 		}
 		r := newRunner(st, pe, store, log, time.Now)
 		if err := r.restore(ctx); err != nil {
@@ -91,7 +122,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 		d.runners[p.Name] = r
 		d.order = append(d.order, p.Name)
-		names[p.Name] = true
+	}
+	if len(d.order) == 0 {
+		return errors.New("no pipeline could be started")
 	}
 	// Bans of pipelines no longer configured: their sets were removed by
 	// Setup, so their records go too.
@@ -104,13 +137,9 @@ func Run(ctx context.Context, opts Options) error {
 		}
 	}
 
-	srv, ln, err := d.listen()
-	if err != nil {
-		return err
-	}
-	defer os.Remove(opts.Socket)
-
-	runCtx, cancel := context.WithCancel(ctx)
+	// The runners outlive ctx until the control server has shut down, so a
+	// request in flight is answered rather than left waiting.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, name := range d.order {
@@ -163,6 +192,35 @@ func (d *Daemon) listen() (*http.Server, net.Listener, error) {
 		return nil, nil, fmt.Errorf("control socket: %w", err)
 	}
 	return &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}, ln, nil
+}
+
+// lockTable makes sure one logjail owns a table: it binds an abstract unix
+// socket named after the table. Abstract sockets belong to the network
+// namespace, as the nftables table does, and vanish when the process dies,
+// so a crash leaves no stale lock.
+func lockTable(table string) (func(), error) {
+	ln, err := net.Listen("unix", "@logjail/table/"+table)
+	if err != nil {
+		return nil, fmt.Errorf("nftables table %q is in use by another logjail in this network namespace (%v)", table, err)
+	}
+	return func() { ln.Close() }, nil
+}
+
+// keepBans puts a pipeline's unexpired stored bans into the enforcer without
+// running the pipeline.
+func keepBans(ctx context.Context, store *state.Store, enf enforce.Enforcer, pipeline string) error {
+	bans, err := store.Bans(pipeline)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	active := bans[:0]
+	for _, b := range bans {
+		if b.Permanent() || b.Until.After(now) {
+			active = append(active, b)
+		}
+	}
+	return enf.Reconcile(ctx, pipeline, active, now)
 }
 
 func tableOf(ps []*pipelines.Pipeline) string {

@@ -129,7 +129,7 @@ func TestControlAPI(t *testing.T) {
 
 func TestClientWithoutDaemon(t *testing.T) {
 	_, err := NewClient(filepath.Join(t.TempDir(), "none.sock")).Status(context.Background())
-	if err == nil || !strings.Contains(err.Error(), "logjail is not running") {
+	if err == nil || !strings.Contains(err.Error(), "no logjail is listening") {
 		t.Fatalf("got %v", err)
 	}
 }

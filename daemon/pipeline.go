@@ -167,7 +167,7 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 	case match.Miss:
 		r.missed++
 		return
-	case match.Ignored:
+	case match.Ignored, match.NoFail:
 		r.ignored++
 		return
 	case match.BadAddress:

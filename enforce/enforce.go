@@ -29,13 +29,13 @@ type DryRun struct {
 
 // Ban logs the ban.
 func (e DryRun) Ban(_ context.Context, d state.Decision) error {
-	e.Log.Info("dry-run ban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "until", untilText(d), "reason", d.Reason)
+	e.Log.Debug("dry-run ban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "until", untilText(d), "reason", d.Reason)
 	return nil
 }
 
 // Unban logs the unban.
 func (e DryRun) Unban(_ context.Context, d state.Decision) error {
-	e.Log.Info("dry-run unban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "reason", d.Reason)
+	e.Log.Debug("dry-run unban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "reason", d.Reason)
 	return nil
 }
 

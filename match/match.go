@@ -73,12 +73,15 @@ const (
 	Ignored
 	// BadAddress: a failregex matched, but its address capture did not parse.
 	BadAddress
+	// NoFail: a failregex matched through its <F-NOFAIL> part: the line is
+	// recognised (and its address known) but is not a failure.
+	NoFail
 )
 
 type failRegex struct {
-	re               *regexp.Regexp
-	prefix           string // literal every match starts with (see anchoredPrefix)
-	host, addr, user int
+	re                       *regexp.Regexp
+	prefix                   string // literal every match starts with (see anchoredPrefix)
+	host, addr, user, nofail int
 }
 
 // Matcher applies compiled rules. It is owned by one goroutine: it keeps
@@ -134,6 +137,7 @@ func Compile(pipeline string, r Rules) (*Matcher, error) {
 			host:   re.SubexpIndex(groupHost),
 			addr:   re.SubexpIndex(groupAddr),
 			user:   re.SubexpIndex(groupUser),
+			nofail: re.SubexpIndex(groupNoFail),
 		})
 	}
 	for i, s := range r.Ignoreregex {
@@ -229,6 +233,9 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f Failure, out Outcome)
 			return f, BadAddress
 		}
 		m.Hits[i]++
+		if fr.nofail >= 0 && loc[2*fr.nofail] >= 0 {
+			return Failure{Pipeline: m.pipeline, Addr: addr.Unmap(), Time: t, Line: e.Message, Regex: i, Pos: e.Pos}, NoFail
+		}
 		return Failure{
 			Pipeline: m.pipeline,
 			Addr:     addr.Unmap(),

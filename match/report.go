@@ -65,7 +65,7 @@ func Test(m *Matcher, r io.Reader, now time.Time, keepMissed bool) (Report, erro
 		case Matched:
 			rep.Matched++
 			rep.Failures = append(rep.Failures, FailureRecord{Line: rep.Lines, Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Text: line})
-		case Ignored:
+		case Ignored, NoFail:
 			rep.Ignored++
 		default:
 			rep.Missed++

@@ -22,7 +22,14 @@ const (
 	groupAddr    = "addr"
 	groupUser    = "user"
 	groupContent = "content"
+	// groupNoFail marks a pattern (or the part of it that matched) as
+	// recognised but not a failure, as fail2ban's <F-NOFAIL> does.
+	groupNoFail = "nofail"
 )
+
+// multiLineTags need state across lines (fail2ban's connection tracking);
+// they are refused rather than silently read as plain groups.
+var multiLineTags = map[string]bool{"mlfid": true, "mlfforget": true, "mlfgained": true}
 
 var fieldTag = regexp.MustCompile(`<(/?)F-([A-Za-z][A-Za-z0-9_]*)>`)
 
@@ -56,6 +63,9 @@ func expandTags(pattern string) (string, bool, error) {
 				err = fmt.Errorf("</F-%s> without <F-%s>", m[2], m[2])
 			}
 			return ")"
+		}
+		if multiLineTags[name] && err == nil {
+			err = fmt.Errorf("<F-%s> needs multi-line matching, which logjail does not support yet", m[2])
 		}
 		open[name]++
 		if name == groupHost || name == groupAddr {

@@ -54,7 +54,7 @@ type Prefix netip.Prefix
 type decoder struct {
 	files map[*yaml.Node]string
 	errs  []error
-	seen  map[string]bool
+	seen  map[string]bool // places already reported
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {
@@ -81,6 +81,25 @@ func (d *decoder) indexFiles(n *yaml.Node, file string) {
 	d.files[n] = file
 	for _, c := range n.Content {
 		d.indexFiles(c, file)
+	}
+}
+
+// checkDuplicates reports a key written twice in one mapping: merging
+// files overrides keys on purpose, but within one mapping the second value
+// silently winning hides a mistake.
+func (d *decoder) checkDuplicates(n *yaml.Node) {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolve(n.Content[i])
+			if seen[k.Value] {
+				d.errorf(k, "key %q given twice in the same mapping", k.Value)
+			}
+			seen[k.Value] = true
+		}
+	}
+	for _, c := range n.Content {
+		d.checkDuplicates(c)
 	}
 }
 

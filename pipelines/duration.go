@@ -79,7 +79,7 @@ func ParseDuration(s string) (time.Duration, error) {
 		total += sign * n * float64(unit)
 	}
 	if total <= 0 {
-		return 0, fmt.Errorf("invalid duration %q: must be positive (or -1 for permanent)", s)
+		return 0, fmt.Errorf("invalid duration %q: must be positive", s)
 	}
 	if total > float64(100*year) {
 		return 0, fmt.Errorf("invalid duration %q: longer than 100 years; use -1 for permanent", s)

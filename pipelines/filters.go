@@ -91,9 +91,11 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 	f := &FilterFile{}
 	if root != nil {
 		before := len(d.errs)
-		d.decodeStruct(root, reflect.ValueOf(f).Elem(), "")
+		d.decodeStruct(root, reflect.ValueOf(f).Elem(), "filter")
 		if len(d.errs) > before {
-			return nil, errors.Join(d.errs[before:]...)
+			errs := d.errs[before:]
+			d.errs = d.errs[:before] // handed to the caller, which reports them once
+			return nil, errors.Join(errs...)
 		}
 	}
 	return f, nil
@@ -106,7 +108,7 @@ func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) 
 	if err != nil {
 		return nil, match.Rules{}, err
 	}
-	p := &Pipeline{Name: "test", Match: MatchSpec{Filter: Text{S: r.Name}}}
+	p := &Pipeline{Name: "test", what: "filter " + r.Name, Match: MatchSpec{Filter: Text{S: r.Name}}}
 	for k, val := range r.Args {
 		switch k {
 		case "mode":
@@ -127,6 +129,9 @@ func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) 
 // each bad regex at the place it was written.
 func (v validator) match(p *Pipeline) *match.Matcher {
 	ms := p.Match
+	if ms.At.File == "" {
+		ms.At = p.At
+	}
 	var pref, date Text
 	var fail, ignore []Text
 	if ms.Filter.S != "" {
@@ -136,7 +141,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 			if errors.As(err, &cfgErr) {
 				v.errs = append(v.errs, err)
 			} else {
-				v.fail(ms.Filter.At, "pipelines.%s: %v", p.Name, err)
+				v.fail(ms.Filter.At, "%s: %v", p.label(), err)
 			}
 			return nil
 		}
@@ -152,12 +157,12 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 				known = append(known, k)
 			}
 			slices.Sort(known)
-			v.fail(ms.Mode.At, "pipelines.%s: filter %q has no mode %q (known: %s)", p.Name, ms.Filter.S, mode, strings.Join(known, ", "))
+			v.fail(ms.Mode.At, "%s: filter %q has no mode %q (known: %s)", p.label(), ms.Filter.S, mode, strings.Join(known, ", "))
 			return nil
 		}
 		fail = append(fail, extra...)
 	} else if ms.Mode.S != "" {
-		v.fail(ms.Mode.At, "pipelines.%s: mode without a filter", p.Name)
+		v.fail(ms.Mode.At, "%s: mode without a filter", p.label())
 	}
 	// Inline settings extend or override the filter, as a fail2ban .local does.
 	if ms.Prefregex.S != "" {
@@ -169,7 +174,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 	fail = append(fail, ms.Failregex...)
 	ignore = append(ignore, ms.Ignoreregex...)
 	if len(fail) == 0 {
-		v.fail(ms.At, "pipelines.%s: match needs a filter or failregex", p.Name)
+		v.fail(ms.At, "%s: match needs a filter or failregex", p.label())
 		return nil
 	}
 	p.Rules = match.Rules{Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
@@ -178,7 +183,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 		for _, e := range unjoin(err) {
 			var re *match.RegexError
 			if !errors.As(e, &re) {
-				v.fail(ms.At, "pipelines.%s: %v", p.Name, e)
+				v.fail(ms.At, "%s: %v", p.label(), e)
 				continue
 			}
 			at := ms.At
@@ -195,7 +200,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 			if at.File == "" {
 				at = ms.At
 			}
-			v.fail(at, "pipelines.%s: %v", p.Name, re)
+			v.fail(at, "%s: %v", p.label(), re)
 		}
 		return nil
 	}

@@ -17,6 +17,7 @@ type filterCase struct {
 	addr      string // "" = no failure
 	user      string
 	checkUser bool
+	nofail    bool // recognised, not a failure
 	modes     []string
 }
 
@@ -42,7 +43,9 @@ func readFilterCases(t *testing.T, path string) []filterCase {
 		case strings.HasPrefix(line, "# want: "):
 			want := strings.TrimPrefix(line, "# want: ")
 			c := filterCase{modes: modes}
-			if want != "none" {
+			if a, ok := strings.CutPrefix(want, "nofail "); ok {
+				c.nofail, c.addr = true, a
+			} else if want != "none" {
 				addr, user, hasUser := strings.Cut(want, " user=")
 				c.addr, c.user, c.checkUser = addr, user, hasUser
 			}
@@ -78,6 +81,10 @@ func TestShippedSSHDFilter(t *testing.T) {
 			e := ingest.Entry{Message: c.text, ReadAt: now}
 			f, out := m.Match(&e, now)
 			switch {
+			case c.nofail:
+				if out != match.NoFail || f.Addr.String() != c.addr {
+					t.Errorf("%s line %d: outcome %v addr %s, want NoFail of %s\n  %s", mode, c.line, out, f.Addr, c.addr, c.text)
+				}
 			case c.addr == "" && out == match.Matched:
 				t.Errorf("%s line %d: matched %s, want no failure\n  %s", mode, c.line, f.Addr, c.text)
 			case c.addr != "" && out != match.Matched:
@@ -98,4 +105,55 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// One count per attempt: the lines sshd writes for one event must not add
+// up to a ban of a user who merely mistyped.
+func TestSSHDCountsAttemptsOnce(t *testing.T) {
+	const h = "Nov 25 07:13:18 web1 sshd[1201]: "
+	for _, tc := range []struct {
+		name  string
+		lines []string
+		want  int
+	}{
+		{"typo then login", []string{
+			"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.8  user=alice",
+			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+			"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
+		}, 1},
+		{"three typos then give up", []string{
+			"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.8  user=alice",
+			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+			"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
+		}, 4},
+		{"mistyped user name", []string{
+			"Invalid user alcie from 192.0.2.8 port 50000",
+			"pam_unix(sshd:auth): check pass; user unknown",
+			"Failed password for invalid user alcie from 192.0.2.8 port 50000 ssh2",
+			"Connection closed by invalid user alcie 192.0.2.8 port 50000 [preauth]",
+		}, 2},
+		{"agent offers wrong keys", []string{
+			"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
+		}, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, _, err := ResolveFilter("sshd", ".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			n := 0
+			for _, l := range tc.lines {
+				e := ingest.Entry{Message: h + l, ReadAt: now}
+				if _, out := m.Match(&e, now); out == match.Matched {
+					n++
+				}
+			}
+			if n != tc.want {
+				t.Errorf("%d failures counted, want %d", n, tc.want)
+			}
+		})
+	}
 }

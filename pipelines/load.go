@@ -17,6 +17,14 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Bounds that keep memory predictable: a window holds maxretry timestamps
+// for each of max_tracked addresses.
+const (
+	maxMaxRetry   = 1000
+	maxMaxTracked = 10_000_000
+	maxPorts      = 1000
+)
+
 // pipelineName limits names to what fits an nftables set name ("<name>-v4").
 var pipelineName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,27}$`)
 
@@ -98,8 +106,19 @@ func Load(path string) (*Config, error) {
 			MaxTracked: DefaultMaxTracked,
 		}
 		at := pipeAt[name]
-		d.decodeStruct(mappingOf(mergeKeys(slices.Clone(defaults), mappingOf(pipes[name], at)), at), reflect.ValueOf(p).Elem(), "pipelines."+name)
+		merged := mergeKeys(slices.Clone(defaults), mappingOf(pipes[name], at))
+		d.decodeStruct(mappingOf(merged, at), reflect.ValueOf(p).Elem(), "pipelines."+name)
 		p.At = d.pos(at)
+		p.keyAt, p.keyFrom = map[string]Pos{}, map[string]string{}
+		for _, e := range merged {
+			p.keyAt[e.key.Value] = d.pos(resolve(e.val))
+			p.keyFrom[e.key.Value] = "pipelines." + name
+		}
+		for _, e := range defaults {
+			if p.keyAt[e.key.Value] == d.pos(resolve(e.val)) {
+				p.keyFrom[e.key.Value] = "defaults"
+			}
+		}
 		cfg.Pipelines = append(cfg.Pipelines, p)
 	}
 	if len(d.errs) == 0 {
@@ -161,6 +180,11 @@ func parseDocument(d *decoder, file string, data []byte) (*yaml.Node, error) {
 		return nil, &Error{At: Pos{File: file, Line: 1, Col: 1}, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
 	}
 	d.indexFiles(&doc, file)
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{At: Pos{File: file, Line: extra.Line, Col: extra.Column}, Msg: "a second YAML document; put one configuration per file"}
+	}
+	d.checkDuplicates(&doc)
 	if len(doc.Content) == 0 {
 		return nil, nil
 	}
@@ -212,44 +236,58 @@ type validator struct {
 	dir string
 }
 
+// fail records an error; a place is reported once, though a defaults key is
+// checked once per pipeline.
 func (v validator) fail(at Pos, format string, args ...any) {
+	if v.seen == nil {
+		v.seen = map[string]bool{}
+	}
+	key := at.String() + ": " + fmt.Sprintf(format, args...)
+	if v.seen[key] {
+		return
+	}
+	v.seen[key] = true
 	v.errs = append(v.errs, &Error{At: at, Msg: fmt.Sprintf(format, args...)})
 }
 
 func (v validator) config(cfg *Config) {
 	table, tableAt := "", Pos{}
 	for _, p := range cfg.Pipelines {
-		if p.MaxRetry < 1 {
-			v.fail(p.At, "pipelines.%s: maxretry must be at least 1", p.Name)
+		if p.MaxRetry < 1 || p.MaxRetry > maxMaxRetry {
+			v.fail(p.at("maxretry"), "%s: maxretry must be from 1 to %d", p.from("maxretry"), maxMaxRetry)
 		}
-		if p.FindTime <= 0 {
-			v.fail(p.At, "pipelines.%s: findtime must be positive", p.Name)
+		if p.FindTime == Duration(Permanent) {
+			v.fail(p.at("findtime"), "%s: findtime cannot be -1 (permanent); it is the window failures are counted in", p.from("findtime"))
 		}
-		if p.MaxTracked < 1 {
-			v.fail(p.At, "pipelines.%s: max_tracked must be at least 1", p.Name)
+		if p.MaxTracked < 1 || p.MaxTracked > maxMaxTracked {
+			v.fail(p.at("max_tracked"), "%s: max_tracked must be from 1 to %d", p.from("max_tracked"), maxMaxTracked)
 		}
 		if !p.Enabled {
 			continue
 		}
 		if len(p.Ingest) == 0 {
-			v.fail(p.At, "pipelines.%s: no ingest source", p.Name)
+			v.fail(p.At, "%s: no ingest source", p.label())
 		}
 		for _, in := range p.Ingest {
-			v.ingest(p.Name, in)
+			v.ingest(p.label(), in)
 		}
 		v.match(p)
+		nft := 0
 		for _, e := range p.Enforce {
 			if e.NFTables == nil {
-				v.fail(e.At, "pipelines.%s: enforce entry names no enforcer (known: nftables)", p.Name)
+				v.fail(e.At, "%s: enforce entry names no enforcer (known: nftables)", p.label())
 				continue
 			}
 			n := e.NFTables
-			v.nftables(p.Name, n)
+			if nft++; nft == 2 {
+				v.fail(n.At, "%s: a second nftables enforcer; list all ports in one", p.label())
+			}
+			v.nftables(p.label(), n)
 			if n.Table == "" {
 				n.Table = DefaultTable
 			}
 			if table != "" && n.Table != table {
-				v.fail(n.At, "pipelines.%s: nftables table %q differs from %q used at %s; logjail uses one table", p.Name, n.Table, table, tableAt)
+				v.fail(n.At, "%s: nftables table %q differs from %q used at %s; logjail uses one table", p.label(), n.Table, table, tableAt)
 			}
 			table, tableAt = n.Table, n.At
 		}
@@ -258,22 +296,25 @@ func (v validator) config(cfg *Config) {
 
 func (v validator) ingest(name string, in IngestSpec) {
 	if in.File == nil {
-		v.fail(in.At, "pipelines.%s: ingest entry names no source (known: file)", name)
+		v.fail(in.At, "%s: ingest entry names no source (known: file)", name)
 		return
 	}
 	if len(in.File.Paths) == 0 {
-		v.fail(in.At, "pipelines.%s: file source without paths", name)
+		v.fail(in.At, "%s: file source without paths", name)
 	}
 	for _, p := range in.File.Paths {
 		if !filepath.IsAbs(p) {
-			v.fail(in.At, "pipelines.%s: file path %q is not absolute", name, p)
+			v.fail(in.At, "%s: file path %q is not absolute", name, p)
 		}
 		if _, err := filepath.Match(p, ""); err != nil {
-			v.fail(in.At, "pipelines.%s: file path %q: bad glob: %v", name, p, err)
+			v.fail(in.At, "%s: file path %q: bad glob: %v", name, p, err)
 		}
 	}
 	if in.File.MaxLine < 0 {
-		v.fail(in.At, "pipelines.%s: max_line must be positive", name)
+		v.fail(in.At, "%s: max_line must be positive", name)
+	}
+	if in.File.Poll < 0 {
+		v.fail(in.At, "%s: poll must be positive", name)
 	}
 }
 
@@ -281,43 +322,48 @@ var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
 
 func (v validator) nftables(name string, n *NFTablesSpec) {
 	if n.Table != "" && !tableName.MatchString(n.Table) {
-		v.fail(n.At, "pipelines.%s: nftables table %q: invalid name", name, n.Table)
+		v.fail(n.At, "%s: nftables table %q: invalid name", name, n.Table)
 	}
 	switch n.Protocol {
 	case "":
 		n.Protocol = "tcp"
 	case "tcp", "udp":
 	default:
-		v.fail(n.At, "pipelines.%s: nftables protocol %q: want tcp or udp", name, n.Protocol)
+		v.fail(n.At, "%s: nftables protocol %q: want tcp or udp", name, n.Protocol)
+		return
 	}
 	switch n.Action {
 	case "":
 		n.Action = "drop"
 	case "drop", "reject":
 	default:
-		v.fail(n.At, "pipelines.%s: nftables action %q: want drop or reject", name, n.Action)
+		v.fail(n.At, "%s: nftables action %q: want drop or reject", name, n.Action)
 	}
 	for _, h := range n.Hooks {
 		if h != "input" && h != "forward" {
-			v.fail(n.At, "pipelines.%s: nftables hook %q: want input or forward", name, h)
+			v.fail(n.At, "%s: nftables hook %q: want input or forward", name, h)
 		}
 	}
 	if len(n.Hooks) == 0 {
 		n.Hooks = []string{"input"}
 	}
 	n.PortNumbers = nil
+	if len(n.Ports) > maxPorts {
+		v.fail(n.At, "%s: %d ports; at most %d (leave ports out to ban all traffic)", name, len(n.Ports), maxPorts)
+		return
+	}
 	for _, port := range n.Ports {
-		num, err := strconv.ParseUint(port.S, 10, 16)
+		num, err := strconv.ParseUint(port.S, 10, 64)
 		if err != nil {
 			l, lerr := net.LookupPort(n.Protocol, port.S)
 			if lerr != nil {
-				v.fail(port.At, "pipelines.%s: port %q: not a number or a known service name", name, port.S)
+				v.fail(port.At, "%s: port %q: not a number, nor a %s service name in /etc/services", name, port.S, n.Protocol)
 				continue
 			}
 			num = uint64(l)
 		}
-		if num == 0 {
-			v.fail(port.At, "pipelines.%s: port 0 is not a port", name)
+		if num == 0 || num > 65535 {
+			v.fail(port.At, "%s: port %d is out of range (1-65535)", name, num)
 			continue
 		}
 		n.PortNumbers = append(n.PortNumbers, uint16(num))

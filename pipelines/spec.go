@@ -60,12 +60,100 @@ type Pipeline struct {
 	// Rules are the resolved match rules (filter file, mode and inline
 	// regexes combined), filled in by Load for enabled pipelines.
 	Rules match.Rules `yaml:"-"`
+
+	// keyAt and keyFrom say where each key's value was written and whether
+	// it came from defaults, so an error points at the line to change.
+	keyAt   map[string]Pos
+	keyFrom map[string]string
+	// name for messages: "pipelines.NAME", or "filter" for `logjail test`.
+	what string
+}
+
+func (p *Pipeline) label() string {
+	if p.what != "" {
+		return p.what
+	}
+	return "pipelines." + p.Name
+}
+
+func (p *Pipeline) at(key string) Pos {
+	if at, ok := p.keyAt[key]; ok {
+		return at
+	}
+	return p.At
+}
+
+func (p *Pipeline) from(key string) string {
+	if f, ok := p.keyFrom[key]; ok {
+		return f
+	}
+	return p.label()
 }
 
 // IngestSpec is one source; exactly one kind is set.
 type IngestSpec struct {
-	At   Pos       `yaml:"-"`
-	File *FileSpec `yaml:"file"`
+	At       Pos           `yaml:"-"`
+	File     *FileSpec     `yaml:"file"`
+	Journald *JournaldSpec `yaml:"journald"`
+	Syslog   *SyslogSpec   `yaml:"syslog"`
+	NATS     *NATSSpec     `yaml:"nats"`
+}
+
+// JournaldSpec reads the systemd journal.
+type JournaldSpec struct {
+	// Match holds journalctl-style FIELD=value terms; "+" separates OR groups.
+	Match     []string `yaml:"match"`
+	Namespace string   `yaml:"namespace"`
+	// Files or Directory read given journal files instead of the system journal.
+	Files     []string `yaml:"files"`
+	Directory string   `yaml:"directory"`
+}
+
+// SyslogSpec listens for syslog messages.
+type SyslogSpec struct {
+	// Listen is udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or unix:///path.
+	Listen string `yaml:"listen"`
+	// Allow lists the senders accepted; empty accepts everyone.
+	Allow       []Prefix   `yaml:"allow"`
+	MaxMessage  int        `yaml:"max_message"`
+	MaxConns    int        `yaml:"max_connections"`
+	IdleTimeout Duration   `yaml:"idle_timeout"`
+	TLS         *SyslogTLS `yaml:"tls"`
+}
+
+// SyslogTLS configures a tls:// listener.
+type SyslogTLS struct {
+	Cert              string `yaml:"cert"`
+	Key               string `yaml:"key"`
+	ClientCA          string `yaml:"client_ca"`
+	RequireClientCert bool   `yaml:"require_client_cert"`
+}
+
+// NATSSpec subscribes to a NATS subject.
+type NATSSpec struct {
+	URL       string         `yaml:"url"`
+	Subject   string         `yaml:"subject"`
+	Queue     string         `yaml:"queue"`
+	Creds     string         `yaml:"creds"`
+	NKey      string         `yaml:"nkey"`
+	User      string         `yaml:"user"`
+	Password  string         `yaml:"password"`
+	Token     string         `yaml:"token"`
+	TLS       *NATSTLS       `yaml:"tls"`
+	JetStream *JetStreamSpec `yaml:"jetstream"`
+}
+
+// NATSTLS configures TLS towards the NATS server.
+type NATSTLS struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
+}
+
+// JetStreamSpec consumes a stream through a durable consumer.
+type JetStreamSpec struct {
+	Stream  string `yaml:"stream"`
+	Durable string `yaml:"durable"`
 }
 
 // FileSpec tails files.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/logjail/logjail/match"
@@ -97,7 +98,7 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 		Time:     now,
 		Failures: n,
 		BanCount: 1,
-		Reason:   fmt.Sprintf("%d failures within %s", n, t.policy.FindTime),
+		Reason:   fmt.Sprintf("%d failures within %s", n, shortDuration(t.policy.FindTime)),
 		Lines:    []string{f.Line},
 	}
 	if t.policy.BanTime != PermanentBan {
@@ -170,7 +171,7 @@ func (t *Tracker) Restore(bans []Decision, now time.Time) (expired []Decision) {
 			expired = append(expired, d)
 			continue
 		}
-		t.active[d.Prefix] = d
+		t.add(d)
 	}
 	return expired
 }
@@ -210,4 +211,16 @@ func canonical(p netip.Prefix) netip.Prefix {
 		}
 	}
 	return netip.PrefixFrom(a, bits).Masked()
+}
+
+// shortDuration writes 10m rather than 10m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
 }

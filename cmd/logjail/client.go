@@ -19,6 +19,7 @@ func jsonFlag() cli.Flag {
 func printJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
 }
 
@@ -29,6 +30,9 @@ func statusCommand() *cli.Command {
 		ArgsUsage: "[PIPELINE]",
 		Flags:     []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
+			if c.NArg() > 1 {
+				return fmt.Errorf("usage: logjail status [PIPELINE] [--json]")
+			}
 			cl := daemon.NewClient(c.String("socket"))
 			w := c.App.Writer
 			if c.NArg() == 0 {
@@ -40,6 +44,9 @@ func statusCommand() *cli.Command {
 					return printJSON(w, st)
 				}
 				fmt.Fprintf(w, "Status\n|- Number of pipelines: %d\n`- Pipeline list: %s\n", len(st.Pipelines), strings.Join(st.Pipelines, ", "))
+				for name, why := range st.Failed {
+					fmt.Fprintf(w, "Pipeline %s is not running: %s\n", name, why)
+				}
 				return nil
 			}
 			st, err := cl.PipelineStatus(c.Context, c.Args().First())
@@ -51,7 +58,11 @@ func statusCommand() *cli.Command {
 			}
 			var watching []string
 			for _, s := range st.Sources {
-				watching = append(watching, fmt.Sprintf("%s (read %d, skipped %d, errors %d)", s.Watching, s.Read, s.Skipped, s.Errors))
+				state := ""
+				if s.State != "" {
+					state = s.State + ", "
+				}
+				watching = append(watching, fmt.Sprintf("%s (%sread %d, skipped %d, dropped %d, errors %d)", s.Watching, state, s.Read, s.Skipped, s.Dropped, s.Errors))
 			}
 			fmt.Fprintf(w, "Status for the pipeline: %s\n", st.Pipeline)
 			fmt.Fprintf(w, "|- Filter\n")
@@ -73,12 +84,18 @@ func bannedCommand() *cli.Command {
 		Usage: "list the active bans",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return fmt.Errorf("usage: logjail banned [--json] (takes no arguments)")
+			}
 			bans, err := daemon.NewClient(c.String("socket")).Banned(c.Context)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, bans)
+			}
+			if len(bans) == 0 {
+				fmt.Fprintln(c.App.Writer, "no active bans")
 			}
 			for _, b := range bans {
 				fmt.Fprintln(c.App.Writer, banLine(b))
@@ -138,7 +155,7 @@ func unbanCommand() *cli.Command {
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, r)
 			}
-			fmt.Fprintf(c.App.Writer, "unbanned %s from %s\n", c.Args().First(), strings.Join(r.Pipelines, ", "))
+			fmt.Fprintf(c.App.Writer, "unbanned %s from %s\n", r.Addr, strings.Join(r.Pipelines, ", "))
 			return nil
 		},
 	}

@@ -550,3 +550,26 @@ pipelines:
 		}
 	}
 }
+
+// A second logjail in the same network namespace, even with its own socket
+// and state dir, must stop before it rewrites the first one's table.
+func TestSecondDaemonLeavesTableAlone(t *testing.T) {
+	needRoot(t)
+	tn := newTestNet(t)
+	s := newSetup(t, restartConfig)
+	s.start(t, tn)
+	out, err := exec.Command(binary, "ban", "e2e", "192.0.2.9", "--socket", s.socket).CombinedOutput()
+	if err != nil {
+		t.Fatalf("logjail ban: %v\n%s", err, out)
+	}
+	other := t.TempDir()
+	second := exec.Command("ip", "netns", "exec", tn.srv, binary, "run", "--config", s.config,
+		"--state-dir", filepath.Join(other, "state"), "--socket", filepath.Join(other, "s.sock"))
+	out, err = second.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another logjail") {
+		t.Fatalf("second logjail: want refusal, got %v:\n%s", err, out)
+	}
+	if _, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.9")]; !ok {
+		t.Fatal("the first logjail's ban is gone from the set")
+	}
+}

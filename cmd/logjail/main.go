@@ -22,12 +22,19 @@ func main() {
 	}
 }
 
+// version is set at build time: go build -ldflags "-X main.version=1.2.3".
+var version = "dev"
+
 func app() *cli.App {
 	return &cli.App{
 		Name:                 "logjail",
 		Usage:                "ban the addresses your logs accuse (a streaming fail2ban)",
+		Version:              version,
 		EnableBashCompletion: true,
-		HideHelpCommand:      true,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(c.App.ErrWriter, "logjail: unknown command %q; see logjail --help\n", name)
+			os.Exit(2)
+		},
 		Commands: []*cli.Command{
 			runCommand(),
 			statusCommand(),

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v2"
 
@@ -41,6 +43,16 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// Reload is not implemented yet; a SIGHUP from a habit or a
+			// unit's ExecReload must not kill the daemon.
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			go func() {
+				for range hup {
+					log.Warn("SIGHUP: reloading the configuration is not supported yet; restart logjail to apply a change")
+				}
+			}()
 			return daemon.Run(c.Context, daemon.Options{
 				Config:   cfg,
 				StateDir: c.String("state-dir"),
@@ -55,7 +67,7 @@ func runCommand() *cli.Command {
 func newLogger(format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %v", err)
+		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
@@ -73,6 +85,9 @@ func validateCommand() *cli.Command {
 		Usage: "check a configuration without running it",
 		Flags: []cli.Flag{configFlag()},
 		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return fmt.Errorf("usage: logjail validate --config PATH (takes no arguments)")
+			}
 			cfg, err := pipelines.Load(c.String("config"))
 			if err != nil {
 				return err
@@ -82,6 +97,9 @@ func validateCommand() *cli.Command {
 				enabled = append(enabled, p.Name)
 			}
 			fmt.Fprintf(c.App.Writer, "%s: OK (%d pipelines, enabled: %s)\n", strings.Join(cfg.Files, ", "), len(cfg.Pipelines), strings.Join(enabled, ", "))
+			if len(enabled) == 0 {
+				fmt.Fprintln(c.App.ErrWriter, "warning: no pipeline is enabled; `logjail run` refuses to start with this configuration")
+			}
 			return nil
 		},
 	}

@@ -47,7 +47,9 @@ func testCommand() *cli.Command {
 					now = fi.ModTime()
 				}
 				in = f
-			} else if strings.ContainsAny(logArg, " \t") || !strings.Contains(logArg, "/") {
+			} else if strings.ContainsAny(logArg, " \t") {
+				// A log line always has a space; a word without one is a
+				// file name that could not be opened.
 				in = strings.NewReader(logArg)
 			} else {
 				return err
