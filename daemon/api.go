@@ -10,10 +10,13 @@ import (
 
 // PipelineStatus is `logjail status PIPELINE --json`.
 type PipelineStatus struct {
-	Pipeline string         `json:"pipeline"`
-	Sources  []SourceStatus `json:"sources"`
-	Filter   FilterStatus   `json:"filter"`
-	Actions  ActionStatus   `json:"actions"`
+	Pipeline string `json:"pipeline"`
+	// Uncommitted counts processed entries whose source positions are not
+	// stored yet (they are, within 50ms).
+	Uncommitted uint64         `json:"uncommitted"`
+	Sources     []SourceStatus `json:"sources"`
+	Filter      FilterStatus   `json:"filter"`
+	Actions     ActionStatus   `json:"actions"`
 }
 
 // SourceStatus describes one source.

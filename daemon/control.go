@@ -54,7 +54,8 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	err := r.call(req.Context(), func() {
 		ts := r.stages.Tracker.Stats()
 		st = PipelineStatus{
-			Pipeline: r.name,
+			Pipeline:    r.name,
+			Uncommitted: r.uncommitted,
 			Filter: FilterStatus{
 				CurrentlyFailed: ts.CurrentlyFailed,
 				TotalFailed:     ts.TotalFailed,

@@ -15,9 +15,12 @@ import (
 )
 
 const (
-	queueSize      = 4096
-	commitInterval = time.Second
-	tickInterval   = time.Second
+	queueSize = 4096
+	// commitDelay bounds how long a processed entry's position waits for
+	// its commit: commits are grouped, at most one per delay, so a burst
+	// costs a few fsyncs and a quiet log is committed almost at once.
+	commitDelay  = 50 * time.Millisecond
+	tickInterval = time.Second
 )
 
 // runner runs one pipeline. Its goroutine owns the matcher and the tracker;
@@ -39,6 +42,7 @@ type runner struct {
 	matched, missed, ignored, badAddr uint64
 	dirty                             map[string][]byte
 	acks                              []func() // of processed entries, run after the next commit
+	uncommitted                       uint64   // processed entries whose positions are not stored yet
 	enforceErrors                     uint64
 }
 
@@ -98,23 +102,27 @@ func (r *runner) run(ctx context.Context) {
 
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
-	lastCommit := r.now()
+	commitTimer := time.NewTimer(commitDelay)
+	commitTimer.Stop()
+	armed := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case e := <-r.entries:
 			r.process(ctx, e)
+			if !armed {
+				commitTimer.Reset(commitDelay)
+				armed = true
+			}
+		case <-commitTimer.C:
+			armed = false
+			r.commit()
 		case fn := <-r.ctl:
 			fn()
 		case <-tick.C:
-			now := r.now()
-			for _, d := range r.stages.Tracker.Expire(now) {
+			for _, d := range r.stages.Tracker.Expire(r.now()) {
 				r.apply(ctx, d)
-			}
-			if now.Sub(lastCommit) >= commitInterval {
-				r.commit()
-				lastCommit = now
 			}
 		}
 	}
@@ -161,6 +169,7 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 	if e.Ack != nil {
 		r.acks = append(r.acks, e.Ack)
 	}
+	r.uncommitted++
 	now := r.now()
 	f, outcome := r.stages.Matcher.Match(&e, now)
 	switch outcome {
@@ -220,6 +229,7 @@ func (r *runner) commit() {
 	}
 	clear(r.acks)
 	r.acks = r.acks[:0]
+	r.uncommitted = 0
 }
 
 // call runs fn on the runner goroutine and waits for it.

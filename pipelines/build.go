@@ -1,13 +1,19 @@
 package pipelines
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/file"
+	"github.com/logjail/logjail/ingest/journald"
+	"github.com/logjail/logjail/ingest/nats"
+	"github.com/logjail/logjail/ingest/syslog"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/state"
 )
@@ -21,10 +27,11 @@ type Stages struct {
 }
 
 // sourceKinds maps each ingest kind to its constructor: a closed table, so
-// the set of kinds is visible in one place.
+// the set of kinds is visible in one place. A constructor returns ok=false
+// when the spec is not of its kind.
 var sourceKinds = []struct {
 	name  string
-	build func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, bool, error)
+	build func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (src ingest.Source, ok bool, err error)
 }{
 	{"file", func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
 		if in.File == nil {
@@ -37,6 +44,70 @@ var sourceKinds = []struct {
 		}, pos, log)
 		return t, true, err
 	}},
+	{"journald", func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+		j := in.Journald
+		if j == nil {
+			return nil, false, nil
+		}
+		src, err := journald.New(journald.Config{Match: j.Match, Namespace: j.Namespace, Files: j.Files, Directory: j.Directory}, pos, log)
+		return src, true, err
+	}},
+	{"syslog", func(in IngestSpec, _ ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+		sl := in.Syslog
+		if sl == nil {
+			return nil, false, nil
+		}
+		cfg := syslog.Config{
+			Listen:      sl.Listen,
+			MaxMessage:  sl.MaxMessage,
+			MaxConns:    sl.MaxConns,
+			IdleTimeout: time.Duration(sl.IdleTimeout),
+		}
+		for _, p := range sl.Allow {
+			cfg.Allow = append(cfg.Allow, netip.Prefix(p))
+		}
+		if t := sl.TLS; t != nil {
+			cfg.TLS = syslog.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, ClientCAFile: t.ClientCA, RequireClientCert: t.RequireClientCert}
+		}
+		if sl.SocketMode != "" {
+			mode, err := strconv.ParseUint(sl.SocketMode, 8, 32)
+			if err != nil {
+				return nil, true, fmt.Errorf("socket_mode: %q is not an octal permission such as 0660", sl.SocketMode)
+			}
+			cfg.SocketMode = fs.FileMode(mode)
+		}
+		src, err := syslog.New(cfg, log)
+		return src, true, err
+	}},
+	{"nats", func(in IngestSpec, _ ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+		n := in.NATS
+		if n == nil {
+			return nil, false, nil
+		}
+		cfg := nats.Config{
+			URL: n.URL, Subject: n.Subject, Queue: n.Queue,
+			Creds: n.Creds, NKeyFile: n.NKey, User: n.User, Password: n.Password, Token: n.Token,
+		}
+		if t := n.TLS; t != nil {
+			cfg.TLS = nats.TLSConfig{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}
+		}
+		if js := n.JetStream; js != nil {
+			cfg.JetStream = &nats.JetStreamConfig{Stream: js.Stream, Durable: js.Durable}
+		}
+		src, err := nats.New(cfg, log)
+		return src, true, err
+	}},
+}
+
+// buildSource constructs the one source an ingest entry declares.
+func buildSource(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, error) {
+	for _, k := range sourceKinds {
+		src, ok, err := k.build(in, pos, log.With("source", k.name))
+		if ok {
+			return src, err
+		}
+	}
+	return nil, errors.New("ingest entry names no source")
 }
 
 // Build turns a validated, enabled pipeline spec into its stages. pos gives
@@ -45,22 +116,11 @@ func Build(p *Pipeline, pos ingest.Positions, log *slog.Logger) (*Stages, error)
 	log = log.With("pipeline", p.Name)
 	st := &Stages{Spec: p}
 	for _, in := range p.Ingest {
-		built := false
-		for _, k := range sourceKinds {
-			src, ok, err := k.build(in, pos, log.With("source", k.name))
-			if !ok {
-				continue
-			}
-			if err != nil {
-				return nil, fmt.Errorf("%s: pipelines.%s: %s source: %w", in.At, p.Name, k.name, err)
-			}
-			st.Sources = append(st.Sources, src)
-			built = true
-			break
+		src, err := buildSource(in, pos, log)
+		if err != nil {
+			return nil, fmt.Errorf("%s: pipelines.%s: %w", in.At, p.Name, err)
 		}
-		if !built {
-			return nil, fmt.Errorf("%s: pipelines.%s: ingest entry names no known source", in.At, p.Name)
-		}
+		st.Sources = append(st.Sources, src)
 	}
 	m, err := match.Compile(p.Name, p.Rules)
 	if err != nil {

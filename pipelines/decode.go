@@ -55,6 +55,8 @@ type decoder struct {
 	files map[*yaml.Node]string
 	errs  []error
 	seen  map[string]bool // places already reported
+	// warnings stop one pipeline on this host but not the configuration.
+	warnings []string
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logjail/logjail/ingest/journald"
 )
 
 // Bounds that keep memory predictable: a window holds maxretry timestamps
@@ -131,6 +134,7 @@ func Load(path string) (*Config, error) {
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
+	cfg.Warnings = d.warnings
 	return cfg, nil
 }
 
@@ -295,28 +299,50 @@ func (v validator) config(cfg *Config) {
 }
 
 func (v validator) ingest(name string, in IngestSpec) {
-	if in.File == nil {
-		v.fail(in.At, "%s: ingest entry names no source (known: file)", name)
+	kinds := 0
+	for _, set := range []bool{in.File != nil, in.Journald != nil, in.Syslog != nil, in.NATS != nil} {
+		if set {
+			kinds++
+		}
+	}
+	switch kinds {
+	case 0:
+		v.fail(in.At, "%s: ingest entry names no source (known: file, journald, syslog, nats)", name)
+		return
+	case 1:
+	default:
+		v.fail(in.At, "%s: one source per ingest entry; list them separately", name)
 		return
 	}
-	if len(in.File.Paths) == 0 {
-		v.fail(in.At, "%s: file source without paths", name)
-	}
-	for _, p := range in.File.Paths {
-		if !filepath.IsAbs(p) {
-			v.fail(in.At, "%s: file path %q is not absolute", name, p)
+	if f := in.File; f != nil {
+		if len(f.Paths) == 0 {
+			v.fail(in.At, "%s: file source without paths", name)
 		}
-		if _, err := filepath.Match(p, ""); err != nil {
-			v.fail(in.At, "%s: file path %q: bad glob: %v", name, p, err)
+		for _, p := range f.Paths {
+			if !filepath.IsAbs(p) {
+				v.fail(in.At, "%s: file path %q is not absolute", name, p)
+			}
+		}
+		if f.Poll < 0 {
+			v.fail(in.At, "%s: poll must be positive", name)
 		}
 	}
-	if in.File.MaxLine < 0 {
-		v.fail(in.At, "%s: max_line must be positive", name)
+	if s := in.Syslog; s != nil && s.IdleTimeout < 0 {
+		v.fail(in.At, "%s: idle_timeout must be positive", name)
+		return
 	}
-	if in.File.Poll < 0 {
-		v.fail(in.At, "%s: poll must be positive", name)
+	// The source's own constructor checks the rest, without side effects
+	// (nothing is opened, bound or connected).
+	if _, err := buildSource(in, nil, discard); err != nil {
+		if errors.Is(err, journald.ErrUnavailable) {
+			v.warnings = append(v.warnings, fmt.Sprintf("%s: %s: %v; this pipeline will not start on this host", in.At, name, err))
+			return
+		}
+		v.fail(in.At, "%s: %v", name, err)
 	}
 }
+
+var discard = slog.New(slog.DiscardHandler)
 
 var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
 

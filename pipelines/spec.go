@@ -22,6 +22,9 @@ const (
 type Config struct {
 	// Files are the configuration files read, in merge order.
 	Files []string
+	// Warnings are problems that stop one pipeline on this host but not
+	// the others (journald unavailable), for `validate` and the log.
+	Warnings []string
 	// Pipelines holds every declared pipeline, enabled or not, by name.
 	Pipelines []*Pipeline
 }
@@ -119,6 +122,8 @@ type SyslogSpec struct {
 	MaxConns    int        `yaml:"max_connections"`
 	IdleTimeout Duration   `yaml:"idle_timeout"`
 	TLS         *SyslogTLS `yaml:"tls"`
+	// SocketMode is a unix:// socket's permission, in octal ("0660").
+	SocketMode string `yaml:"socket_mode"`
 }
 
 // SyslogTLS configures a tls:// listener.

@@ -232,6 +232,9 @@ type instance struct {
 
 type setup struct {
 	dir, config, logFile, stateDir, socket string
+	// warm makes the first source read something (default: a line
+	// appended to logFile), so start knows the source is running.
+	warm func(t *testing.T)
 }
 
 func newSetup(t *testing.T, pipelineYAML string) *setup {
@@ -302,7 +305,11 @@ func (s *setup) start(t *testing.T, tn *testNet) *instance {
 			t.Fatal("logjail exited during start-up")
 		default:
 		}
-		s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
+		if s.warm != nil {
+			s.warm(t)
+		} else {
+			s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
+		}
 		return read() > before
 	})
 	return in
@@ -447,6 +454,7 @@ func TestRestartKeepsBans(t *testing.T) {
 		t.Fatalf("want 2 bans, got %+v", banned(t, s.socket))
 	}
 
+	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
 	first.kill()
 	first.cmd.Process.Wait()
 	time.Sleep(2500 * time.Millisecond) // let the 2s ban expire while logjail is down

@@ -43,6 +43,9 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			for _, w := range cfg.Warnings {
+				log.Warn(w)
+			}
 			// Reload is not implemented yet; a SIGHUP from a habit or a
 			// unit's ExecReload must not kill the daemon.
 			hup := make(chan os.Signal, 1)
@@ -99,6 +102,9 @@ func validateCommand() *cli.Command {
 			fmt.Fprintf(c.App.Writer, "%s: OK (%d pipelines, enabled: %s)\n", strings.Join(cfg.Files, ", "), len(cfg.Pipelines), strings.Join(enabled, ", "))
 			if len(enabled) == 0 {
 				fmt.Fprintln(c.App.ErrWriter, "warning: no pipeline is enabled; `logjail run` refuses to start with this configuration")
+			}
+			for _, w := range cfg.Warnings {
+				fmt.Fprintln(c.App.ErrWriter, "warning:", w)
 			}
 			return nil
 		},

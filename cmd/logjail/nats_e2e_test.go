@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// startNATS runs an in-process nats-server with JetStream on loopback.
+func startNATS(t *testing.T) (*server.Server, string) {
+	t.Helper()
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv, fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+}
+
+// Logs arrive on NATS subjects: raw lines on a core subject, JSON envelopes
+// through a JetStream durable consumer. A logjail that is down while lines
+// are published reads them all when it returns.
+func TestNATSPipeline(t *testing.T) {
+	_, url := startNATS(t)
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "LOGS", Subjects: []string{"logs.>"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	s := newSetup(t, strings.ReplaceAll(`
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 3
+    ingest:
+      - nats: {url: "URL", subject: "raw.sshd"}
+      - nats: {url: "URL", subject: "logs.sshd", jetstream: {stream: LOGS, durable: logjail-sshd}}
+    match:
+      filter: sshd
+`, "URL", url))
+	s.warm = func(t *testing.T) {
+		nc.Publish("raw.sshd", []byte("Nov 25 07:00:00 h sshd[1]: Server listening on 0.0.0.0 port 22."))
+		nc.Flush()
+	}
+	first := s.start(t, nil)
+
+	stamp := time.Now().Format(time.Stamp)
+	for i := range 3 {
+		nc.Publish("raw.sshd", fmt.Appendf(nil, "%s h sshd[%d]: Failed password for root from 198.51.100.7 port 1 ssh2", stamp, i))
+	}
+	nc.Flush()
+	envelope := func(addr string, i int) []byte {
+		b, _ := json.Marshal(map[string]string{
+			"time":    time.Now().UTC().Format(time.RFC3339Nano),
+			"host":    "web1",
+			"message": fmt.Sprintf("web1 sshd[%d]: Invalid user admin from %s port %d", 100+i, addr, 40000+i),
+		})
+		return b
+	}
+	for i := range 3 {
+		if _, err := js.Publish(ctx, "logs.sshd", envelope("2001:db8::7", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 10*time.Second, "NATS failures banned", func() bool {
+		got := bannedAddrs(t, s.socket)
+		return got["198.51.100.7"] && got["2001:db8::7"]
+	})
+
+	// Down while the appliance keeps publishing: JetStream keeps the lines.
+	eventually(t, 5*time.Second, "committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	first.kill()
+	first.cmd.Process.Wait()
+	for i := range 3 {
+		if _, err := js.Publish(ctx, "logs.sshd", envelope("198.51.100.9", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.start(t, nil)
+	eventually(t, 10*time.Second, "lines published while down are read", func() bool {
+		return bannedAddrs(t, s.socket)["198.51.100.9"]
+	})
+	st := status(t, s.socket)
+	if st.Sources[1].State != "connected" || !strings.Contains(st.Sources[1].Watching, "jetstream LOGS/logjail-sshd") {
+		t.Errorf("jetstream source status %+v", st.Sources[1])
+	}
+}

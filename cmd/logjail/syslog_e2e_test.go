@@ -1,0 +1,88 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+func needLogger(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("logger"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("logger (util-linux) is missing")
+		}
+		t.Skip("logger (util-linux) is missing")
+	}
+}
+
+// A gateway receiving syslog from an appliance: the appliance (the peer
+// namespace, 192.0.2.2) sends sshd failures with util-linux's logger over
+// UDP and TCP; logjail bans the addresses they name in nftables. A forged
+// message from a sender outside `allow` bans nobody.
+func TestSyslogPipeline(t *testing.T) {
+	needRoot(t)
+	needLogger(t)
+	tn := newTestNet(t)
+	s := newSetup(t, `
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 3
+    ingest:
+      - syslog: {listen: "udp://192.0.2.1:5514", allow: [192.0.2.2/32]}
+      - syslog: {listen: "tcp://192.0.2.1:5514", allow: [192.0.2.2/32]}
+    match:
+      filter: sshd
+    enforce:
+      - nftables: {}
+`)
+	send := func(t *testing.T, proto string, msg string) {
+		t.Helper()
+		args := []string{"netns", "exec", tn.peer, "logger", "-n", "192.0.2.1", "-P", "5514", "-t", "sshd", "--id=4242", "--rfc5424"}
+		if proto == "tcp" {
+			args = append(args, "--tcp", "--octet-count")
+		} else {
+			args = append(args, "--udp")
+		}
+		out, err := exec.Command("ip", append(args, msg)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("logger: %v\n%s", err, out)
+		}
+	}
+	s.warm = func(t *testing.T) { send(t, "udp", "Server listening on 0.0.0.0 port 22.") }
+	s.start(t, tn)
+
+	for i := range 3 {
+		send(t, "udp", fmt.Sprintf("Failed password for root from 203.0.113.50 port %d ssh2", 40000+i))
+		send(t, "tcp", fmt.Sprintf("Failed password for invalid user admin from 2001:db8:99::5 port %d ssh2", 40000+i))
+	}
+	// A sender outside allow (192.0.2.4) forges failures for 203.0.113.99.
+	inNetns(t, tn.peer, func() {
+		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("192.0.2.4")}, &net.UDPAddr{IP: net.ParseIP("192.0.2.1"), Port: 5514})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i := range 5 {
+			fmt.Fprintf(c, "<38>Nov 25 07:13:1%d gw sshd[77]: Failed password for root from 203.0.113.99 port 1 ssh2", i)
+		}
+	})
+
+	eventually(t, 10*time.Second, "syslog failures banned in nftables", func() bool {
+		_, v4 := tn.elements(t, "e2e-v4")[netip.MustParseAddr("203.0.113.50")]
+		_, v6 := tn.elements(t, "e2e-v6")[netip.MustParseAddr("2001:db8:99::5")]
+		return v4 && v6
+	})
+	if _, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("203.0.113.99")]; ok {
+		t.Fatal("a forged message from outside allow got an address banned")
+	}
+	st := status(t, s.socket)
+	if len(st.Sources) != 2 || st.Sources[0].State != "listening" || st.Sources[0].Skipped < 5 {
+		t.Errorf("sources %+v: want two listening sources, the UDP one with the 5 forged messages skipped", st.Sources)
+	}
+}

@@ -1,0 +1,294 @@
+//go:build cgo && linux
+
+package journald
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/sdjournal"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// errMoved asks for the journal to be opened again at once: a namespace's
+// journal directory changed.
+var errMoved = errors.New("journal directory changed")
+
+// Run reads the journal until ctx is done, then returns nil. Only one Run
+// may be active at a time.
+//
+// Where reading starts: after the stored position (the entry at the stored
+// cursor was delivered before and is skipped); at the oldest entry after it
+// when that entry is gone (vacuumed, rotated away), with a warning; at the
+// end of the journal when no position is stored, so that only new entries
+// are read, except for a journal that did not exist yet when Run started,
+// which is new as a whole and read from its start.
+//
+// A journal that cannot be opened (missing files, a namespace not started
+// yet) or read is retried every few seconds, resuming after the last entry
+// delivered; Run itself only ends with ctx.
+func (j *Journal) Run(ctx context.Context, out chan<- ingest.Entry) error {
+	if !j.running.CompareAndSwap(false, true) {
+		return errors.New("journald: Run is already running")
+	}
+	defer j.running.Store(false)
+
+	r := &reader{j: j, ctx: ctx, out: out, log: j.log.With("journal", j.desc)}
+	for {
+		err := r.session()
+		if ctx.Err() != nil {
+			return nil
+		}
+		if errors.Is(err, errMoved) {
+			continue
+		}
+		r.problem(err)
+		t := time.NewTimer(j.retry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// reader is the state of one Run, touched only by its goroutine.
+type reader struct {
+	j   *Journal
+	ctx context.Context
+	out chan<- ingest.Entry
+	log *slog.Logger
+
+	sd  *sdjournal.Journal
+	dir string // the namespace directory opened, when reading a namespace
+	// last is the cursor of the last entry handled (delivered or skipped)
+	// in this Run: where a reopened journal resumes.
+	last string
+	// fromHead is set when every entry the journal may hold is new to
+	// this Run: it could not be opened when Run started (it is new when
+	// it appears), or it was empty at its end.
+	fromHead, opened bool
+	// pending is set when the current entry has not been handled yet:
+	// the first entry after a stored cursor that was not found.
+	pending   bool
+	lastWhy   string // last problem logged, to log each problem once
+	lastCheck time.Time
+}
+
+// session opens the journal, positions it and follows it until ctx is
+// done or an error asks for reopening.
+func (r *reader) session() error {
+	if err := r.open(); err != nil {
+		if !r.opened {
+			r.fromHead = true
+		}
+		return err
+	}
+	r.opened = true
+	defer func() {
+		r.sd.Close()
+		r.sd = nil
+	}()
+	if err := r.position(); err != nil {
+		return err
+	}
+	if r.lastWhy != "" {
+		r.log.Info("journald: reading again")
+		r.lastWhy = ""
+	}
+	if r.j.onReady != nil {
+		r.j.onReady()
+	}
+	return r.follow()
+}
+
+func (r *reader) open() error {
+	cfg := r.j.cfg
+	var (
+		sd  *sdjournal.Journal
+		err error
+	)
+	switch {
+	case len(cfg.Files) > 0:
+		sd, err = sdjournal.NewJournalFromFiles(cfg.Files...)
+	case cfg.Directory != "":
+		sd, err = sdjournal.NewJournalFromDir(cfg.Directory)
+	case cfg.Namespace != "":
+		r.dir, err = namespaceDir(cfg.Namespace)
+		if err == nil {
+			sd, err = sdjournal.NewJournalFromDir(r.dir)
+		}
+		r.lastCheck = time.Now()
+	default:
+		sd, err = sdjournal.NewJournal()
+	}
+	if err != nil {
+		return err
+	}
+	for _, t := range cfg.Match {
+		if t == "+" {
+			err = sd.AddDisjunction()
+		} else {
+			err = sd.AddMatch(t)
+		}
+		if err != nil {
+			sd.Close()
+			return fmt.Errorf("match %q: %w", t, err)
+		}
+	}
+	r.sd = sd
+	return nil
+}
+
+// position moves the journal to just before the first entry to deliver.
+func (r *reader) position() error {
+	cursor := r.last
+	if cursor == "" && r.j.pos != nil {
+		v, err := r.j.pos.Position(r.j.key)
+		if err != nil {
+			r.j.errs.Add(1)
+			r.log.Warn("journald: cannot load stored position; reading new entries only", "err", err)
+			return r.seekTail()
+		}
+		cursor = string(v)
+	}
+	if cursor == "" {
+		if r.fromHead || r.j.startAtHead {
+			r.log.Debug("journald: reading from the oldest entry")
+			return r.sd.SeekHead()
+		}
+		return r.seekTail()
+	}
+	if err := r.sd.SeekCursor(cursor); err != nil {
+		r.j.errs.Add(1)
+		r.log.Warn("journald: stored cursor unusable; reading from the oldest entry", "cursor", cursor, "err", err)
+		return r.sd.SeekHead()
+	}
+	n, err := r.sd.Next()
+	if err != nil || n == 0 {
+		// Nothing at or after the cursor yet: the next entry written is
+		// the first to deliver.
+		return err
+	}
+	if r.sd.TestCursor(cursor) == nil {
+		r.log.Debug("journald: resuming", "cursor", cursor)
+		return nil // at the entry delivered last; the next Next passes it
+	}
+	if cur, err := r.sd.GetCursor(); err == nil && sameEntry(cursor, cur) {
+		r.log.Debug("journald: resuming at a copy of the last entry", "cursor", cursor, "copy", cur)
+		return nil
+	}
+	r.log.Warn("journald: stored cursor not found (journal vacuumed or rotated away?); "+
+		"resuming at the oldest entry after it", "cursor", cursor)
+	r.pending = true
+	return nil
+}
+
+// seekTail positions after the last entry, so that only entries written
+// from now on are read.
+func (r *reader) seekTail() error {
+	if err := r.sd.SeekTail(); err != nil {
+		return err
+	}
+	// After seek_tail, sd_journal_next would return the last entry again;
+	// stepping onto it makes the next Next return the first new one.
+	n, err := r.sd.Previous()
+	if err != nil {
+		return err
+	}
+	r.log.Debug("journald: no stored position; reading new entries only")
+	// Remember where that was, so that reopening the journal later in
+	// this Run resumes there instead of at a later end.
+	if n == 0 {
+		r.fromHead = true // empty: whatever appears is new
+		return nil
+	}
+	if cur, err := r.sd.GetCursor(); err == nil {
+		r.last = cur
+	}
+	return nil
+}
+
+// follow delivers entries and waits at the end for more.
+func (r *reader) follow() error {
+	for {
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+		if r.pending {
+			r.pending = false
+		} else {
+			n, err := r.sd.Next()
+			if err != nil {
+				return fmt.Errorf("reading: %w", err)
+			}
+			if n == 0 {
+				if err := r.wait(); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if err := r.handle(); err != nil {
+			return err
+		}
+	}
+}
+
+// wait blocks until the journal changes or waitTimeout passes.
+func (r *reader) wait() error {
+	if ev := r.sd.Wait(waitTimeout); ev < 0 {
+		return fmt.Errorf("waiting for journal changes failed (%d)", ev)
+	}
+	if r.j.cfg.Namespace != "" && time.Since(r.lastCheck) >= r.j.nsRecheck {
+		r.lastCheck = time.Now()
+		if d, err := namespaceDir(r.j.cfg.Namespace); err == nil && d != r.dir {
+			r.log.Info("journald: namespace journal moved; reopening", "from", r.dir, "to", d)
+			return errMoved
+		}
+	}
+	return nil
+}
+
+// handle delivers the current entry, waiting for the consumer. Only
+// cancellation is returned as an error; a bad entry is counted and passed.
+func (r *reader) handle() error {
+	je, err := r.sd.GetEntry()
+	if err != nil {
+		r.j.errs.Add(1)
+		r.log.Warn("journald: unreadable entry skipped", "after", r.last, "err", err)
+		return nil
+	}
+	r.last = je.Cursor
+	e, ok := makeEntry(je.Fields, je.RealtimeTimestamp, je.Cursor, r.j.key, time.Now())
+	if !ok {
+		r.j.skipped.Add(1)
+		r.log.Debug("journald: message longer than MaxMessage skipped", "cursor", je.Cursor, "max", MaxMessage)
+		return nil
+	}
+	// Counted before it is sent, so that a consumer holding the entry
+	// sees it in Stats.
+	r.j.read.Add(1)
+	select {
+	case r.out <- e:
+		return nil
+	case <-r.ctx.Done():
+		r.j.read.Add(^uint64(0))
+		return r.ctx.Err()
+	}
+}
+
+// problem logs and counts an error once until it changes.
+func (r *reader) problem(err error) {
+	if err == nil || err.Error() == r.lastWhy {
+		return
+	}
+	r.lastWhy = err.Error()
+	r.j.errs.Add(1)
+	r.log.Warn("journald: cannot read the journal; retrying", "every", r.j.retry, "err", err)
+}

@@ -1,0 +1,271 @@
+package nats
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+const waitLimit = 20 * time.Second
+
+// startServer runs an in-process nats-server on 127.0.0.1. port 0 picks a
+// free port; a non-empty storeDir enables JetStream there.
+func startServer(t testing.TB, port int, storeDir string, mod func(*server.Options)) *server.Server {
+	t.Helper()
+	if port == 0 {
+		port = -1
+	}
+	opts := &server.Options{
+		Host:       "127.0.0.1",
+		Port:       port,
+		NoLog:      true,
+		NoSigs:     true,
+		MaxPayload: 1 << 20,
+		JetStream:  storeDir != "",
+		StoreDir:   storeDir,
+	}
+	if mod != nil {
+		mod(opts)
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { stopServer(srv) })
+	return srv
+}
+
+func stopServer(srv *server.Server) {
+	srv.Shutdown()
+	srv.WaitForShutdown()
+}
+
+func serverPort(t testing.TB, srv *server.Server) int {
+	t.Helper()
+	return srv.Addr().(*net.TCPAddr).Port
+}
+
+// publisher connects a plain client for the test's own traffic.
+func publisher(t testing.TB, url string, opts ...natsgo.Option) *natsgo.Conn {
+	t.Helper()
+	nc, err := natsgo.Connect(url, opts...)
+	if err != nil {
+		t.Fatalf("connect publisher: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func publish(t testing.TB, nc *natsgo.Conn, subject string, data string) {
+	t.Helper()
+	if err := nc.Publish(subject, []byte(data)); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+}
+
+func flush(t testing.TB, nc *natsgo.Conn) {
+	t.Helper()
+	if err := nc.FlushTimeout(10 * time.Second); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+}
+
+func newSource(t testing.TB, cfg Config) *Source {
+	t.Helper()
+	s, err := New(cfg, slog.New(slog.NewTextHandler(newTWriter(t), &slog.HandlerOptions{Level: slog.LevelDebug})))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	s.reconnectBase = 20 * time.Millisecond
+	s.linger = time.Second
+	return s
+}
+
+// tWriter sends log output to the test log until the test's cleanup, so
+// that a connection still closing in the background cannot log into a
+// finished test.
+type tWriter struct {
+	t    testing.TB
+	mu   *sync.Mutex
+	done *bool
+}
+
+func newTWriter(t testing.TB) tWriter {
+	w := tWriter{t: t, mu: new(sync.Mutex), done: new(bool)}
+	t.Cleanup(func() {
+		w.mu.Lock()
+		*w.done = true
+		w.mu.Unlock()
+	})
+	return w
+}
+
+func (w tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !*w.done {
+		w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+// runner runs a Source in the background.
+type runner struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	once   sync.Once
+}
+
+func start(t testing.TB, s *Source, out chan ingest.Entry) *runner {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &runner{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		r.err = s.Run(ctx, out)
+		close(r.done)
+	}()
+	t.Cleanup(func() { r.stop(t) })
+	return r
+}
+
+// stop cancels Run and waits for it to return.
+func (r *runner) stop(t testing.TB) error {
+	t.Helper()
+	r.once.Do(r.cancel)
+	select {
+	case <-r.done:
+		return r.err
+	case <-time.After(waitLimit):
+		t.Fatal("Run did not return after cancellation")
+		return nil
+	}
+}
+
+// subscribed returns a channel closed when s reports its subscription.
+func subscribed(s *Source) <-chan struct{} {
+	ch := make(chan struct{})
+	var once sync.Once
+	s.onSubscribed = func() { once.Do(func() { close(ch) }) }
+	return ch
+}
+
+func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(waitLimit):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitStats polls s.Stats until cond holds: Read is counted just after
+// the entry was handed over, so it may lag the receiver by a moment.
+func waitStats(t testing.TB, s *Source, cond func(ingest.Stats) bool) ingest.Stats {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		st := s.Stats()
+		if cond(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out; stats %+v", st)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// receive takes n entries from out.
+func receive(t testing.TB, out <-chan ingest.Entry, n int) []ingest.Entry {
+	t.Helper()
+	got := make([]ingest.Entry, 0, n)
+	timer := time.NewTimer(waitLimit)
+	defer timer.Stop()
+	for len(got) < n {
+		select {
+		case e := <-out:
+			got = append(got, e)
+		case <-timer.C:
+			t.Fatalf("received %d of %d entries", len(got), n)
+		}
+	}
+	return got
+}
+
+// jsSetup creates the stream LOGS on logs.> and returns a JetStream client.
+func jsSetup(t testing.TB, url string) (*natsgo.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc := publisher(t, url)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{
+		Name: "LOGS", Subjects: []string{"logs.>"}, Storage: jetstream.FileStorage,
+	}); err != nil {
+		t.Fatalf("create stream: %v", err)
+	}
+	return nc, js
+}
+
+func jsPublish(t testing.TB, js jetstream.JetStream, subject, data string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if _, err := js.Publish(ctx, subject, []byte(data)); err != nil {
+		t.Fatalf("js publish: %v", err)
+	}
+}
+
+func consumerInfo(t testing.TB, js jetstream.JetStream, durable string) *jetstream.ConsumerInfo {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	c, err := js.Consumer(ctx, "LOGS", durable)
+	if err != nil {
+		t.Fatalf("consumer %s: %v", durable, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		t.Fatalf("consumer info: %v", err)
+	}
+	return info
+}
+
+func lines(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s %03d", prefix, i)
+	}
+	return out
+}

@@ -1,0 +1,197 @@
+package syslog
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// connSet tracks the open stream connections, so that shutdown can close
+// them and MaxConns can be enforced.
+type connSet struct {
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
+}
+
+// add registers c unless limit connections are open or the set is closed.
+func (s *connSet) add(c net.Conn, limit int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || len(s.conns) >= limit {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *connSet) remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closed = true
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+// runStream accepts TCP (or TLS) connections and serves each in its own
+// goroutine, at most MaxConns at a time.
+func (l *Listener) runStream(ctx context.Context, out chan<- ingest.Entry) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", l.address)
+	if err != nil {
+		return fmt.Errorf("syslog: %s: %w", l.cfg.Listen, err)
+	}
+	conns := &connSet{conns: make(map[net.Conn]struct{})}
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		conns.closeAll()
+	})
+	var wg sync.WaitGroup
+	defer func() {
+		stop()
+		ln.Close()
+		conns.closeAll()
+		wg.Wait()
+	}()
+	l.setBound(ln.Addr())
+
+	backoff := time.Duration(0)
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("syslog: %s: listener closed: %w", l.cfg.Listen, err)
+			}
+			// Out of file descriptors, a connection reset before accept:
+			// wait a little and go on.
+			l.readErrs.Add(1)
+			l.warnLimited("accept", "syslog: accept error", "listen", l.cfg.Listen, "err", err)
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			sleepCtx(ctx, backoff)
+			continue
+		}
+		backoff = 0
+		peer := peerAddr(c.RemoteAddr())
+		if !l.allowed(peer) {
+			l.denied.Add(1)
+			l.log.Debug("syslog: connection from a sender not allowed; closed", "peer", peer)
+			c.Close()
+			continue
+		}
+		if !conns.add(c, l.cfg.MaxConns) {
+			if ctx.Err() == nil {
+				l.refused.Add(1)
+				l.warnLimited("refused", "syslog: too many connections; closing new ones", "peer", peer, "max_connections", l.cfg.MaxConns)
+			}
+			c.Close()
+			continue
+		}
+		l.accepted.Add(1)
+		l.open.Add(1)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer l.open.Add(-1)
+			defer conns.remove(c)
+			defer c.Close()
+			l.serve(ctx, c, peer, out)
+		}()
+	}
+}
+
+// idleReader sets a fresh read deadline before every read, so a
+// connection is closed once it sent nothing for the idle timeout.
+type idleReader struct {
+	c    net.Conn
+	idle time.Duration
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if err := r.c.SetReadDeadline(time.Now().Add(r.idle)); err != nil {
+		return 0, err
+	}
+	return r.c.Read(p)
+}
+
+// serve reads one connection's messages until it ends, fails or ctx is done.
+func (l *Listener) serve(ctx context.Context, c net.Conn, peer netip.Addr, out chan<- ingest.Entry) {
+	conn := c
+	if l.tls != nil {
+		tc := tls.Server(c, l.tls)
+		_ = c.SetDeadline(time.Now().Add(l.cfg.IdleTimeout))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			if ctx.Err() == nil {
+				l.tlsErrs.Add(1)
+				l.log.Debug("syslog: TLS handshake failed", "peer", peer, "err", err)
+			}
+			return
+		}
+		_ = c.SetDeadline(time.Time{})
+		conn = tc
+	}
+	l.log.Debug("syslog: connection", "peer", peer)
+
+	fr := newFrameReader(idleReader{conn, l.cfg.IdleTimeout}, streamBufSize, l.cfg.MaxMessage)
+	p := newParser(l.cfg.Location, l.local)
+	for {
+		b, kind, err := fr.next()
+		switch kind {
+		case frameOversize:
+			l.oversize.Add(1)
+			l.log.Debug("syslog: message longer than max_message skipped", "peer", peer, "max", l.cfg.MaxMessage)
+		case frameBadHeader:
+			l.frameErrs.Add(1)
+			l.log.Debug("syslog: invalid octet count; resynchronised at the next newline", "peer", peer)
+		}
+		if b != nil && err == nil {
+			e, oc := p.entry(b, peer, time.Now())
+			if oc == malformed && kind == frameOK {
+				l.parseErrs.Add(1)
+				l.log.Debug("syslog: malformed message delivered as text", "peer", peer)
+			}
+			if oc != empty && !l.deliver(ctx, out, e, true) {
+				return
+			}
+			fr.shrink()
+		}
+		if err != nil {
+			l.connEnd(ctx, peer, err)
+			return
+		}
+	}
+}
+
+// connEnd counts and logs why a connection ended.
+func (l *Listener) connEnd(ctx context.Context, peer netip.Addr, err error) {
+	switch {
+	case errors.Is(err, io.EOF), ctx.Err() != nil, errors.Is(err, net.ErrClosed):
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		l.idleClosed.Add(1)
+		l.log.Debug("syslog: idle connection closed", "peer", peer, "idle_timeout", l.cfg.IdleTimeout)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		l.frameErrs.Add(1)
+		l.log.Debug("syslog: connection closed inside a frame", "peer", peer)
+	default:
+		l.readErrs.Add(1)
+		l.log.Debug("syslog: connection read error", "peer", peer, "err", err)
+	}
+}
