@@ -1,0 +1,132 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/pipelines"
+)
+
+// freePort finds a free loopback port for proto ("udp" or "tcp").
+func freePort(b *testing.B, proto string) int {
+	b.Helper()
+	if proto == "udp" {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		return c.LocalAddr().(*net.UDPAddr).Port
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// BenchmarkSyslogPipeline measures messages per second that logjail
+// receives over loopback syslog, parses, and matches with the sshd filter
+// (40% sshd failures, 60% other programs), with no drops: the sender works
+// in windows and waits until the pipeline has processed each one.
+//
+//	go test -run '^$' -bench SyslogPipeline -benchtime 200000x ./daemon/
+func BenchmarkSyslogPipeline(b *testing.B) {
+	for _, proto := range []string{"udp", "tcp"} {
+		b.Run(proto, func(b *testing.B) {
+			dir := b.TempDir()
+			port := freePort(b, proto)
+			cfgPath := filepath.Join(dir, "logjail.yaml")
+			cfg := fmt.Sprintf("pipelines:\n  bench:\n    enabled: true\n    maxretry: 1000\n    ingest: [{syslog: {listen: \"%s://127.0.0.1:%d\"}}]\n    match: {filter: sshd}\n", proto, port)
+			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+				b.Fatal(err)
+			}
+			c, err := pipelines.Load(cfgPath)
+			if err != nil {
+				b.Fatal(err)
+			}
+			socket := filepath.Join(dir, "s.sock")
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Log: slog.New(slog.DiscardHandler)})
+			}()
+			defer func() { cancel(); <-done }()
+			cl := NewClient(socket)
+			processed := func() (uint64, uint64) {
+				st, err := cl.PipelineStatus(context.Background(), "bench")
+				if err != nil || len(st.Sources) == 0 || st.Sources[0].State != "listening" {
+					return 0, 0
+				}
+				return st.Filter.Matched + st.Filter.Missed + st.Filter.Ignored + st.Filter.BadAddress, st.Sources[0].Dropped
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if st, err := cl.PipelineStatus(context.Background(), "bench"); err == nil && st.Sources[0].State == "listening" {
+					break
+				}
+				if time.Now().After(deadline) {
+					b.Fatal("pipeline did not start")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			conn, err := net.Dial(proto, fmt.Sprintf("127.0.0.1:%d", port))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer conn.Close()
+			w := bufio.NewWriterSize(conn, 64<<10)
+			msgs := make([][]byte, 100)
+			for i := range msgs {
+				var m string
+				if i%5 < 2 {
+					m = fmt.Sprintf("<38>Nov 25 07:13:%02d host1 sshd[%d]: Failed password for root from 203.0.113.%d port %d ssh2", i%60, 1000+i, i, 40000+i)
+				} else {
+					m = fmt.Sprintf("<86>Nov 25 07:13:%02d host1 CRON[%d]: pam_unix(cron:session): session opened for user root(uid=0) by (uid=0)", i%60, 1000+i)
+				}
+				if proto == "tcp" {
+					m = fmt.Sprintf("%d %s", len(m), m)
+				}
+				msgs[i] = []byte(m)
+			}
+			const window = 1000
+			b.ResetTimer()
+			start := time.Now()
+			sent := 0
+			for sent < b.N {
+				n := min(window, b.N-sent)
+				for i := range n {
+					if proto == "udp" {
+						conn.Write(msgs[(sent+i)%len(msgs)])
+					} else {
+						w.Write(msgs[(sent+i)%len(msgs)])
+					}
+				}
+				w.Flush()
+				sent += n
+				for {
+					p, dropped := processed()
+					if dropped > 0 {
+						b.Fatalf("%d messages dropped", dropped)
+					}
+					if p >= uint64(sent) {
+						break
+					}
+					if time.Since(start) > 5*time.Minute {
+						b.Fatalf("processed %d of %d", p, sent)
+					}
+				}
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+		})
+	}
+}
