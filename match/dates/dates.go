@@ -21,6 +21,7 @@
 package dates
 
 import (
+	"strings"
 	"time"
 )
 
@@ -224,7 +225,11 @@ func (f *Finder) tryDigit(s string, i int, lineStart bool, fl *fields) (int, int
 		var ctx byte
 		switch {
 		case lineStart:
-		case i > 0 && s[i-1] == '[':
+		case i > 0 && s[i-1] == '[' && strings.TrimLeft(s[:i-1], " \t") == "":
+			// Only a bracketed epoch that opens the line: elsewhere it may
+			// be text a client chose (a user name "[1234567890]" before an
+			// access log's real date), and a date in the past would make
+			// the failure too old to count.
 			ctx = ']'
 		case i >= 6 && s[i-6:i] == "audit(":
 			ctx = ':'

@@ -84,7 +84,8 @@ func TestFind(t *testing.T) {
 		{"«1732519998.123» x", time.Unix(1732519998, 123000000), "epoch"},
 		{"  «1732519998.123456»", time.Unix(1732519998, 123456000), "epoch"},
 		{"[«1732519998.123»] x", time.Unix(1732519998, 123000000), "epoch"},
-		{"x y [«1732519998»] z", time.Unix(1732519998, 0), "epoch"},
+		{"[«1732519998»] z", time.Unix(1732519998, 0), "epoch"},
+		{" [«1732519998.5»] z", time.Unix(1732519998, 5e8), "epoch"},
 		{"type=AVC msg=audit(«1732519998.123»:456): avc: denied", time.Unix(1732519998, 123000000), "epoch"},
 		// TAI64N.
 		{"«@4000000069255fa81d0b1234» x", time.Unix(0x69255fa8-10, 0x1d0b1234), "tai64n"},
@@ -207,6 +208,7 @@ func TestNoDate(t *testing.T) {
 		"17325199981 x",
 		"173251999 x",
 		"[1732519998 x",
+		"x y [1732519998] z", // a bracketed epoch after client text (a user name) is not the date
 		"1732519998abc",
 		"10.0.0.1 - - \"GET /\"",
 		"Novice 25 07:13:18",

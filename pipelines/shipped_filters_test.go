@@ -1,0 +1,152 @@
+package pipelines
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
+)
+
+// TestShippedFilters runs the annotated sample log of every shipped filter
+// (testdata/filters/NAME.log) through the filter, in every mode the sample
+// declares, as TestShippedSSHDFilter does for sshd. A shipped filter
+// without a sample log, or with modes its sample never exercises, fails.
+func TestShippedFilters(t *testing.T) {
+	names := ShippedFilters()
+	if len(names) < 2 {
+		t.Fatalf("shipped filters: %v", names)
+	}
+	for _, name := range names {
+		if name == "sshd" {
+			continue // TestShippedSSHDFilter
+		}
+		t.Run(name, func(t *testing.T) {
+			path := "testdata/filters/" + name + ".log"
+			if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+				t.Fatalf("shipped filter %s has no annotated sample log %s", name, path)
+			}
+			cases := readFilterCases(t, path)
+			checkFilterCases(t, name, cases)
+		})
+	}
+	// A sample log without its filter is a filter removed or misnamed.
+	samples, err := filepath.Glob("testdata/filters/*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range samples {
+		if name := strings.TrimSuffix(filepath.Base(s), ".log"); !slices.Contains(names, name) {
+			t.Errorf("sample log %s has no shipped filter %s", s, name)
+		}
+	}
+}
+
+// The date of an access log line is its CLF date, even when the client's
+// basic-auth user name, written before it, holds something that reads as a
+// date: found first, it would make a probe look years old and never ban.
+func TestBotsearchDateIsTheLines(t *testing.T) {
+	m, _, err := ResolveFilter("nginx-botsearch", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	want := time.Date(2026, 11, 25, 7, 14, 0, 0, time.UTC)
+	for _, user := range []string{"-", "[1234567890]", "1234567890", "Nov 25 2001", "2001-01-01", "[01/Jan/2001]"} {
+		e := ingest.Entry{Message: "203.0.113.61 - " + user + ` [25/Nov/2026:08:14:00 +0100] "GET /wp-login.php HTTP/1.1" 404 153 "-" "-"`, ReadAt: now}
+		f, out := m.Match(&e, now)
+		if out != match.Matched || f.Addr.String() != "203.0.113.61" {
+			t.Errorf("user %q: outcome %v addr %s, want failure of 203.0.113.61", user, out, f.Addr)
+			continue
+		}
+		if !f.Time.Equal(want) {
+			t.Errorf("user %q: time %v, want %v", user, f.Time, want)
+		}
+	}
+}
+
+// sampleModes returns the modes the cases are checked in; a case before
+// any "# modes:" line is checked in the normal mode.
+func sampleModes(cases []filterCase) []string {
+	var modes []string
+	for i := range cases {
+		if len(cases[i].modes) == 0 {
+			cases[i].modes = []string{"normal"}
+		}
+		for _, m := range cases[i].modes {
+			if !slices.Contains(modes, m) {
+				modes = append(modes, m)
+			}
+		}
+	}
+	return modes
+}
+
+// checkFilterCases checks the annotated cases of the shipped filter name in
+// each mode they declare. It needs a failure, a non-failure and an
+// injection attempt or two: at least 12 cases, with both outcomes present.
+func checkFilterCases(t *testing.T, name string, cases []filterCase) {
+	t.Helper()
+	if len(cases) < 12 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	var fails, nones int
+	for _, c := range cases {
+		switch {
+		case c.addr != "" && !c.nofail:
+			fails++
+		case c.addr == "":
+			nones++
+		}
+	}
+	if fails == 0 || nones == 0 {
+		t.Fatalf("%d failures and %d non-failures: a sample needs both", fails, nones)
+	}
+	modes := sampleModes(cases)
+	f, err := (&decoder{}).loadFilter(".", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Description == "" {
+		t.Errorf("filter %s has no description", name)
+	}
+	for mode := range f.Modes {
+		if !slices.Contains(modes, mode) {
+			t.Errorf("mode %q of filter %s is not exercised by its sample log", mode, name)
+		}
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	for _, mode := range modes {
+		m, _, err := ResolveFilter(name+"[mode="+mode+"]", ".")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cases {
+			if !contains(c.modes, mode) {
+				continue
+			}
+			e := ingest.Entry{Message: c.text, ReadAt: now}
+			f, out := m.Match(&e, now)
+			switch {
+			case c.nofail:
+				if out != match.NoFail || f.Addr.String() != c.addr {
+					t.Errorf("%s line %d: outcome %v addr %s, want NoFail of %s\n  %s", mode, c.line, out, f.Addr, c.addr, c.text)
+				}
+			case c.addr == "" && out == match.Matched:
+				t.Errorf("%s line %d: matched %s, want no failure\n  %s", mode, c.line, f.Addr, c.text)
+			case c.addr != "" && out != match.Matched:
+				t.Errorf("%s line %d: outcome %v, want failure of %s\n  %s", mode, c.line, out, c.addr, c.text)
+			case c.addr != "" && f.Addr.String() != c.addr:
+				t.Errorf("%s line %d: address %s, want %s\n  %s", mode, c.line, f.Addr, c.addr, c.text)
+			case c.checkUser && f.User != c.user:
+				t.Errorf("%s line %d: user %q, want %q\n  %s", mode, c.line, f.User, c.user, c.text)
+			}
+		}
+	}
+}
