@@ -179,7 +179,9 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 	case match.Ignored, match.NoFail:
 		r.ignored++
 		return
-	case match.BadAddress:
+	case match.BadAddress, match.NoAddress:
+		// NoAddress: a host name or <F-ID> of a fail2ban filter; logjail
+		// bans addresses only.
 		r.badAddr++
 		return
 	}

@@ -1,6 +1,11 @@
 // Package match recognises failures in log entries: a prefregex that must
 // match first, failregex / ignoreregex lists compiled once, address and user
 // captures, and the entry's date.
+//
+// Two dialects: logjail's own (RE2 syntax, logjail's tags and date
+// recogniser, one line at a time) and fail2ban's (Python regular
+// expressions, fail2ban's tags, date templates, multi-line buffer and
+// connection tracking), which runs fail2ban's filters unchanged.
 package match
 
 import (
@@ -13,14 +18,23 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match/dates"
+	"github.com/logjail/logjail/match/pyre"
 )
 
 // Failure is one recognised failure of an address.
 type Failure struct {
 	Pipeline string
-	Addr     netip.Addr
+	// Addr is the failing address (IPv4-mapped addresses unmapped); valid
+	// when the outcome is Matched (or NoFail).
+	Addr netip.Addr
+	// ID is the failure id as fail2ban sets it: the captured IPv4 address,
+	// else the IPv6 address, else the host name, else the <F-ID> text (an
+	// <F-ID> that differs from the address wins, as in fail2ban). For
+	// logjail filters it is the address as written.
+	ID string
 	// Time is the log's own time of the failure (the read time when the
-	// line has no date).
+	// line has no date; in the fail2ban dialect the last date seen, when
+	// it is less than 60 s older than now).
 	Time time.Time
 	User string
 	// Line is the full log line.
@@ -29,6 +43,43 @@ type Failure struct {
 	Regex int
 	// Pos is the source position just after the failure's entry.
 	Pos ingest.Position
+	// Fields holds the named groups of the match: for fail2ban filters all
+	// of them (user, alt_user, ip4, ip6, dns, fid, mlfid, any <F-NAME>),
+	// merged over the lines of a connection; for logjail filters the
+	// <F-NAME> groups besides host, addr, user, nofail and content. nil
+	// when there are none.
+	Fields map[string]string
+	// Users lists the users seen on the failure's connection (fail2ban's
+	// <F-MLFID> filters), sorted; nil otherwise.
+	Users []string
+	// Attempts is the number of log lines that make up the failure: 1,
+	// more for a multi-line match or a connection whose earlier lines
+	// counted (fail2ban's "matches").
+	Attempts int
+}
+
+// Dialect selects the syntax and semantics of a filter's rules.
+type Dialect uint8
+
+const (
+	// DialectLogjail: RE2 syntax, logjail's tags (<HOST>, <ADDR>, <F-USER>,
+	// <F-CONTENT>, <F-NOFAIL>), logjail's date recogniser (or a
+	// datepattern of strftime directives), one line at a time.
+	DialectLogjail Dialect = iota
+	// DialectFail2ban: fail2ban's filters as they are: Python regular
+	// expressions (translated to RE2 where they mean the same, otherwise
+	// run on a backtracking engine with a timeout), fail2ban's tags,
+	// datepattern templates ({^LN-BEG}, {DATE}, {NONE}, Epoch, TAI64N, %
+	// directives), MaxLines and <F-MLFID> connection tracking.
+	DialectFail2ban
+)
+
+// String returns "logjail" or "fail2ban".
+func (d Dialect) String() string {
+	if d == DialectFail2ban {
+		return "fail2ban"
+	}
+	return "logjail"
 }
 
 // Rules is the uncompiled form of a filter.
@@ -36,10 +87,21 @@ type Rules struct {
 	Prefregex   string
 	Failregex   []string
 	Ignoreregex []string
-	// Datepattern overrides automatic date recognition when set.
+	// Datepattern overrides automatic date recognition when set. In the
+	// fail2ban dialect it is fail2ban's datepattern (one template per
+	// line; "" means fail2ban's default templates).
 	Datepattern string
 	// Location is the zone of dates written without one (nil: time.Local).
 	Location *time.Location
+	// Dialect selects logjail's or fail2ban's syntax and semantics.
+	Dialect Dialect
+	// MaxLines (fail2ban dialect) is fail2ban's maxlines: with more than
+	// one, the failregexes see the last MaxLines lines joined by "\n".
+	MaxLines int
+	// Timeout (fail2ban dialect) bounds one match of a regex that runs on
+	// the backtracking engine (0: 100 ms); a timeout counts as a miss
+	// (Matcher.Timeouts).
+	Timeout time.Duration
 }
 
 // RegexError names which pattern of a Rules failed to compile.
@@ -74,14 +136,39 @@ const (
 	// BadAddress: a failregex matched, but its address capture did not parse.
 	BadAddress
 	// NoFail: a failregex matched through its <F-NOFAIL> part: the line is
-	// recognised (and its address known) but is not a failure.
+	// recognised (and its address known) but is not a failure. Also a
+	// fail2ban connection line that counts only once its address is known.
 	NoFail
+	// NoAddress: a failregex matched, but the failure id is not an address
+	// (a host name or an <F-ID> text; logjail does not resolve names). The
+	// failure (ID set) is reported by Test, never banned.
+	NoAddress
 )
+
+// String names an outcome.
+func (o Outcome) String() string {
+	switch o {
+	case Miss:
+		return "miss"
+	case Matched:
+		return "matched"
+	case Ignored:
+		return "ignored"
+	case BadAddress:
+		return "bad-address"
+	case NoFail:
+		return "nofail"
+	case NoAddress:
+		return "no-address"
+	}
+	return "outcome?"
+}
 
 type failRegex struct {
 	re                       *regexp.Regexp
 	prefix                   string // literal every match starts with (see anchoredPrefix)
 	host, addr, user, nofail int
+	extra                    []int // other named groups, for Failure.Fields
 }
 
 // Matcher applies compiled rules. It is owned by one goroutine: it keeps
@@ -93,6 +180,7 @@ type Matcher struct {
 	fail     []failRegex
 	ignore   []*regexp.Regexp
 	finder   *dates.Finder
+	f2b      *f2bMatcher // the fail2ban dialect, else nil
 
 	// Hits counts matches per failregex, for `logjail test` and status.
 	Hits []uint64
@@ -103,6 +191,22 @@ type Matcher struct {
 // Compile builds a matcher for pipeline from rules.
 func Compile(pipeline string, r Rules) (*Matcher, error) {
 	m := &Matcher{pipeline: pipeline, DateHits: map[string]uint64{}}
+	if r.Dialect == DialectFail2ban {
+		loc := r.Location
+		if loc == nil {
+			loc = time.Local
+		}
+		f, errs := compileF2BRules(r, loc)
+		if len(errs) > 0 {
+			return nil, errors.Join(errs...)
+		}
+		m.f2b = f
+		m.Hits = make([]uint64, len(f.fail))
+		return m, nil
+	}
+	if r.MaxLines > 1 {
+		return nil, &RegexError{List: "failregex", Err: errors.New("maxlines needs the fail2ban dialect")}
+	}
 	var errs []error
 	if r.Prefregex != "" {
 		p, _, err := expandTags(r.Prefregex)
@@ -131,14 +235,22 @@ func Compile(pipeline string, r Rules) (*Matcher, error) {
 			errs = append(errs, &RegexError{List: "failregex", Index: i, Err: err})
 			continue
 		}
-		m.fail = append(m.fail, failRegex{
+		fr := failRegex{
 			re:     re,
 			prefix: anchoredPrefix(p),
 			host:   re.SubexpIndex(groupHost),
 			addr:   re.SubexpIndex(groupAddr),
 			user:   re.SubexpIndex(groupUser),
 			nofail: re.SubexpIndex(groupNoFail),
-		})
+		}
+		for gi, name := range re.SubexpNames() {
+			switch name {
+			case "", groupHost, groupAddr, groupUser, groupNoFail, groupContent:
+			default:
+				fr.extra = append(fr.extra, gi)
+			}
+		}
+		m.fail = append(m.fail, fr)
 	}
 	for i, s := range r.Ignoreregex {
 		p, _, err := expandTags(s)
@@ -174,6 +286,13 @@ func Compile(pipeline string, r Rules) (*Matcher, error) {
 
 // Regexes returns the failregexes after tag expansion, in order.
 func (m *Matcher) Regexes() []string {
+	if m.f2b != nil {
+		out := make([]string, len(m.f2b.fail))
+		for i, f := range m.f2b.fail {
+			out[i] = f.re.String()
+		}
+		return out
+	}
 	out := make([]string, len(m.fail))
 	for i, f := range m.fail {
 		out[i] = f.re.String()
@@ -181,9 +300,51 @@ func (m *Matcher) Regexes() []string {
 	return out
 }
 
+// Engines returns, per failregex, the engine it runs on: "re2" or
+// "regexp2" (the backtracking fallback).
+func (m *Matcher) Engines() []string {
+	if m.f2b != nil {
+		out := make([]string, len(m.f2b.fail))
+		for i, f := range m.f2b.fail {
+			out[i] = f.re.Engine()
+		}
+		return out
+	}
+	out := make([]string, len(m.fail))
+	for i := range out {
+		out[i] = pyre.EngineRE2
+	}
+	return out
+}
+
+// Dialect returns the dialect the matcher was compiled for.
+func (m *Matcher) Dialect() Dialect {
+	if m.f2b != nil {
+		return DialectFail2ban
+	}
+	return DialectLogjail
+}
+
+// Timeouts returns how many matches on the backtracking engine timed out
+// (each counted as a miss).
+func (m *Matcher) Timeouts() uint64 {
+	if m.f2b != nil {
+		return m.f2b.timeouts + m.f2b.dates.Timeouts
+	}
+	return 0
+}
+
 // Match classifies e. now is the reference time for dates without a year.
-// On Matched, f holds the failure. The miss path does not allocate.
+// On Matched, f holds the failure. For logjail filters the miss path does
+// not allocate; for fail2ban filters a line whose date is found costs one
+// allocation (RE2's match positions).
+//
+// When the entry has a time (e.Time set by the source: journal, syslog),
+// the message is not searched for a date (as fail2ban's journal backend).
 func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f Failure, out Outcome) {
+	if m.f2b != nil {
+		return m.matchF2B(e, now)
+	}
 	text := e.Message
 	t := e.Time
 	if t.IsZero() {
@@ -234,16 +395,28 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f Failure, out Outcome)
 		}
 		m.Hits[i]++
 		if fr.nofail >= 0 && loc[2*fr.nofail] >= 0 {
-			return Failure{Pipeline: m.pipeline, Addr: addr.Unmap(), Time: t, Line: e.Message, Regex: i, Pos: e.Pos}, NoFail
+			return Failure{Pipeline: m.pipeline, Addr: addr.Unmap(), ID: addrText, Time: t, Line: e.Message, Regex: i, Pos: e.Pos, Attempts: 1}, NoFail
+		}
+		var fields map[string]string
+		for _, gi := range fr.extra {
+			if loc[2*gi] >= 0 {
+				if fields == nil {
+					fields = map[string]string{}
+				}
+				fields[fr.re.SubexpNames()[gi]] = text[loc[2*gi]:loc[2*gi+1]]
+			}
 		}
 		return Failure{
 			Pipeline: m.pipeline,
 			Addr:     addr.Unmap(),
+			ID:       addrText,
 			Time:     t,
 			User:     group(text, loc, fr.user),
 			Line:     e.Message,
 			Regex:    i,
 			Pos:      e.Pos,
+			Fields:   fields,
+			Attempts: 1,
 		}, Matched
 	}
 	return f, Miss

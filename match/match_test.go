@@ -235,3 +235,18 @@ func TestReport(t *testing.T) {
 		t.Errorf("regexes %+v dates %v", rep.Regexes, rep.Dates)
 	}
 }
+
+func TestFields(t *testing.T) {
+	m, err := Compile("p", Rules{Failregex: []string{`^<F-ERROR>\w+</F-ERROR> from <HOST>( port <F-PORT>\d+</F-PORT>)?$`}, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := ingest.Entry{Message: "timeout from 192.0.2.1", ReadAt: now}
+	f, out := m.Match(&e, now)
+	if out != Matched || len(f.Fields) != 1 || f.Fields["error"] != "timeout" || f.ID != "192.0.2.1" || f.Attempts != 1 {
+		t.Fatalf("%v %+v", out, f)
+	}
+	if got := m.Engines(); len(got) != 1 || got[0] != "re2" || m.Dialect() != DialectLogjail {
+		t.Errorf("engines %v dialect %v", got, m.Dialect())
+	}
+}

@@ -116,6 +116,13 @@ func Build(p *Pipeline, pos ingest.Positions, log *slog.Logger) (*Stages, error)
 	log = log.With("pipeline", p.Name)
 	st := &Stages{Spec: p}
 	for _, in := range p.Ingest {
+		if j := in.Journald; j != nil && len(j.Match) == 0 && len(p.JournalMatch) > 0 {
+			// A fail2ban filter's journalmatch selects the journal entries,
+			// as fail2ban's systemd backend does.
+			jm := *j
+			jm.Match = p.JournalMatch
+			in.Journald = &jm
+		}
 		src, err := buildSource(in, pos, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s: pipelines.%s: %w", in.At, p.Name, err)

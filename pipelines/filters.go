@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/fail2ban"
 )
 
 // shipped holds the filters written for logjail (pipelines/filters/*.yaml).
@@ -101,20 +102,27 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 	return f, nil
 }
 
-// ResolveFilter loads a filter the way `logjail test` names one ("sshd",
-// "sshd[mode=aggressive]", "./myfilter.yaml") and compiles it.
+// ResolveFilter loads a filter the way `logjail test` names one: a shipped
+// filter ("sshd", "sshd[mode=aggressive]"), a YAML filter file, or a
+// fail2ban filter file ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"),
+// and compiles it.
 func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) {
-	r, err := ParseFilterRef(ref)
-	if err != nil {
-		return nil, match.Rules{}, err
-	}
-	p := &Pipeline{Name: "test", what: "filter " + r.Name, Match: MatchSpec{Filter: Text{S: r.Name}}}
-	for k, val := range r.Args {
-		switch k {
-		case "mode":
-			p.Match.Mode = Text{S: val}
-		default:
-			return nil, match.Rules{}, fmt.Errorf("filter %q: unknown argument %q (known: mode)", ref, k)
+	p := &Pipeline{Name: "test", what: "filter " + ref}
+	if isFail2banRef(ref) {
+		p.Match.Fail2ban = Text{S: ref}
+	} else {
+		r, err := ParseFilterRef(ref)
+		if err != nil {
+			return nil, match.Rules{}, err
+		}
+		p.Match.Filter = Text{S: r.Name}
+		for k, val := range r.Args {
+			switch k {
+			case "mode":
+				p.Match.Mode = Text{S: val}
+			default:
+				return nil, match.Rules{}, fmt.Errorf("filter %q: unknown argument %q (known: mode)", ref, k)
+			}
 		}
 	}
 	v := validator{decoder: &decoder{}, dir: dir}
@@ -134,7 +142,28 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 	}
 	var pref, date Text
 	var fail, ignore []Text
-	if ms.Filter.S != "" {
+	dialect, maxLines := match.DialectLogjail, 0
+	if ms.Fail2ban.S != "" {
+		if ms.Filter.S != "" {
+			v.fail(ms.Fail2ban.At, "%s: filter and fail2ban exclude each other", p.label())
+			return nil
+		}
+		f, err := loadFail2banFilter(v.dir, ms.Fail2ban.S, ms.Mode.S)
+		if err != nil {
+			v.fail(ms.Fail2ban.At, "%s: %v", p.label(), err)
+			return nil
+		}
+		at := ms.Fail2ban.At
+		dialect, maxLines = match.DialectFail2ban, f.MaxLines
+		pref, date = Text{S: f.Prefregex, At: at}, Text{S: f.Datepattern, At: at}
+		for _, r := range f.Failregex {
+			fail = append(fail, Text{S: r, At: at})
+		}
+		for _, r := range f.Ignoreregex {
+			ignore = append(ignore, Text{S: r, At: at})
+		}
+		p.JournalMatch = f.JournalMatch
+	} else if ms.Filter.S != "" {
 		f, err := v.loadFilter(v.dir, ms.Filter.S)
 		if err != nil {
 			var cfgErr *Error
@@ -177,7 +206,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 		v.fail(ms.At, "%s: match needs a filter or failregex", p.label())
 		return nil
 	}
-	p.Rules = match.Rules{Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
+	p.Rules = match.Rules{Dialect: dialect, MaxLines: maxLines, Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
 	m, err := match.Compile(p.Name, p.Rules)
 	if err != nil {
 		for _, e := range unjoin(err) {
@@ -220,4 +249,30 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
+}
+
+// loadFail2banFilter reads a fail2ban filter file reference
+// ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"); mode, when given,
+// is one more argument. A relative path is relative to dir.
+func loadFail2banFilter(dir, ref, mode string) (*fail2ban.Filter, error) {
+	path, args, err := fail2ban.ParseRef(ref)
+	if err != nil {
+		return nil, err
+	}
+	if args == nil {
+		args = map[string]string{}
+	}
+	if mode != "" {
+		args["mode"] = mode
+	}
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	return fail2ban.LoadFilter(path, args)
+}
+
+// isFail2banRef tells a fail2ban filter file from a logjail filter.
+func isFail2banRef(ref string) bool {
+	name, _, _ := strings.Cut(ref, "[")
+	return strings.HasSuffix(name, ".conf") || strings.HasSuffix(name, ".local")
 }

@@ -63,6 +63,9 @@ type Pipeline struct {
 	// Rules are the resolved match rules (filter file, mode and inline
 	// regexes combined), filled in by Load for enabled pipelines.
 	Rules match.Rules `yaml:"-"`
+	// JournalMatch is a fail2ban filter's journalmatch, used by a journald
+	// source of this pipeline that sets no match of its own.
+	JournalMatch []string `yaml:"-"`
 
 	// keyAt and keyFrom say where each key's value was written and whether
 	// it came from defaults, so an error points at the line to change.
@@ -172,8 +175,12 @@ type FileSpec struct {
 
 // MatchSpec selects a filter and/or gives inline regexes.
 type MatchSpec struct {
-	At          Pos    `yaml:"-"`
-	Filter      Text   `yaml:"filter"`
+	At     Pos  `yaml:"-"`
+	Filter Text `yaml:"filter"`
+	// Fail2ban names a fail2ban filter file, read as fail2ban reads it
+	// ("/etc/fail2ban/filter.d/sshd.conf", arguments allowed:
+	// "…/sshd.conf[mode=aggressive]").
+	Fail2ban    Text   `yaml:"fail2ban"`
 	Mode        Text   `yaml:"mode"`
 	Prefregex   Text   `yaml:"prefregex"`
 	Failregex   []Text `yaml:"failregex"`

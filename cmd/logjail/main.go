@@ -43,6 +43,7 @@ func app() *cli.App {
 			unbanCommand(),
 			testCommand(),
 			validateCommand(),
+			importCommand(),
 		},
 	}
 }

@@ -79,7 +79,7 @@ func printReport(w io.Writer, rep match.Report, matched, missed bool) {
 	fmt.Fprintf(w, "Lines: %d lines, %d ignored, %d matched, %d missed\n", rep.Lines, rep.Ignored, rep.Matched, rep.Missed)
 	fmt.Fprintf(w, "\nFailregex: %d total\n", rep.Matched)
 	for i, r := range rep.Regexes {
-		fmt.Fprintf(w, "|  %d) [%d] %s\n", i+1, r.Hits, r.Regex)
+		fmt.Fprintf(w, "|  %d) [%d] (%s) %s\n", i+1, r.Hits, r.Engine, r.Regex)
 	}
 	fmt.Fprintf(w, "\nDate formats:\n")
 	var names []string

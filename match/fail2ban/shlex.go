@@ -1,0 +1,68 @@
+package fail2ban
+
+import (
+	"errors"
+	"strings"
+)
+
+// shellSplit splits s into words like Python's shlex.split (POSIX mode, no
+// comments): white space separates words; 'single quotes' keep everything;
+// "double quotes" keep everything but a backslash before '"' or '\';
+// outside quotes a backslash escapes any character.
+func shellSplit(s string) ([]string, error) {
+	var (
+		words   []string
+		cur     strings.Builder
+		inWord  bool
+		quote   rune // 0, '\'' or '"'
+		escaped bool
+	)
+	for _, r := range s {
+		switch {
+		case escaped:
+			if quote == '"' && r != '"' && r != '\\' {
+				cur.WriteRune('\\')
+			}
+			cur.WriteRune(r)
+			escaped = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			} else {
+				cur.WriteRune(r)
+			}
+		case quote == '"':
+			switch r {
+			case '"':
+				quote = 0
+			case '\\':
+				escaped = true
+			default:
+				cur.WriteRune(r)
+			}
+		case r == '\\':
+			escaped, inWord = true, true
+		case r == '\'' || r == '"':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t' || r == '\r' || r == '\n':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if escaped {
+		return nil, errors.New("no escaped character")
+	}
+	if quote != 0 {
+		return nil, errors.New("no closing quotation")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}

@@ -1,0 +1,298 @@
+package pipelines
+
+import (
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/logjail/logjail/match/fail2ban"
+)
+
+// ImportFail2ban reads a fail2ban configuration (jail.conf, jail.d/*.conf,
+// jail.local, jail.d/*.local under dir) and writes logjail YAML for its
+// enabled jails. Whatever it cannot translate is a warning naming the jail
+// and the option; the YAML it returns passes Load.
+func ImportFail2ban(dir string) (yamlText string, warnings []string, err error) {
+	jails, err := fail2ban.LoadJails(dir)
+	if err != nil {
+		return "", nil, err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Imported from %s by logjail import-fail2ban.\n", dir)
+	fmt.Fprintf(&b, "# Filters are read from fail2ban's files at run time; nothing of them is copied.\n")
+	b.WriteString("pipelines:\n")
+	enabled := jails.Enabled()
+	if len(enabled) == 0 {
+		warnings = append(warnings, "no enabled jail")
+	}
+	for _, name := range enabled {
+		w := &jailWriter{jails: jails, name: name, dir: dir}
+		if !pipelineName.MatchString(name) {
+			warnings = append(warnings, fmt.Sprintf("jail %s: its name is not a valid pipeline name; skipped", name))
+			continue
+		}
+		text := w.write()
+		warnings = append(warnings, w.warnings...)
+		b.WriteString(text)
+	}
+	return b.String(), warnings, nil
+}
+
+// jailWriter translates one jail.
+type jailWriter struct {
+	jails    *fail2ban.Jails
+	name     string
+	dir      string
+	warnings []string
+	handled  []string // options translated or deliberately left out
+}
+
+func (w *jailWriter) warn(option, format string, args ...any) {
+	where := ""
+	if pos, ok := w.jails.Where(w.name, option); ok {
+		where = " (" + pos.String() + ")"
+	}
+	w.warnings = append(w.warnings, fmt.Sprintf("jail %s: %s%s: %s", w.name, option, where, fmt.Sprintf(format, args...)))
+}
+
+func (w *jailWriter) get(option string) (string, bool) {
+	w.handled = append(w.handled, option)
+	v, ok := w.jails.Get(w.name, option)
+	return strings.TrimSpace(v), ok
+}
+
+// options fail2ban jails commonly carry that need no translation: they
+// feed the filter or action templates, which are resolved on the fail2ban
+// side, or they match logjail's behaviour already.
+var quietOptions = []string{
+	"enabled", "mode", "chain", "usedns", "logencoding", "protocol", "port",
+	"banaction_allports", "action_", "action_mw", "action_mwl", "action_xarf",
+	"action_cf_mwl", "action_blocklist_de", "action_abuseipdb", "mta", "destemail",
+	"sender", "sendername", "fail2ban_agent", "ignorecache", "before", "after",
+	"filter", "logtimezone", "maxmatches", "dbpurgeage",
+	"__name__",
+}
+
+func (w *jailWriter) write() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "  %s:\n    enabled: true\n", w.name)
+
+	// Source: the journal for backend = systemd, else the log files.
+	backend, _ := w.get("backend")
+	filter, ferr := w.jails.Filter(w.name)
+	if ferr != nil {
+		w.warn("filter", "cannot be read: %v", ferr)
+	}
+	b.WriteString("    ingest:\n")
+	if strings.HasPrefix(backend, "systemd") {
+		var terms []string
+		if filter != nil {
+			terms = filter.JournalMatch
+		}
+		if len(terms) == 0 {
+			w.warn("backend", "systemd without a journalmatch in the filter: the whole journal is read")
+		}
+		fmt.Fprintf(&b, "      - journald: {match: [%s]}\n", quoteList(terms))
+		w.handled = append(w.handled, "logpath", "journalmatch")
+	} else {
+		if backend != "" && backend != "auto" && backend != "polling" && backend != "pyinotify" && backend != "gamin" {
+			w.warn("backend", "%q is not known; the log files are followed", backend)
+		}
+		logpath, _ := w.get("logpath")
+		var paths []string
+		for _, f := range strings.Fields(logpath) {
+			switch f {
+			case "head", "tail":
+				continue // fail2ban's start position hint; logjail starts at the end, then resumes
+			}
+			if !filepath.IsAbs(f) {
+				w.warn("logpath", "%q is not absolute; left out", f)
+				continue
+			}
+			paths = append(paths, f)
+		}
+		if len(paths) == 0 {
+			w.warn("logpath", "no log file; the pipeline gets a placeholder path that never exists")
+			paths = []string{"/var/log/" + w.name + ".log"}
+		}
+		fmt.Fprintf(&b, "      - file: {paths: [%s]}\n", quoteList(paths))
+	}
+
+	// Filter: a reference to fail2ban's own file, with its arguments.
+	ref, _ := w.get("filter")
+	if ref == "" {
+		ref = w.name
+	}
+	fname, args, err := fail2ban.ParseRef(ref)
+	if err != nil {
+		w.warn("filter", "%v", err)
+	}
+	path := filepath.Join(w.dir, "filter.d", fname+".conf")
+	var argText []string
+	for _, k := range sortedKeys(args) {
+		argText = append(argText, k+"="+args[k])
+	}
+	if len(argText) > 0 {
+		path += "[" + strings.Join(argText, ", ") + "]"
+	}
+	fmt.Fprintf(&b, "    match:\n      fail2ban: %s\n", quote(path))
+	for _, o := range []string{"failregex", "ignoreregex", "prefregex", "datepattern", "maxlines", "journalmatch"} {
+		if ownOption(w.jails, w.name, o) && !slices.Contains(w.handled, o) {
+			w.warn(o, "set in the jail; logjail reads the filter file only, so this override is not imported")
+		}
+		w.handled = append(w.handled, o)
+	}
+
+	// Policy.
+	if v, ok := w.get("maxretry"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= maxMaxRetry {
+			fmt.Fprintf(&b, "    maxretry: %d\n", n)
+		} else {
+			w.warn("maxretry", "%q is not a count from 1 to %d; the default is used", v, maxMaxRetry)
+		}
+	}
+	for _, o := range []string{"findtime", "bantime"} {
+		v, ok := w.get(o)
+		if !ok {
+			continue
+		}
+		d, err := ParseDuration(v)
+		if err != nil || (o == "findtime" && d == Permanent) {
+			w.warn(o, "%q: not a duration logjail reads; the default is used", v)
+			continue
+		}
+		if d == Permanent {
+			fmt.Fprintf(&b, "    %s: -1\n", o)
+		} else {
+			fmt.Fprintf(&b, "    %s: %s\n", o, FormatDuration(d))
+		}
+	}
+	if v, ok := w.get("ignoreip"); ok && v != "" {
+		var list []string
+		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' }) {
+			if _, err := parsePrefix(f); err != nil {
+				w.warn("ignoreip", "%q is not an address or CIDR (host names are not resolved yet); left out", f)
+				continue
+			}
+			list = append(list, f)
+		}
+		if len(list) > 0 {
+			fmt.Fprintf(&b, "    ignoreip: [%s]\n", quoteList(list))
+		}
+	}
+	if v, ok := w.get("ignoreself"); ok && !fail2ban.ParseBool(v) {
+		w.warn("ignoreself", "false is not supported yet: the host's own addresses are not ignored by logjail yet either")
+	}
+	if v, ok := w.get("ignorecommand"); ok && v != "" {
+		w.warn("ignorecommand", "not supported yet; ignored")
+	}
+	for _, o := range w.jails.Options(w.name) {
+		if strings.HasPrefix(o, "bantime.") {
+			w.handled = append(w.handled, o)
+			if o == "bantime.increment" {
+				if v, _ := w.jails.Get(w.name, o); fail2ban.ParseBool(v) {
+					w.warn(o, "not supported yet (bans are not incremented); ignored")
+				}
+			}
+		}
+	}
+
+	// Enforcement: nftables in place of fail2ban's firewall actions.
+	banaction, _ := w.get("banaction")
+	action, _ := w.get("action")
+	w.handled = append(w.handled, "banaction", "action")
+	for _, a := range fail2ban.SplitRefs(action) {
+		an, _, _ := fail2ban.ParseRef(a)
+		switch {
+		case an == "" || an == banaction || strings.HasPrefix(an, "nftables") || strings.HasPrefix(an, "iptables"):
+		case strings.Contains(an, "mail") || strings.HasPrefix(an, "sendmail"):
+			w.warn("action", "%s: mail actions are not supported yet; left out", an)
+		default:
+			w.warn("action", "%s: not translated; left out", an)
+		}
+	}
+	if !strings.HasPrefix(banaction, "nftables") && !strings.HasPrefix(banaction, "iptables") {
+		w.warn("banaction", "%q: translated to logjail's nftables enforcer", banaction)
+	}
+	b.WriteString("    enforce:\n")
+	nft := []string{}
+	if !strings.Contains(banaction, "allports") {
+		port, _ := w.jails.Get(w.name, "port")
+		ports, all := w.ports(port)
+		if !all && len(ports) > 0 {
+			nft = append(nft, "ports: ["+quoteList(ports)+"]")
+		}
+	}
+	if proto, _ := w.jails.Get(w.name, "protocol"); proto == "udp" {
+		nft = append(nft, "protocol: udp")
+	} else if proto != "" && proto != "tcp" {
+		w.warn("protocol", "%q: logjail bans tcp or udp ports; tcp is used", proto)
+	}
+	fmt.Fprintf(&b, "      - nftables: {%s}\n", strings.Join(nft, ", "))
+
+	for _, o := range fail2banOwnOptions(w.jails, w.name) {
+		if !slices.Contains(w.handled, o) && !slices.Contains(quietOptions, o) {
+			w.warn(o, "not translated")
+		}
+	}
+	return b.String()
+}
+
+// ports translates fail2ban's port option ("ssh", "http,https",
+// "8000:8100", "0:65535"); all reports every port.
+func (w *jailWriter) ports(v string) (ports []string, all bool) {
+	for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' }) {
+		lo, hi, isRange := strings.Cut(p, ":")
+		if !isRange {
+			ports = append(ports, p)
+			continue
+		}
+		l, err1 := strconv.Atoi(lo)
+		h, err2 := strconv.Atoi(hi)
+		switch {
+		case err1 != nil || err2 != nil || l > h:
+			w.warn("port", "%q: not a port range; left out", p)
+		case l <= 1 && h >= 65535:
+			return nil, true
+		case h-l+1 > maxPorts:
+			w.warn("port", "%q: more than %d ports; all ports are banned instead", p, maxPorts)
+			return nil, true
+		default:
+			for n := max(l, 1); n <= h; n++ {
+				ports = append(ports, strconv.Itoa(n))
+			}
+		}
+	}
+	return ports, false
+}
+
+// fail2banOwnOptions lists the options set in the jail's own section.
+func fail2banOwnOptions(j *fail2ban.Jails, jail string) []string {
+	return j.Config().Options(jail)
+}
+
+func ownOption(j *fail2ban.Jails, jail, option string) bool {
+	return slices.Contains(j.Config().Options(jail), option)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func quoteList(items []string) string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = quote(s)
+	}
+	return strings.Join(out, ", ")
+}
+
+// quote writes a YAML double-quoted scalar.
+func quote(s string) string { return strconv.Quote(s) }
