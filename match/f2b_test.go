@@ -303,7 +303,7 @@ func TestFail2banReport(t *testing.T) {
 	// fail2ban cuts the date only: the blank after it stays.
 	m := compileF2BTest(t, Rules{Failregex: []string{`^\s*fail <F-USER>\w+</F-USER> from <HOST>$`, `^\s*(?!ok)\w+ <HOST>$`}})
 	log := "2005-08-14 09:00:00 fail bob from 192.0.2.1\n2005-08-14 09:00:01 fail ann from bad.example.org\n2005-08-14 09:00:02 nope 192.0.2.3\nok 192.0.2.4\n"
-	rep, err := Test(m, strings.NewReader(log), f2bNow, false)
+	rep, err := Test(func() (*Matcher, error) { return m, nil }, strings.NewReader(log), f2bNow, TestOptions{KeepFailures: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

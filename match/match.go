@@ -177,6 +177,9 @@ type Matcher struct {
 	pipeline string
 	pref     *regexp.Regexp
 	prefCont int
+	// prefHead is the prefregex without its trailing
+	// (?P<content>.+)$, when it has that common shape (see headOf).
+	prefHead *regexp.Regexp
 	fail     []failRegex
 	ignore   []*regexp.Regexp
 	finder   *dates.Finder
@@ -217,6 +220,7 @@ func Compile(pipeline string, r Rules) (*Matcher, error) {
 			errs = append(errs, &RegexError{List: "prefregex", Err: err})
 		} else {
 			m.prefCont = m.pref.SubexpIndex(groupContent)
+			m.prefHead = headOf(p)
 		}
 	}
 	if len(r.Failregex) == 0 {
@@ -362,12 +366,23 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f Failure, out Outcome)
 				return f, Miss
 			}
 		} else {
-			loc := m.pref.FindStringSubmatchIndex(text)
-			if loc == nil {
-				return f, Miss
-			}
-			if s, e := loc[2*m.prefCont], loc[2*m.prefCont+1]; s >= 0 {
-				text = text[s:e]
+			if m.prefHead != nil {
+				// The content is the rest of the line: matching the header
+				// alone is the same, and much cheaper than carrying the
+				// capture to the end of the line.
+				loc := m.prefHead.FindStringIndex(text)
+				if loc == nil || loc[1] == len(text) {
+					return f, Miss
+				}
+				text = text[loc[1]:]
+			} else {
+				loc := m.pref.FindStringSubmatchIndex(text)
+				if loc == nil {
+					return f, Miss
+				}
+				if s, e := loc[2*m.prefCont], loc[2*m.prefCont+1]; s >= 0 {
+					text = text[s:e]
+				}
 			}
 		}
 	}
@@ -441,4 +456,23 @@ func cutDate(s string, start, end int) string {
 		return rest
 	}
 	return strings.TrimRight(s[:start], " \t") + " " + rest
+}
+
+// headOf returns the part of an expanded prefregex before a final
+// "(?P<content>.+)$", compiled, or nil for any other shape. The content of
+// such a prefregex is whatever follows the header up to the end of the line
+// (a line holds no newline), so the header alone decides the match.
+func headOf(pattern string) *regexp.Regexp {
+	for _, tail := range []string{"(?P<content>.+)$", "(?P<content>.+)\\s*$"} {
+		head, ok := strings.CutSuffix(pattern, tail)
+		if !ok || !strings.HasPrefix(head, "^") {
+			continue
+		}
+		re, err := regexp.Compile(head)
+		if err != nil || re.NumSubexp() > 0 && re.SubexpIndex(groupContent) >= 0 {
+			return nil
+		}
+		return re
+	}
+	return nil
 }

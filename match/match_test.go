@@ -218,7 +218,7 @@ func TestReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := "Nov 25 07:00:00 denied 192.0.2.1 user bob\nNov 25 07:00:01 hello\n\xff\xfe denied 192.0.2.2\ndenied 2001:db8::1\n"
-	rep, err := Test(m, strings.NewReader(log), now, true)
+	rep, err := Test(func() (*Matcher, error) { return m, nil }, strings.NewReader(log), now, TestOptions{KeepFailures: true, KeepMissed: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
@@ -60,16 +61,138 @@ type NumberedLine struct {
 // maxTestLine bounds one line in `logjail test`, as the file source does.
 const maxTestLine = 1 << 20
 
-// Test runs m over every line of r, dating year-less lines against now; it
-// applies no window and bans nothing. Lines without a date are dated now.
-func Test(m *Matcher, r io.Reader, now time.Time, keepMissed bool) (Report, error) {
+// TestOptions selects what Test keeps besides the counts.
+type TestOptions struct {
+	KeepFailures bool // list every failure (--json, --print-matched)
+	KeepMissed   bool // list the missed lines (--print-missed)
+	// Progress, when set, is called now and then with the bytes read so far.
+	Progress func(bytesRead int64)
+}
+
+// testBatch is a run of consecutive lines, numbered from first.
+type testBatch struct {
+	seq, first int
+	lines      []string
+	rep        Report
+}
+
+const testBatchLines = 2048
+
+// Test runs a filter over every line of r, dating year-less lines against
+// now; it applies no window and bans nothing. Lines without a date are
+// dated now. A filter without state between lines (logjail's dialect)
+// runs on `workers` goroutines, each with its own matcher from build, over
+// batches of lines, and the results are merged in line order; fail2ban's
+// dialect (multi-line buffers, connection tracking, the last date) runs on
+// one.
+func Test(build func() (*Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
+	first, err := build()
+	if err != nil {
+		return Report{}, err
+	}
+	matchers := []*Matcher{first}
+	if first.Dialect() == DialectLogjail {
+		for len(matchers) < workers {
+			m, err := build()
+			if err != nil {
+				return Report{}, err
+			}
+			matchers = append(matchers, m)
+		}
+	}
+	start := time.Now()
+	todo := make(chan *testBatch, 2*len(matchers))
+	done := make(chan *testBatch, 2*len(matchers))
+	var wg sync.WaitGroup
+	for _, m := range matchers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := range todo {
+				b.rep = testLines(m, b.lines, b.first, now, opts)
+				done <- b
+			}
+		}()
+	}
+	readErr := make(chan error, 1)
+	go func() {
+		readErr <- readBatches(r, todo, opts.Progress)
+		close(todo)
+		wg.Wait()
+		close(done)
+	}()
+
 	rep := Report{Dates: map[string]int{}, Failures: []FailureRecord{}}
+	pending := map[int]*testBatch{}
+	next := 0
+	for b := range done {
+		pending[b.seq] = b
+		for pb, ok := pending[next]; ok; pb, ok = pending[next] {
+			delete(pending, next)
+			next++
+			rep.Lines += pb.rep.Lines
+			rep.Matched += pb.rep.Matched
+			rep.NoAddress += pb.rep.NoAddress
+			rep.Ignored += pb.rep.Ignored
+			rep.Missed += pb.rep.Missed
+			rep.Failures = append(rep.Failures, pb.rep.Failures...)
+			rep.MissedLines = append(rep.MissedLines, pb.rep.MissedLines...)
+		}
+	}
+	if err := <-readErr; err != nil {
+		return rep, err
+	}
+	if el := time.Since(start).Seconds(); el > 0 {
+		rep.LinesPerSec = float64(rep.Lines) / el
+	}
+	engines := first.Engines()
+	for i, re := range first.Regexes() {
+		var hits uint64
+		for _, m := range matchers {
+			hits += m.Hits[i]
+		}
+		rep.Regexes = append(rep.Regexes, RegexHits{Regex: re, Hits: hits, Engine: engines[i]})
+	}
+	for _, m := range matchers {
+		rep.Timeouts += m.Timeouts()
+		for k, v := range m.DateHits {
+			rep.Dates[k] += int(v)
+		}
+	}
+	return rep, nil
+}
+
+// readBatches splits r into numbered batches of lines.
+func readBatches(r io.Reader, out chan<- *testBatch, progress func(int64)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxTestLine)
-	start := time.Now()
+	var read int64
+	b := &testBatch{first: 1}
+	n := 0
 	for sc.Scan() {
+		n++
+		read += int64(len(sc.Bytes())) + 1
+		b.lines = append(b.lines, strings.ToValidUTF8(strings.TrimSuffix(sc.Text(), "\r"), "\uFFFD"))
+		if len(b.lines) == testBatchLines {
+			out <- b
+			b = &testBatch{seq: b.seq + 1, first: n + 1}
+			if progress != nil {
+				progress(read)
+			}
+		}
+	}
+	if len(b.lines) > 0 {
+		out <- b
+	}
+	return sc.Err()
+}
+
+// testLines matches one batch.
+func testLines(m *Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
+	var rep Report
+	for i, line := range lines {
+		n := first + i
 		rep.Lines++
-		line := strings.ToValidUTF8(strings.TrimSuffix(sc.Text(), "\r"), "\uFFFD")
 		e := ingest.Entry{Message: line, ReadAt: now}
 		f, out := m.Match(&e, now)
 		if out == BadAddress && m.Dialect() == DialectFail2ban {
@@ -79,9 +202,14 @@ func Test(m *Matcher, r io.Reader, now time.Time, keepMissed bool) (Report, erro
 		switch out {
 		case Matched, NoAddress:
 			rep.Matched++
-			rec := FailureRecord{Line: rep.Lines, Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Text: line}
 			if out == NoAddress {
 				rep.NoAddress++
+			}
+			if !opts.KeepFailures {
+				continue
+			}
+			rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Text: line}
+			if out == NoAddress {
 				rec.Addr = f.ID
 			} else if f.ID != "" && f.ID != rec.Addr {
 				if a, err := netip.ParseAddr(f.ID); err != nil || a.Unmap() != f.Addr {
@@ -93,24 +221,10 @@ func Test(m *Matcher, r io.Reader, now time.Time, keepMissed bool) (Report, erro
 			rep.Ignored++
 		default:
 			rep.Missed++
-			if keepMissed {
-				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: rep.Lines, Text: line})
+			if opts.KeepMissed {
+				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: n, Text: line})
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return rep, err
-	}
-	if el := time.Since(start).Seconds(); el > 0 {
-		rep.LinesPerSec = float64(rep.Lines) / el
-	}
-	engines := m.Engines()
-	for i, re := range m.Regexes() {
-		rep.Regexes = append(rep.Regexes, RegexHits{Regex: re, Hits: m.Hits[i], Engine: engines[i]})
-	}
-	rep.Timeouts = m.Timeouts()
-	for k, v := range m.DateHits {
-		rep.Dates[k] = int(v)
-	}
-	return rep, nil
+	return rep
 }

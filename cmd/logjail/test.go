@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -31,12 +33,17 @@ func testCommand() *cli.Command {
 			if c.NArg() != 2 {
 				return fmt.Errorf("usage: logjail test FILTER LOG")
 			}
-			m, _, err := pipelines.ResolveFilter(c.Args().Get(0), ".")
-			if err != nil {
+			ref := c.Args().Get(0)
+			build := func() (*match.Matcher, error) {
+				m, _, err := pipelines.ResolveFilter(ref, ".")
+				return m, err
+			}
+			if _, err := build(); err != nil {
 				return err
 			}
 			logArg := c.Args().Get(1)
 			var in io.Reader
+			var size int64
 			now := time.Now()
 			if f, err := os.Open(logArg); err == nil {
 				defer f.Close()
@@ -45,6 +52,7 @@ func testCommand() *cli.Command {
 						return fmt.Errorf("%s is a directory", logArg)
 					}
 					now = fi.ModTime()
+					size = fi.Size()
 				}
 				in = f
 			} else if strings.ContainsAny(logArg, " \t") {
@@ -55,11 +63,23 @@ func testCommand() *cli.Command {
 				return err
 			}
 			if s := c.String("now"); s != "" {
-				if now, err = time.Parse(time.RFC3339, s); err != nil {
+				t, err := time.Parse(time.RFC3339, s)
+				if err != nil {
 					return fmt.Errorf("--now: %v", err)
 				}
+				now = t
 			}
-			rep, err := match.Test(m, in, now, c.Bool("print-missed"))
+			opts := match.TestOptions{
+				KeepFailures: c.Bool("json") || c.Bool("print-matched"),
+				KeepMissed:   c.Bool("print-missed"),
+			}
+			if size > 0 {
+				opts.Progress = progressBar(c.App.ErrWriter, size)
+			}
+			rep, err := match.Test(build, in, now, opts, runtime.GOMAXPROCS(0))
+			if opts.Progress != nil {
+				opts.Progress(-1)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: %w", logArg, err)
 			}
@@ -107,4 +127,38 @@ func printReport(w io.Writer, rep match.Report, matched, missed bool) {
 		}
 	}
 	fmt.Fprintf(w, "\n%.0f lines/s\n", rep.LinesPerSec)
+}
+
+// progressBar draws progress on a terminal for a file that takes more than
+// a second; elsewhere (a pipe, a log file) it prints nothing. Called with
+// -1 it clears the line.
+func progressBar(w io.Writer, size int64) func(int64) {
+	f, ok := w.(*os.File)
+	if !ok {
+		return nil
+	}
+	if fi, err := f.Stat(); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return nil
+	}
+	start := time.Now()
+	drawn := false
+	var mu sync.Mutex
+	return func(read int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		if read < 0 {
+			if drawn {
+				fmt.Fprint(w, "\r\033[K")
+			}
+			return
+		}
+		el := time.Since(start)
+		if el < time.Second {
+			return
+		}
+		drawn = true
+		pct := float64(read) / float64(size)
+		bar := int(pct * 30)
+		fmt.Fprintf(w, "\r[%-30s] %5.1f%% %s", strings.Repeat("=", min(bar, 30)), 100*pct, el.Round(time.Second))
+	}
 }
