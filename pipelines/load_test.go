@@ -212,3 +212,16 @@ func TestLoadErrorsAreTyped(t *testing.T) {
 		t.Fatalf("want a *Error at line 7, got %v", err)
 	}
 }
+
+// The example configurations shipped beside the default one load as they are.
+func TestExamplesLoad(t *testing.T) {
+	files, _ := filepath.Glob("examples/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no examples")
+	}
+	for _, f := range files {
+		if _, err := Load(f); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}

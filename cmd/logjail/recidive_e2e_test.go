@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The recidive example: logjail reads its own log, and an address banned
+// three times by another pipeline is banned by the recidive pipeline.
+func TestRecidivePipeline(t *testing.T) {
+	s := newSetup(t, "")
+	daemonLog := filepath.Join(s.dir, "daemon.log")
+	writeConfig(t, s.config, strings.NewReplacer("LOGFILE", s.logFile, "DAEMONLOG", daemonLog).Replace(`
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 1
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match: {filter: sshd}
+  recidive:
+    enabled: true
+    maxretry: 3
+    findtime: 1d
+    bantime: 1w
+    ingest:
+      - file: {paths: [DAEMONLOG], poll: 200ms}
+    match: {filter: recidive}
+`))
+	s.start(t, nil)
+	for range 3 {
+		if out, err := exec.Command(binary, "ban", "e2e", "203.0.113.77", "--for", "1h", "--socket", s.socket).CombinedOutput(); err != nil {
+			t.Fatalf("logjail ban: %v\n%s", err, out)
+		}
+	}
+	eventually(t, 10*time.Second, "recidive ban", func() bool {
+		for _, b := range banned(t, s.socket) {
+			if b.Pipeline == "recidive" && b.Addr == "203.0.113.77" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+func writeConfig(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
