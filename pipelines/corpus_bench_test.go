@@ -16,8 +16,11 @@ import (
 // one run each, and prints lines/s, the ratio and the peak RSS of both.
 //
 //	task corpus-bench
-//	go test -run '^$' -bench CorpusVsFail2ban -benchtime 1x -timeout 30m ./pipelines/
+//	LOGJAIL_CORPUS_BENCH=1 go test -run '^$' -bench CorpusVsFail2ban -benchtime 1x -timeout 30m ./pipelines/
 func BenchmarkCorpusVsFail2ban(b *testing.B) {
+	if os.Getenv("LOGJAIL_CORPUS_BENCH") != "1" {
+		b.Skip("a 30-second comparison: run it with `task corpus-bench` (LOGJAIL_CORPUS_BENCH=1)")
+	}
 	f2b, err := exec.LookPath("fail2ban-regex")
 	if err != nil {
 		b.Fatal("fail2ban-regex is missing (apt-get install fail2ban)")
