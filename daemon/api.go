@@ -54,6 +54,9 @@ type Status struct {
 	Pipelines []string `json:"pipelines"`
 	// Failed lists enabled pipelines that could not start, with the reason.
 	Failed map[string]string `json:"failed,omitempty"`
+	// FirewallRestores counts the times logjail rebuilt its nftables table
+	// after another program flushed or changed it.
+	FirewallRestores uint64 `json:"firewall_restores"`
 }
 
 // Ban is one active ban, in `logjail banned --json`.
@@ -79,14 +82,18 @@ type BanRequest struct {
 
 // UnbanRequest is the body of POST /unban.
 type UnbanRequest struct {
-	Addr     string `json:"addr"`
+	Addr     string `json:"addr,omitempty"`
 	Pipeline string `json:"pipeline,omitempty"` // empty: every pipeline
+	// All lifts every ban (of Pipeline, or of every pipeline); Addr is empty then.
+	All bool `json:"all,omitempty"`
 }
 
 // UnbanResult lists the pipelines the address was unbanned from.
 type UnbanResult struct {
-	Addr      string   `json:"addr"`
+	Addr      string   `json:"addr,omitempty"`
 	Pipelines []string `json:"pipelines"`
+	// Count is the number of bans lifted.
+	Count int `json:"count"`
 }
 
 func banOf(d state.Decision, now time.Time) Ban {

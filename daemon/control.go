@@ -41,7 +41,11 @@ func fail(w http.ResponseWriter, code int, format string, args ...any) {
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, Status{Pipelines: d.order, Failed: d.failed})
+	st := Status{Pipelines: d.order, Failed: d.failed}
+	if d.firewall != nil {
+		st.FirewallRestores = d.firewall.restores.Load()
+	}
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) {
@@ -177,14 +181,18 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "bad request: %v", err)
 		return
 	}
-	prefix, err := parseTarget(ur.Addr)
-	if err != nil {
-		fail(w, http.StatusBadRequest, "%v", err)
-		return
-	}
-	if !prefix.IsSingleIP() {
-		fail(w, http.StatusBadRequest, "%s: only single addresses are banned", ur.Addr)
-		return
+	var prefix netip.Prefix
+	if ur.All {
+		if ur.Addr != "" {
+			fail(w, http.StatusBadRequest, "an address or all, not both")
+			return
+		}
+	} else {
+		var err error
+		if prefix, err = parseTarget(ur.Addr); err != nil {
+			fail(w, http.StatusBadRequest, "%v", err)
+			return
+		}
 	}
 	names := d.order
 	if ur.Pipeline != "" {
@@ -194,25 +202,38 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		}
 		names = []string{ur.Pipeline}
 	}
-	res := UnbanResult{Addr: prefix.Addr().String(), Pipelines: []string{}}
+	res := UnbanResult{Pipelines: []string{}}
+	if !ur.All {
+		res.Addr = prefixText(state.Decision{Prefix: prefix})
+	}
 	for _, name := range names {
 		r := d.runners[name]
-		var done bool
+		lifted := 0
 		err := r.call(req.Context(), func() {
-			var dec state.Decision
-			if dec, done = r.stages.Tracker.Unban(prefix, "manual", r.now()); done {
-				r.apply(context.WithoutCancel(req.Context()), dec)
+			targets := []netip.Prefix{prefix}
+			if ur.All {
+				targets = targets[:0]
+				for _, b := range r.stages.Tracker.Active() {
+					targets = append(targets, b.Prefix)
+				}
+			}
+			for _, p := range targets {
+				if dec, ok := r.stages.Tracker.Unban(p, "manual", r.now()); ok {
+					r.apply(context.WithoutCancel(req.Context()), dec)
+					lifted++
+				}
 			}
 		})
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
-		if done {
+		if lifted > 0 {
 			res.Pipelines = append(res.Pipelines, name)
+			res.Count += lifted
 		}
 	}
-	if len(res.Pipelines) == 0 {
+	if len(res.Pipelines) == 0 && !ur.All {
 		fail(w, http.StatusNotFound, "%s is not banned", ur.Addr)
 		return
 	}

@@ -44,6 +44,8 @@ type Daemon struct {
 	order   []string
 	failed  map[string]string // pipelines that could not start, with why
 	log     *slog.Logger
+	// firewall watches the nftables layout; nil in a dry run.
+	firewall *firewallWatch
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
@@ -93,7 +95,9 @@ func Run(ctx context.Context, opts Options) error {
 		if err := fw.Setup(ctx, firewallSpecs(enabled)); err != nil {
 			return fmt.Errorf("nftables: %w", err)
 		}
-		enf = &lockedEnforcer{e: fw}
+		locked := &lockedEnforcer{e: fw}
+		enf = locked
+		d.firewall = &firewallWatch{fw: fw, lock: &locked.mu, specs: firewallSpecs(enabled)}
 	}
 
 	names := map[string]bool{}
@@ -148,6 +152,13 @@ func Run(ctx context.Context, opts Options) error {
 		go func() {
 			defer wg.Done()
 			r.run(runCtx)
+		}()
+	}
+	if d.firewall != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			d.watchFirewall(runCtx)
 		}()
 	}
 	serveErr := make(chan error, 1)

@@ -122,6 +122,16 @@ func TestControlAPI(t *testing.T) {
 	if _, err := cl.Unban(ctx, UnbanRequest{Addr: "203.0.113.7"}); err == nil || !strings.Contains(err.Error(), "is not banned") {
 		t.Fatalf("second unban: %v", err)
 	}
+	if _, err := cl.Ban(ctx, BanRequest{Pipeline: "a", Addr: "198.51.100.1"}); err != nil {
+		t.Fatal(err)
+	}
+	all, err := cl.Unban(ctx, UnbanRequest{All: true})
+	if err != nil || all.Count != 2 {
+		t.Fatalf("unban --all: %+v %v (want the 2 remaining bans lifted)", all, err)
+	}
+	if bans, _ := cl.Banned(ctx); len(bans) != 0 {
+		t.Fatalf("after unban --all: %+v", bans)
+	}
 	if fi, err := os.Stat(filepath.Join(dir, "s.sock")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode: %v %v", fi.Mode(), err)
 	}

@@ -141,19 +141,32 @@ func banCommand() *cli.Command {
 func unbanCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unban",
-		Usage:     "lift an address's bans",
-		ArgsUsage: "ADDR",
-		Flags:     []cli.Flag{socketFlag(), jsonFlag(), &cli.StringFlag{Name: "pipeline", Usage: "only in `PIPELINE`"}},
+		Usage:     "lift an address's bans, or every ban",
+		ArgsUsage: "ADDR | --all",
+		Flags: []cli.Flag{
+			socketFlag(), jsonFlag(),
+			&cli.StringFlag{Name: "pipeline", Usage: "only in `PIPELINE`"},
+			&cli.BoolFlag{Name: "all", Usage: "lift every ban (of --pipeline, or of all pipelines)"},
+		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 1 {
-				return fmt.Errorf("usage: logjail unban ADDR [--pipeline P]")
+			req := daemon.UnbanRequest{Pipeline: c.String("pipeline"), All: c.Bool("all")}
+			switch {
+			case req.All && c.NArg() == 0:
+			case !req.All && c.NArg() == 1:
+				req.Addr = c.Args().First()
+			default:
+				return fmt.Errorf("usage: logjail unban ADDR [--pipeline P] | logjail unban --all [--pipeline P]")
 			}
-			r, err := daemon.NewClient(c.String("socket")).Unban(c.Context, daemon.UnbanRequest{Addr: c.Args().First(), Pipeline: c.String("pipeline")})
+			r, err := daemon.NewClient(c.String("socket")).Unban(c.Context, req)
 			if err != nil {
 				return err
 			}
 			if c.Bool("json") {
 				return printJSON(c.App.Writer, r)
+			}
+			if req.All {
+				fmt.Fprintf(c.App.Writer, "lifted %d bans\n", r.Count)
+				return nil
 			}
 			fmt.Fprintf(c.App.Writer, "unbanned %s from %s\n", r.Addr, strings.Join(r.Pipelines, ", "))
 			return nil

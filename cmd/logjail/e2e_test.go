@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/nftables"
 	"golang.org/x/sys/unix"
 
 	"github.com/logjail/logjail/daemon"
@@ -182,33 +181,11 @@ func (tn *testNet) connect(t *testing.T, local, remote string, port int) bool {
 // elements lists the addresses in a set of logjail's table in the srv namespace.
 func (tn *testNet) elements(t *testing.T, set string) map[netip.Addr]time.Duration {
 	t.Helper()
-	f, err := os.Open("/run/netns/" + tn.srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := conn.GetSetByName(&nftables.Table{Name: "logjail", Family: nftables.TableFamilyINet}, set)
+	els, err := tryElements(tn, set)
 	if err != nil {
 		t.Fatalf("set %s: %v", set, err)
 	}
-	els, err := conn.GetSetElements(s)
-	if err != nil {
-		t.Fatalf("set %s elements: %v", set, err)
-	}
-	out := map[netip.Addr]time.Duration{}
-	for _, e := range els {
-		if e.IntervalEnd {
-			continue
-		}
-		if a, ok := netip.AddrFromSlice(e.Key); ok {
-			out[a.Unmap()] = e.Expires
-		}
-	}
-	return out
+	return els
 }
 
 // eventually polls cond every 100ms until it holds or the deadline passes.

@@ -1,0 +1,83 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logjail/logjail/enforce/nftables"
+	"github.com/logjail/logjail/state"
+)
+
+// How often the firewall is compared with what logjail holds: the layout
+// (table, chains, sets, rules) is cheap to check and checked often; the set
+// elements are compared less often, since listing them costs more.
+const (
+	layoutCheckInterval   = 2 * time.Second
+	elementsCheckInterval = 10 * time.Second
+)
+
+// firewallWatch restores logjail's table when another program flushes or
+// deletes it (nft flush ruleset, a firewall reload, a mistake), so the
+// kernel keeps enforcing what the store holds.
+type firewallWatch struct {
+	fw    *nftables.Firewall
+	lock  *sync.Mutex // the enforcer's: no batch may interleave with a restore
+	specs []nftables.PipelineSpec
+	// restores counts the times the layout had to be rebuilt.
+	restores atomic.Uint64
+}
+
+func (d *Daemon) watchFirewall(ctx context.Context) {
+	w := d.firewall
+	layout := time.NewTicker(layoutCheckInterval)
+	defer layout.Stop()
+	elements := time.NewTicker(elementsCheckInterval)
+	defer elements.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-layout.C:
+			err := w.fw.Check(ctx)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, nftables.ErrLayout) {
+				d.log.Error("checking the firewall", "err", err)
+				continue
+			}
+			d.log.Warn("the nftables table was changed by another program; restoring it and every ban", "problem", err)
+			w.lock.Lock()
+			err = w.fw.Setup(ctx, w.specs)
+			w.lock.Unlock()
+			if err != nil {
+				d.log.Error("restoring the nftables table", "err", err)
+				continue
+			}
+			w.restores.Add(1)
+			d.reconcileAll(ctx)
+		case <-elements.C:
+			// An element deleted by hand (nft delete element, nft flush set)
+			// leaves the layout intact; reconcile puts it back.
+			d.reconcileAll(ctx)
+		}
+	}
+}
+
+// reconcileAll makes every pipeline's sets equal its active bans, each on
+// its own goroutine's view of them.
+func (d *Daemon) reconcileAll(ctx context.Context) {
+	for _, name := range d.order {
+		r := d.runners[name]
+		var active []state.Decision
+		if err := r.call(ctx, func() { active = r.stages.Tracker.Active() }); err != nil {
+			return
+		}
+		if err := r.enforcer.Reconcile(ctx, name, active, time.Now()); err != nil {
+			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
+		}
+	}
+}
