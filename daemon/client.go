@@ -97,3 +97,9 @@ func (c *Client) Unban(ctx context.Context, req UnbanRequest) (UnbanResult, erro
 	var r UnbanResult
 	return r, c.do(ctx, http.MethodPost, "/v1/unban", req, &r)
 }
+
+// Reload makes the daemon read its configuration again.
+func (c *Client) Reload(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, http.MethodPost, "/v1/reload", struct{}{}, &s)
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"slices"
@@ -23,6 +24,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET /v1/banned", d.handleBanned)
 	mux.HandleFunc("POST /v1/ban", d.handleBan)
 	mux.HandleFunc("POST /v1/unban", d.handleUnban)
+	mux.HandleFunc("POST /v1/reload", d.handleReload)
 	return mux
 }
 
@@ -41,7 +43,9 @@ func fail(w http.ResponseWriter, code int, format string, args ...any) {
 }
 
 func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
-	st := Status{Pipelines: d.order, Failed: d.failed}
+	d.mu.RLock()
+	st := Status{Pipelines: slices.Clone(d.order), Failed: maps.Clone(d.failed)}
+	d.mu.RUnlock()
 	if d.firewall != nil {
 		st.FirewallRestores = d.firewall.restores.Load()
 	}
@@ -49,9 +53,9 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) {
-	r, ok := d.runners[req.PathValue("pipeline")]
+	r, ok := d.pipeline(req.PathValue("pipeline"))
 	if !ok {
-		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", req.PathValue("pipeline"), strings.Join(d.order, ", "))
+		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", req.PathValue("pipeline"), strings.Join(d.pipelineNames(), ", "))
 		return
 	}
 	var st PipelineStatus
@@ -95,8 +99,11 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
 	out := []Ban{}
 	now := time.Now()
-	for _, name := range d.order {
-		r := d.runners[name]
+	for _, name := range d.pipelineNames() {
+		r, ok := d.pipeline(name)
+		if !ok {
+			continue
+		}
 		var active []state.Decision
 		if err := r.call(req.Context(), func() { active = r.stages.Tracker.Active() }); err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
@@ -131,9 +138,9 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "bad request: %v", err)
 		return
 	}
-	r, ok := d.runners[br.Pipeline]
+	r, ok := d.pipeline(br.Pipeline)
 	if !ok {
-		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", br.Pipeline, strings.Join(d.order, ", "))
+		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", br.Pipeline, strings.Join(d.pipelineNames(), ", "))
 		return
 	}
 	prefix, err := parseTarget(br.Addr)
@@ -194,10 +201,10 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	names := d.order
+	names := d.pipelineNames()
 	if ur.Pipeline != "" {
-		if _, ok := d.runners[ur.Pipeline]; !ok {
-			fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", ur.Pipeline, strings.Join(d.order, ", "))
+		if _, ok := d.pipeline(ur.Pipeline); !ok {
+			fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", ur.Pipeline, strings.Join(names, ", "))
 			return
 		}
 		names = []string{ur.Pipeline}
@@ -207,7 +214,10 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		res.Addr = prefixText(state.Decision{Prefix: prefix})
 	}
 	for _, name := range names {
-		r := d.runners[name]
+		r, ok := d.pipeline(name)
+		if !ok {
+			continue
+		}
 		lifted := 0
 		err := r.call(req.Context(), func() {
 			targets := []netip.Prefix{prefix}
@@ -242,3 +252,14 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 }
 
 var errNotRunning = errors.New("no logjail is listening on the control socket")
+
+func (d *Daemon) handleReload(w http.ResponseWriter, req *http.Request) {
+	names, err := d.reload(context.WithoutCancel(req.Context()))
+	if err != nil {
+		d.log.Error("reload refused; the running configuration stays", "err", err)
+		fail(w, http.StatusBadRequest, "reload refused; the running configuration stays:\n%v", err)
+		return
+	}
+	d.log.Info("configuration reloaded", "pipelines", names)
+	writeJSON(w, http.StatusOK, Status{Pipelines: names})
+}

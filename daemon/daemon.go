@@ -29,7 +29,11 @@ const (
 
 // Options configure Run.
 type Options struct {
-	Config   *pipelines.Config
+	Config *pipelines.Config
+	// ConfigPath is read again by a reload.
+	ConfigPath string
+	// Reload, when it receives, reloads the configuration (SIGHUP).
+	Reload   <-chan struct{}
 	StateDir string
 	Socket   string
 	DryRun   bool
@@ -38,12 +42,21 @@ type Options struct {
 
 // Daemon is a running logjail.
 type Daemon struct {
-	opts    Options
-	store   *state.Store
+	opts  Options
+	store *state.Store
+	log   *slog.Logger
+	enf   enforce.Enforcer // the firewall (locked) or the dry run
+	table string           // the nftables table, fixed for the process
+
+	// mu guards the pipeline table; a reload swaps runners under it.
+	mu      sync.RWMutex
 	runners map[string]*runner
 	order   []string
 	failed  map[string]string // pipelines that could not start, with why
-	log     *slog.Logger
+	// reloadMu serialises reloads.
+	reloadMu sync.Mutex
+	// runCtx is the parent of every runner's context.
+	runCtx context.Context
 	// firewall watches the nftables layout; nil in a dry run.
 	firewall *firewallWatch
 }
@@ -68,7 +81,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log}
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled)}
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.
@@ -81,7 +94,7 @@ func Run(ctx context.Context, opts Options) error {
 
 	var enf enforce.Enforcer = enforce.DryRun{Log: log}
 	if !opts.DryRun {
-		table := tableOf(enabled)
+		table := d.table
 		unlock, err := lockTable(table)
 		if err != nil {
 			return err
@@ -100,60 +113,23 @@ func Run(ctx context.Context, opts Options) error {
 		d.firewall = &firewallWatch{fw: fw, lock: &locked.mu, specs: firewallSpecs(enabled)}
 	}
 
-	names := map[string]bool{}
-	for _, p := range enabled {
-		names[p.Name] = true
-		pe := enf
-		if len(p.Enforce) == 0 {
-			log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
-			pe = enforce.DryRun{Log: log}
-		}
-		st, err := pipelines.Build(p, store.Scoped(p.Name), log)
-		if err != nil {
-			// A source this host cannot provide (journald without
-			// libsystemd) stops its own pipeline, not the others. Its
-			// stored bans stay enforced until they expire.
-			log.Error("pipeline not started", "pipeline", p.Name, "err", err)
-			d.failed[p.Name] = err.Error()
-			if err := keepBans(ctx, store, pe, p.Name); err != nil {
-				return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
-			}
-			continue
-		}
-		r := newRunner(st, pe, store, log, time.Now)
-		if err := r.restore(ctx); err != nil {
-			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
-		}
-		d.runners[p.Name] = r
-		d.order = append(d.order, p.Name)
-	}
-	if len(d.order) == 0 {
-		return errors.New("no pipeline could be started")
-	}
-	// Bans of pipelines no longer configured: their sets were removed by
-	// Setup, so their records go too.
-	if all, err := store.Bans(""); err == nil {
-		for _, b := range all {
-			if !names[b.Pipeline] {
-				log.Info("dropping ban of a pipeline no longer enabled", "pipeline", b.Pipeline, "addr", b.Prefix.String())
-				_ = store.DeleteBan(b.Pipeline, b.Prefix)
-			}
-		}
-	}
-
 	// The runners outlive ctx until the control server has shut down, so a
 	// request in flight is answered rather than left waiting.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
-	var wg sync.WaitGroup
-	for _, name := range d.order {
-		r := d.runners[name]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			r.run(runCtx)
-		}()
+	defer d.stopAll() // before the store closes: runners commit on stop
+	d.runCtx = runCtx
+	d.enf = enf
+	for _, p := range enabled {
+		if err := d.startPipeline(ctx, p, nil); err != nil {
+			return err
+		}
 	}
+	if len(d.order) == 0 {
+		return errors.New("no pipeline could be started")
+	}
+	d.dropBansOfRemoved(enabled)
+	var wg sync.WaitGroup
 	if d.firewall != nil {
 		wg.Add(1)
 		go func() {
@@ -163,18 +139,30 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
-	log.Info("logjail running", "pipelines", d.order, "socket", opts.Socket, "state_dir", opts.StateDir, "dry_run", opts.DryRun)
+	log.Info("logjail running", "pipelines", d.pipelineNames(), "socket", opts.Socket, "state_dir", opts.StateDir, "dry_run", opts.DryRun)
 
-	select {
-	case <-ctx.Done():
-	case err = <-serveErr:
-		err = fmt.Errorf("control socket: %w", err)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			break wait
+		case err = <-serveErr:
+			err = fmt.Errorf("control socket: %w", err)
+			break wait
+		case <-opts.Reload:
+			if names, err := d.reload(ctx); err != nil {
+				log.Error("reload refused; the running configuration stays", "err", err)
+			} else {
+				log.Info("configuration reloaded", "pipelines", names)
+			}
+		}
 	}
 	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer shutCancel()
 	_ = srv.Shutdown(shutCtx)
 	cancel()
 	wg.Wait()
+	d.stopAll()
 	log.Info("logjail stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

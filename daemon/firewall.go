@@ -70,11 +70,14 @@ func (d *Daemon) watchFirewall(ctx context.Context) {
 // reconcileAll makes every pipeline's sets equal its active bans, each on
 // its own goroutine's view of them.
 func (d *Daemon) reconcileAll(ctx context.Context) {
-	for _, name := range d.order {
-		r := d.runners[name]
+	for _, name := range d.pipelineNames() {
+		r, ok := d.pipeline(name)
+		if !ok {
+			continue
+		}
 		var active []state.Decision
 		if err := r.call(ctx, func() { active = r.stages.Tracker.Active() }); err != nil {
-			return
+			continue // stopped by a reload, which reconciles itself
 		}
 		if err := r.enforcer.Reconcile(ctx, name, active, time.Now()); err != nil {
 			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)

@@ -37,6 +37,9 @@ type runner struct {
 
 	entries chan ingest.Entry
 	ctl     chan func()
+	// cancel stops the runner; done is closed when it has stopped.
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
@@ -234,6 +237,10 @@ func (r *runner) commit() {
 	r.uncommitted = 0
 }
 
+// errStopped answers a call to a runner that has stopped (a reload
+// replaced it).
+var errStopped = errors.New("pipeline stopped; try again")
+
 // call runs fn on the runner goroutine and waits for it.
 func (r *runner) call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
@@ -241,6 +248,8 @@ func (r *runner) call(ctx context.Context, fn func()) error {
 	case r.ctl <- func() { fn(); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-r.done:
+		return errStopped
 	}
 	select {
 	case <-done:

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,4 +122,29 @@ func tryElements(tn *testNet, set string) (map[netip.Addr]time.Duration, error) 
 		}
 	}
 	return out, nil
+}
+
+// `logjail reload` with a pipeline removed: its sets and bans leave the
+// kernel; the new pipeline's sets appear.
+func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
+	needRoot(t)
+	tn := newTestNet(t)
+	s := newSetup(t, restartConfig)
+	s.start(t, tn)
+	if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.2", "--socket", s.socket).CombinedOutput(); err != nil {
+		t.Fatalf("logjail ban: %v\n%s", err, out)
+	}
+	writeConfig(t, s.config, strings.ReplaceAll(strings.ReplaceAll(restartConfig, "LOGFILE", s.logFile), "  e2e:", "  other:"))
+	if out, err := exec.Command(binary, "reload", "--socket", s.socket).CombinedOutput(); err != nil {
+		t.Fatalf("logjail reload: %v\n%s", err, out)
+	}
+	if _, err := tryElements(tn, "e2e-v4"); err == nil {
+		t.Error("the removed pipeline's set is still there")
+	}
+	if _, err := tryElements(tn, "other-v4"); err != nil {
+		t.Errorf("the new pipeline's set: %v", err)
+	}
+	if bans := banned(t, s.socket); len(bans) != 0 {
+		t.Errorf("bans after removing their pipeline: %+v", bans)
+	}
 }

@@ -41,6 +41,7 @@ func app() *cli.App {
 			bannedCommand(),
 			banCommand(),
 			unbanCommand(),
+			reloadCommand(),
 			testCommand(),
 			validateCommand(),
 			importCommand(),

@@ -46,22 +46,27 @@ func runCommand() *cli.Command {
 			for _, w := range cfg.Warnings {
 				log.Warn(w)
 			}
-			// Reload is not implemented yet; a SIGHUP from a habit or a
-			// unit's ExecReload must not kill the daemon.
+			// SIGHUP reloads the configuration, as `logjail reload` does.
 			hup := make(chan os.Signal, 1)
 			signal.Notify(hup, syscall.SIGHUP)
 			defer signal.Stop(hup)
+			reload := make(chan struct{}, 1)
 			go func() {
 				for range hup {
-					log.Warn("SIGHUP: reloading the configuration is not supported yet; restart logjail to apply a change")
+					select {
+					case reload <- struct{}{}:
+					default: // one is already pending
+					}
 				}
 			}()
 			return daemon.Run(c.Context, daemon.Options{
-				Config:   cfg,
-				StateDir: c.String("state-dir"),
-				Socket:   c.String("socket"),
-				DryRun:   c.Bool("dry-run"),
-				Log:      log,
+				Config:     cfg,
+				ConfigPath: c.String("config"),
+				Reload:     reload,
+				StateDir:   c.String("state-dir"),
+				Socket:     c.String("socket"),
+				DryRun:     c.Bool("dry-run"),
+				Log:        log,
 			})
 		},
 	}
@@ -106,6 +111,28 @@ func validateCommand() *cli.Command {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(c.App.ErrWriter, "warning:", w)
 			}
+			return nil
+		},
+	}
+}
+
+func reloadCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "reload",
+		Usage: "apply the changed configuration without losing windows or bans (like SIGHUP)",
+		Flags: []cli.Flag{socketFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 0 {
+				return fmt.Errorf("usage: logjail reload (takes no arguments)")
+			}
+			st, err := daemon.NewClient(c.String("socket")).Reload(c.Context)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				return printJSON(c.App.Writer, st)
+			}
+			fmt.Fprintf(c.App.Writer, "reloaded; pipelines: %s\n", strings.Join(st.Pipelines, ", "))
 			return nil
 		},
 	}

@@ -1,0 +1,192 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+// enforcerOf is the enforcer of a pipeline: the firewall, or the log only
+// for a pipeline without enforcers.
+func (d *Daemon) enforcerOf(p *pipelines.Pipeline) enforce.Enforcer {
+	if len(p.Enforce) == 0 {
+		d.log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
+		return enforce.DryRun{Log: d.log}
+	}
+	return d.enf
+}
+
+// startPipeline builds and starts one pipeline. With a tracker from the
+// pipeline's previous run (a reload), its windows and bans carry over.
+// A pipeline whose sources this host cannot provide is recorded as failed,
+// its stored bans kept enforced; that is not an error.
+func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
+	enf := d.enforcerOf(p)
+	st, err := pipelines.Build(p, d.store.Scoped(p.Name), d.log)
+	if err != nil {
+		d.log.Error("pipeline not started", "pipeline", p.Name, "err", err)
+		d.mu.Lock()
+		d.failed[p.Name] = err.Error()
+		d.mu.Unlock()
+		if err := keepBans(ctx, d.store, enf, p.Name); err != nil {
+			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
+		}
+		return nil
+	}
+	if prev != nil {
+		if prev.Reconfigure(p.Policy()) {
+			st.Tracker = prev
+		} else {
+			// The window's shape changed (maxretry, findtime): the counts
+			// start over, the bans stay.
+			st.Tracker.Restore(prev.Active(), time.Now())
+		}
+	}
+	r := newRunner(st, enf, d.store, d.log, time.Now)
+	if prev == nil {
+		if err := r.restore(ctx); err != nil {
+			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
+		}
+	} else if err := enf.Reconcile(ctx, p.Name, st.Tracker.Active(), time.Now()); err != nil {
+		d.log.Error("reconciling after reload", "pipeline", p.Name, "err", err)
+	}
+	rctx, cancel := context.WithCancel(d.runCtx)
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.run(rctx)
+	}()
+	d.mu.Lock()
+	delete(d.failed, p.Name)
+	d.runners[p.Name] = r
+	if !slices.Contains(d.order, p.Name) {
+		d.order = append(d.order, p.Name)
+		slices.Sort(d.order)
+	}
+	d.mu.Unlock()
+	return nil
+}
+
+// stopPipeline stops a runner: its sources stop, the queue is drained and
+// the positions committed. It returns the runner's tracker.
+func (d *Daemon) stopPipeline(name string) *state.Tracker {
+	d.mu.Lock()
+	r := d.runners[name]
+	delete(d.runners, name)
+	d.order = slices.DeleteFunc(d.order, func(n string) bool { return n == name })
+	delete(d.failed, name)
+	d.mu.Unlock()
+	if r == nil {
+		return nil
+	}
+	r.cancel()
+	<-r.done
+	return r.stages.Tracker
+}
+
+// stopAll stops every runner (at shutdown).
+func (d *Daemon) stopAll() {
+	for _, name := range d.pipelineNames() {
+		d.stopPipeline(name)
+	}
+}
+
+// dropBansOfRemoved forgets stored bans of pipelines no longer enabled:
+// Setup removed their sets.
+func (d *Daemon) dropBansOfRemoved(enabled []*pipelines.Pipeline) {
+	all, err := d.store.Bans("")
+	if err != nil {
+		d.log.Error("reading stored bans", "err", err)
+		return
+	}
+	for _, b := range all {
+		if !slices.ContainsFunc(enabled, func(p *pipelines.Pipeline) bool { return p.Name == b.Pipeline }) {
+			d.log.Info("unban: pipeline no longer enabled", "pipeline", b.Pipeline, "addr", b.Prefix.String())
+			_ = d.store.DeleteBan(b.Pipeline, b.Prefix)
+		}
+	}
+}
+
+// reload applies the configuration file as it is now. A configuration that
+// does not load is refused with its errors and the running one stays.
+// Pipelines that still exist keep their windows and bans; removed ones
+// have their bans lifted; new ones start.
+func (d *Daemon) reload(ctx context.Context) ([]string, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if d.opts.ConfigPath == "" {
+		return nil, errors.New("no configuration path to reload from")
+	}
+	cfg, err := pipelines.Load(d.opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	enabled := cfg.Enabled()
+	if len(enabled) == 0 {
+		return nil, errors.New("no enabled pipeline in the new configuration")
+	}
+	if !d.opts.DryRun && tableOf(enabled) != d.table {
+		return nil, fmt.Errorf("the nftables table changes from %q to %q: that needs a restart", d.table, tableOf(enabled))
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn(w)
+	}
+	// Stop everything that changes first, so positions are committed and
+	// the trackers are ours to hand over.
+	trackers := map[string]*state.Tracker{}
+	for _, name := range d.pipelineNames() {
+		trackers[name] = d.stopPipeline(name)
+	}
+	d.mu.Lock()
+	clear(d.failed)
+	d.mu.Unlock()
+	for name, t := range trackers {
+		if slices.ContainsFunc(enabled, func(p *pipelines.Pipeline) bool { return p.Name == name }) {
+			continue
+		}
+		for _, b := range t.Active() {
+			b.Kind, b.Time, b.Reason = state.Unban, time.Now(), "pipeline removed"
+			d.log.Info("unban", "pipeline", name, "addr", prefixText(b), "reason", b.Reason)
+			_ = d.store.DeleteBan(name, b.Prefix)
+			_ = d.enf.Unban(ctx, b)
+		}
+	}
+	d.dropBansOfRemoved(enabled)
+	if w := d.firewall; w != nil {
+		w.lock.Lock()
+		w.specs = firewallSpecs(enabled)
+		err := w.fw.Setup(ctx, w.specs)
+		w.lock.Unlock()
+		if err != nil {
+			return nil, fmt.Errorf("nftables: %w", err)
+		}
+	}
+	for _, p := range enabled {
+		if err := d.startPipeline(ctx, p, trackers[p.Name]); err != nil {
+			return nil, err
+		}
+	}
+	d.opts.Config = cfg
+	return d.pipelineNames(), nil
+}
+
+// pipelineNames lists the running pipelines.
+func (d *Daemon) pipelineNames() []string {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return slices.Clone(d.order)
+}
+
+// pipeline returns a running pipeline's runner.
+func (d *Daemon) pipeline(name string) (*runner, bool) {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	r, ok := d.runners[name]
+	return r, ok
+}
