@@ -17,6 +17,7 @@ import (
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/nftables"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
@@ -59,6 +60,8 @@ type Daemon struct {
 	runCtx context.Context
 	// firewall watches the nftables layout; nil in a dry run.
 	firewall *firewallWatch
+	// bus carries every pipeline's bans to the bans sources (recidive).
+	bus *bans.Bus
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
@@ -81,7 +84,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled)}
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus()}
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.

@@ -37,6 +37,9 @@ type runner struct {
 
 	entries chan ingest.Entry
 	ctl     chan func()
+	// onBan, when set, hears every ban this pipeline decides (the ban bus
+	// that feeds recidive pipelines).
+	onBan func(state.Decision)
 	// cancel stops the runner; done is closed when it has stopped.
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -205,6 +208,9 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 			r.log.Error("storing ban", "addr", d.Prefix.String(), "err", err)
 		}
 		err = r.enforcer.Ban(ctx, d)
+		if r.onBan != nil {
+			r.onBan(d)
+		}
 	case state.Unban:
 		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
 		if err = r.store.DeleteBan(d.Pipeline, d.Prefix); err != nil {

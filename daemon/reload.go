@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
@@ -49,6 +50,9 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		}
 	}
 	r := newRunner(st, enf, d.store, d.log, time.Now)
+	r.onBan = func(dec state.Decision) {
+		d.bus.Publish(bans.Event{Pipeline: dec.Pipeline, Prefix: dec.Prefix, Time: dec.Time})
+	}
 	if prev == nil {
 		if err := r.restore(ctx); err != nil {
 			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)

@@ -1,0 +1,127 @@
+// Package bans is a source whose entries are other pipelines' ban
+// decisions, for a recidive pipeline: an address banned again and again is
+// banned for longer, without re-reading any log.
+package bans
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// Event is one ban decision of a pipeline.
+type Event struct {
+	Pipeline string
+	Prefix   netip.Prefix
+	Time     time.Time
+}
+
+// Bus carries ban events from the pipelines that decide them to the
+// sources that subscribed. Publishing never blocks a pipeline: a
+// subscriber that falls more than its buffer behind loses events, counted.
+type Bus struct {
+	mu   sync.Mutex
+	subs map[*Source]struct{}
+}
+
+// NewBus returns an empty bus.
+func NewBus() *Bus { return &Bus{subs: map[*Source]struct{}{}} }
+
+// Publish hands an event to every source subscribed to its pipeline.
+func (b *Bus) Publish(e Event) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for s := range b.subs {
+		if !slices.Contains(s.pipelines, e.Pipeline) {
+			continue
+		}
+		select {
+		case s.events <- e:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+}
+
+// eventBuffer is how far a subscriber may fall behind.
+const eventBuffer = 4096
+
+// Source delivers the ban events of the given pipelines as entries laid out
+// like logjail's own log line of a ban ("level=INFO msg=ban pipeline=P
+// addr=A"), so the shipped recidive filter reads both.
+type Source struct {
+	bus       *Bus
+	pipelines []string
+	events    chan Event
+	running   atomic.Bool
+
+	read, dropped atomic.Uint64
+}
+
+var _ ingest.Source = (*Source)(nil)
+
+// New returns a source of the bans of pipelines, fed by bus.
+func New(bus *Bus, pipelines []string) (*Source, error) {
+	if len(pipelines) == 0 {
+		return nil, errors.New("bans: no pipelines to follow")
+	}
+	if bus == nil {
+		return nil, errors.New("bans: no ban bus (a bans source runs inside the daemon)")
+	}
+	return &Source{bus: bus, pipelines: slices.Clone(pipelines), events: make(chan Event, eventBuffer)}, nil
+}
+
+// Run subscribes and delivers events until ctx is done.
+func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
+	if !s.running.CompareAndSwap(false, true) {
+		return errors.New("bans: already running")
+	}
+	defer s.running.Store(false)
+	s.bus.mu.Lock()
+	s.bus.subs[s] = struct{}{}
+	s.bus.mu.Unlock()
+	defer func() {
+		s.bus.mu.Lock()
+		delete(s.bus.subs, s)
+		s.bus.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-s.events:
+			addr := e.Prefix.String()
+			if e.Prefix.IsSingleIP() {
+				addr = e.Prefix.Addr().String()
+			}
+			entry := ingest.Entry{
+				Time:    e.Time,
+				ReadAt:  time.Now(),
+				Message: fmt.Sprintf("level=INFO msg=ban pipeline=%s addr=%s", e.Pipeline, addr),
+				Fields:  map[string]string{"pipeline": e.Pipeline},
+			}
+			select {
+			case out <- entry:
+				s.read.Add(1)
+			case <-ctx.Done():
+				return nil
+			}
+		}
+	}
+}
+
+// Describe names the pipelines followed.
+func (s *Source) Describe() string { return "bans of " + strings.Join(s.pipelines, ", ") }
+
+// Stats returns the counters.
+func (s *Source) Stats() ingest.Stats {
+	return ingest.Stats{Read: s.read.Load(), Dropped: s.dropped.Load()}
+}
