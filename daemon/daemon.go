@@ -133,6 +133,23 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	d.dropBansOfRemoved(enabled)
 	var wg sync.WaitGroup
+	// Ban history older than each pipeline's dbpurgeage is forgotten at
+	// start and every hour, as fail2ban purges its database.
+	d.purgeHistory()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-t.C:
+				d.purgeHistory()
+			}
+		}
+	}()
 	if d.firewall != nil {
 		wg.Add(1)
 		go func() {
@@ -278,4 +295,21 @@ func (l *lockedEnforcer) Reconcile(ctx context.Context, pipeline string, active 
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.e.Reconcile(ctx, pipeline, active, now)
+}
+
+// purgeHistory forgets ban history older than each pipeline's dbpurgeage.
+func (d *Daemon) purgeHistory() {
+	now := time.Now()
+	n, err := d.store.PurgeHistoryFunc(func(pipeline string) time.Time {
+		age := pipelines.DefaultDBPurgeAge
+		if r, ok := d.pipeline(pipeline); ok {
+			age = r.stages.Tracker.Policy().DBPurgeAge
+		}
+		return now.Add(-age)
+	})
+	if err != nil {
+		d.log.Error("purging ban history", "err", err)
+	} else if n > 0 {
+		d.log.Info("ban history purged", "records", n)
+	}
 }

@@ -40,6 +40,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		}
 		return nil
 	}
+	st.Tracker.SetHistory(d.store)
 	if prev != nil {
 		if prev.Reconfigure(p.Policy()) {
 			st.Tracker = prev

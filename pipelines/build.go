@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -148,14 +149,26 @@ func (p *Pipeline) Policy() state.Policy {
 	if ban == Permanent {
 		ban = state.PermanentBan
 	}
-	return state.Policy{
+	pol := state.Policy{
 		Pipeline:   p.Name,
 		MaxRetry:   p.MaxRetry,
 		FindTime:   time.Duration(p.FindTime),
 		BanTime:    ban,
 		IgnoreIP:   ignore,
 		MaxTracked: p.MaxTracked,
+		IPv4Prefix: p.IPv4Prefix,
+		IPv6Prefix: p.IPv6Prefix,
+		DBPurgeAge: time.Duration(p.DBPurgeAge),
 	}
+	if pol.DBPurgeAge <= 0 {
+		pol.DBPurgeAge = DefaultDBPurgeAge
+	}
+	if inc := p.BanTimeIncrement; inc != nil {
+		r := inc.Resolved
+		r.Multipliers = slices.Clone(r.Multipliers)
+		pol.Increment = &r
+	}
+	return pol
 }
 
 // Paths describes what the pipeline watches, for status output.

@@ -18,6 +18,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logjail/logjail/ingest/journald"
+	"github.com/logjail/logjail/state"
 )
 
 // Bounds that keep memory predictable: a window holds maxretry timestamps
@@ -107,6 +108,9 @@ func Load(path string) (*Config, error) {
 			FindTime:   Duration(DefaultFindTime),
 			BanTime:    Duration(DefaultBanTime),
 			MaxTracked: DefaultMaxTracked,
+			IPv4Prefix: DefaultIPv4Prefix,
+			IPv6Prefix: DefaultIPv6Prefix,
+			DBPurgeAge: Duration(DefaultDBPurgeAge),
 		}
 		at := pipeAt[name]
 		merged := mergeKeys(slices.Clone(defaults), mappingOf(pipes[name], at))
@@ -266,6 +270,18 @@ func (v validator) config(cfg *Config) {
 		if p.MaxTracked < 1 || p.MaxTracked > maxMaxTracked {
 			v.fail(p.at("max_tracked"), "%s: max_tracked must be from 1 to %d", p.from("max_tracked"), maxMaxTracked)
 		}
+		if p.IPv4Prefix < 1 || p.IPv4Prefix > 32 {
+			v.fail(p.at("ipv4_prefix"), "%s: ipv4_prefix must be from 1 to 32", p.from("ipv4_prefix"))
+		}
+		if p.IPv6Prefix < 1 || p.IPv6Prefix > 128 {
+			v.fail(p.at("ipv6_prefix"), "%s: ipv6_prefix must be from 1 to 128", p.from("ipv6_prefix"))
+		}
+		if p.DBPurgeAge == Duration(Permanent) {
+			v.fail(p.at("dbpurgeage"), "%s: dbpurgeage cannot be -1; the ban history is kept for a time", p.from("dbpurgeage"))
+		}
+		if inc := p.BanTimeIncrement; inc != nil {
+			v.increment(p.from("bantime_increment")+".bantime_increment", inc)
+		}
 		if !p.Enabled {
 			continue
 		}
@@ -296,6 +312,81 @@ func (v validator) config(cfg *Config) {
 			table, tableAt = n.Table, n.At
 		}
 	}
+}
+
+// Bounds of bantime_increment.
+const (
+	maxFactor      = 1000
+	maxMultipliers = 100
+	maxMultiplier  = 1e6
+)
+
+// fail2ban's documented formulas, spaces removed, as a fail2ban
+// configuration writes them.
+var fail2banFormulas = map[string]state.Formula{
+	"ban.Time*(1<<(ban.Countifban.Count<20else20))*banFactor":               state.FormulaDefault,
+	"ban.Time*math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)": state.FormulaExp,
+}
+
+// increment checks bantime_increment and fills in inc.Resolved.
+func (v validator) increment(name string, inc *IncrementSpec) {
+	r := state.Increment{Factor: 1, OverallJails: inc.OverallJails}
+	if inc.Factor.S != "" {
+		f, err := strconv.ParseFloat(strings.TrimSpace(inc.Factor.S), 64)
+		if err != nil || !(f > 0 && f <= maxFactor) {
+			v.fail(inc.Factor.At, "%s.factor: %q is not a number above 0 and at most %d", name, inc.Factor.S, maxFactor)
+		}
+		r.Factor = f
+	}
+	switch f := inc.Formula.S; strings.TrimSpace(f) {
+	case "", "default":
+		r.Formula = state.FormulaDefault
+	case "exp":
+		r.Formula = state.FormulaExp
+	default:
+		formula, ok := fail2banFormulas[strings.Join(strings.Fields(f), "")]
+		if !ok {
+			v.fail(inc.Formula.At, "%s.formula: %q: logjail evaluates no Python; use default, exp, or multipliers", name, f)
+		}
+		r.Formula = formula
+	}
+	for _, m := range inc.Multipliers {
+		// fail2ban writes them as one string: "1 2 4 8 16 32 64".
+		fields := strings.FieldsFunc(m.S, func(c rune) bool { return c == ' ' || c == ',' || c == '\t' })
+		if len(fields) == 0 {
+			v.fail(m.At, "%s.multipliers: an empty multiplier", name)
+		}
+		for _, x := range fields {
+			f, err := strconv.ParseFloat(x, 64)
+			if err != nil || !(f > 0 && f <= maxMultiplier) {
+				v.fail(m.At, "%s.multipliers: %q is not a number above 0 and at most %g", name, x, float64(maxMultiplier))
+				continue
+			}
+			r.Multipliers = append(r.Multipliers, f)
+		}
+	}
+	if len(r.Multipliers) > maxMultipliers {
+		v.fail(inc.At, "%s.multipliers: %d values; at most %d (the last one repeats)", name, len(r.Multipliers), maxMultipliers)
+	}
+	for _, d := range []struct {
+		key  string
+		text Text
+		to   *time.Duration
+	}{{"maxtime", inc.MaxTime, &r.MaxTime}, {"rndtime", inc.RndTime, &r.RndTime}} {
+		if d.text.S == "" {
+			continue
+		}
+		dur, err := ParseDuration(d.text.S)
+		switch {
+		case err != nil:
+			v.fail(d.text.At, "%s.%s: %v", name, d.key, err)
+		case dur == Permanent:
+			v.fail(d.text.At, "%s.%s cannot be -1 (permanent)", name, d.key)
+		default:
+			*d.to = dur
+		}
+	}
+	inc.Resolved = r
 }
 
 func (v validator) ingest(name string, in IngestSpec) {

@@ -6,10 +6,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/state"
 )
 
 // Each file in testdata/invalid declares the exact errors it must produce in
@@ -223,5 +226,79 @@ func TestExamplesLoad(t *testing.T) {
 		if _, err := Load(f); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+}
+
+// The state keys reach the tracker's policy: prefixes, bantime_increment
+// (from defaults, replaced or switched off per pipeline) and dbpurgeage.
+func TestPolicyStateKeys(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "logjail.yaml")
+	if err := os.WriteFile(cfgFile, []byte(`
+defaults:
+  ipv6_prefix: 64
+  bantime_increment: {factor: 2, maxtime: 5w, rndtime: 10m}
+pipelines:
+  plain:
+    ingest: [{file: {paths: [/var/log/a.log]}}]
+    ipv6_prefix: 128
+    bantime_increment: null
+  inherit:
+    ingest: [{file: {paths: [/var/log/b.log]}}]
+    ipv4_prefix: 24
+    dbpurgeage: 1w
+  multipliers:
+    ingest: [{file: {paths: [/var/log/c.log]}}]
+    bantime_increment:
+      multipliers: "1 2 4 8 16 32 64"
+      overalljails: true
+  listed:
+    ingest: [{file: {paths: [/var/log/d.log]}}]
+    bantime_increment: {multipliers: [1, 5, 30.5], formula: ""}
+  fail2ban-formula:
+    ingest: [{file: {paths: [/var/log/e.log]}}]
+    bantime_increment:
+      factor: "0.5"
+      formula: "ban.Time * math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)"
+  exp:
+    ingest: [{file: {paths: [/var/log/f.log]}}]
+    bantime_increment: {formula: exp}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const week = 7 * 24 * time.Hour
+	for _, tc := range []struct {
+		name        string
+		v4, v6      int
+		purge       time.Duration
+		inc         *state.Increment
+		wantTimeAt3 time.Duration // bantime with 3 earlier bans, rndtime at 0
+	}{
+		{name: "plain", v4: 32, v6: 128, purge: 24 * time.Hour, wantTimeAt3: 10 * time.Minute},
+		{name: "inherit", v4: 24, v6: 64, purge: week, inc: &state.Increment{Factor: 2, MaxTime: 5 * week, RndTime: 10 * time.Minute}, wantTimeAt3: 160 * time.Minute},
+		{name: "multipliers", v4: 32, v6: 64, purge: 24 * time.Hour, inc: &state.Increment{Factor: 1, Multipliers: []float64{1, 2, 4, 8, 16, 32, 64}, OverallJails: true}, wantTimeAt3: 80 * time.Minute},
+		{name: "listed", v4: 32, v6: 64, purge: 24 * time.Hour, inc: &state.Increment{Factor: 1, Multipliers: []float64{1, 5, 30.5}}, wantTimeAt3: 305 * time.Minute},
+		{name: "fail2ban-formula", v4: 32, v6: 64, purge: 24 * time.Hour, inc: &state.Increment{Factor: 0.5, Formula: state.FormulaExp}},
+		{name: "exp", v4: 32, v6: 64, purge: 24 * time.Hour, inc: &state.Increment{Factor: 1, Formula: state.FormulaExp}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			i := slices.IndexFunc(cfg.Pipelines, func(p *Pipeline) bool { return p.Name == tc.name })
+			pol := cfg.Pipelines[i].Policy()
+			if pol.IPv4Prefix != tc.v4 || pol.IPv6Prefix != tc.v6 || pol.DBPurgeAge != tc.purge {
+				t.Errorf("prefixes %d %d purge %v", pol.IPv4Prefix, pol.IPv6Prefix, pol.DBPurgeAge)
+			}
+			if (pol.Increment == nil) != (tc.inc == nil) || tc.inc != nil && !reflect.DeepEqual(*pol.Increment, *tc.inc) {
+				t.Fatalf("increment %+v, want %+v", pol.Increment, tc.inc)
+			}
+			if tc.wantTimeAt3 != 0 {
+				if got := pol.Increment.BanTime(pol.BanTime, 3, func() float64 { return 0 }); got != tc.wantTimeAt3 {
+					t.Errorf("bantime at the 4th ban %v, want %v", got, tc.wantTimeAt3)
+				}
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/state"
 )
 
 // Built-in defaults, fail2ban's where it has one.
@@ -16,6 +17,12 @@ const (
 	DefaultBanTime    = 10 * time.Minute
 	DefaultMaxTracked = 100000
 	DefaultTable      = "logjail"
+	// DefaultIPv4Prefix and DefaultIPv6Prefix count and ban each address
+	// on its own.
+	DefaultIPv4Prefix = 32
+	DefaultIPv6Prefix = 128
+	// DefaultDBPurgeAge is fail2ban's dbpurgeage.
+	DefaultDBPurgeAge = 24 * time.Hour
 )
 
 // Config is a loaded, validated configuration.
@@ -57,6 +64,19 @@ type Pipeline struct {
 	// stalest is forgotten first, so an attack from many addresses cannot
 	// exhaust memory.
 	MaxTracked int `yaml:"max_tracked"`
+	// IPv4Prefix and IPv6Prefix are the prefix lengths failures are
+	// counted and bans decided by (1-32, 1-128): with ipv6_prefix 64, an
+	// attacker rotating addresses inside its /64 is one offender, and the
+	// /64 is banned. ignoreip still applies to each real address.
+	IPv4Prefix int `yaml:"ipv4_prefix"`
+	IPv6Prefix int `yaml:"ipv6_prefix"`
+	// BanTimeIncrement lengthens the bans of repeat offenders (fail2ban's
+	// bantime.increment and its bantime.* options); absent or null = off.
+	BanTimeIncrement *IncrementSpec `yaml:"bantime_increment"`
+	// DBPurgeAge is how long the ban history that bantime_increment counts
+	// is kept (fail2ban's dbpurgeage; the history of a long ban is kept
+	// until three times its duration has passed as well).
+	DBPurgeAge Duration `yaml:"dbpurgeage"`
 
 	Enforce []EnforceSpec `yaml:"enforce"`
 
@@ -94,6 +114,32 @@ func (p *Pipeline) from(key string) string {
 		return f
 	}
 	return p.label()
+}
+
+// IncrementSpec is bantime_increment, with fail2ban's meaning of each
+// bantime.* option. n is a prefix's number of earlier bans (within
+// dbpurgeage); a first ban (n = 0) lasts bantime.
+type IncrementSpec struct {
+	At Pos `yaml:"-"`
+	// Factor multiplies the ban time (default 1).
+	Factor Text `yaml:"factor"`
+	// Formula is "" or "default" (bantime × 2^n × factor, n capped at 20,
+	// never below bantime), or "exp" (bantime × e^(n·factor), fail2ban's
+	// "more aggressive" example); fail2ban's own text of either formula is
+	// accepted too.
+	Formula Text `yaml:"formula"`
+	// Multipliers replace the formula: bantime × factor × multipliers[n],
+	// the last repeating; a list, or fail2ban's space-separated string.
+	Multipliers []Text `yaml:"multipliers"`
+	// MaxTime caps an incremented ban time.
+	MaxTime Text `yaml:"maxtime"`
+	// RndTime adds a random 0..rndtime to an incremented ban time.
+	RndTime Text `yaml:"rndtime"`
+	// OverallJails counts earlier bans in every pipeline, not only this one.
+	OverallJails bool `yaml:"overalljails"`
+
+	// Resolved is the checked policy, filled in by Load.
+	Resolved state.Increment `yaml:"-"`
 }
 
 // IngestSpec is one source; exactly one kind is set.

@@ -6,7 +6,8 @@ package state
 // caller then starts a new tracker and restores the bans into it.
 func (t *Tracker) Reconfigure(p Policy) bool {
 	old := t.policy
-	if p.Pipeline != old.Pipeline || p.MaxRetry != old.MaxRetry || p.FindTime != old.FindTime || p.MaxTracked != old.MaxTracked {
+	if p.Pipeline != old.Pipeline || p.MaxRetry != old.MaxRetry || p.FindTime != old.FindTime || p.MaxTracked != old.MaxTracked ||
+		p.IPv4Prefix != old.IPv4Prefix || p.IPv6Prefix != old.IPv6Prefix {
 		return false
 	}
 	t.policy = p

@@ -26,8 +26,8 @@ var (
 // ErrStoreVersion is returned for a store written by a newer logjail.
 var ErrStoreVersion = errors.New("state store has an unknown version")
 
-// Store keeps active bans and source positions in bbolt, so both survive a
-// restart.
+// Store keeps active bans, the ban history and source positions in bbolt,
+// so all survive a restart. It implements History for the trackers.
 type Store struct {
 	db   *bolt.DB
 	path string
@@ -65,7 +65,7 @@ func OpenStore(dir string) (*Store, error) {
 		case string(v) != strconv.Itoa(StoreVersion):
 			return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
 		}
-		for _, b := range [][]byte{bucketBans, bucketPositions} {
+		for _, b := range [][]byte{bucketBans, bucketPositions, bucketHistory} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -97,14 +97,19 @@ func banKey(pipeline string, p netip.Prefix) []byte {
 	return []byte(pipeline + "\x00" + p.String())
 }
 
-// SaveBan records an active ban (replacing an earlier record of the prefix).
+// SaveBan records an active ban (replacing an earlier record of the prefix)
+// and, in the same transaction, counts it in the ban history (see
+// RecordBan: a renewal is not counted twice).
 func (s *Store) SaveBan(d Decision) error {
 	v, err := json.Marshal(storedBan{Pipeline: d.Pipeline, Prefix: d.Prefix.String(), Time: d.Time, Until: d.Until, Failures: d.Failures, BanCount: d.BanCount, Reason: d.Reason})
 	if err != nil {
 		return err
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBans).Put(banKey(d.Pipeline, d.Prefix), v)
+		if err := tx.Bucket(bucketBans).Put(banKey(d.Pipeline, d.Prefix), v); err != nil {
+			return err
+		}
+		return recordBan(tx, d)
 	})
 }
 

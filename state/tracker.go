@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -21,6 +22,26 @@ type Policy struct {
 	BanTime    time.Duration // PermanentBan for ever
 	IgnoreIP   []netip.Prefix
 	MaxTracked int
+	// IPv4Prefix and IPv6Prefix are the prefix lengths failures are
+	// counted and bans are decided by: an attacker rotating addresses
+	// inside its /64 is one offender with ipv6_prefix 64. 0 means the
+	// whole address (32, 128).
+	IPv4Prefix, IPv6Prefix int
+	// Increment lengthens the bans of prefixes banned before (fail2ban's
+	// bantime.increment); nil for fixed ban times.
+	Increment *Increment
+	// DBPurgeAge is how long the store keeps a pipeline's ban history
+	// (fail2ban's dbpurgeage); the tracker does not use it, the store's
+	// purge does.
+	DBPurgeAge time.Duration
+}
+
+// History answers how often a prefix was banned before: the store's ban
+// history, consulted when a ban is decided. Count returns the ban count of
+// the history records of pipeline that overlap p (contain it or lie in it);
+// with all, the records of every pipeline.
+type History interface {
+	Count(pipeline string, p netip.Prefix, all bool) (int, error)
 }
 
 // Stats are a pipeline's counters, like fail2ban-client status.
@@ -31,25 +52,40 @@ type Stats struct {
 	Stale           uint64 // failures older than findtime when read: counted, never banned
 	CurrentlyBanned int
 	TotalBanned     uint64
+	// HistoryErrors counts bans decided without their history (the store
+	// failed to answer): they got the count and time of a first ban.
+	HistoryErrors uint64
 }
 
 // Tracker is one pipeline's state: the failure window and the active bans.
 // It is owned by the pipeline's goroutine and never reads the clock.
 type Tracker struct {
-	policy Policy
-	window *Window
-	active map[netip.Prefix]Decision
-	stats  Stats
+	policy  Policy
+	window  *Window
+	active  map[netip.Prefix]Decision
+	stats   Stats
+	history History
+	rnd     func() float64
 }
 
-// NewTracker returns an empty tracker.
+// NewTracker returns an empty tracker, without history (every ban is a
+// first ban) until SetHistory.
 func NewTracker(p Policy) *Tracker {
 	return &Tracker{
 		policy: p,
 		window: NewWindow(p.MaxRetry, p.FindTime, p.MaxTracked),
 		active: map[netip.Prefix]Decision{},
+		rnd:    rand.Float64,
 	}
 }
+
+// SetHistory gives the tracker the ban history it counts earlier bans in
+// (the daemon passes its *Store). Call it before the first failure.
+func (t *Tracker) SetHistory(h History) { t.history = h }
+
+// SetRand replaces the random source of rndtime (a number in [0, 1)); for
+// tests.
+func (t *Tracker) SetRand(f func() float64) { t.rnd = f }
 
 // Policy returns the tracker's policy.
 func (t *Tracker) Policy() Policy { return t.policy }
@@ -64,19 +100,80 @@ func (t *Tracker) Ignored(addr netip.Addr) bool {
 	return false
 }
 
+// PrefixOf returns the prefix the failures of addr are counted and banned
+// by: addr masked to ipv4_prefix or ipv6_prefix.
+func (t *Tracker) PrefixOf(addr netip.Addr) netip.Prefix {
+	addr = addr.Unmap()
+	bits := addr.BitLen()
+	switch {
+	case addr.Is4() && t.policy.IPv4Prefix > 0:
+		bits = min(bits, t.policy.IPv4Prefix)
+	case addr.Is6() && t.policy.IPv6Prefix > 0:
+		bits = min(bits, t.policy.IPv6Prefix)
+	}
+	p, _ := addr.WithZone("").Prefix(bits)
+	return p
+}
+
+// banned reports whether failures of addr are already covered by a ban:
+// its counting prefix's, or its own address's.
+func (t *Tracker) banned(addr netip.Addr, prefix netip.Prefix) bool {
+	if _, ok := t.active[prefix]; ok {
+		return true
+	}
+	if prefix.IsSingleIP() {
+		return false
+	}
+	_, ok := t.active[netip.PrefixFrom(addr, addr.BitLen())]
+	return ok
+}
+
+// overlapsIgnored reports whether p holds an ignoreip address.
+func (t *Tracker) overlapsIgnored(p netip.Prefix) bool {
+	for _, ig := range t.policy.IgnoreIP {
+		if ig.Overlaps(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// earlier returns the number of earlier bans of p in the history.
+func (t *Tracker) earlier(p netip.Prefix) int {
+	if t.history == nil {
+		return 0
+	}
+	all := t.policy.Increment != nil && t.policy.Increment.OverallJails
+	n, err := t.history.Count(t.policy.Pipeline, p, all)
+	if err != nil {
+		t.stats.HistoryErrors++
+		return 0
+	}
+	return max(n, 0)
+}
+
+// banTime is the duration of a ban with n earlier bans.
+func (t *Tracker) banTime(n int) time.Duration {
+	return t.policy.Increment.BanTime(t.policy.BanTime, n, t.rnd)
+}
+
 // Fail counts failure f, read at now, and returns a ban when it completes
-// maxretry failures within findtime. A failure dated in the future (a remote
-// clock running ahead) counts as now; one already older than findtime at now
-// (an old log read for the first time) is counted but never bans.
+// maxretry failures within findtime. Failures are counted per prefix (see
+// PrefixOf), and the ban is the prefix's; but a prefix holding an ignoreip
+// address is never banned whole: the offending address alone is. The ban
+// lasts bantime, incremented by the prefix's earlier bans in the history.
+// A failure dated in the future (a remote clock running ahead) counts as
+// now; one already older than findtime at now (an old log read for the
+// first time) is counted but never bans.
 func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 	t.stats.TotalFailed++
-	addr := f.Addr.Unmap()
+	addr := f.Addr.Unmap().WithZone("")
 	if t.Ignored(addr) {
 		t.stats.Ignored++
 		return Decision{}, false
 	}
-	prefix := netip.PrefixFrom(addr, addr.BitLen())
-	if _, banned := t.active[prefix]; banned {
+	prefix := t.PrefixOf(addr)
+	if t.banned(addr, prefix) {
 		return Decision{}, false // lines still in flight from a banned address
 	}
 	at := f.Time
@@ -87,43 +184,53 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 		t.stats.Stale++
 		return Decision{}, false
 	}
-	n, full := t.window.Add(addr, at)
+	n, full := t.window.Add(prefix.Addr(), at)
 	if !full {
 		return Decision{}, false
 	}
+	if !prefix.IsSingleIP() && t.overlapsIgnored(prefix) {
+		prefix = netip.PrefixFrom(addr, addr.BitLen())
+	}
+	earlier := t.earlier(prefix)
 	d := Decision{
 		Kind:     Ban,
 		Pipeline: t.policy.Pipeline,
 		Prefix:   prefix,
 		Time:     now,
 		Failures: n,
-		BanCount: 1,
+		BanCount: earlier + 1,
 		Reason:   fmt.Sprintf("%d failures within %s", n, shortDuration(t.policy.FindTime)),
 		Lines:    []string{f.Line},
 	}
-	if t.policy.BanTime != PermanentBan {
-		d.Until = now.Add(t.policy.BanTime)
+	if dur := t.banTime(earlier); dur != PermanentBan {
+		d.Until = now.Add(dur)
 	}
 	t.add(d)
 	return d, true
 }
 
 // Ban bans prefix by hand for dur (PermanentBan for ever; 0 for the
-// pipeline's bantime). Banning an already banned prefix renews its time.
+// pipeline's bantime, incremented by the prefix's earlier bans). Banning an
+// already banned prefix renews its time and keeps its ban count.
 func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) Decision {
-	if dur == 0 {
-		dur = t.policy.BanTime
-	}
 	prefix = canonical(prefix)
-	d := Decision{Kind: Ban, Pipeline: t.policy.Pipeline, Prefix: prefix, Time: now, BanCount: 1, Reason: reason}
+	d := Decision{Kind: Ban, Pipeline: t.policy.Pipeline, Prefix: prefix, Time: now, Reason: reason}
 	if old, ok := t.active[prefix]; ok {
 		d.BanCount = old.BanCount
 		d.Failures = old.Failures
+	} else {
+		d.BanCount = t.earlier(prefix) + 1
+	}
+	if dur == 0 {
+		dur = t.banTime(d.BanCount - 1)
 	}
 	if dur != PermanentBan {
 		d.Until = now.Add(dur)
 	}
-	t.window.Forget(prefix.Addr())
+	// The failures counted towards this prefix are settled by the ban.
+	if counted := t.PrefixOf(prefix.Addr()); prefix.Bits() <= counted.Bits() {
+		t.window.Forget(counted.Addr())
+	}
 	t.add(d)
 	return d
 }
@@ -135,14 +242,23 @@ func (t *Tracker) add(d Decision) {
 	t.active[d.Prefix] = d
 }
 
-// Unban lifts prefix's ban; false when it was not banned.
+// Unban lifts prefix's ban; false when it was not banned. A single address
+// that is not banned itself lifts the narrowest ban that covers it (the
+// /64 its failures were counted in), so `unban ADDR` works for prefix bans.
 func (t *Tracker) Unban(prefix netip.Prefix, reason string, now time.Time) (Decision, bool) {
 	prefix = canonical(prefix)
 	old, ok := t.active[prefix]
+	if !ok && prefix.IsSingleIP() {
+		for p, d := range t.active {
+			if p.Contains(prefix.Addr()) && (!ok || p.Bits() > old.Prefix.Bits()) {
+				old, ok = d, true
+			}
+		}
+	}
 	if !ok {
 		return Decision{}, false
 	}
-	delete(t.active, prefix)
+	delete(t.active, old.Prefix)
 	old.Kind, old.Time, old.Reason = Unban, now, reason
 	return old, true
 }

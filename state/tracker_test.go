@@ -1,6 +1,8 @@
 package state
 
 import (
+	"errors"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -127,5 +129,158 @@ func TestTrackerRestore(t *testing.T) {
 	}
 	if got := tr.Active(); len(got) != 2 || got[0].Prefix != bans[0].Prefix || got[1].Prefix != bans[2].Prefix {
 		t.Fatalf("active %+v", got)
+	}
+}
+
+// fakeHistory answers from a map of prefix → earlier bans and remembers the
+// questions.
+type fakeHistory struct {
+	counts map[netip.Prefix]int
+	err    error
+	asked  []string
+}
+
+func (h *fakeHistory) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
+	h.asked = append(h.asked, fmt.Sprintf("%s %s %v", pipeline, p, all))
+	return h.counts[p], h.err
+}
+
+func TestTrackerPrefixes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		v4, v6     int
+		ignore     []string
+		addrs      []string // failures, one second apart
+		wantBan    string   // the last decision's prefix; "" for none
+		wantFailed int      // tracked keys afterwards
+	}{
+		{"defaults count per address", 0, 0, nil, []string{"2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::3"}, "", 3},
+		{"rotating inside a /64", 0, 64, nil, []string{"2001:db8:1::1", "2001:db8:1::2", "2001:db8:1:0:ffff::3"}, "2001:db8:1::/64", 0},
+		{"two /64s are two offenders", 0, 64, nil, []string{"2001:db8:1::1", "2001:db8:2::1", "2001:db8:1::2"}, "", 2},
+		{"ipv6_prefix leaves IPv4 alone", 0, 64, nil, []string{"198.51.100.1", "198.51.100.2", "198.51.100.3"}, "", 3},
+		{"ipv4 /24", 24, 0, nil, []string{"198.51.100.1", "198.51.100.2", "::ffff:198.51.100.3"}, "198.51.100.0/24", 0},
+		{"ipv4 /32 is per address", 32, 128, nil, []string{"198.51.100.1", "198.51.100.1", "198.51.100.1"}, "198.51.100.1/32", 0},
+		// ignoreip checks the real address: the /48 below is ignored, its
+		// neighbour inside the same /32 counting prefix is not.
+		{"ignoreip checks the address", 0, 32, []string{"2001:db8:1::/48"}, []string{"2001:db8:1::1", "2001:db8:1::2", "2001:db8:1::3"}, "", 0},
+		// A prefix holding an ignoreip address is not banned whole: the
+		// address that completed the count is.
+		{"ban narrowed around ignoreip", 0, 32, []string{"2001:db8:1::/48"}, []string{"2001:db8:2::1", "2001:db8:3::1", "2001:db8:4::7"}, "2001:db8:4::7/128", 0},
+		{"ban narrowed around ignoreip v4", 16, 0, []string{"198.51.0.1/32"}, []string{"198.51.1.1", "198.51.2.1", "198.51.3.1"}, "198.51.3.1/32", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Minute, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: tc.v4, IPv6Prefix: tc.v6}
+			for _, ig := range tc.ignore {
+				p.IgnoreIP = append(p.IgnoreIP, netip.MustParsePrefix(ig))
+			}
+			tr := NewTracker(p)
+			var last Decision
+			for i, a := range tc.addrs {
+				if d, ok := tr.Fail(failure(a, atSec(i)), atSec(i)); ok {
+					last = d
+				}
+			}
+			got := ""
+			if last.Kind == Ban {
+				got = last.Prefix.String()
+			}
+			if got != tc.wantBan || tr.Stats().CurrentlyFailed != tc.wantFailed {
+				t.Fatalf("ban %q, want %q; tracked %d, want %d", got, tc.wantBan, tr.Stats().CurrentlyFailed, tc.wantFailed)
+			}
+			if got == "" {
+				return
+			}
+			// Lines still in flight from anywhere in the banned prefix ban
+			// nobody again; Unban by one of its addresses lifts it.
+			for i := range 5 {
+				if d, ok := tr.Fail(failure(tc.addrs[0], atSec(10+i)), atSec(10+i)); ok && last.Prefix.Contains(netip.MustParseAddr(tc.addrs[0]).Unmap()) {
+					t.Fatalf("banned again: %+v", d)
+				}
+			}
+			one := netip.MustParseAddr(tc.addrs[len(tc.addrs)-1]).Unmap()
+			u, ok := tr.Unban(netip.PrefixFrom(one, one.BitLen()), "manual", atSec(20))
+			if !ok || u.Prefix != last.Prefix {
+				t.Fatalf("unban by address: %+v %v", u, ok)
+			}
+		})
+	}
+}
+
+func TestTrackerPrefixOf(t *testing.T) {
+	tr := NewTracker(Policy{IPv4Prefix: 24, IPv6Prefix: 56})
+	for in, want := range map[string]string{
+		"192.0.2.77":         "192.0.2.0/24",
+		"::ffff:192.0.2.77":  "192.0.2.0/24",
+		"2001:db8:a:b7ff::1": "2001:db8:a:b700::/56",
+		"fe80::1%eth0":       "fe80::/56",
+	} {
+		if got := tr.PrefixOf(netip.MustParseAddr(in)).String(); got != want {
+			t.Errorf("PrefixOf(%s) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// The ban count and time come from the history: a prefix banned n times
+// before gets ban count n+1 and an incremented bantime.
+func TestTrackerIncrement(t *testing.T) {
+	v6 := netip.MustParsePrefix("2001:db8:5::/64")
+	for _, tc := range []struct {
+		name      string
+		inc       *Increment
+		ban       time.Duration
+		earlier   int
+		histErr   error
+		manual    time.Duration // -2: a failure ban; else a manual ban for this long
+		wantCount int
+		wantFor   time.Duration // 0: permanent
+		wantAsked string
+	}{
+		{"first ban", &Increment{}, time.Hour, 0, nil, -2, 1, time.Hour, "sshd 2001:db8:5::/64 false"},
+		{"third ban doubles twice", &Increment{}, time.Hour, 2, nil, -2, 3, 4 * time.Hour, "sshd 2001:db8:5::/64 false"},
+		{"multipliers and maxtime", &Increment{Multipliers: []float64{1, 2, 4, 8}, MaxTime: 5 * time.Hour}, time.Hour, 3, nil, -2, 4, 5 * time.Hour, "sshd 2001:db8:5::/64 false"},
+		{"rndtime", &Increment{RndTime: 10 * time.Minute}, time.Hour, 1, nil, -2, 2, 2*time.Hour + 2*time.Minute + 30*time.Second, "sshd 2001:db8:5::/64 false"},
+		{"overalljails asks for every pipeline", &Increment{OverallJails: true}, time.Hour, 1, nil, -2, 2, 2 * time.Hour, "sshd 2001:db8:5::/64 true"},
+		{"without increment the count is still kept", nil, time.Hour, 4, nil, -2, 5, time.Hour, "sshd 2001:db8:5::/64 false"},
+		{"permanent stays permanent", &Increment{}, PermanentBan, 3, nil, -2, 4, 0, "sshd 2001:db8:5::/64 false"},
+		{"history error: a first ban", &Increment{}, time.Hour, 3, errors.New("disk on fire"), -2, 1, time.Hour, "sshd 2001:db8:5::/64 false"},
+		{"manual ban with the pipeline's bantime is incremented", &Increment{}, time.Hour, 1, nil, 0, 2, 2 * time.Hour, "sshd 2001:db8:5::/64 false"},
+		{"manual ban --for is as given", &Increment{}, time.Hour, 1, nil, 30 * time.Minute, 2, 30 * time.Minute, "sshd 2001:db8:5::/64 false"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &fakeHistory{counts: map[netip.Prefix]int{v6: tc.earlier}, err: tc.histErr}
+			tr := NewTracker(Policy{Pipeline: "sshd", MaxRetry: 2, FindTime: time.Minute, BanTime: tc.ban, MaxTracked: 10, IPv6Prefix: 64, Increment: tc.inc})
+			tr.SetHistory(h)
+			tr.SetRand(func() float64 { return 0.25 })
+			var d Decision
+			if tc.manual == -2 {
+				tr.Fail(failure("2001:db8:5::1", t0), t0)
+				var ok bool
+				if d, ok = tr.Fail(failure("2001:db8:5::2", t0), t0); !ok {
+					t.Fatal("no ban")
+				}
+			} else {
+				d = tr.Ban(v6, tc.manual, "manual", t0)
+			}
+			if d.Prefix != v6 || d.BanCount != tc.wantCount {
+				t.Errorf("prefix %s count %d, want %s %d", d.Prefix, d.BanCount, v6, tc.wantCount)
+			}
+			switch {
+			case tc.wantFor == 0 && !d.Permanent():
+				t.Errorf("until %v, want permanent", d.Until)
+			case tc.wantFor != 0 && !d.Until.Equal(t0.Add(tc.wantFor)):
+				t.Errorf("lasts %v, want %v", d.Until.Sub(t0), tc.wantFor)
+			}
+			if len(h.asked) != 1 || h.asked[0] != tc.wantAsked {
+				t.Errorf("history asked %q, want [%q]", h.asked, tc.wantAsked)
+			}
+			if want := uint64(0); tc.histErr != nil && tr.Stats().HistoryErrors != 1 || tc.histErr == nil && tr.Stats().HistoryErrors != want {
+				t.Errorf("history errors %d", tr.Stats().HistoryErrors)
+			}
+			// Renewing keeps the count and does not ask again.
+			r := tr.Ban(v6, 0, "manual", t0.Add(time.Minute))
+			if r.BanCount != d.BanCount || len(h.asked) != 1 {
+				t.Errorf("renewal: count %d, asked %q", r.BanCount, h.asked)
+			}
+		})
 	}
 }

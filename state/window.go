@@ -6,36 +6,48 @@ import (
 	"time"
 )
 
-// Window counts failures per address in a sliding window by the log's own
-// time. Memory is bounded twice over: each address keeps at most maxRetry
-// timestamps (in one arena shared by all addresses, so tracking an address
-// allocates nothing once the arena has grown), and at most maxTracked
-// addresses are tracked; past that the stalest address (least recently
-// seen) is forgotten. A Window is owned by one goroutine and never reads
-// the clock: times are arguments.
+// Window counts failures per key (an address, or the masked address of the
+// prefix failures are counted by) in a sliding window by the log's own time.
+// Memory is bounded twice over: each key keeps at most maxRetry timestamps,
+// and at most maxTracked keys are tracked; past that the stalest key (least
+// recently seen) is forgotten. A Window is owned by one goroutine and never
+// reads the clock: times are arguments.
+//
+// Layout, for a small and predictable footprint (about 100 bytes per key at
+// maxretry 5, see BenchmarkWindowMemory): keys are 16-byte arrays (IPv4 as
+// IPv4-mapped IPv6), so the index holds no pointers for the garbage collector
+// to scan; slots and timestamps live in fixed-size pages allocated as the
+// window grows, so growing copies nothing and leaves no spare capacity; a
+// freed slot is kept on a free list threaded through the slots themselves.
 type Window struct {
 	maxRetry int
 	findTime int64 // nanoseconds
 	maxSlots int
 
-	index map[netip.Addr]int32
-	slots []slot
-	times []int64 // maxRetry timestamps per slot, sorted ascending within the first n
-	free  []int32
+	index map[[16]byte]int32
+	slots [][]slot  // pages of at most pageSize slots
+	times [][]int64 // per page, maxRetry timestamps per slot, sorted ascending within the first n
+	used  int32     // slots handed out so far (free ones included)
+	free  int32     // head of the free list, linked through slot.next
 	// LRU list of slots: head is the most recently updated, tail the stalest.
 	head, tail int32
 }
 
 type slot struct {
-	addr       netip.Addr
+	key        [16]byte
 	prev, next int32
 	n          int32 // timestamps in use
 }
 
-const none = -1
+const (
+	none      = -1
+	pageShift = 9
+	pageSize  = 1 << pageShift
+	pageMask  = pageSize - 1
+)
 
 // NewWindow returns a window that trips at maxRetry failures within
-// findTime, tracking at most maxTracked addresses.
+// findTime, tracking at most maxTracked keys.
 func NewWindow(maxRetry int, findTime time.Duration, maxTracked int) *Window {
 	if maxRetry < 1 {
 		maxRetry = 1
@@ -47,10 +59,19 @@ func NewWindow(maxRetry int, findTime time.Duration, maxTracked int) *Window {
 		maxRetry: maxRetry,
 		findTime: int64(findTime),
 		maxSlots: maxTracked,
-		index:    map[netip.Addr]int32{},
+		index:    map[[16]byte]int32{},
+		free:     none,
 		head:     none,
 		tail:     none,
 	}
+}
+
+func (w *Window) slot(i int32) *slot { return &w.slots[i>>pageShift][i&pageMask] }
+
+// stamps returns slot i's timestamp area (maxRetry long).
+func (w *Window) stamps(i int32) []int64 {
+	off := int(i&pageMask) * w.maxRetry
+	return w.times[i>>pageShift][off : off+w.maxRetry]
 }
 
 // Add records a failure of addr at t. It returns the number of failures of
@@ -58,15 +79,16 @@ func NewWindow(maxRetry int, findTime time.Duration, maxTracked int) *Window {
 // when it did, the address is forgotten (its count starts over).
 func (w *Window) Add(addr netip.Addr, t time.Time) (count int, full bool) {
 	ts := t.UnixNano()
-	i, ok := w.index[addr]
+	k := addr.As16()
+	i, ok := w.index[k]
 	if !ok {
-		i = w.alloc(addr)
+		i = w.alloc(k)
 	} else {
 		w.unlink(i)
 	}
 	w.pushFront(i)
-	s := &w.slots[i]
-	times := w.times[int(i)*w.maxRetry : int(i+1)*w.maxRetry]
+	s := w.slot(i)
+	times := w.stamps(i)
 	// Insert in order: logs of several files or a remote appliance may
 	// arrive slightly out of order.
 	n := int(s.n)
@@ -101,14 +123,14 @@ func (w *Window) Add(addr netip.Addr, t time.Time) (count int, full bool) {
 
 // Forget drops addr's failures.
 func (w *Window) Forget(addr netip.Addr) {
-	if i, ok := w.index[addr]; ok {
+	if i, ok := w.index[addr.As16()]; ok {
 		w.remove(i)
 	}
 }
 
 // Count returns addr's failures within findTime before now.
 func (w *Window) Count(addr netip.Addr, now time.Time) int {
-	i, ok := w.index[addr]
+	i, ok := w.index[addr.As16()]
 	if !ok {
 		return 0
 	}
@@ -116,9 +138,8 @@ func (w *Window) Count(addr netip.Addr, now time.Time) int {
 }
 
 func (w *Window) live(i int32, now int64) int {
-	times := w.times[int(i)*w.maxRetry : int(i)*w.maxRetry+int(w.slots[i].n)]
 	c := 0
-	for _, ts := range times {
+	for _, ts := range w.stamps(i)[:w.slot(i).n] {
 		if now-ts <= w.findTime {
 			c++
 		}
@@ -126,15 +147,18 @@ func (w *Window) live(i int32, now int64) int {
 	return c
 }
 
-// Len is the number of tracked addresses.
+// Len is the number of tracked keys.
 func (w *Window) Len() int { return len(w.index) }
 
-// Expire forgets the addresses whose newest failure is older than findTime
-// at now, so "currently failed" means what it says.
+// allocated is the number of slots whose memory is held (tracked or free).
+func (w *Window) allocated() int { return int(w.used) }
+
+// Expire forgets the keys whose newest failure is older than findTime at
+// now, so "currently failed" means what it says.
 func (w *Window) Expire(now time.Time) {
 	ns := now.UnixNano()
 	for i := w.tail; i != none; {
-		prev := w.slots[i].prev
+		prev := w.slot(i).prev
 		if w.live(i, ns) == 0 {
 			w.remove(i)
 		}
@@ -142,39 +166,45 @@ func (w *Window) Expire(now time.Time) {
 	}
 }
 
-func (w *Window) alloc(addr netip.Addr) int32 {
+func (w *Window) alloc(k [16]byte) int32 {
 	var i int32
 	switch {
-	case len(w.free) > 0:
-		i = w.free[len(w.free)-1]
-		w.free = w.free[:len(w.free)-1]
-	case len(w.slots) < w.maxSlots:
-		i = int32(len(w.slots))
-		w.slots = append(w.slots, slot{})
-		w.times = append(w.times, make([]int64, w.maxRetry)...)
+	case w.free != none:
+		i = w.free
+		w.free = w.slot(i).next
+	case int(w.used) < w.maxSlots:
+		i = w.used
+		if int(i)&pageMask == 0 {
+			// A new page, shorter when the cap ends inside it.
+			n := min(pageSize, w.maxSlots-int(i))
+			w.slots = append(w.slots, make([]slot, n))
+			w.times = append(w.times, make([]int64, n*w.maxRetry))
+		}
+		w.used++
 	default:
-		// Full: reuse the stalest address's slot.
+		// Full: reuse the stalest key's slot.
 		i = w.tail
-		delete(w.index, w.slots[i].addr)
+		delete(w.index, w.slot(i).key)
 		w.unlink(i)
 	}
-	w.slots[i] = slot{addr: addr, prev: none, next: none}
-	w.index[addr] = i
+	*w.slot(i) = slot{key: k, prev: none, next: none}
+	w.index[k] = i
 	return i
 }
 
 func (w *Window) remove(i int32) {
 	w.unlink(i)
-	delete(w.index, w.slots[i].addr)
-	w.slots[i] = slot{prev: none, next: none}
-	w.free = append(w.free, i)
+	s := w.slot(i)
+	delete(w.index, s.key)
+	*s = slot{prev: none, next: w.free}
+	w.free = i
 }
 
 func (w *Window) pushFront(i int32) {
-	s := &w.slots[i]
+	s := w.slot(i)
 	s.prev, s.next = none, w.head
 	if w.head != none {
-		w.slots[w.head].prev = i
+		w.slot(w.head).prev = i
 	}
 	w.head = i
 	if w.tail == none {
@@ -183,14 +213,14 @@ func (w *Window) pushFront(i int32) {
 }
 
 func (w *Window) unlink(i int32) {
-	s := &w.slots[i]
+	s := w.slot(i)
 	if s.prev != none {
-		w.slots[s.prev].next = s.next
+		w.slot(s.prev).next = s.next
 	} else if w.head == i {
 		w.head = s.next
 	}
 	if s.next != none {
-		w.slots[s.next].prev = s.prev
+		w.slot(s.next).prev = s.prev
 	} else if w.tail == i {
 		w.tail = s.prev
 	}

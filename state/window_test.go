@@ -2,6 +2,7 @@ package state
 
 import (
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -75,8 +76,8 @@ func TestWindowExpire(t *testing.T) {
 	}
 	// A freed slot is reused.
 	w.Add(netip.MustParseAddr("192.0.2.3"), t0.Add(91*time.Second))
-	if len(w.slots) != 2 {
-		t.Errorf("slots %d, want 2 (reuse)", len(w.slots))
+	if w.allocated() != 2 {
+		t.Errorf("slots %d, want 2 (reuse)", w.allocated())
 	}
 }
 
@@ -88,8 +89,12 @@ func TestWindowMemoryBounded(t *testing.T) {
 		a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 		w.Add(a, t0.Add(time.Duration(i)*time.Millisecond))
 	}
-	if w.Len() != 1000 || len(w.slots) != 1000 || len(w.times) != 3000 {
-		t.Fatalf("len %d slots %d times %d", w.Len(), len(w.slots), len(w.times))
+	times := 0
+	for _, p := range w.times {
+		times += len(p)
+	}
+	if w.Len() != 1000 || w.allocated() != 1000 || times != 3000 {
+		t.Fatalf("len %d slots %d times %d", w.Len(), w.allocated(), times)
 	}
 }
 
@@ -104,4 +109,110 @@ func BenchmarkWindowAdd(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		w.Add(addrs[i%len(addrs)], t0.Add(time.Duration(i)*time.Millisecond))
 	}
+}
+
+// The LRU order, eviction and the free list hold across page boundaries.
+func TestWindowPagesAndReuse(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		cap      int
+		addrs    int
+		wantLen  int
+		wantKept int // the newest addresses keep their count
+	}{
+		{"under one page", 100, 50, 50, 50},
+		{"cap inside the second page", pageSize + 10, 3 * pageSize, pageSize + 10, pageSize + 10},
+		{"many pages", 4 * pageSize, 5 * pageSize, 4 * pageSize, 4 * pageSize},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := NewWindow(3, time.Hour, tc.cap)
+			addr := func(i int) netip.Addr {
+				if i%2 == 0 {
+					return netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)})
+				}
+				return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)})
+			}
+			for i := range tc.addrs {
+				w.Add(addr(i), t0.Add(time.Duration(i)*time.Millisecond))
+			}
+			if w.Len() != tc.wantLen || w.allocated() > tc.cap {
+				t.Fatalf("len %d allocated %d", w.Len(), w.allocated())
+			}
+			now := t0.Add(time.Minute)
+			for i := tc.addrs - tc.wantKept; i < tc.addrs; i++ {
+				if got := w.Count(addr(i), now); got != 1 {
+					t.Fatalf("address %d: count %d, want 1", i, got)
+				}
+			}
+			if tc.addrs > tc.wantKept {
+				if got := w.Count(addr(tc.addrs-tc.wantKept-1), now); got != 0 {
+					t.Fatalf("the stalest address was kept (count %d)", got)
+				}
+			}
+			// Forget everything, then refill: every slot comes from the free list.
+			for i := range tc.addrs {
+				w.Forget(addr(i))
+			}
+			if w.Len() != 0 {
+				t.Fatalf("len %d after forgetting all", w.Len())
+			}
+			before := w.allocated()
+			for i := range tc.wantLen {
+				w.Add(addr(i), now)
+			}
+			if w.allocated() != before || w.Len() != tc.wantLen {
+				t.Fatalf("refill: allocated %d (was %d), len %d", w.allocated(), before, w.Len())
+			}
+		})
+	}
+}
+
+// An IPv4 address and its IPv4-mapped IPv6 form are one key; distinct
+// addresses of either family are distinct keys.
+func TestWindowKeys(t *testing.T) {
+	w := NewWindow(2, time.Hour, 10)
+	w.Add(netip.MustParseAddr("192.0.2.1"), t0)
+	if _, full := w.Add(netip.MustParseAddr("::ffff:192.0.2.1"), t0); !full {
+		t.Error("mapped form counted apart")
+	}
+	w.Add(netip.MustParseAddr("192.0.2.2"), t0)
+	if _, full := w.Add(netip.MustParseAddr("2001:db8::c000:202"), t0); full {
+		t.Error("IPv6 address with the same low bits counted together with IPv4")
+	}
+}
+
+// BenchmarkWindowMemory measures the heap held per tracked address: 1M
+// distinct addresses, maxretry 5, one failure each (every address tracked).
+//
+//	go test -run '^$' -bench WindowMemory -benchtime 3x ./state/
+func BenchmarkWindowMemory(b *testing.B) {
+	const n = 1_000_000
+	addrs := make([]netip.Addr, n)
+	for i := range addrs {
+		if i%2 == 0 {
+			addrs[i] = netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+		} else {
+			addrs[i] = netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 13: byte(i >> 16), 14: byte(i >> 8), 15: byte(i)})
+		}
+	}
+	var perAddr, total float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		w := NewWindow(5, 10*time.Minute, n)
+		for i, a := range addrs {
+			w.Add(a, t0.Add(time.Duration(i)*time.Microsecond))
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		if w.Len() != n {
+			b.Fatalf("tracked %d, want %d", w.Len(), n)
+		}
+		held := float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		perAddr, total = held/n, held/(1<<20)
+		runtime.KeepAlive(w)
+	}
+	b.ReportMetric(perAddr, "B/address")
+	b.ReportMetric(total, "MiB/1M")
 }

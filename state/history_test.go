@@ -1,0 +1,201 @@
+package state
+
+import (
+	"net/netip"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func openTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func ban(pipeline, prefix string, count int, at time.Time, dur time.Duration) Decision {
+	d := Decision{Kind: Ban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(prefix), Time: at, BanCount: count}
+	if dur != PermanentBan {
+		d.Until = at.Add(dur)
+	}
+	return d
+}
+
+func TestHistoryCount(t *testing.T) {
+	s := openTestStore(t)
+	for _, d := range []Decision{
+		ban("sshd", "2001:db8:1::/64", 3, t0, time.Hour),
+		ban("web", "2001:db8:1::7/128", 5, t0, time.Hour),
+		ban("web", "2001:db8:2::/48", 2, t0, time.Hour),
+		ban("sshd", "198.51.100.7/32", 1, t0, time.Hour),
+		ban("mail", "198.51.100.0/24", 4, t0, time.Hour),
+		ban("sshd", "::ffff:203.0.113.9/128", 6, t0, time.Hour), // stored as 203.0.113.9/32
+		ban("sshd", "::/64", 7, t0, time.Hour),
+	} {
+		if err := s.SaveBan(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		pipeline string
+		prefix   string
+		all      bool
+		want     int
+	}{
+		{"sshd", "2001:db8:1::/64", false, 3},
+		{"sshd", "2001:db8:1::/64", true, 5},    // web's /128 lies inside it
+		{"sshd", "2001:db8:1::7/128", false, 3}, // inside sshd's /64
+		{"web", "2001:db8:1::7/128", false, 5},  // web's own record
+		{"web", "2001:db8:1::8/128", false, 0},  // web has no record covering it
+		{"web", "2001:db8:1::8/128", true, 3},   // sshd's /64 covers it
+		{"web", "2001:db8:2:3::/64", false, 2},  // inside web's /48
+		{"web", "2001:db8::/32", true, 5},       // holds every IPv6 record above except ::/64
+		{"sshd", "198.51.100.7/32", false, 1},   //
+		{"sshd", "198.51.100.7/32", true, 4},    // mail's /24
+		{"mail", "198.51.100.9/32", false, 4},   //
+		{"sshd", "198.51.101.7/32", true, 0},    // outside the /24
+		{"sshd", "203.0.113.9/32", false, 6},    // stored unmapped
+		{"sshd", "::ffff:203.0.113.9/128", false, 6},
+		{"sshd", "::1/128", false, 7},  // IPv6 ::/64 holds ::1 ...
+		{"sshd", "0.0.0.0/0", true, 6}, // ... but no IPv4 record: its highest is 203.0.113.9's 6
+		{"sshd", "::/64", false, 7},    // and IPv4 records are not inside ::/64
+		{"nobody", "2001:db8:1::/64", false, 0},
+	} {
+		got, err := s.Count(tc.pipeline, netip.MustParsePrefix(tc.prefix), tc.all)
+		if err != nil || got != tc.want {
+			t.Errorf("Count(%s, %s, %v) = %d, %v; want %d", tc.pipeline, tc.prefix, tc.all, got, err, tc.want)
+		}
+	}
+}
+
+// Recording keeps the highest count and the newest ban: a renewal or a
+// replay does not count twice.
+func TestHistoryRecord(t *testing.T) {
+	s := openTestStore(t)
+	p := netip.MustParsePrefix("192.0.2.1/32")
+	steps := []struct {
+		d         Decision
+		wantCount int
+		wantLast  time.Time
+		wantFor   time.Duration
+	}{
+		{ban("sshd", "192.0.2.1/32", 1, t0, time.Hour), 1, t0, time.Hour},
+		{ban("sshd", "192.0.2.1/32", 1, t0.Add(time.Minute), 2*time.Hour), 1, t0.Add(time.Minute), 2 * time.Hour}, // renewal
+		{ban("sshd", "192.0.2.1/32", 2, t0.Add(3*time.Hour), 2*time.Hour), 2, t0.Add(3 * time.Hour), 2 * time.Hour},
+		{ban("sshd", "192.0.2.1/32", 1, t0, time.Hour), 2, t0.Add(3 * time.Hour), 2 * time.Hour}, // an old replay
+		{ban("sshd", "192.0.2.1/32", 0, t0.Add(4*time.Hour), PermanentBan), 2, t0.Add(4 * time.Hour), PermanentBan},
+	}
+	for i, st := range steps {
+		if err := s.RecordBan(st.d); err != nil {
+			t.Fatal(err)
+		}
+		h, err := s.BanHistory("sshd")
+		if err != nil || len(h) != 1 {
+			t.Fatalf("step %d: history %+v %v", i, h, err)
+		}
+		if h[0].Prefix != p || h[0].Count != st.wantCount || !h[0].Last.Equal(st.wantLast) || h[0].BanTime != st.wantFor {
+			t.Errorf("step %d: %+v, want count %d last %v for %v", i, h[0], st.wantCount, st.wantLast, st.wantFor)
+		}
+	}
+}
+
+// fail2ban's purge: a record goes once its last ban is older than
+// dbpurgeage and ended three times its duration before that too.
+func TestHistoryPurge(t *testing.T) {
+	s := openTestStore(t)
+	day := 24 * time.Hour
+	now := t0.Add(30 * day)
+	for _, d := range []Decision{
+		ban("sshd", "192.0.2.1/32", 1, now.Add(-2*day), time.Hour),        // old: purged
+		ban("sshd", "192.0.2.2/32", 1, now.Add(-12*time.Hour), time.Hour), // recent: kept
+		ban("sshd", "192.0.2.3/32", 1, now.Add(-2*day), day),              // long ban: kept until 1d + 3d
+		ban("sshd", "192.0.2.4/32", 1, now.Add(-20*day), PermanentBan),    // permanent: kept
+		ban("web", "192.0.2.1/32", 1, now.Add(-2*day), time.Hour),         // web keeps a week
+	} {
+		if err := s.SaveBan(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PurgeHistoryFunc(func(pipeline string) time.Time {
+		if pipeline == "web" {
+			return now.Add(-7 * day)
+		}
+		return now.Add(-day)
+	})
+	if err != nil || n != 1 {
+		t.Fatalf("purged %d, %v; want 1", n, err)
+	}
+	var left []string
+	h, _ := s.BanHistory("")
+	for _, r := range h {
+		left = append(left, r.Pipeline+" "+r.Prefix.String())
+	}
+	slices.Sort(left)
+	want := []string{"sshd 192.0.2.2/32", "sshd 192.0.2.3/32", "sshd 192.0.2.4/32", "web 192.0.2.1/32"}
+	if !slices.Equal(left, want) {
+		t.Errorf("left %q, want %q", left, want)
+	}
+	// Four days after its ban, the long ban's history goes too.
+	if n, err := s.PurgeHistory(now.Add(3 * day)); err != nil || n != 3 {
+		t.Errorf("second purge: %d %v, want 3 (all but the permanent one)", n, err)
+	}
+	if h, _ := s.BanHistory(""); len(h) != 1 || h[0].BanTime != PermanentBan {
+		t.Errorf("left %+v", h)
+	}
+}
+
+// A repeat offender across restarts: tracker and store together, as the
+// daemon runs them (SaveBan on ban, a new tracker and a reopened store
+// after a restart).
+func TestHistoryIncrementsAcrossRestarts(t *testing.T) {
+	dir := t.TempDir()
+	policy := func(name string, overall bool) Policy {
+		return Policy{Pipeline: name, MaxRetry: 2, FindTime: time.Minute, BanTime: time.Hour, MaxTracked: 10, IPv6Prefix: 64,
+			Increment: &Increment{Factor: 1, MaxTime: 6 * time.Hour, OverallJails: overall}}
+	}
+	attack := func(tr *Tracker, s *Store, addr string, at time.Time) Decision {
+		t.Helper()
+		tr.Fail(failure(addr, at), at)
+		d, ok := tr.Fail(failure(addr, at), at)
+		if !ok {
+			t.Fatalf("%s not banned", addr)
+		}
+		if err := s.SaveBan(d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	at := t0
+	var got []string
+	for round := range 4 {
+		s, err := OpenStore(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sshd, web := NewTracker(policy("sshd", false)), NewTracker(policy("web", true))
+		sshd.SetHistory(s)
+		web.SetHistory(s)
+		// Each round: sshd bans the /64 (a new address each time), then
+		// web, counting the bans of every pipeline, bans the /64 again.
+		d := attack(sshd, s, "2001:db8:9::"+string(rune('1'+round)), at)
+		got = append(got, d.Prefix.String()+" #"+strconv.Itoa(d.BanCount)+" "+d.Until.Sub(d.Time).String())
+		d = attack(web, s, "2001:db8:9::abc", at)
+		got = append(got, d.Prefix.String()+" #"+strconv.Itoa(d.BanCount)+" "+d.Until.Sub(d.Time).String())
+		s.Close()
+		at = at.Add(12 * time.Hour)
+	}
+	want := []string{
+		"2001:db8:9::/64 #1 1h0m0s", "2001:db8:9::/64 #2 2h0m0s",
+		"2001:db8:9::/64 #2 2h0m0s", "2001:db8:9::/64 #3 4h0m0s",
+		"2001:db8:9::/64 #3 4h0m0s", "2001:db8:9::/64 #4 6h0m0s",
+		"2001:db8:9::/64 #4 6h0m0s", "2001:db8:9::/64 #5 6h0m0s",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bans:\n got %q\nwant %q", got, want)
+	}
+}
