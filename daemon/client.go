@@ -103,3 +103,12 @@ func (c *Client) Reload(ctx context.Context) (Status, error) {
 	var s Status
 	return s, c.do(ctx, http.MethodPost, "/v1/reload", struct{}{}, &s)
 }
+
+// Failing returns the addresses a pipeline is counting, with their failures.
+func (c *Client) Failing(ctx context.Context, pipeline string) (map[string]int, error) {
+	var m map[string]int
+	return m, c.do(ctx, http.MethodGet, "/v1/failing/"+url.PathEscape(pipeline), nil, &m)
+}
+
+// Socket is the control socket's path.
+func (c *Client) Socket() string { return c.socket }

@@ -25,6 +25,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("POST /v1/ban", d.handleBan)
 	mux.HandleFunc("POST /v1/unban", d.handleUnban)
 	mux.HandleFunc("POST /v1/reload", d.handleReload)
+	mux.HandleFunc("GET /v1/failing/{pipeline}", d.handleFailing)
 	return mux
 }
 
@@ -174,6 +175,7 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 	err = r.call(req.Context(), func() {
 		ban = r.stages.Tracker.Ban(prefix, dur, "manual", r.now())
 		r.apply(context.WithoutCancel(req.Context()), ban)
+		r.commit() // a manual decision is stored before it is confirmed
 	})
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
@@ -233,6 +235,7 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 					lifted++
 				}
 			}
+			r.commit()
 		})
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
@@ -262,4 +265,25 @@ func (d *Daemon) handleReload(w http.ResponseWriter, req *http.Request) {
 	}
 	d.log.Info("configuration reloaded", "pipelines", names)
 	writeJSON(w, http.StatusOK, Status{Pipelines: names})
+}
+
+// handleFailing lists the addresses (or prefixes) a pipeline is counting,
+// with their failures within findtime.
+func (d *Daemon) handleFailing(w http.ResponseWriter, req *http.Request) {
+	r, ok := d.pipeline(req.PathValue("pipeline"))
+	if !ok {
+		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", req.PathValue("pipeline"), strings.Join(d.pipelineNames(), ", "))
+		return
+	}
+	out := map[string]int{}
+	err := r.call(req.Context(), func() {
+		for p, n := range r.stages.Tracker.Failing(r.now()) {
+			out[prefixText(state.Decision{Prefix: p})] = n
+		}
+	})
+	if err != nil {
+		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
 }

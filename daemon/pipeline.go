@@ -47,8 +47,9 @@ type runner struct {
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
 	dirty                             map[string][]byte
-	acks                              []func() // of processed entries, run after the next commit
-	uncommitted                       uint64   // processed entries whose positions are not stored yet
+	acks                              []func()      // of processed entries, run after the next commit
+	pending                           state.Changes // bans and windows not yet committed
+	uncommitted                       uint64        // processed entries whose positions are not stored yet
 	enforceErrors                     uint64
 }
 
@@ -74,6 +75,11 @@ func (r *runner) restore(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	windows, err := r.store.Windows(r.name)
+	if err != nil {
+		return err
+	}
+	r.stages.Tracker.LoadWindows(windows)
 	now := r.now()
 	for _, d := range r.stages.Tracker.Restore(bans, now) {
 		r.log.Info("ban expired while stopped", "addr", d.Prefix.String())
@@ -127,8 +133,12 @@ func (r *runner) run(ctx context.Context) {
 		case fn := <-r.ctl:
 			fn()
 		case <-tick.C:
-			for _, d := range r.stages.Tracker.Expire(r.now()) {
+			expired := r.stages.Tracker.Expire(r.now())
+			for _, d := range expired {
 				r.apply(ctx, d)
+			}
+			if !armed {
+				r.commit() // expiries and forgotten windows; nothing written when nothing changed
 			}
 		}
 	}
@@ -204,18 +214,16 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 	switch d.Kind {
 	case state.Ban:
 		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
-		if err = r.store.SaveBan(d); err != nil {
-			r.log.Error("storing ban", "addr", d.Prefix.String(), "err", err)
-		}
+		// Stored with the positions and windows that led to it, at the
+		// next commit; enforced at once.
+		r.pending.Bans = append(r.pending.Bans, d)
 		err = r.enforcer.Ban(ctx, d)
 		if r.onBan != nil {
 			r.onBan(d)
 		}
 	case state.Unban:
 		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
-		if err = r.store.DeleteBan(d.Pipeline, d.Prefix); err != nil {
-			r.log.Error("deleting ban", "addr", d.Prefix.String(), "err", err)
-		}
+		r.pending.Unbans = append(r.pending.Unbans, d.Prefix)
 		err = r.enforcer.Unban(ctx, d)
 	}
 	if err != nil {
@@ -224,17 +232,20 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 	}
 }
 
-// commit stores the positions of the processed entries, then acknowledges
-// the entries that asked for it: an entry is acknowledged only after what it
-// caused is stored.
+// commit stores, in one transaction, the positions of the processed
+// entries with the windows and bans they produced, then acknowledges the
+// entries that asked for it: an entry is acknowledged only after what it
+// caused is stored. After a crash the store holds positions and state that
+// match, so re-reading neither loses nor double-counts a failure.
 func (r *runner) commit() {
-	if len(r.dirty) > 0 {
-		if err := r.store.SavePositions(r.dirty); err != nil {
-			r.log.Error("committing positions", "err", err)
-			return
-		}
-		clear(r.dirty)
+	r.pending.Positions = r.dirty
+	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
+	if err := r.store.Commit(r.name, &r.pending); err != nil {
+		r.log.Error("committing state", "err", err)
+		return // kept, and tried again at the next commit
 	}
+	clear(r.dirty)
+	r.pending = state.Changes{}
 	for _, ack := range r.acks {
 		ack()
 	}

@@ -116,6 +116,12 @@ func (d *Daemon) dropBansOfRemoved(enabled []*pipelines.Pipeline) {
 			_ = d.store.DeleteBan(b.Pipeline, b.Prefix)
 		}
 	}
+	// Windows of pipelines no longer enabled: counted failures go with them.
+	for _, name := range d.store.WindowPipelines() {
+		if !slices.ContainsFunc(enabled, func(p *pipelines.Pipeline) bool { return p.Name == name }) {
+			_ = d.store.DropWindows(name)
+		}
+	}
 }
 
 // reload applies the configuration file as it is now. A configuration that

@@ -65,7 +65,7 @@ func OpenStore(dir string) (*Store, error) {
 		case string(v) != strconv.Itoa(StoreVersion):
 			return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
 		}
-		for _, b := range [][]byte{bucketBans, bucketPositions, bucketHistory} {
+		for _, b := range [][]byte{bucketBans, bucketPositions, bucketHistory, bucketWindows} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -101,16 +101,18 @@ func banKey(pipeline string, p netip.Prefix) []byte {
 // and, in the same transaction, counts it in the ban history (see
 // RecordBan: a renewal is not counted twice).
 func (s *Store) SaveBan(d Decision) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return saveBan(tx, d) })
+}
+
+func saveBan(tx *bolt.Tx, d Decision) error {
 	v, err := json.Marshal(storedBan{Pipeline: d.Pipeline, Prefix: d.Prefix.String(), Time: d.Time, Until: d.Until, Failures: d.Failures, BanCount: d.BanCount, Reason: d.Reason})
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketBans).Put(banKey(d.Pipeline, d.Prefix), v); err != nil {
-			return err
-		}
-		return recordBan(tx, d)
-	})
+	if err := tx.Bucket(bucketBans).Put(banKey(d.Pipeline, d.Prefix), v); err != nil {
+		return err
+	}
+	return recordBan(tx, d)
 }
 
 // DeleteBan removes a ban record; absent is fine.

@@ -31,6 +31,9 @@ type Window struct {
 	free  int32     // head of the free list, linked through slot.next
 	// LRU list of slots: head is the most recently updated, tail the stalest.
 	head, tail int32
+	// dirty holds the keys changed since the last TakeDirty, so a commit
+	// writes only what changed.
+	dirty map[[16]byte]struct{}
 }
 
 type slot struct {
@@ -60,6 +63,7 @@ func NewWindow(maxRetry int, findTime time.Duration, maxTracked int) *Window {
 		findTime: int64(findTime),
 		maxSlots: maxTracked,
 		index:    map[[16]byte]int32{},
+		dirty:    map[[16]byte]struct{}{},
 		free:     none,
 		head:     none,
 		tail:     none,
@@ -87,6 +91,7 @@ func (w *Window) Add(addr netip.Addr, t time.Time) (count int, full bool) {
 		w.unlink(i)
 	}
 	w.pushFront(i)
+	w.dirty[k] = struct{}{}
 	s := w.slot(i)
 	times := w.stamps(i)
 	// Insert in order: logs of several files or a remote appliance may
@@ -184,6 +189,7 @@ func (w *Window) alloc(k [16]byte) int32 {
 	default:
 		// Full: reuse the stalest key's slot.
 		i = w.tail
+		w.dirty[w.slot(i).key] = struct{}{}
 		delete(w.index, w.slot(i).key)
 		w.unlink(i)
 	}
@@ -195,6 +201,7 @@ func (w *Window) alloc(k [16]byte) int32 {
 func (w *Window) remove(i int32) {
 	w.unlink(i)
 	s := w.slot(i)
+	w.dirty[s.key] = struct{}{}
 	delete(w.index, s.key)
 	*s = slot{prev: none, next: w.free}
 	w.free = i
@@ -225,4 +232,49 @@ func (w *Window) unlink(i int32) {
 		w.tail = s.prev
 	}
 	s.prev, s.next = none, none
+}
+
+// TakeDirty calls fn for every key changed since the last call, with its
+// timestamps (nil when the key is no longer tracked), and forgets the
+// changes: what a commit must write.
+func (w *Window) TakeDirty(fn func(key [16]byte, times []int64)) {
+	for k := range w.dirty {
+		if i, ok := w.index[k]; ok {
+			fn(k, slices.Clone(w.stamps(i)[:w.slot(i).n]))
+		} else {
+			fn(k, nil)
+		}
+	}
+	clear(w.dirty)
+}
+
+// Load puts back a key's timestamps as a commit stored them (at start).
+// The newest maxRetry are kept, in order.
+func (w *Window) Load(key [16]byte, times []int64) {
+	if len(times) == 0 {
+		return
+	}
+	times = slices.Clone(times)
+	slices.Sort(times)
+	if len(times) >= w.maxRetry {
+		times = times[len(times)-w.maxRetry+1:] // a full window would have banned
+	}
+	i, ok := w.index[key]
+	if !ok {
+		i = w.alloc(key)
+	} else {
+		w.unlink(i)
+	}
+	w.pushFront(i)
+	n := copy(w.stamps(i), times)
+	w.slot(i).n = int32(n)
+}
+
+// Each calls fn for every tracked key with its number of failures within
+// findTime before now.
+func (w *Window) Each(now time.Time, fn func(key [16]byte, count int)) {
+	ns := now.UnixNano()
+	for k, i := range w.index {
+		fn(k, w.live(i, ns))
+	}
 }

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/daemon"
+)
+
+// While a generator appends a known attack log, logjail is SIGKILLed at
+// random moments and restarted; at the end every address's failure count
+// and ban state equal what the log says. Positions, windows and bans are
+// committed together, so a kill neither loses nor double-counts a failure.
+func TestCrashConsistency(t *testing.T) {
+	gapMin, gapSpread := 10, 30
+	if os.Getenv("CRASH_FAST") != "" {
+		gapMin, gapSpread = 1, 5
+	}
+	const maxretry = 5
+	s := newSetup(t, fmt.Sprintf(`
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: %d
+    findtime: 1d
+    bantime: 1d
+    ingest:
+      - file: {paths: [LOGFILE], poll: 50ms}
+    match: {filter: sshd}
+`, maxretry))
+	r := rand.New(rand.NewPCG(7, 11))
+	// The ground truth: address i fails want[i] times.
+	want := map[string]int{}
+	var lines []string
+	for i := range 60 {
+		addr := fmt.Sprintf("198.51.100.%d", i+1)
+		want[addr] = 1 + r.IntN(2*maxretry)
+		for j := range want[addr] {
+			lines = append(lines, fmt.Sprintf("sshd[%d]: Failed password for root from %s port %d ssh2", 1000+i, addr, 40000+j))
+		}
+	}
+	r.Shuffle(len(lines), func(a, b int) { lines[a], lines[b] = lines[b], lines[a] })
+
+	gr := rand.New(rand.NewPCG(13, 17)) // the generator's own: r is the test goroutine's
+	inst := s.start(t, nil)
+	var mu sync.Mutex
+	written := 0
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		for i := 0; i < len(lines); i += 3 {
+			end := min(i+3, len(lines))
+			f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			for _, l := range lines[i:end] {
+				fmt.Fprintf(f, "%s srv %s\n", time.Now().Format(time.Stamp), l)
+			}
+			f.Close()
+			mu.Lock()
+			written = end
+			mu.Unlock()
+			time.Sleep(time.Duration(gapMin+gr.IntN(gapSpread)) * time.Millisecond)
+		}
+	}()
+	for kill := range 5 {
+		time.Sleep(time.Duration(150+r.IntN(250)) * time.Millisecond)
+		inst.kill()
+		inst.cmd.Process.Wait()
+		mu.Lock()
+		t.Logf("kill %d after %d of %d lines written", kill+1, written, len(lines))
+		mu.Unlock()
+		inst = s.start(t, nil)
+	}
+	<-genDone
+	cl := daemon.NewClient(s.socket)
+	// Wait until the state accounts for every failure (or give up and
+	// report the difference below).
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if allSeen(t, cl, want, maxretry) && status(t, s.socket).Uncommitted == 0 {
+			break
+		}
+	}
+	failing, err := cl.Failing(context.Background(), "e2e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	isBanned := bannedAddrs(t, s.socket)
+	for addr, n := range want {
+		switch {
+		case n >= maxretry && !isBanned[addr]:
+			t.Errorf("%s failed %d times: want banned", addr, n)
+		case n >= maxretry && failing[addr] != 0:
+			t.Errorf("%s is banned but still counted %d", addr, failing[addr])
+		case n < maxretry && isBanned[addr]:
+			t.Errorf("%s failed %d times: banned (double-counted)", addr, n)
+		case n < maxretry && failing[addr] != n:
+			t.Errorf("%s failed %d times: counted %d", addr, n, failing[addr])
+		}
+	}
+}
+
+// allSeen reports whether the state accounts for every failure of the log.
+func allSeen(t *testing.T, cl *daemon.Client, want map[string]int, maxretry int) bool {
+	failing, err := cl.Failing(context.Background(), "e2e")
+	if err != nil {
+		return false
+	}
+	isBanned := bannedAddrs(t, cl.Socket())
+	for addr, n := range want {
+		if n >= maxretry && !isBanned[addr] || n < maxretry && failing[addr] < n {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,163 @@
+package state
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var bucketWindows = []byte("windows")
+
+// WindowChange is one key's window as a commit writes it: the failure
+// times, or nil when the key is no longer counted.
+type WindowChange struct {
+	Key   netip.Addr // the counted prefix's address (see Tracker.PrefixOf)
+	Times []int64    // Unix nanoseconds
+}
+
+// Changes are what one pipeline processed since its last commit. They are
+// written in one transaction, so after a crash the store holds the
+// positions and exactly the state those positions produced: re-reading
+// from them neither loses nor double-counts a failure.
+type Changes struct {
+	Positions map[string][]byte // store keys (ScopedPositions.Key) → values
+	Windows   []WindowChange
+	Bans      []Decision     // bans to store (with their history)
+	Unbans    []netip.Prefix // bans to delete
+}
+
+// Empty reports whether there is nothing to write.
+func (c *Changes) Empty() bool {
+	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Bans) == 0 && len(c.Unbans) == 0
+}
+
+// Commit writes a pipeline's changes atomically.
+func (s *Store) Commit(pipeline string, c *Changes) error {
+	if c.Empty() {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		pos := tx.Bucket(bucketPositions)
+		for k, v := range c.Positions {
+			if err := pos.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		win := tx.Bucket(bucketWindows)
+		for _, w := range c.Windows {
+			key := windowKey(pipeline, w.Key)
+			if len(w.Times) == 0 {
+				if err := win.Delete(key); err != nil {
+					return err
+				}
+				continue
+			}
+			v := make([]byte, 8*len(w.Times))
+			for i, t := range w.Times {
+				binary.BigEndian.PutUint64(v[8*i:], uint64(t))
+			}
+			if err := win.Put(key, v); err != nil {
+				return err
+			}
+		}
+		for _, d := range c.Bans {
+			if err := saveBan(tx, d); err != nil {
+				return err
+			}
+		}
+		bans := tx.Bucket(bucketBans)
+		for _, p := range c.Unbans {
+			if err := bans.Delete(banKey(pipeline, p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func windowKey(pipeline string, key netip.Addr) []byte {
+	k16 := key.As16()
+	return append([]byte(pipeline+"\x00"), k16[:]...)
+}
+
+// Windows returns a pipeline's stored windows.
+func (s *Store) Windows(pipeline string) ([]WindowChange, error) {
+	var out []WindowChange
+	prefix := []byte(pipeline + "\x00")
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWindows).Cursor()
+		for k, v := c.Seek(prefix); k != nil && len(k) == len(prefix)+16 && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+			if len(v)%8 != 0 {
+				return fmt.Errorf("window record %q: %d bytes", k, len(v))
+			}
+			w := WindowChange{Key: netip.AddrFrom16([16]byte(k[len(prefix):])).Unmap()}
+			for i := 0; i < len(v); i += 8 {
+				w.Times = append(w.Times, int64(binary.BigEndian.Uint64(v[i:])))
+			}
+			out = append(out, w)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// WindowPipelines lists the pipelines with stored windows.
+func (s *Store) WindowPipelines() []string {
+	var out []string
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketWindows).ForEach(func(k, _ []byte) error {
+			name, _, _ := strings.Cut(string(k), "\x00")
+			if len(out) == 0 || out[len(out)-1] != name {
+				out = append(out, name)
+			}
+			return nil
+		})
+	})
+	return out
+}
+
+// DropWindows forgets a pipeline's stored windows (a pipeline removed).
+func (s *Store) DropWindows(pipeline string) error {
+	prefix := []byte(pipeline + "\x00")
+	return s.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketWindows).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && string(k[:min(len(k), len(prefix))]) == string(prefix); k, _ = c.Seek(prefix) {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TakeWindowChanges returns the windows changed since the last call.
+func (t *Tracker) TakeWindowChanges() []WindowChange {
+	var out []WindowChange
+	t.window.TakeDirty(func(k [16]byte, times []int64) {
+		out = append(out, WindowChange{Key: netip.AddrFrom16(k).Unmap(), Times: times})
+	})
+	return out
+}
+
+// LoadWindows puts back stored windows (at start).
+func (t *Tracker) LoadWindows(ws []WindowChange) {
+	for _, w := range ws {
+		t.window.Load(w.Key.As16(), w.Times)
+	}
+}
+
+// Failing lists the prefixes being counted with their failures within
+// findtime before now.
+func (t *Tracker) Failing(now time.Time) map[netip.Prefix]int {
+	out := map[netip.Prefix]int{}
+	t.window.Each(now, func(k [16]byte, n int) {
+		if n > 0 {
+			out[t.PrefixOf(netip.AddrFrom16(k).Unmap())] = n
+		}
+	})
+	return out
+}
