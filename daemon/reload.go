@@ -29,7 +29,7 @@ func (d *Daemon) enforcerOf(p *pipelines.Pipeline) enforce.Enforcer {
 // its stored bans kept enforced; that is not an error.
 func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
 	enf := d.enforcerOf(p)
-	st, err := pipelines.Build(p, d.store.Scoped(p.Name), d.log)
+	st, err := pipelines.Build(p, pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Log: d.log})
 	if err != nil {
 		d.log.Error("pipeline not started", "pipeline", p.Name, "err", err)
 		d.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/ingest/file"
 	"github.com/logjail/logjail/ingest/journald"
 	"github.com/logjail/logjail/ingest/nats"
@@ -32,9 +33,9 @@ type Stages struct {
 // when the spec is not of its kind.
 var sourceKinds = []struct {
 	name  string
-	build func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (src ingest.Source, ok bool, err error)
+	build func(in IngestSpec, deps Deps) (src ingest.Source, ok bool, err error)
 }{
-	{"file", func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+	{"file", func(in IngestSpec, deps Deps) (ingest.Source, bool, error) {
 		if in.File == nil {
 			return nil, false, nil
 		}
@@ -42,18 +43,18 @@ var sourceKinds = []struct {
 			Paths:   in.File.Paths,
 			Poll:    time.Duration(in.File.Poll),
 			MaxLine: in.File.MaxLine,
-		}, pos, log)
+		}, deps.Positions, deps.Log)
 		return t, true, err
 	}},
-	{"journald", func(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+	{"journald", func(in IngestSpec, deps Deps) (ingest.Source, bool, error) {
 		j := in.Journald
 		if j == nil {
 			return nil, false, nil
 		}
-		src, err := journald.New(journald.Config{Match: j.Match, Namespace: j.Namespace, Files: j.Files, Directory: j.Directory}, pos, log)
+		src, err := journald.New(journald.Config{Match: j.Match, Namespace: j.Namespace, Files: j.Files, Directory: j.Directory}, deps.Positions, deps.Log)
 		return src, true, err
 	}},
-	{"syslog", func(in IngestSpec, _ ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+	{"syslog", func(in IngestSpec, deps Deps) (ingest.Source, bool, error) {
 		sl := in.Syslog
 		if sl == nil {
 			return nil, false, nil
@@ -77,10 +78,10 @@ var sourceKinds = []struct {
 			}
 			cfg.SocketMode = fs.FileMode(mode)
 		}
-		src, err := syslog.New(cfg, log)
+		src, err := syslog.New(cfg, deps.Log)
 		return src, true, err
 	}},
-	{"nats", func(in IngestSpec, _ ingest.Positions, log *slog.Logger) (ingest.Source, bool, error) {
+	{"nats", func(in IngestSpec, deps Deps) (ingest.Source, bool, error) {
 		n := in.NATS
 		if n == nil {
 			return nil, false, nil
@@ -95,15 +96,33 @@ var sourceKinds = []struct {
 		if js := n.JetStream; js != nil {
 			cfg.JetStream = &nats.JetStreamConfig{Stream: js.Stream, Durable: js.Durable}
 		}
-		src, err := nats.New(cfg, log)
+		src, err := nats.New(cfg, deps.Log)
+		return src, true, err
+	}},
+	{"bans", func(in IngestSpec, deps Deps) (ingest.Source, bool, error) {
+		if in.Bans == nil {
+			return nil, false, nil
+		}
+		src, err := bans.New(deps.Bans, in.Bans.Pipelines)
 		return src, true, err
 	}},
 }
 
+// Deps are what sources need from the running daemon.
+type Deps struct {
+	// Positions gives sources their committed positions.
+	Positions ingest.Positions
+	// Bans carries the pipelines' ban decisions to bans sources.
+	Bans *bans.Bus
+	Log  *slog.Logger
+}
+
 // buildSource constructs the one source an ingest entry declares.
-func buildSource(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.Source, error) {
+func buildSource(in IngestSpec, deps Deps) (ingest.Source, error) {
+	log := deps.Log
 	for _, k := range sourceKinds {
-		src, ok, err := k.build(in, pos, log.With("source", k.name))
+		deps.Log = log.With("source", k.name)
+		src, ok, err := k.build(in, deps)
 		if ok {
 			return src, err
 		}
@@ -113,8 +132,8 @@ func buildSource(in IngestSpec, pos ingest.Positions, log *slog.Logger) (ingest.
 
 // Build turns a validated, enabled pipeline spec into its stages. pos gives
 // the sources their committed positions.
-func Build(p *Pipeline, pos ingest.Positions, log *slog.Logger) (*Stages, error) {
-	log = log.With("pipeline", p.Name)
+func Build(p *Pipeline, deps Deps) (*Stages, error) {
+	deps.Log = deps.Log.With("pipeline", p.Name)
 	st := &Stages{Spec: p}
 	for _, in := range p.Ingest {
 		if j := in.Journald; j != nil && len(j.Match) == 0 && len(p.JournalMatch) > 0 {
@@ -124,7 +143,7 @@ func Build(p *Pipeline, pos ingest.Positions, log *slog.Logger) (*Stages, error)
 			jm.Match = p.JournalMatch
 			in.Journald = &jm
 		}
-		src, err := buildSource(in, pos, log)
+		src, err := buildSource(in, deps)
 		if err != nil {
 			return nil, fmt.Errorf("%s: pipelines.%s: %w", in.At, p.Name, err)
 		}

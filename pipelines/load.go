@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/ingest/journald"
 	"github.com/logjail/logjail/state"
 )
@@ -260,6 +261,25 @@ func (v validator) fail(at Pos, format string, args ...any) {
 
 func (v validator) config(cfg *Config) {
 	table, tableAt := "", Pos{}
+	enabled := map[string]bool{}
+	for _, p := range cfg.Pipelines {
+		enabled[p.Name] = p.Enabled
+	}
+	for _, p := range cfg.Pipelines {
+		for _, in := range p.Ingest {
+			if in.Bans == nil || !p.Enabled {
+				continue
+			}
+			for _, name := range in.Bans.Pipelines {
+				switch {
+				case name == p.Name:
+					v.fail(in.At, "%s: a bans source cannot follow its own pipeline", p.label())
+				case !enabled[name]:
+					v.fail(in.At, "%s: bans source: no enabled pipeline %q", p.label(), name)
+				}
+			}
+		}
+	}
 	for _, p := range cfg.Pipelines {
 		if p.MaxRetry < 1 || p.MaxRetry > maxMaxRetry {
 			v.fail(p.at("maxretry"), "%s: maxretry must be from 1 to %d", p.from("maxretry"), maxMaxRetry)
@@ -391,14 +411,14 @@ func (v validator) increment(name string, inc *IncrementSpec) {
 
 func (v validator) ingest(name string, in IngestSpec) {
 	kinds := 0
-	for _, set := range []bool{in.File != nil, in.Journald != nil, in.Syslog != nil, in.NATS != nil} {
+	for _, set := range []bool{in.File != nil, in.Journald != nil, in.Syslog != nil, in.NATS != nil, in.Bans != nil} {
 		if set {
 			kinds++
 		}
 	}
 	switch kinds {
 	case 0:
-		v.fail(in.At, "%s: ingest entry names no source (known: file, journald, syslog, nats)", name)
+		v.fail(in.At, "%s: ingest entry names no source (known: file, journald, syslog, nats, bans)", name)
 		return
 	case 1:
 	default:
@@ -424,7 +444,7 @@ func (v validator) ingest(name string, in IngestSpec) {
 	}
 	// The source's own constructor checks the rest, without side effects
 	// (nothing is opened, bound or connected).
-	if _, err := buildSource(in, nil, discard); err != nil {
+	if _, err := buildSource(in, Deps{Bans: bans.NewBus(), Log: discard}); err != nil {
 		if errors.Is(err, journald.ErrUnavailable) {
 			v.warnings = append(v.warnings, fmt.Sprintf("%s: %s: %v; this pipeline will not start on this host", in.At, name, err))
 			return

@@ -216,14 +216,26 @@ func TestLoadErrorsAreTyped(t *testing.T) {
 	}
 }
 
-// The example configurations shipped beside the default one load as they are.
+// The example configurations load merged with the shipped one, as their
+// comments tell users to install them.
 func TestExamplesLoad(t *testing.T) {
 	files, _ := filepath.Glob("examples/*.yaml")
 	if len(files) == 0 {
 		t.Fatal("no examples")
 	}
+	base, err := os.ReadFile("logjail.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range files {
-		if _, err := Load(f); err != nil {
+		dir := t.TempDir()
+		ex, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "00-logjail.yaml"), base, 0o600)
+		os.WriteFile(filepath.Join(dir, "10-"+filepath.Base(f)), ex, 0o600)
+		if _, err := Load(dir); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
 	}

@@ -149,6 +149,12 @@ type IngestSpec struct {
 	Journald *JournaldSpec `yaml:"journald"`
 	Syslog   *SyslogSpec   `yaml:"syslog"`
 	NATS     *NATSSpec     `yaml:"nats"`
+	Bans     *BansSpec     `yaml:"bans"`
+}
+
+// BansSpec reads other pipelines' ban decisions (a recidive pipeline).
+type BansSpec struct {
+	Pipelines []string `yaml:"pipelines"`
 }
 
 // JournaldSpec reads the systemd journal.

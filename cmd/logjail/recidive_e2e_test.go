@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,4 +53,56 @@ func writeConfig(t *testing.T, path, text string) {
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// The recidive example as shipped: a bans source follows the other
+// pipelines' decisions inside logjail, no log read again.
+func TestRecidiveFromBansSource(t *testing.T) {
+	s := newSetup(t, `
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 2
+    bantime: 1s
+    ingest:
+      - file: {paths: [LOGFILE], poll: 100ms}
+    match: {filter: sshd}
+  recidive:
+    enabled: true
+    maxretry: 3
+    findtime: 1d
+    bantime: 1w
+    ingest:
+      - bans: {pipelines: [e2e]}
+    match: {filter: recidive}
+`)
+	s.start(t, nil)
+	// Banned three times by e2e (each ban lasts a second), from the log.
+	for round := range 3 {
+		s.appendLines(t, time.Now(), failures("2001:db8::77", 2)...)
+		eventually(t, 10*time.Second, fmt.Sprintf("ban %d", round+1), func() bool {
+			for _, b := range banned(t, s.socket) {
+				if b.Pipeline == "e2e" {
+					return true
+				}
+			}
+			return false
+		})
+		eventually(t, 10*time.Second, "ban expired", func() bool {
+			for _, b := range banned(t, s.socket) {
+				if b.Pipeline == "e2e" {
+					return false
+				}
+			}
+			return true
+		})
+	}
+	eventually(t, 10*time.Second, "recidive ban", func() bool {
+		for _, b := range banned(t, s.socket) {
+			if b.Pipeline == "recidive" && b.Addr == "2001:db8::77" && b.RemainingS > 6*24*3600 {
+				return true
+			}
+		}
+		return false
+	})
 }
