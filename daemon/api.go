@@ -47,6 +47,12 @@ type ActionStatus struct {
 	TotalBanned     uint64   `json:"total_banned"`
 	EnforceErrors   uint64   `json:"enforce_errors"`
 	Banned          []string `json:"banned"`
+	// Bans details every active ban (until, ban count).
+	Bans []Ban `json:"bans"`
+	// BanTime is the pipeline's bantime; Increment describes
+	// bantime_increment ("" when off).
+	BanTime   string `json:"bantime"`
+	Increment string `json:"increment,omitempty"`
 }
 
 // Status is `logjail status --json`.

@@ -82,8 +82,15 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 				Banned:          []string{},
 			},
 		}
+		now := time.Now()
 		for _, b := range r.stages.Tracker.Active() {
 			st.Actions.Banned = append(st.Actions.Banned, prefixText(b))
+			st.Actions.Bans = append(st.Actions.Bans, banOf(b, now))
+		}
+		pol := r.stages.Tracker.Policy()
+		st.Actions.BanTime = pipelines.FormatDuration(pol.BanTime)
+		if inc := pol.Increment; inc != nil {
+			st.Actions.Increment = inc.String()
 		}
 	})
 	if err != nil {

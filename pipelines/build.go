@@ -168,16 +168,20 @@ func (p *Pipeline) Policy() state.Policy {
 	if ban == Permanent {
 		ban = state.PermanentBan
 	}
+	if p.IgnoreSelf == nil || *p.IgnoreSelf {
+		ignore = append(ignore, selfAddresses()...)
+	}
 	pol := state.Policy{
-		Pipeline:   p.Name,
-		MaxRetry:   p.MaxRetry,
-		FindTime:   time.Duration(p.FindTime),
-		BanTime:    ban,
-		IgnoreIP:   ignore,
-		MaxTracked: p.MaxTracked,
-		IPv4Prefix: p.IPv4Prefix,
-		IPv6Prefix: p.IPv6Prefix,
-		DBPurgeAge: time.Duration(p.DBPurgeAge),
+		Pipeline:    p.Name,
+		IgnoreCheck: p.ignoreCheck(),
+		MaxRetry:    p.MaxRetry,
+		FindTime:    time.Duration(p.FindTime),
+		BanTime:     ban,
+		IgnoreIP:    ignore,
+		MaxTracked:  p.MaxTracked,
+		IPv4Prefix:  p.IPv4Prefix,
+		IPv6Prefix:  p.IPv6Prefix,
+		DBPurgeAge:  time.Duration(p.DBPurgeAge),
 	}
 	if pol.DBPurgeAge <= 0 {
 		pol.DBPurgeAge = DefaultDBPurgeAge

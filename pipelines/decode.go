@@ -1,13 +1,17 @@
 package pipelines
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -166,6 +170,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, what)
 	case reflect.Slice:
+		if v.Type().Elem() == prefixType && n.Kind == yaml.SequenceNode {
+			d.decodePrefixList(n, v, what)
+			return
+		}
 		if n.Tag == "!!null" {
 			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
 			return
@@ -303,4 +311,47 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	a = a.Unmap()
 	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// hostName is what a name in an address list may look like.
+var hostName = regexp.MustCompile(`^(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.(?i:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?))*\.?$`)
+
+// decodePrefixList reads a list of addresses and CIDRs in which a host
+// name stands for the addresses it resolves to when the configuration is
+// loaded (fail2ban's ignoreip accepts names too).
+func (d *decoder) decodePrefixList(n *yaml.Node, v reflect.Value, what string) {
+	var out []Prefix
+	for i, item := range n.Content {
+		item = resolve(item)
+		itemWhat := fmt.Sprintf("%s[%d]", what, i)
+		if item.Kind != yaml.ScalarNode {
+			d.errorf(item, "%s: expected an address, CIDR or host name", itemWhat)
+			continue
+		}
+		p, err := parsePrefix(item.Value)
+		if err == nil {
+			out = append(out, Prefix(p))
+			continue
+		}
+		if strings.ContainsAny(item.Value, "/:") || !hostName.MatchString(item.Value) || !strings.ContainsFunc(item.Value, unicode.IsLetter) {
+			d.errorf(item, "%s: %v", itemWhat, err)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		addrs, rerr := net.DefaultResolver.LookupNetIP(ctx, "ip", item.Value)
+		cancel()
+		if rerr != nil || len(addrs) == 0 {
+			d.errorf(item, "%s: host name %q does not resolve: %v", itemWhat, item.Value, rerr)
+			continue
+		}
+		for _, a := range addrs {
+			a = a.Unmap().WithZone("")
+			out = append(out, Prefix(netip.PrefixFrom(a, a.BitLen())))
+		}
+	}
+	s := reflect.MakeSlice(v.Type(), len(out), len(out))
+	for i, p := range out {
+		s.Index(i).Set(reflect.ValueOf(p))
+	}
+	v.Set(s)
 }

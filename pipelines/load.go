@@ -287,6 +287,14 @@ func (v validator) config(cfg *Config) {
 		if p.FindTime == Duration(Permanent) {
 			v.fail(p.at("findtime"), "%s: findtime cannot be -1 (permanent); it is the window failures are counted in", p.from("findtime"))
 		}
+		if c := p.IgnoreCommand; c.S != "" {
+			if _, err := ignoreArgv(c.S); err != nil {
+				v.fail(c.At, "%s: ignorecommand: %v", p.label(), err)
+			}
+		}
+		if p.IgnoreCommandTimeout < 0 {
+			v.fail(p.at("ignorecommand_timeout"), "%s: ignorecommand_timeout must be positive", p.from("ignorecommand_timeout"))
+		}
 		if p.MaxTracked < 1 || p.MaxTracked > maxMaxTracked {
 			v.fail(p.at("max_tracked"), "%s: max_tracked must be from 1 to %d", p.from("max_tracked"), maxMaxTracked)
 		}

@@ -60,6 +60,12 @@ type Pipeline struct {
 	FindTime Duration `yaml:"findtime"`
 	BanTime  Duration `yaml:"bantime"`
 	IgnoreIP []Prefix `yaml:"ignoreip"`
+	// IgnoreSelf adds the host's own addresses to ignoreip (default true).
+	IgnoreSelf *bool `yaml:"ignoreself"`
+	// IgnoreCommand is run before a ban with <ip> replaced by the address;
+	// exit status 0 means: never ban it (fail2ban's ignorecommand).
+	IgnoreCommand        Text     `yaml:"ignorecommand"`
+	IgnoreCommandTimeout Duration `yaml:"ignorecommand_timeout"`
 	// MaxTracked caps the addresses whose failures are being counted; the
 	// stalest is forgotten first, so an attack from many addresses cannot
 	// exhaust memory.

@@ -2,6 +2,8 @@ package state
 
 import (
 	"math"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -85,4 +87,33 @@ func (inc *Increment) BanTime(base time.Duration, n int, rnd func() float64) tim
 		return maxBanTime
 	}
 	return max(time.Duration(d), time.Second)
+}
+
+// String describes the increment for status output.
+func (inc *Increment) String() string {
+	var parts []string
+	if len(inc.Multipliers) > 0 {
+		ms := make([]string, len(inc.Multipliers))
+		for i, m := range inc.Multipliers {
+			ms[i] = strconv.FormatFloat(m, 'g', -1, 64)
+		}
+		parts = append(parts, "multipliers "+strings.Join(ms, " "))
+	} else if inc.Formula == FormulaExp {
+		parts = append(parts, "formula exp")
+	} else {
+		parts = append(parts, "formula default (doubling)")
+	}
+	if inc.Factor != 0 && inc.Factor != 1 {
+		parts = append(parts, "factor "+strconv.FormatFloat(inc.Factor, 'g', -1, 64))
+	}
+	if inc.MaxTime > 0 {
+		parts = append(parts, "maxtime "+inc.MaxTime.String())
+	}
+	if inc.RndTime > 0 {
+		parts = append(parts, "rndtime "+inc.RndTime.String())
+	}
+	if inc.OverallJails {
+		parts = append(parts, "overalljails")
+	}
+	return strings.Join(parts, ", ")
 }

@@ -16,12 +16,15 @@ const PermanentBan time.Duration = -1
 
 // Policy is one pipeline's ban policy.
 type Policy struct {
-	Pipeline   string
-	MaxRetry   int
-	FindTime   time.Duration
-	BanTime    time.Duration // PermanentBan for ever
-	IgnoreIP   []netip.Prefix
-	MaxTracked int
+	Pipeline string
+	MaxRetry int
+	FindTime time.Duration
+	BanTime  time.Duration // PermanentBan for ever
+	IgnoreIP []netip.Prefix
+	// IgnoreCheck, when set, is asked before a ban (fail2ban's
+	// ignorecommand): true means the address is never banned.
+	IgnoreCheck func(netip.Addr) bool
+	MaxTracked  int
 	// IPv4Prefix and IPv6Prefix are the prefix lengths failures are
 	// counted and bans are decided by: an attacker rotating addresses
 	// inside its /64 is one offender with ipv6_prefix 64. 0 means the
@@ -186,6 +189,10 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 	}
 	n, full := t.window.Add(prefix.Addr(), at)
 	if !full {
+		return Decision{}, false
+	}
+	if t.policy.IgnoreCheck != nil && t.policy.IgnoreCheck(addr) {
+		t.stats.Ignored++
 		return Decision{}, false
 	}
 	if !prefix.IsSingleIP() && t.overlapsIgnored(prefix) {

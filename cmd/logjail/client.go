@@ -72,7 +72,15 @@ func statusCommand() *cli.Command {
 			fmt.Fprintf(w, "`- Actions\n")
 			fmt.Fprintf(w, "   |- Currently banned: %d\n", st.Actions.CurrentlyBanned)
 			fmt.Fprintf(w, "   |- Total banned:     %d\n", st.Actions.TotalBanned)
+			inc := st.Actions.Increment
+			if inc == "" {
+				inc = "off"
+			}
+			fmt.Fprintf(w, "   |- Ban time:         %s (increment: %s)\n", st.Actions.BanTime, inc)
 			fmt.Fprintf(w, "   `- Banned IP list:   %s\n", strings.Join(st.Actions.Banned, " "))
+			for _, b := range st.Actions.Bans {
+				fmt.Fprintf(w, "      %s (ban #%d)\n", banLine(b), b.BanCount)
+			}
 			return nil
 		},
 	}

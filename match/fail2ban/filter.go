@@ -245,7 +245,7 @@ func (f *Filter) set(o *options) error {
 			if line == "" {
 				continue
 			}
-			words, err := shellSplit(line)
+			words, err := ShellSplit(line)
 			if err != nil {
 				return &Error{Pos: e.pos, Key: "journalmatch", Msg: err.Error()}
 			}

@@ -83,9 +83,9 @@ func TestShellSplit(t *testing.T) {
 		{`end\`, nil, true},
 	}
 	for _, tt := range tests {
-		got, err := shellSplit(tt.in)
+		got, err := ShellSplit(tt.in)
 		if (err != nil) != tt.wantErr || !reflect.DeepEqual(got, tt.want) {
-			t.Errorf("shellSplit(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+			t.Errorf("ShellSplit(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
 		}
 	}
 }

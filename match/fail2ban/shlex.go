@@ -5,11 +5,11 @@ import (
 	"strings"
 )
 
-// shellSplit splits s into words like Python's shlex.split (POSIX mode, no
+// ShellSplit splits s into words like Python's shlex.split (POSIX mode, no
 // comments): white space separates words; 'single quotes' keep everything;
 // "double quotes" keep everything but a backslash before '"' or '\';
 // outside quotes a backslash escapes any character.
-func shellSplit(s string) ([]string, error) {
+func ShellSplit(s string) ([]string, error) {
 	var (
 		words   []string
 		cur     strings.Builder

@@ -1,0 +1,80 @@
+package pipelines
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/logjail/logjail/match/fail2ban"
+)
+
+// DefaultIgnoreCommandTimeout bounds an ignorecommand run.
+const DefaultIgnoreCommandTimeout = 5 * time.Second
+
+// selfAddresses are the host's own addresses (ignoreself): banning them
+// would lock the host out of itself.
+func selfAddresses() []netip.Prefix {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, a := range addrs {
+		ipnet, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		if ip, ok := netip.AddrFromSlice(ipnet.IP); ok {
+			ip = ip.Unmap()
+			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
+		}
+	}
+	return out
+}
+
+// ignoreArgv splits an ignorecommand the way a shell would, without one.
+func ignoreArgv(cmd string) ([]string, error) {
+	argv, err := fail2ban.ShellSplit(cmd)
+	if err != nil {
+		return nil, err
+	}
+	if len(argv) == 0 {
+		return nil, errors.New("empty command")
+	}
+	if _, err := exec.LookPath(argv[0]); err != nil {
+		return nil, err
+	}
+	return argv, nil
+}
+
+// ignoreCheck returns the ignorecommand as a check, or nil. The command
+// runs without a shell, <ip> replaced by the address (which comes from a
+// parsed netip.Addr, so it holds nothing a shell or the program could
+// misread); exit status 0 means the address is never banned. A command that
+// fails to run or times out does not prevent the ban.
+func (p *Pipeline) ignoreCheck() func(netip.Addr) bool {
+	if p.IgnoreCommand.S == "" {
+		return nil
+	}
+	argv, err := ignoreArgv(p.IgnoreCommand.S)
+	if err != nil {
+		return nil // Load reported it
+	}
+	timeout := time.Duration(p.IgnoreCommandTimeout)
+	if timeout <= 0 {
+		timeout = DefaultIgnoreCommandTimeout
+	}
+	return func(a netip.Addr) bool {
+		args := make([]string, len(argv))
+		for i, s := range argv {
+			args[i] = strings.ReplaceAll(s, "<ip>", a.String())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		return exec.CommandContext(ctx, args[0], args[1:]...).Run() == nil
+	}
+}

@@ -1,0 +1,100 @@
+package pipelines
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/match"
+)
+
+// ignoreip takes host names (resolved at load), ignoreself the host's own
+// addresses (on by default), ignorecommand an external check.
+func TestIgnoreRules(t *testing.T) {
+	dir := t.TempDir()
+	script := filepath.Join(dir, "check")
+	// Exit 0 (ignore) for 203.0.113.1 only; the address arrives as an argument.
+	if err := os.WriteFile(script, []byte("#!/bin/sh\n[ \"$1\" = 203.0.113.1 ]\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "logjail.yaml")
+	os.WriteFile(cfgPath, []byte(strings.ReplaceAll(`
+pipelines:
+  a:
+    enabled: true
+    maxretry: 1
+    ingest: [{file: {paths: [/var/log/a.log]}}]
+    match: {failregex: ['^x <HOST>$']}
+    ignoreip: [localhost, 192.0.2.0/24]
+    ignorecommand: "SCRIPT --addr <ip>"
+  b:
+    enabled: true
+    maxretry: 1
+    ingest: [{file: {paths: [/var/log/b.log]}}]
+    match: {failregex: ['^x <HOST>$']}
+    ignoreself: false
+`, "SCRIPT", script)), 0o600)
+	// The script sees "--addr" first: make it check $2.
+	os.WriteFile(script, []byte("#!/bin/sh\n[ \"$2\" = 203.0.113.1 ]\n"), 0o755)
+	cfg, err := Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := cfg.Pipelines[0], cfg.Pipelines[1]
+	got := map[string]bool{}
+	for _, p := range a.IgnoreIP {
+		got[netip.Prefix(p).String()] = true
+	}
+	if !got["127.0.0.1/32"] || !got["192.0.2.0/24"] {
+		t.Errorf("ignoreip %v: want localhost resolved to 127.0.0.1", a.IgnoreIP)
+	}
+	now := time.Now()
+	fail := func(p *Pipeline, addr string) bool {
+		st, err := Build(p, Deps{Log: discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, banned := st.Tracker.Fail(match.Failure{Addr: netip.MustParseAddr(addr), Time: now}, now)
+		return banned
+	}
+	for _, tc := range []struct {
+		p      *Pipeline
+		addr   string
+		banned bool
+	}{
+		{a, "127.0.0.1", false},   // localhost, by name
+		{a, "192.0.2.9", false},   // CIDR
+		{a, "203.0.113.1", false}, // ignorecommand says so
+		{a, "203.0.113.2", true},  // ignorecommand says no
+		{b, "127.0.0.1", true},    // ignoreself off, nothing else ignores it
+		{a, "198.51.100.1", true}, // nothing ignores it
+	} {
+		if got := fail(tc.p, tc.addr); got != tc.banned {
+			t.Errorf("%s %s: banned %v, want %v", tc.p.Name, tc.addr, got, tc.banned)
+		}
+	}
+	// ignoreself (default on) covers the host's own addresses: loopback
+	// is always one of them.
+	c := *b
+	c.IgnoreSelf = nil
+	if fail(&c, "127.0.0.1") {
+		t.Error("ignoreself default: 127.0.0.1 banned")
+	}
+}
+
+func TestIgnoreErrors(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ body, want string }{
+		{"ignoreip: [no-such-host.invalid]", `host name "no-such-host.invalid" does not resolve`},
+		{"ignorecommand: /nonexistent/check <ip>", "ignorecommand:"},
+	} {
+		cfgPath := filepath.Join(dir, "c.yaml")
+		os.WriteFile(cfgPath, []byte("pipelines:\n  a:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/a.log]}}]\n    match: {failregex: ['^x <HOST>$']}\n    "+tc.body+"\n"), 0o600)
+		if _, err := Load(cfgPath); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "c.yaml:6:") {
+			t.Errorf("%s: got %v, want %q at line 6", tc.body, err, tc.want)
+		}
+	}
+}
