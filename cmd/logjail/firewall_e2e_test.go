@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -146,5 +147,55 @@ func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
 	}
 	if bans := banned(t, s.socket); len(bans) != 0 {
 		t.Errorf("bans after removing their pipeline: %+v", bans)
+	}
+}
+
+// ipv6_prefix: 64 counts an attacker rotating addresses inside its /64 as
+// one, and bans the whole prefix as an interval in the set.
+func TestPrefixBan(t *testing.T) {
+	needRoot(t)
+	tn := newTestNet(t)
+	tn.listen(t, 2222)
+	s := newSetup(t, `
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 2
+    ipv6_prefix: 64
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match: {filter: sshd}
+    enforce:
+      - nftables: {ports: [2222]}
+`)
+	// The attacker's /64 is not the server's own (a prefix holding the
+	// host's address is never banned whole: ignoreself).
+	for i := 2; i <= 4; i++ {
+		run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8:1::%d/64", i), "dev", "ljp", "nodad")
+	}
+	run(t, "ip", "-n", tn.srv, "-6", "route", "add", "2001:db8:1::/64", "dev", "ljs")
+	if !tn.connect(t, "2001:db8:1::4", "2001:db8::1", 2222) {
+		t.Fatal("2001:db8:1::4 cannot connect before any ban")
+	}
+	s.start(t, tn)
+	s.appendLines(t, time.Now(), failures("2001:db8:1::2", 1)...)
+	s.appendLines(t, time.Now(), failures("2001:db8:1::3", 1)...)
+	eventually(t, 10*time.Second, "the /64 banned", func() bool {
+		for _, b := range banned(t, s.socket) {
+			if b.Addr == "2001:db8:1::/64" {
+				return true
+			}
+		}
+		return false
+	})
+	// An address of the prefix that never failed is blocked too.
+	if tn.connect(t, "2001:db8:1::4", "2001:db8::1", 2222) {
+		t.Error("2001:db8:1::4, inside the banned /64, connects")
+	}
+	if !tn.connect(t, "2001:db8::4", "2001:db8::1", 2222) {
+		t.Error("2001:db8::4, outside the banned /64, cannot connect")
+	}
+	if !tn.connect(t, "192.0.2.4", "192.0.2.1", 2222) {
+		t.Error("IPv4 traffic is blocked by an IPv6 prefix ban")
 	}
 }
