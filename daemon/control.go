@@ -26,6 +26,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("POST /v1/unban", d.handleUnban)
 	mux.HandleFunc("POST /v1/reload", d.handleReload)
 	mux.HandleFunc("GET /v1/failing/{pipeline}", d.handleFailing)
+	mux.HandleFunc("GET /v1/export", d.handleExport)
 	return mux
 }
 

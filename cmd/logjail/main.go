@@ -45,6 +45,7 @@ func app() *cli.App {
 			testCommand(),
 			validateCommand(),
 			importCommand(),
+			exportCommand(), importStateCommand(),
 		},
 	}
 }
