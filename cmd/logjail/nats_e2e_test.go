@@ -33,7 +33,7 @@ func startNATS(t *testing.T) (*server.Server, string) {
 // through a JetStream durable consumer. A logjail that is down while lines
 // are published reads them all when it returns.
 func TestNATSPipeline(t *testing.T) {
-	_, url := startNATS(t)
+	srv, url := startNATS(t)
 	nc, err := natsgo.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +92,10 @@ pipelines:
 	eventually(t, 5*time.Second, "committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
 	first.kill()
 	first.cmd.Process.Wait()
+	// Until the server has seen the dead connection go, a pull request of
+	// the killed logjail could still take messages (they would come back
+	// only after the ack wait); a crash is noticed, then publishing goes on.
+	eventually(t, 10*time.Second, "the killed logjail's connections gone", func() bool { return srv.NumClients() == 1 })
 	for i := range 3 {
 		if _, err := js.Publish(ctx, "logs.sshd", envelope("198.51.100.9", i)); err != nil {
 			t.Fatal(err)
