@@ -68,9 +68,16 @@ func TestShippedSSHDFilter(t *testing.T) {
 	if len(cases) < 30 {
 		t.Fatalf("only %d cases", len(cases))
 	}
+	matchFilterCases(t, "sshd", []string{"normal", "aggressive"}, cases)
+}
+
+// matchFilterCases runs annotated sample cases through a shipped filter in
+// each mode, as fail2ban's samples test does for its filters.
+func matchFilterCases(t *testing.T, name string, modes []string, cases []filterCase) {
+	t.Helper()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	for _, mode := range []string{"normal", "aggressive"} {
-		m, _, err := ResolveFilter("sshd[mode="+mode+"]", ".")
+	for _, mode := range modes {
+		m, _, err := ResolveFilter(name+"[mode="+mode+"]", ".")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -121,32 +121,5 @@ func checkFilterCases(t *testing.T, name string, cases []filterCase) {
 			t.Errorf("mode %q of filter %s is not exercised by its sample log", mode, name)
 		}
 	}
-	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	for _, mode := range modes {
-		m, _, err := ResolveFilter(name+"[mode="+mode+"]", ".")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, c := range cases {
-			if !contains(c.modes, mode) {
-				continue
-			}
-			e := ingest.Entry{Message: c.text, ReadAt: now}
-			f, out := m.Match(&e, now)
-			switch {
-			case c.nofail:
-				if out != match.NoFail || f.Addr.String() != c.addr {
-					t.Errorf("%s line %d: outcome %v addr %s, want NoFail of %s\n  %s", mode, c.line, out, f.Addr, c.addr, c.text)
-				}
-			case c.addr == "" && out == match.Matched:
-				t.Errorf("%s line %d: matched %s, want no failure\n  %s", mode, c.line, f.Addr, c.text)
-			case c.addr != "" && out != match.Matched:
-				t.Errorf("%s line %d: outcome %v, want failure of %s\n  %s", mode, c.line, out, c.addr, c.text)
-			case c.addr != "" && f.Addr.String() != c.addr:
-				t.Errorf("%s line %d: address %s, want %s\n  %s", mode, c.line, f.Addr, c.addr, c.text)
-			case c.checkUser && f.User != c.user:
-				t.Errorf("%s line %d: user %q, want %q\n  %s", mode, c.line, f.User, c.user, c.text)
-			}
-		}
-	}
+	matchFilterCases(t, name, modes, cases)
 }
