@@ -97,6 +97,9 @@ var sourceKinds = []struct {
 			cfg.JetStream = &nats.JetStreamConfig{Stream: js.Stream, Durable: js.Durable}
 		}
 		src, err := nats.New(cfg, deps.Log)
+		if err == nil && cfg.JetStream != nil {
+			src.UsePositions(deps.Positions)
+		}
 		return src, true, err
 	}},
 	{"bans", func(in IngestSpec, deps Deps) (ingest.Source, bool, error) {

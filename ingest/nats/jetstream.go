@@ -188,6 +188,12 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 	if err != nil {
 		return err
 	}
+	if s.committed == nil {
+		if s.committed, err = s.loadCommitted(); err != nil {
+			it.Stop()
+			return fmt.Errorf("nats: %s: reading committed positions: %w", s.desc, err)
+		}
+	}
 	if s.onSubscribed != nil {
 		s.onSubscribed()
 	}
@@ -204,6 +210,20 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 			}
 			return err
 		}
+		var seq uint64
+		if md, err := msg.Metadata(); err == nil {
+			seq = md.Sequence.Stream
+			if md.NumDelivered > 1 && s.committed[seq] {
+				// Its effects were committed before a crash kept the
+				// acknowledgement from the server: acknowledge, count
+				// nothing again.
+				s.log.Debug("nats: committed entry redelivered; acknowledged", "source", s.desc, "seq", seq)
+				if err := msg.Ack(); err != nil {
+					s.errs.Add(1)
+				}
+				continue
+			}
+		}
 		e, ok := s.entry(msg.Data(), time.Now())
 		if !ok {
 			// Bad input is counted and must not come back forever.
@@ -218,6 +238,9 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 			continue
 		}
 		e.Ack = p.ackFunc(s, key, msg)
+		if seq != 0 && s.positions != nil {
+			e.Pos = s.committedPos(seq)
+		}
 		select {
 		case out <- e:
 			s.read.Add(1)

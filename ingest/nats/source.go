@@ -116,6 +116,11 @@ type Source struct {
 	lastWarn   map[string]time.Time // rate limit of repeated warnings
 	suppressed map[string]int
 
+	// positions, when set (UsePositions), holds the stream sequences
+	// committed by earlier runs; committed is what was read of it.
+	positions ingest.Positions
+	committed map[uint64]bool
+
 	// Settings tests shorten or shrink.
 	ackWait       time.Duration
 	maxAckPending int

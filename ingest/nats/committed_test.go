@@ -1,0 +1,78 @@
+package nats
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// memPositions stands for the store: what the daemon committed.
+type memPositions struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func (p *memPositions) Position(key string) ([]byte, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.m[key], nil
+}
+
+func (p *memPositions) commit(pos ingest.Position) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.m[pos.Key] = pos.Value
+}
+
+// A crash after the commit but before the acknowledgements reach the
+// server: the redelivered messages are recognised from the committed
+// positions and acknowledged, not counted again; new messages still come.
+func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir(), nil)
+	_, js := jsSetup(t, srv.ClientURL())
+	all := lines("msg", 10)
+	for _, l := range all {
+		jsPublish(t, js, "logs.sshd", l)
+	}
+	pos := &memPositions{m: map[string][]byte{}}
+
+	s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
+	s1.ackWait = time.Second
+	s1.UsePositions(pos)
+	out1 := make(chan ingest.Entry)
+	r1 := start(t, s1, out1)
+	for i, e := range receive(t, out1, 10) {
+		if e.Pos.Key == "" {
+			t.Fatalf("entry %d carries no position", i)
+		}
+		pos.commit(e.Pos) // the daemon's commit: all ten are counted
+		if i < 5 {
+			e.Ack() // the crash comes before the other five acknowledgements
+		}
+	}
+	waitFor(t, "five acks at the server", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 5 })
+	if err := r1.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	s2 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
+	s2.ackWait = time.Second
+	s2.UsePositions(pos)
+	out2 := make(chan ingest.Entry, 16)
+	start(t, s2, out2)
+	waitFor(t, "the five committed ones acknowledged on redelivery", func() bool {
+		i := consumerInfo(t, js, "dur")
+		return i.NumAckPending == 0 && i.AckFloor.Stream == 10
+	})
+	select {
+	case e := <-out2:
+		t.Fatalf("a committed entry was delivered again: %q", e.Message)
+	default:
+	}
+	jsPublish(t, js, "logs.sshd", "after")
+	if e := receive(t, out2, 1)[0]; e.Message != "after" {
+		t.Fatalf("got %q, want the new message", e.Message)
+	}
+}
