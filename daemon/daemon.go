@@ -33,6 +33,8 @@ type Options struct {
 	Config *pipelines.Config
 	// ConfigPath is read again by a reload.
 	ConfigPath string
+	// Metrics is the address of the Prometheus endpoint ("" for none).
+	Metrics string
 	// Reload, when it receives, reloads the configuration (SIGHUP).
 	Reload   <-chan struct{}
 	StateDir string
@@ -157,6 +159,16 @@ func Run(ctx context.Context, opts Options) error {
 			d.watchFirewall(runCtx)
 		}()
 	}
+	metricsErr := make(chan error, 1)
+	if opts.Metrics != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := d.serveMetrics(runCtx, opts.Metrics); err != nil {
+				metricsErr <- err
+			}
+		}()
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	log.Info("logjail running", "pipelines", d.pipelineNames(), "socket", opts.Socket, "state_dir", opts.StateDir, "dry_run", opts.DryRun)
@@ -168,6 +180,8 @@ wait:
 			break wait
 		case err = <-serveErr:
 			err = fmt.Errorf("control socket: %w", err)
+			break wait
+		case err = <-metricsErr:
 			break wait
 		case <-opts.Reload:
 			if names, err := d.reload(ctx); err != nil {

@@ -2,7 +2,10 @@ package daemon
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +18,10 @@ import (
 // startDryRun runs the daemon in-process in dry-run mode on a temporary
 // log, state dir and socket.
 func startDryRun(t *testing.T, dir string) (*Client, func()) {
+	return startDryRunMetrics(t, dir, "")
+}
+
+func startDryRunMetrics(t *testing.T, dir, metricsAddr string) (*Client, func()) {
 	t.Helper()
 	cfgPath := filepath.Join(dir, "logjail.yaml")
 	cfg := "pipelines:\n  a:\n    enabled: true\n    bantime: 1h\n    ingest: [{file: {paths: [" + filepath.Join(dir, "a.log") + "]}}]\n    match: {filter: sshd}\n" +
@@ -30,7 +37,7 @@ func startDryRun(t *testing.T, dir string) (*Client, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Log: slog.New(slog.DiscardHandler)})
+		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: metricsAddr, Log: slog.New(slog.DiscardHandler)})
 	}()
 	cl := NewClient(socket)
 	deadline := time.Now().Add(10 * time.Second)
@@ -141,5 +148,47 @@ func TestClientWithoutDaemon(t *testing.T) {
 	_, err := NewClient(filepath.Join(t.TempDir(), "none.sock")).Status(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "no logjail is listening") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cl, stop := startDryRunMetrics(t, t.TempDir(), addr)
+	defer stop()
+	if _, err := cl.Ban(context.Background(), BanRequest{Pipeline: "a", Addr: "203.0.113.5"}); err != nil {
+		t.Fatal(err)
+	}
+	var body string
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("metrics: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, want := range []string{
+		`logjail_bans_total{pipeline="a"} 1`,
+		`logjail_active_bans{pipeline="a"} 1`,
+		`logjail_active_bans{pipeline="b"} 0`,
+		`logjail_pipeline_up{pipeline="a"} 1`,
+		`logjail_firewall_restores_total 0`,
+		`logjail_source_entries_total{pipeline="a",source="file `,
+		`logjail_queue_depth{pipeline="b"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
+		}
 	}
 }

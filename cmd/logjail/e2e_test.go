@@ -212,6 +212,8 @@ type setup struct {
 	// warm makes the first source read something (default: a line
 	// appended to logFile), so start knows the source is running.
 	warm func(t *testing.T)
+	// extra are more arguments of `logjail run`.
+	extra []string
 }
 
 func newSetup(t *testing.T, pipelineYAML string) *setup {
@@ -243,7 +245,7 @@ func (s *setup) start(t *testing.T, tn *testNet) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}
+	args := append([]string{binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
 	if tn != nil {
 		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
 	} else {

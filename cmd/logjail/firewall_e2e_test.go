@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -40,6 +42,7 @@ func TestFirewallRestoredAfterFlush(t *testing.T) {
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	s := newSetup(t, restartConfig)
+	s.extra = []string{"--metrics", "127.0.0.1:9469"}
 	s.start(t, tn)
 	for _, a := range []string{"192.0.2.2", "2001:db8::2"} {
 		if out, err := exec.Command(binary, "ban", "e2e", a, "--for", "1h", "--socket", s.socket).CombinedOutput(); err != nil {
@@ -79,6 +82,9 @@ func TestFirewallRestoredAfterFlush(t *testing.T) {
 	var st daemon.Status
 	if err := json.Unmarshal(out, &st); err != nil || st.FirewallRestores < 1 {
 		t.Errorf("status %s: want firewall_restores ≥ 1 (%v)", out, err)
+	}
+	if m := scrapeMetrics(t, tn); !strings.Contains(m, "logjail_firewall_restores_total 1") {
+		t.Errorf("metrics do not count the restore:\n%s", m)
 	}
 
 	// Flushing one set leaves the layout alone; the elements come back.
@@ -198,4 +204,23 @@ pipelines:
 	if !tn.connect(t, "192.0.2.4", "192.0.2.1", 2222) {
 		t.Error("IPv4 traffic is blocked by an IPv6 prefix ban")
 	}
+}
+
+// scrapeMetrics reads logjail's /metrics inside the srv namespace. The
+// socket is made on a thread in that namespace, so the request is plain
+// HTTP/1.0 written by hand rather than through http.Client's own dialer.
+func scrapeMetrics(t *testing.T, tn *testNet) string {
+	t.Helper()
+	var c net.Conn
+	inNetns(t, tn.srv, func() {
+		var err error
+		if c, err = net.DialTimeout("tcp", "127.0.0.1:9469", 2*time.Second); err != nil {
+			t.Fatalf("metrics: %v", err)
+		}
+	})
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	fmt.Fprint(c, "GET /metrics HTTP/1.0\r\nHost: logjail\r\n\r\n")
+	b, _ := io.ReadAll(c)
+	return string(b)
 }

@@ -31,6 +31,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "state-dir", Value: daemon.DefaultStateDir, Usage: "`DIR` of the state store (bans, positions)"},
 			socketFlag(),
 			&cli.BoolFlag{Name: "dry-run", Usage: "log decisions, touch no firewall"},
+			&cli.StringFlag{Name: "metrics", Usage: "serve Prometheus metrics on `ADDR` (e.g. 127.0.0.1:9469), at /metrics"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 		},
@@ -62,6 +63,7 @@ func runCommand() *cli.Command {
 			return daemon.Run(c.Context, daemon.Options{
 				Config:     cfg,
 				ConfigPath: c.String("config"),
+				Metrics:    c.String("metrics"),
 				Reload:     reload,
 				StateDir:   c.String("state-dir"),
 				Socket:     c.String("socket"),
