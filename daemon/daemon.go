@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -64,6 +66,9 @@ type Daemon struct {
 	firewall *firewallWatch
 	// bus carries every pipeline's bans to the bans sources (recidive).
 	bus *bans.Bus
+	// stops run a pipeline's exec stop commands (at shutdown, or before
+	// a reload starts them again); guarded by mu.
+	stops map[string]func()
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
@@ -86,7 +91,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus()}
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}}
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.
@@ -197,6 +202,9 @@ wait:
 	cancel()
 	wg.Wait()
 	d.stopAll()
+	for _, name := range slices.Sorted(maps.Keys(d.stops)) {
+		d.stops[name]()
+	}
 	log.Info("logjail stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

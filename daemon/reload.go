@@ -13,14 +13,47 @@ import (
 	"github.com/logjail/logjail/state"
 )
 
-// enforcerOf is the enforcer of a pipeline: the firewall, or the log only
-// for a pipeline without enforcers.
-func (d *Daemon) enforcerOf(p *pipelines.Pipeline) enforce.Enforcer {
+// enforcerOf is the enforcer of a pipeline: the firewall and its exec
+// actions (none in a dry run), or the log only for a pipeline without
+// enforcers. Exec actions' start commands run here.
+func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.Enforcer {
 	if len(p.Enforce) == 0 {
 		d.log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
 		return enforce.DryRun{Log: d.log}
 	}
-	return d.enf
+	d.runStop(p.Name) // a reload stops the exec actions before starting them again
+	var m enforce.Multi
+	for _, e := range p.Enforce {
+		switch {
+		case e.NFTables != nil:
+			m = append(m, d.enf)
+		case e.Exec != nil && d.opts.DryRun:
+			m = append(m, enforce.DryRun{Log: d.log})
+		case e.Exec != nil:
+			x, err := e.Exec.Build(d.log.With("pipeline", p.Name))
+			if err != nil {
+				d.log.Error("exec action", "pipeline", p.Name, "err", err)
+				continue
+			}
+			if err := x.Start(ctx, p.Name); err != nil {
+				d.log.Error("exec action start", "pipeline", p.Name, "err", err)
+			}
+			d.mu.Lock()
+			prev := d.stops[p.Name]
+			d.stops[p.Name] = func() {
+				if prev != nil {
+					prev()
+				}
+				_ = x.Stop(context.Background(), p.Name)
+			}
+			d.mu.Unlock()
+			m = append(m, x)
+		}
+	}
+	if len(m) == 1 {
+		return m[0]
+	}
+	return m
 }
 
 // startPipeline builds and starts one pipeline. With a tracker from the
@@ -28,7 +61,7 @@ func (d *Daemon) enforcerOf(p *pipelines.Pipeline) enforce.Enforcer {
 // A pipeline whose sources this host cannot provide is recorded as failed,
 // its stored bans kept enforced; that is not an error.
 func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
-	enf := d.enforcerOf(p)
+	enf := d.enforcerOf(ctx, p)
 	st, err := pipelines.Build(p, pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Log: d.log})
 	if err != nil {
 		d.log.Error("pipeline not started", "pipeline", p.Name, "err", err)
@@ -161,6 +194,7 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 		if slices.ContainsFunc(enabled, func(p *pipelines.Pipeline) bool { return p.Name == name }) {
 			continue
 		}
+		d.runStop(name)
 		for _, b := range t.Active() {
 			b.Kind, b.Time, b.Reason = state.Unban, time.Now(), "pipeline removed"
 			d.log.Info("unban", "pipeline", name, "addr", prefixText(b), "reason", b.Reason)
@@ -200,4 +234,15 @@ func (d *Daemon) pipeline(name string) (*runner, bool) {
 	defer d.mu.RUnlock()
 	r, ok := d.runners[name]
 	return r, ok
+}
+
+// runStop runs and forgets a pipeline's exec stop commands.
+func (d *Daemon) runStop(name string) {
+	d.mu.Lock()
+	stop := d.stops[name]
+	delete(d.stops, name)
+	d.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
 }

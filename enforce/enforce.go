@@ -4,6 +4,7 @@ package enforce
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -50,4 +51,35 @@ func untilText(d state.Decision) string {
 		return "permanent"
 	}
 	return d.Until.UTC().Format(time.RFC3339)
+}
+
+// Multi applies every decision to several enforcers (nftables and exec),
+// each independently: one failing does not stop the others.
+type Multi []Enforcer
+
+// Ban bans in every enforcer.
+func (m Multi) Ban(ctx context.Context, d state.Decision) error {
+	var errs []error
+	for _, e := range m {
+		errs = append(errs, e.Ban(ctx, d))
+	}
+	return errors.Join(errs...)
+}
+
+// Unban unbans in every enforcer.
+func (m Multi) Unban(ctx context.Context, d state.Decision) error {
+	var errs []error
+	for _, e := range m {
+		errs = append(errs, e.Unban(ctx, d))
+	}
+	return errors.Join(errs...)
+}
+
+// Reconcile reconciles every enforcer.
+func (m Multi) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
+	var errs []error
+	for _, e := range m {
+		errs = append(errs, e.Reconcile(ctx, pipeline, active, now))
+	}
+	return errors.Join(errs...)
 }

@@ -322,8 +322,14 @@ func (v validator) config(cfg *Config) {
 		v.match(p)
 		nft := 0
 		for _, e := range p.Enforce {
-			if e.NFTables == nil {
-				v.fail(e.At, "%s: enforce entry names no enforcer (known: nftables)", p.label())
+			if (e.NFTables != nil) == (e.Exec != nil) {
+				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec)", p.label())
+				continue
+			}
+			if e.Exec != nil {
+				if _, err := e.Exec.Build(discard); err != nil {
+					v.fail(e.At, "%s: %v", p.label(), err)
+				}
 				continue
 			}
 			n := e.NFTables

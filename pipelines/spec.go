@@ -4,7 +4,10 @@
 package pipelines
 
 import (
+	"log/slog"
 	"time"
+
+	"github.com/logjail/logjail/enforce/exec"
 
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/state"
@@ -250,6 +253,24 @@ type MatchSpec struct {
 type EnforceSpec struct {
 	At       Pos           `yaml:"-"`
 	NFTables *NFTablesSpec `yaml:"nftables"`
+	Exec     *ExecSpec     `yaml:"exec"`
+}
+
+// ExecSpec runs commands on bans and unbans (argv templates, see
+// enforce/exec).
+type ExecSpec struct {
+	Ban     []string `yaml:"ban"`
+	Unban   []string `yaml:"unban"`
+	Start   []string `yaml:"start"`
+	Stop    []string `yaml:"stop"`
+	Shell   bool     `yaml:"shell"`
+	Timeout Duration `yaml:"timeout"`
+	Retries int      `yaml:"retries"`
+}
+
+// Build compiles the exec enforcer.
+func (e *ExecSpec) Build(log *slog.Logger) (*exec.Exec, error) {
+	return exec.New(exec.Config{Ban: e.Ban, Unban: e.Unban, Start: e.Start, Stop: e.Stop, Shell: e.Shell, Timeout: time.Duration(e.Timeout), Retries: e.Retries}, log)
 }
 
 // NFTablesSpec bans in the kernel firewall.

@@ -1,0 +1,134 @@
+package exec
+
+import (
+	"context"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/state"
+)
+
+// recorder is a real program: it appends its arguments to a file.
+func recorder(t *testing.T, exitCode int) (script, out string) {
+	t.Helper()
+	dir := t.TempDir()
+	out = filepath.Join(dir, "calls")
+	script = filepath.Join(dir, "record")
+	body := "#!/bin/sh\necho \"$*\" >> " + out + "\nexit " + map[bool]string{true: "0", false: "3"}[exitCode == 0] + "\n"
+	if err := os.WriteFile(script, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, out
+}
+
+func calls(t *testing.T, path string) []string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n")
+}
+
+var t0 = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+
+func decision(prefix string, until time.Time) state.Decision {
+	return state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix(prefix), Time: t0, Until: until, Failures: 5}
+}
+
+func TestBanUnbanTemplates(t *testing.T) {
+	script, out := recorder(t, 0)
+	e, err := New(Config{
+		Ban:   []string{script, "ban", "{{.Addr}}", "{{.Prefix}}", "{{.Pipeline}}", "{{.Bantime}}", "{{.Until}}", "{{.Failures}}"},
+		Unban: []string{script, "unban", "{{.Addr}}"},
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Ban(ctx, decision("203.0.113.7/32", t0.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ban(ctx, decision("2001:db8::/64", time.Time{})); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Unban(ctx, decision("203.0.113.7/32", t0)); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"ban 203.0.113.7 203.0.113.7/32 sshd 3600 2026-11-25T08:00:00Z 5",
+		"ban 2001:db8:: 2001:db8::/64 sshd -1  5",
+		"unban 203.0.113.7",
+	}
+	if got := calls(t, out); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("calls:\n%q\nwant\n%q", got, want)
+	}
+}
+
+func TestShellQuotesValues(t *testing.T) {
+	_, out := recorder(t, 0)
+	e, err := New(Config{Shell: true, Ban: []string{"echo", "{{.Addr}}", "$HOME", ">>", out}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Ban(context.Background(), decision("192.0.2.9/32", t0.Add(time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	got := calls(t, out)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "192.0.2.9 /") {
+		t.Fatalf("shell run: %q (want the address, and $HOME expanded by the shell)", got)
+	}
+}
+
+func TestFailuresAreRetriedAndReported(t *testing.T) {
+	script, out := recorder(t, 3)
+	e, err := New(Config{Ban: []string{script, "{{.Addr}}"}, Retries: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sleep = func(time.Duration) {}
+	err = e.Ban(context.Background(), decision("192.0.2.9/32", t0.Add(time.Minute)))
+	if err == nil || !strings.Contains(err.Error(), "exit status 3") {
+		t.Fatalf("want the exit status, got %v", err)
+	}
+	if n := len(calls(t, out)); n != 3 {
+		t.Fatalf("%d runs, want 3 (1 + 2 retries)", n)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	e, err := New(Config{Ban: []string{"sleep", "10"}, Timeout: 100 * time.Millisecond, Retries: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sleep = func(time.Duration) {}
+	start := time.Now()
+	err = e.Ban(context.Background(), decision("192.0.2.9/32", t0.Add(time.Minute)))
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("want a timeout, got %v", err)
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Fatal("the timeout did not stop the command")
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no ban", Config{}, "ban: no command"},
+		{"unknown field", Config{Ban: []string{"true", "{{.Nope}}"}}, "ban[1]"},
+		{"bad template", Config{Ban: []string{"true"}, Unban: []string{"true", "{{"}}, "unban[1]"},
+		{"missing program", Config{Ban: []string{"/nonexistent/ban"}}, "ban:"},
+	} {
+		if _, err := New(tc.cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
