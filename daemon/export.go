@@ -2,13 +2,10 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"syscall"
 )
 
 // handleExport writes the store as a state export document (see
@@ -43,25 +40,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 // Export writes the running logjail's state export document to w.
 func (c *Client) Export(ctx context.Context, w io.Writer) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://logjail/v1/export", nil)
+	resp, err := c.send(ctx, http.MethodGet, "/v1/export", nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) {
-			return fmt.Errorf("%w: %s", errNotRunning, c.socket)
-		}
-		return fmt.Errorf("control socket %s: %w", c.socket, err)
-	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		var e apiError
-		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
-			return errors.New(e.Error)
-		}
-		return fmt.Errorf("control socket: %s", resp.Status)
-	}
 	if _, err := io.Copy(w, resp.Body); err != nil {
 		return fmt.Errorf("state export from %s: %w", c.socket, err)
 	}
