@@ -17,6 +17,18 @@ type PipelineStatus struct {
 	Sources     []SourceStatus `json:"sources"`
 	Filter      FilterStatus   `json:"filter"`
 	Actions     ActionStatus   `json:"actions"`
+	// Publishers are the pipeline's NATS publishers (ban events, fleet).
+	Publishers []PublisherStatus `json:"publishers,omitempty"`
+}
+
+// PublisherStatus describes a NATS publisher and its on-disk outbox.
+type PublisherStatus struct {
+	Sink    string `json:"sink"`
+	State   string `json:"state"`
+	Sent    uint64 `json:"sent"`
+	Pending int    `json:"pending"`
+	Dropped uint64 `json:"dropped"`
+	Errors  uint64 `json:"errors"`
 }
 
 // SourceStatus describes one source.
@@ -39,6 +51,8 @@ type FilterStatus struct {
 	BadAddress      uint64 `json:"bad_address"`
 	IgnoredAddress  uint64 `json:"ignoreip_failures"`
 	Stale           uint64 `json:"stale_failures"`
+	// Shared counts failures other nodes of the fleet recognised.
+	Shared uint64 `json:"fleet_failures"`
 }
 
 // ActionStatus is the ban side, like fail2ban-client's "Actions".
@@ -76,6 +90,8 @@ type Ban struct {
 	Failures   int    `json:"failures"`
 	BanCount   int    `json:"ban_count"`
 	Reason     string `json:"reason"`
+	// Origin is the fleet node that decided the ban; empty for this one.
+	Origin string `json:"origin,omitempty"`
 }
 
 // BanRequest is the body of POST /ban.
@@ -111,6 +127,7 @@ func banOf(d state.Decision, now time.Time) Ban {
 		Failures:   d.Failures,
 		BanCount:   d.BanCount,
 		Reason:     d.Reason,
+		Origin:     d.Origin,
 	}
 	if !d.Permanent() {
 		u := d.Until.UTC()

@@ -75,6 +75,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 				BadAddress:      r.badAddr,
 				IgnoredAddress:  ts.Ignored,
 				Stale:           ts.Stale,
+				Shared:          r.shared,
 			},
 			Actions: ActionStatus{
 				CurrentlyBanned: ts.CurrentlyBanned,
@@ -102,6 +103,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		s := src.Stats()
 		st.Sources = append(st.Sources, SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors, State: s.State})
 	}
+	st.Publishers = r.publisherStatus()
 	writeJSON(w, http.StatusOK, st)
 }
 

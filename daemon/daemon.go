@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/enforce/nftables"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
@@ -66,6 +67,15 @@ type Daemon struct {
 	firewall *firewallWatch
 	// bus carries every pipeline's bans to the bans sources (recidive).
 	bus *bans.Bus
+	// fleet is this node's fleet membership; nil without one.
+	fleet *fleet
+	// fleetStop stops the fleet's publisher and bans watch (once); it runs
+	// after the runners' last commit, so their last messages are sent.
+	fleetStop func()
+	// fleetMu guards fleetPending: decisions from the fleet for pipelines
+	// not running yet.
+	fleetMu      sync.Mutex
+	fleetPending []enfnats.Event
 	// stops run a pipeline's exec stop commands (at shutdown, or before
 	// a reload starts them again); guarded by mu.
 	stops map[string]func()
@@ -130,6 +140,16 @@ func Run(ctx context.Context, opts Options) error {
 	defer d.stopAll() // before the store closes: runners commit on stop
 	d.runCtx = runCtx
 	d.enf = enf
+	if opts.Config.Fleet != nil {
+		if opts.DryRun {
+			log.Info("dry run: fleet mode off (nothing is shared)")
+		} else {
+			if err := d.joinFleet(ctx); err != nil {
+				return fmt.Errorf("fleet: %w", err)
+			}
+			defer d.fleetStop()
+		}
+	}
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, nil); err != nil {
 			return err
@@ -202,6 +222,9 @@ wait:
 	cancel()
 	wg.Wait()
 	d.stopAll()
+	if d.fleet != nil {
+		d.fleetStop()
+	}
 	for _, name := range slices.Sorted(maps.Keys(d.stops)) {
 		d.stops[name]()
 	}

@@ -28,11 +28,15 @@ var (
 	descSkipped   = prometheus.NewDesc("logjail_source_skipped_total", "Records skipped as bad input, per source.", []string{"pipeline", "source"}, nil)
 	descDropped   = prometheus.NewDesc("logjail_source_dropped_total", "Records dropped because the queue was full, per source.", []string{"pipeline", "source"}, nil)
 	descRestores  = prometheus.NewDesc("logjail_firewall_restores_total", "Times the nftables table was rebuilt after another program changed it.", nil, nil)
+	descSent      = prometheus.NewDesc("logjail_nats_published_total", "Messages (ban events, fleet failures and bans) the NATS server acknowledged, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
+	descPending   = prometheus.NewDesc("logjail_nats_outbox_pending", "Messages waiting on disk for NATS, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
+	descOutDrop   = prometheus.NewDesc("logjail_nats_outbox_dropped_total", "Messages dropped because the outbox was full, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
+	descPubErrs   = prometheus.NewDesc("logjail_nats_publish_errors_total", "Failed publish rounds (retried), per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
 	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start.", []string{"pipeline"}, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descActive, descFailing, descEnforce, descQueue, descRead, descSkipped, descDropped, descRestores, descPipelines} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descActive, descFailing, descEnforce, descQueue, descRead, descSkipped, descDropped, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs} {
 		ch <- d
 	}
 }
@@ -68,6 +72,12 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descRead, prometheus.CounterValue, float64(s.Read), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
+		}
+		for _, p := range r.publisherStatus() {
+			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(p.Sent), name, p.Sink)
+			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(p.Pending), name, p.Sink)
+			ch <- prometheus.MustNewConstMetric(descOutDrop, prometheus.CounterValue, float64(p.Dropped), name, p.Sink)
+			ch <- prometheus.MustNewConstMetric(descPubErrs, prometheus.CounterValue, float64(p.Errors), name, p.Sink)
 		}
 	}
 	d.mu.RLock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
@@ -30,10 +31,15 @@ type runner struct {
 	name     string
 	stages   *pipelines.Stages
 	enforcer enforce.Enforcer
-	store    *state.Store
-	scope    state.ScopedPositions
-	log      *slog.Logger
-	now      func() time.Time
+	// outboxes stage messages (ban events, fleet failures) that are
+	// written with each commit.
+	outboxes []enforce.Outboxed
+	// share is the pipeline's side of the fleet; nil when not shared.
+	share *share
+	store *state.Store
+	scope state.ScopedPositions
+	log   *slog.Logger
+	now   func() time.Time
 
 	entries chan ingest.Entry
 	ctl     chan func()
@@ -46,6 +52,7 @@ type runner struct {
 
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
+	shared                            uint64 // failures other nodes of the fleet recognised
 	dirty                             map[string][]byte
 	acks                              []func()      // of processed entries, run after the next commit
 	pending                           state.Changes // bans and windows not yet committed
@@ -58,6 +65,7 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, l
 		name:     st.Spec.Name,
 		stages:   st,
 		enforcer: enf,
+		outboxes: enforce.Outboxes(enf),
 		store:    store,
 		scope:    store.Scoped(st.Spec.Name),
 		log:      log.With("pipeline", st.Spec.Name),
@@ -187,6 +195,14 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 	}
 	r.uncommitted++
 	now := r.now()
+	if sh := e.Shared; sh != nil {
+		r.shared++
+		f := match.Failure{Pipeline: r.name, Addr: sh.Addr, ID: sh.Addr.String(), Time: e.Time, User: sh.User, Line: e.Message}
+		if d, ok := r.stages.Tracker.Fail(f, now); ok {
+			r.apply(ctx, d)
+		}
+		return
+	}
 	f, outcome := r.stages.Matcher.Match(&e, now)
 	switch outcome {
 	case match.Miss:
@@ -202,6 +218,9 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 		return
 	}
 	r.matched++
+	if r.share != nil {
+		r.share.failure(f)
+	}
 	if d, ok := r.stages.Tracker.Fail(f, now); ok {
 		r.apply(ctx, d)
 	}
@@ -218,7 +237,9 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 		// next commit; enforced at once.
 		r.pending.Bans = append(r.pending.Bans, d)
 		err = r.enforcer.Ban(ctx, d)
-		if r.onBan != nil {
+		// Bans adopted from the fleet are not counted again here (a shared
+		// recidive pipeline counts them where they were decided).
+		if r.onBan != nil && d.Origin == "" {
 			r.onBan(d)
 		}
 	case state.Unban:
@@ -240,9 +261,15 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 func (r *runner) commit() {
 	r.pending.Positions = r.dirty
 	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
+	for _, o := range r.outboxes {
+		r.pending.Outbox = append(r.pending.Outbox, o.TakeOutbox()...)
+	}
 	if err := r.store.Commit(r.name, &r.pending); err != nil {
 		r.log.Error("committing state", "err", err)
 		return // kept, and tried again at the next commit
+	}
+	for _, o := range r.outboxes {
+		o.Committed()
 	}
 	clear(r.dirty)
 	r.pending = state.Changes{}
@@ -281,4 +308,19 @@ func untilText(d state.Decision) string {
 		return "permanent"
 	}
 	return d.Until.UTC().Format(time.RFC3339)
+}
+
+// publisherStatus describes the NATS publishers behind the runner's
+// outboxes.
+func (r *runner) publisherStatus() []PublisherStatus {
+	var out []PublisherStatus
+	for _, o := range r.outboxes {
+		p, ok := o.(interface{ Publisher() *enfnats.Publisher })
+		if !ok {
+			continue
+		}
+		st := p.Publisher().Stats()
+		out = append(out, PublisherStatus{Sink: p.Publisher().Sink(), State: st.State, Sent: st.Sent, Pending: st.Pending, Dropped: st.Dropped, Errors: st.Errors})
+	}
+	return out
 }

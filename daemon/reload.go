@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
@@ -27,8 +29,15 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 		switch {
 		case e.NFTables != nil:
 			m = append(m, d.enf)
-		case e.Exec != nil && d.opts.DryRun:
+		case (e.Exec != nil || e.NATS != nil) && d.opts.DryRun:
 			m = append(m, enforce.DryRun{Log: d.log})
+		case e.NATS != nil:
+			ev, err := d.banEvents(p, e.NATS)
+			if err != nil {
+				d.log.Error("nats enforcer", "pipeline", p.Name, "err", err)
+				continue
+			}
+			m = append(m, ev)
 		case e.Exec != nil:
 			x, err := e.Exec.Build(d.log.With("pipeline", p.Name))
 			if err != nil {
@@ -38,15 +47,7 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 			if err := x.Start(ctx, p.Name); err != nil {
 				d.log.Error("exec action start", "pipeline", p.Name, "err", err)
 			}
-			d.mu.Lock()
-			prev := d.stops[p.Name]
-			d.stops[p.Name] = func() {
-				if prev != nil {
-					prev()
-				}
-				_ = x.Stop(context.Background(), p.Name)
-			}
-			d.mu.Unlock()
+			d.addStop(p.Name, func() { _ = x.Stop(context.Background(), p.Name) })
 			m = append(m, x)
 		}
 	}
@@ -54,6 +55,54 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 		return m[0]
 	}
 	return m
+}
+
+// banEvents starts the publisher of a nats enforcer. It runs until the
+// pipeline stops (after the runner's last commit, so the last events are
+// sent too); what it could not send stays in the store's outbox.
+func (d *Daemon) banEvents(p *pipelines.Pipeline, n *pipelines.NATSEventsSpec) (*enfnats.BanEvents, error) {
+	cfg := enfnats.PublisherConfig{Conn: n.Conn(), Sink: "events/" + p.Name + "/" + n.Subject, MaxBuffer: n.MaxBuffer}
+	if n.Stream != "" {
+		cfg.JetStream = true
+		cfg.Streams = []enfnats.StreamSpec{{Name: n.Stream, Subjects: []string{n.Subject}, MaxAge: p.LongestBan()}}
+	}
+	pub, err := enfnats.NewPublisher(cfg, d.store, d.log.With("pipeline", p.Name))
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := pub.Run(ctx); err != nil {
+			d.log.Error("nats enforcer stopped", "pipeline", p.Name, "err", err)
+		}
+	}()
+	d.addStop(p.Name, func() { cancel(); <-done })
+	return enfnats.NewBanEvents(pub, n.Subject, d.node()), nil
+}
+
+// addStop adds a pipeline's stop hook; hooks run in the order added.
+func (d *Daemon) addStop(name string, stop func()) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	prev := d.stops[name]
+	d.stops[name] = func() {
+		if prev != nil {
+			prev()
+		}
+		stop()
+	}
+}
+
+// node names this logjail in ban events: the fleet's node name, else the
+// host name.
+func (d *Daemon) node() string {
+	if f := d.opts.Config.Fleet; f != nil && f.Node != "" {
+		return f.Node
+	}
+	host, _ := os.Hostname()
+	return host
 }
 
 // startPipeline builds and starts one pipeline. With a tracker from the
@@ -83,7 +132,22 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 			st.Tracker.Restore(prev.Active(), time.Now())
 		}
 	}
+	var sh *share
+	if d.fleet != nil && d.opts.Config.Shared(p.Name) {
+		sh = &share{f: d.fleet, pipeline: p.Name}
+		src, err := d.fleet.source(p.Name, d.store.Scoped(p.Name))
+		if err != nil {
+			return fmt.Errorf("pipeline %s: fleet: %w", p.Name, err)
+		}
+		st.Sources = append(st.Sources, src)
+		if m, ok := enf.(enforce.Multi); ok {
+			enf = append(m, sh)
+		} else {
+			enf = enforce.Multi{enf, sh}
+		}
+	}
 	r := newRunner(st, enf, d.store, d.log, time.Now)
+	r.share = sh
 	r.onBan = func(dec state.Decision) {
 		d.bus.Publish(bans.Event{Pipeline: dec.Pipeline, Prefix: dec.Prefix, Time: dec.Time})
 	}
@@ -108,6 +172,9 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		slices.Sort(d.order)
 	}
 	d.mu.Unlock()
+	if sh != nil {
+		d.adoptPending(d.runCtx, p.Name)
+	}
 	return nil
 }
 
@@ -178,6 +245,9 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	if !d.opts.DryRun && tableOf(enabled) != d.table {
 		return nil, fmt.Errorf("the nftables table changes from %q to %q: that needs a restart", d.table, tableOf(enabled))
 	}
+	if err := d.fleetUnchanged(cfg); err != nil {
+		return nil, err
+	}
 	for _, w := range cfg.Warnings {
 		d.log.Warn(w)
 	}
@@ -212,12 +282,12 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
+	d.opts.Config = cfg
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, trackers[p.Name]); err != nil {
 			return nil, err
 		}
 	}
-	d.opts.Config = cfg
 	return d.pipelineNames(), nil
 }
 

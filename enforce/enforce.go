@@ -23,6 +23,30 @@ type Enforcer interface {
 	Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
 }
 
+// Outboxed is an enforcer whose decisions become messages (NATS ban
+// events): Ban and Unban stage them, the pipeline writes them with its state
+// at its next commit, so a crash loses none, and then calls Committed so
+// they are sent.
+type Outboxed interface {
+	TakeOutbox() []state.OutboxRecord
+	Committed()
+}
+
+// Outboxes lists the Outboxed enforcers within e.
+func Outboxes(e Enforcer) []Outboxed {
+	var out []Outboxed
+	if m, ok := e.(Multi); ok {
+		for _, x := range m {
+			out = append(out, Outboxes(x)...)
+		}
+		return out
+	}
+	if o, ok := e.(Outboxed); ok {
+		out = append(out, o)
+	}
+	return out
+}
+
 // DryRun logs decisions and touches nothing.
 type DryRun struct {
 	Log *slog.Logger

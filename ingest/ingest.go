@@ -31,11 +31,21 @@ type Entry struct {
 	Fields map[string]string
 	// Pos is the source position just after this entry.
 	Pos Position
+	// Shared, when set, is a failure another node of the fleet recognised:
+	// it is counted as it is, without matching Message (its line).
+	Shared *Shared
 	// Ack, when set, is called once the entry's effects (its failure, a ban
 	// it caused, its position) are committed. Sources that redeliver
 	// unacknowledged records (JetStream) acknowledge them here, so a crash
 	// redelivers instead of losing.
 	Ack func()
+}
+
+// Shared is a failure recognised by another node (fleet mode).
+type Shared struct {
+	Addr netip.Addr
+	User string
+	Node string
 }
 
 // Position identifies how far a source has read. Key names the stream

@@ -50,6 +50,7 @@ func Load(path string) (*Config, error) {
 	pipes := map[string][]keyed{}
 	pipeAt := map[string]*yaml.Node{}
 	var order []string
+	var fleet *yaml.Node
 	for _, f := range files {
 		root, err := parseFile(d, f)
 		if err != nil {
@@ -89,8 +90,10 @@ func Load(path string) (*Config, error) {
 					}
 					pipes[name.Value] = mergeKeys(pipes[name.Value], body)
 				}
+			case "fleet":
+				fleet = v // a later file's fleet replaces an earlier one's
 			default:
-				d.errorf(k, "unknown top-level key %q (known: defaults, pipelines)", k.Value)
+				d.errorf(k, "unknown top-level key %q (known: defaults, fleet, pipelines)", k.Value)
 			}
 		}
 	}
@@ -101,6 +104,10 @@ func Load(path string) (*Config, error) {
 	d.decodeStruct(mappingOf(defaults, nil), reflect.ValueOf(&scratch).Elem(), "defaults")
 
 	cfg := &Config{Files: files}
+	if fleet != nil && fleet.Tag != "!!null" {
+		cfg.Fleet = &FleetSpec{}
+		d.decodeStruct(fleet, reflect.ValueOf(cfg.Fleet).Elem(), "fleet")
+	}
 	slices.Sort(order)
 	for _, name := range order {
 		p := &Pipeline{
@@ -260,6 +267,7 @@ func (v validator) fail(at Pos, format string, args ...any) {
 }
 
 func (v validator) config(cfg *Config) {
+	v.fleet(cfg)
 	table, tableAt := "", Pos{}
 	enabled := map[string]bool{}
 	for _, p := range cfg.Pipelines {
@@ -322,8 +330,12 @@ func (v validator) config(cfg *Config) {
 		v.match(p)
 		nft := 0
 		for _, e := range p.Enforce {
-			if (e.NFTables != nil) == (e.Exec != nil) {
-				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec)", p.label())
+			if kinds := countSet(e.NFTables != nil, e.Exec != nil, e.NATS != nil); kinds != 1 {
+				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats)", p.label())
+				continue
+			}
+			if e.NATS != nil {
+				v.natsEvents(p, e.NATS, cfg.Fleet)
 				continue
 			}
 			if e.Exec != nil {
@@ -424,13 +436,7 @@ func (v validator) increment(name string, inc *IncrementSpec) {
 }
 
 func (v validator) ingest(name string, in IngestSpec) {
-	kinds := 0
-	for _, set := range []bool{in.File != nil, in.Journald != nil, in.Syslog != nil, in.NATS != nil, in.Bans != nil} {
-		if set {
-			kinds++
-		}
-	}
-	switch kinds {
+	switch countSet(in.File != nil, in.Journald != nil, in.Syslog != nil, in.NATS != nil, in.Bans != nil) {
 	case 0:
 		v.fail(in.At, "%s: ingest entry names no source (known: file, journald, syslog, nats, bans)", name)
 		return
@@ -523,3 +529,14 @@ func (v validator) nftables(name string, n *NFTablesSpec) {
 
 // DurationOf converts a configuration duration.
 func DurationOf(d Duration) time.Duration { return time.Duration(d) }
+
+// countSet counts the true values: how many kinds an entry names.
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce/exec"
+	"github.com/logjail/logjail/ingest/nats"
 
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/state"
@@ -37,6 +38,8 @@ type Config struct {
 	Warnings []string
 	// Pipelines holds every declared pipeline, enabled or not, by name.
 	Pipelines []*Pipeline
+	// Fleet is the fleet this logjail belongs to, or nil.
+	Fleet *FleetSpec
 }
 
 // Enabled returns the enabled pipelines.
@@ -251,9 +254,73 @@ type MatchSpec struct {
 
 // EnforceSpec is one enforcer; exactly one kind is set.
 type EnforceSpec struct {
-	At       Pos           `yaml:"-"`
-	NFTables *NFTablesSpec `yaml:"nftables"`
-	Exec     *ExecSpec     `yaml:"exec"`
+	At       Pos             `yaml:"-"`
+	NFTables *NFTablesSpec   `yaml:"nftables"`
+	Exec     *ExecSpec       `yaml:"exec"`
+	NATS     *NATSEventsSpec `yaml:"nats"`
+}
+
+// NATSEventsSpec publishes the pipeline's bans and unbans as JSON events
+// (DESIGN.md schema) on a NATS subject.
+type NATSEventsSpec struct {
+	At Pos `yaml:"-"`
+	// URL defaults to fleet.nats.url, else nats://127.0.0.1:4222.
+	URL      string   `yaml:"url"`
+	Creds    string   `yaml:"creds"`
+	NKey     string   `yaml:"nkey"`
+	User     string   `yaml:"user"`
+	Password string   `yaml:"password"`
+	Token    string   `yaml:"token"`
+	TLS      *NATSTLS `yaml:"tls"`
+	// Subject defaults to logjail.bans.<pipeline>.
+	Subject string `yaml:"subject"`
+	// Stream, when set, is a JetStream stream holding the events (created
+	// if absent, its max age raised to the pipeline's longest ban), and an
+	// event leaves the on-disk outbox only once the stream has it.
+	Stream string `yaml:"stream"`
+	// MaxBuffer bounds the events kept on disk while NATS is unreachable
+	// (default 100000); beyond it the oldest are dropped and counted.
+	MaxBuffer int `yaml:"max_buffer"`
+}
+
+// Conn is the connection part, in the nats source's terms.
+func (n *NATSEventsSpec) Conn() nats.Config {
+	return natsConn(n.URL, n.Creds, n.NKey, n.User, n.Password, n.Token, n.TLS)
+}
+
+// NATSConnSpec is a NATS server and its credentials (fleet.nats).
+type NATSConnSpec struct {
+	URL      string   `yaml:"url"`
+	Creds    string   `yaml:"creds"`
+	NKey     string   `yaml:"nkey"`
+	User     string   `yaml:"user"`
+	Password string   `yaml:"password"`
+	Token    string   `yaml:"token"`
+	TLS      *NATSTLS `yaml:"tls"`
+}
+
+// Conn is the connection in the nats source's terms.
+func (n NATSConnSpec) Conn() nats.Config {
+	return natsConn(n.URL, n.Creds, n.NKey, n.User, n.Password, n.Token, n.TLS)
+}
+
+func natsConn(url, creds, nkey, user, password, token string, t *NATSTLS) nats.Config {
+	cfg := nats.Config{URL: url, Creds: creds, NKeyFile: nkey, User: user, Password: password, Token: token}
+	if t != nil {
+		cfg.TLS = nats.TLSConfig{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}
+	}
+	return cfg
+}
+
+// FleetSpec joins this logjail to a fleet sharing failures and bans over
+// NATS JetStream (the top-level `fleet` key).
+type FleetSpec struct {
+	At   Pos          `yaml:"-"`
+	NATS NATSConnSpec `yaml:"nats"`
+	// Node names this logjail in the fleet (default: the host name).
+	Node string `yaml:"node"`
+	// Share lists the pipelines whose failures and bans are shared.
+	Share []string `yaml:"share"`
 }
 
 // ExecSpec runs commands on bans and unbans (argv templates, see

@@ -28,11 +28,14 @@ type Changes struct {
 	Windows   []WindowChange
 	Bans      []Decision     // bans to store (with their history)
 	Unbans    []netip.Prefix // bans to delete
+	// Outbox holds messages to publish (ban events, fleet failures),
+	// stored with the state that produced them so a crash loses none.
+	Outbox []OutboxRecord
 }
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Bans) == 0 && len(c.Unbans) == 0
+	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Bans) == 0 && len(c.Unbans) == 0 && len(c.Outbox) == 0
 }
 
 // Commit writes a pipeline's changes atomically.
@@ -75,7 +78,7 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 				return err
 			}
 		}
-		return nil
+		return s.appendOutbox(tx, c.Outbox)
 	})
 }
 

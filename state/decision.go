@@ -43,6 +43,9 @@ type Decision struct {
 	Reason string
 	// Lines are the log lines of the failures that led to the ban.
 	Lines []string
+	// Origin is the fleet node that decided the ban; empty when this
+	// logjail decided it.
+	Origin string
 }
 
 // Permanent reports whether the ban never expires.

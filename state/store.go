@@ -31,6 +31,8 @@ var ErrStoreVersion = errors.New("state store has an unknown version")
 type Store struct {
 	db   *bolt.DB
 	path string
+	// outbox holds each sink's limit and drop count (see SetOutboxLimit).
+	outbox outboxLimits
 }
 
 // OpenStore opens (creating it if needed) dir/logjail.db. A store of another
@@ -65,7 +67,7 @@ func OpenStore(dir string) (*Store, error) {
 		case string(v) != strconv.Itoa(StoreVersion):
 			return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
 		}
-		for _, b := range [][]byte{bucketBans, bucketPositions, bucketHistory, bucketWindows} {
+		for _, b := range [][]byte{bucketBans, bucketPositions, bucketHistory, bucketWindows, bucketOutbox} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -91,6 +93,7 @@ type storedBan struct {
 	Failures int       `json:"failures"`
 	BanCount int       `json:"ban_count"`
 	Reason   string    `json:"reason"`
+	Origin   string    `json:"origin,omitempty"`
 }
 
 func banKey(pipeline string, p netip.Prefix) []byte {
@@ -105,7 +108,7 @@ func (s *Store) SaveBan(d Decision) error {
 }
 
 func saveBan(tx *bolt.Tx, d Decision) error {
-	v, err := json.Marshal(storedBan{Pipeline: d.Pipeline, Prefix: d.Prefix.String(), Time: d.Time, Until: d.Until, Failures: d.Failures, BanCount: d.BanCount, Reason: d.Reason})
+	v, err := json.Marshal(storedBan{Pipeline: d.Pipeline, Prefix: d.Prefix.String(), Time: d.Time, Until: d.Until, Failures: d.Failures, BanCount: d.BanCount, Reason: d.Reason, Origin: d.Origin})
 	if err != nil {
 		return err
 	}
@@ -138,7 +141,7 @@ func (s *Store) Bans(pipeline string) ([]Decision, error) {
 			if err != nil {
 				return fmt.Errorf("ban record %q: %w", k, err)
 			}
-			out = append(out, Decision{Kind: Ban, Pipeline: b.Pipeline, Prefix: p, Time: b.Time, Until: b.Until, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason})
+			out = append(out, Decision{Kind: Ban, Pipeline: b.Pipeline, Prefix: p, Time: b.Time, Until: b.Until, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason, Origin: b.Origin})
 			return nil
 		})
 	})

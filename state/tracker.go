@@ -249,6 +249,38 @@ func (t *Tracker) add(d Decision) {
 	t.active[d.Prefix] = d
 }
 
+// adoptSlack is how much later a ban decided elsewhere must end than the
+// active one to be adopted over it.
+const adoptSlack = time.Minute
+
+// Adopt records a ban decided elsewhere (another node of the fleet), with
+// its own until. It returns the decision to enforce, and false when the
+// prefix is already banned at least as long (nothing to do), the ban is
+// over, or the prefix is ignored here.
+func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
+	d.Prefix = canonical(d.Prefix)
+	d.Kind, d.Pipeline = Ban, t.policy.Pipeline
+	if !d.Permanent() && !d.Until.After(now) {
+		return Decision{}, false
+	}
+	if t.overlapsIgnored(d.Prefix) {
+		return Decision{}, false
+	}
+	// Nodes banning the same attacker at about the same time decide bans
+	// that end a moment apart; only a real extension is adopted.
+	if old, ok := t.active[d.Prefix]; ok && (old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until))) {
+		return Decision{}, false
+	}
+	t.add(d)
+	return d, true
+}
+
+// BanOf returns prefix's active ban.
+func (t *Tracker) BanOf(prefix netip.Prefix) (Decision, bool) {
+	d, ok := t.active[canonical(prefix)]
+	return d, ok
+}
+
 // Unban lifts prefix's ban; false when it was not banned. A single address
 // that is not banned itself lifts the narrowest ban that covers it (the
 // /64 its failures were counted in), so `unban ADDR` works for prefix bans.

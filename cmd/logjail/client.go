@@ -81,6 +81,9 @@ func statusCommand() *cli.Command {
 			for _, b := range st.Actions.Bans {
 				fmt.Fprintf(w, "      %s (ban #%d)\n", banLine(b), b.BanCount)
 			}
+			for _, p := range st.Publishers {
+				fmt.Fprintf(w, "NATS %s: %s, sent %d, pending %d, dropped %d, errors %d\n", p.Sink, p.State, p.Sent, p.Pending, p.Dropped, p.Errors)
+			}
 			return nil
 		},
 	}

@@ -9,9 +9,12 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"time"
 	"unicode"
 
 	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/logjail/logjail/ingest"
 )
 
 // Config configures a Source. Error messages name the fields by their YAML
@@ -49,7 +52,23 @@ type Config struct {
 	// logjail is stopped or busy, and a message is acknowledged only once
 	// its effects are committed.
 	JetStream *JetStreamConfig
+
+	// Decode, when set, turns each message into an entry instead of the
+	// raw-line or envelope forms (fleet mode's shared failures). It returns
+	// Skip for a message that is not for this logjail (acknowledged, not
+	// counted) and Bad for one that is malformed (counted and skipped).
+	Decode func(header map[string][]string, data []byte, now time.Time) (ingest.Entry, Verdict)
 }
+
+// Verdict is what a Decode hook makes of a message.
+type Verdict int
+
+// Verdicts of a Decode hook.
+const (
+	Deliver Verdict = iota
+	Skip
+	Bad
+)
 
 // TLSConfig holds the PEM files for TLS towards the server.
 type TLSConfig struct {
@@ -114,19 +133,8 @@ func prepare(cfg *Config) (*prepared, error) {
 		}
 	}
 
-	auth, err := authOption(cfg)
-	if err != nil {
+	if p.opts, err = securityOptions(cfg); err != nil {
 		return nil, err
-	}
-	if auth != nil {
-		p.opts = append(p.opts, auth)
-	}
-	tlsConf, err := tlsConfig(cfg.TLS)
-	if err != nil {
-		return nil, err
-	}
-	if tlsConf != nil {
-		p.opts = append(p.opts, natsgo.Secure(tlsConf))
 	}
 
 	var b strings.Builder
@@ -151,6 +159,44 @@ func prepare(cfg *Config) (*prepared, error) {
 	p.desc = b.String()
 	return p, nil
 }
+
+// ConnectOptions checks the connection part of cfg (url, authentication,
+// tls; subject and jetstream are not looked at) and returns the server list
+// and options for natsgo.Connect. The other users of NATS (ban events,
+// fleet mode) connect with it, so every nats block of the configuration
+// means the same.
+func ConnectOptions(cfg Config) (servers string, opts []natsgo.Option, err error) {
+	if servers, err = checkURLs(cfg.URL); err != nil {
+		return "", nil, err
+	}
+	opts, err = securityOptions(&cfg)
+	return servers, opts, err
+}
+
+func securityOptions(cfg *Config) ([]natsgo.Option, error) {
+	var opts []natsgo.Option
+	auth, err := authOption(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if auth != nil {
+		opts = append(opts, auth)
+	}
+	tlsConf, err := tlsConfig(cfg.TLS)
+	if err != nil {
+		return nil, err
+	}
+	if tlsConf != nil {
+		opts = append(opts, natsgo.Secure(tlsConf))
+	}
+	return opts, nil
+}
+
+// CheckSubject reports whether s can be published to or subscribed to.
+func CheckSubject(s string) error { return checkSubject(s) }
+
+// CheckName reports whether s is a valid stream or consumer name.
+func CheckName(s string) error { return checkName(s, true) }
 
 // checkURLs validates a comma-separated server list and returns it
 // normalised (spaces removed).

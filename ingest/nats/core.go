@@ -70,8 +70,8 @@ func (s *Source) deliverCore(c *conn, m *natsgo.Msg, out chan<- ingest.Entry) {
 	if c.stopped {
 		return
 	}
-	e, ok := s.entry(m.Data, time.Now())
-	if !ok {
+	e, v := s.decode(m.Header, m.Data, time.Now())
+	if v != Deliver {
 		return
 	}
 	select {

@@ -224,10 +224,16 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 				continue
 			}
 		}
-		e, ok := s.entry(msg.Data(), time.Now())
-		if !ok {
+		e, v := s.decode(msg.Headers(), msg.Data(), time.Now())
+		switch v {
+		case Bad:
 			// Bad input is counted and must not come back forever.
 			if err := msg.Term(); err != nil {
+				s.errs.Add(1)
+			}
+			continue
+		case Skip:
+			if err := msg.Ack(); err != nil {
 				s.errs.Add(1)
 			}
 			continue

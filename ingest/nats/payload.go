@@ -19,6 +19,23 @@ type envelope struct {
 	Message json.RawMessage `json:"message"`
 }
 
+// decode turns a message into an Entry, through the Decode hook when one
+// is set.
+func (s *Source) decode(header map[string][]string, data []byte, now time.Time) (ingest.Entry, Verdict) {
+	if s.cfg.Decode == nil {
+		if e, ok := s.entry(data, now); ok {
+			return e, Deliver
+		}
+		return ingest.Entry{}, Bad
+	}
+	e, v := s.cfg.Decode(header, data, now)
+	if v == Bad {
+		s.skipped.Add(1)
+		s.warn("decode", "nats: malformed message skipped (counted)", "size", len(data))
+	}
+	return e, v
+}
+
 // entry turns a payload into an Entry; ok is false when the payload is
 // skipped (counted here).
 func (s *Source) entry(data []byte, now time.Time) (ingest.Entry, bool) {

@@ -1,0 +1,455 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+
+	"github.com/logjail/logjail/enforce"
+	enfnats "github.com/logjail/logjail/enforce/nats"
+	"github.com/logjail/logjail/ingest"
+	ingestnats "github.com/logjail/logjail/ingest/nats"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+// Fleet mode: nodes share the failures and bans of the pipelines listed in
+// fleet.share through two JetStream streams.
+//
+//   - LOGJAIL_FLEET_FAILURES (logjail.fleet.failures.<pipeline>): every
+//     failure a node recognises. Each node reads the others' through a
+//     durable consumer of its own, as a source of the pipeline, so its
+//     window counts the fleet's failures; its stream sequences are
+//     committed with the window (no failure lost or counted twice).
+//   - LOGJAIL_FLEET_BANS (logjail.fleet.bans.<pipeline>.<address>): the
+//     newest ban or unban of each address (one message per subject). A
+//     node replays them at start and follows them live, so a node that
+//     joins or comes back enforces the fleet's active bans.
+//
+// Both are published through the store's outbox: a node cut from NATS
+// keeps deciding and enforcing locally and sends what it saw when it
+// reconnects. Messages carry the node's name; a node ignores its own, and
+// bans it adopts from others are not published again (no echo).
+const (
+	fleetFailuresStream  = "LOGJAIL_FLEET_FAILURES"
+	fleetBansStream      = "LOGJAIL_FLEET_BANS"
+	fleetFailuresSubject = "logjail.fleet.failures."
+	fleetBansSubject     = "logjail.fleet.bans."
+	fleetSink            = "fleet"
+	headerNode           = "Logjail-Node"
+	// minFailureRetention keeps shared failures at least this long even
+	// with a short findtime, for nodes restarting.
+	minFailureRetention = time.Hour
+)
+
+// fleet is this node's membership.
+type fleet struct {
+	spec *pipelines.FleetSpec
+	pub  *enfnats.Publisher
+	log  *slog.Logger
+}
+
+// sharedFailure is a failure as published to the fleet.
+type sharedFailure struct {
+	Addr string    `json:"addr"`
+	Time time.Time `json:"time"`
+	User string    `json:"user,omitempty"`
+	Line string    `json:"line"`
+}
+
+func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fleet, error) {
+	spec := cfg.Fleet
+	retention, bansAge := minFailureRetention, time.Duration(0)
+	unlimited := false
+	for _, name := range spec.Share {
+		for _, p := range cfg.Pipelines {
+			if p.Name != name {
+				continue
+			}
+			retention = max(retention, time.Duration(p.FindTime))
+			if age := p.LongestBan(); age == 0 {
+				unlimited = true
+			} else {
+				bansAge = max(bansAge, age)
+			}
+		}
+	}
+	if unlimited {
+		bansAge = 0
+	}
+	log = log.With("fleet_node", spec.Node)
+	pub, err := enfnats.NewPublisher(enfnats.PublisherConfig{
+		Conn:      spec.NATS.Conn(),
+		Sink:      fleetSink,
+		JetStream: true,
+		Streams: []enfnats.StreamSpec{
+			{Name: fleetFailuresStream, Subjects: []string{fleetFailuresSubject + ">"}, MaxAge: retention},
+			{Name: fleetBansStream, Subjects: []string{fleetBansSubject + ">"}, MaxAge: bansAge, MaxMsgsPerSubject: 1},
+		},
+	}, store, log)
+	if err != nil {
+		return nil, err
+	}
+	return &fleet{spec: spec, pub: pub, log: log}, nil
+}
+
+// banSubject is the subject of an address's ban state: the address's
+// characters that NATS treats specially become '_' or '-'.
+func banSubject(pipeline string, p netip.Prefix) string {
+	token := strings.NewReplacer(".", "_", ":", "-", "/", "_").Replace(p.String())
+	return fleetBansSubject + pipeline + "." + token
+}
+
+// durableName is this node's consumer of a pipeline's shared failures.
+func (f *fleet) durableName(pipeline string) string {
+	return "fleet_" + f.spec.Node + "_" + strings.ReplaceAll(pipeline, ".", "_")
+}
+
+// source reads the other nodes' failures of a pipeline.
+func (f *fleet) source(pipeline string, positions ingest.Positions) (*ingestnats.Source, error) {
+	cfg := f.spec.NATS.Conn()
+	cfg.Subject = fleetFailuresSubject + pipeline
+	cfg.JetStream = &ingestnats.JetStreamConfig{Stream: fleetFailuresStream, Durable: f.durableName(pipeline)}
+	cfg.Decode = f.decodeFailure
+	src, err := ingestnats.New(cfg, f.log)
+	if err != nil {
+		return nil, err
+	}
+	src.UsePositions(positions)
+	return src, nil
+}
+
+func (f *fleet) decodeFailure(header map[string][]string, data []byte, now time.Time) (ingest.Entry, ingestnats.Verdict) {
+	node := natsgo.Header(header).Get(headerNode)
+	if node == f.spec.Node {
+		return ingest.Entry{}, ingestnats.Skip
+	}
+	var sf sharedFailure
+	if err := json.Unmarshal(data, &sf); err != nil {
+		return ingest.Entry{}, ingestnats.Bad
+	}
+	addr, err := netip.ParseAddr(sf.Addr)
+	if err != nil || sf.Time.IsZero() {
+		return ingest.Entry{}, ingestnats.Bad
+	}
+	if sf.Time.After(now) {
+		sf.Time = now // another node's clock ahead of ours
+	}
+	return ingest.Entry{Time: sf.Time, ReadAt: now, Host: node, Message: sf.Line, Shared: &ingest.Shared{Addr: addr.Unmap(), User: sf.User, Node: node}}, ingestnats.Deliver
+}
+
+// share is a shared pipeline's side of the fleet: an enforcer that stages
+// the node's own bans and manual unbans, and the failures the runner
+// recognises, into the outbox.
+type share struct {
+	f        *fleet
+	pipeline string
+	// adopting is set while the runner applies a decision that came from
+	// the fleet, which must not be published back.
+	adopting bool
+
+	mu     sync.Mutex
+	staged []state.OutboxRecord
+}
+
+var (
+	_ enforce.Enforcer = (*share)(nil)
+	_ enforce.Outboxed = (*share)(nil)
+)
+
+func (s *share) stage(r state.OutboxRecord) {
+	s.mu.Lock()
+	s.staged = append(s.staged, r)
+	s.mu.Unlock()
+}
+
+// failure shares a failure this node recognised.
+func (s *share) failure(f match.Failure) {
+	data, _ := json.Marshal(sharedFailure{Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Line: truncate(f.Line, 2048)})
+	s.stage(state.OutboxRecord{Sink: fleetSink, Subject: fleetFailuresSubject + s.pipeline, MsgID: nuid.Next(), Header: map[string]string{headerNode: s.f.spec.Node}, Data: data})
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+func (s *share) decision(d state.Decision) {
+	ev := enfnats.NewEvent(d, s.f.spec.Node)
+	rec := ev.Record(fleetSink, banSubject(s.pipeline, d.Prefix))
+	rec.Header[headerNode] = s.f.spec.Node
+	s.stage(rec)
+}
+
+// Ban shares a ban this node decided.
+func (s *share) Ban(_ context.Context, d state.Decision) error {
+	if !s.adopting && d.Origin == "" {
+		s.decision(d)
+	}
+	return nil
+}
+
+// Unban shares a lifted ban, unless it expired: every node expires its
+// bans itself.
+func (s *share) Unban(_ context.Context, d state.Decision) error {
+	if !s.adopting && d.Reason != "expired" {
+		d.Origin = ""
+		s.decision(d)
+	}
+	return nil
+}
+
+// Reconcile shares nothing: a restart decides nothing.
+func (s *share) Reconcile(context.Context, string, []state.Decision, time.Time) error { return nil }
+
+// TakeOutbox returns what was staged since the last commit.
+func (s *share) TakeOutbox() []state.OutboxRecord {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := s.staged
+	s.staged = nil
+	return out
+}
+
+// Committed wakes the publisher.
+func (s *share) Committed() { s.f.pub.Notify() }
+
+// Publisher is the fleet's publisher (for status and metrics).
+func (s *share) Publisher() *enfnats.Publisher { return s.f.pub }
+
+// ensureStreams creates the fleet's streams at start when NATS is
+// reachable, so the pipelines' consumers find them at once; otherwise the
+// publisher creates them when it connects.
+func (f *fleet) ensureStreams(ctx context.Context) {
+	servers, opts, err := ingestnats.ConnectOptions(f.spec.NATS.Conn())
+	if err != nil {
+		return
+	}
+	nc, err := natsgo.Connect(servers, append(opts, natsgo.Timeout(2*time.Second))...)
+	if err != nil {
+		f.log.Warn("fleet: NATS unreachable at start; local enforcement goes on and the fleet catches up when it is back", "err", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := f.pub.EnsureStreams(ctx, js); err != nil {
+		f.log.Warn("fleet: stream setup", "err", err)
+	}
+}
+
+// watchBans follows the fleet's bans until ctx is done: at start it
+// replays the newest decision of every address, then applies new ones as
+// they come. The ordered consumer resumes by itself after a reconnect.
+func (f *fleet) watchBans(ctx context.Context, apply func(enfnats.Event)) {
+	servers, opts, err := ingestnats.ConnectOptions(f.spec.NATS.Conn())
+	if err != nil {
+		f.log.Error("fleet: bans watch", "err", err)
+		return
+	}
+	nc, err := natsgo.Connect(servers, append(opts,
+		natsgo.Name("logjail fleet "+f.spec.Node),
+		natsgo.MaxReconnects(-1),
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.ReconnectWait(500*time.Millisecond),
+	)...)
+	if err != nil {
+		f.log.Error("fleet: bans watch", "err", err)
+		return
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return
+	}
+	for ctx.Err() == nil {
+		err := f.followBans(ctx, js, apply)
+		if ctx.Err() != nil {
+			return
+		}
+		f.log.Debug("fleet: bans watch restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply func(enfnats.Event)) error {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	cons, err := js.OrderedConsumer(sctx, fleetBansStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{fleetBansSubject + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	cancel()
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	go func() {
+		<-ctx.Done()
+		it.Stop()
+	}()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		// This node's own decisions are replayed too: after its state was
+		// lost, they come back from the fleet like any other.
+		var ev enfnats.Event
+		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+			f.log.Warn("fleet: malformed ban message skipped", "subject", msg.Subject(), "err", err)
+			continue
+		}
+		apply(ev)
+	}
+}
+
+// adopt applies a ban or unban another node decided to the pipeline's
+// runner.
+func (d *Daemon) adopt(ctx context.Context, ev enfnats.Event) {
+	// The lookup and the keeping happen under fleetMu, which startPipeline
+	// takes after registering a runner: an event is either applied or
+	// found there.
+	d.fleetMu.Lock()
+	r, ok := d.pipeline(ev.Pipeline)
+	if !ok {
+		// Not running yet (start-up, a reload in progress): kept until it
+		// starts, so the replay of the fleet's bans is not lost.
+		if d.opts.Config.Shared(ev.Pipeline) && len(d.fleetPending) < maxFleetPending {
+			d.fleetPending = append(d.fleetPending, ev)
+		}
+		d.fleetMu.Unlock()
+		return
+	}
+	d.fleetMu.Unlock()
+	if r.share == nil {
+		return
+	}
+	addr, err := netip.ParseAddr(ev.Addr)
+	if err != nil {
+		return
+	}
+	prefix, err := addr.Prefix(ev.Prefix)
+	if err != nil {
+		return
+	}
+	_ = r.call(ctx, func() {
+		now := r.now()
+		r.share.adopting = true
+		defer func() { r.share.adopting = false }()
+		switch ev.Type {
+		case "ban":
+			dec := state.Decision{Prefix: prefix, Time: ev.Time, Failures: ev.Failures, BanCount: ev.BanCount, Reason: "fleet: " + ev.Reason + " on " + ev.Origin, Origin: ev.Origin, Lines: ev.Lines}
+			if ev.Origin == d.fleet.spec.Node {
+				dec.Origin, dec.Reason = "", ev.Reason // our own, restored
+			}
+			if ev.Until != nil {
+				dec.Until = *ev.Until
+			}
+			if dec, ok := r.stages.Tracker.Adopt(dec, now); ok {
+				r.apply(ctx, dec)
+			}
+		case "unban":
+			if old, ok := r.stages.Tracker.BanOf(prefix); ok && old.Time.After(ev.Time) {
+				return // banned here again since
+			}
+			if dec, ok := r.stages.Tracker.Unban(prefix, "fleet: unbanned on "+ev.Origin, now); ok {
+				r.apply(ctx, dec)
+			}
+		}
+	})
+}
+
+// maxFleetPending bounds the fleet decisions kept for pipelines that are
+// not running yet.
+const maxFleetPending = 100_000
+
+// adoptPending applies the fleet decisions that arrived before pipeline
+// started.
+func (d *Daemon) adoptPending(ctx context.Context, pipeline string) {
+	d.fleetMu.Lock()
+	var mine []enfnats.Event
+	rest := d.fleetPending[:0]
+	for _, ev := range d.fleetPending {
+		if ev.Pipeline == pipeline {
+			mine = append(mine, ev)
+		} else {
+			rest = append(rest, ev)
+		}
+	}
+	d.fleetPending = rest
+	d.fleetMu.Unlock()
+	for _, ev := range mine {
+		d.adopt(ctx, ev)
+	}
+}
+
+// joinFleet starts this node's fleet membership: the streams, the
+// publisher of the outbox and the watch of the fleet's bans.
+func (d *Daemon) joinFleet(ctx context.Context) error {
+	f, err := newFleet(d.opts.Config, d.store, d.log)
+	if err != nil {
+		return err
+	}
+	d.fleet = f
+	f.ensureStreams(ctx)
+	fctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		if err := f.pub.Run(fctx); err != nil {
+			f.log.Error("fleet publisher stopped", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		f.watchBans(fctx, func(ev enfnats.Event) { d.adopt(fctx, ev) })
+	}()
+	var once sync.Once
+	d.fleetStop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	f.log.Info("fleet joined", "nats", f.spec.NATS.URL, "share", f.spec.Share)
+	return nil
+}
+
+// fleetUnchanged refuses a reload that joins, leaves or changes the fleet
+// connection: that needs a restart. The shared pipelines may change.
+func (d *Daemon) fleetUnchanged(cfg *pipelines.Config) error {
+	if d.opts.DryRun {
+		return nil
+	}
+	old, now := d.opts.Config.Fleet, cfg.Fleet
+	switch {
+	case old == nil && now == nil:
+		return nil
+	case old == nil || now == nil || old.Node != now.Node || old.NATS.URL != now.NATS.URL:
+		return errors.New("the fleet block changes (node, nats): that needs a restart")
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package nats
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/state"
+)
+
+// BanEvents is the `nats` enforcer: every ban and unban of a pipeline
+// becomes an event on Subject. Ban and Unban only stage the event; the
+// pipeline writes it with its state at the next commit (TakeOutbox) and
+// then wakes the publisher (Committed).
+type BanEvents struct {
+	pub     *Publisher
+	subject string
+	origin  string
+
+	mu     sync.Mutex
+	staged []state.OutboxRecord
+}
+
+var (
+	_ enforce.Enforcer = (*BanEvents)(nil)
+	_ enforce.Outboxed = (*BanEvents)(nil)
+)
+
+// NewBanEvents publishes events on subject through pub; origin names this
+// node in the events.
+func NewBanEvents(pub *Publisher, subject, origin string) *BanEvents {
+	return &BanEvents{pub: pub, subject: subject, origin: origin}
+}
+
+// Ban stages a ban event.
+func (b *BanEvents) Ban(_ context.Context, d state.Decision) error {
+	b.stage(d)
+	return nil
+}
+
+// Unban stages an unban event.
+func (b *BanEvents) Unban(_ context.Context, d state.Decision) error {
+	b.stage(d)
+	return nil
+}
+
+// Reconcile announces nothing: events describe decisions, and a restart
+// decides nothing.
+func (b *BanEvents) Reconcile(context.Context, string, []state.Decision, time.Time) error {
+	return nil
+}
+
+func (b *BanEvents) stage(d state.Decision) {
+	rec := NewEvent(d, b.origin).Record(b.pub.cfg.Sink, b.subject)
+	b.mu.Lock()
+	b.staged = append(b.staged, rec)
+	b.mu.Unlock()
+}
+
+// TakeOutbox returns the events staged since the last call.
+func (b *BanEvents) TakeOutbox() []state.OutboxRecord {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := b.staged
+	b.staged = nil
+	return out
+}
+
+// Committed wakes the publisher.
+func (b *BanEvents) Committed() { b.pub.Notify() }
+
+// Publisher returns the publisher the events go through.
+func (b *BanEvents) Publisher() *Publisher { return b.pub }

@@ -1,0 +1,261 @@
+package nats
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	ingestnats "github.com/logjail/logjail/ingest/nats"
+	"github.com/logjail/logjail/state"
+)
+
+const waitLimit = 20 * time.Second
+
+// startServer runs an in-process nats-server with JetStream in storeDir on
+// 127.0.0.1 (port 0: a free one).
+func startServer(t testing.TB, port int, storeDir string) *server.Server {
+	t.Helper()
+	if port == 0 {
+		port = -1
+	}
+	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true, JetStream: true, StoreDir: storeDir})
+	if err != nil {
+		t.Fatalf("nats-server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	return srv
+}
+
+func serverURL(srv *server.Server) string {
+	return fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func openStore(t *testing.T) *state.Store {
+	t.Helper()
+	s, err := state.OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func banDecision(i int, now time.Time) state.Decision {
+	addr := netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)})
+	return state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.PrefixFrom(addr, 32), Time: now, Until: now.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures within 10m", Lines: []string{"sshd[1]: Failed password for root from " + addr.String()}}
+}
+
+// stageAndCommit does what a pipeline does: the enforcer stages, the
+// commit writes, Committed wakes the publisher.
+func stageAndCommit(t *testing.T, store *state.Store, ev *BanEvents, ds ...state.Decision) {
+	t.Helper()
+	for _, d := range ds {
+		if err := ev.Ban(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := store.Commit("sshd", &state.Changes{Outbox: ev.TakeOutbox()}); err != nil {
+		t.Fatal(err)
+	}
+	ev.Committed()
+}
+
+func streamMessages(t *testing.T, url, stream string) []Event {
+	t.Helper()
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := s.Info(ctx)
+	var out []Event
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if err != nil {
+			continue
+		}
+		var e Event
+		if err := json.Unmarshal(m.Data, &e); err != nil {
+			t.Fatalf("event %d: %v", seq, err)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
+	storeDir := t.TempDir()
+	srv := startServer(t, 0, storeDir)
+	port := srv.Addr().(*net.TCPAddr).Port
+	url := serverURL(srv)
+	store := openStore(t)
+	pub, err := NewPublisher(PublisherConfig{
+		Conn:      ingestnats.Config{URL: url},
+		Sink:      "events/sshd",
+		JetStream: true,
+		Streams:   []StreamSpec{{Name: "LOGJAIL_BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: 2 * time.Hour}},
+	}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
+
+	now := time.Now().Truncate(time.Second)
+	const burst = 300
+	for i := range burst / 3 {
+		stageAndCommit(t, store, ev, banDecision(i, now))
+	}
+	// The server goes away in the middle of the burst; bans go on.
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	for i := burst / 3; i < 2*burst/3; i++ {
+		stageAndCommit(t, store, ev, banDecision(i, now))
+	}
+	eventually(t, "the publisher to see the outage", func() bool { return pub.Stats().State != "connected" })
+	if pub.Stats().Pending == 0 {
+		t.Fatal("nothing kept in the outbox while NATS was down")
+	}
+	srv = startServer(t, port, storeDir)
+	for i := 2 * burst / 3; i < burst; i++ {
+		stageAndCommit(t, store, ev, banDecision(i, now))
+	}
+	eventually(t, "the outbox to drain", func() bool { return pub.Stats().Pending == 0 })
+
+	events := streamMessages(t, url, "LOGJAIL_BANS")
+	seen := map[string]int{}
+	for _, e := range events {
+		seen[e.Addr]++
+	}
+	if len(seen) != burst {
+		t.Fatalf("stream holds %d distinct bans, want %d", len(seen), burst)
+	}
+	for a, n := range seen {
+		if n != 1 {
+			t.Errorf("%s published %d times", a, n)
+		}
+	}
+	e := events[0]
+	if e.Type != "ban" || e.Pipeline != "sshd" || e.Prefix != 32 || e.Origin != "host-a" || e.BantimeS != 3600 || e.Until == nil || !e.Until.Equal(now.Add(time.Hour)) || e.Failures != 5 || len(e.Lines) != 1 {
+		t.Errorf("event = %+v", e)
+	}
+}
+
+func TestBanEventsCoreSubject(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir())
+	url := serverURL(srv)
+	store := openStore(t)
+	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := natsgo.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	got := make(chan *natsgo.Msg, 10)
+	if _, err := nc.ChanSubscribe("logjail.bans.>", got); err != nil {
+		t.Fatal(err)
+	}
+	nc.Flush()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
+	now := time.Now()
+	perm := banDecision(1, now)
+	perm.Until = time.Time{}
+	stageAndCommit(t, store, ev, perm)
+	unban := perm
+	unban.Kind, unban.Reason = state.Unban, "manual"
+	if err := ev.Unban(ctx, unban); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Commit("sshd", &state.Changes{Outbox: ev.TakeOutbox()}); err != nil {
+		t.Fatal(err)
+	}
+	ev.Committed()
+
+	for i, want := range []struct {
+		typ     string
+		bantime int64
+	}{{"ban", -1}, {"unban", 0}} {
+		select {
+		case m := <-got:
+			var e map[string]any
+			if err := json.Unmarshal(m.Data, &e); err != nil {
+				t.Fatal(err)
+			}
+			if e["type"] != want.typ || e["until"] != nil || e["bantime_s"] != float64(want.bantime) || e["addr"] != "203.0.0.1" {
+				t.Errorf("message %d = %s", i, m.Data)
+			}
+			if m.Header.Get(jetstream.MsgIDHeader) == "" || m.Header.Get(HeaderOrigin) != "host-a" {
+				t.Errorf("message %d headers = %v", i, m.Header)
+			}
+		case <-time.After(waitLimit):
+			t.Fatalf("message %d not received", i)
+		}
+	}
+	eventually(t, "an empty outbox", func() bool { return pub.Stats().Pending == 0 })
+}
+
+// A stream that keeps messages for less than the longest ban is given the
+// retention the bans need.
+func TestEnsureStreamRaisesMaxAge(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir())
+	url := serverURL(srv)
+	nc, _ := natsgo.Connect(url)
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	store := openStore(t)
+	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "s", JetStream: true, Streams: []StreamSpec{{Name: "BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: 24 * time.Hour}}}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.EnsureStreams(ctx, js); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := js.Stream(ctx, "BANS")
+	if got := s.CachedInfo().Config.MaxAge; got != 24*time.Hour {
+		t.Fatalf("max age = %s", got)
+	}
+}
