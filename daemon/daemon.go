@@ -38,6 +38,9 @@ type Options struct {
 	ConfigPath string
 	// Metrics is the address of the Prometheus endpoint ("" for none).
 	Metrics string
+	// Ready, when set, is called once the pipelines run and the control
+	// socket answers (sd_notify READY under systemd).
+	Ready func()
 	// Reload, when it receives, reloads the configuration (SIGHUP).
 	Reload   <-chan struct{}
 	StateDir string
@@ -122,11 +125,14 @@ func Run(ctx context.Context, opts Options) error {
 		defer unlock()
 		fw, err := nftables.New(nftables.Options{Table: table})
 		if err != nil {
-			return fmt.Errorf("nftables: %w", err)
+			return err
 		}
 		defer fw.Close()
 		if err := fw.Setup(ctx, firewallSpecs(enabled)); err != nil {
-			return fmt.Errorf("nftables: %w", err)
+			if errors.Is(err, os.ErrPermission) {
+				return fmt.Errorf("%w (logjail needs CAP_NET_ADMIN: run it as root or with that capability)", err)
+			}
+			return err
 		}
 		locked := &lockedEnforcer{e: fw}
 		enf = locked
@@ -196,6 +202,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if opts.Ready != nil {
+		opts.Ready()
+	}
 	log.Info("logjail running", "pipelines", d.pipelineNames(), "socket", opts.Socket, "state_dir", opts.StateDir, "dry_run", opts.DryRun)
 
 wait:

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/urfave/cli/v2"
 
 	"github.com/logjail/logjail/daemon"
@@ -69,6 +70,10 @@ func runCommand() *cli.Command {
 				Socket:     c.String("socket"),
 				DryRun:     c.Bool("dry-run"),
 				Log:        log,
+				// Under systemd (Type=notify) the unit counts as started once
+				// the bans are restored and the socket answers; elsewhere
+				// this does nothing.
+				Ready: func() { _, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady) },
 			})
 		},
 	}
