@@ -14,19 +14,67 @@ import (
 
 // metrics exposes the daemon's counters to Prometheus. Values are read
 // from the pipelines at scrape time (through their goroutines), so the hot
-// path keeps no extra counters.
+// path only bumps plain counters its goroutine owns: no locks, no atomics.
 type metrics struct{ d *Daemon }
+
+// matchSampleEvery is how often the match stage is timed: one entry in
+// matchSampleEvery (deterministically, by a counter), so that reading the
+// clock costs the hot path next to nothing. logjail_match_duration_seconds
+// is that sample: its count is about entries/matchSampleEvery.
+const matchSampleEvery = 16
+
+// matchBuckets are the upper bounds of the match latency histogram: a
+// line matched by a filter takes from a few hundred nanoseconds to tens of
+// microseconds; a pathological regex, milliseconds.
+var matchBuckets = [...]time.Duration{
+	250 * time.Nanosecond, 500 * time.Nanosecond,
+	time.Microsecond, 2500 * time.Nanosecond, 5 * time.Microsecond,
+	10 * time.Microsecond, 25 * time.Microsecond, 50 * time.Microsecond,
+	100 * time.Microsecond, time.Millisecond, 10 * time.Millisecond,
+}
+
+// latencyHist is a fixed-bucket histogram owned by one goroutine (the
+// runner's); the collector copies it through runner.call.
+type latencyHist struct {
+	counts [len(matchBuckets) + 1]uint64 // per bucket, not cumulative; the last is above every bound
+	sum    time.Duration
+	n      uint64
+}
+
+func (h *latencyHist) observe(d time.Duration) {
+	i := 0
+	for i < len(matchBuckets) && d > matchBuckets[i] {
+		i++
+	}
+	h.counts[i]++
+	h.sum += d
+	h.n++
+}
+
+// metric exports the histogram with cumulative buckets, in seconds.
+func (h *latencyHist) metric(desc *prometheus.Desc, labels ...string) prometheus.Metric {
+	buckets := make(map[float64]uint64, len(matchBuckets))
+	var cum uint64
+	for i, b := range matchBuckets {
+		cum += h.counts[i]
+		buckets[b.Seconds()] = cum
+	}
+	return prometheus.MustNewConstHistogram(desc, h.n, h.sum.Seconds(), buckets, labels...)
+}
 
 var (
 	descFailures  = prometheus.NewDesc("logjail_failures_total", "Failures recognised, per pipeline.", []string{"pipeline"}, nil)
 	descBans      = prometheus.NewDesc("logjail_bans_total", "Bans decided, per pipeline.", []string{"pipeline"}, nil)
 	descActive    = prometheus.NewDesc("logjail_active_bans", "Bans in force, per pipeline.", []string{"pipeline"}, nil)
 	descFailing   = prometheus.NewDesc("logjail_tracked_addresses", "Addresses (or prefixes) with failures in the window, per pipeline.", []string{"pipeline"}, nil)
-	descEnforce   = prometheus.NewDesc("logjail_enforce_errors_total", "Firewall operations that failed, per pipeline.", []string{"pipeline"}, nil)
+	descUnbans    = prometheus.NewDesc("logjail_unbans_total", "Unbans applied (expired, manual, or from the fleet), per pipeline.", []string{"pipeline"}, nil)
+	descEnforce   = prometheus.NewDesc("logjail_enforce_errors_total", "Failed enforcer operations (nftables, exec, nats), per pipeline.", []string{"pipeline"}, nil)
+	descMatchDur  = prometheus.NewDesc("logjail_match_duration_seconds", fmt.Sprintf("Time the match stage takes per entry, per pipeline. Sampled: one entry in %d is timed, so the count is about 1/%d of the entries.", matchSampleEvery, matchSampleEvery), []string{"pipeline"}, nil)
 	descQueue     = prometheus.NewDesc("logjail_queue_depth", "Entries waiting between the sources and the pipeline.", []string{"pipeline"}, nil)
 	descRead      = prometheus.NewDesc("logjail_source_entries_total", "Entries read, per source.", []string{"pipeline", "source"}, nil)
 	descSkipped   = prometheus.NewDesc("logjail_source_skipped_total", "Records skipped as bad input, per source.", []string{"pipeline", "source"}, nil)
 	descDropped   = prometheus.NewDesc("logjail_source_dropped_total", "Records dropped because the queue was full, per source.", []string{"pipeline", "source"}, nil)
+	descSrcErrors = prometheus.NewDesc("logjail_source_errors_total", "Read and parse errors (missing files, I/O errors, malformed records), per source.", []string{"pipeline", "source"}, nil)
 	descRestores  = prometheus.NewDesc("logjail_firewall_restores_total", "Times the nftables table was rebuilt after another program changed it.", nil, nil)
 	descSent      = prometheus.NewDesc("logjail_nats_published_total", "Messages (ban events, fleet failures and bans) the NATS server acknowledged, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
 	descPending   = prometheus.NewDesc("logjail_nats_outbox_pending", "Messages waiting on disk for NATS, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
@@ -36,7 +84,7 @@ var (
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descActive, descFailing, descEnforce, descQueue, descRead, descSkipped, descDropped, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs} {
 		ch <- d
 	}
 }
@@ -50,12 +98,13 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		var failed, banned uint64
+		var failed, banned, unbans, enforceErrors uint64
 		var active, tracked int
-		var enforceErrors uint64
+		var latency latencyHist
 		err := r.call(ctx, func() {
 			st := r.stages.Tracker.Stats()
-			failed, banned, active, tracked, enforceErrors = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed, r.enforceErrors
+			failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
+			unbans, enforceErrors, latency = r.unbans, r.enforceErrors, r.matchLatency
 		})
 		if err != nil {
 			continue
@@ -63,15 +112,18 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPipelines, prometheus.GaugeValue, 1, name)
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(failed), name)
 		ch <- prometheus.MustNewConstMetric(descBans, prometheus.CounterValue, float64(banned), name)
+		ch <- prometheus.MustNewConstMetric(descUnbans, prometheus.CounterValue, float64(unbans), name)
 		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(active), name)
 		ch <- prometheus.MustNewConstMetric(descFailing, prometheus.GaugeValue, float64(tracked), name)
 		ch <- prometheus.MustNewConstMetric(descEnforce, prometheus.CounterValue, float64(enforceErrors), name)
+		ch <- latency.metric(descMatchDur, name)
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
 		for _, src := range r.stages.Sources {
 			s := src.Stats()
 			ch <- prometheus.MustNewConstMetric(descRead, prometheus.CounterValue, float64(s.Read), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
+			ch <- prometheus.MustNewConstMetric(descSrcErrors, prometheus.CounterValue, float64(s.Errors), name, src.Describe())
 		}
 		for _, p := range r.publisherStatus() {
 			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(p.Sent), name, p.Sink)

@@ -58,6 +58,12 @@ type runner struct {
 	pending                           state.Changes // bans and windows not yet committed
 	uncommitted                       uint64        // processed entries whose positions are not stored yet
 	enforceErrors                     uint64
+	unbans                            uint64 // unban decisions applied (expired, manual, fleet)
+	// matchSeq counts entries given to the match stage; every
+	// matchSampleEvery-th is timed into matchLatency (sampled, so the hot
+	// path reads the clock for one entry in matchSampleEvery).
+	matchSeq     uint64
+	matchLatency latencyHist
 }
 
 func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, log *slog.Logger, now func() time.Time) *runner {
@@ -203,7 +209,15 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 		}
 		return
 	}
-	f, outcome := r.stages.Matcher.Match(&e, now)
+	var f match.Failure
+	var outcome match.Outcome
+	if r.matchSeq++; r.matchSeq%matchSampleEvery == 0 {
+		start := time.Now()
+		f, outcome = r.stages.Matcher.Match(&e, now)
+		r.matchLatency.observe(time.Since(start))
+	} else {
+		f, outcome = r.stages.Matcher.Match(&e, now)
+	}
 	switch outcome {
 	case match.Miss:
 		r.missed++
@@ -245,6 +259,7 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 	case state.Unban:
 		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
 		r.pending.Unbans = append(r.pending.Unbans, d.Prefix)
+		r.unbans++
 		err = r.enforcer.Unban(ctx, d)
 	}
 	if err != nil {

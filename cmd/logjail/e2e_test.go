@@ -46,7 +46,7 @@ func TestMain(m *testing.M) {
 }
 
 // needRoot skips without privileges, except in CI, where it fails.
-func needRoot(t *testing.T) {
+func needRoot(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		if _, err := exec.LookPath("ip"); err == nil {
@@ -69,7 +69,7 @@ type testNet struct {
 	srv, peer string // namespace names
 }
 
-func run(t *testing.T, args ...string) {
+func run(t testing.TB, args ...string) {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
 	if err != nil {
@@ -81,7 +81,7 @@ func run(t *testing.T, args ...string) {
 //
 //	srv:  192.0.2.1/24, 2001:db8::1/64
 //	peer: 192.0.2.2-.4/24, 2001:db8::2-4/64
-func newTestNet(t *testing.T) *testNet {
+func newTestNet(t testing.TB) *testNet {
 	t.Helper()
 	n := nsCounter.Add(1)
 	tn := &testNet{srv: fmt.Sprintf("lj-srv-%d-%d", os.Getpid(), n), peer: fmt.Sprintf("lj-peer-%d-%d", os.Getpid(), n)}
@@ -109,7 +109,7 @@ func newTestNet(t *testing.T) *testNet {
 
 // inNetns runs fn on a thread switched into namespace ns. Sockets made in fn
 // stay in ns afterwards.
-func inNetns(t *testing.T, ns string, fn func()) {
+func inNetns(t testing.TB, ns string, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -135,7 +135,7 @@ func inNetns(t *testing.T, ns string, fn func()) {
 }
 
 // listen serves TCP on port in the srv namespace, answering "ok".
-func (tn *testNet) listen(t *testing.T, port int) {
+func (tn *testNet) listen(t testing.TB, port int) {
 	t.Helper()
 	var ln net.Listener
 	inNetns(t, tn.srv, func() {
@@ -160,7 +160,7 @@ func (tn *testNet) listen(t *testing.T, port int) {
 
 // connect dials from local (a peer address) to the listener and reports
 // whether it got the listener's answer.
-func (tn *testNet) connect(t *testing.T, local, remote string, port int) bool {
+func (tn *testNet) connect(t testing.TB, local, remote string, port int) bool {
 	t.Helper()
 	ok := false
 	inNetns(t, tn.peer, func() {
@@ -179,7 +179,7 @@ func (tn *testNet) connect(t *testing.T, local, remote string, port int) bool {
 }
 
 // elements lists the addresses in a set of logjail's table in the srv namespace.
-func (tn *testNet) elements(t *testing.T, set string) map[netip.Addr]time.Duration {
+func (tn *testNet) elements(t testing.TB, set string) map[netip.Addr]time.Duration {
 	t.Helper()
 	els, err := tryElements(tn, set)
 	if err != nil {
@@ -189,7 +189,7 @@ func (tn *testNet) elements(t *testing.T, set string) map[netip.Addr]time.Durati
 }
 
 // eventually polls cond every 100ms until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -211,12 +211,12 @@ type setup struct {
 	dir, config, logFile, stateDir, socket string
 	// warm makes the first source read something (default: a line
 	// appended to logFile), so start knows the source is running.
-	warm func(t *testing.T)
+	warm func(t testing.TB)
 	// extra are more arguments of `logjail run`.
 	extra []string
 }
 
-func newSetup(t *testing.T, pipelineYAML string) *setup {
+func newSetup(t testing.TB, pipelineYAML string) *setup {
 	t.Helper()
 	dir := t.TempDir()
 	s := &setup{
@@ -239,7 +239,7 @@ func newSetup(t *testing.T, pipelineYAML string) *setup {
 // start runs logjail in the srv namespace (or, without one, in dry-run mode)
 // and waits until its file source reads: warm-up lines are appended until
 // the status counts one.
-func (s *setup) start(t *testing.T, tn *testNet) *instance {
+func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	t.Helper()
 	logOut, err := os.OpenFile(filepath.Join(s.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -300,7 +300,7 @@ func (in *instance) kill() {
 	}
 }
 
-func (s *setup) appendLines(t *testing.T, at time.Time, msgs ...string) {
+func (s *setup) appendLines(t testing.TB, at time.Time, msgs ...string) {
 	t.Helper()
 	f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -320,7 +320,7 @@ func failures(addr string, n int) []string {
 	return out
 }
 
-func banned(t *testing.T, socket string) []daemon.Ban {
+func banned(t testing.TB, socket string) []daemon.Ban {
 	t.Helper()
 	out, err := exec.Command(binary, "banned", "--json", "--socket", socket).Output()
 	if err != nil {
@@ -473,7 +473,7 @@ func TestRestartKeepsBans(t *testing.T) {
 	}
 }
 
-func status(t *testing.T, socket string) daemon.PipelineStatus {
+func status(t testing.TB, socket string) daemon.PipelineStatus {
 	t.Helper()
 	out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", socket).Output()
 	if err != nil {

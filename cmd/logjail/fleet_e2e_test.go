@@ -33,7 +33,7 @@ type natsHub struct {
 	srv      *server.Server
 }
 
-func newNATSHub(t *testing.T, nodes int) *natsHub {
+func newNATSHub(t testing.TB, nodes int) *natsHub {
 	t.Helper()
 	needRoot(t)
 	n := nsCounter.Add(1)
@@ -64,7 +64,7 @@ func newNATSHub(t *testing.T, nodes int) *natsHub {
 }
 
 // start runs the server; its listener is made inside the hub namespace.
-func (h *natsHub) start(t *testing.T) {
+func (h *natsHub) start(t testing.TB) {
 	t.Helper()
 	srv, err := server.NewServer(&server.Options{Host: "0.0.0.0", Port: 4222, NoLog: true, NoSigs: true, JetStream: true, StoreDir: h.storeDir})
 	if err != nil {
@@ -89,7 +89,7 @@ func (h *natsHub) stop() {
 func (h *natsHub) url(i int) string { return fmt.Sprintf("nats://10.77.%d.1:4222", i) }
 
 // client connects the test to the server from inside the hub.
-func (h *natsHub) client(t *testing.T) (*natsgo.Conn, jetstream.JetStream) {
+func (h *natsHub) client(t testing.TB) (*natsgo.Conn, jetstream.JetStream) {
 	t.Helper()
 	var nc *natsgo.Conn
 	inNetns(t, h.ns, func() {
@@ -107,7 +107,7 @@ func (h *natsHub) client(t *testing.T) (*natsgo.Conn, jetstream.JetStream) {
 }
 
 // streamEvents reads every event a stream holds.
-func streamEvents(t *testing.T, js jetstream.JetStream, stream string) []enfnats.Event {
+func streamEvents(t testing.TB, js jetstream.JetStream, stream string) []enfnats.Event {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -343,4 +343,50 @@ func TestFleet(t *testing.T) {
 	if st.Filter.Shared == 0 {
 		t.Errorf("node1 counted no fleet failures: %+v", st.Filter)
 	}
+}
+
+// BenchmarkFleet measures the fleet path with three logjail processes and
+// one NATS server on this machine: b.N failures are written round-robin to
+// the three nodes' logs, five per attacker (maxretry), and the clock stops
+// when every node has counted all b.N (its own and the others') and
+// enforces every ban. Reported: failures/s and bans/s fleet-wide.
+//
+//	go test -run '^$' -bench Fleet -benchtime 30000x ./cmd/logjail/
+func BenchmarkFleet(b *testing.B) {
+	h := newNATSHub(b, 3)
+	var setups []*setup
+	for i, node := range h.nodes {
+		s := newSetup(b, strings.Replace(fleetConfig(h.url(i+1), fmt.Sprintf("node%d", i+1)), "max_tracked", "", 1))
+		setups = append(setups, s)
+		s.start(b, node)
+	}
+	const perAttacker = 5
+	lines := make([][]string, 3)
+	for i := range b.N {
+		n := i / perAttacker
+		addr := fmt.Sprintf("100.%d.%d.%d", 64+n>>16&63, n>>8&255, n&255)
+		lines[i%3] = append(lines[i%3], fmt.Sprintf("sshd[%d]: Failed password for root from %s port %d ssh2", 1000+i%30000, addr, 1024+i%60000))
+	}
+	bans := b.N / perAttacker // a last attacker with fewer failures is not banned
+	base := make([]uint64, 3)
+	for i, s := range setups {
+		st := status(b, s.socket)
+		base[i] = st.Filter.Matched + st.Filter.Shared
+	}
+	b.ResetTimer()
+	now := time.Now()
+	for i, s := range setups {
+		s.appendLines(b, now, lines[i]...)
+	}
+	for i, s := range setups {
+		eventually(b, 5*time.Minute, "every failure counted and every ban enforced on every node", func() bool {
+			st := status(b, s.socket)
+			return st.Filter.Matched+st.Filter.Shared-base[i] >= uint64(b.N) && st.Actions.CurrentlyBanned >= bans
+		})
+	}
+	b.StopTimer()
+	secs := b.Elapsed().Seconds()
+	b.ReportMetric(float64(b.N)/secs, "failures/s")
+	b.ReportMetric(float64(bans)/secs, "bans/s")
+	b.ReportMetric(0, "ns/op")
 }

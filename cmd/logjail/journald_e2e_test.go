@@ -13,7 +13,7 @@ import (
 
 // journalRemote finds systemd-journal-remote, which writes the real journal
 // files these tests read.
-func journalRemote(t *testing.T) string {
+func journalRemote(t testing.TB) string {
 	t.Helper()
 	for _, p := range []string{"systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote", "/lib/systemd/systemd-journal-remote"} {
 		if path, err := exec.LookPath(p); err == nil {
@@ -34,7 +34,7 @@ type journalWriter struct {
 	usec int64
 }
 
-func (w *journalWriter) write(t *testing.T, unit string, msgs ...string) {
+func (w *journalWriter) write(t testing.TB, unit string, msgs ...string) {
 	t.Helper()
 	var b bytes.Buffer
 	for i, m := range msgs {
@@ -87,7 +87,7 @@ pipelines:
     match:
       filter: sshd
 `, "JDIR", jdir))
-	s.warm = func(t *testing.T) { w.write(t, "ssh.service", "Server listening on :: port 22.") }
+	s.warm = func(t testing.TB) { w.write(t, "ssh.service", "Server listening on :: port 22.") }
 	first := s.start(t, nil)
 
 	w.write(t, "ssh.service", failureMessages("198.51.100.7", 3)...)

@@ -59,7 +59,7 @@ pipelines:
     match:
       filter: sshd
 `, "URL", url))
-	s.warm = func(t *testing.T) {
+	s.warm = func(t testing.TB) {
 		nc.Publish("raw.sshd", []byte("Nov 25 07:00:00 h sshd[1]: Server listening on 0.0.0.0 port 22."))
 		nc.Flush()
 	}

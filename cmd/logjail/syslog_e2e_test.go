@@ -41,7 +41,7 @@ pipelines:
     enforce:
       - nftables: {}
 `)
-	send := func(t *testing.T, proto string, msg string) {
+	send := func(t testing.TB, proto string, msg string) {
 		t.Helper()
 		args := []string{"netns", "exec", tn.peer, "logger", "-n", "192.0.2.1", "-P", "5514", "-t", "sshd", "--id=4242", "--rfc5424"}
 		if proto == "tcp" {
@@ -54,7 +54,7 @@ pipelines:
 			t.Fatalf("logger: %v\n%s", err, out)
 		}
 	}
-	s.warm = func(t *testing.T) { send(t, "udp", "Server listening on 0.0.0.0 port 22.") }
+	s.warm = func(t testing.TB) { send(t, "udp", "Server listening on 0.0.0.0 port 22.") }
 	s.start(t, tn)
 
 	for i := range 3 {

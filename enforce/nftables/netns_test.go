@@ -21,7 +21,7 @@ type netns struct {
 
 // newNetNS creates a namespace with lo up, removed at the test's end. It
 // skips the test when not root, unless CI=true, where it fails.
-func newNetNS(t *testing.T) *netns {
+func newNetNS(t testing.TB) *netns {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") == "true" {
@@ -102,7 +102,7 @@ func loUp() error {
 }
 
 // firewall returns a Firewall working in the namespace.
-func (n *netns) firewall(t *testing.T) *Firewall {
+func (n *netns) firewall(t testing.TB) *Firewall {
 	t.Helper()
 	f, err := New(Options{NetNSFd: n.fd})
 	if err != nil {

@@ -198,7 +198,7 @@ const (
 	rejectICMPX  = "reject(2,1)" // icmpx port-unreachable
 )
 
-func setup(t *testing.T, f *Firewall, specs ...PipelineSpec) {
+func setup(t testing.TB, f *Firewall, specs ...PipelineSpec) {
 	t.Helper()
 	if err := f.Setup(context.Background(), specs); err != nil {
 		t.Fatal(err)
