@@ -184,7 +184,7 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 	var ban state.Decision
 	err = r.call(req.Context(), func() {
 		ban = r.stages.Tracker.Ban(prefix, dur, "manual", r.now())
-		r.apply(context.WithoutCancel(req.Context()), ban)
+		r.apply(ban)
 		r.commit() // a manual decision is stored before it is confirmed
 	})
 	if err != nil {
@@ -241,7 +241,7 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 			}
 			for _, p := range targets {
 				if dec, ok := r.stages.Tracker.Unban(p, "manual", r.now()); ok {
-					r.apply(context.WithoutCancel(req.Context()), dec)
+					r.apply(dec)
 					lifted++
 				}
 			}

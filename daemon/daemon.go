@@ -345,6 +345,12 @@ func (l *lockedEnforcer) Unban(ctx context.Context, d state.Decision) error {
 	return l.e.Unban(ctx, d)
 }
 
+func (l *lockedEnforcer) Apply(ctx context.Context, ds []state.Decision) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return enforce.ApplyAll(ctx, l.e, ds)
+}
+
 func (l *lockedEnforcer) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -257,7 +257,7 @@ func (f *fleet) ensureStreams(ctx context.Context) {
 // watchBans follows the fleet's bans until ctx is done: at start it
 // replays the newest decision of every address, then applies new ones as
 // they come. The ordered consumer resumes by itself after a reconnect.
-func (f *fleet) watchBans(ctx context.Context, apply func(enfnats.Event)) {
+func (f *fleet) watchBans(ctx context.Context, apply func([]enfnats.Event)) {
 	servers, opts, err := ingestnats.ConnectOptions(f.spec.NATS.Conn())
 	if err != nil {
 		f.log.Error("fleet: bans watch", "err", err)
@@ -292,7 +292,7 @@ func (f *fleet) watchBans(ctx context.Context, apply func(enfnats.Event)) {
 	}
 }
 
-func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply func(enfnats.Event)) error {
+func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply func([]enfnats.Event)) error {
 	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	cons, err := js.OrderedConsumer(sctx, fleetBansStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{fleetBansSubject + ">"},
@@ -311,9 +311,21 @@ func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply fu
 		<-ctx.Done()
 		it.Stop()
 	}()
+	var batch []enfnats.Event
 	for {
-		msg, err := it.Next()
+		// Wait for a message, then take what else has arrived, so a
+		// replay or a wave of bans is applied in batches.
+		wait := []jetstream.NextOpt{}
+		if len(batch) > 0 {
+			wait = append(wait, jetstream.NextMaxWait(5*time.Millisecond))
+		}
+		msg, err := it.Next(wait...)
 		if err != nil {
+			if len(batch) > 0 && (errors.Is(err, natsgo.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)) {
+				apply(batch)
+				batch = batch[:0]
+				continue
+			}
 			if errors.Is(err, jetstream.ErrMsgIteratorClosed) && ctx.Err() != nil {
 				return nil
 			}
@@ -326,23 +338,43 @@ func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply fu
 			f.log.Warn("fleet: malformed ban message skipped", "subject", msg.Subject(), "err", err)
 			continue
 		}
-		apply(ev)
+		if batch = append(batch, ev); len(batch) >= adoptBatch {
+			apply(batch)
+			batch = batch[:0]
+		}
 	}
 }
 
-// adopt applies a ban or unban another node decided to the pipeline's
-// runner.
-func (d *Daemon) adopt(ctx context.Context, ev enfnats.Event) {
+// adoptBatch bounds the fleet decisions applied in one call of a runner.
+const adoptBatch = 512
+
+// adopt applies bans and unbans other nodes decided to the pipelines'
+// runners, one call (and one firewall batch) per pipeline.
+func (d *Daemon) adopt(ctx context.Context, evs []enfnats.Event) {
+	byPipeline := map[string][]enfnats.Event{}
+	var order []string
+	for _, ev := range evs {
+		if _, ok := byPipeline[ev.Pipeline]; !ok {
+			order = append(order, ev.Pipeline)
+		}
+		byPipeline[ev.Pipeline] = append(byPipeline[ev.Pipeline], ev)
+	}
+	for _, name := range order {
+		d.adoptIn(ctx, name, byPipeline[name])
+	}
+}
+
+func (d *Daemon) adoptIn(ctx context.Context, pipeline string, evs []enfnats.Event) {
 	// The lookup and the keeping happen under fleetMu, which startPipeline
 	// takes after registering a runner: an event is either applied or
 	// found there.
 	d.fleetMu.Lock()
-	r, ok := d.pipeline(ev.Pipeline)
+	r, ok := d.pipeline(pipeline)
 	if !ok {
 		// Not running yet (start-up, a reload in progress): kept until it
 		// starts, so the replay of the fleet's bans is not lost.
-		if d.opts.Config.Shared(ev.Pipeline) && len(d.fleetPending) < maxFleetPending {
-			d.fleetPending = append(d.fleetPending, ev)
+		if d.opts.Config.Shared(pipeline) && len(d.fleetPending)+len(evs) <= maxFleetPending {
+			d.fleetPending = append(d.fleetPending, evs...)
 		}
 		d.fleetMu.Unlock()
 		return
@@ -351,6 +383,22 @@ func (d *Daemon) adopt(ctx context.Context, ev enfnats.Event) {
 	if r.share == nil {
 		return
 	}
+	_ = r.call(ctx, func() {
+		now := r.now()
+		// Enforced (and seen by the share enforcer) before adopting is
+		// cleared, so nothing adopted is published back.
+		r.share.adopting = true
+		defer func() {
+			r.enforcePending(ctx)
+			r.share.adopting = false
+		}()
+		for _, ev := range evs {
+			d.adoptOne(r, ev, now)
+		}
+	})
+}
+
+func (d *Daemon) adoptOne(r *runner, ev enfnats.Event, now time.Time) {
 	addr, err := netip.ParseAddr(ev.Addr)
 	if err != nil {
 		return
@@ -359,31 +407,26 @@ func (d *Daemon) adopt(ctx context.Context, ev enfnats.Event) {
 	if err != nil {
 		return
 	}
-	_ = r.call(ctx, func() {
-		now := r.now()
-		r.share.adopting = true
-		defer func() { r.share.adopting = false }()
-		switch ev.Type {
-		case "ban":
-			dec := state.Decision{Prefix: prefix, Time: ev.Time, Failures: ev.Failures, BanCount: ev.BanCount, Reason: "fleet: " + ev.Reason + " on " + ev.Origin, Origin: ev.Origin, Lines: ev.Lines}
-			if ev.Origin == d.fleet.spec.Node {
-				dec.Origin, dec.Reason = "", ev.Reason // our own, restored
-			}
-			if ev.Until != nil {
-				dec.Until = *ev.Until
-			}
-			if dec, ok := r.stages.Tracker.Adopt(dec, now); ok {
-				r.apply(ctx, dec)
-			}
-		case "unban":
-			if old, ok := r.stages.Tracker.BanOf(prefix); ok && old.Time.After(ev.Time) {
-				return // banned here again since
-			}
-			if dec, ok := r.stages.Tracker.Unban(prefix, "fleet: unbanned on "+ev.Origin, now); ok {
-				r.apply(ctx, dec)
-			}
+	switch ev.Type {
+	case "ban":
+		dec := state.Decision{Prefix: prefix, Time: ev.Time, Failures: ev.Failures, BanCount: ev.BanCount, Reason: "fleet: " + ev.Reason + " on " + ev.Origin, Origin: ev.Origin, Lines: ev.Lines}
+		if ev.Origin == d.fleet.spec.Node {
+			dec.Origin, dec.Reason = "", ev.Reason // our own, restored
 		}
-	})
+		if ev.Until != nil {
+			dec.Until = *ev.Until
+		}
+		if dec, ok := r.stages.Tracker.Adopt(dec, now); ok {
+			r.apply(dec)
+		}
+	case "unban":
+		if old, ok := r.stages.Tracker.BanOf(prefix); ok && old.Time.After(ev.Time) {
+			return // banned here again since
+		}
+		if dec, ok := r.stages.Tracker.Unban(prefix, "fleet: unbanned on "+ev.Origin, now); ok {
+			r.apply(dec)
+		}
+	}
 }
 
 // maxFleetPending bounds the fleet decisions kept for pipelines that are
@@ -405,8 +448,8 @@ func (d *Daemon) adoptPending(ctx context.Context, pipeline string) {
 	}
 	d.fleetPending = rest
 	d.fleetMu.Unlock()
-	for _, ev := range mine {
-		d.adopt(ctx, ev)
+	if len(mine) > 0 {
+		d.adopt(ctx, mine)
 	}
 }
 
@@ -430,7 +473,7 @@ func (d *Daemon) joinFleet(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		f.watchBans(fctx, func(ev enfnats.Event) { d.adopt(fctx, ev) })
+		f.watchBans(fctx, func(evs []enfnats.Event) { d.adopt(fctx, evs) })
 	}()
 	var once sync.Once
 	d.fleetStop = func() { once.Do(func() { cancel(); wg.Wait() }) }

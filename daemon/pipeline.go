@@ -22,6 +22,10 @@ const (
 	// costs a few fsyncs and a quiet log is committed almost at once.
 	commitDelay  = 50 * time.Millisecond
 	tickInterval = time.Second
+	// enforceBatch and enforceEvery bound how long a decision waits for
+	// its batch while entries keep coming (see run).
+	enforceBatch = 256
+	enforceEvery = 1024
 )
 
 // runner runs one pipeline. Its goroutine owns the matcher and the tracker;
@@ -54,9 +58,11 @@ type runner struct {
 	matched, missed, ignored, badAddr uint64
 	shared                            uint64 // failures other nodes of the fleet recognised
 	dirty                             map[string][]byte
-	acks                              []func()      // of processed entries, run after the next commit
-	pending                           state.Changes // bans and windows not yet committed
-	uncommitted                       uint64        // processed entries whose positions are not stored yet
+	acks                              []func()         // of processed entries, run after the next commit
+	toEnforce                         []state.Decision // decided, not yet given to the enforcer
+	sinceDecision                     int              // entries processed while toEnforce waits
+	pending                           state.Changes    // bans and windows not yet committed
+	uncommitted                       uint64           // processed entries whose positions are not stored yet
 	enforceErrors                     uint64
 	unbans                            uint64 // unban decisions applied (expired, manual, fleet)
 	// matchSeq counts entries given to the match stage; every
@@ -136,7 +142,15 @@ func (r *runner) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case e := <-r.entries:
-			r.process(ctx, e)
+			r.process(e)
+			// Decisions are enforced in batches: when the queue is empty
+			// (at once, for a lone ban) or every enforceBatch decisions or
+			// enforceEvery entries in a flood, whichever comes first.
+			if len(r.toEnforce) > 0 {
+				if r.sinceDecision++; len(r.entries) == 0 || len(r.toEnforce) >= enforceBatch || r.sinceDecision >= enforceEvery {
+					r.enforcePending(ctx)
+				}
+			}
 			if !armed {
 				commitTimer.Reset(commitDelay)
 				armed = true
@@ -149,8 +163,9 @@ func (r *runner) run(ctx context.Context) {
 		case <-tick.C:
 			expired := r.stages.Tracker.Expire(r.now())
 			for _, d := range expired {
-				r.apply(ctx, d)
+				r.apply(d)
 			}
+			r.enforcePending(ctx)
 			if !armed {
 				r.commit() // expiries and forgotten windows; nothing written when nothing changed
 			}
@@ -164,8 +179,9 @@ func (r *runner) drain() {
 	for {
 		select {
 		case e := <-r.entries:
-			r.process(context.Background(), e)
+			r.process(e)
 		default:
+			r.enforcePending(context.Background())
 			return
 		}
 	}
@@ -192,7 +208,7 @@ func (r *runner) supervise(ctx context.Context, src ingest.Source) {
 	}
 }
 
-func (r *runner) process(ctx context.Context, e ingest.Entry) {
+func (r *runner) process(e ingest.Entry) {
 	if e.Pos.Key != "" {
 		r.dirty[r.scope.Key(e.Pos.Key)] = e.Pos.Value
 	}
@@ -205,7 +221,7 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 		r.shared++
 		f := match.Failure{Pipeline: r.name, Addr: sh.Addr, ID: sh.Addr.String(), Time: e.Time, User: sh.User, Line: e.Message}
 		if d, ok := r.stages.Tracker.Fail(f, now); ok {
-			r.apply(ctx, d)
+			r.apply(d)
 		}
 		return
 	}
@@ -236,21 +252,21 @@ func (r *runner) process(ctx context.Context, e ingest.Entry) {
 		r.share.failure(f)
 	}
 	if d, ok := r.stages.Tracker.Fail(f, now); ok {
-		r.apply(ctx, d)
+		r.apply(d)
 	}
 }
 
-// apply records a decision in the store, then in the enforcer: a crash in
-// between is repaired by the reconcile at the next start.
-func (r *runner) apply(ctx context.Context, d state.Decision) {
-	var err error
+// apply records a decision for the store (written at the next commit) and
+// for the enforcer (given to it with the batch, at the latest at the end of
+// the burst being processed): a crash in between is repaired by the
+// reconcile at the next start.
+func (r *runner) apply(d state.Decision) {
 	switch d.Kind {
 	case state.Ban:
 		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
-		// Stored with the positions and windows that led to it, at the
-		// next commit; enforced at once.
+		// Stored with the positions and windows that led to it.
 		r.pending.Bans = append(r.pending.Bans, d)
-		err = r.enforcer.Ban(ctx, d)
+		r.toEnforce = append(r.toEnforce, d)
 		// Bans adopted from the fleet are not counted again here (a shared
 		// recidive pipeline counts them where they were decided).
 		if r.onBan != nil && d.Origin == "" {
@@ -260,11 +276,31 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
 		r.pending.Unbans = append(r.pending.Unbans, d.Prefix)
 		r.unbans++
-		err = r.enforcer.Unban(ctx, d)
+		r.toEnforce = append(r.toEnforce, d)
 	}
-	if err != nil {
+}
+
+// enforcePending hands the decisions taken since the last call to the
+// enforcer, in one batch: the firewall applies a wave of bans in a few
+// netlink transactions instead of one each (a kernel commit costs
+// milliseconds, whatever its size).
+func (r *runner) enforcePending(ctx context.Context) {
+	if len(r.toEnforce) == 0 {
+		return
+	}
+	err := enforce.ApplyAll(ctx, r.enforcer, r.toEnforce)
+	clear(r.toEnforce)
+	r.toEnforce, r.sinceDecision = r.toEnforce[:0], 0
+	if err == nil {
+		return
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	for _, e := range errs {
 		r.enforceErrors++
-		r.log.Error("enforcing", "decision", d.Kind.String(), "addr", d.Prefix.String(), "err", err)
+		r.log.Error("enforcing", "err", e)
 	}
 }
 
@@ -274,6 +310,7 @@ func (r *runner) apply(ctx context.Context, d state.Decision) {
 // caused is stored. After a crash the store holds positions and state that
 // match, so re-reading neither loses nor double-counts a failure.
 func (r *runner) commit() {
+	r.enforcePending(context.Background())
 	r.pending.Positions = r.dirty
 	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
 	for _, o := range r.outboxes {
@@ -304,7 +341,7 @@ var errStopped = errors.New("pipeline stopped; try again")
 func (r *runner) call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
 	select {
-	case r.ctl <- func() { fn(); close(done) }:
+	case r.ctl <- func() { fn(); r.enforcePending(context.Background()); close(done) }:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-r.done:

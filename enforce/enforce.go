@@ -23,6 +23,39 @@ type Enforcer interface {
 	Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
 }
 
+// Batcher is an enforcer that applies many decisions at once (nftables: one
+// netlink transaction), far faster than one by one.
+type Batcher interface {
+	// Apply applies ds in order.
+	Apply(ctx context.Context, ds []state.Decision) error
+}
+
+// ApplyAll applies ds to e in order: in batches when e can, else one by one.
+func ApplyAll(ctx context.Context, e Enforcer, ds []state.Decision) error {
+	if b, ok := e.(Batcher); ok {
+		return b.Apply(ctx, ds)
+	}
+	var errs []error
+	for _, d := range ds {
+		switch d.Kind {
+		case state.Ban:
+			errs = append(errs, e.Ban(ctx, d))
+		case state.Unban:
+			errs = append(errs, e.Unban(ctx, d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Apply applies ds to every enforcer, each independently.
+func (m Multi) Apply(ctx context.Context, ds []state.Decision) error {
+	var errs []error
+	for _, e := range m {
+		errs = append(errs, ApplyAll(ctx, e, ds))
+	}
+	return errors.Join(errs...)
+}
+
 // Outboxed is an enforcer whose decisions become messages (NATS ban
 // events): Ban and Unban stage them, the pipeline writes them with its state
 // at its next commit, so a crash loses none, and then calls Committed so

@@ -322,6 +322,12 @@ func TestFleet(t *testing.T) {
 		return onAll(local, h.nodes...) && onAll(remote, h.nodes...)
 	})
 
+	// A manual unban on one node lifts the ban on every node.
+	run(t, binary, "unban", attacker, "--socket", setups[0].socket)
+	eventually(t, 5*time.Second, "unbanned on every node", func() bool {
+		return !has(h.nodes[0], attacker) && !has(h.nodes[1], attacker) && !has(h.nodes[2], attacker)
+	})
+
 	// No echo: a node publishes its own decisions only, never one it
 	// adopted. (JetStream would drop an echo as a duplicate for a while;
 	// a plain subscriber sees every publish.)
@@ -332,12 +338,19 @@ func TestFleet(t *testing.T) {
 	if len(seen) < 4 {
 		t.Fatalf("the subscriber saw %d ban messages, want at least 4", len(seen))
 	}
+	unbans := 0
 	for _, m := range seen {
 		var e enfnats.Event
 		json.Unmarshal(m.Data, &e)
 		if from := m.Header.Get("Logjail-Node"); from != e.Origin {
 			t.Errorf("ban of %s decided by %s was published again by %s", e.Addr, e.Origin, from)
 		}
+		if e.Type == "unban" {
+			unbans++
+		}
+	}
+	if unbans != 1 {
+		t.Errorf("%d unban messages, want 1 (the manual unban, not echoed)", unbans)
 	}
 	st := status(t, setups[0].socket)
 	if st.Filter.Shared == 0 {

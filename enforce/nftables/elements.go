@@ -330,6 +330,52 @@ func (f *Firewall) Ban(ctx context.Context, d state.Decision) error {
 	return nil
 }
 
+// Apply bans and unbans many prefixes with as few netlink transactions as
+// their order allows: consecutive decisions for the same set and operation
+// go into one batch. A kernel commit costs milliseconds whatever its size,
+// so a wave of bans is applied at the rate of batches, not of bans.
+func (f *Firewall) Apply(ctx context.Context, ds []state.Decision) error {
+	var errs []error
+	var set *nft.Set
+	var o op
+	var pipeline string
+	var items []item
+	send := func() {
+		if len(items) > 0 {
+			if err := f.apply(ctx, pipeline, set, o, items); err != nil && !ignorable(o, err) {
+				errs = append(errs, err)
+			}
+		}
+		items = items[:0]
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	now := time.Now()
+	for _, d := range ds {
+		p, s, err := f.target(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		next, timeout := opDelete, time.Duration(0)
+		if d.Kind == state.Ban {
+			next = opRefresh
+			if !d.Permanent() {
+				if timeout = ceilMS(d.Remaining(now)); timeout == 0 {
+					next = opDelete // over already
+				}
+			}
+		}
+		if set == nil || s.Name != set.Name || next != o || d.Pipeline != pipeline {
+			send()
+			set, o, pipeline = s, next, d.Pipeline
+		}
+		items = append(items, prefixItem(p, timeout))
+	}
+	send()
+	return errors.Join(errs...)
+}
+
 // Unban removes d.Prefix from its pipeline's set; an absent prefix (or set)
 // is success.
 func (f *Firewall) Unban(ctx context.Context, d state.Decision) error {

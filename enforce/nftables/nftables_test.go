@@ -430,7 +430,7 @@ func elem(p string, d time.Duration) Element {
 
 // wantElements checks pipeline's kernel elements: prefixes exactly, and each
 // Expires within slack below the wanted time (0: no timeout).
-func wantElements(t *testing.T, f *Firewall, pipeline string, want ...Element) {
+func wantElements(t testing.TB, f *Firewall, pipeline string, want ...Element) {
 	t.Helper()
 	got, err := f.Elements(pipeline)
 	if err != nil {
