@@ -24,8 +24,13 @@ const (
 	tickInterval = time.Second
 	// enforceBatch and enforceEvery bound how long a decision waits for
 	// its batch while entries keep coming (see run).
-	enforceBatch = 256
-	enforceEvery = 1024
+	// A ban carries at most maxLinesPerBan lines (its last failures');
+	// rememberedLines lines (of at most 512 bytes: 25 MiB at worst) are
+	// kept for the most recently failing prefixes.
+	maxLinesPerBan  = 50
+	rememberedLines = 50_000
+	enforceBatch    = 256
+	enforceEvery    = 1024
 )
 
 // runner runs one pipeline. Its goroutine owns the matcher and the tracker;
@@ -38,6 +43,8 @@ type runner struct {
 	// outboxes stage messages (ban events, fleet failures) that are
 	// written with each commit.
 	outboxes []enforce.Outboxed
+	// lines remembers recent failure lines for the bans' Lines.
+	lines *recentLines
 	// share is the pipeline's side of the fleet; nil when not shared.
 	share *share
 	store *state.Store
@@ -85,6 +92,7 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, l
 		entries:  make(chan ingest.Entry, queueSize),
 		ctl:      make(chan func()),
 		dirty:    map[string][]byte{},
+		lines:    newRecentLines(min(st.Spec.MaxRetry, maxLinesPerBan), rememberedLines/min(st.Spec.MaxRetry, maxLinesPerBan)),
 	}
 }
 
@@ -219,10 +227,7 @@ func (r *runner) process(e ingest.Entry) {
 	now := r.now()
 	if sh := e.Shared; sh != nil {
 		r.shared++
-		f := match.Failure{Pipeline: r.name, Addr: sh.Addr, ID: sh.Addr.String(), Time: e.Time, User: sh.User, Line: e.Message}
-		if d, ok := r.stages.Tracker.Fail(f, now); ok {
-			r.apply(d)
-		}
+		r.fail(match.Failure{Pipeline: r.name, Addr: sh.Addr, ID: sh.Addr.String(), Time: e.Time, User: sh.User, Line: e.Message}, now)
 		return
 	}
 	var f match.Failure
@@ -251,7 +256,17 @@ func (r *runner) process(e ingest.Entry) {
 	if r.share != nil {
 		r.share.failure(f)
 	}
+	r.fail(f, now)
+}
+
+// fail counts a failure; a ban it causes carries the prefix's last lines.
+func (r *runner) fail(f match.Failure, now time.Time) {
+	key := r.stages.Tracker.PrefixOf(f.Addr)
+	r.lines.add(key, f.Line)
 	if d, ok := r.stages.Tracker.Fail(f, now); ok {
+		if lines := r.lines.take(key); len(lines) > 0 {
+			d.Lines = lines
+		}
 		r.apply(d)
 	}
 }

@@ -183,7 +183,7 @@ pipelines:
 	for _, e := range events {
 		seen[e.Addr]++
 		if e.Type != "ban" || e.Pipeline != "e2e" || e.Prefix != 32 || e.BantimeS != 7200 || e.Until == nil ||
-			!e.Until.Equal(e.Time.Add(2*time.Hour)) || e.Failures != 2 || e.BanCount != 1 || e.Origin == "" || len(e.Lines) == 0 {
+			!e.Until.Equal(e.Time.Add(2*time.Hour)) || e.Failures != 2 || e.BanCount != 1 || e.Origin == "" || len(e.Lines) != 2 || !strings.Contains(e.Lines[0], e.Addr) {
 			t.Errorf("event %+v", e)
 		}
 	}

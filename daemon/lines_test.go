@@ -1,0 +1,36 @@
+package daemon
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"testing"
+)
+
+func TestRecentLines(t *testing.T) {
+	p := func(i int) netip.Prefix { return netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)) }
+	r := newRecentLines(3, 2)
+	for i := range 5 {
+		r.add(p(1), fmt.Sprint("a", i))
+	}
+	r.add(p(2), "b0")
+	if got := r.take(p(1)); !slices.Equal(got, []string{"a2", "a3", "a4"}) {
+		t.Errorf("take(1) = %v, want the last 3 lines oldest first", got)
+	}
+	if got := r.take(p(1)); got != nil {
+		t.Errorf("second take = %v, want nothing", got)
+	}
+	r.add(p(3), "c0")
+	r.add(p(4), "d0") // evicts 2, the least recently failing
+	if got := r.take(p(2)); got != nil {
+		t.Errorf("evicted key kept %v", got)
+	}
+	if got := r.take(p(3)); !slices.Equal(got, []string{"c0"}) {
+		t.Errorf("take(3) = %v", got)
+	}
+	long := string(make([]byte, 5000))
+	r.add(p(5), long)
+	if got := r.take(p(5)); len(got[0]) != maxRememberedLine {
+		t.Errorf("line of %d bytes kept", len(got[0]))
+	}
+}
