@@ -317,6 +317,12 @@ func TestFleet(t *testing.T) {
 	if has(h.nodes[1], remote) || has(h.nodes[0], local) {
 		t.Fatal("a ban crossed the cut")
 	}
+	// Cut for a while: longer than the publishers' wait for an
+	// acknowledgement, so their sends fail and are retried.
+	time.Sleep(7 * time.Second)
+	if st := status(t, setups[1].socket); len(st.Publishers) == 0 || st.Publishers[0].Pending == 0 {
+		t.Errorf("cut node's outbox holds nothing: %+v", st.Publishers)
+	}
 	run(t, "ip", "-n", h.ns, "link", "set", "fh2", "up")
 	eventually(t, 30*time.Second, "both sides catch up after the cut", func() bool {
 		return onAll(local, h.nodes...) && onAll(remote, h.nodes...)
