@@ -79,6 +79,9 @@ type Daemon struct {
 	// not running yet.
 	fleetMu      sync.Mutex
 	fleetPending []enfnats.Event
+	// mailers are the running mail enforcers (see mailerKey).
+	mailersMu sync.Mutex
+	mailers   map[mailerKey]*sharedMailer
 	// stops run a pipeline's exec stop commands (at shutdown, or before
 	// a reload starts them again); guarded by mu.
 	stops map[string]func()
@@ -104,7 +107,7 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}}
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{}}
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -9,15 +10,17 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
 
-// enforcerOf is the enforcer of a pipeline: the firewall and its exec
-// actions (none in a dry run), or the log only for a pipeline without
-// enforcers. Exec actions' start commands run here.
+// enforcerOf is the enforcer of a pipeline: the firewall and its exec,
+// nats and mail enforcers (all only logged in a dry run), or the log only
+// for a pipeline without enforcers. Exec actions' start commands run here,
+// and mailers start.
 func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.Enforcer {
 	if len(p.Enforce) == 0 {
 		d.log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
@@ -29,8 +32,18 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 		switch {
 		case e.NFTables != nil:
 			m = append(m, d.enf)
-		case (e.Exec != nil || e.NATS != nil) && d.opts.DryRun:
+		case (e.Exec != nil || e.NATS != nil || e.Mail != nil) && d.opts.DryRun:
 			m = append(m, enforce.DryRun{Log: d.log})
+		case e.Mail != nil:
+			x, err := d.mailer(ctx, p, e.Mail)
+			if err != nil {
+				d.log.Error("mail enforcer", "pipeline", p.Name, "err", err)
+				continue
+			}
+			if slices.ContainsFunc(m, func(e enforce.Enforcer) bool { y, ok := e.(*mail.Mailer); return ok && y == x }) {
+				continue // the same mail block twice: mailed once
+			}
+			m = append(m, x)
 		case e.NATS != nil:
 			ev, err := d.banEvents(p, e.NATS)
 			if err != nil {
@@ -80,6 +93,72 @@ func (d *Daemon) banEvents(p *pipelines.Pipeline, n *pipelines.NATSEventsSpec) (
 	}()
 	d.addStop(p.Name, func() { cancel(); <-done })
 	return enfnats.NewBanEvents(pub, n.Subject, d.node()), nil
+}
+
+// mailerKey identifies a running mail enforcer: one per distinct mail
+// configuration of a loaded configuration, shared by the pipelines that
+// use it, so that its batching and max_per_hour cover them all. A reload
+// loads a new configuration and so starts new mailers; an old one sends
+// what it holds and ends when the last of its pipelines has stopped or
+// restarted.
+type mailerKey struct {
+	cfg  *pipelines.Config
+	spec string // the mail configuration, as JSON
+}
+
+type sharedMailer struct {
+	m     *mail.Mailer
+	users int
+	end   func() // ends Run (it sends what is queued) and waits for it
+}
+
+// mailer returns the mail enforcer of spec for pipeline p, started and
+// with p's stop hook: Stop (the queue goes out within a second), and when
+// p was its last user, the end of its sender, which sends what is left.
+func (d *Daemon) mailer(ctx context.Context, p *pipelines.Pipeline, spec *pipelines.MailSpec) (*mail.Mailer, error) {
+	cfg := spec.Config()
+	js, err := json.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
+	key := mailerKey{cfg: d.opts.Config, spec: string(js)}
+	d.mailersMu.Lock()
+	sm := d.mailers[key]
+	if sm == nil {
+		x, err := mail.New(cfg, d.log.With("enforcer", "mail"))
+		if err != nil {
+			d.mailersMu.Unlock()
+			return nil, err
+		}
+		rctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			x.Run(rctx)
+		}()
+		sm = &sharedMailer{m: x, end: func() { cancel(); <-done }}
+		d.mailers[key] = sm
+	}
+	sm.users++
+	d.mailersMu.Unlock()
+
+	if err := sm.m.Start(ctx, p.Name); err != nil {
+		d.log.Error("mail enforcer start", "pipeline", p.Name, "err", err)
+	}
+	d.addStop(p.Name, func() {
+		_ = sm.m.Stop(context.Background(), p.Name)
+		d.mailersMu.Lock()
+		sm.users--
+		last := sm.users == 0
+		if last {
+			delete(d.mailers, key)
+		}
+		d.mailersMu.Unlock()
+		if last {
+			sm.end()
+		}
+	})
+	return sm.m, nil
 }
 
 // addStop adds a pipeline's stop hook; hooks run in the order added.

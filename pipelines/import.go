@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -203,12 +204,17 @@ func (w *jailWriter) write() string {
 	banaction, _ := w.get("banaction")
 	action, _ := w.get("action")
 	w.handled = append(w.handled, "banaction", "action")
+	var mails []string
 	for _, a := range fail2ban.SplitRefs(action) {
-		an, _, _ := fail2ban.ParseRef(a)
+		an, args, _ := fail2ban.ParseRef(a)
 		switch {
 		case an == "" || an == banaction || strings.HasPrefix(an, "nftables") || strings.HasPrefix(an, "iptables"):
-		case strings.Contains(an, "mail") || strings.HasPrefix(an, "sendmail"):
-			w.warn("action", "%s: mail actions are not supported yet; left out", an)
+		case isMailAction(an):
+			if m, ok := w.mail(an, args); ok {
+				mails = append(mails, m)
+			}
+		case strings.Contains(an, "mail"):
+			w.warn("action", "%s: this mail action is not translated (logjail translates mail[-whois[-lines]] and sendmail[-whois[-lines|-matches]]); left out", an)
 		default:
 			w.warn("action", "%s: not translated; left out", an)
 		}
@@ -231,6 +237,14 @@ func (w *jailWriter) write() string {
 		w.warn("protocol", "%q: logjail bans tcp or udp ports; tcp is used", proto)
 	}
 	fmt.Fprintf(&b, "      - nftables: {%s}\n", strings.Join(nft, ", "))
+	if len(mails) > 0 {
+		b.WriteString("      # fail2ban's mail actions: through the MTA on localhost:25, as a local\n" +
+			"      # sendmail cannot deliver under logjail's service unit. fail2ban also\n" +
+			"      # mailed when the jail started and stopped: add on: [ban, start, stop].\n")
+		for _, m := range mails {
+			b.WriteString(m)
+		}
+	}
 
 	for _, o := range fail2banOwnOptions(w.jails, w.name) {
 		if !slices.Contains(w.handled, o) && !slices.Contains(quietOptions, o) {
@@ -238,6 +252,89 @@ func (w *jailWriter) write() string {
 		}
 	}
 	return b.String()
+}
+
+// mailKind is what a fail2ban mail action puts in its mail besides the
+// address.
+type mailKind struct{ whois, lines bool }
+
+// mailActions are the fail2ban mail actions the mail enforcer covers: the
+// mail-* ones pipe into mail(1), the sendmail-* ones into sendmail; both
+// end up at the local MTA. *-matches mails the lines that matched, which
+// is what logjail's lines are.
+var mailActions = map[string]mailKind{
+	"mail":                   {},
+	"sendmail":               {},
+	"mail-whois":             {whois: true},
+	"sendmail-whois":         {whois: true},
+	"mail-whois-lines":       {whois: true, lines: true},
+	"sendmail-whois-lines":   {whois: true, lines: true},
+	"sendmail-whois-matches": {whois: true, lines: true},
+}
+
+func isMailAction(name string) bool {
+	_, ok := mailActions[name]
+	return ok
+}
+
+// mailSMTPAddr is the MTA the imported mail enforcers send through.
+const mailSMTPAddr = "localhost:25"
+
+// mail translates one fail2ban mail action (name with its arguments, as
+// the jail's action option resolved them) into a mail enforcer entry.
+// Recipient and sender are the action's dest and sender arguments (what
+// action_mw and action_mwl pass: the jail's destemail and sender), else
+// the jail's destemail and sender, else fail2ban's default, root.
+func (w *jailWriter) mail(name string, args map[string]string) (string, bool) {
+	kind := mailActions[name]
+	pick := func(arg, option string) string {
+		if v := strings.TrimSpace(args[arg]); v != "" {
+			return v
+		}
+		if v, ok := w.jails.Get(w.name, option); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return "root"
+	}
+	// fail2ban's <fq-hostname> and <sh-hostname> tags, as in jail.conf's
+	// sender = root@<fq-hostname>.
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	short, _, _ := strings.Cut(host, ".")
+	tags := strings.NewReplacer("<fq-hostname>", host, "<sh-hostname>", short)
+	// A bare local part ("root", fail2ban's default) is qualified as the
+	// local MTA would qualify it.
+	qualify := func(a string) string {
+		if !strings.Contains(a, "@") && !strings.ContainsAny(a, "<>") {
+			return a + "@" + host
+		}
+		return a
+	}
+	var to []string
+	for _, d := range strings.FieldsFunc(tags.Replace(pick("dest", "destemail")), func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' }) {
+		to = append(to, qualify(d))
+	}
+	from := qualify(tags.Replace(pick("sender", "sender")))
+	if n := strings.TrimSpace(args["sendername"]); n != "" && !strings.ContainsAny(n, "<>\"\\") {
+		from = n + " <" + from + ">"
+	}
+	cfg := MailSpec{To: to, From: from, SMTP: MailSMTPSpec{Addr: mailSMTPAddr, TLS: "none"}, Whois: kind.whois, Lines: kind.lines}
+	if _, err := cfg.Build(nil); err != nil {
+		w.warn("action", "%s: %v; left out", name, err)
+		return "", false
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "      - mail: {to: [%s], from: %s, smtp: {addr: %s, tls: none}", quoteList(to), quote(from), quote(mailSMTPAddr))
+	if kind.whois {
+		b.WriteString(", whois: true")
+	}
+	if kind.lines {
+		b.WriteString(", lines: true")
+	}
+	b.WriteString("}\n")
+	return b.String(), true
 }
 
 // ports translates fail2ban's port option ("ssh", "http,https",

@@ -1,9 +1,11 @@
 package pipelines
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -90,10 +92,66 @@ func TestImportFail2ban(t *testing.T) {
 		t.Errorf("custom ports %v", n.PortNumbers)
 	}
 
+	// Mail actions: action_mwl with jail.conf's destemail and sender (the
+	// latter's <fq-hostname> filled in), action_mw through mail(1) to two
+	// recipients, and actions named directly with their arguments.
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		jail        string
+		to          []string
+		from        string
+		whois, line bool
+	}{
+		{"postfix-sasl", []string{"root@localhost"}, "root@" + host, true, true},
+		{"dovecot", []string{"ops@example.org", "security@example.org"}, "logjail@example.org", true, false},
+		{"vsftpd", []string{"ftp-admin@example.org"}, "Fail2Ban <fail2ban@" + host + ">", true, true},
+	} {
+		p := byName[tc.jail]
+		if p == nil {
+			t.Errorf("no %s pipeline:\n%s", tc.jail, text)
+			continue
+		}
+		var mails []*MailSpec
+		for _, e := range p.Enforce {
+			if e.Mail != nil {
+				mails = append(mails, e.Mail)
+			}
+		}
+		if len(mails) != 1 || p.Enforce[0].NFTables == nil {
+			t.Errorf("%s: want nftables and one mail enforcer, got %+v", tc.jail, p.Enforce)
+			continue
+		}
+		m := mails[0]
+		if !slices.Equal(m.To, tc.to) || m.From != tc.from || m.Whois != tc.whois || m.Lines != tc.line {
+			t.Errorf("%s: mail to %q from %q whois %v lines %v; want %q %q %v %v", tc.jail, m.To, m.From, m.Whois, m.Lines, tc.to, tc.from, tc.whois, tc.line)
+		}
+		if m.SMTP.Addr != "localhost:25" || m.SMTP.TLS != "none" || len(m.Sendmail) != 0 {
+			t.Errorf("%s: mail transport %+v %q, want the SMTP server on localhost:25 without TLS", tc.jail, m.SMTP, m.Sendmail)
+		}
+		if _, err := m.Build(nil); err != nil {
+			t.Errorf("%s: %v", tc.jail, err)
+		}
+	}
+	for _, p := range []*Pipeline{sshd, web, custom} {
+		for _, e := range p.Enforce {
+			if e.Mail != nil {
+				t.Errorf("%s has a mail enforcer, but no mail action", p.Name)
+			}
+		}
+	}
+
 	all := strings.Join(warnings, "\n")
+	if strings.Contains(all, "jail postfix-sasl: action") || strings.Contains(all, "mail-whois-lines") {
+		t.Errorf("a translated mail action is warned about:\n%s", all)
+	}
 	for _, want := range []string{
-		"jail postfix-sasl: action",
-		"mail actions are not supported yet",
+		"jail dovecot: action",
+		"sendmail-buffered: this mail action is not translated",
+		"jail vsftpd: action",
+		`mail-whois: mail: to[0]: "<broken"`,
 		"jail sshd: bantime.increment",
 		`jail custom: banaction`,
 		`"ufw": translated to logjail's nftables enforcer`,
@@ -106,3 +164,53 @@ func TestImportFail2ban(t *testing.T) {
 }
 
 func netipString(p Prefix) string { return p.String() }
+
+// Every key of a mail enforcer reaches enforce/mail.Config (kept here
+// beside the importer, which writes such blocks).
+func TestMailSpecKeys(t *testing.T) {
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "mail.yaml")
+	if err := os.WriteFile(cfgPath, []byte(`
+pipelines:
+  sshd:
+    enabled: true
+    ingest: [{file: {paths: [/var/log/auth.log]}}]
+    match: {filter: sshd}
+    enforce:
+      - mail:
+          to: root@example.org
+          from: "logjail <logjail@example.org>"
+          smtp: {addr: "mail.example.org:2525", tls: starttls, username: u, password_file: `+pw+`, timeout: 20s}
+          whois: true
+          whois_server: whois.example.org
+          lines: true
+          on: [ban, unban, start, stop]
+          batch: 2m
+          max_per_hour: -1
+          subject_prefix: "[host1]"
+      - mail: {to: [a@example.org, b@example.org], from: x@example.org, sendmail: [/bin/cat, -t]}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Pipelines[0].Enforce
+	got := e[0].Mail.Config()
+	want := "{To:[root@example.org] From:logjail <logjail@example.org> SMTP:{Addr:mail.example.org:2525 TLS:starttls Username:u Password: PasswordFile:" + pw +
+		" CA: Timeout:20s} Sendmail:[] Whois:true WhoisServer:whois.example.org Lines:true On:[ban unban start stop] Batch:2m0s MaxPerHour:-1 SubjectPrefix:[host1]}"
+	if s := fmt.Sprintf("%+v", got); s != want {
+		t.Errorf("mail config\n got %s\nwant %s", s, want)
+	}
+	if got := e[1].Mail.Config(); !slices.Equal(got.To, []string{"a@example.org", "b@example.org"}) || !slices.Equal(got.Sendmail, []string{"/bin/cat", "-t"}) {
+		t.Errorf("second mail config %+v", got)
+	}
+	if _, err := e[1].Mail.Build(nil); err != nil {
+		t.Error(err)
+	}
+}

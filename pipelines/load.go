@@ -330,8 +330,12 @@ func (v validator) config(cfg *Config) {
 		v.match(p)
 		nft := 0
 		for _, e := range p.Enforce {
-			if kinds := countSet(e.NFTables != nil, e.Exec != nil, e.NATS != nil); kinds != 1 {
-				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats)", p.label())
+			if kinds := countSet(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil); kinds != 1 {
+				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats, mail)", p.label())
+				continue
+			}
+			if e.Mail != nil {
+				v.mail(p.label(), e.Mail)
 				continue
 			}
 			if e.NATS != nil {
@@ -357,6 +361,33 @@ func (v validator) config(cfg *Config) {
 			}
 			table, tableAt = n.Table, n.At
 		}
+	}
+}
+
+// mail checks a mail enforcer by building it, as the daemon will.
+func (v validator) mail(name string, m *MailSpec) {
+	at := m.At
+	bad := false
+	for _, d := range []struct {
+		key string
+		val Duration
+	}{{"batch", m.Batch}, {"smtp.timeout", m.SMTP.Timeout}} {
+		if d.val == Duration(Permanent) {
+			v.fail(at, "%s: mail: %s cannot be -1", name, d.key)
+			bad = true
+		}
+	}
+	for _, f := range []struct{ key, path string }{{"smtp.password_file", m.SMTP.PasswordFile}, {"smtp.ca", m.SMTP.CA}} {
+		if f.path != "" && !filepath.IsAbs(f.path) {
+			v.fail(at, "%s: mail: %s: %q is not absolute", name, f.key, f.path)
+			bad = true
+		}
+	}
+	if bad {
+		return
+	}
+	if _, err := m.Build(discard); err != nil {
+		v.fail(at, "%s: %v", name, err)
 	}
 }
 

@@ -5,9 +5,11 @@ package pipelines
 
 import (
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/logjail/logjail/enforce/exec"
+	"github.com/logjail/logjail/enforce/mail"
 	"github.com/logjail/logjail/ingest/nats"
 
 	"github.com/logjail/logjail/match"
@@ -258,6 +260,7 @@ type EnforceSpec struct {
 	NFTables *NFTablesSpec   `yaml:"nftables"`
 	Exec     *ExecSpec       `yaml:"exec"`
 	NATS     *NATSEventsSpec `yaml:"nats"`
+	Mail     *MailSpec       `yaml:"mail"`
 }
 
 // NATSEventsSpec publishes the pipeline's bans and unbans as JSON events
@@ -338,6 +341,70 @@ type ExecSpec struct {
 // Build compiles the exec enforcer.
 func (e *ExecSpec) Build(log *slog.Logger) (*exec.Exec, error) {
 	return exec.New(exec.Config{Ban: e.Ban, Unban: e.Unban, Start: e.Start, Stop: e.Stop, Shell: e.Shell, Timeout: time.Duration(e.Timeout), Retries: e.Retries}, log)
+}
+
+// MailSpec mails bans (and optionally unbans, starts and stops), batched,
+// with whois records and log lines: fail2ban's mail actions. Each key is
+// the field of enforce/mail.Config of the same name; see there for the
+// defaults.
+type MailSpec struct {
+	At Pos `yaml:"-"`
+	// To lists the recipients (one address may be written without a list).
+	To []string `yaml:"to"`
+	// From is the sender.
+	From string `yaml:"from"`
+	// SMTP sends through an SMTP server; Sendmail through a local program.
+	SMTP     MailSMTPSpec `yaml:"smtp"`
+	Sendmail []string     `yaml:"sendmail"`
+	// Whois adds the whois record of each banned address, asked of
+	// WhoisServer first (default whois.iana.org, referrals followed).
+	Whois       bool   `yaml:"whois"`
+	WhoisServer string `yaml:"whois_server"`
+	// Lines adds the log lines that led to each ban.
+	Lines bool `yaml:"lines"`
+	// On is what is mailed: ban (default), unban, start, stop.
+	On []string `yaml:"on"`
+	// Batch gathers decisions into one mail (default 1m); MaxPerHour caps
+	// the mails of any hour (default 20, -1 no limit).
+	Batch         Duration `yaml:"batch"`
+	MaxPerHour    int      `yaml:"max_per_hour"`
+	SubjectPrefix string   `yaml:"subject_prefix"`
+}
+
+// MailSMTPSpec is the smtp block of a mail enforcer.
+type MailSMTPSpec struct {
+	Addr         string   `yaml:"addr"`
+	TLS          string   `yaml:"tls"`
+	Username     string   `yaml:"username"`
+	Password     string   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	CA           string   `yaml:"ca"`
+	Timeout      Duration `yaml:"timeout"`
+}
+
+// Config is the spec in the mail package's terms.
+func (m *MailSpec) Config() mail.Config {
+	return mail.Config{
+		To:       slices.Clone(m.To),
+		From:     m.From,
+		Sendmail: slices.Clone(m.Sendmail),
+		SMTP: mail.SMTP{
+			Addr: m.SMTP.Addr, TLS: m.SMTP.TLS, Username: m.SMTP.Username, Password: m.SMTP.Password,
+			PasswordFile: m.SMTP.PasswordFile, CA: m.SMTP.CA, Timeout: time.Duration(m.SMTP.Timeout),
+		},
+		Whois:         m.Whois,
+		WhoisServer:   m.WhoisServer,
+		Lines:         m.Lines,
+		On:            slices.Clone(m.On),
+		Batch:         time.Duration(m.Batch),
+		MaxPerHour:    m.MaxPerHour,
+		SubjectPrefix: m.SubjectPrefix,
+	}
+}
+
+// Build makes the mail enforcer; it sends nothing until its Run runs.
+func (m *MailSpec) Build(log *slog.Logger) (*mail.Mailer, error) {
+	return mail.New(m.Config(), log)
 }
 
 // NFTablesSpec bans in the kernel firewall.
