@@ -160,11 +160,11 @@ func TestSendmail(t *testing.T) {
 		t.Error("CR in sendmail's input; want LF line ends")
 	}
 	p := parse(t, in)
-	if p.subject != "[logjail] sshd: banned 203.0.113.7" || p.header.Get("To") != "<root@example.org>, \"Second\" <two@example.org>" {
-		t.Errorf("subject %q to %q", p.subject, p.header.Get("To"))
+	if p.Subject != "[logjail] sshd: banned 203.0.113.7" || p.Header.Get("To") != "<root@example.org>, \"Second\" <two@example.org>" {
+		t.Errorf("subject %q to %q", p.Subject, p.Header.Get("To"))
 	}
-	if !strings.Contains(p.body, "\n  .\n  Failed password\n") {
-		t.Errorf("body:\n%s", p.body)
+	if !strings.Contains(p.Body, "\n  .\n  Failed password\n") {
+		t.Errorf("body:\n%s", p.Body)
 	}
 	for _, l := range strings.Split(string(in), "\n") {
 		if l == "." {
@@ -327,7 +327,7 @@ func TestLinesBounded(t *testing.T) {
 		}
 	}
 	p := parse(t, m.compose(context.Background(), items[:1], &backlog{}, false).msg)
-	if !strings.Contains(p.body, "Log lines (the last 50 of 60):\n  line 10 ") || strings.Contains(p.body, "line 9 ") || !strings.Contains(p.body, "…[cut]\n") {
-		t.Errorf("body:\n%s", p.body)
+	if !strings.Contains(p.Body, "Log lines (the last 50 of 60):\n  line 10 ") || strings.Contains(p.Body, "line 9 ") || !strings.Contains(p.Body, "…[cut]\n") {
+		t.Errorf("body:\n%s", p.Body)
 	}
 }

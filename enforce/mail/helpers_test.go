@@ -1,8 +1,6 @@
 package mail
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,27 +9,18 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/big"
-	"mime"
-	"mime/quotedprintable"
 	"net"
-	netmail "net/mail"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	sasl "github.com/emersion/go-sasl"
-	smtp "github.com/emersion/go-smtp"
-
+	"github.com/logjail/logjail/enforce/mail/mailtest"
 	"github.com/logjail/logjail/state"
 )
 
@@ -88,25 +77,11 @@ func run(t *testing.T, m *Mailer) (stop func()) {
 	return stop
 }
 
-// --- an SMTP server (go-smtp's server package) that records mail ---
-
-type received struct {
-	from string
-	to   []string
-	data []byte
-	user string // who authenticated, "" for nobody
-	tls  bool   // the mail came over TLS
-}
+// --- an SMTP server that records mail, and a whois server (mailtest's) ---
 
 type smtpServer struct {
-	addr string
-	ca   string // PEM file of its certificate
-	srv  *smtp.Server
-
-	user, pass string // required AUTH PLAIN credentials, when user != ""
-
-	mu   sync.Mutex
-	msgs []received
+	*mailtest.SMTPServer
+	ca string // PEM file of its certificate
 }
 
 type serverOpts struct {
@@ -118,17 +93,13 @@ type serverOpts struct {
 
 func startSMTP(t *testing.T, o serverOpts) *smtpServer {
 	t.Helper()
-	s := &smtpServer{user: o.user, pass: o.pass}
 	cert, caFile := selfSigned(t)
-	s.ca = caFile
-	srv := smtp.NewServer(s)
-	srv.Domain = "localhost"
-	srv.ReadTimeout, srv.WriteTimeout = 30*time.Second, 30*time.Second
-	srv.MaxMessageBytes = 32 << 20
-	srv.ErrorLog = discardLogger{}
-	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-	if o.startTLS {
-		srv.TLSConfig = tlsCfg
+	opts := mailtest.SMTPOptions{ImplicitTLS: o.implicit}
+	if o.startTLS || o.implicit {
+		opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+	}
+	if o.user != "" {
+		opts.Users = map[string]string{o.user: o.pass}
 	}
 	addr := o.addr
 	if addr == "" {
@@ -146,81 +117,10 @@ func startSMTP(t *testing.T, o serverOpts) *smtpServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.implicit {
-		l = tls.NewListener(l, tlsCfg)
-	}
-	s.addr = l.Addr().String()
-	s.srv = srv
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() { srv.Close() })
+	s := &smtpServer{SMTPServer: mailtest.NewSMTP(l, opts), ca: caFile}
+	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
-
-type discardLogger struct{}
-
-func (discardLogger) Printf(string, ...any) {}
-func (discardLogger) Println(...any)        {}
-
-func (s *smtpServer) messages() []received {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]received(nil), s.msgs...)
-}
-
-func (s *smtpServer) count() int { return len(s.messages()) }
-
-// NewSession implements smtp.Backend.
-func (s *smtpServer) NewSession(c *smtp.Conn) (smtp.Session, error) {
-	return &session{s: s, c: c}, nil
-}
-
-type session struct {
-	s    *smtpServer
-	c    *smtp.Conn
-	user string
-	from string
-	to   []string
-}
-
-func (x *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-
-func (x *session) Auth(mech string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(identity, username, password string) error {
-		if username != x.s.user || password != x.s.pass {
-			return errors.New("bad credentials")
-		}
-		x.user = username
-		return nil
-	}), nil
-}
-
-func (x *session) Mail(from string, _ *smtp.MailOptions) error {
-	if x.s.user != "" && x.user == "" {
-		return smtp.ErrAuthRequired
-	}
-	x.from = from
-	return nil
-}
-
-func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
-	x.to = append(x.to, to)
-	return nil
-}
-
-func (x *session) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	_, isTLS := x.c.TLSConnectionState()
-	x.s.mu.Lock()
-	x.s.msgs = append(x.s.msgs, received{from: x.from, to: x.to, data: b, user: x.user, tls: isTLS})
-	x.s.mu.Unlock()
-	return nil
-}
-
-func (x *session) Reset()        { x.from, x.to = "", nil }
-func (x *session) Logout() error { return nil }
 
 // selfSigned makes a certificate for 127.0.0.1 and localhost, and writes
 // it as a PEM file (the smtp.ca of the tests).
@@ -262,85 +162,30 @@ func selfSigned(t *testing.T) (tls.Certificate, string) {
 	return cert, path
 }
 
-// --- a whois server: answers each query with a canned text ---
-
-type whoisServer struct {
-	addr    string
-	mu      sync.Mutex
-	queries []string
-	n       atomic.Int64
-}
-
-func startWhois(t *testing.T, answer func(query string) string) *whoisServer {
+// startWhois serves whois on 127.0.0.1, answering each query with answer.
+func startWhois(t *testing.T, answer func(query string) string) *mailtest.WhoisServer {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &whoisServer{addr: l.Addr().String()}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		l.Close()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				q, err := bufio.NewReader(c).ReadString('\n')
-				if err != nil {
-					return
-				}
-				q = strings.TrimRight(q, "\r\n")
-				w.mu.Lock()
-				w.queries = append(w.queries, q)
-				w.mu.Unlock()
-				w.n.Add(1)
-				_, _ = io.WriteString(c, answer(q))
-			})
-		}
-	})
+	w := mailtest.NewWhois(l, answer)
+	t.Cleanup(func() { _ = w.Close() })
 	return w
 }
 
-func (w *whoisServer) got() []string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return append([]string(nil), w.queries...)
-}
-
-// --- reading a received message as a mail client would ---
-
-type parsed struct {
-	header  netmail.Header
-	subject string
-	body    string
-	raw     string
-}
-
-func parse(t *testing.T, data []byte) parsed {
+// parse reads a message as a mail client would; every message logjail
+// makes is quoted-printable.
+func parse(t *testing.T, data []byte) mailtest.Parsed {
 	t.Helper()
-	msg, err := netmail.ReadMessage(bytes.NewReader(data))
+	p, err := mailtest.Parse(data)
+	if cte := p.Header.Get("Content-Transfer-Encoding"); err == nil && cte != "quoted-printable" {
+		err = fmt.Errorf("Content-Transfer-Encoding %q", cte)
+	}
 	if err != nil {
-		t.Fatalf("not an RFC 5322 message: %v\n%s", err, data)
+		t.Fatalf("%v\n%s", err, data)
 	}
-	subject, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
-	if err != nil {
-		t.Fatalf("subject: %v", err)
-	}
-	if cte := msg.Header.Get("Content-Transfer-Encoding"); cte != "quoted-printable" {
-		t.Fatalf("Content-Transfer-Encoding %q", cte)
-	}
-	body, err := io.ReadAll(quotedprintable.NewReader(msg.Body))
-	if err != nil {
-		t.Fatalf("body: %v", err)
-	}
-	return parsed{header: msg.Header, subject: subject, body: strings.ReplaceAll(string(body), "\r\n", "\n"), raw: string(data)}
+	return p
 }
 
 // checkWire checks what every message must be on the wire: CRLF line ends,

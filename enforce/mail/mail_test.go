@@ -21,7 +21,7 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 		return "% test registry\r\n\r\nNetRange:       203.0.113.0 - 203.0.113.255\r\nOrgName:        Example Hosting " + q + "\r\nabuse-mailbox:  abuse@example.net\r\n"
 	})
 	iana := startWhois(t, func(q string) string {
-		return "% IANA WHOIS server\n\nrefer:        " + rir.addr + "\n\ninetnum:      203.0.0.0 - 203.255.255.255\n"
+		return "% IANA WHOIS server\n\nrefer:        " + rir.Addr() + "\n\ninetnum:      203.0.0.0 - 203.255.255.255\n"
 	})
 	srv := startSMTP(t, serverOpts{startTLS: true, user: "logjail", pass: "s3cret"})
 	pwFile := filepath.Join(t.TempDir(), "pw")
@@ -31,8 +31,8 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	m := newMailer(t, Config{
 		To:    []string{"Ops <ops@example.org>"},
 		From:  "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, Username: "logjail", PasswordFile: pwFile, CA: srv.ca},
-		Whois: true, WhoisServer: iana.addr, Lines: true,
+		SMTP:  SMTP{Addr: srv.Addr(), Username: "logjail", PasswordFile: pwFile, CA: srv.ca},
+		Whois: true, WhoisServer: iana.Addr(), Lines: true,
 		Batch: 50 * time.Millisecond,
 	})
 	run(t, m)
@@ -43,32 +43,32 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	if err := m.Ban(context.Background(), ban("sshd", "203.0.113.7", lines...)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "one mail", func() bool { return srv.count() == 1 })
+	eventually(t, "one mail", func() bool { return srv.Count() == 1 })
 
-	got := srv.messages()[0]
-	if got.from != "logjail@example.org" || len(got.to) != 1 || got.to[0] != "ops@example.org" {
-		t.Errorf("envelope from %q to %q", got.from, got.to)
+	got := srv.Messages()[0]
+	if got.From != "logjail@example.org" || len(got.To) != 1 || got.To[0] != "ops@example.org" {
+		t.Errorf("envelope from %q to %q", got.From, got.To)
 	}
-	if !got.tls || got.user != "logjail" {
-		t.Errorf("tls %v, authenticated as %q; want TLS and logjail", got.tls, got.user)
+	if !got.TLS || got.Auth != "logjail" {
+		t.Errorf("tls %v, authenticated as %q; want TLS and logjail", got.TLS, got.Auth)
 	}
-	checkWire(t, got.data)
-	p := parse(t, got.data)
-	if p.subject != "[logjail] sshd: banned 203.0.113.7" {
-		t.Errorf("subject %q", p.subject)
+	checkWire(t, got.Data)
+	p := parse(t, got.Data)
+	if p.Subject != "[logjail] sshd: banned 203.0.113.7" {
+		t.Errorf("subject %q", p.Subject)
 	}
 	for k, want := range map[string]string{
 		"From": "<logjail@example.org>", "To": `"Ops" <ops@example.org>`, "MIME-Version": "1.0",
 		"Content-Type": "text/plain; charset=utf-8", "Auto-Submitted": "auto-generated",
 	} {
-		if v := p.header.Get(k); v != want {
+		if v := p.Header.Get(k); v != want {
 			t.Errorf("%s: %q, want %q", k, v, want)
 		}
 	}
-	if _, err := p.header.Date(); err != nil {
+	if _, err := p.Header.Date(); err != nil {
 		t.Errorf("Date: %v", err)
 	}
-	if id := p.header.Get("Message-ID"); !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, "@example.org>") {
+	if id := p.Header.Get("Message-ID"); !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, "@example.org>") {
 		t.Errorf("Message-ID %q", id)
 	}
 	for _, want := range []string{
@@ -81,21 +81,21 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 		"Log lines (2):",
 		"  " + lines[0],
 		"  " + lines[1],
-		"Whois (" + rir.addr + ", referred by " + iana.addr + "):",
+		"Whois (" + rir.Addr() + ", referred by " + iana.Addr() + "):",
 		"  OrgName:        Example Hosting 203.0.113.7",
 		"  abuse-mailbox:  abuse@example.net",
 	} {
-		if !strings.Contains(p.body, want+"\n") {
-			t.Errorf("body lacks %q:\n%s", want, p.body)
+		if !strings.Contains(p.Body, want+"\n") {
+			t.Errorf("body lacks %q:\n%s", want, p.Body)
 		}
 	}
-	if strings.Contains(p.body, "IANA WHOIS server") {
-		t.Errorf("body has the referring answer, want the registry's:\n%s", p.body)
+	if strings.Contains(p.Body, "IANA WHOIS server") {
+		t.Errorf("body has the referring answer, want the registry's:\n%s", p.Body)
 	}
-	if q := iana.got(); len(q) != 1 || q[0] != "203.0.113.7" {
+	if q := iana.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
 		t.Errorf("iana queries %q", q)
 	}
-	if q := rir.got(); len(q) != 1 || q[0] != "203.0.113.7" {
+	if q := rir.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
 		t.Errorf("registry queries %q", q)
 	}
 	eventually(t, "stats", func() bool { s := m.Stats(); return s.Sent == 1 && s.Queued == 0 })
@@ -111,8 +111,8 @@ func TestBurstMakesOneMail(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, TLS: "none"},
-		Whois: true, WhoisServer: who.addr, Lines: true,
+		SMTP:  SMTP{Addr: srv.Addr(), TLS: "none"},
+		Whois: true, WhoisServer: who.Addr(), Lines: true,
 		Batch: 200 * time.Millisecond,
 	})
 	var addrs []string
@@ -128,30 +128,30 @@ func TestBurstMakesOneMail(t *testing.T) {
 	}
 	run(t, m)
 	eventually(t, "the mail", func() bool { s := m.Stats(); return s.Sent >= 1 && s.Queued == 0 })
-	msgs := srv.messages()
+	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails, want 1", len(msgs))
 	}
-	checkWire(t, msgs[0].data)
-	p := parse(t, msgs[0].data)
-	if p.subject != "[logjail] sshd: 500 bans" {
-		t.Errorf("subject %q", p.subject)
+	checkWire(t, msgs[0].Data)
+	p := parse(t, msgs[0].Data)
+	if p.Subject != "[logjail] sshd: 500 bans" {
+		t.Errorf("subject %q", p.Subject)
 	}
 	for _, a := range addrs {
-		if !strings.Contains(p.body, " "+a+"  sshd") && !strings.Contains(p.body, "Address:   "+a+"\n") {
+		if !strings.Contains(p.Body, " "+a+"  sshd") && !strings.Contains(p.Body, "Address:   "+a+"\n") {
 			t.Errorf("%s missing from the mail", a)
 		}
 	}
-	if n := strings.Count(p.body, "\nAddress:   "); n != maxDetailed {
+	if n := strings.Count(p.Body, "\nAddress:   "); n != maxDetailed {
 		t.Errorf("%d decisions in full, want %d", n, maxDetailed)
 	}
-	if !strings.Contains(p.body, "--- 400 more, without details ---") {
+	if !strings.Contains(p.Body, "--- 400 more, without details ---") {
 		t.Errorf("no compact list heading")
 	}
-	if n := len(who.got()); n != maxWhois {
+	if n := len(who.Queries()); n != maxWhois {
 		t.Errorf("%d whois lookups, want %d", n, maxWhois)
 	}
-	if n := strings.Count(p.body, "Whois: not looked up"); n != maxDetailed-maxWhois {
+	if n := strings.Count(p.Body, "Whois: not looked up"); n != maxDetailed-maxWhois {
 		t.Errorf("%d 'not looked up' notes, want %d", n, maxDetailed-maxWhois)
 	}
 }
@@ -168,7 +168,7 @@ func TestRateLimitSummarises(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:       SMTP{Addr: srv.addr, TLS: "none"},
+		SMTP:       SMTP{Addr: srv.Addr(), TLS: "none"},
 		Batch:      20 * time.Millisecond,
 		MaxPerHour: 1,
 	})
@@ -182,16 +182,16 @@ func TestRateLimitSummarises(t *testing.T) {
 	eventually(t, "one held back", func() bool { return m.Stats().Suppressed == 1 })
 	_ = m.Ban(ctx, ban("nginx", "2001:db8::/64"))
 	eventually(t, "two held back", func() bool { return m.Stats().Suppressed == 2 })
-	if s := m.Stats(); s.Sent != 1 || srv.count() != 1 || s.Queued != 0 {
-		t.Fatalf("a mail went past the limit: %s, %d received", fmtStats(s), srv.count())
+	if s := m.Stats(); s.Sent != 1 || srv.Count() != 1 || s.Queued != 0 {
+		t.Fatalf("a mail went past the limit: %s, %d received", fmtStats(s), srv.Count())
 	}
 
 	clk.advance(61 * time.Minute)
 	m.kick()
-	eventually(t, "the second mail", func() bool { return srv.count() == 2 })
-	p := parse(t, srv.messages()[1].data)
-	if p.subject != "[logjail] sshd, nginx: 2 bans" {
-		t.Errorf("subject %q", p.subject)
+	eventually(t, "the second mail", func() bool { return srv.Count() == 2 })
+	p := parse(t, srv.Messages()[1].Data)
+	if p.Subject != "[logjail] sshd, nginx: 2 bans" {
+		t.Errorf("subject %q", p.Subject)
 	}
 	for _, want := range []string{
 		"The mail limit (max_per_hour: 1) held back 2 items",
@@ -200,8 +200,8 @@ func TestRateLimitSummarises(t *testing.T) {
 		"  ban    203.0.113.2  sshd  until 2026-11-25T08:13:18Z (for 1h0m0s)  failures 5",
 		"  ban    2001:db8::/64  nginx  until",
 	} {
-		if !strings.Contains(p.body, want) {
-			t.Errorf("body lacks %q:\n%s", want, p.body)
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, p.Body)
 		}
 	}
 	if s := m.Stats(); s.Sent != 2 || s.Dropped != 0 || s.Suppressed != 2 {
@@ -237,8 +237,8 @@ func TestRetryUntilServerUp(t *testing.T) {
 	srv := startSMTP(t, serverOpts{addr: addr}) // up again
 	eventually(t, "delivery", func() bool { s := m.Stats(); return s.Sent == 2 && s.Queued == 0 })
 	var body string
-	for _, msg := range srv.messages() {
-		body += parse(t, msg.data).body
+	for _, msg := range srv.Messages() {
+		body += parse(t, msg.Data).Body
 	}
 	for _, a := range []string{"203.0.113.7", "203.0.113.8", "203.0.113.9"} {
 		if !strings.Contains(body, "Address:   "+a+"\n") {
@@ -256,7 +256,7 @@ func TestHeaderInjection(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, TLS: "none"},
+		SMTP:  SMTP{Addr: srv.Addr(), TLS: "none"},
 		Lines: true,
 		Batch: 10 * time.Millisecond,
 	})
@@ -271,18 +271,18 @@ func TestHeaderInjection(t *testing.T) {
 	)
 	d.Reason = "manual\nBcc: evil@example.com"
 	_ = m.Ban(context.Background(), d)
-	eventually(t, "the mail", func() bool { return srv.count() == 1 })
-	got := srv.messages()[0]
-	if len(got.to) != 1 || got.to[0] != "root@example.org" {
-		t.Errorf("recipients %q", got.to)
+	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	got := srv.Messages()[0]
+	if len(got.To) != 1 || got.To[0] != "root@example.org" {
+		t.Errorf("recipients %q", got.To)
 	}
-	checkWire(t, got.data)
-	p := parse(t, got.data)
-	if len(p.header["Bcc"]) != 0 || len(p.header["Subject"]) != 1 {
-		t.Errorf("headers %q", p.header)
+	checkWire(t, got.Data)
+	p := parse(t, got.Data)
+	if len(p.Header["Bcc"]) != 0 || len(p.Header["Subject"]) != 1 {
+		t.Errorf("headers %q", p.Header)
 	}
-	if p.subject != `[logjail] sshd\x0d\x0aBcc: evil@example.com\x0d\x0aSubject: pwned: banned 203.0.113.7` {
-		t.Errorf("subject %q", p.subject)
+	if p.Subject != `[logjail] sshd\x0d\x0aBcc: evil@example.com\x0d\x0aSubject: pwned: banned 203.0.113.7` {
+		t.Errorf("subject %q", p.Subject)
 	}
 	for _, want := range []string{
 		`  x\x0d\x0aBcc: evil@example.com\x0d\x0a\x0d\x0a.\x0d\x0aMAIL FROM:<evil@example.com>` + "\n",
@@ -292,18 +292,18 @@ func TestHeaderInjection(t *testing.T) {
 		"…[cut]\n",
 		`Reason:    manual\x0aBcc: evil@example.com` + "\n",
 	} {
-		if !strings.Contains(p.body, want) {
-			t.Errorf("body lacks %q:\n%s", want, p.body)
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, p.Body)
 		}
 	}
-	for i, l := range strings.Split(p.body, "\n") {
+	for i, l := range strings.Split(p.Body, "\n") {
 		if strings.HasPrefix(l, "Bcc:") || strings.HasPrefix(l, ".") {
 			t.Errorf("body line %d starts a header or a dot: %q", i+1, l)
 		}
 	}
 	// An address with a line break never gets through New.
 	for _, to := range []string{"root@example.org\r\nBcc: evil@example.com", "root@example.org\nBcc: evil@example.com", "a@b.c>\r\nRCPT TO:<evil@example.com"} {
-		if _, err := New(Config{To: []string{to}, From: "l@example.org", SMTP: SMTP{Addr: srv.addr, TLS: "none"}}, nil); err == nil || !strings.Contains(err.Error(), "mail: to[0]") {
+		if _, err := New(Config{To: []string{to}, From: "l@example.org", SMTP: SMTP{Addr: srv.Addr(), TLS: "none"}}, nil); err == nil || !strings.Contains(err.Error(), "mail: to[0]") {
 			t.Errorf("to %q: err %v", to, err)
 		}
 	}
@@ -314,18 +314,18 @@ func TestImplicitTLS(t *testing.T) {
 	srv := startSMTP(t, serverOpts{implicit: true, user: "u", pass: "p"})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, TLS: "tls", CA: srv.ca, Username: "u", Password: "p"},
+		SMTP:  SMTP{Addr: srv.Addr(), TLS: "tls", CA: srv.ca, Username: "u", Password: "p"},
 		Batch: 10 * time.Millisecond,
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "2001:db8::7"))
-	eventually(t, "the mail", func() bool { return srv.count() == 1 })
-	got := srv.messages()[0]
-	if !got.tls || got.user != "u" {
-		t.Errorf("tls %v user %q", got.tls, got.user)
+	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	got := srv.Messages()[0]
+	if !got.TLS || got.Auth != "u" {
+		t.Errorf("tls %v user %q", got.TLS, got.Auth)
 	}
-	if p := parse(t, got.data); p.subject != "[logjail] sshd: banned 2001:db8::7" {
-		t.Errorf("subject %q", p.subject)
+	if p := parse(t, got.Data); p.Subject != "[logjail] sshd: banned 2001:db8::7" {
+		t.Errorf("subject %q", p.Subject)
 	}
 }
 
@@ -335,7 +335,7 @@ func TestUntrustedCertificate(t *testing.T) {
 	srv := startSMTP(t, serverOpts{startTLS: true, user: "u", pass: "p"})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, Username: "u", Password: "p"}, // no smtp.ca
+		SMTP:  SMTP{Addr: srv.Addr(), Username: "u", Password: "p"}, // no smtp.ca
 		Batch: 10 * time.Millisecond,
 	})
 	run(t, m)
@@ -344,7 +344,7 @@ func TestUntrustedCertificate(t *testing.T) {
 	if s := m.Stats(); !strings.Contains(s.LastError, "certificate") || s.Sent != 0 || s.Queued != 1 || s.Dropped != 0 {
 		t.Errorf("stats %s", fmtStats(s))
 	}
-	if srv.count() != 0 {
+	if srv.Count() != 0 {
 		t.Error("mail delivered over an unverified connection")
 	}
 }
@@ -354,7 +354,7 @@ func TestStartTLSRequired(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr},
+		SMTP:  SMTP{Addr: srv.Addr()},
 		Batch: 10 * time.Millisecond,
 	})
 	run(t, m)
@@ -363,7 +363,7 @@ func TestStartTLSRequired(t *testing.T) {
 	if s := m.Stats(); !strings.Contains(s.LastError, "STARTTLS") {
 		t.Errorf("stats %s", fmtStats(s))
 	}
-	if srv.count() != 0 {
+	if srv.Count() != 0 {
 		t.Error("mail delivered without TLS")
 	}
 }
@@ -374,7 +374,7 @@ func TestStartStopFlush(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, TLS: "none"},
+		SMTP:  SMTP{Addr: srv.Addr(), TLS: "none"},
 		On:    []string{"ban", "start", "stop"},
 		Batch: time.Hour,
 	})
@@ -384,14 +384,14 @@ func TestStartStopFlush(t *testing.T) {
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.7"))
 	_ = m.Unban(ctx, ban("sshd", "203.0.113.7")) // not in on: not mailed
 	_ = m.Stop(ctx, "sshd")
-	eventually(t, "the mail", func() bool { return srv.count() == 1 })
-	p := parse(t, srv.messages()[0].data)
-	if p.subject != "[logjail] sshd: 1 ban, started, stopped" {
-		t.Errorf("subject %q", p.subject)
+	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	p := parse(t, srv.Messages()[0].Data)
+	if p.Subject != "[logjail] sshd: 1 ban, started, stopped" {
+		t.Errorf("subject %q", p.Subject)
 	}
 	for _, want := range []string{"--- 1. sshd started at ", "--- 2. Ban of 203.0.113.7 in sshd ---", "--- 3. sshd stopped at "} {
-		if !strings.Contains(p.body, want) {
-			t.Errorf("body lacks %q:\n%s", want, p.body)
+		if !strings.Contains(p.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, p.Body)
 		}
 	}
 	if err := m.Reconcile(ctx, "sshd", []state.Decision{ban("sshd", "192.0.2.1")}, t0); err != nil {
@@ -408,9 +408,9 @@ func TestRunEndFlushes(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, TLS: "none"},
+		SMTP:  SMTP{Addr: srv.Addr(), TLS: "none"},
 		On:    []string{"ban", "unban"},
-		Whois: true, WhoisServer: who.addr,
+		Whois: true, WhoisServer: who.Addr(),
 		Batch: time.Hour,
 	})
 	stop := run(t, m)
@@ -419,15 +419,15 @@ func TestRunEndFlushes(t *testing.T) {
 	d.Kind, d.Reason = state.Unban, "expired"
 	_ = m.Unban(context.Background(), d)
 	stop()
-	if srv.count() != 1 {
-		t.Fatalf("%d mails after Run returned, want 1", srv.count())
+	if srv.Count() != 1 {
+		t.Fatalf("%d mails after Run returned, want 1", srv.Count())
 	}
-	p := parse(t, srv.messages()[0].data)
-	if p.subject != "[logjail] sshd: 1 ban, 1 unban" {
-		t.Errorf("subject %q", p.subject)
+	p := parse(t, srv.Messages()[0].Data)
+	if p.Subject != "[logjail] sshd: 1 ban, 1 unban" {
+		t.Errorf("subject %q", p.Subject)
 	}
-	if !strings.Contains(p.body, "Whois: skipped, logjail was stopping.") || !strings.Contains(p.body, "--- 2. Unban of 203.0.113.7 in sshd ---") {
-		t.Errorf("body:\n%s", p.body)
+	if !strings.Contains(p.Body, "Whois: skipped, logjail was stopping.") || !strings.Contains(p.Body, "--- 2. Unban of 203.0.113.7 in sshd ---") {
+		t.Errorf("body:\n%s", p.Body)
 	}
 	// After Run, decisions are counted as dropped.
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.8"))
@@ -441,7 +441,7 @@ func TestQueueOverflowReported(t *testing.T) {
 	srv := startSMTP(t, serverOpts{})
 	m := newMailer(t, Config{
 		To: []string{"root@example.org"}, From: "logjail@example.org",
-		SMTP:  SMTP{Addr: srv.addr, TLS: "none"},
+		SMTP:  SMTP{Addr: srv.Addr(), TLS: "none"},
 		Batch: 10 * time.Millisecond,
 	})
 	m.queueMax = 10
@@ -452,9 +452,9 @@ func TestQueueOverflowReported(t *testing.T) {
 		t.Fatalf("stats %s", fmtStats(s))
 	}
 	run(t, m)
-	eventually(t, "the mail", func() bool { return srv.count() == 1 })
-	if p := parse(t, srv.messages()[0].data); !strings.Contains(p.body, "5 items could not be mailed: the mail queue was full.") {
-		t.Errorf("body:\n%s", p.body)
+	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	if p := parse(t, srv.Messages()[0].Data); !strings.Contains(p.Body, "5 items could not be mailed: the mail queue was full.") {
+		t.Errorf("body:\n%s", p.Body)
 	}
 }
 
@@ -474,26 +474,26 @@ func TestWhoisFailureAndCap(t *testing.T) {
 		want         []string
 	}{
 		{"down", down, []string{"Whois: lookup at " + down + " failed: dial tcp " + down + ": connect: connection refused"}},
-		{"big", big.addr, []string{"Whois (" + big.addr + "):", "  [answer cut at 16 KiB]"}},
+		{"big", big.Addr(), []string{"Whois (" + big.Addr() + "):", "  [answer cut at 16 KiB]"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := srv.count()
+			before := srv.Count()
 			m := newMailer(t, Config{
 				To: []string{"root@example.org"}, From: "logjail@example.org",
-				SMTP:  SMTP{Addr: srv.addr, TLS: "none"},
+				SMTP:  SMTP{Addr: srv.Addr(), TLS: "none"},
 				Whois: true, WhoisServer: tc.server,
 				Batch: 10 * time.Millisecond,
 			})
 			run(t, m)
 			_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-			eventually(t, "the mail", func() bool { return srv.count() == before+1 })
-			p := parse(t, srv.messages()[before].data)
+			eventually(t, "the mail", func() bool { return srv.Count() == before+1 })
+			p := parse(t, srv.Messages()[before].Data)
 			for _, w := range tc.want {
-				if !strings.Contains(p.body, w+"\n") {
-					t.Errorf("body lacks %q:\n%s", w, p.body[:min(len(p.body), 3000)])
+				if !strings.Contains(p.Body, w+"\n") {
+					t.Errorf("body lacks %q:\n%s", w, p.Body[:min(len(p.Body), 3000)])
 				}
 			}
-			if n := strings.Count(p.body, "  descr: "); n > whoisCap/24+1 {
+			if n := strings.Count(p.Body, "  descr: "); n > whoisCap/24+1 {
 				t.Errorf("%d whois lines, more than 16 KiB", n)
 			}
 		})
