@@ -263,7 +263,9 @@ func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
 	if !d.Permanent() && !d.Until.After(now) {
 		return Decision{}, false
 	}
-	if t.overlapsIgnored(d.Prefix) {
+	// Never wider than this pipeline bans (a /0 from a confused or hostile
+	// publisher would cut the host off), nor over an ignored address.
+	if !d.Prefix.IsValid() || d.Prefix.Bits() < t.PrefixOf(d.Prefix.Addr()).Bits() || t.overlapsIgnored(d.Prefix) {
 		return Decision{}, false
 	}
 	// Nodes banning the same attacker at about the same time decide bans

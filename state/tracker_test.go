@@ -284,3 +284,57 @@ func TestTrackerIncrement(t *testing.T) {
 		})
 	}
 }
+
+// Adopt takes a ban decided elsewhere (another fleet node) only when it
+// bans something new or extends a ban by more than a moment, and never
+// wider than this pipeline bans or over an ignored address.
+func TestAdopt(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	pfx := netip.MustParsePrefix
+	ban := func(p string, until time.Duration) Decision {
+		d := Decision{Prefix: pfx(p), Time: now, Origin: "node2", Reason: "fleet"}
+		if until != 0 {
+			d.Until = now.Add(until)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name     string
+		active   []Decision
+		adopt    Decision
+		want     bool
+		wantFrom string
+	}{
+		{name: "new", adopt: ban("203.0.113.7/32", time.Hour), want: true},
+		{name: "same end", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", time.Hour)},
+		{name: "a moment later", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", time.Hour+30*time.Second)},
+		{name: "extended", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", 2*time.Hour), want: true},
+		{name: "permanent over timed", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", 0), want: true},
+		{name: "timed over permanent", active: []Decision{ban("203.0.113.7/32", 0)}, adopt: ban("203.0.113.7/32", 5*time.Hour)},
+		{name: "over already", adopt: ban("203.0.113.7/32", -time.Minute)},
+		{name: "ignored", adopt: ban("192.0.2.9/32", time.Hour)},
+		{name: "covers ignored", adopt: ban("192.0.2.0/16", time.Hour)},
+		{name: "everything", adopt: ban("0.0.0.0/0", time.Hour)},
+		{name: "wider than ipv4_prefix", adopt: ban("198.51.0.0/16", time.Hour)},
+		{name: "ipv6 at ipv6_prefix", adopt: ban("2001:db8:1:2::/64", time.Hour), want: true},
+		{name: "ipv6 everything", adopt: ban("::/0", time.Hour)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTracker(Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Minute, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 32, IPv6Prefix: 64, IgnoreIP: []netip.Prefix{pfx("192.0.2.0/24")}})
+			tr.Restore(tc.active, now)
+			d, ok := tr.Adopt(tc.adopt, now)
+			if ok != tc.want {
+				t.Fatalf("Adopt = %v, want %v", ok, tc.want)
+			}
+			if !ok {
+				return
+			}
+			if d.Pipeline != "sshd" || d.Kind != Ban || d.Origin != "node2" || !d.Until.Equal(tc.adopt.Until) {
+				t.Errorf("adopted %+v", d)
+			}
+			if got, ok := tr.BanOf(tc.adopt.Prefix); !ok || !got.Until.Equal(tc.adopt.Until) {
+				t.Errorf("active ban %+v %v", got, ok)
+			}
+		})
+	}
+}
