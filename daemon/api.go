@@ -19,6 +19,19 @@ type PipelineStatus struct {
 	Actions     ActionStatus   `json:"actions"`
 	// Publishers are the pipeline's NATS publishers (ban events, fleet).
 	Publishers []PublisherStatus `json:"publishers,omitempty"`
+	// Mailers are the pipeline's mail enforcers (shared ones count for
+	// every pipeline that uses them).
+	Mailers []MailerStatus `json:"mailers,omitempty"`
+}
+
+// MailerStatus describes a mail enforcer.
+type MailerStatus struct {
+	Sent       int64  `json:"sent"`
+	Failed     int64  `json:"failed"`
+	Queued     int64  `json:"queued"`
+	Suppressed int64  `json:"suppressed"`
+	Dropped    int64  `json:"dropped"`
+	LastError  string `json:"last_error,omitempty"`
 }
 
 // PublisherStatus describes a NATS publisher and its on-disk outbox.

@@ -104,6 +104,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		st.Sources = append(st.Sources, SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors, State: s.State})
 	}
 	st.Publishers = r.publisherStatus()
+	st.Mailers = r.mailerStatus()
 	writeJSON(w, http.StatusOK, st)
 }
 

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
@@ -375,6 +376,25 @@ func untilText(d state.Decision) string {
 		return "permanent"
 	}
 	return d.Until.UTC().Format(time.RFC3339)
+}
+
+// mailerStatus describes the runner's mail enforcers.
+func (r *runner) mailerStatus() []MailerStatus {
+	var out []MailerStatus
+	var walk func(e enforce.Enforcer)
+	walk = func(e enforce.Enforcer) {
+		switch x := e.(type) {
+		case enforce.Multi:
+			for _, y := range x {
+				walk(y)
+			}
+		case *mail.Mailer:
+			st := x.Stats()
+			out = append(out, MailerStatus{Sent: st.Sent, Failed: st.Failed, Queued: st.Queued, Suppressed: st.Suppressed, Dropped: st.Dropped, LastError: st.LastError})
+		}
+	}
+	walk(r.enforcer)
+	return out
 }
 
 // publisherStatus describes the NATS publishers behind the runner's

@@ -81,6 +81,13 @@ func statusCommand() *cli.Command {
 			for _, b := range st.Actions.Bans {
 				fmt.Fprintf(w, "      %s (ban #%d)\n", banLine(b), b.BanCount)
 			}
+			for _, m := range st.Mailers {
+				fmt.Fprintf(w, "Mail: sent %d, queued %d, failed attempts %d, held back %d, dropped %d", m.Sent, m.Queued, m.Failed, m.Suppressed, m.Dropped)
+				if m.LastError != "" {
+					fmt.Fprintf(w, ", last error: %s", m.LastError)
+				}
+				fmt.Fprintln(w)
+			}
 			for _, p := range st.Publishers {
 				fmt.Fprintf(w, "NATS %s: %s, sent %d, pending %d, dropped %d, errors %d\n", p.Sink, p.State, p.Sent, p.Pending, p.Dropped, p.Errors)
 			}

@@ -106,6 +106,9 @@ pipelines:
 	if !slicesContain(whois.Queries(), "192.0.2.2") {
 		t.Errorf("whois queries %q, want 192.0.2.2", whois.Queries())
 	}
+	if st := status(t, s.socket); len(st.Mailers) != 1 || st.Mailers[0].Sent != 1 || st.Mailers[0].Queued != 0 {
+		t.Errorf("mailer status %+v, want one mailer with one mail sent", st.Mailers)
+	}
 
 	// A burst: 30 attackers within the batch window, in both pipelines,
 	// which share one mailer: one mail, or very few.
