@@ -200,7 +200,11 @@ func (r *runner) drain() {
 func (r *runner) supervise(ctx context.Context, src ingest.Source) {
 	backoff := time.Second
 	for {
+		started := time.Now()
 		err := src.Run(ctx, r.entries)
+		if time.Since(started) > time.Minute {
+			backoff = time.Second // it ran well for a while: a new failure, not the same one
+		}
 		if ctx.Err() != nil {
 			return
 		}
