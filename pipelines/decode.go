@@ -251,21 +251,31 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		d.errorf(n, "%s: expected a mapping", what)
 		return
 	}
-	fields := map[string]int{}
+	fields := map[string][]int{}
 	var names []string
-	for i := range t.NumField() {
-		f := t.Field(i)
-		if f.Type == posType {
-			v.Field(i).Set(reflect.ValueOf(d.pos(n)))
-			continue
+	var collect func(t reflect.Type, v reflect.Value, path []int)
+	collect = func(t reflect.Type, v reflect.Value, path []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			at := append(slices.Clone(path), i)
+			if f.Type == posType {
+				v.Field(i).Set(reflect.ValueOf(d.pos(n)))
+				continue
+			}
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if opts == "inline" && f.Type.Kind() == reflect.Struct {
+				// The fields of an inline struct are keys of this mapping.
+				collect(f.Type, v.Field(i), at)
+				continue
+			}
+			if name == "" || name == "-" {
+				continue
+			}
+			fields[name] = at
+			names = append(names, name)
 		}
-		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if name == "" || name == "-" {
-			continue
-		}
-		fields[name] = i
-		names = append(names, name)
 	}
+	collect(t, v, nil)
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
@@ -280,7 +290,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 			continue
 		}
 		seen[k.Value] = true
-		d.decode(val, v.Field(idx), joinWhat(what, k.Value))
+		d.decode(val, v.FieldByIndex(idx), joinWhat(what, k.Value))
 	}
 }
 

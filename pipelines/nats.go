@@ -22,7 +22,7 @@ func (v validator) natsEvents(p *Pipeline, n *NATSEventsSpec, fleet *FleetSpec) 
 	if n.URL == "" {
 		n.URL = DefaultNATSURL
 		if fleet != nil && fleet.NATS.URL != "" {
-			n.URL, n.Creds, n.NKey, n.User, n.Password, n.Token, n.TLS = fleet.NATS.URL, fleet.NATS.Creds, fleet.NATS.NKey, fleet.NATS.User, fleet.NATS.Password, fleet.NATS.Token, fleet.NATS.TLS
+			n.NATSConnSpec = fleet.NATS
 		}
 	}
 	if _, _, err := nats.ConnectOptions(n.Conn()); err != nil {

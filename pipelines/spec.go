@@ -267,14 +267,10 @@ type EnforceSpec struct {
 // (DESIGN.md schema) on a NATS subject.
 type NATSEventsSpec struct {
 	At Pos `yaml:"-"`
-	// URL defaults to fleet.nats.url, else nats://127.0.0.1:4222.
-	URL      string   `yaml:"url"`
-	Creds    string   `yaml:"creds"`
-	NKey     string   `yaml:"nkey"`
-	User     string   `yaml:"user"`
-	Password string   `yaml:"password"`
-	Token    string   `yaml:"token"`
-	TLS      *NATSTLS `yaml:"tls"`
+	// The server (url, creds, nkey, user, password, token, tls); url
+	// defaults to fleet.nats.url (with its credentials), else
+	// nats://127.0.0.1:4222.
+	NATSConnSpec `yaml:",inline"`
 	// Subject defaults to logjail.bans.<pipeline>.
 	Subject string `yaml:"subject"`
 	// Stream, when set, is a JetStream stream holding the events (created
@@ -284,11 +280,6 @@ type NATSEventsSpec struct {
 	// MaxBuffer bounds the events kept on disk while NATS is unreachable
 	// (default 100000); beyond it the oldest are dropped and counted.
 	MaxBuffer int `yaml:"max_buffer"`
-}
-
-// Conn is the connection part, in the nats source's terms.
-func (n *NATSEventsSpec) Conn() nats.Config {
-	return natsConn(n.URL, n.Creds, n.NKey, n.User, n.Password, n.Token, n.TLS)
 }
 
 // NATSConnSpec is a NATS server and its credentials (fleet.nats).
@@ -304,12 +295,8 @@ type NATSConnSpec struct {
 
 // Conn is the connection in the nats source's terms.
 func (n NATSConnSpec) Conn() nats.Config {
-	return natsConn(n.URL, n.Creds, n.NKey, n.User, n.Password, n.Token, n.TLS)
-}
-
-func natsConn(url, creds, nkey, user, password, token string, t *NATSTLS) nats.Config {
-	cfg := nats.Config{URL: url, Creds: creds, NKeyFile: nkey, User: user, Password: password, Token: token}
-	if t != nil {
+	cfg := nats.Config{URL: n.URL, Creds: n.Creds, NKeyFile: n.NKey, User: n.User, Password: n.Password, Token: n.Token}
+	if t := n.TLS; t != nil {
 		cfg.TLS = nats.TLSConfig{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}
 	}
 	return cfg
