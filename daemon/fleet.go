@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/netip"
+	"net/url"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,8 +49,11 @@ const (
 	fleetBansStream      = "LOGJAIL_FLEET_BANS"
 	fleetFailuresSubject = "logjail.fleet.failures."
 	fleetBansSubject     = "logjail.fleet.bans."
-	fleetSink            = "fleet"
-	headerNode           = "Logjail-Node"
+	// Failures and bans wait in outboxes of their own: a long outage fills
+	// the failures' (oldest dropped) without costing a ban.
+	fleetFailuresSink = "fleet/failures"
+	fleetBansSink     = "fleet/bans"
+	headerNode        = "Logjail-Node"
 	// minFailureRetention keeps shared failures at least this long even
 	// with a short findtime, for nodes restarting.
 	minFailureRetention = time.Hour
@@ -55,8 +62,12 @@ const (
 // fleet is this node's membership.
 type fleet struct {
 	spec *pipelines.FleetSpec
-	pub  *enfnats.Publisher
-	log  *slog.Logger
+	// failures and bans publish the two outboxes.
+	failures, bans *enfnats.Publisher
+	// servers are the NATS servers' addresses: the fleet never bans them,
+	// or a node would cut itself off from the unban.
+	servers []netip.Addr
+	log     *slog.Logger
 }
 
 // sharedFailure is a failure as published to the fleet.
@@ -88,20 +99,49 @@ func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fle
 		bansAge = 0
 	}
 	log = log.With("fleet_node", spec.Node)
-	pub, err := enfnats.NewPublisher(enfnats.PublisherConfig{
-		Conn:      spec.NATS.Conn(),
-		Sink:      fleetSink,
-		JetStream: true,
-		Streams: []enfnats.StreamSpec{
-			{Name: fleetFailuresStream, Subjects: []string{fleetFailuresSubject + ">"}, MaxAge: retention},
-			{Name: fleetBansStream, Subjects: []string{fleetBansSubject + ">"}, MaxAge: bansAge, MaxMsgsPerSubject: 1},
-		},
-	}, store, log)
-	if err != nil {
-		return nil, err
+	streams := []enfnats.StreamSpec{
+		{Name: fleetFailuresStream, Subjects: []string{fleetFailuresSubject + ">"}, MaxAge: retention},
+		{Name: fleetBansStream, Subjects: []string{fleetBansSubject + ">"}, MaxAge: bansAge, MaxMsgsPerSubject: 1},
 	}
-	return &fleet{spec: spec, pub: pub, log: log}, nil
+	f := &fleet{spec: spec, log: log, servers: serverAddrs(spec.NATS.URL)}
+	for _, p := range []struct {
+		pub  **enfnats.Publisher
+		sink string
+	}{{&f.failures, fleetFailuresSink}, {&f.bans, fleetBansSink}} {
+		pub, err := enfnats.NewPublisher(enfnats.PublisherConfig{Conn: spec.NATS.Conn(), Sink: p.sink, JetStream: true, Streams: streams}, store, log)
+		if err != nil {
+			return nil, err
+		}
+		*p.pub = pub
+	}
+	return f, nil
 }
+
+// serverAddrs resolves the hosts of a NATS server list (at start: a name
+// that does not resolve then protects nothing).
+func serverAddrs(list string) []netip.Addr {
+	var out []netip.Addr
+	for _, raw := range strings.Split(list, ",") {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.Hostname() == "" {
+			continue
+		}
+		if a, err := netip.ParseAddr(u.Hostname()); err == nil {
+			out = append(out, a.Unmap())
+			continue
+		}
+		ips, _ := net.LookupIP(u.Hostname())
+		for _, ip := range ips {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				out = append(out, a.Unmap())
+			}
+		}
+	}
+	return out
+}
+
+// protected reports whether addr is a NATS server of the fleet.
+func (f *fleet) protected(addr netip.Addr) bool { return slices.Contains(f.servers, addr.Unmap()) }
 
 // banSubject is the subject of an address's ban state: the address's
 // characters that NATS treats specially become '_' or '-'.
@@ -139,13 +179,16 @@ func (f *fleet) decodeFailure(header map[string][]string, data []byte, now time.
 		return ingest.Entry{}, ingestnats.Bad
 	}
 	addr, err := netip.ParseAddr(sf.Addr)
-	if err != nil || sf.Time.IsZero() {
+	if err != nil || sf.Time.IsZero() || !state.HostAddress(addr) {
 		return ingest.Entry{}, ingestnats.Bad
+	}
+	if f.protected(addr) {
+		return ingest.Entry{}, ingestnats.Skip
 	}
 	if sf.Time.After(now) {
 		sf.Time = now // another node's clock ahead of ours
 	}
-	return ingest.Entry{Time: sf.Time, ReadAt: now, Host: node, Message: sf.Line, Shared: &ingest.Shared{Addr: addr.Unmap(), User: sf.User, Node: node}}, ingestnats.Deliver
+	return ingest.Entry{Time: sf.Time, ReadAt: now, Host: truncate(node, 64), Message: truncate(sf.Line, maxRememberedLine), Shared: &ingest.Shared{Addr: addr.Unmap(), User: sf.User, Node: node}}, ingestnats.Deliver
 }
 
 // share is a shared pipeline's side of the fleet: an enforcer that stages
@@ -154,9 +197,6 @@ func (f *fleet) decodeFailure(header map[string][]string, data []byte, now time.
 type share struct {
 	f        *fleet
 	pipeline string
-	// adopting is set while the runner applies a decision that came from
-	// the fleet, which must not be published back.
-	adopting bool
 
 	mu     sync.Mutex
 	staged []state.OutboxRecord
@@ -176,35 +216,51 @@ func (s *share) stage(r state.OutboxRecord) {
 // failure shares a failure this node recognised.
 func (s *share) failure(f match.Failure) {
 	data, _ := json.Marshal(sharedFailure{Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Line: truncate(f.Line, 2048)})
-	s.stage(state.OutboxRecord{Sink: fleetSink, Subject: fleetFailuresSubject + s.pipeline, MsgID: nuid.Next(), Header: map[string]string{headerNode: s.f.spec.Node}, Data: data})
+	s.stage(state.OutboxRecord{Sink: fleetFailuresSink, Subject: fleetFailuresSubject + s.pipeline, MsgID: nuid.Next(), Header: map[string]string{headerNode: s.f.spec.Node}, Data: data})
 }
 
+// truncate cuts s to n bytes, copied, so the cut does not keep a large
+// message alive.
 func truncate(s string, n int) string {
 	if len(s) > n {
-		return s[:n]
+		return strings.Clone(s[:n])
 	}
 	return s
 }
 
+// boundLines keeps what a ban from the fleet carries as small as what this
+// node's own bans carry.
+func boundLines(lines []string) []string {
+	if len(lines) > maxLinesPerBan {
+		lines = lines[len(lines)-maxLinesPerBan:]
+	}
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		out[i] = truncate(l, maxRememberedLine)
+	}
+	return out
+}
+
 func (s *share) decision(d state.Decision) {
 	ev := enfnats.NewEvent(d, s.f.spec.Node)
-	rec := ev.Record(fleetSink, banSubject(s.pipeline, d.Prefix))
+	rec := ev.Record(fleetBansSink, banSubject(s.pipeline, d.Prefix))
 	rec.Header[headerNode] = s.f.spec.Node
 	s.stage(rec)
 }
 
-// Ban shares a ban this node decided.
+// Ban shares a ban this node decided; one adopted from the fleet is not
+// published back (no echo).
 func (s *share) Ban(_ context.Context, d state.Decision) error {
-	if !s.adopting && d.Origin == "" {
+	if !d.Fleet && d.Origin == "" {
 		s.decision(d)
 	}
 	return nil
 }
 
-// Unban shares a lifted ban, unless it expired: every node expires its
-// bans itself.
+// Unban shares a lifted ban, unless it came from the fleet or expired:
+// every node expires its bans itself.
 func (s *share) Unban(_ context.Context, d state.Decision) error {
-	if !s.adopting && d.Reason != "expired" {
+	if !d.Fleet && d.Reason != "expired" {
 		d.Origin = ""
 		s.decision(d)
 	}
@@ -224,10 +280,15 @@ func (s *share) TakeOutbox() []state.OutboxRecord {
 }
 
 // Committed wakes the publisher.
-func (s *share) Committed() { s.f.pub.Notify() }
+func (s *share) Committed() {
+	s.f.failures.Notify()
+	s.f.bans.Notify()
+}
 
-// Publisher is the fleet's publisher (for status and metrics).
-func (s *share) Publisher() *enfnats.Publisher { return s.f.pub }
+// Publishers are the fleet's publishers (for status and metrics).
+func (s *share) Publishers() []*enfnats.Publisher {
+	return []*enfnats.Publisher{s.f.failures, s.f.bans}
+}
 
 // ensureStreams creates the fleet's streams at start when NATS is
 // reachable, so the pipelines' consumers find them at once; otherwise the
@@ -249,7 +310,7 @@ func (f *fleet) ensureStreams(ctx context.Context) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := f.pub.EnsureStreams(ctx, js); err != nil {
+	if err := f.bans.EnsureStreams(ctx, js); err != nil {
 		f.log.Warn("fleet: stream setup", "err", err)
 	}
 }
@@ -373,7 +434,11 @@ func (d *Daemon) adoptIn(ctx context.Context, pipeline string, evs []enfnats.Eve
 	if !ok {
 		// Not running yet (start-up, a reload in progress): kept until it
 		// starts, so the replay of the fleet's bans is not lost.
-		if d.opts.Config.Shared(pipeline) && len(d.fleetPending)+len(evs) <= maxFleetPending {
+		switch {
+		case !d.sharedNow(pipeline):
+		case len(d.fleetPending)+len(evs) > maxFleetPending:
+			d.log.Warn("fleet: too many decisions for pipelines not running; dropped", "pipeline", pipeline, "count", len(evs))
+		default:
 			d.fleetPending = append(d.fleetPending, evs...)
 		}
 		d.fleetMu.Unlock()
@@ -383,19 +448,17 @@ func (d *Daemon) adoptIn(ctx context.Context, pipeline string, evs []enfnats.Eve
 	if r.share == nil {
 		return
 	}
-	_ = r.call(ctx, func() {
+	err := r.call(ctx, func() {
 		now := r.now()
-		// Enforced (and seen by the share enforcer) before adopting is
-		// cleared, so nothing adopted is published back.
-		r.share.adopting = true
-		defer func() {
-			r.enforcePending(ctx)
-			r.share.adopting = false
-		}()
 		for _, ev := range evs {
 			d.adoptOne(r, ev, now)
 		}
 	})
+	if errors.Is(err, errStopped) {
+		// A reload replaced the runner before it took them: to the new
+		// one, or kept until it starts.
+		d.adoptIn(ctx, pipeline, evs)
+	}
 }
 
 func (d *Daemon) adoptOne(r *runner, ev enfnats.Event, now time.Time) {
@@ -404,12 +467,12 @@ func (d *Daemon) adoptOne(r *runner, ev enfnats.Event, now time.Time) {
 		return
 	}
 	prefix, err := addr.Prefix(ev.Prefix)
-	if err != nil {
+	if err != nil || slices.ContainsFunc(d.fleet.servers, prefix.Contains) {
 		return
 	}
 	switch ev.Type {
 	case "ban":
-		dec := state.Decision{Prefix: prefix, Time: ev.Time, Failures: ev.Failures, BanCount: ev.BanCount, Reason: "fleet: " + ev.Reason + " on " + ev.Origin, Origin: ev.Origin, Lines: ev.Lines}
+		dec := state.Decision{Prefix: prefix, Time: ev.Time, Failures: ev.Failures, BanCount: ev.BanCount, Reason: "fleet: " + truncate(ev.Reason, 200) + " on " + truncate(ev.Origin, 64), Origin: truncate(ev.Origin, 64), Lines: boundLines(ev.Lines)}
 		if ev.Origin == d.fleet.spec.Node {
 			dec.Origin, dec.Reason = "", ev.Reason // our own, restored
 		}
@@ -424,9 +487,17 @@ func (d *Daemon) adoptOne(r *runner, ev enfnats.Event, now time.Time) {
 			return // banned here again since
 		}
 		if dec, ok := r.stages.Tracker.Unban(prefix, "fleet: unbanned on "+ev.Origin, now); ok {
+			dec.Fleet = true
 			r.apply(dec)
 		}
 	}
+}
+
+// sharedNow reports whether the configuration in force shares pipeline.
+func (d *Daemon) sharedNow(pipeline string) bool {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.opts.Config.Shared(pipeline)
 }
 
 // maxFleetPending bounds the fleet decisions kept for pipelines that are
@@ -464,13 +535,16 @@ func (d *Daemon) joinFleet(ctx context.Context) error {
 	f.ensureStreams(ctx)
 	fctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := f.pub.Run(fctx); err != nil {
-			f.log.Error("fleet publisher stopped", "err", err)
-		}
-	}()
+	for _, pub := range []*enfnats.Publisher{f.failures, f.bans} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := pub.Run(fctx); err != nil {
+				f.log.Error("fleet publisher stopped", "err", err)
+			}
+		}()
+	}
+	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		f.watchBans(fctx, func(evs []enfnats.Event) { d.adopt(fctx, evs) })
@@ -491,7 +565,7 @@ func (d *Daemon) fleetUnchanged(cfg *pipelines.Config) error {
 	switch {
 	case old == nil && now == nil:
 		return nil
-	case old == nil || now == nil || old.Node != now.Node || old.NATS.URL != now.NATS.URL:
+	case old == nil || now == nil || old.Node != now.Node || !reflect.DeepEqual(old.NATS, now.NATS):
 		return errors.New("the fleet block changes (node, nats): that needs a restart")
 	}
 	return nil

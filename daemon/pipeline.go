@@ -258,7 +258,9 @@ func (r *runner) process(e ingest.Entry) {
 		return
 	}
 	r.matched++
-	if r.share != nil {
+	// A failure this node ignores (ignoreip, its own addresses) is not
+	// given to the fleet either.
+	if r.share != nil && !r.stages.Tracker.Ignored(f.Addr) {
 		r.share.failure(f)
 	}
 	r.fail(f, now)
@@ -406,12 +408,14 @@ func (r *runner) mailerStatus() []MailerStatus {
 func (r *runner) publisherStatus() []PublisherStatus {
 	var out []PublisherStatus
 	for _, o := range r.outboxes {
-		p, ok := o.(interface{ Publisher() *enfnats.Publisher })
+		p, ok := o.(interface{ Publishers() []*enfnats.Publisher })
 		if !ok {
 			continue
 		}
-		st := p.Publisher().Stats()
-		out = append(out, PublisherStatus{Sink: p.Publisher().Sink(), State: st.State, Sent: st.Sent, Pending: st.Pending, Dropped: st.Dropped, Errors: st.Errors})
+		for _, pub := range p.Publishers() {
+			st := pub.Stats()
+			out = append(out, PublisherStatus{Sink: pub.Sink(), State: st.State, Sent: st.Sent, Pending: st.Pending, Dropped: st.Dropped, Errors: st.Errors})
+		}
 	}
 	return out
 }

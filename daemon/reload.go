@@ -22,11 +22,11 @@ import (
 // for a pipeline without enforcers. Exec actions' start commands run here,
 // and mailers start.
 func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.Enforcer {
+	d.runStop(p.Name) // a reload stops the previous enforcers' hooks before starting new ones
 	if len(p.Enforce) == 0 {
 		d.log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
 		return enforce.DryRun{Log: d.log}
 	}
-	d.runStop(p.Name) // a reload stops the exec actions before starting them again
 	var m enforce.Multi
 	for _, e := range p.Enforce {
 		switch {
@@ -361,7 +361,9 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
+	d.mu.Lock() // the fleet's bans watch reads it (sharedNow)
 	d.opts.Config = cfg
+	d.mu.Unlock()
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, trackers[p.Name]); err != nil {
 			return nil, err

@@ -115,16 +115,4 @@ func (c *Config) Shared(name string) bool {
 
 // LongestBan is the longest ban this pipeline can decide; 0 when a ban can
 // be permanent or grow without a cap.
-func (p *Pipeline) LongestBan() time.Duration {
-	pol := p.Policy()
-	if pol.BanTime <= 0 {
-		return 0
-	}
-	if inc := pol.Increment; inc != nil {
-		if inc.MaxTime <= 0 {
-			return 0
-		}
-		return max(pol.BanTime, inc.MaxTime+inc.RndTime)
-	}
-	return pol.BanTime
-}
+func (p *Pipeline) LongestBan() time.Duration { return p.Policy().LongestBan() }

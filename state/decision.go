@@ -46,6 +46,19 @@ type Decision struct {
 	// Origin is the fleet node that decided the ban; empty when this
 	// logjail decided it.
 	Origin string
+	// Fleet marks a decision adopted from the fleet (another node's ban or
+	// unban): it is enforced here but never published again.
+	Fleet bool
+}
+
+// HostAddress reports whether a can be banned: not unspecified, loopback,
+// multicast, link-local or the IPv4 broadcast address, none of which is an
+// attacker's own address.
+func HostAddress(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsValid() && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() &&
+		!a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() && a.Zone() == "" &&
+		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 // Permanent reports whether the ban never expires.

@@ -259,22 +259,51 @@ const adoptSlack = time.Minute
 // over, or the prefix is ignored here.
 func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
 	d.Prefix = canonical(d.Prefix)
-	d.Kind, d.Pipeline = Ban, t.policy.Pipeline
+	d.Kind, d.Pipeline, d.Fleet = Ban, t.policy.Pipeline, true
+	// Never wider than this pipeline bans (a /0 from a confused or hostile
+	// publisher would cut the host off), never a non-host address, nor one
+	// this pipeline ignores.
+	if !d.Prefix.IsValid() || !HostAddress(d.Prefix.Addr()) || d.Prefix.Bits() < t.PrefixOf(d.Prefix.Addr()).Bits() || t.overlapsIgnored(d.Prefix) {
+		return Decision{}, false
+	}
+	// Never longer than this pipeline would ban, nor decided in our future.
+	if d.Time.After(now) {
+		d.Time = now
+	}
+	if longest := t.policy.LongestBan(); longest > 0 && (d.Permanent() || d.Until.After(now.Add(longest))) {
+		d.Until = now.Add(longest)
+	}
 	if !d.Permanent() && !d.Until.After(now) {
 		return Decision{}, false
 	}
-	// Never wider than this pipeline bans (a /0 from a confused or hostile
-	// publisher would cut the host off), nor over an ignored address.
-	if !d.Prefix.IsValid() || d.Prefix.Bits() < t.PrefixOf(d.Prefix.Addr()).Bits() || t.overlapsIgnored(d.Prefix) {
-		return Decision{}, false
+	// Already covered by a ban here (its own or its counting prefix's);
+	// nodes banning the same attacker at about the same time decide bans
+	// that end a moment apart, so only a real extension is adopted.
+	if t.banned(d.Prefix.Addr(), t.PrefixOf(d.Prefix.Addr())) {
+		if old, ok := t.active[d.Prefix]; !ok || old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until)) {
+			return Decision{}, false
+		}
 	}
-	// Nodes banning the same attacker at about the same time decide bans
-	// that end a moment apart; only a real extension is adopted.
-	if old, ok := t.active[d.Prefix]; ok && (old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until))) {
+	if d.Prefix.IsSingleIP() && t.policy.IgnoreCheck != nil && t.policy.IgnoreCheck(d.Prefix.Addr()) {
 		return Decision{}, false
 	}
 	t.add(d)
 	return d, true
+}
+
+// LongestBan is the longest ban the policy decides; 0 when unbounded
+// (permanent bans, or an increment without maxtime).
+func (p Policy) LongestBan() time.Duration {
+	if p.BanTime <= 0 {
+		return 0
+	}
+	if inc := p.Increment; inc != nil {
+		if inc.MaxTime <= 0 {
+			return 0
+		}
+		return max(p.BanTime, inc.MaxTime+inc.RndTime)
+	}
+	return p.BanTime
 }
 
 // BanOf returns prefix's active ban.
@@ -300,7 +329,7 @@ func (t *Tracker) Unban(prefix netip.Prefix, reason string, now time.Time) (Deci
 		return Decision{}, false
 	}
 	delete(t.active, old.Prefix)
-	old.Kind, old.Time, old.Reason = Unban, now, reason
+	old.Kind, old.Time, old.Reason, old.Fleet = Unban, now, reason, false
 	return old, true
 }
 

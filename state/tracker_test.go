@@ -299,18 +299,25 @@ func TestAdopt(t *testing.T) {
 		return d
 	}
 	for _, tc := range []struct {
-		name     string
-		active   []Decision
-		adopt    Decision
-		want     bool
-		wantFrom string
+		name      string
+		active    []Decision
+		adopt     Decision
+		want      bool
+		wantUntil time.Duration // from now; 0: the adopted ban's
 	}{
 		{name: "new", adopt: ban("203.0.113.7/32", time.Hour), want: true},
 		{name: "same end", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", time.Hour)},
-		{name: "a moment later", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", time.Hour+30*time.Second)},
-		{name: "extended", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", 2*time.Hour), want: true},
-		{name: "permanent over timed", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", 0), want: true},
-		{name: "timed over permanent", active: []Decision{ban("203.0.113.7/32", 0)}, adopt: ban("203.0.113.7/32", 5*time.Hour)},
+		{name: "a moment later", active: []Decision{ban("203.0.113.7/32", 50*time.Minute)}, adopt: ban("203.0.113.7/32", 50*time.Minute+30*time.Second)},
+		{name: "extended", active: []Decision{ban("203.0.113.7/32", 30*time.Minute)}, adopt: ban("203.0.113.7/32", time.Hour), want: true},
+		{name: "permanent, clamped to this pipeline's longest ban", active: []Decision{ban("203.0.113.7/32", time.Hour)}, adopt: ban("203.0.113.7/32", 0)},
+		{name: "permanent elsewhere, an hour here", adopt: ban("203.0.113.8/32", 0), want: true, wantUntil: time.Hour},
+		{name: "a year, clamped", adopt: ban("203.0.113.8/32", 365*24*time.Hour), want: true, wantUntil: time.Hour},
+		{name: "covered by a wider ban", active: []Decision{ban("2001:db8:1:2::/64", time.Hour)}, adopt: ban("2001:db8:1:2::7/128", 2*time.Hour)},
+		{name: "multicast", adopt: ban("224.0.0.1/32", time.Hour)},
+		{name: "unspecified", adopt: ban("0.0.0.0/32", time.Hour)},
+		{name: "link-local", adopt: ban("fe80::1/128", time.Hour)},
+		{name: "broadcast", adopt: ban("255.255.255.255/32", time.Hour)},
+		{name: "timed over permanent", active: []Decision{ban("203.0.113.7/32", 0)}, adopt: ban("203.0.113.7/32", 50*time.Minute)},
 		{name: "over already", adopt: ban("203.0.113.7/32", -time.Minute)},
 		{name: "ignored", adopt: ban("192.0.2.9/32", time.Hour)},
 		{name: "covers ignored", adopt: ban("192.0.2.0/16", time.Hour)},
@@ -329,10 +336,14 @@ func TestAdopt(t *testing.T) {
 			if !ok {
 				return
 			}
-			if d.Pipeline != "sshd" || d.Kind != Ban || d.Origin != "node2" || !d.Until.Equal(tc.adopt.Until) {
+			until := tc.adopt.Until
+			if tc.wantUntil != 0 {
+				until = now.Add(tc.wantUntil)
+			}
+			if d.Pipeline != "sshd" || d.Kind != Ban || d.Origin != "node2" || !d.Fleet || !d.Until.Equal(until) {
 				t.Errorf("adopted %+v", d)
 			}
-			if got, ok := tr.BanOf(tc.adopt.Prefix); !ok || !got.Until.Equal(tc.adopt.Until) {
+			if got, ok := tr.BanOf(tc.adopt.Prefix); !ok || !got.Until.Equal(until) {
 				t.Errorf("active ban %+v %v", got, ok)
 			}
 		})

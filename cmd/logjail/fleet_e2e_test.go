@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -166,10 +167,10 @@ pipelines:
 	h.stop()
 	burst(20, 40)
 	eventually(t, 10*time.Second, "bans while NATS is down", func() bool { return len(node.elements(t, "e2e-v4")) == 40 })
-	st := status(t, s.socket)
-	if len(st.Publishers) != 1 || st.Publishers[0].Pending == 0 || st.Publishers[0].State == "connected" {
-		t.Fatalf("publisher while NATS is down: %+v", st.Publishers)
-	}
+	eventually(t, 10*time.Second, "events kept on disk while NATS is down", func() bool {
+		st := status(t, s.socket)
+		return len(st.Publishers) == 1 && st.Publishers[0].Pending > 0 && st.Publishers[0].State != "connected"
+	})
 	time.Sleep(2 * time.Second) // down "for a while": retries fail meanwhile
 	h.start(t)
 	burst(40, 50)
@@ -245,7 +246,7 @@ func TestFleet(t *testing.T) {
 		setups = append(setups, s)
 		procs = append(procs, s.start(t, node))
 	}
-	nc, _ := h.client(t)
+	nc, js := h.client(t)
 	var seenMu sync.Mutex
 	var seen []*natsgo.Msg
 	published, err := nc.Subscribe("logjail.fleet.bans.>", func(m *natsgo.Msg) {
@@ -333,6 +334,39 @@ func TestFleet(t *testing.T) {
 	eventually(t, 5*time.Second, "unbanned on every node", func() bool {
 		return !has(h.nodes[0], attacker) && !has(h.nodes[1], attacker) && !has(h.nodes[2], attacker)
 	})
+
+	// Hostile or broken messages on the fleet's subjects ban nothing that
+	// a node would not ban itself: not everything, not a multicast or
+	// unspecified address, not the NATS server, not for longer than the
+	// pipeline's bantime; malformed ones are skipped.
+	hostileUntil := time.Now().Add(100 * 365 * 24 * time.Hour).UTC().Format(time.RFC3339)
+	for _, m := range []struct{ subject, data string }{
+		{"logjail.fleet.bans.e2e.h1", `{"type":"ban","pipeline":"e2e","addr":"0.0.0.0","prefix":0,"time":"2026-01-01T00:00:00Z","until":null}`},
+		{"logjail.fleet.bans.e2e.h2", `{"type":"ban","pipeline":"e2e","addr":"224.0.0.1","prefix":32,"time":"2026-01-01T00:00:00Z","until":null}`},
+		{"logjail.fleet.bans.e2e.h3", `{"type":"ban","pipeline":"e2e","addr":"10.77.1.1","prefix":32,"time":"2026-01-01T00:00:00Z","until":null}`},
+		{"logjail.fleet.bans.e2e.h4", `{"type":"ban","pipeline":"e2e","addr":"203.0.113.99","prefix":32,"time":"2026-01-01T00:00:00Z","until":"` + hostileUntil + `"}`},
+		{"logjail.fleet.bans.e2e.h5", `not json`},
+		{"logjail.fleet.failures.e2e", `{"addr":"0.0.0.0","time":"2026-01-01T00:00:00Z","line":"x"}`},
+		{"logjail.fleet.failures.e2e", `{broken`},
+	} {
+		if _, err := js.Publish(context.Background(), m.subject, []byte(m.data)); err != nil {
+			t.Fatalf("publish %s: %v", m.subject, err)
+		}
+	}
+	eventually(t, 5*time.Second, "the one legitimate-looking ban adopted", func() bool { return onAll("203.0.113.99", h.nodes...) })
+	for i, n := range h.nodes {
+		els, _ := tryElements(n, "e2e-v4")
+		for a, left := range els {
+			// 10.77.1.1 is the NATS server for node 1 only; the others
+			// reach it at another address and may ban this one.
+			if !slices.Contains([]string{attacker, second, local, remote, "203.0.113.99"}, a.String()) && (i == 0 || a.String() != "10.77.1.1") {
+				t.Errorf("node%d bans %s", i+1, a)
+			}
+			if a.String() == "203.0.113.99" && left > time.Hour {
+				t.Errorf("node%d bans 203.0.113.99 for %s, longer than bantime", i+1, left)
+			}
+		}
+	}
 
 	// No echo: a node publishes its own decisions only, never one it
 	// adopted. (JetStream would drop an echo as a duplicate for a while;

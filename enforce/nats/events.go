@@ -33,15 +33,20 @@ func NewBanEvents(pub *Publisher, subject, origin string) *BanEvents {
 	return &BanEvents{pub: pub, subject: subject, origin: origin}
 }
 
-// Ban stages a ban event.
+// Ban stages a ban event. A ban adopted from the fleet is announced by the
+// node that decided it, not again by every node.
 func (b *BanEvents) Ban(_ context.Context, d state.Decision) error {
-	b.stage(d)
+	if !d.Fleet {
+		b.stage(d)
+	}
 	return nil
 }
 
-// Unban stages an unban event.
+// Unban stages an unban event (not for one that came from the fleet).
 func (b *BanEvents) Unban(_ context.Context, d state.Decision) error {
-	b.stage(d)
+	if !d.Fleet {
+		b.stage(d)
+	}
 	return nil
 }
 
@@ -70,5 +75,5 @@ func (b *BanEvents) TakeOutbox() []state.OutboxRecord {
 // Committed wakes the publisher.
 func (b *BanEvents) Committed() { b.pub.Notify() }
 
-// Publisher returns the publisher the events go through.
-func (b *BanEvents) Publisher() *Publisher { return b.pub }
+// Publishers returns the publisher the events go through.
+func (b *BanEvents) Publishers() []*Publisher { return []*Publisher{b.pub} }

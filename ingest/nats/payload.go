@@ -28,6 +28,11 @@ func (s *Source) decode(header map[string][]string, data []byte, now time.Time) 
 		}
 		return ingest.Entry{}, Bad
 	}
+	if len(data) > MaxPayload {
+		s.skipped.Add(1)
+		s.warn("oversize", "nats: payload larger than 64 KiB skipped", "size", len(data))
+		return ingest.Entry{}, Bad
+	}
 	e, v := s.cfg.Decode(header, data, now)
 	if v == Bad {
 		s.skipped.Add(1)
