@@ -368,9 +368,33 @@ func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply fu
 		return err
 	}
 	defer it.Stop()
+	// The ordered consumer follows sequence numbers; a stream made anew (a
+	// server back without its JetStream state) starts them over, and the
+	// consumer would wait for ever. Noticed here, the watch starts again
+	// with a replay.
+	var created time.Time
+	if st, err := js.Stream(ctx, fleetBansStream); err == nil {
+		created = st.CachedInfo().Created
+	}
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
 	go func() {
-		<-ctx.Done()
-		it.Stop()
+		t := time.NewTicker(fleetStreamCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-watch.Done():
+				it.Stop()
+				return
+			case <-t.C:
+			}
+			st, err := js.Stream(watch, fleetBansStream)
+			if errors.Is(err, jetstream.ErrStreamNotFound) || err == nil && !st.CachedInfo().Created.Equal(created) {
+				f.log.Warn("fleet: the bans stream was made anew; replaying it")
+				it.Stop()
+				return
+			}
+		}
 	}()
 	var batch []enfnats.Event
 	for {
@@ -405,6 +429,9 @@ func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply fu
 		}
 	}
 }
+
+// fleetStreamCheck is how often the bans watch checks its stream.
+var fleetStreamCheck = 10 * time.Second
 
 // adoptBatch bounds the fleet decisions applied in one call of a runner.
 const adoptBatch = 512

@@ -392,6 +392,19 @@ func TestFleet(t *testing.T) {
 	if unbans != 1 {
 		t.Errorf("%d unban messages, want 1 (the manual unban, not echoed)", unbans)
 	}
+	// The NATS server comes back without its JetStream state (a redeploy
+	// without its volume): the nodes make the streams and their consumers
+	// again and the fleet works on.
+	h.stop()
+	h.storeDir = t.TempDir()
+	h.start(t)
+	const afterLoss = "203.0.113.70"
+	setups[0].appendLines(t, time.Now(), failures(afterLoss, 3)...)
+	setups[1].appendLines(t, time.Now(), failures(afterLoss, 2)...)
+	eventually(t, 60*time.Second, "failures shared and the ban on every node after the server lost its state", func() bool {
+		return onAll(afterLoss, h.nodes...)
+	})
+
 	st := status(t, setups[0].socket)
 	if st.Filter.Shared == 0 {
 		t.Errorf("node1 counted no fleet failures: %+v", st.Filter)

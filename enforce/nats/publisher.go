@@ -91,6 +91,8 @@ const (
 	retryEvery = time.Second
 	warnEvery  = 30 * time.Second
 	dupWindow  = 10 * time.Minute
+	// ensureEvery spaces the attempts to set the streams up.
+	ensureEvery = 5 * time.Second
 )
 
 // NewPublisher checks cfg; Run connects.
@@ -175,27 +177,30 @@ func (p *Publisher) Run(ctx context.Context) error {
 	tick := time.NewTicker(retryEvery)
 	defer tick.Stop()
 	ensured := false
+	var lastEnsure time.Time
 	for {
 		if nc.IsConnected() {
-			if !ensured && p.cfg.JetStream {
+			// A stream that cannot be created or updated (a user allowed
+			// to publish only) is no reason not to publish: the server
+			// may well store the messages.
+			if !ensured && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
+				lastEnsure = time.Now()
 				if err := p.EnsureStreams(ctx, js); err != nil {
 					p.errs.Add(1)
-					p.warn("nats publisher: stream setup failed; retrying", "err", err)
+					p.warn("nats publisher: stream setup failed; publishing anyway and retrying", "err", err)
 				} else {
 					ensured = true
 				}
 			}
-			if ensured || !p.cfg.JetStream {
-				if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
-					p.errs.Add(1)
-					p.warn("nats publisher: publishing failed; retrying", "err", err)
-					ensured = false // the stream may have been deleted
-				}
+			if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
+				p.errs.Add(1)
+				p.warn("nats publisher: publishing failed; retrying", "err", err)
+				ensured = false // the stream may have been deleted
 			}
 		}
 		select {
 		case <-ctx.Done():
-			if nc.IsConnected() && (ensured || !p.cfg.JetStream) {
+			if nc.IsConnected() {
 				final, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				_ = p.flush(final, nc, js)
 				cancel()

@@ -47,6 +47,7 @@ func (s *Source) runJetStream(ctx context.Context, c *conn, out chan<- ingest.En
 	defer stopExtend()
 
 	attempt := 0
+	consumed := false // set up once: a refusal after that is the server's state lost, retried
 	for {
 		// JetStream API calls need a connection; wait for one.
 		select {
@@ -58,7 +59,7 @@ func (s *Source) runJetStream(ctx context.Context, c *conn, out chan<- ingest.En
 		}
 		cons, err := s.setupConsumer(ctx, js)
 		if err == nil {
-			attempt = 0
+			attempt, consumed = 0, true
 			err = s.consume(ctx, cons, out, p)
 			if err == nil || ctx.Err() != nil {
 				return nil
@@ -73,7 +74,7 @@ func (s *Source) runJetStream(ctx context.Context, c *conn, out chan<- ingest.En
 			if ctx.Err() != nil {
 				return nil
 			}
-			if permanent(err) {
+			if permanent(err) && !consumed {
 				return err
 			}
 			s.warn("setup", "nats: cannot set up the JetStream consumer; retrying", "err", err)
@@ -197,6 +198,30 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 	if s.onSubscribed != nil {
 		s.onSubscribed()
 	}
+	// A consumer that vanished (deleted, or a server back without its
+	// JetStream state) does not always end the iterator: check now and
+	// then, and set up again when it is gone.
+	watch, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		t := time.NewTicker(s.consumerCheck)
+		defer t.Stop()
+		for {
+			select {
+			case <-watch.Done():
+				return
+			case <-t.C:
+			}
+			ictx, cancel := context.WithTimeout(watch, setupTimeout)
+			_, err := cons.Info(ictx)
+			cancel()
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+				s.warn("gone", "nats: the durable consumer is gone from the server; setting it up again", "err", err)
+				it.Stop()
+				return
+			}
+		}
+	}()
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {

@@ -406,3 +406,36 @@ func TestJetStreamConsumerDeleted(t *testing.T) {
 	default:
 	}
 }
+
+// A server that comes back without its JetStream state (a redeploy without
+// its volume): once the stream exists again, the source sets its durable
+// up again and goes on, rather than waiting for ever on a consumer that is
+// gone.
+func TestJetStreamServerLostState(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir(), nil)
+	port := serverPort(t, srv)
+	url := srv.ClientURL()
+	_, js := jsSetup(t, url)
+	jsPublish(t, js, "logs.sshd", "before")
+	s := newSource(t, jsConfig(url, "lost"))
+	s.consumerCheck = 200 * time.Millisecond
+	out := make(chan ingest.Entry, 64)
+	r := start(t, s, out)
+	e := receive(t, out, 1)[0]
+	e.Ack()
+
+	stopServer(srv)
+	waitFor(t, "disconnected", func() bool { return s.Stats().State != "connected" })
+	srv = startServer(t, port, t.TempDir(), nil) // an empty store
+	_, js = jsSetup(t, url)                      // the stream, created again
+	jsPublish(t, js, "logs.sshd", "after")
+	got := receive(t, out, 1)
+	if got[0].Message != "after" {
+		t.Fatalf("got %q", got[0].Message)
+	}
+	select {
+	case <-r.done:
+		t.Logf("Run returned %v (restarted by its supervisor in logjail)", r.err)
+	default:
+	}
+}

@@ -127,6 +127,7 @@ type Source struct {
 	linger        time.Duration
 	pendingMsgs   int
 	reconnectBase time.Duration
+	consumerCheck time.Duration
 
 	// Test hooks, called on library goroutines when set.
 	onState      func(string) // every state change
@@ -165,6 +166,7 @@ func New(cfg Config, log *slog.Logger) (*Source, error) {
 		linger:        defaultLinger,
 		pendingMsgs:   defaultPendingMsgs,
 		reconnectBase: defaultReconnectBase,
+		consumerCheck: 10 * time.Second,
 	}, nil
 }
 
