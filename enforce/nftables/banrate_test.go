@@ -84,3 +84,39 @@ func TestApplyInOrder(t *testing.T) {
 	wantElements(t, f, "sshd", elem("192.0.2.1/32", 3*time.Hour), elem("2001:db8::/64", 2*time.Hour))
 	wantElements(t, f, "web", elem("198.51.100.0/24", 0))
 }
+
+// A wider ban over narrower ones (a /64 decided while one of its addresses
+// is banned on its own) replaces them rather than failing.
+func TestWiderBanReplacesNarrower(t *testing.T) {
+	ns := newNetNS(t)
+	f := ns.firewall(t)
+	setup(t, f, PipelineSpec{Name: "sshd"})
+	now := time.Now()
+	ban := func(p string, d time.Duration) state.Decision {
+		return state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix(p), Time: now, Until: now.Add(d)}
+	}
+	ctx := context.Background()
+	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:2::7/128", time.Hour), ban("2001:db8:9::1/128", time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Ban(ctx, ban("2001:db8:1:2::/64", 2*time.Hour)); err != nil {
+		t.Fatalf("wider ban: %v", err)
+	}
+	if err := f.Apply(ctx, []state.Decision{ban("192.0.2.7/32", time.Hour), ban("192.0.2.0/24", 2*time.Hour)}); err != nil {
+		t.Fatalf("wider ban in a batch: %v", err)
+	}
+	wantElements(t, f, "sshd", elem("192.0.2.0/24", 2*time.Hour), elem("2001:db8:1:2::/64", 2*time.Hour), elem("2001:db8:9::1/128", time.Hour))
+
+	// The narrower bans end later (their unbans) without touching the
+	// wider one, also when one starts where the wider one starts.
+	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:3::/128", time.Hour), ban("2001:db8:1:3::/64", 2*time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	unban := func(p string) state.Decision {
+		return state.Decision{Kind: state.Unban, Pipeline: "sshd", Prefix: netip.MustParsePrefix(p), Time: now}
+	}
+	if err := f.Apply(ctx, []state.Decision{unban("2001:db8:1:2::7/128"), unban("2001:db8:1:3::/128"), unban("192.0.2.7/32")}); err != nil {
+		t.Fatal(err)
+	}
+	wantElements(t, f, "sshd", elem("192.0.2.0/24", 2*time.Hour), elem("2001:db8:1:2::/64", 2*time.Hour), elem("2001:db8:1:3::/64", 2*time.Hour), elem("2001:db8:9::1/128", time.Hour))
+}

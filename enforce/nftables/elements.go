@@ -249,6 +249,35 @@ func (f *Firewall) flush(ctx context.Context, set *nft.Set, o op, items []item) 
 	return c.Flush()
 }
 
+// clearInside makes room for a wider ban: an interval set cannot hold a
+// prefix over narrower ones (a /64 decided while one of its addresses is
+// banned on its own), so the narrower elements inside it.what go; the
+// wider ban covers them. It reports whether it removed any.
+func (f *Firewall) clearInside(ctx context.Context, set *nft.Set, it item) bool {
+	p, err := netip.ParsePrefix(it.what)
+	if err != nil {
+		return false
+	}
+	spans, err := f.list(ctx, set)
+	if err != nil {
+		return false
+	}
+	var inside []item
+	for _, s := range spans {
+		ps, _ := s.prefixes()
+		for _, q := range ps {
+			if q.Bits() > p.Bits() && p.Contains(q.Addr()) {
+				inside = append(inside, spanItem(s))
+				break
+			}
+		}
+	}
+	if len(inside) == 0 {
+		return false
+	}
+	return f.flush(ctx, set, opDelete, inside) == nil
+}
+
 // ignorable reports errors that mean the work is done: deleting an absent element.
 func ignorable(o op, err error) bool { return o == opDelete && errors.Is(err, unix.ENOENT) }
 
@@ -269,12 +298,14 @@ func (f *Firewall) apply(ctx context.Context, pipeline string, set *nft.Set, o o
 		if err == nil || ignorable(o, err) && len(chunk) == 1 {
 			continue
 		}
-		if len(chunk) == 1 {
-			fail(chunk[0], err)
-			continue
-		}
 		for _, it := range chunk {
-			if err := f.flush(ctx, set, o, []item{it}); err != nil && !ignorable(o, err) {
+			if len(chunk) > 1 {
+				err = f.flush(ctx, set, o, []item{it})
+			}
+			if err != nil && o == opRefresh && errors.Is(err, unix.EEXIST) && f.clearInside(ctx, set, it) {
+				err = f.flush(ctx, set, o, []item{it})
+			}
+			if err != nil && !ignorable(o, err) {
 				fail(it, err)
 			}
 		}
@@ -324,10 +355,7 @@ func (f *Firewall) Ban(ctx context.Context, d state.Decision) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if err := f.flush(ctx, set, opRefresh, []item{prefixItem(p, timeout)}); err != nil {
-		return elemErr(d.Pipeline, set.Name, "ban", p.String(), err)
-	}
-	return nil
+	return f.apply(ctx, d.Pipeline, set, opRefresh, []item{prefixItem(p, timeout)})
 }
 
 // Apply bans and unbans many prefixes with as few netlink transactions as
