@@ -75,6 +75,11 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 // sent too); what it could not send stays in the store's outbox.
 func (d *Daemon) banEvents(p *pipelines.Pipeline, n *pipelines.NATSEventsSpec) (*enfnats.BanEvents, error) {
 	cfg := enfnats.PublisherConfig{Conn: n.Conn(), Sink: "events/" + p.Name + "/" + n.Subject, MaxBuffer: n.MaxBuffer}
+	for sink, count := range d.store.OutboxSinks("events/" + p.Name + "/") {
+		if sink != cfg.Sink {
+			d.log.Warn("ban events of an earlier configuration wait on disk; they are sent when a nats enforcer of this pipeline uses that subject again", "pipeline", p.Name, "outbox", sink, "events", count)
+		}
+	}
 	if n.Stream != "" {
 		cfg.JetStream = true
 		cfg.Streams = []enfnats.StreamSpec{{Name: n.Stream, Subjects: []string{n.Subject}, MaxAge: p.LongestBan()}}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -178,17 +179,39 @@ func (s *Store) OutboxDelete(sink string, seq uint64) error {
 func (s *Store) OutboxLen(sink string) int {
 	n := 0
 	_ = s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketOutbox).Bucket([]byte(sink))
-		if b == nil {
-			return nil
-		}
-		c := b.Cursor()
-		first, _ := c.First()
-		last, _ := c.Last()
-		if first != nil {
-			n = int(binary.BigEndian.Uint64(last) - binary.BigEndian.Uint64(first) + 1)
-		}
+		n = s.outboxLen(tx, sink)
 		return nil
 	})
 	return n
+}
+
+func (s *Store) outboxLen(tx *bolt.Tx, sink string) int {
+	b := tx.Bucket(bucketOutbox).Bucket([]byte(sink))
+	if b == nil {
+		return 0
+	}
+	c := b.Cursor()
+	first, _ := c.First()
+	last, _ := c.Last()
+	if first == nil {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(last) - binary.BigEndian.Uint64(first) + 1)
+}
+
+// OutboxSinks lists the sinks whose names start with prefix and that hold
+// records, with their counts.
+func (s *Store) OutboxSinks(prefix string) map[string]int {
+	out := map[string]int{}
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketOutbox).ForEachBucket(func(k []byte) error {
+			if name := string(k); strings.HasPrefix(name, prefix) {
+				if n := s.outboxLen(tx, name); n > 0 {
+					out[name] = n
+				}
+			}
+			return nil
+		})
+	})
+	return out
 }

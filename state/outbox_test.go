@@ -51,6 +51,12 @@ func TestOutbox(t *testing.T) {
 	if items, _ := s.OutboxPeek("none", 10); len(items) != 0 {
 		t.Fatalf("unknown sink: %+v", items)
 	}
+	if got := s.OutboxSinks(""); len(got) != 2 || got["a"] != 2 || got["b"] != 1 {
+		t.Fatalf("sinks = %v", got)
+	}
+	if got := s.OutboxSinks("b"); len(got) != 1 {
+		t.Fatalf("sinks b* = %v", got)
+	}
 }
 
 func TestOutboxLimitDropsOldest(t *testing.T) {
