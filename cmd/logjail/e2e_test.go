@@ -266,17 +266,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	})
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	read := func() uint64 {
-		out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).Output()
-		if err != nil {
-			return 0
-		}
-		var st daemon.PipelineStatus
-		if json.Unmarshal(out, &st) != nil || len(st.Sources) == 0 {
-			return 0
-		}
-		return st.Sources[0].Read
-	}
+	read := func() uint64 { return sourceRead(s.socket, "e2e") }
 	before := read()
 	eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
 		select {
@@ -559,4 +549,17 @@ func TestSecondDaemonLeavesTableAlone(t *testing.T) {
 	if _, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.9")]; !ok {
 		t.Fatal("the first logjail's ban is gone from the set")
 	}
+}
+
+// sourceRead is what a pipeline's first source has read, 0 when unknown.
+func sourceRead(socket, pipeline string) uint64 {
+	out, err := exec.Command(binary, "status", pipeline, "--json", "--socket", socket).Output()
+	if err != nil {
+		return 0
+	}
+	var st daemon.PipelineStatus
+	if json.Unmarshal(out, &st) != nil || len(st.Sources) == 0 {
+		return 0
+	}
+	return st.Sources[0].Read
 }

@@ -1,18 +1,16 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/daemon"
 	"github.com/logjail/logjail/enforce/mail/mailtest"
 )
 
@@ -103,7 +101,7 @@ pipelines:
 			t.Errorf("the mail lacks %q:\n%s", want, m.Body)
 		}
 	}
-	if !slicesContain(whois.Queries(), "192.0.2.2") {
+	if !slices.Contains(whois.Queries(), "192.0.2.2") {
 		t.Errorf("whois queries %q, want 192.0.2.2", whois.Queries())
 	}
 	if st := status(t, s.socket); len(st.Mailers) != 1 || st.Mailers[0].Sent != 1 || st.Mailers[0].Queued != 0 {
@@ -210,28 +208,6 @@ func appendTo(t testing.TB, file string, at time.Time, msgs ...string) {
 	for _, m := range msgs {
 		fmt.Fprintf(f, "%s srv %s\n", at.Format(time.Stamp), m)
 	}
-}
-
-// sourceRead is what a pipeline's first source has read, 0 when unknown.
-func sourceRead(socket, pipeline string) uint64 {
-	out, err := exec.Command(binary, "status", pipeline, "--json", "--socket", socket).Output()
-	if err != nil {
-		return 0
-	}
-	var st daemon.PipelineStatus
-	if json.Unmarshal(out, &st) != nil || len(st.Sources) == 0 {
-		return 0
-	}
-	return st.Sources[0].Read
-}
-
-func slicesContain(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // --- an SMTP server that records mail and a whois server (mailtest's),

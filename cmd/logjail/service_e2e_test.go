@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -418,17 +417,7 @@ func TestServiceUnprivileged(t *testing.T) {
 			t.Logf("logjail's log:\n%s", b)
 		}
 	})
-	read := func() uint64 {
-		out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).Output()
-		if err != nil {
-			return 0
-		}
-		var st daemon.PipelineStatus
-		if json.Unmarshal(out, &st) != nil || len(st.Sources) == 0 {
-			return 0
-		}
-		return st.Sources[0].Read
-	}
+	read := func() uint64 { return sourceRead(s.socket, "e2e") }
 	eventually(t, 20*time.Second, "logjail's file source did not read the root-only log", func() bool {
 		select {
 		case err := <-exited:
