@@ -80,11 +80,15 @@ var (
 	descPending   = prometheus.NewDesc("logjail_nats_outbox_pending", "Messages waiting on disk for NATS, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
 	descOutDrop   = prometheus.NewDesc("logjail_nats_outbox_dropped_total", "Messages dropped because the outbox was full, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
 	descPubErrs   = prometheus.NewDesc("logjail_nats_publish_errors_total", "Failed publish rounds (retried), per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
+	descMailSent  = prometheus.NewDesc("logjail_mail_sent_total", "Mails delivered by the mail enforcer of a pipeline (a shared mailer counts for each of its pipelines).", []string{"pipeline"}, nil)
+	descMailQueue = prometheus.NewDesc("logjail_mail_queued", "Decisions and notes waiting to be mailed, per pipeline.", []string{"pipeline"}, nil)
+	descMailFail  = prometheus.NewDesc("logjail_mail_failed_total", "Mail delivery attempts that failed (retried), per pipeline.", []string{"pipeline"}, nil)
+	descMailDrop  = prometheus.NewDesc("logjail_mail_dropped_total", "Decisions never mailed (a full queue, a delivery given up), per pipeline.", []string{"pipeline"}, nil)
 	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start.", []string{"pipeline"}, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
 		ch <- d
 	}
 }
@@ -124,6 +128,12 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descSrcErrors, prometheus.CounterValue, float64(s.Errors), name, src.Describe())
+		}
+		for _, m := range r.mailerStatus() {
+			ch <- prometheus.MustNewConstMetric(descMailSent, prometheus.CounterValue, float64(m.Sent), name)
+			ch <- prometheus.MustNewConstMetric(descMailQueue, prometheus.GaugeValue, float64(m.Queued), name)
+			ch <- prometheus.MustNewConstMetric(descMailFail, prometheus.CounterValue, float64(m.Failed), name)
+			ch <- prometheus.MustNewConstMetric(descMailDrop, prometheus.CounterValue, float64(m.Dropped), name)
 		}
 		for _, p := range r.publisherStatus() {
 			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(p.Sent), name, p.Sink)

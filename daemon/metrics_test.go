@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
@@ -290,7 +292,12 @@ func scrapeNATS(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newRunner(st, enfnats.NewBanEvents(pub, "logjail.test", "test"), store, log, time.Now)
+	// A mailer whose server never answers: what it would send stays queued.
+	mailer, err := mail.New(mail.Config{To: []string{"root@example.org"}, From: "logjail@example.org", SMTP: mail.SMTP{Addr: "127.0.0.1:1", TLS: "none"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRunner(st, enforce.Multi{enfnats.NewBanEvents(pub, "logjail.test", "test"), mailer}, store, log, time.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
@@ -323,6 +330,8 @@ func scrapeNATS(t *testing.T) string {
 		`logjail_pipeline_up{pipeline="broken"}`:                                       0,
 		`logjail_bans_total{pipeline="n"}`:                                             1,
 		`logjail_nats_outbox_pending{pipeline="n",sink="events/n/logjail.test"}`:       1,
+		`logjail_mail_queued{pipeline="n"}`:                                            1,
+		`logjail_mail_sent_total{pipeline="n"}`:                                        0,
 		`logjail_nats_published_total{pipeline="n",sink="events/n/logjail.test"}`:      0,
 		`logjail_nats_outbox_dropped_total{pipeline="n",sink="events/n/logjail.test"}`: 0,
 		`logjail_nats_publish_errors_total{pipeline="n",sink="events/n/logjail.test"}`: 0,
