@@ -78,11 +78,13 @@ type sharedFailure struct {
 	Line string    `json:"line"`
 }
 
-func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fleet, error) {
-	spec := cfg.Fleet
+// fleetStreams are the fleet's streams as cfg needs them: failures kept for
+// the longest findtime of the shared pipelines (at least an hour), bans for
+// their longest ban (unlimited when one can be permanent).
+func fleetStreams(cfg *pipelines.Config) []enfnats.StreamSpec {
 	retention, bansAge := minFailureRetention, time.Duration(0)
 	unlimited := false
-	for _, name := range spec.Share {
+	for _, name := range cfg.Fleet.Share {
 		for _, p := range cfg.Pipelines {
 			if p.Name != name {
 				continue
@@ -98,11 +100,16 @@ func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fle
 	if unlimited {
 		bansAge = 0
 	}
-	log = log.With("fleet_node", spec.Node)
-	streams := []enfnats.StreamSpec{
+	return []enfnats.StreamSpec{
 		{Name: fleetFailuresStream, Subjects: []string{fleetFailuresSubject + ">"}, MaxAge: retention},
 		{Name: fleetBansStream, Subjects: []string{fleetBansSubject + ">"}, MaxAge: bansAge, MaxMsgsPerSubject: 1},
 	}
+}
+
+func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fleet, error) {
+	spec := cfg.Fleet
+	log = log.With("fleet_node", spec.Node)
+	streams := fleetStreams(cfg)
 	f := &fleet{spec: spec, log: log, servers: serverAddrs(spec.NATS.URL)}
 	for _, p := range []struct {
 		pub  **enfnats.Publisher
@@ -580,6 +587,15 @@ func (d *Daemon) joinFleet(ctx context.Context) error {
 	d.fleetStop = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	f.log.Info("fleet joined", "nats", f.spec.NATS.URL, "share", f.spec.Share)
 	return nil
+}
+
+// restream gives the fleet's publishers the streams a reloaded
+// configuration needs (a longer bantime or findtime raises their
+// retention at the next round).
+func (f *fleet) restream(cfg *pipelines.Config) {
+	streams := fleetStreams(cfg)
+	f.failures.SetStreams(streams)
+	f.bans.SetStreams(streams)
 }
 
 // fleetUnchanged refuses a reload that joins, leaves or changes the fleet

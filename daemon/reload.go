@@ -369,6 +369,9 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	d.mu.Lock() // the fleet's bans watch reads it (sharedNow)
 	d.opts.Config = cfg
 	d.mu.Unlock()
+	if d.fleet != nil {
+		d.fleet.restream(cfg)
+	}
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, trackers[p.Name]); err != nil {
 			return nil, err

@@ -83,6 +83,20 @@ type Publisher struct {
 
 	warnMu   sync.Mutex
 	lastWarn time.Time
+
+	// streamsMu guards cfg.Streams, which SetStreams replaces.
+	streamsMu sync.Mutex
+	restream  atomic.Bool
+}
+
+// SetStreams replaces the streams to make sure of (a reload); they are set
+// up at the next round.
+func (p *Publisher) SetStreams(s []StreamSpec) {
+	p.streamsMu.Lock()
+	p.cfg.Streams = s
+	p.streamsMu.Unlock()
+	p.restream.Store(true)
+	p.Notify()
 }
 
 const (
@@ -183,6 +197,9 @@ func (p *Publisher) Run(ctx context.Context) error {
 			// A stream that cannot be created or updated (a user allowed
 			// to publish only) is no reason not to publish: the server
 			// may well store the messages.
+			if p.restream.Swap(false) {
+				ensured, lastEnsure = false, time.Time{}
+			}
 			if !ensured && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
 				lastEnsure = time.Now()
 				if err := p.EnsureStreams(ctx, js); err != nil {
@@ -315,7 +332,10 @@ func (p *Publisher) sendJetStream(ctx context.Context, js jetstream.JetStream, i
 func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	for _, want := range p.cfg.Streams {
+	p.streamsMu.Lock()
+	streams := p.cfg.Streams
+	p.streamsMu.Unlock()
+	for _, want := range streams {
 		s, err := js.Stream(ctx, want.Name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) {
 			_, err = js.CreateStream(ctx, jetstream.StreamConfig{

@@ -259,3 +259,35 @@ func TestEnsureStreamRaisesMaxAge(t *testing.T) {
 		t.Fatalf("max age = %s", got)
 	}
 }
+
+// A reload that lengthens the bans gives the stream the longer retention
+// without a restart.
+func TestSetStreamsRaisesMaxAge(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir())
+	url := serverURL(srv)
+	store := openStore(t)
+	spec := func(age time.Duration) []StreamSpec {
+		return []StreamSpec{{Name: "BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: age}}
+	}
+	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "s", JetStream: true, Streams: spec(time.Hour)}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	nc, _ := natsgo.Connect(url)
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	maxAge := func() time.Duration {
+		s, err := js.Stream(context.Background(), "BANS")
+		if err != nil {
+			return 0
+		}
+		return s.CachedInfo().Config.MaxAge
+	}
+	eventually(t, "the stream", func() bool { return maxAge() == time.Hour })
+	pub.SetStreams(spec(48 * time.Hour))
+	eventually(t, "the longer retention", func() bool { return maxAge() == 48*time.Hour })
+}
