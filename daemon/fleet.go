@@ -430,6 +430,12 @@ func (f *fleet) followBans(ctx context.Context, js jetstream.JetStream, apply fu
 			f.log.Warn("fleet: malformed ban message skipped", "subject", msg.Subject(), "err", err)
 			continue
 		}
+		// The server's time of the message orders it against this node's
+		// own bans; the deciding node's clock may be off.
+		ev.Received = ev.Time
+		if md, err := msg.Metadata(); err == nil {
+			ev.Received = md.Timestamp
+		}
 		if batch = append(batch, ev); len(batch) >= adoptBatch {
 			apply(batch)
 			batch = batch[:0]
@@ -517,8 +523,12 @@ func (d *Daemon) adoptOne(r *runner, ev enfnats.Event, now time.Time) {
 			r.apply(dec)
 		}
 	case "unban":
-		if old, ok := r.stages.Tracker.BanOf(prefix); ok && old.Time.After(ev.Time) {
-			return // banned here again since
+		// A ban adopted from the fleet came before this unban in the
+		// stream's order: lifted. A ban of this node's own is kept when it
+		// was decided after the unban reached the server (a replay of an
+		// old unban must not lift it).
+		if old, ok := r.stages.Tracker.BanOf(prefix); ok && old.Origin == "" && !old.Fleet && old.Time.After(ev.Received) {
+			return
 		}
 		if dec, ok := r.stages.Tracker.Unban(prefix, "fleet: unbanned on "+ev.Origin, now); ok {
 			dec.Fleet = true

@@ -27,6 +27,9 @@ type Event struct {
 	Reason   string     `json:"reason,omitempty"`
 	Origin   string     `json:"origin"`
 	Lines    []string   `json:"lines"`
+	// Received is when the NATS server stored the event (set by a
+	// consumer, not published).
+	Received time.Time `json:"-"`
 }
 
 // Bounds on what an event carries, so one stays far below NATS's default
