@@ -68,7 +68,7 @@ var (
 	descActive    = prometheus.NewDesc("logjail_active_bans", "Bans in force, per pipeline.", []string{"pipeline"}, nil)
 	descFailing   = prometheus.NewDesc("logjail_tracked_addresses", "Addresses (or prefixes) with failures in the window, per pipeline.", []string{"pipeline"}, nil)
 	descUnbans    = prometheus.NewDesc("logjail_unbans_total", "Unbans applied (expired, manual, or from the fleet), per pipeline.", []string{"pipeline"}, nil)
-	descEnforce   = prometheus.NewDesc("logjail_enforce_errors_total", "Failed enforcer operations (nftables, exec, nats), per pipeline.", []string{"pipeline"}, nil)
+	descEnforce   = prometheus.NewDesc("logjail_enforce_errors_total", "Failed enforcer operations (nftables, exec), per pipeline; NATS and mail have their own error series.", []string{"pipeline"}, nil)
 	descMatchDur  = prometheus.NewDesc("logjail_match_duration_seconds", fmt.Sprintf("Time the match stage takes per entry, per pipeline. Sampled: one entry in %d is timed, so the count is about 1/%d of the entries.", matchSampleEvery, matchSampleEvery), []string{"pipeline"}, nil)
 	descQueue     = prometheus.NewDesc("logjail_queue_depth", "Entries waiting between the sources and the pipeline.", []string{"pipeline"}, nil)
 	descRead      = prometheus.NewDesc("logjail_source_entries_total", "Entries read, per source.", []string{"pipeline", "source"}, nil)
@@ -129,11 +129,16 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descSrcErrors, prometheus.CounterValue, float64(s.Errors), name, src.Describe())
 		}
-		for _, m := range r.mailerStatus() {
-			ch <- prometheus.MustNewConstMetric(descMailSent, prometheus.CounterValue, float64(m.Sent), name)
-			ch <- prometheus.MustNewConstMetric(descMailQueue, prometheus.GaugeValue, float64(m.Queued), name)
-			ch <- prometheus.MustNewConstMetric(descMailFail, prometheus.CounterValue, float64(m.Failed), name)
-			ch <- prometheus.MustNewConstMetric(descMailDrop, prometheus.CounterValue, float64(m.Dropped), name)
+		// Several mail blocks in one pipeline are summed: one series each.
+		if ms := r.mailerStatus(); len(ms) > 0 {
+			var sum MailerStatus
+			for _, m := range ms {
+				sum.Sent, sum.Queued, sum.Failed, sum.Dropped = sum.Sent+m.Sent, sum.Queued+m.Queued, sum.Failed+m.Failed, sum.Dropped+m.Dropped
+			}
+			ch <- prometheus.MustNewConstMetric(descMailSent, prometheus.CounterValue, float64(sum.Sent), name)
+			ch <- prometheus.MustNewConstMetric(descMailQueue, prometheus.GaugeValue, float64(sum.Queued), name)
+			ch <- prometheus.MustNewConstMetric(descMailFail, prometheus.CounterValue, float64(sum.Failed), name)
+			ch <- prometheus.MustNewConstMetric(descMailDrop, prometheus.CounterValue, float64(sum.Dropped), name)
 		}
 		for _, p := range r.publisherStatus() {
 			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(p.Sent), name, p.Sink)

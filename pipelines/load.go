@@ -329,6 +329,7 @@ func (v validator) config(cfg *Config) {
 		}
 		v.match(p)
 		nft := 0
+		subjects := map[string]Pos{}
 		for _, e := range p.Enforce {
 			if kinds := countSet(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil); kinds != 1 {
 				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats, mail)", p.label())
@@ -340,6 +341,10 @@ func (v validator) config(cfg *Config) {
 			}
 			if e.NATS != nil {
 				v.natsEvents(p, e.NATS, cfg.Fleet)
+				if at, dup := subjects[e.NATS.Subject]; dup {
+					v.fail(e.At, "%s: a second nats enforcer for subject %q (the first at %s)", p.label(), e.NATS.Subject, at)
+				}
+				subjects[e.NATS.Subject] = e.At
 				continue
 			}
 			if e.Exec != nil {
