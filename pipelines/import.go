@@ -76,6 +76,41 @@ var quietOptions = []string{
 	"__name__",
 }
 
+// increment translates fail2ban's bantime.* options into a
+// bantime_increment block, checked as Load checks it; one logjail cannot
+// read is warned about and the block left out.
+func (w *jailWriter) increment() string {
+	opt := func(o string) string {
+		v, _ := w.jails.Get(w.name, "bantime."+o)
+		return strings.TrimSpace(v)
+	}
+	inc := &IncrementSpec{Factor: Text{S: opt("factor")}, Formula: Text{S: opt("formula")}, MaxTime: Text{S: opt("maxtime")}, RndTime: Text{S: opt("rndtime")}, OverallJails: fail2ban.ParseBool(opt("overalljails"))}
+	if m := opt("multipliers"); m != "" {
+		inc.Multipliers = []Text{{S: m}}
+	}
+	check := validator{decoder: &decoder{}}
+	check.increment("bantime_increment", inc)
+	if len(check.errs) > 0 {
+		for _, err := range check.errs {
+			w.warn("bantime.increment", "%v; bans are not incremented", err)
+		}
+		return ""
+	}
+	var b strings.Builder
+	for _, kv := range [][2]string{{"factor", inc.Factor.S}, {"formula", inc.Formula.S}, {"maxtime", inc.MaxTime.S}, {"rndtime", inc.RndTime.S}, {"multipliers", opt("multipliers")}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "      %s: %s\n", kv[0], quote(kv[1]))
+		}
+	}
+	if inc.OverallJails {
+		b.WriteString("      overalljails: true\n")
+	}
+	if b.Len() == 0 {
+		return "    bantime_increment: {}\n" // on, with fail2ban's defaults
+	}
+	return "    bantime_increment:\n" + b.String()
+}
+
 func (w *jailWriter) write() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "  %s:\n    enabled: true\n", w.name)
@@ -184,20 +219,24 @@ func (w *jailWriter) write() string {
 		}
 	}
 	if v, ok := w.get("ignoreself"); ok && !fail2ban.ParseBool(v) {
-		w.warn("ignoreself", "false is not supported yet: the host's own addresses are not ignored by logjail yet either")
+		b.WriteString("    ignoreself: false\n")
 	}
 	if v, ok := w.get("ignorecommand"); ok && v != "" {
-		w.warn("ignorecommand", "not supported yet; ignored")
+		// logjail runs it without a shell; a command that needs one is
+		// left out rather than run differently.
+		if _, err := ignoreArgv(v); err != nil {
+			w.warn("ignorecommand", "%q cannot run without a shell here (%v); left out", v, err)
+		} else {
+			fmt.Fprintf(&b, "    ignorecommand: %s\n", quote(v))
+		}
 	}
 	for _, o := range w.jails.Options(w.name) {
 		if strings.HasPrefix(o, "bantime.") {
 			w.handled = append(w.handled, o)
-			if o == "bantime.increment" {
-				if v, _ := w.jails.Get(w.name, o); fail2ban.ParseBool(v) {
-					w.warn(o, "not supported yet (bans are not incremented); ignored")
-				}
-			}
 		}
+	}
+	if v, _ := w.jails.Get(w.name, "bantime.increment"); fail2ban.ParseBool(v) {
+		b.WriteString(w.increment())
 	}
 
 	// Enforcement: nftables in place of fail2ban's firewall actions.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // fail2banDir copies the installed /etc/fail2ban into a temporary
@@ -143,7 +144,22 @@ func TestImportFail2ban(t *testing.T) {
 		}
 	}
 
+	// bantime.increment, ignoreself and ignorecommand are imported.
+	if inc := sshd.BanTimeIncrement; inc == nil || inc.Resolved.Factor != 2 || inc.Resolved.MaxTime != 5*7*24*time.Hour || !inc.Resolved.OverallJails {
+		t.Errorf("sshd bantime_increment %+v", sshd.BanTimeIncrement)
+	}
+	if web := byName["nginx-http-auth"]; web == nil || web.BanTimeIncrement == nil || !slices.Equal(web.BanTimeIncrement.Resolved.Multipliers, []float64{1, 2, 4, 8}) || web.IgnoreSelf == nil || *web.IgnoreSelf {
+		t.Errorf("nginx-http-auth: increment and ignoreself not imported:\n%s", text)
+	}
+	if c := byName["custom"]; c == nil || c.IgnoreCommand.S != "/bin/true" || c.BanTimeIncrement == nil {
+		t.Errorf("custom: ignorecommand not imported:\n%s", text)
+	}
 	all := strings.Join(warnings, "\n")
+	for _, unwanted := range []string{"bantime.increment", "ignorecommand", "ignoreself"} {
+		if strings.Contains(all, unwanted) {
+			t.Errorf("warned about %s, which is imported:\n%s", unwanted, all)
+		}
+	}
 	if strings.Contains(all, "jail postfix-sasl: action") || strings.Contains(all, "mail-whois-lines") {
 		t.Errorf("a translated mail action is warned about:\n%s", all)
 	}
@@ -152,10 +168,8 @@ func TestImportFail2ban(t *testing.T) {
 		"sendmail-buffered: this mail action is not translated",
 		"jail vsftpd: action",
 		`mail-whois: mail: to[0]: "<broken"`,
-		"jail sshd: bantime.increment",
 		`jail custom: banaction`,
 		`"ufw": translated to logjail's nftables enforcer`,
-		"jail custom: ignorecommand",
 	} {
 		if !strings.Contains(all, want) {
 			t.Errorf("warnings lack %q:\n%s", want, all)
