@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -111,33 +110,6 @@ func families(body string) map[string]string {
 	return out
 }
 
-func appendLines(t *testing.T, path string, lines ...string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	w := bufio.NewWriter(f)
-	for _, l := range lines {
-		fmt.Fprintf(w, "%s srv %s\n", time.Now().Format(time.Stamp), l)
-	}
-	if err := w.Flush(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // TestMetricsEndpoint runs a dry-run daemon with --metrics on port 0,
 // feeds it failures, bans and unbans, and checks the scrape.
 func TestMetricsEndpoint(t *testing.T) {
@@ -176,8 +148,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		return st
 	}
 	// The file is followed from its end: write until the source reads.
-	eventually(t, "a reads", func() bool {
-		appendLines(t, logA, "sshd[1]: Server listening on :: port 22.")
+	waitFor(t, "a reads", func() bool {
+		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
 		st := status()
 		return len(st.Sources) > 0 && st.Sources[0].Read > 0
 	})
@@ -189,8 +161,8 @@ func TestMetricsEndpoint(t *testing.T) {
 		lines = append(lines, fmt.Sprintf("sshd[%d]: Failed password for root from 203.0.113.7 port %d ssh2", 200+i, 2000+i))
 	}
 	lines = append(lines, "sshd[300]: Failed password for root from 198.51.100.9 port 3000 ssh2")
-	appendLines(t, logA, lines...)
-	eventually(t, "four failures and a ban", func() bool {
+	appendLog(t, logA, lines...)
+	waitFor(t, "four failures and a ban", func() bool {
 		st := status()
 		return st.Filter.TotalFailed == 4 && st.Actions.TotalBanned == 1
 	})
