@@ -57,26 +57,15 @@ func TestApplyInOrder(t *testing.T) {
 	ns := newNetNS(t)
 	f := ns.firewall(t)
 	setup(t, f, PipelineSpec{Name: "sshd"}, PipelineSpec{Name: "web"})
-	now := time.Now()
-	ban := func(pipeline, p string, d time.Duration) state.Decision {
-		dec := state.Decision{Kind: state.Ban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(p), Time: now}
-		if d != 0 {
-			dec.Until = now.Add(d)
-		}
-		return dec
-	}
-	unban := func(pipeline, p string) state.Decision {
-		return state.Decision{Kind: state.Unban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(p), Time: now}
-	}
 	err := f.Apply(context.Background(), []state.Decision{
-		ban("sshd", "192.0.2.1/32", time.Hour),
-		ban("sshd", "192.0.2.2/32", time.Hour),
-		ban("sshd", "2001:db8::/64", 2*time.Hour),
-		ban("web", "198.51.100.0/24", 0), // permanent
-		unban("sshd", "192.0.2.2/32"),
-		ban("sshd", "192.0.2.1/32", 3*time.Hour),  // renewed
-		ban("sshd", "192.0.2.3/32", -time.Minute), // over already
-		unban("sshd", "192.0.2.9/32"),             // absent: fine
+		decision("sshd", "192.0.2.1/32", time.Hour),
+		decision("sshd", "192.0.2.2/32", time.Hour),
+		decision("sshd", "2001:db8::/64", 2*time.Hour),
+		decision("web", "198.51.100.0/24", 0), // permanent
+		unbanDecision("sshd", "192.0.2.2/32"),
+		decision("sshd", "192.0.2.1/32", 3*time.Hour),  // renewed
+		decision("sshd", "192.0.2.3/32", -time.Minute), // over already
+		unbanDecision("sshd", "192.0.2.9/32"),          // absent: fine
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -91,10 +80,7 @@ func TestWiderBanReplacesNarrower(t *testing.T) {
 	ns := newNetNS(t)
 	f := ns.firewall(t)
 	setup(t, f, PipelineSpec{Name: "sshd"})
-	now := time.Now()
-	ban := func(p string, d time.Duration) state.Decision {
-		return state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix(p), Time: now, Until: now.Add(d)}
-	}
+	ban := func(p string, d time.Duration) state.Decision { return decision("sshd", p, d) }
 	ctx := context.Background()
 	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:2::7/128", time.Hour), ban("2001:db8:9::1/128", time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -112,10 +98,7 @@ func TestWiderBanReplacesNarrower(t *testing.T) {
 	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:3::/128", time.Hour), ban("2001:db8:1:3::/64", 2*time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	unban := func(p string) state.Decision {
-		return state.Decision{Kind: state.Unban, Pipeline: "sshd", Prefix: netip.MustParsePrefix(p), Time: now}
-	}
-	if err := f.Apply(ctx, []state.Decision{unban("2001:db8:1:2::7/128"), unban("2001:db8:1:3::/128"), unban("192.0.2.7/32")}); err != nil {
+	if err := f.Apply(ctx, []state.Decision{unbanDecision("sshd", "2001:db8:1:2::7/128"), unbanDecision("sshd", "2001:db8:1:3::/128"), unbanDecision("sshd", "192.0.2.7/32")}); err != nil {
 		t.Fatal(err)
 	}
 	wantElements(t, f, "sshd", elem("192.0.2.0/24", 2*time.Hour), elem("2001:db8:1:2::/64", 2*time.Hour), elem("2001:db8:1:3::/64", 2*time.Hour), elem("2001:db8:9::1/128", time.Hour))

@@ -560,11 +560,16 @@ func TestBanErrors(t *testing.T) {
 	wantElements(t, f, "p", elem("10.0.0.0/24", time.Hour))
 }
 
-func unban(t *testing.T, f *Firewall, pipeline, p string) {
-	t.Helper()
+// unbanDecision is the unban of p in pipeline.
+func unbanDecision(pipeline, p string) state.Decision {
 	d := decision(pipeline, p, 0)
 	d.Kind = state.Unban
-	if err := f.Unban(context.Background(), d); err != nil {
+	return d
+}
+
+func unban(t *testing.T, f *Firewall, pipeline, p string) {
+	t.Helper()
+	if err := f.Unban(context.Background(), unbanDecision(pipeline, p)); err != nil {
 		t.Fatal(err)
 	}
 }
