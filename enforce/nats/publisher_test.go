@@ -68,6 +68,14 @@ func banDecision(i int, now time.Time) state.Decision {
 	return state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.PrefixFrom(addr, 32), Time: now, Until: now.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures within 10m", Lines: []string{"sshd[1]: Failed password for root from " + addr.String()}}
 }
 
+// runPublisher runs pub until the test ends.
+func runPublisher(t *testing.T, pub *Publisher) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- pub.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+}
+
 // stageAndCommit does what a pipeline does: the enforcer stages, the
 // commit writes, Committed wakes the publisher.
 func stageAndCommit(t *testing.T, store *state.Store, ev *BanEvents, ds ...state.Decision) {
@@ -128,10 +136,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pub.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runPublisher(t, pub)
 	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
 
 	now := time.Now().Truncate(time.Second)
@@ -192,10 +197,7 @@ func TestBanEventsCoreSubject(t *testing.T) {
 		t.Fatal(err)
 	}
 	nc.Flush()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pub.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runPublisher(t, pub)
 	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
 	now := time.Now()
 	perm := banDecision(1, now)
@@ -203,7 +205,7 @@ func TestBanEventsCoreSubject(t *testing.T) {
 	stageAndCommit(t, store, ev, perm)
 	unban := perm
 	unban.Kind, unban.Reason = state.Unban, "manual"
-	if err := ev.Unban(ctx, unban); err != nil {
+	if err := ev.Unban(context.Background(), unban); err != nil {
 		t.Fatal(err)
 	}
 	if err := store.Commit("sshd", &state.Changes{Outbox: ev.TakeOutbox()}); err != nil {
@@ -273,10 +275,7 @@ func TestSetStreamsRaisesMaxAge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- pub.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	runPublisher(t, pub)
 	nc, _ := natsgo.Connect(url)
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
