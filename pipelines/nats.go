@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"errors"
 	"os"
 	"regexp"
 	"strings"
@@ -47,11 +48,7 @@ func (v validator) natsEvents(p *Pipeline, n *NATSEventsSpec, fleet *FleetSpec) 
 	}
 }
 
-type wildcardError struct{}
-
-func (wildcardError) Error() string { return "events are published to one subject; no wildcards" }
-
-var errWildcard error = wildcardError{}
+var errWildcard = errors.New("events are published to one subject; no wildcards")
 
 // fleet checks the fleet block and fills in the node name.
 func (v validator) fleet(cfg *Config) {
