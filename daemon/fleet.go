@@ -85,16 +85,15 @@ func fleetStreams(cfg *pipelines.Config) []enfnats.StreamSpec {
 	retention, bansAge := minFailureRetention, time.Duration(0)
 	unlimited := false
 	for _, name := range cfg.Fleet.Share {
-		for _, p := range cfg.Pipelines {
-			if p.Name != name {
-				continue
-			}
-			retention = max(retention, time.Duration(p.FindTime))
-			if age := p.LongestBan(); age == 0 {
-				unlimited = true
-			} else {
-				bansAge = max(bansAge, age)
-			}
+		p := cfg.Pipeline(name)
+		if p == nil {
+			continue
+		}
+		retention = max(retention, time.Duration(p.FindTime))
+		if age := p.LongestBan(); age == 0 {
+			unlimited = true
+		} else {
+			bansAge = max(bansAge, age)
 		}
 	}
 	if unlimited {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ func (v validator) fleet(cfg *Config) {
 		v.fail(f.At, "fleet: share: name the pipelines whose failures and bans the fleet shares")
 	}
 	for _, name := range f.Share {
-		p := cfg.pipeline(name)
+		p := cfg.Pipeline(name)
 		switch {
 		case p == nil:
 			v.fail(f.At, "fleet: share: no pipeline %q", name)
@@ -88,7 +89,8 @@ func (v validator) fleet(cfg *Config) {
 	}
 }
 
-func (c *Config) pipeline(name string) *Pipeline {
+// Pipeline returns the declared pipeline called name, or nil.
+func (c *Config) Pipeline(name string) *Pipeline {
 	for _, p := range c.Pipelines {
 		if p.Name == name {
 			return p
@@ -99,15 +101,7 @@ func (c *Config) pipeline(name string) *Pipeline {
 
 // Shared reports whether the fleet shares pipeline name.
 func (c *Config) Shared(name string) bool {
-	if c.Fleet == nil {
-		return false
-	}
-	for _, s := range c.Fleet.Share {
-		if s == name {
-			return true
-		}
-	}
-	return false
+	return c.Fleet != nil && slices.Contains(c.Fleet.Share, name)
 }
 
 // LongestBan is the longest ban this pipeline can decide; 0 when a ban can
