@@ -387,19 +387,12 @@ func untilText(d state.Decision) string {
 // mailerStatus describes the runner's mail enforcers.
 func (r *runner) mailerStatus() []MailerStatus {
 	var out []MailerStatus
-	var walk func(e enforce.Enforcer)
-	walk = func(e enforce.Enforcer) {
-		switch x := e.(type) {
-		case enforce.Multi:
-			for _, y := range x {
-				walk(y)
-			}
-		case *mail.Mailer:
-			st := x.Stats()
+	enforce.Each(r.enforcer, func(e enforce.Enforcer) {
+		if m, ok := e.(*mail.Mailer); ok {
+			st := m.Stats()
 			out = append(out, MailerStatus{Sent: st.Sent, Failed: st.Failed, Queued: st.Queued, Suppressed: st.Suppressed, Dropped: st.Dropped, LastError: st.LastError})
 		}
-	}
-	walk(r.enforcer)
+	})
 	return out
 }
 

@@ -40,7 +40,7 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 				d.log.Error("mail enforcer", "pipeline", p.Name, "err", err)
 				continue
 			}
-			if slices.ContainsFunc(m, func(e enforce.Enforcer) bool { y, ok := e.(*mail.Mailer); return ok && y == x }) {
+			if slices.Contains(m, enforce.Enforcer(x)) {
 				continue // the same mail block twice: mailed once
 			}
 			m = append(m, x)

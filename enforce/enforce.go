@@ -65,18 +65,26 @@ type Outboxed interface {
 	Committed()
 }
 
+// Each calls fn for every enforcer within e: e itself, or each of a
+// Multi's, however nested.
+func Each(e Enforcer, fn func(Enforcer)) {
+	if m, ok := e.(Multi); ok {
+		for _, x := range m {
+			Each(x, fn)
+		}
+		return
+	}
+	fn(e)
+}
+
 // Outboxes lists the Outboxed enforcers within e.
 func Outboxes(e Enforcer) []Outboxed {
 	var out []Outboxed
-	if m, ok := e.(Multi); ok {
-		for _, x := range m {
-			out = append(out, Outboxes(x)...)
+	Each(e, func(x Enforcer) {
+		if o, ok := x.(Outboxed); ok {
+			out = append(out, o)
 		}
-		return out
-	}
-	if o, ok := e.(Outboxed); ok {
-		out = append(out, o)
-	}
+	})
 	return out
 }
 
