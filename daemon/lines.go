@@ -3,7 +3,6 @@ package daemon
 import (
 	"container/list"
 	"net/netip"
-	"strings"
 )
 
 // recentLines remembers the last log lines of the most recently failing
@@ -32,9 +31,7 @@ func newRecentLines(perKey, maxKeys int) *recentLines {
 
 // add remembers line for key.
 func (r *recentLines) add(key netip.Prefix, line string) {
-	if len(line) > maxRememberedLine {
-		line = strings.Clone(line[:maxRememberedLine]) // not the whole line kept alive
-	}
+	line = truncate(line, maxRememberedLine)
 	el, ok := r.byKey[key]
 	if !ok {
 		if r.lru.Len() >= r.maxKeys {
