@@ -360,6 +360,13 @@ func (l *lockedEnforcer) Reconcile(ctx context.Context, pipeline string, active 
 	return l.e.Reconcile(ctx, pipeline, active, now)
 }
 
+// Repair repairs the firewall under the lock.
+func (l *lockedEnforcer) Repair(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return enforce.Repair(ctx, l.e, pipeline, active, now)
+}
+
 // purgeHistory forgets ban history older than each pipeline's dbpurgeage.
 func (d *Daemon) purgeHistory() {
 	now := time.Now()

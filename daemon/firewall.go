@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/nftables"
 	"github.com/logjail/logjail/state"
 )
@@ -68,7 +69,8 @@ func (d *Daemon) watchFirewall(ctx context.Context) {
 }
 
 // reconcileAll makes every pipeline's sets equal its active bans, each on
-// its own goroutine's view of them.
+// its own goroutine's view of them. Only the firewall is repaired: the
+// other enforcers (exec, NATS, mail) act once per decision.
 func (d *Daemon) reconcileAll(ctx context.Context) {
 	for _, name := range d.pipelineNames() {
 		r, ok := d.pipeline(name)
@@ -79,7 +81,7 @@ func (d *Daemon) reconcileAll(ctx context.Context) {
 		if err := r.call(ctx, func() { active = r.stages.Tracker.Active() }); err != nil {
 			continue // stopped by a reload, which reconciles itself
 		}
-		if err := r.enforcer.Reconcile(ctx, name, active, time.Now()); err != nil {
+		if err := enforce.Repair(ctx, r.enforcer, name, active, time.Now()); err != nil {
 			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
 		}
 	}

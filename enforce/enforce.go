@@ -23,6 +23,28 @@ type Enforcer interface {
 	Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
 }
 
+// Repairer is an enforcer whose state another program can change behind
+// logjail's back: the kernel firewall (nft flush ruleset, a firewall reload,
+// an element deleted by hand). The firewall watch calls Repair often; an
+// enforcer that only acts on decisions (exec, NATS, mail) is no Repairer,
+// so its commands never run again for bans they already applied.
+type Repairer interface {
+	// Repair makes the enforcer's view of pipeline equal active at now.
+	Repair(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
+}
+
+// Repair repairs every Repairer within e and leaves the other enforcers
+// alone.
+func Repair(ctx context.Context, e Enforcer, pipeline string, active []state.Decision, now time.Time) error {
+	var errs []error
+	Each(e, func(x Enforcer) {
+		if r, ok := x.(Repairer); ok {
+			errs = append(errs, r.Repair(ctx, pipeline, active, now))
+		}
+	})
+	return errors.Join(errs...)
+}
+
 // Batcher is an enforcer that applies many decisions at once (nftables: one
 // netlink transaction), far faster than one by one.
 type Batcher interface {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,5 +49,57 @@ pipelines:
 	eventually(t, 10*time.Second, "stop command run", func() bool { return strings.Contains(read(), "stop e2e") })
 	if got := read(); !strings.HasPrefix(got, "start e2e\n") {
 		t.Errorf("calls %q: want start first", got)
+	}
+}
+
+// The firewall watch repairs the firewall only: when it restores a flushed
+// table, an exec action listed beside nftables is not run again for the
+// bans it already applied (a curl or ufw action would otherwise spawn one
+// process per active ban every few seconds).
+func TestFirewallRepairDoesNotRerunExec(t *testing.T) {
+	needRoot(t)
+	tn := newTestNet(t)
+	dir := t.TempDir()
+	calls := filepath.Join(dir, "calls")
+	script := filepath.Join(dir, "action")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// exec first: were it repaired too, it would run before the element
+	// is back, so the count below would see it.
+	s := newSetup(t, strings.ReplaceAll(`
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 2
+    bantime: 1h
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match: {filter: sshd}
+    enforce:
+      - exec:
+          ban: [SCRIPT, ban, "{{.Addr}}"]
+      - nftables: {ports: [2222]}
+`, "SCRIPT", script))
+	s.start(t, tn)
+	s.appendLines(t, time.Now(), failures("192.0.2.2", 2)...)
+	bans := func() int { b, _ := os.ReadFile(calls); return strings.Count(string(b), "ban 192.0.2.2\n") }
+	eventually(t, 10*time.Second, "ban command run", func() bool { return bans() == 1 })
+	v4 := netip.MustParseAddr("192.0.2.2")
+	eventually(t, 10*time.Second, "ban in the set", func() bool { _, ok := tn.elements(t, "e2e-v4")[v4]; return ok })
+
+	conn := tn.nftConn(t)
+	conn.FlushRuleset()
+	if err := conn.Flush(); err != nil {
+		t.Fatalf("flush ruleset: %v", err)
+	}
+	eventually(t, 10*time.Second, "table and ban restored", func() bool {
+		els, err := tryElements(tn, "e2e-v4")
+		_, ok := els[v4]
+		return err == nil && ok
+	})
+	if n := bans(); n != 1 {
+		b, _ := os.ReadFile(calls)
+		t.Fatalf("the ban command ran %d times (want 1: repairing the firewall must not re-run exec actions):\n%s", n, b)
 	}
 }

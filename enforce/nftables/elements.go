@@ -419,6 +419,12 @@ func (f *Firewall) Unban(ctx context.Context, d state.Decision) error {
 	return nil
 }
 
+// Repair is Reconcile: the firewall watch's way to put back what another
+// program removed.
+func (f *Firewall) Repair(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
+	return f.Reconcile(ctx, pipeline, active, now)
+}
+
 // Reconcile makes pipeline's sets hold exactly active at now: it deletes
 // kernel elements not in active, adds missing ones with their remaining
 // time, and refreshes those whose kernel timeout is off by more than a
