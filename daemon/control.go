@@ -168,8 +168,12 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "%s is not a host address", br.Addr)
 		return
 	}
-	if r.stages.Tracker.Ignored(prefix.Addr()) {
+	switch r.stages.Tracker.IgnoredBy(prefix.Addr()) {
+	case "ignoreip":
 		fail(w, http.StatusBadRequest, "%s is in ignoreip of pipeline %s; remove it there to ban it", br.Addr, r.name)
+		return
+	case "ignoreself":
+		fail(w, http.StatusBadRequest, "%s is an address of this host, which pipeline %s never bans (ignoreself); set ignoreself: false there to ban it", br.Addr, r.name)
 		return
 	}
 	var dur time.Duration

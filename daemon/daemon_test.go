@@ -25,7 +25,7 @@ func startDryRunMetrics(t *testing.T, dir, metricsAddr string) (*Client, func())
 	t.Helper()
 	cfgPath := filepath.Join(dir, "logjail.yaml")
 	cfg := "pipelines:\n  a:\n    enabled: true\n    bantime: 1h\n    ingest: [{file: {paths: [" + filepath.Join(dir, "a.log") + "]}}]\n    match: {filter: sshd}\n" +
-		"  b:\n    enabled: true\n    ingest: [{file: {paths: [" + filepath.Join(dir, "b.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
+		"  b:\n    enabled: true\n    ignoreip: [192.0.2.128/25]\n    ingest: [{file: {paths: [" + filepath.Join(dir, "b.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +92,8 @@ func TestControlAPI(t *testing.T) {
 		{"bad address", BanRequest{Pipeline: "a", Addr: "192.0.2.300"}, `invalid address "192.0.2.300"`},
 		{"prefix", BanRequest{Pipeline: "a", Addr: "192.0.2.0/24"}, "only single addresses"},
 		{"bad duration", BanRequest{Pipeline: "a", Addr: "192.0.2.1", For: "soon"}, "--for: invalid duration"},
+		{"ignoreip", BanRequest{Pipeline: "b", Addr: "192.0.2.200"}, "192.0.2.200 is in ignoreip of pipeline b"},
+		{"the host's own address", BanRequest{Pipeline: "a", Addr: "127.0.0.1"}, "127.0.0.1 is an address of this host, which pipeline a never bans (ignoreself)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := cl.Ban(ctx, tc.req); err == nil || !strings.Contains(err.Error(), tc.wantErr) {

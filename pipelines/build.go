@@ -171,8 +171,9 @@ func (p *Pipeline) Policy() state.Policy {
 	if ban == Permanent {
 		ban = state.PermanentBan
 	}
+	var self []netip.Prefix
 	if p.IgnoreSelf == nil || *p.IgnoreSelf {
-		ignore = append(ignore, selfAddresses()...)
+		self = selfAddresses()
 	}
 	pol := state.Policy{
 		Pipeline:    p.Name,
@@ -181,6 +182,7 @@ func (p *Pipeline) Policy() state.Policy {
 		FindTime:    time.Duration(p.FindTime),
 		BanTime:     ban,
 		IgnoreIP:    ignore,
+		IgnoreSelf:  self,
 		MaxTracked:  p.MaxTracked,
 		IPv4Prefix:  p.IPv4Prefix,
 		IPv6Prefix:  p.IPv6Prefix,

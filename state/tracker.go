@@ -21,6 +21,9 @@ type Policy struct {
 	FindTime time.Duration
 	BanTime  time.Duration // PermanentBan for ever
 	IgnoreIP []netip.Prefix
+	// IgnoreSelf are the host's own addresses (ignoreself), kept apart
+	// from IgnoreIP so that a refusal can name the setting responsible.
+	IgnoreSelf []netip.Prefix
 	// IgnoreCheck, when set, is asked before a ban (fail2ban's
 	// ignorecommand): true means the address is never banned.
 	IgnoreCheck func(netip.Addr) bool
@@ -93,14 +96,25 @@ func (t *Tracker) SetRand(f func() float64) { t.rnd = f }
 // Policy returns the tracker's policy.
 func (t *Tracker) Policy() Policy { return t.policy }
 
-// Ignored reports whether addr is covered by ignoreip.
+// Ignored reports whether addr is covered by ignoreip or ignoreself.
 func (t *Tracker) Ignored(addr netip.Addr) bool {
+	return t.IgnoredBy(addr) != ""
+}
+
+// IgnoredBy names the setting that keeps addr from being banned,
+// "ignoreip" or "ignoreself", or returns "" when none does.
+func (t *Tracker) IgnoredBy(addr netip.Addr) string {
 	for _, p := range t.policy.IgnoreIP {
 		if p.Contains(addr) {
-			return true
+			return "ignoreip"
 		}
 	}
-	return false
+	for _, p := range t.policy.IgnoreSelf {
+		if p.Contains(addr) {
+			return "ignoreself"
+		}
+	}
+	return ""
 }
 
 // PrefixOf returns the prefix the failures of addr are counted and banned
@@ -134,6 +148,11 @@ func (t *Tracker) banned(addr netip.Addr, prefix netip.Prefix) bool {
 // overlapsIgnored reports whether p holds an ignoreip address.
 func (t *Tracker) overlapsIgnored(p netip.Prefix) bool {
 	for _, ig := range t.policy.IgnoreIP {
+		if ig.Overlaps(p) {
+			return true
+		}
+	}
+	for _, ig := range t.policy.IgnoreSelf {
 		if ig.Overlaps(p) {
 			return true
 		}
