@@ -3,6 +3,8 @@ package daemon
 import (
 	"container/list"
 	"net/netip"
+
+	"github.com/logjail/logjail/state"
 )
 
 // recentLines remembers the last log lines of the most recently failing
@@ -14,6 +16,9 @@ type recentLines struct {
 	perKey, maxKeys int
 	byKey           map[netip.Prefix]*list.Element
 	lru             list.List // of *lineRing, most recent at the front
+	// dirty holds the keys changed since the last changes call, so the
+	// store keeps the lines across a restart.
+	dirty map[netip.Prefix]struct{}
 }
 
 type lineRing struct {
@@ -26,17 +31,20 @@ type lineRing struct {
 const maxRememberedLine = 512
 
 func newRecentLines(perKey, maxKeys int) *recentLines {
-	return &recentLines{perKey: perKey, maxKeys: maxKeys, byKey: map[netip.Prefix]*list.Element{}}
+	return &recentLines{perKey: perKey, maxKeys: maxKeys, byKey: map[netip.Prefix]*list.Element{}, dirty: map[netip.Prefix]struct{}{}}
 }
 
 // add remembers line for key.
 func (r *recentLines) add(key netip.Prefix, line string) {
 	line = truncate(line, maxRememberedLine)
+	r.dirty[key] = struct{}{}
 	el, ok := r.byKey[key]
 	if !ok {
 		if r.lru.Len() >= r.maxKeys {
 			old := r.lru.Back()
-			delete(r.byKey, old.Value.(*lineRing).key)
+			gone := old.Value.(*lineRing).key
+			delete(r.byKey, gone)
+			r.dirty[gone] = struct{}{}
 			r.lru.Remove(old)
 		}
 		el = r.lru.PushFront(&lineRing{key: key})
@@ -60,7 +68,57 @@ func (r *recentLines) take(key netip.Prefix) []string {
 		return nil
 	}
 	delete(r.byKey, key)
+	r.dirty[key] = struct{}{}
 	r.lru.Remove(el)
-	ring := el.Value.(*lineRing)
-	return append(ring.lines[ring.next:], ring.lines[:ring.next]...)
+	return el.Value.(*lineRing).ordered()
+}
+
+// ordered returns a copy of the ring's lines, oldest first.
+func (ring *lineRing) ordered() []string {
+	out := make([]string, 0, len(ring.lines))
+	return append(append(out, ring.lines[ring.next:]...), ring.lines[:ring.next]...)
+}
+
+// changes returns the keys changed since the last call with their lines
+// now (nil for a key forgotten), for the store.
+func (r *recentLines) changes() []state.LinesChange {
+	if len(r.dirty) == 0 {
+		return nil
+	}
+	out := make([]state.LinesChange, 0, len(r.dirty))
+	for key := range r.dirty {
+		c := state.LinesChange{Prefix: key}
+		if el, ok := r.byKey[key]; ok {
+			c.Lines = el.Value.(*lineRing).ordered()
+		}
+		out = append(out, c)
+	}
+	clear(r.dirty)
+	return out
+}
+
+// load puts back stored lines (at start), within the bounds: the last
+// perKey lines of each key, and no more than maxKeys keys.
+func (r *recentLines) load(stored []state.LinesChange) {
+	for _, c := range stored {
+		for _, l := range c.Lines {
+			r.add(c.Prefix, l)
+		}
+	}
+	clear(r.dirty) // as stored, apart from what the bounds dropped
+	if r.lru.Len() < len(stored) || len(stored) > 0 && r.perKey < maxLinesOf(stored) {
+		// Bounds tightened since (a smaller maxretry): write the
+		// trimmed set back.
+		for _, c := range stored {
+			r.dirty[c.Prefix] = struct{}{}
+		}
+	}
+}
+
+func maxLinesOf(cs []state.LinesChange) int {
+	n := 0
+	for _, c := range cs {
+		n = max(n, len(c.Lines))
+	}
+	return n
 }

@@ -46,6 +46,8 @@ type runner struct {
 	outboxes []enforce.Outboxed
 	// lines remembers recent failure lines for the bans' Lines.
 	lines *recentLines
+	// storedTotals are the tracker's totals as last committed.
+	storedTotals state.Totals
 	// share is the pipeline's side of the fleet; nil when not shared.
 	share *share
 	store *state.Store
@@ -116,11 +118,28 @@ func (r *runner) restore(ctx context.Context) error {
 			return err
 		}
 	}
+	totals, err := r.store.Totals(r.name)
+	if err != nil {
+		r.log.Warn("stored totals unreadable; counting from zero", "err", err)
+	}
+	r.stages.Tracker.LoadTotals(totals)
+	r.loadLines()
 	active := r.stages.Tracker.Active()
 	if len(active) > 0 {
 		r.log.Info("restoring bans", "count", len(active))
 	}
 	return r.enforcer.Reconcile(ctx, r.name, active, now)
+}
+
+// loadLines puts back the failure lines remembered before a restart or a
+// reload, so a ban decided now still carries the lines that led to it.
+func (r *runner) loadLines() {
+	stored, bad, err := r.store.Lines(r.name)
+	if err != nil || bad > 0 {
+		r.log.Warn("some remembered failure lines are unreadable; bans go on without them", "records", bad, "err", err)
+	}
+	r.lines.load(stored)
+	r.storedTotals = r.stages.Tracker.Totals()
 }
 
 // run starts the sources and processes entries until ctx is done.
@@ -335,6 +354,10 @@ func (r *runner) commit() {
 	r.enforcePending(context.Background())
 	r.pending.Positions = r.dirty
 	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
+	r.pending.Lines = append(r.pending.Lines, r.lines.changes()...)
+	if t := r.stages.Tracker.Totals(); t != r.storedTotals {
+		r.pending.Totals = &t
+	}
 	for _, o := range r.outboxes {
 		r.pending.Outbox = append(r.pending.Outbox, o.TakeOutbox()...)
 	}
@@ -344,6 +367,9 @@ func (r *runner) commit() {
 	}
 	for _, o := range r.outboxes {
 		o.Committed()
+	}
+	if r.pending.Totals != nil {
+		r.storedTotals = *r.pending.Totals
 	}
 	clear(r.dirty)
 	r.pending = state.Changes{}

@@ -212,8 +212,9 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 			st.Tracker = prev
 		} else {
 			// The window's shape changed (maxretry, findtime): the counts
-			// start over, the bans stay.
+			// start over, the bans and totals stay.
 			st.Tracker.Restore(prev.Active(), time.Now())
+			st.Tracker.LoadTotals(prev.Totals())
 		}
 	}
 	var sh *share
@@ -239,8 +240,11 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		if err := r.restore(ctx); err != nil {
 			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
 		}
-	} else if err := enf.Reconcile(ctx, p.Name, st.Tracker.Active(), time.Now()); err != nil {
-		d.log.Error("reconciling after reload", "pipeline", p.Name, "err", err)
+	} else {
+		r.loadLines()
+		if err := enf.Reconcile(ctx, p.Name, st.Tracker.Active(), time.Now()); err != nil {
+			d.log.Error("reconciling after reload", "pipeline", p.Name, "err", err)
+		}
 	}
 	rctx, cancel := context.WithCancel(d.runCtx)
 	r.cancel, r.done = cancel, make(chan struct{})

@@ -31,11 +31,15 @@ type Changes struct {
 	// Outbox holds messages to publish (ban events, fleet failures),
 	// stored with the state that produced them so a crash loses none.
 	Outbox []OutboxRecord
+	// Totals, when set, replaces the pipeline's stored counters; Lines
+	// updates its remembered failure lines.
+	Totals *Totals
+	Lines  []LinesChange
 }
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Bans) == 0 && len(c.Unbans) == 0 && len(c.Outbox) == 0
+	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Bans) == 0 && len(c.Unbans) == 0 && len(c.Outbox) == 0 && c.Totals == nil && len(c.Lines) == 0
 }
 
 // Commit writes a pipeline's changes atomically.
@@ -77,6 +81,12 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 			if err := bans.Delete(banKey(pipeline, p)); err != nil {
 				return err
 			}
+		}
+		if err := s.putTotals(tx, pipeline, c.Totals); err != nil {
+			return err
+		}
+		if err := s.putLines(tx, pipeline, c.Lines); err != nil {
+			return err
 		}
 		return s.appendOutbox(tx, c.Outbox)
 	})
@@ -123,10 +133,19 @@ func (s *Store) WindowPipelines() []string {
 	return out
 }
 
-// DropWindows forgets a pipeline's stored windows (a pipeline removed).
+// DropWindows forgets a pipeline's stored windows and the failure lines
+// remembered with them (a pipeline removed).
 func (s *Store) DropWindows(pipeline string) error {
 	prefix := []byte(pipeline + "\x00")
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if lines := tx.Bucket(bucketLines); lines != nil {
+			c := lines.Cursor()
+			for k, _ := c.Seek(prefix); k != nil && string(k[:min(len(k), len(prefix))]) == string(prefix); k, _ = c.Seek(prefix) {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+			}
+		}
 		c := tx.Bucket(bucketWindows).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && string(k[:min(len(k), len(prefix))]) == string(prefix); k, _ = c.Seek(prefix) {
 			if err := c.Delete(); err != nil {

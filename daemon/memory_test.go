@@ -1,0 +1,125 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+// decisions records the decisions a runner enforces.
+type decisions struct{ got []state.Decision }
+
+func (d *decisions) Ban(_ context.Context, x state.Decision) error {
+	d.got = append(d.got, x)
+	return nil
+}
+func (d *decisions) Unban(_ context.Context, x state.Decision) error {
+	d.got = append(d.got, x)
+	return nil
+}
+func (d *decisions) Reconcile(context.Context, string, []state.Decision, time.Time) error {
+	return nil
+}
+
+// A restart neither starts "Total failed" over nor forgets the lines of
+// failures counted before it: the ban decided after the restart carries
+// them, as its ban event and mail show.
+func TestRestartKeepsTotalsAndLines(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "logjail.yaml")
+	cfg := "pipelines:\n  m:\n    enabled: true\n    maxretry: 3\n    ingest: [{file: {paths: [" + filepath.Join(dir, "m.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipelines.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	attacker := netip.MustParseAddr("203.0.113.9")
+	line := func(i int) string { return fmt.Sprintf("denied 203.0.113.9 (attempt %d)", i) }
+
+	// start runs the pipeline on the store in dir, restored as at start,
+	// and returns it with what it enforces and a stop function.
+	start := func() (*runner, *decisions, func()) {
+		store, err := state.OpenStore(filepath.Join(dir, "state"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := c.Enabled()[0]
+		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := &decisions{}
+		r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
+		if err := r.restore(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel, r.done = cancel, make(chan struct{})
+		go func() {
+			defer close(r.done)
+			r.run(ctx)
+		}()
+		stop := sync.OnceFunc(func() { cancel(); <-r.done; store.Close() })
+		t.Cleanup(stop)
+		return r, rec, stop
+	}
+	fail := func(r *runner, i int) {
+		t.Helper()
+		err := r.call(context.Background(), func() {
+			r.fail(match.Failure{Pipeline: "m", Addr: attacker, Time: time.Now(), Line: line(i)}, time.Now())
+			r.commit()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	stats := func(r *runner) (s state.Stats) {
+		t.Helper()
+		if err := r.call(context.Background(), func() { s = r.stages.Tracker.Stats() }); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
+	r, _, stop := start()
+	fail(r, 1)
+	fail(r, 2)
+	stop()
+
+	r, rec, stop := start()
+	if s := stats(r); s.TotalFailed != 2 || s.CurrentlyFailed != 1 {
+		t.Fatalf("after the restart: total failed %d, currently failed %d; want 2 and 1", s.TotalFailed, s.CurrentlyFailed)
+	}
+	fail(r, 3)
+	if len(rec.got) != 1 || rec.got[0].Kind != state.Ban {
+		t.Fatalf("decisions %+v: want one ban", rec.got)
+	}
+	if want := []string{line(1), line(2), line(3)}; !slices.Equal(rec.got[0].Lines, want) {
+		t.Errorf("the ban carries lines %q, want %q", rec.got[0].Lines, want)
+	}
+	if s := stats(r); s.TotalFailed != 3 || s.TotalBanned != 1 {
+		t.Errorf("total failed %d, total banned %d; want 3 and 1", s.TotalFailed, s.TotalBanned)
+	}
+	stop()
+
+	// The ban is restored at the next start, and counted once.
+	r, _, _ = start()
+	if s := stats(r); s.TotalFailed != 3 || s.TotalBanned != 1 || s.CurrentlyBanned != 1 {
+		t.Errorf("after the second restart: %+v; want 3 failed, 1 banned in total, 1 now", s)
+	}
+}

@@ -1,0 +1,148 @@
+package state
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// What a pipeline remembers besides windows and bans, kept with them so a
+// restart does not start it over: its totals (fail2ban's "Total failed",
+// "Total banned") and the last failure lines of the prefixes being counted,
+// which a later ban carries (ban events, the mail action).
+var (
+	bucketTotals = []byte("totals")
+	bucketLines  = []byte("lines")
+)
+
+// Totals are a pipeline's cumulative counters.
+type Totals struct {
+	Failed  uint64 `json:"failed"`
+	Banned  uint64 `json:"banned"`
+	Ignored uint64 `json:"ignored"`
+	Stale   uint64 `json:"stale"`
+}
+
+// LinesChange is one prefix's remembered lines as a commit writes them, or
+// nil Lines when the prefix's lines are forgotten (taken by a ban, evicted).
+type LinesChange struct {
+	Prefix netip.Prefix
+	Lines  []string
+}
+
+// Totals returns the tracker's cumulative counters.
+func (t *Tracker) Totals() Totals {
+	return Totals{Failed: t.stats.TotalFailed, Banned: t.stats.TotalBanned, Ignored: t.stats.Ignored, Stale: t.stats.Stale}
+}
+
+// LoadTotals takes over stored counters (at start, after Restore, or from
+// the tracker a reload replaces). Bans restored into the tracker are among
+// the stored total already, so it only ever grows to cover them.
+func (t *Tracker) LoadTotals(c Totals) {
+	t.stats.TotalFailed = c.Failed
+	t.stats.TotalBanned = max(c.Banned, t.stats.TotalBanned)
+	t.stats.Ignored = c.Ignored
+	t.stats.Stale = c.Stale
+}
+
+func (s *Store) putTotals(tx *bolt.Tx, pipeline string, c *Totals) error {
+	if c == nil {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketTotals)
+	if err != nil {
+		return err
+	}
+	v, err := json.Marshal(c)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(pipeline), v)
+}
+
+// Totals returns a pipeline's stored counters (zero when none are stored).
+func (s *Store) Totals(pipeline string) (Totals, error) {
+	var c Totals
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketTotals)
+		if b == nil {
+			return nil
+		}
+		v := b.Get([]byte(pipeline))
+		if v == nil {
+			return nil
+		}
+		if err := json.Unmarshal(v, &c); err != nil {
+			return fmt.Errorf("totals of pipeline %s: %w", pipeline, err)
+		}
+		return nil
+	})
+	return c, err
+}
+
+func linesKey(pipeline string, p netip.Prefix) []byte {
+	a := p.Addr().As16()
+	bits := p.Bits()
+	if p.Addr().Is4() {
+		bits += 96
+	}
+	return append(append([]byte(pipeline+"\x00"), a[:]...), byte(bits))
+}
+
+func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []LinesChange) error {
+	if len(ls) == 0 {
+		return nil
+	}
+	b, err := tx.CreateBucketIfNotExists(bucketLines)
+	if err != nil {
+		return err
+	}
+	for _, l := range ls {
+		k := linesKey(pipeline, l.Prefix)
+		if len(l.Lines) == 0 {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+			continue
+		}
+		v, err := json.Marshal(l.Lines)
+		if err != nil {
+			return err
+		}
+		if err := b.Put(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lines returns a pipeline's remembered failure lines by prefix. A record
+// that cannot be read is left out and reported in bad.
+func (s *Store) Lines(pipeline string) (out []LinesChange, bad int, err error) {
+	prefix := []byte(pipeline + "\x00")
+	err = s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketLines)
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(prefix); k != nil && len(k) == len(prefix)+17 && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
+			a := netip.AddrFrom16([16]byte(k[len(prefix):]))
+			bits := int(k[len(k)-1])
+			if a.Is4In6() {
+				a, bits = a.Unmap(), bits-96
+			}
+			p, perr := a.Prefix(bits)
+			var lines []string
+			if perr != nil || bits < 0 || json.Unmarshal(v, &lines) != nil {
+				bad++
+				continue
+			}
+			out = append(out, LinesChange{Prefix: p, Lines: lines})
+		}
+		return nil
+	})
+	return out, bad, err
+}
