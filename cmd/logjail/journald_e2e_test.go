@@ -100,10 +100,10 @@ pipelines:
 	if bannedAddrs(t, s.socket)["198.51.100.66"] {
 		t.Fatal("an entry of another unit was read")
 	}
-	// The window does not survive a restart yet (issue 5), so the entries
-	// written while logjail is down are checked for loss, the old ones for
-	// repetition.
+	// The entries written while logjail is down are checked for loss, the
+	// old ones for repetition.
 	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()
 	w.write(t, "ssh.service", failureMessages("198.51.100.9", 3)...)
@@ -113,8 +113,8 @@ pipelines:
 		return bannedAddrs(t, s.socket)["198.51.100.9"]
 	})
 	st := status(t, s.socket)
-	if st.Filter.TotalFailed != 3 {
-		t.Errorf("after restart %d failures counted, want exactly the 3 written while stopped", st.Filter.TotalFailed)
+	if st.Filter.Matched != 3 || st.Filter.TotalFailed != failedBefore+3 {
+		t.Errorf("after restart %d lines matched, total failed %d: want exactly the 3 written while stopped, on top of the %d counted before", st.Filter.Matched, st.Filter.TotalFailed, failedBefore)
 	}
 	if !strings.HasPrefix(st.Sources[0].Watching, "journald directory=") {
 		t.Errorf("status watching %q", st.Sources[0].Watching)
