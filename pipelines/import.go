@@ -37,29 +37,24 @@ func ImportFail2ban(dir string) (yamlText string, warnings []string, err error) 
 		w.filterName, w.filterArgs, w.filterErr = w.filterRef()
 		writers = append(writers, w)
 	}
-	// A recidive jail follows the bans of every other imported pipeline.
+	// A recidive jail follows the bans of every other imported pipeline;
+	// alone, it has none to follow (and only a lone jail is left out here,
+	// so no other recidive jail follows it).
 	var names []string
 	for _, w := range writers {
 		names = append(names, w.name)
 	}
-	kept := writers[:0]
-	for _, w := range writers {
-		if w.filterName == "recidive" {
-			w.follow = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == w.name })
-			if len(w.follow) == 0 {
-				w.warn("", "a recidive jail, but no other jail is imported, so there are no bans to follow; skipped")
-				continue
-			}
+	writers = slices.DeleteFunc(writers, func(w *jailWriter) bool {
+		if w.filterName != "recidive" {
+			return false
 		}
-		kept = append(kept, w)
-	}
-	writers = kept
-	// The recidive pipelines must not follow a jail that was skipped.
-	for _, w := range writers {
-		w.follow = slices.DeleteFunc(w.follow, func(n string) bool {
-			return !slices.ContainsFunc(writers, func(o *jailWriter) bool { return o.name == n })
-		})
-	}
+		w.follow = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == w.name })
+		if len(w.follow) == 0 {
+			w.warn("", "a recidive jail, but no other jail is imported, so there are no bans to follow; skipped")
+			return true
+		}
+		return false
+	})
 
 	bodies := make([]string, len(writers))
 	for i, w := range writers {

@@ -442,8 +442,8 @@ func TestImportFail2banCases(t *testing.T) {
 				jailLocal := filepath.Join(im.dir, "jail.local")
 				for _, want := range []string{
 					`[DEFAULT] ignoreip (` + jailLocal + `:8): "trusted.example.org" is not an address or CIDR (host names are not resolved yet); left out (jails sshd, nginx-http-auth)`,
-					`[DEFAULT] banaction (` + jailLocal + `:9): "ufw": translated to logjail's nftables enforcer (jails sshd, nginx-http-auth, dovecot)`,
-					`[DEFAULT] ignoreregex (` + jailLocal + `:10): set for the jail; logjail reads the filter file only, so this override is not imported (jails sshd, nginx-http-auth, dovecot)`,
+					`[DEFAULT] banaction (` + jailLocal + `:9): "ufw": translated to logjail's nftables enforcer (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
+					`[DEFAULT] ignoreregex (` + jailLocal + `:10): set for the jail; logjail reads the filter file only, so this override is not imported (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
 				} {
 					if !slices.Contains(im.warnings, want) {
 						t.Errorf("warnings lack\n%s\ngot:\n%s", want, strings.Join(im.warnings, "\n"))
@@ -456,10 +456,11 @@ func TestImportFail2banCases(t *testing.T) {
 				}
 				// [DEFAULT] in defaults; a pipeline only says what differs.
 				for name, want := range map[string][]string{
-					"defaults":        {"bantime", "findtime", "ignoreip", "maxretry"},
+					"defaults":        {"bantime", "bantime_increment", "findtime", "ignoreip", "maxretry"},
 					"sshd":            {"enabled", "enforce", "ingest", "match"},
 					"nginx-http-auth": {"bantime", "enabled", "enforce", "ingest", "match"},
 					"dovecot":         {"enabled", "enforce", "ignoreip", "ingest", "match"},
+					"vsftpd":          {"bantime_increment", "enabled", "enforce", "ignoreip", "ingest", "match"},
 				} {
 					if got := im.keys(name); !slices.Equal(got, want) {
 						t.Errorf("%s: keys %q, want %q\n%s", name, got, want, im.text)
@@ -471,19 +472,21 @@ func TestImportFail2banCases(t *testing.T) {
 					findtime time.Duration
 					bantime  time.Duration
 					ignoreip []string
+					increase bool
 				}{
-					{"sshd", 4, 30 * time.Minute, time.Hour, []string{"127.0.0.0/8", "::1/128"}},
-					{"nginx-http-auth", 4, 30 * time.Minute, 2 * time.Hour, []string{"127.0.0.0/8", "::1/128"}},
-					{"dovecot", 4, 30 * time.Minute, time.Hour, []string{"10.0.0.0/8"}},
+					{"sshd", 4, 30 * time.Minute, time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
+					{"nginx-http-auth", 4, 30 * time.Minute, 2 * time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
+					{"dovecot", 4, 30 * time.Minute, time.Hour, []string{"10.0.0.0/8"}, true},
+					{"vsftpd", 4, 30 * time.Minute, time.Hour, nil, false},
 				} {
 					p := im.pipeline(t, tc.jail)
 					var ignore []string
 					for _, ip := range p.IgnoreIP {
 						ignore = append(ignore, ip.String())
 					}
-					if p.MaxRetry != tc.maxretry || DurationOf(p.FindTime) != tc.findtime || DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) {
-						t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q; want %d %v %v %q", tc.jail,
-							p.MaxRetry, DurationOf(p.FindTime), DurationOf(p.BanTime), ignore, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip)
+					if p.MaxRetry != tc.maxretry || DurationOf(p.FindTime) != tc.findtime || DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
+						t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q increment %v; want %d %v %v %q %v", tc.jail,
+							p.MaxRetry, DurationOf(p.FindTime), DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
 					}
 				}
 			},
