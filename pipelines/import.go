@@ -14,48 +14,230 @@ import (
 // ImportFail2ban reads a fail2ban configuration (jail.conf, jail.d/*.conf,
 // jail.local, jail.d/*.local under dir) and writes logjail YAML for its
 // enabled jails. Whatever it cannot translate is a warning naming the jail
-// and the option; the YAML it returns passes Load.
+// (or [DEFAULT]) and the option; the YAML it returns passes Load wherever
+// it is written, since every path in it is absolute.
 func ImportFail2ban(dir string) (yamlText string, warnings []string, err error) {
+	// The YAML is read from elsewhere: a relative dir would be taken
+	// relative to the YAML's own folder.
+	if dir, err = filepath.Abs(dir); err != nil {
+		return "", nil, err
+	}
 	jails, err := fail2ban.LoadJails(dir)
 	if err != nil {
 		return "", nil, err
 	}
+	imp := &importer{jails: jails, dir: dir}
+	var writers []*jailWriter
+	for _, name := range jails.Enabled() {
+		w := &jailWriter{importer: imp, name: name}
+		if !pipelineName.MatchString(name) {
+			w.warn("", "its name is not a valid pipeline name; skipped")
+			continue
+		}
+		w.filterName, w.filterArgs, w.filterErr = w.filterRef()
+		writers = append(writers, w)
+	}
+	// A recidive jail follows the bans of every other imported pipeline;
+	// alone, it has none to follow (and only a lone jail is left out here,
+	// so no other recidive jail follows it).
+	var names []string
+	for _, w := range writers {
+		names = append(names, w.name)
+	}
+	writers = slices.DeleteFunc(writers, func(w *jailWriter) bool {
+		if w.filterName != "recidive" {
+			return false
+		}
+		w.follow = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == w.name })
+		if len(w.follow) == 0 {
+			w.warn("", "a recidive jail, but no other jail is imported, so there are no bans to follow; skipped")
+			return true
+		}
+		return false
+	})
+
+	bodies := make([]string, len(writers))
+	for i, w := range writers {
+		bodies[i] = w.write()
+	}
+	defaults := commonDefaults(writers)
+
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Imported from %s by logjail import-fail2ban.\n", dir)
 	fmt.Fprintf(&b, "# Filters are read from fail2ban's files at run time; nothing of them is copied.\n")
-	b.WriteString("pipelines:\n")
-	enabled := jails.Enabled()
-	if len(enabled) == 0 {
-		warnings = append(warnings, "no enabled jail")
-	}
-	for _, name := range enabled {
-		w := &jailWriter{jails: jails, name: name, dir: dir}
-		if !pipelineName.MatchString(name) {
-			warnings = append(warnings, fmt.Sprintf("jail %s: its name is not a valid pipeline name; skipped", name))
-			continue
+	if len(defaults) > 0 {
+		b.WriteString("defaults:                # fail2ban's [DEFAULT]\n")
+		for _, s := range defaults {
+			fmt.Fprintf(&b, "  %s: %s\n", s.key, s.value)
 		}
-		text := w.write()
-		warnings = append(warnings, w.warnings...)
-		b.WriteString(text)
 	}
-	return b.String(), warnings, nil
+	b.WriteString("pipelines:\n")
+	if len(jails.Enabled()) == 0 {
+		imp.notes = append(imp.notes, note{msg: "no enabled jail"})
+	} else if len(writers) == 0 {
+		imp.notes = append(imp.notes, note{msg: "no jail imported"})
+	}
+	for i, w := range writers {
+		b.WriteString(w.finish(bodies[i], defaults))
+	}
+	return b.String(), imp.warnings(), nil
+}
+
+// importer holds what the jails of one import share: the configuration and
+// the warnings, gathered so that one about [DEFAULT] is given once.
+type importer struct {
+	jails *fail2ban.Jails
+	dir   string
+	notes []note
+}
+
+// note is one warning: about a jail's own option, or about a [DEFAULT]
+// option (inherited), which is reported once for all the jails it affects.
+type note struct {
+	jail, option string
+	where        string // " (file:line)" or ""
+	inherited    bool
+	msg          string
+}
+
+// warnings renders the notes in order of first appearance; identical notes
+// about a [DEFAULT] option become one that lists its jails.
+func (imp *importer) warnings() []string {
+	var out []string
+	index := map[string]int{}
+	jailsOf := map[string][]string{}
+	for _, n := range imp.notes {
+		switch {
+		case n.jail == "":
+			out = append(out, n.msg)
+		case !n.inherited:
+			opt := ""
+			if n.option != "" {
+				opt = " " + n.option + n.where + ":"
+			}
+			out = append(out, fmt.Sprintf("jail %s:%s %s", n.jail, opt, n.msg))
+		default:
+			key := fmt.Sprintf("[DEFAULT] %s%s: %s", n.option, n.where, n.msg)
+			if _, seen := index[key]; !seen {
+				index[key] = len(out)
+				out = append(out, key)
+			}
+			if !slices.Contains(jailsOf[key], n.jail) {
+				jailsOf[key] = append(jailsOf[key], n.jail)
+			}
+		}
+	}
+	for key, i := range index {
+		word := "jails"
+		if len(jailsOf[key]) == 1 {
+			word = "jail"
+		}
+		out[i] = fmt.Sprintf("%s (%s %s)", key, word, strings.Join(jailsOf[key], ", "))
+	}
+	return out
 }
 
 // jailWriter translates one jail.
 type jailWriter struct {
-	jails    *fail2ban.Jails
-	name     string
-	dir      string
-	warnings []string
-	handled  []string // options translated or deliberately left out
+	*importer
+	name    string
+	handled []string // options translated or deliberately left out
+
+	filterName string            // the filter's name, e.g. sshd
+	filterArgs map[string]string // its arguments
+	filterErr  error
+	follow     []string // for a recidive jail: the pipelines whose bans it counts
+
+	policy []setting
 }
 
+// setting is one policy key of a pipeline as flow YAML. inherited: the
+// jail takes it from [DEFAULT] rather than setting it itself.
+type setting struct {
+	key, value string
+	inherited  bool
+}
+
+// builtinValues are Load's values of the policy keys when neither the
+// pipeline nor defaults set them (fail2ban's own defaults, or "none").
+var builtinValues = map[string]string{
+	"maxretry":          strconv.Itoa(DefaultMaxRetry),
+	"findtime":          FormatDuration(DefaultFindTime),
+	"bantime":           FormatDuration(DefaultBanTime),
+	"ignoreip":          "[]",
+	"ignoreself":        "true",
+	"ignorecommand":     `""`,
+	"bantime_increment": "null",
+}
+
+// alwaysDefault are the keys a [DEFAULT] value is written for even when it
+// equals the built-in value, as a reminder of the policy in force.
+var alwaysDefault = []string{"maxretry", "findtime", "bantime"}
+
+// commonDefaults gathers the defaults block: each policy key that the jails
+// inheriting it from [DEFAULT] all translate alike. A key whose [DEFAULT]
+// value means something else per jail (through %(__name__)s, say) stays
+// in each pipeline.
+func commonDefaults(writers []*jailWriter) []setting {
+	var out []setting
+	if len(writers) == 0 {
+		return nil
+	}
+	for _, s := range writers[0].policy {
+		var value string
+		any, agree := false, true
+		for _, w := range writers {
+			ws := w.setting(s.key)
+			if !ws.inherited {
+				continue
+			}
+			if !any {
+				value, any = ws.value, true
+			} else if ws.value != value {
+				agree = false
+			}
+		}
+		if any && agree && (value != builtinValues[s.key] || slices.Contains(alwaysDefault, s.key)) {
+			out = append(out, setting{key: s.key, value: value})
+		}
+	}
+	return out
+}
+
+func (w *jailWriter) setting(key string) setting {
+	for _, s := range w.policy {
+		if s.key == key {
+			return s
+		}
+	}
+	return setting{key: key, value: builtinValues[key]}
+}
+
+// warn records a warning about option ("" for the jail as a whole).
 func (w *jailWriter) warn(option, format string, args ...any) {
 	where := ""
-	if pos, ok := w.jails.Where(w.name, option); ok {
-		where = " (" + pos.String() + ")"
+	if option != "" {
+		if pos, ok := w.jails.Where(w.name, option); ok {
+			where = " (" + pos.String() + ")"
+		}
 	}
-	w.warnings = append(w.warnings, fmt.Sprintf("jail %s: %s%s: %s", w.name, option, where, fmt.Sprintf(format, args...)))
+	w.notes = append(w.notes, note{jail: w.name, option: option, where: where, inherited: option != "" && w.inherited(option), msg: fmt.Sprintf(format, args...)})
+}
+
+// inherited tells whether the jail takes option from [DEFAULT] rather than
+// setting it in its own section. bantime.increment stands for all the
+// bantime.* options.
+func (w *jailWriter) inherited(option string) bool {
+	own := w.jails.Config().Options(w.name)
+	if option == "bantime.increment" {
+		if slices.ContainsFunc(own, func(o string) bool { return strings.HasPrefix(o, "bantime.") }) {
+			return false
+		}
+	} else if slices.Contains(own, option) {
+		return false
+	}
+	_, ok := w.jails.Where(w.name, option)
+	return ok
 }
 
 func (w *jailWriter) get(option string) (string, bool) {
@@ -76,9 +258,19 @@ var quietOptions = []string{
 	"__name__",
 }
 
+// filterRef reads the jail's filter option: the filter's name and
+// arguments (fail2ban's default is the jail's name).
+func (w *jailWriter) filterRef() (string, map[string]string, error) {
+	ref, _ := w.get("filter")
+	if ref == "" {
+		ref = w.name
+	}
+	return fail2ban.ParseRef(ref)
+}
+
 // increment translates fail2ban's bantime.* options into a
-// bantime_increment block, checked as Load checks it; one logjail cannot
-// read is warned about and the block left out.
+// bantime_increment value, checked as Load checks it; one logjail cannot
+// read is warned about and the value is null (off).
 func (w *jailWriter) increment() string {
 	opt := func(o string) string {
 		v, _ := w.jails.Get(w.name, "bantime."+o)
@@ -94,155 +286,299 @@ func (w *jailWriter) increment() string {
 		for _, err := range check.errs {
 			w.warn("bantime.increment", "%v; bans are not incremented", err)
 		}
-		return ""
+		return "null"
 	}
-	var b strings.Builder
+	var parts []string
 	for _, kv := range [][2]string{{"factor", inc.Factor.S}, {"formula", inc.Formula.S}, {"maxtime", inc.MaxTime.S}, {"rndtime", inc.RndTime.S}, {"multipliers", opt("multipliers")}} {
 		if kv[1] != "" {
-			fmt.Fprintf(&b, "      %s: %s\n", kv[0], quote(kv[1]))
+			parts = append(parts, kv[0]+": "+quote(kv[1]))
 		}
 	}
 	if inc.OverallJails {
-		b.WriteString("      overalljails: true\n")
+		parts = append(parts, "overalljails: true")
 	}
-	if b.Len() == 0 {
-		return "    bantime_increment: {}\n" // on, with fail2ban's defaults
-	}
-	return "    bantime_increment:\n" + b.String()
+	return "{" + strings.Join(parts, ", ") + "}" // {}: on, with fail2ban's defaults
 }
 
+// write translates the jail: its source, filter, policy (kept in w.policy
+// for finish) and enforcers, in that order.
 func (w *jailWriter) write() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "  %s:\n    enabled: true\n", w.name)
+	b.WriteString("    ingest:\n")
+	b.WriteString(w.ingest())
+	b.WriteString(w.match())
+	w.policy = w.readPolicy()
+	b.WriteString("\x00") // where finish puts the policy keys
+	b.WriteString(w.enforce())
+	for _, o := range fail2banOwnOptions(w.jails, w.name) {
+		if !slices.Contains(w.handled, o) && !slices.Contains(quietOptions, o) {
+			w.warn(o, "not translated")
+		}
+	}
+	return b.String()
+}
 
-	// Source: the journal for backend = systemd, else the log files.
-	backend, _ := w.get("backend")
+// finish lays out the pipeline, with the policy keys whose value is not
+// what defaults (or Load's built-in values) give already.
+func (w *jailWriter) finish(body string, defaults []setting) string {
+	var p strings.Builder
+	for _, s := range w.policy {
+		base := builtinValues[s.key]
+		if i := slices.IndexFunc(defaults, func(d setting) bool { return d.key == s.key }); i >= 0 {
+			base = defaults[i].value
+		}
+		if s.value != base {
+			fmt.Fprintf(&p, "    %s: %s\n", s.key, s.value)
+		}
+	}
+	return fmt.Sprintf("  %s:\n    enabled: true\n", w.name) + strings.Replace(body, "\x00", p.String(), 1)
+}
+
+// ingest translates the jail's source: the bans of the other pipelines for
+// a recidive jail, the journal for backend = systemd[...], else the log
+// files.
+func (w *jailWriter) ingest() string {
+	backendRef, _ := w.get("backend")
+	// journalmatch is the journal's (and the filter's, with the jail's
+	// added); a file source has no use for it.
+	w.handled = append(w.handled, "journalmatch")
+	if w.filterName == "recidive" {
+		w.handled = append(w.handled, "logpath")
+		// fail2ban's recidive reads fail2ban's own log, which stops
+		// growing once fail2ban is gone; logjail hands its pipelines' ban
+		// decisions to a bans source instead.
+		return fmt.Sprintf("      - bans: {pipelines: [%s]}\n", quoteList(w.follow))
+	}
+	backend, args, err := fail2ban.ParseRef(backendRef)
+	if err != nil {
+		w.warn("backend", "%v; the log files are followed", err)
+		backend = ""
+	}
 	filter, ferr := w.jails.Filter(w.name)
 	if ferr != nil {
 		w.warn("filter", "cannot be read: %v", ferr)
 	}
-	b.WriteString("    ingest:\n")
-	if strings.HasPrefix(backend, "systemd") {
-		var terms []string
-		if filter != nil {
-			terms = filter.JournalMatch
-		}
-		if len(terms) == 0 {
-			w.warn("backend", "systemd without a journalmatch in the filter: the whole journal is read")
-		}
-		fmt.Fprintf(&b, "      - journald: {match: [%s]}\n", quoteList(terms))
-		w.handled = append(w.handled, "logpath", "journalmatch")
-	} else {
-		if backend != "" && backend != "auto" && backend != "polling" && backend != "pyinotify" && backend != "gamin" {
-			w.warn("backend", "%q is not known; the log files are followed", backend)
-		}
-		logpath, _ := w.get("logpath")
-		var paths []string
-		for _, f := range strings.Fields(logpath) {
-			switch f {
-			case "head", "tail":
-				continue // fail2ban's start position hint; logjail starts at the end, then resumes
-			}
-			if !filepath.IsAbs(f) {
-				w.warn("logpath", "%q is not absolute; left out", f)
-				continue
-			}
-			paths = append(paths, f)
-		}
-		if len(paths) == 0 {
-			w.warn("logpath", "no log file; the pipeline gets a placeholder path that never exists")
-			paths = []string{"/var/log/" + w.name + ".log"}
-		}
-		fmt.Fprintf(&b, "      - file: {paths: [%s]}\n", quoteList(paths))
+	switch strings.ToLower(backend) {
+	case "systemd":
+		w.handled = append(w.handled, "logpath")
+		return w.journal(filter, args)
+	case "", "auto", "polling", "pyinotify", "gamin":
+	default:
+		w.warn("backend", "%q is not known; the log files are followed", backend)
 	}
+	logpath, _ := w.get("logpath")
+	var paths []string
+	for _, f := range strings.Fields(logpath) {
+		switch f {
+		case "head", "tail":
+			continue // fail2ban's start position hint; logjail starts at the end, then resumes
+		}
+		if !filepath.IsAbs(f) {
+			w.warn("logpath", "%q is not absolute; left out", f)
+			continue
+		}
+		paths = append(paths, f)
+	}
+	if len(paths) == 0 {
+		w.warn("logpath", "no log file; the pipeline gets a placeholder path that never exists")
+		paths = []string{"/var/log/" + w.name + ".log"}
+	}
+	return fmt.Sprintf("      - file: {paths: [%s]}\n", quoteList(paths))
+}
 
-	// Filter: a reference to fail2ban's own file, with its arguments.
-	ref, _ := w.get("filter")
-	if ref == "" {
-		ref = w.name
+// journal translates backend = systemd[...]: the filter's journalmatch,
+// and the journal fail2ban's arguments name (journalfiles, journalpath,
+// namespace) instead of the system journal.
+func (w *jailWriter) journal(filter *fail2ban.Filter, args map[string]string) string {
+	var terms []string
+	if filter != nil {
+		terms = filter.JournalMatch
 	}
-	fname, args, err := fail2ban.ParseRef(ref)
-	if err != nil {
-		w.warn("filter", "%v", err)
+	if len(terms) == 0 {
+		w.warn("backend", "systemd without a journalmatch in the filter: the whole journal is read")
 	}
-	path := filepath.Join(w.dir, "filter.d", fname+".conf")
-	var argText []string
+	parts := []string{"match: [" + quoteList(terms) + "]"}
+	var where []string // what names the journal, for the exclusion check
+	if v, ok := args["journalfiles"]; ok {
+		if files := w.journalFiles(v); len(files) > 0 {
+			parts = append(parts, "files: ["+quoteList(files)+"]")
+			where = append(where, "journalfiles")
+		} else {
+			w.warn("backend", "journalfiles=%q: no journal file left; the system journal is read, as fail2ban does", v)
+		}
+	}
+	if v, ok := args["journalpath"]; ok {
+		switch {
+		case !filepath.IsAbs(v):
+			w.warn("backend", "journalpath=%q is not absolute; left out", v)
+		case len(where) > 0:
+			w.warn("backend", "journalpath=%q: logjail reads journalfiles or journalpath, not both; journalfiles is used", v)
+		default:
+			parts = append(parts, "directory: "+quote(filepath.Clean(v)))
+			where = append(where, "journalpath")
+		}
+	}
+	if v, ok := args["namespace"]; ok && v != "" {
+		if len(where) > 0 {
+			w.warn("backend", "namespace=%q: logjail reads one of journalfiles, journalpath and namespace; %s is used", v, where[0])
+		} else {
+			parts = append(parts, "namespace: "+quote(v))
+		}
+	}
+	if v, ok := args["journalflags"]; ok {
+		w.warn("backend", "journalflags=%s is not translated: logjail opens the journal as journalctl does (local, system and user journals), or the files or directory given", v)
+	}
 	for _, k := range sortedKeys(args) {
-		argText = append(argText, k+"="+args[k])
+		switch k {
+		case "journalfiles", "journalpath", "namespace", "journalflags":
+		default:
+			w.warn("backend", "systemd argument %s=%q is not translated", k, args[k])
+		}
 	}
-	if len(argText) > 0 {
-		path += "[" + strings.Join(argText, ", ") + "]"
+	return fmt.Sprintf("      - journald: {%s}\n", strings.Join(parts, ", "))
+}
+
+// journalFiles reads fail2ban's journalfiles: paths or glob patterns,
+// separated by spaces, commas or new lines. fail2ban expands the patterns
+// each time the jail starts; the import expands them now.
+func (w *jailWriter) journalFiles(v string) []string {
+	var files []string
+	for _, p := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' }) {
+		if !filepath.IsAbs(p) {
+			w.warn("backend", "journalfiles: %q is not absolute; left out", p)
+			continue
+		}
+		if !strings.ContainsAny(p, "*?[") {
+			files = append(files, filepath.Clean(p))
+			continue
+		}
+		m, err := filepath.Glob(p)
+		if err != nil || len(m) == 0 {
+			w.warn("backend", "journalfiles: %q matches no file now; left out", p)
+			continue
+		}
+		w.warn("backend", "journalfiles: %q is expanded now to %d files; fail2ban expands it at each start, so import again when the files change (or use journalpath=)", p, len(m))
+		files = append(files, m...)
 	}
-	fmt.Fprintf(&b, "    match:\n      fail2ban: %s\n", quote(path))
+	slices.Sort(files)
+	return slices.Compact(files)
+}
+
+// match translates the filter: a reference to fail2ban's own file, with its
+// arguments, or the shipped recidive filter for a recidive jail.
+func (w *jailWriter) match() string {
+	if w.filterErr != nil {
+		w.warn("filter", "%v", w.filterErr)
+	}
+	var b strings.Builder
+	if w.filterName == "recidive" {
+		// The bans source lays out a ban as logjail's own log line, which
+		// the shipped recidive filter reads; fail2ban's reads fail2ban's.
+		// jail.conf passes mode to every filter; fail2ban's recidive has none.
+		if len(w.filterArgs) > 1 || (len(w.filterArgs) == 1 && w.filterArgs["mode"] == "") {
+			w.warn("filter", "arguments of fail2ban's recidive filter are not imported; the shipped recidive filter counts the bans of the pipelines listed")
+		}
+		b.WriteString("    match:\n      filter: recidive\n")
+	} else {
+		path := filepath.Join(w.dir, "filter.d", w.filterName+".conf")
+		var argText []string
+		for _, k := range sortedKeys(w.filterArgs) {
+			argText = append(argText, k+"="+w.filterArgs[k])
+		}
+		if len(argText) > 0 {
+			path += "[" + strings.Join(argText, ", ") + "]"
+		}
+		fmt.Fprintf(&b, "    match:\n      fail2ban: %s\n", quote(path))
+	}
 	for _, o := range []string{"failregex", "ignoreregex", "prefregex", "datepattern", "maxlines", "journalmatch"} {
-		if ownOption(w.jails, w.name, o) && !slices.Contains(w.handled, o) {
-			w.warn(o, "set in the jail; logjail reads the filter file only, so this override is not imported")
+		if _, set := w.jails.Where(w.name, o); set && !slices.Contains(w.handled, o) {
+			w.warn(o, "set for the jail; logjail reads the filter file only, so this override is not imported")
 		}
 		w.handled = append(w.handled, o)
 	}
+	return b.String()
+}
 
-	// Policy.
+// readPolicy translates the policy options, each to its value as flow
+// YAML (Load's built-in value when unset or unreadable).
+func (w *jailWriter) readPolicy() []setting {
+	var out []setting
+	add := func(key, option, value string) {
+		out = append(out, setting{key: key, value: value, inherited: w.inherited(option)})
+	}
+
+	maxretry := builtinValues["maxretry"]
 	if v, ok := w.get("maxretry"); ok {
 		if n, err := strconv.Atoi(v); err == nil && n >= 1 && n <= maxMaxRetry {
-			fmt.Fprintf(&b, "    maxretry: %d\n", n)
+			maxretry = strconv.Itoa(n)
 		} else {
-			w.warn("maxretry", "%q is not a count from 1 to %d; the default is used", v, maxMaxRetry)
+			w.warn("maxretry", "%q is not a count from 1 to %d; %s is used", v, maxMaxRetry, maxretry)
 		}
 	}
+	add("maxretry", "maxretry", maxretry)
 	for _, o := range []string{"findtime", "bantime"} {
-		v, ok := w.get(o)
-		if !ok {
-			continue
+		value := builtinValues[o]
+		if v, ok := w.get(o); ok {
+			d, err := ParseDuration(v)
+			switch {
+			case err != nil || (o == "findtime" && d == Permanent):
+				w.warn(o, "%q: not a duration logjail reads; %s is used", v, value)
+			case d == Permanent:
+				value = "-1"
+			default:
+				value = FormatDuration(d)
+			}
 		}
-		d, err := ParseDuration(v)
-		if err != nil || (o == "findtime" && d == Permanent) {
-			w.warn(o, "%q: not a duration logjail reads; the default is used", v)
-			continue
-		}
-		if d == Permanent {
-			fmt.Fprintf(&b, "    %s: -1\n", o)
-		} else {
-			fmt.Fprintf(&b, "    %s: %s\n", o, FormatDuration(d))
-		}
+		add(o, o, value)
 	}
-	if v, ok := w.get("ignoreip"); ok && v != "" {
-		var list []string
+
+	var ignore []string
+	if v, ok := w.get("ignoreip"); ok {
 		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' }) {
 			if _, err := parsePrefix(f); err != nil {
 				w.warn("ignoreip", "%q is not an address or CIDR (host names are not resolved yet); left out", f)
 				continue
 			}
-			list = append(list, f)
-		}
-		if len(list) > 0 {
-			fmt.Fprintf(&b, "    ignoreip: [%s]\n", quoteList(list))
+			ignore = append(ignore, f)
 		}
 	}
+	add("ignoreip", "ignoreip", "["+quoteList(ignore)+"]")
+	self := "true"
 	if v, ok := w.get("ignoreself"); ok && !fail2ban.ParseBool(v) {
-		b.WriteString("    ignoreself: false\n")
+		self = "false"
 	}
+	add("ignoreself", "ignoreself", self)
+	command := `""`
 	if v, ok := w.get("ignorecommand"); ok && v != "" {
 		// logjail runs it without a shell; a command that needs one is
 		// left out rather than run differently.
 		if _, err := ignoreArgv(v); err != nil {
 			w.warn("ignorecommand", "%q cannot run without a shell here (%v); left out", v, err)
 		} else {
-			fmt.Fprintf(&b, "    ignorecommand: %s\n", quote(v))
+			command = quote(v)
 		}
 	}
+	add("ignorecommand", "ignorecommand", command)
+
 	for _, o := range w.jails.Options(w.name) {
 		if strings.HasPrefix(o, "bantime.") {
 			w.handled = append(w.handled, o)
 		}
 	}
+	increment := "null"
 	if v, _ := w.jails.Get(w.name, "bantime.increment"); fail2ban.ParseBool(v) {
-		b.WriteString(w.increment())
+		increment = w.increment()
 	}
+	add("bantime_increment", "bantime.increment", increment)
+	return out
+}
 
-	// Enforcement: nftables in place of fail2ban's firewall actions.
+// enforce translates the actions: nftables in place of fail2ban's firewall
+// actions, and the mail actions.
+func (w *jailWriter) enforce() string {
+	var b strings.Builder
 	banaction, _ := w.get("banaction")
 	action, _ := w.get("action")
-	w.handled = append(w.handled, "banaction", "action")
 	var mails []string
 	for _, a := range fail2ban.SplitRefs(action) {
 		an, args, _ := fail2ban.ParseRef(a)
@@ -282,12 +618,6 @@ func (w *jailWriter) write() string {
 			"      # mailed when the jail started and stopped: add on: [ban, start, stop].\n")
 		for _, m := range mails {
 			b.WriteString(m)
-		}
-	}
-
-	for _, o := range fail2banOwnOptions(w.jails, w.name) {
-		if !slices.Contains(w.handled, o) && !slices.Contains(quietOptions, o) {
-			w.warn(o, "not translated")
 		}
 	}
 	return b.String()
@@ -407,10 +737,6 @@ func (w *jailWriter) ports(v string) (ports []string, all bool) {
 // fail2banOwnOptions lists the options set in the jail's own section.
 func fail2banOwnOptions(j *fail2ban.Jails, jail string) []string {
 	return j.Config().Options(jail)
-}
-
-func ownOption(j *fail2ban.Jails, jail, option string) bool {
-	return slices.Contains(j.Config().Options(jail), option)
 }
 
 func sortedKeys(m map[string]string) []string {

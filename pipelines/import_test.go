@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // fail2banDir copies the installed /etc/fail2ban into a temporary
@@ -226,5 +228,280 @@ pipelines:
 	}
 	if _, err := e[1].Mail.Build(nil); err != nil {
 		t.Error(err)
+	}
+}
+
+// imported is one import of a fixture: the YAML, its warnings, and the
+// configuration as Load reads it.
+type imported struct {
+	dir      string // the fail2ban directory, absolute
+	text     string
+	warnings []string
+	cfg      *Config
+	doc      map[string]any // the YAML as plain data, to see which keys are written
+}
+
+func (im *imported) pipeline(t *testing.T, name string) *Pipeline {
+	t.Helper()
+	for _, p := range im.cfg.Pipelines {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no pipeline %s:\n%s", name, im.text)
+	return nil
+}
+
+// keys lists the keys written for a pipeline (or "defaults").
+func (im *imported) keys(name string) []string {
+	m, _ := im.doc["defaults"].(map[string]any)
+	if name != "defaults" {
+		ps, _ := im.doc["pipelines"].(map[string]any)
+		m, _ = ps[name].(map[string]any)
+	}
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// warned lists the warnings that contain s.
+func (im *imported) warned(s string) []string {
+	var out []string
+	for _, w := range im.warnings {
+		if strings.Contains(w, s) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// importFixture copies the installed /etc/fail2ban to ROOT/etc/fail2ban,
+// lays testdata/fail2ban/cases/FIXTURE over it as jail.local (with vars
+// replaced), imports it as `logjail import-fail2ban fail2ban` run in
+// ROOT/etc would, writes the YAML to ROOT/out, and loads it as `logjail
+// validate --config ../out/imported.yaml` run in ROOT/elsewhere would:
+// a relative DIR, another folder for the YAML, another working directory.
+func importFixture(t *testing.T, fixture string, vars map[string]string) *imported {
+	t.Helper()
+	dir := fail2banDir(t)
+	local, err := os.ReadFile(filepath.Join("testdata/fail2ban/cases", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(local)
+	for k, v := range vars {
+		text = strings.ReplaceAll(text, k, v)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "jail.local"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Dir(dir)
+	etc := filepath.Join(root, "etc")
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(dir, filepath.Join(etc, "fail2ban")); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"out", "elsewhere"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(etc)
+	yamlText, warnings, err := ImportFail2ban("fail2ban")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "out", "imported.yaml"), []byte(yamlText), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Join(root, "elsewhere"))
+	cfg, err := Load("../out/imported.yaml")
+	if err != nil {
+		t.Fatalf("the imported configuration does not load from another folder: %v\n%s", err, yamlText)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(yamlText), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return &imported{dir: filepath.Join(etc, "fail2ban"), text: yamlText, warnings: warnings, cfg: cfg, doc: doc}
+}
+
+// What import-fail2ban writes means what the jails mean, wherever the YAML
+// is read from: each case is a jail.local in testdata/fail2ban/cases.
+func TestImportFail2banCases(t *testing.T) {
+	tests := []struct {
+		name, fixture string
+		check         func(t *testing.T, im *imported, journals string)
+	}{
+		{
+			// Paths in the YAML are absolute although DIR was relative.
+			name: "relative dir", fixture: "recidive.local",
+			check: func(t *testing.T, im *imported, _ string) {
+				want := `fail2ban: "` + filepath.Join(im.dir, "filter.d", "sshd.conf") + `[mode=normal]"`
+				if !strings.Contains(im.text, want) {
+					t.Errorf("want %s in:\n%s", want, im.text)
+				}
+				if !strings.Contains(im.text, "# Imported from "+im.dir+" ") {
+					t.Errorf("the header does not name %s:\n%s", im.dir, im.text)
+				}
+			},
+		},
+		{
+			name: "journal arguments", fixture: "journal.local",
+			check: func(t *testing.T, im *imported, journals string) {
+				a, b := filepath.Join(journals, "a.journal"), filepath.Join(journals, "b.journal")
+				for _, tc := range []struct {
+					jail       string
+					files      []string
+					dir, ns    string
+					warnings   []string // parts of the jail's backend warnings, in order
+					noWarnings bool
+				}{
+					{jail: "j-files", files: []string{a, b}, noWarnings: true},
+					{jail: "j-glob", files: []string{a, b}, warnings: []string{`"` + journals + `/*.journal" is expanded now to 2 files`}},
+					{jail: "j-path", dir: journals, noWarnings: true},
+					{jail: "j-namespace", ns: "web", noWarnings: true},
+					{jail: "j-flags", warnings: []string{"journalflags=1 is not translated"}},
+					{jail: "j-both", files: []string{a}, warnings: []string{"not both; journalfiles is used"}},
+					{jail: "j-unknown", warnings: []string{"nosuch-*.journal\" matches no file now", "no journal file left; the system journal is read", `rotated="yes" is not translated`}},
+					{jail: "j-plain", noWarnings: true},
+				} {
+					p := im.pipeline(t, tc.jail)
+					if len(p.Ingest) != 1 || p.Ingest[0].Journald == nil {
+						t.Errorf("%s: want one journald source, got %+v", tc.jail, p.Ingest)
+						continue
+					}
+					j := p.Ingest[0].Journald
+					if !slices.Equal(j.Files, tc.files) || j.Directory != tc.dir || j.Namespace != tc.ns {
+						t.Errorf("%s: files %q directory %q namespace %q; want %q %q %q", tc.jail, j.Files, j.Directory, j.Namespace, tc.files, tc.dir, tc.ns)
+					}
+					if len(j.Match) == 0 {
+						t.Errorf("%s: the filter's journalmatch is lost", tc.jail)
+					}
+					got := im.warned("jail " + tc.jail + ": backend")
+					if tc.noWarnings && len(got) > 0 {
+						t.Errorf("%s: unexpected warnings %q", tc.jail, got)
+					}
+					if len(got) != len(tc.warnings) && !tc.noWarnings {
+						t.Errorf("%s: warnings %q, want %d", tc.jail, got, len(tc.warnings))
+						continue
+					}
+					for i, w := range tc.warnings {
+						if !strings.Contains(got[i], w) {
+							t.Errorf("%s: warning %q lacks %q", tc.jail, got[i], w)
+						}
+					}
+				}
+			},
+		},
+		{
+			name: "recidive", fixture: "recidive.local",
+			check: func(t *testing.T, im *imported, _ string) {
+				r := im.pipeline(t, "recidive")
+				if len(r.Ingest) != 1 || r.Ingest[0].Bans == nil || !slices.Equal(r.Ingest[0].Bans.Pipelines, []string{"sshd", "nginx-http-auth"}) {
+					t.Errorf("recidive: want a bans source following sshd and nginx-http-auth, got %+v\n%s", r.Ingest, im.text)
+				}
+				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Rules.Failregex) == 0 {
+					t.Errorf("recidive: want the shipped recidive filter, got %+v", r.Match)
+				}
+				if r.MaxRetry != 3 || FormatDuration(DurationOf(r.FindTime)) != "1d" || FormatDuration(DurationOf(r.BanTime)) != "1w" {
+					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, DurationOf(r.FindTime), DurationOf(r.BanTime))
+				}
+				if n := r.Enforce[0].NFTables; n == nil || len(n.PortNumbers) != 0 {
+					t.Errorf("recidive: want every port banned, got %+v", r.Enforce[0].NFTables)
+				}
+				if strings.Contains(im.text, "fail2ban.log") {
+					t.Errorf("fail2ban's log is still read:\n%s", im.text)
+				}
+				if w := im.warned("recidive"); len(w) > 0 {
+					t.Errorf("warnings about recidive: %q", w)
+				}
+			},
+		},
+		{
+			name: "recidive alone", fixture: "recidive-alone.local",
+			check: func(t *testing.T, im *imported, _ string) {
+				if len(im.cfg.Pipelines) != 0 {
+					t.Errorf("want no pipeline, got:\n%s", im.text)
+				}
+				if w := im.warned("jail recidive:"); len(w) != 1 || !strings.Contains(w[0], "no bans to follow; skipped") {
+					t.Errorf("warnings %q", im.warnings)
+				}
+			},
+		},
+		{
+			name: "defaults", fixture: "defaults.local",
+			check: func(t *testing.T, im *imported, _ string) {
+				// Each [DEFAULT] warning once, naming [DEFAULT], where it
+				// is set and the jails it concerns.
+				jailLocal := filepath.Join(im.dir, "jail.local")
+				for _, want := range []string{
+					`[DEFAULT] ignoreip (` + jailLocal + `:8): "trusted.example.org" is not an address or CIDR (host names are not resolved yet); left out (jails sshd, nginx-http-auth)`,
+					`[DEFAULT] banaction (` + jailLocal + `:9): "ufw": translated to logjail's nftables enforcer (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
+					`[DEFAULT] ignoreregex (` + jailLocal + `:10): set for the jail; logjail reads the filter file only, so this override is not imported (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
+				} {
+					if !slices.Contains(im.warnings, want) {
+						t.Errorf("warnings lack\n%s\ngot:\n%s", want, strings.Join(im.warnings, "\n"))
+					}
+				}
+				for _, s := range []string{"trusted.example.org", "ufw", "ignoreregex"} {
+					if n := len(im.warned(s)); n != 1 {
+						t.Errorf("%d warnings about %s, want 1:\n%s", n, s, strings.Join(im.warnings, "\n"))
+					}
+				}
+				// [DEFAULT] in defaults; a pipeline only says what differs.
+				for name, want := range map[string][]string{
+					"defaults":        {"bantime", "bantime_increment", "findtime", "ignoreip", "maxretry"},
+					"sshd":            {"enabled", "enforce", "ingest", "match"},
+					"nginx-http-auth": {"bantime", "enabled", "enforce", "ingest", "match"},
+					"dovecot":         {"enabled", "enforce", "ignoreip", "ingest", "match"},
+					"vsftpd":          {"bantime_increment", "enabled", "enforce", "ignoreip", "ingest", "match"},
+				} {
+					if got := im.keys(name); !slices.Equal(got, want) {
+						t.Errorf("%s: keys %q, want %q\n%s", name, got, want, im.text)
+					}
+				}
+				for _, tc := range []struct {
+					jail     string
+					maxretry int
+					findtime time.Duration
+					bantime  time.Duration
+					ignoreip []string
+					increase bool
+				}{
+					{"sshd", 4, 30 * time.Minute, time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
+					{"nginx-http-auth", 4, 30 * time.Minute, 2 * time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
+					{"dovecot", 4, 30 * time.Minute, time.Hour, []string{"10.0.0.0/8"}, true},
+					{"vsftpd", 4, 30 * time.Minute, time.Hour, nil, false},
+				} {
+					p := im.pipeline(t, tc.jail)
+					var ignore []string
+					for _, ip := range p.IgnoreIP {
+						ignore = append(ignore, ip.String())
+					}
+					if p.MaxRetry != tc.maxretry || DurationOf(p.FindTime) != tc.findtime || DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
+						t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q increment %v; want %d %v %v %q %v", tc.jail,
+							p.MaxRetry, DurationOf(p.FindTime), DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
+					}
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			journals := t.TempDir()
+			for _, f := range []string{"a.journal", "b.journal"} {
+				if err := os.WriteFile(filepath.Join(journals, f), nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			im := importFixture(t, tt.fixture, map[string]string{"@JOURNALS@": journals})
+			tt.check(t, im, journals)
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -214,6 +215,8 @@ type setup struct {
 	warm func(t testing.TB)
 	// extra are more arguments of `logjail run`.
 	extra []string
+	// pipeline is the one whose first source start waits for (default e2e).
+	pipeline string
 }
 
 func newSetup(t testing.TB, pipelineYAML string) *setup {
@@ -266,7 +269,8 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	})
 	exited := make(chan struct{})
 	go func() { cmd.Wait(); close(exited) }()
-	read := func() uint64 { return sourceRead(s.socket, "e2e") }
+	pipeline := cmp.Or(s.pipeline, "e2e")
+	read := func() uint64 { return sourceRead(s.socket, pipeline) }
 	before := read()
 	eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
 		select {

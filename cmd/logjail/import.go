@@ -14,8 +14,9 @@ func importCommand() *cli.Command {
 		Usage:     "print logjail YAML for the enabled jails of a fail2ban configuration",
 		ArgsUsage: "[DIR]",
 		Description: "Reads DIR/jail.conf, jail.d/*.conf, jail.local and jail.d/*.local (default DIR: /etc/fail2ban)\n" +
-			"with fail2ban's precedence and prints a logjail configuration on standard output; what\n" +
-			"cannot be translated is a warning on standard error naming the jail and the option.",
+			"with fail2ban's precedence and prints a logjail configuration on standard output, [DEFAULT]\n" +
+			"as its defaults block, every path absolute; what cannot be translated is a warning on standard\n" +
+			"error naming the jail (or [DEFAULT], once) and the option.",
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
 				return fmt.Errorf("usage: logjail import-fail2ban [DIR]")

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// installedFail2ban copies the installed /etc/fail2ban to dir/fail2ban.
+func installedFail2ban(t *testing.T, dir string) string {
+	t.Helper()
+	if _, err := os.Stat("/etc/fail2ban/jail.conf"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("/etc/fail2ban is missing (apt-get install fail2ban)")
+		}
+		t.Skip("/etc/fail2ban is missing")
+	}
+	to := filepath.Join(dir, "fail2ban")
+	if out, err := exec.Command("cp", "-r", "/etc/fail2ban", to).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	return to
+}
+
+// A fail2ban configuration with sshd on journal files and recidive, as an
+// operator moves it: `logjail import-fail2ban fail2ban` run in /etc (a
+// relative DIR), the YAML saved elsewhere and validated from yet another
+// directory; then logjail runs it, reads the journal file, bans, and the
+// recidive pipeline bans the address again from sshd's ban decision.
+func TestImportFail2banRuns(t *testing.T) {
+	root := t.TempDir()
+	etc, out, elsewhere, jdir := filepath.Join(root, "etc"), filepath.Join(root, "out"), filepath.Join(root, "elsewhere"), filepath.Join(root, "journal")
+	for _, d := range []string{etc, out, elsewhere, jdir} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f2b := installedFail2ban(t, etc)
+	w := &journalWriter{path: filepath.Join(jdir, "sshd.journal")}
+	w.write(t, "sshd.service", "Server listening on 0.0.0.0 port 22.")
+	local, err := os.ReadFile("testdata/import-fail2ban/jail.local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, filepath.Join(f2b, "jail.local"), strings.ReplaceAll(string(local), "@JOURNAL@", w.path))
+
+	imp := exec.Command(binary, "import-fail2ban", "fail2ban")
+	imp.Dir = etc
+	var stderr strings.Builder
+	imp.Stderr = &stderr
+	yamlText, err := imp.Output()
+	if err != nil {
+		t.Fatalf("logjail import-fail2ban: %v\n%s", err, stderr.String())
+	}
+	for _, want := range []string{
+		`journald: {match: ["_SYSTEMD_UNIT=sshd.service", "+", "_COMM=sshd"], files: ["` + w.path + `"]}`,
+		`fail2ban: "` + filepath.Join(f2b, "filter.d", "sshd.conf") + `[mode=normal]"`,
+		`bans: {pipelines: ["sshd"]}`,
+		"filter: recidive",
+	} {
+		if !strings.Contains(string(yamlText), want) {
+			t.Errorf("the imported YAML lacks %s:\n%s", want, yamlText)
+		}
+	}
+	if strings.Contains(string(yamlText), "fail2ban.log") {
+		t.Errorf("recidive still reads fail2ban's log:\n%s", yamlText)
+	}
+	config := filepath.Join(out, "imported.yaml")
+	writeConfig(t, config, string(yamlText))
+
+	val := exec.Command(binary, "validate", "--config", "../out/imported.yaml")
+	val.Dir = elsewhere
+	vout, err := val.CombinedOutput()
+	if err != nil || !strings.Contains(string(vout), "OK (2 pipelines, enabled: recidive, sshd)") {
+		t.Fatalf("logjail validate: %v\n%s\nof:\n%s", err, vout, yamlText)
+	}
+
+	s := newSetup(t, "")
+	writeConfig(t, s.config, string(yamlText))
+	s.pipeline = "sshd"
+	s.warm = func(t testing.TB) { w.write(t, "sshd.service", "Server listening on :: port 22.") }
+	s.start(t, nil)
+	w.write(t, "sshd.service", failureMessages("203.0.113.7", 2)...)
+	eventually(t, 10*time.Second, "sshd and recidive bans", func() bool {
+		by := map[string]bool{}
+		for _, b := range banned(t, s.socket) {
+			if b.Addr == "203.0.113.7" {
+				by[b.Pipeline] = true
+			}
+		}
+		return by["sshd"] && by["recidive"]
+	})
+}
