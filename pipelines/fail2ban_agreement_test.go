@@ -24,6 +24,7 @@ var fail2banCounterparts = []struct {
 	modes             []string
 }{
 	{"sshd", "sshd", nil},
+	{"postfix", "postfix", []string{"auth"}},
 }
 
 // Kinds of a difference (see Fail2banDifference).

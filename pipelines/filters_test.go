@@ -236,3 +236,38 @@ func TestSSHDRealLog(t *testing.T) {
 		})
 	}
 }
+
+// fail2ban's postfix filter does one job per mode; logjail's postfix filter
+// offers the auth mode, as postfix[mode=auth] and by its first name,
+// postfix-sasl.
+func TestPostfixFilterNames(t *testing.T) {
+	const line = "Nov 25 07:13:18 mail postfix/submission/smtpd[2121]: warning: unknown[203.0.113.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
+	for _, tc := range []struct {
+		ref     string
+		wantErr string
+	}{
+		{ref: "postfix[mode=auth]"},
+		{ref: "postfix-sasl"},
+		{ref: "postfix-sasl[mode=auth]"},
+		{ref: "postfix", wantErr: `filter "postfix" has no mode "normal" (known: auth)`},
+		{ref: "postfix-sasl[mode=ddos]", wantErr: `filter "postfix-sasl" is postfix[mode=auth]; it has no mode "ddos"`},
+	} {
+		t.Run(tc.ref, func(t *testing.T) {
+			m, _, err := ResolveFilter(tc.ref, ".")
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			e := ingest.Entry{Message: line, ReadAt: now}
+			if f, out := m.Match(&e, now); out != match.Matched || f.Addr.String() != "203.0.113.7" {
+				t.Errorf("outcome %v addr %s, want failure of 203.0.113.7", out, f.Addr)
+			}
+		})
+	}
+}
