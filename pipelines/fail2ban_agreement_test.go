@@ -24,7 +24,13 @@ var fail2banCounterparts = []struct {
 	modes             []string
 }{
 	{"sshd", "sshd", nil},
+	{"nginx-http-auth", "nginx-http-auth", nil},
+	{"nginx-limit-req", "nginx-limit-req", nil},
+	{"nginx-botsearch", "nginx-botsearch", nil},
+	{"apache-auth", "apache-auth", nil},
 	{"postfix", "postfix", []string{"auth"}},
+	{"dovecot", "dovecot", nil},
+	{"vsftpd", "vsftpd", nil},
 }
 
 // Kinds of a difference (see Fail2banDifference).
