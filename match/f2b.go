@@ -515,11 +515,13 @@ func (m *Matcher) f2bFailure(g map[string]string, lines, regex int, t, now time.
 	if hasFID && fid != ip {
 		id = fid
 	}
+	user, hasUser := fail.g[groupUser]
 	fl := Failure{
 		Pipeline: m.pipeline,
 		ID:       id,
 		Time:     t,
-		User:     fail.g[groupUser],
+		User:     user,
+		HasUser:  hasUser,
 		Regex:    regex,
 		Attempts: fail.matches,
 	}

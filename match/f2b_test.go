@@ -310,7 +310,7 @@ func TestFail2banReport(t *testing.T) {
 	if rep.Lines != 4 || rep.Matched != 3 || rep.NoAddress != 1 || rep.Missed != 1 {
 		t.Fatalf("report %+v", rep)
 	}
-	if f := rep.Failures[1]; f.Addr != "bad.example.org" || f.User != "ann" {
+	if f := rep.Failures[1]; f.Addr != "bad.example.org" || f.User == nil || *f.User != "ann" {
 		t.Errorf("failure %+v", f)
 	}
 	if rep.Regexes[0].Engine != "re2" || rep.Regexes[1].Engine != "regexp2" || rep.Regexes[0].Hits != 2 {

@@ -1,8 +1,6 @@
 package match
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/f2bsample"
 	"github.com/logjail/logjail/match/fail2ban"
 )
 
@@ -27,8 +26,8 @@ import (
 // fail2ban package installs them.
 
 const (
-	corpusFilterDir = "/etc/fail2ban/filter.d"
-	corpusLogDir    = "/usr/lib/python3/dist-packages/fail2ban/tests/files/logs"
+	corpusFilterDir = f2bsample.FilterDir
+	corpusLogDir    = f2bsample.LogDir
 	// corpusNow is the "now" of fail2ban's test suite: 2005-08-14 10:00 UTC.
 	corpusNow  = 1124013600
 	corpusZone = "Europe/Zurich"
@@ -70,15 +69,6 @@ const corpusThreshold = 1.0
 // corpusChecks is the number of checks fail2ban's corpus holds without the
 // two zzz-* filters: a harness that silently reads fewer has broken.
 const corpusChecks = 1381
-
-var annotationRE = regexp.MustCompile(`^#+ ?(failJSON|(?:file|filter)Options|addFILE):(.+)$`)
-
-type corpusVariant struct {
-	key  string
-	opts map[string]any
-	m    *Matcher
-	err  error
-}
 
 type corpusCheck struct {
 	filter, variant string
@@ -162,34 +152,21 @@ func TestFail2banCorpus(t *testing.T) {
 // runCorpusFilter runs the sample file(s) of one filter, as
 // samplestestcase.py's testSampleRegexs does.
 func runCorpusFilter(name string, zone *time.Location, st *corpusStats) []corpusCheck {
+	lines, err := f2bsample.Read(corpusLogDir, name)
+	if err != nil {
+		return []corpusCheck{{filter: name, file: name, reason: "sample log: " + err.Error()}}
+	}
 	var failed []corpusCheck
-	variants := map[string]*corpusVariant{}
-	variant := func(opts map[string]any) *corpusVariant {
-		fltOpts := map[string]string{}
-		var keys []string
-		for k, v := range opts {
-			if strings.HasPrefix(k, "test.") {
-				continue
-			}
-			fltOpts[k] = fmt.Sprint(v)
-			keys = append(keys, k)
+	matchers := map[*f2bsample.Variant]*Matcher{}
+	errs := map[*f2bsample.Variant]error{}
+	matcher := func(v *f2bsample.Variant) (*Matcher, error) {
+		if m, ok := matchers[v]; ok {
+			return m, errs[v]
 		}
-		sort.Strings(keys)
-		key := ""
-		if len(keys) > 0 {
-			var parts []string
-			for _, k := range keys {
-				parts = append(parts, fmt.Sprintf("%s=%s", k, fltOpts[k]))
-			}
-			key = "[" + strings.Join(parts, ",") + "]"
-		}
-		if v := variants[key]; v != nil {
-			return v
-		}
-		v := &corpusVariant{key: key, opts: opts}
-		cf, err := loadCorpusFilter(corpusFilterDir, name, fltOpts)
+		cf, err := loadCorpusFilter(corpusFilterDir, name, v.FilterOpts())
+		var m *Matcher
 		if err == nil {
-			v.m, err = Compile(name, Rules{
+			m, err = Compile(name, Rules{
 				Dialect:     DialectFail2ban,
 				Prefregex:   cf.Prefregex,
 				Failregex:   cf.Failregex,
@@ -199,147 +176,37 @@ func runCorpusFilter(name string, zone *time.Location, st *corpusStats) []corpus
 				Location:    zone,
 			})
 		}
-		v.err = err
-		variants[key] = v
-		return v
+		matchers[v], errs[v] = m, err
+		return m, err
 	}
 	now := time.Unix(corpusNow, 0)
-	files := []string{name}
-	common := map[string]any{}
-	var tests []*corpusVariant
-	var testOpts []map[string]any
-	for fi := 0; fi < len(files); fi++ {
-		fname := files[fi]
-		lines, err := readCorpusLines(filepath.Join(corpusLogDir, fname))
-		if err != nil {
-			failed = append(failed, corpusCheck{filter: name, file: fname, reason: "no sample log: " + err.Error()})
-			continue
-		}
-		ignoreBlock := false
-		for li := 0; li < len(lines); li++ {
-			line := lines[li]
-			var fail map[string]any
-			if m := annotationRE.FindStringSubmatch(line); m != nil {
-				var data any
-				if err := json.Unmarshal([]byte(m[2]), &data); err != nil {
-					failed = append(failed, corpusCheck{filter: name, file: fname, line: li + 1, reason: "bad JSON: " + err.Error()})
-					continue
-				}
-				switch m[1] {
-				case "fileOptions":
-					common, _ = data.(map[string]any)
-					continue
-				case "filterOptions":
-					tests, testOpts, ignoreBlock = nil, nil, false
-					list, ok := data.([]any)
-					if !ok {
-						list = []any{data}
-					}
-					for _, o := range list {
-						opts := map[string]any{}
-						for k, v := range common {
-							opts[k] = v
-						}
-						om, _ := o.(map[string]any)
-						for k, v := range om {
-							opts[k] = v
-						}
-						if c, ok := opts["test.condition"].(string); ok && c != "" {
-							ignoreBlock = !evalCorpusExpr(c, name, opts)
-						}
-						if !ignoreBlock {
-							tests = append(tests, variant(opts))
-							testOpts = append(testOpts, opts)
-						}
-					}
-					continue
-				case "addFILE":
-					if s, ok := data.(string); ok {
-						files = append(files, s)
-					}
-					continue
-				}
-				fail, _ = data.(map[string]any)
-				if li+1 >= len(lines) {
-					break
-				}
-				li++
-				line = lines[li]
-			} else if ignoreBlock || strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+	for _, l := range lines {
+		for _, v := range l.Variants {
+			st.checks++
+			fc := corpusCheck{filter: name, variant: v.Key, file: l.File, line: l.Num, text: l.Text}
+			m, err := matcher(v)
+			if err != nil {
+				fc.reason = "filter: " + err.Error()
+				failed = append(failed, fc)
 				continue
 			}
-			if ignoreBlock {
+			e := ingest.Entry{Message: l.Text, ReadAt: now}
+			if v.Opts["logtype"] == "journal" {
+				if p, ok := v.Opts["test.prefix-line"].(string); ok {
+					e.Message = p + l.Text
+				}
+				e.Time = now
+			}
+			f, out := m.Match(&e, now)
+			if reason := compareCorpus(l.Want, f, out, zone); reason != "" {
+				fc.reason = reason
+				failed = append(failed, fc)
 				continue
 			}
-			if tests == nil {
-				tests, testOpts = []*corpusVariant{variant(map[string]any{})}, []map[string]any{{}}
-			}
-			line = strings.TrimRight(line, "\r\n")
-			for k, v := range tests {
-				opts := testOpts[k]
-				if c, ok := fail["constraint"].(string); ok && c != "" && !evalCorpusExpr(c, name, opts) {
-					continue
-				}
-				st.checks++
-				fc := corpusCheck{filter: name, variant: v.key, file: fname, line: li + 1, text: line}
-				if v.err != nil {
-					fc.reason = "filter: " + v.err.Error()
-					failed = append(failed, fc)
-					continue
-				}
-				e := ingest.Entry{Message: line, ReadAt: now}
-				if opts["logtype"] == "journal" {
-					if p, ok := opts["test.prefix-line"].(string); ok {
-						e.Message = p + line
-					}
-					e.Time = now
-				}
-				f, out := v.m.Match(&e, now)
-				if reason := compareCorpus(fail, f, out, zone); reason != "" {
-					fc.reason = reason
-					failed = append(failed, fc)
-					continue
-				}
-				st.passed++
-			}
+			st.passed++
 		}
 	}
 	return failed
-}
-
-func readCorpusLines(path string) ([]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, strings.ToValidUTF8(sc.Text(), "\uFFFD"))
-	}
-	return lines, sc.Err()
-}
-
-var (
-	exprNameRE = regexp.MustCompile(`^name\s*(==|!=)\s*'([^']*)'$`)
-	exprOptRE  = regexp.MustCompile(`^opts\.get\('([^']*)'\)\s*(==|!=)\s*'([^']*)'$`)
-)
-
-// evalCorpusExpr evaluates the Python conditions the sample files use:
-// name == 'x' and opts.get('k') == 'v' (or !=).
-func evalCorpusExpr(expr, name string, opts map[string]any) bool {
-	expr = strings.TrimSpace(expr)
-	if m := exprNameRE.FindStringSubmatch(expr); m != nil {
-		return (name == m[2]) == (m[1] == "==")
-	}
-	if m := exprOptRE.FindStringSubmatch(expr); m != nil {
-		v, ok := opts[m[1]]
-		eq := ok && fmt.Sprint(v) == m[3]
-		return eq == (m[2] == "==")
-	}
-	panic("unsupported condition: " + expr)
 }
 
 // compareCorpus checks a result against a failJSON annotation and returns

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/f2bsample"
 )
 
 // The oracle: fail2ban's own Filter, run through python3 when fail2ban is
@@ -107,7 +108,7 @@ func sampleLines(t *testing.T) []string {
 		if e.IsDir() {
 			continue
 		}
-		ls, err := readCorpusLines(corpusLogDir + "/" + e.Name())
+		ls, err := f2bsample.ReadLines(corpusLogDir + "/" + e.Name())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -37,6 +37,10 @@ type Failure struct {
 	// it is less than 60 s older than now).
 	Time time.Time
 	User string
+	// HasUser tells that the filter captured a user (User may be empty:
+	// "Invalid user  from ..."); false when it has no user capture, or
+	// the capture took no part in the match.
+	HasUser bool
 	// Line is the full log line.
 	Line string
 	// Regex is the index of the failregex that matched.
@@ -427,6 +431,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f Failure, out Outcome)
 			ID:       addrText,
 			Time:     t,
 			User:     group(text, loc, fr.user),
+			HasUser:  fr.user >= 0 && loc[2*fr.user] >= 0,
 			Line:     e.Message,
 			Regex:    i,
 			Pos:      e.Pos,

@@ -225,7 +225,7 @@ func TestReport(t *testing.T) {
 	if rep.Lines != 4 || rep.Matched != 2 || rep.Missed != 2 || len(rep.MissedLines) != 2 {
 		t.Fatalf("report %+v", rep)
 	}
-	if f := rep.Failures[0]; f.Line != 1 || f.Addr != "192.0.2.1" || f.User != "bob" || !f.Time.Equal(time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)) {
+	if f := rep.Failures[0]; f.Line != 1 || f.Addr != "192.0.2.1" || f.User == nil || *f.User != "bob" || !f.Time.Equal(time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)) {
 		t.Errorf("failure %+v", f)
 	}
 	if f := rep.Failures[1]; f.Line != 4 || f.Addr != "2001:db8::1" || !f.Time.Equal(now) {

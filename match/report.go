@@ -48,8 +48,11 @@ type FailureRecord struct {
 	// ID is the failure id when it differs from Addr (an <F-ID>).
 	ID   string    `json:"id,omitempty"`
 	Time time.Time `json:"time"`
-	User string    `json:"user,omitempty"`
-	Text string    `json:"text"`
+	// User is the captured user, "" when the filter captured an empty
+	// one (fail2ban's corpus has such lines), nil (omitted) when it
+	// captured none.
+	User *string `json:"user,omitempty"`
+	Text string  `json:"text"`
 }
 
 // NumberedLine is a line of the log with its 1-based number.
@@ -208,7 +211,10 @@ func testLines(m *Matcher, lines []string, first int, now time.Time, opts TestOp
 			if !opts.KeepFailures {
 				continue
 			}
-			rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Text: line}
+			rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
+			if f.HasUser {
+				rec.User = &f.User
+			}
 			if out == NoAddress {
 				rec.Addr = f.ID
 			} else if f.ID != "" && f.ID != rec.Addr {

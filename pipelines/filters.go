@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"embed"
 	"errors"
 	"fmt"
@@ -28,6 +29,15 @@ func ShippedFilters() []string {
 		names = append(names, strings.TrimSuffix(e.Name(), ".yaml"))
 	}
 	return names
+}
+
+// shippedAliases are other names of shipped filters in a mode: fail2ban's
+// postfix filter does several jobs, one per mode, and logjail's postfix
+// filter offers its auth mode, which logjail shipped as postfix-sasl first.
+// A filter file of the alias's name in the configuration's filters/ folder
+// wins, as for any shipped filter.
+var shippedAliases = map[string]struct{ name, mode string }{
+	"postfix-sasl": {"postfix", "auth"},
 }
 
 // FilterRef is a filter reference with arguments: "sshd[mode=aggressive]".
@@ -164,7 +174,17 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 		}
 		p.JournalMatch = f.JournalMatch
 	} else if ms.Filter.S != "" {
-		f, err := v.loadFilter(v.dir, ms.Filter.S)
+		name, mode := ms.Filter.S, ms.Mode.S
+		if a, ok := shippedAliases[name]; ok {
+			if _, err := os.Stat(filepath.Join(v.dir, "filters", name+".yaml")); errors.Is(err, os.ErrNotExist) {
+				if mode != "" && mode != a.mode {
+					v.fail(ms.Mode.At, "%s: filter %q is %s[mode=%s]; it has no mode %q", p.label(), name, a.name, a.mode, mode)
+					return nil
+				}
+				name, mode = a.name, a.mode
+			}
+		}
+		f, err := v.loadFilter(v.dir, name)
 		if err != nil {
 			var cfgErr *Error
 			if errors.As(err, &cfgErr) {
@@ -175,7 +195,6 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 			return nil
 		}
 		pref, date, fail, ignore = f.Prefregex, f.Datepattern, slices.Clone(f.Failregex), slices.Clone(f.Ignoreregex)
-		mode := ms.Mode.S
 		if mode == "" {
 			mode = "normal"
 		}
@@ -186,7 +205,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 				known = append(known, k)
 			}
 			slices.Sort(known)
-			v.fail(ms.Mode.At, "%s: filter %q has no mode %q (known: %s)", p.label(), ms.Filter.S, mode, strings.Join(known, ", "))
+			v.fail(cmp.Or(ms.Mode.At, ms.Filter.At), "%s: filter %q has no mode %q (known: %s)", p.label(), name, mode, strings.Join(known, ", "))
 			return nil
 		}
 		fail = append(fail, extra...)

@@ -421,4 +421,29 @@ type FilterFile struct {
 	Datepattern Text   `yaml:"datepattern"`
 	// Modes add failregexes to the base list; "normal" usually adds none.
 	Modes map[string][]Text `yaml:"modes"`
+	// Fail2banDifferences lists where the filter deliberately disagrees
+	// with fail2ban's filter of the same job on fail2ban's own sample log,
+	// each with its reason. Matching ignores it; the agreement test
+	// (TestShippedFiltersAgreeWithFail2ban) reads it and fails on a
+	// difference not listed and on a listed one that does not occur.
+	Fail2banDifferences []Fail2banDifference `yaml:"fail2ban_differences"`
+}
+
+// Fail2banDifference is one deliberate disagreement with fail2ban's filter
+// on lines of fail2ban's installed sample log.
+type Fail2banDifference struct {
+	// Sample is fail2ban's sample file the lines are in (default: the
+	// counterpart's own, e.g. "sshd"; "sshd-journal" for the one it adds).
+	Sample string `yaml:"sample"`
+	// Lines are 1-based line numbers in Sample.
+	Lines []int `yaml:"lines"`
+	// Modes the difference occurs in (default: every mode the line is
+	// compared in).
+	Modes []string `yaml:"modes"`
+	// Kind: "counts" (logjail counts a line fail2ban does not), "misses"
+	// (fail2ban counts a line logjail does not), "address" (both count,
+	// other addresses), or "mode" (the filter does not offer this fail2ban
+	// mode: Modes names it, Lines is empty).
+	Kind   string `yaml:"kind"`
+	Reason string `yaml:"reason"`
 }

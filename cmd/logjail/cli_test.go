@@ -84,3 +84,58 @@ func TestTestCommand(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }
+
+// `logjail test --json` keeps "user": "" when the filter captured an empty
+// user (sshd's "Invalid user  from ...", which fail2ban's corpus has) and
+// leaves "user" out only when it captured none, in both dialects.
+func TestTestCommandJSONUser(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "auth.log")
+	lines := "Nov 25 07:13:18 h sshd[1]: Invalid user  from 192.0.2.1 port 22\n" +
+		"Nov 25 07:13:19 h sshd[2]: Failed password for root from 192.0.2.2 port 22 ssh2\n" +
+		"Nov 25 07:13:20 h sshd[3]: Connection closed by 192.0.2.3 port 22 [preauth]\n"
+	if err := os.WriteFile(log, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const f2bFilter = "/etc/fail2ban/filter.d/sshd.conf"
+	for _, tc := range []struct {
+		name   string
+		filter string
+		want   []any // per failure: the user, or nil for no "user" key
+	}{
+		{"logjail", "sshd[mode=ddos]", []any{"", "root", nil}},
+		{"fail2ban", f2bFilter + "[mode=ddos]", []any{"", "root", nil}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if strings.HasPrefix(tc.filter, f2bFilter) {
+				if _, err := os.Stat(f2bFilter); err != nil {
+					if os.Getenv("CI") == "true" {
+						t.Fatalf("fail2ban is not installed: %v", err)
+					}
+					t.Skipf("fail2ban is not installed: %v", err)
+				}
+			}
+			out, err := exec.Command(binary, "test", tc.filter, log, "--json", "--now", "2026-11-26T00:00:00Z").Output()
+			if err != nil {
+				t.Fatalf("logjail test: %v", err)
+			}
+			var rep struct {
+				Failures []map[string]any `json:"failures"`
+			}
+			if err := json.Unmarshal(out, &rep); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if len(rep.Failures) != len(tc.want) {
+				t.Fatalf("%d failures, want %d:\n%s", len(rep.Failures), len(tc.want), out)
+			}
+			for i, w := range tc.want {
+				u, has := rep.Failures[i]["user"]
+				switch {
+				case w == nil && has:
+					t.Errorf("failure %d: user %q, want no user key", i, u)
+				case w != nil && (!has || u != w):
+					t.Errorf("failure %d: user %v (present %v), want %q", i, u, has, w)
+				}
+			}
+		})
+	}
+}

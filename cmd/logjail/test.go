@@ -114,8 +114,8 @@ func printReport(w io.Writer, rep match.Report, matched, missed bool) {
 		fmt.Fprintf(w, "\nMatched lines:\n")
 		for _, f := range rep.Failures {
 			user := ""
-			if f.User != "" {
-				user = " user=" + f.User
+			if f.User != nil {
+				user = " user=" + *f.User
 			}
 			fmt.Fprintf(w, "%6d  %s  %s%s  | %s\n", f.Line, f.Time.Format(time.RFC3339), f.Addr, user, f.Text)
 		}
