@@ -43,6 +43,11 @@ func (s *Source) entry(data []byte, now time.Time) (ingest.Entry, bool) {
 		s.warn("oversize", "nats: payload larger than 64 KiB skipped", "size", len(data))
 		return ingest.Entry{}, false
 	}
+	if isFluentBitBatch(data) {
+		s.skipped.Add(1)
+		s.warn("batch", "nats: Fluent Bit batch ([[time, {record}], ...]) skipped (counted); publish one record per message")
+		return ingest.Entry{}, false
+	}
 	if len(data) > 0 && data[0] == '{' {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(data, &obj) == nil {
@@ -68,6 +73,26 @@ func (s *Source) entry(data []byte, now time.Time) (ingest.Entry, bool) {
 		}
 	}
 	return ingest.Entry{ReadAt: now, Message: rawLine(data)}, true
+}
+
+// isFluentBitBatch recognises what Fluent Bit's own nats output publishes:
+// a JSON array of [time, {record}] pairs, many records in one message. It
+// is not read (one message is one entry here, acknowledged as one), but it
+// must not pass silently as a raw line that no filter matches.
+func isFluentBitBatch(data []byte) bool {
+	if len(data) < 4 || data[0] != '[' {
+		return false
+	}
+	var batch [][]json.RawMessage
+	if json.Unmarshal(data, &batch) != nil || len(batch) == 0 {
+		return false
+	}
+	for _, rec := range batch {
+		if len(rec) != 2 || len(rec[1]) == 0 || rec[1][0] != '{' {
+			return false
+		}
+	}
+	return true
 }
 
 // A shape is one kind of JSON envelope, as a log shipper sends it.

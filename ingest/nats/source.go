@@ -37,7 +37,8 @@
 // line. An envelope's time, when present and valid, becomes Entry.Time; a
 // time that cannot be read, or a laid-out field of the wrong type, is
 // counted in Stats.Errors and left out. A journal envelope without a usable
-// MESSAGE is skipped and counted (Stats.Skipped). Payloads over 64 KiB are
+// MESSAGE is skipped and counted (Stats.Skipped), and so is a batch of
+// records as Fluent Bit's nats output sends it. Payloads over 64 KiB are
 // skipped and counted (Stats.Skipped); with JetStream, skipped payloads are
 // terminated (Term) so that they are not redelivered.
 //
