@@ -1,11 +1,13 @@
 package nats
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
 )
@@ -152,4 +154,36 @@ func BenchmarkEnvelope(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzPayload checks that no payload crashes the decoder and that every
+// delivered entry's text is valid UTF-8 without NULs, its fields bounded.
+func FuzzPayload(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "envelopes", "*.json"))
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil && len(data) < 4096 {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"MESSAGE":[1,[2]],"_PID":{"a":[]}}`))
+	// Its warnings must not go to f.Log from inside the target.
+	s, err := New(Config{URL: "nats://127.0.0.1:4222", Subject: "x"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, ok := s.entry(data, now)
+		if !ok {
+			return
+		}
+		if !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, 0) || !utf8.ValidString(e.Host) {
+			t.Errorf("entry %+v", e)
+		}
+		for k, v := range e.Fields {
+			if len(v) > 4<<10 || !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Errorf("field %q = %q", k, v)
+			}
+		}
+	})
 }
