@@ -24,7 +24,8 @@ import (
 //   - NULs are dropped and invalid UTF-8 becomes U+FFFD (one per run of bad
 //     bytes, as strings.ToValidUTF8).
 //
-// A record that needs none of this costs one allocation.
+// Laying a record out costs one allocation (more only when invalid UTF-8
+// makes the line longer than its parts).
 func Layout(host, tag, pid, msg string) string {
 	host, tag, pid, msg = trim(host), trim(tag), trim(pid), trim(msg)
 	if tag == "" {
