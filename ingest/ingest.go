@@ -23,11 +23,12 @@ type Entry struct {
 	// Peer is the network address the record came from (syslog), if any.
 	Peer netip.Addr
 	// Message is the text the filters match: a file's line without its
-	// newline; for structured sources (journald, syslog) the record laid out
-	// as a syslog file line without its date, "HOST TAG[PID]: MESSAGE", so
-	// one filter serves every source.
+	// newline; for structured sources (journald, syslog, NATS envelopes) the
+	// record laid out by Layout as a syslog file line without its date,
+	// "HOST TAG[PID]: MESSAGE", so one filter serves every source.
 	Message string
-	// Fields holds structured fields (journald, syslog) when present.
+	// Fields holds structured fields (journald, syslog, NATS envelopes)
+	// when present.
 	Fields map[string]string
 	// Pos is the source position just after this entry.
 	Pos Position

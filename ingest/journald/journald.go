@@ -9,13 +9,12 @@
 // ErrUnavailable and the rest of logjail works on.
 //
 // Journal fields are written by the logged programs, some of them driven by
-// attackers, so every field is bounded: messages over 64 KiB are skipped and
-// counted, other fields over 4 KiB are left out of Entry.Fields, and bytes
-// that are not UTF-8 are replaced.
+// attackers, so every field is bounded (package journalfields): messages
+// over 64 KiB are skipped and counted, other fields over 4 KiB are left out
+// of Entry.Fields, and bytes that are not UTF-8 are replaced.
 package journald
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,15 +27,16 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/ingest/journalfields"
 )
 
 const (
 	// MaxMessage is the longest MESSAGE delivered, in bytes; longer
 	// entries are skipped and counted in Stats.Skipped.
-	MaxMessage = 64 << 10
+	MaxMessage = journalfields.MaxMessage
 	// MaxField is the longest value copied into Entry.Fields; longer
 	// fields (core dumps, binary blobs) are left out.
-	MaxField = 4 << 10
+	MaxField = journalfields.MaxField
 
 	// waitTimeout bounds one wait for journal changes: how long a
 	// cancellation may go unnoticed while the journal is quiet.
@@ -283,64 +283,11 @@ func namespaceDir(ns string) (string, error) {
 // it takes over), its realtime timestamp and cursor. It reports false when
 // the message is too long to deliver.
 func makeEntry(fields map[string]string, realtime uint64, cursor, key string, now time.Time) (ingest.Entry, bool) {
-	msg := fields["MESSAGE"]
-	if len(msg) > MaxMessage {
-		return ingest.Entry{}, false
+	e, ok := journalfields.Entry(fields, time.UnixMicro(int64(realtime)), now)
+	if ok {
+		e.Pos = ingest.Position{Key: key, Value: []byte(cursor)}
 	}
-	delete(fields, "MESSAGE")
-
-	t := time.UnixMicro(int64(realtime))
-	if v, err := strconv.ParseInt(fields["_SOURCE_REALTIME_TIMESTAMP"], 10, 64); err == nil && v > 0 {
-		t = time.UnixMicro(v)
-	}
-	for k, v := range fields {
-		if len(v) > MaxField {
-			delete(fields, k)
-			continue
-		}
-		if s := sanitize(v); s != v {
-			fields[k] = s
-		}
-	}
-	host := fields["_HOSTNAME"]
-	ident := cmp.Or(fields["SYSLOG_IDENTIFIER"], fields["_COMM"])
-	pid := cmp.Or(fields["SYSLOG_PID"], fields["_PID"])
-
-	var b strings.Builder
-	b.Grow(len(host) + len(ident) + len(pid) + len(msg) + 5)
-	if host != "" {
-		b.WriteString(host)
-		b.WriteByte(' ')
-	}
-	if ident != "" {
-		b.WriteString(ident)
-		if pid != "" {
-			b.WriteByte('[')
-			b.WriteString(pid)
-			b.WriteByte(']')
-		}
-		b.WriteString(": ")
-	}
-	b.WriteString(sanitize(msg))
-
-	return ingest.Entry{
-		Time:    t,
-		ReadAt:  now,
-		Host:    host,
-		Message: b.String(),
-		Fields:  fields,
-		Pos:     ingest.Position{Key: key, Value: []byte(cursor)},
-	}, true
-}
-
-// sanitize makes journal data safe to match and print: invalid UTF-8
-// becomes U+FFFD and NUL bytes are dropped, as the file source does.
-func sanitize(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "")
-	}
-	return s
+	return e, ok
 }
 
 // sameEntry reports whether two cursors name the same entry by boot ID,

@@ -91,6 +91,9 @@ func TestMakeEntry(t *testing.T) {
 		{"no ident", map[string]string{"_HOSTNAME": "h", "_PID": "3", "MESSAGE": "m"}, "h m", time.UnixMicro(rt)},
 		{"nothing", map[string]string{}, "", time.UnixMicro(rt)},
 		{"binary", map[string]string{"MESSAGE": "a\xffb\x00c"}, "a\uFFFDbc", time.UnixMicro(rt)},
+		{"leading space, BOM and CRLF", map[string]string{"_HOSTNAME": "vm", "SYSLOG_IDENTIFIER": "sshd", "_PID": "4001", "MESSAGE": " \uFEFFFailed password\r\n"},
+			"vm sshd[4001]: Failed password", time.UnixMicro(rt)},
+		{"embedded line ends", map[string]string{"SYSLOG_IDENTIFIER": "app", "MESSAGE": "one\ntwo\r\nthree"}, "app: one two  three", time.UnixMicro(rt)},
 	} {
 		e, ok := makeEntry(tc.fields, rt, "s=1;i=2", "journald:", now)
 		if !ok {

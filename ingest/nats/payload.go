@@ -3,21 +3,15 @@ package nats
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/ingest/journalfields"
 )
-
-// envelope is the structured payload form. The fields are decoded in a
-// second step so that a wrongly typed "time" or "host" does not turn an
-// envelope into a raw line.
-type envelope struct {
-	Time    json.RawMessage `json:"time"`
-	Host    json.RawMessage `json:"host"`
-	Message json.RawMessage `json:"message"`
-}
 
 // decode turns a message into an Entry, through the Decode hook when one
 // is set.
@@ -49,50 +43,375 @@ func (s *Source) entry(data []byte, now time.Time) (ingest.Entry, bool) {
 		s.warn("oversize", "nats: payload larger than 64 KiB skipped", "size", len(data))
 		return ingest.Entry{}, false
 	}
-	e := ingest.Entry{ReadAt: now}
+	if isFluentBitBatch(data) {
+		s.skipped.Add(1)
+		s.warn("batch", "nats: Fluent Bit batch ([[time, {record}], ...]) skipped (counted); publish one record per message")
+		return ingest.Entry{}, false
+	}
 	if len(data) > 0 && data[0] == '{' {
-		if msg, host, t, badTime, ok := parseEnvelope(data); ok {
-			e.Message, e.Host, e.Time = msg, host, t
-			if badTime {
-				s.errs.Add(1)
-				s.warn("time", "nats: envelope time is not RFC 3339; ignored")
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(data, &obj) == nil {
+			if sh := shapeOf(obj); sh != nil {
+				e, p := sh.decode(obj, now)
+				e.ReadAt = now
+				if p.skip != "" {
+					s.skipped.Add(1)
+					s.warn("skip:"+sh.name+":"+p.skip, "nats: "+sh.name+" envelope skipped (counted): "+p.skip)
+					return ingest.Entry{}, false
+				}
+				if p.badTime {
+					s.warn("time:"+sh.name, "nats: "+sh.name+" envelope time not understood; ignored (counted)")
+				}
+				if p.badFields > 0 {
+					s.warn("fields:"+sh.name, "nats: "+sh.name+" envelope fields of unexpected type or size left out (counted)", "fields", p.badFields)
+				}
+				if p.badTime || p.badFields > 0 {
+					s.errs.Add(1)
+				}
+				return e, true
 			}
-			return e, true
 		}
 	}
-	e.Message = rawLine(data)
-	return e, true
+	return ingest.Entry{ReadAt: now, Message: rawLine(data)}, true
 }
 
-// parseEnvelope decodes data as an envelope: a JSON object with a string
-// "message". badTime reports a "time" that is present but not an RFC 3339
-// string; t is then zero.
-func parseEnvelope(data []byte) (msg, host string, t time.Time, badTime, ok bool) {
-	var env envelope
-	if err := json.Unmarshal(data, &env); err != nil {
-		return "", "", time.Time{}, false, false
+// isFluentBitBatch recognises what Fluent Bit's own nats output publishes:
+// a JSON array of [time, {record}] pairs, many records in one message. It
+// is not read (one message is one entry here, acknowledged as one), but it
+// must not pass silently as a raw line that no filter matches.
+func isFluentBitBatch(data []byte) bool {
+	if len(data) < 4 || data[0] != '[' {
+		return false
 	}
-	if len(env.Message) == 0 || env.Message[0] != '"' {
-		return "", "", time.Time{}, false, false
+	var batch [][]json.RawMessage
+	if json.Unmarshal(data, &batch) != nil || len(batch) == 0 {
+		return false
 	}
-	if err := json.Unmarshal(env.Message, &msg); err != nil {
-		return "", "", time.Time{}, false, false
-	}
-	if len(env.Host) > 0 && env.Host[0] == '"' {
-		_ = json.Unmarshal(env.Host, &host)
-	}
-	if len(env.Time) > 0 && !bytes.Equal(env.Time, []byte("null")) {
-		var ts string
-		if env.Time[0] != '"' || json.Unmarshal(env.Time, &ts) != nil {
-			return msg, host, time.Time{}, true, true
+	for _, rec := range batch {
+		if len(rec) != 2 || len(rec[1]) == 0 || rec[1][0] != '{' {
+			return false
 		}
-		parsed, err := time.Parse(time.RFC3339Nano, ts)
-		if err != nil {
-			return msg, host, time.Time{}, true, true
-		}
-		t = parsed
 	}
-	return msg, host, t, false, true
+	return true
+}
+
+// A shape is one kind of JSON envelope, as a log shipper sends it.
+type shape struct {
+	name string
+	// is recognises the shape by its keys (and the message's type).
+	is func(obj map[string]json.RawMessage) bool
+	// decode builds the entry (without ReadAt) and reports problems.
+	decode func(obj map[string]json.RawMessage, now time.Time) (ingest.Entry, problems)
+}
+
+// problems are what went wrong decoding an envelope: skip (a reason) drops
+// it; a bad time or wrongly typed fields are counted, the rest is used.
+type problems struct {
+	skip      string
+	badTime   bool
+	badFields int
+}
+
+// shapes are tried in order; the first that recognises an object wins. An
+// object none recognises (a JSON application log line) is a raw line.
+var shapes = []*shape{
+	{name: "journald", is: isJournalExport, decode: decodeJournalExport},
+	{name: "vector journald", is: isVectorJournald, decode: decodeVectorJournald},
+	{name: "vector syslog", is: isVectorSyslog, decode: decodeVectorSyslog},
+	{name: "fluent bit syslog", is: isFluentBit, decode: decodeFluentBit},
+	{name: "plain", is: hasMessage, decode: decodePlain},
+}
+
+func shapeOf(obj map[string]json.RawMessage) *shape {
+	for _, sh := range shapes {
+		if sh.is(obj) {
+			return sh
+		}
+	}
+	return nil
+}
+
+// hasMessage: a string "message", which every lower-case shape needs; an
+// object with another "message" is not an envelope (as before).
+func hasMessage(obj map[string]json.RawMessage) bool {
+	m := obj["message"]
+	return len(m) > 0 && m[0] == '"'
+}
+
+func hasAny(obj map[string]json.RawMessage, keys ...string) bool {
+	for _, k := range keys {
+		if _, ok := obj[k]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// journalctl -o json: every journal field under its own name, MESSAGE
+// among them, __REALTIME_TIMESTAMP in microseconds as a decimal string.
+func isJournalExport(obj map[string]json.RawMessage) bool {
+	_, ok := obj["MESSAGE"]
+	return ok
+}
+
+func decodeJournalExport(obj map[string]json.RawMessage, now time.Time) (ingest.Entry, problems) {
+	var p problems
+	var realtime time.Time
+	if raw, ok := obj["__REALTIME_TIMESTAMP"]; ok {
+		rt, _ := journalString(raw)
+		if usec, err := strconv.ParseInt(rt, 10, 64); err == nil && usec > 0 {
+			realtime = time.UnixMicro(usec)
+		} else {
+			p.badTime = true
+		}
+	}
+	return journalEntry(obj, realtime, now, p)
+}
+
+// Vector's journald source sends the journal's fields with three renamed:
+// MESSAGE as "message", _HOSTNAME as "host", the time as "timestamp"
+// (RFC 3339). It is told from the plain envelope by the journal's own
+// fields.
+func isVectorJournald(obj map[string]json.RawMessage) bool {
+	return hasMessage(obj) && hasAny(obj, "SYSLOG_IDENTIFIER", "_SYSTEMD_UNIT", "_COMM", "_PID")
+}
+
+func decodeVectorJournald(obj map[string]json.RawMessage, now time.Time) (ingest.Entry, problems) {
+	var p problems
+	t, bad := rfc3339(obj["timestamp"])
+	p.badTime = bad
+	obj["MESSAGE"] = obj["message"]
+	delete(obj, "message")
+	if h, ok := obj["host"]; ok {
+		obj["_HOSTNAME"] = h
+		delete(obj, "host")
+	}
+	delete(obj, "timestamp")
+	return journalEntry(obj, t, now, p)
+}
+
+// journalEntry converts journal fields in JSON form and builds the entry
+// as the journald source does.
+func journalEntry(obj map[string]json.RawMessage, realtime, now time.Time, p problems) (ingest.Entry, problems) {
+	fields := make(map[string]string, len(obj))
+	for k, raw := range obj {
+		v, ok := journalString(raw)
+		switch {
+		case ok:
+			fields[ingest.CleanField(k)] = v
+		case k == "MESSAGE" && bytes.Equal(raw, []byte("null")):
+			p.skip = "MESSAGE is null (journalctl leaves fields over 4 KiB out unless run with --all)"
+			return ingest.Entry{}, p
+		case k == "MESSAGE":
+			p.skip = "MESSAGE is neither a string nor an array of bytes"
+			return ingest.Entry{}, p
+		case !bytes.Equal(raw, []byte("null")):
+			// null is what journalctl writes for a field too large to
+			// print: left out, as the journald source leaves large
+			// fields out; anything else is not journalctl's.
+			p.badFields++
+		}
+	}
+	e, ok := journalfields.Entry(fields, realtime, now)
+	if !ok {
+		p.skip = "MESSAGE longer than 64 KiB"
+	}
+	return e, p
+}
+
+// journalString decodes one field of journalctl's JSON: a string, an array
+// of byte values (data that is not UTF-8), or an array of those when the
+// field occurs more than once, of which the last is kept (as the journald
+// source keeps the last).
+func journalString(raw json.RawMessage) (string, bool) {
+	if len(raw) == 0 {
+		return "", false
+	}
+	switch raw[0] {
+	case '"':
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err == nil
+	case '[':
+		var items []json.RawMessage
+		if json.Unmarshal(raw, &items) != nil || len(items) == 0 {
+			return "", false
+		}
+		if c := items[0][0]; c == '"' || c == '[' {
+			last := items[len(items)-1]
+			if last[0] == '[' || last[0] == '"' {
+				return journalString(last)
+			}
+			return "", false
+		}
+		b := make([]byte, len(items))
+		for i, it := range items {
+			n, err := strconv.ParseUint(string(it), 10, 8)
+			if err != nil {
+				return "", false
+			}
+			b[i] = byte(n)
+		}
+		return string(b), true
+	}
+	return "", false
+}
+
+// Vector's syslog source: "timestamp" (RFC 3339), "hostname", "appname",
+// "procid" (a number or a string), "message", and the rest (facility,
+// severity, msgid, source_ip, ...) beside them.
+func isVectorSyslog(obj map[string]json.RawMessage) bool {
+	return hasMessage(obj) && hasAny(obj, "appname", "hostname", "procid")
+}
+
+func decodeVectorSyslog(obj map[string]json.RawMessage, now time.Time) (ingest.Entry, problems) {
+	var p problems
+	var e ingest.Entry
+	e.Time, p.badTime = rfc3339(obj["timestamp"])
+	host := textField(obj, "hostname", false, &p)
+	if host == "" {
+		host = textField(obj, "host", false, &p)
+	}
+	app := textField(obj, "appname", false, &p)
+	pid := textField(obj, "procid", true, &p)
+	e.Host = host
+	e.Message = ingest.Layout(host, app, pid, stringField(obj["message"]))
+	e.Fields = otherFields(obj, &p, "timestamp", "hostname", "host", "appname", "procid", "message")
+	return e, p
+}
+
+// Fluent Bit's syslog parsers: "time" (RFC 3339 from syslog-rfc5424,
+// "Mmm dd hh:mm:ss" from syslog-rfc3164, kept with Time_Keep On), "host",
+// "ident", "pid", "message", and "pri", "msgid", "extradata", "tag" beside
+// them.
+func isFluentBit(obj map[string]json.RawMessage) bool {
+	return hasMessage(obj) && hasAny(obj, "ident", "pid")
+}
+
+func decodeFluentBit(obj map[string]json.RawMessage, now time.Time) (ingest.Entry, problems) {
+	var p problems
+	var e ingest.Entry
+	e.Time, p.badTime = syslogTime(obj["time"], now)
+	e.Host = textField(obj, "host", false, &p)
+	ident := textField(obj, "ident", false, &p)
+	pid := textField(obj, "pid", true, &p)
+	if pid == "-" { // RFC 5424's nil value
+		pid = ""
+	}
+	e.Message = ingest.Layout(e.Host, ident, pid, stringField(obj["message"]))
+	e.Fields = otherFields(obj, &p, "time", "host", "ident", "pid", "message")
+	return e, p
+}
+
+// The plain envelope {"time", "host", "message"}: the message is already a
+// line ("sshd[PID]: ..."), used as it is but cleaned like every laid-out
+// record; the host becomes Entry.Host only, so that a message that names
+// its host is not given a second one.
+func decodePlain(obj map[string]json.RawMessage, now time.Time) (ingest.Entry, problems) {
+	var p problems
+	var e ingest.Entry
+	e.Time, p.badTime = rfc3339(obj["time"])
+	if h := obj["host"]; len(h) > 0 && h[0] == '"' {
+		e.Host = ingest.Layout(stringField(h), "", "", "")
+	}
+	e.Message = ingest.Layout("", "", "", stringField(obj["message"]))
+	return e, p
+}
+
+// stringField decodes a JSON string; "" for anything else.
+func stringField(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || raw[0] != '"' || json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// textField reads a header field of a shape (host, tag or pid): a string,
+// or for a pid also an integer (Vector's procid); absent or null gives "". Anything else
+// (or a value over journalfields.MaxField, as the journald source bounds
+// fields) is counted in p and gives "", so a wrongly typed field leaves a part of
+// the line out rather than putting JSON into it.
+func textField(obj map[string]json.RawMessage, key string, number bool, p *problems) string {
+	raw, ok := obj[key]
+	if !ok || bytes.Equal(raw, []byte("null")) {
+		return ""
+	}
+	if len(raw) <= journalfields.MaxField {
+		if raw[0] == '"' {
+			return stringField(raw)
+		}
+		if _, err := strconv.ParseUint(string(raw), 10, 64); err == nil && number {
+			return string(raw)
+		}
+	}
+	p.badFields++
+	return ""
+}
+
+// otherFields keeps the fields a shape does not lay out: strings, numbers
+// and booleans as text, bounded and cleaned as journal fields are. Nested
+// objects and arrays are left out (Vector puts structured data there);
+// they are not errors.
+func otherFields(obj map[string]json.RawMessage, p *problems, laidOut ...string) map[string]string {
+	fields := make(map[string]string, len(obj))
+	for k, raw := range obj {
+		if len(raw) == 0 || slices.Contains(laidOut, k) || len(raw) > journalfields.MaxField {
+			continue
+		}
+		var v string
+		switch raw[0] {
+		case '{', '[', 'n':
+			continue
+		case '"':
+			v = stringField(raw)
+		default: // number, true, false
+			v = string(raw)
+		}
+		fields[ingest.CleanField(k)] = ingest.CleanField(v)
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	return fields
+}
+
+// rfc3339 decodes an optional RFC 3339 time; bad reports one that is
+// present (not null) but not an RFC 3339 string.
+func rfc3339(raw json.RawMessage) (t time.Time, bad bool) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return time.Time{}, false
+	}
+	if raw[0] != '"' {
+		return time.Time{}, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, stringField(raw))
+	if err != nil {
+		return time.Time{}, true
+	}
+	return t, false
+}
+
+// syslogTime decodes Fluent Bit's "time": RFC 3339, or the RFC 3164 stamp
+// "Mmm dd hh:mm:ss" (day padded with a space or not, fractions allowed),
+// which has no year and no zone: it is taken in local time, in the year
+// ingest.StampYear chooses.
+func syslogTime(raw json.RawMessage, now time.Time) (time.Time, bool) {
+	t, bad := rfc3339(raw)
+	if !bad {
+		return t, false
+	}
+	s := stringField(raw)
+	if s == "" {
+		return time.Time{}, true
+	}
+	s = strings.Join(strings.Fields(s), " ") // "Dec  7" as "Dec 7"
+	for _, layout := range []string{"Jan 2 15:04:05", "Jan 2 15:04:05.999999999"} {
+		if st, err := time.Parse(layout, s); err == nil {
+			return ingest.StampYear(st, now, time.Local), false
+		}
+	}
+	return time.Time{}, true
 }
 
 // rawLine makes a raw payload a Message: without its trailing newline and

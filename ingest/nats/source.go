@@ -13,19 +13,34 @@
 //     once the entry's effects are committed; only then is the message
 //     acknowledged, so a crash redelivers instead of losing.
 //
-// A payload is a raw log line or a JSON envelope
-// {"time": RFC 3339, "host": "...", "message": "..."}: a payload whose first
-// byte is '{' and that decodes as a JSON object with a string "message" is an
-// envelope; anything else, including malformed JSON and JSON objects without
-// a string "message" (a JSON-formatted application log line), is a raw line
-// and counts as nothing special. A raw line's Message is the payload without
-// its trailing newline (and carriage return), made valid UTF-8, NULs removed;
-// its Time stays zero, so the match stage finds the date in the line. An
-// envelope's message is taken as given; its time, when present and valid,
-// becomes Entry.Time (an unparsable time is counted in Stats.Errors and left
-// zero); its host becomes Entry.Host. Payloads over 64 KiB are skipped and
-// counted (Stats.Skipped); with JetStream they are terminated (Term) so that
-// they are not redelivered.
+// A payload is a raw log line or a JSON envelope, recognised automatically
+// by its keys (payload.go), in the shapes log shippers send:
+//
+//   - journalctl -o json (MESSAGE, _HOSTNAME, SYSLOG_IDENTIFIER, _PID, ...;
+//     also Vector's journald source, which renames MESSAGE, _HOSTNAME and
+//     the time to message, host and timestamp): built by package
+//     journalfields as the journald source builds entries, every field
+//     kept in Entry.Fields within the same bounds;
+//   - Vector's syslog source (timestamp, hostname, appname, procid,
+//     message) and Fluent Bit's syslog parsers (time, host, ident, pid,
+//     message): laid out by ingest.Layout, the other scalar fields kept in
+//     Entry.Fields;
+//   - {"time": RFC 3339, "host": "...", "message": "..."}: the message is
+//     already a line ("sshd[PID]: ..."), cleaned by ingest.Layout but not
+//     given a host; the host becomes Entry.Host.
+//
+// Anything else, including malformed JSON and JSON objects without a string
+// "message" (a JSON-formatted application log line), is a raw line and
+// counts as nothing special. A raw line's Message is the payload without
+// its trailing newline (and carriage return), made valid UTF-8, NULs
+// removed; its Time stays zero, so the match stage finds the date in the
+// line. An envelope's time, when present and valid, becomes Entry.Time; a
+// time that cannot be read, or a laid-out field of the wrong type, is
+// counted in Stats.Errors and left out. A journal envelope without a usable
+// MESSAGE is skipped and counted (Stats.Skipped), and so is a batch of
+// records as Fluent Bit's nats output sends it. Payloads over 64 KiB are
+// skipped and counted (Stats.Skipped); with JetStream, skipped payloads are
+// terminated (Term) so that they are not redelivered.
 //
 // The connection reconnects forever with backoff and jitter, also when the
 // first connection attempt fails; Stats.State follows it ("connected",

@@ -151,7 +151,6 @@ func (p *parser) structured(in []byte, peer netip.Addr, now time.Time) (_ ingest
 	}
 	msg := text(b.Message)
 	if is5424 {
-		msg = strings.TrimPrefix(msg, "\uFEFF")
 		if sm, ok := m.(*rfc5424.SyslogMessage); ok && sm.StructuredData != nil {
 			for id, params := range *sm.StructuredData {
 				id = valid(id)
@@ -165,7 +164,7 @@ func (p *parser) structured(in []byte, peer netip.Addr, now time.Time) (_ ingest
 		}
 	}
 	e.Fields = fields
-	e.Message = layout(e.Host, app, pid, msg)
+	e.Message = ingest.Layout(e.Host, app, pid, msg)
 	return e, true
 }
 
@@ -257,29 +256,6 @@ func (p *parser) host(name *string, peer netip.Addr) string {
 	return p.local
 }
 
-// layout renders a record as a syslog file line without its date:
-// "HOST APP[PID]: MSG", "HOST APP: MSG" or "HOST MSG".
-func layout(host, app, pid, msg string) string {
-	var sb strings.Builder
-	sb.Grow(len(host) + len(app) + len(pid) + len(msg) + 6)
-	sb.WriteString(host)
-	if app != "" {
-		sb.WriteByte(' ')
-		sb.WriteString(app)
-		if pid != "" {
-			sb.WriteByte('[')
-			sb.WriteString(pid)
-			sb.WriteByte(']')
-		}
-		sb.WriteByte(':')
-	}
-	if msg != "" {
-		sb.WriteByte(' ')
-		sb.WriteString(msg)
-	}
-	return sb.String()
-}
-
 // text returns *s made valid UTF-8, "" for nil and for the nil value "-".
 func text(s *string) string {
 	if s == nil || *s == "-" {
@@ -295,23 +271,8 @@ func valid(s string) string {
 	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
-// stampYear places an RFC 3164 timestamp (no year, no zone) in p.loc and in
-// the latest year that does not put it more than stampAhead after now:
-// a record from Dec 31 received on Jan 1 belongs to the old year, one from a
-// sender whose clock runs a little ahead across New Year to the new one.
+// stampYear places an RFC 3164 timestamp (no year, no zone) in p.loc, in
+// the year ingest.StampYear chooses.
 func (p *parser) stampYear(t, now time.Time) time.Time {
-	now = now.In(p.loc)
-	for y := now.Year() + 1; y >= now.Year()-1; y-- {
-		c := time.Date(y, t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.loc)
-		if c.Month() != t.Month() { // Feb 29 in a common year
-			continue
-		}
-		if c.Sub(now) <= stampAhead {
-			return c
-		}
-	}
-	return now
+	return ingest.StampYear(t, now, p.loc)
 }
-
-// stampAhead is how far in the future a year-less timestamp may lie.
-const stampAhead = 7 * 24 * time.Hour

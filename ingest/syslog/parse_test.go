@@ -80,6 +80,12 @@ func TestParseLayout(t *testing.T) {
 		in:   "<13>1 - vm sshd - - - \xef\xbb\xbfhello",
 		host: "vm", msg: "vm sshd: hello",
 	}, {
+		// rsyslog's RSYSLOG_SyslogProtocol23Format: MSG after a space.
+		name: "rfc5424 from rsyslog",
+		in:   "<38>1 2026-12-07T02:00:00.123456+00:00 vm sshd 4001 - -  Failed password",
+		host: "vm", msg: "vm sshd[4001]: Failed password",
+		time: time.Date(2026, 12, 7, 2, 0, 0, 123456000, time.UTC),
+	}, {
 		name: "rfc5424 without anything",
 		in:   "<13>1 2026-11-25T08:33:28Z - - - - -",
 		host: "192.0.2.7", msg: "192.0.2.7",

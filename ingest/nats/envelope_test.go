@@ -1,0 +1,189 @@
+package nats
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// TestEnvelopeShapes publishes the envelopes real shippers send (samples in
+// testdata/envelopes) through a real server and checks the laid-out line,
+// host, time, fields and counters of each, hostile ones included.
+func TestEnvelopeShapes(t *testing.T) {
+	at := time.Date(2026, 12, 7, 2, 0, 0, 123456000, time.UTC)
+	failed := func(ip, port string) string {
+		return "Failed password for root from " + ip + " port " + port + " ssh2"
+	}
+	cases := []struct {
+		file   string
+		skip   bool      // counted as skipped, not delivered
+		msg    string    // the laid-out line
+		host   string    // Entry.Host
+		time   time.Time // zero: none
+		stamp  bool      // an RFC 3164 stamp: Dec 7 02:00:00 local time
+		fields map[string]string
+		absent []string // keys that must not be in Fields
+		errs   uint64
+	}{
+		{file: "journald-export.json", msg: "vm sshd[4001]: " + failed("192.0.2.10", "52000"), host: "vm",
+			time:   at.Add(-100 * time.Microsecond), // _SOURCE_REALTIME_TIMESTAMP wins
+			fields: map[string]string{"_SYSTEMD_UNIT": "ssh.service", "_COMM": "sshd", "__REALTIME_TIMESTAMP": "1796608800123456"},
+			absent: []string{"MESSAGE"}},
+		{file: "journald-binary-message.json", msg: "vm sshd[4002]: Failed password for invalid user \uFFFD from 192.0.2.11 port 52001 ssh2", host: "vm",
+			time: at, fields: map[string]string{"_SYSTEMD_UNIT": "ssh.service", "TAG": "second"}},
+		{file: "journald-no-pid.json", msg: "vm sshd: " + failed("192.0.2.17", "52007"), host: "vm", time: at},
+		{file: "vector-journald.json", msg: "vm sshd[4007]: " + failed("192.0.2.14", "52004"), host: "vm", time: at,
+			fields: map[string]string{"_SYSTEMD_UNIT": "ssh.service", "source_type": "journald"}, absent: []string{"message", "MESSAGE", "host", "timestamp"}},
+		{file: "vector-syslog.json", msg: "vm sshd[4003]: " + failed("192.0.2.12", "52002"), host: "vm", time: at,
+			fields: map[string]string{"facility": "auth", "severity": "info", "version": "1", "source_ip": "192.0.2.200"},
+			absent: []string{"message", "appname", "procid", "timeQuality"}},
+		{file: "fluentbit-rfc3164.json", msg: "vm sshd[4004]: " + failed("192.0.2.13", "52003"), host: "vm", stamp: true,
+			fields: map[string]string{"pri": "38", "tag": "syslog.0"}, absent: []string{"message", "ident", "pid", "time"}},
+		{file: "fluentbit-rfc5424.json", msg: "vm sshd[4005]: " + failed("192.0.2.15", "52005"), host: "vm", time: at,
+			fields: map[string]string{"msgid": "-", "extradata": "-"}},
+		// Fluent Bit's nats output batches records: not read, but counted
+		// and logged rather than passed on as a raw line nothing matches.
+		{file: "fluentbit-out-nats-batch.json", skip: true},
+		{file: "plain.json", msg: "sshd[4006]: " + failed("192.0.2.16", "52006"), host: "vm", time: at},
+		{file: "hostile-wrong-types.json", msg: failed("192.0.2.18", "52008"), errs: 1},
+		{file: "hostile-journald-wrong-types.json", msg: "vm sshd: " + failed("192.0.2.19", "52009"), host: "vm", errs: 1,
+			absent: []string{"_PID", "_SYSTEMD_UNIT"}},
+		{file: "hostile-journald-null-message.json", skip: true},
+		{file: "hostile-journald-message-object.json", skip: true},
+		{file: "hostile-huge-field.json", msg: "sshd[4011]: " + failed("192.0.2.21", "52011"), stamp: true, errs: 1,
+			fields: map[string]string{"pri": "38"}, absent: []string{"extradata", "host"}},
+		{file: "hostile-nested.json", msg: "vm sshd[4012]: " + failed("192.0.2.22", "52012"), host: "vm",
+			absent: []string{"deep", "sd"}},
+		{file: "hostile-non-utf8.json", msg: "vm sshd[4013]: Failed password for invalid user \uFFFD\uFFFDx root from 192.0.2.23 port 52013 ssh2", host: "vm"},
+	}
+
+	srv := startServer(t, 0, "", nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
+	ready := subscribed(s)
+	out := make(chan ingest.Entry, 16)
+	start(t, s, out)
+	waitClosed(t, ready, "subscription")
+	pub := publisher(t, srv.ClientURL())
+
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "envelopes", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := s.Stats()
+			// A raw line after each sample: once it arrives, the sample
+			// has been delivered or counted.
+			publish(t, pub, "logs.test", string(data))
+			publish(t, pub, "logs.test", "end of "+tc.file)
+			flush(t, pub)
+			var got []ingest.Entry
+			for {
+				e := receive(t, out, 1)[0]
+				if e.Message == "end of "+tc.file {
+					break
+				}
+				got = append(got, e)
+			}
+			after := s.Stats()
+			if tc.skip {
+				if len(got) != 0 || after.Skipped != before.Skipped+1 {
+					t.Fatalf("delivered %d entries, skipped +%d; want it skipped and counted", len(got), after.Skipped-before.Skipped)
+				}
+				return
+			}
+			if len(got) != 1 {
+				t.Fatalf("%d entries", len(got))
+			}
+			e := got[0]
+			if e.Message != tc.msg || e.Host != tc.host {
+				t.Errorf("message %q host %q\nwant    %q host %q", e.Message, e.Host, tc.msg, tc.host)
+			}
+			switch {
+			case tc.stamp:
+				local := e.Time.In(time.Local)
+				if local.Month() != time.December || local.Day() != 7 || local.Hour() != 2 || local.Minute() != 0 ||
+					e.Time.After(e.ReadAt.Add(7*24*time.Hour)) || e.Time.Before(e.ReadAt.AddDate(-1, 0, -7)) {
+					t.Errorf("time %v for the stamp Dec 7 02:00:00 read at %v", e.Time, e.ReadAt)
+				}
+			case !e.Time.Equal(tc.time):
+				t.Errorf("time %v, want %v", e.Time, tc.time)
+			}
+			for k, v := range tc.fields {
+				if e.Fields[k] != v {
+					t.Errorf("field %s = %q, want %q (all: %v)", k, e.Fields[k], v, e.Fields)
+				}
+			}
+			for _, k := range tc.absent {
+				if _, ok := e.Fields[k]; ok {
+					t.Errorf("field %s kept: %q", k, e.Fields[k])
+				}
+			}
+			for k, v := range e.Fields {
+				if len(v) > 4<<10 || strings.ContainsRune(v, 0) {
+					t.Errorf("field %s unbounded or with a NUL (%d bytes)", k, len(v))
+				}
+			}
+			if after.Errors-before.Errors != tc.errs || after.Skipped != before.Skipped {
+				t.Errorf("errors +%d skipped +%d, want errors +%d", after.Errors-before.Errors, after.Skipped-before.Skipped, tc.errs)
+			}
+		})
+	}
+}
+
+// BenchmarkEnvelope measures decoding and laying out one payload of each
+// shape, without the network.
+func BenchmarkEnvelope(b *testing.B) {
+	s := newSource(b, Config{URL: "nats://127.0.0.1:4222", Subject: "x"})
+	for _, name := range []string{"plain", "journald-export", "vector-syslog", "fluentbit-rfc3164"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "envelopes", name+".json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			now := time.Now()
+			for b.Loop() {
+				s.entry(data, now)
+			}
+		})
+	}
+}
+
+// FuzzPayload checks that no payload crashes the decoder and that every
+// delivered entry's text is valid UTF-8 without NULs, its fields bounded.
+func FuzzPayload(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "envelopes", "*.json"))
+	for _, name := range files {
+		if data, err := os.ReadFile(name); err == nil && len(data) < 4096 {
+			f.Add(data)
+		}
+	}
+	f.Add([]byte(`{"MESSAGE":[1,[2]],"_PID":{"a":[]}}`))
+	// Its warnings must not go to f.Log from inside the target.
+	s, err := New(Config{URL: "nats://127.0.0.1:4222", Subject: "x"}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		f.Fatal(err)
+	}
+	now := time.Now()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e, ok := s.entry(data, now)
+		if !ok {
+			return
+		}
+		if !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, 0) || !utf8.ValidString(e.Host) {
+			t.Errorf("entry %+v", e)
+		}
+		for k, v := range e.Fields {
+			if len(v) > 4<<10 || !utf8.ValidString(k) || !utf8.ValidString(v) {
+				t.Errorf("field %q = %q", k, v)
+			}
+		}
+	})
+}
