@@ -30,6 +30,7 @@ func TestEnvelopesMatchShippedFilter(t *testing.T) {
 		{"fluentbit-rfc3164.json", "192.0.2.13"},
 		{"fluentbit-rfc5424.json", "192.0.2.15"},
 		{"plain.json", "192.0.2.16"},
+		{"journald-no-pid.json", "192.0.2.17"}, // "vm sshd: …", as journal entries without _PID are laid out
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join("testdata", "envelopes", tc.file))
