@@ -37,9 +37,12 @@ func TestHealth(t *testing.T) {
 		name   string
 		mkdir  bool
 		reason string
+		// retry is the pause before reopening: an empty journal stays
+		// open meanwhile, and must see the files that appear in it.
+		retry time.Duration
 	}{
-		{"empty directory", true, "no journal files in DIR"},
-		{"no directory", false, "no journal: DIR does not exist"},
+		{"empty directory", true, "no journal files in DIR", time.Hour},
+		{"no directory", false, "no journal: DIR does not exist", 20 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "journal")
@@ -48,7 +51,8 @@ func TestHealth(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			r := start(t, Config{Directory: dir, Match: []string{"_SYSTEMD_UNIT=ssh.service"}}, nil)
+			r := start(t, Config{Directory: dir, Match: []string{"_SYSTEMD_UNIT=ssh.service"}}, nil,
+				func(j *Journal) { j.retry = tc.retry })
 			if st := r.j.Stats(); st.State == ingest.StateReading {
 				t.Errorf("reading before any journal exists")
 			}

@@ -281,10 +281,14 @@ func (r *reader) wait() error {
 		return fmt.Errorf("waiting for journal changes failed (%d)", ev)
 	}
 	if r.empty {
-		if r.checkFiles(); !r.empty {
-			r.log.Info("journald: journal files appeared; reading")
-			r.lastWhy = ""
-		} else if time.Since(r.openedAt) >= r.j.retry {
+		usage, err := r.sd.GetUsage()
+		if err == nil && usage > 0 {
+			// Opened again, and positioned anew: the position taken in the
+			// empty journal (its tail) would skip what the new files hold.
+			r.log.Debug("journald: journal files appeared; reopening to read them from their start")
+			return errMoved
+		}
+		if time.Since(r.openedAt) >= r.j.retry {
 			return errMoved // opened again: journals in new directories are seen then
 		}
 	}
