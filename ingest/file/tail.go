@@ -610,7 +610,8 @@ func (r *runner) emit(tf *tailFile, msg string, off int64) error {
 
 // updateHealth sets the source's state from what the last cycle met: an
 // error while a path cannot be opened or a file cannot be read; reading
-// while a file is open; waiting while no file exists yet.
+// while a file is open (a rotated-away one still read counts); waiting
+// while no file exists yet.
 func (r *runner) updateHealth() {
 	var why []string
 	for p, text := range r.faults {
@@ -626,7 +627,7 @@ func (r *runner) updateHealth() {
 		r.t.health.Set(ingest.StateError, strings.Join(why, "; "))
 		return
 	}
-	if len(r.byPath) > 0 {
+	if len(r.files) > 0 {
 		r.t.health.Set(ingest.StateReading, "")
 		return
 	}
