@@ -3,6 +3,7 @@ package daemon
 import (
 	"time"
 
+	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/state"
 )
 
@@ -51,7 +52,29 @@ type SourceStatus struct {
 	Skipped  uint64 `json:"skipped"`
 	Dropped  uint64 `json:"dropped"`
 	Errors   uint64 `json:"errors"`
-	State    string `json:"state,omitempty"`
+	// State is the source's health: reading, waiting, unavailable or
+	// error (see ingest.State); Reason says why.
+	State  string `json:"state,omitempty"`
+	Reason string `json:"reason,omitempty"`
+	// LastEntry is when the source last delivered an entry; absent when
+	// it has not since logjail started.
+	LastEntry *time.Time `json:"last_entry,omitempty"`
+	// Rejected counts records refused by policy (syslog senders outside
+	// allow); HandshakeFailures failed TLS handshakes of a listener.
+	Rejected          uint64 `json:"rejected"`
+	HandshakeFailures uint64 `json:"tls_handshake_failures"`
+}
+
+// sourceStatus describes src.
+func sourceStatus(src ingest.Source) SourceStatus {
+	s := src.Stats()
+	st := SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors,
+		State: string(s.State), Reason: s.Reason, Rejected: s.Rejected, HandshakeFailures: s.HandshakeFailures}
+	if !s.LastEntry.IsZero() {
+		t := s.LastEntry.UTC()
+		st.LastEntry = &t
+	}
+	return st
 }
 
 // FilterStatus is the match and window side, like fail2ban-client's "Filter".

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,14 +64,14 @@ func BenchmarkSyslogPipeline(b *testing.B) {
 			cl := NewClient(socket)
 			processed := func() (uint64, uint64) {
 				st, err := cl.PipelineStatus(context.Background(), "bench")
-				if err != nil || len(st.Sources) == 0 || st.Sources[0].State != "listening" {
+				if err != nil || len(st.Sources) == 0 || !strings.HasPrefix(st.Sources[0].Reason, "listening") {
 					return 0, 0
 				}
 				return st.Filter.Matched + st.Filter.Missed + st.Filter.Ignored + st.Filter.BadAddress, st.Sources[0].Dropped
 			}
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				if st, err := cl.PipelineStatus(context.Background(), "bench"); err == nil && st.Sources[0].State == "listening" {
+				if st, err := cl.PipelineStatus(context.Background(), "bench"); err == nil && strings.HasPrefix(st.Sources[0].Reason, "listening") {
 					break
 				}
 				if time.Now().After(deadline) {

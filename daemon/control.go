@@ -100,8 +100,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		return
 	}
 	for _, src := range r.stages.Sources {
-		s := src.Stats()
-		st.Sources = append(st.Sources, SourceStatus{Watching: src.Describe(), Read: s.Read, Skipped: s.Skipped, Dropped: s.Dropped, Errors: s.Errors, State: s.State})
+		st.Sources = append(st.Sources, sourceStatus(src))
 	}
 	st.Publishers = r.publisherStatus()
 	st.Mailers = r.mailerStatus()

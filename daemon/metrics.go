@@ -10,6 +10,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/logjail/logjail/ingest"
 )
 
 // metrics exposes the daemon's counters to Prometheus. Values are read
@@ -75,6 +77,10 @@ var (
 	descSkipped   = prometheus.NewDesc("logjail_source_skipped_total", "Records skipped as bad input, per source.", []string{"pipeline", "source"}, nil)
 	descDropped   = prometheus.NewDesc("logjail_source_dropped_total", "Records dropped because the queue was full, per source.", []string{"pipeline", "source"}, nil)
 	descSrcErrors = prometheus.NewDesc("logjail_source_errors_total", "Read and parse errors (missing files, I/O errors, malformed records), per source.", []string{"pipeline", "source"}, nil)
+	descRejected  = prometheus.NewDesc("logjail_source_rejected_total", "Records refused by policy (syslog senders outside allow), per source.", []string{"pipeline", "source"}, nil)
+	descHandshake = prometheus.NewDesc("logjail_source_tls_handshake_failures_total", "Failed TLS handshakes of a listener, per source.", []string{"pipeline", "source"}, nil)
+	descLastEntry = prometheus.NewDesc("logjail_source_last_entry_timestamp_seconds", "When the source last delivered an entry (unix seconds); 0 when it has not since logjail started.", []string{"pipeline", "source"}, nil)
+	descSrcState  = prometheus.NewDesc("logjail_source_state", "The source's health: 1 for its current state (reading, waiting, unavailable, error), 0 for the others.", []string{"pipeline", "source", "state"}, nil)
 	descRestores  = prometheus.NewDesc("logjail_firewall_restores_total", "Times the nftables table was rebuilt after another program changed it.", nil, nil)
 	descSent      = prometheus.NewDesc("logjail_nats_published_total", "Messages (ban events, fleet failures and bans) the NATS server acknowledged, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
 	descPending   = prometheus.NewDesc("logjail_nats_outbox_pending", "Messages waiting on disk for NATS, per pipeline and outbox.", []string{"pipeline", "sink"}, nil)
@@ -88,7 +94,7 @@ var (
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
 		ch <- d
 	}
 }
@@ -128,6 +134,20 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
 			ch <- prometheus.MustNewConstMetric(descSrcErrors, prometheus.CounterValue, float64(s.Errors), name, src.Describe())
+			ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(s.Rejected), name, src.Describe())
+			ch <- prometheus.MustNewConstMetric(descHandshake, prometheus.CounterValue, float64(s.HandshakeFailures), name, src.Describe())
+			var last float64
+			if !s.LastEntry.IsZero() {
+				last = float64(s.LastEntry.UnixNano()) / 1e9
+			}
+			ch <- prometheus.MustNewConstMetric(descLastEntry, prometheus.GaugeValue, last, name, src.Describe())
+			for _, state := range ingest.States {
+				v := 0.0
+				if s.State == state {
+					v = 1
+				}
+				ch <- prometheus.MustNewConstMetric(descSrcState, prometheus.GaugeValue, v, name, src.Describe(), string(state))
+			}
 		}
 		// Several mail blocks in one pipeline are summed: one series each.
 		if ms := r.mailerStatus(); len(ms) > 0 {

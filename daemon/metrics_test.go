@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
@@ -414,5 +416,98 @@ func checkDashboard(t *testing.T, scrapes ...string) {
 	if len(missing) > 0 {
 		slices.Sort(missing)
 		t.Errorf("the dashboard does not plot %s", strings.Join(missing, ", "))
+	}
+}
+
+// TestMetricsSourceHealth checks the series that make a silent source
+// alertable: each source's state and the time of its last entry, and the
+// syslog listener's rejected senders.
+func TestMetricsSourceHealth(t *testing.T) {
+	dir := t.TempDir()
+	logA := filepath.Join(dir, "a.log")
+	if err := os.WriteFile(logA, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "logjail.yaml")
+	cfg := "pipelines:\n  h:\n    enabled: true\n    ingest:\n" +
+		"      - file: {paths: [" + logA + "], poll: 100ms}\n" +
+		"      - syslog: {listen: 'udp://127.0.0.1:0', allow: [192.0.2.0/24]}\n" +
+		"    match: {filter: sshd}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipelines.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, addrs := newAddrLogger()
+	socket := filepath.Join(dir, "s.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	addr := metricsAddr(t, addrs)
+	cl := NewClient(socket)
+	status := func() PipelineStatus {
+		st, _ := cl.PipelineStatus(context.Background(), "h")
+		return st
+	}
+	// The file is followed from its end: write until the source reads.
+	waitFor(t, "the file source reads", func() bool {
+		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
+		st := status()
+		return len(st.Sources) == 2 && st.Sources[0].Read > 0 && strings.HasPrefix(st.Sources[1].Reason, "listening on ")
+	})
+	// A sender outside allow (the test, from 127.0.0.1) is rejected.
+	listen := strings.TrimSuffix(strings.TrimPrefix(status().Sources[1].Reason, "listening on "), "; no sender yet")
+	conn, err := net.Dial("udp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("<38>Dec  7 03:00:00 gw sshd[9]: Failed password for root from 203.0.113.9 port 22 ssh2")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the datagram rejected", func() bool { return status().Sources[1].Rejected == 1 })
+
+	st := status()
+	file, sl := st.Sources[0], st.Sources[1]
+	if file.State != "reading" || file.LastEntry == nil || sl.State != "waiting" || sl.LastEntry != nil || sl.Read != 0 || sl.Skipped != 0 {
+		t.Fatalf("status %+v", st.Sources)
+	}
+	body := scrape(t, addr)
+	for series, want := range map[string]float64{
+		`logjail_source_state{pipeline="h",source="` + file.Watching + `",state="reading"}`:      1,
+		`logjail_source_state{pipeline="h",source="` + file.Watching + `",state="waiting"}`:      0,
+		`logjail_source_state{pipeline="h",source="` + file.Watching + `",state="unavailable"}`:  0,
+		`logjail_source_state{pipeline="h",source="` + file.Watching + `",state="error"}`:        0,
+		`logjail_source_state{pipeline="h",source="` + sl.Watching + `",state="waiting"}`:        1,
+		`logjail_source_state{pipeline="h",source="` + sl.Watching + `",state="reading"}`:        0,
+		`logjail_source_last_entry_timestamp_seconds{pipeline="h",source="` + sl.Watching + `"}`: 0,
+		`logjail_source_rejected_total{pipeline="h",source="` + sl.Watching + `"}`:               1,
+		`logjail_source_rejected_total{pipeline="h",source="` + file.Watching + `"}`:             0,
+		`logjail_source_tls_handshake_failures_total{pipeline="h",source="` + sl.Watching + `"}`: 0,
+		`logjail_source_skipped_total{pipeline="h",source="` + sl.Watching + `"}`:                0,
+	} {
+		if got := sample(t, body, series); got != want {
+			t.Errorf("%s = %v, want %v", series, got, want)
+		}
+	}
+	// The last entry's time, in unix seconds, is the status's (no line
+	// was written since).
+	last := sample(t, body, `logjail_source_last_entry_timestamp_seconds{pipeline="h",source="`+file.Watching+`"}`)
+	if want := float64(file.LastEntry.UnixNano()) / 1e9; math.Abs(last-want) > 1e-3 {
+		t.Errorf("last entry %v s, want %v (%v)", last, want, file.LastEntry)
+	}
+	if fam := families(body); fam["logjail_source_last_entry_timestamp_seconds"] != "gauge" || fam["logjail_source_state"] != "gauge" ||
+		fam["logjail_source_rejected_total"] != "counter" {
+		t.Errorf("metric types %v", fam)
 	}
 }

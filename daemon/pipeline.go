@@ -80,6 +80,8 @@ type runner struct {
 	// path reads the clock for one entry in matchSampleEvery).
 	matchSeq     uint64
 	matchLatency latencyHist
+	// watches follow the sources' health for the log (see watchSources).
+	watches []*sourceWatch
 }
 
 func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, log *slog.Logger, now func() time.Time) *runner {
@@ -189,6 +191,7 @@ func (r *runner) run(ctx context.Context) {
 		case fn := <-r.ctl:
 			fn()
 		case <-tick.C:
+			r.watchSources(r.now())
 			expired := r.stages.Tracker.Expire(r.now())
 			for _, d := range expired {
 				r.apply(d)

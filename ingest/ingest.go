@@ -77,9 +77,19 @@ type Stats struct {
 	Skipped uint64 // records that could not be delivered (bad input), counted and dropped
 	Dropped uint64 // records dropped because the queue was full (only sources that cannot wait)
 	Errors  uint64 // read errors (missing files, I/O errors, malformed records)
-	// State is a word on the source's health when it has one:
-	// "connected" / "disconnected" (NATS), "listening" (syslog).
-	State string
+	// Rejected counts records refused by policy, not for what they hold:
+	// syslog datagrams and connections from senders outside allow.
+	Rejected uint64
+	// HandshakeFailures counts failed TLS handshakes of a listener (also
+	// counted in Errors).
+	HandshakeFailures uint64
+	// State is the source's health (see State); Reason says why, in
+	// words ("no journal files in /var/log/journal", "connected").
+	State  State
+	Reason string
+	// LastEntry is when the source last delivered an entry; zero if it
+	// has not since logjail started.
+	LastEntry time.Time
 }
 
 // Positions loads positions a consumer committed earlier. A source consults

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -58,11 +59,7 @@ func statusCommand() *cli.Command {
 			}
 			var watching []string
 			for _, s := range st.Sources {
-				state := ""
-				if s.State != "" {
-					state = s.State + ", "
-				}
-				watching = append(watching, fmt.Sprintf("%s (%sread %d, skipped %d, dropped %d, errors %d)", s.Watching, state, s.Read, s.Skipped, s.Dropped, s.Errors))
+				watching = append(watching, sourceLine(s))
 			}
 			fmt.Fprintf(w, "Status for the pipeline: %s\n", st.Pipeline)
 			fmt.Fprintf(w, "|- Filter\n")
@@ -94,6 +91,29 @@ func statusCommand() *cli.Command {
 			return nil
 		},
 	}
+}
+
+// sourceLine describes a source in `logjail status PIPELINE`: what it
+// watches, its health and why, its counters and its last entry.
+func sourceLine(s daemon.SourceStatus) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (%s", s.Watching, cmp.Or(s.State, "unknown"))
+	if s.Reason != "" {
+		fmt.Fprintf(&b, ": %s", s.Reason)
+	}
+	fmt.Fprintf(&b, ", read %d, skipped %d, dropped %d, errors %d", s.Read, s.Skipped, s.Dropped, s.Errors)
+	if s.Rejected > 0 {
+		fmt.Fprintf(&b, ", rejected %d", s.Rejected)
+	}
+	if s.HandshakeFailures > 0 {
+		fmt.Fprintf(&b, ", TLS handshake failures %d", s.HandshakeFailures)
+	}
+	if s.LastEntry != nil {
+		fmt.Fprintf(&b, ", last entry %s)", s.LastEntry.Local().Format(time.DateTime))
+	} else {
+		b.WriteString(", no entry yet)")
+	}
+	return b.String()
 }
 
 func bannedCommand() *cli.Command {

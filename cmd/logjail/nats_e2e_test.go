@@ -106,7 +106,7 @@ pipelines:
 		return bannedAddrs(t, s.socket)["198.51.100.9"]
 	})
 	st := status(t, s.socket)
-	if st.Sources[1].State != "connected" || !strings.Contains(st.Sources[1].Watching, "jetstream LOGS/logjail-sshd") {
+	if st.Sources[1].State != "reading" || st.Sources[1].Reason != "connected" || !strings.Contains(st.Sources[1].Watching, "jetstream LOGS/logjail-sshd") {
 		t.Errorf("jetstream source status %+v", st.Sources[1])
 	}
 }

@@ -118,6 +118,9 @@ func validateCommand() *cli.Command {
 			for _, w := range cfg.Warnings {
 				fmt.Fprintln(c.App.ErrWriter, "warning:", w)
 			}
+			for _, w := range pipelines.HostWarnings(cfg) {
+				fmt.Fprintln(c.App.ErrWriter, "warning:", w)
+			}
 			return nil
 		},
 	}

@@ -82,7 +82,8 @@ pipelines:
 		t.Fatal("a forged message from outside allow got an address banned")
 	}
 	st := status(t, s.socket)
-	if len(st.Sources) != 2 || st.Sources[0].State != "listening" || st.Sources[0].Skipped < 5 {
-		t.Errorf("sources %+v: want two listening sources, the UDP one with the 5 forged messages skipped", st.Sources)
+	if len(st.Sources) != 2 || st.Sources[0].State != "reading" || st.Sources[1].State != "reading" ||
+		st.Sources[0].Rejected != 5 || st.Sources[0].Skipped != 0 {
+		t.Errorf("sources %+v: want two reading sources, the UDP one with the 5 forged messages rejected", st.Sources)
 	}
 }

@@ -64,6 +64,7 @@ type Source struct {
 	running   atomic.Bool
 
 	read, dropped atomic.Uint64
+	health        ingest.Health
 }
 
 var _ ingest.Source = (*Source)(nil)
@@ -88,10 +89,13 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	s.bus.mu.Lock()
 	s.bus.subs[s] = struct{}{}
 	s.bus.mu.Unlock()
+	// Subscribed, it follows the bans as they are decided: reading.
+	s.health.Set(ingest.StateReading, "")
 	defer func() {
 		s.bus.mu.Lock()
 		delete(s.bus.subs, s)
 		s.bus.mu.Unlock()
+		s.health.Set(ingest.StateWaiting, "stopped")
 	}()
 	for {
 		select {
@@ -111,6 +115,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 			select {
 			case out <- entry:
 				s.read.Add(1)
+				s.health.Entry(entry.ReadAt)
 			case <-ctx.Done():
 				return nil
 			}
@@ -121,7 +126,9 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 // Describe names the pipelines followed.
 func (s *Source) Describe() string { return "bans of " + strings.Join(s.pipelines, ", ") }
 
-// Stats returns the counters.
+// Stats returns the counters and health.
 func (s *Source) Stats() ingest.Stats {
-	return ingest.Stats{Read: s.read.Load(), Dropped: s.dropped.Load()}
+	st := ingest.Stats{Read: s.read.Load(), Dropped: s.dropped.Load()}
+	s.health.Fill(&st)
+	return st
 }

@@ -72,6 +72,7 @@ type Tail struct {
 	running atomic.Bool
 
 	read, skipped, errs atomic.Uint64
+	health              ingest.Health
 
 	// afterCycle, when set by tests, is called on the Run goroutine after
 	// each scan or read cycle; it lets tests wait instead of sleeping.
@@ -134,7 +135,9 @@ func (t *Tail) Describe() string { return "file " + strings.Join(t.paths, ", ") 
 
 // Stats returns the counters; safe to call from any goroutine.
 func (t *Tail) Stats() ingest.Stats {
-	return ingest.Stats{Read: t.read.Load(), Skipped: t.skipped.Load(), Errors: t.errs.Load()}
+	st := ingest.Stats{Read: t.read.Load(), Skipped: t.skipped.Load(), Errors: t.errs.Load()}
+	t.health.Fill(&st)
+	return st
 }
 
 // Run follows the files until ctx is done, then returns nil. Only one Run
@@ -155,6 +158,7 @@ func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		missingSince: make(map[string]time.Time),
 		missWarned:   make(map[string]bool),
 		problems:     make(map[string]string),
+		faults:       make(map[string]string),
 		watched:      make(map[string]bool),
 		watchWarned:  make(map[string]bool),
 		firstScan:    true,
@@ -176,6 +180,7 @@ func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	r.wantAll()
 	err := r.readAll()
 	for err == nil {
+		r.updateHealth()
 		if t.afterCycle != nil {
 			t.afterCycle()
 		}
@@ -234,6 +239,9 @@ type runner struct {
 	missingSince map[string]time.Time
 	missWarned   map[string]bool
 	problems     map[string]string // path → last problem logged
+	// faults are the problems the last scan met, path → what: the
+	// source's error state while any is left.
+	faults map[string]string
 
 	w           *fsnotify.Watcher
 	wantDirs    []string
@@ -249,6 +257,7 @@ func hasMeta(p string) bool { return strings.ContainsAny(p, `*?[\`) }
 // were rotated away.
 func (r *runner) scan() {
 	now := time.Now()
+	clear(r.faults)
 	seen := make(map[fileID]string)
 	for _, p := range r.t.paths {
 		if !hasMeta(p) {
@@ -357,6 +366,7 @@ func (r *runner) problem(p, msg string, err error) {
 	if err != nil {
 		text += ": " + err.Error()
 	}
+	r.faults[p] = text
 	if r.problems[p] == text {
 		return
 	}
@@ -591,10 +601,46 @@ func (r *runner) emit(tf *tailFile, msg string, off int64) error {
 	select {
 	case r.out <- e:
 		r.t.read.Add(1)
+		r.t.health.Entry(e.ReadAt)
 		return nil
 	case <-r.ctx.Done():
 		return r.ctx.Err()
 	}
+}
+
+// updateHealth sets the source's state from what the last cycle met: an
+// error while a path cannot be opened or a file cannot be read; reading
+// while a file is open (a rotated-away one still read counts); waiting
+// while no file exists yet.
+func (r *runner) updateHealth() {
+	var why []string
+	for p, text := range r.faults {
+		why = append(why, p+": "+text)
+	}
+	for _, tf := range r.order {
+		if tf.errMsg != "" {
+			why = append(why, tf.path+": read error: "+tf.errMsg)
+		}
+	}
+	if len(why) > 0 {
+		slices.Sort(why)
+		r.t.health.Set(ingest.StateError, strings.Join(why, "; "))
+		return
+	}
+	if len(r.files) > 0 {
+		r.t.health.Set(ingest.StateReading, "")
+		return
+	}
+	var missing []string
+	for p := range r.missingSince {
+		missing = append(missing, p)
+	}
+	slices.Sort(missing)
+	if len(missing) == 0 {
+		r.t.health.Set(ingest.StateWaiting, "no file to follow yet")
+		return
+	}
+	r.t.health.Set(ingest.StateWaiting, "no file yet: "+strings.Join(missing, ", "))
 }
 
 func (r *runner) readError(tf *tailFile, err error) {

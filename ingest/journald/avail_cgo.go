@@ -31,7 +31,7 @@ var symbols = []string{
 	"sd_journal_seek_tail", "sd_journal_seek_cursor", "sd_journal_test_cursor",
 	"sd_journal_get_cursor", "sd_journal_get_realtime_usec",
 	"sd_journal_get_monotonic_usec", "sd_journal_restart_data",
-	"sd_journal_enumerate_data", "sd_journal_wait",
+	"sd_journal_enumerate_data", "sd_journal_wait", "sd_journal_get_usage",
 }
 
 // available checks that libsystemd can be loaded, as sdjournal will load

@@ -31,6 +31,13 @@ var errMoved = errors.New("journal directory changed")
 // A journal that cannot be opened (missing files, a namespace not started
 // yet) or read is retried every few seconds, resuming after the last entry
 // delivered; Run itself only ends with ctx.
+//
+// Health (Stats.State): reading while the journal is open and has journal
+// files; unavailable while it has none, or its directory, files or
+// namespace do not exist (errors wrapping ErrNoJournal); error while it
+// cannot be opened or read for another reason. A journal open without
+// files is opened again every retry interval, so that journals appearing
+// in directories that did not exist are found too.
 func (j *Journal) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	if !j.running.CompareAndSwap(false, true) {
 		return errors.New("journald: Run is already running")
@@ -45,6 +52,11 @@ func (j *Journal) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		}
 		if errors.Is(err, errMoved) {
 			continue
+		}
+		if errors.Is(err, ErrNoJournal) {
+			j.health.Set(ingest.StateUnavailable, err.Error())
+		} else {
+			j.health.Set(ingest.StateError, err.Error())
 		}
 		r.problem(err)
 		t := time.NewTimer(j.retry)
@@ -75,7 +87,11 @@ type reader struct {
 	fromHead, opened bool
 	// pending is set when the current entry has not been handled yet:
 	// the first entry after a stored cursor that was not found.
-	pending   bool
+	pending bool
+	// empty is set while the open journal has no journal files (the
+	// source is unavailable); openedAt is when it was opened.
+	empty     bool
+	openedAt  time.Time
 	lastWhy   string // last problem logged, to log each problem once
 	lastCheck time.Time
 }
@@ -97,7 +113,9 @@ func (r *reader) session() error {
 	if err := r.position(); err != nil {
 		return err
 	}
-	if r.lastWhy != "" {
+	r.openedAt = time.Now()
+	r.checkFiles()
+	if r.lastWhy != "" && !r.empty {
 		r.log.Info("journald: reading again")
 		r.lastWhy = ""
 	}
@@ -107,7 +125,24 @@ func (r *reader) session() error {
 	return r.follow()
 }
 
+// checkFiles sets the source's state from whether the open journal has
+// journal files.
+func (r *reader) checkFiles() {
+	usage, err := r.sd.GetUsage()
+	r.empty = err == nil && usage == 0
+	if r.empty {
+		why := r.j.noFiles(r.dir)
+		r.j.health.Set(ingest.StateUnavailable, why.Error())
+		r.problem(why)
+		return
+	}
+	r.j.health.Set(ingest.StateReading, "")
+}
+
 func (r *reader) open() error {
+	if err := r.j.absent(); err != nil {
+		return err
+	}
 	cfg := r.j.cfg
 	var (
 		sd  *sdjournal.Journal
@@ -245,6 +280,18 @@ func (r *reader) wait() error {
 	if ev := r.sd.Wait(waitTimeout); ev < 0 {
 		return fmt.Errorf("waiting for journal changes failed (%d)", ev)
 	}
+	if r.empty {
+		usage, err := r.sd.GetUsage()
+		if err == nil && usage > 0 {
+			// Opened again, and positioned anew: the position taken in the
+			// empty journal (its tail) would skip what the new files hold.
+			r.log.Debug("journald: journal files appeared; reopening to read them from their start")
+			return errMoved
+		}
+		if time.Since(r.openedAt) >= r.j.retry {
+			return errMoved // opened again: journals in new directories are seen then
+		}
+	}
 	if r.j.cfg.Namespace != "" && time.Since(r.lastCheck) >= r.j.nsRecheck {
 		r.lastCheck = time.Now()
 		if d, err := namespaceDir(r.j.cfg.Namespace); err == nil && d != r.dir {
@@ -274,6 +321,7 @@ func (r *reader) handle() error {
 	// Counted before it is sent, so that a consumer holding the entry
 	// sees it in Stats.
 	r.j.read.Add(1)
+	r.j.health.Entry(e.ReadAt)
 	select {
 	case r.out <- e:
 		return nil
@@ -291,4 +339,22 @@ func (r *reader) problem(err error) {
 	r.lastWhy = err.Error()
 	r.j.errs.Add(1)
 	r.log.Warn("journald: cannot read the journal; retrying", "every", r.j.retry, "err", err)
+}
+
+// probe opens the journal as Run would and reports whether it has journal
+// files.
+func (j *Journal) probe() error {
+	r := &reader{j: j, ctx: context.Background(), log: j.log}
+	if err := r.open(); err != nil {
+		return err
+	}
+	defer r.sd.Close()
+	usage, err := r.sd.GetUsage()
+	if err != nil {
+		return err
+	}
+	if usage == 0 {
+		return j.noFiles(r.dir)
+	}
+	return nil
 }

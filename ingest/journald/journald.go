@@ -17,6 +17,7 @@ package journald
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -54,6 +55,13 @@ const (
 // libsystemd not installed.
 var ErrUnavailable = errors.New("journald is unavailable")
 
+// ErrNoJournal is wrapped by the errors that say the configured journal
+// does not exist on this host: no journal files in its directories, a
+// directory or file that is not there, a namespace journald never started.
+// The source is then unavailable (see ingest.StateUnavailable); it keeps
+// looking, and reads a journal that appears from its start.
+var ErrNoJournal = errors.New("no journal")
+
 // Config configures a Journal. Namespace, Directory and Files are mutually
 // exclusive; with none of them the local system journal is read (the
 // default namespace, as journalctl does).
@@ -83,6 +91,7 @@ type Journal struct {
 	running atomic.Bool
 
 	read, skipped, errs atomic.Uint64
+	health              ingest.Health
 
 	// Test hooks, set before Run: retry is the pause before reopening
 	// (default defaultRetry); nsRecheck how often a namespace directory is
@@ -197,7 +206,49 @@ func (j *Journal) Key() string { return j.key }
 
 // Stats returns the counters; safe to call from any goroutine.
 func (j *Journal) Stats() ingest.Stats {
-	return ingest.Stats{Read: j.read.Load(), Skipped: j.skipped.Load(), Errors: j.errs.Load()}
+	st := ingest.Stats{Read: j.read.Load(), Skipped: j.skipped.Load(), Errors: j.errs.Load()}
+	j.health.Fill(&st)
+	return st
+}
+
+// Probe opens the journal cfg names and closes it again, for `logjail
+// validate`: nil when it has journal files; else an error wrapping
+// ErrUnavailable (this build or host cannot read journals), ErrNoJournal
+// (no journal files there) or saying why it cannot be opened.
+func Probe(cfg Config) error {
+	j, err := New(cfg, nil, nil)
+	if err != nil {
+		return err
+	}
+	return j.probe()
+}
+
+// absent reports, wrapping ErrNoJournal, a configured journal directory or
+// file that does not exist.
+func (j *Journal) absent() error {
+	paths := j.cfg.Files
+	if j.cfg.Directory != "" {
+		paths = []string{j.cfg.Directory}
+	}
+	for _, p := range paths {
+		if _, err := os.Stat(p); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s does not exist", ErrNoJournal, p)
+		}
+	}
+	return nil
+}
+
+// noFiles is the error of an opened journal without journal files.
+func (j *Journal) noFiles(dir string) error {
+	switch {
+	case dir != "":
+		return fmt.Errorf("%w files in %s", ErrNoJournal, dir)
+	case j.cfg.Directory != "":
+		return fmt.Errorf("%w files in %s", ErrNoJournal, j.cfg.Directory)
+	case len(j.cfg.Files) > 0:
+		return fmt.Errorf("%w in %s", ErrNoJournal, strings.Join(j.cfg.Files, ", "))
+	}
+	return fmt.Errorf("%w files in %s (is systemd-journald running and keeping logs?)", ErrNoJournal, strings.Join(journalRoots, " or "))
 }
 
 // checkMatch validates journalctl-style match terms the way
@@ -275,8 +326,8 @@ func namespaceDir(ns string) (string, error) {
 		}
 		tried = append(tried, d)
 	}
-	return "", fmt.Errorf("namespace %s: no journal yet (none of %s exists; is systemd-journald@%s running?)",
-		ns, strings.Join(tried, ", "), ns)
+	return "", fmt.Errorf("namespace %s: %w yet (none of %s exists; is systemd-journald@%s running?)",
+		ns, ErrNoJournal, strings.Join(tried, ", "), ns)
 }
 
 // makeEntry builds the Entry for one journal entry from its fields (which

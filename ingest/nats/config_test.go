@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nkeys"
+
+	"github.com/logjail/logjail/ingest"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -116,8 +118,8 @@ func TestConfigAccepted(t *testing.T) {
 		if strings.Contains(s.Describe(), "s3cret") || strings.Contains(s.Describe(), "bob") {
 			t.Errorf("Describe shows credentials: %q", s.Describe())
 		}
-		if st := s.Stats(); st.State != "disconnected" {
-			t.Errorf("initial state %q", st.State)
+		if st := s.Stats(); st.State != ingest.StateWaiting || st.Reason != "disconnected" {
+			t.Errorf("initial state %q (%s)", st.State, st.Reason)
 		}
 	}
 }

@@ -77,6 +77,7 @@ func (s *Source) deliverCore(c *conn, m *natsgo.Msg, out chan<- ingest.Entry) {
 	select {
 	case out <- e:
 		s.read.Add(1)
+		s.health.Entry(e.ReadAt)
 	default:
 		s.dropped.Add(1)
 		s.warn("full", "nats: pipeline queue full; core NATS message dropped (counted)")

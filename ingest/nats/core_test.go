@@ -23,8 +23,8 @@ func TestCoreEntries(t *testing.T) {
 	out := make(chan ingest.Entry, 16)
 	r := start(t, s, out)
 	waitClosed(t, ready, "subscription")
-	if st := s.Stats().State; st != "connected" {
-		t.Fatalf("state %q", st)
+	if st := s.Stats(); st.State != ingest.StateReading || st.Reason != "connected" {
+		t.Fatalf("state %q (%s)", st.State, st.Reason)
 	}
 
 	pub := publisher(t, srv.ClientURL())
@@ -51,7 +51,7 @@ func TestCoreEntries(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	st := s.Stats()
-	if st.Read != 3 || st.Skipped != 0 || st.Dropped != 0 || st.Errors != 0 || st.State != "disconnected" {
+	if st.Read != 3 || st.Skipped != 0 || st.Dropped != 0 || st.Errors != 0 || st.State != ingest.StateWaiting || st.Reason != "disconnected" {
 		t.Fatalf("stats %+v", st)
 	}
 	if len(out) != 0 {
@@ -124,7 +124,7 @@ func TestCoreDropsWhenQueueFull(t *testing.T) {
 	}
 	flush(t, pub)
 	waitFor(t, "all messages dropped", func() bool { return s.Stats().Dropped == n })
-	if st := s.Stats(); st.Read != 0 || st.State != "connected" {
+	if st := s.Stats(); st.Read != 0 || st.Reason != "connected" {
 		t.Fatalf("stats %+v", st)
 	}
 }
@@ -227,9 +227,9 @@ func TestCoreServerRestart(t *testing.T) {
 	}
 
 	stopServer(srv)
-	waitFor(t, "disconnected", func() bool { return s.Stats().State != "connected" })
+	waitFor(t, "disconnected", func() bool { return s.Stats().Reason != "connected" })
 	startServer(t, port, "", nil)
-	waitFor(t, "reconnected", func() bool { return s.Stats().State == "connected" })
+	waitFor(t, "reconnected", func() bool { return s.Stats().Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -273,14 +273,17 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	s.onState = states.add
 	out := make(chan ingest.Entry, 4)
 	r := start(t, s, out)
-	waitFor(t, "reconnecting state", func() bool { return s.Stats().State == "reconnecting" })
+	waitFor(t, "reconnecting state", func() bool {
+		st := s.Stats()
+		return st.State == ingest.StateError && strings.HasPrefix(st.Reason, "reconnecting: ")
+	})
 	select {
 	case <-r.done:
 		t.Fatalf("Run returned %v while the server was away", r.err)
 	default:
 	}
 	startServer(t, port, "", nil)
-	waitFor(t, "connected", func() bool { return s.Stats().State == "connected" })
+	waitFor(t, "connected", func() bool { return s.Stats().State == ingest.StateReading })
 	pub := publisher(t, url)
 	deadline := time.Now().Add(waitLimit)
 	for {

@@ -275,6 +275,7 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 		select {
 		case out <- e:
 			s.read.Add(1)
+			s.health.Entry(e.ReadAt)
 		case <-ctx.Done():
 			p.release(key)
 			_ = msg.Nak()

@@ -37,7 +37,7 @@ func TestJetStreamEntriesAckAndSkip(t *testing.T) {
 		t.Fatalf("entry 1 %+v", e)
 	}
 	waitStats(t, s, func(st ingest.Stats) bool {
-		return st.Read == 2 && st.Skipped == 1 && st.Dropped == 0 && st.State == "connected"
+		return st.Read == 2 && st.Skipped == 1 && st.Dropped == 0 && st.Reason == "connected"
 	})
 	info := consumerInfo(t, js, "d1")
 	if c := info.Config; c.AckPolicy != jetstream.AckExplicitPolicy || c.AckWait != 30*time.Second ||
@@ -221,9 +221,9 @@ func TestJetStreamServerRestart(t *testing.T) {
 	waitFor(t, "ack", func() bool { return consumerInfo(t, js, "rs").AckFloor.Stream == 1 })
 
 	stopServer(srv)
-	waitFor(t, "disconnected", func() bool { return s.Stats().State != "connected" })
+	waitFor(t, "disconnected", func() bool { return s.Stats().Reason != "connected" })
 	startServer(t, port, dir, nil)
-	waitFor(t, "reconnected", func() bool { return s.Stats().State == "connected" })
+	waitFor(t, "reconnected", func() bool { return s.Stats().Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -425,7 +425,7 @@ func TestJetStreamServerLostState(t *testing.T) {
 	e.Ack()
 
 	stopServer(srv)
-	waitFor(t, "disconnected", func() bool { return s.Stats().State != "connected" })
+	waitFor(t, "disconnected", func() bool { return s.Stats().Reason != "connected" })
 	srv = startServer(t, port, t.TempDir(), nil) // an empty store
 	_, js = jsSetup(t, url)                      // the stream, created again
 	jsPublish(t, js, "logs.sshd", "after")

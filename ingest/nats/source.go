@@ -43,8 +43,12 @@
 // terminated (Term) so that they are not redelivered.
 //
 // The connection reconnects forever with backoff and jitter, also when the
-// first connection attempt fails; Stats.State follows it ("connected",
-// "disconnected", "reconnecting"). Core subscriptions are renewed by the
+// first connection attempt fails; Stats.Reason follows it ("connected",
+// "disconnected", "reconnecting", with the last error) and Stats.State
+// maps it: connected is reading; a connection being made for the first
+// time, or a source not running, is waiting; a connection lost or never
+// made (reconnecting after a failed attempt) and a Run that failed are
+// errors. Core subscriptions are renewed by the
 // client library after a reconnect; a JetStream consumer pulls again.
 //
 // JetStream details. The stream must exist (logjail never creates streams;
@@ -122,9 +126,12 @@ type Source struct {
 	running atomic.Bool
 
 	read, skipped, dropped, errs atomic.Uint64
+	health                       ingest.Health // the last entry's time
 
 	mu         sync.Mutex
 	state      string
+	lastErr    string               // why the connection is down, while it is
+	runErr     string               // why the last Run failed, until Run starts again
 	current    *conn                // the connection of the active Run
 	sub        *natsgo.Subscription // the active core subscription
 	subDropped uint64               // slow-consumer drops of earlier subscriptions
@@ -193,7 +200,7 @@ func (s *Source) Describe() string { return s.desc }
 // Stats returns the counters; safe to call from any goroutine.
 func (s *Source) Stats() ingest.Stats {
 	s.mu.Lock()
-	state := s.state
+	state, reason := s.condition()
 	slow := s.subDropped
 	if s.sub != nil {
 		if n, err := s.sub.Dropped(); err == nil && n > 0 {
@@ -202,11 +209,54 @@ func (s *Source) Stats() ingest.Stats {
 	}
 	s.mu.Unlock()
 	return ingest.Stats{
-		Read:    s.read.Load(),
-		Skipped: s.skipped.Load(),
-		Dropped: s.dropped.Load() + slow,
-		Errors:  s.errs.Load(),
-		State:   state,
+		Read:      s.read.Load(),
+		Skipped:   s.skipped.Load(),
+		Dropped:   s.dropped.Load() + slow,
+		Errors:    s.errs.Load(),
+		State:     state,
+		Reason:    reason,
+		LastEntry: s.health.LastEntry(),
+	}
+}
+
+// condition maps the connection state to the source's state; s.mu is held.
+func (s *Source) condition() (ingest.State, string) {
+	switch {
+	case s.state == stateConnected:
+		return ingest.StateReading, stateConnected
+	case s.runErr != "":
+		return ingest.StateError, s.runErr
+	case s.lastErr != "":
+		return ingest.StateError, s.state + ": " + s.lastErr
+	case s.state == stateReconnecting:
+		return ingest.StateError, s.state
+	}
+	return ingest.StateWaiting, s.state
+}
+
+// ran records how Run ended: the error is the source's until Run starts
+// again.
+func (s *Source) ran(err error) error {
+	s.mu.Lock()
+	s.lastErr = ""
+	if err != nil {
+		s.runErr = err.Error()
+	}
+	s.mu.Unlock()
+	return err
+}
+
+// connError records why c, the current connection, is down; nil when it
+// is up.
+func (s *Source) connError(c *conn, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.current != c {
+		return
+	}
+	s.lastErr = ""
+	if err != nil {
+		s.lastErr = err.Error()
 	}
 }
 
@@ -225,6 +275,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	c := newConn(s)
 	s.mu.Lock()
 	s.current = c
+	s.runErr, s.lastErr = "", ""
 	s.mu.Unlock()
 	s.setState(c, stateDisconnected)
 
@@ -232,7 +283,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	if err != nil {
 		// With RetryOnFailedConnect only bad options end up here.
 		s.detach(c)
-		return errors.New("nats: " + s.desc + ": " + err.Error())
+		return s.ran(errors.New("nats: " + s.desc + ": " + err.Error()))
 	}
 	c.nc = nc // a failed first attempt is logged by the reconnect handler
 
@@ -241,7 +292,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		c.stop()
 		s.detach(c)
 		c.close(false)
-		return err
+		return s.ran(err)
 	}
 	p := newPendingAcks()
 	err = s.runJetStream(ctx, c, out, p)
@@ -266,7 +317,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 			c.close(true)
 		}()
 	}
-	return err
+	return s.ran(err)
 }
 
 // detach makes c no longer the current connection: its handlers stop
@@ -346,11 +397,13 @@ func (s *Source) connectOptions(c *conn) []natsgo.Option {
 		natsgo.MaxPingsOutstanding(3),
 		natsgo.NoCallbacksAfterClientClose(),
 		natsgo.ConnectHandler(func(nc *natsgo.Conn) {
+			s.connError(c, nil)
 			s.setState(c, stateConnected)
 			c.markUp(true)
 			s.log.Info("nats: connected", "source", s.desc, "server", nc.ConnectedUrlRedacted())
 		}),
 		natsgo.ReconnectHandler(func(nc *natsgo.Conn) {
+			s.connError(c, nil)
 			s.setState(c, stateConnected)
 			c.markUp(true)
 			s.log.Info("nats: reconnected", "source", s.desc, "server", nc.ConnectedUrlRedacted())
@@ -361,9 +414,11 @@ func (s *Source) connectOptions(c *conn) []natsgo.Option {
 			if err == nil {
 				err = errors.New("connection lost")
 			}
+			s.connError(c, err)
 			s.log.Warn("nats: disconnected; reconnecting", "source", s.desc, "err", err)
 		}),
 		natsgo.ReconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			s.connError(c, err)
 			s.setState(c, stateReconnecting)
 			s.warn("connect", "nats: cannot connect; retrying", "err", err)
 		}),

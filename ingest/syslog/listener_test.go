@@ -72,8 +72,8 @@ func start(t *testing.T, cfg Config, buffer int) *harness {
 		cancel()
 		t.Fatal("listener not ready")
 	}
-	if st := l.Stats().State; st != "listening" {
-		t.Errorf("State %q, want listening", st)
+	if st := l.Stats(); st.State != ingest.StateWaiting || !strings.HasPrefix(st.Reason, "listening on ") {
+		t.Errorf("State %q (%s), want waiting, listening on", st.State, st.Reason)
 	}
 	var once sync.Once
 	h.stop = func() {
@@ -584,7 +584,7 @@ func TestAllow(t *testing.T) {
 		}
 		h.waitFor("denials", func(c Counters) bool { return c.Denied == denied })
 		h.none()
-		if st := h.l.Stats(); st.Skipped != denied || st.Read != 2 {
+		if st := h.l.Stats(); st.Rejected != denied || st.Skipped != 0 || st.Read != 2 {
 			t.Errorf("Stats %+v", st)
 		}
 	})
@@ -626,7 +626,7 @@ func TestAllow(t *testing.T) {
 			t.Errorf("entry %+v", e)
 		}
 		h.none()
-		if st := h.l.Stats(); st.Skipped != 1 {
+		if st := h.l.Stats(); st.Rejected != 1 || st.Skipped != 0 {
 			t.Errorf("Stats %+v", st)
 		}
 	})
@@ -739,7 +739,7 @@ func TestTCPBackpressureAndShutdown(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("shutdown took %v", d)
 	}
-	if st := h.l.Stats(); st.Dropped != 0 || st.Read != 3 || st.State != "stopped" {
+	if st := h.l.Stats(); st.Dropped != 0 || st.Read != 3 || st.State != ingest.StateWaiting || st.Reason != "stopped" {
 		t.Errorf("Stats %+v", st)
 	}
 	// The connection was closed.
@@ -763,8 +763,8 @@ func TestBindError(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "address already in use") {
 			t.Errorf("%s: second bind: %v", scheme, err)
 		}
-		if st := l.Stats().State; st != "failed" {
-			t.Errorf("State %q", st)
+		if st := l.Stats(); st.State != ingest.StateError || !strings.Contains(st.Reason, "address already in use") {
+			t.Errorf("State %q (%s)", st.State, st.Reason)
 		}
 		if err := l.Run(context.Background(), nil); err == nil {
 			t.Error("second Run accepted")

@@ -121,8 +121,7 @@ func (l *Listener) packets(ctx context.Context, out chan<- ingest.Entry, c net.P
 		}
 		backoff = 0
 		if peer.IsValid() && !l.allowed(peer) {
-			l.denied.Add(1)
-			l.log.Debug("syslog: datagram from a sender not allowed; ignored", "peer", peer)
+			l.reject(peer, "datagram")
 			continue
 		}
 		if n > maxLen {

@@ -92,8 +92,7 @@ func (l *Listener) runStream(ctx context.Context, out chan<- ingest.Entry) error
 		backoff = 0
 		peer := peerAddr(c.RemoteAddr())
 		if !l.allowed(peer) {
-			l.denied.Add(1)
-			l.log.Debug("syslog: connection from a sender not allowed; closed", "peer", peer)
+			l.reject(peer, "connection")
 			c.Close()
 			continue
 		}
@@ -141,7 +140,7 @@ func (l *Listener) serve(ctx context.Context, c net.Conn, peer netip.Addr, out c
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if ctx.Err() == nil {
 				l.tlsErrs.Add(1)
-				l.log.Debug("syslog: TLS handshake failed", "peer", peer, "err", err)
+				l.warnLimited("tls", "syslog: TLS handshake failed (counted)", "listen", l.cfg.Listen, "peer", peer, "err", err)
 			}
 			return
 		}

@@ -46,12 +46,19 @@
 //
 // Counters in Stats:
 //   - Read: entries delivered.
-//   - Skipped: messages longer than MaxMessage, empty datagrams, and
-//     datagrams and connections from senders outside Allow.
+//   - Skipped: messages longer than MaxMessage and empty datagrams.
+//   - Rejected: datagrams and connections from senders outside Allow,
+//     logged naming the peer (at most once a minute).
 //   - Dropped: datagrams (UDP, unix) that arrived while the queue was full.
 //   - Errors: malformed messages (delivered as raw text all the same),
 //     framing errors and truncated frames, failed TLS handshakes,
 //     connections refused beyond MaxConns, and read errors.
+//   - HandshakeFailures: failed TLS handshakes, logged with the peer and
+//     the reason (at most once a minute).
+//
+// Stats.State is waiting until the socket is bound and while no sender
+// has been heard from, reading once one has, error when the socket cannot
+// be bound.
 //
 // Counters breaks these down further.
 package syslog
@@ -101,7 +108,7 @@ type Config struct {
 	Listen string
 	// Allow lists the networks whose messages are accepted; empty accepts
 	// every sender. Datagrams from elsewhere are dropped and stream
-	// connections closed at accept, both counted in Stats.Skipped. It does
+	// connections closed at accept, both counted in Stats.Rejected. It does
 	// not apply to unix sockets, whose access is governed by SocketMode.
 	Allow []netip.Prefix
 	// MaxMessage is the longest message accepted, in bytes, at most 16 MiB;
@@ -159,7 +166,8 @@ type Listener struct {
 	started atomic.Bool
 	ready   chan struct{}
 	bound   atomic.Pointer[net.Addr]
-	state   atomic.Pointer[string]
+	health  ingest.Health
+	heard   atomic.Bool // a sender was heard from: reading
 
 	delivered, oversize, denied, empty, dropped atomic.Uint64
 	parseErrs, frameErrs, readErrs, tlsErrs     atomic.Uint64
@@ -261,7 +269,6 @@ func New(cfg Config, log *slog.Logger) (*Listener, error) {
 	if err != nil || l.local == "" {
 		l.local = "localhost"
 	}
-	l.setState("")
 	return l, nil
 }
 
@@ -474,16 +481,19 @@ func (l *Listener) Addr() net.Addr {
 	return nil
 }
 
-// Stats returns the source's counters; State is "listening" while bound.
+// Stats returns the source's counters and health.
 func (l *Listener) Stats() ingest.Stats {
 	c := l.Counters()
-	return ingest.Stats{
-		Read:    c.Delivered,
-		Skipped: c.Oversize + c.Denied + c.Empty,
-		Dropped: c.Dropped,
-		Errors:  c.ParseErrors + c.FramingErrors + c.ReadErrors + c.TLSErrors + c.Refused,
-		State:   *l.state.Load(),
+	st := ingest.Stats{
+		Read:              c.Delivered,
+		Skipped:           c.Oversize + c.Empty,
+		Rejected:          c.Denied,
+		Dropped:           c.Dropped,
+		Errors:            c.ParseErrors + c.FramingErrors + c.ReadErrors + c.TLSErrors + c.Refused,
+		HandshakeFailures: c.TLSErrors,
 	}
+	l.health.Fill(&st)
+	return st
 }
 
 // Counters returns the detailed counters.
@@ -505,11 +515,9 @@ func (l *Listener) Counters() Counters {
 	}
 }
 
-func (l *Listener) setState(s string) { l.state.Store(&s) }
-
 func (l *Listener) setBound(a net.Addr) {
 	l.bound.Store(&a)
-	l.setState("listening")
+	l.health.Set(ingest.StateWaiting, "listening on "+a.String()+"; no sender yet")
 	close(l.ready)
 	l.log.Info("syslog: listening", "listen", l.cfg.Listen, "addr", a.String())
 }
@@ -558,11 +566,28 @@ func (l *Listener) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		err = l.runStream(ctx, out)
 	}
 	if err != nil {
-		l.setState("failed")
+		l.health.Set(ingest.StateError, err.Error())
 		return err
 	}
-	l.setState("stopped")
+	l.health.Set(ingest.StateWaiting, "stopped")
 	return nil
+}
+
+// deliveredOne counts an entry given to the consumer; the first makes the
+// listener reading.
+func (l *Listener) deliveredOne(e *ingest.Entry) {
+	l.health.Entry(e.ReadAt)
+	if !l.heard.Load() && l.heard.CompareAndSwap(false, true) {
+		l.health.Set(ingest.StateReading, "listening on "+l.Addr().String())
+	}
+	l.delivered.Add(1) // last: whoever sees the count sees the health
+}
+
+// reject counts and logs a sender outside Allow (a datagram, or a stream
+// connection closed at accept).
+func (l *Listener) reject(peer netip.Addr, what string) {
+	l.denied.Add(1)
+	l.warnLimited("denied", "syslog: "+what+" from a sender outside allow; ignored (counted as rejected)", "listen", l.cfg.Listen, "peer", peer)
 }
 
 // deliver hands e to the consumer: waiting for it (streams) or not at all
@@ -571,7 +596,7 @@ func (l *Listener) deliver(ctx context.Context, out chan<- ingest.Entry, e inges
 	if !wait {
 		select {
 		case out <- e:
-			l.delivered.Add(1)
+			l.deliveredOne(&e)
 		default:
 			l.dropped.Add(1)
 		}
@@ -579,7 +604,7 @@ func (l *Listener) deliver(ctx context.Context, out chan<- ingest.Entry, e inges
 	}
 	select {
 	case out <- e:
-		l.delivered.Add(1)
+		l.deliveredOne(&e)
 		return true
 	case <-ctx.Done():
 		return false

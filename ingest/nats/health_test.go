@@ -1,0 +1,69 @@
+package nats
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// The connection's words are the reason; the state maps them: waiting
+// before the first connection, error while the server cannot be reached
+// or when Run failed, reading while connected.
+func TestHealth(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	s := newSource(t, Config{URL: url, Subject: "logs.sshd"})
+	if st := s.Stats(); st.State != ingest.StateWaiting || !st.LastEntry.IsZero() {
+		t.Errorf("before Run: %q (%s), last entry %v", st.State, st.Reason, st.LastEntry)
+	}
+	out := make(chan ingest.Entry, 4)
+	start(t, s, out)
+	st := waitStats(t, s, func(st ingest.Stats) bool { return st.State == ingest.StateError })
+	if !strings.HasPrefix(st.Reason, "reconnecting: ") || len(st.Reason) <= len("reconnecting: ") {
+		t.Errorf("server away: reason %q, want reconnecting with the error", st.Reason)
+	}
+
+	startServer(t, port, "", nil)
+	st = waitStats(t, s, func(st ingest.Stats) bool { return st.State == ingest.StateReading })
+	if st.Reason != "connected" || !st.LastEntry.IsZero() {
+		t.Errorf("connected: reason %q, last entry %v", st.Reason, st.LastEntry)
+	}
+	// The subscription is renewed on the server a moment after the
+	// connection: publish until a message arrives.
+	pub := publisher(t, url)
+	deadline := time.Now().Add(waitLimit)
+	for {
+		publish(t, pub, "logs.sshd", "hello")
+		flush(t, pub)
+		select {
+		case e := <-out:
+			waitStats(t, s, func(st ingest.Stats) bool { return st.LastEntry.Equal(e.ReadAt) })
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no message after the server came up")
+		}
+	}
+}
+
+// A Run that fails leaves the source in error, with Run's error.
+func TestHealthRunFailed(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir(), nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd",
+		JetStream: &JetStreamConfig{Stream: "NOPE", Durable: "d"}})
+	r := start(t, s, make(chan ingest.Entry))
+	waitClosed(t, r.done, "Run to fail")
+	if st := s.Stats(); st.State != ingest.StateError || st.Reason != r.err.Error() {
+		t.Errorf("after Run failed: %q (%s), want error (%v)", st.State, st.Reason, r.err)
+	}
+}
