@@ -92,13 +92,14 @@ func startThirdParty(t testing.TB, ns, dir, name string, args ...string) *thirdP
 	return p
 }
 
-// stop ends the daemon's process group: SIGTERM, SIGKILL after 5s.
+// stop ends the daemon's process group: SIGTERM, SIGKILL after 2s (a
+// forwarder whose receiver is gone already would wait for it longer).
 func (p *thirdParty) stop() {
 	pgid := p.cmd.Process.Pid
 	syscall.Kill(-pgid, syscall.SIGTERM)
 	select {
 	case <-p.exited:
-	case <-time.After(5 * time.Second):
+	case <-time.After(2 * time.Second):
 		syscall.Kill(-pgid, syscall.SIGKILL)
 		<-p.exited
 	}
@@ -241,4 +242,40 @@ func (tn *testNet) bannedIn(t testing.TB, set, addr string) bool {
 		}
 	}
 	return false
+}
+
+// waitBanned waits until addr is in logjail's set; on a timeout it shows
+// the pipeline's status (what was read, matched and counted).
+func (tn *testNet) waitBanned(t testing.TB, s *setup, set, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !tn.bannedIn(t, set, addr) {
+		if time.Now().After(deadline) {
+			out, _ := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).CombinedOutput()
+			t.Fatalf("after 10s %s is not in %s; logjail status e2e:\n%s", addr, set, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// keepRecord saves data as testdata/records/name when the records are
+// being captured (LOGJAIL_UPDATE_RECORDS=1): a sample of what a real
+// daemon wrote, for tests and readers of the filters.
+func keepRecord(t testing.TB, name string, data []byte) {
+	t.Helper()
+	if !updateRecords {
+		return
+	}
+	if err := os.WriteFile(fixture("records", name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -153,6 +153,18 @@ func (h *sshHost) failPassword(t *testing.T, local string, n int) {
 	}
 }
 
+// sshdLines are the lines of auth.log that sshd wrote (not the test's
+// warm-up and sentinel lines).
+func (h *sshHost) sshdLines(t *testing.T) []byte {
+	var out []byte
+	for line := range strings.Lines(string(readFile(t, h.s.logFile))) {
+		if !strings.Contains(line, " srv sshd[999]: ") && !strings.Contains(line, sentinelAddr) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
 // sshBanner reports whether local reaches sshd (it sends its banner).
 func (h *sshHost) sshBanner(t *testing.T, local string) bool {
 	return strings.HasPrefix(dial(t, h.tn.peer, local, "192.0.2.1", 22), "SSH-2.0-")
@@ -179,13 +191,14 @@ func TestRealSSHDPasswordGuessing(t *testing.T) {
 	}
 
 	h.failPassword(t, attacker, 1)
-	eventually(t, 10*time.Second, attacker+" in e2e-v4", func() bool { return h.tn.bannedIn(t, "e2e-v4", attacker) })
+	h.tn.waitBanned(t, h.s, "e2e-v4", attacker)
 	if h.sshBanner(t, attacker) {
 		t.Errorf("banned %s still reaches sshd", attacker)
 	}
 	if !h.sshBanner(t, bystander) {
 		t.Errorf("%s cannot reach sshd while %s is banned", bystander, attacker)
 	}
+	keepRecord(t, "sshd-password-auth.log", h.sshdLines(t))
 	// The sentinel's failure is counted too (as an ignored one).
 	if st := status(t, h.s.socket); st.Filter.TotalFailed-st.Filter.IgnoredAddress != sshdMaxretry {
 		t.Errorf("%d failures counted for %d failed connections", st.Filter.TotalFailed-st.Filter.IgnoredAddress, sshdMaxretry)
@@ -226,4 +239,5 @@ func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
 	if !h.sshBanner(t, client) {
 		t.Errorf("%s cannot reach sshd", client)
 	}
+	keepRecord(t, "sshd-key-only-auth.log", h.sshdLines(t))
 }
