@@ -36,7 +36,7 @@ pipelines:
     enforce:
       - nftables: {ports: [80]}
 `)
-	dir := s.dir
+	dir := t.TempDir()
 	// A warm-up line that nginx-http-auth reads but does not count.
 	s.warm = func(t testing.TB) {
 		f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)

@@ -19,6 +19,9 @@ import (
 
 const sshdMaxretry = 5
 
+// keyOnlyClient is the address sshd allows no password from.
+const keyOnlyClient = "192.0.2.3"
+
 const sshdConfig = `
 pipelines:
   e2e:
@@ -56,20 +59,21 @@ func startSSHHost(t *testing.T) *sshHost {
 	needRoot(t)
 	tools := needTools(t, map[string]string{
 		"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
-		"sshpass": "sshpass", "rsyslogd": "rsyslog", "unshare": "util-linux", "logger": "util-linux",
+		"sshpass": "sshpass", "rsyslogd": "rsyslog", "unshare": "util-linux",
 	})
 	h := &sshHost{tn: newTestNet(t), s: newSetup(t, sshdConfig), tools: tools}
-	dir := h.s.dir
-	sock := filepath.Join(dir, "log.sock")
 	h.s.start(t, h.tn)
 
-	render(t, "rsyslog/host.conf.tmpl", filepath.Join(dir, "rsyslog.conf"), map[string]string{
-		"Dir": dir, "Socket": sock, "LogFile": h.s.logFile,
+	syslogDir := t.TempDir()
+	sock := filepath.Join(syslogDir, "log.sock")
+	render(t, "rsyslog/host.conf.tmpl", filepath.Join(syslogDir, "rsyslog.conf"), map[string]string{
+		"Dir": syslogDir, "Socket": sock, "LogFile": h.s.logFile,
 	})
-	rsyslogd := startThirdParty(t, h.tn.srv, dir, "rsyslogd", tools["rsyslogd"], "-n",
-		"-f", filepath.Join(dir, "rsyslog.conf"), "-i", filepath.Join(dir, "rsyslogd.pid"))
+	rsyslogd := startThirdParty(t, h.tn.srv, syslogDir, "rsyslogd", tools["rsyslogd"], "-n",
+		"-f", filepath.Join(syslogDir, "rsyslog.conf"), "-i", filepath.Join(syslogDir, "rsyslogd.pid"))
 	rsyslogd.waitFile(t, sock)
 
+	dir := t.TempDir()
 	keygen := func(path string) {
 		if out, err := exec.Command(tools["ssh-keygen"], "-q", "-t", "ed25519", "-N", "", "-C", "logjail-test", "-f", path).CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v\n%s", err, out)
@@ -92,7 +96,7 @@ func startSSHHost(t *testing.T) *sshHost {
 	}
 
 	render(t, "sshd/sshd_config.tmpl", filepath.Join(dir, "sshd_config"), map[string]any{
-		"Dir": dir, "Addr": "192.0.2.1", "Port": 22,
+		"Dir": dir, "Addr": "192.0.2.1", "Port": 22, "KeyOnlyClient": keyOnlyClient,
 	})
 	sshd := startThirdParty(t, h.tn.srv, dir, "sshd", tools["unshare"], "-m", "--propagation", "private",
 		"sh", fixture("sshd", "private-dev-log.sh"), sock,
@@ -212,7 +216,7 @@ func TestRealSSHDPasswordGuessing(t *testing.T) {
 // nobody.
 func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
 	h := startSSHHost(t)
-	client := "192.0.2.3"
+	client := keyOnlyClient
 	const tries = sshdMaxretry + 2
 	for i := range tries {
 		out, err := h.ssh(client, nil, "-o", "BatchMode=yes", "-o", "PasswordAuthentication=no",
