@@ -27,7 +27,7 @@ func TestRealNATSServerEnvelopes(t *testing.T) {
 	}{
 		{"logjail-envelope", func(at time.Time, pid int, msg string) any {
 			return map[string]string{"time": at.UTC().Format(time.RFC3339Nano), "host": "web1",
-				"message": fmt.Sprintf("sshd[%d]: %s", pid, msg)}
+				"message": fmt.Sprintf("web1 sshd[%d]: %s", pid, msg)}
 		}},
 		// journalctl -o json / systemd-journal-upload: every value a string.
 		{"journald-json-export", func(at time.Time, pid int, msg string) any {
@@ -107,15 +107,37 @@ pipelines:
       filter: sshd
     enforce:
       - nftables: {ports: [2222]}
+  # The record laid out as the other structured sources do: "HOST TAG[PID]: MSG".
+  layout:
+    enabled: true
+    maxretry: 3
+    bantime: 1h
+    ingest:
+      - nats: {url: "nats://192.0.2.1:4222", subject: "logs.sshd", user: logjail, password: logjail-secret}
+    match:
+      failregex: ['^web1 sshd\[40\d\d\]: Failed password for root from <HOST> port \d+ ssh2$']
+    enforce: []
 `)
 			s.warm = func(t testing.TB) {
 				publish(t, tc.record(time.Now(), 1, "Server listening on 0.0.0.0 port 22."))
 			}
 			s.start(t, tn)
+			eventually(t, 10*time.Second, "the layout pipeline reads", func() bool {
+				s.warm(t)
+				return sourceRead(s.socket, "layout") > 0
+			})
 			for i := range 3 {
 				publish(t, tc.record(time.Now(), 4001+i, fmt.Sprintf("Failed password for root from %s port %d ssh2", attacker, 40000+i)))
 			}
 			tn.waitBanned(t, s, "e2e-v4", attacker)
+			eventually(t, 5*time.Second, "the record laid out as \"web1 sshd[PID]: MSG\" (pipeline layout bans)", func() bool {
+				for _, b := range banned(t, s.socket) {
+					if b.Pipeline == "layout" && b.Addr == attacker {
+						return true
+					}
+				}
+				return false
+			})
 			if tn.connect(t, attacker, "192.0.2.1", 2222) {
 				t.Errorf("banned %s still connects", attacker)
 			}
