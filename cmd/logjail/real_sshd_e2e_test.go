@@ -26,7 +26,7 @@ const sshdConfig = `
 pipelines:
   e2e:
     enabled: true
-    maxretry: 5
+    maxretry: 5 # sshdMaxretry
     findtime: 10m
     bantime: 1h
     ingest:
