@@ -32,6 +32,9 @@ func journalRemote(t testing.TB) string {
 type journalWriter struct {
 	path string
 	usec int64
+	// noPID leaves _PID out, as journald does when the sender is gone
+	// before it can look the process up.
+	noPID bool
 }
 
 func (w *journalWriter) write(t testing.TB, unit string, msgs ...string) {
@@ -41,7 +44,11 @@ func (w *journalWriter) write(t testing.TB, unit string, msgs ...string) {
 		// Strictly increasing, current timestamps, as journald writes them.
 		w.usec = max(w.usec+1, time.Now().UnixMicro())
 		fmt.Fprintf(&b, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=4bd8c7a8f4a34d0e9e1c5a6b4e2f8c11\n", w.usec, w.usec/2)
-		fmt.Fprintf(&b, "_HOSTNAME=srv\n_SYSTEMD_UNIT=%s\nSYSLOG_IDENTIFIER=sshd\n_PID=%d\nMESSAGE=%s\n\n", unit, 2000+i, m)
+		fmt.Fprintf(&b, "_HOSTNAME=srv\n_SYSTEMD_UNIT=%s\nSYSLOG_IDENTIFIER=sshd\n", unit)
+		if !w.noPID {
+			fmt.Fprintf(&b, "_PID=%d\n", 2000+i)
+		}
+		fmt.Fprintf(&b, "MESSAGE=%s\n\n", m)
 	}
 	cmd := exec.Command(journalRemote(t), "--output="+w.path, "--split-mode=none", "-")
 	cmd.Stdin = &b
