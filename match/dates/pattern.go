@@ -50,7 +50,8 @@ type pattern struct {
 // prefixes "^" (at line start), "{^LN-BEG}" (at line start after
 // non-alphanumeric bytes only) and "{UNB}" (no word boundaries). The values
 // "Epoch", "TAI64N" and "ISO8601" select those built-in formats. Regular
-// expression syntax is not supported.
+// expression syntax is not supported. "{^LN-BEG}" alone anchors the
+// built-in formats.
 func NewPatternFinder(pat string, loc *time.Location) (*Finder, error) {
 	f := NewFinder(loc)
 	p := &pattern{}
@@ -70,6 +71,12 @@ func NewPatternFinder(pat string, loc *time.Location) (*Finder, error) {
 		break
 	}
 	switch rest {
+	case "":
+		if f.anchor == anchorLnBeg {
+			// "{^LN-BEG}" alone, as fail2ban's: the built-in formats,
+			// only at the line's start.
+			return f, nil
+		}
 	case "Epoch":
 		f.mask = 1 << fmtEpoch
 		return f, nil

@@ -126,3 +126,33 @@ func TestPatternErrors(t *testing.T) {
 		}
 	}
 }
+
+// "{^LN-BEG}" alone recognises the built-in formats at the line's start
+// only: a date further in (in a client's user name) is not the line's.
+func TestLineBeginningAlone(t *testing.T) {
+	f, err := NewPatternFinder("{^LN-BEG}", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		line string
+		want string // RFC 3339, or "" for no date
+	}{
+		{"Dec  7 02:00:00 vm sshd[1]: Failed password for root from 192.0.2.1 port 1 ssh2", "2026-12-07T02:00:00Z"},
+		{"2026-11-25T07:13:18.5+01:00 vm sshd[1]: x", "2026-11-25T06:13:18.5Z"},
+		{"Failed password for invalid user 2001-01-01T00:00:00Z from 192.0.2.1 port 22 ssh2", ""},
+		{"Connection closed by invalid user a Nov 25 07:13:18 2001::ffff:c633:6401 port 22 [preauth]", ""},
+	} {
+		got, _, _, ok := f.Find(tc.line, now)
+		if tc.want == "" {
+			if ok {
+				t.Errorf("%q: found %v, want no date", tc.line, got)
+			}
+			continue
+		}
+		if !ok || got.UTC().Format(time.RFC3339Nano) != tc.want {
+			t.Errorf("%q: %v %v, want %s", tc.line, got, ok, tc.want)
+		}
+	}
+}
