@@ -48,7 +48,7 @@ func TestPendingAcks(t *testing.T) {
 	if _, ok := p.hold(&fakeMsg{seq: 7}, t0); ok {
 		t.Fatal("a redelivery of a held entry was accepted")
 	}
-	ackA, ackB := p.ackFunc(s, ka, a), p.ackFunc(s, kb, b)
+	ackA, ackB := p.acker(s, ka, a, 1).entry(), p.acker(s, kb, b, 1).entry()
 
 	p.extend(t0.Add(1500*time.Millisecond), time.Second)
 	if a.progresses != 1 || b.progresses != 0 {
