@@ -116,14 +116,14 @@ func TestFluentBitBatches(t *testing.T) {
 			}
 			if len(got) != len(tc.want) {
 				for _, e := range got {
-					t.Logf("got %q", e.Message)
+					t.Logf("got %.200q", e.Message)
 				}
 				t.Fatalf("%d entries, want %d", len(got), len(tc.want))
 			}
 			for i, w := range tc.want {
 				e := got[i]
 				if e.Message != w.msg {
-					t.Errorf("entry %d: %q\nwant      %q", i, e.Message, w.msg)
+					t.Errorf("entry %d: %.200q\nwant      %q", i, e.Message, w.msg)
 				}
 				switch {
 				case w.stamp:
