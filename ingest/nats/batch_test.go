@@ -252,3 +252,24 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 		})
 	}
 }
+
+// Over a core subject a batch's entries are handed over one by one: when
+// the queue is full, each record that does not fit is dropped and counted.
+func TestCoreBatchDropsCountedPerEntry(t *testing.T) {
+	srv := startServer(t, 0, "", nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
+	ready := subscribed(s)
+	out := make(chan ingest.Entry, 1) // room for one; nobody reads
+	start(t, s, out)
+	waitClosed(t, ready, "subscription")
+	pub := publisher(t, srv.ClientURL())
+	publish(t, pub, "logs.test", fluentBitBatch("192.0.2.62", 3))
+	flush(t, pub)
+	st := waitStats(t, s, func(st ingest.Stats) bool { return st.Read+st.Dropped == 3 })
+	if st.Read != 1 || st.Dropped != 2 || st.Skipped != 0 {
+		t.Fatalf("stats %+v, want 1 read and 2 dropped", st)
+	}
+	if e := <-out; e.Message != "vm sshd[100]: Failed password for root from 192.0.2.62 port 40000 ssh2" {
+		t.Fatalf("got %q", e.Message)
+	}
+}
