@@ -273,3 +273,46 @@ func TestCoreBatchDropsCountedPerEntry(t *testing.T) {
 		t.Fatalf("got %q", e.Message)
 	}
 }
+
+// Run stops while handing over a batch: the entries not delivered come
+// back with the message, which is returned (Nak) only once those delivered
+// are committed, and never acknowledged.
+func TestJetStreamBatchStoppedPartWay(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir(), nil)
+	_, js := jsSetup(t, srv.ClientURL())
+	jsPublish(t, js, "logs.sshd", fluentBitBatch("192.0.2.63", 3))
+
+	s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
+	s1.linger = 2 * waitLimit // the connection waits for the delivered entry's Ack
+	closed := make(chan struct{})
+	s1.onClosed = func() { close(closed) }
+	out1 := make(chan ingest.Entry) // one entry taken, the source waits on the second
+	r1 := start(t, s1, out1)
+	first := receive(t, out1, 1)[0]
+	if err := r1.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-closed:
+		t.Fatal("the message was settled before its delivered entry was committed")
+	default:
+	}
+	first.Ack()
+	waitClosed(t, closed, "the connection closed after the last delivered entry's Ack")
+	// Closing flushed what the source sent: no acknowledgement among it.
+	if i := consumerInfo(t, js, "dur"); i.AckFloor.Stream != 0 {
+		t.Fatalf("the batch was acknowledged with two of its records not delivered (ack floor %d)", i.AckFloor.Stream)
+	}
+
+	// Returned, it comes at once (AckWait, 30s, is longer than the wait).
+	s2 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
+	out2 := make(chan ingest.Entry, 8)
+	start(t, s2, out2)
+	for i, e := range receive(t, out2, 3) {
+		if want := fmt.Sprintf("vm sshd[%d]: Failed password for root from 192.0.2.63 port %d ssh2", 100+i, 40000+i); e.Message != want {
+			t.Fatalf("entry %d %q, want %q", i, e.Message, want)
+		}
+		e.Ack()
+	}
+	waitFor(t, "the batch acknowledged", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 1 })
+}

@@ -136,10 +136,10 @@ func TestEnvelopeShapes(t *testing.T) {
 }
 
 // BenchmarkEnvelope measures decoding and laying out one payload of each
-// shape, without the network.
+// shape (all three records of the batch), without the network.
 func BenchmarkEnvelope(b *testing.B) {
 	s := newSource(b, Config{URL: "nats://127.0.0.1:4222", Subject: "x"})
-	for _, name := range []string{"plain", "journald-export", "vector-syslog", "fluentbit-rfc3164"} {
+	for _, name := range []string{"plain", "journald-export", "vector-syslog", "fluentbit-rfc3164", "fluentbit-out-nats-batch"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "envelopes", name+".json"))
 		if err != nil {
 			b.Fatal(err)
@@ -148,7 +148,7 @@ func BenchmarkEnvelope(b *testing.B) {
 			b.ReportAllocs()
 			now := time.Now()
 			for b.Loop() {
-				s.entry(data, now)
+				s.entries(data, now, 0)
 			}
 		})
 	}
