@@ -30,7 +30,7 @@ func startNATS(t *testing.T) (*server.Server, string) {
 }
 
 // Logs arrive on NATS subjects: raw lines on a core subject, JSON envelopes
-// through a JetStream durable consumer. A logjail that is down while lines
+// and a Fluent Bit batch through a JetStream durable consumer. A logjail that is down while lines
 // are published reads them all when it returns.
 func TestNATSPipeline(t *testing.T) {
 	srv, url := startNATS(t)
@@ -83,9 +83,22 @@ pipelines:
 			t.Fatal(err)
 		}
 	}
+	// Fluent Bit's nats output: one message holding a batch of syslog
+	// records ([[time, {record}], ...]), enough for a ban on its own.
+	var batch [][2]any
+	for i := range 3 {
+		batch = append(batch, [2]any{float64(time.Now().UnixMicro()) / 1e6, map[string]string{
+			"host": "web2", "ident": "sshd", "pid": fmt.Sprint(300 + i), "pri": "38",
+			"message": fmt.Sprintf("Failed password for root from 203.0.113.5 port %d ssh2", 41000+i),
+		}})
+	}
+	batchJSON, _ := json.Marshal(batch)
+	if _, err := js.Publish(ctx, "logs.sshd", batchJSON); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, 10*time.Second, "NATS failures banned", func() bool {
 		got := bannedAddrs(t, s.socket)
-		return got["198.51.100.7"] && got["2001:db8::7"]
+		return got["198.51.100.7"] && got["2001:db8::7"] && got["203.0.113.5"]
 	})
 
 	// Down while the appliance keeps publishing: JetStream keeps the lines.

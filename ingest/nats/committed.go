@@ -3,6 +3,7 @@ package nats
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 
 	"github.com/logjail/logjail/ingest"
 )
@@ -25,9 +26,15 @@ func (s *Source) slotKey(seq uint64) string {
 	return fmt.Sprintf("jetstream:%s/%s/%d", js.Stream, js.Durable, seq%committedRing)
 }
 
-// loadCommitted reads the sequences committed by earlier runs.
-func (s *Source) loadCommitted() (map[uint64]bool, error) {
-	out := map[uint64]bool{}
+// allRecords marks a message committed whole.
+const allRecords = math.MaxInt
+
+// loadCommitted reads the sequences committed by earlier runs, each with
+// how many of its records are committed: allRecords, or for a batch whose
+// entries were committed in more than one group, the records before the
+// first one not committed yet.
+func (s *Source) loadCommitted() (map[uint64]int, error) {
+	out := map[uint64]int{}
 	if s.positions == nil || s.cfg.JetStream == nil {
 		return out, nil
 	}
@@ -36,16 +43,33 @@ func (s *Source) loadCommitted() (map[uint64]bool, error) {
 		if err != nil {
 			return nil, err
 		}
-		if len(v) == 8 {
-			out[binary.BigEndian.Uint64(v)] = true
+		switch len(v) {
+		case 8:
+			out[binary.BigEndian.Uint64(v)] = allRecords
+		case 16:
+			if n := binary.BigEndian.Uint64(v[8:]); n <= maxBatchRecords {
+				out[binary.BigEndian.Uint64(v)] = int(n)
+			}
 		}
 	}
 	return out, nil
 }
 
-// committedPos is the position an entry of stream sequence seq carries.
+// committedPos is the position the last entry of stream sequence seq
+// carries: the whole message is committed with it.
 func (s *Source) committedPos(seq uint64) ingest.Position {
 	v := make([]byte, 8)
 	binary.BigEndian.PutUint64(v, seq)
+	return ingest.Position{Key: s.slotKey(seq), Value: v}
+}
+
+// partPos is the position an entry of a batch other than its last carries:
+// the records of seq before index n are committed with it. Without it, a
+// crash between two commits of one batch would count the records of the
+// first commit again when the batch is redelivered.
+func (s *Source) partPos(seq uint64, n int) ingest.Position {
+	v := make([]byte, 16)
+	binary.BigEndian.PutUint64(v, seq)
+	binary.BigEndian.PutUint64(v[8:], uint64(n))
 	return ingest.Position{Key: s.slotKey(seq), Value: v}
 }

@@ -59,8 +59,8 @@ func (s *Source) runCore(ctx context.Context, c *conn, out chan<- ingest.Entry) 
 	}
 }
 
-// deliverCore hands one message to the pipeline without waiting: core NATS
-// has no flow control, so a full queue means the message is dropped.
+// deliverCore hands a message's entries to the pipeline without waiting:
+// core NATS has no flow control, so a full queue means an entry is dropped.
 func (s *Source) deliverCore(c *conn, m *natsgo.Msg, out chan<- ingest.Entry) {
 	if s.inDeliver != nil {
 		s.inDeliver()
@@ -70,16 +70,18 @@ func (s *Source) deliverCore(c *conn, m *natsgo.Msg, out chan<- ingest.Entry) {
 	if c.stopped {
 		return
 	}
-	e, v := s.decode(m.Header, m.Data, time.Now())
+	ds, v := s.decode(m.Header, m.Data, time.Now(), 0)
 	if v != Deliver {
 		return
 	}
-	select {
-	case out <- e:
-		s.read.Add(1)
-		s.health.Entry(e.ReadAt)
-	default:
-		s.dropped.Add(1)
-		s.warn("full", "nats: pipeline queue full; core NATS message dropped (counted)")
+	for _, d := range ds {
+		select {
+		case out <- d.Entry:
+			s.read.Add(1)
+			s.health.Entry(d.ReadAt)
+		default:
+			s.dropped.Add(1)
+			s.warn("full", "nats: pipeline queue full; core NATS entry dropped (counted)")
+		}
 	}
 }

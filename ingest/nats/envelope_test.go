@@ -14,7 +14,8 @@ import (
 
 // TestEnvelopeShapes publishes the envelopes real shippers send (samples in
 // testdata/envelopes) through a real server and checks the laid-out line,
-// host, time, fields and counters of each, hostile ones included.
+// host, time, fields and counters of each, hostile ones included. Batches
+// of records are TestFluentBitBatches'.
 func TestEnvelopeShapes(t *testing.T) {
 	at := time.Date(2026, 12, 7, 2, 0, 0, 123456000, time.UTC)
 	failed := func(ip, port string) string {
@@ -47,9 +48,6 @@ func TestEnvelopeShapes(t *testing.T) {
 			fields: map[string]string{"pri": "38", "tag": "syslog.0"}, absent: []string{"message", "ident", "pid", "time"}},
 		{file: "fluentbit-rfc5424.json", msg: "vm sshd[4005]: " + failed("192.0.2.15", "52005"), host: "vm", time: at,
 			fields: map[string]string{"msgid": "-", "extradata": "-"}},
-		// Fluent Bit's nats output batches records: not read, but counted
-		// and logged rather than passed on as a raw line nothing matches.
-		{file: "fluentbit-out-nats-batch.json", skip: true},
 		{file: "plain.json", msg: "sshd[4006]: " + failed("192.0.2.16", "52006"), host: "vm", time: at},
 		{file: "hostile-wrong-types.json", msg: failed("192.0.2.18", "52008"), errs: 1},
 		{file: "hostile-journald-wrong-types.json", msg: "vm sshd: " + failed("192.0.2.19", "52009"), host: "vm", errs: 1,
@@ -138,10 +136,10 @@ func TestEnvelopeShapes(t *testing.T) {
 }
 
 // BenchmarkEnvelope measures decoding and laying out one payload of each
-// shape, without the network.
+// shape (all three records of the batch), without the network.
 func BenchmarkEnvelope(b *testing.B) {
 	s := newSource(b, Config{URL: "nats://127.0.0.1:4222", Subject: "x"})
-	for _, name := range []string{"plain", "journald-export", "vector-syslog", "fluentbit-rfc3164"} {
+	for _, name := range []string{"plain", "journald-export", "vector-syslog", "fluentbit-rfc3164", "fluentbit-out-nats-batch"} {
 		data, err := os.ReadFile(filepath.Join("testdata", "envelopes", name+".json"))
 		if err != nil {
 			b.Fatal(err)
@@ -150,14 +148,15 @@ func BenchmarkEnvelope(b *testing.B) {
 			b.ReportAllocs()
 			now := time.Now()
 			for b.Loop() {
-				s.entry(data, now)
+				s.entries(data, now, 0)
 			}
 		})
 	}
 }
 
 // FuzzPayload checks that no payload crashes the decoder and that every
-// delivered entry's text is valid UTF-8 without NULs, its fields bounded.
+// delivered entry's text (each record's, for a batch) is valid UTF-8
+// without NULs, its fields bounded.
 func FuzzPayload(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "envelopes", "*.json"))
 	for _, name := range files {
@@ -172,17 +171,21 @@ func FuzzPayload(f *testing.F) {
 		f.Fatal(err)
 	}
 	now := time.Now()
+	f.Add([]byte(`[[1,{"ident":"a","message":"b"}],[[[1]],{"pid":[1],"message":"\u0000"}],[1e999,{"MESSAGE":[300]}],[-1,{}],5]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		e, ok := s.entry(data, now)
-		if !ok {
-			return
+		ds := s.entries(data, now, 0)
+		if len(ds) > maxBatchRecords {
+			t.Errorf("%d entries from one payload", len(ds))
 		}
-		if !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, 0) || !utf8.ValidString(e.Host) {
-			t.Errorf("entry %+v", e)
-		}
-		for k, v := range e.Fields {
-			if len(v) > 4<<10 || !utf8.ValidString(k) || !utf8.ValidString(v) {
-				t.Errorf("field %q = %q", k, v)
+		for _, d := range ds {
+			e := d.Entry
+			if !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, 0) || !utf8.ValidString(e.Host) {
+				t.Errorf("entry %+v", e)
+			}
+			for k, v := range e.Fields {
+				if len(v) > 4<<10 || !utf8.ValidString(k) || !utf8.ValidString(v) {
+					t.Errorf("field %q = %q", k, v)
+				}
 			}
 		}
 	})

@@ -236,9 +236,10 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 			return err
 		}
 		var seq uint64
+		from := 0 // records of a batch committed before a crash
 		if md, err := msg.Metadata(); err == nil {
 			seq = md.Sequence.Stream
-			if md.NumDelivered > 1 && s.committed[seq] {
+			if done := s.committed[seq]; md.NumDelivered > 1 && done == allRecords {
 				// Its effects were committed before a crash kept the
 				// acknowledgement from the server: acknowledge, count
 				// nothing again.
@@ -247,9 +248,11 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 					s.errs.Add(1)
 				}
 				continue
+			} else if md.NumDelivered > 1 {
+				from = done
 			}
 		}
-		e, v := s.decode(msg.Headers(), msg.Data(), time.Now())
+		ds, v := s.decode(msg.Headers(), msg.Data(), time.Now(), from)
 		switch v {
 		case Bad:
 			// Bad input is counted and must not come back forever.
@@ -263,24 +266,35 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 			}
 			continue
 		}
-		key, fresh := p.hold(msg, e.ReadAt)
+		key, fresh := p.hold(msg, ds[0].ReadAt)
 		if !fresh {
 			s.log.Debug("nats: redelivery of an entry still in the pipeline ignored", "source", s.desc)
 			continue
 		}
-		e.Ack = p.ackFunc(s, key, msg)
-		if seq != 0 && s.positions != nil {
-			e.Pos = s.committedPos(seq)
-		}
-		select {
-		case out <- e:
-			s.read.Add(1)
-			s.health.Entry(e.ReadAt)
-		case <-ctx.Done():
-			p.release(key)
-			_ = msg.Nak()
-			s.returnPulled(it)
-			return nil
+		// One acknowledgement for the message, once every entry of it
+		// (all the records of a batch) is committed.
+		acks := p.acker(s, key, msg, len(ds))
+		for i, d := range ds {
+			e := d.Entry
+			e.Ack = acks.entry()
+			if seq != 0 && s.positions != nil {
+				if i == len(ds)-1 {
+					e.Pos = s.committedPos(seq)
+				} else {
+					e.Pos = s.partPos(seq, d.rec+1)
+				}
+			}
+			select {
+			case out <- e:
+				s.read.Add(1)
+				s.health.Entry(e.ReadAt)
+			case <-ctx.Done():
+				// The entries not delivered come back with the
+				// message, once those delivered are committed (Nak).
+				acks.abandon(len(ds) - i)
+				s.returnPulled(it)
+				return nil
+			}
 		}
 	}
 }
@@ -349,19 +363,61 @@ func (p *pendingAcks) hold(msg jetstream.Msg, now time.Time) (uint64, bool) {
 	return key, true
 }
 
-// ackFunc returns the Ack of the entry held under key.
-func (p *pendingAcks) ackFunc(s *Source, key uint64, msg jetstream.Msg) func() {
+// acker returns the acknowledgement of the message held under key, which
+// was delivered as n entries.
+func (p *pendingAcks) acker(s *Source, key uint64, msg jetstream.Msg, n int) *msgAck {
+	return &msgAck{s: s, p: p, key: key, msg: msg, left: n}
+}
+
+// msgAck acknowledges a message once all its entries are committed: a
+// crash before that redelivers the whole message (a batch's records
+// already committed are then recognised by their position).
+type msgAck struct {
+	s   *Source
+	p   *pendingAcks
+	key uint64
+	msg jetstream.Msg
+
+	mu   sync.Mutex
+	left int  // entries not committed yet
+	nak  bool // not all entries were delivered: return the message
+}
+
+// entry returns the Ack of one entry; calls after the first do nothing.
+func (a *msgAck) entry() func() {
 	var once atomic.Bool
 	return func() {
-		if !once.CompareAndSwap(false, true) {
-			return
+		if once.CompareAndSwap(false, true) {
+			a.done(1)
 		}
-		if err := msg.Ack(); err != nil {
-			s.errs.Add(1)
-			s.warn("ack", "nats: acknowledgement failed; the server will redeliver the message", "err", err)
-		}
-		p.release(key)
 	}
+}
+
+// abandon says the last n entries will not be delivered: once the others
+// are committed, the message is returned for redelivery rather than
+// acknowledged.
+func (a *msgAck) abandon(n int) {
+	a.mu.Lock()
+	a.nak = true
+	a.mu.Unlock()
+	a.done(n)
+}
+
+func (a *msgAck) done(n int) {
+	a.mu.Lock()
+	a.left -= n
+	last, nak := a.left == 0, a.nak
+	a.mu.Unlock()
+	if !last {
+		return
+	}
+	if nak {
+		_ = a.msg.Nak() // best effort: a lost one means a redelivery after AckWait
+	} else if err := a.msg.Ack(); err != nil {
+		a.s.errs.Add(1)
+		a.s.warn("ack", "nats: acknowledgement failed; the server will redeliver the message", "err", err)
+	}
+	a.p.release(a.key)
 }
 
 func (p *pendingAcks) release(key uint64) {

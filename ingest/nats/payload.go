@@ -3,6 +3,7 @@ package nats
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,86 +14,198 @@ import (
 	"github.com/logjail/logjail/ingest/journalfields"
 )
 
-// decode turns a message into an Entry, through the Decode hook when one
-// is set.
-func (s *Source) decode(header map[string][]string, data []byte, now time.Time) (ingest.Entry, Verdict) {
+// maxBatchRecords bounds the records read from one batch message; the
+// rest are skipped and counted. Real batches fit far below it within
+// MaxPayload (a syslog record is a few hundred bytes of JSON).
+const maxBatchRecords = 1024
+
+// A decoded entry of a message, with the index of its record when the
+// message is a batch (0 otherwise): a JetStream position names how many
+// records of the message are committed.
+type decoded struct {
+	ingest.Entry
+	rec int
+}
+
+// decode turns a message into its entries, through the Decode hook when
+// one is set. Records of a batch before from are not decoded (they were
+// committed before a crash).
+func (s *Source) decode(header map[string][]string, data []byte, now time.Time, from int) ([]decoded, Verdict) {
 	if s.cfg.Decode == nil {
-		if e, ok := s.entry(data, now); ok {
-			return e, Deliver
+		if ds := s.entries(data, now, from); len(ds) > 0 {
+			return ds, Deliver
 		}
-		return ingest.Entry{}, Bad
+		return nil, Bad
 	}
 	if len(data) > MaxPayload {
 		s.skipped.Add(1)
 		s.warn("oversize", "nats: payload larger than 64 KiB skipped", "size", len(data))
-		return ingest.Entry{}, Bad
+		return nil, Bad
 	}
 	e, v := s.cfg.Decode(header, data, now)
 	if v == Bad {
 		s.skipped.Add(1)
 		s.warn("decode", "nats: malformed message skipped (counted)", "size", len(data))
 	}
-	return e, v
+	return []decoded{{Entry: e}}, v
 }
 
-// entry turns a payload into an Entry; ok is false when the payload is
-// skipped (counted here).
-func (s *Source) entry(data []byte, now time.Time) (ingest.Entry, bool) {
+// entries turns a payload into its entries: one, or one per usable record
+// of a batch. None means skipped (counted here).
+func (s *Source) entries(data []byte, now time.Time, from int) []decoded {
 	if len(data) > MaxPayload {
 		s.skipped.Add(1)
 		s.warn("oversize", "nats: payload larger than 64 KiB skipped", "size", len(data))
-		return ingest.Entry{}, false
+		return nil
 	}
-	if isFluentBitBatch(data) {
-		s.skipped.Add(1)
-		s.warn("batch", "nats: Fluent Bit batch ([[time, {record}], ...]) skipped (counted); publish one record per message")
-		return ingest.Entry{}, false
+	if batch, ok := splitBatch(data); ok {
+		return s.batchEntries(batch, now, from)
 	}
 	if len(data) > 0 && data[0] == '{' {
 		var obj map[string]json.RawMessage
 		if json.Unmarshal(data, &obj) == nil {
 			if sh := shapeOf(obj); sh != nil {
-				e, p := sh.decode(obj, now)
-				e.ReadAt = now
-				if p.skip != "" {
-					s.skipped.Add(1)
-					s.warn("skip:"+sh.name+":"+p.skip, "nats: "+sh.name+" envelope skipped (counted): "+p.skip)
-					return ingest.Entry{}, false
+				if e, ok := s.shaped(sh, obj, now, time.Time{}, false); ok {
+					return []decoded{{Entry: e}}
 				}
-				if p.badTime {
-					s.warn("time:"+sh.name, "nats: "+sh.name+" envelope time not understood; ignored (counted)")
-				}
-				if p.badFields > 0 {
-					s.warn("fields:"+sh.name, "nats: "+sh.name+" envelope fields of unexpected type or size left out (counted)", "fields", p.badFields)
-				}
-				if p.badTime || p.badFields > 0 {
-					s.errs.Add(1)
-				}
-				return e, true
+				return nil
 			}
 		}
 	}
-	return ingest.Entry{ReadAt: now, Message: rawLine(data)}, true
+	return []decoded{{Entry: ingest.Entry{ReadAt: now, Message: rawLine(data)}}}
 }
 
-// isFluentBitBatch recognises what Fluent Bit's own nats output publishes:
-// a JSON array of [time, {record}] pairs, many records in one message. It
-// is not read (one message is one entry here, acknowledged as one), but it
-// must not pass silently as a raw line that no filter matches.
-func isFluentBitBatch(data []byte) bool {
-	if len(data) < 4 || data[0] != '[' {
-		return false
+// shaped decodes an envelope of a known shape and counts its problems; ok
+// is false when it is skipped. A record without a usable time of its own
+// takes fallback (a batch's timestamp); fallbackBad is a batch timestamp
+// that could not be read.
+func (s *Source) shaped(sh *shape, obj map[string]json.RawMessage, now, fallback time.Time, fallbackBad bool) (ingest.Entry, bool) {
+	e, p := sh.decode(obj, now)
+	e.ReadAt = now
+	if p.skip != "" {
+		s.skipped.Add(1)
+		s.warn("skip:"+sh.name+":"+p.skip, "nats: "+sh.name+" envelope skipped (counted): "+p.skip)
+		return ingest.Entry{}, false
 	}
-	var batch [][]json.RawMessage
-	if json.Unmarshal(data, &batch) != nil || len(batch) == 0 {
-		return false
+	if e.Time.IsZero() {
+		e.Time = fallback
+		p.badTime = p.badTime || fallbackBad
+	}
+	if p.badTime {
+		s.warn("time:"+sh.name, "nats: "+sh.name+" envelope time not understood; ignored (counted)")
+	}
+	if p.badFields > 0 {
+		s.warn("fields:"+sh.name, "nats: "+sh.name+" envelope fields of unexpected type or size left out (counted)", "fields", p.badFields)
+	}
+	if p.badTime || p.badFields > 0 {
+		s.errs.Add(1)
+	}
+	return e, true
+}
+
+// splitBatch recognises what Fluent Bit's own nats output publishes: a
+// JSON array of [time, {record}] pairs, many records in one message. An
+// array without any such pair is not a batch (it is a raw line).
+func splitBatch(data []byte) ([]json.RawMessage, bool) {
+	if len(data) < 4 || data[0] != '[' {
+		return nil, false
+	}
+	var batch []json.RawMessage
+	if json.Unmarshal(data, &batch) != nil {
+		return nil, false
 	}
 	for _, rec := range batch {
-		if len(rec) != 2 || len(rec[1]) == 0 || rec[1][0] != '{' {
-			return false
+		if _, _, ok := batchRecord(rec); ok {
+			return batch, true
 		}
 	}
-	return true
+	return nil, false
+}
+
+// batchRecord splits one element of a batch into its timestamp and record.
+func batchRecord(raw json.RawMessage) (json.RawMessage, map[string]json.RawMessage, bool) {
+	if len(raw) == 0 || raw[0] != '[' {
+		return nil, nil, false
+	}
+	var pair []json.RawMessage
+	if json.Unmarshal(raw, &pair) != nil || len(pair) != 2 || len(pair[1]) == 0 || pair[1][0] != '{' {
+		return nil, nil, false
+	}
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(pair[1], &obj) != nil {
+		return nil, nil, false
+	}
+	return pair[0], obj, true
+}
+
+// batchEntries decodes the records of a batch, from index from on, each as
+// a single message's object would be (its shape recognised by its keys).
+// Elements that are not [time, {record}] and records of no known shape
+// are skipped and counted one by one; the others are delivered.
+func (s *Source) batchEntries(batch []json.RawMessage, now time.Time, from int) []decoded {
+	if len(batch) > maxBatchRecords {
+		s.skipped.Add(uint64(len(batch) - maxBatchRecords))
+		s.warn("batch:records", "nats: Fluent Bit batch with too many records; the rest skipped (counted)",
+			"records", len(batch), "read", maxBatchRecords)
+		batch = batch[:maxBatchRecords]
+	}
+	var out []decoded
+	for i := max(from, 0); i < len(batch); i++ {
+		ts, obj, ok := batchRecord(batch[i])
+		if !ok {
+			s.skipped.Add(1)
+			s.warn("batch:pair", "nats: Fluent Bit batch element that is not [time, {record}] skipped (counted)")
+			continue
+		}
+		sh := shapeOf(obj)
+		if sh == nil {
+			s.skipped.Add(1)
+			s.warn("batch:record", "nats: Fluent Bit batch record without a string \"message\" skipped (counted)")
+			continue
+		}
+		t, bad := batchTime(ts, 0)
+		if e, ok := s.shaped(sh, obj, now, t, bad); ok {
+			out = append(out, decoded{Entry: e, rec: i})
+		}
+	}
+	return out
+}
+
+// batchTime reads a batch record's timestamp: Unix seconds as a number
+// (what Fluent Bit's nats output writes), [seconds, nanoseconds], or the
+// event format of newer versions, [time, {metadata}]. bad reports one that
+// is present but none of these.
+func batchTime(raw json.RawMessage, depth int) (time.Time, bool) {
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return time.Time{}, false
+	}
+	if raw[0] == '[' && depth == 0 {
+		var parts []json.RawMessage
+		if json.Unmarshal(raw, &parts) != nil || len(parts) == 0 || len(parts) > 2 {
+			return time.Time{}, true
+		}
+		if len(parts) == 2 && len(parts[1]) > 0 && parts[1][0] != '{' {
+			sec, err1 := strconv.ParseInt(string(parts[0]), 10, 64)
+			nsec, err2 := strconv.ParseInt(string(parts[1]), 10, 64)
+			if err1 != nil || err2 != nil || nsec < 0 || nsec > 999_999_999 || !plausibleUnix(float64(sec)) {
+				return time.Time{}, true
+			}
+			return time.Unix(sec, nsec), false
+		}
+		return batchTime(parts[0], depth+1)
+	}
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil || !plausibleUnix(f) {
+		return time.Time{}, true
+	}
+	sec, frac := math.Modf(f)
+	// A double holds about microseconds at today's seconds.
+	return time.Unix(int64(sec), int64(math.Round(frac*1e6))*1e3), false
+}
+
+// plausibleUnix: after the epoch and before the year 10000 (NaN fails).
+func plausibleUnix(sec float64) bool {
+	return sec > 0 && sec < 253402300800
 }
 
 // A shape is one kind of JSON envelope, as a log shipper sends it.

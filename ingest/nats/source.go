@@ -37,10 +37,20 @@
 // line. An envelope's time, when present and valid, becomes Entry.Time; a
 // time that cannot be read, or a laid-out field of the wrong type, is
 // counted in Stats.Errors and left out. A journal envelope without a usable
-// MESSAGE is skipped and counted (Stats.Skipped), and so is a batch of
-// records as Fluent Bit's nats output sends it. Payloads over 64 KiB are
+// MESSAGE is skipped and counted (Stats.Skipped). Payloads over 64 KiB are
 // skipped and counted (Stats.Skipped); with JetStream, skipped payloads are
 // terminated (Term) so that they are not redelivered.
+//
+// Fluent Bit's own nats output sends batches, [[time, {record}], ...] in
+// one message: each record (up to 1024) is one entry, decoded as the same
+// object alone would be, dated by the batch's time when it has no time of
+// its own; the elements that are not usable records are skipped and counted
+// one by one. With JetStream the message is acknowledged once, when the
+// Acks of all its entries were called; every entry of a batch but the last
+// carries a Position saying how many of its records are committed, the last
+// one that the whole message is, so that a batch redelivered after a crash
+// between two of the pipeline's commits delivers only the records not
+// committed yet.
 //
 // The connection reconnects forever with backoff and jitter, also when the
 // first connection attempt fails; Stats.Reason follows it ("connected",
@@ -64,8 +74,8 @@
 // delivered are returned (Nak) for immediate redelivery, and the connection
 // stays open (up to 10s) after Run returns for the acknowledgements of
 // entries still in the pipeline, which the daemon commits after its
-// sources stopped. Entries carry no Position: the consumer's state on the
-// server is the position.
+// sources stopped. Without UsePositions entries carry no Position: the
+// consumer's state on the server is the position.
 package nats
 
 import (
@@ -141,7 +151,7 @@ type Source struct {
 	// positions, when set (UsePositions), holds the stream sequences
 	// committed by earlier runs; committed is what was read of it.
 	positions ingest.Positions
-	committed map[uint64]bool
+	committed map[uint64]int
 
 	// Settings tests shorten or shrink.
 	ackWait       time.Duration
