@@ -1,9 +1,13 @@
 package syslog
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -101,5 +105,55 @@ func TestTLSHandshakeFailure(t *testing.T) {
 	re := regexp.MustCompile(`TLS handshake failed.* peer=127\.0\.0\.1 err="?[^ ].*(certificate|unknown authority)`)
 	if n := countLines(h.logs.String(), "WARN", re); n != 1 {
 		t.Errorf("%d WARN lines with peer and reason, want 1 (then rate-limited):\n%s", n, h.logs)
+	}
+}
+
+// A socket that cannot be bound is an error, counted, and Run binds anew
+// when it is called again: a unix socket whose directory appears later, as
+// the daemon's supervisor retries, is then read.
+func TestRunAgainAfterBindFailure(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "later")
+	path := filepath.Join(dir, "log.sock")
+	l, err := New(Config{Listen: "unix://" + path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan ingest.Entry, 4)
+	if err := l.Run(context.Background(), out); err == nil {
+		t.Fatal("Run bound a socket in a directory that does not exist")
+	}
+	if st := l.Stats(); st.State != ingest.StateError || st.Errors != 1 {
+		t.Errorf("after the failed bind: %q (%s), errors %d; want error, 1", st.State, st.Reason, st.Errors)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- l.Run(ctx, out) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("second Run: %v", err)
+		}
+	}()
+	select {
+	case <-l.Ready():
+	case err := <-done:
+		t.Fatalf("second Run: %v", err)
+	}
+	c, err := net.Dial("unixgram", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("<13>Nov 25 10:00:00 h app: hello")); err != nil {
+		t.Fatal(err)
+	}
+	if e := <-out; e.Message != "h app: hello" {
+		t.Errorf("entry %q", e.Message)
+	}
+	if st := l.Stats(); st.State != ingest.StateReading {
+		t.Errorf("after a record: %q (%s), want reading", st.State, st.Reason)
 	}
 }

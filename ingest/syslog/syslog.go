@@ -163,14 +163,16 @@ type Listener struct {
 	warnMu sync.Mutex
 	warned map[string]time.Time // when a kind of warning was last logged
 
-	started atomic.Bool
-	ready   chan struct{}
-	bound   atomic.Pointer[net.Addr]
-	health  ingest.Health
-	heard   atomic.Bool // a sender was heard from: reading
+	running   atomic.Bool // Run is running
+	readyOnce sync.Once
+	ready     chan struct{}
+	bound     atomic.Pointer[net.Addr]
+	health    ingest.Health
+	heard     atomic.Bool // a sender was heard from: reading
 
 	delivered, oversize, denied, empty, dropped atomic.Uint64
 	parseErrs, frameErrs, readErrs, tlsErrs     atomic.Uint64
+	runErrs                                     atomic.Uint64 // sockets that could not be bound or served
 	accepted, refused, idleClosed               atomic.Uint64
 	open                                        atomic.Int64
 }
@@ -188,6 +190,7 @@ type Counters struct {
 	FramingErrors uint64 // bad octet counts, frames cut short by the sender
 	ReadErrors    uint64 // socket errors
 	TLSErrors     uint64 // failed TLS handshakes
+	RunErrors     uint64 // runs that failed (a socket that could not be bound)
 	Accepted      uint64 // stream connections accepted
 	Refused       uint64 // stream connections closed because MaxConns were open
 	IdleClosed    uint64 // stream connections closed after IdleTimeout
@@ -489,7 +492,7 @@ func (l *Listener) Stats() ingest.Stats {
 		Skipped:           c.Oversize + c.Empty,
 		Rejected:          c.Denied,
 		Dropped:           c.Dropped,
-		Errors:            c.ParseErrors + c.FramingErrors + c.ReadErrors + c.TLSErrors + c.Refused,
+		Errors:            c.ParseErrors + c.FramingErrors + c.ReadErrors + c.TLSErrors + c.Refused + c.RunErrors,
 		HandshakeFailures: c.TLSErrors,
 	}
 	l.health.Fill(&st)
@@ -508,6 +511,7 @@ func (l *Listener) Counters() Counters {
 		FramingErrors: l.frameErrs.Load(),
 		ReadErrors:    l.readErrs.Load(),
 		TLSErrors:     l.tlsErrs.Load(),
+		RunErrors:     l.runErrs.Load(),
 		Accepted:      l.accepted.Load(),
 		Refused:       l.refused.Load(),
 		IdleClosed:    l.idleClosed.Load(),
@@ -517,8 +521,9 @@ func (l *Listener) Counters() Counters {
 
 func (l *Listener) setBound(a net.Addr) {
 	l.bound.Store(&a)
+	l.heard.Store(false) // a new socket: reading again once a sender is heard
 	l.health.Set(ingest.StateWaiting, "listening on "+a.String()+"; no sender yet")
-	close(l.ready)
+	l.readyOnce.Do(func() { close(l.ready) })
 	l.log.Info("syslog: listening", "listen", l.cfg.Listen, "addr", a.String())
 }
 
@@ -551,11 +556,14 @@ func peerAddr(a net.Addr) netip.Addr {
 
 // Run listens until ctx is done, then closes the socket and every
 // connection and returns nil. A socket that cannot be bound is returned as
-// an error. Run may be called once; it never closes out.
+// an error (and counted); Run may then be called again, and binds anew (an
+// address or a socket directory that appeared meanwhile). It never closes
+// out.
 func (l *Listener) Run(ctx context.Context, out chan<- ingest.Entry) error {
-	if !l.started.CompareAndSwap(false, true) {
-		return errors.New("syslog: Run called twice")
+	if !l.running.CompareAndSwap(false, true) {
+		return errors.New("syslog: Run is already running")
 	}
+	defer l.running.Store(false)
 	var err error
 	switch l.scheme {
 	case "udp":
@@ -566,6 +574,7 @@ func (l *Listener) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		err = l.runStream(ctx, out)
 	}
 	if err != nil {
+		l.runErrs.Add(1)
 		l.health.Set(ingest.StateError, err.Error())
 		return err
 	}
