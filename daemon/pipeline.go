@@ -130,7 +130,15 @@ func (r *runner) restore(ctx context.Context) error {
 	if len(active) > 0 {
 		r.log.Info("restoring bans", "count", len(active))
 	}
-	return r.enforcer.Reconcile(ctx, r.name, active, now)
+	// An enforcer that cannot restore (an exec action's server down) must
+	// not keep the pipeline from starting: the bans are in the store, the
+	// failure is counted and logged, and the firewall watch repairs the
+	// kernel's side. Only the store's errors above are fatal.
+	if err := r.enforcer.Reconcile(ctx, r.name, active, now); err != nil {
+		r.enforceErrors++
+		r.log.Error("restoring bans in an enforcer failed; the pipeline runs on", "err", err)
+	}
+	return nil
 }
 
 // loadLines puts back the failure lines remembered before a restart or a

@@ -103,3 +103,36 @@ pipelines:
 		t.Fatalf("the ban command ran %d times (want 1: repairing the firewall must not re-run exec actions):\n%s", n, b)
 	}
 }
+
+// An exec action that fails while the bans are restored at start (its
+// server down) does not keep logjail from starting: the failure is counted
+// and the bans stay.
+func TestFailingExecDoesNotStopStart(t *testing.T) {
+	needRoot(t)
+	tn := newTestNet(t)
+	s := newSetup(t, `
+pipelines:
+  e2e:
+    enabled: true
+    bantime: 1h
+    ingest:
+      - file: {paths: [LOGFILE], poll: 200ms}
+    match: {filter: sshd}
+    enforce:
+      - exec: {ban: [/bin/sh, -c, "exit 3"], retries: 0}
+`)
+	first := s.start(t, tn)
+	if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.2", "--socket", s.socket).CombinedOutput(); err != nil {
+		t.Fatalf("logjail ban: %v\n%s", err, out)
+	}
+	first.kill()
+	first.cmd.Process.Wait()
+
+	s.start(t, tn) // fails the test if logjail exits during start-up
+	if got := bannedAddrs(t, s.socket); !got["192.0.2.2"] {
+		t.Errorf("banned after the restart: %v", got)
+	}
+	if st := status(t, s.socket); st.Actions.EnforceErrors < 1 {
+		t.Errorf("enforce errors %d: the failed restore is not counted", st.Actions.EnforceErrors)
+	}
+}
