@@ -3,6 +3,7 @@ package pipelines
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -38,6 +39,10 @@ func selfAddresses() []netip.Prefix {
 
 // ignoreArgv splits an ignorecommand the way a shell would, without one.
 func ignoreArgv(cmd string) ([]string, error) {
+	// <ip> is the address's place, not a redirection.
+	if op := fail2ban.ShellOperator(strings.ReplaceAll(cmd, "<ip>", "IP")); op != 0 {
+		return nil, fmt.Errorf("it needs a shell (%q), and logjail runs it without one: put it in a script and name the script", op)
+	}
 	argv, err := fail2ban.ShellSplit(cmd)
 	if err != nil {
 		return nil, err

@@ -90,6 +90,11 @@ func TestIgnoreErrors(t *testing.T) {
 	for _, tc := range []struct{ body, want string }{
 		{"ignoreip: [no-such-host.invalid]", `host name "no-such-host.invalid" does not resolve`},
 		{"ignorecommand: /nonexistent/check <ip>", "ignorecommand:"},
+		// fail2ban runs it through a shell; without one, echo would always
+		// succeed and the pipeline would ban nobody.
+		{"ignorecommand: '/bin/echo <ip> | /bin/grep -q 192.0.2'", `it needs a shell ('|')`},
+		{`ignorecommand: '/bin/test -n "<ip>" && exit 1'`, `it needs a shell ('&')`},
+		{`ignorecommand: '/bin/check "$(hostname)" <ip>'`, `it needs a shell ('$')`},
 	} {
 		cfgPath := filepath.Join(dir, "c.yaml")
 		os.WriteFile(cfgPath, []byte("pipelines:\n  a:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/a.log]}}]\n    match: {failregex: ['^x <HOST>$']}\n    "+tc.body+"\n"), 0o600)

@@ -553,7 +553,7 @@ func (w *jailWriter) readPolicy() []setting {
 		// logjail runs it without a shell; a command that needs one is
 		// left out rather than run differently.
 		if _, err := ignoreArgv(v); err != nil {
-			w.warn("ignorecommand", "%q cannot run without a shell here (%v); left out", v, err)
+			w.warn("ignorecommand", "%q cannot run here: %v; left out", v, err)
 		} else {
 			command = quote(v)
 		}

@@ -325,3 +325,24 @@ func TestSections(t *testing.T) {
 		t.Error("HasSection")
 	}
 }
+
+func TestShellOperator(t *testing.T) {
+	for _, tc := range []struct {
+		cmd  string
+		want rune
+	}{
+		{"/usr/local/bin/check --addr IP", 0},
+		{`/bin/check 'a|b;c' "d e"`, 0},
+		{`/bin/check a\|b`, 0},
+		{"/bin/echo IP | /bin/grep -q x", '|'},
+		{"/bin/test -n IP && exit 1", '&'},
+		{"/bin/check IP > /dev/null", '>'},
+		{`/bin/check "$HOME"`, '$'},
+		{"/bin/check `id`", '`'},
+		{"/bin/check IP; /bin/true", ';'},
+	} {
+		if got := ShellOperator(tc.cmd); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
+		}
+	}
+}

@@ -66,3 +66,37 @@ func ShellSplit(s string) ([]string, error) {
 	}
 	return words, nil
 }
+
+// ShellOperator returns the first character of s that only a shell gives a
+// meaning to — a pipe, a list or redirection operator, a subshell, an
+// expansion ($, `) — outside single quotes, or 0 when there is none. A
+// command with one does something else when split into words and run
+// without a shell.
+func ShellOperator(s string) rune {
+	var quote rune
+	escaped := false
+	for _, r := range s {
+		switch {
+		case escaped:
+			escaped = false
+		case quote == '\'':
+			if r == '\'' {
+				quote = 0
+			}
+		case r == '\\':
+			escaped = true
+		case quote == '"':
+			switch r {
+			case '"':
+				quote = 0
+			case '$', '`':
+				return r
+			}
+		case r == '\'' || r == '"':
+			quote = r
+		case strings.ContainsRune("|&;<>()$`", r):
+			return r
+		}
+	}
+	return 0
+}
