@@ -1,12 +1,16 @@
 package pipelines
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
+	"unicode"
 
 	"github.com/logjail/logjail/match/fail2ban"
 )
@@ -536,8 +540,13 @@ func (w *jailWriter) readPolicy() []setting {
 	if v, ok := w.get("ignoreip"); ok {
 		for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' || r == '\n' || r == '\t' }) {
 			if _, err := parsePrefix(f); err != nil {
-				w.warn("ignoreip", "%q is not an address or CIDR (host names are not resolved yet); left out", f)
-				continue
+				// A host name is kept when it resolves here: logjail
+				// resolves it at load, as fail2ban does, and refuses one
+				// that does not.
+				if !resolves(f) {
+					w.warn("ignoreip", "%q is neither an address, a CIDR nor a host name that resolves here; left out", f)
+					continue
+				}
 			}
 			ignore = append(ignore, f)
 		}
@@ -758,3 +767,15 @@ func quoteList(items []string) string {
 
 // quote writes a YAML double-quoted scalar.
 func quote(s string) string { return strconv.Quote(s) }
+
+// resolves reports whether name is a host name that resolves on this host,
+// as Load will require of it.
+func resolves(name string) bool {
+	if strings.ContainsAny(name, "/:") || !hostName.MatchString(name) || !strings.ContainsFunc(name, unicode.IsLetter) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+	return err == nil && len(addrs) > 0
+}

@@ -441,7 +441,7 @@ func TestImportFail2banCases(t *testing.T) {
 				// is set and the jails it concerns.
 				jailLocal := filepath.Join(im.dir, "jail.local")
 				for _, want := range []string{
-					`[DEFAULT] ignoreip (` + jailLocal + `:8): "trusted.example.org" is not an address or CIDR (host names are not resolved yet); left out (jails sshd, nginx-http-auth)`,
+					`[DEFAULT] ignoreip (` + jailLocal + `:8): "trusted.example.org" is neither an address, a CIDR nor a host name that resolves here; left out (jails sshd, nginx-http-auth)`,
 					`[DEFAULT] banaction (` + jailLocal + `:9): "ufw": translated to logjail's nftables enforcer (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
 					`[DEFAULT] ignoreregex (` + jailLocal + `:10): set for the jail; logjail reads the filter file only, so this override is not imported (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
 				} {
@@ -503,5 +503,15 @@ func TestImportFail2banCases(t *testing.T) {
 			im := importFixture(t, tt.fixture, map[string]string{"@JOURNALS@": journals})
 			tt.check(t, im, journals)
 		})
+	}
+}
+
+// A host name in ignoreip is kept when it resolves here (Load resolves it,
+// as fail2ban does); one that does not is left out with a warning.
+func TestImportKeepsResolvableHostNames(t *testing.T) {
+	for name, want := range map[string]bool{"localhost": true, "trusted.example.invalid": false, "10.0.0.0/33": false, "a|b": false} {
+		if got := resolves(name); got != want {
+			t.Errorf("resolves(%q) = %v, want %v", name, got, want)
+		}
 	}
 }
