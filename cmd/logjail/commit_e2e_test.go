@@ -69,7 +69,8 @@ func lj(t *testing.T, socket string, args ...string) (string, bool) {
 // A manual ban or unban answers success only once the state store has it:
 // with the store's disk full the command exits non-zero with the store's
 // error, and neither logjail nor the kernel changed; after a SIGKILL and a
-// restart, exactly what was reported done is there.
+// restart, exactly what was reported done is there. A reload on a full disk
+// is refused (its pipelines' last commits would fail) and changes nothing.
 func TestManualCommandsReportStoreFailure(t *testing.T) {
 	needRoot(t)
 	tn := newTestNet(t)
@@ -129,6 +130,8 @@ func TestManualCommandsReportStoreFailure(t *testing.T) {
 		{"unban after freeing", false, []string{"unban", "192.0.2.2"}, []string{"192.0.2.4"}},
 		{"ban on a full disk again", true, []string{"ban", "e2e", "192.0.2.3"}, []string{"192.0.2.4"}},
 		{"unban all on a full disk", true, []string{"unban", "--all"}, []string{"192.0.2.4"}},
+		{"reload on a full disk", true, []string{"reload"}, []string{"192.0.2.4"}},
+		{"reload after freeing", false, []string{"reload"}, []string{"192.0.2.4"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.full {
