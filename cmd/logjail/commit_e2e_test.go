@@ -159,3 +159,53 @@ func TestManualCommandsReportStoreFailure(t *testing.T) {
 	s.start(t, tn)
 	check("after a crash and a restart", "192.0.2.4")
 }
+
+// stateDoc is a state export document with n bans of pipeline e2e.
+func stateDoc(t *testing.T, n int) string {
+	t.Helper()
+	var bans []string
+	for i := range n {
+		bans = append(bans, fmt.Sprintf(`{"pipeline":"e2e","prefix":"10.%d.%d.1/32","time":"2026-11-25T07:00:00Z","until":null,"failures":3,"ban_count":1,"reason":"imported"}`, i/250, i%250))
+	}
+	path := filepath.Join(t.TempDir(), "state.json")
+	doc := `{"logjail_state": 1, "bans": [` + strings.Join(bans, ",") + `]}`
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// `logjail import` writes its document in one transaction: on a full disk
+// it exits non-zero with the store's error and the store is as before.
+func TestImportOnFullDisk(t *testing.T) {
+	needRoot(t)
+	dir := filepath.Join(t.TempDir(), "state")
+	smallDisk(t, dir, "2m")
+	if out, err := exportRun(t, "import", stateDoc(t, 1), "--state-dir", dir); err != nil {
+		t.Fatalf("logjail import with room: %v\n%s", err, out)
+	}
+	stored := func() int {
+		t.Helper()
+		out, err := exec.Command(binary, "export", "--socket", filepath.Join(dir, "none.sock"), "--state-dir", dir).Output()
+		if err != nil {
+			t.Fatalf("logjail export: %v", err)
+		}
+		return len(exportedBans(t, out))
+	}
+	big := stateDoc(t, 3000)
+	free := fill(t, dir)
+	out, err := exportRun(t, "import", big, "--state-dir", dir)
+	if err == nil || !strings.Contains(out, "no space left on device") {
+		t.Errorf("logjail import on a full disk: want a failure naming it, got %v:\n%s", err, out)
+	}
+	if n := stored(); n != 1 {
+		t.Errorf("after the failed import the store holds %d bans, want the 1 it had", n)
+	}
+	free()
+	if out, err := exportRun(t, "import", big, "--state-dir", dir); err != nil {
+		t.Fatalf("logjail import after freeing: %v\n%s", err, out)
+	}
+	if n := stored(); n != 3000 {
+		t.Errorf("after the import the store holds %d bans, want 3000 (the first one's ban is among them)", n)
+	}
+}
