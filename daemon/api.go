@@ -14,10 +14,13 @@ type PipelineStatus struct {
 	Pipeline string `json:"pipeline"`
 	// Uncommitted counts processed entries whose source positions are not
 	// stored yet (they are, within 50ms).
-	Uncommitted uint64         `json:"uncommitted"`
-	Sources     []SourceStatus `json:"sources"`
-	Filter      FilterStatus   `json:"filter"`
-	Actions     ActionStatus   `json:"actions"`
+	Uncommitted uint64 `json:"uncommitted"`
+	// CommitErrors counts commits the state store refused (disk full, I/O
+	// errors); what they held is retried at the next commit.
+	CommitErrors uint64         `json:"commit_errors"`
+	Sources      []SourceStatus `json:"sources"`
+	Filter       FilterStatus   `json:"filter"`
+	Actions      ActionStatus   `json:"actions"`
 	// Publishers are the pipeline's NATS publishers (ban events, fleet).
 	Publishers []PublisherStatus `json:"publishers,omitempty"`
 	// Mailers are the pipeline's mail enforcers (shared ones count for

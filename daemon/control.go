@@ -64,8 +64,9 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	err := r.call(req.Context(), func() {
 		ts := r.stages.Tracker.Stats()
 		st = PipelineStatus{
-			Pipeline:    r.name,
-			Uncommitted: r.uncommitted,
+			Pipeline:     r.name,
+			Uncommitted:  r.uncommitted,
+			CommitErrors: r.commitErrors,
 			Filter: FilterStatus{
 				CurrentlyFailed: ts.CurrentlyFailed,
 				TotalFailed:     ts.TotalFailed,
@@ -186,13 +187,17 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	var ban state.Decision
+	var decideErr error
 	err = r.call(req.Context(), func() {
-		ban = r.stages.Tracker.Ban(prefix, dur, "manual", r.now())
-		r.apply(ban)
-		r.commit() // a manual decision is stored before it is confirmed
+		ban = r.stages.Tracker.PlanBan(prefix, dur, "manual", r.now())
+		decideErr = r.decideManual([]state.Decision{ban}) // stored before it is confirmed
 	})
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		return
+	}
+	if decideErr != nil {
+		fail(w, http.StatusInternalServerError, "%s not banned in pipeline %s: %v", br.Addr, r.name, decideErr)
 		return
 	}
 	writeJSON(w, http.StatusOK, banOf(ban, time.Now()))
@@ -234,7 +239,8 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		if !ok {
 			continue
 		}
-		lifted := 0
+		var unbans []state.Decision
+		var decideErr error
 		err := r.call(req.Context(), func() {
 			targets := []netip.Prefix{prefix}
 			if ur.All {
@@ -244,17 +250,25 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 				}
 			}
 			for _, p := range targets {
-				if dec, ok := r.stages.Tracker.Unban(p, "manual", r.now()); ok {
-					r.apply(dec)
-					lifted++
+				if dec, ok := r.stages.Tracker.PlanUnban(p, "manual", r.now()); ok {
+					unbans = append(unbans, dec)
 				}
 			}
-			r.commit()
+			decideErr = r.decideManual(unbans) // stored before it is confirmed
 		})
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
+		if decideErr != nil {
+			done := "nothing unbanned"
+			if len(res.Pipelines) > 0 {
+				done = "unbanned in " + strings.Join(res.Pipelines, ", ") + " only"
+			}
+			fail(w, http.StatusInternalServerError, "pipeline %s: %v (%s)", name, decideErr, done)
+			return
+		}
+		lifted := len(unbans)
 		if lifted > 0 {
 			res.Pipelines = append(res.Pipelines, name)
 			res.Count += lifted

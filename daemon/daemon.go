@@ -121,7 +121,7 @@ func Run(ctx context.Context, opts Options) error {
 	var enf enforce.Enforcer = enforce.DryRun{Log: log}
 	if !opts.DryRun {
 		table := d.table
-		unlock, err := lockTable(table)
+		unlock, err := lockTable(log, filepath.Dir(opts.Socket), table)
 		if err != nil {
 			return err
 		}
@@ -268,18 +268,6 @@ func (d *Daemon) listen() (*http.Server, net.Listener, error) {
 		return nil, nil, fmt.Errorf("control socket: %w", err)
 	}
 	return &http.Server{Handler: d.handler(), ReadHeaderTimeout: 5 * time.Second}, ln, nil
-}
-
-// lockTable makes sure one logjail owns a table: it binds an abstract unix
-// socket named after the table. Abstract sockets belong to the network
-// namespace, as the nftables table does, and vanish when the process dies,
-// so a crash leaves no stale lock.
-func lockTable(table string) (func(), error) {
-	ln, err := net.Listen("unix", "@logjail/table/"+table)
-	if err != nil {
-		return nil, fmt.Errorf("nftables table %q is in use by another logjail in this network namespace (%v)", table, err)
-	}
-	return func() { ln.Close() }, nil
 }
 
 // keepBans puts a pipeline's unexpired stored bans into the enforcer without

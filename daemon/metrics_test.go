@@ -190,6 +190,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		`logjail_active_bans{pipeline="a"}`:                               0,
 		`logjail_tracked_addresses{pipeline="a"}`:                         1,
 		`logjail_enforce_errors_total{pipeline="a"}`:                      0,
+		`logjail_commit_errors_total{pipeline="a"}`:                       0,
 		`logjail_queue_depth{pipeline="a"}`:                               0,
 		`logjail_firewall_restores_total`:                                 0,
 		`logjail_source_entries_total{pipeline="a",source="` + src + `"}`: float64(entries),

@@ -339,6 +339,12 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	for _, w := range cfg.Warnings {
 		d.log.Warn(w)
 	}
+	// A reload answers success only with the state committed: on a store
+	// that cannot commit (disk full) the pipelines' last commits would
+	// fail as they stop, so nothing is stopped.
+	if err := d.commitAll(ctx); err != nil {
+		return nil, err
+	}
 	// Stop everything that changes first, so positions are committed and
 	// the trackers are ours to hand over.
 	trackers := map[string]*state.Tracker{}
@@ -382,6 +388,24 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 		}
 	}
 	return d.pipelineNames(), nil
+}
+
+// commitAll commits what every running pipeline has pending.
+func (d *Daemon) commitAll(ctx context.Context) error {
+	for _, name := range d.pipelineNames() {
+		r, ok := d.pipeline(name)
+		if !ok {
+			continue
+		}
+		var cerr error
+		if err := r.call(ctx, func() { cerr = r.commit() }); err != nil {
+			return fmt.Errorf("pipeline %s: %w", name, err)
+		}
+		if cerr != nil {
+			return fmt.Errorf("pipeline %s: the state store cannot commit: %w", name, cerr)
+		}
+	}
+	return nil
 }
 
 // pipelineNames lists the running pipelines.

@@ -239,6 +239,14 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 // pipeline's bantime, incremented by the prefix's earlier bans). Banning an
 // already banned prefix renews its time and keeps its ban count.
 func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) Decision {
+	d := t.PlanBan(prefix, dur, reason, now)
+	t.Record(d)
+	return d
+}
+
+// PlanBan returns the ban Ban would decide without recording it: a manual
+// ban is stored first and recorded (Record) only once the store has it.
+func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) Decision {
 	prefix = canonical(prefix)
 	d := Decision{Kind: Ban, Pipeline: t.policy.Pipeline, Prefix: prefix, Time: now, Reason: reason}
 	if old, ok := t.active[prefix]; ok {
@@ -253,12 +261,16 @@ func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now
 	if dur != PermanentBan {
 		d.Until = now.Add(dur)
 	}
+	return d
+}
+
+// Record makes a ban from PlanBan active.
+func (t *Tracker) Record(d Decision) {
 	// The failures counted towards this prefix are settled by the ban.
-	if counted := t.PrefixOf(prefix.Addr()); prefix.Bits() <= counted.Bits() {
+	if counted := t.PrefixOf(d.Prefix.Addr()); d.Prefix.Bits() <= counted.Bits() {
 		t.window.Forget(counted.Addr())
 	}
 	t.add(d)
-	return d
 }
 
 func (t *Tracker) add(d Decision) {
@@ -335,6 +347,15 @@ func (t *Tracker) BanOf(prefix netip.Prefix) (Decision, bool) {
 // that is not banned itself lifts the narrowest ban that covers it (the
 // /64 its failures were counted in), so `unban ADDR` works for prefix bans.
 func (t *Tracker) Unban(prefix netip.Prefix, reason string, now time.Time) (Decision, bool) {
+	d, ok := t.PlanUnban(prefix, reason, now)
+	if ok {
+		t.Lift(d)
+	}
+	return d, ok
+}
+
+// PlanUnban returns the unban Unban would decide without lifting the ban.
+func (t *Tracker) PlanUnban(prefix netip.Prefix, reason string, now time.Time) (Decision, bool) {
 	prefix = canonical(prefix)
 	old, ok := t.active[prefix]
 	if !ok && prefix.IsSingleIP() {
@@ -347,10 +368,12 @@ func (t *Tracker) Unban(prefix netip.Prefix, reason string, now time.Time) (Deci
 	if !ok {
 		return Decision{}, false
 	}
-	delete(t.active, old.Prefix)
 	old.Kind, old.Time, old.Reason, old.Fleet = Unban, now, reason, false
 	return old, true
 }
+
+// Lift ends the ban of an unban from PlanUnban.
+func (t *Tracker) Lift(d Decision) { delete(t.active, d.Prefix) }
 
 // Expire lifts the bans whose time is up at now and forgets stale windows.
 func (t *Tracker) Expire(now time.Time) []Decision {

@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
+	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state"
+)
+
+// A manual decision the store cannot commit changes nothing: the tracker
+// keeps its bans and the enforcer hears nothing. The store fails for real:
+// bbolt refuses to write to a closed database.
+func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
+	banned := netip.MustParsePrefix("203.0.113.1/32")
+	other := netip.MustParsePrefix("203.0.113.2/32")
+	for _, tc := range []struct {
+		name   string
+		decide func(tr *state.Tracker, now time.Time) []state.Decision
+	}{
+		{"ban", func(tr *state.Tracker, now time.Time) []state.Decision {
+			return []state.Decision{tr.PlanBan(other, time.Hour, "manual", now)}
+		}},
+		{"renewed ban", func(tr *state.Tracker, now time.Time) []state.Decision {
+			return []state.Decision{tr.PlanBan(banned, 2*time.Hour, "manual", now)}
+		}},
+		{"unban", func(tr *state.Tracker, now time.Time) []state.Decision {
+			d, ok := tr.PlanUnban(banned, "manual", now)
+			if !ok {
+				t.Fatal("nothing to unban")
+			}
+			return []state.Decision{d}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			cfgPath := filepath.Join(dir, "logjail.yaml")
+			cfg := "pipelines:\n  m:\n    enabled: true\n    ingest: [{file: {paths: [" + filepath.Join(dir, "m.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
+			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := pipelines.Load(cfgPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			store, err := state.OpenStore(filepath.Join(dir, "state"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := c.Enabled()[0]
+			st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec := &decisions{}
+			r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
+			now := time.Now()
+			if err := r.decideManual([]state.Decision{st.Tracker.PlanBan(banned, time.Hour, "manual", now)}); err != nil {
+				t.Fatal(err)
+			}
+			before, heard := st.Tracker.Active(), len(rec.got)
+
+			store.Close()
+			if err := r.decideManual(tc.decide(st.Tracker, now.Add(time.Second))); err == nil {
+				t.Fatal("a decision the store refused was reported done")
+			}
+			if after := st.Tracker.Active(); !slices.EqualFunc(after, before, func(a, b state.Decision) bool {
+				return a.Prefix == b.Prefix && a.Until.Equal(b.Until)
+			}) {
+				t.Errorf("tracker changed: %v, was %v", after, before)
+			}
+			if len(rec.got) != heard {
+				t.Errorf("the enforcer heard %v", rec.got[heard:])
+			}
+			if n := r.commitErrors; n == 0 {
+				t.Error("the failed commit is not counted")
+			}
+		})
+	}
+}
