@@ -317,6 +317,24 @@ func (f *Firewall) state(c *nft.Conn) (table *nft.Table, chains []*nft.Chain, se
 	return table, chains, sets, nil
 }
 
+// objects lists the table's stateful objects (none of them logjail's).
+// An error listing them lists none: an object no rule uses does nothing,
+// and every rule is checked.
+func (f *Firewall) objects(c *nft.Conn) []nft.Obj {
+	objs, err := c.GetNamedObjects(f.tableRef())
+	if err != nil {
+		return nil
+	}
+	var out []nft.Obj
+	for _, o := range objs {
+		// The dump is asked for this table; never touch another's.
+		if n, ok := o.(*nft.NamedObj); ok && n.Table != nil && n.Table.Name == f.table {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
 // Setup makes the table hold exactly the layout for specs, in one atomic
 // batch, so there is no moment without protection: it creates the table and
 // chains, flushes the chains and re-adds every rule, creates missing sets and
@@ -359,6 +377,13 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	chains := map[string]*nft.Chain{}
 	for _, w := range want {
 		chains[w.name] = c.AddChain(f.chainRef(w))
+	}
+
+	// Stateful objects (counters, quotas, limits...) are never logjail's;
+	// the flush above released the rules using them. Objects the library
+	// cannot read are left: without a rule they do nothing.
+	for _, o := range f.objects(c) {
+		c.DeleteObject(o)
 	}
 
 	// Sets: the flush above released their rules, so unwanted ones can go.
@@ -608,6 +633,9 @@ func (f *Firewall) differences(c *nft.Conn, table *nft.Table, chains []*nft.Chai
 	var problems []string
 	if table.Flags != 0 {
 		problems = append(problems, fmt.Sprintf("table flags %#x (dormant: enforces nothing)", table.Flags))
+	}
+	for _, o := range f.objects(c) {
+		problems = append(problems, "object "+o.(*nft.NamedObj).Name+" is not logjail's")
 	}
 
 	wantSets := map[string]*nft.Set{}

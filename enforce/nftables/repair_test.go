@@ -144,6 +144,9 @@ func TestCheckRepairsAnyChange(t *testing.T) {
 		{"a set added to logjail's table", func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
 			nftCmd(t, ns, "add", "set", "inet", "logjail", "extra", "{ type ipv4_addr ; }")
 		}, "set extra is not logjail's"},
+		{"a counter added to logjail's table", func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+			nftCmd(t, ns, "add", "counter", "inet", "logjail", "seen")
+		}, "object seen is not logjail's"},
 		{"table dormant", func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
 			nftCmd(t, ns, "add", "table", "inet", "logjail", "{ flags dormant ; }")
 		}, "table flags 0x1"},
