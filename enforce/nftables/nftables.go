@@ -13,6 +13,9 @@
 //		chain forward { ... } # only when a pipeline hooks "forward"
 //	}
 //
+// The table is logjail's alone: Check reports anything in it that differs
+// from this layout, and Setup restores it exactly.
+//
 // It talks netlink through github.com/google/nftables and never runs nft.
 package nftables
 
