@@ -59,8 +59,9 @@ const (
 	HookForward = "forward"
 )
 
-// ErrLayout is wrapped by Check's error when the kernel no longer holds the
-// layout of the last Setup (someone flushed the ruleset or deleted the table).
+// ErrLayout is wrapped by Check's error when the kernel no longer holds
+// exactly the layout of the last Setup (someone flushed the ruleset, deleted
+// the table, or changed or added anything in it).
 var ErrLayout = errors.New("nftables layout missing or changed")
 
 // mu serializes all kernel work of the package: a Firewall's batches must not
