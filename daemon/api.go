@@ -92,6 +92,12 @@ type FilterStatus struct {
 	Stale           uint64 `json:"stale_failures"`
 	// Shared counts failures other nodes of the fleet recognised.
 	Shared uint64 `json:"fleet_failures"`
+	// TimedOut counts lines that matched nothing because a regex on the
+	// backtracking engine ran out of time on them (not in Missed).
+	TimedOut uint64 `json:"timed_out"`
+	// RegexTimeouts counts regex matches that ran out of time (a line can
+	// count more than once).
+	RegexTimeouts uint64 `json:"regex_timeouts"`
 }
 
 // ActionStatus is the ban side, like fail2ban-client's "Actions".

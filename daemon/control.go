@@ -77,6 +77,8 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 				IgnoredAddress:  ts.Ignored,
 				Stale:           ts.Stale,
 				Shared:          r.shared,
+				TimedOut:        r.timedOut,
+				RegexTimeouts:   r.regexTimeouts,
 			},
 			Actions: ActionStatus{
 				CurrentlyBanned: ts.CurrentlyBanned,

@@ -72,6 +72,7 @@ var (
 	descUnbans    = prometheus.NewDesc("logjail_unbans_total", "Unbans applied (expired, manual, or from the fleet), per pipeline.", []string{"pipeline"}, nil)
 	descEnforce   = prometheus.NewDesc("logjail_enforce_errors_total", "Failed enforcer operations (nftables, exec), per pipeline; NATS and mail have their own error series.", []string{"pipeline"}, nil)
 	descCommit    = prometheus.NewDesc("logjail_commit_errors_total", "Commits the state store refused (disk full, I/O errors), per pipeline; what they held is retried.", []string{"pipeline"}, nil)
+	descTimeouts  = prometheus.NewDesc("logjail_regex_timeouts_total", "Regex matches on the backtracking engine that ran out of time, per pipeline: a line where a failure may have gone unseen.", []string{"pipeline"}, nil)
 	descMatchDur  = prometheus.NewDesc("logjail_match_duration_seconds", fmt.Sprintf("Time the match stage takes per entry, per pipeline. Sampled: one entry in %d is timed, so the count is about 1/%d of the entries.", matchSampleEvery, matchSampleEvery), []string{"pipeline"}, nil)
 	descQueue     = prometheus.NewDesc("logjail_queue_depth", "Entries waiting between the sources and the pipeline.", []string{"pipeline"}, nil)
 	descRead      = prometheus.NewDesc("logjail_source_entries_total", "Entries read, per source.", []string{"pipeline", "source"}, nil)
@@ -95,7 +96,7 @@ var (
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
 		ch <- d
 	}
 }
@@ -109,13 +110,14 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		if !ok {
 			continue
 		}
-		var failed, banned, unbans, enforceErrors, commitErrors uint64
+		var failed, banned, unbans, enforceErrors, commitErrors, timeouts uint64
 		var active, tracked int
 		var latency latencyHist
 		err := r.call(ctx, func() {
 			st := r.stages.Tracker.Stats()
 			failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
 			unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors, r.commitErrors, r.matchLatency
+			timeouts = r.regexTimeouts
 		})
 		if err != nil {
 			continue
@@ -128,6 +130,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFailing, prometheus.GaugeValue, float64(tracked), name)
 		ch <- prometheus.MustNewConstMetric(descEnforce, prometheus.CounterValue, float64(enforceErrors), name)
 		ch <- prometheus.MustNewConstMetric(descCommit, prometheus.CounterValue, float64(commitErrors), name)
+		ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(timeouts), name)
 		ch <- latency.metric(descMatchDur, name)
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
 		for _, src := range r.stages.Sources {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
@@ -85,6 +86,42 @@ type runner struct {
 	matchLatency latencyHist
 	// watches follow the sources' health for the log (see watchSources).
 	watches []*sourceWatch
+	// timedOut counts lines whose outcome was match.Timeout; regexTimeouts
+	// is the matcher's count of timed-out regex runs, logged at most once
+	// per timeoutLogEvery (unlogged counts the others).
+	timedOut, regexTimeouts uint64
+	lastTimeoutLog          time.Time
+	unloggedTimeouts        uint64
+}
+
+// timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
+// to make a regex time out can be sent thousands of times a second.
+const timeoutLogEvery = time.Minute
+
+// noteTimeouts counts and logs (rate-limited) the regex timeouts a line
+// caused: the line may hold a failure nobody saw.
+func (r *runner) noteTimeouts(n uint64, e *ingest.Entry, now time.Time) {
+	added := n - r.regexTimeouts
+	r.regexTimeouts = n
+	if !r.lastTimeoutLog.IsZero() && now.Sub(r.lastTimeoutLog) < timeoutLogEvery {
+		r.unloggedTimeouts += added
+		return
+	}
+	r.log.Warn("a regex ran out of time on a line; a failure on it may go unseen",
+		"regex", r.stages.Matcher.LastTimeout().String(), "line", excerpt(e.Message, 200),
+		"timeouts", n, "unlogged_since_last_warning", r.unloggedTimeouts)
+	r.lastTimeoutLog, r.unloggedTimeouts = now, 0
+}
+
+// excerpt cuts s to at most n bytes, on a character boundary.
+func excerpt(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, log *slog.Logger, now func() time.Time) *runner {
@@ -277,9 +314,15 @@ func (r *runner) process(e ingest.Entry) {
 	} else {
 		f, outcome = r.stages.Matcher.Match(&e, now)
 	}
+	if n := r.stages.Matcher.Timeouts(); n != r.regexTimeouts {
+		r.noteTimeouts(n, &e, now)
+	}
 	switch outcome {
 	case match.Miss:
 		r.missed++
+		return
+	case match.Timeout:
+		r.timedOut++
 		return
 	case match.Ignored, match.NoFail:
 		r.ignored++

@@ -36,6 +36,7 @@ import (
 // f2bRegex is one compiled fail2ban regex.
 type f2bRegex struct {
 	re      *pyre.Regexp
+	site    RegexSite // where the regex is in the filter, for timeout reports
 	src     string
 	names   []string
 	prefix  []byte // literal text every match starts with
@@ -167,6 +168,10 @@ type f2bMatcher struct {
 	haveLast bool
 	mlf      *mlfCache
 	timeouts uint64
+	// failTimeouts counts timeouts per failregex.
+	failTimeouts []uint64
+	// lastTimeout is where the last timeout happened.
+	lastTimeout RegexSite
 }
 
 func compileF2BRules(r Rules, loc *time.Location) (*f2bMatcher, []error) {
@@ -177,6 +182,9 @@ func compileF2BRules(r Rules, loc *time.Location) (*f2bMatcher, []error) {
 		p, err := compileF2B(r.Prefregex, false, multi, r.Timeout)
 		if err != nil {
 			errs = append(errs, &RegexError{List: "prefregex", Err: err})
+		}
+		if p != nil {
+			p.site = RegexSite{List: "prefregex"}
 		}
 		f.pref = p
 	}
@@ -192,6 +200,7 @@ func compileF2BRules(r Rules, loc *time.Location) (*f2bMatcher, []error) {
 			errs = append(errs, &RegexError{List: "failregex", Index: i, Err: err})
 			continue
 		}
+		fr.site = RegexSite{List: "failregex", Index: i}
 		f.fail = append(f.fail, fr)
 	}
 	for i, s := range r.Ignoreregex {
@@ -200,6 +209,7 @@ func compileF2BRules(r Rules, loc *time.Location) (*f2bMatcher, []error) {
 			errs = append(errs, &RegexError{List: "ignoreregex", Index: i, Err: err})
 			continue
 		}
+		ir.site = RegexSite{List: "ignoreregex", Index: i}
 		f.ignore = append(f.ignore, ir)
 	}
 	d, err := f2bdate.New(r.Datepattern, loc, time.Time{})
@@ -207,6 +217,7 @@ func compileF2BRules(r Rules, loc *time.Location) (*f2bMatcher, []error) {
 		errs = append(errs, &RegexError{List: "datepattern", Err: err})
 	}
 	f.dates = d
+	f.failTimeouts = make([]uint64, len(f.fail))
 	return f, errs
 }
 
@@ -219,14 +230,15 @@ func hasIDGroup(r *f2bRegex) bool {
 	return false
 }
 
-// search runs r over text (ASCII or not), counting a timeout as a miss.
+// search runs r over text (ASCII or not); a timeout is counted and
+// searches no further (no match).
 func (f *f2bMatcher) search(r *f2bRegex, text []byte, ascii bool) []int {
 	if !bytes.HasPrefix(text, r.prefix) {
 		return nil
 	}
 	loc, err := r.re.FindSubmatchIndexHint(text, ascii)
 	if err != nil {
-		f.timeouts++
+		f.timedOut(r)
 		return nil
 	}
 	return loc
@@ -238,17 +250,43 @@ func (f *f2bMatcher) matches(r *f2bRegex, text []byte, ascii bool) bool {
 	}
 	ok, err := r.re.MatchHint(text, ascii)
 	if err != nil {
-		f.timeouts++
+		f.timedOut(r)
 	}
 	return ok
 }
+
+func (f *f2bMatcher) timedOut(r *f2bRegex) {
+	f.timeouts++
+	f.lastTimeout = r.site
+	if r.site.List == "failregex" {
+		f.failTimeouts[r.site.Index]++
+	}
+}
+
+// allTimeouts counts the regexes' and the date templates' timeouts.
+func (f *f2bMatcher) allTimeouts() uint64 { return f.timeouts + f.dates.Timeouts }
 
 // recent tells whether the last date seen is less than 60 s older than now.
 func (f *f2bMatcher) recent(now time.Time) bool {
 	return f.haveLast && f.lastDate.After(now.Add(-60*time.Second))
 }
 
+// matchF2B is matchF2BLine, with Timeout for a line that matched nothing
+// because a regex ran out of time on it.
 func (m *Matcher) matchF2B(e *ingest.Entry, now time.Time) (Failure, Outcome) {
+	f := m.f2b
+	before, dateBefore := f.allTimeouts(), f.dates.Timeouts
+	fl, out := m.matchF2BLine(e, now)
+	if f.dates.Timeouts != dateBefore {
+		f.lastTimeout = RegexSite{List: "datepattern"}
+	}
+	if out == Miss && f.allTimeouts() != before {
+		out = Timeout
+	}
+	return fl, out
+}
+
+func (m *Matcher) matchF2BLine(e *ingest.Entry, now time.Time) (Failure, Outcome) {
 	f := m.f2b
 	line := e.Message
 	ascii := pyre.IsASCII(line)

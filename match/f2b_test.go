@@ -288,14 +288,69 @@ func TestFail2banMLFID(t *testing.T) {
 	}
 }
 
+// A regex that backtracks without end (a look-ahead, which needs the
+// backtracking engine, and nested quantifiers) is cut at its limit: the
+// line's outcome is Timeout, not Miss, and the timeout is counted and
+// named. The durations are not asserted (BenchmarkTimeout reports them).
 func TestFail2banTimeout(t *testing.T) {
-	m := compileF2BTest(t, Rules{Failregex: []string{`^(?=x)(x+x+)+y <HOST>`}, Timeout: 10 * time.Millisecond})
-	e := ingest.Entry{Message: strings.Repeat("x", 60), ReadAt: f2bNow}
-	if _, out := m.Match(&e, f2bNow); out != Miss {
-		t.Fatalf("%v", out)
+	const slow = `^(?=x)(x+x+)+y <HOST>$`
+	crafted := strings.Repeat("x", 60) + " 192.0.2.1"
+	cases := []struct {
+		name     string
+		rules    Rules
+		line     string
+		want     Outcome
+		timeouts uint64
+		perRegex []uint64
+		site     string
+		wantAddr string
+	}{
+		{"failregex", Rules{Failregex: []string{slow}}, crafted, Timeout, 1, []uint64{1}, "failregex[0]", ""},
+		{"a later failregex still matches", Rules{Failregex: []string{slow, `(?P<x>x+) <HOST>$`}}, crafted, Matched, 1, []uint64{1, 0}, "failregex[0]", "192.0.2.1"},
+		{"prefregex", Rules{Prefregex: `^(?=x)(x+x+)+y <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`<HOST>`}}, crafted, Timeout, 1, []uint64{0}, "prefregex", ""},
+		{"ignoreregex: the failure counts", Rules{Failregex: []string{`x <HOST>$`}, Ignoreregex: []string{slow}}, crafted, Matched, 1, []uint64{0}, "ignoreregex[0]", "192.0.2.1"},
+		{"a line that ends the search at once", Rules{Failregex: []string{slow}}, "y 192.0.2.1", Miss, 0, []uint64{0}, "", ""},
 	}
-	if m.Timeouts() != 1 {
-		t.Errorf("timeouts %d", m.Timeouts())
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.rules.Timeout = 20 * time.Millisecond
+			m := compileF2BTest(t, tc.rules)
+			e := ingest.Entry{Message: tc.line, ReadAt: f2bNow}
+			f, out := m.Match(&e, f2bNow)
+			if out != tc.want {
+				t.Fatalf("outcome %v, want %v", out, tc.want)
+			}
+			if tc.wantAddr != "" && f.Addr.String() != tc.wantAddr {
+				t.Errorf("address %v, want %s", f.Addr, tc.wantAddr)
+			}
+			if m.Timeouts() != tc.timeouts {
+				t.Errorf("timeouts %d, want %d", m.Timeouts(), tc.timeouts)
+			}
+			if got := m.RegexTimeouts(); !slices.Equal(got, tc.perRegex) {
+				t.Errorf("per failregex %v, want %v", got, tc.perRegex)
+			}
+			if tc.site != "" && m.LastTimeout().String() != tc.site {
+				t.Errorf("last timeout %q, want %q", m.LastTimeout(), tc.site)
+			}
+		})
+	}
+}
+
+// logjail test's report counts timed-out lines apart from missed ones.
+func TestFail2banReportTimeouts(t *testing.T) {
+	build := func() (*Matcher, error) {
+		return Compile("p", Rules{Dialect: DialectFail2ban, Failregex: []string{`^(?=x)(x+x+)+y <HOST>$`}, Timeout: 20 * time.Millisecond, Location: time.UTC})
+	}
+	log := "nothing here\n" + strings.Repeat("x", 60) + " 192.0.2.1\nxxy 192.0.2.2\n"
+	rep, err := Test(build, strings.NewReader(log), f2bNow, TestOptions{KeepFailures: true}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Missed != 1 || rep.TimedOut != 1 || rep.Matched != 1 || rep.Timeouts != 1 || rep.Regexes[0].Timeouts != 1 {
+		t.Errorf("missed %d timed out %d matched %d timeouts %d (regex %d)", rep.Missed, rep.TimedOut, rep.Matched, rep.Timeouts, rep.Regexes[0].Timeouts)
+	}
+	if len(rep.TimeoutLines) != 1 || rep.TimeoutLines[0].Line != 2 {
+		t.Errorf("timeout lines %+v", rep.TimeoutLines)
 	}
 }
 

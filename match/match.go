@@ -103,8 +103,9 @@ type Rules struct {
 	// one, the failregexes see the last MaxLines lines joined by "\n".
 	MaxLines int
 	// Timeout (fail2ban dialect) bounds one match of a regex that runs on
-	// the backtracking engine (0: 100 ms); a timeout counts as a miss
-	// (Matcher.Timeouts).
+	// the backtracking engine (0: 100 ms). A regex that times out does not
+	// match; a line that matches nothing because of it has the outcome
+	// Timeout, and Matcher.Timeouts counts it.
 	Timeout time.Duration
 }
 
@@ -123,6 +124,20 @@ func (e *RegexError) Error() string {
 }
 
 func (e *RegexError) Unwrap() error { return e.Err }
+
+// RegexSite names a regex of a filter: its list ("prefregex", "failregex",
+// "ignoreregex" or "datepattern") and its position in the list.
+type RegexSite struct {
+	List  string
+	Index int
+}
+
+func (s RegexSite) String() string {
+	if s.List == "failregex" || s.List == "ignoreregex" {
+		return fmt.Sprintf("%s[%d]", s.List, s.Index)
+	}
+	return s.List
+}
 
 // ErrNoAddress is returned for a failregex that captures no address.
 var ErrNoAddress = errors.New("pattern has no <HOST> or <ADDR> tag")
@@ -147,6 +162,10 @@ const (
 	// (a host name or an <F-ID> text; logjail does not resolve names). The
 	// failure (ID set) is reported by Test, never banned.
 	NoAddress
+	// Timeout: nothing matched, and a regex on the backtracking engine ran
+	// out of time on the line (fail2ban dialect): the line may hold a
+	// failure nobody saw. Matcher.LastTimeout names the regex.
+	Timeout
 )
 
 // String names an outcome.
@@ -164,6 +183,8 @@ func (o Outcome) String() string {
 		return "nofail"
 	case NoAddress:
 		return "no-address"
+	case Timeout:
+		return "timeout"
 	}
 	return "outcome?"
 }
@@ -334,12 +355,28 @@ func (m *Matcher) Dialect() Dialect {
 }
 
 // Timeouts returns how many matches on the backtracking engine timed out
-// (each counted as a miss).
+// (regexes and date templates; a line can count more than once).
 func (m *Matcher) Timeouts() uint64 {
 	if m.f2b != nil {
-		return m.f2b.timeouts + m.f2b.dates.Timeouts
+		return m.f2b.allTimeouts()
 	}
 	return 0
+}
+
+// RegexTimeouts returns, per failregex, how many of its matches timed out.
+func (m *Matcher) RegexTimeouts() []uint64 {
+	if m.f2b != nil {
+		return m.f2b.failTimeouts
+	}
+	return make([]uint64, len(m.fail))
+}
+
+// LastTimeout names the regex of the last timeout (zero before any).
+func (m *Matcher) LastTimeout() RegexSite {
+	if m.f2b != nil {
+		return m.f2b.lastTimeout
+	}
+	return RegexSite{}
 }
 
 // Match classifies e. now is the reference time for dates without a year.

@@ -21,14 +21,21 @@ type Report struct {
 	NoAddress int `json:"no_address,omitempty"`
 	Ignored   int `json:"ignored"`
 	Missed    int `json:"missed"`
-	// Timeouts counts matches on the backtracking engine that timed out.
-	Timeouts    uint64          `json:"timeouts,omitempty"`
+	// TimedOut counts the lines that matched nothing because a regex on
+	// the backtracking engine ran out of time on them (not in Missed).
+	TimedOut int `json:"timed_out"`
+	// Timeouts counts matches on the backtracking engine that timed out
+	// (regexes and date templates; a line can count more than once).
+	Timeouts    uint64          `json:"timeouts"`
 	LinesPerSec float64         `json:"lines_per_sec"`
 	Regexes     []RegexHits     `json:"regexes"`
 	Dates       map[string]int  `json:"dates"`
 	Failures    []FailureRecord `json:"failures"`
 	// MissedLines holds the missed lines when asked for (--print-missed).
 	MissedLines []NumberedLine `json:"missed_lines,omitempty"`
+	// TimeoutLines holds the timed-out lines when failures or missed lines
+	// are kept.
+	TimeoutLines []NumberedLine `json:"timeout_lines,omitempty"`
 }
 
 // RegexHits counts one failregex's matches.
@@ -38,6 +45,8 @@ type RegexHits struct {
 	// Engine is "re2", or "regexp2" for a pattern that needs the
 	// backtracking engine (look-arounds, back-references, conditionals).
 	Engine string `json:"engine"`
+	// Timeouts counts the regex's matches that ran out of time.
+	Timeouts uint64 `json:"timeouts,omitempty"`
 }
 
 // FailureRecord is one failure found in the log.
@@ -138,8 +147,10 @@ func Test(build func() (*Matcher, error), r io.Reader, now time.Time, opts TestO
 			rep.NoAddress += pb.rep.NoAddress
 			rep.Ignored += pb.rep.Ignored
 			rep.Missed += pb.rep.Missed
+			rep.TimedOut += pb.rep.TimedOut
 			rep.Failures = append(rep.Failures, pb.rep.Failures...)
 			rep.MissedLines = append(rep.MissedLines, pb.rep.MissedLines...)
+			rep.TimeoutLines = append(rep.TimeoutLines, pb.rep.TimeoutLines...)
 		}
 	}
 	if err := <-readErr; err != nil {
@@ -150,11 +161,12 @@ func Test(build func() (*Matcher, error), r io.Reader, now time.Time, opts TestO
 	}
 	engines := first.Engines()
 	for i, re := range first.Regexes() {
-		var hits uint64
+		var hits, timeouts uint64
 		for _, m := range matchers {
 			hits += m.Hits[i]
+			timeouts += m.RegexTimeouts()[i]
 		}
-		rep.Regexes = append(rep.Regexes, RegexHits{Regex: re, Hits: hits, Engine: engines[i]})
+		rep.Regexes = append(rep.Regexes, RegexHits{Regex: re, Hits: hits, Engine: engines[i], Timeouts: timeouts})
 	}
 	for _, m := range matchers {
 		rep.Timeouts += m.Timeouts()
@@ -225,6 +237,11 @@ func testLines(m *Matcher, lines []string, first int, now time.Time, opts TestOp
 			rep.Failures = append(rep.Failures, rec)
 		case Ignored, NoFail:
 			rep.Ignored++
+		case Timeout:
+			rep.TimedOut++
+			if opts.KeepFailures || opts.KeepMissed {
+				rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: n, Text: line})
+			}
 		default:
 			rep.Missed++
 			if opts.KeepMissed {

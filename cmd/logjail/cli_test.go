@@ -139,3 +139,28 @@ func TestTestCommandJSONUser(t *testing.T) {
 		})
 	}
 }
+
+// `logjail test` on a line crafted to make a regex backtrack without end:
+// the line is reported as timed out (not missed), with the regex's count,
+// in --json and in the human report.
+func TestTestCommandTimeout(t *testing.T) {
+	const filter = "testdata/backtracking.conf"
+	line := strings.Repeat("x", 64) + " 192.0.2.1"
+	out, err := exec.Command(binary, "test", filter, line, "--json").Output()
+	if err != nil {
+		t.Fatalf("logjail test: %v", err)
+	}
+	var rep match.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.Lines != 1 || rep.TimedOut != 1 || rep.Missed != 0 || rep.Timeouts != 1 ||
+		len(rep.Regexes) != 1 || rep.Regexes[0].Timeouts != 1 || rep.Regexes[0].Engine != "regexp2" ||
+		len(rep.TimeoutLines) != 1 || rep.TimeoutLines[0].Text != line {
+		t.Errorf("report:\n%s", out)
+	}
+	out, err = exec.Command(binary, "test", filter, line).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "0 missed, 1 timed out (1 regex timeouts)") || !strings.Contains(string(out), "[1 timeouts]") {
+		t.Errorf("%v\n%s", err, out)
+	}
+}

@@ -224,3 +224,52 @@ func scrapeMetrics(t *testing.T, tn *testNet) string {
 	b, _ := io.ReadAll(c)
 	return string(b)
 }
+
+// Another program changes logjail's table without flushing it: a running
+// logjail notices each change within seconds and restores the table: the
+// banned address is dropped again and a bystander connects (a policy drop
+// would shut it out).
+func TestFirewallRepairedAfterAnyChange(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("nft"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nft is missing (install nftables)")
+		}
+		t.Skip("nft is missing")
+	}
+	tn := newTestNet(t)
+	tn.listen(t, 2222)
+	s := newSetup(t, restartConfig)
+	s.start(t, tn)
+	if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.2", "--for", "1h", "--socket", s.socket).CombinedOutput(); err != nil {
+		t.Fatalf("logjail ban: %v\n%s", err, out)
+	}
+	for i, change := range [][]string{
+		{"chain", "inet", "logjail", "input", "{ policy drop ; }"},
+		{"insert", "rule", "inet", "logjail", "input", "ip", "saddr", "192.0.2.2", "accept"},
+		{"add", "chain", "inet", "logjail", "sneak", "{ type filter hook input priority -2 ; policy drop ; }"},
+		{"add", "table", "inet", "logjail", "{ flags dormant ; }"},
+	} {
+		t.Run(strings.Join(change, " "), func(t *testing.T) {
+			run(t, append([]string{"ip", "netns", "exec", tn.srv, "nft"}, change...)...)
+			eventually(t, 10*time.Second, "the table repaired", func() bool {
+				return restores(t, s.socket) == uint64(i+1) &&
+					tn.connect(t, "192.0.2.3", "192.0.2.1", 2222) && !tn.connect(t, "192.0.2.2", "192.0.2.1", 2222)
+			})
+		})
+	}
+}
+
+// restores reads firewall_restores from logjail status --json.
+func restores(t *testing.T, socket string) uint64 {
+	t.Helper()
+	out, err := exec.Command(binary, "status", "--json", "--socket", socket).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st daemon.Status
+	if err := json.Unmarshal(out, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.FirewallRestores
+}

@@ -96,10 +96,17 @@ func testCommand() *cli.Command {
 }
 
 func printReport(w io.Writer, rep match.Report, matched, missed bool) {
-	fmt.Fprintf(w, "Lines: %d lines, %d ignored, %d matched, %d missed\n", rep.Lines, rep.Ignored, rep.Matched, rep.Missed)
-	fmt.Fprintf(w, "\nFailregex: %d total\n", rep.Matched)
+	fmt.Fprintf(w, "Lines: %d lines, %d ignored, %d matched, %d missed", rep.Lines, rep.Ignored, rep.Matched, rep.Missed)
+	if rep.TimedOut > 0 || rep.Timeouts > 0 {
+		fmt.Fprintf(w, ", %d timed out (%d regex timeouts)", rep.TimedOut, rep.Timeouts)
+	}
+	fmt.Fprintf(w, "\n\nFailregex: %d total\n", rep.Matched)
 	for i, r := range rep.Regexes {
-		fmt.Fprintf(w, "|  %d) [%d] (%s) %s\n", i+1, r.Hits, r.Engine, r.Regex)
+		timeouts := ""
+		if r.Timeouts > 0 {
+			timeouts = fmt.Sprintf(" [%d timeouts]", r.Timeouts)
+		}
+		fmt.Fprintf(w, "|  %d) [%d] (%s)%s %s\n", i+1, r.Hits, r.Engine, timeouts, r.Regex)
 	}
 	fmt.Fprintf(w, "\nDate formats:\n")
 	var names []string
@@ -123,6 +130,12 @@ func printReport(w io.Writer, rep match.Report, matched, missed bool) {
 	if missed {
 		fmt.Fprintf(w, "\nMissed lines:\n")
 		for _, l := range rep.MissedLines {
+			fmt.Fprintf(w, "%6d  %s\n", l.Line, l.Text)
+		}
+	}
+	if (matched || missed) && len(rep.TimeoutLines) > 0 {
+		fmt.Fprintf(w, "\nTimed-out lines (a regex ran out of time; a failure there goes unseen):\n")
+		for _, l := range rep.TimeoutLines {
 			fmt.Fprintf(w, "%6d  %s\n", l.Line, l.Text)
 		}
 	}

@@ -13,6 +13,9 @@
 //		chain forward { ... } # only when a pipeline hooks "forward"
 //	}
 //
+// The table is logjail's alone: Check reports anything in it that differs
+// from this layout, and Setup restores it exactly.
+//
 // It talks netlink through github.com/google/nftables and never runs nft.
 package nftables
 
@@ -56,8 +59,9 @@ const (
 	HookForward = "forward"
 )
 
-// ErrLayout is wrapped by Check's error when the kernel no longer holds the
-// layout of the last Setup (someone flushed the ruleset or deleted the table).
+// ErrLayout is wrapped by Check's error when the kernel no longer holds
+// exactly the layout of the last Setup (someone flushed the ruleset, deleted
+// the table, or changed or added anything in it).
 var ErrLayout = errors.New("nftables layout missing or changed")
 
 // mu serializes all kernel work of the package: a Firewall's batches must not
@@ -269,28 +273,34 @@ func sameBaseChain(have *nft.Chain, want chainSpec) bool {
 		have.Priority != nil && *have.Priority == chainPriority
 }
 
-// compatibleSet reports whether an existing set can hold our elements; a set
-// of another shape (an older layout, a hand-made one) is recreated.
-func compatibleSet(have, want *nft.Set) bool {
-	return have.KeyType.Name == want.KeyType.Name && have.Interval && have.HasTimeout &&
-		!have.IsMap && !have.Constant && !have.Anonymous && !have.Concatenation
+// sameSet reports whether an existing set is exactly what Setup creates: a
+// set of another shape (an older layout, one recreated by hand with other
+// flags, a default timeout that would end permanent bans, a size limit) is
+// recreated.
+func sameSet(have, want *nft.Set) bool {
+	return have.KeyType.Name == want.KeyType.Name && have.KeyType.Bytes == want.KeyType.Bytes &&
+		have.Interval && have.HasTimeout && have.Timeout == 0 && have.Size == 0 &&
+		!have.IsMap && !have.Constant && !have.Anonymous && !have.Concatenation &&
+		!have.Dynamic && !have.AutoMerge && !have.Counter && have.DataType.Name == "" && have.DataType.Bytes == 0
 }
 
-// state lists what the table holds now; exists is false without the table.
-func (f *Firewall) state(c *nft.Conn) (exists bool, chains []*nft.Chain, sets []*nft.Set, err error) {
+// state lists what the table holds now; table is nil without the table.
+func (f *Firewall) state(c *nft.Conn) (table *nft.Table, chains []*nft.Chain, sets []*nft.Set, err error) {
 	tables, err := c.ListTablesOfFamily(nft.TableFamilyINet)
 	if err != nil {
-		return false, nil, nil, fmt.Errorf("list tables: %w", err)
+		return nil, nil, nil, fmt.Errorf("list tables: %w", err)
 	}
 	for _, t := range tables {
-		exists = exists || t.Name == f.table
+		if t.Name == f.table {
+			table = t
+		}
 	}
-	if !exists {
-		return false, nil, nil, nil
+	if table == nil {
+		return nil, nil, nil, nil
 	}
 	all, err := c.ListChainsOfTableFamily(nft.TableFamilyINet)
 	if err != nil {
-		return true, nil, nil, fmt.Errorf("list chains: %w", err)
+		return table, nil, nil, fmt.Errorf("list chains: %w", err)
 	}
 	for _, ch := range all {
 		if ch.Table != nil && ch.Table.Name == f.table {
@@ -299,7 +309,7 @@ func (f *Firewall) state(c *nft.Conn) (exists bool, chains []*nft.Chain, sets []
 	}
 	got, err := c.GetSets(f.tableRef())
 	if err != nil {
-		return true, nil, nil, fmt.Errorf("list sets: %w", err)
+		return table, nil, nil, fmt.Errorf("list sets: %w", err)
 	}
 	for _, s := range got {
 		// Anonymous sets (rule port lists) belong to their rules and go
@@ -308,7 +318,25 @@ func (f *Firewall) state(c *nft.Conn) (exists bool, chains []*nft.Chain, sets []
 			sets = append(sets, s)
 		}
 	}
-	return true, chains, sets, nil
+	return table, chains, sets, nil
+}
+
+// objects lists the table's stateful objects (none of them logjail's).
+// An error listing them lists none: an object no rule uses does nothing,
+// and every rule is checked.
+func (f *Firewall) objects(c *nft.Conn) []nft.Obj {
+	objs, err := c.GetNamedObjects(f.tableRef())
+	if err != nil {
+		return nil
+	}
+	var out []nft.Obj
+	for _, o := range objs {
+		// The dump is asked for this table; never touch another's.
+		if n, ok := o.(*nft.NamedObj); ok && n.Table != nil && n.Table.Name == f.table {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // Setup makes the table hold exactly the layout for specs, in one atomic
@@ -334,13 +362,17 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 		return fmt.Errorf("nftables: setup table %s: %w", f.table, err)
 	}
 
-	c.AddTable(f.tableRef())
+	c.AddTable(f.tableRef()) // with flags 0: a dormant table wakes up
 
-	// Chains: flush all (rules come back below, in the same batch), drop the
-	// ones no longer wanted or of the wrong shape, (re)declare the wanted.
+	// Chains: flush all (rules come back below, in the same batch), then
+	// drop the ones no longer wanted or of the wrong shape (once no rule
+	// of another chain jumps to them), (re)declare the wanted: declaring
+	// an existing chain sets its policy back to accept.
 	want := wantedChains(specs)
 	for _, ch := range haveChains {
 		c.FlushChain(ch)
+	}
+	for _, ch := range haveChains {
 		i := slices.IndexFunc(want, func(w chainSpec) bool { return w.name == ch.Name })
 		if i < 0 || !sameBaseChain(ch, want[i]) {
 			c.DelChain(ch)
@@ -349,6 +381,13 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	chains := map[string]*nft.Chain{}
 	for _, w := range want {
 		chains[w.name] = c.AddChain(f.chainRef(w))
+	}
+
+	// Stateful objects (counters, quotas, limits...) are never logjail's;
+	// the flush above released the rules using them. Objects the library
+	// cannot read are left: without a rule they do nothing.
+	for _, o := range f.objects(c) {
+		c.DeleteObject(o)
 	}
 
 	// Sets: the flush above released their rules, so unwanted ones can go.
@@ -361,7 +400,7 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	}
 	existing := map[string]bool{}
 	for _, have := range haveSets {
-		if ref, ok := sets[have.Name]; ok && compatibleSet(have, ref) {
+		if ref, ok := sets[have.Name]; ok && sameSet(have, ref) {
 			existing[have.Name] = true
 			continue
 		}
@@ -424,6 +463,35 @@ func ruleComment(pipeline string) string { return "logjail pipeline " + pipeline
 // addRule queues `meta nfproto ipvX ip(6) saddr @set [meta l4proto P th dport
 // {ports}] drop|reject` into chain.
 func (f *Firewall) addRule(c *nft.Conn, chain *nft.Chain, set *nft.Set, s PipelineSpec, v6 bool) error {
+	var ports *nft.Set
+	if len(s.Ports) > 1 {
+		// An anonymous set is bound to exactly one rule, so each rule gets
+		// its own; flushing the rule frees it.
+		ports = &nft.Set{Table: chain.Table, Anonymous: true, Constant: true, KeyType: nft.TypeInetService}
+		elems := make([]nft.SetElement, len(s.Ports))
+		for i, p := range s.Ports {
+			elems[i] = nft.SetElement{Key: binaryutil.BigEndian.PutUint16(p)}
+		}
+		if err := c.AddSet(ports, elems); err != nil {
+			return err
+		}
+	}
+	c.AddRule(&nft.Rule{
+		Table:    chain.Table,
+		Chain:    chain,
+		Exprs:    ruleExprs(s, v6, set, ports),
+		UserData: ruleUserData(s.Name),
+	})
+	return nil
+}
+
+func ruleUserData(pipeline string) []byte {
+	return userdata.AppendString(nil, userdata.TypeComment, ruleComment(pipeline))
+}
+
+// ruleExprs are the expressions of pipeline s's rule for one family; ports
+// is the anonymous set of s.Ports when there are several.
+func ruleExprs(s PipelineSpec, v6 bool, set, ports *nft.Set) []expr.Any {
 	proto, offset, length := byte(unix.NFPROTO_IPV4), uint32(12), uint32(4)
 	if v6 {
 		proto, offset, length = unix.NFPROTO_IPV6, 8, 16
@@ -444,19 +512,9 @@ func (f *Firewall) addRule(c *nft.Conn, chain *nft.Chain, set *nft.Set, s Pipeli
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{l4}},
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		)
-		if len(s.Ports) == 1 {
+		if ports == nil {
 			exprs = append(exprs, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(s.Ports[0])})
 		} else {
-			// An anonymous set is bound to exactly one rule, so each rule
-			// gets its own; flushing the rule frees it.
-			ports := &nft.Set{Table: chain.Table, Anonymous: true, Constant: true, KeyType: nft.TypeInetService}
-			elems := make([]nft.SetElement, len(s.Ports))
-			for i, p := range s.Ports {
-				elems[i] = nft.SetElement{Key: binaryutil.BigEndian.PutUint16(p)}
-			}
-			if err := c.AddSet(ports, elems); err != nil {
-				return err
-			}
 			exprs = append(exprs, &expr.Lookup{SourceRegister: 1, SetName: ports.Name, SetID: ports.ID})
 		}
 	}
@@ -465,19 +523,88 @@ func (f *Firewall) addRule(c *nft.Conn, chain *nft.Chain, set *nft.Set, s Pipeli
 	} else {
 		exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictDrop})
 	}
-	c.AddRule(&nft.Rule{
-		Table:    chain.Table,
-		Chain:    chain,
-		Exprs:    exprs,
-		UserData: userdata.AppendString(nil, userdata.TypeComment, ruleComment(s.Name)),
-	})
-	return nil
+	return exprs
 }
 
-// Check reports whether the kernel still holds the layout of the last
-// Setup: table, chains, sets and rule counts. An error wrapping ErrLayout
-// means another program flushed or changed it; run Setup and Reconcile to
-// restore the bans. Check before any Setup only checks the table.
+// anonPrefix starts the names the kernel gives anonymous sets.
+const anonPrefix = "__set"
+
+// ruleText renders a rule's expressions and user data in a canonical form
+// for comparison: what the kernel lists and what Setup writes give the
+// same text for the same rule. An anonymous set is rendered by its
+// elements (elems lists them; the set's name differs from rule to rule),
+// a named set by its name (its ID only exists in a batch). Expressions
+// logjail never writes still render, differently from any of its own.
+func ruleText(exprs []expr.Any, userData []byte, elems func(set string) (string, error)) (string, error) {
+	var b strings.Builder
+	for _, e := range exprs {
+		if l, ok := e.(*expr.Lookup); ok {
+			set := "@" + l.SetName
+			if strings.HasPrefix(l.SetName, anonPrefix) {
+				var err error
+				if set, err = elems(l.SetName); err != nil {
+					return "", err
+				}
+			}
+			fmt.Fprintf(&b, "lookup(sreg %d dreg %d %v invert %v %s) ", l.SourceRegister, l.DestRegister, l.IsDestRegSet, l.Invert, set)
+			continue
+		}
+		fmt.Fprintf(&b, "%T%+v ", e, e)
+	}
+	fmt.Fprintf(&b, "userdata %x", userData)
+	return b.String(), nil
+}
+
+// elementsText renders a set's element keys, sorted.
+func elementsText(elems []nft.SetElement) string {
+	keys := make([]string, len(elems))
+	for i, e := range elems {
+		keys[i] = fmt.Sprintf("%x", e.Key)
+		if e.IntervalEnd {
+			keys[i] += "-end"
+		}
+	}
+	slices.Sort(keys)
+	return "{" + strings.Join(keys, ",") + "}"
+}
+
+// wantedRules returns the text of the rules Setup writes into each chain,
+// in order.
+func (f *Firewall) wantedRules(specs []PipelineSpec) (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, s := range specs {
+		var ports *nft.Set
+		portsText := ""
+		if len(s.Ports) > 1 {
+			ports = &nft.Set{Name: anonPrefix + "%d"}
+			elems := make([]nft.SetElement, len(s.Ports))
+			for i, p := range s.Ports {
+				elems[i] = nft.SetElement{Key: binaryutil.BigEndian.PutUint16(p)}
+			}
+			portsText = elementsText(elems)
+		}
+		for _, hook := range s.Hooks {
+			for _, v6 := range []bool{false, true} {
+				text, err := ruleText(ruleExprs(s, v6, f.setRef(s.Name, v6), ports), ruleUserData(s.Name),
+					func(string) (string, error) { return portsText, nil })
+				if err != nil {
+					return nil, err
+				}
+				out[hook] = append(out[hook], text)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Check compares the kernel's table with what the last Setup built and
+// reports every difference: the table's flags (dormant), each chain's type,
+// hook, priority and policy, each rule's expressions (in order), each set's
+// key type, flags, default timeout and size, and any chain, rule or set
+// another program added to the table. An error wrapping ErrLayout means the
+// table differs; Setup and Reconcile restore it and every ban. Elements are
+// not compared here (Reconcile does). Check before any Setup only checks
+// that the table exists.
 func (f *Firewall) Check(ctx context.Context) error {
 	mu.Lock()
 	defer mu.Unlock()
@@ -485,48 +612,151 @@ func (f *Firewall) Check(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
 	}
-	exists, chains, sets, err := f.state(c)
+	table, chains, sets, err := f.state(c)
 	if err != nil {
 		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
 	}
-	if !exists {
+	if table == nil {
 		return fmt.Errorf("nftables: table inet %s: %w: table missing", f.table, ErrLayout)
 	}
-	var problems []string
-	haveSet := map[string]bool{}
-	for _, s := range sets {
-		haveSet[s.Name] = true
+	if f.specs == nil {
+		return nil
 	}
-	for _, s := range f.specs {
-		v4, v6 := SetNames(s.Name)
-		for _, name := range []string{v4, v6} {
-			if !haveSet[name] {
-				problems = append(problems, "set "+name+" missing")
-			}
-		}
-	}
-	for _, w := range wantedChains(f.specs) {
-		i := slices.IndexFunc(chains, func(ch *nft.Chain) bool { return ch.Name == w.name })
-		if i < 0 || !sameBaseChain(chains[i], w) {
-			problems = append(problems, "chain "+w.name+" missing or changed")
-			continue
-		}
-		want := 0
-		for _, s := range f.specs {
-			if slices.Contains(s.Hooks, w.name) {
-				want += 2
-			}
-		}
-		rules, err := c.GetRules(f.tableRef(), chains[i])
-		if err != nil {
-			return fmt.Errorf("nftables: check table %s: chain %s: %w", f.table, w.name, err)
-		}
-		if len(rules) != want {
-			problems = append(problems, fmt.Sprintf("chain %s has %d rules, want %d", w.name, len(rules), want))
-		}
+	problems, err := f.differences(c, table, chains, sets)
+	if err != nil {
+		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("nftables: table inet %s: %w: %s", f.table, ErrLayout, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// differences lists how the table differs from the layout of f.specs.
+func (f *Firewall) differences(c *nft.Conn, table *nft.Table, chains []*nft.Chain, sets []*nft.Set) ([]string, error) {
+	var problems []string
+	if table.Flags != 0 {
+		problems = append(problems, fmt.Sprintf("table flags %#x (dormant: enforces nothing)", table.Flags))
+	}
+	for _, o := range f.objects(c) {
+		problems = append(problems, "object "+o.(*nft.NamedObj).Name+" is not logjail's")
+	}
+
+	wantSets := map[string]*nft.Set{}
+	for _, s := range f.specs {
+		for _, v6 := range []bool{false, true} {
+			ref := f.setRef(s.Name, v6)
+			wantSets[ref.Name] = ref
+		}
+	}
+	haveSet := map[string]bool{}
+	for _, s := range sets {
+		haveSet[s.Name] = true
+		ref, ok := wantSets[s.Name]
+		switch {
+		case !ok:
+			problems = append(problems, "set "+s.Name+" is not logjail's")
+		case !sameSet(s, ref):
+			problems = append(problems, fmt.Sprintf("set %s changed (type %s, flags%s)", s.Name, s.KeyType.Name, setFlags(s)))
+		}
+	}
+	for _, name := range sortedSetNames(wantSets) {
+		if !haveSet[name] {
+			problems = append(problems, "set "+name+" missing")
+		}
+	}
+
+	wantRules, err := f.wantedRules(f.specs)
+	if err != nil {
+		return nil, err
+	}
+	want := wantedChains(f.specs)
+	for _, ch := range chains {
+		if !slices.ContainsFunc(want, func(w chainSpec) bool { return w.name == ch.Name }) {
+			problems = append(problems, "chain "+ch.Name+" is not logjail's")
+		}
+	}
+	for _, w := range want {
+		i := slices.IndexFunc(chains, func(ch *nft.Chain) bool { return ch.Name == w.name })
+		if i < 0 {
+			problems = append(problems, "chain "+w.name+" missing")
+			continue
+		}
+		ch := chains[i]
+		if !sameBaseChain(ch, w) {
+			problems = append(problems, fmt.Sprintf("chain %s changed (%s)", w.name, chainText(ch)))
+		}
+		if ch.Policy == nil || *ch.Policy != nft.ChainPolicyAccept {
+			problems = append(problems, fmt.Sprintf("chain %s: policy not accept (%s)", w.name, chainText(ch)))
+		}
+		rules, err := c.GetRules(f.tableRef(), ch)
+		if err != nil {
+			return nil, fmt.Errorf("chain %s: %w", w.name, err)
+		}
+		if len(rules) != len(wantRules[w.name]) {
+			problems = append(problems, fmt.Sprintf("chain %s has %d rules, want %d", w.name, len(rules), len(wantRules[w.name])))
+			continue
+		}
+		for j, r := range rules {
+			text, err := ruleText(r.Exprs, r.UserData, func(set string) (string, error) {
+				elems, err := c.GetSetElements(&nft.Set{Table: f.tableRef(), Name: set})
+				if err != nil {
+					return "", fmt.Errorf("chain %s: set %s: %w", w.name, set, err)
+				}
+				return elementsText(elems), nil
+			})
+			if err != nil {
+				return nil, err
+			}
+			if text != wantRules[w.name][j] {
+				problems = append(problems, fmt.Sprintf("chain %s: rule %d (handle %d) is not the rule logjail wrote", w.name, j+1, r.Handle))
+			}
+		}
+	}
+	return problems, nil
+}
+
+func sortedSetNames(m map[string]*nft.Set) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// chainText describes a chain for Check's report.
+func chainText(ch *nft.Chain) string {
+	s := "type " + string(ch.Type)
+	if ch.Hooknum != nil {
+		s += fmt.Sprintf(" hook %d", *ch.Hooknum)
+	}
+	if ch.Priority != nil {
+		s += fmt.Sprintf(" priority %d", *ch.Priority)
+	}
+	if ch.Policy != nil {
+		s += map[nft.ChainPolicy]string{nft.ChainPolicyAccept: " policy accept", nft.ChainPolicyDrop: " policy drop"}[*ch.Policy]
+	}
+	return s
+}
+
+// setFlags describes a set's flags for Check's report.
+func setFlags(s *nft.Set) string {
+	var out string
+	for _, fl := range []struct {
+		on   bool
+		name string
+	}{{s.Interval, "interval"}, {s.HasTimeout, "timeout"}, {s.Constant, "constant"}, {s.Dynamic, "dynamic"},
+		{s.IsMap, "map"}, {s.Concatenation, "concat"}, {s.AutoMerge, "auto-merge"}} {
+		if fl.on {
+			out += " " + fl.name
+		}
+	}
+	if s.Timeout != 0 {
+		out += fmt.Sprintf(" default-timeout %v", s.Timeout)
+	}
+	if s.Size != 0 {
+		out += fmt.Sprintf(" size %d", s.Size)
+	}
+	return out
 }

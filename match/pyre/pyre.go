@@ -39,8 +39,31 @@ const (
 const DefaultTimeout = 100 * time.Millisecond
 
 // ErrTimeout is returned when a match on the backtracking engine takes
-// longer than its timeout; callers count it as a miss.
+// longer than its timeout.
 var ErrTimeout = errors.New("pyre: match timed out")
+
+// clockTick is how often regexp2's clock advances. regexp2 reads time from
+// a clock a goroutine updates once a tick (100 ms by default) and pads
+// every deadline by a tick, so a match it is told to stop after d stops
+// after between d and d+2 ticks (plus the clock goroutine's lateness):
+// 100 ms became up to 300 ms (~205 ms measured). With a 5 ms tick and d =
+// limit-2 ticks-clockSlack, a match stops within its limit, at most about
+// 12 ms early. The goroutine runs only while matches run (and a second
+// after).
+const (
+	clockTick  = 5 * time.Millisecond
+	clockSlack = 2 * time.Millisecond
+)
+
+// regexp2's tick is a package variable without a lock: set it before
+// any match can start the clock goroutine.
+func init() { regexp2.SetTimeoutCheckPeriod(clockTick) }
+
+// engineTimeout is the timeout to give regexp2 so that a match stops
+// within limit (for a limit above 3 ticks).
+func engineTimeout(limit time.Duration) time.Duration {
+	return max(limit-2*clockTick-clockSlack, clockTick)
+}
 
 // Options change how a pattern is compiled.
 type Options struct {
@@ -67,6 +90,8 @@ type Regexp struct {
 	bt     *regexp2.Regexp // the backtracking engine, when needed
 	names  []string
 	btNum  []int // regexp2 group number per Python group number
+	// timeout is the limit of one match on the backtracking engine.
+	timeout time.Duration
 }
 
 // Compile translates and compiles a Python pattern.
@@ -111,7 +136,8 @@ func Compile(pattern string, opt Options) (*Regexp, error) {
 	if to <= 0 {
 		to = DefaultTimeout
 	}
-	bt.MatchTimeout = to
+	r.timeout = to
+	bt.MatchTimeout = engineTimeout(to)
 	r.bt = bt
 	if r.re == nil {
 		r.expr, r.why = t.net, t.why
@@ -156,6 +182,10 @@ func (r *Regexp) Engine() string {
 // the text (for a pattern anchored with ^ that begins with literal text),
 // or "". Checking it first rejects most lines cheaply, on either engine.
 func (r *Regexp) LiteralPrefix() string { return r.prefix }
+
+// Timeout returns the limit of one match on the backtracking engine (0
+// for a pattern that never runs on it).
+func (r *Regexp) Timeout() time.Duration { return r.timeout }
 
 // Why names the construct that needs the backtracking engine ("" on RE2).
 func (r *Regexp) Why() string { return r.why }

@@ -194,6 +194,42 @@ func TestTimeout(t *testing.T) {
 	}
 }
 
+// regexp2 stops a match between its MatchTimeout and two ticks of its
+// clock later: the engine is given what keeps that within the limit (it
+// was given the limit itself, with a 100 ms tick: ~205 ms for 100 ms).
+func TestTimeoutWithinLimit(t *testing.T) {
+	for _, limit := range []time.Duration{0, 20 * time.Millisecond, DefaultTimeout, time.Second} {
+		re, err := Compile(`(x+x+)+y`, Options{Backtrack: true, Timeout: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := limit
+		if want == 0 {
+			want = DefaultTimeout
+		}
+		if re.Timeout() != want {
+			t.Errorf("limit %v: Timeout() %v, want %v", limit, re.Timeout(), want)
+		}
+		if worst := re.bt.MatchTimeout + 2*engineTick + clockSlack; worst > want || re.bt.MatchTimeout <= 0 {
+			t.Errorf("limit %v: engine timeout %v and tick %v stop a match after up to %v", limit, re.bt.MatchTimeout, engineTick, worst)
+		}
+	}
+}
+
+// BenchmarkTimeout reports how long a match that cannot finish runs with
+// the default limit (ms/match; at most DefaultTimeout).
+func BenchmarkTimeout(b *testing.B) {
+	re := MustCompile(`(?=x)(x+x+)+y`, Options{})
+	line := strings.Repeat("x", 64)
+	start := time.Now()
+	for b.Loop() {
+		if _, err := re.FindStringSubmatchIndex(line); !errors.Is(err, ErrTimeout) {
+			b.Fatalf("err %v, want ErrTimeout", err)
+		}
+	}
+	b.ReportMetric(float64(time.Since(start).Milliseconds())/float64(b.N), "ms/match")
+}
+
 // On RE2, a miss does not allocate.
 func TestMissDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
