@@ -37,6 +37,10 @@ type StreamSpec struct {
 	// MaxMsgsPerSubject keeps only the newest messages of each subject
 	// (0: no limit).
 	MaxMsgsPerSubject int64
+	// Replicas is how many servers of a cluster keep the stream (0: 1).
+	// An existing stream with fewer is raised to it; one with more is left
+	// alone.
+	Replicas int
 }
 
 // PublisherConfig configures a Publisher.
@@ -346,11 +350,12 @@ func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 				MaxMsgsPerSubject: want.MaxMsgsPerSubject,
 				Storage:           jetstream.FileStorage,
 				Duplicates:        min(dupWindow, ageOr(want.MaxAge, dupWindow)),
+				Replicas:          max(want.Replicas, 1),
 			})
 			if err != nil {
 				return fmt.Errorf("creating stream %s: %w", want.Name, err)
 			}
-			p.log.Info("nats: created stream", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge)
+			p.log.Info("nats: created stream", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge, "replicas", max(want.Replicas, 1))
 			continue
 		}
 		if err != nil {
@@ -360,6 +365,10 @@ func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		changed := false
 		if cfg.MaxAge != 0 && (want.MaxAge == 0 || cfg.MaxAge < want.MaxAge) {
 			cfg.MaxAge = want.MaxAge
+			changed = true
+		}
+		if cfg.Replicas < want.Replicas {
+			cfg.Replicas = want.Replicas
 			changed = true
 		}
 		for _, subj := range want.Subjects {
@@ -372,9 +381,9 @@ func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 			continue
 		}
 		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("updating stream %s (max age %s, subjects %v): %w", want.Name, cfg.MaxAge, cfg.Subjects, err)
+			return fmt.Errorf("updating stream %s (max age %s, subjects %v, replicas %d): %w", want.Name, cfg.MaxAge, cfg.Subjects, cfg.Replicas, err)
 		}
-		p.log.Info("nats: updated stream", "stream", want.Name, "subjects", cfg.Subjects, "max_age", cfg.MaxAge)
+		p.log.Info("nats: updated stream", "stream", want.Name, "subjects", cfg.Subjects, "max_age", cfg.MaxAge, "replicas", cfg.Replicas)
 	}
 	return nil
 }
