@@ -113,6 +113,9 @@ const (
 	ensureEvery = 5 * time.Second
 )
 
+// ensureTimeout bounds a round of stream setup (a var for tests).
+var ensureTimeout = 10 * time.Second
+
 // NewPublisher checks cfg; Run connects.
 func NewPublisher(cfg PublisherConfig, store Outbox, log *slog.Logger) (*Publisher, error) {
 	servers, opts, err := ingestnats.ConnectOptions(cfg.Conn)
@@ -194,7 +197,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(retryEvery)
 	defer tick.Stop()
-	ensured := false
+	// Stream setup runs beside the publishing: while a cluster elects a
+	// new stream leader a setup request can wait for seconds, and the
+	// publishing must go on retrying meanwhile.
+	// The first setup is waited for, so that the first records do not
+	// fail for want of a stream about to be made.
+	ensured, ensuring, settled := false, false, false
+	ensureDone := make(chan error, 1)
 	var lastEnsure time.Time
 	for {
 		if nc.IsConnected() {
@@ -204,23 +213,23 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if p.restream.Swap(false) {
 				ensured, lastEnsure = false, time.Time{}
 			}
-			if !ensured && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
-				lastEnsure = time.Now()
-				if err := p.EnsureStreams(ctx, js); err != nil {
-					p.errs.Add(1)
-					p.warn("nats publisher: stream setup failed; publishing anyway and retrying", "err", err)
-				} else {
-					ensured = true
-				}
+			if !ensured && !ensuring && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
+				lastEnsure, ensuring = time.Now(), true
+				go func() { ensureDone <- p.EnsureStreams(ctx, js) }()
 			}
-			if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
-				p.errs.Add(1)
-				p.warn("nats publisher: publishing failed; retrying", "err", err)
-				ensured = false // the stream may have been deleted
+			if settled || !ensuring {
+				if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
+					p.errs.Add(1)
+					p.warn("nats publisher: publishing failed; retrying", "err", err)
+					ensured = false // the stream may have been deleted
+				}
 			}
 		}
 		select {
 		case <-ctx.Done():
+			if ensuring {
+				<-ensureDone
+			}
 			if nc.IsConnected() {
 				final, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				_ = p.flush(final, nc, js)
@@ -230,6 +239,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 				p.log.Info("nats publisher stopped; records kept for the next start", "pending", n)
 			}
 			return nil
+		case err := <-ensureDone:
+			ensuring, settled = false, true
+			if err != nil {
+				p.errs.Add(1)
+				p.warn("nats publisher: stream setup failed; publishing anyway and retrying", "err", err)
+			} else {
+				ensured = true
+			}
 		case <-p.wake:
 		case <-tick.C:
 		}
@@ -334,7 +351,7 @@ func (p *Publisher) sendJetStream(ctx context.Context, js jetstream.JetStream, i
 // EnsureStreams creates the configured streams, or raises the retention of
 // existing ones to what the bans need.
 func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, ensureTimeout)
 	defer cancel()
 	p.streamsMu.Lock()
 	streams := p.cfg.Streams
