@@ -99,9 +99,10 @@ func fleetStreams(cfg *pipelines.Config) []enfnats.StreamSpec {
 	if unlimited {
 		bansAge = 0
 	}
+	replicas := cfg.Fleet.Replicas
 	return []enfnats.StreamSpec{
-		{Name: fleetFailuresStream, Subjects: []string{fleetFailuresSubject + ">"}, MaxAge: retention},
-		{Name: fleetBansStream, Subjects: []string{fleetBansSubject + ">"}, MaxAge: bansAge, MaxMsgsPerSubject: 1},
+		{Name: fleetFailuresStream, Subjects: []string{fleetFailuresSubject + ">"}, MaxAge: retention, Replicas: replicas},
+		{Name: fleetBansStream, Subjects: []string{fleetBansSubject + ">"}, MaxAge: bansAge, MaxMsgsPerSubject: 1, Replicas: replicas},
 	}
 }
 

@@ -14,6 +14,9 @@ import (
 // DefaultNATSURL is the server of a nats enforcer or fleet that names none.
 const DefaultNATSURL = "nats://127.0.0.1:4222"
 
+// MaxFleetReplicas is the most replicas NATS gives a stream.
+const MaxFleetReplicas = 5
+
 // nodeName is what a fleet node may be called: it becomes part of durable
 // consumer names and message ids.
 var nodeName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
@@ -74,6 +77,12 @@ func (v validator) fleet(cfg *Config) {
 	}
 	if !nodeName.MatchString(f.Node) {
 		v.fail(f.At, "fleet: node %q: letters, digits, '_' and '-' only, at most 64", f.Node)
+	}
+	switch {
+	case f.Replicas == 0:
+		f.Replicas = 1
+	case f.Replicas < 1 || f.Replicas > MaxFleetReplicas:
+		v.fail(f.At, "fleet: replicas: %d: between 1 and %d (NATS keeps a stream on at most %d servers)", f.Replicas, MaxFleetReplicas, MaxFleetReplicas)
 	}
 	if len(f.Share) == 0 {
 		v.fail(f.At, "fleet: share: name the pipelines whose failures and bans the fleet shares")

@@ -311,6 +311,10 @@ type FleetSpec struct {
 	Node string `yaml:"node"`
 	// Share lists the pipelines whose failures and bans are shared.
 	Share []string `yaml:"share"`
+	// Replicas is how many servers of a NATS cluster keep each fleet
+	// stream (default 1; 3 with a three-server cluster, so the fleet
+	// survives a server's death).
+	Replicas int `yaml:"replicas"`
 }
 
 // ExecSpec runs commands on bans and unbans (argv templates, see

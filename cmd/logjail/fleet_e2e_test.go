@@ -36,6 +36,15 @@ type natsHub struct {
 
 func newNATSHub(t testing.TB, nodes int) *natsHub {
 	t.Helper()
+	h := newHubNets(t, nodes)
+	h.start(t)
+	t.Cleanup(h.stop)
+	return h
+}
+
+// newHubNets makes the hub's and the nodes' namespaces, without a server.
+func newHubNets(t testing.TB, nodes int) *natsHub {
+	t.Helper()
 	needRoot(t)
 	n := nsCounter.Add(1)
 	h := &natsHub{ns: fmt.Sprintf("lj-hub-%d-%d", os.Getpid(), n), storeDir: t.TempDir()}
@@ -59,8 +68,6 @@ func newNATSHub(t testing.TB, nodes int) *natsHub {
 		}
 		h.nodes = append(h.nodes, &testNet{srv: ns})
 	}
-	h.start(t)
-	t.Cleanup(h.stop)
 	return h
 }
 

@@ -37,6 +37,10 @@ type StreamSpec struct {
 	// MaxMsgsPerSubject keeps only the newest messages of each subject
 	// (0: no limit).
 	MaxMsgsPerSubject int64
+	// Replicas is how many servers of a cluster keep the stream (0: 1).
+	// An existing stream with fewer is raised to it; one with more is left
+	// alone.
+	Replicas int
 }
 
 // PublisherConfig configures a Publisher.
@@ -108,6 +112,9 @@ const (
 	// ensureEvery spaces the attempts to set the streams up.
 	ensureEvery = 5 * time.Second
 )
+
+// ensureTimeout bounds a round of stream setup (a var for tests).
+var ensureTimeout = 10 * time.Second
 
 // NewPublisher checks cfg; Run connects.
 func NewPublisher(cfg PublisherConfig, store Outbox, log *slog.Logger) (*Publisher, error) {
@@ -190,7 +197,13 @@ func (p *Publisher) Run(ctx context.Context) error {
 	}
 	tick := time.NewTicker(retryEvery)
 	defer tick.Stop()
-	ensured := false
+	// Stream setup runs beside the publishing: while a cluster elects a
+	// new stream leader a setup request can wait for seconds, and the
+	// publishing must go on retrying meanwhile.
+	// The first setup is waited for, so that the first records do not
+	// fail for want of a stream about to be made.
+	ensured, ensuring, settled := false, false, false
+	ensureDone := make(chan error, 1)
 	var lastEnsure time.Time
 	for {
 		if nc.IsConnected() {
@@ -200,23 +213,23 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if p.restream.Swap(false) {
 				ensured, lastEnsure = false, time.Time{}
 			}
-			if !ensured && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
-				lastEnsure = time.Now()
-				if err := p.EnsureStreams(ctx, js); err != nil {
-					p.errs.Add(1)
-					p.warn("nats publisher: stream setup failed; publishing anyway and retrying", "err", err)
-				} else {
-					ensured = true
-				}
+			if !ensured && !ensuring && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
+				lastEnsure, ensuring = time.Now(), true
+				go func() { ensureDone <- p.EnsureStreams(ctx, js) }()
 			}
-			if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
-				p.errs.Add(1)
-				p.warn("nats publisher: publishing failed; retrying", "err", err)
-				ensured = false // the stream may have been deleted
+			if settled || !ensuring {
+				if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
+					p.errs.Add(1)
+					p.warn("nats publisher: publishing failed; retrying", "err", err)
+					ensured = false // the stream may have been deleted
+				}
 			}
 		}
 		select {
 		case <-ctx.Done():
+			if ensuring {
+				<-ensureDone
+			}
 			if nc.IsConnected() {
 				final, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 				_ = p.flush(final, nc, js)
@@ -226,6 +239,14 @@ func (p *Publisher) Run(ctx context.Context) error {
 				p.log.Info("nats publisher stopped; records kept for the next start", "pending", n)
 			}
 			return nil
+		case err := <-ensureDone:
+			ensuring, settled = false, true
+			if err != nil {
+				p.errs.Add(1)
+				p.warn("nats publisher: stream setup failed; publishing anyway and retrying", "err", err)
+			} else {
+				ensured = true
+			}
 		case <-p.wake:
 		case <-tick.C:
 		}
@@ -330,7 +351,7 @@ func (p *Publisher) sendJetStream(ctx context.Context, js jetstream.JetStream, i
 // EnsureStreams creates the configured streams, or raises the retention of
 // existing ones to what the bans need.
 func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, ensureTimeout)
 	defer cancel()
 	p.streamsMu.Lock()
 	streams := p.cfg.Streams
@@ -346,11 +367,12 @@ func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 				MaxMsgsPerSubject: want.MaxMsgsPerSubject,
 				Storage:           jetstream.FileStorage,
 				Duplicates:        min(dupWindow, ageOr(want.MaxAge, dupWindow)),
+				Replicas:          max(want.Replicas, 1),
 			})
 			if err != nil {
 				return fmt.Errorf("creating stream %s: %w", want.Name, err)
 			}
-			p.log.Info("nats: created stream", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge)
+			p.log.Info("nats: created stream", "stream", want.Name, "subjects", want.Subjects, "max_age", want.MaxAge, "replicas", max(want.Replicas, 1))
 			continue
 		}
 		if err != nil {
@@ -360,6 +382,10 @@ func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 		changed := false
 		if cfg.MaxAge != 0 && (want.MaxAge == 0 || cfg.MaxAge < want.MaxAge) {
 			cfg.MaxAge = want.MaxAge
+			changed = true
+		}
+		if cfg.Replicas < want.Replicas {
+			cfg.Replicas = want.Replicas
 			changed = true
 		}
 		for _, subj := range want.Subjects {
@@ -372,9 +398,9 @@ func (p *Publisher) EnsureStreams(ctx context.Context, js jetstream.JetStream) e
 			continue
 		}
 		if _, err := js.UpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("updating stream %s (max age %s, subjects %v): %w", want.Name, cfg.MaxAge, cfg.Subjects, err)
+			return fmt.Errorf("updating stream %s (max age %s, subjects %v, replicas %d): %w", want.Name, cfg.MaxAge, cfg.Subjects, cfg.Replicas, err)
 		}
-		p.log.Info("nats: updated stream", "stream", want.Name, "subjects", cfg.Subjects, "max_age", cfg.MaxAge)
+		p.log.Info("nats: updated stream", "stream", want.Name, "subjects", cfg.Subjects, "max_age", cfg.MaxAge, "replicas", cfg.Replicas)
 	}
 	return nil
 }

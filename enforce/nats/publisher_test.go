@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -289,4 +290,58 @@ func TestSetStreamsRaisesMaxAge(t *testing.T) {
 	eventually(t, "the stream", func() bool { return maxAge() == time.Hour })
 	pub.SetStreams(spec(48 * time.Hour))
 	eventually(t, "the longer retention", func() bool { return maxAge() == 48*time.Hour })
+}
+
+// Publishing goes on while a stream setup waits for an answer, as it does
+// while a cluster elects a new stream leader: the records are stored
+// meanwhile. Here the wait is a permission taken away after the first
+// setup (the lookup is then never answered); a reload asks for a setup.
+func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
+	defer func(d time.Duration) { ensureTimeout = d }(ensureTimeout)
+	ensureTimeout = 10 * time.Minute // longer than the test waits
+	user := func(deny ...string) []*server.User {
+		u := &server.User{Username: "logjail", Password: "secret"}
+		if len(deny) > 0 {
+			u.Permissions = &server.Permissions{Publish: &server.SubjectPermission{Allow: []string{">"}, Deny: deny}}
+		}
+		return []*server.User{u, {Username: "admin", Password: "admin"}}
+	}
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(), Users: user()}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
+	url := serverURL(srv)
+	store := openStore(t)
+	spec := func(age time.Duration) []StreamSpec {
+		return []StreamSpec{{Name: "BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: age}}
+	}
+	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url, User: "logjail", Password: "secret"}, Sink: "events/sshd", JetStream: true, Streams: spec(time.Hour)}, store, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runPublisher(t, pub)
+	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
+	now := time.Now().Truncate(time.Second)
+	stageAndCommit(t, store, ev, banDecision(1, now))
+	eventually(t, "the first ban stored", func() bool { return pub.Stats().Sent == 1 })
+
+	reload := *opts
+	reload.Users = user("$JS.API.STREAM.INFO.>")
+	if err := srv.ReloadOptions(&reload); err != nil {
+		t.Fatal(err)
+	}
+	pub.SetStreams(spec(2 * time.Hour)) // a setup that waits
+	for i := 2; i <= 10; i++ {
+		stageAndCommit(t, store, ev, banDecision(i, now))
+	}
+	eventually(t, "bans stored while the setup waits", func() bool { return pub.Stats().Sent == 10 && pub.Stats().Pending == 0 })
+	if n := len(streamMessages(t, strings.Replace(url, "nats://", "nats://admin:admin@", 1), "BANS")); n != 10 {
+		t.Fatalf("stream holds %d bans, want 10", n)
+	}
 }

@@ -1,0 +1,513 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// natsCluster is three clustered NATS servers with JetStream in the hub
+// namespace of a natsHub: server i (0-based) serves clients on
+// 0.0.0.0:4222+i there and routes on 6222+i.
+//
+// In-process servers (the default) open their routes from their own
+// goroutines, which run in the test's namespace: those use loopback
+// ports chosen once, so a restarted server gets its own back. Their
+// Shutdown hands their stream leaderships over first; for a death
+// without notice, crash runs each server in a process of its own (this
+// test binary, see natsServerHelper) inside the hub, killed with SIGKILL.
+type natsCluster struct {
+	hub   *natsHub
+	crash bool
+	specs []natsServerSpec
+	srvs  []*server.Server // in-process
+	procs []*exec.Cmd      // crash
+}
+
+const clusterSize = 3
+
+// natsServerSpec is what a cluster server is started with.
+type natsServerSpec struct {
+	Name, StoreDir, RouteHost string
+	Port, RoutePort           int
+	Routes                    []string
+}
+
+func (s natsServerSpec) options() *server.Options {
+	var routes []*url.URL
+	for _, r := range s.Routes {
+		routes = append(routes, &url.URL{Scheme: "nats-route", Host: r})
+	}
+	return &server.Options{
+		ServerName: s.Name,
+		Host:       "0.0.0.0", Port: s.Port,
+		NoLog: true, NoSigs: true,
+		JetStream: true, StoreDir: s.StoreDir,
+		// NoAdvertise: gossiped client addresses would be found in the
+		// test's namespace, out of the nodes' reach.
+		Cluster: server.ClusterOpts{Name: "logjail", Host: s.RouteHost, Port: s.RoutePort, NoAdvertise: true},
+		Routes:  routes,
+	}
+}
+
+func newNATSCluster(t testing.TB, nodes int, crash bool) *natsCluster {
+	t.Helper()
+	c := &natsCluster{hub: newHubNets(t, nodes), crash: crash, srvs: make([]*server.Server, clusterSize), procs: make([]*exec.Cmd, clusterSize)}
+	routeHost, routePorts := "127.0.0.1", []int{6222, 6223, 6224}
+	if !crash {
+		routePorts = freeLoopbackPorts(t, clusterSize)
+	}
+	for i := range clusterSize {
+		spec := natsServerSpec{Name: fmt.Sprintf("nats%d", i+1), StoreDir: t.TempDir(), RouteHost: routeHost, Port: 4222 + i, RoutePort: routePorts[i]}
+		for j, p := range routePorts {
+			if j != i {
+				spec.Routes = append(spec.Routes, fmt.Sprintf("%s:%d", routeHost, p))
+			}
+		}
+		c.specs = append(c.specs, spec)
+	}
+	t.Cleanup(func() {
+		for i := range clusterSize {
+			c.stop(i)
+		}
+	})
+	for i := range clusterSize {
+		c.start(t, i)
+	}
+	c.waitHealthy(t)
+	// Every server has joined JetStream once a stream of three replicas
+	// can be placed.
+	eventually(t, 30*time.Second, "a stream with three replicas placed", func() bool {
+		nc, js, err := c.client(t, 0)
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: clusterSize}); err != nil {
+			return false
+		}
+		return js.DeleteStream(ctx, "PROBE") == nil
+	})
+	return c
+}
+
+// freeLoopbackPorts picks n free TCP ports on 127.0.0.1.
+func freeLoopbackPorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	var ls []net.Listener
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	for _, l := range ls {
+		l.Close()
+	}
+	return ports
+}
+
+// start runs server i with its store (a restart finds its JetStream state
+// again).
+func (c *natsCluster) start(t testing.TB, i int) {
+	t.Helper()
+	if c.crash {
+		c.procs[i] = startNATSServerProcess(t, c.hub.ns, c.specs[i])
+		return
+	}
+	srv, err := server.NewServer(c.specs[i].options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inNetns(t, c.hub.ns, srv.Start) // the client listener is made in the hub
+	if !srv.ReadyForConnections(10 * time.Second) {
+		t.Fatalf("nats%d not ready", i+1)
+	}
+	c.srvs[i] = srv
+}
+
+// stop ends server i: an in-process one shuts down, a process is killed.
+func (c *natsCluster) stop(i int) {
+	if srv := c.srvs[i]; srv != nil {
+		srv.Shutdown()
+		srv.WaitForShutdown()
+		c.srvs[i] = nil
+	}
+	if p := c.procs[i]; p != nil {
+		p.Process.Kill()
+		p.Wait()
+		c.procs[i] = nil
+	}
+}
+
+func (c *natsCluster) running(i int) bool { return c.srvs[i] != nil || c.procs[i] != nil }
+
+// client connects the test to server i from inside the hub, without
+// reconnecting: a reconnect would dial from the test's namespace.
+func (c *natsCluster) client(t testing.TB, i int) (*natsgo.Conn, jetstream.JetStream, error) {
+	var nc *natsgo.Conn
+	var err error
+	inNetns(t, c.hub.ns, func() {
+		nc, err = natsgo.Connect(fmt.Sprintf("nats://127.0.0.1:%d", 4222+i), natsgo.MaxReconnects(0), natsgo.Timeout(2*time.Second))
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+// waitHealthy waits until every running server answers JetStream requests
+// (the cluster has a meta leader).
+func (c *natsCluster) waitHealthy(t testing.TB) {
+	t.Helper()
+	eventually(t, 30*time.Second, "NATS cluster healthy", func() bool {
+		for i := range clusterSize {
+			if !c.running(i) {
+				continue
+			}
+			nc, js, err := c.client(t, i)
+			if err != nil {
+				return false
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = js.AccountInfo(ctx)
+			cancel()
+			nc.Close()
+			if err != nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// streamInfo asks a running server about stream.
+func (c *natsCluster) streamInfo(t testing.TB, stream string) (*jetstream.StreamInfo, error) {
+	for i := range clusterSize {
+		if !c.running(i) {
+			continue
+		}
+		nc, js, err := c.client(t, i)
+		if err != nil {
+			continue
+		}
+		defer nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		return s.Info(ctx)
+	}
+	return nil, errors.New("no server running")
+}
+
+// leader is the index of the server leading stream, or -1.
+func (c *natsCluster) leader(t testing.TB, stream string) int {
+	info, err := c.streamInfo(t, stream)
+	if err != nil || info.Cluster == nil {
+		return -1
+	}
+	for i, s := range c.specs {
+		if s.Name == info.Cluster.Leader {
+			return i
+		}
+	}
+	return -1
+}
+
+// urls is every server's client address as node n (1-based) reaches it.
+func (c *natsCluster) urls(n int) string {
+	var out []string
+	for i := range clusterSize {
+		out = append(out, fmt.Sprintf("nats://10.77.%d.1:%d", n, 4222+i))
+	}
+	return strings.Join(out, ",")
+}
+
+// lead moves the leadership of stream to server i.
+func (c *natsCluster) lead(t testing.TB, stream string, i int) {
+	t.Helper()
+	req, _ := json.Marshal(server.JSApiLeaderStepdownRequest{Placement: &server.Placement{Preferred: c.specs[i].Name}})
+	eventually(t, 20*time.Second, fmt.Sprintf("%s led by nats%d", stream, i+1), func() bool {
+		if l := c.leader(t, stream); l == i || l < 0 {
+			return l == i
+		}
+		nc, _, err := c.client(t, i)
+		if err != nil {
+			return false
+		}
+		defer nc.Close()
+		nc.Request(fmt.Sprintf(server.JSApiStreamLeaderStepDownT, stream), req, 2*time.Second)
+		return c.leader(t, stream) == i
+	})
+}
+
+// natsServerEnv carries a natsServerSpec to a server process.
+const natsServerEnv = "LOGJAIL_TEST_NATS_SERVER"
+
+// startNATSServerProcess runs this test binary as a NATS server in ns and
+// waits until it accepts clients.
+func startNATSServerProcess(t testing.TB, ns string, spec natsServerSpec) *exec.Cmd {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.Marshal(spec)
+	cmd := exec.Command("ip", "netns", "exec", ns, self)
+	cmd.Env = append(os.Environ(), natsServerEnv+"="+string(js))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(out).ReadString('\n')
+		ready <- line
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case line := <-ready:
+		if line != "ready\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("%s did not start: %q", spec.Name, line)
+		}
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("%s did not start within 15s", spec.Name)
+	}
+	return cmd
+}
+
+// natsServerHelper turns this test binary into a NATS server when
+// started by startNATSServerProcess: it runs until killed.
+func init() {
+	raw := os.Getenv(natsServerEnv)
+	if raw == "" {
+		return
+	}
+	var spec natsServerSpec
+	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv, err := server.NewServer(spec.options())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		fmt.Fprintln(os.Stderr, "not ready")
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	srv.WaitForShutdown()
+	os.Exit(0)
+}
+
+// bannedOn reports whether every node's set holds addr.
+func bannedOn(addr string, nodes ...*testNet) bool {
+	for _, n := range nodes {
+		els, err := tryElements(n, "e2e-v4")
+		if err != nil {
+			return false
+		}
+		if _, ok := els[netip.MustParseAddr(addr)]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// fleetHAReplicas is how many servers keep the fleet's streams in
+// TestFleetSurvivesNATSServerDeath.
+var fleetHAReplicas = 3
+
+// A fleet on a three-server NATS cluster with streams of three replicas
+// (one made earlier with a single replica is raised) keeps sharing
+// failures and bans when the server leading both streams dies (shut down,
+// or killed without notice), and catches up when it comes back: its
+// replicas resync and every shared failure is counted exactly once on
+// every node.
+func TestFleetSurvivesNATSServerDeath(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		crash bool
+	}{
+		{"shutdown", false},
+		{"sigkill", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testFleetSurvivesNATSServerDeath(t, tc.crash) })
+	}
+}
+
+func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
+	c := newNATSCluster(t, 3, crash)
+	nodes := c.hub.nodes
+	// The bans stream exists already with one replica (made by a fleet
+	// before it set replicas): the nodes raise it to three.
+	func() {
+		nc, js, err := c.client(t, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: fleetBansStreamName, Subjects: []string{"logjail.fleet.bans.>"}, MaxMsgsPerSubject: 1, Replicas: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	var setups []*setup
+	for i, node := range nodes {
+		cfg := strings.Replace(fleetConfig(c.urls(i+1), fmt.Sprintf("node%d", i+1)),
+			"  share: [e2e]\n", fmt.Sprintf("  share: [e2e]\n  replicas: %d\n", fleetHAReplicas), 1)
+		s := newSetup(t, cfg)
+		s.start(t, node)
+		setups = append(setups, s)
+	}
+	// written[i] counts the failures written to node i's log.
+	written := make([]uint64, len(setups))
+	write := func(i int, addr string, n int) {
+		setups[i].appendLines(t, time.Now(), failures(addr, n)...)
+		written[i] += uint64(n)
+	}
+
+	// Nodes 1 and 2 together reach maxretry (5): banned on all three.
+	const first = "203.0.113.10"
+	write(0, first, 3)
+	write(1, first, 2)
+	eventually(t, 10*time.Second, "first attacker banned on every node", func() bool { return bannedOn(first, nodes...) })
+
+	eventually(t, 20*time.Second, fmt.Sprintf("both streams with %d replicas", fleetHAReplicas), func() bool {
+		for _, stream := range []string{fleetFailuresStreamName, fleetBansStreamName} {
+			info, err := c.streamInfo(t, stream)
+			if err != nil || info.Config.Replicas != fleetHAReplicas || info.Cluster == nil || len(info.Cluster.Replicas) != fleetHAReplicas-1 {
+				return false
+			}
+		}
+		return true
+	})
+
+	// The server leading both streams dies.
+	var dead int
+	eventually(t, 5*time.Second, "a leader of the failures stream", func() bool {
+		dead = c.leader(t, fleetFailuresStreamName)
+		return dead >= 0
+	})
+	c.lead(t, fleetBansStreamName, dead)
+	t.Logf("stopping nats%d, the leader of both fleet streams", dead+1)
+	c.stop(dead)
+	killed := time.Now()
+
+	// Sharing goes on: failures spread over the nodes ban everywhere.
+	const second, third = "203.0.113.20", "203.0.113.30"
+	write(0, second, 2)
+	write(2, second, 3)
+	write(1, third, 4)
+	write(2, third, 1)
+	eventually(t, 20*time.Second, "bans shared with a server dead", func() bool { return bannedOn(second, nodes...) && bannedOn(third, nodes...) })
+	t.Logf("bans shared %s after the server died", time.Since(killed).Round(time.Millisecond))
+
+	countedOnce(t, setups, written, "every node counted each other node's failures once, with a server dead")
+
+	// The server comes back with its store, and sharing goes on.
+	c.start(t, dead)
+	c.waitHealthy(t)
+	const fourth = "203.0.113.40"
+	write(1, fourth, 1)
+	write(2, fourth, 4)
+	eventually(t, 10*time.Second, "ban shared after the server came back", func() bool { return bannedOn(fourth, nodes...) })
+
+	total := countedOnce(t, setups, written, "every node counted each other node's failures once")
+	// The streams hold each failure once, one ban per attacker, and the
+	// restarted server's replicas caught up.
+	eventually(t, 20*time.Second, "the restarted server's replicas caught up", func() bool {
+		for stream, want := range map[string]uint64{fleetFailuresStreamName: total, fleetBansStreamName: 4} {
+			info, err := c.streamInfo(t, stream)
+			if err != nil || info.Cluster == nil || info.State.Msgs != want {
+				return false
+			}
+			current := false
+			for _, r := range info.Cluster.Replicas {
+				if r.Name == c.specs[dead].Name {
+					current = r.Current && r.Lag == 0
+				}
+			}
+			if info.Cluster.Leader != c.specs[dead].Name && !current {
+				return false
+			}
+		}
+		return true
+	})
+	for i, s := range setups {
+		if st := status(t, s.socket); st.Actions.CurrentlyBanned != 4 {
+			t.Errorf("node%d: %d bans, want 4", i+1, st.Actions.CurrentlyBanned)
+		}
+	}
+}
+
+// countedOnce waits until each node has matched the failures written to its
+// log and counted every other node's once (nothing lost, nothing twice);
+// it returns the fleet's total.
+func countedOnce(t testing.TB, setups []*setup, written []uint64, what string) uint64 {
+	t.Helper()
+	var total uint64
+	for _, n := range written {
+		total += n
+	}
+	start := time.Now()
+	eventually(t, 15*time.Second, what, func() bool {
+		for i, s := range setups {
+			st := status(t, s.socket)
+			if st.Filter.Matched != written[i] || st.Filter.Shared != total-written[i] {
+				return false
+			}
+		}
+		return true
+	})
+	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
+	return total
+}
+
+// The fleet's stream names, as the daemon makes them.
+const (
+	fleetFailuresStreamName = "LOGJAIL_FLEET_FAILURES"
+	fleetBansStreamName     = "LOGJAIL_FLEET_BANS"
+)
