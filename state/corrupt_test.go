@@ -284,3 +284,43 @@ func openAndRead(dir string) error {
 	}
 	return s.Commit("sshd", &Changes{Positions: map[string][]byte{"sshd\x00/x": []byte("1")}})
 }
+
+// A store whose pages are damaged while it is open (another program wrote
+// into the file) panics inside bbolt: the panic becomes an error, the
+// store is broken and refuses writes, and the process goes on.
+func TestPanicBreaksStore(t *testing.T) {
+	good, _ := fixtureStore(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, StoreFile)
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Every data page in use gets a garbage header, through the file: the
+	// memory map shows it.
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte(strings.Repeat("\xff", 16))
+	for off := 2 * boltPage; off < hwm(good); off += boltPage {
+		if _, err := f.WriteAt(junk, int64(off)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	if _, err := s.Bans(""); !errors.Is(err, ErrStoreBroken) {
+		t.Fatalf("reading the damaged pages: want ErrStoreBroken, got %v", err)
+	}
+	if s.Broken() == nil {
+		t.Fatal("the store is not marked broken")
+	}
+	err = s.SaveBan(Decision{Kind: Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix("192.0.2.9/32"), Time: time.Now()})
+	if !errors.Is(err, ErrStoreBroken) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a write to a broken store: want ErrStoreBroken naming %s, got %v", path, err)
+	}
+}
