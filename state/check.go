@@ -107,7 +107,9 @@ func inspect(path string) (*CheckReport, map[string]*readBucket, error) {
 			})
 		})
 	}); err != nil {
-		problem("listing the buckets stopped: %v", err)
+		problem("the list of buckets is unreadable: %v", err)
+		r.Sound = false
+		return r, nil, nil // nothing to salvage
 	}
 	read := map[string]*readBucket{}
 	for _, name := range names {
