@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	binenc "encoding/binary"
+	"encoding/json"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/daemon"
 )
 
 // A damaged state store stops logjail at start, before it touches the
@@ -146,4 +149,59 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 			}
 		})
 	}
+}
+
+// When the store's pages are damaged under a running logjail (another
+// program wrote into the file), bbolt panics inside a commit: logjail goes
+// on, refuses further writes, logs it and shows it in its status. Runs
+// without privileges, in dry-run mode.
+func TestBrokenStoreKeepsDaemonRunning(t *testing.T) {
+	s := newSetup(t, `
+pipelines:
+  e2e:
+    enabled: true
+    maxretry: 2
+    ingest:
+      - file: {paths: [LOGFILE], poll: 100ms}
+    match:
+      filter: sshd
+`)
+	inst := s.start(t, nil)
+	path := filepath.Join(s.stateDir, "dry-run", "logjail.db")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hw := 4096 * int(max(binenc.LittleEndian.Uint64(b[56:]), binenc.LittleEndian.Uint64(b[4096+56:])))
+	for off := 2 * 4096; off < hw; off += 4096 {
+		if _, err := f.WriteAt([]byte(strings.Repeat("\xff", 16)), int64(off)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
+	var st daemon.Status
+	eventually(t, 10*time.Second, "status shows the broken store", func() bool {
+		out, err := exec.Command(binary, "status", "--json", "--socket", s.socket).Output()
+		if err != nil {
+			t.Fatalf("logjail status: %v (did logjail die?)", err)
+		}
+		if err := json.Unmarshal(out, &st); err != nil {
+			t.Fatal(err)
+		}
+		return st.StoreError != ""
+	})
+	if !strings.Contains(st.StoreError, path) {
+		t.Errorf("store error does not name %s: %s", path, st.StoreError)
+	}
+	if inst.cmd.ProcessState != nil {
+		t.Fatal("logjail exited")
+	}
+	eventually(t, 5*time.Second, "the broken store logged", func() bool {
+		return linesWith(t, inst.log.Name(), "state store broken") == 1
+	})
 }
