@@ -324,3 +324,24 @@ func TestPanicBreaksStore(t *testing.T) {
 		t.Fatalf("a write to a broken store: want ErrStoreBroken naming %s, got %v", path, err)
 	}
 }
+
+// Neither check nor salvage runs while a logjail holds the store.
+func TestCheckAndSalvageRefuseAHeldStore(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := CheckStore(dir); !errors.Is(err, ErrLocked) {
+		t.Errorf("check of a held store: want ErrLocked, got %v", err)
+	}
+	for _, startOver := range []bool{false, true} {
+		if _, err := Salvage(dir, startOver); !errors.Is(err, ErrLocked) {
+			t.Errorf("salvage (start over %v) of a held store: want ErrLocked, got %v", startOver, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, StoreFile)); err != nil {
+		t.Errorf("the held store was moved: %v", err)
+	}
+}

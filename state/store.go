@@ -102,7 +102,11 @@ func openBolt(path string, readOnly bool) (*bolt.DB, error) {
 		file *os.File
 	)
 	err := recoverBolt(func() (err error) {
-		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, ReadOnly: readOnly,
+		timeout := 2 * time.Second
+		if readOnly {
+			timeout = 500 * time.Millisecond // a reader only asks whether a logjail holds it
+		}
+		db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, ReadOnly: readOnly,
 			OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
 				f, err := os.OpenFile(name, flag, mode)
 				file = f
