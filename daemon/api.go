@@ -122,6 +122,9 @@ type Status struct {
 	// FirewallRestores counts the times logjail rebuilt its nftables table
 	// after another program flushed or changed it.
 	FirewallRestores uint64 `json:"firewall_restores"`
+	// StoreError, when set, says why the state store refuses writes (bbolt
+	// panicked on a damaged page): bans are enforced but not kept.
+	StoreError string `json:"store_error,omitempty"`
 }
 
 // Ban is one active ban, in `logjail banned --json`.

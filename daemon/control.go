@@ -51,6 +51,9 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	if d.firewall != nil {
 		st.FirewallRestores = d.firewall.restores.Load()
 	}
+	if err := d.store.Broken(); err != nil {
+		st.StoreError = err.Error()
+	}
 	writeJSON(w, http.StatusOK, st)
 }
 

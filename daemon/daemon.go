@@ -101,11 +101,15 @@ func Run(ctx context.Context, opts Options) error {
 	if opts.DryRun {
 		stateDir = filepath.Join(stateDir, "dry-run")
 	}
+	// The store opens before anything touches the firewall: a damaged
+	// store stops logjail here, with the kernel's bans as they are
+	// (reconciling with an empty store would remove them all).
 	store, err := state.OpenStore(stateDir)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
+	store.SetLog(log)
 
 	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{}}
 	// The control socket comes before the firewall is touched: a second

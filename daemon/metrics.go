@@ -92,11 +92,12 @@ var (
 	descMailQueue = prometheus.NewDesc("logjail_mail_queued", "Decisions and notes waiting to be mailed, per pipeline.", []string{"pipeline"}, nil)
 	descMailFail  = prometheus.NewDesc("logjail_mail_failed_total", "Mail delivery attempts that failed (retried), per pipeline.", []string{"pipeline"}, nil)
 	descMailDrop  = prometheus.NewDesc("logjail_mail_dropped_total", "Decisions never mailed (a full queue, a delivery given up), per pipeline.", []string{"pipeline"}, nil)
+	descStore     = prometheus.NewDesc("logjail_store_broken", "1 when the state store refuses writes (bbolt panicked on a damaged page; see logjail status), else 0.", nil, nil)
 	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start.", []string{"pipeline"}, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
 		ch <- d
 	}
 }
@@ -182,6 +183,11 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		restores = d.firewall.restores.Load()
 	}
 	ch <- prometheus.MustNewConstMetric(descRestores, prometheus.CounterValue, float64(restores))
+	broken := 0.0
+	if d.store.Broken() != nil {
+		broken = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descStore, prometheus.GaugeValue, broken)
 }
 
 // serveMetrics serves /metrics on addr until ctx is done.

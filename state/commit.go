@@ -47,7 +47,7 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 	if c.Empty() {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		pos := tx.Bucket(bucketPositions)
 		for k, v := range c.Positions {
 			if err := pos.Put([]byte(k), v); err != nil {
@@ -101,11 +101,11 @@ func windowKey(pipeline string, key netip.Addr) []byte {
 func (s *Store) Windows(pipeline string) ([]WindowChange, error) {
 	var out []WindowChange
 	prefix := []byte(pipeline + "\x00")
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketWindows).Cursor()
 		for k, v := c.Seek(prefix); k != nil && len(k) == len(prefix)+16 && string(k[:len(prefix)]) == string(prefix); k, v = c.Next() {
 			if len(v)%8 != 0 {
-				return fmt.Errorf("window record %q: %d bytes", k, len(v))
+				return s.damaged(bucketWindows, k, fmt.Errorf("%d bytes, not a list of times", len(v)))
 			}
 			w := WindowChange{Key: netip.AddrFrom16([16]byte(k[len(prefix):])).Unmap()}
 			for i := 0; i < len(v); i += 8 {
@@ -121,7 +121,7 @@ func (s *Store) Windows(pipeline string) ([]WindowChange, error) {
 // WindowPipelines lists the pipelines with stored windows.
 func (s *Store) WindowPipelines() []string {
 	var out []string
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketWindows).ForEach(func(k, _ []byte) error {
 			name, _, _ := strings.Cut(string(k), "\x00")
 			if len(out) == 0 || out[len(out)-1] != name {
@@ -137,7 +137,7 @@ func (s *Store) WindowPipelines() []string {
 // remembered with them (a pipeline removed).
 func (s *Store) DropWindows(pipeline string) error {
 	prefix := []byte(pipeline + "\x00")
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		if lines := tx.Bucket(bucketLines); lines != nil {
 			c := lines.Cursor()
 			for k, _ := c.Seek(prefix); k != nil && string(k[:min(len(k), len(prefix))]) == string(prefix); k, _ = c.Seek(prefix) {

@@ -71,25 +71,25 @@ func OpenStoreReadOnly(dir string) (*Store, error) {
 		}
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 500 * time.Millisecond})
+	db, err := openBolt(path, true)
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("state store %s: %w", path, ErrLocked)
-		}
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
-	err = db.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			return errors.New("no version: not a logjail store")
-		}
-		if v := meta.Get(keyVersion); string(v) != strconv.Itoa(StoreVersion) {
-			return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
-		}
-		return nil
+	err = recoverBolt(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil {
+				return errors.New("no version: not a logjail store")
+			}
+			if v := meta.Get(keyVersion); string(v) != strconv.Itoa(StoreVersion) {
+				return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
+			}
+			return nil
+		})
 	})
 	if err != nil {
-		db.Close()
+		s := &Store{db: db, path: path}
+		s.closeBroken()
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}
 	return &Store{db: db, path: path}, nil
@@ -155,7 +155,7 @@ func (s *Store) Export(w io.Writer) error {
 		windows   []exportWindow
 		positions []exportPosition
 	)
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		if b := tx.Bucket(bucketBans); b != nil {
 			err := b.ForEach(func(k, v []byte) error {
 				var r storedBan
@@ -333,7 +333,7 @@ func ImportState(r io.Reader, s *Store, replace bool) (ImportStats, error) {
 		return ImportStats{}, err
 	}
 	st := ImportStats{Replaced: replace, Pipelines: doc.pipelines}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.update(func(tx *bolt.Tx) error {
 		if replace {
 			for _, name := range [][]byte{bucketBans, bucketHistory, bucketWindows, bucketPositions} {
 				if err := tx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {

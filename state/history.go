@@ -109,7 +109,7 @@ func recordBan(tx *bolt.Tx, d Decision) error {
 // same transaction as the ban itself; RecordBan is for bans that are not
 // stored as active (an import of history).
 func (s *Store) RecordBan(d Decision) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return recordBan(tx, d) })
+	return s.update(func(tx *bolt.Tx) error { return recordBan(tx, d) })
 }
 
 // Count implements History: the highest ban count among the history records
@@ -127,7 +127,7 @@ func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
 		end[i/8] |= 0x80 >> (i % 8)
 	}
 	best := 0
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		visit := func(k, v []byte) error {
 			if len(k) < 17 || (!all && string(k[17:]) != pipeline) {
 				return nil
@@ -174,7 +174,7 @@ func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
 // BanHistory returns the history records of pipeline ("" for every pipeline).
 func (s *Store) BanHistory(pipeline string) ([]HistoryRecord, error) {
 	var out []HistoryRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketHistory).ForEach(func(k, v []byte) error {
 			name, p, ok := parseHistoryKey(k)
 			if !ok || (pipeline != "" && name != pipeline) {
@@ -212,7 +212,7 @@ func (s *Store) PurgeHistory(before time.Time) (int, error) {
 // pipeline's now − dbpurgeage); a zero time keeps the pipeline's history.
 func (s *Store) PurgeHistoryFunc(before func(pipeline string) time.Time) (int, error) {
 	purged := 0
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	err := s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketHistory)
 		var old [][]byte
 		err := b.ForEach(func(k, v []byte) error {

@@ -65,7 +65,7 @@ func (s *Store) putTotals(tx *bolt.Tx, pipeline string, c *Totals) error {
 // Totals returns a pipeline's stored counters (zero when none are stored).
 func (s *Store) Totals(pipeline string) (Totals, error) {
 	var c Totals
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTotals)
 		if b == nil {
 			return nil
@@ -122,7 +122,7 @@ func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []LinesChange) error {
 // that cannot be read is left out and reported in bad.
 func (s *Store) Lines(pipeline string) (out []LinesChange, bad int, err error) {
 	prefix := []byte(pipeline + "\x00")
-	err = s.db.View(func(tx *bolt.Tx) error {
+	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLines)
 		if b == nil {
 			return nil

@@ -138,7 +138,7 @@ func (s *Store) appendOutbox(tx *bolt.Tx, recs []OutboxRecord) error {
 // OutboxPeek returns up to max records of sink, oldest first.
 func (s *Store) OutboxPeek(sink string, max int) ([]OutboxItem, error) {
 	var out []OutboxItem
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox).Bucket([]byte(sink))
 		if b == nil {
 			return nil
@@ -160,7 +160,7 @@ func (s *Store) OutboxPeek(sink string, max int) ([]OutboxItem, error) {
 // OutboxDelete removes the records of sink up to and including seq (they
 // were published).
 func (s *Store) OutboxDelete(sink string, seq uint64) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketOutbox).Bucket([]byte(sink))
 		if b == nil {
 			return nil
@@ -178,7 +178,7 @@ func (s *Store) OutboxDelete(sink string, seq uint64) error {
 // OutboxLen is the number of records of sink waiting.
 func (s *Store) OutboxLen(sink string) int {
 	n := 0
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		n = s.outboxLen(tx, sink)
 		return nil
 	})
@@ -203,7 +203,7 @@ func (s *Store) outboxLen(tx *bolt.Tx, sink string) int {
 // records, with their counts.
 func (s *Store) OutboxSinks(prefix string) map[string]int {
 	out := map[string]int{}
-	_ = s.db.View(func(tx *bolt.Tx) error {
+	_ = s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketOutbox).ForEachBucket(func(k []byte) error {
 			if name := string(k); strings.HasPrefix(name, prefix) {
 				if n := s.outboxLen(tx, name); n > 0 {

@@ -23,6 +23,12 @@ func interspersed(app *cli.App, args []string) []string {
 	if cmd == nil {
 		return args
 	}
+	// A command with subcommands (logjail state check): the same, one
+	// level down.
+	if len(cmd.Subcommands) > 0 {
+		sub := interspersed(&cli.App{Commands: cmd.Subcommands}, args[1:])
+		return append([]string{args[0]}, sub...)
+	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
 		_, isBool := f.(*cli.BoolFlag)

@@ -48,6 +48,9 @@ func statusCommand() *cli.Command {
 				for name, why := range st.Failed {
 					fmt.Fprintf(w, "Pipeline %s is not running: %s\n", name, why)
 				}
+				if st.StoreError != "" {
+					fmt.Fprintf(w, "STATE STORE BROKEN: %s\n", st.StoreError)
+				}
 				return nil
 			}
 			st, err := cl.PipelineStatus(c.Context, c.Args().First())

@@ -46,6 +46,7 @@ func app() *cli.App {
 			validateCommand(),
 			importCommand(),
 			exportCommand(), importStateCommand(),
+			stateCommand(),
 		},
 	}
 }
