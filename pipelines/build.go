@@ -60,16 +60,18 @@ var sourceKinds = []struct {
 			return nil, false, nil
 		}
 		cfg := syslog.Config{
-			Listen:      sl.Listen,
-			MaxMessage:  sl.MaxMessage,
-			MaxConns:    sl.MaxConns,
-			IdleTimeout: time.Duration(sl.IdleTimeout),
+			Listen:          sl.Listen,
+			MaxMessage:      sl.MaxMessage,
+			MaxConns:        sl.MaxConns,
+			MaxConnsPerPeer: sl.MaxConnsPerPeer,
+			IdleTimeout:     time.Duration(sl.IdleTimeout),
 		}
 		for _, p := range sl.Allow {
 			cfg.Allow = append(cfg.Allow, netip.Prefix(p))
 		}
 		if t := sl.TLS; t != nil {
-			cfg.TLS = syslog.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, ClientCAFile: t.ClientCA, RequireClientCert: t.RequireClientCert}
+			cfg.TLS = syslog.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, ClientCAFile: t.ClientCA, RequireClientCert: t.RequireClientCert,
+				HandshakeTimeout: time.Duration(t.HandshakeTimeout)}
 		}
 		if sl.SocketMode != "" {
 			mode, err := strconv.ParseUint(sl.SocketMode, 8, 32)
