@@ -40,9 +40,11 @@ var sourceKinds = []struct {
 			return nil, false, nil
 		}
 		t, err := file.New(file.Config{
-			Paths:   in.File.Paths,
-			Poll:    time.Duration(in.File.Poll),
-			MaxLine: in.File.MaxLine,
+			Paths:    in.File.Paths,
+			Poll:     time.Duration(in.File.Poll),
+			MaxLine:  in.File.MaxLine,
+			MaxFiles: in.File.MaxFiles,
+			Budget:   deps.Files,
 		}, deps.Positions, deps.Log)
 		return t, true, err
 	}},
@@ -119,7 +121,10 @@ type Deps struct {
 	Positions ingest.Positions
 	// Bans carries the pipelines' ban decisions to bans sources.
 	Bans *bans.Bus
-	Log  *slog.Logger
+	// Files is the descriptor budget all file sources share (nil:
+	// unlimited).
+	Files *file.Budget
+	Log   *slog.Logger
 }
 
 // buildSource constructs the one source an ingest entry declares.

@@ -241,6 +241,9 @@ type FileSpec struct {
 	Poll Duration `yaml:"poll"`
 	// MaxLine is the longest line accepted; longer lines are counted and skipped.
 	MaxLine int `yaml:"max_line"`
+	// MaxFiles is the most files the source keeps open; matching files
+	// beyond it are reported, not followed.
+	MaxFiles int `yaml:"max_files"`
 }
 
 // MatchSpec selects a filter and/or gives inline regexes.
