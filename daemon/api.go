@@ -63,7 +63,9 @@ type SourceStatus struct {
 	// it has not since logjail started.
 	LastEntry *time.Time `json:"last_entry,omitempty"`
 	// Rejected counts records refused by policy (syslog senders outside
-	// allow); HandshakeFailures failed TLS handshakes of a listener.
+	// allow, connections beyond max_connections or
+	// max_connections_per_peer); HandshakeFailures failed or timed-out TLS
+	// handshakes of a listener.
 	Rejected          uint64 `json:"rejected"`
 	HandshakeFailures uint64 `json:"tls_handshake_failures"`
 }

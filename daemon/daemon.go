@@ -21,6 +21,7 @@ import (
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/enforce/nftables"
 	"github.com/logjail/logjail/ingest/bans"
+	"github.com/logjail/logjail/ingest/file"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
@@ -85,6 +86,8 @@ type Daemon struct {
 	// stops run a pipeline's exec stop commands (at shutdown, or before
 	// a reload starts them again); guarded by mu.
 	stops map[string]func()
+	// files is the descriptor budget the file sources share.
+	files *file.Budget
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
@@ -112,6 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 	store.SetLog(log)
 
 	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{}}
+	d.files = fileBudget(log)
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.

@@ -79,7 +79,7 @@ var (
 	descSkipped   = prometheus.NewDesc("logjail_source_skipped_total", "Records skipped as bad input, per source.", []string{"pipeline", "source"}, nil)
 	descDropped   = prometheus.NewDesc("logjail_source_dropped_total", "Records dropped because the queue was full, per source.", []string{"pipeline", "source"}, nil)
 	descSrcErrors = prometheus.NewDesc("logjail_source_errors_total", "Read and parse errors (missing files, I/O errors, malformed records), per source.", []string{"pipeline", "source"}, nil)
-	descRejected  = prometheus.NewDesc("logjail_source_rejected_total", "Records refused by policy (syslog senders outside allow), per source.", []string{"pipeline", "source"}, nil)
+	descRejected  = prometheus.NewDesc("logjail_source_rejected_total", "Records refused by policy (syslog senders outside allow, connections beyond a connection budget), per source.", []string{"pipeline", "source"}, nil)
 	descHandshake = prometheus.NewDesc("logjail_source_tls_handshake_failures_total", "Failed TLS handshakes of a listener, per source.", []string{"pipeline", "source"}, nil)
 	descLastEntry = prometheus.NewDesc("logjail_source_last_entry_timestamp_seconds", "When the source last delivered an entry (unix seconds); 0 when it has not since logjail started.", []string{"pipeline", "source"}, nil)
 	descSrcState  = prometheus.NewDesc("logjail_source_state", "The source's health: 1 for its current state (reading, waiting, unavailable, error), 0 for the others.", []string{"pipeline", "source", "state"}, nil)

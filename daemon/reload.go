@@ -195,7 +195,7 @@ func (d *Daemon) node() string {
 // its stored bans kept enforced; that is not an error.
 func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
 	enf := d.enforcerOf(ctx, p)
-	st, err := pipelines.Build(p, pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Log: d.log})
+	st, err := pipelines.Build(p, pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Files: d.files, Log: d.log})
 	if err != nil {
 		d.log.Error("pipeline not started", "pipeline", p.Name, "err", err)
 		d.mu.Lock()

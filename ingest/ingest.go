@@ -78,7 +78,8 @@ type Stats struct {
 	Dropped uint64 // records dropped because the queue was full (only sources that cannot wait)
 	Errors  uint64 // read errors (missing files, I/O errors, malformed records)
 	// Rejected counts records refused by policy, not for what they hold:
-	// syslog datagrams and connections from senders outside allow.
+	// syslog datagrams and connections from senders outside allow, and
+	// connections beyond a listener's connection budgets.
 	Rejected uint64
 	// HandshakeFailures counts failed TLS handshakes of a listener (also
 	// counted in Errors).

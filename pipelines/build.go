@@ -40,9 +40,11 @@ var sourceKinds = []struct {
 			return nil, false, nil
 		}
 		t, err := file.New(file.Config{
-			Paths:   in.File.Paths,
-			Poll:    time.Duration(in.File.Poll),
-			MaxLine: in.File.MaxLine,
+			Paths:    in.File.Paths,
+			Poll:     time.Duration(in.File.Poll),
+			MaxLine:  in.File.MaxLine,
+			MaxFiles: in.File.MaxFiles,
+			Budget:   deps.Files,
 		}, deps.Positions, deps.Log)
 		return t, true, err
 	}},
@@ -60,16 +62,18 @@ var sourceKinds = []struct {
 			return nil, false, nil
 		}
 		cfg := syslog.Config{
-			Listen:      sl.Listen,
-			MaxMessage:  sl.MaxMessage,
-			MaxConns:    sl.MaxConns,
-			IdleTimeout: time.Duration(sl.IdleTimeout),
+			Listen:          sl.Listen,
+			MaxMessage:      sl.MaxMessage,
+			MaxConns:        sl.MaxConns,
+			MaxConnsPerPeer: sl.MaxConnsPerPeer,
+			IdleTimeout:     time.Duration(sl.IdleTimeout),
 		}
 		for _, p := range sl.Allow {
 			cfg.Allow = append(cfg.Allow, netip.Prefix(p))
 		}
 		if t := sl.TLS; t != nil {
-			cfg.TLS = syslog.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, ClientCAFile: t.ClientCA, RequireClientCert: t.RequireClientCert}
+			cfg.TLS = syslog.TLSConfig{CertFile: t.Cert, KeyFile: t.Key, ClientCAFile: t.ClientCA, RequireClientCert: t.RequireClientCert,
+				HandshakeTimeout: time.Duration(t.HandshakeTimeout)}
 		}
 		if sl.SocketMode != "" {
 			mode, err := strconv.ParseUint(sl.SocketMode, 8, 32)
@@ -117,7 +121,10 @@ type Deps struct {
 	Positions ingest.Positions
 	// Bans carries the pipelines' ban decisions to bans sources.
 	Bans *bans.Bus
-	Log  *slog.Logger
+	// Files is the descriptor budget all file sources share (nil:
+	// unlimited).
+	Files *file.Budget
+	Log   *slog.Logger
 }
 
 // buildSource constructs the one source an ingest entry declares.

@@ -80,10 +80,10 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 		if !filepath.IsAbs(file) {
 			file = filepath.Join(dir, file)
 		}
-		data, err = os.ReadFile(file)
+		data, err = readConfigFile(file)
 	} else {
 		file = filepath.Join(dir, "filters", name+".yaml")
-		data, err = os.ReadFile(file)
+		data, err = readConfigFile(file)
 		if errors.Is(err, os.ErrNotExist) {
 			file = "pipelines/filters/" + name + ".yaml"
 			data, err = shipped.ReadFile("filters/" + name + ".yaml")

@@ -45,6 +45,9 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkSizes(files); err != nil {
+		return nil, err
+	}
 	d := &decoder{}
 	var defaults []keyed
 	pipes := map[string][]keyed{}
@@ -172,7 +175,7 @@ func configFiles(path string) ([]string, error) {
 
 // parseFile returns the top-level mapping of a YAML file (nil when empty).
 func parseFile(d *decoder, file string) (*yaml.Node, error) {
-	data, err := os.ReadFile(file)
+	data, err := readConfigFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}

@@ -186,11 +186,13 @@ type SyslogSpec struct {
 	// Listen is udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or unix:///path.
 	Listen string `yaml:"listen"`
 	// Allow lists the senders accepted; empty accepts everyone.
-	Allow       []Prefix   `yaml:"allow"`
-	MaxMessage  int        `yaml:"max_message"`
-	MaxConns    int        `yaml:"max_connections"`
-	IdleTimeout Duration   `yaml:"idle_timeout"`
-	TLS         *SyslogTLS `yaml:"tls"`
+	Allow      []Prefix `yaml:"allow"`
+	MaxMessage int      `yaml:"max_message"`
+	MaxConns   int      `yaml:"max_connections"`
+	// MaxConnsPerPeer bounds one sender's share of max_connections.
+	MaxConnsPerPeer int        `yaml:"max_connections_per_peer"`
+	IdleTimeout     Duration   `yaml:"idle_timeout"`
+	TLS             *SyslogTLS `yaml:"tls"`
 	// SocketMode is a unix:// socket's permission, in octal ("0660").
 	SocketMode string `yaml:"socket_mode"`
 }
@@ -201,6 +203,8 @@ type SyslogTLS struct {
 	Key               string `yaml:"key"`
 	ClientCA          string `yaml:"client_ca"`
 	RequireClientCert bool   `yaml:"require_client_cert"`
+	// HandshakeTimeout bounds the TLS handshake (default 10s).
+	HandshakeTimeout Duration `yaml:"handshake_timeout"`
 }
 
 // NATSSpec subscribes to a NATS subject.
@@ -237,6 +241,9 @@ type FileSpec struct {
 	Poll Duration `yaml:"poll"`
 	// MaxLine is the longest line accepted; longer lines are counted and skipped.
 	MaxLine int `yaml:"max_line"`
+	// MaxFiles is the most files the source keeps open; matching files
+	// beyond it are reported, not followed.
+	MaxFiles int `yaml:"max_files"`
 }
 
 // MatchSpec selects a filter and/or gives inline regexes.

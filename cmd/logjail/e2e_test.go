@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -217,6 +218,8 @@ type setup struct {
 	extra []string
 	// pipeline is the one whose first source start waits for (default e2e).
 	pipeline string
+	// wrap runs logjail under a command (prlimit ...), inside the namespace.
+	wrap []string
 }
 
 func newSetup(t testing.TB, pipelineYAML string) *setup {
@@ -249,6 +252,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 		t.Fatal(err)
 	}
 	args := append([]string{binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
+	args = append(slices.Clone(s.wrap), args...)
 	if tn != nil {
 		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
 	} else {

@@ -37,6 +37,8 @@ type tailFile struct {
 	path string // where the file was last seen; the Position key
 	f    *os.File
 	r    *bufio.Reader
+	// budget is given back f's descriptor when f is closed.
+	budget *Budget
 
 	off  int64  // bytes consumed from the file (lines + held partial)
 	head []byte // the file's first bytes as read, up to headSize
@@ -173,6 +175,7 @@ func (tf *tailFile) close() {
 	if tf.f != nil {
 		tf.f.Close()
 		tf.f = nil
+		tf.budget.give()
 	}
 	tf.r = nil
 	tf.partial = nil

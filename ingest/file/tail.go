@@ -33,6 +33,9 @@ const (
 	minPoll           = 10 * time.Millisecond // a smaller interval would be a busy loop
 	defaultMaxLine    = 64 << 10
 	defaultRotateWait = 5 * time.Second
+	defaultMaxFiles   = 256
+	// unfollowedWarn is how often files left unfollowed are logged.
+	unfollowedWarn = time.Minute
 
 	// roundBudget is how much one file may read before the others get a
 	// turn, so that one busy or huge file cannot starve the rest.
@@ -61,6 +64,16 @@ type Config struct {
 	// DisableNotify turns inotify off and relies on polling alone: for file
 	// systems where inotify does not report changes, and for tests.
 	DisableNotify bool
+	// MaxFiles is the most files this source keeps open at once (rotated
+	// files still being read included). Matching files beyond it are not
+	// followed: they are counted in Stats.Errors, named in the source's
+	// error state and logged (once a minute), and followed once others
+	// close. Default 256.
+	MaxFiles int
+	// Budget, when set, is shared with the other file sources: a file is
+	// opened only when a descriptor is left in it, and reported like one
+	// beyond MaxFiles otherwise.
+	Budget *Budget
 }
 
 // Tail follows a set of files and globs. It implements ingest.Source.
@@ -106,6 +119,12 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 		return nil, fmt.Errorf("file: negative RotateWait %v", cfg.RotateWait)
 	case cfg.RotateWait == 0:
 		cfg.RotateWait = defaultRotateWait
+	}
+	switch {
+	case cfg.MaxFiles < 0:
+		return nil, fmt.Errorf("file: max_files: %d is negative", cfg.MaxFiles)
+	case cfg.MaxFiles == 0:
+		cfg.MaxFiles = defaultMaxFiles
 	}
 	t := &Tail{cfg: cfg, pos: pos, log: log}
 	if t.log == nil {
@@ -243,6 +262,14 @@ type runner struct {
 	// source's error state while any is left.
 	faults map[string]string
 
+	// unfollowed are matching files left closed by MaxFiles or the
+	// descriptor budget, each counted once until it is followed; why says
+	// which budget ran out at the last scan.
+	unfollowed     map[string]bool
+	unfollowedWhy  string
+	unfollowedSeen int       // left out at the last scan
+	unfollowedLog  time.Time // last warning
+
 	w           *fsnotify.Watcher
 	wantDirs    []string
 	watched     map[string]bool
@@ -279,6 +306,7 @@ func (r *runner) scan() {
 			r.startPaths[p] = true
 		}
 	}
+	var fresh []fileID
 	for id, p := range seen {
 		if tf := r.files[id]; tf != nil {
 			if tf.path != p {
@@ -288,15 +316,35 @@ func (r *runner) scan() {
 			tf.gone = time.Time{}
 			continue
 		}
-		tf, err := r.open(p, id)
-		if err != nil {
-			r.problem(p, "cannot open", err)
+		fresh = append(fresh, id)
+	}
+	// New files are opened in name order, so that which ones a budget
+	// leaves out does not change from one scan to the next.
+	slices.SortFunc(fresh, func(a, b fileID) int { return cmp.Compare(seen[a], seen[b]) })
+	var left []string
+	why := ""
+	for _, id := range fresh {
+		p := seen[id]
+		if len(r.files) >= r.t.cfg.MaxFiles {
+			left, why = append(left, p), fmt.Sprintf("max_files (%d) reached", r.t.cfg.MaxFiles)
 			continue
 		}
-		if tf != nil {
-			r.files[id] = tf
+		if !r.t.cfg.Budget.take() {
+			left, why = append(left, p), fmt.Sprintf("the file sources' descriptor budget (%d) is used up", r.t.cfg.Budget.Limit())
+			continue
 		}
+		tf, err := r.open(p, id)
+		if err != nil || tf == nil {
+			r.t.cfg.Budget.give()
+			if err != nil {
+				r.problem(p, "cannot open", err)
+			}
+			continue
+		}
+		tf.budget = r.t.cfg.Budget
+		r.files[id] = tf
 	}
+	r.leftOut(left, why, now)
 	for id, tf := range r.files {
 		if _, ok := seen[id]; !ok && tf.gone.IsZero() {
 			tf.gone = now
@@ -305,6 +353,28 @@ func (r *runner) scan() {
 	}
 	r.reorder()
 	r.firstScan = false
+}
+
+// leftOut reports the files a scan left closed: each counted once as an
+// error, all named in the health (see updateHealth), and logged at most
+// once every unfollowedWarn.
+func (r *runner) leftOut(paths []string, why string, now time.Time) {
+	r.unfollowedSeen, r.unfollowedWhy = len(paths), why
+	left := make(map[string]bool, len(paths))
+	for _, p := range paths {
+		if !r.unfollowed[p] {
+			r.t.errs.Add(1)
+		}
+		left[p] = true
+	}
+	r.unfollowed = left
+	if len(paths) == 0 {
+		return
+	}
+	if now.Sub(r.unfollowedLog) >= unfollowedWarn {
+		r.unfollowedLog = now
+		r.log.Warn("file: matching files not followed", "count", len(paths), "because", why, "first", paths[0])
+	}
 }
 
 // consider stats one candidate path and records the file it names.
@@ -622,8 +692,12 @@ func (r *runner) updateHealth() {
 			why = append(why, tf.path+": read error: "+tf.errMsg)
 		}
 	}
+	slices.Sort(why)
+	if r.unfollowedSeen > 0 {
+		// One summary, not one path each: there may be thousands.
+		why = append(why, fmt.Sprintf("%d matching files not followed: %s", r.unfollowedSeen, r.unfollowedWhy))
+	}
 	if len(why) > 0 {
-		slices.Sort(why)
 		r.t.health.Set(ingest.StateError, strings.Join(why, "; "))
 		return
 	}

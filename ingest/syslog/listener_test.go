@@ -694,7 +694,7 @@ func TestMaxConnsAndIdle(t *testing.T) {
 	if e := h.next(); e.Message != "h app: d" {
 		t.Errorf("Message %q", e.Message)
 	}
-	if st := h.l.Stats(); st.Errors != 1 { // the refusal
+	if st := h.l.Stats(); st.Rejected != 1 || st.Errors != 0 { // the refusal is a budget's, not an error
 		t.Errorf("Stats %+v", st)
 	}
 	h.none()
@@ -798,6 +798,10 @@ func TestNewValidation(t *testing.T) {
 		{Config{Listen: "udp://:514", MaxMessage: 1 << 30}, "max_message"},
 		{Config{Listen: "tcp://:514", MaxConns: -1}, "max_connections"},
 		{Config{Listen: "tcp://:514", IdleTimeout: -time.Second}, "idle_timeout"},
+		{Config{Listen: "tcp://:514", MaxConnsPerPeer: -1}, "max_connections_per_peer"},
+		{Config{Listen: "tcp://:514", MaxConns: 4, MaxConnsPerPeer: 5}, "max_connections_per_peer"},
+		{Config{Listen: "tls://:6514", TLS: TLSConfig{CertFile: cert, KeyFile: key, HandshakeTimeout: -time.Second}}, "tls.handshake_timeout"},
+		{Config{Listen: "tcp://:514", TLS: TLSConfig{HandshakeTimeout: time.Second}}, "tls: only for tls://"},
 		{Config{Listen: "udp://:514", SocketMode: 0o666}, "socket_mode"},
 		{Config{Listen: "unix:///run/x.sock", SocketMode: os.ModeSetuid | 0o666}, "socket_mode"},
 		{Config{Listen: "tcp://:514", TLS: TLSConfig{CertFile: cert, KeyFile: key}}, "tls: only for tls://"},
@@ -827,6 +831,25 @@ func TestNewValidation(t *testing.T) {
 	for _, c := range good {
 		if _, err := New(c, nil); err != nil {
 			t.Errorf("New(%+v): %v", c, err)
+		}
+	}
+	defaults := []struct {
+		cfg       Config
+		perPeer   int
+		handshake time.Duration
+	}{
+		{Config{Listen: "tcp://:514"}, 16, 0},
+		{Config{Listen: "tcp://:514", MaxConns: 4}, 4, 0},
+		{Config{Listen: "tls://:6514", TLS: TLSConfig{CertFile: cert, KeyFile: key}}, 16, 10 * time.Second},
+		{Config{Listen: "tls://:6514", MaxConnsPerPeer: 2, TLS: TLSConfig{CertFile: cert, KeyFile: key, HandshakeTimeout: time.Second}}, 2, time.Second},
+	}
+	for _, d := range defaults {
+		l, err := New(d.cfg, nil)
+		if err != nil {
+			t.Fatalf("New(%+v): %v", d.cfg, err)
+		}
+		if l.cfg.MaxConnsPerPeer != d.perPeer || l.cfg.TLS.HandshakeTimeout != d.handshake {
+			t.Errorf("New(%+v): per peer %d, handshake timeout %v; want %d, %v", d.cfg, l.cfg.MaxConnsPerPeer, l.cfg.TLS.HandshakeTimeout, d.perPeer, d.handshake)
 		}
 	}
 	l, _ := New(Config{Listen: "udp://0.0.0.0:514", Allow: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/8")}}, nil)

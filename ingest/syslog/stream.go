@@ -16,28 +16,55 @@ import (
 )
 
 // connSet tracks the open stream connections, so that shutdown can close
-// them and MaxConns can be enforced.
+// them and MaxConns and MaxConnsPerPeer can be enforced.
 type connSet struct {
 	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
+	conns  map[net.Conn]netip.Addr
+	peers  map[netip.Addr]int // open connections per peer
 	closed bool
 }
 
-// add registers c unless limit connections are open or the set is closed.
-func (s *connSet) add(c net.Conn, limit int) bool {
+func newConnSet() *connSet {
+	return &connSet{conns: make(map[net.Conn]netip.Addr), peers: make(map[netip.Addr]int)}
+}
+
+// Why add refused a connection.
+const (
+	admitted = iota
+	refusedClosed
+	refusedFull    // MaxConns are open
+	refusedPerPeer // the peer has MaxConnsPerPeer open
+)
+
+// add registers c from peer unless limit connections are open, perPeer of
+// them from peer, or the set is closed; it says which.
+func (s *connSet) add(c net.Conn, peer netip.Addr, limit, perPeer int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.conns) >= limit {
-		return false
+	switch {
+	case s.closed:
+		return refusedClosed
+	case len(s.conns) >= limit:
+		return refusedFull
+	case s.peers[peer] >= perPeer:
+		return refusedPerPeer
 	}
-	s.conns[c] = struct{}{}
-	return true
+	s.conns[c] = peer
+	s.peers[peer]++
+	return admitted
 }
 
 func (s *connSet) remove(c net.Conn) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	peer, ok := s.conns[c]
+	if !ok {
+		return
+	}
 	delete(s.conns, c)
-	s.mu.Unlock()
+	if s.peers[peer]--; s.peers[peer] <= 0 {
+		delete(s.peers, peer)
+	}
 }
 
 func (s *connSet) closeAll() {
@@ -57,7 +84,7 @@ func (l *Listener) runStream(ctx context.Context, out chan<- ingest.Entry) error
 	if err != nil {
 		return fmt.Errorf("syslog: %s: %w", l.cfg.Listen, err)
 	}
-	conns := &connSet{conns: make(map[net.Conn]struct{})}
+	conns := newConnSet()
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
 		conns.closeAll()
@@ -96,11 +123,20 @@ func (l *Listener) runStream(ctx context.Context, out chan<- ingest.Entry) error
 			c.Close()
 			continue
 		}
-		if !conns.add(c, l.cfg.MaxConns) {
-			if ctx.Err() == nil {
-				l.refused.Add(1)
-				l.warnLimited("refused", "syslog: too many connections; closing new ones", "peer", peer, "max_connections", l.cfg.MaxConns)
-			}
+		switch conns.add(c, peer, l.cfg.MaxConns, l.cfg.MaxConnsPerPeer) {
+		case refusedClosed:
+			c.Close()
+			continue
+		case refusedPerPeer:
+			l.peerRefused.Add(1)
+			l.warnLimited("per-peer", "syslog: too many connections from one peer; closing its new ones (counted as rejected)",
+				"listen", l.cfg.Listen, "peer", peer, "max_connections_per_peer", l.cfg.MaxConnsPerPeer)
+			c.Close()
+			continue
+		case refusedFull:
+			l.refused.Add(1)
+			l.warnLimited("refused", "syslog: too many connections; closing new ones (counted as rejected)",
+				"listen", l.cfg.Listen, "peer", peer, "max_connections", l.cfg.MaxConns)
 			c.Close()
 			continue
 		}
@@ -135,12 +171,21 @@ func (r idleReader) Read(p []byte) (int, error) {
 func (l *Listener) serve(ctx context.Context, c net.Conn, peer netip.Addr, out chan<- ingest.Entry) {
 	conn := c
 	if l.tls != nil {
+		// The handshake has its own, short, limit: a peer that connects
+		// and never sends a ClientHello must not hold a connection slot
+		// for the idle timeout.
 		tc := tls.Server(c, l.tls)
-		_ = c.SetDeadline(time.Now().Add(l.cfg.IdleTimeout))
+		_ = c.SetDeadline(time.Now().Add(l.cfg.TLS.HandshakeTimeout))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			if ctx.Err() == nil {
 				l.tlsErrs.Add(1)
-				l.warnLimited("tls", "syslog: TLS handshake failed (counted)", "listen", l.cfg.Listen, "peer", peer, "err", err)
+				if errors.Is(err, os.ErrDeadlineExceeded) {
+					l.tlsTimeouts.Add(1)
+					l.warnLimited("tls-timeout", "syslog: TLS handshake not completed in time; connection closed (counted)",
+						"listen", l.cfg.Listen, "peer", peer, "handshake_timeout", l.cfg.TLS.HandshakeTimeout)
+				} else {
+					l.warnLimited("tls", "syslog: TLS handshake failed (counted)", "listen", l.cfg.Listen, "peer", peer, "err", err)
+				}
 			}
 			return
 		}

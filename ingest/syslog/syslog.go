@@ -48,13 +48,16 @@
 //   - Read: entries delivered.
 //   - Skipped: messages longer than MaxMessage and empty datagrams.
 //   - Rejected: datagrams and connections from senders outside Allow,
-//     logged naming the peer (at most once a minute).
+//     and stream connections refused by a budget (MaxConns,
+//     MaxConnsPerPeer); logged naming the peer (at most once a minute
+//     per kind).
 //   - Dropped: datagrams (UDP, unix) that arrived while the queue was full.
 //   - Errors: malformed messages (delivered as raw text all the same),
-//     framing errors and truncated frames, failed TLS handshakes,
-//     connections refused beyond MaxConns, and read errors.
-//   - HandshakeFailures: failed TLS handshakes, logged with the peer and
-//     the reason (at most once a minute).
+//     framing errors and truncated frames, failed TLS handshakes and
+//     read errors.
+//   - HandshakeFailures: failed TLS handshakes, including those not
+//     completed within TLS.HandshakeTimeout, logged with the peer and the
+//     reason (at most once a minute).
 //
 // Stats.State is waiting until the socket is bound and while no sender
 // has been heard from, reading once one has, error when the socket cannot
@@ -86,11 +89,15 @@ import (
 )
 
 const (
-	defaultMaxMessage  = 64 << 10
-	maxMaxMessage      = 16 << 20
-	defaultMaxConns    = 256
-	defaultIdleTimeout = 5 * time.Minute
-	defaultSocketMode  = 0o660
+	defaultMaxMessage = 64 << 10
+	maxMaxMessage     = 16 << 20
+	defaultMaxConns   = 256
+	// defaultMaxConnsPerPeer keeps one peer from holding more than a
+	// sixteenth of the default MaxConns.
+	defaultMaxConnsPerPeer  = 16
+	defaultIdleTimeout      = 5 * time.Minute
+	defaultHandshakeTimeout = 10 * time.Second
+	defaultSocketMode       = 0o660
 	// streamBufSize is the read buffer of one stream connection; longer
 	// messages are assembled in a separate buffer up to MaxMessage.
 	streamBufSize = 16 << 10
@@ -117,10 +124,15 @@ type Config struct {
 	// arrive, so memory stays within MaxConns × 2 × MaxMessage.
 	MaxMessage int
 	// MaxConns bounds the concurrent TCP/TLS connections; further ones are
-	// closed at once and counted. Default 256.
+	// closed at once and counted in Stats.Rejected. Default 256.
 	MaxConns int
+	// MaxConnsPerPeer bounds the concurrent TCP/TLS connections from one
+	// address, so that one peer cannot fill MaxConns; further ones are
+	// closed at once and counted in Stats.Rejected. At most MaxConns;
+	// default 16, or MaxConns when that is smaller.
+	MaxConnsPerPeer int
 	// IdleTimeout closes a TCP/TLS connection that sent nothing for this
-	// long (also the TLS handshake's time limit). Default 5m.
+	// long. Default 5m.
 	IdleTimeout time.Duration
 	// TLS configures tls:// listeners.
 	TLS TLSConfig
@@ -145,10 +157,14 @@ type TLSConfig struct {
 	// RequireClientCert refuses clients without a verified certificate;
 	// needs ClientCAFile.
 	RequireClientCert bool
+	// HandshakeTimeout closes a connection whose TLS handshake did not
+	// complete in this long (a peer that never sends a ClientHello);
+	// counted in Stats.HandshakeFailures. Default 10s.
+	HandshakeTimeout time.Duration
 }
 
 func (t TLSConfig) set() bool {
-	return t.CertFile != "" || t.KeyFile != "" || t.ClientCAFile != "" || t.RequireClientCert
+	return t.CertFile != "" || t.KeyFile != "" || t.ClientCAFile != "" || t.RequireClientCert || t.HandshakeTimeout != 0
 }
 
 // Listener receives syslog messages. It implements ingest.Source.
@@ -173,7 +189,8 @@ type Listener struct {
 	delivered, oversize, denied, empty, dropped atomic.Uint64
 	parseErrs, frameErrs, readErrs, tlsErrs     atomic.Uint64
 	runErrs                                     atomic.Uint64 // sockets that could not be bound or served
-	accepted, refused, idleClosed               atomic.Uint64
+	tlsTimeouts                                 atomic.Uint64
+	accepted, refused, peerRefused, idleClosed  atomic.Uint64
 	open                                        atomic.Int64
 }
 
@@ -189,10 +206,12 @@ type Counters struct {
 	ParseErrors   uint64 // messages the parsers rejected (delivered as raw text)
 	FramingErrors uint64 // bad octet counts, frames cut short by the sender
 	ReadErrors    uint64 // socket errors
-	TLSErrors     uint64 // failed TLS handshakes
+	TLSErrors     uint64 // failed TLS handshakes (timeouts included)
+	TLSTimeouts   uint64 // TLS handshakes not completed within HandshakeTimeout
 	RunErrors     uint64 // runs that failed (a socket that could not be bound)
 	Accepted      uint64 // stream connections accepted
 	Refused       uint64 // stream connections closed because MaxConns were open
+	PeerRefused   uint64 // stream connections closed because their peer had MaxConnsPerPeer open
 	IdleClosed    uint64 // stream connections closed after IdleTimeout
 	Open          int64  // stream connections open now
 }
@@ -241,6 +260,17 @@ func New(cfg Config, log *slog.Logger) (*Listener, error) {
 		cfg.MaxConns = defaultMaxConns
 	}
 	switch {
+	case cfg.MaxConnsPerPeer < 0:
+		return nil, fmt.Errorf("syslog: max_connections_per_peer: %d is negative", cfg.MaxConnsPerPeer)
+	case cfg.MaxConnsPerPeer > cfg.MaxConns:
+		return nil, fmt.Errorf("syslog: max_connections_per_peer: %d is more than max_connections (%d)", cfg.MaxConnsPerPeer, cfg.MaxConns)
+	case cfg.MaxConnsPerPeer == 0:
+		cfg.MaxConnsPerPeer = min(defaultMaxConnsPerPeer, cfg.MaxConns)
+	}
+	if cfg.TLS.HandshakeTimeout < 0 {
+		return nil, fmt.Errorf("syslog: tls.handshake_timeout: %v is negative", cfg.TLS.HandshakeTimeout)
+	}
+	switch {
 	case cfg.IdleTimeout < 0:
 		return nil, fmt.Errorf("syslog: idle_timeout: %v is negative", cfg.IdleTimeout)
 	case cfg.IdleTimeout == 0:
@@ -264,6 +294,9 @@ func New(cfg Config, log *slog.Logger) (*Listener, error) {
 	if scheme == "tls" {
 		if l.tls, err = tlsConfig(cfg.TLS, log); err != nil {
 			return nil, err
+		}
+		if l.cfg.TLS.HandshakeTimeout == 0 {
+			l.cfg.TLS.HandshakeTimeout = defaultHandshakeTimeout
 		}
 	} else if cfg.TLS.set() {
 		return nil, errors.New("syslog: tls: only for tls:// listeners")
@@ -490,9 +523,9 @@ func (l *Listener) Stats() ingest.Stats {
 	st := ingest.Stats{
 		Read:              c.Delivered,
 		Skipped:           c.Oversize + c.Empty,
-		Rejected:          c.Denied,
+		Rejected:          c.Denied + c.Refused + c.PeerRefused,
 		Dropped:           c.Dropped,
-		Errors:            c.ParseErrors + c.FramingErrors + c.ReadErrors + c.TLSErrors + c.Refused + c.RunErrors,
+		Errors:            c.ParseErrors + c.FramingErrors + c.ReadErrors + c.TLSErrors + c.RunErrors,
 		HandshakeFailures: c.TLSErrors,
 	}
 	l.health.Fill(&st)
@@ -512,8 +545,10 @@ func (l *Listener) Counters() Counters {
 		ReadErrors:    l.readErrs.Load(),
 		TLSErrors:     l.tlsErrs.Load(),
 		RunErrors:     l.runErrs.Load(),
+		TLSTimeouts:   l.tlsTimeouts.Load(),
 		Accepted:      l.accepted.Load(),
 		Refused:       l.refused.Load(),
+		PeerRefused:   l.peerRefused.Load(),
 		IdleClosed:    l.idleClosed.Load(),
 		Open:          l.open.Load(),
 	}
