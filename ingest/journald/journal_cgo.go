@@ -88,6 +88,11 @@ type reader struct {
 	// pending is set when the current entry has not been handled yet:
 	// the first entry after a stored cursor that was not found.
 	pending bool
+	// resumeAt is the cursor the journal was positioned at while nothing
+	// at or after it could be read yet (a file still being written or
+	// flushed): the first entry that appears is skipped if it is that
+	// entry or a copy of it in another file, as position does.
+	resumeAt string
 	// empty is set while the open journal has no journal files (the
 	// source is unavailable); openedAt is when it was opened.
 	empty     bool
@@ -182,6 +187,7 @@ func (r *reader) open() error {
 
 // position moves the journal to just before the first entry to deliver.
 func (r *reader) position() error {
+	r.resumeAt = ""
 	cursor := r.last
 	if cursor == "" && r.j.pos != nil {
 		v, err := r.j.pos.Position(r.j.key)
@@ -206,8 +212,9 @@ func (r *reader) position() error {
 	}
 	n, err := r.sd.Next()
 	if err != nil || n == 0 {
-		// Nothing at or after the cursor yet: the next entry written is
-		// the first to deliver.
+		// Nothing at or after the cursor yet: the next entry that appears
+		// is the first to deliver, unless it is the cursor's own.
+		r.resumeAt = cursor
 		return err
 	}
 	if r.sd.TestCursor(cursor) == nil {
@@ -268,11 +275,34 @@ func (r *reader) follow() error {
 				}
 				continue
 			}
+			if r.alreadyHandled() {
+				continue
+			}
 		}
 		if err := r.handle(); err != nil {
 			return err
 		}
 	}
+}
+
+// alreadyHandled reports whether the current entry is the one the journal
+// was positioned at while nothing could be read (resumeAt), or a copy of
+// it; it is checked for the first entry after that only.
+func (r *reader) alreadyHandled() bool {
+	c := r.resumeAt
+	if c == "" {
+		return false
+	}
+	r.resumeAt = ""
+	if r.sd.TestCursor(c) == nil {
+		return true
+	}
+	if cur, err := r.sd.GetCursor(); err == nil && sameEntry(c, cur) {
+		r.log.Debug("journald: resuming after a copy of the last entry", "cursor", c, "copy", cur)
+		r.last = cur
+		return true
+	}
+	return false
 }
 
 // wait blocks until the journal changes or waitTimeout passes.
