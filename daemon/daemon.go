@@ -23,6 +23,7 @@ import (
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // Defaults of the command line.
@@ -85,6 +86,11 @@ type Daemon struct {
 	// stops run a pipeline's exec stop commands (at shutdown, or before
 	// a reload starts them again); guarded by mu.
 	stops map[string]func()
+	// host follows this host's addresses (ignoreself); servers are the
+	// NATS servers' addresses, resolved at start and on reload. The
+	// pipelines' gates never ban either.
+	host    *gate.Host
+	servers *gate.Set
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
@@ -107,7 +113,13 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{}}
+	host, err := gate.WatchHost()
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{},
+		host: host, servers: gate.NewSet(natsServers(opts.Config)...)}
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.

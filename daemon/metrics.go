@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // metrics exposes the daemon's counters to Prometheus. Values are read
@@ -90,11 +91,12 @@ var (
 	descMailQueue = prometheus.NewDesc("logjail_mail_queued", "Decisions and notes waiting to be mailed, per pipeline.", []string{"pipeline"}, nil)
 	descMailFail  = prometheus.NewDesc("logjail_mail_failed_total", "Mail delivery attempts that failed (retried), per pipeline.", []string{"pipeline"}, nil)
 	descMailDrop  = prometheus.NewDesc("logjail_mail_dropped_total", "Decisions never mailed (a full queue, a delivery given up), per pipeline.", []string{"pipeline"}, nil)
+	descRefused   = prometheus.NewDesc("logjail_gate_refused_total", "Addresses the gate refused to ban (failures, manual, fleet and restored bans), per pipeline and rule.", []string{"pipeline", "reason"}, nil)
 	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start.", []string{"pipeline"}, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop, descRefused} {
 		ch <- d
 	}
 }
@@ -111,8 +113,10 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		var failed, banned, unbans, enforceErrors uint64
 		var active, tracked int
 		var latency latencyHist
+		var refused map[gate.Reason]uint64
 		err := r.call(ctx, func() {
 			st := r.stages.Tracker.Stats()
+			refused = st.Refused
 			failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
 			unbans, enforceErrors, latency = r.unbans, r.enforceErrors, r.matchLatency
 		})
@@ -127,6 +131,9 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descFailing, prometheus.GaugeValue, float64(tracked), name)
 		ch <- prometheus.MustNewConstMetric(descEnforce, prometheus.CounterValue, float64(enforceErrors), name)
 		ch <- latency.metric(descMatchDur, name)
+		for _, why := range gate.Reasons {
+			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[why]), name, string(why))
+		}
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
 		for _, src := range r.stages.Sources {
 			s := src.Stats()

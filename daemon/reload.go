@@ -195,7 +195,8 @@ func (d *Daemon) node() string {
 // its stored bans kept enforced; that is not an error.
 func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
 	enf := d.enforcerOf(ctx, p)
-	st, err := pipelines.Build(p, pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Log: d.log})
+	deps := pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Host: d.host, Servers: d.servers, Log: d.log}
+	st, err := pipelines.Build(p, deps)
 	if err != nil {
 		d.log.Error("pipeline not started", "pipeline", p.Name, "err", err)
 		d.mu.Lock()
@@ -208,7 +209,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 	}
 	st.Tracker.SetHistory(d.store)
 	if prev != nil {
-		if prev.Reconfigure(p.Policy()) {
+		if prev.Reconfigure(p.Policy(deps)) {
 			st.Tracker = prev
 		} else {
 			// The window's shape changed (maxretry, findtime): the counts
@@ -373,6 +374,7 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	d.mu.Lock() // the fleet's bans watch reads it (sharedNow)
 	d.opts.Config = cfg
 	d.mu.Unlock()
+	d.servers.Store(natsServers(cfg))
 	if d.fleet != nil {
 		d.fleet.restream(cfg)
 	}
