@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/logjail/logjail/enforce"
@@ -214,7 +215,16 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		} else {
 			// The window's shape changed (maxretry, findtime): the counts
 			// start over, the bans and totals stay.
-			st.Tracker.Restore(prev.Active(), time.Now())
+			for _, b := range st.Tracker.Restore(prev.Active(), time.Now()) {
+				// Bans the new policy's gate refuses (wider than its
+				// prefixes, say): the reconcile below lifts them.
+				if why, ok := strings.CutPrefix(b.Reason, state.RefusedReason); ok {
+					d.log.Warn("ban refused by the gate after the reload; lifted", "pipeline", p.Name, "addr", b.Prefix.String(), "reason", why)
+					if err := d.store.DeleteBan(p.Name, b.Prefix); err != nil {
+						d.log.Error("dropping a refused ban from the store", "pipeline", p.Name, "err", err)
+					}
+				}
+			}
 			st.Tracker.LoadTotals(prev.Totals())
 		}
 	}
