@@ -113,7 +113,9 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer store.Close()
 
-	host, err := gate.WatchHost()
+	host, err := gate.WatchHost(func(err error) {
+		log.Error("following the host's addresses (ignoreself keeps the last ones read)", "err", err)
+	})
 	if err != nil {
 		return err
 	}

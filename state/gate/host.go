@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
@@ -21,6 +22,8 @@ type Host struct {
 	dump   *netlink.Conn // reads the address table
 
 	started bool
+	onError func(error)
+	closing atomic.Bool
 	mu      sync.Mutex
 	err     error // the last failure to follow; nil while following
 	done    chan struct{}
@@ -29,8 +32,9 @@ type Host struct {
 var _ Addresses = (*Host)(nil)
 
 // WatchHost reads this host's addresses and follows their changes until
-// Close.
-func WatchHost() (*Host, error) {
+// Close. onError, when set, hears every failure to follow them (the last
+// addresses read stay in force meanwhile).
+func WatchHost(onError func(error)) (*Host, error) {
 	events, err := netlink.Dial(unix.NETLINK_ROUTE, &netlink.Config{Groups: unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR})
 	if err != nil {
 		return nil, fmt.Errorf("following the host's addresses (netlink): %w", err)
@@ -40,7 +44,7 @@ func WatchHost() (*Host, error) {
 		events.Close()
 		return nil, fmt.Errorf("reading the host's addresses (netlink): %w", err)
 	}
-	h := &Host{events: events, dump: dump, done: make(chan struct{})}
+	h := &Host{events: events, dump: dump, done: make(chan struct{}), onError: onError}
 	// Subscribed before the first read: a change in between wakes the
 	// loop, which reads again.
 	if err := h.refresh(); err != nil {
@@ -68,6 +72,7 @@ func (h *Host) Err() error {
 
 // Close stops following.
 func (h *Host) Close() error {
+	h.closing.Store(true)
 	err := h.events.Close()
 	if h.started {
 		<-h.done
@@ -92,9 +97,15 @@ func (h *Host) follow() {
 }
 
 func (h *Host) setErr(err error) {
+	if h.closing.Load() {
+		return
+	}
 	h.mu.Lock()
 	h.err = err
 	h.mu.Unlock()
+	if err != nil && h.onError != nil {
+		h.onError(err)
+	}
 }
 
 func (h *Host) refresh() error {

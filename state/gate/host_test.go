@@ -52,7 +52,7 @@ func watchIn(t *testing.T, ns string) *Host {
 			f.Close()
 		}
 		if err == nil {
-			h, err = WatchHost()
+			h, err = WatchHost(func(err error) { t.Errorf("watch: %v", err) })
 		}
 		done <- err
 	}()
