@@ -21,6 +21,10 @@ type PipelineStatus struct {
 	Sources      []SourceStatus `json:"sources"`
 	Filter       FilterStatus   `json:"filter"`
 	Actions      ActionStatus   `json:"actions"`
+	// RefusedByGate counts the addresses the gate refused (failures,
+	// manual, fleet and restored bans), per rule: not_host, too_wide,
+	// nats_server, ignoreself, ignoreip, ignorecommand.
+	RefusedByGate map[string]uint64 `json:"refused_by_gate"`
 	// Publishers are the pipeline's NATS publishers (ban events, fleet).
 	Publishers []PublisherStatus `json:"publishers,omitempty"`
 	// Mailers are the pipeline's mail enforcers (shared ones count for

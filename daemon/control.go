@@ -14,6 +14,7 @@ import (
 
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // handler serves the control API: JSON over HTTP on the unix socket.
@@ -67,9 +68,10 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	err := r.call(req.Context(), func() {
 		ts := r.stages.Tracker.Stats()
 		st = PipelineStatus{
-			Pipeline:     r.name,
-			Uncommitted:  r.uncommitted,
-			CommitErrors: r.commitErrors,
+			Pipeline:      r.name,
+			Uncommitted:   r.uncommitted,
+			CommitErrors:  r.commitErrors,
+			RefusedByGate: map[string]uint64{},
 			Filter: FilterStatus{
 				CurrentlyFailed: ts.CurrentlyFailed,
 				TotalFailed:     ts.TotalFailed,
@@ -89,6 +91,9 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 				EnforceErrors:   r.enforceErrors,
 				Banned:          []string{},
 			},
+		}
+		for _, why := range gate.Reasons {
+			st.RefusedByGate[string(why)] = ts.Refused[why]
 		}
 		now := time.Now()
 		for _, b := range r.stages.Tracker.Active() {
@@ -169,18 +174,6 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "%s: only single addresses can be banned", br.Addr)
 		return
 	}
-	if a := prefix.Addr(); a.IsUnspecified() || a.IsMulticast() || a == netip.IPv4Unspecified() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		fail(w, http.StatusBadRequest, "%s is not a host address", br.Addr)
-		return
-	}
-	switch r.stages.Tracker.IgnoredBy(prefix.Addr()) {
-	case "ignoreip":
-		fail(w, http.StatusBadRequest, "%s is in ignoreip of pipeline %s; remove it there to ban it", br.Addr, r.name)
-		return
-	case "ignoreself":
-		fail(w, http.StatusBadRequest, "%s is an address of this host, which pipeline %s never bans (ignoreself); set ignoreself: false there to ban it", br.Addr, r.name)
-		return
-	}
 	var dur time.Duration
 	if br.For != "" {
 		if dur, err = pipelines.ParseDuration(br.For); err != nil {
@@ -191,14 +184,23 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 			dur = state.PermanentBan
 		}
 	}
-	var ban state.Decision
-	var decideErr error
+	var (
+		ban       state.Decision
+		why       gate.Reason
+		decideErr error
+	)
 	err = r.call(req.Context(), func() {
-		ban = r.stages.Tracker.PlanBan(prefix, dur, "manual", r.now())
+		if ban, why = r.stages.Tracker.PlanBan(prefix, dur, "manual", r.now()); why != "" {
+			return
+		}
 		decideErr = r.decideManual([]state.Decision{ban}) // stored before it is confirmed
 	})
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		return
+	}
+	if why != "" {
+		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, r.name, why))
 		return
 	}
 	if decideErr != nil {
@@ -206,6 +208,24 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, banOf(ban, time.Now()))
+}
+
+// refusalText says why the gate refused a manual ban, and how to ban the
+// address when it can be banned at all.
+func refusalText(addr, pipeline string, why gate.Reason) string {
+	switch why {
+	case gate.IgnoreIP:
+		return fmt.Sprintf("%s is in ignoreip of pipeline %s; remove it there to ban it", addr, pipeline)
+	case gate.IgnoreSelf:
+		return fmt.Sprintf("%s is an address of this host, which pipeline %s never bans (ignoreself); set ignoreself: false there to ban it", addr, pipeline)
+	case gate.IgnoreCommand:
+		return fmt.Sprintf("%s is passed by the ignorecommand of pipeline %s, which never bans it", addr, pipeline)
+	case gate.NATSServer:
+		return fmt.Sprintf("%s is a NATS server logjail uses; banning it would cut logjail off from NATS", addr)
+	case gate.TooWide:
+		return fmt.Sprintf("%s is wider than pipeline %s bans", addr, pipeline)
+	}
+	return fmt.Sprintf("%s is not a host address (unspecified, broadcast, multicast, link-local or loopback)", addr)
 }
 
 func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {

@@ -24,6 +24,7 @@ import (
 	"github.com/logjail/logjail/ingest/file"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // Defaults of the command line.
@@ -88,6 +89,11 @@ type Daemon struct {
 	stops map[string]func()
 	// files is the descriptor budget the file sources share.
 	files *file.Budget
+	// host follows this host's addresses (ignoreself); servers are the
+	// NATS servers' addresses, resolved at start and on reload. The
+	// pipelines' gates never ban either.
+	host    *gate.Host
+	servers *gate.Set
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
@@ -114,7 +120,15 @@ func Run(ctx context.Context, opts Options) error {
 	defer store.Close()
 	store.SetLog(log)
 
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{}}
+	host, err := gate.WatchHost(func(err error) {
+		log.Error("following the host's addresses (ignoreself keeps the last ones read)", "err", err)
+	})
+	if err != nil {
+		return err
+	}
+	defer host.Close()
+	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{},
+		host: host, servers: gate.NewSet(natsServers(opts.Config)...)}
 	d.files = fileBudget(log)
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // startDryRun runs the daemon in-process in dry-run mode on a temporary
@@ -83,6 +85,7 @@ func TestControlAPI(t *testing.T) {
 	if _, err := cl.Ban(ctx, BanRequest{Pipeline: "b", Addr: "2001:db8::9", For: "-1"}); err != nil {
 		t.Fatal(err)
 	}
+	self := hostAddress(t)
 	for _, tc := range []struct {
 		name    string
 		req     BanRequest
@@ -93,7 +96,8 @@ func TestControlAPI(t *testing.T) {
 		{"prefix", BanRequest{Pipeline: "a", Addr: "192.0.2.0/24"}, "only single addresses"},
 		{"bad duration", BanRequest{Pipeline: "a", Addr: "192.0.2.1", For: "soon"}, "--for: invalid duration"},
 		{"ignoreip", BanRequest{Pipeline: "b", Addr: "192.0.2.200"}, "192.0.2.200 is in ignoreip of pipeline b"},
-		{"the host's own address", BanRequest{Pipeline: "a", Addr: "127.0.0.1"}, "127.0.0.1 is an address of this host, which pipeline a never bans (ignoreself)"},
+		{"the host's own address", BanRequest{Pipeline: "a", Addr: self.String()}, self.String() + " is an address of this host, which pipeline a never bans (ignoreself); set ignoreself: false there to ban it"},
+		{"loopback", BanRequest{Pipeline: "a", Addr: "127.0.0.1"}, "127.0.0.1 is not a host address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := cl.Ban(ctx, tc.req); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
@@ -144,6 +148,23 @@ func TestControlAPI(t *testing.T) {
 	if fi, err := os.Stat(filepath.Join(dir, "s.sock")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode: %v %v", fi.Mode(), err)
 	}
+}
+
+// hostAddress is one of this host's addresses that could be banned were it
+// not the host's (not loopback, not link-local).
+func hostAddress(t *testing.T) netip.Addr {
+	t.Helper()
+	host, err := gate.HostNow()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range host.Prefixes() {
+		if gate.HostAddress(p.Addr()) {
+			return p.Addr()
+		}
+	}
+	t.Fatalf("this host has no address but loopback and link-local ones: %v", host.Prefixes())
+	return netip.Addr{}
 }
 
 func TestClientWithoutDaemon(t *testing.T) {

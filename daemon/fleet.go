@@ -25,6 +25,7 @@ import (
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // Fleet mode: nodes share the failures and bans of the pipelines listed in
@@ -124,8 +125,37 @@ func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fle
 	return f, nil
 }
 
-// serverAddrs resolves the hosts of a NATS server list (at start: a name
-// that does not resolve then protects nothing).
+// natsServers are the addresses of every NATS server cfg names (the
+// fleet's, the nats sources' and enforcers'), as single-address prefixes:
+// the gate never bans them, or logjail would cut itself off from them.
+func natsServers(cfg *pipelines.Config) []netip.Prefix {
+	var urls []string
+	if f := cfg.Fleet; f != nil {
+		urls = append(urls, f.NATS.URL)
+	}
+	for _, p := range cfg.Enabled() {
+		for _, in := range p.Ingest {
+			if in.NATS != nil {
+				urls = append(urls, in.NATS.URL)
+			}
+		}
+		for _, e := range p.Enforce {
+			if e.NATS != nil {
+				urls = append(urls, e.NATS.URL)
+			}
+		}
+	}
+	var out []netip.Prefix
+	for _, u := range urls {
+		for _, a := range serverAddrs(u) {
+			out = append(out, gate.Single(a))
+		}
+	}
+	return out
+}
+
+// serverAddrs resolves the hosts of a NATS server list (at start and on
+// reload: a name that does not resolve then protects nothing).
 func serverAddrs(list string) []netip.Addr {
 	var out []netip.Addr
 	for _, raw := range strings.Split(list, ",") {
@@ -507,9 +537,12 @@ func (d *Daemon) adoptOne(r *runner, ev enfnats.Event, now time.Time) {
 		return
 	}
 	prefix, err := addr.Prefix(ev.Prefix)
-	if err != nil || slices.ContainsFunc(d.fleet.servers, prefix.Contains) {
+	if err != nil {
 		return
 	}
+	// Unmapped first: ::ffff:a.b.c.d/128 is a.b.c.d. The tracker's gate
+	// refuses the NATS servers, non-host addresses and the rest.
+	prefix = gate.Canonical(prefix)
 	switch ev.Type {
 	case "ban":
 		dec := state.Decision{Prefix: prefix, Time: ev.Time, Failures: ev.Failures, BanCount: ev.BanCount, Reason: "fleet: " + truncate(ev.Reason, 200) + " on " + truncate(ev.Origin, 64), Origin: truncate(ev.Origin, 64), Lines: boundLines(ev.Lines)}

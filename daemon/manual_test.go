@@ -26,10 +26,10 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 		decide func(tr *state.Tracker, now time.Time) []state.Decision
 	}{
 		{"ban", func(tr *state.Tracker, now time.Time) []state.Decision {
-			return []state.Decision{tr.PlanBan(other, time.Hour, "manual", now)}
+			return []state.Decision{plan(t, tr, other, time.Hour, now)}
 		}},
 		{"renewed ban", func(tr *state.Tracker, now time.Time) []state.Decision {
-			return []state.Decision{tr.PlanBan(banned, 2*time.Hour, "manual", now)}
+			return []state.Decision{plan(t, tr, banned, 2*time.Hour, now)}
 		}},
 		{"unban", func(tr *state.Tracker, now time.Time) []state.Decision {
 			d, ok := tr.PlanUnban(banned, "manual", now)
@@ -62,7 +62,7 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 			rec := &decisions{}
 			r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
 			now := time.Now()
-			if err := r.decideManual([]state.Decision{st.Tracker.PlanBan(banned, time.Hour, "manual", now)}); err != nil {
+			if err := r.decideManual([]state.Decision{plan(t, st.Tracker, banned, time.Hour, now)}); err != nil {
 				t.Fatal(err)
 			}
 			before, heard := st.Tracker.Active(), len(rec.got)
@@ -84,4 +84,14 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 			}
 		})
 	}
+}
+
+// plan is a manual ban the gate admits.
+func plan(t *testing.T, tr *state.Tracker, p netip.Prefix, dur time.Duration, now time.Time) state.Decision {
+	t.Helper()
+	d, why := tr.PlanBan(p, dur, "manual", now)
+	if why != "" {
+		t.Fatalf("the gate refused %s: %s", p, why)
+	}
+	return d
 }

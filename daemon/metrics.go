@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // metrics exposes the daemon's counters to Prometheus. Values are read
@@ -93,11 +94,12 @@ var (
 	descMailFail  = prometheus.NewDesc("logjail_mail_failed_total", "Mail delivery attempts that failed (retried), per pipeline.", []string{"pipeline"}, nil)
 	descMailDrop  = prometheus.NewDesc("logjail_mail_dropped_total", "Decisions never mailed (a full queue, a delivery given up), per pipeline.", []string{"pipeline"}, nil)
 	descStore     = prometheus.NewDesc("logjail_store_broken", "1 when the state store refuses writes (bbolt panicked on a damaged page; see logjail status), else 0.", nil, nil)
+	descRefused   = prometheus.NewDesc("logjail_gate_refused_total", "Addresses the gate refused to ban (failures, manual, fleet and restored bans), per pipeline and rule.", []string{"pipeline", "reason"}, nil)
 	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start.", []string{"pipeline"}, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop, descRefused} {
 		ch <- d
 	}
 }
@@ -114,8 +116,10 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		var failed, banned, unbans, enforceErrors, commitErrors, timeouts uint64
 		var active, tracked int
 		var latency latencyHist
+		var refused map[gate.Reason]uint64
 		err := r.call(ctx, func() {
 			st := r.stages.Tracker.Stats()
+			refused = st.Refused
 			failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
 			unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors, r.commitErrors, r.matchLatency
 			timeouts = r.regexTimeouts
@@ -133,6 +137,9 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descCommit, prometheus.CounterValue, float64(commitErrors), name)
 		ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(timeouts), name)
 		ch <- latency.metric(descMatchDur, name)
+		for _, why := range gate.Reasons {
+			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[why]), name, string(why))
+		}
 		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
 		for _, src := range r.stages.Sources {
 			s := src.Stats()

@@ -293,7 +293,8 @@ func scrapeNATS(t *testing.T) string {
 	addr := metricsAddr(t, addrs)
 	err = r.call(ctx, func() {
 		a := netip.MustParseAddr("203.0.113.1")
-		r.apply(r.stages.Tracker.Ban(netip.PrefixFrom(a, 32), time.Hour, "manual", r.now()))
+		ban, _ := r.stages.Tracker.Ban(netip.PrefixFrom(a, 32), time.Hour, "manual", r.now())
+		r.apply(ban)
 		r.commit()
 	})
 	if err != nil {

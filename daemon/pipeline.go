@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,7 @@ import (
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 const (
@@ -92,6 +94,8 @@ type runner struct {
 	timedOut, regexTimeouts uint64
 	lastTimeoutLog          time.Time
 	unloggedTimeouts        uint64
+	// loggedRefusals is how many refusals of the gate the log has told.
+	loggedRefusals uint64
 }
 
 // timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
@@ -155,7 +159,13 @@ func (r *runner) restore(ctx context.Context) error {
 	r.stages.Tracker.LoadWindows(windows)
 	now := r.now()
 	for _, d := range r.stages.Tracker.Restore(bans, now) {
-		r.log.Info("ban expired while stopped", "addr", d.Prefix.String())
+		if why, ok := strings.CutPrefix(d.Reason, state.RefusedReason); ok {
+			// Imported, or stored before the gate or a setting refused it.
+			// The reconcile below takes it out of the kernel.
+			r.log.Warn("stored ban refused by the gate; lifted", "addr", d.Prefix.String(), "reason", why)
+		} else {
+			r.log.Info("ban expired while stopped", "addr", d.Prefix.String())
+		}
 		if err := r.store.DeleteBan(r.name, d.Prefix); err != nil {
 			return err
 		}
@@ -240,6 +250,7 @@ func (r *runner) run(ctx context.Context) {
 			fn()
 		case <-tick.C:
 			r.watchSources(r.now())
+			r.logRefusals()
 			expired := r.stages.Tracker.Expire(r.now())
 			for _, d := range expired {
 				r.apply(d)
@@ -250,6 +261,27 @@ func (r *runner) run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// logRefusals logs, at most once a tick, that the gate refused addresses
+// since the last time, with the latest one: one line however many there
+// were.
+func (r *runner) logRefusals() {
+	var n uint64
+	for _, c := range r.stages.Tracker.Stats().Refused {
+		n += c
+	}
+	if n == r.loggedRefusals {
+		return
+	}
+	last := r.stages.Tracker.LastRefused()
+	level := slog.LevelInfo
+	switch last.Reason {
+	case gate.NotHost, gate.TooWide, gate.NATSServer:
+		level = slog.LevelWarn // never a legitimate target: someone is trying
+	}
+	r.log.Log(context.Background(), level, "addresses refused by the gate", "count", n-r.loggedRefusals, "last", last.Prefix.String(), "reason", string(last.Reason))
+	r.loggedRefusals = n
 }
 
 // drain processes what the stopped sources left in the queue, so every

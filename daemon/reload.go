@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/logjail/logjail/enforce"
@@ -195,7 +196,8 @@ func (d *Daemon) node() string {
 // its stored bans kept enforced; that is not an error.
 func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
 	enf := d.enforcerOf(ctx, p)
-	st, err := pipelines.Build(p, pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Files: d.files, Log: d.log})
+	deps := pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Files: d.files, Host: d.host, Servers: d.servers, Log: d.log}
+	st, err := pipelines.Build(p, deps)
 	if err != nil {
 		d.log.Error("pipeline not started", "pipeline", p.Name, "err", err)
 		d.mu.Lock()
@@ -208,12 +210,21 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 	}
 	st.Tracker.SetHistory(d.store)
 	if prev != nil {
-		if prev.Reconfigure(p.Policy()) {
+		if prev.Reconfigure(p.Policy(deps)) {
 			st.Tracker = prev
 		} else {
 			// The window's shape changed (maxretry, findtime): the counts
 			// start over, the bans and totals stay.
-			st.Tracker.Restore(prev.Active(), time.Now())
+			for _, b := range st.Tracker.Restore(prev.Active(), time.Now()) {
+				// Bans the new policy's gate refuses (wider than its
+				// prefixes, say): the reconcile below lifts them.
+				if why, ok := strings.CutPrefix(b.Reason, state.RefusedReason); ok {
+					d.log.Warn("ban refused by the gate after the reload; lifted", "pipeline", p.Name, "addr", b.Prefix.String(), "reason", why)
+					if err := d.store.DeleteBan(p.Name, b.Prefix); err != nil {
+						d.log.Error("dropping a refused ban from the store", "pipeline", p.Name, "err", err)
+					}
+				}
+			}
 			st.Tracker.LoadTotals(prev.Totals())
 		}
 	}
@@ -379,6 +390,7 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	d.mu.Lock() // the fleet's bans watch reads it (sharedNow)
 	d.opts.Config = cfg
 	d.mu.Unlock()
+	d.servers.Store(natsServers(cfg))
 	if d.fleet != nil {
 		d.fleet.restream(cfg)
 	}

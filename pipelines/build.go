@@ -18,6 +18,7 @@ import (
 	"github.com/logjail/logjail/ingest/syslog"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // Stages are a pipeline's running parts, built from its spec.
@@ -124,7 +125,13 @@ type Deps struct {
 	// Files is the descriptor budget all file sources share (nil:
 	// unlimited).
 	Files *file.Budget
-	Log   *slog.Logger
+	// Host are this host's addresses, followed live (ignoreself); nil
+	// reads them once when the pipeline is built.
+	Host gate.Addresses
+	// Servers are the NATS servers logjail uses, never banned; nil for
+	// none.
+	Servers gate.Addresses
+	Log     *slog.Logger
 }
 
 // buildSource constructs the one source an ingest entry declares.
@@ -144,6 +151,13 @@ func buildSource(in IngestSpec, deps Deps) (ingest.Source, error) {
 // the sources their committed positions.
 func Build(p *Pipeline, deps Deps) (*Stages, error) {
 	deps.Log = deps.Log.With("pipeline", p.Name)
+	if deps.Host == nil && p.ignoresSelf() {
+		host, err := gate.HostNow()
+		if err != nil {
+			return nil, fmt.Errorf("pipelines.%s: ignoreself: %w", p.Name, err)
+		}
+		deps.Host = host
+	}
 	st := &Stages{Spec: p}
 	for _, in := range p.Ingest {
 		if j := in.Journald; j != nil && len(j.Match) == 0 && len(p.JournalMatch) > 0 {
@@ -164,12 +178,16 @@ func Build(p *Pipeline, deps Deps) (*Stages, error) {
 		return nil, fmt.Errorf("%s: pipelines.%s: %w", p.Match.At, p.Name, err)
 	}
 	st.Matcher = m
-	st.Tracker = state.NewTracker(p.Policy())
+	st.Tracker = state.NewTracker(p.Policy(deps))
 	return st, nil
 }
 
-// Policy returns the pipeline's ban policy.
-func (p *Pipeline) Policy() state.Policy {
+// ignoresSelf reports whether ignoreself is on (the default).
+func (p *Pipeline) ignoresSelf() bool { return p.IgnoreSelf == nil || *p.IgnoreSelf }
+
+// Policy returns the pipeline's ban policy, its gate given this host's
+// addresses (when ignoreself is on) and the NATS servers by deps.
+func (p *Pipeline) Policy(deps Deps) state.Policy {
 	ignore := make([]netip.Prefix, len(p.IgnoreIP))
 	for i, x := range p.IgnoreIP {
 		ignore[i] = netip.Prefix(x)
@@ -178,10 +196,6 @@ func (p *Pipeline) Policy() state.Policy {
 	if ban == Permanent {
 		ban = state.PermanentBan
 	}
-	var self []netip.Prefix
-	if p.IgnoreSelf == nil || *p.IgnoreSelf {
-		self = selfAddresses()
-	}
 	pol := state.Policy{
 		Pipeline:    p.Name,
 		IgnoreCheck: p.ignoreCheck(),
@@ -189,11 +203,14 @@ func (p *Pipeline) Policy() state.Policy {
 		FindTime:    time.Duration(p.FindTime),
 		BanTime:     ban,
 		IgnoreIP:    ignore,
-		IgnoreSelf:  self,
+		Servers:     deps.Servers,
 		MaxTracked:  p.MaxTracked,
 		IPv4Prefix:  p.IPv4Prefix,
 		IPv6Prefix:  p.IPv6Prefix,
 		DBPurgeAge:  time.Duration(p.DBPurgeAge),
+	}
+	if p.ignoresSelf() {
+		pol.Self = deps.Host
 	}
 	if pol.DBPurgeAge <= 0 {
 		pol.DBPurgeAge = DefaultDBPurgeAge

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os/exec"
 	"strings"
@@ -15,27 +14,6 @@ import (
 
 // DefaultIgnoreCommandTimeout bounds an ignorecommand run.
 const DefaultIgnoreCommandTimeout = 5 * time.Second
-
-// selfAddresses are the host's own addresses (ignoreself): banning them
-// would lock the host out of itself.
-func selfAddresses() []netip.Prefix {
-	addrs, err := net.InterfaceAddrs()
-	if err != nil {
-		return nil
-	}
-	var out []netip.Prefix
-	for _, a := range addrs {
-		ipnet, ok := a.(*net.IPNet)
-		if !ok {
-			continue
-		}
-		if ip, ok := netip.AddrFromSlice(ipnet.IP); ok {
-			ip = ip.Unmap()
-			out = append(out, netip.PrefixFrom(ip, ip.BitLen()))
-		}
-	}
-	return out
-}
 
 // ignoreArgv splits an ignorecommand the way a shell would, without one.
 func ignoreArgv(cmd string) ([]string, error) {

@@ -69,7 +69,7 @@ pipelines:
 		{a, "192.0.2.9", false},   // CIDR
 		{a, "203.0.113.1", false}, // ignorecommand says so
 		{a, "203.0.113.2", true},  // ignorecommand says no
-		{b, "127.0.0.1", true},    // ignoreself off, nothing else ignores it
+		{b, "127.0.0.1", false},   // ignoreself off, yet loopback is never a host address
 		{a, "198.51.100.1", true}, // nothing ignores it
 	} {
 		if got := fail(tc.p, tc.addr); got != tc.banned {

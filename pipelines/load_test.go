@@ -299,7 +299,7 @@ pipelines:
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			i := slices.IndexFunc(cfg.Pipelines, func(p *Pipeline) bool { return p.Name == tc.name })
-			pol := cfg.Pipelines[i].Policy()
+			pol := cfg.Pipelines[i].Policy(Deps{})
 			if pol.IPv4Prefix != tc.v4 || pol.IPv6Prefix != tc.v6 || pol.DBPurgeAge != tc.purge {
 				t.Errorf("prefixes %d %d purge %v", pol.IPv4Prefix, pol.IPv6Prefix, pol.DBPurgeAge)
 			}

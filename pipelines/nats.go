@@ -115,4 +115,4 @@ func (c *Config) Shared(name string) bool {
 
 // LongestBan is the longest ban this pipeline can decide; 0 when a ban can
 // be permanent or grow without a cap.
-func (p *Pipeline) LongestBan() time.Duration { return p.Policy().LongestBan() }
+func (p *Pipeline) LongestBan() time.Duration { return p.Policy(Deps{}).LongestBan() }

@@ -3,6 +3,8 @@ package state
 import (
 	"net/netip"
 	"time"
+
+	"github.com/logjail/logjail/state/gate"
 )
 
 // Kind says whether a decision bans or lifts a ban.
@@ -53,13 +55,8 @@ type Decision struct {
 
 // HostAddress reports whether a can be banned: not unspecified, loopback,
 // multicast, link-local or the IPv4 broadcast address, none of which is an
-// attacker's own address.
-func HostAddress(a netip.Addr) bool {
-	a = a.Unmap()
-	return a.IsValid() && !a.IsUnspecified() && !a.IsLoopback() && !a.IsMulticast() &&
-		!a.IsLinkLocalUnicast() && !a.IsLinkLocalMulticast() && a.Zone() == "" &&
-		a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
-}
+// attacker's own address (see gate.HostAddress).
+func HostAddress(a netip.Addr) bool { return gate.HostAddress(a) }
 
 // Permanent reports whether the ban never expires.
 func (d Decision) Permanent() bool { return d.Until.IsZero() }

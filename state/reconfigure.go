@@ -10,6 +10,6 @@ func (t *Tracker) Reconfigure(p Policy) bool {
 		p.IPv4Prefix != old.IPv4Prefix || p.IPv6Prefix != old.IPv6Prefix {
 		return false
 	}
-	t.policy = p
+	t.policy, t.rules = p, p.rules()
 	return true
 }

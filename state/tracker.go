@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // PermanentBan is the BanTime of bans that never expire.
@@ -21,9 +23,13 @@ type Policy struct {
 	FindTime time.Duration
 	BanTime  time.Duration // PermanentBan for ever
 	IgnoreIP []netip.Prefix
-	// IgnoreSelf are the host's own addresses (ignoreself), kept apart
-	// from IgnoreIP so that a refusal can name the setting responsible.
-	IgnoreSelf []netip.Prefix
+	// Self are the host's own addresses (ignoreself), followed live, kept
+	// apart from IgnoreIP so that a refusal can name the setting
+	// responsible; nil when ignoreself is off.
+	Self gate.Addresses
+	// Servers are the NATS servers logjail uses: never banned, or
+	// logjail would cut itself off; nil for none.
+	Servers gate.Addresses
 	// IgnoreCheck, when set, is asked before a ban (fail2ban's
 	// ignorecommand): true means the address is never banned.
 	IgnoreCheck func(netip.Addr) bool
@@ -61,27 +67,48 @@ type Stats struct {
 	// HistoryErrors counts bans decided without their history (the store
 	// failed to answer): they got the count and time of a first ban.
 	HistoryErrors uint64
+	// Refused counts the addresses the gate refused (failures, manual
+	// bans, fleet bans, restored bans), per rule.
+	Refused map[gate.Reason]uint64
+}
+
+// rules is the policy's gate.
+func (p Policy) rules() gate.Rules {
+	return gate.Rules{IPv4Bits: p.IPv4Prefix, IPv6Bits: p.IPv6Prefix, Servers: p.Servers, Self: p.Self, IgnoreIP: p.IgnoreIP, Command: p.IgnoreCheck}
 }
 
 // Tracker is one pipeline's state: the failure window and the active bans.
 // It is owned by the pipeline's goroutine and never reads the clock.
 type Tracker struct {
 	policy  Policy
+	rules   gate.Rules
 	window  *Window
 	active  map[netip.Prefix]Decision
 	stats   Stats
 	history History
 	rnd     func() float64
+	// refused counts the gate's refusals; lastRefused is the latest, for
+	// the log.
+	refused     map[gate.Reason]uint64
+	lastRefused Refusal
+}
+
+// Refusal is an address the gate refused, and why.
+type Refusal struct {
+	Prefix netip.Prefix
+	Reason gate.Reason
 }
 
 // NewTracker returns an empty tracker, without history (every ban is a
 // first ban) until SetHistory.
 func NewTracker(p Policy) *Tracker {
 	return &Tracker{
-		policy: p,
-		window: NewWindow(p.MaxRetry, p.FindTime, p.MaxTracked),
-		active: map[netip.Prefix]Decision{},
-		rnd:    rand.Float64,
+		policy:  p,
+		rules:   p.rules(),
+		refused: map[gate.Reason]uint64{},
+		window:  NewWindow(p.MaxRetry, p.FindTime, p.MaxTracked),
+		active:  map[netip.Prefix]Decision{},
+		rnd:     rand.Float64,
 	}
 }
 
@@ -96,26 +123,20 @@ func (t *Tracker) SetRand(f func() float64) { t.rnd = f }
 // Policy returns the tracker's policy.
 func (t *Tracker) Policy() Policy { return t.policy }
 
-// Ignored reports whether addr is covered by ignoreip or ignoreself.
+// Ignored reports whether the gate refuses addr (its ignorecommand
+// aside, which only a ban decision runs).
 func (t *Tracker) Ignored(addr netip.Addr) bool {
-	return t.IgnoredBy(addr) != ""
+	return t.rules.Check(gate.Single(addr)) != ""
 }
 
-// IgnoredBy names the setting that keeps addr from being banned,
-// "ignoreip" or "ignoreself", or returns "" when none does.
-func (t *Tracker) IgnoredBy(addr netip.Addr) string {
-	for _, p := range t.policy.IgnoreIP {
-		if p.Contains(addr) {
-			return "ignoreip"
-		}
-	}
-	for _, p := range t.policy.IgnoreSelf {
-		if p.Contains(addr) {
-			return "ignoreself"
-		}
-	}
-	return ""
+// refuse counts a refusal of the gate.
+func (t *Tracker) refuse(p netip.Prefix, why gate.Reason) {
+	t.refused[why]++
+	t.lastRefused = Refusal{Prefix: p, Reason: why}
 }
+
+// LastRefused is the latest address the gate refused.
+func (t *Tracker) LastRefused() Refusal { return t.lastRefused }
 
 // PrefixOf returns the prefix the failures of addr are counted and banned
 // by: addr masked to ipv4_prefix or ipv6_prefix.
@@ -145,21 +166,6 @@ func (t *Tracker) banned(addr netip.Addr, prefix netip.Prefix) bool {
 	return ok
 }
 
-// overlapsIgnored reports whether p holds an ignoreip address.
-func (t *Tracker) overlapsIgnored(p netip.Prefix) bool {
-	for _, ig := range t.policy.IgnoreIP {
-		if ig.Overlaps(p) {
-			return true
-		}
-	}
-	for _, ig := range t.policy.IgnoreSelf {
-		if ig.Overlaps(p) {
-			return true
-		}
-	}
-	return false
-}
-
 // earlier returns the number of earlier bans of p in the history.
 func (t *Tracker) earlier(p netip.Prefix) int {
 	if t.history == nil {
@@ -181,8 +187,10 @@ func (t *Tracker) banTime(n int) time.Duration {
 
 // Fail counts failure f, read at now, and returns a ban when it completes
 // maxretry failures within findtime. Failures are counted per prefix (see
-// PrefixOf), and the ban is the prefix's; but a prefix holding an ignoreip
-// address is never banned whole: the offending address alone is. The ban
+// PrefixOf), and the ban is the prefix's; but a prefix the gate refuses
+// (one holding an ignoreip address, say) is never banned whole: the
+// offending address alone is. An address the gate refuses is not counted.
+// The ban
 // lasts bantime, incremented by the prefix's earlier bans in the history.
 // A failure dated in the future (a remote clock running ahead) counts as
 // now; one already older than findtime at now (an old log read for the
@@ -190,8 +198,11 @@ func (t *Tracker) banTime(n int) time.Duration {
 func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 	t.stats.TotalFailed++
 	addr := f.Addr.Unmap().WithZone("")
-	if t.Ignored(addr) {
-		t.stats.Ignored++
+	if why := t.rules.Check(gate.Single(addr)); why != "" {
+		t.refuse(gate.Single(addr), why)
+		if why == gate.IgnoreIP || why == gate.IgnoreSelf {
+			t.stats.Ignored++
+		}
 		return Decision{}, false
 	}
 	prefix := t.PrefixOf(addr)
@@ -210,12 +221,13 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 	if !full {
 		return Decision{}, false
 	}
-	if t.policy.IgnoreCheck != nil && t.policy.IgnoreCheck(addr) {
+	if t.rules.Command != nil && t.rules.Command(addr) {
+		t.refuse(gate.Single(addr), gate.IgnoreCommand)
 		t.stats.Ignored++
 		return Decision{}, false
 	}
-	if !prefix.IsSingleIP() && t.overlapsIgnored(prefix) {
-		prefix = netip.PrefixFrom(addr, addr.BitLen())
+	if !prefix.IsSingleIP() && t.rules.Check(prefix) != "" {
+		prefix = gate.Single(addr)
 	}
 	earlier := t.earlier(prefix)
 	d := Decision{
@@ -237,17 +249,26 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 
 // Ban bans prefix by hand for dur (PermanentBan for ever; 0 for the
 // pipeline's bantime, incremented by the prefix's earlier bans). Banning an
-// already banned prefix renews its time and keeps its ban count.
-func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) Decision {
-	d := t.PlanBan(prefix, dur, reason, now)
+// already banned prefix renews its time and keeps its ban count. A prefix
+// the gate refuses is not banned: the rule that refused it is returned.
+func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) (Decision, gate.Reason) {
+	d, why := t.PlanBan(prefix, dur, reason, now)
+	if why != "" {
+		return Decision{}, why
+	}
 	t.Record(d)
-	return d
+	return d, ""
 }
 
 // PlanBan returns the ban Ban would decide without recording it: a manual
-// ban is stored first and recorded (Record) only once the store has it.
-func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) Decision {
+// ban is stored first and recorded (Record) only once the store has it. A
+// prefix the gate refuses gets no decision, and the rule that refused it.
+func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) (Decision, gate.Reason) {
 	prefix = canonical(prefix)
+	if why := t.rules.Admit(prefix); why != "" {
+		t.refuse(prefix, why)
+		return Decision{}, why
+	}
 	d := Decision{Kind: Ban, Pipeline: t.policy.Pipeline, Prefix: prefix, Time: now, Reason: reason}
 	if old, ok := t.active[prefix]; ok {
 		d.BanCount = old.BanCount
@@ -261,7 +282,7 @@ func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string,
 	if dur != PermanentBan {
 		d.Until = now.Add(dur)
 	}
-	return d
+	return d, ""
 }
 
 // Record makes a ban from PlanBan active.
@@ -291,10 +312,12 @@ const adoptSlack = time.Minute
 func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
 	d.Prefix = canonical(d.Prefix)
 	d.Kind, d.Pipeline, d.Fleet = Ban, t.policy.Pipeline, true
-	// Never wider than this pipeline bans (a /0 from a confused or hostile
-	// publisher would cut the host off), never a non-host address, nor one
-	// this pipeline ignores.
-	if !d.Prefix.IsValid() || !HostAddress(d.Prefix.Addr()) || d.Prefix.Bits() < t.PrefixOf(d.Prefix.Addr()).Bits() || t.overlapsIgnored(d.Prefix) {
+	// The gate, after unmapping: never wider than this pipeline bans (a
+	// /0 from a confused or hostile publisher would cut the host off),
+	// never a non-host address, a NATS server, nor one this pipeline
+	// ignores.
+	if why := t.rules.Check(d.Prefix); why != "" {
+		t.refuse(d.Prefix, why)
 		return Decision{}, false
 	}
 	// Never longer than this pipeline would ban, nor decided in our future.
@@ -315,7 +338,8 @@ func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
 			return Decision{}, false
 		}
 	}
-	if d.Prefix.IsSingleIP() && t.policy.IgnoreCheck != nil && t.policy.IgnoreCheck(d.Prefix.Addr()) {
+	if why := t.rules.Admit(d.Prefix); why != "" {
+		t.refuse(d.Prefix, why)
 		return Decision{}, false
 	}
 	t.add(d)
@@ -389,20 +413,32 @@ func (t *Tracker) Expire(now time.Time) []Decision {
 	return out
 }
 
-// Restore loads bans kept in the store (at start). Bans that expired
-// meanwhile are returned so the caller can lift them everywhere.
-func (t *Tracker) Restore(bans []Decision, now time.Time) (expired []Decision) {
+// Restore loads bans kept in the store (at start, and bans imported into
+// it). Bans that expired meanwhile, and those the gate refuses now (its
+// ignorecommand aside: a restart does not run it for every ban), are
+// returned so the caller can lift them everywhere; a refused one's Reason
+// starts with RefusedReason.
+func (t *Tracker) Restore(bans []Decision, now time.Time) (lifted []Decision) {
 	for _, d := range bans {
 		d.Prefix = canonical(d.Prefix)
 		if !d.Permanent() && !d.Until.After(now) {
 			d.Kind, d.Time, d.Reason = Unban, now, "expired while stopped"
-			expired = append(expired, d)
+			lifted = append(lifted, d)
+			continue
+		}
+		if why := t.rules.Check(d.Prefix); why != "" {
+			t.refuse(d.Prefix, why)
+			d.Kind, d.Time, d.Reason = Unban, now, RefusedReason+string(why)
+			lifted = append(lifted, d)
 			continue
 		}
 		t.add(d)
 	}
-	return expired
+	return lifted
 }
+
+// RefusedReason starts the Reason of a stored ban the gate refused.
+const RefusedReason = "refused by the gate: "
 
 // Active returns the active bans, ordered by prefix.
 func (t *Tracker) Active() []Decision {
@@ -424,22 +460,12 @@ func (t *Tracker) Stats() Stats {
 	s := t.stats
 	s.CurrentlyFailed = t.window.Len()
 	s.CurrentlyBanned = len(t.active)
+	s.Refused = maps.Clone(t.refused)
 	return s
 }
 
-// canonical unmaps IPv4-mapped IPv6 and masks the host bits.
-func canonical(p netip.Prefix) netip.Prefix {
-	a := p.Addr()
-	bits := p.Bits()
-	if a.Is4In6() {
-		a = a.Unmap()
-		bits -= 96
-		if bits < 0 {
-			bits = 0
-		}
-	}
-	return netip.PrefixFrom(a, bits).Masked()
-}
+// canonical unmaps IPv4-mapped IPv6, drops a zone and masks the host bits.
+func canonical(p netip.Prefix) netip.Prefix { return gate.Canonical(p) }
 
 // shortDuration writes 10m rather than 10m0s.
 func shortDuration(d time.Duration) string {

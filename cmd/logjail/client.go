@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -80,6 +82,15 @@ func statusCommand() *cli.Command {
 			fmt.Fprintf(w, "   `- Banned IP list:   %s\n", strings.Join(st.Actions.Banned, " "))
 			for _, b := range st.Actions.Bans {
 				fmt.Fprintf(w, "      %s (ban #%d)\n", banLine(b), b.BanCount)
+			}
+			var refused []string
+			for _, why := range slices.Sorted(maps.Keys(st.RefusedByGate)) {
+				if n := st.RefusedByGate[why]; n > 0 {
+					refused = append(refused, fmt.Sprintf("%s %d", why, n))
+				}
+			}
+			if len(refused) > 0 {
+				fmt.Fprintf(w, "Refused by the gate: %s\n", strings.Join(refused, ", "))
 			}
 			for _, m := range st.Mailers {
 				fmt.Fprintf(w, "Mail: sent %d, queued %d, failed attempts %d, held back %d, dropped %d", m.Sent, m.Queued, m.Failed, m.Suppressed, m.Dropped)
