@@ -210,7 +210,10 @@ func (p *Publisher) Run(ctx context.Context) error {
 			// A stream that cannot be created or updated (a user allowed
 			// to publish only) is no reason not to publish: the server
 			// may well store the messages.
-			if p.restream.Swap(false) {
+			// A new stream spec (a reload) is taken once no setup is in
+			// flight: one running now may have read the old spec, and its
+			// end must not count as the new one's.
+			if !ensuring && p.restream.Swap(false) {
 				ensured, lastEnsure = false, time.Time{}
 			}
 			if !ensured && !ensuring && p.cfg.JetStream && time.Since(lastEnsure) >= ensureEvery {
