@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -293,20 +294,25 @@ func (d *Daemon) listen() (*http.Server, net.Listener, error) {
 }
 
 // keepBans puts a pipeline's unexpired stored bans into the enforcer without
-// running the pipeline.
-func keepBans(ctx context.Context, store *state.Store, enf enforce.Enforcer, pipeline string) error {
+// running the pipeline. They pass the pipeline's gate as restored bans do:
+// one the gate refuses now (an address this host took since, an ignoreip
+// added) is lifted.
+func keepBans(ctx context.Context, store *state.Store, enf enforce.Enforcer, pipeline string, policy state.Policy, log *slog.Logger) error {
 	bans, err := store.Bans(pipeline)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	active := bans[:0]
-	for _, b := range bans {
-		if b.Permanent() || b.Until.After(now) {
-			active = append(active, b)
+	tr := state.NewTracker(policy)
+	for _, d := range tr.Restore(bans, now) {
+		if why, ok := strings.CutPrefix(d.Reason, state.RefusedReason); ok {
+			log.Warn("stored ban refused by the gate; lifted", "pipeline", pipeline, "addr", d.Prefix.String(), "reason", why)
+			if err := store.DeleteBan(pipeline, d.Prefix); err != nil {
+				return err
+			}
 		}
 	}
-	return enf.Reconcile(ctx, pipeline, active, now)
+	return enf.Reconcile(ctx, pipeline, tr.Active(), now)
 }
 
 func tableOf(ps []*pipelines.Pipeline) string {

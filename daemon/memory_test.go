@@ -123,3 +123,54 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 		t.Errorf("after the second restart: %+v; want 3 failed, 1 banned in total, 1 now", s)
 	}
 }
+
+// A pipeline that cannot start keeps its stored bans enforced, through the
+// same gate as restored bans: one the gate refuses now is lifted.
+func TestKeepBansPassesTheGate(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "logjail.yaml")
+	cfg := "pipelines:\n  k:\n    enabled: true\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: [" + filepath.Join(dir, "k.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := pipelines.Load(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.OpenStore(filepath.Join(dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	ban := func(a string) state.Decision {
+		return state.Decision{Kind: state.Ban, Pipeline: "k", Prefix: netip.MustParsePrefix(a), Time: now, Until: now.Add(time.Hour), BanCount: 1}
+	}
+	// Stored before ignoreip held 192.0.2.0/24; 127.0.0.2 as a hostile
+	// import would leave it.
+	if err := store.Commit("k", &state.Changes{Bans: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
+		t.Fatal(err)
+	}
+	rec := &reconciled{}
+	if err := keepBans(context.Background(), store, rec, "k", c.Enabled()[0].Policy(pipelines.Deps{}), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.active) != 1 || rec.active[0].Prefix.String() != "203.0.113.9/32" {
+		t.Errorf("enforced %v, want only 203.0.113.9", rec.active)
+	}
+	stored, err := store.Bans("k")
+	if err != nil || len(stored) != 1 {
+		t.Errorf("stored after: %v %v; want the refused bans lifted", stored, err)
+	}
+}
+
+// reconciled records what a Reconcile was given.
+type reconciled struct {
+	decisions
+	active []state.Decision
+}
+
+func (r *reconciled) Reconcile(_ context.Context, _ string, active []state.Decision, _ time.Time) error {
+	r.active = active
+	return nil
+}

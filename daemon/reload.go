@@ -203,7 +203,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		d.mu.Lock()
 		d.failed[p.Name] = err.Error()
 		d.mu.Unlock()
-		if err := keepBans(ctx, d.store, enf, p.Name); err != nil {
+		if err := keepBans(ctx, d.store, enf, p.Name, p.Policy(deps), d.log); err != nil {
 			return fmt.Errorf("pipeline %s: restoring bans: %w", p.Name, err)
 		}
 		return nil
