@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -256,13 +257,21 @@ func (s *share) failure(f match.Failure) {
 	s.stage(state.OutboxRecord{Sink: fleetFailuresSink, Subject: fleetFailuresSubject + s.pipeline, MsgID: nuid.Next(), Header: map[string]string{headerNode: s.f.spec.Node}, Data: data})
 }
 
-// truncate cuts s to n bytes, copied, so the cut does not keep a large
-// message alive.
+// truncate cuts s to at most n bytes, copied, so the cut does not keep a
+// large message alive. The cut falls between characters, and bytes that
+// are not UTF-8 (another node's header) are replaced: what the fleet sends
+// is shown in status and logs as text.
 func truncate(s string, n int) string {
-	if len(s) > n {
-		return strings.Clone(s[:n])
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
-	return s
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.Clone(s[:n])
 }
 
 // boundLines keeps what a ban from the fleet carries as small as what this

@@ -246,6 +246,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	t := v.Type()
 	if n.Kind != yaml.MappingNode {
 		if n.Tag == "!!null" {
+			// Nothing to decode, but what validation finds missing
+			// (a "-" alone in a list) is still reported here.
+			for i := range t.NumField() {
+				if t.Field(i).Type == posType {
+					v.Field(i).Set(reflect.ValueOf(d.pos(n)))
+				}
+			}
 			return
 		}
 		d.errorf(n, "%s: expected a mapping", what)

@@ -156,7 +156,7 @@ func BenchmarkEnvelope(b *testing.B) {
 
 // FuzzPayload checks that no payload crashes the decoder and that every
 // delivered entry's text (each record's, for a batch) is valid UTF-8
-// without NULs, its fields bounded.
+// without NULs, its host one line, its fields bounded.
 func FuzzPayload(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "envelopes", "*.json"))
 	for _, name := range files {
@@ -179,7 +179,7 @@ func FuzzPayload(f *testing.F) {
 		}
 		for _, d := range ds {
 			e := d.Entry
-			if !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, 0) || !utf8.ValidString(e.Host) {
+			if !utf8.ValidString(e.Message) || strings.ContainsRune(e.Message, 0) || !utf8.ValidString(e.Host) || strings.ContainsAny(e.Host, "\x00\r\n") {
 				t.Errorf("entry %+v", e)
 			}
 			for k, v := range e.Fields {

@@ -3,8 +3,11 @@ package syslog
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -311,24 +314,49 @@ func (zeros) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// FuzzEntry checks that no input crashes the parser and that every entry
-// is one line of valid UTF-8 without NULs.
+// FuzzEntry checks that no input crashes the parser (RFC 3164, RFC 5424,
+// Cisco IOS, raw) and that every entry, laid out again, is one line of valid
+// UTF-8 without NULs: its message, host and fields alike.
 func FuzzEntry(f *testing.F) {
 	for _, s := range []string{
 		"<13>Nov 25 10:33:28 h app[1]: x", `<36>1 2026-11-25T08:33:28Z vm app 42 ID47 [x@1 a="b"] m`,
 		"<189>237: 000485: router1: *Jan 8 19:46:03.295: %SYS-5-CONFIG_I: c", "garbage", "<13>", "\x00\xff",
+		`<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventSource="Application"][x@1 a="\]\"\\"] \xef\xbb\xbfAn application event`,
+		"<38>1 2026-12-07T02:56:07.867309+00:00 vm sshd 4001 - -  Failed password for root from 192.0.2.3 port 1234 ssh2",
+		"<38>Dec  7 02:56:07 vm sshd[4001]: Failed password for root from 192.0.2.3 port 1234 ssh2\n",
+		"<86>2026-11-25T10:33:28.123+01:00 web1 sshd[1]: x", "<13>1 - - - - - -", "<999>Nov 25 10:33:28 h a: b",
+		"<13>Nov 25 10:33:28 h\xff\xfe app[\xc3]: m\r\ninjected line\x00",
 	} {
 		f.Add([]byte(s))
 	}
+	// What rsyslog really sent in the real-software suite.
+	for _, name := range []string{"rsyslog-udp-rfc3164.txt", "rsyslog-tcp-newline-rfc3164.txt"} {
+		if data, err := os.ReadFile(filepath.Join("..", "..", "testdata", "records", name)); err == nil {
+			for _, l := range bytes.Split(data, []byte("\n")) {
+				f.Add(l)
+			}
+		}
+	}
 	p := newParser(time.UTC, "local")
 	now := time.Now()
+	oneLine := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsAny(s, "\x00\r\n") }
 	f.Fuzz(func(t *testing.T, in []byte) {
 		e, oc := p.entry(in, testPeer, now)
 		if oc == empty {
 			return
 		}
-		if !utf8.ValidString(e.Message) || strings.ContainsAny(e.Message, "\x00\r\n") || e.Host == "" {
+		if !oneLine(e.Message) || !oneLine(e.Host) || e.Host == "" || e.Time.IsZero() {
 			t.Errorf("entry %+v", e)
+		}
+		switch e.Fields["format"] {
+		case "rfc3164", "rfc5424", "raw":
+		default:
+			t.Errorf("format %q", e.Fields["format"])
+		}
+		for k, v := range e.Fields {
+			if !oneLine(k) || !oneLine(v) {
+				t.Errorf("field %q = %q", k, v)
+			}
 		}
 	})
 }
@@ -355,4 +383,71 @@ func FuzzFrames(f *testing.F) {
 		}
 		t.Fatal("frame reader does not advance")
 	})
+}
+
+// FuzzFrameRoundTrip frames up to three records both ways a sender does
+// (RFC 6587 octet counting, and LF trailers) and checks that the reader
+// gives back exactly those records, and reports the one too long as
+// oversize instead of returning a part of it.
+func FuzzFrameRoundTrip(f *testing.F) {
+	f.Add([]byte("<13>Nov 25 10:33:28 h app[1]: x"), []byte("<36>1 2026-11-25T08:33:28Z vm app 42 - - m"), []byte(""))
+	f.Add([]byte("a b"), []byte("12 x"), []byte(strings.Repeat("y", 40)))
+	f.Add([]byte("\x00\n"), []byte("\r\n"), []byte("9"))
+	const max = 32
+	f.Fuzz(func(t *testing.T, a, b, c []byte) {
+		recs := [][]byte{a, b, c}
+		// MSG-LEN has no leading zero (RFC 6587): no empty records.
+		var octet bytes.Buffer
+		var want [][]byte
+		for _, r := range recs {
+			if len(r) > 0 {
+				fmt.Fprintf(&octet, "%d %s", len(r), r)
+				want = append(want, r)
+			}
+		}
+		checkFrames(t, "octet", octet.Bytes(), want, max)
+		// Newline framing carries records without LF or NUL, and not
+		// starting with a digit (which reads as an octet count).
+		var lines bytes.Buffer
+		want = want[:0]
+		for _, r := range recs {
+			r = bytes.TrimLeft(bytes.Map(func(c rune) rune {
+				if c == '\n' || c == 0 {
+					return -1
+				}
+				return c
+			}, r), "0123456789")
+			if len(r) > 0 {
+				want = append(want, r)
+			}
+			lines.Write(r)
+			lines.WriteByte('\n')
+		}
+		checkFrames(t, "newline", lines.Bytes(), want, max)
+	})
+}
+
+// checkFrames reads stream and compares what it gives with want; records
+// longer than max must come as frameOversize.
+func checkFrames(t *testing.T, how string, stream []byte, want [][]byte, max int) {
+	t.Helper()
+	fr := newFrameReader(bytes.NewReader(stream), 16, max)
+	for i, w := range want {
+		b, kind, err := fr.next()
+		if err != nil {
+			t.Fatalf("%s %q: record %d: error %v", how, stream, i, err)
+		}
+		if len(w) > max {
+			if kind != frameOversize {
+				t.Fatalf("%s %q: record %d of %d bytes: kind %d, %q", how, stream, i, len(w), kind, b)
+			}
+			continue
+		}
+		if kind != frameOK || !bytes.Equal(b, w) {
+			t.Fatalf("%s %q: record %d: got %q kind %d, want %q", how, stream, i, b, kind, w)
+		}
+	}
+	if b, _, err := fr.next(); !errors.Is(err, io.EOF) {
+		t.Fatalf("%s %q: after the records: %q, %v", how, stream, b, err)
+	}
 }

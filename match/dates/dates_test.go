@@ -297,31 +297,43 @@ func TestZeroAllocs(t *testing.T) {
 	}
 }
 
+// FuzzFind checks that no line crashes a finder, that a date found lies in
+// the line, and that a finder's caches (the zones it keeps, the day of now)
+// never change an answer: the same line gives the same date after another
+// line was read.
 func FuzzFind(f *testing.F) {
 	for _, s := range []string{
 		"Nov 25 07:13:18 host", "2026-11-25T07:13:18.123+01:00", "[25/Nov/2026:07:13:18 +0000]",
 		"1732519998.5 x", "@4000000069255fa81d0b1234", "Wed, 25 Nov 2026 07:13:18 GMT",
 		"Wed Nov 25 07:13:18 CET 2026", "25-Nov-2026 07:13:18", "2026/11/25 07:13:18",
 		"audit(1732519998.123:4)", "Nov 25 2026 07:13:18", "2026-11-25 07:13:18 +01",
+		"Dec 31 23:59:60 h", "2026-02-29T25:61:61Z", "9999-12-31T23:59:59.999999999-23:59", "[26/Nov/2026:07:13:18 -2400]",
+		"1e308", "@ffffffffffffffffffffffff", "Feb 30 00:00:00 x", "0000-01-01 00:00:00", "2026-11-25T07:13:18+14:00 2026-11-25T07:13:18-12:00",
 	} {
 		f.Add(s)
 	}
-	pats := []*Finder{NewFinder(time.UTC)}
-	for _, p := range []string{"%Y-%m-%d %H:%M:%S", "^%b %d %H:%M:%S", "{^LN-BEG}%d/%b/%Y:%T %z", "%s", "%j %I:%M %p %Z", "Epoch", "\\[%y%m%d %H%M%S.%f"} {
+	pats := []*Finder{NewFinder(time.UTC), NewFinder(time.FixedZone("UTC+3", 3*3600))}
+	for _, p := range []string{"%Y-%m-%d %H:%M:%S", "^%b %d %H:%M:%S", "{^LN-BEG}%d/%b/%Y:%T %z", "%s", "%j %I:%M %p %Z", "Epoch", "\\[%y%m%d %H%M%S.%f", "TAI64N", "%ExY-%Exm-%Exd %ExH:%ExM:%ExS"} {
 		pf, err := NewPatternFinder(p, time.UTC)
 		if err != nil {
 			f.Fatal(err)
 		}
 		pats = append(pats, pf)
 	}
+	const other = "2026-11-25T07:13:18.123+05:30 [25/Nov/2026:07:13:18 -0800]"
 	f.Fuzz(func(t *testing.T, line string) {
 		for _, finder := range pats {
-			_, s, e, ok := finder.Find(line, now)
+			tm, s, e, ok := finder.Find(line, now)
 			if ok && (s < 0 || s >= e || e > len(line)) {
-				t.Fatalf("%q: span [%d,%d)", line, s, e)
+				t.Fatalf("%q: %v span [%d,%d)", line, tm, s, e)
 			}
 			if !ok && (s != 0 || e != 0) {
 				t.Fatalf("%q: span without date", line)
+			}
+			finder.Find(other, now.Add(400*24*time.Hour))
+			tm2, s2, e2, ok2 := finder.Find(line, now)
+			if !tm2.Equal(tm) || s2 != s || e2 != e || ok2 != ok {
+				t.Fatalf("%q: %v [%d,%d) %v, then %v [%d,%d) %v", line, tm, s, e, ok, tm2, s2, e2, ok2)
 			}
 		}
 	})
