@@ -370,7 +370,9 @@ func (c *Config) get(secName, option string, vars map[string]entry) (string, Pos
 	if !ok {
 		return "", Pos{}, &Error{Key: key, Msg: fmt.Sprintf("no such option in [%s]", secName), Err: ErrNoOption}
 	}
-	l.extra = map[string]entry{"__name__": {value: secName, pos: Pos{File: builtinFile}}}
+	// The section's name is a literal: a '%' in it is not a reference
+	// (found by FuzzINI: a section named "[%]").
+	l.extra = map[string]entry{"__name__": {value: strings.ReplaceAll(secName, "%", "%%"), pos: Pos{File: builtinFile}}}
 	var b strings.Builder
 	if err := l.interpolate(key, e, 1, []string{key}, &b); err != nil {
 		var ce *Error
