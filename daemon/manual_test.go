@@ -3,7 +3,6 @@ package daemon
 import (
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -41,19 +40,8 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			cfgPath := filepath.Join(dir, "logjail.yaml")
-			cfg := "pipelines:\n  m:\n    enabled: true\n    ingest: [{file: {paths: [" + filepath.Join(dir, "m.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
-			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			c, err := pipelines.Load(cfgPath)
-			if err != nil {
-				t.Fatal(err)
-			}
-			store, err := state.OpenStore(filepath.Join(dir, "state"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := loadConfig(t, dir, "pipelines:\n  m:\n    enabled: true\n    ingest: [{file: {paths: ["+filepath.Join(dir, "m.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
+			store := openStore(t, dir)
 			p := c.Enabled()[0]
 			st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -39,25 +38,14 @@ func (d *decisions) Reconcile(context.Context, string, []state.Decision, time.Ti
 // them, as its ban event and mail show.
 func TestRestartKeepsTotalsAndLines(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  m:\n    enabled: true\n    maxretry: 3\n    ingest: [{file: {paths: [" + filepath.Join(dir, "m.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, dir, "pipelines:\n  m:\n    enabled: true\n    maxretry: 3\n    ingest: [{file: {paths: ["+filepath.Join(dir, "m.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 	attacker := netip.MustParseAddr("203.0.113.9")
 	line := func(i int) string { return fmt.Sprintf("denied 203.0.113.9 (attempt %d)", i) }
 
 	// start runs the pipeline on the store in dir, restored as at start,
 	// and returns it with what it enforces and a stop function.
 	start := func() (*runner, *decisions, func()) {
-		store, err := state.OpenStore(filepath.Join(dir, "state"))
-		if err != nil {
-			t.Fatal(err)
-		}
+		store := openStore(t, dir)
 		p := c.Enabled()[0]
 		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
 		if err != nil {
@@ -128,20 +116,8 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 // same gate as restored bans: one the gate refuses now is lifted.
 func TestKeepBansPassesTheGate(t *testing.T) {
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  k:\n    enabled: true\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: [" + filepath.Join(dir, "k.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.OpenStore(filepath.Join(dir, "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	c := loadConfig(t, dir, "pipelines:\n  k:\n    enabled: true\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: ["+filepath.Join(dir, "k.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
+	store := openStore(t, dir)
 	now := time.Now()
 	ban := func(a string) state.Decision {
 		return state.Decision{Kind: state.Ban, Pipeline: "k", Prefix: netip.MustParsePrefix(a), Time: now, Until: now.Add(time.Hour), BanCount: 1}

@@ -24,7 +24,6 @@ import (
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
-	"github.com/logjail/logjail/state"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -243,20 +242,8 @@ func TestMetricsEndpoint(t *testing.T) {
 func scrapeNATS(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  n:\n    enabled: true\n    ingest: [{file: {paths: [" + filepath.Join(dir, "n.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n    enforce: [{nats: {url: 'nats://127.0.0.1:1', subject: logjail.test}}]\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := state.OpenStore(filepath.Join(dir, "state"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
+	c := loadConfig(t, dir, "pipelines:\n  n:\n    enabled: true\n    ingest: [{file: {paths: ["+filepath.Join(dir, "n.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n    enforce: [{nats: {url: 'nats://127.0.0.1:1', subject: logjail.test}}]\n")
+	store := openStore(t, dir)
 	log, addrs := newAddrLogger()
 	p := c.Enabled()[0]
 	st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: log})
