@@ -311,6 +311,11 @@ var errNotRunning = errors.New("no logjail is listening on the control socket")
 
 func (d *Daemon) handleReload(w http.ResponseWriter, req *http.Request) {
 	names, err := d.reload(context.WithoutCancel(req.Context()))
+	if ue := (*unsavedError)(nil); errors.As(err, &ue) {
+		d.log.Error("configuration reloaded with a state store that could not commit", "pipelines", names, "err", err)
+		fail(w, http.StatusInternalServerError, "%v", err)
+		return
+	}
 	if err != nil {
 		d.log.Error("reload refused; the running configuration stays", "err", err)
 		fail(w, http.StatusBadRequest, "reload refused; the running configuration stays:\n%v", err)

@@ -150,3 +150,44 @@ func (r *reconciled) Reconcile(_ context.Context, _ string, active []state.Decis
 	r.active = active
 	return nil
 }
+
+// A runner whose last commit fails as it stops (the store failing after
+// reload's check) hands over no tracker: its windows are ahead of the
+// stored positions, so the pipeline must start again from the store, and
+// the error says why.
+func TestStopHandsOverNoTrackerAfterAFailedCommit(t *testing.T) {
+	dir := t.TempDir()
+	c := loadConfig(t, dir, "pipelines:\n  s:\n    enabled: true\n    maxretry: 5\n    ingest: [{file: {paths: ["+filepath.Join(dir, "s.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
+	for _, fails := range []bool{false, true} {
+		store := openStore(t, t.TempDir())
+		p := c.Enabled()[0]
+		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := newRunner(st, enforce.Multi{&decisions{}}, store, slog.New(slog.DiscardHandler), time.Now)
+		ctx, cancel := context.WithCancel(context.Background())
+		r.cancel, r.done = cancel, make(chan struct{})
+		go func() {
+			defer close(r.done)
+			r.run(ctx)
+		}()
+		d := &Daemon{store: store, log: slog.New(slog.DiscardHandler), runners: map[string]*runner{"s": r}, order: []string{"s"}, failed: map[string]string{}}
+		if fails {
+			store.Close() // every commit from now on fails
+		}
+		err = r.call(context.Background(), func() {
+			r.fail(match.Failure{Pipeline: "s", Addr: netip.MustParseAddr("203.0.113.4"), Time: time.Now(), Line: "denied 203.0.113.4"}, time.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := d.stopPipeline("s")
+		if fails && (tr != nil || err == nil) {
+			t.Errorf("last commit failed: tracker %v, err %v; want none and the error", tr, err)
+		}
+		if !fails && (tr == nil || err != nil) {
+			t.Errorf("last commit stored: tracker %v, err %v; want the tracker", tr, err)
+		}
+	}
+}

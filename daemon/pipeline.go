@@ -67,6 +67,9 @@ type runner struct {
 	// cancel stops the runner; done is closed when it has stopped.
 	cancel context.CancelFunc
 	done   chan struct{}
+	// lastCommit is the error of the commit the runner made as it
+	// stopped; read once done is closed.
+	lastCommit error
 
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
@@ -217,7 +220,7 @@ func (r *runner) run(ctx context.Context) {
 		stopSources()
 		wg.Wait()
 		r.drain()
-		r.commit()
+		r.lastCommit = r.commit()
 	}()
 
 	tick := time.NewTicker(tickInterval)

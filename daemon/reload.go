@@ -278,8 +278,11 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 }
 
 // stopPipeline stops a runner: its sources stop, the queue is drained and
-// the positions committed. It returns the runner's tracker.
-func (d *Daemon) stopPipeline(name string) *state.Tracker {
+// the positions committed. It returns the runner's tracker, or nil with the
+// error when that last commit failed: the tracker's windows and bans are
+// then ahead of the stored positions, and only a pipeline restored from
+// the store (as after a crash) counts the entries read again exactly once.
+func (d *Daemon) stopPipeline(name string) (*state.Tracker, error) {
 	d.mu.Lock()
 	r := d.runners[name]
 	delete(d.runners, name)
@@ -287,17 +290,20 @@ func (d *Daemon) stopPipeline(name string) *state.Tracker {
 	delete(d.failed, name)
 	d.mu.Unlock()
 	if r == nil {
-		return nil
+		return nil, nil
 	}
 	r.cancel()
 	<-r.done
-	return r.stages.Tracker
+	if r.lastCommit != nil {
+		return nil, r.lastCommit
+	}
+	return r.stages.Tracker, nil
 }
 
 // stopAll stops every runner (at shutdown).
 func (d *Daemon) stopAll() {
 	for _, name := range d.pipelineNames() {
-		d.stopPipeline(name)
+		_, _ = d.stopPipeline(name) // logged by the runner; the next start restores from the store
 	}
 }
 
@@ -359,8 +365,15 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	// Stop everything that changes first, so positions are committed and
 	// the trackers are ours to hand over.
 	trackers := map[string]*state.Tracker{}
+	var unsaved []error
 	for _, name := range d.pipelineNames() {
-		trackers[name] = d.stopPipeline(name)
+		t, err := d.stopPipeline(name)
+		if err != nil {
+			// The store failed after the check above: this pipeline
+			// starts again from the store, and the reload says so.
+			unsaved = append(unsaved, fmt.Errorf("pipeline %s: %w", name, err))
+		}
+		trackers[name] = t
 	}
 	d.mu.Lock()
 	clear(d.failed)
@@ -370,6 +383,9 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 			continue
 		}
 		d.runStop(name)
+		if t == nil {
+			continue // its sets go with the Setup below
+		}
 		for _, b := range t.Active() {
 			b.Kind, b.Time, b.Reason = state.Unban, time.Now(), "pipeline removed"
 			d.log.Info("unban", "pipeline", name, "addr", prefixText(b), "reason", b.Reason)
@@ -399,8 +415,22 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 			return nil, err
 		}
 	}
+	if len(unsaved) > 0 {
+		return d.pipelineNames(), &unsavedError{errors.Join(unsaved...)}
+	}
 	return d.pipelineNames(), nil
 }
+
+// unsavedError is a reload that took effect while some stopping pipelines
+// could not store their last changes: those pipelines started again from
+// the store and read the entries since their last commit again.
+type unsavedError struct{ err error }
+
+func (e *unsavedError) Error() string {
+	return fmt.Sprintf("the new configuration runs, but the state store could not commit as pipelines stopped (%v); those pipelines started again from what was stored and read their latest entries again", e.err)
+}
+
+func (e *unsavedError) Unwrap() error { return e.err }
 
 // commitAll commits what every running pipeline has pending.
 func (d *Daemon) commitAll(ctx context.Context) error {
