@@ -16,6 +16,7 @@ import (
 	"github.com/logjail/logjail/ingest/journald"
 	"github.com/logjail/logjail/ingest/nats"
 	"github.com/logjail/logjail/ingest/syslog"
+	"github.com/logjail/logjail/internal/keyerr"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/state"
 	"github.com/logjail/logjail/state/gate"
@@ -79,7 +80,7 @@ var sourceKinds = []struct {
 		if sl.SocketMode != "" {
 			mode, err := strconv.ParseUint(sl.SocketMode, 8, 32)
 			if err != nil {
-				return nil, true, fmt.Errorf("socket_mode: %q is not an octal permission such as 0660", sl.SocketMode)
+				return nil, true, keyerr.Wrap("socket_mode", fmt.Errorf("socket_mode: %q is not an octal permission such as 0660", sl.SocketMode))
 			}
 			cfg.SocketMode = fs.FileMode(mode)
 		}

@@ -14,6 +14,8 @@ import (
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 // Pos is a place in a configuration file.
@@ -114,6 +116,7 @@ var (
 	durationType = reflect.TypeFor[Duration]()
 	prefixType   = reflect.TypeFor[Prefix]()
 	posType      = reflect.TypeFor[Pos]()
+	keyPosType   = reflect.TypeFor[KeyPos]()
 )
 
 func resolve(n *yaml.Node) *yaml.Node {
@@ -269,6 +272,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 				v.Field(i).Set(reflect.ValueOf(d.pos(n)))
 				continue
 			}
+			if f.Type == keyPosType {
+				keys := KeyPos{}
+				d.keyPositions(n, "", keys)
+				v.Field(i).Set(reflect.ValueOf(keys))
+				continue
+			}
 			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if opts == "inline" && f.Type.Kind() == reflect.Struct {
 				// The fields of an inline struct are keys of this mapping.
@@ -298,6 +307,50 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		seen[k.Value] = true
 		d.decode(val, v.FieldByIndex(idx), joinWhat(what, k.Value))
+	}
+}
+
+// KeyPos holds where each key of a mapping was written, by its dotted path
+// inside the mapping ("max_connections", "tls.cert"); a field of this type
+// tagged `yaml:"-"` receives its mapping's keys. It lets an error a
+// constructor returns about one key (internal/keyerr) point at that key.
+type KeyPos map[string]Pos
+
+// at returns where key was written, else where the nearest mapping holding
+// it was ("tls" for a missing "tls.key"), else fallback.
+func (k KeyPos) at(fallback Pos, key string) Pos {
+	for {
+		if at, ok := k[key]; ok {
+			return at
+		}
+		i := strings.LastIndexByte(key, '.')
+		if i < 0 {
+			return fallback
+		}
+		key = key[:i]
+	}
+}
+
+// errAt returns where the key err is about was written (prefix.key, for a
+// constructor given a part of the mapping), or fallback when err names no
+// key or the key was not written.
+func (k KeyPos) errAt(fallback Pos, prefix string, err error) Pos {
+	key, ok := keyerr.Key(err)
+	if !ok {
+		return fallback
+	}
+	return k.at(fallback, joinWhat(prefix, key))
+}
+
+func (d *decoder) keyPositions(n *yaml.Node, prefix string, out KeyPos) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k := resolve(n.Content[i])
+		path := joinWhat(prefix, k.Value)
+		out[path] = d.pos(k)
+		d.keyPositions(resolve(n.Content[i+1]), path, out)
 	}
 }
 

@@ -352,7 +352,9 @@ func (v validator) config(cfg *Config) {
 			}
 			if e.Exec != nil {
 				if _, err := e.Exec.Build(discard); err != nil {
-					v.fail(e.At, "%s: %v", p.label(), err)
+					for _, err := range each(err) {
+						v.fail(e.Exec.Keys.errAt(e.At, "", err), "%s: %v", p.label(), err)
+					}
 				}
 				continue
 			}
@@ -381,13 +383,13 @@ func (v validator) mail(name string, m *MailSpec) {
 		val Duration
 	}{{"batch", m.Batch}, {"smtp.timeout", m.SMTP.Timeout}} {
 		if d.val == Duration(Permanent) {
-			v.fail(at, "%s: mail: %s cannot be -1", name, d.key)
+			v.fail(m.Keys.at(at, d.key), "%s: mail: %s cannot be -1", name, d.key)
 			bad = true
 		}
 	}
 	for _, f := range []struct{ key, path string }{{"smtp.password_file", m.SMTP.PasswordFile}, {"smtp.ca", m.SMTP.CA}} {
 		if f.path != "" && !filepath.IsAbs(f.path) {
-			v.fail(at, "%s: mail: %s: %q is not absolute", name, f.key, f.path)
+			v.fail(m.Keys.at(at, f.key), "%s: mail: %s: %q is not absolute", name, f.key, f.path)
 			bad = true
 		}
 	}
@@ -395,7 +397,9 @@ func (v validator) mail(name string, m *MailSpec) {
 		return
 	}
 	if _, err := m.Build(discard); err != nil {
-		v.fail(at, "%s: %v", name, err)
+		for _, err := range each(err) {
+			v.fail(m.Keys.errAt(at, "", err), "%s: %v", name, err)
+		}
 	}
 }
 
@@ -490,15 +494,15 @@ func (v validator) ingest(name string, in IngestSpec) {
 		}
 		for _, p := range f.Paths {
 			if !filepath.IsAbs(p) {
-				v.fail(in.At, "%s: file path %q is not absolute", name, p)
+				v.fail(f.Keys.at(in.At, "paths"), "%s: file path %q is not absolute", name, p)
 			}
 		}
 		if f.Poll < 0 {
-			v.fail(in.At, "%s: poll must be positive", name)
+			v.fail(f.Keys.at(in.At, "poll"), "%s: poll must be positive", name)
 		}
 	}
 	if s := in.Syslog; s != nil && s.IdleTimeout < 0 {
-		v.fail(in.At, "%s: idle_timeout must be positive", name)
+		v.fail(s.Keys.at(in.At, "idle_timeout"), "%s: idle_timeout must be positive", name)
 		return
 	}
 	// The source's own constructor checks the rest, without side effects
@@ -508,8 +512,32 @@ func (v validator) ingest(name string, in IngestSpec) {
 			v.warnings = append(v.warnings, fmt.Sprintf("%s: %s: %v; this pipeline will not start on this host", in.At, name, err))
 			return
 		}
-		v.fail(in.At, "%s: %v", name, err)
+		for _, err := range each(err) {
+			v.fail(in.keys().errAt(in.At, "", err), "%s: %v", name, err)
+		}
 	}
+}
+
+// each returns the errors a constructor joined (it reports every bad key,
+// each to be placed at its own), or err alone.
+func each(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// keys are where the keys of the entry's source were written.
+func (in IngestSpec) keys() KeyPos {
+	switch {
+	case in.File != nil:
+		return in.File.Keys
+	case in.Syslog != nil:
+		return in.Syslog.Keys
+	case in.NATS != nil:
+		return in.NATS.Keys
+	}
+	return nil
 }
 
 var discard = slog.New(slog.DiscardHandler)

@@ -31,7 +31,9 @@ func (v validator) natsEvents(p *Pipeline, n *NATSEventsSpec, fleet *FleetSpec) 
 		}
 	}
 	if _, _, err := nats.ConnectOptions(n.Conn()); err != nil {
-		v.fail(n.At, "%s: %v", what, strings.TrimPrefix(err.Error(), "nats: "))
+		for _, err := range each(err) {
+			v.fail(n.Keys.errAt(n.At, "", err), "%s: %v", what, strings.TrimPrefix(err.Error(), "nats: "))
+		}
 	}
 	if n.Subject == "" {
 		n.Subject = "logjail.bans." + p.Name
@@ -40,15 +42,15 @@ func (v validator) natsEvents(p *Pipeline, n *NATSEventsSpec, fleet *FleetSpec) 
 		if err == nil {
 			err = errWildcard
 		}
-		v.fail(n.At, "%s: subject %q: %v", what, n.Subject, err)
+		v.fail(n.Keys.at(n.At, "subject"), "%s: subject %q: %v", what, n.Subject, err)
 	}
 	if n.Stream != "" {
 		if err := nats.CheckName(n.Stream); err != nil {
-			v.fail(n.At, "%s: stream %q: %v", what, n.Stream, err)
+			v.fail(n.Keys.at(n.At, "stream"), "%s: stream %q: %v", what, n.Stream, err)
 		}
 	}
 	if n.MaxBuffer < 0 {
-		v.fail(n.At, "%s: max_buffer cannot be negative", what)
+		v.fail(n.Keys.at(n.At, "max_buffer"), "%s: max_buffer cannot be negative", what)
 	}
 }
 
@@ -64,7 +66,9 @@ func (v validator) fleet(cfg *Config) {
 		f.NATS.URL = DefaultNATSURL
 	}
 	if _, _, err := nats.ConnectOptions(f.NATS.Conn()); err != nil {
-		v.fail(f.At, "fleet.nats: %v", strings.TrimPrefix(err.Error(), "nats: "))
+		for _, err := range each(err) {
+			v.fail(f.Keys.errAt(f.At, "nats", err), "fleet.nats: %v", strings.TrimPrefix(err.Error(), "nats: "))
+		}
 	}
 	if f.Node == "" {
 		host, err := os.Hostname()

@@ -183,6 +183,8 @@ type JournaldSpec struct {
 
 // SyslogSpec listens for syslog messages.
 type SyslogSpec struct {
+	// Keys are where each key was written (see KeyPos).
+	Keys KeyPos `yaml:"-"`
 	// Listen is udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or unix:///path.
 	Listen string `yaml:"listen"`
 	// Allow lists the senders accepted; empty accepts everyone.
@@ -209,6 +211,8 @@ type SyslogTLS struct {
 
 // NATSSpec subscribes to a NATS subject.
 type NATSSpec struct {
+	// Keys are where each key was written (see KeyPos).
+	Keys      KeyPos         `yaml:"-"`
 	URL       string         `yaml:"url"`
 	Subject   string         `yaml:"subject"`
 	Queue     string         `yaml:"queue"`
@@ -236,6 +240,8 @@ type JetStreamSpec struct {
 
 // FileSpec tails files.
 type FileSpec struct {
+	// Keys are where each key was written (see KeyPos).
+	Keys  KeyPos   `yaml:"-"`
 	Paths []string `yaml:"paths"`
 	// Poll is the interval of the stat safety net beside inotify.
 	Poll Duration `yaml:"poll"`
@@ -274,6 +280,8 @@ type EnforceSpec struct {
 // (DESIGN.md schema) on a NATS subject.
 type NATSEventsSpec struct {
 	At Pos `yaml:"-"`
+	// Keys are where each key was written (see KeyPos).
+	Keys KeyPos `yaml:"-"`
 	// The server (url, creds, nkey, user, password, token, tls); url
 	// defaults to fleet.nats.url (with its credentials), else
 	// nats://127.0.0.1:4222.
@@ -312,7 +320,9 @@ func (n NATSConnSpec) Conn() nats.Config {
 // FleetSpec joins this logjail to a fleet sharing failures and bans over
 // NATS JetStream (the top-level `fleet` key).
 type FleetSpec struct {
-	At   Pos          `yaml:"-"`
+	At Pos `yaml:"-"`
+	// Keys are where each key was written (see KeyPos).
+	Keys KeyPos       `yaml:"-"`
 	NATS NATSConnSpec `yaml:"nats"`
 	// Node names this logjail in the fleet (default: the host name).
 	Node string `yaml:"node"`
@@ -327,6 +337,8 @@ type FleetSpec struct {
 // ExecSpec runs commands on bans and unbans (argv templates, see
 // enforce/exec).
 type ExecSpec struct {
+	// Keys are where each key was written (see KeyPos).
+	Keys    KeyPos   `yaml:"-"`
 	Ban     []string `yaml:"ban"`
 	Unban   []string `yaml:"unban"`
 	Start   []string `yaml:"start"`
@@ -347,6 +359,8 @@ func (e *ExecSpec) Build(log *slog.Logger) (*exec.Exec, error) {
 // defaults.
 type MailSpec struct {
 	At Pos `yaml:"-"`
+	// Keys are where each key was written (see KeyPos).
+	Keys KeyPos `yaml:"-"`
 	// To lists the recipients (one address may be written without a list).
 	To []string `yaml:"to"`
 	// From is the sender.

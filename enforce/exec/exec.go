@@ -14,6 +14,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/logjail/logjail/internal/keyerr"
 	"github.com/logjail/logjail/state"
 )
 
@@ -54,13 +55,13 @@ type Exec struct {
 // New compiles the templates; an error names the command and argument.
 func New(cfg Config, log *slog.Logger) (*Exec, error) {
 	if len(cfg.Ban) == 0 {
-		return nil, errors.New("exec: ban: no command")
+		return nil, keyerr.Wrap("ban", errors.New("exec: ban: no command"))
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Retries < 0 {
-		return nil, errors.New("exec: retries: negative")
+		return nil, keyerr.Wrap("retries", errors.New("exec: retries: negative"))
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 2
@@ -81,7 +82,7 @@ func New(cfg Config, log *slog.Logger) (*Exec, error) {
 	}
 	if !cfg.Shell && len(e.ban) > 0 {
 		if _, err := osexec.LookPath(cfg.Ban[0]); err != nil {
-			return nil, fmt.Errorf("exec: ban: %w", err)
+			return nil, keyerr.Wrap("ban", fmt.Errorf("exec: ban: %w", err))
 		}
 	}
 	return e, nil
@@ -92,11 +93,11 @@ func compile(name string, argv []string) ([]*template.Template, error) {
 	for i, a := range argv {
 		t, err := template.New(name).Option("missingkey=error").Parse(a)
 		if err != nil {
-			return nil, fmt.Errorf("exec: %s[%d]: %w", name, i, err)
+			return nil, keyerr.Wrap(name, fmt.Errorf("exec: %s[%d]: %w", name, i, err))
 		}
 		// Render once with sample values so an unknown field fails now.
 		if err := t.Execute(&bytes.Buffer{}, Vars{}); err != nil {
-			return nil, fmt.Errorf("exec: %s[%d]: %w", name, i, err)
+			return nil, keyerr.Wrap(name, fmt.Errorf("exec: %s[%d]: %w", name, i, err))
 		}
 		out = append(out, t)
 	}

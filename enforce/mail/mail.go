@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/internal/keyerr"
 	"github.com/logjail/logjail/state"
 )
 
@@ -228,21 +229,21 @@ func New(cfg Config, log *slog.Logger) (*Mailer, error) {
 func validate(cfg Config) (settings, error) {
 	var s settings
 	if len(cfg.To) == 0 {
-		return s, errors.New("mail: to: no recipient")
+		return s, keyerr.Wrap("to", errors.New("mail: to: no recipient"))
 	}
 	for i, t := range cfg.To {
 		a, err := parseAddress(t)
 		if err != nil {
-			return s, fmt.Errorf("mail: to[%d]: %w", i, err)
+			return s, keyerr.Wrap("to", fmt.Errorf("mail: to[%d]: %w", i, err))
 		}
 		s.to = append(s.to, a)
 	}
 	if cfg.From == "" {
-		return s, errors.New("mail: from: no sender address")
+		return s, keyerr.Wrap("from", errors.New("mail: from: no sender address"))
 	}
 	a, err := parseAddress(cfg.From)
 	if err != nil {
-		return s, fmt.Errorf("mail: from: %w", err)
+		return s, keyerr.Wrap("from", fmt.Errorf("mail: from: %w", err))
 	}
 	s.from = a
 
@@ -251,7 +252,7 @@ func validate(cfg Config) (settings, error) {
 		return s, errors.New("mail: smtp.addr and sendmail are both set: choose one")
 	case cfg.SMTP.Addr == "" && len(cfg.Sendmail) == 0:
 		if cfg.SMTP != (SMTP{}) {
-			return s, errors.New("mail: smtp.addr: not set (the other smtp keys need it)")
+			return s, keyerr.Wrap("smtp.addr", errors.New("mail: smtp.addr: not set (the other smtp keys need it)"))
 		}
 		return s, errors.New("mail: smtp.addr or sendmail: one is needed to send mail")
 	case cfg.SMTP.Addr != "":
@@ -260,13 +261,13 @@ func validate(cfg Config) (settings, error) {
 		}
 	default:
 		if cfg.SMTP != (SMTP{}) {
-			return s, errors.New("mail: smtp: set together with sendmail: choose one")
+			return s, keyerr.Wrap("smtp", errors.New("mail: smtp: set together with sendmail: choose one"))
 		}
 		if cfg.Sendmail[0] == "" {
-			return s, errors.New("mail: sendmail[0]: empty program")
+			return s, keyerr.Wrap("sendmail", errors.New("mail: sendmail[0]: empty program"))
 		}
 		if _, err := osexec.LookPath(cfg.Sendmail[0]); err != nil {
-			return s, fmt.Errorf("mail: sendmail[0]: %w", err)
+			return s, keyerr.Wrap("sendmail", fmt.Errorf("mail: sendmail[0]: %w", err))
 		}
 		s.sendmail = slices.Clone(cfg.Sendmail)
 	}
@@ -275,7 +276,7 @@ func validate(cfg Config) (settings, error) {
 	s.whoisServer = defaultWhoisServer
 	if cfg.WhoisServer != "" {
 		if s.whoisServer, err = hostPort(cfg.WhoisServer, "43"); err != nil {
-			return s, fmt.Errorf("mail: whois_server: %w", err)
+			return s, keyerr.Wrap("whois_server", fmt.Errorf("mail: whois_server: %w", err))
 		}
 	}
 
@@ -287,14 +288,14 @@ func validate(cfg Config) (settings, error) {
 	for i, o := range on {
 		k, ok := kindNames[strings.ToLower(strings.TrimSpace(o))]
 		if !ok {
-			return s, fmt.Errorf("mail: on[%d]: %q is none of ban, unban, start, stop", i, o)
+			return s, keyerr.Wrap("on", fmt.Errorf("mail: on[%d]: %q is none of ban, unban, start, stop", i, o))
 		}
 		s.on[k] = true
 	}
 
 	switch {
 	case cfg.Batch < 0:
-		return s, fmt.Errorf("mail: batch: negative (%s)", cfg.Batch)
+		return s, keyerr.Wrap("batch", fmt.Errorf("mail: batch: negative (%s)", cfg.Batch))
 	case cfg.Batch == 0:
 		s.batch = defaultBatch
 	default:
@@ -302,7 +303,7 @@ func validate(cfg Config) (settings, error) {
 	}
 	switch {
 	case cfg.MaxPerHour < -1:
-		return s, fmt.Errorf("mail: max_per_hour: %d (use -1 for no limit)", cfg.MaxPerHour)
+		return s, keyerr.Wrap("max_per_hour", fmt.Errorf("mail: max_per_hour: %d (use -1 for no limit)", cfg.MaxPerHour))
 	case cfg.MaxPerHour == 0:
 		s.maxPerHour = defaultMaxPerHour
 	default:
@@ -323,7 +324,7 @@ func validateSMTP(c SMTP) (*smtpSettings, error) {
 		host, port = strings.TrimSuffix(strings.TrimPrefix(c.Addr, "["), "]"), ""
 	}
 	if host == "" || strings.ContainsAny(host, " \t\r\n/") {
-		return nil, fmt.Errorf("mail: smtp.addr: %q is not host:port", c.Addr)
+		return nil, keyerr.Wrap("smtp.addr", fmt.Errorf("mail: smtp.addr: %q is not host:port", c.Addr))
 	}
 	if s.mode == "" {
 		s.mode = "starttls"
@@ -333,14 +334,14 @@ func validateSMTP(c SMTP) (*smtpSettings, error) {
 	}
 	defaults := map[string]string{"starttls": "587", "tls": "465", "none": "25"}
 	if _, ok := defaults[s.mode]; !ok {
-		return nil, fmt.Errorf("mail: smtp.tls: %q is none of starttls, tls, none", c.TLS)
+		return nil, keyerr.Wrap("smtp.tls", fmt.Errorf("mail: smtp.tls: %q is none of starttls, tls, none", c.TLS))
 	}
 	if port == "" {
 		port = defaults[s.mode]
 	}
 	s.host, s.addr = host, net.JoinHostPort(host, port)
 	if c.Timeout < 0 {
-		return nil, fmt.Errorf("mail: smtp.timeout: negative (%s)", c.Timeout)
+		return nil, keyerr.Wrap("smtp.timeout", fmt.Errorf("mail: smtp.timeout: negative (%s)", c.Timeout))
 	}
 	if s.timeout == 0 {
 		s.timeout = 30 * time.Second
@@ -352,27 +353,27 @@ func validateSMTP(c SMTP) (*smtpSettings, error) {
 	case c.PasswordFile != "":
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("mail: smtp.password_file: %w", err)
+			return nil, keyerr.Wrap("smtp.password_file", fmt.Errorf("mail: smtp.password_file: %w", err))
 		}
 		s.password, _, _ = strings.Cut(string(b), "\n")
 		s.password = strings.TrimSuffix(s.password, "\r")
 		if s.password == "" {
-			return nil, fmt.Errorf("mail: smtp.password_file: %s: empty first line", c.PasswordFile)
+			return nil, keyerr.Wrap("smtp.password_file", fmt.Errorf("mail: smtp.password_file: %s: empty first line", c.PasswordFile))
 		}
 	default:
 		s.password = c.Password
 	}
 	if c.Username == "" && s.password != "" {
-		return nil, errors.New("mail: smtp.username: not set, but a password is")
+		return nil, keyerr.Wrap("smtp.username", errors.New("mail: smtp.username: not set, but a password is"))
 	}
 	if c.Username != "" && s.password == "" {
 		return nil, errors.New("mail: smtp.password or smtp.password_file: smtp.username needs one")
 	}
 	if strings.ContainsAny(c.Username, "\x00\r\n") {
-		return nil, errors.New("mail: smtp.username: control characters")
+		return nil, keyerr.Wrap("smtp.username", errors.New("mail: smtp.username: control characters"))
 	}
 	if c.Username != "" && s.mode == "none" && !loopbackHost(host) {
-		return nil, fmt.Errorf("mail: smtp.tls: none would send smtp.password in clear text to %s; use starttls or tls (only a loopback server may get it without TLS)", host)
+		return nil, keyerr.Wrap("smtp.tls", fmt.Errorf("mail: smtp.tls: none would send smtp.password in clear text to %s; use starttls or tls (only a loopback server may get it without TLS)", host))
 	}
 
 	if s.mode != "none" {
@@ -380,16 +381,16 @@ func validateSMTP(c SMTP) (*smtpSettings, error) {
 		if c.CA != "" {
 			pem, err := os.ReadFile(c.CA)
 			if err != nil {
-				return nil, fmt.Errorf("mail: smtp.ca: %w", err)
+				return nil, keyerr.Wrap("smtp.ca", fmt.Errorf("mail: smtp.ca: %w", err))
 			}
 			pool := x509.NewCertPool()
 			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("mail: smtp.ca: %s: no PEM certificate", c.CA)
+				return nil, keyerr.Wrap("smtp.ca", fmt.Errorf("mail: smtp.ca: %s: no PEM certificate", c.CA))
 			}
 			s.tls.RootCAs = pool
 		}
 	} else if c.CA != "" {
-		return nil, errors.New("mail: smtp.ca: set with smtp.tls: none")
+		return nil, keyerr.Wrap("smtp.ca", errors.New("mail: smtp.ca: set with smtp.tls: none"))
 	}
 	return s, nil
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 const (
@@ -98,11 +99,11 @@ var _ ingest.Source = (*Tail)(nil)
 // log may be nil (discard).
 func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 	if len(cfg.Paths) == 0 {
-		return nil, errors.New("file: no paths to follow")
+		return nil, keyerr.Wrap("paths", errors.New("file: no paths to follow"))
 	}
 	switch {
 	case cfg.Poll < 0:
-		return nil, fmt.Errorf("file: negative poll interval %v", cfg.Poll)
+		return nil, keyerr.Wrap("poll", fmt.Errorf("file: negative poll interval %v", cfg.Poll))
 	case cfg.Poll == 0:
 		cfg.Poll = defaultPoll
 	case cfg.Poll < minPoll:
@@ -110,7 +111,7 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 	}
 	switch {
 	case cfg.MaxLine < 0:
-		return nil, fmt.Errorf("file: negative MaxLine %d", cfg.MaxLine)
+		return nil, keyerr.Wrap("max_line", fmt.Errorf("file: negative MaxLine %d", cfg.MaxLine))
 	case cfg.MaxLine == 0:
 		cfg.MaxLine = defaultMaxLine
 	}
@@ -122,7 +123,7 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 	}
 	switch {
 	case cfg.MaxFiles < 0:
-		return nil, fmt.Errorf("file: max_files: %d is negative", cfg.MaxFiles)
+		return nil, keyerr.Wrap("max_files", fmt.Errorf("file: max_files: %d is negative", cfg.MaxFiles))
 	case cfg.MaxFiles == 0:
 		cfg.MaxFiles = defaultMaxFiles
 	}
@@ -132,14 +133,14 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 	}
 	for _, p := range cfg.Paths {
 		if p == "" {
-			return nil, errors.New("file: empty path")
+			return nil, keyerr.Wrap("paths", errors.New("file: empty path"))
 		}
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, fmt.Errorf("file: %s: %w", p, err)
+			return nil, keyerr.Wrap("paths", fmt.Errorf("file: %s: %w", p, err))
 		}
 		if _, err := filepath.Match(abs, ""); err != nil {
-			return nil, fmt.Errorf("file: bad pattern %q: %w", p, err)
+			return nil, keyerr.Wrap("paths", fmt.Errorf("file: bad pattern %q: %w", p, err))
 		}
 		if !slices.Contains(t.paths, abs) {
 			t.paths = append(t.paths, abs)

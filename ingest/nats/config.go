@@ -15,6 +15,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 // Config configures a Source. Error messages name the fields by their YAML
@@ -104,32 +105,32 @@ func prepare(cfg *Config) (*prepared, error) {
 
 	switch {
 	case cfg.Subject == "" && cfg.JetStream == nil:
-		return nil, errors.New("nats: subject: missing")
+		return nil, keyerr.Wrap("subject", errors.New("nats: subject: missing"))
 	case cfg.Subject != "":
 		if err := checkSubject(cfg.Subject); err != nil {
-			return nil, fmt.Errorf("nats: subject: %q: %w", cfg.Subject, err)
+			return nil, keyerr.Wrap("subject", fmt.Errorf("nats: subject: %q: %w", cfg.Subject, err))
 		}
 	}
 	if cfg.Queue != "" {
 		if cfg.JetStream != nil {
-			return nil, errors.New("nats: queue: not used with jetstream (sources that share a durable share its messages)")
+			return nil, keyerr.Wrap("queue", errors.New("nats: queue: not used with jetstream (sources that share a durable share its messages)"))
 		}
 		if err := checkName(cfg.Queue, false); err != nil {
-			return nil, fmt.Errorf("nats: queue: %q: %w", cfg.Queue, err)
+			return nil, keyerr.Wrap("queue", fmt.Errorf("nats: queue: %q: %w", cfg.Queue, err))
 		}
 	}
 	if js := cfg.JetStream; js != nil {
 		if js.Stream == "" {
-			return nil, errors.New("nats: jetstream.stream: missing")
+			return nil, keyerr.Wrap("jetstream.stream", errors.New("nats: jetstream.stream: missing"))
 		}
 		if err := checkName(js.Stream, true); err != nil {
-			return nil, fmt.Errorf("nats: jetstream.stream: %q: %w", js.Stream, err)
+			return nil, keyerr.Wrap("jetstream.stream", fmt.Errorf("nats: jetstream.stream: %q: %w", js.Stream, err))
 		}
 		if js.Durable == "" {
-			return nil, errors.New("nats: jetstream.durable: missing")
+			return nil, keyerr.Wrap("jetstream.durable", errors.New("nats: jetstream.durable: missing"))
 		}
 		if err := checkName(js.Durable, true); err != nil {
-			return nil, fmt.Errorf("nats: jetstream.durable: %q: %w", js.Durable, err)
+			return nil, keyerr.Wrap("jetstream.durable", fmt.Errorf("nats: jetstream.durable: %q: %w", js.Durable, err))
 		}
 	}
 
@@ -202,39 +203,39 @@ func CheckName(s string) error { return checkName(s, true) }
 // normalised (spaces removed).
 func checkURLs(list string) (string, error) {
 	if strings.TrimSpace(list) == "" {
-		return "", errors.New("nats: url: missing")
+		return "", keyerr.Wrap("url", errors.New("nats: url: missing"))
 	}
 	var out []string
 	for raw := range strings.SplitSeq(list, ",") {
 		raw = strings.TrimSpace(raw)
 		if raw == "" {
-			return "", fmt.Errorf("nats: url: %q: empty server in list", list)
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: empty server in list", list))
 		}
 		u, err := url.Parse(raw)
 		if err != nil {
 			// url.Parse errors quote the URL, which may hold a password.
-			return "", fmt.Errorf("nats: url: cannot parse %q", redact(raw))
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: cannot parse %q", redact(raw)))
 		}
 		switch u.Scheme {
 		case "nats", "tls":
 		case "":
-			return "", fmt.Errorf("nats: url: %q: no scheme (want nats://HOST:PORT or tls://HOST:PORT)", redact(raw))
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: no scheme (want nats://HOST:PORT or tls://HOST:PORT)", redact(raw)))
 		default:
-			return "", fmt.Errorf("nats: url: %q: scheme %q not supported (want nats or tls)", redact(raw), u.Scheme)
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: scheme %q not supported (want nats or tls)", redact(raw), u.Scheme))
 		}
 		if u.User != nil {
-			return "", fmt.Errorf("nats: url: %q: credentials in the URL are not accepted (they would show in status output); use user/password, token, nkey or creds", redact(raw))
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: credentials in the URL are not accepted (they would show in status output); use user/password, token, nkey or creds", redact(raw)))
 		}
 		if u.Hostname() == "" {
-			return "", fmt.Errorf("nats: url: %q: no host", raw)
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: no host", raw))
 		}
 		if port := u.Port(); port != "" {
 			if _, err := net.LookupPort("tcp", port); err != nil {
-				return "", fmt.Errorf("nats: url: %q: bad port", raw)
+				return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: bad port", raw))
 			}
 		}
 		if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" {
-			return "", fmt.Errorf("nats: url: %q: unexpected path or query", raw)
+			return "", keyerr.Wrap("url", fmt.Errorf("nats: url: %q: unexpected path or query", raw))
 		}
 		out = append(out, u.Scheme+"://"+u.Host)
 	}
@@ -317,22 +318,22 @@ func authOption(cfg *Config) (natsgo.Option, error) {
 	switch {
 	case cfg.Creds != "":
 		if err := readable(cfg.Creds); err != nil {
-			return nil, fmt.Errorf("nats: creds: %w", err)
+			return nil, keyerr.Wrap("creds", fmt.Errorf("nats: creds: %w", err))
 		}
 		// Read at every (re)connect, so a rotated file is picked up.
 		return natsgo.UserCredentials(cfg.Creds), nil
 	case cfg.NKeyFile != "":
 		opt, err := natsgo.NkeyOptionFromSeed(cfg.NKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("nats: nkey: %s: %w", cfg.NKeyFile, err)
+			return nil, keyerr.Wrap("nkey", fmt.Errorf("nats: nkey: %s: %w", cfg.NKeyFile, err))
 		}
 		return opt, nil
 	case cfg.User != "" || cfg.Password != "":
 		if cfg.User == "" {
-			return nil, errors.New("nats: user: missing (password is set)")
+			return nil, keyerr.Wrap("user", errors.New("nats: user: missing (password is set)"))
 		}
 		if cfg.Password == "" {
-			return nil, errors.New("nats: password: missing (user is set)")
+			return nil, keyerr.Wrap("password", errors.New("nats: password: missing (user is set)"))
 		}
 		return natsgo.UserInfo(cfg.User, cfg.Password), nil
 	case cfg.Token != "":
@@ -367,19 +368,19 @@ func tlsConfig(t TLSConfig) (*tls.Config, error) {
 	if t.CAFile != "" {
 		pem, err := os.ReadFile(t.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("nats: tls.ca: %w", err)
+			return nil, keyerr.Wrap("tls.ca", fmt.Errorf("nats: tls.ca: %w", err))
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("nats: tls.ca: %s: no PEM certificates", t.CAFile)
+			return nil, keyerr.Wrap("tls.ca", fmt.Errorf("nats: tls.ca: %s: no PEM certificates", t.CAFile))
 		}
 		c.RootCAs = pool
 	}
 	switch {
 	case t.CertFile == "" && t.KeyFile != "":
-		return nil, errors.New("nats: tls.cert: missing (tls.key is set)")
+		return nil, keyerr.Wrap("tls.cert", errors.New("nats: tls.cert: missing (tls.key is set)"))
 	case t.CertFile != "" && t.KeyFile == "":
-		return nil, errors.New("nats: tls.key: missing (tls.cert is set)")
+		return nil, keyerr.Wrap("tls.key", errors.New("nats: tls.key: missing (tls.cert is set)"))
 	case t.CertFile != "":
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {

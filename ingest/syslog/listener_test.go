@@ -13,12 +13,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 const waitLimit = 10 * time.Second
@@ -768,6 +770,46 @@ func TestBindError(t *testing.T) {
 		}
 		if err := l.Run(context.Background(), nil); err == nil {
 			t.Error("second Run accepted")
+		}
+	}
+}
+
+// TestNewReportsEveryKey: New reports every bad setting, not only the
+// first, each carrying the key it is about, so that the configuration
+// loader can point at that key's line.
+func TestNewReportsEveryKey(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := writeSelfSigned(t, dir)
+	cases := []struct {
+		cfg  Config
+		keys []string
+	}{
+		{Config{Listen: "tcp://:514", MaxConns: -1, MaxMessage: -1, SocketMode: 0o660}, []string{"max_message", "max_connections", "socket_mode"}},
+		{Config{MaxConnsPerPeer: -1, IdleTimeout: -time.Second}, []string{"listen", "max_connections_per_peer", "idle_timeout"}},
+		{Config{Listen: "tls://:6514", TLS: TLSConfig{CertFile: cert}, Allow: []netip.Prefix{{}}}, []string{"allow", "tls.key"}},
+		{Config{Listen: "tls://:6514", TLS: TLSConfig{CertFile: cert, KeyFile: key, HandshakeTimeout: -time.Second}}, []string{"tls.handshake_timeout"}},
+		{Config{Listen: "udp://:514", TLS: TLSConfig{CertFile: cert}, MaxConns: 2, MaxConnsPerPeer: 3}, []string{"max_connections_per_peer", "tls"}},
+	}
+	for _, c := range cases {
+		_, err := New(c.cfg, nil)
+		if err == nil {
+			t.Errorf("New(%+v) succeeded", c.cfg)
+			continue
+		}
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		var keys []string
+		for _, e := range errs {
+			k, ok := keyerr.Key(e)
+			if !ok {
+				t.Errorf("New(%+v): %q names no key", c.cfg, e)
+			}
+			keys = append(keys, k)
+		}
+		if !slices.Equal(keys, c.keys) {
+			t.Errorf("New(%+v): keys %q (%v), want %q", c.cfg, keys, err, c.keys)
 		}
 	}
 }

@@ -86,6 +86,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 const (
@@ -224,82 +225,30 @@ func New(cfg Config, log *slog.Logger) (*Listener, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	scheme, address, err := parseListen(cfg.Listen)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Listen = scheme + "://" + address
-	if scheme == "unix" {
-		cfg.Listen = "unix://" + address
-	}
-
-	allow := make([]netip.Prefix, 0, len(cfg.Allow))
-	for _, p := range cfg.Allow {
-		if !p.IsValid() {
-			return nil, fmt.Errorf("syslog: allow: invalid prefix %q", p.String())
+	errs := []error{err}
+	if err == nil {
+		cfg.Listen = scheme + "://" + address
+		if scheme == "unix" {
+			cfg.Listen = "unix://" + address
 		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		allow = append(allow, netip.PrefixFrom(p.Addr().WithZone(""), p.Bits()).Masked())
 	}
-	cfg.Allow = allow
-	if scheme == "unix" && len(allow) > 0 {
-		return nil, errors.New("syslog: allow: does not apply to unix sockets (use socket_mode)")
-	}
-
-	switch {
-	case cfg.MaxMessage < 0 || cfg.MaxMessage > maxMaxMessage:
-		return nil, fmt.Errorf("syslog: max_message: %d out of range 1..%d", cfg.MaxMessage, maxMaxMessage)
-	case cfg.MaxMessage == 0:
-		cfg.MaxMessage = defaultMaxMessage
-	}
-	switch {
-	case cfg.MaxConns < 0:
-		return nil, fmt.Errorf("syslog: max_connections: %d is negative", cfg.MaxConns)
-	case cfg.MaxConns == 0:
-		cfg.MaxConns = defaultMaxConns
-	}
-	switch {
-	case cfg.MaxConnsPerPeer < 0:
-		return nil, fmt.Errorf("syslog: max_connections_per_peer: %d is negative", cfg.MaxConnsPerPeer)
-	case cfg.MaxConnsPerPeer > cfg.MaxConns:
-		return nil, fmt.Errorf("syslog: max_connections_per_peer: %d is more than max_connections (%d)", cfg.MaxConnsPerPeer, cfg.MaxConns)
-	case cfg.MaxConnsPerPeer == 0:
-		cfg.MaxConnsPerPeer = min(defaultMaxConnsPerPeer, cfg.MaxConns)
-	}
-	if cfg.TLS.HandshakeTimeout < 0 {
-		return nil, fmt.Errorf("syslog: tls.handshake_timeout: %v is negative", cfg.TLS.HandshakeTimeout)
-	}
-	switch {
-	case cfg.IdleTimeout < 0:
-		return nil, fmt.Errorf("syslog: idle_timeout: %v is negative", cfg.IdleTimeout)
-	case cfg.IdleTimeout == 0:
-		cfg.IdleTimeout = defaultIdleTimeout
-	}
-	if cfg.SocketMode&^fs.ModePerm != 0 {
-		return nil, fmt.Errorf("syslog: socket_mode: %v is not a permission", cfg.SocketMode)
-	}
-	if cfg.SocketMode != 0 && scheme != "unix" {
-		return nil, errors.New("syslog: socket_mode: only for unix:// listeners")
-	}
-	if cfg.SocketMode == 0 {
-		cfg.SocketMode = defaultSocketMode
-	}
+	errs = append(errs, cfg.check(scheme)...)
 	if cfg.Location == nil {
 		cfg.Location = time.Local
 	}
-
 	l := &Listener{cfg: cfg, scheme: scheme, address: address, log: log, ready: make(chan struct{}),
 		warned: make(map[string]time.Time)}
 	if scheme == "tls" {
-		if l.tls, err = tlsConfig(cfg.TLS, log); err != nil {
-			return nil, err
-		}
+		l.tls, err = tlsConfig(cfg.TLS, log)
+		errs = append(errs, err)
 		if l.cfg.TLS.HandshakeTimeout == 0 {
 			l.cfg.TLS.HandshakeTimeout = defaultHandshakeTimeout
 		}
-	} else if cfg.TLS.set() {
-		return nil, errors.New("syslog: tls: only for tls:// listeners")
+	} else if scheme != "" && cfg.TLS.set() {
+		errs = append(errs, keyerr.Wrap("tls", errors.New("syslog: tls: only for tls:// listeners")))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	l.local, err = os.Hostname()
 	if err != nil || l.local == "" {
@@ -308,13 +257,75 @@ func New(cfg Config, log *slog.Logger) (*Listener, error) {
 	return l, nil
 }
 
+// check checks the settings of a listener of scheme ("" when listen is
+// bad: the settings that depend on it are not checked), each on its own so
+// that every bad key is reported, and fills in the defaults.
+func (cfg *Config) check(scheme string) []error {
+	var errs []error
+	allow := make([]netip.Prefix, 0, len(cfg.Allow))
+	for _, p := range cfg.Allow {
+		if !p.IsValid() {
+			errs = append(errs, keyerr.Wrap("allow", fmt.Errorf("syslog: allow: invalid prefix %q", p.String())))
+			continue
+		}
+		if p.Addr().Is4In6() && p.Bits() >= 96 {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		allow = append(allow, netip.PrefixFrom(p.Addr().WithZone(""), p.Bits()).Masked())
+	}
+	cfg.Allow = allow
+	if scheme == "unix" && len(allow) > 0 {
+		errs = append(errs, keyerr.Wrap("allow", errors.New("syslog: allow: does not apply to unix sockets (use socket_mode)")))
+	}
+	switch {
+	case cfg.MaxMessage < 0 || cfg.MaxMessage > maxMaxMessage:
+		errs = append(errs, keyerr.Wrap("max_message", fmt.Errorf("syslog: max_message: %d out of range 1..%d", cfg.MaxMessage, maxMaxMessage)))
+	case cfg.MaxMessage == 0:
+		cfg.MaxMessage = defaultMaxMessage
+	}
+	switch {
+	case cfg.MaxConns < 0:
+		errs = append(errs, keyerr.Wrap("max_connections", fmt.Errorf("syslog: max_connections: %d is negative", cfg.MaxConns)))
+	case cfg.MaxConns == 0:
+		cfg.MaxConns = defaultMaxConns
+	}
+	switch {
+	case cfg.MaxConnsPerPeer < 0:
+		errs = append(errs, keyerr.Wrap("max_connections_per_peer", fmt.Errorf("syslog: max_connections_per_peer: %d is negative", cfg.MaxConnsPerPeer)))
+	case cfg.MaxConns < 0:
+		// Already reported; the two are not compared.
+	case cfg.MaxConnsPerPeer > cfg.MaxConns:
+		errs = append(errs, keyerr.Wrap("max_connections_per_peer", fmt.Errorf("syslog: max_connections_per_peer: %d is more than max_connections (%d)", cfg.MaxConnsPerPeer, cfg.MaxConns)))
+	case cfg.MaxConnsPerPeer == 0:
+		cfg.MaxConnsPerPeer = min(defaultMaxConnsPerPeer, cfg.MaxConns)
+	}
+	if cfg.TLS.HandshakeTimeout < 0 {
+		errs = append(errs, keyerr.Wrap("tls.handshake_timeout", fmt.Errorf("syslog: tls.handshake_timeout: %v is negative", cfg.TLS.HandshakeTimeout)))
+	}
+	switch {
+	case cfg.IdleTimeout < 0:
+		errs = append(errs, keyerr.Wrap("idle_timeout", fmt.Errorf("syslog: idle_timeout: %v is negative", cfg.IdleTimeout)))
+	case cfg.IdleTimeout == 0:
+		cfg.IdleTimeout = defaultIdleTimeout
+	}
+	switch {
+	case cfg.SocketMode&^fs.ModePerm != 0:
+		errs = append(errs, keyerr.Wrap("socket_mode", fmt.Errorf("syslog: socket_mode: %v is not a permission", cfg.SocketMode)))
+	case cfg.SocketMode != 0 && scheme != "unix" && scheme != "":
+		errs = append(errs, keyerr.Wrap("socket_mode", errors.New("syslog: socket_mode: only for unix:// listeners")))
+	case cfg.SocketMode == 0:
+		cfg.SocketMode = defaultSocketMode
+	}
+	return errs
+}
+
 // parseListen checks a listen URL and returns its scheme and address.
 func parseListen(s string) (scheme, address string, err error) {
 	bad := func(why string, args ...any) error {
-		return fmt.Errorf("syslog: listen: %q: %s", s, fmt.Sprintf(why, args...))
+		return keyerr.Wrap("listen", fmt.Errorf("syslog: listen: %q: %s", s, fmt.Sprintf(why, args...)))
 	}
 	if s == "" {
-		return "", "", errors.New("syslog: listen: required (udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or unix:///path)")
+		return "", "", keyerr.Wrap("listen", errors.New("syslog: listen: required (udp://HOST:PORT, tcp://HOST:PORT, tls://HOST:PORT or unix:///path)"))
 	}
 	u, err := url.Parse(s)
 	if err != nil {
@@ -393,10 +404,10 @@ func validHost(h string) bool {
 
 func tlsConfig(t TLSConfig, log *slog.Logger) (*tls.Config, error) {
 	if t.CertFile == "" {
-		return nil, errors.New("syslog: tls.cert: required for tls:// listeners")
+		return nil, keyerr.Wrap("tls.cert", errors.New("syslog: tls.cert: required for tls:// listeners"))
 	}
 	if t.KeyFile == "" {
-		return nil, errors.New("syslog: tls.key: required for tls:// listeners")
+		return nil, keyerr.Wrap("tls.key", errors.New("syslog: tls.key: required for tls:// listeners"))
 	}
 	kp := &keyPair{certFile: t.CertFile, keyFile: t.KeyFile, log: log}
 	if err := kp.load(); err != nil {
@@ -407,16 +418,16 @@ func tlsConfig(t TLSConfig, log *slog.Logger) (*tls.Config, error) {
 		GetCertificate: kp.get,
 	}
 	if t.RequireClientCert && t.ClientCAFile == "" {
-		return nil, errors.New("syslog: tls.require_client_cert: needs tls.client_ca")
+		return nil, keyerr.Wrap("tls.require_client_cert", errors.New("syslog: tls.require_client_cert: needs tls.client_ca"))
 	}
 	if t.ClientCAFile != "" {
 		pem, err := os.ReadFile(t.ClientCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("syslog: tls.client_ca: %w", err)
+			return nil, keyerr.Wrap("tls.client_ca", fmt.Errorf("syslog: tls.client_ca: %w", err))
 		}
 		pool := x509.NewCertPool()
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("syslog: tls.client_ca: %s: no PEM certificate found", t.ClientCAFile)
+			return nil, keyerr.Wrap("tls.client_ca", fmt.Errorf("syslog: tls.client_ca: %s: no PEM certificate found", t.ClientCAFile))
 		}
 		c.ClientCAs = pool
 		c.ClientAuth = tls.VerifyClientCertIfGiven
@@ -458,11 +469,11 @@ func (k *keyPair) load() error {
 	stamp := fileStamp(k.certFile, k.keyFile)
 	certPEM, err := os.ReadFile(k.certFile)
 	if err != nil {
-		return fmt.Errorf("syslog: tls.cert: %w", err)
+		return keyerr.Wrap("tls.cert", fmt.Errorf("syslog: tls.cert: %w", err))
 	}
 	keyPEM, err := os.ReadFile(k.keyFile)
 	if err != nil {
-		return fmt.Errorf("syslog: tls.key: %w", err)
+		return keyerr.Wrap("tls.key", fmt.Errorf("syslog: tls.key: %w", err))
 	}
 	c, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
