@@ -53,15 +53,17 @@ type Exec struct {
 }
 
 // New compiles the templates; an error names the command and argument.
+// Every bad key is reported (errors.Join), not only the first.
 func New(cfg Config, log *slog.Logger) (*Exec, error) {
+	var errs []error
 	if len(cfg.Ban) == 0 {
-		return nil, keyerr.Wrap("ban", errors.New("exec: ban: no command"))
+		errs = append(errs, keyerr.Wrap("ban", errors.New("exec: ban: no command")))
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
 	if cfg.Retries < 0 {
-		return nil, keyerr.Wrap("retries", errors.New("exec: retries: negative"))
+		errs = append(errs, keyerr.Wrap("retries", errors.New("exec: retries: negative")))
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 2
@@ -70,20 +72,23 @@ func New(cfg Config, log *slog.Logger) (*Exec, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Exec{cfg: cfg, log: log, sleep: time.Sleep}
-	var err error
 	for _, c := range []struct {
 		name string
 		argv []string
 		dst  *[]*template.Template
 	}{{"ban", cfg.Ban, &e.ban}, {"unban", cfg.Unban, &e.unban}, {"start", cfg.Start, &e.start}, {"stop", cfg.Stop, &e.st}} {
+		var err error
 		if *c.dst, err = compile(c.name, c.argv); err != nil {
-			return nil, err
+			errs = append(errs, err)
 		}
 	}
 	if !cfg.Shell && len(e.ban) > 0 {
 		if _, err := osexec.LookPath(cfg.Ban[0]); err != nil {
-			return nil, keyerr.Wrap("ban", fmt.Errorf("exec: ban: %w", err))
+			errs = append(errs, keyerr.Wrap("ban", fmt.Errorf("exec: ban: %w", err)))
 		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return e, nil
 }

@@ -5,10 +5,12 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/internal/keyerr"
 	"github.com/logjail/logjail/state"
 )
 
@@ -129,6 +131,35 @@ func TestConfigErrors(t *testing.T) {
 	} {
 		if _, err := New(tc.cfg, nil); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+// TestConfigErrorsEveryKey: New reports every bad key, each carrying the
+// key it is about, so that the configuration loader points at each.
+func TestConfigErrorsEveryKey(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		keys []string
+	}{
+		{"no ban, negative retries", Config{Retries: -1}, []string{"ban", "retries"}},
+		{"bad unban and stop", Config{Ban: []string{"true"}, Unban: []string{"{{"}, Stop: []string{"{{.Nope}}"}, Retries: -1}, []string{"retries", "unban", "stop"}},
+		{"missing program, bad start", Config{Ban: []string{"/nonexistent/ban"}, Start: []string{"{{"}}, []string{"start", "ban"}},
+	} {
+		_, err := New(tc.cfg, nil)
+		j, ok := err.(interface{ Unwrap() []error })
+		if !ok {
+			t.Errorf("%s: got %v, want joined errors about %q", tc.name, err, tc.keys)
+			continue
+		}
+		var keys []string
+		for _, e := range j.Unwrap() {
+			k, _ := keyerr.Key(e)
+			keys = append(keys, k)
+		}
+		if !slices.Equal(keys, tc.keys) {
+			t.Errorf("%s: keys %q (%v), want %q", tc.name, keys, err, tc.keys)
 		}
 	}
 }
