@@ -96,14 +96,16 @@ type Tail struct {
 var _ ingest.Source = (*Tail)(nil)
 
 // New checks cfg and returns a Tail. pos may be nil (no stored positions);
-// log may be nil (discard).
+// log may be nil (discard). Every bad setting is reported (errors.Join),
+// not only the first.
 func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
+	var errs []error
 	if len(cfg.Paths) == 0 {
-		return nil, keyerr.Wrap("paths", errors.New("file: no paths to follow"))
+		errs = append(errs, keyerr.Wrap("paths", errors.New("file: no paths to follow")))
 	}
 	switch {
 	case cfg.Poll < 0:
-		return nil, keyerr.Wrap("poll", fmt.Errorf("file: negative poll interval %v", cfg.Poll))
+		errs = append(errs, keyerr.Wrap("poll", fmt.Errorf("file: poll: %v is negative", cfg.Poll)))
 	case cfg.Poll == 0:
 		cfg.Poll = defaultPoll
 	case cfg.Poll < minPoll:
@@ -111,19 +113,19 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 	}
 	switch {
 	case cfg.MaxLine < 0:
-		return nil, keyerr.Wrap("max_line", fmt.Errorf("file: negative MaxLine %d", cfg.MaxLine))
+		errs = append(errs, keyerr.Wrap("max_line", fmt.Errorf("file: max_line: %d is negative", cfg.MaxLine)))
 	case cfg.MaxLine == 0:
 		cfg.MaxLine = defaultMaxLine
 	}
 	switch {
 	case cfg.RotateWait < 0:
-		return nil, fmt.Errorf("file: negative RotateWait %v", cfg.RotateWait)
+		errs = append(errs, fmt.Errorf("file: negative RotateWait %v", cfg.RotateWait))
 	case cfg.RotateWait == 0:
 		cfg.RotateWait = defaultRotateWait
 	}
 	switch {
 	case cfg.MaxFiles < 0:
-		return nil, keyerr.Wrap("max_files", fmt.Errorf("file: max_files: %d is negative", cfg.MaxFiles))
+		errs = append(errs, keyerr.Wrap("max_files", fmt.Errorf("file: max_files: %d is negative", cfg.MaxFiles)))
 	case cfg.MaxFiles == 0:
 		cfg.MaxFiles = defaultMaxFiles
 	}
@@ -132,22 +134,35 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	for _, p := range cfg.Paths {
-		if p == "" {
-			return nil, keyerr.Wrap("paths", errors.New("file: empty path"))
-		}
-		abs, err := filepath.Abs(p)
+		abs, err := absPattern(p)
 		if err != nil {
-			return nil, keyerr.Wrap("paths", fmt.Errorf("file: %s: %w", p, err))
-		}
-		if _, err := filepath.Match(abs, ""); err != nil {
-			return nil, keyerr.Wrap("paths", fmt.Errorf("file: bad pattern %q: %w", p, err))
+			errs = append(errs, keyerr.Wrap("paths", err))
+			continue
 		}
 		if !slices.Contains(t.paths, abs) {
 			t.paths = append(t.paths, abs)
 		}
 	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
 	t.cfg.Paths = slices.Clone(t.paths)
 	return t, nil
+}
+
+// absPattern returns path (a glob pattern) made absolute.
+func absPattern(p string) (string, error) {
+	if p == "" {
+		return "", errors.New("file: empty path")
+	}
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		return "", fmt.Errorf("file: %s: %w", p, err)
+	}
+	if _, err := filepath.Match(abs, ""); err != nil {
+		return "", fmt.Errorf("file: bad pattern %q: %w", p, err)
+	}
+	return abs, nil
 }
 
 // Describe lists what is followed, for status output.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 const waitLimit = 10 * time.Second
@@ -743,23 +744,33 @@ func TestFIFOIgnored(t *testing.T) {
 
 func TestNew(t *testing.T) {
 	dir := t.TempDir()
+	// keys are the keys of every error New reports (nil: none); each
+	// error carries its key, so the configuration loader points at it.
 	tests := []struct {
-		name    string
-		cfg     Config
-		wantErr bool
+		name string
+		cfg  Config
+		keys []string
 	}{
-		{"no paths", Config{}, true},
-		{"empty path", Config{Paths: []string{""}}, true},
-		{"bad glob", Config{Paths: []string{"/var/log/[.log"}}, true},
-		{"negative poll", Config{Paths: []string{"/x"}, Poll: -1}, true},
-		{"negative max line", Config{Paths: []string{"/x"}, MaxLine: -1}, true},
-		{"ok", Config{Paths: []string{"/var/log/auth.log", "/var/log/*.log", "/var/log/auth.log"}}, false},
+		{"no paths", Config{}, []string{"paths"}},
+		{"empty path", Config{Paths: []string{""}}, []string{"paths"}},
+		{"bad glob", Config{Paths: []string{"/var/log/[.log"}}, []string{"paths"}},
+		{"negative poll", Config{Paths: []string{"/x"}, Poll: -1}, []string{"poll"}},
+		{"negative max line", Config{Paths: []string{"/x"}, MaxLine: -1}, []string{"max_line"}},
+		{"every bad key", Config{Paths: []string{"/x", ""}, Poll: -1, MaxLine: -1, MaxFiles: -1}, []string{"poll", "max_line", "max_files", "paths"}},
+		{"ok", Config{Paths: []string{"/var/log/auth.log", "/var/log/*.log", "/var/log/auth.log"}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tl, err := New(tt.cfg, nil, nil)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
+			var keys []string
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				for _, e := range j.Unwrap() {
+					k, _ := keyerr.Key(e)
+					keys = append(keys, k)
+				}
+			}
+			if !slices.Equal(keys, tt.keys) {
+				t.Fatalf("err = %v: keys %q, want %q", err, keys, tt.keys)
 			}
 			if err != nil {
 				return
