@@ -98,45 +98,14 @@ type prepared struct {
 func prepare(cfg *Config) (*prepared, error) {
 	p := &prepared{}
 	servers, err := checkURLs(cfg.URL)
-	if err != nil {
+	// Every bad key is reported, not only the first.
+	errs := append([]error{err}, checkSubscription(cfg)...)
+	p.opts, err = securityOptions(cfg)
+	errs = append(errs, err)
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	p.servers = servers
-
-	switch {
-	case cfg.Subject == "" && cfg.JetStream == nil:
-		return nil, keyerr.Wrap("subject", errors.New("nats: subject: missing"))
-	case cfg.Subject != "":
-		if err := checkSubject(cfg.Subject); err != nil {
-			return nil, keyerr.Wrap("subject", fmt.Errorf("nats: subject: %q: %w", cfg.Subject, err))
-		}
-	}
-	if cfg.Queue != "" {
-		if cfg.JetStream != nil {
-			return nil, keyerr.Wrap("queue", errors.New("nats: queue: not used with jetstream (sources that share a durable share its messages)"))
-		}
-		if err := checkName(cfg.Queue, false); err != nil {
-			return nil, keyerr.Wrap("queue", fmt.Errorf("nats: queue: %q: %w", cfg.Queue, err))
-		}
-	}
-	if js := cfg.JetStream; js != nil {
-		if js.Stream == "" {
-			return nil, keyerr.Wrap("jetstream.stream", errors.New("nats: jetstream.stream: missing"))
-		}
-		if err := checkName(js.Stream, true); err != nil {
-			return nil, keyerr.Wrap("jetstream.stream", fmt.Errorf("nats: jetstream.stream: %q: %w", js.Stream, err))
-		}
-		if js.Durable == "" {
-			return nil, keyerr.Wrap("jetstream.durable", errors.New("nats: jetstream.durable: missing"))
-		}
-		if err := checkName(js.Durable, true); err != nil {
-			return nil, keyerr.Wrap("jetstream.durable", fmt.Errorf("nats: jetstream.durable: %q: %w", js.Durable, err))
-		}
-	}
-
-	if p.opts, err = securityOptions(cfg); err != nil {
-		return nil, err
-	}
 
 	var b strings.Builder
 	b.WriteString("nats ")
@@ -296,6 +265,37 @@ func checkName(s string, strict bool) error {
 		}
 	}
 	return nil
+}
+
+// checkSubscription checks the subject, queue and jetstream keys, one
+// error for each bad key.
+func checkSubscription(cfg *Config) []error {
+	var errs []error
+	switch {
+	case cfg.Subject == "" && cfg.JetStream == nil:
+		errs = append(errs, keyerr.Wrap("subject", errors.New("nats: subject: missing")))
+	case cfg.Subject != "":
+		if err := checkSubject(cfg.Subject); err != nil {
+			errs = append(errs, keyerr.Wrap("subject", fmt.Errorf("nats: subject: %q: %w", cfg.Subject, err)))
+		}
+	}
+	if cfg.Queue != "" {
+		if cfg.JetStream != nil {
+			errs = append(errs, keyerr.Wrap("queue", errors.New("nats: queue: not used with jetstream (sources that share a durable share its messages)")))
+		} else if err := checkName(cfg.Queue, false); err != nil {
+			errs = append(errs, keyerr.Wrap("queue", fmt.Errorf("nats: queue: %q: %w", cfg.Queue, err)))
+		}
+	}
+	if js := cfg.JetStream; js != nil {
+		for _, n := range []struct{ key, name string }{{"stream", js.Stream}, {"durable", js.Durable}} {
+			if n.name == "" {
+				errs = append(errs, keyerr.Wrap("jetstream."+n.key, fmt.Errorf("nats: jetstream.%s: missing", n.key)))
+			} else if err := checkName(n.name, true); err != nil {
+				errs = append(errs, keyerr.Wrap("jetstream."+n.key, fmt.Errorf("nats: jetstream.%s: %q: %w", n.key, n.name, err)))
+			}
+		}
+	}
+	return errs
 }
 
 func authOption(cfg *Config) (natsgo.Option, error) {

@@ -3,6 +3,7 @@ package nats
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -77,6 +79,34 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("error %q shows the password", err)
 			}
 		})
+	}
+}
+
+// TestConfigErrorsEveryKey: New reports every bad key, not only the first,
+// each carrying the key it is about, so that the configuration loader
+// points at each.
+func TestConfigErrorsEveryKey(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		keys []string
+	}{
+		{"url, subject, user", Config{URL: "http://x:4222", Subject: "a..b", Password: "p"}, []string{"url", "subject", "user"}},
+		{"queue and jetstream", Config{URL: "nats://x:4222", Subject: "a", Queue: "q", JetStream: &JetStreamConfig{Durable: "a*b"}}, []string{"queue", "jetstream.stream", "jetstream.durable"}},
+		{"no url, no subject", Config{}, []string{"url", "subject"}},
+	}
+	for _, tc := range cases {
+		_, err := New(tc.cfg, nil)
+		var keys []string
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				k, _ := keyerr.Key(e)
+				keys = append(keys, k)
+			}
+		}
+		if !slices.Equal(keys, tc.keys) {
+			t.Errorf("%s: %v: keys %q, want %q", tc.name, err, keys, tc.keys)
+		}
 	}
 }
 
