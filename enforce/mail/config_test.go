@@ -9,9 +9,12 @@ import (
 	"mime/quotedprintable"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/keyerr"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -329,5 +332,36 @@ func TestLinesBounded(t *testing.T) {
 	p := parse(t, m.compose(context.Background(), items[:1], &backlog{}, false).msg)
 	if !strings.Contains(p.Body, "Log lines (the last 50 of 60):\n  line 10 ") || strings.Contains(p.Body, "line 9 ") || !strings.Contains(p.Body, "…[cut]\n") {
 		t.Errorf("body:\n%s", p.Body)
+	}
+}
+
+// TestConfigErrorsEveryKey: New reports every bad key, not only the first,
+// each carrying the key it is about, so that the configuration loader
+// points at each.
+func TestConfigErrorsEveryKey(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		keys []string
+	}{
+		{"to, on, batch", Config{To: []string{"not an address"}, From: "root@example.org", Sendmail: []string{"/bin/true"}, On: []string{"ban2"}, Batch: -time.Second},
+			[]string{"to", "on", "batch"}},
+		{"from, smtp.tls, max_per_hour", Config{To: []string{"root@example.org"}, SMTP: SMTP{Addr: "mail.example.org:587", TLS: "ssl"}, MaxPerHour: -2},
+			[]string{"from", "smtp.tls", "max_per_hour"}},
+		{"whois_server, sendmail", Config{To: []string{"root@example.org"}, From: "root@example.org", Sendmail: []string{""}, WhoisServer: "a b:c:d"},
+			[]string{"sendmail", "whois_server"}},
+	}
+	for _, tc := range cases {
+		_, err := New(tc.cfg, nil)
+		var keys []string
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				k, _ := keyerr.Key(e)
+				keys = append(keys, k)
+			}
+		}
+		if !slices.Equal(keys, tc.keys) {
+			t.Errorf("%s: %v: keys %q, want %q", tc.name, err, keys, tc.keys)
+		}
 	}
 }

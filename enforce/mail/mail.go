@@ -226,57 +226,37 @@ func New(cfg Config, log *slog.Logger) (*Mailer, error) {
 	return m, nil
 }
 
+// validate checks cfg and returns its settings; every bad key is reported
+// (errors.Join), not only the first.
 func validate(cfg Config) (settings, error) {
 	var s settings
+	var errs []error
 	if len(cfg.To) == 0 {
-		return s, keyerr.Wrap("to", errors.New("mail: to: no recipient"))
+		errs = append(errs, keyerr.Wrap("to", errors.New("mail: to: no recipient")))
 	}
 	for i, t := range cfg.To {
 		a, err := parseAddress(t)
 		if err != nil {
-			return s, keyerr.Wrap("to", fmt.Errorf("mail: to[%d]: %w", i, err))
+			errs = append(errs, keyerr.Wrap("to", fmt.Errorf("mail: to[%d]: %w", i, err)))
+			break
 		}
 		s.to = append(s.to, a)
 	}
 	if cfg.From == "" {
-		return s, keyerr.Wrap("from", errors.New("mail: from: no sender address"))
+		errs = append(errs, keyerr.Wrap("from", errors.New("mail: from: no sender address")))
+	} else if a, err := parseAddress(cfg.From); err != nil {
+		errs = append(errs, keyerr.Wrap("from", fmt.Errorf("mail: from: %w", err)))
+	} else {
+		s.from = a
 	}
-	a, err := parseAddress(cfg.From)
-	if err != nil {
-		return s, keyerr.Wrap("from", fmt.Errorf("mail: from: %w", err))
-	}
-	s.from = a
-
-	switch {
-	case cfg.SMTP.Addr != "" && len(cfg.Sendmail) > 0:
-		return s, errors.New("mail: smtp.addr and sendmail are both set: choose one")
-	case cfg.SMTP.Addr == "" && len(cfg.Sendmail) == 0:
-		if cfg.SMTP != (SMTP{}) {
-			return s, keyerr.Wrap("smtp.addr", errors.New("mail: smtp.addr: not set (the other smtp keys need it)"))
-		}
-		return s, errors.New("mail: smtp.addr or sendmail: one is needed to send mail")
-	case cfg.SMTP.Addr != "":
-		if s.smtp, err = validateSMTP(cfg.SMTP); err != nil {
-			return s, err
-		}
-	default:
-		if cfg.SMTP != (SMTP{}) {
-			return s, keyerr.Wrap("smtp", errors.New("mail: smtp: set together with sendmail: choose one"))
-		}
-		if cfg.Sendmail[0] == "" {
-			return s, keyerr.Wrap("sendmail", errors.New("mail: sendmail[0]: empty program"))
-		}
-		if _, err := osexec.LookPath(cfg.Sendmail[0]); err != nil {
-			return s, keyerr.Wrap("sendmail", fmt.Errorf("mail: sendmail[0]: %w", err))
-		}
-		s.sendmail = slices.Clone(cfg.Sendmail)
-	}
+	errs = append(errs, s.transport(cfg))
 
 	s.whois, s.lines = cfg.Whois, cfg.Lines
 	s.whoisServer = defaultWhoisServer
 	if cfg.WhoisServer != "" {
+		var err error
 		if s.whoisServer, err = hostPort(cfg.WhoisServer, "43"); err != nil {
-			return s, keyerr.Wrap("whois_server", fmt.Errorf("mail: whois_server: %w", err))
+			errs = append(errs, keyerr.Wrap("whois_server", fmt.Errorf("mail: whois_server: %w", err)))
 		}
 	}
 
@@ -288,14 +268,15 @@ func validate(cfg Config) (settings, error) {
 	for i, o := range on {
 		k, ok := kindNames[strings.ToLower(strings.TrimSpace(o))]
 		if !ok {
-			return s, keyerr.Wrap("on", fmt.Errorf("mail: on[%d]: %q is none of ban, unban, start, stop", i, o))
+			errs = append(errs, keyerr.Wrap("on", fmt.Errorf("mail: on[%d]: %q is none of ban, unban, start, stop", i, o)))
+			break
 		}
 		s.on[k] = true
 	}
 
 	switch {
 	case cfg.Batch < 0:
-		return s, keyerr.Wrap("batch", fmt.Errorf("mail: batch: negative (%s)", cfg.Batch))
+		errs = append(errs, keyerr.Wrap("batch", fmt.Errorf("mail: batch: negative (%s)", cfg.Batch)))
 	case cfg.Batch == 0:
 		s.batch = defaultBatch
 	default:
@@ -303,7 +284,7 @@ func validate(cfg Config) (settings, error) {
 	}
 	switch {
 	case cfg.MaxPerHour < -1:
-		return s, keyerr.Wrap("max_per_hour", fmt.Errorf("mail: max_per_hour: %d (use -1 for no limit)", cfg.MaxPerHour))
+		errs = append(errs, keyerr.Wrap("max_per_hour", fmt.Errorf("mail: max_per_hour: %d (use -1 for no limit)", cfg.MaxPerHour)))
 	case cfg.MaxPerHour == 0:
 		s.maxPerHour = defaultMaxPerHour
 	default:
@@ -313,7 +294,35 @@ func validate(cfg Config) (settings, error) {
 	if cfg.SubjectPrefix != "" {
 		s.prefix = cleanHeader(cfg.SubjectPrefix, 64)
 	}
-	return s, nil
+	return s, errors.Join(errs...)
+}
+
+// transport checks and sets how mail is sent: smtp or sendmail.
+func (s *settings) transport(cfg Config) error {
+	switch {
+	case cfg.SMTP.Addr != "" && len(cfg.Sendmail) > 0:
+		return errors.New("mail: smtp.addr and sendmail are both set: choose one")
+	case cfg.SMTP.Addr == "" && len(cfg.Sendmail) == 0:
+		if cfg.SMTP != (SMTP{}) {
+			return keyerr.Wrap("smtp.addr", errors.New("mail: smtp.addr: not set (the other smtp keys need it)"))
+		}
+		return errors.New("mail: smtp.addr or sendmail: one is needed to send mail")
+	case cfg.SMTP.Addr != "":
+		var err error
+		s.smtp, err = validateSMTP(cfg.SMTP)
+		return err
+	}
+	if cfg.SMTP != (SMTP{}) {
+		return keyerr.Wrap("smtp", errors.New("mail: smtp: set together with sendmail: choose one"))
+	}
+	if cfg.Sendmail[0] == "" {
+		return keyerr.Wrap("sendmail", errors.New("mail: sendmail[0]: empty program"))
+	}
+	if _, err := osexec.LookPath(cfg.Sendmail[0]); err != nil {
+		return keyerr.Wrap("sendmail", fmt.Errorf("mail: sendmail[0]: %w", err))
+	}
+	s.sendmail = slices.Clone(cfg.Sendmail)
+	return nil
 }
 
 func validateSMTP(c SMTP) (*smtpSettings, error) {
