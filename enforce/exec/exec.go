@@ -14,7 +14,7 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 	"github.com/logjail/logjail/state"
 )
 

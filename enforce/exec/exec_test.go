@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 	"github.com/logjail/logjail/state"
 )
 

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 )
 
 func TestConfigErrors(t *testing.T) {

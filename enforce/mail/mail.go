@@ -34,7 +34,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 	"github.com/logjail/logjail/state"
 )
 

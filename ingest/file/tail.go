@@ -26,7 +26,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/logjail/logjail/ingest"
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 )
 
 const (

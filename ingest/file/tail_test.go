@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 )
 
 const waitLimit = 10 * time.Second

@@ -15,7 +15,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/logjail/logjail/ingest"
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 )
 
 // Config configures a Source. Error messages name the fields by their YAML

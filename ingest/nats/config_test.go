@@ -11,7 +11,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/logjail/logjail/ingest"
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 )
 
 func TestConfigErrors(t *testing.T) {

@@ -86,7 +86,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
-	"github.com/logjail/logjail/internal/keyerr"
+	"github.com/logjail/logjail/ingest/keyerr"
 )
 
 const (
