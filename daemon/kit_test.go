@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,4 +38,25 @@ func openStore(t testing.TB, dir string) *state.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// runWithMetrics runs the daemon in-process in dry-run mode with c, its
+// state and socket under dir and metrics on a free loopback port, until
+// the test ends. log must tell the metrics address on addrs (see
+// newAddrLogger). It returns a client and the metrics address.
+func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Logger, addrs chan string) (*Client, string) {
+	t.Helper()
+	socket := filepath.Join(dir, "s.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return NewClient(socket), metricsAddr(t, addrs)
 }

@@ -119,30 +119,9 @@ func TestMetricsEndpoint(t *testing.T) {
 	if err := os.WriteFile(logA, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  a:\n    enabled: true\n    maxretry: 3\n    bantime: 1h\n    ingest: [{file: {paths: [" + logA + "], poll: 100ms}}]\n    match: {filter: sshd}\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, dir, "pipelines:\n  a:\n    enabled: true\n    maxretry: 3\n    bantime: 1h\n    ingest: [{file: {paths: ["+logA+"], poll: 100ms}}]\n    match: {filter: sshd}\n")
 	log, addrs := newAddrLogger()
-	socket := filepath.Join(dir, "s.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	addr := metricsAddr(t, addrs)
-	cl := NewClient(socket)
+	cl, addr := runWithMetrics(t, dir, c, log, addrs)
 	bg := context.Background()
 	status := func() PipelineStatus {
 		st, _ := cl.PipelineStatus(bg, "a")
@@ -417,33 +396,12 @@ func TestMetricsSourceHealth(t *testing.T) {
 	if err := os.WriteFile(logA, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  h:\n    enabled: true\n    ingest:\n" +
-		"      - file: {paths: [" + logA + "], poll: 100ms}\n" +
-		"      - syslog: {listen: 'udp://127.0.0.1:0', allow: [192.0.2.0/24]}\n" +
-		"    match: {filter: sshd}\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, dir, "pipelines:\n  h:\n    enabled: true\n    ingest:\n"+
+		"      - file: {paths: ["+logA+"], poll: 100ms}\n"+
+		"      - syslog: {listen: 'udp://127.0.0.1:0', allow: [192.0.2.0/24]}\n"+
+		"    match: {filter: sshd}\n")
 	log, addrs := newAddrLogger()
-	socket := filepath.Join(dir, "s.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	addr := metricsAddr(t, addrs)
-	cl := NewClient(socket)
+	cl, addr := runWithMetrics(t, dir, c, log, addrs)
 	status := func() PipelineStatus {
 		st, _ := cl.PipelineStatus(context.Background(), "h")
 		return st

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/logjail/logjail/pipelines"
 )
 
 // warnHandler keeps the daemon's warnings (with the attributes of their
@@ -58,33 +56,12 @@ func TestRegexTimeoutCounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  slow:\n    enabled: true\n    ingest: [{file: {paths: [" + logPath + "], poll: 100ms}}]\n    match: {fail2ban: " + filter + "}\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := loadConfig(t, dir, "pipelines:\n  slow:\n    enabled: true\n    ingest: [{file: {paths: ["+logPath+"], poll: 100ms}}]\n    match: {fail2ban: "+filter+"}\n")
 	addrs := make(chan string, 1)
 	var mu sync.Mutex
 	var warns []map[string]string
 	log := slog.New(warnHandler{addrHandler: addrHandler{addr: addrs}, mu: &mu, warns: &warns})
-	socket := filepath.Join(dir, "s.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	addr := metricsAddr(t, addrs)
-	cl := NewClient(socket)
+	cl, addr := runWithMetrics(t, dir, c, log, addrs)
 	status := func() PipelineStatus {
 		st, _ := cl.PipelineStatus(context.Background(), "slow")
 		return st
