@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 	"testing"
@@ -120,4 +121,27 @@ func (n *netns) conn(t *testing.T) *nft.Conn {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// listen serves TCP on a free loopback port inside ns, closing every
+// connection it accepts, until the test ends.
+func (ns *netns) listen(t *testing.T) net.Listener {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	ns.do(func() { ln, err = net.Listen("tcp4", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln
 }

@@ -830,22 +830,7 @@ func TestTraffic(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := newNetNS(t)
 			f := ns.firewall(t)
-			var ln net.Listener
-			var err error
-			ns.do(func() { ln, err = net.Listen("tcp4", "127.0.0.1:0") })
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
+			ln := ns.listen(t)
 			port := uint16(ln.Addr().(*net.TCPAddr).Port)
 			spec := tc.spec
 			spec.Name = "p"
@@ -881,22 +866,7 @@ func TestTraffic(t *testing.T) {
 func TestTrafficBanExpires(t *testing.T) {
 	ns := newNetNS(t)
 	f := ns.firewall(t)
-	var ln net.Listener
-	var err error
-	ns.do(func() { ln, err = net.Listen("tcp4", "127.0.0.1:0") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	ln := ns.listen(t)
 	setup(t, f, PipelineSpec{Name: "p", Reject: true})
 	ban(t, f, "p", "127.0.0.2/32", time.Second)
 	if got := dial(t, ns, "127.0.0.2", ln.Addr()); got != refused {

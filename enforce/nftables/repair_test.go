@@ -156,22 +156,7 @@ func TestCheckRepairsAnyChange(t *testing.T) {
 			ns := newNetNS(t)
 			f := ns.firewall(t)
 			ctx := context.Background()
-			var ln net.Listener
-			var err error
-			ns.do(func() { ln, err = net.Listen("tcp4", "127.0.0.1:0") })
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { ln.Close() })
-			go func() {
-				for {
-					c, err := ln.Accept()
-					if err != nil {
-						return
-					}
-					c.Close()
-				}
-			}()
+			ln := ns.listen(t)
 			// Two ports: the rules hold an anonymous port set.
 			spec := PipelineSpec{Name: "p", Ports: []uint16{uint16(ln.Addr().(*net.TCPAddr).Port), 9}}
 			setup(t, f, spec)
