@@ -2,7 +2,6 @@ package nats
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -261,13 +260,7 @@ func TestCoreServerRestart(t *testing.T) {
 // A server that is not there at start does not end Run: it keeps trying
 // and starts reading when the server appears.
 func TestCoreInitialConnectRetried(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	port, url := unusedPort(t)
 	s := newSource(t, Config{URL: url, Subject: "logs.sshd"})
 	var states stateLog
 	s.onState = states.add

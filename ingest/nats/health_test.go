@@ -1,8 +1,6 @@
 package nats
 
 import (
-	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -14,13 +12,7 @@ import (
 // before the first connection, error while the server cannot be reached
 // or when Run failed, reading while connected.
 func TestHealth(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	port, url := unusedPort(t)
 	s := newSource(t, Config{URL: url, Subject: "logs.sshd"})
 	if st := s.Stats(); st.State != ingest.StateWaiting || !st.LastEntry.IsZero() {
 		t.Errorf("before Run: %q (%s), last entry %v", st.State, st.Reason, st.LastEntry)

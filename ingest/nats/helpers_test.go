@@ -269,3 +269,16 @@ func lines(prefix string, n int) []string {
 	}
 	return out
 }
+
+// unusedPort is a loopback port nobody listens on (yet), and its nats://
+// URL: a server started there later is one the client waited for.
+func unusedPort(t *testing.T) (int, string) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port, fmt.Sprintf("nats://127.0.0.1:%d", port)
+}
