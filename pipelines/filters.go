@@ -5,6 +5,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"github.com/logjail/logjail/ingest/keyerr"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -228,7 +229,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 	p.Rules = match.Rules{Dialect: dialect, MaxLines: maxLines, Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
 	m, err := match.Compile(p.Name, p.Rules)
 	if err != nil {
-		for _, e := range unjoin(err) {
+		for _, e := range keyerr.Each(err) {
 			var re *match.RegexError
 			if !errors.As(e, &re) {
 				v.fail(ms.At, "%s: %v", p.label(), e)
@@ -261,13 +262,6 @@ func texts(ts []Text) []string {
 		out[i] = t.S
 	}
 	return out
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // loadFail2banFilter reads a fail2ban filter file reference

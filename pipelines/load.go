@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/logjail/logjail/ingest/keyerr"
 	"log/slog"
 	"net"
 	"os"
@@ -352,7 +353,7 @@ func (v validator) config(cfg *Config) {
 			}
 			if e.Exec != nil {
 				if _, err := e.Exec.Build(discard); err != nil {
-					for _, err := range each(err) {
+					for _, err := range keyerr.Each(err) {
 						v.fail(e.Exec.Keys.errAt(e.At, "", err), "%s: %v", p.label(), err)
 					}
 				}
@@ -397,7 +398,7 @@ func (v validator) mail(name string, m *MailSpec) {
 		return
 	}
 	if _, err := m.Build(discard); err != nil {
-		for _, err := range each(err) {
+		for _, err := range keyerr.Each(err) {
 			v.fail(m.Keys.errAt(at, "", err), "%s: %v", name, err)
 		}
 	}
@@ -512,19 +513,10 @@ func (v validator) ingest(name string, in IngestSpec) {
 			v.warnings = append(v.warnings, fmt.Sprintf("%s: %s: %v; this pipeline will not start on this host", in.At, name, err))
 			return
 		}
-		for _, err := range each(err) {
+		for _, err := range keyerr.Each(err) {
 			v.fail(in.keys().errAt(in.At, "", err), "%s: %v", name, err)
 		}
 	}
-}
-
-// each returns the errors a constructor joined (it reports every bad key,
-// each to be placed at its own), or err alone.
-func each(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
 }
 
 // keys are where the keys of the entry's source were written.

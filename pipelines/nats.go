@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"errors"
+	"github.com/logjail/logjail/ingest/keyerr"
 	"os"
 	"regexp"
 	"slices"
@@ -31,7 +32,7 @@ func (v validator) natsEvents(p *Pipeline, n *NATSEventsSpec, fleet *FleetSpec) 
 		}
 	}
 	if _, _, err := nats.ConnectOptions(n.Conn()); err != nil {
-		for _, err := range each(err) {
+		for _, err := range keyerr.Each(err) {
 			v.fail(n.Keys.errAt(n.At, "", err), "%s: %v", what, strings.TrimPrefix(err.Error(), "nats: "))
 		}
 	}
@@ -66,7 +67,7 @@ func (v validator) fleet(cfg *Config) {
 		f.NATS.URL = DefaultNATSURL
 	}
 	if _, _, err := nats.ConnectOptions(f.NATS.Conn()); err != nil {
-		for _, err := range each(err) {
+		for _, err := range keyerr.Each(err) {
 			v.fail(f.Keys.errAt(f.At, "nats", err), "fleet.nats: %v", strings.TrimPrefix(err.Error(), "nats: "))
 		}
 	}

@@ -148,16 +148,11 @@ func TestConfigErrorsEveryKey(t *testing.T) {
 		{"missing program, bad start", Config{Ban: []string{"/nonexistent/ban"}, Start: []string{"{{"}}, []string{"start", "ban"}},
 	} {
 		_, err := New(tc.cfg, nil)
-		j, ok := err.(interface{ Unwrap() []error })
-		if !ok {
+		if _, ok := err.(interface{ Unwrap() []error }); !ok {
 			t.Errorf("%s: got %v, want joined errors about %q", tc.name, err, tc.keys)
 			continue
 		}
-		var keys []string
-		for _, e := range j.Unwrap() {
-			k, _ := keyerr.Key(e)
-			keys = append(keys, k)
-		}
+		keys := keyerr.Keys(err)
 		if !slices.Equal(keys, tc.keys) {
 			t.Errorf("%s: keys %q (%v), want %q", tc.name, keys, err, tc.keys)
 		}

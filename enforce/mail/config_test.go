@@ -353,13 +353,7 @@ func TestConfigErrorsEveryKey(t *testing.T) {
 	}
 	for _, tc := range cases {
 		_, err := New(tc.cfg, nil)
-		var keys []string
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				k, _ := keyerr.Key(e)
-				keys = append(keys, k)
-			}
-		}
+		keys := keyerr.Keys(err)
 		if !slices.Equal(keys, tc.keys) {
 			t.Errorf("%s: %v: keys %q, want %q", tc.name, err, keys, tc.keys)
 		}

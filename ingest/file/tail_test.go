@@ -762,13 +762,7 @@ func TestNew(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tl, err := New(tt.cfg, nil, nil)
-			var keys []string
-			if j, ok := err.(interface{ Unwrap() []error }); ok {
-				for _, e := range j.Unwrap() {
-					k, _ := keyerr.Key(e)
-					keys = append(keys, k)
-				}
-			}
+			keys := keyerr.Keys(err)
 			if !slices.Equal(keys, tt.keys) {
 				t.Fatalf("err = %v: keys %q, want %q", err, keys, tt.keys)
 			}

@@ -29,3 +29,26 @@ func Key(err error) (string, bool) {
 	}
 	return "", false
 }
+
+// Each returns the errors a constructor (or a regex compiler) joined, each
+// to be placed at its own key, err alone when it is not joined, or nil.
+func Each(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// Keys returns the key of each error Each returns ("" for one about no
+// key).
+func Keys(err error) []string {
+	var keys []string
+	for _, e := range Each(err) {
+		k, _ := Key(e)
+		keys = append(keys, k)
+	}
+	return keys
+}

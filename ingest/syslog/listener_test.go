@@ -796,12 +796,8 @@ func TestNewReportsEveryKey(t *testing.T) {
 			t.Errorf("New(%+v) succeeded", c.cfg)
 			continue
 		}
-		errs := []error{err}
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		}
 		var keys []string
-		for _, e := range errs {
+		for _, e := range keyerr.Each(err) {
 			k, ok := keyerr.Key(e)
 			if !ok {
 				t.Errorf("New(%+v): %q names no key", c.cfg, e)
