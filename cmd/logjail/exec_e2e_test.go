@@ -16,12 +16,7 @@ import (
 func TestExecAction(t *testing.T) {
 	needRoot(t)
 	tn := newTestNet(t)
-	dir := t.TempDir()
-	calls := filepath.Join(dir, "calls")
-	script := filepath.Join(dir, "action")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, calls := recordingAction(t)
 	s := newSetup(t, strings.ReplaceAll(`
 pipelines:
   e2e:
@@ -59,12 +54,7 @@ pipelines:
 func TestFirewallRepairDoesNotRerunExec(t *testing.T) {
 	needRoot(t)
 	tn := newTestNet(t)
-	dir := t.TempDir()
-	calls := filepath.Join(dir, "calls")
-	script := filepath.Join(dir, "action")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\n"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	script, calls := recordingAction(t)
 	// exec first: were it repaired too, it would run before the element
 	// is back, so the count below would see it.
 	s := newSetup(t, strings.ReplaceAll(`
@@ -135,4 +125,17 @@ pipelines:
 	if st := status(t, s.socket); st.Actions.EnforceErrors < 1 {
 		t.Errorf("enforce errors %d: the failed restore is not counted", st.Actions.EnforceErrors)
 	}
+}
+
+// recordingAction is an exec action's program that appends its arguments,
+// one call a line, to the file calls.
+func recordingAction(t *testing.T) (script, calls string) {
+	t.Helper()
+	dir := t.TempDir()
+	calls = filepath.Join(dir, "calls")
+	script = filepath.Join(dir, "action")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\necho \"$*\" >> "+calls+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return script, calls
 }
