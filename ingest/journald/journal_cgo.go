@@ -217,13 +217,8 @@ func (r *reader) position() error {
 		r.resumeAt = cursor
 		return err
 	}
-	if r.sd.TestCursor(cursor) == nil {
-		r.log.Debug("journald: resuming", "cursor", cursor)
-		return nil // at the entry delivered last; the next Next passes it
-	}
-	if cur, err := r.sd.GetCursor(); err == nil && sameEntry(cursor, cur) {
-		r.log.Debug("journald: resuming at a copy of the last entry", "cursor", cursor, "copy", cur)
-		return nil
+	if r.atEntry(cursor) {
+		return nil // at the entry delivered last (or its copy); the next Next passes it
 	}
 	r.log.Warn("journald: stored cursor not found (journal vacuumed or rotated away?); "+
 		"resuming at the oldest entry after it", "cursor", cursor)
@@ -294,11 +289,19 @@ func (r *reader) alreadyHandled() bool {
 		return false
 	}
 	r.resumeAt = ""
-	if r.sd.TestCursor(c) == nil {
+	return r.atEntry(c)
+}
+
+// atEntry reports whether the current entry is cursor's, or a copy of it in
+// another file (a flushed or exported journal: sameEntry); a copy's cursor
+// becomes the last one handled.
+func (r *reader) atEntry(cursor string) bool {
+	if r.sd.TestCursor(cursor) == nil {
+		r.log.Debug("journald: resuming", "cursor", cursor)
 		return true
 	}
-	if cur, err := r.sd.GetCursor(); err == nil && sameEntry(c, cur) {
-		r.log.Debug("journald: resuming after a copy of the last entry", "cursor", c, "copy", cur)
+	if cur, err := r.sd.GetCursor(); err == nil && sameEntry(cursor, cur) {
+		r.log.Debug("journald: resuming at a copy of the last entry", "cursor", cursor, "copy", cur)
 		r.last = cur
 		return true
 	}
