@@ -98,27 +98,18 @@ func (r *recentLines) changes() []state.LinesChange {
 }
 
 // load puts back stored lines (at start), within the bounds: the last
-// perKey lines of each key, and no more than maxKeys keys.
+// perKey lines of each key, and no more than maxKeys keys. A key the bounds
+// trimmed (a smaller maxretry since) is written back as it is kept now.
 func (r *recentLines) load(stored []state.LinesChange) {
 	for _, c := range stored {
 		for _, l := range c.Lines {
 			r.add(c.Prefix, l)
 		}
 	}
-	clear(r.dirty) // as stored, apart from what the bounds dropped
-	if r.lru.Len() < len(stored) || len(stored) > 0 && r.perKey < maxLinesOf(stored) {
-		// Bounds tightened since (a smaller maxretry): write the
-		// trimmed set back.
-		for _, c := range stored {
+	clear(r.dirty)
+	for _, c := range stored {
+		if el, ok := r.byKey[c.Prefix]; !ok || len(el.Value.(*lineRing).lines) != len(c.Lines) {
 			r.dirty[c.Prefix] = struct{}{}
 		}
 	}
-}
-
-func maxLinesOf(cs []state.LinesChange) int {
-	n := 0
-	for _, c := range cs {
-		n = max(n, len(c.Lines))
-	}
-	return n
 }
