@@ -361,6 +361,19 @@ func joinWhat(what, key string) string {
 	return what + "." + key
 }
 
+// isHostName reports whether s can only be a host name, not a mistyped
+// address or CIDR.
+func isHostName(s string) bool {
+	return !strings.ContainsAny(s, "/:") && hostName.MatchString(s) && strings.ContainsFunc(s, unicode.IsLetter)
+}
+
+// lookupHost resolves a host name of ignoreip, as at load.
+func lookupHost(name string) ([]netip.Addr, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+}
+
 // parsePrefix reads "192.0.2.7", "192.0.2.0/24", "2001:db8::/32" or "::1".
 // IPv4-mapped IPv6 is normalised to IPv4, as addresses from logs are.
 func parsePrefix(s string) (netip.Prefix, error) {
@@ -403,13 +416,11 @@ func (d *decoder) decodePrefixList(n *yaml.Node, v reflect.Value, what string) {
 			out = append(out, Prefix(p))
 			continue
 		}
-		if strings.ContainsAny(item.Value, "/:") || !hostName.MatchString(item.Value) || !strings.ContainsFunc(item.Value, unicode.IsLetter) {
+		if !isHostName(item.Value) {
 			d.errorf(item, "%s: %v", itemWhat, err)
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		addrs, rerr := net.DefaultResolver.LookupNetIP(ctx, "ip", item.Value)
-		cancel()
+		addrs, rerr := lookupHost(item.Value)
 		if rerr != nil || len(addrs) == 0 {
 			d.errorf(item, "%s: host name %q does not resolve: %v", itemWhat, item.Value, rerr)
 			continue

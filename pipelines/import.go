@@ -1,16 +1,12 @@
 package pipelines
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
-	"unicode"
 
 	"github.com/logjail/logjail/match/fail2ban"
 )
@@ -771,11 +767,9 @@ func quote(s string) string { return strconv.Quote(s) }
 // resolves reports whether name is a host name that resolves on this host,
 // as Load will require of it.
 func resolves(name string) bool {
-	if strings.ContainsAny(name, "/:") || !hostName.MatchString(name) || !strings.ContainsFunc(name, unicode.IsLetter) {
+	if !isHostName(name) {
 		return false
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", name)
+	addrs, err := lookupHost(name)
 	return err == nil && len(addrs) > 0
 }
