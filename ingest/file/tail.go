@@ -103,31 +103,19 @@ func New(cfg Config, pos ingest.Positions, log *slog.Logger) (*Tail, error) {
 	if len(cfg.Paths) == 0 {
 		errs = append(errs, keyerr.Wrap("paths", errors.New("file: no paths to follow")))
 	}
-	switch {
-	case cfg.Poll < 0:
-		errs = append(errs, keyerr.Wrap("poll", fmt.Errorf("file: poll: %v is negative", cfg.Poll)))
-	case cfg.Poll == 0:
-		cfg.Poll = defaultPoll
-	case cfg.Poll < minPoll:
+	errs = append(errs,
+		keyerr.Default("file", "poll", &cfg.Poll, defaultPoll),
+		keyerr.Default("file", "max_line", &cfg.MaxLine, defaultMaxLine),
+		keyerr.Default("file", "max_files", &cfg.MaxFiles, defaultMaxFiles))
+	if cfg.Poll > 0 && cfg.Poll < minPoll {
 		cfg.Poll = minPoll
 	}
 	switch {
-	case cfg.MaxLine < 0:
-		errs = append(errs, keyerr.Wrap("max_line", fmt.Errorf("file: max_line: %d is negative", cfg.MaxLine)))
-	case cfg.MaxLine == 0:
-		cfg.MaxLine = defaultMaxLine
-	}
-	switch {
 	case cfg.RotateWait < 0:
+		// Not a key of the configuration file: set only by code.
 		errs = append(errs, fmt.Errorf("file: negative RotateWait %v", cfg.RotateWait))
 	case cfg.RotateWait == 0:
 		cfg.RotateWait = defaultRotateWait
-	}
-	switch {
-	case cfg.MaxFiles < 0:
-		errs = append(errs, keyerr.Wrap("max_files", fmt.Errorf("file: max_files: %d is negative", cfg.MaxFiles)))
-	case cfg.MaxFiles == 0:
-		cfg.MaxFiles = defaultMaxFiles
 	}
 	t := &Tail{cfg: cfg, pos: pos, log: log}
 	if t.log == nil {

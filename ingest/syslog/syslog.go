@@ -283,12 +283,7 @@ func (cfg *Config) check(scheme string) []error {
 	case cfg.MaxMessage == 0:
 		cfg.MaxMessage = defaultMaxMessage
 	}
-	switch {
-	case cfg.MaxConns < 0:
-		errs = append(errs, keyerr.Wrap("max_connections", fmt.Errorf("syslog: max_connections: %d is negative", cfg.MaxConns)))
-	case cfg.MaxConns == 0:
-		cfg.MaxConns = defaultMaxConns
-	}
+	errs = append(errs, keyerr.Default("syslog", "max_connections", &cfg.MaxConns, defaultMaxConns))
 	switch {
 	case cfg.MaxConnsPerPeer < 0:
 		errs = append(errs, keyerr.Wrap("max_connections_per_peer", fmt.Errorf("syslog: max_connections_per_peer: %d is negative", cfg.MaxConnsPerPeer)))
@@ -302,12 +297,7 @@ func (cfg *Config) check(scheme string) []error {
 	if cfg.TLS.HandshakeTimeout < 0 {
 		errs = append(errs, keyerr.Wrap("tls.handshake_timeout", fmt.Errorf("syslog: tls.handshake_timeout: %v is negative", cfg.TLS.HandshakeTimeout)))
 	}
-	switch {
-	case cfg.IdleTimeout < 0:
-		errs = append(errs, keyerr.Wrap("idle_timeout", fmt.Errorf("syslog: idle_timeout: %v is negative", cfg.IdleTimeout)))
-	case cfg.IdleTimeout == 0:
-		cfg.IdleTimeout = defaultIdleTimeout
-	}
+	errs = append(errs, keyerr.Default("syslog", "idle_timeout", &cfg.IdleTimeout, defaultIdleTimeout))
 	switch {
 	case cfg.SocketMode&^fs.ModePerm != 0:
 		errs = append(errs, keyerr.Wrap("socket_mode", fmt.Errorf("syslog: socket_mode: %v is not a permission", cfg.SocketMode)))
