@@ -103,23 +103,16 @@ func (l *Listener) packets(ctx context.Context, out chan<- ingest.Entry, c net.P
 
 	p := newParser(l.cfg.Location, l.local)
 	buf := make([]byte, maxLen+1)
-	backoff := time.Duration(0)
+	retry := retrier{l: l, op: "read", sock: "socket"}
 	for {
 		n, peer, err := read(buf)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if end, err := retry.failed(ctx, err); end {
+				return err
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("syslog: %s: socket closed: %w", l.cfg.Listen, err)
-			}
-			l.readErrs.Add(1)
-			l.warnLimited("read", "syslog: read error", "listen", l.cfg.Listen, "err", err)
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			sleepCtx(ctx, backoff)
 			continue
 		}
-		backoff = 0
+		retry.succeeded()
 		if peer.IsValid() && !l.allowed(peer) {
 			l.reject(peer, "datagram")
 			continue

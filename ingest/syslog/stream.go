@@ -98,46 +98,24 @@ func (l *Listener) runStream(ctx context.Context, out chan<- ingest.Entry) error
 	}()
 	l.setBound(ln.Addr())
 
-	backoff := time.Duration(0)
+	retry := retrier{l: l, op: "accept", sock: "listener"}
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+			if end, err := retry.failed(ctx, err); end {
+				return err
 			}
-			if errors.Is(err, net.ErrClosed) {
-				return fmt.Errorf("syslog: %s: listener closed: %w", l.cfg.Listen, err)
-			}
-			// Out of file descriptors, a connection reset before accept:
-			// wait a little and go on.
-			l.readErrs.Add(1)
-			l.warnLimited("accept", "syslog: accept error", "listen", l.cfg.Listen, "err", err)
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			sleepCtx(ctx, backoff)
 			continue
 		}
-		backoff = 0
+		retry.succeeded()
 		peer := peerAddr(c.RemoteAddr())
 		if !l.allowed(peer) {
 			l.reject(peer, "connection")
 			c.Close()
 			continue
 		}
-		switch conns.add(c, peer, l.cfg.MaxConns, l.cfg.MaxConnsPerPeer) {
-		case refusedClosed:
-			c.Close()
-			continue
-		case refusedPerPeer:
-			l.peerRefused.Add(1)
-			l.warnLimited("per-peer", "syslog: too many connections from one peer; closing its new ones (counted as rejected)",
-				"listen", l.cfg.Listen, "peer", peer, "max_connections_per_peer", l.cfg.MaxConnsPerPeer)
-			c.Close()
-			continue
-		case refusedFull:
-			l.refused.Add(1)
-			l.warnLimited("refused", "syslog: too many connections; closing new ones (counted as rejected)",
-				"listen", l.cfg.Listen, "peer", peer, "max_connections", l.cfg.MaxConns)
-			c.Close()
+		if why := conns.add(c, peer, l.cfg.MaxConns, l.cfg.MaxConnsPerPeer); why != admitted {
+			l.refuse(c, peer, why)
 			continue
 		}
 		l.accepted.Add(1)
@@ -151,6 +129,22 @@ func (l *Listener) runStream(ctx context.Context, out chan<- ingest.Entry) error
 			l.serve(ctx, c, peer, out)
 		}()
 	}
+}
+
+// refuse closes a connection conns.add did not admit, counting and logging
+// the budget that ran out.
+func (l *Listener) refuse(c net.Conn, peer netip.Addr, why int) {
+	switch why {
+	case refusedPerPeer:
+		l.peerRefused.Add(1)
+		l.warnLimited("per-peer", "syslog: too many connections from one peer; closing its new ones (counted as rejected)",
+			"listen", l.cfg.Listen, "peer", peer, "max_connections_per_peer", l.cfg.MaxConnsPerPeer)
+	case refusedFull:
+		l.refused.Add(1)
+		l.warnLimited("refused", "syslog: too many connections; closing new ones (counted as rejected)",
+			"listen", l.cfg.Listen, "peer", peer, "max_connections", l.cfg.MaxConns)
+	}
+	c.Close()
 }
 
 // idleReader sets a fresh read deadline before every read, so a
