@@ -1,0 +1,215 @@
+package file
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+const (
+	// roundBudget is how much one file may read before the others get a
+	// turn, so that one busy or huge file cannot starve the rest.
+	roundBudget = 256 << 10
+	// maxRounds bounds one catch-up pass so that events and ticks (rotation
+	// checks) still get served while a large backlog is read.
+	maxRounds = 64
+)
+
+// wantAll marks every file for reading: after a scan or on a poll tick.
+func (r *runner) wantAll() {
+	for _, tf := range r.order {
+		tf.want = true
+	}
+}
+
+// readAll reads every file that wants reading, a budget at a time in turn,
+// until all are at their end or maxRounds passed (then r.behind is set).
+func (r *runner) readAll() error {
+	for range maxRounds {
+		more := false
+		for _, tf := range r.order {
+			if !tf.want {
+				continue
+			}
+			m, err := r.readFile(tf)
+			if err != nil {
+				return err
+			}
+			tf.want = m
+			more = more || m
+		}
+		if !more {
+			r.behind = false
+			return nil
+		}
+		if err := r.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	r.behind = true
+	return nil
+}
+
+// readFile reads one budget of tf and emits its complete lines. It reports
+// whether data may be left. Only cancellation is returned as an error.
+func (r *runner) readFile(tf *tailFile) (bool, error) {
+	if tf.r == nil {
+		tf.r = bufio.NewReaderSize(tf.f, readBufSize)
+	}
+	maxLine := r.t.cfg.MaxLine
+	n := 0
+	for n < roundBudget {
+		chunk, err := tf.r.ReadSlice('\n')
+		if len(chunk) > 0 {
+			n += len(chunk)
+			tf.consume(chunk)
+		}
+		switch {
+		case err == nil:
+			if err := r.line(tf, chunk); err != nil {
+				return false, err
+			}
+		case errors.Is(err, bufio.ErrBufferFull):
+			if tf.hold(chunk, maxLine) {
+				r.skip(tf)
+			}
+		case errors.Is(err, io.EOF):
+			if tf.hold(chunk, maxLine) {
+				r.skip(tf)
+			}
+			if n > 0 {
+				tf.lastData = time.Now()
+				tf.errMsg = ""
+				return false, nil
+			}
+			// Nothing new: the cheap moment to notice a truncation.
+			return r.checkTruncated(tf, false), nil
+		default:
+			r.readError(tf, err)
+			return false, nil
+		}
+	}
+	tf.lastData = time.Now()
+	return true, nil
+}
+
+// line handles a chunk that ends in '\n'.
+func (r *runner) line(tf *tailFile, chunk []byte) error {
+	if tf.skipping {
+		tf.skipping = false
+		return nil
+	}
+	maxLine := r.t.cfg.MaxLine
+	line := chunk
+	if len(tf.partial) > 0 {
+		if len(tf.partial)+len(chunk)-1 > maxLine {
+			tf.dropPartial()
+			r.skip(tf)
+			return nil
+		}
+		tf.partial = append(tf.partial, chunk...)
+		line = tf.partial
+	}
+	line = line[:len(line)-1]
+	if len(line) > maxLine {
+		tf.dropPartial()
+		r.skip(tf)
+		return nil
+	}
+	msg := sanitize(line)
+	tf.dropPartial()
+	return r.emit(tf, msg, tf.off)
+}
+
+func (r *runner) skip(tf *tailFile) {
+	r.t.skipped.Add(1)
+	r.log.Debug("file: line longer than MaxLine skipped", "path", tf.path, "max", r.t.cfg.MaxLine)
+}
+
+// emit sends one entry, waiting for the consumer (backpressure) or ctx.
+func (r *runner) emit(tf *tailFile, msg string, off int64) error {
+	e := ingest.Entry{
+		ReadAt:  time.Now(),
+		Message: msg,
+		Pos:     ingest.Position{Key: tf.path, Value: tf.posValue(off)},
+	}
+	select {
+	case r.out <- e:
+		r.t.read.Add(1)
+		r.t.health.Entry(e.ReadAt)
+		return nil
+	case <-r.ctx.Done():
+		return r.ctx.Err()
+	}
+}
+
+// checkTruncated detects copytruncate: the file is now shorter than what
+// was read, or (deep, on poll ticks) its first bytes changed because it was
+// truncated and refilled past the offset in between two looks. The file is
+// then read again from its start; a held partial line is dropped because
+// its end is lost.
+func (r *runner) checkTruncated(tf *tailFile, deep bool) bool {
+	fi, err := tf.f.Stat()
+	if err != nil {
+		r.readError(tf, err)
+		return false
+	}
+	trunc := fi.Size() < tf.off+tf.pending()
+	if !trunc && deep && len(tf.head) > 0 {
+		buf := r.scratch[:len(tf.head)]
+		n, _ := tf.f.ReadAt(buf, 0)
+		trunc = n < len(buf) || string(buf) != string(tf.head)
+	}
+	if !trunc {
+		return false
+	}
+	r.log.Info("file: truncated; reading from start", "path", tf.path)
+	if len(tf.partial) > 0 && !tf.skipping {
+		r.skip(tf)
+	}
+	tf.dropPartial()
+	tf.skipping = false
+	if err := tf.seek(0); err != nil {
+		r.readError(tf, err)
+		return false
+	}
+	return true
+}
+
+// expire closes rotated-away files that gave no data for RotateWait, after
+// emitting their unterminated last line: its writer has moved on, so that
+// line will never be completed.
+func (r *runner) expire() error {
+	now := time.Now()
+	changed := false
+	for _, tf := range r.order {
+		if tf.gone.IsZero() || tf.want {
+			continue
+		}
+		last := tf.gone
+		if tf.lastData.After(last) {
+			last = tf.lastData
+		}
+		if now.Sub(last) < r.t.cfg.RotateWait {
+			continue
+		}
+		if len(tf.partial) > 0 && !tf.skipping {
+			msg := sanitize(tf.partial)
+			tf.dropPartial()
+			if err := r.emit(tf, msg, tf.off); err != nil {
+				return err
+			}
+		}
+		r.log.Debug("file: done with rotated file", "path", tf.path)
+		tf.close()
+		delete(r.files, tf.id)
+		changed = true
+	}
+	if changed {
+		r.reorder()
+	}
+	return nil
+}
