@@ -198,30 +198,9 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 	if s.onSubscribed != nil {
 		s.onSubscribed()
 	}
-	// A consumer that vanished (deleted, or a server back without its
-	// JetStream state) does not always end the iterator: check now and
-	// then, and set up again when it is gone.
 	watch, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go func() {
-		t := time.NewTicker(s.consumerCheck)
-		defer t.Stop()
-		for {
-			select {
-			case <-watch.Done():
-				return
-			case <-t.C:
-			}
-			ictx, cancel := context.WithTimeout(watch, setupTimeout)
-			_, err := cons.Info(ictx)
-			cancel()
-			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
-				s.warn("gone", "nats: the durable consumer is gone from the server; setting it up again", "err", err)
-				it.Stop()
-				return
-			}
-		}
-	}()
+	go s.watchConsumer(watch, cons, it)
 	for {
 		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
@@ -235,68 +214,115 @@ func (s *Source) consume(ctx context.Context, cons jetstream.Consumer, out chan<
 			}
 			return err
 		}
-		var seq uint64
-		from := 0 // records of a batch committed before a crash
-		if md, err := msg.Metadata(); err == nil {
-			seq = md.Sequence.Stream
-			if done := s.committed[seq]; md.NumDelivered > 1 && done == allRecords {
-				// Its effects were committed before a crash kept the
-				// acknowledgement from the server: acknowledge, count
-				// nothing again.
-				s.log.Debug("nats: committed entry redelivered; acknowledged", "source", s.desc, "seq", seq)
-				if err := msg.Ack(); err != nil {
-					s.errs.Add(1)
-				}
-				continue
-			} else if md.NumDelivered > 1 {
-				from = done
-			}
-		}
-		ds, v := s.decode(msg.Headers(), msg.Data(), time.Now(), from)
-		switch v {
-		case Bad:
-			// Bad input is counted and must not come back forever.
-			if err := msg.Term(); err != nil {
-				s.errs.Add(1)
-			}
-			continue
-		case Skip:
-			if err := msg.Ack(); err != nil {
-				s.errs.Add(1)
-			}
-			continue
-		}
-		key, fresh := p.hold(msg, ds[0].ReadAt)
-		if !fresh {
-			s.log.Debug("nats: redelivery of an entry still in the pipeline ignored", "source", s.desc)
-			continue
-		}
-		// One acknowledgement for the message, once every entry of it
-		// (all the records of a batch) is committed.
-		acks := p.acker(s, key, msg, len(ds))
-		for i, d := range ds {
-			e := d.Entry
-			e.Ack = acks.entry()
-			if seq != 0 && s.positions != nil {
-				if i == len(ds)-1 {
-					e.Pos = s.committedPos(seq)
-				} else {
-					e.Pos = s.partPos(seq, d.rec+1)
-				}
-			}
-			select {
-			case out <- e:
-				s.read.Add(1)
-				s.health.Entry(e.ReadAt)
-			case <-ctx.Done():
-				// The entries not delivered come back with the
-				// message, once those delivered are committed (Nak).
-				acks.abandon(len(ds) - i)
-				s.returnPulled(it)
-				return nil
-			}
+		if !s.handle(ctx, it, msg, out, p) {
+			return nil
 		}
 	}
+}
+
+// watchConsumer stops it when the durable consumer vanished (deleted, or a
+// server back without its JetStream state), which does not always end the
+// iterator by itself, so that it is set up again. It looks now and then,
+// until ctx is done.
+func (s *Source) watchConsumer(ctx context.Context, cons jetstream.Consumer, it jetstream.MessagesContext) {
+	t := time.NewTicker(s.consumerCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ictx, cancel := context.WithTimeout(ctx, setupTimeout)
+		_, err := cons.Info(ictx)
+		cancel()
+		if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+			s.warn("gone", "nats: the durable consumer is gone from the server; setting it up again", "err", err)
+			it.Stop()
+			return
+		}
+	}
+}
+
+// handle decodes one message and delivers its entries, or settles it at
+// once (bad, skipped, or committed before a crash). It reports false when
+// ctx ended a delivery; the iterator is stopped then.
+func (s *Source) handle(ctx context.Context, it jetstream.MessagesContext, msg jetstream.Msg, out chan<- ingest.Entry, p *pendingAcks) bool {
+	seq, from, settled := s.redelivered(msg)
+	if settled {
+		return true
+	}
+	ds, v := s.decode(msg.Headers(), msg.Data(), time.Now(), from)
+	switch v {
+	case Bad:
+		// Bad input is counted and must not come back forever.
+		if err := msg.Term(); err != nil {
+			s.errs.Add(1)
+		}
+		return true
+	case Skip:
+		if err := msg.Ack(); err != nil {
+			s.errs.Add(1)
+		}
+		return true
+	}
+	key, fresh := p.hold(msg, ds[0].ReadAt)
+	if !fresh {
+		s.log.Debug("nats: redelivery of an entry still in the pipeline ignored", "source", s.desc)
+		return true
+	}
+	// One acknowledgement for the message, once every entry of it (all the
+	// records of a batch) is committed.
+	acks := p.acker(s, key, msg, len(ds))
+	for i, d := range ds {
+		e := d.Entry
+		e.Ack = acks.entry()
+		if seq != 0 && s.positions != nil {
+			if i == len(ds)-1 {
+				e.Pos = s.committedPos(seq)
+			} else {
+				e.Pos = s.partPos(seq, d.rec+1)
+			}
+		}
+		select {
+		case out <- e:
+			s.read.Add(1)
+			s.health.Entry(e.ReadAt)
+		case <-ctx.Done():
+			// The entries not delivered come back with the message,
+			// once those delivered are committed (Nak).
+			acks.abandon(len(ds) - i)
+			s.returnPulled(it)
+			return false
+		}
+	}
+	return true
+}
+
+// redelivered looks msg up among the positions committed before a crash:
+// its stream sequence (0 without metadata), the records of a batch already
+// committed (to be skipped), and whether it was committed whole, which
+// acknowledges it here and now.
+func (s *Source) redelivered(msg jetstream.Msg) (seq uint64, from int, settled bool) {
+	md, err := msg.Metadata()
+	if err != nil {
+		return 0, 0, false
+	}
+	seq = md.Sequence.Stream
+	if md.NumDelivered <= 1 {
+		return seq, 0, false
+	}
+	done := s.committed[seq]
+	if done != allRecords {
+		return seq, done, false
+	}
+	// Its effects were committed before a crash kept the acknowledgement
+	// from the server: acknowledge, count nothing again.
+	s.log.Debug("nats: committed entry redelivered; acknowledged", "source", s.desc, "seq", seq)
+	if err := msg.Ack(); err != nil {
+		s.errs.Add(1)
+	}
+	return seq, 0, true
 }
 
 // returnPulled stops the iterator and gives the messages it pulled but did
