@@ -110,75 +110,11 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 	defer cancel()
 	for _, name := range d.pipelineNames() {
 		r, ok := d.pipeline(name)
-		if !ok {
+		if !ok || !collectPipeline(ctx, ch, name, r) {
 			continue
 		}
-		var failed, banned, unbans, enforceErrors, commitErrors, timeouts uint64
-		var active, tracked int
-		var latency latencyHist
-		var refused map[gate.Reason]uint64
-		err := r.call(ctx, func() {
-			st := r.stages.Tracker.Stats()
-			refused = st.Refused
-			failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
-			unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors, r.commitErrors, r.matchLatency
-			timeouts = r.regexTimeouts
-		})
-		if err != nil {
-			continue
-		}
-		ch <- prometheus.MustNewConstMetric(descPipelines, prometheus.GaugeValue, 1, name)
-		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(failed), name)
-		ch <- prometheus.MustNewConstMetric(descBans, prometheus.CounterValue, float64(banned), name)
-		ch <- prometheus.MustNewConstMetric(descUnbans, prometheus.CounterValue, float64(unbans), name)
-		ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(active), name)
-		ch <- prometheus.MustNewConstMetric(descFailing, prometheus.GaugeValue, float64(tracked), name)
-		ch <- prometheus.MustNewConstMetric(descEnforce, prometheus.CounterValue, float64(enforceErrors), name)
-		ch <- prometheus.MustNewConstMetric(descCommit, prometheus.CounterValue, float64(commitErrors), name)
-		ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(timeouts), name)
-		ch <- latency.metric(descMatchDur, name)
-		for _, why := range gate.Reasons {
-			ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[why]), name, string(why))
-		}
-		ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
-		for _, src := range r.stages.Sources {
-			s := src.Stats()
-			ch <- prometheus.MustNewConstMetric(descRead, prometheus.CounterValue, float64(s.Read), name, src.Describe())
-			ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name, src.Describe())
-			ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
-			ch <- prometheus.MustNewConstMetric(descSrcErrors, prometheus.CounterValue, float64(s.Errors), name, src.Describe())
-			ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(s.Rejected), name, src.Describe())
-			ch <- prometheus.MustNewConstMetric(descHandshake, prometheus.CounterValue, float64(s.HandshakeFailures), name, src.Describe())
-			var last float64
-			if !s.LastEntry.IsZero() {
-				last = float64(s.LastEntry.UnixNano()) / 1e9
-			}
-			ch <- prometheus.MustNewConstMetric(descLastEntry, prometheus.GaugeValue, last, name, src.Describe())
-			for _, state := range ingest.States {
-				v := 0.0
-				if s.State == state {
-					v = 1
-				}
-				ch <- prometheus.MustNewConstMetric(descSrcState, prometheus.GaugeValue, v, name, src.Describe(), string(state))
-			}
-		}
-		// Several mail blocks in one pipeline are summed: one series each.
-		if ms := r.mailerStatus(); len(ms) > 0 {
-			var sum MailerStatus
-			for _, m := range ms {
-				sum.Sent, sum.Queued, sum.Failed, sum.Dropped = sum.Sent+m.Sent, sum.Queued+m.Queued, sum.Failed+m.Failed, sum.Dropped+m.Dropped
-			}
-			ch <- prometheus.MustNewConstMetric(descMailSent, prometheus.CounterValue, float64(sum.Sent), name)
-			ch <- prometheus.MustNewConstMetric(descMailQueue, prometheus.GaugeValue, float64(sum.Queued), name)
-			ch <- prometheus.MustNewConstMetric(descMailFail, prometheus.CounterValue, float64(sum.Failed), name)
-			ch <- prometheus.MustNewConstMetric(descMailDrop, prometheus.CounterValue, float64(sum.Dropped), name)
-		}
-		for _, p := range r.publisherStatus() {
-			ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(p.Sent), name, p.Sink)
-			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(p.Pending), name, p.Sink)
-			ch <- prometheus.MustNewConstMetric(descOutDrop, prometheus.CounterValue, float64(p.Dropped), name, p.Sink)
-			ch <- prometheus.MustNewConstMetric(descPubErrs, prometheus.CounterValue, float64(p.Errors), name, p.Sink)
-		}
+		collectSources(ch, name, r.stages.Sources)
+		collectOutputs(ch, name, r)
 	}
 	d.mu.RLock()
 	for name := range d.failed {
@@ -195,6 +131,88 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		broken = 1
 	}
 	ch <- prometheus.MustNewConstMetric(descStore, prometheus.GaugeValue, broken)
+}
+
+// collectPipeline sends the counters a running pipeline's goroutine owns,
+// read through it. It reports false, sending nothing, when that goroutine
+// did not answer (the pipeline is stopping).
+func collectPipeline(ctx context.Context, ch chan<- prometheus.Metric, name string, r *runner) bool {
+	var failed, banned, unbans, enforceErrors, commitErrors, timeouts uint64
+	var active, tracked int
+	var latency latencyHist
+	var refused map[gate.Reason]uint64
+	err := r.call(ctx, func() {
+		st := r.stages.Tracker.Stats()
+		refused = st.Refused
+		failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
+		unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors, r.commitErrors, r.matchLatency
+		timeouts = r.regexTimeouts
+	})
+	if err != nil {
+		return false
+	}
+	ch <- prometheus.MustNewConstMetric(descPipelines, prometheus.GaugeValue, 1, name)
+	ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(failed), name)
+	ch <- prometheus.MustNewConstMetric(descBans, prometheus.CounterValue, float64(banned), name)
+	ch <- prometheus.MustNewConstMetric(descUnbans, prometheus.CounterValue, float64(unbans), name)
+	ch <- prometheus.MustNewConstMetric(descActive, prometheus.GaugeValue, float64(active), name)
+	ch <- prometheus.MustNewConstMetric(descFailing, prometheus.GaugeValue, float64(tracked), name)
+	ch <- prometheus.MustNewConstMetric(descEnforce, prometheus.CounterValue, float64(enforceErrors), name)
+	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.CounterValue, float64(commitErrors), name)
+	ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(timeouts), name)
+	ch <- latency.metric(descMatchDur, name)
+	for _, why := range gate.Reasons {
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[why]), name, string(why))
+	}
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
+	return true
+}
+
+// collectSources sends each source's counters, last entry and state.
+func collectSources(ch chan<- prometheus.Metric, name string, sources []ingest.Source) {
+	for _, src := range sources {
+		s := src.Stats()
+		ch <- prometheus.MustNewConstMetric(descRead, prometheus.CounterValue, float64(s.Read), name, src.Describe())
+		ch <- prometheus.MustNewConstMetric(descSkipped, prometheus.CounterValue, float64(s.Skipped), name, src.Describe())
+		ch <- prometheus.MustNewConstMetric(descDropped, prometheus.CounterValue, float64(s.Dropped), name, src.Describe())
+		ch <- prometheus.MustNewConstMetric(descSrcErrors, prometheus.CounterValue, float64(s.Errors), name, src.Describe())
+		ch <- prometheus.MustNewConstMetric(descRejected, prometheus.CounterValue, float64(s.Rejected), name, src.Describe())
+		ch <- prometheus.MustNewConstMetric(descHandshake, prometheus.CounterValue, float64(s.HandshakeFailures), name, src.Describe())
+		var last float64
+		if !s.LastEntry.IsZero() {
+			last = float64(s.LastEntry.UnixNano()) / 1e9
+		}
+		ch <- prometheus.MustNewConstMetric(descLastEntry, prometheus.GaugeValue, last, name, src.Describe())
+		for _, state := range ingest.States {
+			v := 0.0
+			if s.State == state {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descSrcState, prometheus.GaugeValue, v, name, src.Describe(), string(state))
+		}
+	}
+}
+
+// collectOutputs sends the counters of a pipeline's mail enforcers and
+// NATS publishers.
+func collectOutputs(ch chan<- prometheus.Metric, name string, r *runner) {
+	// Several mail blocks in one pipeline are summed: one series each.
+	if ms := r.mailerStatus(); len(ms) > 0 {
+		var sum MailerStatus
+		for _, m := range ms {
+			sum.Sent, sum.Queued, sum.Failed, sum.Dropped = sum.Sent+m.Sent, sum.Queued+m.Queued, sum.Failed+m.Failed, sum.Dropped+m.Dropped
+		}
+		ch <- prometheus.MustNewConstMetric(descMailSent, prometheus.CounterValue, float64(sum.Sent), name)
+		ch <- prometheus.MustNewConstMetric(descMailQueue, prometheus.GaugeValue, float64(sum.Queued), name)
+		ch <- prometheus.MustNewConstMetric(descMailFail, prometheus.CounterValue, float64(sum.Failed), name)
+		ch <- prometheus.MustNewConstMetric(descMailDrop, prometheus.CounterValue, float64(sum.Dropped), name)
+	}
+	for _, p := range r.publisherStatus() {
+		ch <- prometheus.MustNewConstMetric(descSent, prometheus.CounterValue, float64(p.Sent), name, p.Sink)
+		ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(p.Pending), name, p.Sink)
+		ch <- prometheus.MustNewConstMetric(descOutDrop, prometheus.CounterValue, float64(p.Dropped), name, p.Sink)
+		ch <- prometheus.MustNewConstMetric(descPubErrs, prometheus.CounterValue, float64(p.Errors), name, p.Sink)
+	}
 }
 
 // serveMetrics serves /metrics on addr until ctx is done.
