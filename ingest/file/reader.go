@@ -2,16 +2,15 @@ package file
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
+
+	"github.com/logjail/logjail/ingest"
 )
 
 // readBufSize is the per-file read buffer. Lines longer than this are
@@ -188,9 +187,5 @@ func sanitize(b []byte) string {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
 	}
-	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
-		return string(b)
-	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.ReplaceAll(s, "\x00", "")
+	return ingest.CleanField(string(b))
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/journalfields"
@@ -536,9 +535,5 @@ func rawLine(b []byte) string {
 	if n := len(b); n > 0 && b[n-1] == '\r' {
 		b = b[:n-1]
 	}
-	if utf8.Valid(b) && bytes.IndexByte(b, 0) < 0 {
-		return string(b)
-	}
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	return strings.ReplaceAll(s, "\x00", "")
+	return ingest.CleanField(string(b))
 }
