@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/logjail/logjail/pipelines"
-	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // The daemon tests' shared kit: a configuration written and loaded, a store
@@ -30,9 +30,9 @@ func loadConfig(t testing.TB, dir, yaml string) *pipelines.Config {
 
 // openStore opens the store under dir/state; it is closed when the test
 // ends (closing twice is harmless).
-func openStore(t testing.TB, dir string) *state.Store {
+func openStore(t testing.TB, dir string) *store.Store {
 	t.Helper()
-	s, err := state.OpenStore(filepath.Join(dir, "state"))
+	s, err := store.Open(filepath.Join(dir, "state"))
 	if err != nil {
 		t.Fatal(err)
 	}

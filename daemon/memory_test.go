@@ -16,6 +16,7 @@ import (
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // decisions records the decisions a runner enforces.
@@ -117,24 +118,24 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 func TestKeepBansPassesTheGate(t *testing.T) {
 	dir := t.TempDir()
 	c := loadConfig(t, dir, "pipelines:\n  k:\n    enabled: true\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: ["+filepath.Join(dir, "k.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
-	store := openStore(t, dir)
+	db := openStore(t, dir)
 	now := time.Now()
 	ban := func(a string) state.Decision {
 		return state.Decision{Kind: state.Ban, Pipeline: "k", Prefix: netip.MustParsePrefix(a), Time: now, Until: now.Add(time.Hour), BanCount: 1}
 	}
 	// Stored before ignoreip held 192.0.2.0/24; 127.0.0.2 as a hostile
 	// import would leave it.
-	if err := store.Commit("k", &state.Changes{Bans: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
+	if err := db.Commit("k", &store.Changes{Bans: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
 		t.Fatal(err)
 	}
 	rec := &reconciled{}
-	if err := keepBans(context.Background(), store, rec, "k", c.Enabled()[0].Policy(pipelines.Deps{}), slog.New(slog.DiscardHandler)); err != nil {
+	if err := keepBans(context.Background(), db, rec, "k", c.Enabled()[0].Policy(pipelines.Deps{}), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.active) != 1 || rec.active[0].Prefix.String() != "203.0.113.9/32" {
 		t.Errorf("enforced %v, want only 203.0.113.9", rec.active)
 	}
-	stored, err := store.Bans("k")
+	stored, err := db.Bans("k")
 	if err != nil || len(stored) != 1 {
 		t.Errorf("stored after: %v %v; want the refused bans lifted", stored, err)
 	}

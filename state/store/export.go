@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bufio"
@@ -18,6 +18,9 @@ import (
 	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // Export and import of the state: one JSON document holding every record
@@ -61,9 +64,9 @@ const ExportVersion = 1
 // running logjail.
 var ErrLocked = errors.New("state store locked by another process")
 
-// OpenStoreReadOnly opens an existing store for reading only, as Export
+// OpenReadOnly opens an existing store for reading only, as Export
 // needs. It fails with ErrLocked while a logjail has the store open.
-func OpenStoreReadOnly(dir string) (*Store, error) {
+func OpenReadOnly(dir string) (*Store, error) {
 	path := filepath.Join(dir, "logjail.db")
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -81,8 +84,8 @@ func OpenStoreReadOnly(dir string) (*Store, error) {
 			if meta == nil {
 				return errors.New("no version: not a logjail store")
 			}
-			if v := meta.Get(keyVersion); string(v) != strconv.Itoa(StoreVersion) {
-				return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
+			if v := meta.Get(keyVersion); string(v) != strconv.Itoa(Version) {
+				return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrVersion, v, Version)
 			}
 			return nil
 		})
@@ -298,7 +301,7 @@ type ImportStats struct {
 
 // A validated document, ready to write.
 type importDoc struct {
-	bans      []Decision
+	bans      []state.Decision
 	history   []HistoryRecord
 	historyS  []storedHistory
 	windows   []importWindow
@@ -315,7 +318,7 @@ type importPosition struct {
 	key, value []byte
 }
 
-// ImportState reads an export document (see ExportVersion) into s. The
+// Import reads an export document (see ExportVersion) into s. The
 // whole document is checked first; a bad record is an error naming it
 // ("bans[3]: prefix \"x\": …") and nothing is written. Then every record is
 // written in one transaction. With replace, the store's bans, history,
@@ -327,7 +330,7 @@ type importPosition struct {
 // ban written counts in the ban history, as when it was decided.
 //
 // A document of a newer format is refused: it needs a newer logjail.
-func ImportState(r io.Reader, s *Store, replace bool) (ImportStats, error) {
+func Import(r io.Reader, s *Store, replace bool) (ImportStats, error) {
 	doc, err := readExport(r)
 	if err != nil {
 		return ImportStats{}, err
@@ -647,37 +650,37 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	if p.Addr().Zone() != "" {
 		return netip.Prefix{}, fmt.Errorf("prefix %q: has a zone", s)
 	}
-	return canonical(p), nil
+	return gate.Canonical(p), nil
 }
 
-func (b exportBan) decision() (Decision, error) {
+func (b exportBan) decision() (state.Decision, error) {
 	if err := checkPipeline(b.Pipeline); err != nil {
-		return Decision{}, err
+		return state.Decision{}, err
 	}
 	p, err := parsePrefix(b.Prefix)
 	if err != nil {
-		return Decision{}, err
+		return state.Decision{}, err
 	}
-	d := Decision{Kind: Ban, Pipeline: b.Pipeline, Prefix: p, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason}
+	d := state.Decision{Kind: state.Ban, Pipeline: b.Pipeline, Prefix: p, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason}
 	if d.Time, err = parseTime(b.Time); err != nil {
-		return Decision{}, fmt.Errorf("time: %w", err)
+		return state.Decision{}, fmt.Errorf("time: %w", err)
 	}
 	if !b.Until.set {
-		return Decision{}, errors.New("until: missing (null for a permanent ban)")
+		return state.Decision{}, errors.New("until: missing (null for a permanent ban)")
 	}
 	if b.Until.v != nil {
 		if d.Until, err = parseTime(*b.Until.v); err != nil {
-			return Decision{}, fmt.Errorf("until: %w", err)
+			return state.Decision{}, fmt.Errorf("until: %w", err)
 		}
 		if d.Until.IsZero() {
-			return Decision{}, errors.New("until: the zero time; a permanent ban has until null")
+			return state.Decision{}, errors.New("until: the zero time; a permanent ban has until null")
 		}
 		if d.Until.Before(d.Time) {
-			return Decision{}, fmt.Errorf("until %s is before time %s", *b.Until.v, b.Time)
+			return state.Decision{}, fmt.Errorf("until %s is before time %s", *b.Until.v, b.Time)
 		}
 	}
 	if b.Failures < 0 || b.BanCount < 0 {
-		return Decision{}, errors.New("failures and ban_count cannot be negative")
+		return state.Decision{}, errors.New("failures and ban_count cannot be negative")
 	}
 	return d, nil
 }
