@@ -57,11 +57,7 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 				}
 				continue
 			}
-			v := make([]byte, 8*len(w.Times))
-			for i, t := range w.Times {
-				binary.BigEndian.PutUint64(v[8*i:], uint64(t))
-			}
-			if err := win.Put(key, v); err != nil {
+			if err := win.Put(key, encodeTimes(w.Times)); err != nil {
 				return err
 			}
 		}
@@ -91,6 +87,25 @@ func windowKey(pipeline string, key netip.Addr) []byte {
 	return append([]byte(pipeline+"\x00"), k16[:]...)
 }
 
+// encodeTimes is a window's stored form: its times (Unix nanoseconds) as
+// 8-byte big-endian numbers.
+func encodeTimes(times []int64) []byte {
+	v := make([]byte, 8*len(times))
+	for i, t := range times {
+		binary.BigEndian.PutUint64(v[8*i:], uint64(t))
+	}
+	return v
+}
+
+// decodeTimes reads a window's stored times; v's length is a multiple of 8.
+func decodeTimes(v []byte) []int64 {
+	var times []int64
+	for i := 0; i+8 <= len(v); i += 8 {
+		times = append(times, int64(binary.BigEndian.Uint64(v[i:])))
+	}
+	return times
+}
+
 // Windows returns a pipeline's stored windows.
 func (s *Store) Windows(pipeline string) ([]state.WindowChange, error) {
 	var out []state.WindowChange
@@ -101,11 +116,7 @@ func (s *Store) Windows(pipeline string) ([]state.WindowChange, error) {
 			if len(v)%8 != 0 {
 				return s.damaged(bucketWindows, k, fmt.Errorf("%d bytes, not a list of times", len(v)))
 			}
-			w := state.WindowChange{Key: netip.AddrFrom16([16]byte(k[len(prefix):])).Unmap()}
-			for i := 0; i < len(v); i += 8 {
-				w.Times = append(w.Times, int64(binary.BigEndian.Uint64(v[i:])))
-			}
-			out = append(out, w)
+			out = append(out, state.WindowChange{Key: netip.AddrFrom16([16]byte(k[len(prefix):])).Unmap(), Times: decodeTimes(v)})
 		}
 		return nil
 	})

@@ -97,6 +97,32 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
+// ErrLocked is returned when the store is open in another process: a
+// running logjail.
+var ErrLocked = errors.New("state store locked by another process")
+
+// OpenReadOnly opens an existing store for reading only, as Export
+// needs. It fails with ErrLocked while a logjail has the store open.
+func OpenReadOnly(dir string) (*Store, error) {
+	path := filepath.Join(dir, File)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no state store in %s", dir)
+		}
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	db, err := openBolt(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	if err := recoverBolt(func() error { return db.View(checkVersion) }); err != nil {
+		s := &Store{db: db, path: path}
+		s.closeBroken()
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
+}
+
 // openBolt opens a bbolt file, a panic of bbolt's becoming an error.
 func openBolt(path string, readOnly bool) (*bolt.DB, error) {
 	var (
