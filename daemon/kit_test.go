@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state/store"
 )
@@ -59,4 +62,15 @@ func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Log
 		}
 	})
 	return NewClient(socket), metricsAddr(t, addrs)
+}
+
+// newTestRunner builds pipeline p on s and returns its runner, not
+// started, enforcing with enf.
+func newTestRunner(t testing.TB, p *pipelines.Pipeline, s *store.Store, enf enforce.Enforcer) *runner {
+	t.Helper()
+	st, err := pipelines.Build(p, pipelines.Deps{Positions: s.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRunner(st, enf, s, slog.New(slog.DiscardHandler), time.Now)
 }

@@ -382,7 +382,13 @@ func (r *runner) process(e ingest.Entry) {
 func (r *runner) fail(f match.Failure, now time.Time) {
 	key := r.stages.Tracker.PrefixOf(f.Addr)
 	r.lines.add(key, f.Line)
-	if d, ok := r.stages.Tracker.Fail(f, now); ok {
+	c, full := r.stages.Tracker.Fail(f, now)
+	if !full {
+		return
+	}
+	// The gate's last rule, the ignorecommand, runs a program: asked here,
+	// once a ban is due, never by the tracker.
+	if d, ok := r.stages.Tracker.Decide(c, r.stages.Tracker.Gate().Admit(gate.Single(c.Addr))); ok {
 		if lines := r.lines.take(key); len(lines) > 0 {
 			d.Lines = lines
 		}

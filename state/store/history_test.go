@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 func ban(pipeline, prefix string, count int, at time.Time, dur time.Duration) state.Decision {
@@ -153,10 +154,11 @@ func TestHistoryIncrementsAcrossRestarts(t *testing.T) {
 	attack := func(tr *state.Tracker, s *Store, addr string, at time.Time) state.Decision {
 		t.Helper()
 		tr.Fail(failure(addr, at), at)
-		d, ok := tr.Fail(failure(addr, at), at)
-		if !ok {
+		c, full := tr.Fail(failure(addr, at), at)
+		if !full {
 			t.Fatalf("%s not banned", addr)
 		}
+		d, _ := tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
 		if err := s.SaveBan(d); err != nil {
 			t.Fatal(err)
 		}
