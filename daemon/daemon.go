@@ -26,6 +26,7 @@ import (
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 	"github.com/logjail/logjail/state/gate"
+	"github.com/logjail/logjail/state/store"
 )
 
 // Defaults of the command line.
@@ -55,7 +56,7 @@ type Options struct {
 // Daemon is a running logjail.
 type Daemon struct {
 	opts  Options
-	store *state.Store
+	store *store.Store
 	log   *slog.Logger
 	enf   enforce.Enforcer // the firewall (locked) or the dry run
 	table string           // the nftables table, fixed for the process
@@ -114,7 +115,7 @@ func Run(ctx context.Context, opts Options) error {
 	// The store opens before anything touches the firewall: a damaged
 	// store stops logjail here, with the kernel's bans as they are
 	// (reconciling with an empty store would remove them all).
-	store, err := state.OpenStore(stateDir)
+	store, err := store.Open(stateDir)
 	if err != nil {
 		return err
 	}
@@ -297,7 +298,7 @@ func (d *Daemon) listen() (*http.Server, net.Listener, error) {
 // running the pipeline. They pass the pipeline's gate as restored bans do:
 // one the gate refuses now (an address this host took since, an ignoreip
 // added) is lifted.
-func keepBans(ctx context.Context, store *state.Store, enf enforce.Enforcer, pipeline string, policy state.Policy, log *slog.Logger) error {
+func keepBans(ctx context.Context, store *store.Store, enf enforce.Enforcer, pipeline string, policy state.Policy, log *slog.Logger) error {
 	bans, err := store.Bans(pipeline)
 	if err != nil {
 		return err

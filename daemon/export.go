@@ -9,7 +9,7 @@ import (
 )
 
 // handleExport writes the store as a state export document (see
-// state.ExportVersion). The store reads its records in one read
+// store.ExportVersion). The store reads its records in one read
 // transaction, a consistent view while the pipelines commit: positions and
 // windows are those committed (within 50ms of processing).
 func (d *Daemon) handleExport(w http.ResponseWriter, _ *http.Request) {

@@ -27,6 +27,7 @@ import (
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 	"github.com/logjail/logjail/state/gate"
+	"github.com/logjail/logjail/state/store"
 )
 
 // Fleet mode: nodes share the failures and bans of the pipelines listed in
@@ -108,7 +109,7 @@ func fleetStreams(cfg *pipelines.Config) []enfnats.StreamSpec {
 	}
 }
 
-func newFleet(cfg *pipelines.Config, store *state.Store, log *slog.Logger) (*fleet, error) {
+func newFleet(cfg *pipelines.Config, store *store.Store, log *slog.Logger) (*fleet, error) {
 	spec := cfg.Fleet
 	log = log.With("fleet_node", spec.Node)
 	streams := fleetStreams(cfg)
@@ -237,7 +238,7 @@ type share struct {
 	pipeline string
 
 	mu     sync.Mutex
-	staged []state.OutboxRecord
+	staged []store.OutboxRecord
 }
 
 var (
@@ -245,7 +246,7 @@ var (
 	_ enforce.Outboxed = (*share)(nil)
 )
 
-func (s *share) stage(r state.OutboxRecord) {
+func (s *share) stage(r store.OutboxRecord) {
 	s.mu.Lock()
 	s.staged = append(s.staged, r)
 	s.mu.Unlock()
@@ -254,7 +255,7 @@ func (s *share) stage(r state.OutboxRecord) {
 // failure shares a failure this node recognised.
 func (s *share) failure(f match.Failure) {
 	data, _ := json.Marshal(sharedFailure{Addr: f.Addr.String(), Time: f.Time.UTC(), User: f.User, Line: truncate(f.Line, 2048)})
-	s.stage(state.OutboxRecord{Sink: fleetFailuresSink, Subject: fleetFailuresSubject + s.pipeline, MsgID: nuid.Next(), Header: map[string]string{headerNode: s.f.spec.Node}, Data: data})
+	s.stage(store.OutboxRecord{Sink: fleetFailuresSink, Subject: fleetFailuresSubject + s.pipeline, MsgID: nuid.Next(), Header: map[string]string{headerNode: s.f.spec.Node}, Data: data})
 }
 
 // truncate cuts s to at most n bytes, copied, so the cut does not keep a
@@ -317,7 +318,7 @@ func (s *share) Unban(_ context.Context, d state.Decision) error {
 func (s *share) Reconcile(context.Context, string, []state.Decision, time.Time) error { return nil }
 
 // TakeOutbox returns what was staged since the last commit.
-func (s *share) TakeOutbox() []state.OutboxRecord {
+func (s *share) TakeOutbox() []store.OutboxRecord {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := s.staged

@@ -6,9 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
-	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // The daemon tests' shared kit: a configuration written and loaded, a store
@@ -30,9 +33,9 @@ func loadConfig(t testing.TB, dir, yaml string) *pipelines.Config {
 
 // openStore opens the store under dir/state; it is closed when the test
 // ends (closing twice is harmless).
-func openStore(t testing.TB, dir string) *state.Store {
+func openStore(t testing.TB, dir string) *store.Store {
 	t.Helper()
-	s, err := state.OpenStore(filepath.Join(dir, "state"))
+	s, err := store.Open(filepath.Join(dir, "state"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,4 +62,15 @@ func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Log
 		}
 	})
 	return NewClient(socket), metricsAddr(t, addrs)
+}
+
+// newTestRunner builds pipeline p on s and returns its runner, not
+// started, enforcing with enf.
+func newTestRunner(t testing.TB, p *pipelines.Pipeline, s *store.Store, enf enforce.Enforcer) *runner {
+	t.Helper()
+	st, err := pipelines.Build(p, pipelines.Deps{Positions: s.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRunner(st, enf, s, slog.New(slog.DiscardHandler), time.Now)
 }

@@ -12,10 +12,10 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
-	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // decisions records the decisions a runner enforces.
@@ -46,13 +46,8 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 	// and returns it with what it enforces and a stop function.
 	start := func() (*runner, *decisions, func()) {
 		store := openStore(t, dir)
-		p := c.Enabled()[0]
-		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
 		rec := &decisions{}
-		r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
+		r := newTestRunner(t, c.Enabled()[0], store, enforce.Multi{rec})
 		if err := r.restore(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -117,24 +112,24 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 func TestKeepBansPassesTheGate(t *testing.T) {
 	dir := t.TempDir()
 	c := loadConfig(t, dir, "pipelines:\n  k:\n    enabled: true\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: ["+filepath.Join(dir, "k.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
-	store := openStore(t, dir)
+	db := openStore(t, dir)
 	now := time.Now()
 	ban := func(a string) state.Decision {
 		return state.Decision{Kind: state.Ban, Pipeline: "k", Prefix: netip.MustParsePrefix(a), Time: now, Until: now.Add(time.Hour), BanCount: 1}
 	}
 	// Stored before ignoreip held 192.0.2.0/24; 127.0.0.2 as a hostile
 	// import would leave it.
-	if err := store.Commit("k", &state.Changes{Bans: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
+	if err := db.Commit("k", &store.Changes{Bans: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
 		t.Fatal(err)
 	}
 	rec := &reconciled{}
-	if err := keepBans(context.Background(), store, rec, "k", c.Enabled()[0].Policy(pipelines.Deps{}), slog.New(slog.DiscardHandler)); err != nil {
+	if err := keepBans(context.Background(), db, rec, "k", c.Enabled()[0].Policy(pipelines.Deps{}), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if len(rec.active) != 1 || rec.active[0].Prefix.String() != "203.0.113.9/32" {
 		t.Errorf("enforced %v, want only 203.0.113.9", rec.active)
 	}
-	stored, err := store.Bans("k")
+	stored, err := db.Bans("k")
 	if err != nil || len(stored) != 1 {
 		t.Errorf("stored after: %v %v; want the refused bans lifted", stored, err)
 	}
@@ -160,12 +155,7 @@ func TestStopHandsOverNoTrackerAfterAFailedCommit(t *testing.T) {
 	c := loadConfig(t, dir, "pipelines:\n  s:\n    enabled: true\n    maxretry: 5\n    ingest: [{file: {paths: ["+filepath.Join(dir, "s.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 	for _, fails := range []bool{false, true} {
 		store := openStore(t, t.TempDir())
-		p := c.Enabled()[0]
-		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := newRunner(st, enforce.Multi{&decisions{}}, store, slog.New(slog.DiscardHandler), time.Now)
+		r := newTestRunner(t, c.Enabled()[0], store, enforce.Multi{&decisions{}})
 		ctx, cancel := context.WithCancel(context.Background())
 		r.cancel, r.done = cancel, make(chan struct{})
 		go func() {
@@ -176,7 +166,7 @@ func TestStopHandsOverNoTrackerAfterAFailedCommit(t *testing.T) {
 		if fails {
 			store.Close() // every commit from now on fails
 		}
-		err = r.call(context.Background(), func() {
+		err := r.call(context.Background(), func() {
 			r.fail(match.Failure{Pipeline: "s", Addr: netip.MustParseAddr("203.0.113.4"), Time: time.Now(), Line: "denied 203.0.113.4"}, time.Now())
 		})
 		if err != nil {

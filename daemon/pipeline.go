@@ -18,6 +18,7 @@ import (
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 	"github.com/logjail/logjail/state/gate"
+	"github.com/logjail/logjail/state/store"
 )
 
 const (
@@ -54,8 +55,8 @@ type runner struct {
 	storedTotals state.Totals
 	// share is the pipeline's side of the fleet; nil when not shared.
 	share *share
-	store *state.Store
-	scope state.ScopedPositions
+	store *store.Store
+	scope store.ScopedPositions
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -78,7 +79,7 @@ type runner struct {
 	acks                              []func()         // of processed entries, run after the next commit
 	toEnforce                         []state.Decision // decided, not yet given to the enforcer
 	sinceDecision                     int              // entries processed while toEnforce waits
-	pending                           state.Changes    // bans and windows not yet committed
+	pending                           store.Changes    // bans and windows not yet committed
 	uncommitted                       uint64           // processed entries whose positions are not stored yet
 	enforceErrors                     uint64
 	commitErrors                      uint64    // failed commits (disk full, I/O errors)
@@ -131,7 +132,7 @@ func excerpt(s string, n int) string {
 	return s[:n] + "…"
 }
 
-func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *state.Store, log *slog.Logger, now func() time.Time) *runner {
+func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, log *slog.Logger, now func() time.Time) *runner {
 	return &runner{
 		name:     st.Spec.Name,
 		stages:   st,
@@ -381,7 +382,13 @@ func (r *runner) process(e ingest.Entry) {
 func (r *runner) fail(f match.Failure, now time.Time) {
 	key := r.stages.Tracker.PrefixOf(f.Addr)
 	r.lines.add(key, f.Line)
-	if d, ok := r.stages.Tracker.Fail(f, now); ok {
+	c, full := r.stages.Tracker.Fail(f, now)
+	if !full {
+		return
+	}
+	// The gate's last rule, the ignorecommand, runs a program: asked here,
+	// once a ban is due, never by the tracker.
+	if d, ok := r.stages.Tracker.Decide(c, r.stages.Tracker.Gate().Admit(gate.Single(c.Addr))); ok {
 		if lines := r.lines.take(key); len(lines) > 0 {
 			d.Lines = lines
 		}
@@ -464,7 +471,7 @@ func (r *runner) commit() error {
 		r.storedTotals = *r.pending.Totals
 	}
 	clear(r.dirty)
-	r.pending = state.Changes{}
+	r.pending = store.Changes{}
 	for _, ack := range r.acks {
 		ack()
 	}
@@ -504,7 +511,7 @@ func (r *runner) decideManual(ds []state.Decision) error {
 		return fmt.Errorf("the state store cannot commit, nothing was changed: %w", err)
 	}
 	ctx := context.Background()
-	c := state.Changes{}
+	c := store.Changes{}
 	for _, d := range ds {
 		switch d.Kind {
 		case state.Ban:

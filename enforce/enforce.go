@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // Enforcer applies decisions. Ban and Unban are idempotent: banning a banned
@@ -83,7 +84,7 @@ func (m Multi) Apply(ctx context.Context, ds []state.Decision) error {
 // at its next commit, so a crash loses none, and then calls Committed so
 // they are sent.
 type Outboxed interface {
-	TakeOutbox() []state.OutboxRecord
+	TakeOutbox() []store.OutboxRecord
 	Committed()
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // ignoreip takes host names (resolved at load), ignoreself the host's own
@@ -57,7 +58,12 @@ pipelines:
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, banned := st.Tracker.Fail(match.Failure{Addr: netip.MustParseAddr(addr), Time: now}, now)
+		c, full := st.Tracker.Fail(match.Failure{Addr: netip.MustParseAddr(addr), Time: now}, now)
+		if !full {
+			return false
+		}
+		// As the daemon's runner asks it: the whole gate, ignorecommand included.
+		_, banned := st.Tracker.Decide(c, st.Tracker.Gate().Admit(gate.Single(c.Addr)))
 		return banned
 	}
 	for _, tc := range []struct {

@@ -29,8 +29,8 @@ func TestGateOnEveryPath(t *testing.T) {
 		ban  func(tr *Tracker, a netip.Addr) bool
 	}{
 		{"log line", func(tr *Tracker, a netip.Addr) bool {
-			tr.Fail(failure(a.String(), t0), t0)
-			_, ok := tr.Fail(failure(a.String(), t0), t0)
+			failThroughGate(tr, failure(a.String(), t0), t0)
+			_, ok := failThroughGate(tr, failure(a.String(), t0), t0)
 			return ok
 		}},
 		{"manual", func(tr *Tracker, a netip.Addr) bool {
@@ -79,10 +79,55 @@ func TestGateSeesNewHostAddresses(t *testing.T) {
 	t0 := time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
 	tr := NewTracker(Policy{Pipeline: "sshd", MaxRetry: 1, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 100, Self: self})
 	self.Store([]netip.Prefix{netip.MustParsePrefix("198.51.100.200/32")})
-	if d, ok := tr.Fail(failure("198.51.100.200", t0), t0); ok {
+	if d, ok := failThroughGate(tr, failure("198.51.100.200", t0), t0); ok {
 		t.Fatalf("banned the host's new address: %+v", d)
 	}
 	if n := tr.Stats().Refused[gate.IgnoreSelf]; n != 1 {
 		t.Errorf("ignoreself refusals %d, want 1", n)
+	}
+}
+
+// The ignorecommand runs a program: the tracker never asks it. Fail hands
+// the address whose failures are due a ban to its caller, which asks the
+// gate once; Decide counts the answer.
+func TestIgnoreCommandAskedByTheCaller(t *testing.T) {
+	t0 := time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		addr    string
+		ignored bool
+	}{
+		{"203.0.113.1", true},
+		{"::ffff:203.0.113.1", true},
+		{"203.0.113.2", false},
+	} {
+		t.Run(tc.addr, func(t *testing.T) {
+			var asked []netip.Addr
+			tr := NewTracker(Policy{Pipeline: "sshd", MaxRetry: 2, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 100,
+				IgnoreCheck: func(a netip.Addr) bool {
+					asked = append(asked, a)
+					return a == netip.MustParseAddr("203.0.113.1")
+				}})
+			if _, full := tr.Fail(failure(tc.addr, t0), t0); full {
+				t.Fatal("due a ban after one failure of two")
+			}
+			c, full := tr.Fail(failure(tc.addr, t0), t0)
+			if !full || len(asked) != 0 {
+				t.Fatalf("candidate %v, command asked %v: want a candidate and no command run by the tracker", full, asked)
+			}
+			d, banned := tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
+			if len(asked) != 1 || asked[0].String() != "203.0.113.1" && asked[0].String() != "203.0.113.2" {
+				t.Errorf("command asked %v, want once for the unmapped address", asked)
+			}
+			st := tr.Stats()
+			if tc.ignored {
+				if banned || len(tr.Active()) != 0 || st.Ignored != 1 || st.Refused[gate.IgnoreCommand] != 1 || tr.LastRefused().Reason != gate.IgnoreCommand {
+					t.Errorf("banned %v %+v, stats %+v: want the ignorecommand's refusal counted and no ban", banned, d, st)
+				}
+				return
+			}
+			if !banned || d.Prefix.String() != "203.0.113.2/32" || st.Ignored != 0 || len(tr.Active()) != 1 {
+				t.Errorf("banned %v %+v, stats %+v: want a ban", banned, d, st)
+			}
+		})
 	}
 }

@@ -31,7 +31,9 @@ type Policy struct {
 	// logjail would cut itself off; nil for none.
 	Servers gate.Addresses
 	// IgnoreCheck, when set, is asked before a ban (fail2ban's
-	// ignorecommand): true means the address is never banned.
+	// ignorecommand): true means the address is never banned. It is the
+	// gate's last rule (gate.Rules.Command); for failures the tracker's
+	// caller asks it (see Fail).
 	IgnoreCheck func(netip.Addr) bool
 	MaxTracked  int
 	// IPv4Prefix and IPv6Prefix are the prefix lengths failures are
@@ -124,7 +126,7 @@ func (t *Tracker) SetRand(f func() float64) { t.rnd = f }
 func (t *Tracker) Policy() Policy { return t.policy }
 
 // Ignored reports whether the gate refuses addr (its ignorecommand
-// aside, which only a ban decision runs).
+// aside, which only a ban decision asks: see Fail).
 func (t *Tracker) Ignored(addr netip.Addr) bool {
 	return t.rules.Check(gate.Single(addr)) != ""
 }
@@ -185,29 +187,43 @@ func (t *Tracker) banTime(n int) time.Duration {
 	return t.policy.Increment.BanTime(t.policy.BanTime, n, t.rnd)
 }
 
-// Fail counts failure f, read at now, and returns a ban when it completes
-// maxretry failures within findtime. Failures are counted per prefix (see
-// PrefixOf), and the ban is the prefix's; but a prefix the gate refuses
-// (one holding an ignoreip address, say) is never banned whole: the
-// offending address alone is. An address the gate refuses is not counted.
-// The ban
-// lasts bantime, incremented by the prefix's earlier bans in the history.
-// A failure dated in the future (a remote clock running ahead) counts as
+// Candidate is a failure that completed maxretry failures within
+// findtime: a ban once the gate's last rule, the ignorecommand, has let its
+// address through (see Fail and Decide).
+type Candidate struct {
+	// Addr is the failing address (unmapped, without a zone): the one
+	// the ignorecommand is asked about.
+	Addr     netip.Addr
+	prefix   netip.Prefix
+	failures int
+	line     string
+	now      time.Time
+}
+
+// Fail counts failure f, read at now, and returns a Candidate when it
+// completes maxretry failures within findtime. Failures are counted per
+// prefix (see PrefixOf). An address the gate refuses is not counted. A
+// failure dated in the future (a remote clock running ahead) counts as
 // now; one already older than findtime at now (an old log read for the
 // first time) is counted but never bans.
-func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
+//
+// Fail asks the gate every rule but the ignorecommand, which runs a
+// program: the tracker runs none. The caller asks it about the
+// candidate's address, once, and hands the answer to Decide:
+//
+//	if c, full := tr.Fail(f, now); full {
+//		d, ok := tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
+//	}
+func (t *Tracker) Fail(f match.Failure, now time.Time) (Candidate, bool) {
 	t.stats.TotalFailed++
 	addr := f.Addr.Unmap().WithZone("")
 	if why := t.rules.Check(gate.Single(addr)); why != "" {
-		t.refuse(gate.Single(addr), why)
-		if why == gate.IgnoreIP || why == gate.IgnoreSelf {
-			t.stats.Ignored++
-		}
-		return Decision{}, false
+		t.refuseFailure(addr, why)
+		return Candidate{}, false
 	}
 	prefix := t.PrefixOf(addr)
 	if t.banned(addr, prefix) {
-		return Decision{}, false // lines still in flight from a banned address
+		return Candidate{}, false // lines still in flight from a banned address
 	}
 	at := f.Time
 	if at.After(now) {
@@ -215,37 +231,59 @@ func (t *Tracker) Fail(f match.Failure, now time.Time) (Decision, bool) {
 	}
 	if now.Sub(at) > t.policy.FindTime {
 		t.stats.Stale++
-		return Decision{}, false
+		return Candidate{}, false
 	}
 	n, full := t.window.Add(prefix.Addr(), at)
 	if !full {
+		return Candidate{}, false
+	}
+	return Candidate{Addr: addr, prefix: prefix, failures: n, line: f.Line, now: now}, true
+}
+
+// Decide bans a candidate of Fail, given the gate's answer about its
+// address (why, "" to let it through): a refused address is counted and
+// not banned. The ban is the prefix's; but a prefix the gate refuses (one
+// holding an ignoreip address, say) is never banned whole: the offending
+// address alone is. The ban lasts bantime, incremented by the prefix's
+// earlier bans in the history.
+func (t *Tracker) Decide(c Candidate, why gate.Reason) (Decision, bool) {
+	if why != "" {
+		t.refuseFailure(c.Addr, why)
 		return Decision{}, false
 	}
-	if t.rules.Command != nil && t.rules.Command(addr) {
-		t.refuse(gate.Single(addr), gate.IgnoreCommand)
-		t.stats.Ignored++
-		return Decision{}, false
-	}
+	prefix := c.prefix
 	if !prefix.IsSingleIP() && t.rules.Check(prefix) != "" {
-		prefix = gate.Single(addr)
+		prefix = gate.Single(c.Addr)
 	}
 	earlier := t.earlier(prefix)
 	d := Decision{
 		Kind:     Ban,
 		Pipeline: t.policy.Pipeline,
 		Prefix:   prefix,
-		Time:     now,
-		Failures: n,
+		Time:     c.now,
+		Failures: c.failures,
 		BanCount: earlier + 1,
-		Reason:   fmt.Sprintf("%d failures within %s", n, shortDuration(t.policy.FindTime)),
-		Lines:    []string{f.Line},
+		Reason:   fmt.Sprintf("%d failures within %s", c.failures, shortDuration(t.policy.FindTime)),
+		Lines:    []string{c.line},
 	}
 	if dur := t.banTime(earlier); dur != PermanentBan {
-		d.Until = now.Add(dur)
+		d.Until = c.now.Add(dur)
 	}
 	t.add(d)
 	return d, true
 }
+
+// refuseFailure counts a failure of addr the gate refused; a refusal of
+// an ignore rule counts as ignored too (fail2ban's count).
+func (t *Tracker) refuseFailure(addr netip.Addr, why gate.Reason) {
+	t.refuse(gate.Single(addr), why)
+	if why == gate.IgnoreIP || why == gate.IgnoreSelf || why == gate.IgnoreCommand {
+		t.stats.Ignored++
+	}
+}
+
+// Gate returns the tracker's gate, its ignorecommand included (see Fail).
+func (t *Tracker) Gate() *gate.Rules { return &t.rules }
 
 // Ban bans prefix by hand for dur (PermanentBan for ever; 0 for the
 // pipeline's bantime, incremented by the prefix's earlier bans). Banning an

@@ -6,13 +6,7 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"github.com/logjail/logjail/match"
 )
-
-func failure(addr string, at time.Time) match.Failure {
-	return match.Failure{Pipeline: "sshd", Addr: netip.MustParseAddr(addr), Time: at, Line: "line of " + addr}
-}
 
 func newTestTracker(ban time.Duration) *Tracker {
 	return NewTracker(Policy{
@@ -27,7 +21,7 @@ func TestTrackerBansAndExpires(t *testing.T) {
 	var ok bool
 	for i := range 3 {
 		at := t0.Add(time.Duration(i) * time.Second)
-		d, ok = tr.Fail(failure("203.0.113.5", at), at)
+		d, ok = failThroughGate(tr, failure("203.0.113.5", at), at)
 	}
 	if !ok || d.Kind != Ban || d.Prefix != netip.MustParsePrefix("203.0.113.5/32") || d.Failures != 3 {
 		t.Fatalf("got %+v %v", d, ok)
@@ -36,7 +30,7 @@ func TestTrackerBansAndExpires(t *testing.T) {
 		t.Errorf("until %v, want %v", d.Until, want)
 	}
 	// Failures still arriving from a banned address do not ban again.
-	if _, ok := tr.Fail(failure("203.0.113.5", t0.Add(3*time.Second)), t0.Add(3*time.Second)); ok {
+	if _, ok := failThroughGate(tr, failure("203.0.113.5", t0.Add(3*time.Second)), t0.Add(3*time.Second)); ok {
 		t.Error("banned twice")
 	}
 	if got := tr.Expire(t0.Add(30 * time.Minute)); len(got) != 0 {
@@ -73,7 +67,7 @@ func TestTrackerRules(t *testing.T) {
 			tr := newTestTracker(time.Hour)
 			banned := false
 			for i := range 3 {
-				if _, ok := tr.Fail(failure(tc.addr, tc.at(i)), tc.now(i)); ok {
+				if _, ok := failThroughGate(tr, failure(tc.addr, tc.at(i)), tc.now(i)); ok {
 					banned = true
 				}
 			}
@@ -90,7 +84,7 @@ func TestTrackerPermanentAndManual(t *testing.T) {
 	tr := newTestTracker(PermanentBan)
 	var d Decision
 	for i := range 3 {
-		d, _ = tr.Fail(failure("198.51.100.7", atSec(i)), atSec(i))
+		d, _ = failThroughGate(tr, failure("198.51.100.7", atSec(i)), atSec(i))
 	}
 	if !d.Permanent() {
 		t.Fatalf("want permanent, got until %v", d.Until)
@@ -176,7 +170,7 @@ func TestTrackerPrefixes(t *testing.T) {
 			tr := NewTracker(p)
 			var last Decision
 			for i, a := range tc.addrs {
-				if d, ok := tr.Fail(failure(a, atSec(i)), atSec(i)); ok {
+				if d, ok := failThroughGate(tr, failure(a, atSec(i)), atSec(i)); ok {
 					last = d
 				}
 			}
@@ -193,7 +187,7 @@ func TestTrackerPrefixes(t *testing.T) {
 			// Lines still in flight from anywhere in the banned prefix ban
 			// nobody again; Unban by one of its addresses lifts it.
 			for i := range 5 {
-				if d, ok := tr.Fail(failure(tc.addrs[0], atSec(10+i)), atSec(10+i)); ok && last.Prefix.Contains(netip.MustParseAddr(tc.addrs[0]).Unmap()) {
+				if d, ok := failThroughGate(tr, failure(tc.addrs[0], atSec(10+i)), atSec(10+i)); ok && last.Prefix.Contains(netip.MustParseAddr(tc.addrs[0]).Unmap()) {
 					t.Fatalf("banned again: %+v", d)
 				}
 			}
@@ -253,9 +247,9 @@ func TestTrackerIncrement(t *testing.T) {
 			tr.SetRand(func() float64 { return 0.25 })
 			var d Decision
 			if tc.manual == -2 {
-				tr.Fail(failure("2001:db8:5::1", t0), t0)
+				failThroughGate(tr, failure("2001:db8:5::1", t0), t0)
 				var ok bool
-				if d, ok = tr.Fail(failure("2001:db8:5::2", t0), t0); !ok {
+				if d, ok = failThroughGate(tr, failure("2001:db8:5::2", t0), t0); !ok {
 					t.Fatal("no ban")
 				}
 			} else {

@@ -12,7 +12,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logjail/logjail/daemon"
-	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 func stateDirFlags() []cli.Flag {
@@ -69,7 +69,7 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			st, err := state.CheckExport(bytes.NewReader(doc))
+			st, err := store.CheckExport(bytes.NewReader(doc))
 			if err != nil {
 				return fmt.Errorf("the export does not read back: %w", err)
 			}
@@ -94,8 +94,8 @@ func exportState(c *cli.Context, w io.Writer) (from string, err error) {
 		return "", err
 	}
 	dir := storeDir(c)
-	s, err := state.OpenStoreReadOnly(dir)
-	if errors.Is(err, state.ErrLocked) {
+	s, err := store.OpenReadOnly(dir)
+	if errors.Is(err, store.ErrLocked) {
 		return "", fmt.Errorf("the state store in %s is in use by a logjail that does not answer on %s: give its --socket", dir, cl.Socket())
 	}
 	if err != nil {
@@ -136,20 +136,20 @@ func importStateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if _, err := state.CheckExport(bytes.NewReader(doc)); err != nil {
+			if _, err := store.CheckExport(bytes.NewReader(doc)); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			dir := storeDir(c)
-			if ro, err := state.OpenStoreReadOnly(dir); errors.Is(err, state.ErrLocked) {
+			if ro, err := store.OpenReadOnly(dir); errors.Is(err, store.ErrLocked) {
 				return fmt.Errorf("logjail is running (state store in %s locked): stop it, import, start it", dir)
 			} else if err == nil {
 				ro.Close()
 			}
-			s, err := state.OpenStore(dir)
+			s, err := store.Open(dir)
 			if err != nil {
 				return err
 			}
-			st, err := state.ImportState(bytes.NewReader(doc), s, c.Bool("replace"))
+			st, err := store.Import(bytes.NewReader(doc), s, c.Bool("replace"))
 			if cerr := s.Close(); err == nil {
 				err = cerr
 			}
@@ -177,7 +177,7 @@ func importStateCommand() *cli.Command {
 	}
 }
 
-func recordCounts(st state.ImportStats) string {
+func recordCounts(st store.ImportStats) string {
 	return strings.Join([]string{
 		plural(st.Bans, "ban", "bans"),
 		plural(st.History, "history record", "history records"),

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // stateCommand groups what is done to a stopped logjail's store: check it,
@@ -26,7 +26,7 @@ func stateCommand() *cli.Command {
 					"of every bucket as logjail does, counting the unreadable ones per bucket.",
 				Flags: append([]cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print the report as JSON"}}, stateDirFlags()...),
 				Action: func(c *cli.Context) error {
-					rep, err := state.CheckStore(storeDir(c))
+					rep, err := store.Check(storeDir(c))
 					if err != nil {
 						return err
 					}
@@ -54,7 +54,7 @@ func stateCommand() *cli.Command {
 					"knows). Refuses while a logjail holds the store.",
 				Flags: append([]cli.Flag{&cli.BoolFlag{Name: "start-over", Usage: "begin with an empty store (when nothing can be salvaged)"}}, stateDirFlags()...),
 				Action: func(c *cli.Context) error {
-					rep, err := state.Salvage(storeDir(c), c.Bool("start-over"))
+					rep, err := store.Salvage(storeDir(c), c.Bool("start-over"))
 					if err != nil {
 						return err
 					}
@@ -78,7 +78,7 @@ func stateCommand() *cli.Command {
 	}
 }
 
-func printCheck(c *cli.Context, rep *state.CheckReport) {
+func printCheck(c *cli.Context, rep *store.CheckReport) {
 	w := c.App.Writer
 	switch {
 	case rep.Missing:

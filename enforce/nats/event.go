@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // Event is a ban event as published (one JSON object per decision).
@@ -88,9 +89,9 @@ func (e Event) MsgID() string {
 }
 
 // Record is the event as an outbox record for sink.
-func (e Event) Record(sink, subject string) state.OutboxRecord {
+func (e Event) Record(sink, subject string) store.OutboxRecord {
 	data, _ := json.Marshal(e) // plain types: cannot fail
-	return state.OutboxRecord{Sink: sink, Subject: subject, MsgID: e.MsgID(), Header: map[string]string{HeaderOrigin: e.Origin}, Data: data}
+	return store.OutboxRecord{Sink: sink, Subject: subject, MsgID: e.MsgID(), Header: map[string]string{HeaderOrigin: e.Origin}, Data: data}
 }
 
 // HeaderOrigin carries the deciding node, so subscribers can filter

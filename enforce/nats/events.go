@@ -7,6 +7,7 @@ import (
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // BanEvents is the `nats` enforcer: every ban and unban of a pipeline
@@ -19,7 +20,7 @@ type BanEvents struct {
 	origin  string
 
 	mu     sync.Mutex
-	staged []state.OutboxRecord
+	staged []store.OutboxRecord
 }
 
 var (
@@ -64,7 +65,7 @@ func (b *BanEvents) stage(d state.Decision) {
 }
 
 // TakeOutbox returns the events staged since the last call.
-func (b *BanEvents) TakeOutbox() []state.OutboxRecord {
+func (b *BanEvents) TakeOutbox() []store.OutboxRecord {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	out := b.staged

@@ -14,12 +14,12 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	ingestnats "github.com/logjail/logjail/ingest/nats"
-	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 // Outbox is the part of the state store a Publisher sends from.
 type Outbox interface {
-	OutboxPeek(sink string, max int) ([]state.OutboxItem, error)
+	OutboxPeek(sink string, max int) ([]store.OutboxItem, error)
 	OutboxDelete(sink string, seq uint64) error
 	OutboxLen(sink string) int
 	OutboxDropped(sink string) uint64
@@ -56,7 +56,7 @@ type PublisherConfig struct {
 	// their retention raised) at every connection.
 	JetStream bool
 	Streams   []StreamSpec
-	// MaxBuffer bounds the outbox (default state.DefaultOutboxLimit); when
+	// MaxBuffer bounds the outbox (default store.DefaultOutboxLimit); when
 	// NATS is unreachable for so long that it fills, the oldest records are
 	// dropped and counted.
 	MaxBuffer int
@@ -291,7 +291,7 @@ func (p *Publisher) flush(ctx context.Context, nc *natsgo.Conn, js jetstream.Jet
 	return ctx.Err()
 }
 
-func message(it state.OutboxItem) *natsgo.Msg {
+func message(it store.OutboxItem) *natsgo.Msg {
 	m := natsgo.NewMsg(it.Subject)
 	m.Data = it.Data
 	for k, v := range it.Header {
@@ -305,7 +305,7 @@ func message(it state.OutboxItem) *natsgo.Msg {
 
 // sendCore publishes a batch and waits for the server to have read it
 // (a flush round trip). It returns the last sequence sent.
-func (p *Publisher) sendCore(nc *natsgo.Conn, items []state.OutboxItem) (uint64, error) {
+func (p *Publisher) sendCore(nc *natsgo.Conn, items []store.OutboxItem) (uint64, error) {
 	for _, it := range items {
 		if err := nc.PublishMsg(message(it)); err != nil {
 			return 0, err
@@ -321,7 +321,7 @@ func (p *Publisher) sendCore(nc *natsgo.Conn, items []state.OutboxItem) (uint64,
 // sendJetStream publishes a batch asynchronously and returns the last
 // sequence of the acknowledged prefix: a record is deleted only when it and
 // every one before it are stored, so the order survives retries.
-func (p *Publisher) sendJetStream(ctx context.Context, js jetstream.JetStream, items []state.OutboxItem) (uint64, error) {
+func (p *Publisher) sendJetStream(ctx context.Context, js jetstream.JetStream, items []store.OutboxItem) (uint64, error) {
 	futures := make([]jetstream.PubAckFuture, 0, len(items))
 	var pubErr error
 	for _, it := range items {

@@ -16,6 +16,7 @@ import (
 
 	ingestnats "github.com/logjail/logjail/ingest/nats"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/store"
 )
 
 const waitLimit = 20 * time.Second
@@ -54,9 +55,9 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func openStore(t *testing.T) *state.Store {
+func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	s, err := state.OpenStore(t.TempDir())
+	s, err := store.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +80,14 @@ func runPublisher(t *testing.T, pub *Publisher) {
 
 // stageAndCommit does what a pipeline does: the enforcer stages, the
 // commit writes, Committed wakes the publisher.
-func stageAndCommit(t *testing.T, store *state.Store, ev *BanEvents, ds ...state.Decision) {
+func stageAndCommit(t *testing.T, db *store.Store, ev *BanEvents, ds ...state.Decision) {
 	t.Helper()
 	for _, d := range ds {
 		if err := ev.Ban(context.Background(), d); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := store.Commit("sshd", &state.Changes{Outbox: ev.TakeOutbox()}); err != nil {
+	if err := db.Commit("sshd", &store.Changes{Outbox: ev.TakeOutbox()}); err != nil {
 		t.Fatal(err)
 	}
 	ev.Committed()
@@ -183,8 +184,8 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 func TestBanEventsCoreSubject(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir())
 	url := serverURL(srv)
-	store := openStore(t)
-	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, store, nil)
+	db := openStore(t)
+	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,13 +204,13 @@ func TestBanEventsCoreSubject(t *testing.T) {
 	now := time.Now()
 	perm := banDecision(1, now)
 	perm.Until = time.Time{}
-	stageAndCommit(t, store, ev, perm)
+	stageAndCommit(t, db, ev, perm)
 	unban := perm
 	unban.Kind, unban.Reason = state.Unban, "manual"
 	if err := ev.Unban(context.Background(), unban); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Commit("sshd", &state.Changes{Outbox: ev.TakeOutbox()}); err != nil {
+	if err := db.Commit("sshd", &store.Changes{Outbox: ev.TakeOutbox()}); err != nil {
 		t.Fatal(err)
 	}
 	ev.Committed()

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"encoding/json"
@@ -15,10 +15,12 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
-// StoreVersion is the layout version this build writes and reads.
-const StoreVersion = 1
+// Version is the layout version this build writes and reads.
+const Version = 1
 
 var (
 	bucketMeta      = []byte("meta")
@@ -27,8 +29,8 @@ var (
 	keyVersion      = []byte("version")
 )
 
-// ErrStoreVersion is returned for a store written by a newer logjail.
-var ErrStoreVersion = errors.New("state store has an unknown version")
+// ErrVersion is returned for a store written by a newer logjail.
+var ErrVersion = errors.New("state store has an unknown version")
 
 // Store keeps active bans, the ban history and source positions in bbolt,
 // so all survive a restart. It implements History for the trackers.
@@ -43,10 +45,10 @@ type Store struct {
 	log    atomic.Pointer[slog.Logger]
 }
 
-// StoreFile is the store's file name inside the state directory.
-const StoreFile = "logjail.db"
+// File is the store's file name inside the state directory.
+const File = "logjail.db"
 
-// OpenStore opens dir/logjail.db, creating it only when the file does not
+// Open opens dir/logjail.db, creating it only when the file does not
 // exist. A file that exists but cannot be trusted (empty, truncated,
 // corrupted, another version, not a logjail store) is refused with a
 // DamagedError: it is never reset, because an empty store would make the
@@ -57,11 +59,11 @@ const StoreFile = "logjail.db"
 // damaged page is found at start, not by a panic in a commit. Records are
 // decoded when read: an unreadable ban or window, which the daemon reads
 // at start, is a DamagedError from Bans or Windows.
-func OpenStore(dir string) (*Store, error) {
+func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
-	path := filepath.Join(dir, StoreFile)
+	path := filepath.Join(dir, File)
 	fresh := false
 	switch fi, err := os.Stat(path); {
 	case errors.Is(err, fs.ErrNotExist):
@@ -93,6 +95,32 @@ func OpenStore(dir string) (*Store, error) {
 		return nil, &DamagedError{Path: path, Reason: err}
 	}
 	return s, nil
+}
+
+// ErrLocked is returned when the store is open in another process: a
+// running logjail.
+var ErrLocked = errors.New("state store locked by another process")
+
+// OpenReadOnly opens an existing store for reading only, as Export
+// needs. It fails with ErrLocked while a logjail has the store open.
+func OpenReadOnly(dir string) (*Store, error) {
+	path := filepath.Join(dir, File)
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no state store in %s", dir)
+		}
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	db, err := openBolt(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	if err := recoverBolt(func() error { return db.View(checkVersion) }); err != nil {
+		s := &Store{db: db, path: path}
+		s.closeBroken()
+		return nil, fmt.Errorf("state store %s: %w", path, err)
+	}
+	return &Store{db: db, path: path}, nil
 }
 
 // openBolt opens a bbolt file, a panic of bbolt's becoming an error.
@@ -194,11 +222,11 @@ func initLayout(tx *bolt.Tx) error {
 		if meta, err = tx.CreateBucket(bucketMeta); err != nil {
 			return err
 		}
-		if err := meta.Put(keyVersion, []byte(strconv.Itoa(StoreVersion))); err != nil {
+		if err := meta.Put(keyVersion, []byte(strconv.Itoa(Version))); err != nil {
 			return err
 		}
-	} else if string(v) != strconv.Itoa(StoreVersion) {
-		return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
+	} else if string(v) != strconv.Itoa(Version) {
+		return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrVersion, v, Version)
 	}
 	for _, b := range [][]byte{bucketBans, bucketPositions, bucketHistory, bucketWindows, bucketOutbox} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -254,11 +282,11 @@ func banKey(pipeline string, p netip.Prefix) []byte {
 // SaveBan records an active ban (replacing an earlier record of the prefix)
 // and, in the same transaction, counts it in the ban history (see
 // RecordBan: a renewal is not counted twice).
-func (s *Store) SaveBan(d Decision) error {
+func (s *Store) SaveBan(d state.Decision) error {
 	return s.update(func(tx *bolt.Tx) error { return saveBan(tx, d) })
 }
 
-func saveBan(tx *bolt.Tx, d Decision) error {
+func saveBan(tx *bolt.Tx, d state.Decision) error {
 	v, err := json.Marshal(storedBan{Pipeline: d.Pipeline, Prefix: d.Prefix.String(), Time: d.Time, Until: d.Until, Failures: d.Failures, BanCount: d.BanCount, Reason: d.Reason, Origin: d.Origin})
 	if err != nil {
 		return err
@@ -277,8 +305,8 @@ func (s *Store) DeleteBan(pipeline string, p netip.Prefix) error {
 }
 
 // Bans returns every stored ban of pipeline ("" for all pipelines).
-func (s *Store) Bans(pipeline string) ([]Decision, error) {
-	var out []Decision
+func (s *Store) Bans(pipeline string) ([]state.Decision, error) {
+	var out []state.Decision
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketBans).ForEach(func(k, v []byte) error {
 			var b storedBan
@@ -292,7 +320,7 @@ func (s *Store) Bans(pipeline string) ([]Decision, error) {
 			if err != nil {
 				return s.damaged(bucketBans, k, err)
 			}
-			out = append(out, Decision{Kind: Ban, Pipeline: b.Pipeline, Prefix: p, Time: b.Time, Until: b.Until, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason, Origin: b.Origin})
+			out = append(out, state.Decision{Kind: state.Ban, Pipeline: b.Pipeline, Prefix: p, Time: b.Time, Until: b.Until, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason, Origin: b.Origin})
 			return nil
 		})
 	})

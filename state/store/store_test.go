@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"errors"
@@ -10,17 +10,19 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
 func TestStoreRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ban := Decision{Kind: Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix("2001:db8::7/128"), Time: t0, Until: t0.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures"}
-	perm := Decision{Kind: Ban, Pipeline: "web", Prefix: netip.MustParsePrefix("198.51.100.1/32"), Time: t0}
-	for _, d := range []Decision{ban, perm} {
+	ban := state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix("2001:db8::7/128"), Time: t0, Until: t0.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures"}
+	perm := state.Decision{Kind: state.Ban, Pipeline: "web", Prefix: netip.MustParsePrefix("198.51.100.1/32"), Time: t0}
+	for _, d := range []state.Decision{ban, perm} {
 		if err := s.SaveBan(d); err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +32,7 @@ func TestStoreRoundTrip(t *testing.T) {
 	}
 	s.Close()
 
-	s, err = OpenStore(dir)
+	s, err = Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreRefusesOtherVersions(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,8 +81,8 @@ func TestStoreRefusesOtherVersions(t *testing.T) {
 	}
 	db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyVersion, []byte("99")) })
 	db.Close()
-	if _, err := OpenStore(dir); !errors.Is(err, ErrStoreVersion) {
-		t.Fatalf("want ErrStoreVersion, got %v", err)
+	if _, err := Open(dir); !errors.Is(err, ErrVersion) {
+		t.Fatalf("want ErrVersion, got %v", err)
 	}
 }
 
@@ -89,7 +91,7 @@ func TestStoreRefusesCorruptFile(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "logjail.db"), []byte(strings.Repeat("not a bbolt file ", 500)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := OpenStore(dir); err == nil {
+	if _, err := Open(dir); err == nil {
 		t.Fatal("opened a corrupt store")
 	}
 }

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"encoding/binary"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
 const boltPage = 4096 // bbolt's page size on this platform (the OS page)
@@ -23,7 +25,7 @@ const boltPage = 4096 // bbolt's page size on this platform (the OS page)
 func fixtureStore(t *testing.T) ([]byte, map[string]bool) {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,8 +39,8 @@ func fixtureStore(t *testing.T) ([]byte, map[string]bool) {
 				p = netip.PrefixFrom(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i)), 128)
 			}
 			bans[pl+" "+p.String()] = true
-			c.Bans = append(c.Bans, Decision{Kind: Ban, Pipeline: pl, Prefix: p, Time: now, Until: now.Add(time.Hour), Failures: 3, BanCount: 1, Reason: "3 failures"})
-			c.Windows = append(c.Windows, WindowChange{Key: netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), Times: []int64{now.UnixNano()}})
+			c.Bans = append(c.Bans, state.Decision{Kind: state.Ban, Pipeline: pl, Prefix: p, Time: now, Until: now.Add(time.Hour), Failures: 3, BanCount: 1, Reason: "3 failures"})
+			c.Windows = append(c.Windows, state.WindowChange{Key: netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), Times: []int64{now.UnixNano()}})
 		}
 		c.Outbox = []OutboxRecord{{Sink: "fleet", Subject: "logjail.fleet.bans." + pl, Data: []byte("{}")}}
 		if err := s.Commit(pl, c); err != nil {
@@ -48,7 +50,7 @@ func fixtureStore(t *testing.T) ([]byte, map[string]bool) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(dir, StoreFile))
+	b, err := os.ReadFile(filepath.Join(dir, File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +199,7 @@ func TestCorruptStoreRefused(t *testing.T) {
 	for _, tc := range corruptions(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			path := filepath.Join(dir, StoreFile)
+			path := filepath.Join(dir, File)
 			if err := os.WriteFile(path, tc.corrupt(append([]byte(nil), good...)), 0o600); err != nil {
 				t.Fatal(err)
 			}
@@ -205,8 +207,8 @@ func TestCorruptStoreRefused(t *testing.T) {
 			if err == nil {
 				t.Fatal("the damaged store was opened and read")
 			}
-			if !errors.Is(err, ErrStoreDamaged) {
-				t.Errorf("error is not ErrStoreDamaged: %v", err)
+			if !errors.Is(err, ErrDamaged) {
+				t.Errorf("error is not ErrDamaged: %v", err)
 			}
 			for _, want := range []string{path, "logjail state check", "logjail state salvage", "--start-over"} {
 				if !strings.Contains(err.Error(), want) {
@@ -217,7 +219,7 @@ func TestCorruptStoreRefused(t *testing.T) {
 				t.Errorf("the damaged file was removed or emptied: %v", err)
 			}
 
-			rep, err := CheckStore(dir)
+			rep, err := Check(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -244,7 +246,7 @@ func TestCorruptStoreRefused(t *testing.T) {
 			if _, err := os.Stat(sal.Moved); err != nil {
 				t.Errorf("the damaged file was not moved aside: %v", err)
 			}
-			s, err := OpenStore(dir)
+			s, err := Open(dir)
 			if err != nil {
 				t.Fatalf("after salvage: %v", err)
 			}
@@ -269,7 +271,7 @@ func TestCorruptStoreRefused(t *testing.T) {
 // openAndRead does what the daemon does with its store at start: open it,
 // read every pipeline's bans and windows, then commit.
 func openAndRead(dir string) error {
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		return err
 	}
@@ -291,11 +293,11 @@ func openAndRead(dir string) error {
 func TestPanicBreaksStore(t *testing.T) {
 	good, _ := fixtureStore(t)
 	dir := t.TempDir()
-	path := filepath.Join(dir, StoreFile)
+	path := filepath.Join(dir, File)
 	if err := os.WriteFile(path, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,27 +315,27 @@ func TestPanicBreaksStore(t *testing.T) {
 		}
 	}
 	f.Close()
-	if _, err := s.Bans(""); !errors.Is(err, ErrStoreBroken) {
-		t.Fatalf("reading the damaged pages: want ErrStoreBroken, got %v", err)
+	if _, err := s.Bans(""); !errors.Is(err, ErrBroken) {
+		t.Fatalf("reading the damaged pages: want ErrBroken, got %v", err)
 	}
 	if s.Broken() == nil {
 		t.Fatal("the store is not marked broken")
 	}
-	err = s.SaveBan(Decision{Kind: Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix("192.0.2.9/32"), Time: time.Now()})
-	if !errors.Is(err, ErrStoreBroken) || !strings.Contains(err.Error(), path) {
-		t.Fatalf("a write to a broken store: want ErrStoreBroken naming %s, got %v", path, err)
+	err = s.SaveBan(state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.MustParsePrefix("192.0.2.9/32"), Time: time.Now()})
+	if !errors.Is(err, ErrBroken) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("a write to a broken store: want ErrBroken naming %s, got %v", path, err)
 	}
 }
 
 // Neither check nor salvage runs while a logjail holds the store.
 func TestCheckAndSalvageRefuseAHeldStore(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if _, err := CheckStore(dir); !errors.Is(err, ErrLocked) {
+	if _, err := Check(dir); !errors.Is(err, ErrLocked) {
 		t.Errorf("check of a held store: want ErrLocked, got %v", err)
 	}
 	for _, startOver := range []bool{false, true} {
@@ -341,7 +343,7 @@ func TestCheckAndSalvageRefuseAHeldStore(t *testing.T) {
 			t.Errorf("salvage (start over %v) of a held store: want ErrLocked, got %v", startOver, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, StoreFile)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, File)); err != nil {
 		t.Errorf("the held store was moved: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"net/netip"
@@ -6,21 +6,14 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
-func openTestStore(t *testing.T) *Store {
-	t.Helper()
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
-func ban(pipeline, prefix string, count int, at time.Time, dur time.Duration) Decision {
-	d := Decision{Kind: Ban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(prefix), Time: at, BanCount: count}
-	if dur != PermanentBan {
+func ban(pipeline, prefix string, count int, at time.Time, dur time.Duration) state.Decision {
+	d := state.Decision{Kind: state.Ban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(prefix), Time: at, BanCount: count}
+	if dur != state.PermanentBan {
 		d.Until = at.Add(dur)
 	}
 	return d
@@ -28,7 +21,7 @@ func ban(pipeline, prefix string, count int, at time.Time, dur time.Duration) De
 
 func TestHistoryCount(t *testing.T) {
 	s := openTestStore(t)
-	for _, d := range []Decision{
+	for _, d := range []state.Decision{
 		ban("sshd", "2001:db8:1::/64", 3, t0, time.Hour),
 		ban("web", "2001:db8:1::7/128", 5, t0, time.Hour),
 		ban("web", "2001:db8:2::/48", 2, t0, time.Hour),
@@ -79,7 +72,7 @@ func TestHistoryRecord(t *testing.T) {
 	s := openTestStore(t)
 	p := netip.MustParsePrefix("192.0.2.1/32")
 	steps := []struct {
-		d         Decision
+		d         state.Decision
 		wantCount int
 		wantLast  time.Time
 		wantFor   time.Duration
@@ -88,7 +81,7 @@ func TestHistoryRecord(t *testing.T) {
 		{ban("sshd", "192.0.2.1/32", 1, t0.Add(time.Minute), 2*time.Hour), 1, t0.Add(time.Minute), 2 * time.Hour}, // renewal
 		{ban("sshd", "192.0.2.1/32", 2, t0.Add(3*time.Hour), 2*time.Hour), 2, t0.Add(3 * time.Hour), 2 * time.Hour},
 		{ban("sshd", "192.0.2.1/32", 1, t0, time.Hour), 2, t0.Add(3 * time.Hour), 2 * time.Hour}, // an old replay
-		{ban("sshd", "192.0.2.1/32", 0, t0.Add(4*time.Hour), PermanentBan), 2, t0.Add(4 * time.Hour), PermanentBan},
+		{ban("sshd", "192.0.2.1/32", 0, t0.Add(4*time.Hour), state.PermanentBan), 2, t0.Add(4 * time.Hour), state.PermanentBan},
 	}
 	for i, st := range steps {
 		if err := s.RecordBan(st.d); err != nil {
@@ -110,12 +103,12 @@ func TestHistoryPurge(t *testing.T) {
 	s := openTestStore(t)
 	day := 24 * time.Hour
 	now := t0.Add(30 * day)
-	for _, d := range []Decision{
-		ban("sshd", "192.0.2.1/32", 1, now.Add(-2*day), time.Hour),        // old: purged
-		ban("sshd", "192.0.2.2/32", 1, now.Add(-12*time.Hour), time.Hour), // recent: kept
-		ban("sshd", "192.0.2.3/32", 1, now.Add(-2*day), day),              // long ban: kept until 1d + 3d
-		ban("sshd", "192.0.2.4/32", 1, now.Add(-20*day), PermanentBan),    // permanent: kept
-		ban("web", "192.0.2.1/32", 1, now.Add(-2*day), time.Hour),         // web keeps a week
+	for _, d := range []state.Decision{
+		ban("sshd", "192.0.2.1/32", 1, now.Add(-2*day), time.Hour),           // old: purged
+		ban("sshd", "192.0.2.2/32", 1, now.Add(-12*time.Hour), time.Hour),    // recent: kept
+		ban("sshd", "192.0.2.3/32", 1, now.Add(-2*day), day),                 // long ban: kept until 1d + 3d
+		ban("sshd", "192.0.2.4/32", 1, now.Add(-20*day), state.PermanentBan), // permanent: kept
+		ban("web", "192.0.2.1/32", 1, now.Add(-2*day), time.Hour),            // web keeps a week
 	} {
 		if err := s.SaveBan(d); err != nil {
 			t.Fatal(err)
@@ -144,7 +137,7 @@ func TestHistoryPurge(t *testing.T) {
 	if n, err := s.PurgeHistory(now.Add(3 * day)); err != nil || n != 3 {
 		t.Errorf("second purge: %d %v, want 3 (all but the permanent one)", n, err)
 	}
-	if h, _ := s.BanHistory(""); len(h) != 1 || h[0].BanTime != PermanentBan {
+	if h, _ := s.BanHistory(""); len(h) != 1 || h[0].BanTime != state.PermanentBan {
 		t.Errorf("left %+v", h)
 	}
 }
@@ -154,17 +147,18 @@ func TestHistoryPurge(t *testing.T) {
 // after a restart).
 func TestHistoryIncrementsAcrossRestarts(t *testing.T) {
 	dir := t.TempDir()
-	policy := func(name string, overall bool) Policy {
-		return Policy{Pipeline: name, MaxRetry: 2, FindTime: time.Minute, BanTime: time.Hour, MaxTracked: 10, IPv6Prefix: 64,
-			Increment: &Increment{Factor: 1, MaxTime: 6 * time.Hour, OverallJails: overall}}
+	policy := func(name string, overall bool) state.Policy {
+		return state.Policy{Pipeline: name, MaxRetry: 2, FindTime: time.Minute, BanTime: time.Hour, MaxTracked: 10, IPv6Prefix: 64,
+			Increment: &state.Increment{Factor: 1, MaxTime: 6 * time.Hour, OverallJails: overall}}
 	}
-	attack := func(tr *Tracker, s *Store, addr string, at time.Time) Decision {
+	attack := func(tr *state.Tracker, s *Store, addr string, at time.Time) state.Decision {
 		t.Helper()
 		tr.Fail(failure(addr, at), at)
-		d, ok := tr.Fail(failure(addr, at), at)
-		if !ok {
+		c, full := tr.Fail(failure(addr, at), at)
+		if !full {
 			t.Fatalf("%s not banned", addr)
 		}
+		d, _ := tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
 		if err := s.SaveBan(d); err != nil {
 			t.Fatal(err)
 		}
@@ -173,11 +167,11 @@ func TestHistoryIncrementsAcrossRestarts(t *testing.T) {
 	at := t0
 	var got []string
 	for round := range 4 {
-		s, err := OpenStore(dir)
+		s, err := Open(dir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sshd, web := NewTracker(policy("sshd", false)), NewTracker(policy("web", true))
+		sshd, web := state.NewTracker(policy("sshd", false)), state.NewTracker(policy("web", true))
 		sshd.SetHistory(s)
 		web.SetHistory(s)
 		// Each round: sshd bans the /64 (a new address each time), then

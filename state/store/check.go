@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bytes"
@@ -16,6 +16,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
 // What `logjail state check` and `logjail state salvage` do: read a store
@@ -33,7 +35,7 @@ type BucketReport struct {
 	Stopped string `json:"stopped,omitempty"`
 }
 
-// CheckReport is what CheckStore found.
+// CheckReport is what Check found.
 type CheckReport struct {
 	Path string `json:"path"`
 	// Sound is true when nothing is wrong: logjail will open the store.
@@ -57,11 +59,11 @@ type readBucket struct {
 
 const maxExamples = 5
 
-// CheckStore checks the store in dir without changing it: it opens the file
+// Check checks the store in dir without changing it: it opens the file
 // read-only, runs bbolt's consistency check and decodes every record. It
 // fails with ErrLocked while a logjail has the store open.
-func CheckStore(dir string) (*CheckReport, error) {
-	r, _, err := inspect(filepath.Join(dir, StoreFile))
+func Check(dir string) (*CheckReport, error) {
+	r, _, err := inspect(filepath.Join(dir, File))
 	return r, err
 }
 
@@ -132,8 +134,8 @@ func checkVersion(tx *bolt.Tx) error {
 	if meta == nil {
 		return errors.New("no meta bucket: not a logjail store, or its version was lost")
 	}
-	if v := meta.Get(keyVersion); string(v) != strconv.Itoa(StoreVersion) {
-		return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrStoreVersion, v, StoreVersion)
+	if v := meta.Get(keyVersion); string(v) != strconv.Itoa(Version) {
+		return fmt.Errorf("%w: %q (this logjail reads version %d)", ErrVersion, v, Version)
 	}
 	return nil
 }
@@ -211,7 +213,7 @@ func walk(b *bolt.Bucket, rb *readBucket, rep *BucketReport, each func(k, v []by
 // is set for a record of a nested bucket (only the outbox has them).
 var decoders = map[string]func(k, v []byte, nested bool) error{
 	string(bucketMeta): func(k, v []byte, _ bool) error {
-		if string(k) == string(keyVersion) && string(v) != strconv.Itoa(StoreVersion) {
+		if string(k) == string(keyVersion) && string(v) != strconv.Itoa(Version) {
 			return fmt.Errorf("version %q", v)
 		}
 		return nil
@@ -253,7 +255,7 @@ var decoders = map[string]func(k, v []byte, nested bool) error{
 		return nil
 	},
 	string(bucketTotals): func(_, v []byte, _ bool) error {
-		var t Totals
+		var t state.Totals
 		return json.Unmarshal(v, &t)
 	},
 	string(bucketLines): func(k, v []byte, _ bool) error {
@@ -293,7 +295,7 @@ type SalvageReport struct {
 // cannot open at all can only be started over. It refuses while a logjail
 // holds the store.
 func Salvage(dir string, startOver bool) (*SalvageReport, error) {
-	path := filepath.Join(dir, StoreFile)
+	path := filepath.Join(dir, File)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("state store %s: %w", path, err)
 	}

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bytes"
@@ -9,17 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-func exOpen(t *testing.T) *Store {
-	t.Helper()
-	s, err := OpenStore(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+	"github.com/logjail/logjail/state"
+)
 
 func exExport(t *testing.T, s *Store) string {
 	t.Helper()
@@ -46,15 +38,15 @@ func exSameDoc(t *testing.T, got, want string) {
 
 func exImport(t *testing.T, doc string, s *Store, replace bool) ImportStats {
 	t.Helper()
-	st, err := ImportState(strings.NewReader(doc), s, replace)
+	st, err := Import(strings.NewReader(doc), s, replace)
 	if err != nil {
 		t.Fatalf("import: %v\n%s", err, doc)
 	}
 	return st
 }
 
-func exBan(pipeline, prefix string, at time.Time, d time.Duration) Decision {
-	b := Decision{Kind: Ban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(prefix), Time: at, Failures: 3, BanCount: 1, Reason: "3 failures"}
+func exBan(pipeline, prefix string, at time.Time, d time.Duration) state.Decision {
+	b := state.Decision{Kind: state.Ban, Pipeline: pipeline, Prefix: netip.MustParsePrefix(prefix), Time: at, Failures: 3, BanCount: 1, Reason: "3 failures"}
 	if d > 0 {
 		b.Until = at.Add(d)
 	}
@@ -73,11 +65,11 @@ func exFill(t *testing.T, s *Store) {
 			"unscoped-key":                    []byte("old"),
 			"web\x00/var/log/nginx/error.log": {},
 		},
-		Windows: []WindowChange{
+		Windows: []state.WindowChange{
 			{Key: netip.MustParseAddr("198.51.100.4"), Times: []int64{t0.UnixNano(), t0.Add(1500 * time.Millisecond).UnixNano()}},
 			{Key: netip.MustParseAddr("2001:db8:0:1::"), Times: []int64{t0.Add(time.Nanosecond).UnixNano()}},
 		},
-		Bans: []Decision{
+		Bans: []state.Decision{
 			exBan("sshd", "192.0.2.7/32", t0.In(local), time.Hour),
 			exBan("sshd", "2001:db8::/64", t0, 0), // permanent
 		},
@@ -97,7 +89,7 @@ func exFill(t *testing.T, s *Store) {
 }
 
 func TestExportImportRoundTrip(t *testing.T) {
-	src := exOpen(t)
+	src := openTestStore(t)
 	exFill(t, src)
 	doc := exExport(t, src)
 	for _, want := range []string{
@@ -122,7 +114,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 	}
 
 	for _, replace := range []bool{false, true} {
-		dst := exOpen(t)
+		dst := openTestStore(t)
 		st := exImport(t, doc, dst, replace)
 		want := ImportStats{Bans: 3, History: 4, Windows: 2, Positions: 5, Replaced: replace, Pipelines: []string{"sshd", "web"}}
 		if st.Bans != want.Bans || st.History != want.History || st.Windows != want.Windows || st.Positions != want.Positions || st.Kept != 0 ||
@@ -160,7 +152,7 @@ func TestExportImportRoundTrip(t *testing.T) {
 }
 
 func TestImportMerge(t *testing.T) {
-	src := exOpen(t)
+	src := openTestStore(t)
 	if err := src.SaveBan(exBan("sshd", "192.0.2.1/32", t0, time.Hour)); err != nil { // shorter than the store's
 		t.Fatal(err)
 	}
@@ -175,7 +167,7 @@ func TestImportMerge(t *testing.T) {
 	}
 	err := src.Commit("sshd", &Changes{
 		Positions: map[string][]byte{"sshd\x00/a.log": []byte("doc"), "sshd\x00/b.log": []byte("doc")},
-		Windows:   []WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{2, 3}}},
+		Windows:   []state.WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{2, 3}}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -189,8 +181,8 @@ func TestImportMerge(t *testing.T) {
 
 	// The host's store the document goes into.
 	host := func(t *testing.T) *Store {
-		s := exOpen(t)
-		for _, b := range []Decision{
+		s := openTestStore(t)
+		for _, b := range []state.Decision{
 			exBan("sshd", "192.0.2.1/32", t0, 2*time.Hour),
 			exBan("sshd", "192.0.2.2/32", t0, 2*time.Hour),
 			exBan("sshd", "192.0.2.3/32", t0, 2*time.Hour),
@@ -202,7 +194,7 @@ func TestImportMerge(t *testing.T) {
 		}
 		err := s.Commit("sshd", &Changes{
 			Positions: map[string][]byte{"sshd\x00/a.log": []byte("host"), "sshd\x00/c.log": []byte("host")},
-			Windows:   []WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{1, 3}}},
+			Windows:   []state.WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{1, 3}}},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -320,10 +312,10 @@ func TestImportRejectsBadDocuments(t *testing.T) {
 		{"position pipeline", doc(`, "positions": [{"pipeline":"","key":"/a","value":""}]`), `positions[0]: no pipeline`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := exOpen(t)
+			s := openTestStore(t)
 			exFill(t, s)
 			before := exExport(t, s)
-			_, err := ImportState(strings.NewReader(tc.doc), s, true)
+			_, err := Import(strings.NewReader(tc.doc), s, true)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one with %q", err, tc.want)
 			}
@@ -336,7 +328,7 @@ func TestImportRejectsBadDocuments(t *testing.T) {
 }
 
 func TestCheckExport(t *testing.T) {
-	s := exOpen(t)
+	s := openTestStore(t)
 	exFill(t, s)
 	st, err := CheckExport(strings.NewReader(exExport(t, s)))
 	if err != nil {
@@ -353,27 +345,27 @@ func TestCheckExport(t *testing.T) {
 
 func TestOpenStoreReadOnly(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := OpenStoreReadOnly(dir); err == nil || !strings.Contains(err.Error(), "no state store in") {
+	if _, err := OpenReadOnly(dir); err == nil || !strings.Contains(err.Error(), "no state store in") {
 		t.Fatalf("empty dir: %v", err)
 	}
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	exFill(t, s)
 	want := exExport(t, s)
-	if _, err := OpenStoreReadOnly(dir); !errors.Is(err, ErrLocked) {
+	if _, err := OpenReadOnly(dir); !errors.Is(err, ErrLocked) {
 		t.Fatalf("while open: %v, want ErrLocked", err)
 	}
 	s.Close()
-	ro, err := OpenStoreReadOnly(dir)
+	ro, err := OpenReadOnly(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ro.Close()
 	exSameDoc(t, exExport(t, ro), want)
 	// Readers share the store; a writer waits for them.
-	ro2, err := OpenStoreReadOnly(dir)
+	ro2, err := OpenReadOnly(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

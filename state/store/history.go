@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bytes"
@@ -7,6 +7,9 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 )
 
 // The ban history (fail2ban's "bips" table): per pipeline and prefix, how
@@ -48,7 +51,7 @@ var v4InV6 = [12]byte{10: 0xff, 11: 0xff}
 
 // historyKey returns the record key of p in pipeline.
 func historyKey(pipeline string, p netip.Prefix) []byte {
-	a, bits := key16(canonical(p))
+	a, bits := key16(gate.Canonical(p))
 	k := make([]byte, 0, 17+len(pipeline))
 	k = append(k, a[:]...)
 	k = append(k, byte(bits))
@@ -81,7 +84,7 @@ func parseHistoryKey(k []byte) (pipeline string, p netip.Prefix, ok bool) {
 // recordBan counts d in the history: the record keeps the highest ban count
 // seen and the newest ban's time, so recording a ban twice (a renewal, or a
 // replay after a crash) counts it once.
-func recordBan(tx *bolt.Tx, d Decision) error {
+func recordBan(tx *bolt.Tx, d state.Decision) error {
 	b := tx.Bucket(bucketHistory)
 	k := historyKey(d.Pipeline, d.Prefix)
 	var r storedHistory
@@ -108,7 +111,7 @@ func recordBan(tx *bolt.Tx, d Decision) error {
 // RecordBan counts ban d in the ban history. SaveBan does it too, in the
 // same transaction as the ban itself; RecordBan is for bans that are not
 // stored as active (an import of history).
-func (s *Store) RecordBan(d Decision) error {
+func (s *Store) RecordBan(d state.Decision) error {
 	return s.update(func(tx *bolt.Tx) error { return recordBan(tx, d) })
 }
 
@@ -116,7 +119,7 @@ func (s *Store) RecordBan(d Decision) error {
 // that overlap p (p itself, prefixes inside it, prefixes containing it) of
 // pipeline, or of every pipeline with all. 0 when the prefix has no history.
 func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
-	p = canonical(p)
+	p = gate.Canonical(p)
 	start, bits := key16(p)
 	lowest := 0
 	if p.Addr().Is4() {
@@ -192,7 +195,7 @@ func (s *Store) BanHistory(pipeline string) ([]HistoryRecord, error) {
 }
 
 func (r storedHistory) record(pipeline string, p netip.Prefix) HistoryRecord {
-	h := HistoryRecord{Pipeline: pipeline, Prefix: p, Count: r.Count, Last: r.Last, BanTime: PermanentBan}
+	h := HistoryRecord{Pipeline: pipeline, Prefix: p, Count: r.Count, Last: r.Last, BanTime: state.PermanentBan}
 	if r.BanTimeS >= 0 {
 		h.BanTime = time.Duration(r.BanTimeS * float64(time.Second))
 	}
@@ -221,7 +224,7 @@ func (s *Store) PurgeHistoryFunc(before func(pipeline string) time.Time) (int, e
 			if ok && json.Unmarshal(v, &r) == nil {
 				limit := before(name)
 				h := r.record(name, p)
-				if limit.IsZero() || h.BanTime == PermanentBan || !h.Last.Before(limit) || !h.Last.Add(outdatedFactor*h.BanTime).Before(limit) {
+				if limit.IsZero() || h.BanTime == state.PermanentBan || !h.Last.Before(limit) || !h.Last.Add(outdatedFactor*h.BanTime).Before(limit) {
 					return nil
 				}
 			}
@@ -243,4 +246,4 @@ func (s *Store) PurgeHistoryFunc(before func(pipeline string) time.Time) (int, e
 	return purged, err
 }
 
-var _ History = (*Store)(nil)
+var _ state.History = (*Store)(nil)

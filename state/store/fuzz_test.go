@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"bytes"
@@ -7,7 +7,7 @@ import (
 )
 
 // FuzzImport reads any bytes as a state export. CheckExport and
-// ImportState agree: both refuse it (with a message, writing nothing), or
+// Import agree: both refuse it (with a message, writing nothing), or
 // both accept it with the same counts. What was imported exports as a
 // document that checks and imports again unchanged.
 func FuzzImport(f *testing.F) {
@@ -22,7 +22,7 @@ func FuzzImport(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	s, err := OpenStore(f.TempDir())
+	s, err := Open(f.TempDir())
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -39,9 +39,9 @@ func FuzzImport(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, before := export(t)
 		checked, cerr := CheckExport(bytes.NewReader(data))
-		got, ierr := ImportState(bytes.NewReader(data), s, true)
+		got, ierr := Import(bytes.NewReader(data), s, true)
 		if (cerr == nil) != (ierr == nil) {
-			t.Fatalf("CheckExport: %v; ImportState: %v", cerr, ierr)
+			t.Fatalf("CheckExport: %v; Import: %v", cerr, ierr)
 		}
 		if ierr != nil {
 			if ierr.Error() == "" {
@@ -56,7 +56,7 @@ func FuzzImport(f *testing.F) {
 			t.Fatalf("imported %+v, checked %+v", got, checked)
 		}
 		doc, first := export(t)
-		if _, err := ImportState(strings.NewReader(doc), s, true); err != nil {
+		if _, err := Import(strings.NewReader(doc), s, true); err != nil {
 			t.Fatalf("its own export is refused: %v\n%s", err, doc)
 		}
 		if _, again := export(t); again != first {

@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"errors"
@@ -9,13 +9,13 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// ErrStoreDamaged is wrapped by every refusal to open a store that exists
+// ErrDamaged is wrapped by every refusal to open a store that exists
 // but cannot be trusted (empty, truncated, corrupted, not a logjail store).
-var ErrStoreDamaged = errors.New("state store is damaged")
+var ErrDamaged = errors.New("state store is damaged")
 
-// ErrStoreBroken is returned by every write once bbolt has panicked: a store
+// ErrBroken is returned by every write once bbolt has panicked: a store
 // whose pages made bbolt panic is not written again by this process.
-var ErrStoreBroken = errors.New("state store is broken")
+var ErrBroken = errors.New("state store is broken")
 
 // DamagedError says which store file cannot be used, why, and the ways out.
 type DamagedError struct {
@@ -30,8 +30,8 @@ func (e *DamagedError) Error() string {
 		e.Path, e.Reason)
 }
 
-// Unwrap lets errors.Is find ErrStoreDamaged and the reason's own sentinels.
-func (e *DamagedError) Unwrap() []error { return []error{ErrStoreDamaged, e.Reason} }
+// Unwrap lets errors.Is find ErrDamaged and the reason's own sentinels.
+func (e *DamagedError) Unwrap() []error { return []error{ErrDamaged, e.Reason} }
 
 // panicError is a bbolt panic turned into an error.
 type panicError struct {
@@ -75,7 +75,7 @@ func (s *Store) guard(fn func() error) error {
 	var p *panicError
 	if errors.As(err, &p) {
 		s.markBroken(p)
-		return fmt.Errorf("%w: %s: %v", ErrStoreBroken, s.path, p)
+		return fmt.Errorf("%w: %s: %v", ErrBroken, s.path, p)
 	}
 	return err
 }
@@ -83,7 +83,7 @@ func (s *Store) guard(fn func() error) error {
 // markBroken records the first panic and logs it once, with its stack: the
 // store refuses writes from now on, and status shows why.
 func (s *Store) markBroken(p *panicError) {
-	err := fmt.Errorf("%w: %s: %v (writes refused until logjail restarts; run `logjail state check`)", ErrStoreBroken, s.path, p)
+	err := fmt.Errorf("%w: %s: %v (writes refused until logjail restarts; run `logjail state check`)", ErrBroken, s.path, p)
 	if s.broken.CompareAndSwap(nil, &err) {
 		s.logger().Error("state store broken: bbolt panicked; no more writes to it", "path", s.path, "panic", fmt.Sprint(p.value), "stack", string(p.stack))
 	}

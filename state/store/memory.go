@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"encoding/json"
@@ -6,48 +6,18 @@ import (
 	"net/netip"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
-// What a pipeline remembers besides windows and bans, kept with them so a
-// restart does not start it over: its totals (fail2ban's "Total failed",
-// "Total banned") and the last failure lines of the prefixes being counted,
-// which a later ban carries (ban events, the mail action).
+// What a pipeline remembers besides windows and bans (see state.Totals and
+// state.LinesChange), kept with them so a restart does not start it over.
 var (
 	bucketTotals = []byte("totals")
 	bucketLines  = []byte("lines")
 )
 
-// Totals are a pipeline's cumulative counters.
-type Totals struct {
-	Failed  uint64 `json:"failed"`
-	Banned  uint64 `json:"banned"`
-	Ignored uint64 `json:"ignored"`
-	Stale   uint64 `json:"stale"`
-}
-
-// LinesChange is one prefix's remembered lines as a commit writes them, or
-// nil Lines when the prefix's lines are forgotten (taken by a ban, evicted).
-type LinesChange struct {
-	Prefix netip.Prefix
-	Lines  []string
-}
-
-// Totals returns the tracker's cumulative counters.
-func (t *Tracker) Totals() Totals {
-	return Totals{Failed: t.stats.TotalFailed, Banned: t.stats.TotalBanned, Ignored: t.stats.Ignored, Stale: t.stats.Stale}
-}
-
-// LoadTotals takes over stored counters (at start, after Restore, or from
-// the tracker a reload replaces). Bans restored into the tracker are among
-// the stored total already, so it only ever grows to cover them.
-func (t *Tracker) LoadTotals(c Totals) {
-	t.stats.TotalFailed = c.Failed
-	t.stats.TotalBanned = max(c.Banned, t.stats.TotalBanned)
-	t.stats.Ignored = c.Ignored
-	t.stats.Stale = c.Stale
-}
-
-func (s *Store) putTotals(tx *bolt.Tx, pipeline string, c *Totals) error {
+func (s *Store) putTotals(tx *bolt.Tx, pipeline string, c *state.Totals) error {
 	if c == nil {
 		return nil
 	}
@@ -63,8 +33,8 @@ func (s *Store) putTotals(tx *bolt.Tx, pipeline string, c *Totals) error {
 }
 
 // Totals returns a pipeline's stored counters (zero when none are stored).
-func (s *Store) Totals(pipeline string) (Totals, error) {
-	var c Totals
+func (s *Store) Totals(pipeline string) (state.Totals, error) {
+	var c state.Totals
 	err := s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketTotals)
 		if b == nil {
@@ -91,7 +61,7 @@ func linesKey(pipeline string, p netip.Prefix) []byte {
 	return append(append([]byte(pipeline+"\x00"), a[:]...), byte(bits))
 }
 
-func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []LinesChange) error {
+func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []state.LinesChange) error {
 	if len(ls) == 0 {
 		return nil
 	}
@@ -120,7 +90,7 @@ func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []LinesChange) error {
 
 // Lines returns a pipeline's remembered failure lines by prefix. A record
 // that cannot be read is left out and reported in bad.
-func (s *Store) Lines(pipeline string) (out []LinesChange, bad int, err error) {
+func (s *Store) Lines(pipeline string) (out []state.LinesChange, bad int, err error) {
 	prefix := []byte(pipeline + "\x00")
 	err = s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketLines)
@@ -140,7 +110,7 @@ func (s *Store) Lines(pipeline string) (out []LinesChange, bad int, err error) {
 				bad++
 				continue
 			}
-			out = append(out, LinesChange{Prefix: p, Lines: lines})
+			out = append(out, state.LinesChange{Prefix: p, Lines: lines})
 		}
 		return nil
 	})

@@ -1,16 +1,18 @@
-package state
+package store
 
 import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/state"
 )
 
 // BenchmarkOpenStore measures opening a store of 100,000 bans, most of it
 // bbolt's consistency check (README: "The state store").
 func BenchmarkOpenStore(b *testing.B) {
 	dir := b.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -19,7 +21,7 @@ func BenchmarkOpenStore(b *testing.B) {
 		c := &Changes{}
 		for j := i; j < i+10_000; j++ {
 			a := netip.AddrFrom4([4]byte{10, byte(j >> 16), byte(j >> 8), byte(j)})
-			c.Bans = append(c.Bans, Decision{Kind: Ban, Pipeline: "sshd", Prefix: netip.PrefixFrom(a, 32), Time: now, Until: now.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures"})
+			c.Bans = append(c.Bans, state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.PrefixFrom(a, 32), Time: now, Until: now.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures"})
 		}
 		if err := s.Commit("sshd", c); err != nil {
 			b.Fatal(err)
@@ -28,7 +30,7 @@ func BenchmarkOpenStore(b *testing.B) {
 	s.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		s, err := OpenStore(dir)
+		s, err := Open(dir)
 		if err != nil {
 			b.Fatal(err)
 		}

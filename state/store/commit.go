@@ -1,23 +1,17 @@
-package state
+package store
 
 import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"strings"
-	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
 var bucketWindows = []byte("windows")
-
-// WindowChange is one key's window as a commit writes it: the failure
-// times, or nil when the key is no longer counted.
-type WindowChange struct {
-	Key   netip.Addr // the counted prefix's address (see Tracker.PrefixOf)
-	Times []int64    // Unix nanoseconds
-}
 
 // Changes are what one pipeline processed since its last commit. They are
 // written in one transaction, so after a crash the store holds the
@@ -25,16 +19,16 @@ type WindowChange struct {
 // from them neither loses nor double-counts a failure.
 type Changes struct {
 	Positions map[string][]byte // store keys (ScopedPositions.Key) → values
-	Windows   []WindowChange
-	Bans      []Decision     // bans to store (with their history)
-	Unbans    []netip.Prefix // bans to delete
+	Windows   []state.WindowChange
+	Bans      []state.Decision // bans to store (with their history)
+	Unbans    []netip.Prefix   // bans to delete
 	// Outbox holds messages to publish (ban events, fleet failures),
 	// stored with the state that produced them so a crash loses none.
 	Outbox []OutboxRecord
 	// Totals, when set, replaces the pipeline's stored counters; Lines
 	// updates its remembered failure lines.
-	Totals *Totals
-	Lines  []LinesChange
+	Totals *state.Totals
+	Lines  []state.LinesChange
 }
 
 // Empty reports whether there is nothing to write.
@@ -63,11 +57,7 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 				}
 				continue
 			}
-			v := make([]byte, 8*len(w.Times))
-			for i, t := range w.Times {
-				binary.BigEndian.PutUint64(v[8*i:], uint64(t))
-			}
-			if err := win.Put(key, v); err != nil {
+			if err := win.Put(key, encodeTimes(w.Times)); err != nil {
 				return err
 			}
 		}
@@ -97,9 +87,28 @@ func windowKey(pipeline string, key netip.Addr) []byte {
 	return append([]byte(pipeline+"\x00"), k16[:]...)
 }
 
+// encodeTimes is a window's stored form: its times (Unix nanoseconds) as
+// 8-byte big-endian numbers.
+func encodeTimes(times []int64) []byte {
+	v := make([]byte, 8*len(times))
+	for i, t := range times {
+		binary.BigEndian.PutUint64(v[8*i:], uint64(t))
+	}
+	return v
+}
+
+// decodeTimes reads a window's stored times; v's length is a multiple of 8.
+func decodeTimes(v []byte) []int64 {
+	var times []int64
+	for i := 0; i+8 <= len(v); i += 8 {
+		times = append(times, int64(binary.BigEndian.Uint64(v[i:])))
+	}
+	return times
+}
+
 // Windows returns a pipeline's stored windows.
-func (s *Store) Windows(pipeline string) ([]WindowChange, error) {
-	var out []WindowChange
+func (s *Store) Windows(pipeline string) ([]state.WindowChange, error) {
+	var out []state.WindowChange
 	prefix := []byte(pipeline + "\x00")
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketWindows).Cursor()
@@ -107,11 +116,7 @@ func (s *Store) Windows(pipeline string) ([]WindowChange, error) {
 			if len(v)%8 != 0 {
 				return s.damaged(bucketWindows, k, fmt.Errorf("%d bytes, not a list of times", len(v)))
 			}
-			w := WindowChange{Key: netip.AddrFrom16([16]byte(k[len(prefix):])).Unmap()}
-			for i := 0; i < len(v); i += 8 {
-				w.Times = append(w.Times, int64(binary.BigEndian.Uint64(v[i:])))
-			}
-			out = append(out, w)
+			out = append(out, state.WindowChange{Key: netip.AddrFrom16([16]byte(k[len(prefix):])).Unmap(), Times: decodeTimes(v)})
 		}
 		return nil
 	})
@@ -154,32 +159,4 @@ func (s *Store) DropWindows(pipeline string) error {
 		}
 		return nil
 	})
-}
-
-// TakeWindowChanges returns the windows changed since the last call.
-func (t *Tracker) TakeWindowChanges() []WindowChange {
-	var out []WindowChange
-	t.window.TakeDirty(func(k [16]byte, times []int64) {
-		out = append(out, WindowChange{Key: netip.AddrFrom16(k).Unmap(), Times: times})
-	})
-	return out
-}
-
-// LoadWindows puts back stored windows (at start).
-func (t *Tracker) LoadWindows(ws []WindowChange) {
-	for _, w := range ws {
-		t.window.Load(w.Key.As16(), w.Times)
-	}
-}
-
-// Failing lists the prefixes being counted with their failures within
-// findtime before now.
-func (t *Tracker) Failing(now time.Time) map[netip.Prefix]int {
-	out := map[netip.Prefix]int{}
-	t.window.Each(now, func(k [16]byte, n int) {
-		if n > 0 {
-			out[t.PrefixOf(netip.AddrFrom16(k).Unmap())] = n
-		}
-	})
-	return out
 }

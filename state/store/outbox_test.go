@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 
 func TestOutbox(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestOutbox(t *testing.T) {
 	}
 	// Survives a reopen, in order, with what was not deleted.
 	s.Close()
-	if s, err = OpenStore(dir); err != nil {
+	if s, err = Open(dir); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -60,7 +60,7 @@ func TestOutbox(t *testing.T) {
 }
 
 func TestOutboxLimitDropsOldest(t *testing.T) {
-	s, err := OpenStore(t.TempDir())
+	s, err := Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

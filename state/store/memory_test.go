@@ -1,4 +1,4 @@
-package state
+package store
 
 import (
 	"net/netip"
@@ -6,28 +6,30 @@ import (
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/logjail/logjail/state"
 )
 
 // Totals and remembered lines are written with a commit and read back; a
 // line record that cannot be read is counted and left out, never fatal.
 func TestStoreKeepsTotalsAndLines(t *testing.T) {
 	dir := t.TempDir()
-	s, err := OpenStore(dir)
+	s, err := Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	v4, v6 := netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8:1::/64")
 	err = s.Commit("p", &Changes{
-		Totals: &Totals{Failed: 12, Banned: 2, Ignored: 1, Stale: 3},
-		Lines:  []LinesChange{{Prefix: v4, Lines: []string{"a", "b"}}, {Prefix: v6, Lines: []string{"c"}}},
+		Totals: &state.Totals{Failed: 12, Banned: 2, Ignored: 1, Stale: 3},
+		Lines:  []state.LinesChange{{Prefix: v4, Lines: []string{"a", "b"}}, {Prefix: v6, Lines: []string{"c"}}},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit("p", &Changes{Lines: []LinesChange{{Prefix: v6}}}); err != nil {
+	if err := s.Commit("p", &Changes{Lines: []state.LinesChange{{Prefix: v6}}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Commit("q", &Changes{Lines: []LinesChange{{Prefix: v6, Lines: []string{"other pipeline"}}}}); err != nil {
+	if err := s.Commit("q", &Changes{Lines: []state.LinesChange{{Prefix: v6, Lines: []string{"other pipeline"}}}}); err != nil {
 		t.Fatal(err)
 	}
 	// A damaged record beside the good ones.
@@ -38,10 +40,10 @@ func TestStoreKeepsTotalsAndLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	tot, err := s.Totals("p")
-	if err != nil || tot != (Totals{Failed: 12, Banned: 2, Ignored: 1, Stale: 3}) {
+	if err != nil || tot != (state.Totals{Failed: 12, Banned: 2, Ignored: 1, Stale: 3}) {
 		t.Errorf("totals %+v %v", tot, err)
 	}
-	if tot, err := s.Totals("none"); err != nil || tot != (Totals{}) {
+	if tot, err := s.Totals("none"); err != nil || tot != (state.Totals{}) {
 		t.Errorf("totals of a pipeline never committed: %+v %v", tot, err)
 	}
 	lines, bad, err := s.Lines("p")

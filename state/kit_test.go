@@ -1,0 +1,23 @@
+package state
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/state/gate"
+)
+
+func failure(addr string, at time.Time) match.Failure {
+	return match.Failure{Pipeline: "sshd", Addr: netip.MustParseAddr(addr), Time: at, Line: "line of " + addr}
+}
+
+// failThroughGate hands f to tr as the daemon's runner does: Fail, then,
+// when a ban is due, Decide with the whole gate's answer.
+func failThroughGate(tr *Tracker, f match.Failure, now time.Time) (Decision, bool) {
+	c, full := tr.Fail(f, now)
+	if !full {
+		return Decision{}, false
+	}
+	return tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
+}
