@@ -34,8 +34,6 @@ import (
 	"github.com/google/nftables/userdata"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/logjail/logjail/enforce"
 )
 
 // DefaultTable is the inet table logjail owns when Options.Table is empty.
@@ -68,8 +66,6 @@ var ErrLayout = errors.New("nftables layout missing or changed")
 // interleave, and the nftables library allocates set IDs from an unguarded
 // package global, so even separate Firewalls must not build batches at once.
 var mu sync.Mutex
-
-var _ enforce.Enforcer = (*Firewall)(nil)
 
 // PipelineSpec is how one pipeline's bans are enforced.
 type PipelineSpec struct {
