@@ -164,7 +164,7 @@ func (r *runner) restore(ctx context.Context) error {
 	for _, d := range r.stages.Tracker.Restore(bans, now) {
 		if why, ok := strings.CutPrefix(d.Reason, state.RefusedReason); ok {
 			// Imported, or stored before the gate or a setting refused it.
-			// The reconcile below takes it out of the kernel.
+			// The enforcers' start below takes it out of the kernel.
 			r.log.Warn("stored ban refused by the gate; lifted", "addr", d.Prefix.String(), "reason", why)
 		} else {
 			r.log.Info("ban expired while stopped", "addr", d.Prefix.String())

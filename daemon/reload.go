@@ -85,7 +85,11 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 			return fmt.Errorf("pipeline %s: fleet: %w", p.Name, err)
 		}
 		st.Sources = append(st.Sources, src)
-		enf = enforce.Multi{enf, sh}
+		if m, ok := enf.(enforce.Multi); ok {
+			enf = append(slices.Clip(m), sh) // flat: errors count per enforcer
+		} else {
+			enf = enforce.Multi{enf, sh}
+		}
 	}
 	r := newRunner(st, enf, d.store, d.log, time.Now)
 	r.share = sh
