@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/enforce/nftables"
 	"github.com/logjail/logjail/ingest/bans"
@@ -58,8 +59,7 @@ type Daemon struct {
 	opts  Options
 	store *store.Store
 	log   *slog.Logger
-	enf   enforce.Enforcer // the firewall (locked) or the dry run
-	table string           // the nftables table, fixed for the process
+	table string // the nftables table, fixed for the process
 
 	// mu guards the pipeline table; a reload swaps runners under it.
 	mu      sync.RWMutex
@@ -83,12 +83,13 @@ type Daemon struct {
 	// not running yet.
 	fleetMu      sync.Mutex
 	fleetPending []enfnats.Event
-	// mailers are the running mail enforcers (see mailerKey).
-	mailersMu sync.Mutex
-	mailers   map[mailerKey]*sharedMailer
-	// stops run a pipeline's exec stop commands (at shutdown, or before
-	// a reload starts them again); guarded by mu.
-	stops map[string]func()
+	// mailers share a mailer between identical mail blocks of the
+	// loaded configuration; a reload makes a new pool.
+	mailers *mail.Pool
+	// enforcers are each pipeline's, running or failed, stopped at
+	// shutdown, when a reload removes the pipeline, or before it builds
+	// the pipeline's new ones; guarded by mu.
+	enforcers map[string]enforce.Enforcer
 	// files is the descriptor budget the file sources share.
 	files *file.Budget
 	// host follows this host's addresses (ignoreself); servers are the
@@ -101,37 +102,23 @@ type Daemon struct {
 // Run starts every enabled pipeline and serves the control socket until ctx
 // is done. Bans stay in the firewall when it returns.
 func Run(ctx context.Context, opts Options) error {
-	log := opts.Log
 	enabled := opts.Config.Enabled()
 	if len(enabled) == 0 {
 		return errors.New("no enabled pipeline in the configuration")
 	}
-	// A dry run keeps its bans and positions apart, so that trying a
-	// configuration never leaves bans that a real run would enforce.
-	stateDir := opts.StateDir
-	if opts.DryRun {
-		stateDir = filepath.Join(stateDir, "dry-run")
-	}
-	// The store opens before anything touches the firewall: a damaged
-	// store stops logjail here, with the kernel's bans as they are
-	// (reconciling with an empty store would remove them all).
-	store, err := store.Open(stateDir)
+	store, err := openStateStore(opts)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	store.SetLog(log)
-
 	host, err := gate.WatchHost(func(err error) {
-		log.Error("following the host's addresses (ignoreself keeps the last ones read)", "err", err)
+		opts.Log.Error("following the host's addresses (ignoreself keeps the last ones read)", "err", err)
 	})
 	if err != nil {
 		return err
 	}
 	defer host.Close()
-	d := &Daemon{opts: opts, store: store, runners: map[string]*runner{}, failed: map[string]string{}, log: log, table: tableOf(enabled), bus: bans.NewBus(), stops: map[string]func(){}, mailers: map[mailerKey]*sharedMailer{},
-		host: host, servers: gate.NewSet(natsServers(opts.Config)...)}
-	d.files = fileBudget(log)
+	d := newDaemon(opts, store, host, tableOf(enabled))
 	// The control socket comes before the firewall is touched: a second
 	// logjail started by mistake must stop before it rewrites the first
 	// one's table.
@@ -141,29 +128,12 @@ func Run(ctx context.Context, opts Options) error {
 	}
 	defer os.Remove(opts.Socket)
 	defer ln.Close()
-
-	var enf enforce.Enforcer = enforce.DryRun{Log: log}
 	if !opts.DryRun {
-		table := d.table
-		unlock, err := lockTable(log, filepath.Dir(opts.Socket), table)
+		closeFirewall, err := d.setUpFirewall(ctx, enabled)
 		if err != nil {
 			return err
 		}
-		defer unlock()
-		fw, err := nftables.New(nftables.Options{Table: table})
-		if err != nil {
-			return err
-		}
-		defer fw.Close()
-		if err := fw.Setup(ctx, firewallSpecs(enabled)); err != nil {
-			if errors.Is(err, os.ErrPermission) {
-				return fmt.Errorf("%w (logjail needs CAP_NET_ADMIN: run it as root or with that capability)", err)
-			}
-			return err
-		}
-		locked := &lockedEnforcer{e: fw}
-		enf = locked
-		d.firewall = &firewallWatch{fw: fw, lock: &locked.mu, specs: firewallSpecs(enabled)}
+		defer closeFirewall()
 	}
 
 	// The runners outlive ctx until the control server has shut down, so a
@@ -172,10 +142,9 @@ func Run(ctx context.Context, opts Options) error {
 	defer cancel()
 	defer d.stopAll() // before the store closes: runners commit on stop
 	d.runCtx = runCtx
-	d.enf = enf
 	if opts.Config.Fleet != nil {
 		if opts.DryRun {
-			log.Info("dry run: fleet mode off (nothing is shared)")
+			opts.Log.Info("dry run: fleet mode off (nothing is shared)")
 		} else {
 			if err := d.joinFleet(ctx); err != nil {
 				return fmt.Errorf("fleet: %w", err)
@@ -183,6 +152,70 @@ func Run(ctx context.Context, opts Options) error {
 			defer d.fleetStop()
 		}
 	}
+	if err := d.startPipelines(ctx, enabled); err != nil {
+		return err
+	}
+	return d.serve(ctx, srv, ln, cancel)
+}
+
+// openStateStore opens the state store. A dry run keeps its bans and positions
+// apart, so that trying a configuration never leaves bans that a real run
+// would enforce. The store opens before anything touches the firewall: a
+// damaged store stops logjail here, with the kernel's bans as they are
+// (reconciling with an empty store would remove them all).
+// openStateStore opens the store before anything touches the firewall: a
+// damaged store stops logjail here, with the kernel's bans as they are
+// (reconciling with an empty store would remove them all). A dry run keeps
+// its bans and positions apart, so that trying a configuration never leaves
+// bans that a real run would enforce.
+func openStateStore(opts Options) (*store.Store, error) {
+	stateDir := opts.StateDir
+	if opts.DryRun {
+		stateDir = filepath.Join(stateDir, "dry-run")
+	}
+	store, err := store.Open(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	store.SetLog(opts.Log)
+	return store, nil
+}
+
+func newDaemon(opts Options, store *store.Store, host *gate.Host, table string) *Daemon {
+	return &Daemon{opts: opts, store: store, log: opts.Log, table: table,
+		runners: map[string]*runner{}, failed: map[string]string{}, enforcers: map[string]enforce.Enforcer{},
+		bus: bans.NewBus(), mailers: mail.NewPool(opts.Log.With("enforcer", "mail")),
+		files: fileBudget(opts.Log), host: host, servers: gate.NewSet(natsServers(opts.Config)...)}
+}
+
+// setUpFirewall takes the table's lock and lays out the table for the
+// enabled pipelines; the firewall watch keeps it so. close releases both.
+func (d *Daemon) setUpFirewall(ctx context.Context, enabled []*pipelines.Pipeline) (close func(), err error) {
+	unlock, err := lockTable(d.log, filepath.Dir(d.opts.Socket), d.table)
+	if err != nil {
+		return nil, err
+	}
+	fw, err := nftables.New(nftables.Options{Table: d.table})
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	close = func() { fw.Close(); unlock() }
+	if err := fw.Setup(ctx, firewallSpecs(enabled)); err != nil {
+		close()
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("%w (logjail needs CAP_NET_ADMIN: run it as root or with that capability)", err)
+		}
+		return nil, err
+	}
+	d.firewall = &firewallWatch{fw: fw, specs: firewallSpecs(enabled)}
+	return close, nil
+}
+
+// startPipelines starts the enabled pipelines at start; one that cannot
+// start for want of what this host provides is recorded as failed, but
+// logjail needs one running.
+func (d *Daemon) startPipelines(ctx context.Context, enabled []*pipelines.Pipeline) error {
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, nil); err != nil {
 			return err
@@ -192,9 +225,51 @@ func Run(ctx context.Context, opts Options) error {
 		return errors.New("no pipeline could be started")
 	}
 	d.dropBansOfRemoved(enabled)
+	return nil
+}
+
+// serve runs the background work (history purge, firewall watch, metrics)
+// and the control socket until ctx is done or one of them fails, then
+// shuts down in order: the control server, the background work, the
+// runners (their last commits), the fleet, the enforcers.
+func (d *Daemon) serve(ctx context.Context, srv *http.Server, ln net.Listener, cancel context.CancelFunc) error {
 	var wg sync.WaitGroup
-	// Ban history older than each pipeline's dbpurgeage is forgotten at
-	// start and every hour, as fail2ban purges its database.
+	metricsErr := d.background(&wg)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if d.opts.Ready != nil {
+		d.opts.Ready()
+	}
+	d.log.Info("logjail running", "pipelines", d.pipelineNames(), "socket", d.opts.Socket, "state_dir", d.opts.StateDir, "dry_run", d.opts.DryRun)
+	err := d.wait(ctx, serveErr, metricsErr)
+
+	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer shutCancel()
+	_ = srv.Shutdown(shutCtx)
+	cancel()
+	wg.Wait()
+	d.stopAll()
+	if d.fleet != nil {
+		d.fleetStop()
+	}
+	d.mu.RLock()
+	names := slices.Sorted(maps.Keys(d.enforcers))
+	d.mu.RUnlock()
+	for _, name := range names {
+		d.stopEnforcers(name)
+	}
+	d.log.Info("logjail stopped")
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// background starts the work that runs beside the pipelines until runCtx
+// ends: the hourly purge of ban history older than each pipeline's
+// dbpurgeage (as fail2ban purges its database), the firewall watch and the
+// metrics endpoint, whose failure it returns.
+func (d *Daemon) background(wg *sync.WaitGroup) <-chan error {
 	d.purgeHistory()
 	wg.Add(1)
 	go func() {
@@ -203,7 +278,7 @@ func Run(ctx context.Context, opts Options) error {
 		defer t.Stop()
 		for {
 			select {
-			case <-runCtx.Done():
+			case <-d.runCtx.Done():
 				return
 			case <-t.C:
 				d.purgeHistory()
@@ -214,61 +289,41 @@ func Run(ctx context.Context, opts Options) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d.watchFirewall(runCtx)
+			d.watchFirewall(d.runCtx)
 		}()
 	}
 	metricsErr := make(chan error, 1)
-	if opts.Metrics != "" {
+	if d.opts.Metrics != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := d.serveMetrics(runCtx, opts.Metrics); err != nil {
+			if err := d.serveMetrics(d.runCtx, d.opts.Metrics); err != nil {
 				metricsErr <- err
 			}
 		}()
 	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	if opts.Ready != nil {
-		opts.Ready()
-	}
-	log.Info("logjail running", "pipelines", d.pipelineNames(), "socket", opts.Socket, "state_dir", opts.StateDir, "dry_run", opts.DryRun)
+	return metricsErr
+}
 
-wait:
+// wait reloads on request until ctx is done or the control socket or the
+// metrics endpoint fails.
+func (d *Daemon) wait(ctx context.Context, serveErr, metricsErr <-chan error) error {
 	for {
 		select {
 		case <-ctx.Done():
-			break wait
-		case err = <-serveErr:
-			err = fmt.Errorf("control socket: %w", err)
-			break wait
-		case err = <-metricsErr:
-			break wait
-		case <-opts.Reload:
+			return nil
+		case err := <-serveErr:
+			return fmt.Errorf("control socket: %w", err)
+		case err := <-metricsErr:
+			return err
+		case <-d.opts.Reload:
 			if names, err := d.reload(ctx); err != nil {
-				log.Error("reload refused; the running configuration stays", "err", err)
+				d.log.Error("reload refused; the running configuration stays", "err", err)
 			} else {
-				log.Info("configuration reloaded", "pipelines", names)
+				d.log.Info("configuration reloaded", "pipelines", names)
 			}
 		}
 	}
-	shutCtx, shutCancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer shutCancel()
-	_ = srv.Shutdown(shutCtx)
-	cancel()
-	wg.Wait()
-	d.stopAll()
-	if d.fleet != nil {
-		d.fleetStop()
-	}
-	for _, name := range slices.Sorted(maps.Keys(d.stops)) {
-		d.stops[name]()
-	}
-	log.Info("logjail stopped")
-	if errors.Is(err, http.ErrServerClosed) {
-		err = nil
-	}
-	return err
 }
 
 // listen opens the control socket with mode 0600: whoever can talk to it can
@@ -313,7 +368,7 @@ func keepBans(ctx context.Context, store *store.Store, enf enforce.Enforcer, pip
 			}
 		}
 	}
-	return enf.Reconcile(ctx, pipeline, tr.Active(), now)
+	return enf.Start(ctx, tr.Active(), now)
 }
 
 func tableOf(ps []*pipelines.Pipeline) string {
@@ -344,44 +399,6 @@ func firewallSpecs(ps []*pipelines.Pipeline) []nftables.PipelineSpec {
 		}
 	}
 	return out
-}
-
-// lockedEnforcer serialises the pipelines' use of the one shared netlink
-// connection: a batch must not interleave with another pipeline's.
-type lockedEnforcer struct {
-	mu sync.Mutex
-	e  enforce.Enforcer
-}
-
-func (l *lockedEnforcer) Ban(ctx context.Context, d state.Decision) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.e.Ban(ctx, d)
-}
-
-func (l *lockedEnforcer) Unban(ctx context.Context, d state.Decision) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.e.Unban(ctx, d)
-}
-
-func (l *lockedEnforcer) Apply(ctx context.Context, ds []state.Decision) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return enforce.ApplyAll(ctx, l.e, ds)
-}
-
-func (l *lockedEnforcer) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.e.Reconcile(ctx, pipeline, active, now)
-}
-
-// Repair repairs the firewall under the lock.
-func (l *lockedEnforcer) Repair(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return enforce.Repair(ctx, l.e, pipeline, active, now)
 }
 
 // purgeHistory forgets ban history older than each pipeline's dbpurgeage.

@@ -24,8 +24,11 @@ const (
 // deletes it (nft flush ruleset, a firewall reload, a mistake), so the
 // kernel keeps enforcing what the store holds.
 type firewallWatch struct {
-	fw    *nftables.Firewall
-	lock  *sync.Mutex // the enforcer's: no batch may interleave with a restore
+	fw *nftables.Firewall
+	// lock serialises the pipelines' use of the one shared netlink
+	// connection: no batch may interleave with another pipeline's, nor
+	// with a restore.
+	lock  sync.Mutex
 	specs []nftables.PipelineSpec
 	// restores counts the times the layout had to be rebuilt.
 	restores atomic.Uint64
@@ -81,8 +84,50 @@ func (d *Daemon) reconcileAll(ctx context.Context) {
 		if err := r.call(ctx, func() { active = r.stages.Tracker.Active() }); err != nil {
 			continue // stopped by a reload, which reconciles itself
 		}
-		if err := enforce.Repair(ctx, r.enforcer, name, active, time.Now()); err != nil {
+		if err := enforce.Repair(ctx, r.enforcer, active, time.Now()); err != nil {
 			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
 		}
 	}
+}
+
+// firewallOf is pipeline's view of the shared firewall (the nftables
+// enforcer), or of the log in a dry run.
+func (d *Daemon) firewallOf(pipeline string) enforce.Enforcer {
+	if d.firewall == nil {
+		return enforce.DryRun{Pipeline: pipeline, Log: d.log}
+	}
+	return &pipelineFirewall{w: d.firewall, pipeline: pipeline}
+}
+
+// pipelineFirewall is one pipeline's sets in the shared table, used under
+// the watch's lock. It is the one enforce.Repairer.
+type pipelineFirewall struct {
+	w        *firewallWatch
+	pipeline string
+}
+
+// Start makes the pipeline's sets hold exactly active, with the remaining
+// time of each ban at now.
+func (f *pipelineFirewall) Start(ctx context.Context, active []state.Decision, now time.Time) error {
+	f.w.lock.Lock()
+	defer f.w.lock.Unlock()
+	return f.w.fw.Reconcile(ctx, f.pipeline, active, now)
+}
+
+// Apply applies ds in a few netlink transactions.
+func (f *pipelineFirewall) Apply(ctx context.Context, ds []state.Decision) error {
+	f.w.lock.Lock()
+	defer f.w.lock.Unlock()
+	return f.w.fw.Apply(ctx, ds)
+}
+
+// Stop leaves the bans in the kernel: their timeouts lift them on time
+// while logjail is stopped.
+func (f *pipelineFirewall) Stop() {}
+
+// Repair puts back what another program removed from the pipeline's sets.
+func (f *pipelineFirewall) Repair(ctx context.Context, active []state.Decision, now time.Time) error {
+	f.w.lock.Lock()
+	defer f.w.lock.Unlock()
+	return f.w.fw.Repair(ctx, f.pipeline, active, now)
 }

@@ -314,8 +314,16 @@ func (s *share) Unban(_ context.Context, d state.Decision) error {
 	return nil
 }
 
-// Reconcile shares nothing: a restart decides nothing.
-func (s *share) Reconcile(context.Context, string, []state.Decision, time.Time) error { return nil }
+// Apply shares the decisions of ds that are this node's.
+func (s *share) Apply(ctx context.Context, ds []state.Decision) error {
+	return enforce.OneByOne(ctx, ds, s.Ban, s.Unban)
+}
+
+// Start shares nothing: a restart decides nothing.
+func (s *share) Start(context.Context, []state.Decision, time.Time) error { return nil }
+
+// Stop does nothing: the fleet's publisher outlives the pipelines.
+func (s *share) Stop() {}
 
 // TakeOutbox returns what was staged since the last commit.
 func (s *share) TakeOutbox() []store.OutboxRecord {

@@ -21,17 +21,12 @@ import (
 // decisions records the decisions a runner enforces.
 type decisions struct{ got []state.Decision }
 
-func (d *decisions) Ban(_ context.Context, x state.Decision) error {
-	d.got = append(d.got, x)
+func (d *decisions) Apply(_ context.Context, xs []state.Decision) error {
+	d.got = append(d.got, xs...)
 	return nil
 }
-func (d *decisions) Unban(_ context.Context, x state.Decision) error {
-	d.got = append(d.got, x)
-	return nil
-}
-func (d *decisions) Reconcile(context.Context, string, []state.Decision, time.Time) error {
-	return nil
-}
+func (d *decisions) Start(context.Context, []state.Decision, time.Time) error { return nil }
+func (d *decisions) Stop()                                                    {}
 
 // A restart neither starts "Total failed" over nor forgets the lines of
 // failures counted before it: the ban decided after the restart carries
@@ -135,13 +130,13 @@ func TestKeepBansPassesTheGate(t *testing.T) {
 	}
 }
 
-// reconciled records what a Reconcile was given.
+// reconciled records what a Start was given.
 type reconciled struct {
 	decisions
 	active []state.Decision
 }
 
-func (r *reconciled) Reconcile(_ context.Context, _ string, active []state.Decision, _ time.Time) error {
+func (r *reconciled) Start(_ context.Context, active []state.Decision, _ time.Time) error {
 	r.active = active
 	return nil
 }

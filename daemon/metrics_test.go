@@ -234,10 +234,11 @@ func scrapeNATS(t *testing.T) string {
 		t.Fatal(err)
 	}
 	// A mailer whose server never answers: what it would send stays queued.
-	mailer, err := mail.New(mail.Config{To: []string{"root@example.org"}, From: "logjail@example.org", SMTP: mail.SMTP{Addr: "127.0.0.1:1", TLS: "none"}}, nil)
+	mailer, err := mail.NewPool(nil).Use(mail.Config{To: []string{"root@example.org"}, From: "logjail@example.org", SMTP: mail.SMTP{Addr: "127.0.0.1:1", TLS: "none"}}, "n")
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer mailer.Stop()
 	r := newRunner(st, enforce.Multi{enfnats.NewBanEvents(pub, "logjail.test", "test"), mailer}, store, log, time.Now)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})

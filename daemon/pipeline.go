@@ -165,7 +165,7 @@ func (r *runner) restore(ctx context.Context) error {
 	for _, d := range r.stages.Tracker.Restore(bans, now) {
 		if why, ok := strings.CutPrefix(d.Reason, state.RefusedReason); ok {
 			// Imported, or stored before the gate or a setting refused it.
-			// The reconcile below takes it out of the kernel.
+			// The enforcers' start below takes it out of the kernel.
 			r.log.Warn("stored ban refused by the gate; lifted", "addr", d.Prefix.String(), "reason", why)
 		} else {
 			r.log.Info("ban expired while stopped", "addr", d.Prefix.String())
@@ -188,7 +188,7 @@ func (r *runner) restore(ctx context.Context) error {
 	// not keep the pipeline from starting: the bans are in the store, the
 	// failure is counted and logged, and the firewall watch repairs the
 	// kernel's side. Only the store's errors above are fatal.
-	if err := r.enforcer.Reconcile(ctx, r.name, active, now); err != nil {
+	if err := r.enforcer.Start(ctx, active, now); err != nil {
 		r.enforceErrors++
 		r.log.Error("restoring bans in an enforcer failed; the pipeline runs on", "err", err)
 	}
@@ -428,7 +428,7 @@ func (r *runner) enforcePending(ctx context.Context) {
 	if len(r.toEnforce) == 0 {
 		return
 	}
-	err := enforce.ApplyAll(ctx, r.enforcer, r.toEnforce)
+	err := r.enforcer.Apply(ctx, r.toEnforce)
 	clear(r.toEnforce)
 	r.toEnforce, r.sinceDecision = r.toEnforce[:0], 0
 	if err == nil {
@@ -529,7 +529,7 @@ func (r *runner) decideManual(ds []state.Decision) error {
 			others = append(others, e)
 			return
 		}
-		if err := enforce.ApplyAll(ctx, e, ds); err != nil {
+		if err := e.Apply(ctx, ds); err != nil {
 			r.enforceErrors++
 			r.log.Error("enforcing", "err", err)
 		}
@@ -557,7 +557,7 @@ func (r *runner) decideManual(ds []state.Decision) error {
 		}
 	}
 	for _, e := range others {
-		if err := enforce.ApplyAll(ctx, e, ds); err != nil {
+		if err := e.Apply(ctx, ds); err != nil {
 			// Stored: the firewall watch and the next start repair the
 			// kernel from the store.
 			r.enforceErrors++
@@ -603,8 +603,8 @@ func untilText(d state.Decision) string {
 func (r *runner) mailerStatus() []MailerStatus {
 	var out []MailerStatus
 	enforce.Each(r.enforcer, func(e enforce.Enforcer) {
-		if m, ok := e.(*mail.Mailer); ok {
-			st := m.Stats()
+		if u, ok := e.(*mail.User); ok {
+			st := u.Mailer().Stats()
 			out = append(out, MailerStatus{Sent: st.Sent, Failed: st.Failed, Queued: st.Queued, Suppressed: st.Suppressed, Dropped: st.Dropped, LastError: st.LastError})
 		}
 	})

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,171 +11,37 @@ import (
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
-	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
 
-// enforcerOf is the enforcer of a pipeline: the firewall and its exec,
-// nats and mail enforcers (all only logged in a dry run), or the log only
-// for a pipeline without enforcers. Exec actions' start commands run here,
-// and mailers start.
-func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.Enforcer {
-	d.runStop(p.Name) // a reload stops the previous enforcers' hooks before starting new ones
-	if len(p.Enforce) == 0 {
-		d.log.Warn("pipeline has no enforcer: its bans are recorded and logged only", "pipeline", p.Name)
-		return enforce.DryRun{Log: d.log}
-	}
-	var m enforce.Multi
-	for _, e := range p.Enforce {
-		switch {
-		case e.NFTables != nil:
-			m = append(m, d.enf)
-		case (e.Exec != nil || e.NATS != nil || e.Mail != nil) && d.opts.DryRun:
-			m = append(m, enforce.DryRun{Log: d.log})
-		case e.Mail != nil:
-			x, err := d.mailer(ctx, p, e.Mail)
-			if err != nil {
-				d.log.Error("mail enforcer", "pipeline", p.Name, "err", err)
-				continue
-			}
-			if slices.Contains(m, enforce.Enforcer(x)) {
-				continue // the same mail block twice: mailed once
-			}
-			m = append(m, x)
-		case e.NATS != nil:
-			ev, err := d.banEvents(p, e.NATS)
-			if err != nil {
-				d.log.Error("nats enforcer", "pipeline", p.Name, "err", err)
-				continue
-			}
-			m = append(m, ev)
-		case e.Exec != nil:
-			x, err := e.Exec.Build(d.log.With("pipeline", p.Name))
-			if err != nil {
-				d.log.Error("exec action", "pipeline", p.Name, "err", err)
-				continue
-			}
-			if err := x.Start(ctx, p.Name); err != nil {
-				d.log.Error("exec action start", "pipeline", p.Name, "err", err)
-			}
-			d.addStop(p.Name, func() { _ = x.Stop(context.Background(), p.Name) })
-			m = append(m, x)
-		}
-	}
-	if len(m) == 1 {
-		return m[0]
-	}
-	return m
-}
-
-// banEvents starts the publisher of a nats enforcer. It runs until the
-// pipeline stops (after the runner's last commit, so the last events are
-// sent too); what it could not send stays in the store's outbox.
-func (d *Daemon) banEvents(p *pipelines.Pipeline, n *pipelines.NATSEventsSpec) (*enfnats.BanEvents, error) {
-	cfg := enfnats.PublisherConfig{Conn: n.Conn(), Sink: "events/" + p.Name + "/" + n.Subject, MaxBuffer: n.MaxBuffer}
-	for sink, count := range d.store.OutboxSinks("events/" + p.Name + "/") {
-		if sink != cfg.Sink {
-			d.log.Warn("ban events of an earlier configuration wait on disk; they are sent when a nats enforcer of this pipeline uses that subject again", "pipeline", p.Name, "outbox", sink, "events", count)
-		}
-	}
-	if n.Stream != "" {
-		cfg.JetStream = true
-		cfg.Streams = []enfnats.StreamSpec{{Name: n.Stream, Subjects: []string{n.Subject}, MaxAge: p.LongestBan()}}
-	}
-	pub, err := enfnats.NewPublisher(cfg, d.store, d.log.With("pipeline", p.Name))
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := pub.Run(ctx); err != nil {
-			d.log.Error("nats enforcer stopped", "pipeline", p.Name, "err", err)
-		}
-	}()
-	d.addStop(p.Name, func() { cancel(); <-done })
-	return enfnats.NewBanEvents(pub, n.Subject, d.node()), nil
-}
-
-// mailerKey identifies a running mail enforcer: one per distinct mail
-// configuration of a loaded configuration, shared by the pipelines that
-// use it, so that its batching and max_per_hour cover them all. A reload
-// loads a new configuration and so starts new mailers; an old one sends
-// what it holds and ends when the last of its pipelines has stopped or
-// restarted.
-type mailerKey struct {
-	cfg  *pipelines.Config
-	spec string // the mail configuration, as JSON
-}
-
-type sharedMailer struct {
-	m     *mail.Mailer
-	users int
-	end   func() // ends Run (it sends what is queued) and waits for it
-}
-
-// mailer returns the mail enforcer of spec for pipeline p, started and
-// with p's stop hook: Stop (the queue goes out within a second), and when
-// p was its last user, the end of its sender, which sends what is left.
-func (d *Daemon) mailer(ctx context.Context, p *pipelines.Pipeline, spec *pipelines.MailSpec) (*mail.Mailer, error) {
-	cfg := spec.Config()
-	js, err := json.Marshal(cfg)
-	if err != nil {
-		return nil, err
-	}
-	key := mailerKey{cfg: d.opts.Config, spec: string(js)}
-	d.mailersMu.Lock()
-	sm := d.mailers[key]
-	if sm == nil {
-		x, err := mail.New(cfg, d.log.With("enforcer", "mail"))
-		if err != nil {
-			d.mailersMu.Unlock()
-			return nil, err
-		}
-		rctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			x.Run(rctx)
-		}()
-		sm = &sharedMailer{m: x, end: func() { cancel(); <-done }}
-		d.mailers[key] = sm
-	}
-	sm.users++
-	d.mailersMu.Unlock()
-
-	if err := sm.m.Start(ctx, p.Name); err != nil {
-		d.log.Error("mail enforcer start", "pipeline", p.Name, "err", err)
-	}
-	d.addStop(p.Name, func() {
-		_ = sm.m.Stop(context.Background(), p.Name)
-		d.mailersMu.Lock()
-		sm.users--
-		last := sm.users == 0
-		if last {
-			delete(d.mailers, key)
-		}
-		d.mailersMu.Unlock()
-		if last {
-			sm.end()
-		}
+// enforcersOf builds p's enforcers from the kinds table (see
+// pipelines.BuildEnforcers), once the ones of p's previous run (a reload,
+// a failed start) have stopped: an exec action's stop command runs before
+// its start command runs again. They are started with the pipeline's
+// active bans, and stopped by stopEnforcers.
+func (d *Daemon) enforcersOf(p *pipelines.Pipeline) enforce.Enforcer {
+	d.stopEnforcers(p.Name)
+	enf := pipelines.BuildEnforcers(p, pipelines.EnforceDeps{
+		Firewall: d.firewallOf, Mailers: d.mailers, Outbox: d.store, Node: d.node(), DryRun: d.opts.DryRun, Log: d.log,
 	})
-	return sm.m, nil
+	d.mu.Lock()
+	d.enforcers[p.Name] = enf
+	d.mu.Unlock()
+	return enf
 }
 
-// addStop adds a pipeline's stop hook; hooks run in the order added.
-func (d *Daemon) addStop(name string, stop func()) {
+// stopEnforcers stops and forgets a pipeline's enforcers: its exec stop
+// commands run, its publishers send what they can, its mailers are
+// released. The pipeline's runner has stopped (its last commit is made).
+func (d *Daemon) stopEnforcers(name string) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	prev := d.stops[name]
-	d.stops[name] = func() {
-		if prev != nil {
-			prev()
-		}
-		stop()
+	enf := d.enforcers[name]
+	delete(d.enforcers, name)
+	d.mu.Unlock()
+	if enf != nil {
+		enf.Stop()
 	}
 }
 
@@ -195,7 +60,7 @@ func (d *Daemon) node() string {
 // A pipeline whose sources this host cannot provide is recorded as failed,
 // its stored bans kept enforced; that is not an error.
 func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev *state.Tracker) error {
-	enf := d.enforcerOf(ctx, p)
+	enf := d.enforcersOf(p)
 	deps := pipelines.Deps{Positions: d.store.Scoped(p.Name), Bans: d.bus, Files: d.files, Host: d.host, Servers: d.servers, Log: d.log}
 	st, err := pipelines.Build(p, deps)
 	if err != nil {
@@ -210,23 +75,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 	}
 	st.Tracker.SetHistory(d.store)
 	if prev != nil {
-		if prev.Reconfigure(p.Policy(deps)) {
-			st.Tracker = prev
-		} else {
-			// The window's shape changed (maxretry, findtime): the counts
-			// start over, the bans and totals stay.
-			for _, b := range st.Tracker.Restore(prev.Active(), time.Now()) {
-				// Bans the new policy's gate refuses (wider than its
-				// prefixes, say): the reconcile below lifts them.
-				if why, ok := strings.CutPrefix(b.Reason, state.RefusedReason); ok {
-					d.log.Warn("ban refused by the gate after the reload; lifted", "pipeline", p.Name, "addr", b.Prefix.String(), "reason", why)
-					if err := d.store.DeleteBan(p.Name, b.Prefix); err != nil {
-						d.log.Error("dropping a refused ban from the store", "pipeline", p.Name, "err", err)
-					}
-				}
-			}
-			st.Tracker.LoadTotals(prev.Totals())
-		}
+		d.carryOver(p, st, prev, deps)
 	}
 	var sh *share
 	if d.fleet != nil && d.opts.Config.Shared(p.Name) {
@@ -237,7 +86,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		}
 		st.Sources = append(st.Sources, src)
 		if m, ok := enf.(enforce.Multi); ok {
-			enf = append(m, sh)
+			enf = append(slices.Clip(m), sh) // flat: errors count per enforcer
 		} else {
 			enf = enforce.Multi{enf, sh}
 		}
@@ -253,10 +102,40 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		}
 	} else {
 		r.loadLines()
-		if err := enf.Reconcile(ctx, p.Name, st.Tracker.Active(), time.Now()); err != nil {
+		if err := enf.Start(ctx, st.Tracker.Active(), time.Now()); err != nil {
 			d.log.Error("reconciling after reload", "pipeline", p.Name, "err", err)
 		}
 	}
+	d.run(r)
+	if sh != nil {
+		d.adoptPending(d.runCtx, p.Name)
+	}
+	return nil
+}
+
+// carryOver hands the tracker of a pipeline's previous run to its new
+// stages: whole when the window's shape is unchanged, else its bans and
+// totals only (the counts start over).
+func (d *Daemon) carryOver(p *pipelines.Pipeline, st *pipelines.Stages, prev *state.Tracker, deps pipelines.Deps) {
+	if prev.Reconfigure(p.Policy(deps)) {
+		st.Tracker = prev
+		return
+	}
+	for _, b := range st.Tracker.Restore(prev.Active(), time.Now()) {
+		// Bans the new policy's gate refuses (wider than its prefixes,
+		// say): the enforcers' start lifts them.
+		if why, ok := strings.CutPrefix(b.Reason, state.RefusedReason); ok {
+			d.log.Warn("ban refused by the gate after the reload; lifted", "pipeline", p.Name, "addr", b.Prefix.String(), "reason", why)
+			if err := d.store.DeleteBan(p.Name, b.Prefix); err != nil {
+				d.log.Error("dropping a refused ban from the store", "pipeline", p.Name, "err", err)
+			}
+		}
+	}
+	st.Tracker.LoadTotals(prev.Totals())
+}
+
+// run starts a runner's goroutine and enters it in the pipeline table.
+func (d *Daemon) run(r *runner) {
 	rctx, cancel := context.WithCancel(d.runCtx)
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
@@ -264,17 +143,13 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		r.run(rctx)
 	}()
 	d.mu.Lock()
-	delete(d.failed, p.Name)
-	d.runners[p.Name] = r
-	if !slices.Contains(d.order, p.Name) {
-		d.order = append(d.order, p.Name)
+	delete(d.failed, r.name)
+	d.runners[r.name] = r
+	if !slices.Contains(d.order, r.name) {
+		d.order = append(d.order, r.name)
 		slices.Sort(d.order)
 	}
 	d.mu.Unlock()
-	if sh != nil {
-		d.adoptPending(d.runCtx, p.Name)
-	}
-	return nil
 }
 
 // stopPipeline stops a runner: its sources stop, the queue is drained and
@@ -336,25 +211,9 @@ func (d *Daemon) dropBansOfRemoved(enabled []*pipelines.Pipeline) {
 func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
-	if d.opts.ConfigPath == "" {
-		return nil, errors.New("no configuration path to reload from")
-	}
-	cfg, err := pipelines.Load(d.opts.ConfigPath)
+	cfg, enabled, err := d.loadForReload()
 	if err != nil {
 		return nil, err
-	}
-	enabled := cfg.Enabled()
-	if len(enabled) == 0 {
-		return nil, errors.New("no enabled pipeline in the new configuration")
-	}
-	if !d.opts.DryRun && tableOf(enabled) != d.table {
-		return nil, fmt.Errorf("the nftables table changes from %q to %q: that needs a restart", d.table, tableOf(enabled))
-	}
-	if err := d.fleetUnchanged(cfg); err != nil {
-		return nil, err
-	}
-	for _, w := range cfg.Warnings {
-		d.log.Warn(w)
 	}
 	// A reload answers success only with the state committed: on a store
 	// that cannot commit (disk full) the pipelines' last commits would
@@ -378,22 +237,7 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	d.mu.Lock()
 	clear(d.failed)
 	d.mu.Unlock()
-	for name, t := range trackers {
-		if slices.ContainsFunc(enabled, func(p *pipelines.Pipeline) bool { return p.Name == name }) {
-			continue
-		}
-		d.runStop(name)
-		if t == nil {
-			continue // its sets go with the Setup below
-		}
-		for _, b := range t.Active() {
-			b.Kind, b.Time, b.Reason = state.Unban, time.Now(), "pipeline removed"
-			d.log.Info("unban", "pipeline", name, "addr", prefixText(b), "reason", b.Reason)
-			_ = d.store.DeleteBan(name, b.Prefix)
-			_ = d.enf.Unban(ctx, b)
-		}
-	}
-	d.dropBansOfRemoved(enabled)
+	d.liftRemoved(ctx, enabled, trackers)
 	if w := d.firewall; w != nil {
 		w.lock.Lock()
 		w.specs = firewallSpecs(enabled)
@@ -406,6 +250,7 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	d.mu.Lock() // the fleet's bans watch reads it (sharedNow)
 	d.opts.Config = cfg
 	d.mu.Unlock()
+	d.mailers = mail.NewPool(d.log.With("enforcer", "mail")) // the old mailers end with their last pipelines
 	d.servers.Store(natsServers(cfg))
 	if d.fleet != nil {
 		d.fleet.restream(cfg)
@@ -419,6 +264,57 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 		return d.pipelineNames(), &unsavedError{errors.Join(unsaved...)}
 	}
 	return d.pipelineNames(), nil
+}
+
+// loadForReload loads the configuration file and refuses what a reload
+// cannot apply: no enabled pipeline, another nftables table, another
+// fleet. Its warnings are logged.
+func (d *Daemon) loadForReload() (*pipelines.Config, []*pipelines.Pipeline, error) {
+	if d.opts.ConfigPath == "" {
+		return nil, nil, errors.New("no configuration path to reload from")
+	}
+	cfg, err := pipelines.Load(d.opts.ConfigPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	enabled := cfg.Enabled()
+	if len(enabled) == 0 {
+		return nil, nil, errors.New("no enabled pipeline in the new configuration")
+	}
+	if !d.opts.DryRun && tableOf(enabled) != d.table {
+		return nil, nil, fmt.Errorf("the nftables table changes from %q to %q: that needs a restart", d.table, tableOf(enabled))
+	}
+	if err := d.fleetUnchanged(cfg); err != nil {
+		return nil, nil, err
+	}
+	for _, w := range cfg.Warnings {
+		d.log.Warn(w)
+	}
+	return cfg, enabled, nil
+}
+
+// liftRemoved stops the enforcers of the pipelines a reload removes and
+// lifts their bans (stopped runners' trackers); then it forgets the
+// stored bans and windows of every pipeline no longer enabled.
+func (d *Daemon) liftRemoved(ctx context.Context, enabled []*pipelines.Pipeline, trackers map[string]*state.Tracker) {
+	for name, t := range trackers {
+		if slices.ContainsFunc(enabled, func(p *pipelines.Pipeline) bool { return p.Name == name }) {
+			continue
+		}
+		d.stopEnforcers(name)
+		if t == nil {
+			continue // its sets go with the Setup that follows
+		}
+		var unbans []state.Decision
+		for _, b := range t.Active() {
+			b.Kind, b.Time, b.Reason = state.Unban, time.Now(), "pipeline removed"
+			d.log.Info("unban", "pipeline", name, "addr", prefixText(b), "reason", b.Reason)
+			_ = d.store.DeleteBan(name, b.Prefix)
+			unbans = append(unbans, b)
+		}
+		_ = d.firewallOf(name).Apply(ctx, unbans)
+	}
+	d.dropBansOfRemoved(enabled)
 }
 
 // unsavedError is a reload that took effect while some stopping pipelines
@@ -463,15 +359,4 @@ func (d *Daemon) pipeline(name string) (*runner, bool) {
 	defer d.mu.RUnlock()
 	r, ok := d.runners[name]
 	return r, ok
-}
-
-// runStop runs and forgets a pipeline's exec stop commands.
-func (d *Daemon) runStop(name string) {
-	d.mu.Lock()
-	stop := d.stops[name]
-	delete(d.stops, name)
-	d.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
 }

@@ -1,5 +1,6 @@
 // Package enforce applies the state stage's decisions: to the kernel firewall
-// (enforce/nftables), or only to the log (dry run).
+// (enforce/nftables), to commands (enforce/exec), to ban events
+// (enforce/nats), to mail (enforce/mail), or only to the log (dry run).
 package enforce
 
 import (
@@ -12,16 +13,26 @@ import (
 	"github.com/logjail/logjail/state/store"
 )
 
-// Enforcer applies decisions. Ban and Unban are idempotent: banning a banned
-// prefix refreshes its remaining time, unbanning an absent one succeeds.
+// Enforcer is one enforcer of one pipeline, for the pipeline's life: built
+// when the pipeline starts, started once with the bans it holds, given
+// every decision after, stopped when the pipeline stops or is reloaded
+// (after the pipeline's last commit). Start and Apply are idempotent per
+// decision: banning a banned prefix refreshes its remaining time,
+// unbanning an absent one succeeds.
 type Enforcer interface {
-	// Ban blocks d.Prefix for d.Pipeline until d.Until (forever when zero).
-	Ban(ctx context.Context, d state.Decision) error
-	// Unban lifts the ban of d.Prefix for d.Pipeline.
-	Unban(ctx context.Context, d state.Decision) error
-	// Reconcile makes the enforcer's view of pipeline equal active: missing
-	// bans are added with their remaining time at now, others removed.
-	Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
+	// Start begins enforcing with the bans active at now (restored from
+	// the store, or carried over by a reload). What that means is the
+	// enforcer's: the firewall makes its sets hold exactly active, an exec
+	// action runs its start command and bans each again (the external
+	// system may have lost them, as fail2ban re-bans the tickets it
+	// restores), ban events and mail announce nothing (a start decides
+	// nothing).
+	Start(ctx context.Context, active []state.Decision, now time.Time) error
+	// Apply applies ds in order; one failing does not stop the others.
+	Apply(ctx context.Context, ds []state.Decision) error
+	// Stop ends the enforcer: an exec action's stop command, a publisher
+	// sending what it holds. Bans stay where they are enforced.
+	Stop()
 }
 
 // Repairer is an enforcer whose state another program can change behind
@@ -30,57 +41,39 @@ type Enforcer interface {
 // enforcer that only acts on decisions (exec, NATS, mail) is no Repairer,
 // so its commands never run again for bans they already applied.
 type Repairer interface {
-	// Repair makes the enforcer's view of pipeline equal active at now.
-	Repair(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error
+	// Repair makes the enforcer's view of its pipeline equal active at now.
+	Repair(ctx context.Context, active []state.Decision, now time.Time) error
 }
 
 // Repair repairs every Repairer within e and leaves the other enforcers
 // alone.
-func Repair(ctx context.Context, e Enforcer, pipeline string, active []state.Decision, now time.Time) error {
+func Repair(ctx context.Context, e Enforcer, active []state.Decision, now time.Time) error {
 	var errs []error
 	Each(e, func(x Enforcer) {
 		if r, ok := x.(Repairer); ok {
-			errs = append(errs, r.Repair(ctx, pipeline, active, now))
+			errs = append(errs, r.Repair(ctx, active, now))
 		}
 	})
 	return errors.Join(errs...)
 }
 
-// Batcher is an enforcer that applies many decisions at once (nftables: one
-// netlink transaction), far faster than one by one.
-type Batcher interface {
-	// Apply applies ds in order.
-	Apply(ctx context.Context, ds []state.Decision) error
-}
-
-// ApplyAll applies ds to e in order: in batches when e can, else one by one.
-func ApplyAll(ctx context.Context, e Enforcer, ds []state.Decision) error {
-	if b, ok := e.(Batcher); ok {
-		return b.Apply(ctx, ds)
-	}
+// OneByOne applies ds in order through ban and unban, for enforcers that
+// act on one decision at a time; every decision is tried.
+func OneByOne(ctx context.Context, ds []state.Decision, ban, unban func(context.Context, state.Decision) error) error {
 	var errs []error
 	for _, d := range ds {
 		switch d.Kind {
 		case state.Ban:
-			errs = append(errs, e.Ban(ctx, d))
+			errs = append(errs, ban(ctx, d))
 		case state.Unban:
-			errs = append(errs, e.Unban(ctx, d))
+			errs = append(errs, unban(ctx, d))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// Apply applies ds to every enforcer, each independently.
-func (m Multi) Apply(ctx context.Context, ds []state.Decision) error {
-	var errs []error
-	for _, e := range m {
-		errs = append(errs, ApplyAll(ctx, e, ds))
-	}
-	return errors.Join(errs...)
-}
-
 // Outboxed is an enforcer whose decisions become messages (NATS ban
-// events): Ban and Unban stage them, the pipeline writes them with its state
+// events): Apply stages them, the pipeline writes them with its state
 // at its next commit, so a crash loses none, and then calls Committed so
 // they are sent.
 type Outboxed interface {
@@ -111,28 +104,33 @@ func Outboxes(e Enforcer) []Outboxed {
 	return out
 }
 
-// DryRun logs decisions and touches nothing.
+// DryRun logs one pipeline's decisions and touches nothing.
 type DryRun struct {
-	Log *slog.Logger
+	Pipeline string
+	Log      *slog.Logger
 }
 
-// Ban logs the ban.
-func (e DryRun) Ban(_ context.Context, d state.Decision) error {
-	e.Log.Debug("dry-run ban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "until", untilText(d), "reason", d.Reason)
+// Start logs how many bans would be restored.
+func (e DryRun) Start(_ context.Context, active []state.Decision, _ time.Time) error {
+	e.Log.Info("dry-run reconcile", "pipeline", e.Pipeline, "active", len(active))
 	return nil
 }
 
-// Unban logs the unban.
-func (e DryRun) Unban(_ context.Context, d state.Decision) error {
-	e.Log.Debug("dry-run unban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "reason", d.Reason)
+// Apply logs the decisions.
+func (e DryRun) Apply(_ context.Context, ds []state.Decision) error {
+	for _, d := range ds {
+		switch d.Kind {
+		case state.Ban:
+			e.Log.Debug("dry-run ban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "until", untilText(d), "reason", d.Reason)
+		case state.Unban:
+			e.Log.Debug("dry-run unban", "pipeline", d.Pipeline, "addr", d.Prefix.String(), "reason", d.Reason)
+		}
+	}
 	return nil
 }
 
-// Reconcile logs how many bans would be restored.
-func (e DryRun) Reconcile(_ context.Context, pipeline string, active []state.Decision, _ time.Time) error {
-	e.Log.Info("dry-run reconcile", "pipeline", pipeline, "active", len(active))
-	return nil
-}
+// Stop does nothing.
+func (DryRun) Stop() {}
 
 func untilText(d state.Decision) string {
 	if d.Permanent() {
@@ -141,33 +139,31 @@ func untilText(d state.Decision) string {
 	return d.Until.UTC().Format(time.RFC3339)
 }
 
-// Multi applies every decision to several enforcers (nftables and exec),
-// each independently: one failing does not stop the others.
+// Multi is a pipeline's enforcers (nftables and exec, say), each
+// independent: one failing does not stop the others.
 type Multi []Enforcer
 
-// Ban bans in every enforcer.
-func (m Multi) Ban(ctx context.Context, d state.Decision) error {
+// Start starts every enforcer.
+func (m Multi) Start(ctx context.Context, active []state.Decision, now time.Time) error {
 	var errs []error
 	for _, e := range m {
-		errs = append(errs, e.Ban(ctx, d))
+		errs = append(errs, e.Start(ctx, active, now))
 	}
 	return errors.Join(errs...)
 }
 
-// Unban unbans in every enforcer.
-func (m Multi) Unban(ctx context.Context, d state.Decision) error {
+// Apply applies ds to every enforcer.
+func (m Multi) Apply(ctx context.Context, ds []state.Decision) error {
 	var errs []error
 	for _, e := range m {
-		errs = append(errs, e.Unban(ctx, d))
+		errs = append(errs, e.Apply(ctx, ds))
 	}
 	return errors.Join(errs...)
 }
 
-// Reconcile reconciles every enforcer.
-func (m Multi) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
-	var errs []error
+// Stop stops every enforcer, in order.
+func (m Multi) Stop() {
 	for _, e := range m {
-		errs = append(errs, e.Reconcile(ctx, pipeline, active, now))
+		e.Stop()
 	}
-	return errors.Join(errs...)
 }

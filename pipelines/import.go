@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/logjail/logjail/enforce/mail"
 	"github.com/logjail/logjail/match/fail2ban"
 )
 
@@ -695,7 +696,7 @@ func (w *jailWriter) mail(name string, args map[string]string) (string, bool) {
 		from = n + " <" + from + ">"
 	}
 	cfg := MailSpec{To: to, From: from, SMTP: MailSMTPSpec{Addr: mailSMTPAddr, TLS: "none"}, Whois: kind.whois, Lines: kind.lines}
-	if _, err := cfg.Build(nil); err != nil {
+	if err := mail.Validate(cfg.Config()); err != nil {
 		w.warn("action", "%s: %v; left out", name, err)
 		return "", false
 	}

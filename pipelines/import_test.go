@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logjail/logjail/enforce/mail"
 )
 
 // fail2banDir copies the installed /etc/fail2ban into a temporary
@@ -134,7 +136,7 @@ func TestImportFail2ban(t *testing.T) {
 		if m.SMTP.Addr != "localhost:25" || m.SMTP.TLS != "none" || len(m.Sendmail) != 0 {
 			t.Errorf("%s: mail transport %+v %q, want the SMTP server on localhost:25 without TLS", tc.jail, m.SMTP, m.Sendmail)
 		}
-		if _, err := m.Build(nil); err != nil {
+		if err := mail.Validate(m.Config()); err != nil {
 			t.Errorf("%s: %v", tc.jail, err)
 		}
 	}
@@ -226,7 +228,7 @@ pipelines:
 	if got := e[1].Mail.Config(); !slices.Equal(got.To, []string{"a@example.org", "b@example.org"}) || !slices.Equal(got.Sendmail, []string{"/bin/cat", "-t"}) {
 		t.Errorf("second mail config %+v", got)
 	}
-	if _, err := e[1].Mail.Build(nil); err != nil {
+	if err := mail.Validate(e[1].Mail.Config()); err != nil {
 		t.Error(err)
 	}
 }

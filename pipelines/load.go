@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/logjail/logjail/ingest/keyerr"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -272,7 +271,7 @@ func (v validator) fail(at Pos, format string, args ...any) {
 
 func (v validator) config(cfg *Config) {
 	v.fleet(cfg)
-	table, tableAt := "", Pos{}
+	var table tableUse
 	enabled := map[string]bool{}
 	for _, p := range cfg.Pipelines {
 		enabled[p.Name] = p.Enabled
@@ -332,75 +331,7 @@ func (v validator) config(cfg *Config) {
 			v.ingest(p.label(), in)
 		}
 		v.match(p)
-		nft := 0
-		subjects := map[string]Pos{}
-		for _, e := range p.Enforce {
-			if kinds := countSet(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil); kinds != 1 {
-				v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats, mail)", p.label())
-				continue
-			}
-			if e.Mail != nil {
-				v.mail(p.label(), e.Mail)
-				continue
-			}
-			if e.NATS != nil {
-				v.natsEvents(p, e.NATS, cfg.Fleet)
-				if at, dup := subjects[e.NATS.Subject]; dup {
-					v.fail(e.At, "%s: a second nats enforcer for subject %q (the first at %s)", p.label(), e.NATS.Subject, at)
-				}
-				subjects[e.NATS.Subject] = e.At
-				continue
-			}
-			if e.Exec != nil {
-				if _, err := e.Exec.Build(discard); err != nil {
-					for _, err := range keyerr.Each(err) {
-						v.fail(e.Exec.Keys.errAt(e.At, "", err), "%s: %v", p.label(), err)
-					}
-				}
-				continue
-			}
-			n := e.NFTables
-			if nft++; nft == 2 {
-				v.fail(n.At, "%s: a second nftables enforcer; list all ports in one", p.label())
-			}
-			v.nftables(p.label(), n)
-			if n.Table == "" {
-				n.Table = DefaultTable
-			}
-			if table != "" && n.Table != table {
-				v.fail(n.At, "%s: nftables table %q differs from %q used at %s; logjail uses one table", p.label(), n.Table, table, tableAt)
-			}
-			table, tableAt = n.Table, n.At
-		}
-	}
-}
-
-// mail checks a mail enforcer by building it, as the daemon will.
-func (v validator) mail(name string, m *MailSpec) {
-	at := m.At
-	bad := false
-	for _, d := range []struct {
-		key string
-		val Duration
-	}{{"batch", m.Batch}, {"smtp.timeout", m.SMTP.Timeout}} {
-		if d.val == Duration(Permanent) {
-			v.fail(m.Keys.at(at, d.key), "%s: mail: %s cannot be -1", name, d.key)
-			bad = true
-		}
-	}
-	for _, f := range []struct{ key, path string }{{"smtp.password_file", m.SMTP.PasswordFile}, {"smtp.ca", m.SMTP.CA}} {
-		if f.path != "" && !filepath.IsAbs(f.path) {
-			v.fail(m.Keys.at(at, f.key), "%s: mail: %s: %q is not absolute", name, f.key, f.path)
-			bad = true
-		}
-	}
-	if bad {
-		return
-	}
-	if _, err := m.Build(discard); err != nil {
-		for _, err := range keyerr.Each(err) {
-			v.fail(m.Keys.errAt(at, "", err), "%s: %v", name, err)
-		}
+		v.enforcers(p, cfg.Fleet, &table)
 	}
 }
 
@@ -533,58 +464,6 @@ func (in IngestSpec) keys() KeyPos {
 }
 
 var discard = slog.New(slog.DiscardHandler)
-
-var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
-
-func (v validator) nftables(name string, n *NFTablesSpec) {
-	if n.Table != "" && !tableName.MatchString(n.Table) {
-		v.fail(n.At, "%s: nftables table %q: invalid name", name, n.Table)
-	}
-	switch n.Protocol {
-	case "":
-		n.Protocol = "tcp"
-	case "tcp", "udp":
-	default:
-		v.fail(n.At, "%s: nftables protocol %q: want tcp or udp", name, n.Protocol)
-		return
-	}
-	switch n.Action {
-	case "":
-		n.Action = "drop"
-	case "drop", "reject":
-	default:
-		v.fail(n.At, "%s: nftables action %q: want drop or reject", name, n.Action)
-	}
-	for _, h := range n.Hooks {
-		if h != "input" && h != "forward" {
-			v.fail(n.At, "%s: nftables hook %q: want input or forward", name, h)
-		}
-	}
-	if len(n.Hooks) == 0 {
-		n.Hooks = []string{"input"}
-	}
-	n.PortNumbers = nil
-	if len(n.Ports) > maxPorts {
-		v.fail(n.At, "%s: %d ports; at most %d (leave ports out to ban all traffic)", name, len(n.Ports), maxPorts)
-		return
-	}
-	for _, port := range n.Ports {
-		num, err := strconv.ParseUint(port.S, 10, 64)
-		if err != nil {
-			l, lerr := net.LookupPort(n.Protocol, port.S)
-			if lerr != nil {
-				v.fail(port.At, "%s: port %q: not a number, nor a %s service name in /etc/services", name, port.S, n.Protocol)
-				continue
-			}
-			num = uint64(l)
-		}
-		if num == 0 || num > 65535 {
-			v.fail(port.At, "%s: port %d is out of range (1-65535)", name, num)
-			continue
-		}
-		n.PortNumbers = append(n.PortNumbers, uint16(num))
-	}
-}
 
 // DurationOf converts a configuration duration.
 func DurationOf(d Duration) time.Duration { return time.Duration(d) }

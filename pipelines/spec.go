@@ -4,12 +4,8 @@
 package pipelines
 
 import (
-	"log/slog"
-	"slices"
 	"time"
 
-	"github.com/logjail/logjail/enforce/exec"
-	"github.com/logjail/logjail/enforce/mail"
 	"github.com/logjail/logjail/ingest/nats"
 
 	"github.com/logjail/logjail/match"
@@ -348,11 +344,6 @@ type ExecSpec struct {
 	Retries int      `yaml:"retries"`
 }
 
-// Build compiles the exec enforcer.
-func (e *ExecSpec) Build(log *slog.Logger) (*exec.Exec, error) {
-	return exec.New(exec.Config{Ban: e.Ban, Unban: e.Unban, Start: e.Start, Stop: e.Stop, Shell: e.Shell, Timeout: time.Duration(e.Timeout), Retries: e.Retries}, log)
-}
-
 // MailSpec mails bans (and optionally unbans, starts and stops), batched,
 // with whois records and log lines: fail2ban's mail actions. Each key is
 // the field of enforce/mail.Config of the same name; see there for the
@@ -392,31 +383,6 @@ type MailSMTPSpec struct {
 	PasswordFile string   `yaml:"password_file"`
 	CA           string   `yaml:"ca"`
 	Timeout      Duration `yaml:"timeout"`
-}
-
-// Config is the spec in the mail package's terms.
-func (m *MailSpec) Config() mail.Config {
-	return mail.Config{
-		To:       slices.Clone(m.To),
-		From:     m.From,
-		Sendmail: slices.Clone(m.Sendmail),
-		SMTP: mail.SMTP{
-			Addr: m.SMTP.Addr, TLS: m.SMTP.TLS, Username: m.SMTP.Username, Password: m.SMTP.Password,
-			PasswordFile: m.SMTP.PasswordFile, CA: m.SMTP.CA, Timeout: time.Duration(m.SMTP.Timeout),
-		},
-		Whois:         m.Whois,
-		WhoisServer:   m.WhoisServer,
-		Lines:         m.Lines,
-		On:            slices.Clone(m.On),
-		Batch:         time.Duration(m.Batch),
-		MaxPerHour:    m.MaxPerHour,
-		SubjectPrefix: m.SubjectPrefix,
-	}
-}
-
-// Build makes the mail enforcer; it sends nothing until its Run runs.
-func (m *MailSpec) Build(log *slog.Logger) (*mail.Mailer, error) {
-	return mail.New(m.Config(), log)
 }
 
 // NFTablesSpec bans in the kernel firewall.

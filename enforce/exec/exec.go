@@ -14,6 +14,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/ingest/keyerr"
 	"github.com/logjail/logjail/state"
 )
@@ -31,6 +32,9 @@ type Config struct {
 	// a failure (default 2), one second apart.
 	Timeout time.Duration
 	Retries int
+	// Pipeline is the pipeline the action serves: {{.Pipeline}} of the
+	// start and stop commands.
+	Pipeline string
 }
 
 // Vars are the fields a template can use: {{.Addr}} {{.Prefix}}
@@ -44,7 +48,9 @@ type Vars struct {
 	Failures int
 }
 
-// Exec runs commands for one pipeline's decisions.
+// Exec runs commands for one pipeline's decisions. It is no
+// enforce.Repairer: its commands run once per decision (and again at a
+// start), never because a watch compared states.
 type Exec struct {
 	cfg                   Config
 	ban, unban, start, st []*template.Template
@@ -52,18 +58,25 @@ type Exec struct {
 	sleep                 func(time.Duration)
 }
 
-// New compiles the templates; an error names the command and argument.
-// Every bad key is reported (errors.Join), not only the first.
+var _ enforce.Enforcer = (*Exec)(nil)
+
+// Validate checks cfg without building anything: the templates compile and
+// name known fields, the ban program exists. An error names the command
+// and argument and carries the YAML key (keyerr); every bad key is
+// reported (errors.Join), not only the first.
+func Validate(cfg Config) error {
+	_, err := templates(cfg)
+	return err
+}
+
+// New compiles the templates; its errors are Validate's.
 func New(cfg Config, log *slog.Logger) (*Exec, error) {
-	var errs []error
-	if len(cfg.Ban) == 0 {
-		errs = append(errs, keyerr.Wrap("ban", errors.New("exec: ban: no command")))
+	t, err := templates(cfg)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
-	}
-	if cfg.Retries < 0 {
-		errs = append(errs, keyerr.Wrap("retries", errors.New("exec: retries: negative")))
 	}
 	if cfg.Retries == 0 {
 		cfg.Retries = 2
@@ -71,26 +84,34 @@ func New(cfg Config, log *slog.Logger) (*Exec, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Exec{cfg: cfg, log: log, sleep: time.Sleep}
-	for _, c := range []struct {
+	return &Exec{cfg: cfg, ban: t[0], unban: t[1], start: t[2], st: t[3], log: log, sleep: time.Sleep}, nil
+}
+
+// templates compiles ban, unban, start and stop, in that order.
+func templates(cfg Config) ([4][]*template.Template, error) {
+	var out [4][]*template.Template
+	var errs []error
+	if len(cfg.Ban) == 0 {
+		errs = append(errs, keyerr.Wrap("ban", errors.New("exec: ban: no command")))
+	}
+	if cfg.Retries < 0 {
+		errs = append(errs, keyerr.Wrap("retries", errors.New("exec: retries: negative")))
+	}
+	for i, c := range []struct {
 		name string
 		argv []string
-		dst  *[]*template.Template
-	}{{"ban", cfg.Ban, &e.ban}, {"unban", cfg.Unban, &e.unban}, {"start", cfg.Start, &e.start}, {"stop", cfg.Stop, &e.st}} {
+	}{{"ban", cfg.Ban}, {"unban", cfg.Unban}, {"start", cfg.Start}, {"stop", cfg.Stop}} {
 		var err error
-		if *c.dst, err = compile(c.name, c.argv); err != nil {
+		if out[i], err = compile(c.name, c.argv); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if !cfg.Shell && len(e.ban) > 0 {
+	if !cfg.Shell && len(out[0]) > 0 {
 		if _, err := osexec.LookPath(cfg.Ban[0]); err != nil {
 			errs = append(errs, keyerr.Wrap("ban", fmt.Errorf("exec: ban: %w", err)))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return out, errors.Join(errs...)
 }
 
 func compile(name string, argv []string) ([]*template.Template, error) {
@@ -129,26 +150,30 @@ func (e *Exec) Unban(ctx context.Context, d state.Decision) error {
 	return e.run(ctx, "unban", e.unban, VarsOf(d))
 }
 
-// Reconcile bans the active bans again at start, as fail2ban re-bans the
-// tickets it restores: the external system may have lost them.
-func (e *Exec) Reconcile(ctx context.Context, pipeline string, active []state.Decision, _ time.Time) error {
+// Apply runs the ban or unban command of each decision.
+func (e *Exec) Apply(ctx context.Context, ds []state.Decision) error {
+	return enforce.OneByOne(ctx, ds, e.Ban, e.Unban)
+}
+
+// Start runs the start command, then bans the active bans again, as
+// fail2ban re-bans the tickets it restores: the external system may have
+// lost them. It runs once per pipeline start or reload, never for a repair.
+// A failed start command is logged, not returned: the bans are what the
+// pipeline counts as enforced or not.
+func (e *Exec) Start(ctx context.Context, active []state.Decision, _ time.Time) error {
+	if err := e.run(ctx, "start", e.start, Vars{Pipeline: e.cfg.Pipeline}); err != nil {
+		e.log.Error("exec action start", "pipeline", e.cfg.Pipeline, "err", err)
+	}
 	var errs []error
 	for _, d := range active {
-		if err := e.Ban(ctx, d); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, e.Ban(ctx, d))
 	}
 	return errors.Join(errs...)
 }
 
-// Start runs the start command.
-func (e *Exec) Start(ctx context.Context, pipeline string) error {
-	return e.run(ctx, "start", e.start, Vars{Pipeline: pipeline})
-}
-
-// Stop runs the stop command.
-func (e *Exec) Stop(ctx context.Context, pipeline string) error {
-	return e.run(ctx, "stop", e.st, Vars{Pipeline: pipeline})
+// Stop runs the stop command; its failure is logged by run.
+func (e *Exec) Stop() {
+	_ = e.run(context.Background(), "stop", e.st, Vars{Pipeline: e.cfg.Pipeline})
 }
 
 // run renders and runs a command, with retries; its exit status and

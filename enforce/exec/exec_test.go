@@ -158,3 +158,49 @@ func TestConfigErrorsEveryKey(t *testing.T) {
 		}
 	}
 }
+
+// The lifecycle: Start runs the start command and bans the active bans
+// again, Apply runs one command per decision, Stop runs the stop command.
+// Nothing else runs a command.
+func TestLifecycle(t *testing.T) {
+	script, out := recorder(t, 0)
+	e, err := New(Config{
+		Ban:      []string{script, "ban", "{{.Addr}}"},
+		Unban:    []string{script, "unban", "{{.Addr}}"},
+		Start:    []string{script, "start", "{{.Pipeline}}"},
+		Stop:     []string{script, "stop", "{{.Pipeline}}"},
+		Pipeline: "sshd",
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Start(ctx, []state.Decision{decision("192.0.2.1/32", time.Time{}), decision("192.0.2.2/32", time.Time{})}, t0); err != nil {
+		t.Fatal(err)
+	}
+	unban := decision("192.0.2.1/32", t0)
+	unban.Kind = state.Unban
+	if err := e.Apply(ctx, []state.Decision{decision("192.0.2.3/32", time.Time{}), unban}); err != nil {
+		t.Fatal(err)
+	}
+	e.Stop()
+	want := []string{"start sshd", "ban 192.0.2.1", "ban 192.0.2.2", "ban 192.0.2.3", "unban 192.0.2.1", "stop sshd"}
+	if got := calls(t, out); !slices.Equal(got, want) {
+		t.Fatalf("calls:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// Validate reports what New does, without building.
+func TestValidateIsNewsCheck(t *testing.T) {
+	for _, cfg := range []Config{
+		{Ban: []string{"true"}},
+		{},
+		{Ban: []string{"true", "{{.Nope}}"}},
+		{Ban: []string{"/nonexistent/ban"}, Retries: -1},
+	} {
+		_, newErr := New(cfg, nil)
+		if err := Validate(cfg); (err == nil) != (newErr == nil) || err != nil && err.Error() != newErr.Error() {
+			t.Errorf("%+v: Validate %v, New %v", cfg, err, newErr)
+		}
+	}
+}

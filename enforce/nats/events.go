@@ -13,11 +13,15 @@ import (
 // BanEvents is the `nats` enforcer: every ban and unban of a pipeline
 // becomes an event on Subject. Ban and Unban only stage the event; the
 // pipeline writes it with its state at the next commit (TakeOutbox) and
-// then wakes the publisher (Committed).
+// then wakes the publisher (Committed). The publisher runs from Start to
+// Stop; what it could not send stays in the store's outbox.
 type BanEvents struct {
 	pub     *Publisher
 	subject string
 	origin  string
+
+	// end stops the publisher and waits for it; nil until Start.
+	end func()
 
 	mu     sync.Mutex
 	staged []store.OutboxRecord
@@ -51,10 +55,37 @@ func (b *BanEvents) Unban(_ context.Context, d state.Decision) error {
 	return nil
 }
 
-// Reconcile announces nothing: events describe decisions, and a restart
-// decides nothing.
-func (b *BanEvents) Reconcile(context.Context, string, []state.Decision, time.Time) error {
+// Apply stages the events of ds.
+func (b *BanEvents) Apply(ctx context.Context, ds []state.Decision) error {
+	return enforce.OneByOne(ctx, ds, b.Ban, b.Unban)
+}
+
+// Start runs the publisher; it announces nothing: events describe
+// decisions, and a start decides nothing.
+func (b *BanEvents) Start(context.Context, []state.Decision, time.Time) error {
+	if b.end != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := b.pub.Run(ctx); err != nil {
+			b.pub.log.Error("nats enforcer stopped", "err", err)
+		}
+	}()
+	b.end = func() { cancel(); <-done }
 	return nil
+}
+
+// Stop ends the publisher once it has sent what it can within a few
+// seconds. The pipeline calls it after its last commit, so the last events
+// are sent too.
+func (b *BanEvents) Stop() {
+	if b.end != nil {
+		b.end()
+		b.end = nil
+	}
 }
 
 func (b *BanEvents) stage(d state.Decision) {

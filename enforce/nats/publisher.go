@@ -166,27 +166,7 @@ func (p *Publisher) Stats() Stats {
 // Run publishes until ctx is done. When it is, what can be sent within a
 // few seconds is sent; the rest stays in the outbox for the next start.
 func (p *Publisher) Run(ctx context.Context) error {
-	opts := append([]natsgo.Option{
-		natsgo.Name("logjail publisher"),
-		natsgo.MaxReconnects(-1),
-		natsgo.RetryOnFailedConnect(true),
-		natsgo.ReconnectWait(500 * time.Millisecond),
-		// The outbox is the buffer; the client's own in-memory one would
-		// only hide a lost connection.
-		natsgo.ReconnectBufSize(-1),
-		natsgo.NoCallbacksAfterClientClose(),
-		natsgo.ConnectHandler(func(*natsgo.Conn) { p.up("connected") }),
-		natsgo.ReconnectHandler(func(*natsgo.Conn) { p.up("reconnected") }),
-		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			p.state.Store("disconnected")
-			p.log.Warn("nats publisher disconnected; records are kept in the outbox", "err", err)
-		}),
-		natsgo.ReconnectErrHandler(func(_ *natsgo.Conn, err error) {
-			p.state.Store("reconnecting")
-			p.warn("nats publisher cannot connect; retrying", "err", err)
-		}),
-	}, p.opts...)
-	nc, err := natsgo.Connect(p.servers, opts...)
+	nc, err := natsgo.Connect(p.servers, p.connectOptions()...)
 	if err != nil {
 		return fmt.Errorf("nats %s: %w", p.servers, err)
 	}
@@ -207,9 +187,6 @@ func (p *Publisher) Run(ctx context.Context) error {
 	var lastEnsure time.Time
 	for {
 		if nc.IsConnected() {
-			// A stream that cannot be created or updated (a user allowed
-			// to publish only) is no reason not to publish: the server
-			// may well store the messages.
 			// A new stream spec (a reload) is taken once no setup is in
 			// flight: one running now may have read the old spec, and its
 			// end must not count as the new one's.
@@ -220,12 +197,11 @@ func (p *Publisher) Run(ctx context.Context) error {
 				lastEnsure, ensuring = time.Now(), true
 				go func() { ensureDone <- p.EnsureStreams(ctx, js) }()
 			}
-			if settled || !ensuring {
-				if err := p.flush(ctx, nc, js); err != nil && ctx.Err() == nil {
-					p.errs.Add(1)
-					p.warn("nats publisher: publishing failed; retrying", "err", err)
-					ensured = false // the stream may have been deleted
-				}
+			// A stream that cannot be created or updated (a user allowed
+			// to publish only) is no reason not to publish: the server
+			// may well store the messages.
+			if (settled || !ensuring) && !p.publish(ctx, nc, js) {
+				ensured = false // the stream may have been deleted
 			}
 		}
 		select {
@@ -233,14 +209,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 			if ensuring {
 				<-ensureDone
 			}
-			if nc.IsConnected() {
-				final, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-				_ = p.flush(final, nc, js)
-				cancel()
-			}
-			if n := p.store.OutboxLen(p.cfg.Sink); n > 0 {
-				p.log.Info("nats publisher stopped; records kept for the next start", "pending", n)
-			}
+			p.finish(nc, js)
 			return nil
 		case err := <-ensureDone:
 			ensuring, settled = false, true
@@ -253,6 +222,56 @@ func (p *Publisher) Run(ctx context.Context) error {
 		case <-p.wake:
 		case <-tick.C:
 		}
+	}
+}
+
+// connectOptions are the client's options: reconnect for ever, no buffer
+// but the outbox, the connection's state kept for Stats.
+func (p *Publisher) connectOptions() []natsgo.Option {
+	return append([]natsgo.Option{
+		natsgo.Name("logjail publisher"),
+		natsgo.MaxReconnects(-1),
+		natsgo.RetryOnFailedConnect(true),
+		natsgo.ReconnectWait(500 * time.Millisecond),
+		// The outbox is the buffer; the client's own in-memory one would
+		// only hide a lost connection.
+		natsgo.ReconnectBufSize(-1),
+		natsgo.NoCallbacksAfterClientClose(),
+		natsgo.ConnectHandler(func(*natsgo.Conn) { p.up("connected") }),
+		natsgo.ReconnectHandler(func(*natsgo.Conn) { p.up("reconnected") }),
+		natsgo.DisconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			p.state.Store("disconnected")
+			p.log.Warn("nats publisher disconnected; records are kept in the outbox", "err", err)
+		}),
+		natsgo.ReconnectErrHandler(func(_ *natsgo.Conn, err error) {
+			p.state.Store("reconnecting")
+			p.warn("nats publisher cannot connect; retrying", "err", err)
+		}),
+	}, p.opts...)
+}
+
+// publish sends what the outbox holds; false when that failed (counted
+// and logged, retried on the next round).
+func (p *Publisher) publish(ctx context.Context, nc *natsgo.Conn, js jetstream.JetStream) bool {
+	err := p.flush(ctx, nc, js)
+	if err == nil || ctx.Err() != nil {
+		return true
+	}
+	p.errs.Add(1)
+	p.warn("nats publisher: publishing failed; retrying", "err", err)
+	return false
+}
+
+// finish sends, as Run ends, what can go within a few seconds; the rest
+// waits in the outbox for the next start.
+func (p *Publisher) finish(nc *natsgo.Conn, js jetstream.JetStream) {
+	if nc.IsConnected() {
+		final, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_ = p.flush(final, nc, js)
+		cancel()
+	}
+	if n := p.store.OutboxLen(p.cfg.Sink); n > 0 {
+		p.log.Info("nats publisher stopped; records kept for the next start", "pending", n)
 	}
 }
 

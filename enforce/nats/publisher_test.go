@@ -346,3 +346,44 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 		t.Fatalf("stream holds %d bans, want 10", n)
 	}
 }
+
+// The lifecycle: Start runs the publisher and announces none of the active
+// bans; what Apply stages and the pipeline commits is sent; after Stop
+// nothing is sent and committed events wait in the outbox.
+func TestBanEventsLifecycle(t *testing.T) {
+	srv := startServer(t, 0, t.TempDir())
+	url := serverURL(srv)
+	db := openStore(t)
+	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
+	ctx, now := context.Background(), time.Now()
+	if err := ev.Start(ctx, []state.Decision{banDecision(1, now)}, now); err != nil {
+		t.Fatal(err)
+	}
+	defer ev.Stop()
+	if out := ev.TakeOutbox(); len(out) != 0 {
+		t.Fatalf("start staged %d events", len(out))
+	}
+	commit := func(ds ...state.Decision) {
+		t.Helper()
+		if err := ev.Apply(ctx, ds); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Commit("sshd", &store.Changes{Outbox: ev.TakeOutbox()}); err != nil {
+			t.Fatal(err)
+		}
+		ev.Committed()
+	}
+	unban := banDecision(2, now)
+	unban.Kind = state.Unban
+	commit(banDecision(2, now), unban)
+	eventually(t, "two events sent", func() bool { return pub.Stats().Sent == 2 })
+	ev.Stop() // returns once the publisher has: nothing can send after it
+	commit(banDecision(3, now))
+	if st := pub.Stats(); st.Sent != 2 || st.Pending != 1 {
+		t.Errorf("after Stop: %+v; want the new event pending", st)
+	}
+}

@@ -34,8 +34,6 @@ import (
 	"github.com/google/nftables/userdata"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/logjail/logjail/enforce"
 )
 
 // DefaultTable is the inet table logjail owns when Options.Table is empty.
@@ -68,8 +66,6 @@ var ErrLayout = errors.New("nftables layout missing or changed")
 // interleave, and the nftables library allocates set IDs from an unguarded
 // package global, so even separate Firewalls must not build batches at once.
 var mu sync.Mutex
-
-var _ enforce.Enforcer = (*Firewall)(nil)
 
 // PipelineSpec is how one pipeline's bans are enforced.
 type PipelineSpec struct {
@@ -364,24 +360,7 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 
 	c.AddTable(f.tableRef()) // with flags 0: a dormant table wakes up
 
-	// Chains: flush all (rules come back below, in the same batch), then
-	// drop the ones no longer wanted or of the wrong shape (once no rule
-	// of another chain jumps to them), (re)declare the wanted: declaring
-	// an existing chain sets its policy back to accept.
-	want := wantedChains(specs)
-	for _, ch := range haveChains {
-		c.FlushChain(ch)
-	}
-	for _, ch := range haveChains {
-		i := slices.IndexFunc(want, func(w chainSpec) bool { return w.name == ch.Name })
-		if i < 0 || !sameBaseChain(ch, want[i]) {
-			c.DelChain(ch)
-		}
-	}
-	chains := map[string]*nft.Chain{}
-	for _, w := range want {
-		chains[w.name] = c.AddChain(f.chainRef(w))
-	}
+	chains := f.setupChains(c, haveChains, specs)
 
 	// Stateful objects (counters, quotas, limits...) are never logjail's;
 	// the flush above released the rules using them. Objects the library
@@ -391,32 +370,9 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	}
 
 	// Sets: the flush above released their rules, so unwanted ones can go.
-	sets := map[string]*nft.Set{}
-	for _, s := range specs {
-		for _, v6 := range []bool{false, true} {
-			ref := f.setRef(s.Name, v6)
-			sets[ref.Name] = ref
-		}
-	}
-	existing := map[string]bool{}
-	for _, have := range haveSets {
-		if ref, ok := sets[have.Name]; ok && sameSet(have, ref) {
-			existing[have.Name] = true
-			continue
-		}
-		c.DelSet(have)
-	}
-	for _, s := range specs {
-		for _, v6 := range []bool{false, true} {
-			ref := f.setRef(s.Name, v6)
-			if existing[ref.Name] {
-				continue
-			}
-			if err := c.AddSet(ref, nil); err != nil {
-				return fmt.Errorf("nftables: setup pipeline %q: set %s: %w", s.Name, ref.Name, err)
-			}
-			sets[ref.Name] = ref
-		}
+	sets, err := f.setupSets(c, haveSets, specs)
+	if err != nil {
+		return err
 	}
 
 	// Rules: per pipeline, hook and family, in spec order.
@@ -436,6 +392,66 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	}
 	f.specs = specs
 	return nil
+}
+
+// setupChains flushes every chain of the table (the rules come back in
+// the same batch), drops the ones no longer wanted or of the wrong shape
+// (once no rule of another chain jumps to them) and (re)declares the
+// wanted: declaring an existing chain sets its policy back to accept.
+func (f *Firewall) setupChains(c *nft.Conn, have []*nft.Chain, specs []PipelineSpec) map[string]*nft.Chain {
+	want := wantedChains(specs)
+	for _, ch := range have {
+		c.FlushChain(ch)
+	}
+	for _, ch := range have {
+		i := slices.IndexFunc(want, func(w chainSpec) bool { return w.name == ch.Name })
+		if i < 0 || !sameBaseChain(ch, want[i]) {
+			c.DelChain(ch)
+		}
+	}
+	chains := map[string]*nft.Chain{}
+	for _, w := range want {
+		chains[w.name] = c.AddChain(f.chainRef(w))
+	}
+	return chains
+}
+
+// wantedSets are the sets of specs, by name.
+func (f *Firewall) wantedSets(specs []PipelineSpec) map[string]*nft.Set {
+	sets := map[string]*nft.Set{}
+	for _, s := range specs {
+		for _, v6 := range []bool{false, true} {
+			ref := f.setRef(s.Name, v6)
+			sets[ref.Name] = ref
+		}
+	}
+	return sets
+}
+
+// setupSets keeps the sets of specs that exist in the right shape, with
+// their elements, deletes the others and adds the missing ones empty.
+func (f *Firewall) setupSets(c *nft.Conn, have []*nft.Set, specs []PipelineSpec) (map[string]*nft.Set, error) {
+	sets := f.wantedSets(specs)
+	existing := map[string]bool{}
+	for _, h := range have {
+		if ref, ok := sets[h.Name]; ok && sameSet(h, ref) {
+			existing[h.Name] = true
+			continue
+		}
+		c.DelSet(h)
+	}
+	for _, s := range specs {
+		for _, v6 := range []bool{false, true} {
+			ref := sets[f.setRef(s.Name, v6).Name]
+			if existing[ref.Name] {
+				continue
+			}
+			if err := c.AddSet(ref, nil); err != nil {
+				return nil, fmt.Errorf("nftables: setup pipeline %q: set %s: %w", s.Name, ref.Name, err)
+			}
+		}
+	}
+	return sets, nil
 }
 
 // cause reduces a failed batch's error to the kernel's first complaint:
@@ -524,239 +540,4 @@ func ruleExprs(s PipelineSpec, v6 bool, set, ports *nft.Set) []expr.Any {
 		exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictDrop})
 	}
 	return exprs
-}
-
-// anonPrefix starts the names the kernel gives anonymous sets.
-const anonPrefix = "__set"
-
-// ruleText renders a rule's expressions and user data in a canonical form
-// for comparison: what the kernel lists and what Setup writes give the
-// same text for the same rule. An anonymous set is rendered by its
-// elements (elems lists them; the set's name differs from rule to rule),
-// a named set by its name (its ID only exists in a batch). Expressions
-// logjail never writes still render, differently from any of its own.
-func ruleText(exprs []expr.Any, userData []byte, elems func(set string) (string, error)) (string, error) {
-	var b strings.Builder
-	for _, e := range exprs {
-		if l, ok := e.(*expr.Lookup); ok {
-			set := "@" + l.SetName
-			if strings.HasPrefix(l.SetName, anonPrefix) {
-				var err error
-				if set, err = elems(l.SetName); err != nil {
-					return "", err
-				}
-			}
-			fmt.Fprintf(&b, "lookup(sreg %d dreg %d %v invert %v %s) ", l.SourceRegister, l.DestRegister, l.IsDestRegSet, l.Invert, set)
-			continue
-		}
-		fmt.Fprintf(&b, "%T%+v ", e, e)
-	}
-	fmt.Fprintf(&b, "userdata %x", userData)
-	return b.String(), nil
-}
-
-// elementsText renders a set's element keys, sorted.
-func elementsText(elems []nft.SetElement) string {
-	keys := make([]string, len(elems))
-	for i, e := range elems {
-		keys[i] = fmt.Sprintf("%x", e.Key)
-		if e.IntervalEnd {
-			keys[i] += "-end"
-		}
-	}
-	slices.Sort(keys)
-	return "{" + strings.Join(keys, ",") + "}"
-}
-
-// wantedRules returns the text of the rules Setup writes into each chain,
-// in order.
-func (f *Firewall) wantedRules(specs []PipelineSpec) (map[string][]string, error) {
-	out := map[string][]string{}
-	for _, s := range specs {
-		var ports *nft.Set
-		portsText := ""
-		if len(s.Ports) > 1 {
-			ports = &nft.Set{Name: anonPrefix + "%d"}
-			elems := make([]nft.SetElement, len(s.Ports))
-			for i, p := range s.Ports {
-				elems[i] = nft.SetElement{Key: binaryutil.BigEndian.PutUint16(p)}
-			}
-			portsText = elementsText(elems)
-		}
-		for _, hook := range s.Hooks {
-			for _, v6 := range []bool{false, true} {
-				text, err := ruleText(ruleExprs(s, v6, f.setRef(s.Name, v6), ports), ruleUserData(s.Name),
-					func(string) (string, error) { return portsText, nil })
-				if err != nil {
-					return nil, err
-				}
-				out[hook] = append(out[hook], text)
-			}
-		}
-	}
-	return out, nil
-}
-
-// Check compares the kernel's table with what the last Setup built and
-// reports every difference: the table's flags (dormant), each chain's type,
-// hook, priority and policy, each rule's expressions (in order), each set's
-// key type, flags, default timeout and size, and any chain, rule or set
-// another program added to the table. An error wrapping ErrLayout means the
-// table differs; Setup and Reconcile restore it and every ban. Elements are
-// not compared here (Reconcile does). Check before any Setup only checks
-// that the table exists.
-func (f *Firewall) Check(ctx context.Context) error {
-	mu.Lock()
-	defer mu.Unlock()
-	c, err := f.conn(ctx)
-	if err != nil {
-		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
-	}
-	table, chains, sets, err := f.state(c)
-	if err != nil {
-		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
-	}
-	if table == nil {
-		return fmt.Errorf("nftables: table inet %s: %w: table missing", f.table, ErrLayout)
-	}
-	if f.specs == nil {
-		return nil
-	}
-	problems, err := f.differences(c, table, chains, sets)
-	if err != nil {
-		return fmt.Errorf("nftables: check table %s: %w", f.table, err)
-	}
-	if len(problems) > 0 {
-		return fmt.Errorf("nftables: table inet %s: %w: %s", f.table, ErrLayout, strings.Join(problems, "; "))
-	}
-	return nil
-}
-
-// differences lists how the table differs from the layout of f.specs.
-func (f *Firewall) differences(c *nft.Conn, table *nft.Table, chains []*nft.Chain, sets []*nft.Set) ([]string, error) {
-	var problems []string
-	if table.Flags != 0 {
-		problems = append(problems, fmt.Sprintf("table flags %#x (dormant: enforces nothing)", table.Flags))
-	}
-	for _, o := range f.objects(c) {
-		problems = append(problems, "object "+o.(*nft.NamedObj).Name+" is not logjail's")
-	}
-
-	wantSets := map[string]*nft.Set{}
-	for _, s := range f.specs {
-		for _, v6 := range []bool{false, true} {
-			ref := f.setRef(s.Name, v6)
-			wantSets[ref.Name] = ref
-		}
-	}
-	haveSet := map[string]bool{}
-	for _, s := range sets {
-		haveSet[s.Name] = true
-		ref, ok := wantSets[s.Name]
-		switch {
-		case !ok:
-			problems = append(problems, "set "+s.Name+" is not logjail's")
-		case !sameSet(s, ref):
-			problems = append(problems, fmt.Sprintf("set %s changed (type %s, flags%s)", s.Name, s.KeyType.Name, setFlags(s)))
-		}
-	}
-	for _, name := range sortedSetNames(wantSets) {
-		if !haveSet[name] {
-			problems = append(problems, "set "+name+" missing")
-		}
-	}
-
-	wantRules, err := f.wantedRules(f.specs)
-	if err != nil {
-		return nil, err
-	}
-	want := wantedChains(f.specs)
-	for _, ch := range chains {
-		if !slices.ContainsFunc(want, func(w chainSpec) bool { return w.name == ch.Name }) {
-			problems = append(problems, "chain "+ch.Name+" is not logjail's")
-		}
-	}
-	for _, w := range want {
-		i := slices.IndexFunc(chains, func(ch *nft.Chain) bool { return ch.Name == w.name })
-		if i < 0 {
-			problems = append(problems, "chain "+w.name+" missing")
-			continue
-		}
-		ch := chains[i]
-		if !sameBaseChain(ch, w) {
-			problems = append(problems, fmt.Sprintf("chain %s changed (%s)", w.name, chainText(ch)))
-		}
-		if ch.Policy == nil || *ch.Policy != nft.ChainPolicyAccept {
-			problems = append(problems, fmt.Sprintf("chain %s: policy not accept (%s)", w.name, chainText(ch)))
-		}
-		rules, err := c.GetRules(f.tableRef(), ch)
-		if err != nil {
-			return nil, fmt.Errorf("chain %s: %w", w.name, err)
-		}
-		if len(rules) != len(wantRules[w.name]) {
-			problems = append(problems, fmt.Sprintf("chain %s has %d rules, want %d", w.name, len(rules), len(wantRules[w.name])))
-			continue
-		}
-		for j, r := range rules {
-			text, err := ruleText(r.Exprs, r.UserData, func(set string) (string, error) {
-				elems, err := c.GetSetElements(&nft.Set{Table: f.tableRef(), Name: set})
-				if err != nil {
-					return "", fmt.Errorf("chain %s: set %s: %w", w.name, set, err)
-				}
-				return elementsText(elems), nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			if text != wantRules[w.name][j] {
-				problems = append(problems, fmt.Sprintf("chain %s: rule %d (handle %d) is not the rule logjail wrote", w.name, j+1, r.Handle))
-			}
-		}
-	}
-	return problems, nil
-}
-
-func sortedSetNames(m map[string]*nft.Set) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
-
-// chainText describes a chain for Check's report.
-func chainText(ch *nft.Chain) string {
-	s := "type " + string(ch.Type)
-	if ch.Hooknum != nil {
-		s += fmt.Sprintf(" hook %d", *ch.Hooknum)
-	}
-	if ch.Priority != nil {
-		s += fmt.Sprintf(" priority %d", *ch.Priority)
-	}
-	if ch.Policy != nil {
-		s += map[nft.ChainPolicy]string{nft.ChainPolicyAccept: " policy accept", nft.ChainPolicyDrop: " policy drop"}[*ch.Policy]
-	}
-	return s
-}
-
-// setFlags describes a set's flags for Check's report.
-func setFlags(s *nft.Set) string {
-	var out string
-	for _, fl := range []struct {
-		on   bool
-		name string
-	}{{s.Interval, "interval"}, {s.HasTimeout, "timeout"}, {s.Constant, "constant"}, {s.Dynamic, "dynamic"},
-		{s.IsMap, "map"}, {s.Concatenation, "concat"}, {s.AutoMerge, "auto-merge"}} {
-		if fl.on {
-			out += " " + fl.name
-		}
-	}
-	if s.Timeout != 0 {
-		out += fmt.Sprintf(" default-timeout %v", s.Timeout)
-	}
-	if s.Size != 0 {
-		out += fmt.Sprintf(" size %d", s.Size)
-	}
-	return out
 }

@@ -1,0 +1,314 @@
+package pipelines
+
+import (
+	"log/slog"
+	"net"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/enforce/exec"
+	"github.com/logjail/logjail/enforce/mail"
+	enfnats "github.com/logjail/logjail/enforce/nats"
+	"github.com/logjail/logjail/ingest/keyerr"
+	"github.com/logjail/logjail/state/store"
+)
+
+// enforcerKind is one kind of enforce entry: how Load checks it (read-only,
+// errors naming the YAML key; it fills in defaults) and how the daemon
+// builds it for a pipeline.
+type enforcerKind struct {
+	name     string
+	of       func(e EnforceSpec) bool // the entry is of this kind
+	validate func(v validator, p *Pipeline, e EnforceSpec, fleet *FleetSpec)
+	build    func(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error)
+}
+
+// enforcerKinds is every kind of enforcer: a closed table, as sourceKinds
+// is for the sources. Which is chosen is the one key an entry sets.
+var enforcerKinds = []enforcerKind{
+	{
+		name: "nftables",
+		of:   func(e EnforceSpec) bool { return e.NFTables != nil },
+		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *FleetSpec) {
+			v.nftables(p.label(), e.NFTables)
+		},
+		// The firewall is one table shared by every pipeline; the daemon
+		// owns it and gives each pipeline its view.
+		build: func(p *Pipeline, _ EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+			return deps.Firewall(p.Name), nil
+		},
+	},
+	{
+		name: "exec",
+		of:   func(e EnforceSpec) bool { return e.Exec != nil },
+		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *FleetSpec) {
+			for _, err := range keyerr.Each(exec.Validate(e.Exec.config(p.Name))) {
+				v.fail(e.Exec.Keys.errAt(e.At, "", err), "%s: %v", p.label(), err)
+			}
+		},
+		build: func(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+			return exec.New(e.Exec.config(p.Name), deps.Log)
+		},
+	},
+	{
+		name: "nats",
+		of:   func(e EnforceSpec) bool { return e.NATS != nil },
+		validate: func(v validator, p *Pipeline, e EnforceSpec, fleet *FleetSpec) {
+			v.natsEvents(p, e.NATS, fleet)
+		},
+		build: banEvents,
+	},
+	{
+		name: "mail",
+		of:   func(e EnforceSpec) bool { return e.Mail != nil },
+		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *FleetSpec) {
+			v.mail(p.label(), e.Mail)
+		},
+		// Identical mail blocks share a mailer (deps.Mailers).
+		build: func(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+			return deps.Mailers.Use(e.Mail.Config(), p.Name)
+		},
+	},
+}
+
+// kindOf is the kind of an enforce entry; nil unless it sets exactly one.
+func kindOf(e EnforceSpec) *enforcerKind {
+	var found *enforcerKind
+	for i := range enforcerKinds {
+		if enforcerKinds[i].of(e) {
+			if found != nil {
+				return nil
+			}
+			found = &enforcerKinds[i]
+		}
+	}
+	return found
+}
+
+// EnforceDeps are what enforcers need from the running daemon.
+type EnforceDeps struct {
+	// Firewall is a pipeline's view of the shared firewall.
+	Firewall func(pipeline string) enforce.Enforcer
+	// Mailers shares one mailer between identical mail blocks.
+	Mailers *mail.Pool
+	// Outbox holds ban events until their publisher has sent them.
+	Outbox *store.Store
+	// Node names this logjail in ban events.
+	Node string
+	// DryRun makes every enforcer one that only logs.
+	DryRun bool
+	Log    *slog.Logger
+}
+
+// BuildEnforcers builds the enforcers of p, to be started with its active
+// bans and stopped with it. An enforcer that cannot be built is logged
+// and left out (Load checked what it could; what remains is the host's:
+// a program gone, a file unreadable). A pipeline without enforcers only
+// logs its decisions.
+func BuildEnforcers(p *Pipeline, deps EnforceDeps) enforce.Enforcer {
+	log := deps.Log.With("pipeline", p.Name)
+	if len(p.Enforce) == 0 {
+		log.Warn("pipeline has no enforcer: its bans are recorded and logged only")
+		return enforce.DryRun{Pipeline: p.Name, Log: deps.Log}
+	}
+	var m enforce.Multi
+	for _, e := range p.Enforce {
+		k := kindOf(e)
+		if k == nil {
+			continue // Load refuses it
+		}
+		if deps.DryRun {
+			m = append(m, enforce.DryRun{Pipeline: p.Name, Log: deps.Log})
+			continue
+		}
+		kdeps := deps
+		kdeps.Log = log
+		x, err := k.build(p, e, kdeps)
+		if err != nil {
+			log.Error(k.name+" enforcer", "err", err)
+			continue
+		}
+		if slices.Contains(m, x) {
+			continue // the same mail block twice: mailed once
+		}
+		m = append(m, x)
+	}
+	if len(m) == 1 {
+		return m[0]
+	}
+	return m
+}
+
+// banEvents builds a nats enforcer. What an earlier configuration left in
+// the outbox for another subject waits there, and the log says so.
+func banEvents(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+	n := e.NATS
+	cfg := enfnats.PublisherConfig{Conn: n.Conn(), Sink: "events/" + p.Name + "/" + n.Subject, MaxBuffer: n.MaxBuffer}
+	for sink, count := range deps.Outbox.OutboxSinks("events/" + p.Name + "/") {
+		if sink != cfg.Sink {
+			deps.Log.Warn("ban events of an earlier configuration wait on disk; they are sent when a nats enforcer of this pipeline uses that subject again", "outbox", sink, "events", count)
+		}
+	}
+	if n.Stream != "" {
+		cfg.JetStream = true
+		cfg.Streams = []enfnats.StreamSpec{{Name: n.Stream, Subjects: []string{n.Subject}, MaxAge: p.LongestBan()}}
+	}
+	pub, err := enfnats.NewPublisher(cfg, deps.Outbox, deps.Log)
+	if err != nil {
+		return nil, err
+	}
+	return enfnats.NewBanEvents(pub, n.Subject, deps.Node), nil
+}
+
+// config is the spec in the exec package's terms.
+func (e *ExecSpec) config(pipeline string) exec.Config {
+	return exec.Config{Ban: e.Ban, Unban: e.Unban, Start: e.Start, Stop: e.Stop, Shell: e.Shell,
+		Timeout: time.Duration(e.Timeout), Retries: e.Retries, Pipeline: pipeline}
+}
+
+// Config is the spec in the mail package's terms.
+func (m *MailSpec) Config() mail.Config {
+	return mail.Config{
+		To:       slices.Clone(m.To),
+		From:     m.From,
+		Sendmail: slices.Clone(m.Sendmail),
+		SMTP: mail.SMTP{
+			Addr: m.SMTP.Addr, TLS: m.SMTP.TLS, Username: m.SMTP.Username, Password: m.SMTP.Password,
+			PasswordFile: m.SMTP.PasswordFile, CA: m.SMTP.CA, Timeout: time.Duration(m.SMTP.Timeout),
+		},
+		Whois:         m.Whois,
+		WhoisServer:   m.WhoisServer,
+		Lines:         m.Lines,
+		On:            slices.Clone(m.On),
+		Batch:         time.Duration(m.Batch),
+		MaxPerHour:    m.MaxPerHour,
+		SubjectPrefix: m.SubjectPrefix,
+	}
+}
+
+var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
+
+// tableUse is the nftables table the pipelines checked so far use, and
+// where it was first named: logjail uses one table.
+type tableUse struct {
+	name string
+	at   Pos
+}
+
+// enforcers checks p's enforce entries, each by its kind, and what holds
+// across them: one nftables entry, one table for all pipelines, one nats
+// entry per subject.
+func (v validator) enforcers(p *Pipeline, fleet *FleetSpec, table *tableUse) {
+	nft := 0
+	subjects := map[string]Pos{}
+	for _, e := range p.Enforce {
+		k := kindOf(e)
+		if k == nil {
+			v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats, mail)", p.label())
+			continue
+		}
+		k.validate(v, p, e, fleet)
+		switch n := e.NFTables; {
+		case e.NATS != nil:
+			if at, dup := subjects[e.NATS.Subject]; dup {
+				v.fail(e.At, "%s: a second nats enforcer for subject %q (the first at %s)", p.label(), e.NATS.Subject, at)
+			}
+			subjects[e.NATS.Subject] = e.At
+		case n != nil:
+			if nft++; nft == 2 {
+				v.fail(n.At, "%s: a second nftables enforcer; list all ports in one", p.label())
+			}
+			if n.Table == "" {
+				n.Table = DefaultTable
+			}
+			if table.name != "" && n.Table != table.name {
+				v.fail(n.At, "%s: nftables table %q differs from %q used at %s; logjail uses one table", p.label(), n.Table, table.name, table.at)
+			}
+			*table = tableUse{n.Table, n.At}
+		}
+	}
+}
+
+// nftables checks a nftables enforcer and fills in its defaults.
+func (v validator) nftables(name string, n *NFTablesSpec) {
+	if n.Table != "" && !tableName.MatchString(n.Table) {
+		v.fail(n.At, "%s: nftables table %q: invalid name", name, n.Table)
+	}
+	if !choice(&n.Protocol, "tcp", "udp") {
+		v.fail(n.At, "%s: nftables protocol %q: want tcp or udp", name, n.Protocol)
+		return
+	}
+	if !choice(&n.Action, "drop", "reject") {
+		v.fail(n.At, "%s: nftables action %q: want drop or reject", name, n.Action)
+	}
+	for _, h := range n.Hooks {
+		if h != "input" && h != "forward" {
+			v.fail(n.At, "%s: nftables hook %q: want input or forward", name, h)
+		}
+	}
+	if len(n.Hooks) == 0 {
+		n.Hooks = []string{"input"}
+	}
+	n.PortNumbers = nil
+	if len(n.Ports) > maxPorts {
+		v.fail(n.At, "%s: %d ports; at most %d (leave ports out to ban all traffic)", name, len(n.Ports), maxPorts)
+		return
+	}
+	for _, port := range n.Ports {
+		num, err := strconv.ParseUint(port.S, 10, 64)
+		if err != nil {
+			l, lerr := net.LookupPort(n.Protocol, port.S)
+			if lerr != nil {
+				v.fail(port.At, "%s: port %q: not a number, nor a %s service name in /etc/services", name, port.S, n.Protocol)
+				continue
+			}
+			num = uint64(l)
+		}
+		if num == 0 || num > 65535 {
+			v.fail(port.At, "%s: port %d is out of range (1-65535)", name, num)
+			continue
+		}
+		n.PortNumbers = append(n.PortNumbers, uint16(num))
+	}
+}
+
+// choice reports whether *val is one of allowed; an empty one becomes the
+// first, the default.
+func choice(val *string, allowed ...string) bool {
+	if *val == "" {
+		*val = allowed[0]
+		return true
+	}
+	return slices.Contains(allowed, *val)
+}
+
+// mail checks a mail enforcer as the mailer will, without making one.
+func (v validator) mail(name string, m *MailSpec) {
+	at := m.At
+	bad := false
+	for _, d := range []struct {
+		key string
+		val Duration
+	}{{"batch", m.Batch}, {"smtp.timeout", m.SMTP.Timeout}} {
+		if d.val == Duration(Permanent) {
+			v.fail(m.Keys.at(at, d.key), "%s: mail: %s cannot be -1", name, d.key)
+			bad = true
+		}
+	}
+	for _, f := range []struct{ key, path string }{{"smtp.password_file", m.SMTP.PasswordFile}, {"smtp.ca", m.SMTP.CA}} {
+		if f.path != "" && !filepath.IsAbs(f.path) {
+			v.fail(m.Keys.at(at, f.key), "%s: mail: %s: %q is not absolute", name, f.key, f.path)
+			bad = true
+		}
+	}
+	if bad {
+		return
+	}
+	for _, err := range keyerr.Each(mail.Validate(m.Config())) {
+		v.fail(m.Keys.errAt(at, "", err), "%s: %v", name, err)
+	}
+}
