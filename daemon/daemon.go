@@ -18,8 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logjail/logjail/daemon/fleet"
 	"github.com/logjail/logjail/enforce"
-	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/enforce/nftables"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/ingest/file"
@@ -73,15 +73,9 @@ type Daemon struct {
 	firewall *firewallWatch
 	// bus carries every pipeline's bans to the bans sources (recidive).
 	bus *bans.Bus
-	// fleet is this node's fleet membership; nil without one.
-	fleet *fleet
-	// fleetStop stops the fleet's publisher and bans watch (once); it runs
+	// fleet is this node's fleet membership; nil without one. It stops
 	// after the runners' last commit, so their last messages are sent.
-	fleetStop func()
-	// fleetMu guards fleetPending: decisions from the fleet for pipelines
-	// not running yet.
-	fleetMu      sync.Mutex
-	fleetPending []enfnats.Event
+	fleet *fleet.Fleet
 	// mailers are the running mail enforcers (see mailerKey).
 	mailersMu sync.Mutex
 	mailers   map[mailerKey]*sharedMailer
@@ -179,7 +173,7 @@ func Run(ctx context.Context, opts Options) error {
 			if err := d.joinFleet(ctx); err != nil {
 				return fmt.Errorf("fleet: %w", err)
 			}
-			defer d.fleetStop()
+			defer d.fleet.Stop()
 		}
 	}
 	for _, p := range enabled {
@@ -258,7 +252,7 @@ wait:
 	wg.Wait()
 	d.stopAll()
 	if d.fleet != nil {
-		d.fleetStop()
+		d.fleet.Stop()
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.stops)) {
 		d.stops[name]()

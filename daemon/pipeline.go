@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/logjail/logjail/daemon/fleet"
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
@@ -53,7 +54,7 @@ type runner struct {
 	// storedTotals are the tracker's totals as last committed.
 	storedTotals state.Totals
 	// share is the pipeline's side of the fleet; nil when not shared.
-	share *share
+	share *fleet.Share
 	store *state.Store
 	scope state.ScopedPositions
 	log   *slog.Logger
@@ -335,9 +336,8 @@ func (r *runner) process(e ingest.Entry) {
 	}
 	r.uncommitted++
 	now := r.now()
-	if sh := e.Shared; sh != nil {
-		r.shared++
-		r.fail(match.Failure{Pipeline: r.name, Addr: sh.Addr, ID: sh.Addr.String(), Time: e.Time, User: sh.User, Line: e.Message}, now)
+	if rec := e.Recognised; rec != nil {
+		r.recognised(rec, &e, now)
 		return
 	}
 	var f match.Failure
@@ -369,12 +369,31 @@ func (r *runner) process(e ingest.Entry) {
 		return
 	}
 	r.matched++
-	// A failure this node ignores (ignoreip, its own addresses) is not
-	// given to the fleet either.
-	if r.share != nil && !r.stages.Tracker.Ignored(f.Addr) {
-		r.share.failure(f)
+	r.shareFailure(f)
+	r.fail(f, now)
+}
+
+// recognised counts a failure recognised before the pipeline (see
+// ingest.Recognised): one of the fleet's as the fleet's, a ban of another
+// pipeline as a failure this pipeline matched, shared with the fleet like
+// one.
+func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Time) {
+	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: e.Time, User: rec.User, HasUser: rec.User != "", Line: e.Message, Pos: e.Pos}
+	if rec.Fleet {
+		r.shared++
+	} else {
+		r.matched++
+		r.shareFailure(f)
 	}
 	r.fail(f, now)
+}
+
+// shareFailure gives a failure this node recognised to the fleet, unless
+// this node ignores it (ignoreip, its own addresses).
+func (r *runner) shareFailure(f match.Failure) {
+	if r.share != nil && !r.stages.Tracker.Ignored(f.Addr) {
+		r.share.Failure(f)
+	}
 }
 
 // fail counts a failure; a ban it causes carries the prefix's last lines.
