@@ -378,7 +378,11 @@ func (r *runner) process(e ingest.Entry) {
 // pipeline as a failure this pipeline matched, shared with the fleet like
 // one.
 func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Time) {
-	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: e.Time, User: rec.User, HasUser: rec.User != "", Line: e.Message, Pos: e.Pos}
+	at := e.Time
+	if at.IsZero() {
+		at = e.ReadAt
+	}
+	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, HasUser: rec.User != "", Line: e.Message, Pos: e.Pos}
 	if rec.Fleet {
 		r.shared++
 	} else {
