@@ -6,7 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
@@ -38,6 +41,19 @@ func openStore(t testing.TB, dir string) *state.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// buildRunner builds c's first enabled pipeline on store, not started,
+// with an enforcer that records what it is given.
+func buildRunner(t testing.TB, c *pipelines.Config, store *state.Store) (*runner, *decisions) {
+	t.Helper()
+	p := c.Enabled()[0]
+	st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &decisions{}
+	return newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now), rec
 }
 
 // runWithMetrics runs the daemon in-process in dry-run mode with c, its

@@ -1,17 +1,13 @@
 package daemon
 
 import (
-	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/ingest"
-	"github.com/logjail/logjail/ingest/bans"
-	"github.com/logjail/logjail/pipelines"
 )
 
 // A failure recognised before the pipeline (a ban of another pipeline, a
@@ -34,13 +30,8 @@ func TestRecognisedFailures(t *testing.T) {
 			dir := t.TempDir()
 			c := loadConfig(t, dir, "pipelines:\n  m:\n    enabled: true\n    maxretry: 2\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: ["+filepath.Join(dir, "m.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 			store := openStore(t, dir)
-			p := c.Enabled()[0]
-			st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
-			rec := &decisions{}
-			r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
+			r, _ := buildRunner(t, c, store)
+			st := r.stages
 			addr := netip.MustParseAddr(tc.addr)
 			line := "sshd banned " + tc.addr
 			for range 2 {
