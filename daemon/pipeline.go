@@ -323,7 +323,7 @@ func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Ti
 	if at.IsZero() {
 		at = e.ReadAt
 	}
-	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, HasUser: rec.User != "", Line: e.Message, Pos: e.Pos}
+	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, Line: e.Message}
 	if rec.Fleet {
 		r.shared++
 	} else {
