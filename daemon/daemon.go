@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logjail/logjail/daemon/fleet"
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
-	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/enforce/nftables"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/ingest/file"
@@ -74,15 +74,9 @@ type Daemon struct {
 	firewall *firewallWatch
 	// bus carries every pipeline's bans to the bans sources (recidive).
 	bus *bans.Bus
-	// fleet is this node's fleet membership; nil without one.
-	fleet *fleet
-	// fleetStop stops the fleet's publisher and bans watch (once); it runs
+	// fleet is this node's fleet membership; nil without one. It stops
 	// after the runners' last commit, so their last messages are sent.
-	fleetStop func()
-	// fleetMu guards fleetPending: decisions from the fleet for pipelines
-	// not running yet.
-	fleetMu      sync.Mutex
-	fleetPending []enfnats.Event
+	fleet *fleet.Fleet
 	// mailers share a mailer between identical mail blocks of the
 	// loaded configuration; a reload makes a new pool.
 	mailers *mail.Pool
@@ -149,7 +143,7 @@ func Run(ctx context.Context, opts Options) error {
 			if err := d.joinFleet(ctx); err != nil {
 				return fmt.Errorf("fleet: %w", err)
 			}
-			defer d.fleetStop()
+			defer d.fleet.Stop()
 		}
 	}
 	if err := d.startPipelines(ctx, enabled); err != nil {
@@ -158,11 +152,6 @@ func Run(ctx context.Context, opts Options) error {
 	return d.serve(ctx, srv, ln, cancel)
 }
 
-// openStateStore opens the state store. A dry run keeps its bans and positions
-// apart, so that trying a configuration never leaves bans that a real run
-// would enforce. The store opens before anything touches the firewall: a
-// damaged store stops logjail here, with the kernel's bans as they are
-// (reconciling with an empty store would remove them all).
 // openStateStore opens the store before anything touches the firewall: a
 // damaged store stops logjail here, with the kernel's bans as they are
 // (reconciling with an empty store would remove them all). A dry run keeps
@@ -250,7 +239,7 @@ func (d *Daemon) serve(ctx context.Context, srv *http.Server, ln net.Listener, c
 	wg.Wait()
 	d.stopAll()
 	if d.fleet != nil {
-		d.fleetStop()
+		d.fleet.Stop()
 	}
 	d.mu.RLock()
 	names := slices.Sorted(maps.Keys(d.enforcers))

@@ -43,6 +43,14 @@ func openStore(t testing.TB, dir string) *store.Store {
 	return s
 }
 
+// buildRunner builds c's first enabled pipeline on store, not started,
+// with an enforcer that records what it is given.
+func buildRunner(t testing.TB, c *pipelines.Config, s *store.Store) (*runner, *decisions) {
+	t.Helper()
+	rec := &decisions{}
+	return newTestRunner(t, c.Enabled()[0], s, enforce.Multi{rec}), rec
+}
+
 // runWithMetrics runs the daemon in-process in dry-run mode with c, its
 // state and socket under dir and metrics on a free loopback port, until
 // the test ends. log must tell the metrics address on addrs (see

@@ -4,6 +4,8 @@ import (
 	"container/list"
 	"net/netip"
 
+	"github.com/logjail/logjail/ingest"
+
 	"github.com/logjail/logjail/state"
 )
 
@@ -36,7 +38,7 @@ func newRecentLines(perKey, maxKeys int) *recentLines {
 
 // add remembers line for key.
 func (r *recentLines) add(key netip.Prefix, line string) {
-	line = truncate(line, maxRememberedLine)
+	line = ingest.Clip(line, maxRememberedLine)
 	r.dirty[key] = struct{}{}
 	el, ok := r.byKey[key]
 	if !ok {

@@ -3,13 +3,12 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/logjail/logjail/daemon/fleet"
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
@@ -54,7 +53,7 @@ type runner struct {
 	// storedTotals are the tracker's totals as last committed.
 	storedTotals state.Totals
 	// share is the pipeline's side of the fleet; nil when not shared.
-	share *share
+	share *fleet.Share
 	store *store.Store
 	scope store.ScopedPositions
 	log   *slog.Logger
@@ -147,63 +146,6 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 		dirty:    map[string][]byte{},
 		lines:    newRecentLines(min(st.Spec.MaxRetry, maxLinesPerBan), rememberedLines/min(st.Spec.MaxRetry, maxLinesPerBan)),
 	}
-}
-
-// restore loads the pipeline's stored bans, lifts those that expired while
-// logjail was stopped, and makes the enforcer match the store.
-func (r *runner) restore(ctx context.Context) error {
-	bans, err := r.store.Bans(r.name)
-	if err != nil {
-		return err
-	}
-	windows, err := r.store.Windows(r.name)
-	if err != nil {
-		return err
-	}
-	r.stages.Tracker.LoadWindows(windows)
-	now := r.now()
-	for _, d := range r.stages.Tracker.Restore(bans, now) {
-		if why, ok := strings.CutPrefix(d.Reason, state.RefusedReason); ok {
-			// Imported, or stored before the gate or a setting refused it.
-			// The enforcers' start below takes it out of the kernel.
-			r.log.Warn("stored ban refused by the gate; lifted", "addr", d.Prefix.String(), "reason", why)
-		} else {
-			r.log.Info("ban expired while stopped", "addr", d.Prefix.String())
-		}
-		if err := r.store.DeleteBan(r.name, d.Prefix); err != nil {
-			return err
-		}
-	}
-	totals, err := r.store.Totals(r.name)
-	if err != nil {
-		r.log.Warn("stored totals unreadable; counting from zero", "err", err)
-	}
-	r.stages.Tracker.LoadTotals(totals)
-	r.loadLines()
-	active := r.stages.Tracker.Active()
-	if len(active) > 0 {
-		r.log.Info("restoring bans", "count", len(active))
-	}
-	// An enforcer that cannot restore (an exec action's server down) must
-	// not keep the pipeline from starting: the bans are in the store, the
-	// failure is counted and logged, and the firewall watch repairs the
-	// kernel's side. Only the store's errors above are fatal.
-	if err := r.enforcer.Start(ctx, active, now); err != nil {
-		r.enforceErrors++
-		r.log.Error("restoring bans in an enforcer failed; the pipeline runs on", "err", err)
-	}
-	return nil
-}
-
-// loadLines puts back the failure lines remembered before a restart or a
-// reload, so a ban decided now still carries the lines that led to it.
-func (r *runner) loadLines() {
-	stored, bad, err := r.store.Lines(r.name)
-	if err != nil || bad > 0 {
-		r.log.Warn("some remembered failure lines are unreadable; bans go on without them", "records", bad, "err", err)
-	}
-	r.lines.load(stored)
-	r.storedTotals = r.stages.Tracker.Totals()
 }
 
 // run starts the sources and processes entries until ctx is done.
@@ -336,9 +278,8 @@ func (r *runner) process(e ingest.Entry) {
 	}
 	r.uncommitted++
 	now := r.now()
-	if sh := e.Shared; sh != nil {
-		r.shared++
-		r.fail(match.Failure{Pipeline: r.name, Addr: sh.Addr, ID: sh.Addr.String(), Time: e.Time, User: sh.User, Line: e.Message}, now)
+	if rec := e.Recognised; rec != nil {
+		r.recognised(rec, &e, now)
 		return
 	}
 	var f match.Failure
@@ -370,12 +311,35 @@ func (r *runner) process(e ingest.Entry) {
 		return
 	}
 	r.matched++
-	// A failure this node ignores (ignoreip, its own addresses) is not
-	// given to the fleet either.
-	if r.share != nil && !r.stages.Tracker.Ignored(f.Addr) {
-		r.share.failure(f)
+	r.shareFailure(f)
+	r.fail(f, now)
+}
+
+// recognised counts a failure recognised before the pipeline (see
+// ingest.Recognised): one of the fleet's as the fleet's, a ban of another
+// pipeline as a failure this pipeline matched, shared with the fleet like
+// one.
+func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Time) {
+	at := e.Time
+	if at.IsZero() {
+		at = e.ReadAt
+	}
+	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, Line: e.Message}
+	if rec.Fleet {
+		r.shared++
+	} else {
+		r.matched++
+		r.shareFailure(f)
 	}
 	r.fail(f, now)
+}
+
+// shareFailure gives a failure this node recognised to the fleet, unless
+// this node ignores it (ignoreip, its own addresses).
+func (r *runner) shareFailure(f match.Failure) {
+	if r.share != nil && !r.stages.Tracker.Ignored(f.Addr) {
+		r.share.Failure(f)
+	}
 }
 
 // fail counts a failure; a ban it causes carries the prefix's last lines.
@@ -442,132 +406,6 @@ func (r *runner) enforcePending(ctx context.Context) {
 		r.enforceErrors++
 		r.log.Error("enforcing", "err", e)
 	}
-}
-
-// commit stores, in one transaction, the positions of the processed
-// entries with the windows and bans they produced, then acknowledges the
-// entries that asked for it: an entry is acknowledged only after what it
-// caused is stored. After a crash the store holds positions and state that
-// match, so re-reading neither loses nor double-counts a failure.
-func (r *runner) commit() error {
-	r.enforcePending(context.Background())
-	r.pending.Positions = r.dirty
-	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
-	r.pending.Lines = append(r.pending.Lines, r.lines.changes()...)
-	if t := r.stages.Tracker.Totals(); t != r.storedTotals {
-		r.pending.Totals = &t
-	}
-	for _, o := range r.outboxes {
-		r.pending.Outbox = append(r.pending.Outbox, o.TakeOutbox()...)
-	}
-	if err := r.store.Commit(r.name, &r.pending); err != nil {
-		r.commitFailed(err)
-		return err // kept, and tried again at the next commit
-	}
-	for _, o := range r.outboxes {
-		o.Committed()
-	}
-	if r.pending.Totals != nil {
-		r.storedTotals = *r.pending.Totals
-	}
-	clear(r.dirty)
-	r.pending = store.Changes{}
-	for _, ack := range r.acks {
-		ack()
-	}
-	clear(r.acks)
-	r.acks = r.acks[:0]
-	r.uncommitted = 0
-	return nil
-}
-
-// commitLogEvery rate-limits the log of a failing store: a full disk fails
-// every commit, twenty a second.
-const commitLogEvery = time.Minute
-
-// commitFailed counts a failed commit and logs it, at most once per
-// commitLogEvery.
-func (r *runner) commitFailed(err error) {
-	r.commitErrors++
-	if now := time.Now(); now.Sub(r.commitLogged) >= commitLogEvery {
-		r.commitLogged = now
-		r.log.Error("committing state", "err", err, "failed_commits", r.commitErrors)
-	}
-}
-
-// decideManual carries out decisions asked for on the control socket (ban,
-// unban) so that what the client is told is what holds: they are stored
-// first, in their own transaction with their NATS messages, and only then
-// recorded in the tracker and given to the firewall and the other
-// enforcers. When the store fails nothing changed anywhere (tracker,
-// kernel, fleet) and the error says so. Whatever was pending is committed
-// before, so a stored manual unban is never undone by an older ban
-// committed after it.
-func (r *runner) decideManual(ds []state.Decision) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	if err := r.commit(); err != nil {
-		return fmt.Errorf("the state store cannot commit, nothing was changed: %w", err)
-	}
-	ctx := context.Background()
-	c := store.Changes{}
-	for _, d := range ds {
-		switch d.Kind {
-		case state.Ban:
-			c.Bans = append(c.Bans, d)
-		case state.Unban:
-			c.Unbans = append(c.Unbans, d.Prefix)
-		}
-	}
-	// Outboxed enforcers only stage messages: staged here, they are
-	// written with the decisions, and dropped unsent if that fails.
-	var others []enforce.Enforcer
-	enforce.Each(r.enforcer, func(e enforce.Enforcer) {
-		o, ok := e.(enforce.Outboxed)
-		if !ok {
-			others = append(others, e)
-			return
-		}
-		if err := e.Apply(ctx, ds); err != nil {
-			r.enforceErrors++
-			r.log.Error("enforcing", "err", err)
-		}
-		c.Outbox = append(c.Outbox, o.TakeOutbox()...)
-	})
-	if err := r.store.Commit(r.name, &c); err != nil {
-		r.commitFailed(err)
-		return fmt.Errorf("the state store cannot commit, nothing was changed: %w", err)
-	}
-	for _, o := range r.outboxes {
-		o.Committed()
-	}
-	for _, d := range ds {
-		switch d.Kind {
-		case state.Ban:
-			r.stages.Tracker.Record(d)
-			r.log.Info("ban", "addr", prefixText(d), "until", untilText(d), "reason", d.Reason)
-			if r.onBan != nil && d.Origin == "" {
-				r.onBan(d)
-			}
-		case state.Unban:
-			r.stages.Tracker.Lift(d)
-			r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
-			r.unbans++
-		}
-	}
-	for _, e := range others {
-		if err := e.Apply(ctx, ds); err != nil {
-			// Stored: the firewall watch and the next start repair the
-			// kernel from the store.
-			r.enforceErrors++
-			r.log.Error("enforcing", "err", err)
-		}
-	}
-	// The windows the bans settled and the totals; failing here loses
-	// nothing the client was told (the next commits retry).
-	_ = r.commit()
-	return nil
 }
 
 // errStopped answers a call to a runner that has stopped (a reload

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/logjail/logjail/daemon/fleet"
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
 	"github.com/logjail/logjail/ingest/bans"
@@ -77,19 +78,9 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 	if prev != nil {
 		d.carryOver(p, st, prev, deps)
 	}
-	var sh *share
-	if d.fleet != nil && d.opts.Config.Shared(p.Name) {
-		sh = &share{f: d.fleet, pipeline: p.Name}
-		src, err := d.fleet.source(p.Name, d.store.Scoped(p.Name))
-		if err != nil {
-			return fmt.Errorf("pipeline %s: fleet: %w", p.Name, err)
-		}
-		st.Sources = append(st.Sources, src)
-		if m, ok := enf.(enforce.Multi); ok {
-			enf = append(slices.Clip(m), sh) // flat: errors count per enforcer
-		} else {
-			enf = enforce.Multi{enf, sh}
-		}
+	sh, enf, err := d.shareOf(p.Name, st, enf)
+	if err != nil {
+		return fmt.Errorf("pipeline %s: fleet: %w", p.Name, err)
 	}
 	r := newRunner(st, enf, d.store, d.log, time.Now)
 	r.share = sh
@@ -108,7 +99,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 	}
 	d.run(r)
 	if sh != nil {
-		d.adoptPending(d.runCtx, p.Name)
+		d.fleet.Started(d.runCtx, p.Name)
 	}
 	return nil
 }
@@ -247,13 +238,13 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 			return nil, fmt.Errorf("nftables: %w", err)
 		}
 	}
-	d.mu.Lock() // the fleet's bans watch reads it (sharedNow)
+	d.mu.Lock() // the fleet's bans watch reads it (fleetDirectory.Shared)
 	d.opts.Config = cfg
 	d.mu.Unlock()
 	d.mailers = mail.NewPool(d.log.With("enforcer", "mail")) // the old mailers end with their last pipelines
 	d.servers.Store(natsServers(cfg))
 	if d.fleet != nil {
-		d.fleet.restream(cfg)
+		d.fleet.Reloaded(cfg)
 	}
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, trackers[p.Name]); err != nil {
@@ -284,7 +275,7 @@ func (d *Daemon) loadForReload() (*pipelines.Config, []*pipelines.Pipeline, erro
 	if !d.opts.DryRun && tableOf(enabled) != d.table {
 		return nil, nil, fmt.Errorf("the nftables table changes from %q to %q: that needs a restart", d.table, tableOf(enabled))
 	}
-	if err := d.fleetUnchanged(cfg); err != nil {
+	if err := fleet.Unchanged(d.opts.Config.Fleet, cfg.Fleet); err != nil && !d.opts.DryRun {
 		return nil, nil, err
 	}
 	for _, w := range cfg.Warnings {

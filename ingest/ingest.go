@@ -32,9 +32,11 @@ type Entry struct {
 	Fields map[string]string
 	// Pos is the source position just after this entry.
 	Pos Position
-	// Shared, when set, is a failure another node of the fleet recognised:
-	// it is counted as it is, without matching Message (its line).
-	Shared *Shared
+	// Recognised, when set, is a failure recognised before it reached the
+	// pipeline (by another node of the fleet, or a ban another pipeline
+	// decided): it is counted as it is, without matching; Message is its
+	// line.
+	Recognised *Recognised
 	// Ack, when set, is called once the entry's effects (its failure, a ban
 	// it caused, its position) are committed. Sources that redeliver
 	// unacknowledged records (JetStream) acknowledge them here, so a crash
@@ -42,11 +44,18 @@ type Entry struct {
 	Ack func()
 }
 
-// Shared is a failure recognised by another node (fleet mode).
-type Shared struct {
+// Recognised is a failure that needs no filter: a failure another node of
+// the fleet recognised, or a ban decided by another pipeline of this
+// logjail, which a recidive pipeline counts as a failure. Its time is the
+// entry's Time.
+type Recognised struct {
+	// Addr is the failing address (for a prefix ban, its first address).
 	Addr netip.Addr
 	User string
-	Node string
+	// Fleet tells a failure another node of the fleet recognised: counted
+	// as the fleet's, and never shared back. Node names that node.
+	Fleet bool
+	Node  string
 }
 
 // Position identifies how far a source has read. Key names the stream

@@ -473,8 +473,9 @@ func (w *jailWriter) match() string {
 	}
 	var b strings.Builder
 	if w.filterName == "recidive" {
-		// The bans source lays out a ban as logjail's own log line, which
-		// the shipped recidive filter reads; fail2ban's reads fail2ban's.
+		// The bans source hands over decisions already recognised; the
+		// shipped recidive filter reads logjail's own log, as fail2ban's
+		// reads fail2ban's.
 		// jail.conf passes mode to every filter; fail2ban's recidive has none.
 		if len(w.filterArgs) > 1 || (len(w.filterArgs) == 1 && w.filterArgs["mode"] == "") {
 			w.warn("filter", "arguments of fail2ban's recidive filter are not imported; the shipped recidive filter counts the bans of the pipelines listed")

@@ -54,9 +54,10 @@ func (b *Bus) Publish(e Event) {
 // eventBuffer is how far a subscriber may fall behind.
 const eventBuffer = 4096
 
-// Source delivers the ban events of the given pipelines as entries laid out
-// like logjail's own log line of a ban ("level=INFO msg=ban pipeline=P
-// addr=A"), so the shipped recidive filter reads both.
+// Source delivers the ban events of the given pipelines as entries whose
+// failure is already recognised (ingest.Recognised): the pipeline counts
+// each ban as a failure of its address, with no filter to run. A prefix
+// ban counts for the prefix's first address.
 type Source struct {
 	bus       *Bus
 	pipelines []string
@@ -102,16 +103,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		case <-ctx.Done():
 			return nil
 		case e := <-s.events:
-			addr := e.Prefix.String()
-			if e.Prefix.IsSingleIP() {
-				addr = e.Prefix.Addr().String()
-			}
-			entry := ingest.Entry{
-				Time:    e.Time,
-				ReadAt:  time.Now(),
-				Message: fmt.Sprintf("level=INFO msg=ban pipeline=%s addr=%s", e.Pipeline, addr),
-				Fields:  map[string]string{"pipeline": e.Pipeline},
-			}
+			entry := e.entry(time.Now())
 			select {
 			case out <- entry:
 				s.read.Add(1)
@@ -131,4 +123,20 @@ func (s *Source) Stats() ingest.Stats {
 	st := ingest.Stats{Read: s.read.Load(), Dropped: s.dropped.Load()}
 	s.health.Fill(&st)
 	return st
+}
+
+// entry is the event as a recognised failure of the banned address; its
+// line (kept with the bans it leads to) says which pipeline banned what.
+func (e Event) entry(now time.Time) ingest.Entry {
+	addr := e.Prefix.String()
+	if e.Prefix.IsSingleIP() {
+		addr = e.Prefix.Addr().String()
+	}
+	return ingest.Entry{
+		Time:       e.Time,
+		ReadAt:     now,
+		Message:    fmt.Sprintf("%s banned %s", e.Pipeline, addr),
+		Fields:     map[string]string{"pipeline": e.Pipeline},
+		Recognised: &ingest.Recognised{Addr: e.Prefix.Masked().Addr()},
+	}
 }

@@ -37,17 +37,20 @@ func TestSourceDeliversSubscribedPipelines(t *testing.T) {
 	bus.Publish(Event{Pipeline: "sshd", Prefix: netip.MustParsePrefix("203.0.113.7/32"), Time: at})
 	bus.Publish(Event{Pipeline: "other", Prefix: netip.MustParsePrefix("203.0.113.8/32"), Time: at})
 	bus.Publish(Event{Pipeline: "web", Prefix: netip.MustParsePrefix("2001:db8::/64"), Time: at})
-	for _, want := range []string{
-		"level=INFO msg=ban pipeline=sshd addr=203.0.113.7",
-		"level=INFO msg=ban pipeline=web addr=2001:db8::/64",
+	// Each ban is a recognised failure of its address (a prefix ban's
+	// first address), for the pipeline to count without a filter.
+	for _, want := range []struct{ line, addr string }{
+		{"sshd banned 203.0.113.7", "203.0.113.7"},
+		{"web banned 2001:db8::/64", "2001:db8::"},
 	} {
 		select {
 		case e := <-out:
-			if e.Message != want || !e.Time.Equal(at) {
-				t.Errorf("got %q at %v, want %q", e.Message, e.Time, want)
+			rec := e.Recognised
+			if e.Message != want.line || !e.Time.Equal(at) || rec == nil || rec.Addr.String() != want.addr || rec.Fleet {
+				t.Errorf("got %q at %v recognised %+v, want %q of %s", e.Message, e.Time, rec, want.line, want.addr)
 			}
 		case <-time.After(5 * time.Second):
-			t.Fatalf("no entry for %q", want)
+			t.Fatalf("no entry for %q", want.line)
 		}
 	}
 	select {

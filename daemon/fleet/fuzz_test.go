@@ -1,4 +1,4 @@
-package daemon
+package fleet
 
 import (
 	"encoding/json"
@@ -16,18 +16,27 @@ import (
 	"github.com/logjail/logjail/state/gate"
 )
 
-// fuzzServer is the NATS server of the fleets below.
-var fuzzServer = netip.MustParseAddr("198.51.100.53")
+// natsServer is the NATS server of the test fleets.
+var natsServer = netip.MustParseAddr("198.51.100.53")
 
-func fuzzFleet() *fleet {
-	return &fleet{spec: &pipelines.FleetSpec{Node: "self"}, servers: []netip.Addr{fuzzServer}, log: slog.New(slog.DiscardHandler)}
+// testBounds are the daemon's bounds on a ban's lines.
+var testBounds = Bounds{Lines: 50, LineBytes: 512}
+
+// testFleet is node "self" of a fleet whose NATS server is natsServer.
+func testFleet(dir Directory) *Fleet {
+	return &Fleet{spec: &pipelines.FleetSpec{Node: "self"}, servers: []netip.Addr{natsServer}, bounds: testBounds, dir: dir, log: slog.New(slog.DiscardHandler), stop: func() {}}
+}
+
+// testTracker is a pipeline's tracker whose gate knows natsServer.
+func testTracker() *state.Tracker {
+	return state.NewTracker(state.Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 32, IPv6Prefix: 64, Servers: gate.NewSet(netip.PrefixFrom(natsServer, 32))})
 }
 
 // FuzzFleetFailure decodes any bytes as a failure another node shared. A
 // delivered failure names a host address (unmapped, not the NATS server),
 // is not dated in the future, and its text is valid UTF-8 within bounds.
 func FuzzFleetFailure(f *testing.F) {
-	long := strings.Repeat("é", maxRememberedLine)
+	long := strings.Repeat("é", testBounds.LineBytes)
 	for _, s := range []struct{ node, data string }{
 		{"b", `{"addr":"203.0.113.7","time":"2026-11-25T07:00:00Z","user":"root","line":"Failed password for root from 203.0.113.7"}`},
 		{"b", `{"addr":"::ffff:203.0.113.7","time":"2026-11-25T07:00:00+01:00","line":""}`},
@@ -39,18 +48,22 @@ func FuzzFleetFailure(f *testing.F) {
 	} {
 		f.Add(s.node, []byte(s.data))
 	}
-	fl := fuzzFleet()
+	fl := testFleet(nil)
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, node string, data []byte) {
 		e, v := fl.decodeFailure(map[string][]string{headerNode: {node}}, data, now)
 		if v != nats.Deliver {
 			return
 		}
-		a := e.Shared.Addr
-		if !state.HostAddress(a) || a.Is4In6() || a == fuzzServer || e.Time.IsZero() || e.Time.After(now) {
+		rec := e.Recognised
+		if rec == nil || !rec.Fleet {
+			t.Fatalf("delivered %+v without a fleet failure", e)
+		}
+		a := rec.Addr
+		if !state.HostAddress(a) || a.Is4In6() || a == natsServer || e.Time.IsZero() || e.Time.After(now) {
 			t.Fatalf("delivered %+v", e)
 		}
-		if !utf8.ValidString(e.Message) || !utf8.ValidString(e.Host) || len(e.Message) > maxRememberedLine || len(e.Host) > 64 {
+		if !utf8.ValidString(e.Message) || !utf8.ValidString(e.Host) || len(e.Message) > testBounds.LineBytes || len(e.Host) > 64 {
 			t.Fatalf("text %q from %q", e.Message, e.Host)
 		}
 	})
@@ -73,7 +86,7 @@ func FuzzFleetBan(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	d := &Daemon{fleet: fuzzFleet(), log: slog.New(slog.DiscardHandler)}
+	fl := testFleet(nil)
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var ev enfnats.Event
@@ -81,18 +94,14 @@ func FuzzFleetBan(f *testing.F) {
 			return // skipped, as followBans does
 		}
 		ev.Received = ev.Time
-		r := &runner{
-			name:   "sshd",
-			stages: &pipelines.Stages{Tracker: state.NewTracker(state.Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 32, IPv6Prefix: 64, Servers: gate.NewSet(netip.PrefixFrom(fuzzServer, 32))})},
-			log:    slog.New(slog.DiscardHandler),
-		}
-		d.adoptOne(r, ev, now)
-		for _, dec := range r.toEnforce {
+		var applied []state.Decision
+		fl.adoptOne(TrackerBans(testTracker(), now, func(d state.Decision) { applied = append(applied, d) }), ev)
+		for _, dec := range applied {
 			if dec.Kind != state.Ban {
 				continue
 			}
 			p := dec.Prefix
-			if !state.HostAddress(p.Addr()) || p != p.Masked() || p.Contains(fuzzServer) {
+			if !state.HostAddress(p.Addr()) || p != p.Masked() || p.Contains(natsServer) {
 				t.Fatalf("adopted a ban of %v", p)
 			}
 			text := append([]string{dec.Reason, dec.Origin}, dec.Lines...)
@@ -101,33 +110,9 @@ func FuzzFleetBan(f *testing.F) {
 					t.Fatalf("text %q", s)
 				}
 			}
-			if len(dec.Lines) > maxLinesPerBan || len(dec.Origin) > 64 {
+			if len(dec.Lines) > testBounds.Lines || len(dec.Origin) > 64 {
 				t.Fatalf("%d lines, origin %q", len(dec.Lines), dec.Origin)
 			}
 		}
 	})
-}
-
-// What the fleet sends stays valid UTF-8 when cut to its bound (found by
-// FuzzFleetFailure and FuzzFleetBan: a cut inside a character).
-func TestTruncateKeepsUTF8(t *testing.T) {
-	for _, tc := range []struct {
-		name, in string
-		n        int
-		want     string
-	}{
-		{"short", "abc", 5, "abc"},
-		{"ascii cut", "abcdef", 3, "abc"},
-		{"cut inside a character", "aé", 2, "a"},
-		{"cut after a character", "aéb", 3, "aé"},
-		{"four-byte character", "😀x", 3, ""},
-		{"not UTF-8, short", "a\xffb", 10, "a\uFFFDb"},
-		{"not UTF-8, cut", "\xff\xfe", 4, "\uFFFD"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := truncate(tc.in, tc.n); got != tc.want || len(got) > tc.n {
-				t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
-			}
-		})
-	}
 }
