@@ -1,7 +1,8 @@
-package pipelines
+package fail2banimport
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +12,12 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/logjail/logjail/pipelines"
 )
 
 // fail2banDir copies the installed /etc/fail2ban into a temporary
-// directory and lays testdata/fail2ban/jail.local over it.
+// directory and lays testdata/jail.local over it.
 func fail2banDir(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("/etc/fail2ban/jail.conf"); err != nil {
@@ -27,7 +30,7 @@ func fail2banDir(t *testing.T) string {
 	if out, err := exec.Command("cp", "-r", "/etc/fail2ban", dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
-	local, err := os.ReadFile("testdata/fail2ban/jail.local")
+	local, err := os.ReadFile("testdata/jail.local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,9 +40,9 @@ func fail2banDir(t *testing.T) string {
 	return dir
 }
 
-func TestImportFail2ban(t *testing.T) {
+func TestImport(t *testing.T) {
 	dir := fail2banDir(t)
-	text, warnings, err := ImportFail2ban(dir)
+	text, warnings, err := Import(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,11 +50,11 @@ func TestImportFail2ban(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(cfgPath)
+	cfg, err := pipelines.Load(cfgPath)
 	if err != nil {
 		t.Fatalf("the imported configuration does not load: %v\n%s", err, text)
 	}
-	byName := map[string]*Pipeline{}
+	byName := map[string]*pipelines.Pipeline{}
 	for _, p := range cfg.Enabled() {
 		byName[p.Name] = p
 	}
@@ -63,8 +66,8 @@ func TestImportFail2ban(t *testing.T) {
 	if sshd.Ingest[0].Journald == nil || len(sshd.JournalMatch) == 0 {
 		t.Errorf("sshd with backend systemd: want a journald source with the filter's journalmatch, got %+v", sshd.Ingest[0])
 	}
-	if sshd.MaxRetry != 5 || FormatDuration(DurationOf(sshd.FindTime)) != "1d" || FormatDuration(DurationOf(sshd.BanTime)) != "2w" {
-		t.Errorf("sshd policy: %d %v %v", sshd.MaxRetry, DurationOf(sshd.FindTime), DurationOf(sshd.BanTime))
+	if sshd.MaxRetry != 5 || pipelines.FormatDuration(pipelines.DurationOf(sshd.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(sshd.BanTime)) != "2w" {
+		t.Errorf("sshd policy: %d %v %v", sshd.MaxRetry, pipelines.DurationOf(sshd.FindTime), pipelines.DurationOf(sshd.BanTime))
 	}
 	if len(sshd.IgnoreIP) != 1 || netipString(sshd.IgnoreIP[0]) != "127.0.0.0/8" {
 		t.Errorf("sshd ignoreip %v", sshd.IgnoreIP)
@@ -85,7 +88,7 @@ func TestImportFail2ban(t *testing.T) {
 	}
 
 	custom := byName["custom"]
-	if custom == nil || custom.MaxRetry != 3 || DurationOf(custom.BanTime) != Permanent {
+	if custom == nil || custom.MaxRetry != 3 || pipelines.DurationOf(custom.BanTime) != pipelines.Permanent {
 		t.Fatalf("custom: %+v", custom)
 	}
 	if !strings.Contains(text, `fail2ban: "`+dir+`/filter.d/sshd.conf[mode=aggressive]"`) {
@@ -117,7 +120,7 @@ func TestImportFail2ban(t *testing.T) {
 			t.Errorf("no %s pipeline:\n%s", tc.jail, text)
 			continue
 		}
-		var mails []*MailSpec
+		var mails []*pipelines.MailSpec
 		for _, e := range p.Enforce {
 			if e.Mail != nil {
 				mails = append(mails, e.Mail)
@@ -138,7 +141,7 @@ func TestImportFail2ban(t *testing.T) {
 			t.Errorf("%s: %v", tc.jail, err)
 		}
 	}
-	for _, p := range []*Pipeline{sshd, web, custom} {
+	for _, p := range []*pipelines.Pipeline{sshd, web, custom} {
 		for _, e := range p.Enforce {
 			if e.Mail != nil {
 				t.Errorf("%s has a mail enforcer, but no mail action", p.Name)
@@ -179,7 +182,7 @@ func TestImportFail2ban(t *testing.T) {
 	}
 }
 
-func netipString(p Prefix) string { return p.String() }
+func netipString(p pipelines.Prefix) string { return netip.Prefix(p).String() }
 
 // Every key of a mail enforcer reaches enforce/mail.Config (kept here
 // beside the importer, which writes such blocks).
@@ -212,7 +215,7 @@ pipelines:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(cfgPath)
+	cfg, err := pipelines.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,16 +235,16 @@ pipelines:
 }
 
 // imported is one import of a fixture: the YAML, its warnings, and the
-// configuration as Load reads it.
+// configuration as pipelines.Load reads it.
 type imported struct {
 	dir      string // the fail2ban directory, absolute
 	text     string
 	warnings []string
-	cfg      *Config
+	cfg      *pipelines.Config
 	doc      map[string]any // the YAML as plain data, to see which keys are written
 }
 
-func (im *imported) pipeline(t *testing.T, name string) *Pipeline {
+func (im *imported) pipeline(t *testing.T, name string) *pipelines.Pipeline {
 	t.Helper()
 	for _, p := range im.cfg.Pipelines {
 		if p.Name == name {
@@ -279,7 +282,7 @@ func (im *imported) warned(s string) []string {
 }
 
 // importFixture copies the installed /etc/fail2ban to ROOT/etc/fail2ban,
-// lays testdata/fail2ban/cases/FIXTURE over it as jail.local (with vars
+// lays testdata/cases/FIXTURE over it as jail.local (with vars
 // replaced), imports it as `logjail import-fail2ban fail2ban` run in
 // ROOT/etc would, writes the YAML to ROOT/out, and loads it as `logjail
 // validate --config ../out/imported.yaml` run in ROOT/elsewhere would:
@@ -287,7 +290,7 @@ func (im *imported) warned(s string) []string {
 func importFixture(t *testing.T, fixture string, vars map[string]string) *imported {
 	t.Helper()
 	dir := fail2banDir(t)
-	local, err := os.ReadFile(filepath.Join("testdata/fail2ban/cases", fixture))
+	local, err := os.ReadFile(filepath.Join("testdata/cases", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +315,7 @@ func importFixture(t *testing.T, fixture string, vars map[string]string) *import
 		}
 	}
 	t.Chdir(etc)
-	yamlText, warnings, err := ImportFail2ban("fail2ban")
+	yamlText, warnings, err := Import("fail2ban")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +323,7 @@ func importFixture(t *testing.T, fixture string, vars map[string]string) *import
 		t.Fatal(err)
 	}
 	t.Chdir(filepath.Join(root, "elsewhere"))
-	cfg, err := Load("../out/imported.yaml")
+	cfg, err := pipelines.Load("../out/imported.yaml")
 	if err != nil {
 		t.Fatalf("the imported configuration does not load from another folder: %v\n%s", err, yamlText)
 	}
@@ -332,7 +335,7 @@ func importFixture(t *testing.T, fixture string, vars map[string]string) *import
 }
 
 // What import-fail2ban writes means what the jails mean, wherever the YAML
-// is read from: each case is a jail.local in testdata/fail2ban/cases.
+// is read from: each case is a jail.local in testdata/cases.
 func TestImportFail2banCases(t *testing.T) {
 	tests := []struct {
 		name, fixture string
@@ -409,8 +412,8 @@ func TestImportFail2banCases(t *testing.T) {
 				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Rules.Failregex) == 0 {
 					t.Errorf("recidive: want the shipped recidive filter, got %+v", r.Match)
 				}
-				if r.MaxRetry != 3 || FormatDuration(DurationOf(r.FindTime)) != "1d" || FormatDuration(DurationOf(r.BanTime)) != "1w" {
-					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, DurationOf(r.FindTime), DurationOf(r.BanTime))
+				if r.MaxRetry != 3 || pipelines.FormatDuration(pipelines.DurationOf(r.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(r.BanTime)) != "1w" {
+					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, pipelines.DurationOf(r.FindTime), pipelines.DurationOf(r.BanTime))
 				}
 				if n := r.Enforce[0].NFTables; n == nil || len(n.PortNumbers) != 0 {
 					t.Errorf("recidive: want every port banned, got %+v", r.Enforce[0].NFTables)
@@ -482,11 +485,11 @@ func TestImportFail2banCases(t *testing.T) {
 					p := im.pipeline(t, tc.jail)
 					var ignore []string
 					for _, ip := range p.IgnoreIP {
-						ignore = append(ignore, ip.String())
+						ignore = append(ignore, netipString(ip))
 					}
-					if p.MaxRetry != tc.maxretry || DurationOf(p.FindTime) != tc.findtime || DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
+					if p.MaxRetry != tc.maxretry || pipelines.DurationOf(p.FindTime) != tc.findtime || pipelines.DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
 						t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q increment %v; want %d %v %v %q %v", tc.jail,
-							p.MaxRetry, DurationOf(p.FindTime), DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
+							p.MaxRetry, pipelines.DurationOf(p.FindTime), pipelines.DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
 					}
 				}
 			},
@@ -506,12 +509,12 @@ func TestImportFail2banCases(t *testing.T) {
 	}
 }
 
-// A host name in ignoreip is kept when it resolves here (Load resolves it,
+// A host name in ignoreip is kept when it resolves here (pipelines.Load resolves it,
 // as fail2ban does); one that does not is left out with a warning.
 func TestImportKeepsResolvableHostNames(t *testing.T) {
 	for name, want := range map[string]bool{"localhost": true, "trusted.example.invalid": false, "10.0.0.0/33": false, "a|b": false} {
-		if got := resolves(name); got != want {
-			t.Errorf("resolves(%q) = %v, want %v", name, got, want)
+		if got := pipelines.HostResolves(name); got != want {
+			t.Errorf("HostResolves(%q) = %v, want %v", name, got, want)
 		}
 	}
 }
