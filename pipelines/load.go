@@ -50,96 +50,19 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	d := &decoder{}
-	var defaults []keyed
-	pipes := map[string][]keyed{}
-	pipeAt := map[string]*yaml.Node{}
-	var order []string
-	var fleet *yaml.Node
+	var top merged
 	for _, f := range files {
 		root, err := parseFile(d, f)
 		if err != nil {
 			d.errs = append(d.errs, err)
 			continue
 		}
-		if root == nil {
-			continue // empty file
-		}
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
-			switch k.Value {
-			case "defaults":
-				if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
-					d.errorf(v, "defaults: expected a mapping")
-					continue
-				}
-				defaults = mergeKeys(defaults, v)
-			case "pipelines":
-				if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
-					d.errorf(v, "pipelines: expected a mapping of pipeline names")
-					continue
-				}
-				for j := 0; j+1 < len(v.Content); j += 2 {
-					name, body := resolve(v.Content[j]), resolve(v.Content[j+1])
-					if !pipelineName.MatchString(name.Value) {
-						d.errorf(name, "pipelines: invalid pipeline name %q (letters, digits, '_', '-', '.', at most 28)", name.Value)
-						continue
-					}
-					if body.Kind != yaml.MappingNode && body.Tag != "!!null" {
-						d.errorf(body, "pipelines.%s: expected a mapping", name.Value)
-						continue
-					}
-					if _, ok := pipes[name.Value]; !ok {
-						order = append(order, name.Value)
-						pipeAt[name.Value] = name
-					}
-					pipes[name.Value] = mergeKeys(pipes[name.Value], body)
-				}
-			case "fleet":
-				fleet = v // a later file's fleet replaces an earlier one's
-			default:
-				d.errorf(k, "unknown top-level key %q (known: defaults, fleet, pipelines)", k.Value)
-			}
+		if root != nil { // nil: an empty file
+			top.add(d, root)
 		}
 	}
-
-	// Defaults are checked on their own too, so a typo there is reported
-	// even when every pipeline overrides the key.
-	var scratch Pipeline
-	d.decodeStruct(mappingOf(defaults, nil), reflect.ValueOf(&scratch).Elem(), "defaults")
-
-	cfg := &Config{Files: files}
-	if fleet != nil && fleet.Tag != "!!null" {
-		cfg.Fleet = &FleetSpec{}
-		d.decodeStruct(fleet, reflect.ValueOf(cfg.Fleet).Elem(), "fleet")
-	}
-	slices.Sort(order)
-	for _, name := range order {
-		p := &Pipeline{
-			Name:       name,
-			MaxRetry:   DefaultMaxRetry,
-			FindTime:   Duration(DefaultFindTime),
-			BanTime:    Duration(DefaultBanTime),
-			MaxTracked: DefaultMaxTracked,
-			IPv4Prefix: DefaultIPv4Prefix,
-			IPv6Prefix: DefaultIPv6Prefix,
-			DBPurgeAge: Duration(DefaultDBPurgeAge),
-		}
-		at := pipeAt[name]
-		merged := mergeKeys(slices.Clone(defaults), mappingOf(pipes[name], at))
-		d.decodeStruct(mappingOf(merged, at), reflect.ValueOf(p).Elem(), "pipelines."+name)
-		p.At = d.pos(at)
-		p.keyAt, p.keyFrom = map[string]Pos{}, map[string]string{}
-		for _, e := range merged {
-			p.keyAt[e.key.Value] = d.pos(resolve(e.val))
-			p.keyFrom[e.key.Value] = "pipelines." + name
-		}
-		for _, e := range defaults {
-			if p.keyAt[e.key.Value] == d.pos(resolve(e.val)) {
-				p.keyFrom[e.key.Value] = "defaults"
-			}
-		}
-		cfg.Pipelines = append(cfg.Pipelines, p)
-	}
+	cfg := top.decode(d)
+	cfg.Files = files
 	if len(d.errs) == 0 {
 		v := validator{decoder: d, dir: filepath.Dir(files[0])}
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
@@ -152,6 +75,114 @@ func Load(path string) (*Config, error) {
 	}
 	cfg.Warnings = d.warnings
 	return cfg, nil
+}
+
+// merged is the top level of every file, merged: the keys of defaults and
+// of each pipeline, and the last file's fleet block.
+type merged struct {
+	defaults []keyed
+	pipes    map[string][]keyed
+	pipeAt   map[string]*yaml.Node // where each pipeline is first named
+	order    []string
+	fleet    *yaml.Node
+}
+
+// add merges one file's top-level mapping.
+func (m *merged) add(d *decoder, root *yaml.Node) {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
+		switch k.Value {
+		case "defaults":
+			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+				d.errorf(v, "defaults: expected a mapping")
+				continue
+			}
+			m.defaults = mergeKeys(m.defaults, v)
+		case "pipelines":
+			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+				d.errorf(v, "pipelines: expected a mapping of pipeline names")
+				continue
+			}
+			m.addPipelines(d, v)
+		case "fleet":
+			m.fleet = v // a later file's fleet replaces an earlier one's
+		default:
+			d.errorf(k, "unknown top-level key %q (known: defaults, fleet, pipelines)", k.Value)
+		}
+	}
+}
+
+// addPipelines merges the pipelines mapping of one file.
+func (m *merged) addPipelines(d *decoder, v *yaml.Node) {
+	if m.pipes == nil {
+		m.pipes, m.pipeAt = map[string][]keyed{}, map[string]*yaml.Node{}
+	}
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		name, body := resolve(v.Content[j]), resolve(v.Content[j+1])
+		if !pipelineName.MatchString(name.Value) {
+			d.errorf(name, "pipelines: invalid pipeline name %q (letters, digits, '_', '-', '.', at most 28)", name.Value)
+			continue
+		}
+		if body.Kind != yaml.MappingNode && body.Tag != "!!null" {
+			d.errorf(body, "pipelines.%s: expected a mapping", name.Value)
+			continue
+		}
+		if _, ok := m.pipes[name.Value]; !ok {
+			m.order = append(m.order, name.Value)
+			m.pipeAt[name.Value] = name
+		}
+		m.pipes[name.Value] = mergeKeys(m.pipes[name.Value], body)
+	}
+}
+
+// decode decodes the merged configuration into specs, the built-in
+// defaults under what the files say.
+func (m *merged) decode(d *decoder) *Config {
+	// Defaults are checked on their own too, so a typo there is reported
+	// even when every pipeline overrides the key.
+	var scratch Pipeline
+	d.decodeStruct(mappingOf(m.defaults, nil), reflect.ValueOf(&scratch).Elem(), "defaults")
+
+	cfg := &Config{}
+	if m.fleet != nil && m.fleet.Tag != "!!null" {
+		cfg.Fleet = &FleetSpec{}
+		d.decodeStruct(m.fleet, reflect.ValueOf(cfg.Fleet).Elem(), "fleet")
+	}
+	slices.Sort(m.order)
+	for _, name := range m.order {
+		cfg.Pipelines = append(cfg.Pipelines, m.pipeline(d, name))
+	}
+	return cfg
+}
+
+// pipeline decodes one pipeline, remembering where each key was written
+// and whether it came from defaults.
+func (m *merged) pipeline(d *decoder, name string) *Pipeline {
+	p := &Pipeline{
+		Name:       name,
+		MaxRetry:   DefaultMaxRetry,
+		FindTime:   Duration(DefaultFindTime),
+		BanTime:    Duration(DefaultBanTime),
+		MaxTracked: DefaultMaxTracked,
+		IPv4Prefix: DefaultIPv4Prefix,
+		IPv6Prefix: DefaultIPv6Prefix,
+		DBPurgeAge: Duration(DefaultDBPurgeAge),
+	}
+	at := m.pipeAt[name]
+	keys := mergeKeys(slices.Clone(m.defaults), mappingOf(m.pipes[name], at))
+	d.decodeStruct(mappingOf(keys, at), reflect.ValueOf(p).Elem(), "pipelines."+name)
+	p.At = d.pos(at)
+	p.keyAt, p.keyFrom = map[string]Pos{}, map[string]string{}
+	for _, e := range keys {
+		p.keyAt[e.key.Value] = d.pos(resolve(e.val))
+		p.keyFrom[e.key.Value] = "pipelines." + name
+	}
+	for _, e := range m.defaults {
+		if p.keyAt[e.key.Value] == d.pos(resolve(e.val)) {
+			p.keyFrom[e.key.Value] = "defaults"
+		}
+	}
+	return p
 }
 
 func configFiles(path string) ([]string, error) {
