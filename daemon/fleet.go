@@ -63,7 +63,7 @@ const (
 
 // fleet is this node's membership.
 type fleet struct {
-	spec *pipelines.FleetSpec
+	spec *pipelines.Fleet
 	// failures and bans publish the two outboxes.
 	failures, bans *enfnats.Publisher
 	// servers are the NATS servers' addresses: the fleet never bans them,
@@ -140,7 +140,7 @@ func natsServers(cfg *pipelines.Config) []netip.Prefix {
 				urls = append(urls, in.NATS.URL)
 			}
 		}
-		for _, e := range p.Enforce {
+		for _, e := range p.Plan.Enforce {
 			if e.NATS != nil {
 				urls = append(urls, e.NATS.URL)
 			}

@@ -20,7 +20,7 @@ import (
 var fuzzServer = netip.MustParseAddr("198.51.100.53")
 
 func fuzzFleet() *fleet {
-	return &fleet{spec: &pipelines.FleetSpec{Node: "self"}, servers: []netip.Addr{fuzzServer}, log: slog.New(slog.DiscardHandler)}
+	return &fleet{spec: &pipelines.Fleet{Node: "self"}, servers: []netip.Addr{fuzzServer}, log: slog.New(slog.DiscardHandler)}
 }
 
 // FuzzFleetFailure decodes any bytes as a failure another node shared. A

@@ -29,7 +29,7 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 		return enforce.DryRun{Log: d.log}
 	}
 	var m enforce.Multi
-	for _, e := range p.Enforce {
+	for _, e := range p.Plan.Enforce {
 		switch {
 		case e.NFTables != nil:
 			m = append(m, d.enf)
@@ -74,7 +74,7 @@ func (d *Daemon) enforcerOf(ctx context.Context, p *pipelines.Pipeline) enforce.
 // banEvents starts the publisher of a nats enforcer. It runs until the
 // pipeline stops (after the runner's last commit, so the last events are
 // sent too); what it could not send stays in the store's outbox.
-func (d *Daemon) banEvents(p *pipelines.Pipeline, n *pipelines.NATSEventsSpec) (*enfnats.BanEvents, error) {
+func (d *Daemon) banEvents(p *pipelines.Pipeline, n *pipelines.NATSEvents) (*enfnats.BanEvents, error) {
 	cfg := enfnats.PublisherConfig{Conn: n.Conn(), Sink: "events/" + p.Name + "/" + n.Subject, MaxBuffer: n.MaxBuffer}
 	for sink, count := range d.store.OutboxSinks("events/" + p.Name + "/") {
 		if sink != cfg.Sink {

@@ -11,9 +11,6 @@ import (
 	"github.com/logjail/logjail/enforce/exec"
 	"github.com/logjail/logjail/enforce/mail"
 	"github.com/logjail/logjail/ingest/nats"
-
-	"github.com/logjail/logjail/match"
-	"github.com/logjail/logjail/state"
 )
 
 // Built-in defaults, fail2ban's where it has one.
@@ -40,8 +37,10 @@ type Config struct {
 	Warnings []string
 	// Pipelines holds every declared pipeline, enabled or not, by name.
 	Pipelines []*Pipeline
-	// Fleet is the fleet this logjail belongs to, or nil.
-	Fleet *FleetSpec
+	// FleetSpec is the fleet block as written, or nil; Fleet is it
+	// resolved, the fleet this logjail belongs to.
+	FleetSpec *FleetSpec
+	Fleet     *Fleet
 }
 
 // Enabled returns the enabled pipelines.
@@ -94,12 +93,9 @@ type Pipeline struct {
 
 	Enforce []EnforceSpec `yaml:"enforce"`
 
-	// Rules are the resolved match rules (filter file, mode and inline
-	// regexes combined), filled in by Load for enabled pipelines.
-	Rules match.Rules `yaml:"-"`
-	// JournalMatch is a fail2ban filter's journalmatch, used by a journald
-	// source of this pipeline that sets no match of its own.
-	JournalMatch []string `yaml:"-"`
+	// Plan is what Load resolved from this spec (filter rules, defaults,
+	// looked-up ports); Build reads it.
+	Plan *Plan `yaml:"-"`
 
 	// keyAt and keyFrom say where each key's value was written and whether
 	// it came from defaults, so an error points at the line to change.
@@ -151,9 +147,6 @@ type IncrementSpec struct {
 	RndTime Text `yaml:"rndtime"`
 	// OverallJails counts earlier bans in every pipeline, not only this one.
 	OverallJails bool `yaml:"overalljails"`
-
-	// Resolved is the checked policy, filled in by Load.
-	Resolved state.Increment `yaml:"-"`
 }
 
 // IngestSpec is one source; exactly one kind is set.
@@ -432,9 +425,6 @@ type NFTablesSpec struct {
 	Action string `yaml:"action"`
 	// Hooks are the chains to filter in: input (default), forward.
 	Hooks []string `yaml:"hooks"`
-
-	// PortNumbers are Ports resolved by Load.
-	PortNumbers []uint16 `yaml:"-"`
 }
 
 // FilterFile is a filter declaration (pipelines/filters/NAME.yaml).

@@ -63,7 +63,7 @@ func TestImport(t *testing.T) {
 	if sshd == nil {
 		t.Fatalf("no sshd pipeline:\n%s", text)
 	}
-	if sshd.Ingest[0].Journald == nil || len(sshd.JournalMatch) == 0 {
+	if sshd.Ingest[0].Journald == nil || len(sshd.Plan.JournalMatch) == 0 {
 		t.Errorf("sshd with backend systemd: want a journald source with the filter's journalmatch, got %+v", sshd.Ingest[0])
 	}
 	if sshd.MaxRetry != 5 || pipelines.FormatDuration(pipelines.DurationOf(sshd.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(sshd.BanTime)) != "2w" {
@@ -72,16 +72,16 @@ func TestImport(t *testing.T) {
 	if len(sshd.IgnoreIP) != 1 || netipString(sshd.IgnoreIP[0]) != "127.0.0.0/8" {
 		t.Errorf("sshd ignoreip %v", sshd.IgnoreIP)
 	}
-	if n := sshd.Enforce[0].NFTables; n == nil || len(n.PortNumbers) != 1 || n.PortNumbers[0] != 22 {
-		t.Errorf("sshd enforce %+v", sshd.Enforce[0].NFTables)
+	if n := sshd.Plan.Enforce[0].NFTables; n == nil || len(n.Ports) != 1 || n.Ports[0] != 22 {
+		t.Errorf("sshd enforce %+v", sshd.Plan.Enforce[0].NFTables)
 	}
 
 	web := byName["nginx-http-auth"]
 	if web == nil || web.Ingest[0].File == nil || web.Ingest[0].File.Paths[0] != "/var/log/nginx/error.log" {
 		t.Fatalf("nginx-http-auth: %+v", web)
 	}
-	if n := web.Enforce[0].NFTables; len(n.PortNumbers) != 2 || n.PortNumbers[0] != 80 || n.PortNumbers[1] != 443 {
-		t.Errorf("nginx-http-auth ports %v", n.PortNumbers)
+	if n := web.Plan.Enforce[0].NFTables; len(n.Ports) != 2 || n.Ports[0] != 80 || n.Ports[1] != 443 {
+		t.Errorf("nginx-http-auth ports %v", n.Ports)
 	}
 	if len(web.IgnoreIP) != 3 {
 		t.Errorf("nginx-http-auth inherits DEFAULT's ignoreip: %v", web.IgnoreIP)
@@ -94,8 +94,8 @@ func TestImport(t *testing.T) {
 	if !strings.Contains(text, `fail2ban: "`+dir+`/filter.d/sshd.conf[mode=aggressive]"`) {
 		t.Errorf("custom's filter argument is lost:\n%s", text)
 	}
-	if n := custom.Enforce[0].NFTables; len(n.PortNumbers) != 3 || n.PortNumbers[0] != 2200 {
-		t.Errorf("custom ports %v", n.PortNumbers)
+	if n := custom.Plan.Enforce[0].NFTables; len(n.Ports) != 3 || n.Ports[0] != 2200 {
+		t.Errorf("custom ports %v", n.Ports)
 	}
 
 	// Mail actions: action_mwl with jail.conf's destemail and sender (the
@@ -126,7 +126,7 @@ func TestImport(t *testing.T) {
 				mails = append(mails, e.Mail)
 			}
 		}
-		if len(mails) != 1 || p.Enforce[0].NFTables == nil {
+		if len(mails) != 1 || p.Plan.Enforce[0].NFTables == nil {
 			t.Errorf("%s: want nftables and one mail enforcer, got %+v", tc.jail, p.Enforce)
 			continue
 		}
@@ -150,10 +150,10 @@ func TestImport(t *testing.T) {
 	}
 
 	// bantime.increment, ignoreself and ignorecommand are imported.
-	if inc := sshd.BanTimeIncrement; inc == nil || inc.Resolved.Factor != 2 || inc.Resolved.MaxTime != 5*7*24*time.Hour || !inc.Resolved.OverallJails {
-		t.Errorf("sshd bantime_increment %+v", sshd.BanTimeIncrement)
+	if inc := sshd.Plan.Increment; inc == nil || inc.Factor != 2 || inc.MaxTime != 5*7*24*time.Hour || !inc.OverallJails {
+		t.Errorf("sshd bantime_increment %+v", sshd.Plan.Increment)
 	}
-	if web := byName["nginx-http-auth"]; web == nil || web.BanTimeIncrement == nil || !slices.Equal(web.BanTimeIncrement.Resolved.Multipliers, []float64{1, 2, 4, 8}) || web.IgnoreSelf == nil || *web.IgnoreSelf {
+	if web := byName["nginx-http-auth"]; web == nil || web.Plan.Increment == nil || !slices.Equal(web.Plan.Increment.Multipliers, []float64{1, 2, 4, 8}) || web.IgnoreSelf == nil || *web.IgnoreSelf {
 		t.Errorf("nginx-http-auth: increment and ignoreself not imported:\n%s", text)
 	}
 	if c := byName["custom"]; c == nil || c.IgnoreCommand.S != "/bin/true" || c.BanTimeIncrement == nil {
@@ -409,14 +409,14 @@ func TestImportFail2banCases(t *testing.T) {
 				if len(r.Ingest) != 1 || r.Ingest[0].Bans == nil || !slices.Equal(r.Ingest[0].Bans.Pipelines, []string{"sshd", "nginx-http-auth"}) {
 					t.Errorf("recidive: want a bans source following sshd and nginx-http-auth, got %+v\n%s", r.Ingest, im.text)
 				}
-				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Rules.Failregex) == 0 {
+				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Plan.Rules.Failregex) == 0 {
 					t.Errorf("recidive: want the shipped recidive filter, got %+v", r.Match)
 				}
 				if r.MaxRetry != 3 || pipelines.FormatDuration(pipelines.DurationOf(r.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(r.BanTime)) != "1w" {
 					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, pipelines.DurationOf(r.FindTime), pipelines.DurationOf(r.BanTime))
 				}
-				if n := r.Enforce[0].NFTables; n == nil || len(n.PortNumbers) != 0 {
-					t.Errorf("recidive: want every port banned, got %+v", r.Enforce[0].NFTables)
+				if n := r.Plan.Enforce[0].NFTables; n == nil || len(n.Ports) != 0 {
+					t.Errorf("recidive: want every port banned, got %+v", r.Plan.Enforce[0].NFTables)
 				}
 				if strings.Contains(im.text, "fail2ban.log") {
 					t.Errorf("fail2ban's log is still read:\n%s", im.text)
