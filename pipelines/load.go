@@ -282,30 +282,31 @@ func mappingOf(entries []keyed, at *yaml.Node) *yaml.Node {
 	return n
 }
 
-// mail checks a mail enforcer by building it, as the daemon will.
+// mail checks a mail enforcer by building it, as the daemon will; a key
+// already reported here is not reported again from the build.
 func (v validator) mail(name string, m *MailSpec) {
 	at := m.At
-	bad := false
+	bad := map[string]bool{}
 	for _, d := range []struct {
 		key string
 		val Duration
 	}{{"batch", m.Batch}, {"smtp.timeout", m.SMTP.Timeout}} {
 		if d.val == Duration(Permanent) {
 			v.fail(m.Keys.at(at, d.key), "%s: mail: %s cannot be -1", name, d.key)
-			bad = true
+			bad[d.key] = true
 		}
 	}
 	for _, f := range []struct{ key, path string }{{"smtp.password_file", m.SMTP.PasswordFile}, {"smtp.ca", m.SMTP.CA}} {
 		if f.path != "" && !filepath.IsAbs(f.path) {
 			v.fail(m.Keys.at(at, f.key), "%s: mail: %s: %q is not absolute", name, f.key, f.path)
-			bad = true
+			bad[f.key] = true
 		}
-	}
-	if bad {
-		return
 	}
 	if _, err := m.Build(discard); err != nil {
 		for _, err := range keyerr.Each(err) {
+			if key, ok := keyerr.Key(err); ok && bad[key] {
+				continue
+			}
 			v.fail(m.Keys.errAt(at, "", err), "%s: %v", name, err)
 		}
 	}
