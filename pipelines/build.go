@@ -92,13 +92,8 @@ var sourceKinds = []struct {
 		if n == nil {
 			return nil, false, nil
 		}
-		cfg := nats.Config{
-			URL: n.URL, Subject: n.Subject, Queue: n.Queue,
-			Creds: n.Creds, NKeyFile: n.NKey, User: n.User, Password: n.Password, Token: n.Token,
-		}
-		if t := n.TLS; t != nil {
-			cfg.TLS = nats.TLSConfig{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}
-		}
+		cfg := n.Conn()
+		cfg.Subject, cfg.Queue = n.Subject, n.Queue
 		if js := n.JetStream; js != nil {
 			cfg.JetStream = &nats.JetStreamConfig{Stream: js.Stream, Durable: js.Durable}
 		}

@@ -205,17 +205,12 @@ type SyslogTLS struct {
 // NATSSpec subscribes to a NATS subject.
 type NATSSpec struct {
 	// Keys are where each key was written (see KeyPos).
-	Keys      KeyPos         `yaml:"-"`
-	URL       string         `yaml:"url"`
-	Subject   string         `yaml:"subject"`
-	Queue     string         `yaml:"queue"`
-	Creds     string         `yaml:"creds"`
-	NKey      string         `yaml:"nkey"`
-	User      string         `yaml:"user"`
-	Password  string         `yaml:"password"`
-	Token     string         `yaml:"token"`
-	TLS       *NATSTLS       `yaml:"tls"`
-	JetStream *JetStreamSpec `yaml:"jetstream"`
+	Keys KeyPos `yaml:"-"`
+	// The server (url, creds, nkey, user, password, token, tls).
+	NATSConnSpec `yaml:",inline"`
+	Subject      string         `yaml:"subject"`
+	Queue        string         `yaml:"queue"`
+	JetStream    *JetStreamSpec `yaml:"jetstream"`
 }
 
 // NATSTLS configures TLS towards the NATS server.
