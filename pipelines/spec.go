@@ -1,6 +1,7 @@
 // Package pipelines holds logjail's configuration: the YAML spec types, Load
-// (files → validated specs, every error with file:line:column), the shipped
-// filters, and Build (a spec → its running stages).
+// (files → decoded specs → validated, every error with file:line:column →
+// resolved into each pipeline's Plan, the spec left as written), the
+// shipped filters, and Build (a spec and its plan → its running stages).
 package pipelines
 
 import (
