@@ -362,7 +362,7 @@ func keepBans(ctx context.Context, store *store.Store, enf enforce.Enforcer, pip
 
 func tableOf(ps []*pipelines.Pipeline) string {
 	for _, p := range ps {
-		for _, e := range p.Enforce {
+		for _, e := range p.Plan.Enforce {
 			if e.NFTables != nil && e.NFTables.Table != "" {
 				return e.NFTables.Table
 			}
@@ -375,11 +375,11 @@ func tableOf(ps []*pipelines.Pipeline) string {
 func firewallSpecs(ps []*pipelines.Pipeline) []nftables.PipelineSpec {
 	var out []nftables.PipelineSpec
 	for _, p := range ps {
-		for _, e := range p.Enforce {
+		for _, e := range p.Plan.Enforce {
 			if n := e.NFTables; n != nil {
 				out = append(out, nftables.PipelineSpec{
 					Name:     p.Name,
-					Ports:    n.PortNumbers,
+					Ports:    n.Ports,
 					Protocol: n.Protocol,
 					Reject:   n.Action == "reject",
 					Hooks:    n.Hooks,

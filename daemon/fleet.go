@@ -73,7 +73,7 @@ func natsServers(cfg *pipelines.Config) []netip.Prefix {
 				urls = append(urls, in.NATS.URL)
 			}
 		}
-		for _, e := range p.Enforce {
+		for _, e := range p.Plan.Enforce {
 			if e.NATS != nil {
 				urls = append(urls, e.NATS.URL)
 			}

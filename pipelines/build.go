@@ -92,13 +92,8 @@ var sourceKinds = []struct {
 		if n == nil {
 			return nil, false, nil
 		}
-		cfg := nats.Config{
-			URL: n.URL, Subject: n.Subject, Queue: n.Queue,
-			Creds: n.Creds, NKeyFile: n.NKey, User: n.User, Password: n.Password, Token: n.Token,
-		}
-		if t := n.TLS; t != nil {
-			cfg.TLS = nats.TLSConfig{CAFile: t.CA, CertFile: t.Cert, KeyFile: t.Key}
-		}
+		cfg := n.Conn()
+		cfg.Subject, cfg.Queue = n.Subject, n.Queue
 		if js := n.JetStream; js != nil {
 			cfg.JetStream = &nats.JetStreamConfig{Stream: js.Stream, Durable: js.Durable}
 		}
@@ -148,9 +143,13 @@ func buildSource(in IngestSpec, deps Deps) (ingest.Source, error) {
 	return nil, errors.New("ingest entry names no source")
 }
 
-// Build turns a validated, enabled pipeline spec into its stages. pos gives
-// the sources their committed positions.
+// Build turns a loaded, enabled pipeline (its spec and the Plan Load
+// resolved from it) into its stages. deps.Positions gives the sources
+// their committed positions.
 func Build(p *Pipeline, deps Deps) (*Stages, error) {
+	if p.Plan == nil {
+		return nil, fmt.Errorf("pipelines.%s: not resolved (pipelines come from Load)", p.Name)
+	}
 	deps.Log = deps.Log.With("pipeline", p.Name)
 	if deps.Host == nil && p.ignoresSelf() {
 		host, err := gate.HostNow()
@@ -161,11 +160,11 @@ func Build(p *Pipeline, deps Deps) (*Stages, error) {
 	}
 	st := &Stages{Spec: p}
 	for _, in := range p.Ingest {
-		if j := in.Journald; j != nil && len(j.Match) == 0 && len(p.JournalMatch) > 0 {
+		if j := in.Journald; j != nil && len(j.Match) == 0 && len(p.Plan.JournalMatch) > 0 {
 			// A fail2ban filter's journalmatch selects the journal entries,
 			// as fail2ban's systemd backend does.
 			jm := *j
-			jm.Match = p.JournalMatch
+			jm.Match = p.Plan.JournalMatch
 			in.Journald = &jm
 		}
 		src, err := buildSource(in, deps)
@@ -174,7 +173,7 @@ func Build(p *Pipeline, deps Deps) (*Stages, error) {
 		}
 		st.Sources = append(st.Sources, src)
 	}
-	m, err := match.Compile(p.Name, p.Rules)
+	m, err := match.Compile(p.Name, p.Plan.Rules)
 	if err != nil {
 		return nil, fmt.Errorf("%s: pipelines.%s: %w", p.Match.At, p.Name, err)
 	}
@@ -216,8 +215,8 @@ func (p *Pipeline) Policy(deps Deps) state.Policy {
 	if pol.DBPurgeAge <= 0 {
 		pol.DBPurgeAge = DefaultDBPurgeAge
 	}
-	if inc := p.BanTimeIncrement; inc != nil {
-		r := inc.Resolved
+	if p.Plan != nil && p.Plan.Increment != nil {
+		r := *p.Plan.Increment
 		r.Multipliers = slices.Clone(r.Multipliers)
 		pol.Increment = &r
 	}

@@ -129,37 +129,7 @@ func resolve(n *yaml.Node) *yaml.Node {
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	n = resolve(n)
-	switch v.Type() {
-	case textType:
-		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "%s: expected a string", what)
-			return
-		}
-		v.Set(reflect.ValueOf(Text{S: n.Value, At: d.pos(n)}))
-		return
-	case durationType:
-		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "%s: expected a duration", what)
-			return
-		}
-		dur, err := ParseDuration(n.Value)
-		if err != nil {
-			d.errorf(n, "%s: %v", what, err)
-			return
-		}
-		v.SetInt(int64(dur))
-		return
-	case prefixType:
-		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "%s: expected an address or CIDR", what)
-			return
-		}
-		p, err := parsePrefix(n.Value)
-		if err != nil {
-			d.errorf(n, "%s: %v", what, err)
-			return
-		}
-		v.Set(reflect.ValueOf(Prefix(p)))
+	if d.decodeSpecial(n, v, what) {
 		return
 	}
 	switch v.Kind() {
@@ -173,41 +143,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, what)
 	case reflect.Slice:
-		if v.Type().Elem() == prefixType && n.Kind == yaml.SequenceNode {
-			d.decodePrefixList(n, v, what)
-			return
-		}
-		if n.Tag == "!!null" {
-			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
-			return
-		}
-		items := n.Content
-		if n.Kind == yaml.ScalarNode {
-			// A single value where a list is expected, as fail2ban's
-			// "logpath = /var/log/auth.log".
-			items = []*yaml.Node{n}
-		} else if n.Kind != yaml.SequenceNode {
-			d.errorf(n, "%s: expected a list", what)
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(items), len(items))
-		for i, item := range items {
-			d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", what, i))
-		}
-		v.Set(s)
+		d.decodeSlice(n, v, what)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.errorf(n, "%s: expected a mapping", what)
-			return
-		}
-		m := reflect.MakeMap(v.Type())
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := resolve(n.Content[i]), n.Content[i+1]
-			e := reflect.New(v.Type().Elem()).Elem()
-			d.decode(val, e, what+"."+k.Value)
-			m.SetMapIndex(reflect.ValueOf(k.Value), e)
-		}
-		v.Set(m)
+		d.decodeMap(n, v, what)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.errorf(n, "%s: expected a string", what)
@@ -222,25 +160,109 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		}
 		v.SetBool(b)
 	case reflect.Int, reflect.Uint16:
-		bits := v.Type().Bits()
-		if v.Kind() == reflect.Int {
-			i, err := strconv.ParseInt(n.Value, 10, bits)
-			if n.Kind != yaml.ScalarNode || err != nil {
-				d.errorf(n, "%s: expected an integer, got %q", what, n.Value)
-				return
-			}
-			v.SetInt(i)
-			return
-		}
-		u, err := strconv.ParseUint(n.Value, 10, bits)
-		if n.Kind != yaml.ScalarNode || err != nil {
-			d.errorf(n, "%s: expected an integer from 0 to %d, got %q", what, uint64(1)<<bits-1, n.Value)
-			return
-		}
-		v.SetUint(u)
+		d.decodeInt(n, v, what)
 	default:
 		panic("pipelines: decode: unsupported type " + v.Type().String())
 	}
+}
+
+// decodeSpecial decodes the configuration's own scalar types (Text,
+// Duration, Prefix); it reports false for any other type.
+func (d *decoder) decodeSpecial(n *yaml.Node, v reflect.Value, what string) bool {
+	var expected string
+	switch v.Type() {
+	case textType:
+		expected = "a string"
+	case durationType:
+		expected = "a duration"
+	case prefixType:
+		expected = "an address or CIDR"
+	default:
+		return false
+	}
+	if n.Kind != yaml.ScalarNode {
+		d.errorf(n, "%s: expected %s", what, expected)
+		return true
+	}
+	switch v.Type() {
+	case textType:
+		v.Set(reflect.ValueOf(Text{S: n.Value, At: d.pos(n)}))
+	case durationType:
+		dur, err := ParseDuration(n.Value)
+		if err != nil {
+			d.errorf(n, "%s: %v", what, err)
+			return true
+		}
+		v.SetInt(int64(dur))
+	case prefixType:
+		p, err := parsePrefix(n.Value)
+		if err != nil {
+			d.errorf(n, "%s: %v", what, err)
+			return true
+		}
+		v.Set(reflect.ValueOf(Prefix(p)))
+	}
+	return true
+}
+
+func (d *decoder) decodeSlice(n *yaml.Node, v reflect.Value, what string) {
+	if v.Type().Elem() == prefixType && n.Kind == yaml.SequenceNode {
+		d.decodePrefixList(n, v, what)
+		return
+	}
+	if n.Tag == "!!null" {
+		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		return
+	}
+	items := n.Content
+	if n.Kind == yaml.ScalarNode {
+		// A single value where a list is expected, as fail2ban's
+		// "logpath = /var/log/auth.log".
+		items = []*yaml.Node{n}
+	} else if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s: expected a list", what)
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(items), len(items))
+	for i, item := range items {
+		d.decode(item, s.Index(i), fmt.Sprintf("%s[%d]", what, i))
+	}
+	v.Set(s)
+}
+
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, what string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: expected a mapping", what)
+		return
+	}
+	m := reflect.MakeMap(v.Type())
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), n.Content[i+1]
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, e, what+"."+k.Value)
+		m.SetMapIndex(reflect.ValueOf(k.Value), e)
+	}
+	v.Set(m)
+}
+
+// decodeInt reads an int or a uint16, bounded by its type.
+func (d *decoder) decodeInt(n *yaml.Node, v reflect.Value, what string) {
+	bits := v.Type().Bits()
+	if v.Kind() == reflect.Int {
+		i, err := strconv.ParseInt(n.Value, 10, bits)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.errorf(n, "%s: expected an integer, got %q", what, n.Value)
+			return
+		}
+		v.SetInt(i)
+		return
+	}
+	u, err := strconv.ParseUint(n.Value, 10, bits)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		d.errorf(n, "%s: expected an integer from 0 to %d, got %q", what, uint64(1)<<bits-1, n.Value)
+		return
+	}
+	v.SetUint(u)
 }
 
 // decodeStruct maps keys to fields by their yaml tag; a field of type Pos

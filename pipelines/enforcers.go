@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"log/slog"
 	"net"
 	"path/filepath"
@@ -18,13 +19,12 @@ import (
 )
 
 // enforcerKind is one kind of enforce entry: how Load checks it (read-only,
-// errors naming the YAML key; it fills in defaults) and how the daemon
-// builds it for a pipeline.
+// errors naming the YAML key) and how the daemon builds it for a pipeline
+// from the entry as resolved (the pipeline's Plan).
 type enforcerKind struct {
 	name     string
-	of       func(e EnforceSpec) bool // the entry is of this kind
-	validate func(v validator, p *Pipeline, e EnforceSpec, fleet *FleetSpec)
-	build    func(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error)
+	validate func(v validator, p *Pipeline, e EnforceSpec, fleet *Fleet)
+	build    func(p *Pipeline, e Enforcer, deps EnforceDeps) (enforce.Enforcer, error)
 }
 
 // enforcerKinds is every kind of enforcer: a closed table, as sourceKinds
@@ -32,61 +32,77 @@ type enforcerKind struct {
 var enforcerKinds = []enforcerKind{
 	{
 		name: "nftables",
-		of:   func(e EnforceSpec) bool { return e.NFTables != nil },
-		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *FleetSpec) {
+		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *Fleet) {
 			v.nftables(p.label(), e.NFTables)
 		},
 		// The firewall is one table shared by every pipeline; the daemon
 		// owns it and gives each pipeline its view.
-		build: func(p *Pipeline, _ EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+		build: func(p *Pipeline, _ Enforcer, deps EnforceDeps) (enforce.Enforcer, error) {
 			return deps.Firewall(p.Name), nil
 		},
 	},
 	{
 		name: "exec",
-		of:   func(e EnforceSpec) bool { return e.Exec != nil },
-		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *FleetSpec) {
+		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *Fleet) {
 			for _, err := range keyerr.Each(exec.Validate(e.Exec.config(p.Name))) {
 				v.fail(e.Exec.Keys.errAt(e.At, "", err), "%s: %v", p.label(), err)
 			}
 		},
-		build: func(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+		build: func(p *Pipeline, e Enforcer, deps EnforceDeps) (enforce.Enforcer, error) {
 			return exec.New(e.Exec.config(p.Name), deps.Log)
 		},
 	},
 	{
 		name: "nats",
-		of:   func(e EnforceSpec) bool { return e.NATS != nil },
-		validate: func(v validator, p *Pipeline, e EnforceSpec, fleet *FleetSpec) {
+		validate: func(v validator, p *Pipeline, e EnforceSpec, fleet *Fleet) {
 			v.natsEvents(p, e.NATS, fleet)
 		},
 		build: banEvents,
 	},
 	{
 		name: "mail",
-		of:   func(e EnforceSpec) bool { return e.Mail != nil },
-		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *FleetSpec) {
+		validate: func(v validator, p *Pipeline, e EnforceSpec, _ *Fleet) {
 			v.mail(p.label(), e.Mail)
 		},
 		// Identical mail blocks share a mailer (deps.Mailers).
-		build: func(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+		build: func(p *Pipeline, e Enforcer, deps EnforceDeps) (enforce.Enforcer, error) {
 			return deps.Mailers.Use(e.Mail.Config(), p.Name)
 		},
 	},
 }
 
-// kindOf is the kind of an enforce entry; nil unless it sets exactly one.
-func kindOf(e EnforceSpec) *enforcerKind {
-	var found *enforcerKind
+// kindNamed is the kind of that name; nil for none.
+func kindNamed(name string) *enforcerKind {
 	for i := range enforcerKinds {
-		if enforcerKinds[i].of(e) {
-			if found != nil {
-				return nil
-			}
-			found = &enforcerKinds[i]
+		if enforcerKinds[i].name == name {
+			return &enforcerKinds[i]
 		}
 	}
-	return found
+	return nil
+}
+
+// kind names the one enforcer an entry sets; "" unless exactly one.
+func (e EnforceSpec) kind() string {
+	return kindName(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil)
+}
+
+// kind names the enforcer of a resolved entry.
+func (e Enforcer) kind() string {
+	return kindName(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil)
+}
+
+// kindName names the one kind set, in enforcerKinds' order; "" unless
+// exactly one is.
+func kindName(set ...bool) string {
+	if countSet(set...) != 1 {
+		return ""
+	}
+	for i, on := range set {
+		if on {
+			return enforcerKinds[i].name
+		}
+	}
+	return ""
 }
 
 // EnforceDeps are what enforcers need from the running daemon.
@@ -111,13 +127,13 @@ type EnforceDeps struct {
 // logs its decisions.
 func BuildEnforcers(p *Pipeline, deps EnforceDeps) enforce.Enforcer {
 	log := deps.Log.With("pipeline", p.Name)
-	if len(p.Enforce) == 0 {
+	if len(p.Enforce) == 0 || p.Plan == nil {
 		log.Warn("pipeline has no enforcer: its bans are recorded and logged only")
 		return enforce.DryRun{Pipeline: p.Name, Log: deps.Log}
 	}
 	var m enforce.Multi
-	for _, e := range p.Enforce {
-		k := kindOf(e)
+	for _, e := range p.Plan.Enforce {
+		k := kindNamed(e.kind())
 		if k == nil {
 			continue // Load refuses it
 		}
@@ -145,7 +161,7 @@ func BuildEnforcers(p *Pipeline, deps EnforceDeps) enforce.Enforcer {
 
 // banEvents builds a nats enforcer. What an earlier configuration left in
 // the outbox for another subject waits there, and the log says so.
-func banEvents(p *Pipeline, e EnforceSpec, deps EnforceDeps) (enforce.Enforcer, error) {
+func banEvents(p *Pipeline, e Enforcer, deps EnforceDeps) (enforce.Enforcer, error) {
 	n := e.NATS
 	cfg := enfnats.PublisherConfig{Conn: n.Conn(), Sink: "events/" + p.Name + "/" + n.Subject, MaxBuffer: n.MaxBuffer}
 	for sink, count := range deps.Outbox.OutboxSinks("events/" + p.Name + "/") {
@@ -192,21 +208,21 @@ func (m *MailSpec) Config() mail.Config {
 
 var tableName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
 
-// tableUse is the nftables table the pipelines checked so far use, and
+// nftTable is the nftables table the pipelines checked so far use, and
 // where it was first named: logjail uses one table.
-type tableUse struct {
+type nftTable struct {
 	name string
 	at   Pos
 }
 
-// enforcers checks p's enforce entries, each by its kind, and what holds
-// across them: one nftables entry, one table for all pipelines, one nats
-// entry per subject.
-func (v validator) enforcers(p *Pipeline, fleet *FleetSpec, table *tableUse) {
+// enforcers checks an enabled pipeline's enforce entries, each by its
+// kind, and what holds across them: one nftables entry, one table for all
+// pipelines, one nats entry per subject.
+func (v validator) enforcers(p *Pipeline, fleet *Fleet, table *nftTable) {
 	nft := 0
 	subjects := map[string]Pos{}
 	for _, e := range p.Enforce {
-		k := kindOf(e)
+		k := kindNamed(e.kind())
 		if k == nil {
 			v.fail(e.At, "%s: each enforce entry names one enforcer (known: nftables, exec, nats, mail)", p.label())
 			continue
@@ -214,35 +230,40 @@ func (v validator) enforcers(p *Pipeline, fleet *FleetSpec, table *tableUse) {
 		k.validate(v, p, e, fleet)
 		switch n := e.NFTables; {
 		case e.NATS != nil:
-			if at, dup := subjects[e.NATS.Subject]; dup {
-				v.fail(e.At, "%s: a second nats enforcer for subject %q (the first at %s)", p.label(), e.NATS.Subject, at)
+			subject := resolveEvents(p.Name, e.NATS, fleet).Subject
+			if at, dup := subjects[subject]; dup {
+				v.fail(e.At, "%s: a second nats enforcer for subject %q (the first at %s)", p.label(), subject, at)
 			}
-			subjects[e.NATS.Subject] = e.At
+			subjects[subject] = e.At
 		case n != nil:
 			if nft++; nft == 2 {
 				v.fail(n.At, "%s: a second nftables enforcer; list all ports in one", p.label())
 			}
-			if n.Table == "" {
-				n.Table = DefaultTable
+			name := cmp.Or(n.Table, DefaultTable)
+			if table.name != "" && name != table.name {
+				v.fail(n.At, "%s: nftables table %q differs from %q used at %s; logjail uses one table", p.label(), name, table.name, table.at)
 			}
-			if table.name != "" && n.Table != table.name {
-				v.fail(n.At, "%s: nftables table %q differs from %q used at %s; logjail uses one table", p.label(), n.Table, table.name, table.at)
-			}
-			*table = tableUse{n.Table, n.At}
+			table.name, table.at = name, n.At
 		}
 	}
 }
 
-// nftables checks a nftables enforcer and fills in its defaults.
-func (v validator) nftables(name string, n *NFTablesSpec) {
+// nftables checks an nftables enforcer and returns it with its defaults
+// filled in and its ports looked up.
+func (v validator) nftables(name string, n *NFTablesSpec) NFTables {
+	r := NFTables{Table: cmp.Or(n.Table, DefaultTable), Protocol: cmp.Or(n.Protocol, "tcp"), Action: cmp.Or(n.Action, "drop"), Hooks: slices.Clone(n.Hooks)}
 	if n.Table != "" && !tableName.MatchString(n.Table) {
 		v.fail(n.At, "%s: nftables table %q: invalid name", name, n.Table)
 	}
-	if !choice(&n.Protocol, "tcp", "udp") {
+	switch n.Protocol {
+	case "", "tcp", "udp":
+	default:
 		v.fail(n.At, "%s: nftables protocol %q: want tcp or udp", name, n.Protocol)
-		return
+		return r
 	}
-	if !choice(&n.Action, "drop", "reject") {
+	switch n.Action {
+	case "", "drop", "reject":
+	default:
 		v.fail(n.At, "%s: nftables action %q: want drop or reject", name, n.Action)
 	}
 	for _, h := range n.Hooks {
@@ -250,65 +271,64 @@ func (v validator) nftables(name string, n *NFTablesSpec) {
 			v.fail(n.At, "%s: nftables hook %q: want input or forward", name, h)
 		}
 	}
-	if len(n.Hooks) == 0 {
-		n.Hooks = []string{"input"}
+	if len(r.Hooks) == 0 {
+		r.Hooks = []string{"input"}
 	}
-	n.PortNumbers = nil
 	if len(n.Ports) > maxPorts {
 		v.fail(n.At, "%s: %d ports; at most %d (leave ports out to ban all traffic)", name, len(n.Ports), maxPorts)
-		return
+		return r
 	}
 	for _, port := range n.Ports {
-		num, err := strconv.ParseUint(port.S, 10, 64)
-		if err != nil {
-			l, lerr := net.LookupPort(n.Protocol, port.S)
-			if lerr != nil {
-				v.fail(port.At, "%s: port %q: not a number, nor a %s service name in /etc/services", name, port.S, n.Protocol)
-				continue
-			}
-			num = uint64(l)
+		if num, ok := v.port(name, r.Protocol, port); ok {
+			r.Ports = append(r.Ports, num)
 		}
-		if num == 0 || num > 65535 {
-			v.fail(port.At, "%s: port %d is out of range (1-65535)", name, num)
-			continue
-		}
-		n.PortNumbers = append(n.PortNumbers, uint16(num))
 	}
+	return r
 }
 
-// choice reports whether *val is one of allowed; an empty one becomes the
-// first, the default.
-func choice(val *string, allowed ...string) bool {
-	if *val == "" {
-		*val = allowed[0]
-		return true
+// port checks one port of an nftables enforcer: a number, or a service
+// name in /etc/services.
+func (v validator) port(name, protocol string, port Text) (uint16, bool) {
+	num, err := strconv.ParseUint(port.S, 10, 64)
+	if err != nil {
+		l, lerr := net.LookupPort(protocol, port.S)
+		if lerr != nil {
+			v.fail(port.At, "%s: port %q: not a number, nor a %s service name in /etc/services", name, port.S, protocol)
+			return 0, false
+		}
+		num = uint64(l)
 	}
-	return slices.Contains(allowed, *val)
+	if num == 0 || num > 65535 {
+		v.fail(port.At, "%s: port %d is out of range (1-65535)", name, num)
+		return 0, false
+	}
+	return uint16(num), true
 }
 
-// mail checks a mail enforcer as the mailer will, without making one.
+// mail checks a mail enforcer as the mailer will, without making one; a
+// key already reported here is not reported again from the mailer's checks.
 func (v validator) mail(name string, m *MailSpec) {
 	at := m.At
-	bad := false
+	bad := map[string]bool{}
 	for _, d := range []struct {
 		key string
 		val Duration
 	}{{"batch", m.Batch}, {"smtp.timeout", m.SMTP.Timeout}} {
 		if d.val == Duration(Permanent) {
 			v.fail(m.Keys.at(at, d.key), "%s: mail: %s cannot be -1", name, d.key)
-			bad = true
+			bad[d.key] = true
 		}
 	}
 	for _, f := range []struct{ key, path string }{{"smtp.password_file", m.SMTP.PasswordFile}, {"smtp.ca", m.SMTP.CA}} {
 		if f.path != "" && !filepath.IsAbs(f.path) {
 			v.fail(m.Keys.at(at, f.key), "%s: mail: %s: %q is not absolute", name, f.key, f.path)
-			bad = true
+			bad[f.key] = true
 		}
 	}
-	if bad {
-		return
-	}
 	for _, err := range keyerr.Each(mail.Validate(m.Config())) {
+		if key, ok := keyerr.Key(err); ok && bad[key] {
+			continue
+		}
 		v.fail(m.Keys.errAt(at, "", err), "%s: %v", name, err)
 	}
 }

@@ -46,7 +46,9 @@ func TestBuildEnforcers(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pool := mail.NewPool(nil)
-			e := BuildEnforcers(&Pipeline{Name: "p", Enforce: tc.enforce}, EnforceDeps{
+			p := &Pipeline{Name: "p", Enabled: true, Enforce: tc.enforce}
+			p.Plan = validator{decoder: &decoder{}}.plan(p, nil) // as Load resolves it
+			e := BuildEnforcers(p, EnforceDeps{
 				Firewall: func(p string) enforce.Enforcer { return firewallView{p} },
 				Mailers:  pool, DryRun: tc.dryRun, Log: slog.New(slog.DiscardHandler),
 			})
@@ -91,12 +93,12 @@ func TestKindOf(t *testing.T) {
 		{"mail", EnforceSpec{Mail: &MailSpec{}}, "mail"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := ""
-			if k := kindOf(tc.e); k != nil {
-				got = k.name
-			}
+			got := tc.e.kind()
 			if got != tc.want {
 				t.Errorf("kind %q, want %q", got, tc.want)
+			}
+			if got != "" && kindNamed(got) == nil {
+				t.Errorf("no kind named %q in the table", got)
 			}
 		})
 	}

@@ -137,123 +137,174 @@ func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) 
 		}
 	}
 	v := validator{decoder: &decoder{}, dir: dir}
-	m := v.match(p)
+	m, rules := v.match(p)
 	if len(v.errs) > 0 {
 		return nil, match.Rules{}, errors.Join(v.errs...)
 	}
-	return m, p.Rules, nil
+	return m, rules, nil
 }
 
-// match resolves and compiles a pipeline's match spec into p.Rules, reporting
-// each bad regex at the place it was written.
-func (v validator) match(p *Pipeline) *match.Matcher {
+// ruleTexts are a pipeline's match rules, each with where it was written.
+type ruleTexts struct {
+	dialect      match.Dialect
+	maxLines     int
+	pref, date   Text
+	fail, ignore []Text
+	// journal is a fail2ban filter's journalmatch.
+	journal []string
+}
+
+func (r ruleTexts) rules() match.Rules {
+	return match.Rules{Dialect: r.dialect, MaxLines: r.maxLines, Prefregex: r.pref.S, Datepattern: r.date.S, Failregex: texts(r.fail), Ignoreregex: texts(r.ignore)}
+}
+
+// matchSpec is the pipeline's match block, placed at the pipeline when it
+// was not written.
+func (p *Pipeline) matchSpec() MatchSpec {
 	ms := p.Match
 	if ms.At.File == "" {
 		ms.At = p.At
 	}
-	var pref, date Text
-	var fail, ignore []Text
-	dialect, maxLines := match.DialectLogjail, 0
-	if ms.Fail2ban.S != "" {
-		if ms.Filter.S != "" {
-			v.fail(ms.Fail2ban.At, "%s: filter and fail2ban exclude each other", p.label())
-			return nil
-		}
-		f, err := loadFail2banFilter(v.dir, ms.Fail2ban.S, ms.Mode.S)
-		if err != nil {
-			v.fail(ms.Fail2ban.At, "%s: %v", p.label(), err)
-			return nil
-		}
-		at := ms.Fail2ban.At
-		dialect, maxLines = match.DialectFail2ban, f.MaxLines
-		pref, date = Text{S: f.Prefregex, At: at}, Text{S: f.Datepattern, At: at}
-		for _, r := range f.Failregex {
-			fail = append(fail, Text{S: r, At: at})
-		}
-		for _, r := range f.Ignoreregex {
-			ignore = append(ignore, Text{S: r, At: at})
-		}
-		p.JournalMatch = f.JournalMatch
-	} else if ms.Filter.S != "" {
-		name, mode := ms.Filter.S, ms.Mode.S
-		if a, ok := shippedAliases[name]; ok {
-			if _, err := os.Stat(filepath.Join(v.dir, "filters", name+".yaml")); errors.Is(err, os.ErrNotExist) {
-				if mode != "" && mode != a.mode {
-					v.fail(ms.Mode.At, "%s: filter %q is %s[mode=%s]; it has no mode %q", p.label(), name, a.name, a.mode, mode)
-					return nil
-				}
-				name, mode = a.name, a.mode
-			}
-		}
-		f, err := v.loadFilter(v.dir, name)
-		if err != nil {
-			var cfgErr *Error
-			if errors.As(err, &cfgErr) {
-				v.errs = append(v.errs, err)
-			} else {
-				v.fail(ms.Filter.At, "%s: %v", p.label(), err)
-			}
-			return nil
-		}
-		pref, date, fail, ignore = f.Prefregex, f.Datepattern, slices.Clone(f.Failregex), slices.Clone(f.Ignoreregex)
-		if mode == "" {
-			mode = "normal"
-		}
-		extra, ok := f.Modes[mode]
-		if !ok && (len(f.Modes) > 0 || mode != "normal") {
-			var known []string
-			for k := range f.Modes {
-				known = append(known, k)
-			}
-			slices.Sort(known)
-			v.fail(cmp.Or(ms.Mode.At, ms.Filter.At), "%s: filter %q has no mode %q (known: %s)", p.label(), name, mode, strings.Join(known, ", "))
-			return nil
-		}
-		fail = append(fail, extra...)
-	} else if ms.Mode.S != "" {
+	return ms
+}
+
+// match resolves and compiles a pipeline's match spec, reporting each bad
+// regex at the place it was written.
+func (v validator) match(p *Pipeline) (*match.Matcher, match.Rules) {
+	r, ok := v.rules(p)
+	if !ok {
+		return nil, match.Rules{}
+	}
+	rules := r.rules()
+	m, err := match.Compile(p.Name, rules)
+	if err != nil {
+		v.regexErrors(p, r, err)
+		return nil, match.Rules{}
+	}
+	return m, rules
+}
+
+// rules resolves a pipeline's match spec: the filter (fail2ban's or
+// logjail's, in its mode), extended or overridden by the inline settings.
+func (v validator) rules(p *Pipeline) (ruleTexts, bool) {
+	ms := p.matchSpec()
+	r, ok := ruleTexts{dialect: match.DialectLogjail}, true
+	switch {
+	case ms.Fail2ban.S != "":
+		r, ok = v.fail2banRules(p, ms)
+	case ms.Filter.S != "":
+		r, ok = v.filterRules(p, ms)
+	case ms.Mode.S != "":
 		v.fail(ms.Mode.At, "%s: mode without a filter", p.label())
+	}
+	if !ok {
+		return r, false
 	}
 	// Inline settings extend or override the filter, as a fail2ban .local does.
 	if ms.Prefregex.S != "" {
-		pref = ms.Prefregex
+		r.pref = ms.Prefregex
 	}
 	if ms.Datepattern.S != "" {
-		date = ms.Datepattern
+		r.date = ms.Datepattern
 	}
-	fail = append(fail, ms.Failregex...)
-	ignore = append(ignore, ms.Ignoreregex...)
-	if len(fail) == 0 {
+	r.fail = append(r.fail, ms.Failregex...)
+	r.ignore = append(r.ignore, ms.Ignoreregex...)
+	if len(r.fail) == 0 {
 		v.fail(ms.At, "%s: match needs a filter or failregex", p.label())
-		return nil
+		return r, false
 	}
-	p.Rules = match.Rules{Dialect: dialect, MaxLines: maxLines, Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
-	m, err := match.Compile(p.Name, p.Rules)
+	return r, true
+}
+
+// fail2banRules reads the fail2ban filter file the match spec names.
+func (v validator) fail2banRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
+	if ms.Filter.S != "" {
+		v.fail(ms.Fail2ban.At, "%s: filter and fail2ban exclude each other", p.label())
+		return ruleTexts{}, false
+	}
+	f, err := loadFail2banFilter(v.dir, ms.Fail2ban.S, ms.Mode.S)
 	if err != nil {
-		for _, e := range keyerr.Each(err) {
-			var re *match.RegexError
-			if !errors.As(e, &re) {
-				v.fail(ms.At, "%s: %v", p.label(), e)
-				continue
-			}
-			at := ms.At
-			switch {
-			case re.List == "prefregex" && pref.At.File != "":
-				at = pref.At
-			case re.List == "datepattern" && date.At.File != "":
-				at = date.At
-			case re.List == "failregex" && re.Index < len(fail):
-				at = fail[re.Index].At
-			case re.List == "ignoreregex" && re.Index < len(ignore):
-				at = ignore[re.Index].At
-			}
-			if at.File == "" {
-				at = ms.At
-			}
-			v.fail(at, "%s: %v", p.label(), re)
-		}
-		return nil
+		v.fail(ms.Fail2ban.At, "%s: %v", p.label(), err)
+		return ruleTexts{}, false
 	}
-	return m
+	at := ms.Fail2ban.At
+	r := ruleTexts{dialect: match.DialectFail2ban, maxLines: f.MaxLines, journal: f.JournalMatch,
+		pref: Text{S: f.Prefregex, At: at}, date: Text{S: f.Datepattern, At: at}}
+	for _, re := range f.Failregex {
+		r.fail = append(r.fail, Text{S: re, At: at})
+	}
+	for _, re := range f.Ignoreregex {
+		r.ignore = append(r.ignore, Text{S: re, At: at})
+	}
+	return r, true
+}
+
+// filterRules reads the logjail filter the match spec names, in its mode.
+func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
+	name, mode := ms.Filter.S, ms.Mode.S
+	if a, ok := shippedAliases[name]; ok {
+		if _, err := os.Stat(filepath.Join(v.dir, "filters", name+".yaml")); errors.Is(err, os.ErrNotExist) {
+			if mode != "" && mode != a.mode {
+				v.fail(ms.Mode.At, "%s: filter %q is %s[mode=%s]; it has no mode %q", p.label(), name, a.name, a.mode, mode)
+				return ruleTexts{}, false
+			}
+			name, mode = a.name, a.mode
+		}
+	}
+	f, err := v.loadFilter(v.dir, name)
+	if err != nil {
+		var cfgErr *Error
+		if errors.As(err, &cfgErr) {
+			v.errs = append(v.errs, err)
+		} else {
+			v.fail(ms.Filter.At, "%s: %v", p.label(), err)
+		}
+		return ruleTexts{}, false
+	}
+	r := ruleTexts{dialect: match.DialectLogjail, pref: f.Prefregex, date: f.Datepattern, fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	if mode == "" {
+		mode = "normal"
+	}
+	extra, ok := f.Modes[mode]
+	if !ok && (len(f.Modes) > 0 || mode != "normal") {
+		var known []string
+		for k := range f.Modes {
+			known = append(known, k)
+		}
+		slices.Sort(known)
+		v.fail(cmp.Or(ms.Mode.At, ms.Filter.At), "%s: filter %q has no mode %q (known: %s)", p.label(), name, mode, strings.Join(known, ", "))
+		return ruleTexts{}, false
+	}
+	r.fail = append(r.fail, extra...)
+	return r, true
+}
+
+// regexErrors reports each regex that does not compile at the place it
+// was written (the filter's reference for a fail2ban filter's).
+func (v validator) regexErrors(p *Pipeline, r ruleTexts, err error) {
+	ms := p.matchSpec()
+	for _, e := range keyerr.Each(err) {
+		var re *match.RegexError
+		if !errors.As(e, &re) {
+			v.fail(ms.At, "%s: %v", p.label(), e)
+			continue
+		}
+		at := ms.At
+		switch {
+		case re.List == "prefregex" && r.pref.At.File != "":
+			at = r.pref.At
+		case re.List == "datepattern" && r.date.At.File != "":
+			at = r.date.At
+		case re.List == "failregex" && re.Index < len(r.fail):
+			at = r.fail[re.Index].At
+		case re.List == "ignoreregex" && re.Index < len(r.ignore):
+			at = r.ignore[re.Index].At
+		}
+		if at.File == "" {
+			at = ms.At
+		}
+		v.fail(at, "%s: %v", p.label(), re)
+	}
 }
 
 func texts(ts []Text) []string {

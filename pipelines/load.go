@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/logjail/logjail/ingest/keyerr"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -16,10 +14,6 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/logjail/logjail/ingest/bans"
-	"github.com/logjail/logjail/ingest/journald"
-	"github.com/logjail/logjail/state"
 )
 
 // Bounds that keep memory predictable: a window holds maxretry timestamps
@@ -49,108 +43,144 @@ func Load(path string) (*Config, error) {
 		return nil, err
 	}
 	d := &decoder{}
-	var defaults []keyed
-	pipes := map[string][]keyed{}
-	pipeAt := map[string]*yaml.Node{}
-	var order []string
-	var fleet *yaml.Node
+	var top merged
 	for _, f := range files {
 		root, err := parseFile(d, f)
 		if err != nil {
 			d.errs = append(d.errs, err)
 			continue
 		}
-		if root == nil {
-			continue // empty file
-		}
-		for i := 0; i+1 < len(root.Content); i += 2 {
-			k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
-			switch k.Value {
-			case "defaults":
-				if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
-					d.errorf(v, "defaults: expected a mapping")
-					continue
-				}
-				defaults = mergeKeys(defaults, v)
-			case "pipelines":
-				if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
-					d.errorf(v, "pipelines: expected a mapping of pipeline names")
-					continue
-				}
-				for j := 0; j+1 < len(v.Content); j += 2 {
-					name, body := resolve(v.Content[j]), resolve(v.Content[j+1])
-					if !pipelineName.MatchString(name.Value) {
-						d.errorf(name, "pipelines: invalid pipeline name %q (letters, digits, '_', '-', '.', at most 28)", name.Value)
-						continue
-					}
-					if body.Kind != yaml.MappingNode && body.Tag != "!!null" {
-						d.errorf(body, "pipelines.%s: expected a mapping", name.Value)
-						continue
-					}
-					if _, ok := pipes[name.Value]; !ok {
-						order = append(order, name.Value)
-						pipeAt[name.Value] = name
-					}
-					pipes[name.Value] = mergeKeys(pipes[name.Value], body)
-				}
-			case "fleet":
-				fleet = v // a later file's fleet replaces an earlier one's
-			default:
-				d.errorf(k, "unknown top-level key %q (known: defaults, fleet, pipelines)", k.Value)
-			}
+		if root != nil { // nil: an empty file
+			top.add(d, root)
 		}
 	}
-
-	// Defaults are checked on their own too, so a typo there is reported
-	// even when every pipeline overrides the key.
-	var scratch Pipeline
-	d.decodeStruct(mappingOf(defaults, nil), reflect.ValueOf(&scratch).Elem(), "defaults")
-
-	cfg := &Config{Files: files}
-	if fleet != nil && fleet.Tag != "!!null" {
-		cfg.Fleet = &FleetSpec{}
-		d.decodeStruct(fleet, reflect.ValueOf(cfg.Fleet).Elem(), "fleet")
-	}
-	slices.Sort(order)
-	for _, name := range order {
-		p := &Pipeline{
-			Name:       name,
-			MaxRetry:   DefaultMaxRetry,
-			FindTime:   Duration(DefaultFindTime),
-			BanTime:    Duration(DefaultBanTime),
-			MaxTracked: DefaultMaxTracked,
-			IPv4Prefix: DefaultIPv4Prefix,
-			IPv6Prefix: DefaultIPv6Prefix,
-			DBPurgeAge: Duration(DefaultDBPurgeAge),
-		}
-		at := pipeAt[name]
-		merged := mergeKeys(slices.Clone(defaults), mappingOf(pipes[name], at))
-		d.decodeStruct(mappingOf(merged, at), reflect.ValueOf(p).Elem(), "pipelines."+name)
-		p.At = d.pos(at)
-		p.keyAt, p.keyFrom = map[string]Pos{}, map[string]string{}
-		for _, e := range merged {
-			p.keyAt[e.key.Value] = d.pos(resolve(e.val))
-			p.keyFrom[e.key.Value] = "pipelines." + name
-		}
-		for _, e := range defaults {
-			if p.keyAt[e.key.Value] == d.pos(resolve(e.val)) {
-				p.keyFrom[e.key.Value] = "defaults"
-			}
-		}
-		cfg.Pipelines = append(cfg.Pipelines, p)
-	}
+	cfg := top.decode(d)
+	cfg.Files = files
 	if len(d.errs) == 0 {
 		v := validator{decoder: d, dir: filepath.Dir(files[0])}
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			v.dir = path
 		}
 		v.config(cfg)
+		if len(d.errs) == 0 {
+			if err := v.resolve(cfg); err != nil {
+				d.errs = append(d.errs, err)
+			}
+		}
 	}
 	if len(d.errs) > 0 {
 		return nil, errors.Join(d.errs...)
 	}
 	cfg.Warnings = d.warnings
 	return cfg, nil
+}
+
+// merged is the top level of every file, merged: the keys of defaults and
+// of each pipeline, and the last file's fleet block.
+type merged struct {
+	defaults []keyed
+	pipes    map[string][]keyed
+	pipeAt   map[string]*yaml.Node // where each pipeline is first named
+	order    []string
+	fleet    *yaml.Node
+}
+
+// add merges one file's top-level mapping.
+func (m *merged) add(d *decoder, root *yaml.Node) {
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := resolve(root.Content[i]), resolve(root.Content[i+1])
+		switch k.Value {
+		case "defaults":
+			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+				d.errorf(v, "defaults: expected a mapping")
+				continue
+			}
+			m.defaults = mergeKeys(m.defaults, v)
+		case "pipelines":
+			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
+				d.errorf(v, "pipelines: expected a mapping of pipeline names")
+				continue
+			}
+			m.addPipelines(d, v)
+		case "fleet":
+			m.fleet = v // a later file's fleet replaces an earlier one's
+		default:
+			d.errorf(k, "unknown top-level key %q (known: defaults, fleet, pipelines)", k.Value)
+		}
+	}
+}
+
+// addPipelines merges the pipelines mapping of one file.
+func (m *merged) addPipelines(d *decoder, v *yaml.Node) {
+	if m.pipes == nil {
+		m.pipes, m.pipeAt = map[string][]keyed{}, map[string]*yaml.Node{}
+	}
+	for j := 0; j+1 < len(v.Content); j += 2 {
+		name, body := resolve(v.Content[j]), resolve(v.Content[j+1])
+		if !pipelineName.MatchString(name.Value) {
+			d.errorf(name, "pipelines: invalid pipeline name %q (letters, digits, '_', '-', '.', at most 28)", name.Value)
+			continue
+		}
+		if body.Kind != yaml.MappingNode && body.Tag != "!!null" {
+			d.errorf(body, "pipelines.%s: expected a mapping", name.Value)
+			continue
+		}
+		if _, ok := m.pipes[name.Value]; !ok {
+			m.order = append(m.order, name.Value)
+			m.pipeAt[name.Value] = name
+		}
+		m.pipes[name.Value] = mergeKeys(m.pipes[name.Value], body)
+	}
+}
+
+// decode decodes the merged configuration into specs, the built-in
+// defaults under what the files say.
+func (m *merged) decode(d *decoder) *Config {
+	// Defaults are checked on their own too, so a typo there is reported
+	// even when every pipeline overrides the key.
+	var scratch Pipeline
+	d.decodeStruct(mappingOf(m.defaults, nil), reflect.ValueOf(&scratch).Elem(), "defaults")
+
+	cfg := &Config{}
+	if m.fleet != nil && m.fleet.Tag != "!!null" {
+		cfg.FleetSpec = &FleetSpec{}
+		d.decodeStruct(m.fleet, reflect.ValueOf(cfg.FleetSpec).Elem(), "fleet")
+	}
+	slices.Sort(m.order)
+	for _, name := range m.order {
+		cfg.Pipelines = append(cfg.Pipelines, m.pipeline(d, name))
+	}
+	return cfg
+}
+
+// pipeline decodes one pipeline, remembering where each key was written
+// and whether it came from defaults.
+func (m *merged) pipeline(d *decoder, name string) *Pipeline {
+	p := &Pipeline{
+		Name:       name,
+		MaxRetry:   DefaultMaxRetry,
+		FindTime:   Duration(DefaultFindTime),
+		BanTime:    Duration(DefaultBanTime),
+		MaxTracked: DefaultMaxTracked,
+		IPv4Prefix: DefaultIPv4Prefix,
+		IPv6Prefix: DefaultIPv6Prefix,
+		DBPurgeAge: Duration(DefaultDBPurgeAge),
+	}
+	at := m.pipeAt[name]
+	keys := mergeKeys(slices.Clone(m.defaults), mappingOf(m.pipes[name], at))
+	d.decodeStruct(mappingOf(keys, at), reflect.ValueOf(p).Elem(), "pipelines."+name)
+	p.At = d.pos(at)
+	p.keyAt, p.keyFrom = map[string]Pos{}, map[string]string{}
+	for _, e := range keys {
+		p.keyAt[e.key.Value] = d.pos(resolve(e.val))
+		p.keyFrom[e.key.Value] = "pipelines." + name
+	}
+	for _, e := range m.defaults {
+		if p.keyAt[e.key.Value] == d.pos(resolve(e.val)) {
+			p.keyFrom[e.key.Value] = "defaults"
+		}
+	}
+	return p
 }
 
 func configFiles(path string) ([]string, error) {
@@ -248,233 +278,5 @@ func mappingOf(entries []keyed, at *yaml.Node) *yaml.Node {
 	return n
 }
 
-// validator checks what the decoder cannot: value ranges, required parts,
-// filters and regexes.
-type validator struct {
-	*decoder
-	dir string
-}
-
-// fail records an error; a place is reported once, though a defaults key is
-// checked once per pipeline.
-func (v validator) fail(at Pos, format string, args ...any) {
-	if v.seen == nil {
-		v.seen = map[string]bool{}
-	}
-	key := at.String() + ": " + fmt.Sprintf(format, args...)
-	if v.seen[key] {
-		return
-	}
-	v.seen[key] = true
-	v.errs = append(v.errs, &Error{At: at, Msg: fmt.Sprintf(format, args...)})
-}
-
-func (v validator) config(cfg *Config) {
-	v.fleet(cfg)
-	var table tableUse
-	enabled := map[string]bool{}
-	for _, p := range cfg.Pipelines {
-		enabled[p.Name] = p.Enabled
-	}
-	for _, p := range cfg.Pipelines {
-		for _, in := range p.Ingest {
-			if in.Bans == nil || !p.Enabled {
-				continue
-			}
-			for _, name := range in.Bans.Pipelines {
-				switch {
-				case name == p.Name:
-					v.fail(in.At, "%s: a bans source cannot follow its own pipeline", p.label())
-				case !enabled[name]:
-					v.fail(in.At, "%s: bans source: no enabled pipeline %q", p.label(), name)
-				}
-			}
-		}
-	}
-	for _, p := range cfg.Pipelines {
-		if p.MaxRetry < 1 || p.MaxRetry > maxMaxRetry {
-			v.fail(p.at("maxretry"), "%s: maxretry must be from 1 to %d", p.from("maxretry"), maxMaxRetry)
-		}
-		if p.FindTime == Duration(Permanent) {
-			v.fail(p.at("findtime"), "%s: findtime cannot be -1 (permanent); it is the window failures are counted in", p.from("findtime"))
-		}
-		if c := p.IgnoreCommand; c.S != "" {
-			if _, err := ignoreArgv(c.S); err != nil {
-				v.fail(c.At, "%s: ignorecommand: %v", p.label(), err)
-			}
-		}
-		if p.IgnoreCommandTimeout < 0 {
-			v.fail(p.at("ignorecommand_timeout"), "%s: ignorecommand_timeout must be positive", p.from("ignorecommand_timeout"))
-		}
-		if p.MaxTracked < 1 || p.MaxTracked > maxMaxTracked {
-			v.fail(p.at("max_tracked"), "%s: max_tracked must be from 1 to %d", p.from("max_tracked"), maxMaxTracked)
-		}
-		if p.IPv4Prefix < 1 || p.IPv4Prefix > 32 {
-			v.fail(p.at("ipv4_prefix"), "%s: ipv4_prefix must be from 1 to 32", p.from("ipv4_prefix"))
-		}
-		if p.IPv6Prefix < 1 || p.IPv6Prefix > 128 {
-			v.fail(p.at("ipv6_prefix"), "%s: ipv6_prefix must be from 1 to 128", p.from("ipv6_prefix"))
-		}
-		if p.DBPurgeAge == Duration(Permanent) {
-			v.fail(p.at("dbpurgeage"), "%s: dbpurgeage cannot be -1; the ban history is kept for a time", p.from("dbpurgeage"))
-		}
-		if inc := p.BanTimeIncrement; inc != nil {
-			v.increment(p.from("bantime_increment")+".bantime_increment", inc)
-		}
-		if !p.Enabled {
-			continue
-		}
-		if len(p.Ingest) == 0 {
-			v.fail(p.At, "%s: no ingest source", p.label())
-		}
-		for _, in := range p.Ingest {
-			v.ingest(p.label(), in)
-		}
-		v.match(p)
-		v.enforcers(p, cfg.Fleet, &table)
-	}
-}
-
-// Bounds of bantime_increment.
-const (
-	maxFactor      = 1000
-	maxMultipliers = 100
-	maxMultiplier  = 1e6
-)
-
-// fail2ban's documented formulas, spaces removed, as a fail2ban
-// configuration writes them.
-var fail2banFormulas = map[string]state.Formula{
-	"ban.Time*(1<<(ban.Countifban.Count<20else20))*banFactor":               state.FormulaDefault,
-	"ban.Time*math.exp(float(ban.Count+1)*banFactor)/math.exp(1*banFactor)": state.FormulaExp,
-}
-
-// increment checks bantime_increment and fills in inc.Resolved.
-func (v validator) increment(name string, inc *IncrementSpec) {
-	r := state.Increment{Factor: 1, OverallJails: inc.OverallJails}
-	if inc.Factor.S != "" {
-		f, err := strconv.ParseFloat(strings.TrimSpace(inc.Factor.S), 64)
-		if err != nil || !(f > 0 && f <= maxFactor) {
-			v.fail(inc.Factor.At, "%s.factor: %q is not a number above 0 and at most %d", name, inc.Factor.S, maxFactor)
-		}
-		r.Factor = f
-	}
-	switch f := inc.Formula.S; strings.TrimSpace(f) {
-	case "", "default":
-		r.Formula = state.FormulaDefault
-	case "exp":
-		r.Formula = state.FormulaExp
-	default:
-		formula, ok := fail2banFormulas[strings.Join(strings.Fields(f), "")]
-		if !ok {
-			v.fail(inc.Formula.At, "%s.formula: %q: logjail evaluates no Python; use default, exp, or multipliers", name, f)
-		}
-		r.Formula = formula
-	}
-	for _, m := range inc.Multipliers {
-		// fail2ban writes them as one string: "1 2 4 8 16 32 64".
-		fields := strings.FieldsFunc(m.S, func(c rune) bool { return c == ' ' || c == ',' || c == '\t' })
-		if len(fields) == 0 {
-			v.fail(m.At, "%s.multipliers: an empty multiplier", name)
-		}
-		for _, x := range fields {
-			f, err := strconv.ParseFloat(x, 64)
-			if err != nil || !(f > 0 && f <= maxMultiplier) {
-				v.fail(m.At, "%s.multipliers: %q is not a number above 0 and at most %g", name, x, float64(maxMultiplier))
-				continue
-			}
-			r.Multipliers = append(r.Multipliers, f)
-		}
-	}
-	if len(r.Multipliers) > maxMultipliers {
-		v.fail(inc.At, "%s.multipliers: %d values; at most %d (the last one repeats)", name, len(r.Multipliers), maxMultipliers)
-	}
-	for _, d := range []struct {
-		key  string
-		text Text
-		to   *time.Duration
-	}{{"maxtime", inc.MaxTime, &r.MaxTime}, {"rndtime", inc.RndTime, &r.RndTime}} {
-		if d.text.S == "" {
-			continue
-		}
-		dur, err := ParseDuration(d.text.S)
-		switch {
-		case err != nil:
-			v.fail(d.text.At, "%s.%s: %v", name, d.key, err)
-		case dur == Permanent:
-			v.fail(d.text.At, "%s.%s cannot be -1 (permanent)", name, d.key)
-		default:
-			*d.to = dur
-		}
-	}
-	inc.Resolved = r
-}
-
-func (v validator) ingest(name string, in IngestSpec) {
-	switch countSet(in.File != nil, in.Journald != nil, in.Syslog != nil, in.NATS != nil, in.Bans != nil) {
-	case 0:
-		v.fail(in.At, "%s: ingest entry names no source (known: file, journald, syslog, nats, bans)", name)
-		return
-	case 1:
-	default:
-		v.fail(in.At, "%s: one source per ingest entry; list them separately", name)
-		return
-	}
-	if f := in.File; f != nil {
-		if len(f.Paths) == 0 {
-			v.fail(in.At, "%s: file source without paths", name)
-		}
-		for _, p := range f.Paths {
-			if !filepath.IsAbs(p) {
-				v.fail(f.Keys.at(in.At, "paths"), "%s: file path %q is not absolute", name, p)
-			}
-		}
-		if f.Poll < 0 {
-			v.fail(f.Keys.at(in.At, "poll"), "%s: poll must be positive", name)
-		}
-	}
-	if s := in.Syslog; s != nil && s.IdleTimeout < 0 {
-		v.fail(s.Keys.at(in.At, "idle_timeout"), "%s: idle_timeout must be positive", name)
-		return
-	}
-	// The source's own constructor checks the rest, without side effects
-	// (nothing is opened, bound or connected).
-	if _, err := buildSource(in, Deps{Bans: bans.NewBus(), Log: discard}); err != nil {
-		if errors.Is(err, journald.ErrUnavailable) {
-			v.warnings = append(v.warnings, fmt.Sprintf("%s: %s: %v; this pipeline will not start on this host", in.At, name, err))
-			return
-		}
-		for _, err := range keyerr.Each(err) {
-			v.fail(in.keys().errAt(in.At, "", err), "%s: %v", name, err)
-		}
-	}
-}
-
-// keys are where the keys of the entry's source were written.
-func (in IngestSpec) keys() KeyPos {
-	switch {
-	case in.File != nil:
-		return in.File.Keys
-	case in.Syslog != nil:
-		return in.Syslog.Keys
-	case in.NATS != nil:
-		return in.NATS.Keys
-	}
-	return nil
-}
-
-var discard = slog.New(slog.DiscardHandler)
-
 // DurationOf converts a configuration duration.
 func DurationOf(d Duration) time.Duration { return time.Duration(d) }
-
-// countSet counts the true values: how many kinds an entry names.
-func countSet(set ...bool) int {
-	n := 0
-	for _, s := range set {
-		if s {
-			n++
-		}
-	}
-	return n
-}

@@ -66,10 +66,10 @@ func TestShippedConfigLoads(t *testing.T) {
 	if p.MaxRetry != 5 || time.Duration(p.FindTime) != 10*time.Minute || time.Duration(p.BanTime) != time.Hour {
 		t.Errorf("sshd policy: maxretry %d findtime %v bantime %v", p.MaxRetry, time.Duration(p.FindTime), time.Duration(p.BanTime))
 	}
-	if n := p.Enforce[0].NFTables; n == nil || !slices.Equal(n.PortNumbers, []uint16{22}) || n.Table != "logjail" || n.Action != "drop" {
-		t.Errorf("sshd enforce: %+v", p.Enforce[0].NFTables)
+	if n := p.Plan.Enforce[0].NFTables; n == nil || !slices.Equal(n.Ports, []uint16{22}) || n.Table != "logjail" || n.Action != "drop" {
+		t.Errorf("sshd enforce: %+v", p.Plan.Enforce[0].NFTables)
 	}
-	if len(p.Rules.Failregex) == 0 {
+	if len(p.Plan.Rules.Failregex) == 0 {
 		t.Error("sshd rules not resolved")
 	}
 }

@@ -1,15 +1,13 @@
 // Package pipelines holds logjail's configuration: the YAML spec types, Load
-// (files → validated specs, every error with file:line:column), the shipped
-// filters, and Build (a spec → its running stages).
+// (files → decoded specs → validated, every error with file:line:column →
+// resolved into each pipeline's Plan, the spec left as written), the
+// shipped filters, and Build (a spec and its plan → its running stages).
 package pipelines
 
 import (
 	"time"
 
 	"github.com/logjail/logjail/ingest/nats"
-
-	"github.com/logjail/logjail/match"
-	"github.com/logjail/logjail/state"
 )
 
 // Built-in defaults, fail2ban's where it has one.
@@ -36,8 +34,10 @@ type Config struct {
 	Warnings []string
 	// Pipelines holds every declared pipeline, enabled or not, by name.
 	Pipelines []*Pipeline
-	// Fleet is the fleet this logjail belongs to, or nil.
-	Fleet *FleetSpec
+	// FleetSpec is the fleet block as written, or nil; Fleet is it
+	// resolved, the fleet this logjail belongs to.
+	FleetSpec *FleetSpec
+	Fleet     *Fleet
 }
 
 // Enabled returns the enabled pipelines.
@@ -90,12 +90,9 @@ type Pipeline struct {
 
 	Enforce []EnforceSpec `yaml:"enforce"`
 
-	// Rules are the resolved match rules (filter file, mode and inline
-	// regexes combined), filled in by Load for enabled pipelines.
-	Rules match.Rules `yaml:"-"`
-	// JournalMatch is a fail2ban filter's journalmatch, used by a journald
-	// source of this pipeline that sets no match of its own.
-	JournalMatch []string `yaml:"-"`
+	// Plan is what Load resolved from this spec (filter rules, defaults,
+	// looked-up ports); Build reads it.
+	Plan *Plan `yaml:"-"`
 
 	// keyAt and keyFrom say where each key's value was written and whether
 	// it came from defaults, so an error points at the line to change.
@@ -147,9 +144,6 @@ type IncrementSpec struct {
 	RndTime Text `yaml:"rndtime"`
 	// OverallJails counts earlier bans in every pipeline, not only this one.
 	OverallJails bool `yaml:"overalljails"`
-
-	// Resolved is the checked policy, filled in by Load.
-	Resolved state.Increment `yaml:"-"`
 }
 
 // IngestSpec is one source; exactly one kind is set.
@@ -208,17 +202,12 @@ type SyslogTLS struct {
 // NATSSpec subscribes to a NATS subject.
 type NATSSpec struct {
 	// Keys are where each key was written (see KeyPos).
-	Keys      KeyPos         `yaml:"-"`
-	URL       string         `yaml:"url"`
-	Subject   string         `yaml:"subject"`
-	Queue     string         `yaml:"queue"`
-	Creds     string         `yaml:"creds"`
-	NKey      string         `yaml:"nkey"`
-	User      string         `yaml:"user"`
-	Password  string         `yaml:"password"`
-	Token     string         `yaml:"token"`
-	TLS       *NATSTLS       `yaml:"tls"`
-	JetStream *JetStreamSpec `yaml:"jetstream"`
+	Keys KeyPos `yaml:"-"`
+	// The server (url, creds, nkey, user, password, token, tls).
+	NATSConnSpec `yaml:",inline"`
+	Subject      string         `yaml:"subject"`
+	Queue        string         `yaml:"queue"`
+	JetStream    *JetStreamSpec `yaml:"jetstream"`
 }
 
 // NATSTLS configures TLS towards the NATS server.
@@ -398,9 +387,6 @@ type NFTablesSpec struct {
 	Action string `yaml:"action"`
 	// Hooks are the chains to filter in: input (default), forward.
 	Hooks []string `yaml:"hooks"`
-
-	// PortNumbers are Ports resolved by Load.
-	PortNumbers []uint16 `yaml:"-"`
 }
 
 // FilterFile is a filter declaration (pipelines/filters/NAME.yaml).

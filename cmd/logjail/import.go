@@ -5,7 +5,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/pipelines/fail2banimport"
 )
 
 func importCommand() *cli.Command {
@@ -25,7 +25,7 @@ func importCommand() *cli.Command {
 			if c.NArg() == 1 {
 				dir = c.Args().First()
 			}
-			text, warnings, err := pipelines.ImportFail2ban(dir)
+			text, warnings, err := fail2banimport.Import(dir)
 			if err != nil {
 				return err
 			}

@@ -76,7 +76,7 @@ type Config struct {
 
 // Fleet is this node's membership.
 type Fleet struct {
-	spec *pipelines.FleetSpec
+	spec *pipelines.Fleet
 	// failures and bans publish the two outboxes.
 	failures, bans *enfnats.Publisher
 	// servers are the NATS servers' addresses: the fleet never bans them,
@@ -196,7 +196,7 @@ func (f *Fleet) Reloaded(cfg *pipelines.Config) {
 // Unchanged refuses a reload from old to now that joins, leaves or changes
 // the fleet connection: that needs a restart. The shared pipelines may
 // change.
-func Unchanged(old, now *pipelines.FleetSpec) error {
+func Unchanged(old, now *pipelines.Fleet) error {
 	switch {
 	case old == nil && now == nil:
 		return nil

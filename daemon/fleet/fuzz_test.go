@@ -24,7 +24,7 @@ var testBounds = Bounds{Lines: 50, LineBytes: 512}
 
 // testFleet is node "self" of a fleet whose NATS server is natsServer.
 func testFleet(dir Directory) *Fleet {
-	return &Fleet{spec: &pipelines.FleetSpec{Node: "self"}, servers: []netip.Addr{natsServer}, bounds: testBounds, dir: dir, log: slog.New(slog.DiscardHandler), stop: func() {}}
+	return &Fleet{spec: &pipelines.Fleet{Node: "self"}, servers: []netip.Addr{natsServer}, bounds: testBounds, dir: dir, log: slog.New(slog.DiscardHandler), stop: func() {}}
 }
 
 // testTracker is a pipeline's tracker whose gate knows natsServer.

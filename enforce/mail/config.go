@@ -17,6 +17,31 @@ import (
 	"github.com/logjail/logjail/ingest/keyerr"
 )
 
+// settings is a validated Config.
+type settings struct {
+	to          []*mail.Address
+	from        *mail.Address
+	smtp        *smtpSettings
+	sendmail    []string
+	whois       bool
+	whoisServer string
+	lines       bool
+	on          map[itemKind]bool
+	batch       time.Duration
+	maxPerHour  int
+	prefix      string
+}
+
+type smtpSettings struct {
+	addr     string
+	host     string
+	mode     string // starttls, tls or none
+	username string
+	password string
+	tls      *tls.Config
+	timeout  time.Duration
+}
+
 // Validate checks cfg without making a mailer: the addresses parse, the
 // transport is complete, the files it names (smtp.password_file, smtp.ca)
 // and the sendmail program are readable. An error carries the YAML key at
@@ -125,15 +150,36 @@ func (s *settings) transport(cfg Config) error {
 	return nil
 }
 
+// validateSMTP checks the smtp block; every bad key is reported, not only
+// the first.
 func validateSMTP(c SMTP) (*smtpSettings, error) {
 	s := &smtpSettings{mode: strings.ToLower(c.TLS), username: c.Username, timeout: c.Timeout}
+	errs := []error{s.server(c)}
+	if c.Timeout < 0 {
+		errs = append(errs, keyerr.Wrap("smtp.timeout", fmt.Errorf("mail: smtp.timeout: negative (%s)", c.Timeout)))
+	}
+	if s.timeout == 0 {
+		s.timeout = 30 * time.Second
+	}
+	errs = append(errs, s.auth(c), s.trust(c))
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// server checks smtp.addr and smtp.tls and sets the server's address and
+// the TLS mode (host is left empty when smtp.addr is bad).
+func (s *smtpSettings) server(c SMTP) error {
 	host, port, err := net.SplitHostPort(c.Addr)
 	if err != nil {
 		// No port: the conventional one of the TLS mode.
 		host, port = strings.TrimSuffix(strings.TrimPrefix(c.Addr, "["), "]"), ""
 	}
+	var errs []error
 	if host == "" || strings.ContainsAny(host, " \t\r\n/") {
-		return nil, keyerr.Wrap("smtp.addr", fmt.Errorf("mail: smtp.addr: %q is not host:port", c.Addr))
+		errs = append(errs, keyerr.Wrap("smtp.addr", fmt.Errorf("mail: smtp.addr: %q is not host:port", c.Addr)))
+		host = ""
 	}
 	if s.mode == "" {
 		s.mode = "starttls"
@@ -143,65 +189,73 @@ func validateSMTP(c SMTP) (*smtpSettings, error) {
 	}
 	defaults := map[string]string{"starttls": "587", "tls": "465", "none": "25"}
 	if _, ok := defaults[s.mode]; !ok {
-		return nil, keyerr.Wrap("smtp.tls", fmt.Errorf("mail: smtp.tls: %q is none of starttls, tls, none", c.TLS))
+		errs = append(errs, keyerr.Wrap("smtp.tls", fmt.Errorf("mail: smtp.tls: %q is none of starttls, tls, none", c.TLS)))
 	}
 	if port == "" {
 		port = defaults[s.mode]
 	}
-	s.host, s.addr = host, net.JoinHostPort(host, port)
-	if c.Timeout < 0 {
-		return nil, keyerr.Wrap("smtp.timeout", fmt.Errorf("mail: smtp.timeout: negative (%s)", c.Timeout))
+	if host != "" {
+		s.host, s.addr = host, net.JoinHostPort(host, port)
 	}
-	if s.timeout == 0 {
-		s.timeout = 30 * time.Second
-	}
+	return errors.Join(errs...)
+}
 
+// auth checks smtp.username and the password, and reads password_file.
+func (s *smtpSettings) auth(c SMTP) error {
+	var errs []error
+	if strings.ContainsAny(c.Username, "\x00\r\n") {
+		errs = append(errs, keyerr.Wrap("smtp.username", errors.New("mail: smtp.username: control characters")))
+	}
 	switch {
 	case c.Password != "" && c.PasswordFile != "":
-		return nil, errors.New("mail: smtp.password and smtp.password_file are both set: choose one")
+		return errors.Join(append(errs, errors.New("mail: smtp.password and smtp.password_file are both set: choose one"))...)
 	case c.PasswordFile != "":
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
-			return nil, keyerr.Wrap("smtp.password_file", fmt.Errorf("mail: smtp.password_file: %w", err))
+			return errors.Join(append(errs, keyerr.Wrap("smtp.password_file", fmt.Errorf("mail: smtp.password_file: %w", err)))...)
 		}
 		s.password, _, _ = strings.Cut(string(b), "\n")
 		s.password = strings.TrimSuffix(s.password, "\r")
 		if s.password == "" {
-			return nil, keyerr.Wrap("smtp.password_file", fmt.Errorf("mail: smtp.password_file: %s: empty first line", c.PasswordFile))
+			return errors.Join(append(errs, keyerr.Wrap("smtp.password_file", fmt.Errorf("mail: smtp.password_file: %s: empty first line", c.PasswordFile)))...)
 		}
 	default:
 		s.password = c.Password
 	}
-	if c.Username == "" && s.password != "" {
-		return nil, keyerr.Wrap("smtp.username", errors.New("mail: smtp.username: not set, but a password is"))
+	switch {
+	case c.Username == "" && s.password != "":
+		errs = append(errs, keyerr.Wrap("smtp.username", errors.New("mail: smtp.username: not set, but a password is")))
+	case c.Username != "" && s.password == "":
+		errs = append(errs, errors.New("mail: smtp.password or smtp.password_file: smtp.username needs one"))
+	case c.Username != "" && s.mode == "none" && s.host != "" && !loopbackHost(s.host):
+		errs = append(errs, keyerr.Wrap("smtp.tls", fmt.Errorf("mail: smtp.tls: none would send smtp.password in clear text to %s; use starttls or tls (only a loopback server may get it without TLS)", s.host)))
 	}
-	if c.Username != "" && s.password == "" {
-		return nil, errors.New("mail: smtp.password or smtp.password_file: smtp.username needs one")
-	}
-	if strings.ContainsAny(c.Username, "\x00\r\n") {
-		return nil, keyerr.Wrap("smtp.username", errors.New("mail: smtp.username: control characters"))
-	}
-	if c.Username != "" && s.mode == "none" && !loopbackHost(host) {
-		return nil, keyerr.Wrap("smtp.tls", fmt.Errorf("mail: smtp.tls: none would send smtp.password in clear text to %s; use starttls or tls (only a loopback server may get it without TLS)", host))
-	}
+	return errors.Join(errs...)
+}
 
-	if s.mode != "none" {
-		s.tls = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+// trust sets up TLS towards the server, with smtp.ca's certificates when
+// it is given.
+func (s *smtpSettings) trust(c SMTP) error {
+	if s.mode == "none" {
 		if c.CA != "" {
-			pem, err := os.ReadFile(c.CA)
-			if err != nil {
-				return nil, keyerr.Wrap("smtp.ca", fmt.Errorf("mail: smtp.ca: %w", err))
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, keyerr.Wrap("smtp.ca", fmt.Errorf("mail: smtp.ca: %s: no PEM certificate", c.CA))
-			}
-			s.tls.RootCAs = pool
+			return keyerr.Wrap("smtp.ca", errors.New("mail: smtp.ca: set with smtp.tls: none"))
 		}
-	} else if c.CA != "" {
-		return nil, keyerr.Wrap("smtp.ca", errors.New("mail: smtp.ca: set with smtp.tls: none"))
+		return nil
 	}
-	return s, nil
+	s.tls = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
+	if c.CA == "" {
+		return nil
+	}
+	pem, err := os.ReadFile(c.CA)
+	if err != nil {
+		return keyerr.Wrap("smtp.ca", fmt.Errorf("mail: smtp.ca: %w", err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return keyerr.Wrap("smtp.ca", fmt.Errorf("mail: smtp.ca: %s: no PEM certificate", c.CA))
+	}
+	s.tls.RootCAs = pool
+	return nil
 }
 
 // parseAddress parses one RFC 5322 address; header injection cannot pass
@@ -239,4 +293,18 @@ func loopbackHost(host string) bool {
 	}
 	a, err := netip.ParseAddr(host)
 	return err == nil && a.IsLoopback()
+}
+
+// localName is this host's name for HELO and the mail text.
+func localName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" || len(h) > 253 {
+		return "localhost"
+	}
+	for _, r := range h {
+		if !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "localhost"
+		}
+	}
+	return h
 }

@@ -350,6 +350,12 @@ func TestConfigErrorsEveryKey(t *testing.T) {
 			[]string{"from", "smtp.tls", "max_per_hour"}},
 		{"whois_server, sendmail", Config{To: []string{"root@example.org"}, From: "root@example.org", Sendmail: []string{""}, WhoisServer: "a b:c:d"},
 			[]string{"sendmail", "whois_server"}},
+		{"every smtp key", Config{To: []string{"root@example.org"}, From: "root@example.org",
+			SMTP: SMTP{Addr: "bad host", TLS: "ssl", Username: "u", PasswordFile: "/nonexistent/pw", CA: "/nonexistent/ca.pem", Timeout: -time.Second}},
+			[]string{"smtp.addr", "smtp.tls", "smtp.timeout", "smtp.password_file", "smtp.ca"}},
+		{"smtp username and ca", Config{To: []string{"root@example.org"}, From: "root@example.org",
+			SMTP: SMTP{Addr: "mail.example.org", TLS: "none", Username: "u\n", Password: "p", CA: "/etc/ca.pem"}},
+			[]string{"smtp.username", "smtp.tls", "smtp.ca"}},
 	}
 	for _, tc := range cases {
 		_, err := New(tc.cfg, nil)

@@ -18,10 +18,7 @@ package mail
 
 import (
 	"context"
-	"crypto/tls"
 	"log/slog"
-	"net/mail"
-	"os"
 	"strings"
 	"sync"
 	"time"
@@ -150,31 +147,6 @@ type Mailer struct {
 	back    backlog
 }
 
-// settings is a validated Config.
-type settings struct {
-	to          []*mail.Address
-	from        *mail.Address
-	smtp        *smtpSettings
-	sendmail    []string
-	whois       bool
-	whoisServer string
-	lines       bool
-	on          map[itemKind]bool
-	batch       time.Duration
-	maxPerHour  int
-	prefix      string
-}
-
-type smtpSettings struct {
-	addr     string
-	host     string
-	mode     string // starttls, tls or none
-	username string
-	password string
-	tls      *tls.Config
-	timeout  time.Duration
-}
-
 const (
 	defaultWhoisServer = "whois.iana.org:43"
 	defaultBatch       = time.Minute
@@ -213,20 +185,6 @@ func New(cfg Config, log *slog.Logger) (*Mailer, error) {
 		m.deliver = m.sendmail
 	}
 	return m, nil
-}
-
-// localName is this host's name for HELO and the mail text.
-func localName() string {
-	h, err := os.Hostname()
-	if err != nil || h == "" || len(h) > 253 {
-		return "localhost"
-	}
-	for _, r := range h {
-		if !(r == '.' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return "localhost"
-		}
-	}
-	return h
 }
 
 // itemKind is what a queued item reports.

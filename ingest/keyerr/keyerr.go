@@ -32,14 +32,21 @@ func Key(err error) (string, bool) {
 
 // Each returns the errors a constructor (or a regex compiler) joined, each
 // to be placed at its own key, err alone when it is not joined, or nil.
+// Joins inside joins are flattened: a constructor joins the errors of its
+// parts, each of which may have joined its own.
 func Each(err error) []error {
 	if err == nil {
 		return nil
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
 	}
-	return []error{err}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, Each(e)...)
+	}
+	return out
 }
 
 // Keys returns the key of each error Each returns ("" for one about no

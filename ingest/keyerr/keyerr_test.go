@@ -31,3 +31,24 @@ func TestKey(t *testing.T) {
 		t.Error("Wrap hides the wrapped error")
 	}
 }
+
+// A constructor joins its parts' errors, and a part may join its own: Each
+// gives every one, in order, whatever the nesting.
+func TestEachFlattens(t *testing.T) {
+	a, b, c := Wrap("a", errors.New("a")), Wrap("b", errors.New("b")), errors.New("c")
+	cases := []struct {
+		name string
+		err  error
+		keys []string
+	}{
+		{"nil", nil, nil},
+		{"one", a, []string{"a"}},
+		{"joined", errors.Join(a, c), []string{"a", ""}},
+		{"nested", errors.Join(a, errors.Join(b, errors.Join(c))), []string{"a", "b", ""}},
+	}
+	for _, tc := range cases {
+		if got := Keys(tc.err); fmt.Sprint(got) != fmt.Sprint(tc.keys) {
+			t.Errorf("%s: Keys = %q, want %q", tc.name, got, tc.keys)
+		}
+	}
+}

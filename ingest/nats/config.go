@@ -135,26 +135,27 @@ func prepare(cfg *Config) (*prepared, error) {
 // and options for natsgo.Connect. The other users of NATS (ban events,
 // fleet mode) connect with it, so every nats block of the configuration
 // means the same.
+// Every bad key is reported, not only the first.
 func ConnectOptions(cfg Config) (servers string, opts []natsgo.Option, err error) {
-	if servers, err = checkURLs(cfg.URL); err != nil {
+	servers, urlErr := checkURLs(cfg.URL)
+	opts, err = securityOptions(&cfg)
+	if err := errors.Join(urlErr, err); err != nil {
 		return "", nil, err
 	}
-	opts, err = securityOptions(&cfg)
-	return servers, opts, err
+	return servers, opts, nil
 }
 
+// securityOptions checks authentication and tls, each on its own, so an
+// error in one does not hide one in the other.
 func securityOptions(cfg *Config) ([]natsgo.Option, error) {
 	var opts []natsgo.Option
-	auth, err := authOption(cfg)
-	if err != nil {
+	auth, authErr := authOption(cfg)
+	tlsConf, tlsErr := tlsConfig(cfg.TLS)
+	if err := errors.Join(authErr, tlsErr); err != nil {
 		return nil, err
 	}
 	if auth != nil {
 		opts = append(opts, auth)
-	}
-	tlsConf, err := tlsConfig(cfg.TLS)
-	if err != nil {
-		return nil, err
 	}
 	if tlsConf != nil {
 		opts = append(opts, natsgo.Secure(tlsConf))
@@ -365,28 +366,38 @@ func tlsConfig(t TLSConfig) (*tls.Config, error) {
 		return nil, nil
 	}
 	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	var caErr error
 	if t.CAFile != "" {
-		pem, err := os.ReadFile(t.CAFile)
-		if err != nil {
-			return nil, keyerr.Wrap("tls.ca", fmt.Errorf("nats: tls.ca: %w", err))
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, keyerr.Wrap("tls.ca", fmt.Errorf("nats: tls.ca: %s: no PEM certificates", t.CAFile))
-		}
-		c.RootCAs = pool
+		c.RootCAs, caErr = caPool(t.CAFile)
 	}
+	var certErr error
 	switch {
 	case t.CertFile == "" && t.KeyFile != "":
-		return nil, keyerr.Wrap("tls.cert", errors.New("nats: tls.cert: missing (tls.key is set)"))
+		certErr = keyerr.Wrap("tls.cert", errors.New("nats: tls.cert: missing (tls.key is set)"))
 	case t.CertFile != "" && t.KeyFile == "":
-		return nil, keyerr.Wrap("tls.key", errors.New("nats: tls.key: missing (tls.cert is set)"))
+		certErr = keyerr.Wrap("tls.key", errors.New("nats: tls.key: missing (tls.cert is set)"))
 	case t.CertFile != "":
 		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("nats: tls.cert/tls.key: %w", err)
+			certErr = fmt.Errorf("nats: tls.cert/tls.key: %w", err)
 		}
 		c.Certificates = []tls.Certificate{cert}
 	}
+	if err := errors.Join(caErr, certErr); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// caPool reads tls.ca.
+func caPool(file string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, keyerr.Wrap("tls.ca", fmt.Errorf("nats: tls.ca: %w", err))
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, keyerr.Wrap("tls.ca", fmt.Errorf("nats: tls.ca: %s: no PEM certificates", file))
+	}
+	return pool, nil
 }

@@ -94,9 +94,32 @@ func TestConfigErrorsEveryKey(t *testing.T) {
 		{"url, subject, user", Config{URL: "http://x:4222", Subject: "a..b", Password: "p"}, []string{"url", "subject", "user"}},
 		{"queue and jetstream", Config{URL: "nats://x:4222", Subject: "a", Queue: "q", JetStream: &JetStreamConfig{Durable: "a*b"}}, []string{"queue", "jetstream.stream", "jetstream.durable"}},
 		{"no url, no subject", Config{}, []string{"url", "subject"}},
+		{"url, creds, tls", Config{URL: "http://x:4222", Subject: "a", Creds: "/nonexistent/x.creds", TLS: TLSConfig{CAFile: "/nonexistent/ca.pem", KeyFile: "/nonexistent/key.pem"}},
+			[]string{"url", "creds", "tls.ca", "tls.cert"}},
 	}
 	for _, tc := range cases {
 		_, err := New(tc.cfg, nil)
+		keys := keyerr.Keys(err)
+		if !slices.Equal(keys, tc.keys) {
+			t.Errorf("%s: %v: keys %q, want %q", tc.name, err, keys, tc.keys)
+		}
+	}
+}
+
+// ConnectOptions, which the nats enforcers and the fleet connect with,
+// reports every bad key of the connection too.
+func TestConnectOptionsErrorsEveryKey(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  Config
+		keys []string
+	}{
+		{"url and tls", Config{URL: "http://x:4222", TLS: TLSConfig{CertFile: "/nonexistent/cert.pem"}}, []string{"url", "tls.key"}},
+		{"nkey, tls.ca and tls.cert", Config{URL: "nats://x:4222", NKeyFile: "/nonexistent/u.nk", TLS: TLSConfig{CAFile: "/nonexistent/ca.pem", KeyFile: "/k"}},
+			[]string{"nkey", "tls.ca", "tls.cert"}},
+	}
+	for _, tc := range cases {
+		_, _, err := ConnectOptions(tc.cfg)
 		keys := keyerr.Keys(err)
 		if !slices.Equal(keys, tc.keys) {
 			t.Errorf("%s: %v: keys %q, want %q", tc.name, err, keys, tc.keys)

@@ -1,7 +1,8 @@
-package pipelines
+package fail2banimport
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,10 +14,11 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logjail/logjail/enforce/mail"
+	"github.com/logjail/logjail/pipelines"
 )
 
 // fail2banDir copies the installed /etc/fail2ban into a temporary
-// directory and lays testdata/fail2ban/jail.local over it.
+// directory and lays testdata/jail.local over it.
 func fail2banDir(t *testing.T) string {
 	t.Helper()
 	if _, err := os.Stat("/etc/fail2ban/jail.conf"); err != nil {
@@ -29,7 +31,7 @@ func fail2banDir(t *testing.T) string {
 	if out, err := exec.Command("cp", "-r", "/etc/fail2ban", dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
-	local, err := os.ReadFile("testdata/fail2ban/jail.local")
+	local, err := os.ReadFile("testdata/jail.local")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,9 +41,9 @@ func fail2banDir(t *testing.T) string {
 	return dir
 }
 
-func TestImportFail2ban(t *testing.T) {
+func TestImport(t *testing.T) {
 	dir := fail2banDir(t)
-	text, warnings, err := ImportFail2ban(dir)
+	text, warnings, err := Import(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,11 +51,11 @@ func TestImportFail2ban(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(cfgPath)
+	cfg, err := pipelines.Load(cfgPath)
 	if err != nil {
 		t.Fatalf("the imported configuration does not load: %v\n%s", err, text)
 	}
-	byName := map[string]*Pipeline{}
+	byName := map[string]*pipelines.Pipeline{}
 	for _, p := range cfg.Enabled() {
 		byName[p.Name] = p
 	}
@@ -62,39 +64,39 @@ func TestImportFail2ban(t *testing.T) {
 	if sshd == nil {
 		t.Fatalf("no sshd pipeline:\n%s", text)
 	}
-	if sshd.Ingest[0].Journald == nil || len(sshd.JournalMatch) == 0 {
+	if sshd.Ingest[0].Journald == nil || len(sshd.Plan.JournalMatch) == 0 {
 		t.Errorf("sshd with backend systemd: want a journald source with the filter's journalmatch, got %+v", sshd.Ingest[0])
 	}
-	if sshd.MaxRetry != 5 || FormatDuration(DurationOf(sshd.FindTime)) != "1d" || FormatDuration(DurationOf(sshd.BanTime)) != "2w" {
-		t.Errorf("sshd policy: %d %v %v", sshd.MaxRetry, DurationOf(sshd.FindTime), DurationOf(sshd.BanTime))
+	if sshd.MaxRetry != 5 || pipelines.FormatDuration(pipelines.DurationOf(sshd.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(sshd.BanTime)) != "2w" {
+		t.Errorf("sshd policy: %d %v %v", sshd.MaxRetry, pipelines.DurationOf(sshd.FindTime), pipelines.DurationOf(sshd.BanTime))
 	}
 	if len(sshd.IgnoreIP) != 1 || netipString(sshd.IgnoreIP[0]) != "127.0.0.0/8" {
 		t.Errorf("sshd ignoreip %v", sshd.IgnoreIP)
 	}
-	if n := sshd.Enforce[0].NFTables; n == nil || len(n.PortNumbers) != 1 || n.PortNumbers[0] != 22 {
-		t.Errorf("sshd enforce %+v", sshd.Enforce[0].NFTables)
+	if n := sshd.Plan.Enforce[0].NFTables; n == nil || len(n.Ports) != 1 || n.Ports[0] != 22 {
+		t.Errorf("sshd enforce %+v", sshd.Plan.Enforce[0].NFTables)
 	}
 
 	web := byName["nginx-http-auth"]
 	if web == nil || web.Ingest[0].File == nil || web.Ingest[0].File.Paths[0] != "/var/log/nginx/error.log" {
 		t.Fatalf("nginx-http-auth: %+v", web)
 	}
-	if n := web.Enforce[0].NFTables; len(n.PortNumbers) != 2 || n.PortNumbers[0] != 80 || n.PortNumbers[1] != 443 {
-		t.Errorf("nginx-http-auth ports %v", n.PortNumbers)
+	if n := web.Plan.Enforce[0].NFTables; len(n.Ports) != 2 || n.Ports[0] != 80 || n.Ports[1] != 443 {
+		t.Errorf("nginx-http-auth ports %v", n.Ports)
 	}
 	if len(web.IgnoreIP) != 3 {
 		t.Errorf("nginx-http-auth inherits DEFAULT's ignoreip: %v", web.IgnoreIP)
 	}
 
 	custom := byName["custom"]
-	if custom == nil || custom.MaxRetry != 3 || DurationOf(custom.BanTime) != Permanent {
+	if custom == nil || custom.MaxRetry != 3 || pipelines.DurationOf(custom.BanTime) != pipelines.Permanent {
 		t.Fatalf("custom: %+v", custom)
 	}
 	if !strings.Contains(text, `fail2ban: "`+dir+`/filter.d/sshd.conf[mode=aggressive]"`) {
 		t.Errorf("custom's filter argument is lost:\n%s", text)
 	}
-	if n := custom.Enforce[0].NFTables; len(n.PortNumbers) != 3 || n.PortNumbers[0] != 2200 {
-		t.Errorf("custom ports %v", n.PortNumbers)
+	if n := custom.Plan.Enforce[0].NFTables; len(n.Ports) != 3 || n.Ports[0] != 2200 {
+		t.Errorf("custom ports %v", n.Ports)
 	}
 
 	// Mail actions: action_mwl with jail.conf's destemail and sender (the
@@ -119,13 +121,13 @@ func TestImportFail2ban(t *testing.T) {
 			t.Errorf("no %s pipeline:\n%s", tc.jail, text)
 			continue
 		}
-		var mails []*MailSpec
+		var mails []*pipelines.MailSpec
 		for _, e := range p.Enforce {
 			if e.Mail != nil {
 				mails = append(mails, e.Mail)
 			}
 		}
-		if len(mails) != 1 || p.Enforce[0].NFTables == nil {
+		if len(mails) != 1 || p.Plan.Enforce[0].NFTables == nil {
 			t.Errorf("%s: want nftables and one mail enforcer, got %+v", tc.jail, p.Enforce)
 			continue
 		}
@@ -140,7 +142,7 @@ func TestImportFail2ban(t *testing.T) {
 			t.Errorf("%s: %v", tc.jail, err)
 		}
 	}
-	for _, p := range []*Pipeline{sshd, web, custom} {
+	for _, p := range []*pipelines.Pipeline{sshd, web, custom} {
 		for _, e := range p.Enforce {
 			if e.Mail != nil {
 				t.Errorf("%s has a mail enforcer, but no mail action", p.Name)
@@ -149,10 +151,10 @@ func TestImportFail2ban(t *testing.T) {
 	}
 
 	// bantime.increment, ignoreself and ignorecommand are imported.
-	if inc := sshd.BanTimeIncrement; inc == nil || inc.Resolved.Factor != 2 || inc.Resolved.MaxTime != 5*7*24*time.Hour || !inc.Resolved.OverallJails {
-		t.Errorf("sshd bantime_increment %+v", sshd.BanTimeIncrement)
+	if inc := sshd.Plan.Increment; inc == nil || inc.Factor != 2 || inc.MaxTime != 5*7*24*time.Hour || !inc.OverallJails {
+		t.Errorf("sshd bantime_increment %+v", sshd.Plan.Increment)
 	}
-	if web := byName["nginx-http-auth"]; web == nil || web.BanTimeIncrement == nil || !slices.Equal(web.BanTimeIncrement.Resolved.Multipliers, []float64{1, 2, 4, 8}) || web.IgnoreSelf == nil || *web.IgnoreSelf {
+	if web := byName["nginx-http-auth"]; web == nil || web.Plan.Increment == nil || !slices.Equal(web.Plan.Increment.Multipliers, []float64{1, 2, 4, 8}) || web.IgnoreSelf == nil || *web.IgnoreSelf {
 		t.Errorf("nginx-http-auth: increment and ignoreself not imported:\n%s", text)
 	}
 	if c := byName["custom"]; c == nil || c.IgnoreCommand.S != "/bin/true" || c.BanTimeIncrement == nil {
@@ -181,7 +183,7 @@ func TestImportFail2ban(t *testing.T) {
 	}
 }
 
-func netipString(p Prefix) string { return p.String() }
+func netipString(p pipelines.Prefix) string { return netip.Prefix(p).String() }
 
 // Every key of a mail enforcer reaches enforce/mail.Config (kept here
 // beside the importer, which writes such blocks).
@@ -214,7 +216,7 @@ pipelines:
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := Load(cfgPath)
+	cfg, err := pipelines.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -234,16 +236,16 @@ pipelines:
 }
 
 // imported is one import of a fixture: the YAML, its warnings, and the
-// configuration as Load reads it.
+// configuration as pipelines.Load reads it.
 type imported struct {
 	dir      string // the fail2ban directory, absolute
 	text     string
 	warnings []string
-	cfg      *Config
+	cfg      *pipelines.Config
 	doc      map[string]any // the YAML as plain data, to see which keys are written
 }
 
-func (im *imported) pipeline(t *testing.T, name string) *Pipeline {
+func (im *imported) pipeline(t *testing.T, name string) *pipelines.Pipeline {
 	t.Helper()
 	for _, p := range im.cfg.Pipelines {
 		if p.Name == name {
@@ -281,7 +283,7 @@ func (im *imported) warned(s string) []string {
 }
 
 // importFixture copies the installed /etc/fail2ban to ROOT/etc/fail2ban,
-// lays testdata/fail2ban/cases/FIXTURE over it as jail.local (with vars
+// lays testdata/cases/FIXTURE over it as jail.local (with vars
 // replaced), imports it as `logjail import-fail2ban fail2ban` run in
 // ROOT/etc would, writes the YAML to ROOT/out, and loads it as `logjail
 // validate --config ../out/imported.yaml` run in ROOT/elsewhere would:
@@ -289,7 +291,7 @@ func (im *imported) warned(s string) []string {
 func importFixture(t *testing.T, fixture string, vars map[string]string) *imported {
 	t.Helper()
 	dir := fail2banDir(t)
-	local, err := os.ReadFile(filepath.Join("testdata/fail2ban/cases", fixture))
+	local, err := os.ReadFile(filepath.Join("testdata/cases", fixture))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +316,7 @@ func importFixture(t *testing.T, fixture string, vars map[string]string) *import
 		}
 	}
 	t.Chdir(etc)
-	yamlText, warnings, err := ImportFail2ban("fail2ban")
+	yamlText, warnings, err := Import("fail2ban")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +324,7 @@ func importFixture(t *testing.T, fixture string, vars map[string]string) *import
 		t.Fatal(err)
 	}
 	t.Chdir(filepath.Join(root, "elsewhere"))
-	cfg, err := Load("../out/imported.yaml")
+	cfg, err := pipelines.Load("../out/imported.yaml")
 	if err != nil {
 		t.Fatalf("the imported configuration does not load from another folder: %v\n%s", err, yamlText)
 	}
@@ -334,7 +336,7 @@ func importFixture(t *testing.T, fixture string, vars map[string]string) *import
 }
 
 // What import-fail2ban writes means what the jails mean, wherever the YAML
-// is read from: each case is a jail.local in testdata/fail2ban/cases.
+// is read from: each case is a jail.local in testdata/cases.
 func TestImportFail2banCases(t *testing.T) {
 	tests := []struct {
 		name, fixture string
@@ -408,14 +410,14 @@ func TestImportFail2banCases(t *testing.T) {
 				if len(r.Ingest) != 1 || r.Ingest[0].Bans == nil || !slices.Equal(r.Ingest[0].Bans.Pipelines, []string{"sshd", "nginx-http-auth"}) {
 					t.Errorf("recidive: want a bans source following sshd and nginx-http-auth, got %+v\n%s", r.Ingest, im.text)
 				}
-				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Rules.Failregex) == 0 {
+				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Plan.Rules.Failregex) == 0 {
 					t.Errorf("recidive: want the shipped recidive filter, got %+v", r.Match)
 				}
-				if r.MaxRetry != 3 || FormatDuration(DurationOf(r.FindTime)) != "1d" || FormatDuration(DurationOf(r.BanTime)) != "1w" {
-					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, DurationOf(r.FindTime), DurationOf(r.BanTime))
+				if r.MaxRetry != 3 || pipelines.FormatDuration(pipelines.DurationOf(r.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(r.BanTime)) != "1w" {
+					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, pipelines.DurationOf(r.FindTime), pipelines.DurationOf(r.BanTime))
 				}
-				if n := r.Enforce[0].NFTables; n == nil || len(n.PortNumbers) != 0 {
-					t.Errorf("recidive: want every port banned, got %+v", r.Enforce[0].NFTables)
+				if n := r.Plan.Enforce[0].NFTables; n == nil || len(n.Ports) != 0 {
+					t.Errorf("recidive: want every port banned, got %+v", r.Plan.Enforce[0].NFTables)
 				}
 				if strings.Contains(im.text, "fail2ban.log") {
 					t.Errorf("fail2ban's log is still read:\n%s", im.text)
@@ -484,11 +486,11 @@ func TestImportFail2banCases(t *testing.T) {
 					p := im.pipeline(t, tc.jail)
 					var ignore []string
 					for _, ip := range p.IgnoreIP {
-						ignore = append(ignore, ip.String())
+						ignore = append(ignore, netipString(ip))
 					}
-					if p.MaxRetry != tc.maxretry || DurationOf(p.FindTime) != tc.findtime || DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
+					if p.MaxRetry != tc.maxretry || pipelines.DurationOf(p.FindTime) != tc.findtime || pipelines.DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
 						t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q increment %v; want %d %v %v %q %v", tc.jail,
-							p.MaxRetry, DurationOf(p.FindTime), DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
+							p.MaxRetry, pipelines.DurationOf(p.FindTime), pipelines.DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
 					}
 				}
 			},
@@ -508,12 +510,12 @@ func TestImportFail2banCases(t *testing.T) {
 	}
 }
 
-// A host name in ignoreip is kept when it resolves here (Load resolves it,
+// A host name in ignoreip is kept when it resolves here (pipelines.Load resolves it,
 // as fail2ban does); one that does not is left out with a warning.
 func TestImportKeepsResolvableHostNames(t *testing.T) {
 	for name, want := range map[string]bool{"localhost": true, "trusted.example.invalid": false, "10.0.0.0/33": false, "a|b": false} {
-		if got := resolves(name); got != want {
-			t.Errorf("resolves(%q) = %v, want %v", name, got, want)
+		if got := pipelines.HostResolves(name); got != want {
+			t.Errorf("HostResolves(%q) = %v, want %v", name, got, want)
 		}
 	}
 }

@@ -1,0 +1,64 @@
+package pipelines
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// Validation reads the spec and writes nothing into it: the defaults, the
+// looked-up ports and the filter's rules are in the Plan (and the resolved
+// Fleet), and the spec stays as written.
+func TestResolveLeavesSpecAsWritten(t *testing.T) {
+	cfgFile := filepath.Join(t.TempDir(), "logjail.yaml")
+	if err := os.WriteFile(cfgFile, []byte(`
+fleet:
+  nats: {url: "nats://10.0.0.1:4222"}
+  node: n1
+  share: [sshd]
+pipelines:
+  sshd:
+    enabled: true
+    ingest: [{file: {paths: [/var/log/auth.log]}}]
+    match: {filter: sshd}
+    bantime_increment: {factor: 2}
+    enforce:
+      - nftables: {ports: [ssh, 2222]}
+      - nats: {}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Pipelines[0]
+	spec, plan := p.Enforce, p.Plan.Enforce
+	for _, tc := range []struct {
+		name      string
+		got, want any
+	}{
+		{"spec nftables", *spec[0].NFTables, NFTablesSpec{At: spec[0].NFTables.At, Ports: spec[0].NFTables.Ports}},
+		{"spec ports", texts(spec[0].NFTables.Ports), []string{"ssh", "2222"}},
+		{"spec nats", spec[1].NATS.URL + spec[1].NATS.Subject, ""},
+		{"spec fleet", cfg.FleetSpec.Replicas, 0},
+		{"spec increment", p.BanTimeIncrement.Factor.S, "2"},
+		{"plan nftables", *plan[0].NFTables, NFTables{Table: "logjail", Protocol: "tcp", Action: "drop", Hooks: []string{"input"}, Ports: []uint16{22, 2222}}},
+		{"plan nats", *plan[1].NATS, NATSEvents{NATSConnSpec: NATSConnSpec{URL: "nats://10.0.0.1:4222"}, Subject: "logjail.bans.sshd"}},
+		{"plan fleet", *cfg.Fleet, Fleet{NATS: NATSConnSpec{URL: "nats://10.0.0.1:4222"}, Node: "n1", Share: []string{"sshd"}, Replicas: 1}},
+		{"plan increment", p.Plan.Increment.Factor, 2.0},
+		{"plan rules", len(p.Plan.Rules.Failregex) > 0, true},
+	} {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: %+v, want %+v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// Build refuses a pipeline that did not come through Load's resolve step.
+func TestBuildNeedsPlan(t *testing.T) {
+	if _, err := Build(&Pipeline{Name: "x", Enabled: true}, Deps{Log: discard}); err == nil {
+		t.Error("Build without a plan succeeded")
+	}
+}
