@@ -15,6 +15,7 @@ import (
 
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/fail2ban"
+	"github.com/logjail/logjail/match/filter"
 )
 
 // shipped holds the filters written for logjail (pipelines/filters/*.yaml).
@@ -117,7 +118,7 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 // filter ("sshd", "sshd[mode=aggressive]"), a YAML filter file, or a
 // fail2ban filter file ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"),
 // and compiles it.
-func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) {
+func ResolveFilter(ref string, dir string) (match.Matcher, match.Rules, error) {
 	p := &Pipeline{Name: "test", what: "filter " + ref}
 	if isFail2banRef(ref) {
 		p.Match.Fail2ban = Text{S: ref}
@@ -146,7 +147,7 @@ func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) 
 
 // match resolves and compiles a pipeline's match spec into p.Rules, reporting
 // each bad regex at the place it was written.
-func (v validator) match(p *Pipeline) *match.Matcher {
+func (v validator) match(p *Pipeline) match.Matcher {
 	ms := p.Match
 	if ms.At.File == "" {
 		ms.At = p.At
@@ -227,7 +228,7 @@ func (v validator) match(p *Pipeline) *match.Matcher {
 		return nil
 	}
 	p.Rules = match.Rules{Dialect: dialect, MaxLines: maxLines, Prefregex: pref.S, Datepattern: date.S, Failregex: texts(fail), Ignoreregex: texts(ignore)}
-	m, err := match.Compile(p.Name, p.Rules)
+	m, err := filter.Compile(p.Name, p.Rules)
 	if err != nil {
 		for _, e := range keyerr.Each(err) {
 			var re *match.RegexError

@@ -1,4 +1,4 @@
-package f2bdate
+package datedetector
 
 import (
 	"bufio"

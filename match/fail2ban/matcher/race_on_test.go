@@ -1,6 +1,6 @@
 //go:build race
 
-package match
+package matcher
 
 // The race detector makes sync.Pool drop items, so regexp allocates.
 const raceEnabled = true

@@ -18,7 +18,7 @@
 // date starts at a word boundary and ends before one; the first valid date
 // in the line wins. Scanners are hand-written: no regular expressions and
 // no allocations per line on the common paths.
-package dates
+package fastdate
 
 import (
 	"strings"

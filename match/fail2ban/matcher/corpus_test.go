@@ -1,4 +1,4 @@
-package match
+package matcher
 
 import (
 	"fmt"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/f2bsample"
+	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/fail2ban"
 )
 
@@ -166,8 +167,8 @@ func runCorpusFilter(name string, zone *time.Location, st *corpusStats) []corpus
 		cf, err := loadCorpusFilter(corpusFilterDir, name, v.FilterOpts())
 		var m *Matcher
 		if err == nil {
-			m, err = Compile(name, Rules{
-				Dialect:     DialectFail2ban,
+			m, err = Compile(name, match.Rules{
+				Dialect:     match.DialectFail2ban,
 				Prefregex:   cf.Prefregex,
 				Failregex:   cf.Failregex,
 				Ignoreregex: cf.Ignoreregex,
@@ -211,8 +212,8 @@ func runCorpusFilter(name string, zone *time.Location, st *corpusStats) []corpus
 
 // compareCorpus checks a result against a failJSON annotation and returns
 // why it differs, or "".
-func compareCorpus(want map[string]any, f Failure, out Outcome, zone *time.Location) string {
-	got := out == Matched || out == NoAddress || out == BadAddress
+func compareCorpus(want map[string]any, f match.Failure, out match.Outcome, zone *time.Location) string {
+	got := out == match.Matched || out == match.NoAddress || out == match.BadAddress
 	wantMatch, _ := want["match"].(bool)
 	if got != wantMatch {
 		if got {

@@ -1,4 +1,4 @@
-package match
+package matcher
 
 import (
 	"errors"
@@ -9,14 +9,15 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
 )
 
 // f2bNow is the "now" of the fail2ban dialect tests: 2005-08-14 10:00 UTC.
 var f2bNow = time.Unix(1124013600, 0).UTC()
 
-func compileF2BTest(t testing.TB, r Rules) *Matcher {
+func compileF2BTest(t testing.TB, r match.Rules) *Matcher {
 	t.Helper()
-	r.Dialect = DialectFail2ban
+	r.Dialect = match.DialectFail2ban
 	if r.Location == nil {
 		r.Location = time.UTC
 	}
@@ -32,41 +33,41 @@ func TestFail2banTags(t *testing.T) {
 		name      string
 		failregex string
 		line      string
-		want      Outcome
+		want      match.Outcome
 		id, addr  string
 		fields    map[string]string
 	}{
-		{"host v4", `^fail from <HOST>$`, "fail from 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"host mapped v4", `^fail from <HOST>$`, "fail from ::ffff:192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"host v6", `^fail from <HOST> port \d+$`, "fail from 2001:db8::1 port 22", Matched, "2001:db8::1", "2001:db8::1", nil},
-		{"host bracketed v6", `^fail from <HOST>:\d+$`, "fail from [2001:db8::1]:22", Matched, "2001:db8::1", "2001:db8::1", nil},
-		{"host name", `^fail from <HOST>$`, "fail from bad.example.org", NoAddress, "bad.example.org", "", map[string]string{"dns": "bad.example.org"}},
-		{"addr has no names", `^fail from <ADDR>$`, "fail from bad.example.org", Miss, "", "", nil},
-		{"invalid v4", `^fail from <ADDR>$`, "fail from 999.1.1.1", BadAddress, "999.1.1.1", "", nil},
-		{"f-id alone", `^session <F-ID/> failed$`, "session abc123 failed", NoAddress, "abc123", "", map[string]string{"fid": "abc123"}},
-		{"f-id wins over the address", `^session <F-ID>\w+</F-ID> from <ADDR>$`, "session abc from 192.0.2.1", Matched, "abc", "192.0.2.1", nil},
-		{"ip4 tag", `^x <IP4>$`, "x 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"ip6 tag", `^x <IP6>$`, "x 2001:db8::2", Matched, "2001:db8::2", "2001:db8::2", nil},
-		{"subnet", `^x <SUBNET>$`, "x 192.0.2.0/24", Matched, "192.0.2.0", "192.0.2.0", map[string]string{"cidr": "24"}},
-		{"user and alt user", `^x (?:user=<F-USER>\S*</F-USER> )?ruser=<F-ALT_USER>\S*</F-ALT_USER> <HOST>$`, "x ruser=bob 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", map[string]string{"user": "bob"}},
-		{"user wins over alt user", `^x user=<F-USER>\S*</F-USER> ruser=<F-ALT_USER>\S*</F-ALT_USER> <HOST>$`, "x user=ann ruser=bob 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", map[string]string{"user": "ann"}},
-		{"custom field", `^<F-ERROR>\w+</F-ERROR> from <HOST>$`, "timeout from 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", map[string]string{"error": "timeout"}},
-		{"unopened closing tag is text", `^a</F-X> <HOST>$`, "a</F-X> 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"python {,n}", `^x\d{,3} <HOST>$`, "x12 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"dollar before the final newline", `^x <HOST>\s*$`, "x 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"look-ahead (regexp2)", `^x (?!bad)\w+ <HOST>$`, "x good 192.0.2.1", Matched, "192.0.2.1", "192.0.2.1", nil},
-		{"look-ahead refuses", `^x (?!bad)\w+ <HOST>$`, "x bad 192.0.2.1", Miss, "", "", nil},
-		{"back-reference", `^(?P<q>['"])<F-USER>\w+</F-USER>(?P=q) <HOST>$`, `"bob" 192.0.2.1`, Matched, "192.0.2.1", "192.0.2.1", map[string]string{"user": "bob"}},
-		{"nofail", `^<F-NOFAIL>ok</F-NOFAIL> <HOST>$`, "ok 192.0.2.1", NoFail, "", "", nil},
+		{"host v4", `^fail from <HOST>$`, "fail from 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"host mapped v4", `^fail from <HOST>$`, "fail from ::ffff:192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"host v6", `^fail from <HOST> port \d+$`, "fail from 2001:db8::1 port 22", match.Matched, "2001:db8::1", "2001:db8::1", nil},
+		{"host bracketed v6", `^fail from <HOST>:\d+$`, "fail from [2001:db8::1]:22", match.Matched, "2001:db8::1", "2001:db8::1", nil},
+		{"host name", `^fail from <HOST>$`, "fail from bad.example.org", match.NoAddress, "bad.example.org", "", map[string]string{"dns": "bad.example.org"}},
+		{"addr has no names", `^fail from <ADDR>$`, "fail from bad.example.org", match.Miss, "", "", nil},
+		{"invalid v4", `^fail from <ADDR>$`, "fail from 999.1.1.1", match.BadAddress, "999.1.1.1", "", nil},
+		{"f-id alone", `^session <F-ID/> failed$`, "session abc123 failed", match.NoAddress, "abc123", "", map[string]string{"fid": "abc123"}},
+		{"f-id wins over the address", `^session <F-ID>\w+</F-ID> from <ADDR>$`, "session abc from 192.0.2.1", match.Matched, "abc", "192.0.2.1", nil},
+		{"ip4 tag", `^x <IP4>$`, "x 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"ip6 tag", `^x <IP6>$`, "x 2001:db8::2", match.Matched, "2001:db8::2", "2001:db8::2", nil},
+		{"subnet", `^x <SUBNET>$`, "x 192.0.2.0/24", match.Matched, "192.0.2.0", "192.0.2.0", map[string]string{"cidr": "24"}},
+		{"user and alt user", `^x (?:user=<F-USER>\S*</F-USER> )?ruser=<F-ALT_USER>\S*</F-ALT_USER> <HOST>$`, "x ruser=bob 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", map[string]string{"user": "bob"}},
+		{"user wins over alt user", `^x user=<F-USER>\S*</F-USER> ruser=<F-ALT_USER>\S*</F-ALT_USER> <HOST>$`, "x user=ann ruser=bob 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", map[string]string{"user": "ann"}},
+		{"custom field", `^<F-ERROR>\w+</F-ERROR> from <HOST>$`, "timeout from 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", map[string]string{"error": "timeout"}},
+		{"unopened closing tag is text", `^a</F-X> <HOST>$`, "a</F-X> 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"python {,n}", `^x\d{,3} <HOST>$`, "x12 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"dollar before the final newline", `^x <HOST>\s*$`, "x 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"look-ahead (regexp2)", `^x (?!bad)\w+ <HOST>$`, "x good 192.0.2.1", match.Matched, "192.0.2.1", "192.0.2.1", nil},
+		{"look-ahead refuses", `^x (?!bad)\w+ <HOST>$`, "x bad 192.0.2.1", match.Miss, "", "", nil},
+		{"back-reference", `^(?P<q>['"])<F-USER>\w+</F-USER>(?P=q) <HOST>$`, `"bob" 192.0.2.1`, match.Matched, "192.0.2.1", "192.0.2.1", map[string]string{"user": "bob"}},
+		{"nofail", `^<F-NOFAIL>ok</F-NOFAIL> <HOST>$`, "ok 192.0.2.1", match.NoFail, "", "", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			m := compileF2BTest(t, Rules{Failregex: []string{tc.failregex}})
+			m := compileF2BTest(t, match.Rules{Failregex: []string{tc.failregex}})
 			e := ingest.Entry{Message: tc.line, ReadAt: f2bNow}
 			f, out := m.Match(&e, f2bNow)
 			if out != tc.want {
 				t.Fatalf("outcome %v, want %v (%+v)", out, tc.want, f)
 			}
-			if out == Miss || out == NoFail {
+			if out == match.Miss || out == match.NoFail {
 				return
 			}
 			if f.ID != tc.id {
@@ -93,20 +94,20 @@ func TestFail2banTags(t *testing.T) {
 func TestFail2banCompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		rules Rules
+		rules match.Rules
 		list  string
 		is    error
 	}{
-		{"no failure id", Rules{Failregex: []string{`^x \S+$`}}, "failregex", ErrNoAddress},
-		{"python error", Rules{Failregex: []string{`<HOST> a{3,1}`}}, "failregex", nil},
-		{"misplaced global flags", Rules{Failregex: []string{`^x(?i) <HOST>`}}, "failregex", nil},
-		{"bad ignoreregex", Rules{Failregex: []string{`<HOST>`}, Ignoreregex: []string{`[`}}, "ignoreregex", nil},
-		{"bad datepattern", Rules{Failregex: []string{`<HOST>`}, Datepattern: `%Q`}, "datepattern", nil},
+		{"no failure id", match.Rules{Failregex: []string{`^x \S+$`}}, "failregex", match.ErrNoAddress},
+		{"python error", match.Rules{Failregex: []string{`<HOST> a{3,1}`}}, "failregex", nil},
+		{"misplaced global flags", match.Rules{Failregex: []string{`^x(?i) <HOST>`}}, "failregex", nil},
+		{"bad ignoreregex", match.Rules{Failregex: []string{`<HOST>`}, Ignoreregex: []string{`[`}}, "ignoreregex", nil},
+		{"bad datepattern", match.Rules{Failregex: []string{`<HOST>`}, Datepattern: `%Q`}, "datepattern", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tc.rules.Dialect = DialectFail2ban
+			tc.rules.Dialect = match.DialectFail2ban
 			_, err := Compile("p", tc.rules)
-			var re *RegexError
+			var re *match.RegexError
 			if !errors.As(err, &re) || re.List != tc.list {
 				t.Fatalf("want a %s error, got %v", tc.list, err)
 			}
@@ -116,11 +117,11 @@ func TestFail2banCompileErrors(t *testing.T) {
 		})
 	}
 	// An id from the prefregex's <F-MLFID> is enough.
-	if _, err := Compile("p", Rules{Dialect: DialectFail2ban, Prefregex: `^<F-MLFID>\S+</F-MLFID> <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^closed$`}}); err != nil {
+	if _, err := Compile("p", match.Rules{Dialect: match.DialectFail2ban, Prefregex: `^<F-MLFID>\S+</F-MLFID> <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^closed$`}}); err != nil {
 		t.Error(err)
 	}
 	// fail2ban's own fix for ((?i)…): the flags become local.
-	if _, err := Compile("p", Rules{Dialect: DialectFail2ban, Failregex: []string{`^x ((?i)abc) <HOST>`}}); err != nil {
+	if _, err := Compile("p", match.Rules{Dialect: match.DialectFail2ban, Failregex: []string{`^x ((?i)abc) <HOST>`}}); err != nil {
 		t.Error(err)
 	}
 }
@@ -128,52 +129,52 @@ func TestFail2banCompileErrors(t *testing.T) {
 func TestFail2banDates(t *testing.T) {
 	zone := time.FixedZone("CET", 3600)
 	t.Run("date cut out of the line", func(t *testing.T) {
-		m := compileF2BTest(t, Rules{Failregex: []string{`^<HOST> - - \[\] "GET /x" 401$`}, Location: zone})
+		m := compileF2BTest(t, match.Rules{Failregex: []string{`^<HOST> - - \[\] "GET /x" 401$`}, Location: zone})
 		e := ingest.Entry{Message: `192.0.2.1 - - [14/Aug/2005:09:00:00 +0000] "GET /x" 401`}
 		f, out := m.Match(&e, f2bNow)
-		if out != Matched || !f.Time.Equal(time.Date(2005, 8, 14, 9, 0, 0, 0, time.UTC)) {
+		if out != match.Matched || !f.Time.Equal(time.Date(2005, 8, 14, 9, 0, 0, 0, time.UTC)) {
 			t.Fatalf("%v %v", out, f.Time)
 		}
 	})
 	t.Run("datepattern, year-less date of last year", func(t *testing.T) {
-		m := compileF2BTest(t, Rules{Failregex: []string{`^ x <HOST>$`}, Datepattern: `{^LN-BEG}`, Location: zone})
+		m := compileF2BTest(t, match.Rules{Failregex: []string{`^ x <HOST>$`}, Datepattern: `{^LN-BEG}`, Location: zone})
 		e := ingest.Entry{Message: `Aug 16 11:00:00 x 192.0.2.1`}
 		f, out := m.Match(&e, f2bNow)
-		if out != Matched || !f.Time.Equal(time.Date(2004, 8, 16, 11, 0, 0, 0, zone)) {
+		if out != match.Matched || !f.Time.Equal(time.Date(2004, 8, 16, 11, 0, 0, 0, zone)) {
 			t.Fatalf("%v %v", out, f.Time)
 		}
 	})
 	t.Run("a source time skips date parsing", func(t *testing.T) {
-		m := compileF2BTest(t, Rules{Failregex: []string{`^Aug 14 09:00:00 x <HOST>$`}, Location: zone})
+		m := compileF2BTest(t, match.Rules{Failregex: []string{`^Aug 14 09:00:00 x <HOST>$`}, Location: zone})
 		at := f2bNow.Add(-time.Hour)
 		e := ingest.Entry{Message: `Aug 14 09:00:00 x 192.0.2.1`, Time: at}
 		f, out := m.Match(&e, f2bNow)
-		if out != Matched || !f.Time.Equal(at) {
+		if out != match.Matched || !f.Time.Equal(at) {
 			t.Fatalf("%v %v", out, f.Time)
 		}
 	})
 	t.Run("a line without a date", func(t *testing.T) {
-		m := compileF2BTest(t, Rules{Failregex: []string{`x <HOST>$`}, Location: time.UTC})
+		m := compileF2BTest(t, match.Rules{Failregex: []string{`x <HOST>$`}, Location: time.UTC})
 		readAt := f2bNow.Add(-time.Minute)
 		// The last date is recent (less than 60 s before now): it is reused.
 		e := ingest.Entry{Message: `2005-08-14 09:59:30 y`, ReadAt: readAt}
 		m.Match(&e, f2bNow)
 		e = ingest.Entry{Message: `x 192.0.2.1`, ReadAt: readAt}
-		if f, out := m.Match(&e, f2bNow); out != Matched || !f.Time.Equal(f2bNow.Add(-30*time.Second)) {
+		if f, out := m.Match(&e, f2bNow); out != match.Matched || !f.Time.Equal(f2bNow.Add(-30*time.Second)) {
 			t.Fatalf("%v %v", out, f.Time)
 		}
 		// An old last date is not: the read time is.
 		e = ingest.Entry{Message: `2005-08-14 09:58:00 y`, ReadAt: readAt}
 		m.Match(&e, f2bNow)
 		e = ingest.Entry{Message: `x 192.0.2.1`, ReadAt: readAt}
-		if f, out := m.Match(&e, f2bNow); out != Matched || !f.Time.Equal(readAt) {
+		if f, out := m.Match(&e, f2bNow); out != match.Matched || !f.Time.Equal(readAt) {
 			t.Fatalf("%v %v", out, f.Time)
 		}
 	})
 	t.Run("{NONE}", func(t *testing.T) {
-		m := compileF2BTest(t, Rules{Failregex: []string{`^Aug 14 09:00:00 x <HOST>$`}, Datepattern: "{NONE}"})
+		m := compileF2BTest(t, match.Rules{Failregex: []string{`^Aug 14 09:00:00 x <HOST>$`}, Datepattern: "{NONE}"})
 		e := ingest.Entry{Message: `Aug 14 09:00:00 x 192.0.2.1`, ReadAt: f2bNow}
-		if f, out := m.Match(&e, f2bNow); out != Matched || !f.Time.Equal(f2bNow) {
+		if f, out := m.Match(&e, f2bNow); out != match.Matched || !f.Time.Equal(f2bNow) {
 			t.Fatalf("%v %v", out, f.Time)
 		}
 	})
@@ -183,15 +184,15 @@ func TestFail2banPrefregexAndIgnore(t *testing.T) {
 	pref := `^\S+ app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`
 	for _, tc := range []struct {
 		name  string
-		rules Rules
+		rules match.Rules
 		line  string
-		want  Outcome
+		want  match.Outcome
 	}{
-		{"content", Rules{Prefregex: pref, Failregex: []string{`^denied <HOST>$`}}, "h app[1]: denied 192.0.2.1", Matched},
-		{"prefregex misses", Rules{Prefregex: pref, Failregex: []string{`denied <HOST>$`}}, "h other[1]: denied 192.0.2.1", Miss},
-		{"ignoreregex after the failregex", Rules{Prefregex: pref, Failregex: []string{`^denied <HOST>$`}, Ignoreregex: []string{`^denied 192\.0\.2\.1`}}, "h app[1]: denied 192.0.2.1", Ignored},
-		{"ignoreregex first, on the whole line", Rules{Prefregex: pref, Failregex: []string{`^a`, `^b`, `^c`, `^denied <HOST>$`}, Ignoreregex: []string{`^h app`}}, "h app[1]: denied 192.0.2.1", Ignored},
-		{"first failregex decides", Rules{Failregex: []string{`^denied <HOST>$`, `^<F-NOFAIL>denied</F-NOFAIL> <HOST>$`}}, "denied 192.0.2.1", Matched},
+		{"content", match.Rules{Prefregex: pref, Failregex: []string{`^denied <HOST>$`}}, "h app[1]: denied 192.0.2.1", match.Matched},
+		{"prefregex misses", match.Rules{Prefregex: pref, Failregex: []string{`denied <HOST>$`}}, "h other[1]: denied 192.0.2.1", match.Miss},
+		{"ignoreregex after the failregex", match.Rules{Prefregex: pref, Failregex: []string{`^denied <HOST>$`}, Ignoreregex: []string{`^denied 192\.0\.2\.1`}}, "h app[1]: denied 192.0.2.1", match.Ignored},
+		{"ignoreregex first, on the whole line", match.Rules{Prefregex: pref, Failregex: []string{`^a`, `^b`, `^c`, `^denied <HOST>$`}, Ignoreregex: []string{`^h app`}}, "h app[1]: denied 192.0.2.1", match.Ignored},
+		{"first failregex decides", match.Rules{Failregex: []string{`^denied <HOST>$`, `^<F-NOFAIL>denied</F-NOFAIL> <HOST>$`}}, "denied 192.0.2.1", match.Matched},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for i := range tc.rules.Failregex {
@@ -209,29 +210,29 @@ func TestFail2banPrefregexAndIgnore(t *testing.T) {
 }
 
 func TestFail2banMultiLine(t *testing.T) {
-	m := compileF2BTest(t, Rules{
+	m := compileF2BTest(t, match.Rules{
 		MaxLines:  3,
 		Failregex: []string{`^conn (?P<c>\d+) from <HOST><SKIPLINES>^conn (?P=c) auth failed$`},
 	})
-	run := func(line string) (Failure, Outcome) {
+	run := func(line string) (match.Failure, match.Outcome) {
 		e := ingest.Entry{Message: line, ReadAt: f2bNow}
 		return m.Match(&e, f2bNow)
 	}
 	for _, l := range []string{"conn 7 from 192.0.2.7", "conn 8 from 192.0.2.8"} {
-		if _, out := run(l); out != Miss {
+		if _, out := run(l); out != match.Miss {
 			t.Fatalf("%q: %v", l, out)
 		}
 	}
 	f, out := run("conn 7 auth failed")
-	if out != Matched || f.Addr != netip.MustParseAddr("192.0.2.7") || f.Attempts != 2 {
+	if out != match.Matched || f.Addr != netip.MustParseAddr("192.0.2.7") || f.Attempts != 2 {
 		t.Fatalf("%v %+v", out, f)
 	}
 	// The skipped line stays in the buffer, the matched ones left it.
 	f, out = run("conn 8 auth failed")
-	if out != Matched || f.Addr != netip.MustParseAddr("192.0.2.8") {
+	if out != match.Matched || f.Addr != netip.MustParseAddr("192.0.2.8") {
 		t.Fatalf("%v %+v", out, f)
 	}
-	if _, out := run("conn 7 auth failed"); out != Miss {
+	if _, out := run("conn 7 auth failed"); out != match.Miss {
 		t.Fatalf("a used line matched again: %v", out)
 	}
 	if got := m.Engines(); !slices.Equal(got, []string{"regexp2"}) {
@@ -242,7 +243,7 @@ func TestFail2banMultiLine(t *testing.T) {
 // Connection tracking: an earlier line of the connection gives the address
 // to a failure that has none; a success forgets the connection.
 func TestFail2banMLFID(t *testing.T) {
-	m := compileF2BTest(t, Rules{
+	m := compileF2BTest(t, match.Rules{
 		Prefregex: `^<F-MLFID>srv sshd\[\d+\]:</F-MLFID> <F-CONTENT>.+</F-CONTENT>$`,
 		Failregex: []string{
 			`^<F-NOFAIL>Connection from</F-NOFAIL> <HOST>`,
@@ -251,35 +252,35 @@ func TestFail2banMLFID(t *testing.T) {
 			`^<F-MLFFORGET>Connection closed</F-MLFFORGET>$`,
 		},
 	})
-	run := func(line string) (Failure, Outcome) {
+	run := func(line string) (match.Failure, match.Outcome) {
 		e := ingest.Entry{Message: line, ReadAt: f2bNow}
 		return m.Match(&e, f2bNow)
 	}
 	steps := []struct {
 		line  string
-		want  Outcome
+		want  match.Outcome
 		addr  string
 		user  string
 		users []string
 		n     int
 	}{
-		{"srv sshd[1]: Failed password for root", NoFail, "", "", nil, 0}, // no address yet: pending
-		{"srv sshd[1]: Connection from 192.0.2.1 port 22", Matched, "192.0.2.1", "root", []string{"root"}, 2},
-		{"srv sshd[1]: Failed password for admin", Matched, "192.0.2.1", "admin", []string{"admin", "root"}, 1},
-		{"srv sshd[1]: Connection closed", Matched, "192.0.2.1", "admin", []string{"admin", "root"}, 1},
-		{"srv sshd[2]: Connection from 192.0.2.2 port 22", NoFail, "", "", nil, 0},
-		{"srv sshd[2]: Accepted password for bob", NoFail, "", "", nil, 0},
-		{"srv sshd[2]: Failed password for bob", Miss, "", "", nil, 0}, // forgotten: no address
+		{"srv sshd[1]: Failed password for root", match.NoFail, "", "", nil, 0}, // no address yet: pending
+		{"srv sshd[1]: Connection from 192.0.2.1 port 22", match.Matched, "192.0.2.1", "root", []string{"root"}, 2},
+		{"srv sshd[1]: Failed password for admin", match.Matched, "192.0.2.1", "admin", []string{"admin", "root"}, 1},
+		{"srv sshd[1]: Connection closed", match.Matched, "192.0.2.1", "admin", []string{"admin", "root"}, 1},
+		{"srv sshd[2]: Connection from 192.0.2.2 port 22", match.NoFail, "", "", nil, 0},
+		{"srv sshd[2]: Accepted password for bob", match.NoFail, "", "", nil, 0},
+		{"srv sshd[2]: Failed password for bob", match.Miss, "", "", nil, 0}, // forgotten: no address
 	}
 	for i, s := range steps {
 		f, out := run(s.line)
-		if s.want == Miss && out == NoFail {
-			out = Miss // a pending line of an unknown connection
+		if s.want == match.Miss && out == match.NoFail {
+			out = match.Miss // a pending line of an unknown connection
 		}
 		if out != s.want {
 			t.Fatalf("step %d %q: %v, want %v (%+v)", i, s.line, out, s.want, f)
 		}
-		if out != Matched {
+		if out != match.Matched {
 			continue
 		}
 		if f.Addr != netip.MustParseAddr(s.addr) || f.User != s.user || !slices.Equal(f.Users, s.users) || f.Attempts != s.n {
@@ -297,19 +298,19 @@ func TestFail2banTimeout(t *testing.T) {
 	crafted := strings.Repeat("x", 60) + " 192.0.2.1"
 	cases := []struct {
 		name     string
-		rules    Rules
+		rules    match.Rules
 		line     string
-		want     Outcome
+		want     match.Outcome
 		timeouts uint64
 		perRegex []uint64
 		site     string
 		wantAddr string
 	}{
-		{"failregex", Rules{Failregex: []string{slow}}, crafted, Timeout, 1, []uint64{1}, "failregex[0]", ""},
-		{"a later failregex still matches", Rules{Failregex: []string{slow, `(?P<x>x+) <HOST>$`}}, crafted, Matched, 1, []uint64{1, 0}, "failregex[0]", "192.0.2.1"},
-		{"prefregex", Rules{Prefregex: `^(?=x)(x+x+)+y <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`<HOST>`}}, crafted, Timeout, 1, []uint64{0}, "prefregex", ""},
-		{"ignoreregex: the failure counts", Rules{Failregex: []string{`x <HOST>$`}, Ignoreregex: []string{slow}}, crafted, Matched, 1, []uint64{0}, "ignoreregex[0]", "192.0.2.1"},
-		{"a line that ends the search at once", Rules{Failregex: []string{slow}}, "y 192.0.2.1", Miss, 0, []uint64{0}, "", ""},
+		{"failregex", match.Rules{Failregex: []string{slow}}, crafted, match.Timeout, 1, []uint64{1}, "failregex[0]", ""},
+		{"a later failregex still matches", match.Rules{Failregex: []string{slow, `(?P<x>x+) <HOST>$`}}, crafted, match.Matched, 1, []uint64{1, 0}, "failregex[0]", "192.0.2.1"},
+		{"prefregex", match.Rules{Prefregex: `^(?=x)(x+x+)+y <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`<HOST>`}}, crafted, match.Timeout, 1, []uint64{0}, "prefregex", ""},
+		{"ignoreregex: the failure counts", match.Rules{Failregex: []string{`x <HOST>$`}, Ignoreregex: []string{slow}}, crafted, match.Matched, 1, []uint64{0}, "ignoreregex[0]", "192.0.2.1"},
+		{"a line that ends the search at once", match.Rules{Failregex: []string{slow}}, "y 192.0.2.1", match.Miss, 0, []uint64{0}, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -338,11 +339,11 @@ func TestFail2banTimeout(t *testing.T) {
 
 // logjail test's report counts timed-out lines apart from missed ones.
 func TestFail2banReportTimeouts(t *testing.T) {
-	build := func() (*Matcher, error) {
-		return Compile("p", Rules{Dialect: DialectFail2ban, Failregex: []string{`^(?=x)(x+x+)+y <HOST>$`}, Timeout: 20 * time.Millisecond, Location: time.UTC})
+	build := func() (match.Matcher, error) {
+		return Compile("p", match.Rules{Dialect: match.DialectFail2ban, Failregex: []string{`^(?=x)(x+x+)+y <HOST>$`}, Timeout: 20 * time.Millisecond, Location: time.UTC})
 	}
 	log := "nothing here\n" + strings.Repeat("x", 60) + " 192.0.2.1\nxxy 192.0.2.2\n"
-	rep, err := Test(build, strings.NewReader(log), f2bNow, TestOptions{KeepFailures: true}, 1)
+	rep, err := match.Test(build, strings.NewReader(log), f2bNow, match.TestOptions{KeepFailures: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,9 +357,9 @@ func TestFail2banReportTimeouts(t *testing.T) {
 
 func TestFail2banReport(t *testing.T) {
 	// fail2ban cuts the date only: the blank after it stays.
-	m := compileF2BTest(t, Rules{Failregex: []string{`^\s*fail <F-USER>\w+</F-USER> from <HOST>$`, `^\s*(?!ok)\w+ <HOST>$`}})
+	m := compileF2BTest(t, match.Rules{Failregex: []string{`^\s*fail <F-USER>\w+</F-USER> from <HOST>$`, `^\s*(?!ok)\w+ <HOST>$`}})
 	log := "2005-08-14 09:00:00 fail bob from 192.0.2.1\n2005-08-14 09:00:01 fail ann from bad.example.org\n2005-08-14 09:00:02 nope 192.0.2.3\nok 192.0.2.4\n"
-	rep, err := Test(func() (*Matcher, error) { return m, nil }, strings.NewReader(log), f2bNow, TestOptions{KeepFailures: true}, 1)
+	rep, err := match.Test(func() (match.Matcher, error) { return m, nil }, strings.NewReader(log), f2bNow, match.TestOptions{KeepFailures: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -379,7 +380,7 @@ func TestFail2banMissAllocations(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector")
 	}
-	m := compileF2BTest(t, Rules{
+	m := compileF2BTest(t, match.Rules{
 		Prefregex:   `^(?:\S+ )?sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`,
 		Failregex:   []string{`^Failed password for <F-USER>.*</F-USER> from <HOST> port \d+`},
 		Datepattern: "{^LN-BEG}",

@@ -1,5 +1,5 @@
 //go:build !race
 
-package match
+package native
 
 const raceEnabled = false

@@ -1,4 +1,4 @@
-package match
+package matcher
 
 import (
 	"encoding/json"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/f2bsample"
+	"github.com/logjail/logjail/match"
 )
 
 // The oracle: fail2ban's own Filter, run through python3 when fail2ban is
@@ -215,7 +216,7 @@ func TestFail2banAgainstPython(t *testing.T) {
 			t.Errorf("%s%v: %v", v.Name, v.Opts, err)
 			continue
 		}
-		m, err := Compile(v.Name, Rules{Dialect: DialectFail2ban, Prefregex: cf.Prefregex, Failregex: cf.Failregex,
+		m, err := Compile(v.Name, match.Rules{Dialect: match.DialectFail2ban, Prefregex: cf.Prefregex, Failregex: cf.Failregex,
 			Ignoreregex: cf.Ignoreregex, Datepattern: cf.Datepattern, MaxLines: cf.MaxLines, Location: zone})
 		if err != nil {
 			t.Errorf("%s%v: %v", v.Name, v.Opts, err)
@@ -237,9 +238,9 @@ func TestFail2banAgainstPython(t *testing.T) {
 	t.Logf("%d results compared with fail2ban, %d differ", total, bad)
 }
 
-func describeResult(f Failure, out Outcome) string {
+func describeResult(f match.Failure, out match.Outcome) string {
 	switch out {
-	case Matched, NoAddress, BadAddress:
+	case match.Matched, match.NoAddress, match.BadAddress:
 	default:
 		return "none"
 	}

@@ -22,17 +22,18 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"regexp/syntax"
 	"time"
 	"unicode/utf8"
 
 	"github.com/dlclark/regexp2"
+
+	"github.com/logjail/logjail/match"
 )
 
-// Engine names, as Regexp.Engine reports them.
+// Engine names, as Regexp.Engine reports them (match's names).
 const (
-	EngineRE2     = "re2"
-	EngineRegexp2 = "regexp2"
+	EngineRE2     = match.EngineRE2
+	EngineRegexp2 = match.EngineRegexp2
 )
 
 // DefaultTimeout bounds one match on the backtracking engine.
@@ -100,7 +101,7 @@ func Compile(pattern string, opt Options) (*Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Regexp{src: pattern, names: t.names, prefix: AnchoredPrefix(t.asc)}
+	r := &Regexp{src: pattern, names: t.names, prefix: match.AnchoredPrefix(t.asc)}
 	if t.maxRepeat > 1000 && !t.needsBT {
 		t.needsBT, t.why = true, "repetition count above 1000"
 	}
@@ -343,34 +344,4 @@ func isASCII(s string) bool {
 		}
 	}
 	return true
-}
-
-// AnchoredPrefix returns the literal text every match of a start-anchored
-// RE2 expression begins with ("^Failed (?:password|…" → "Failed "), or "".
-// Checking it with strings.HasPrefix before running the regexp rejects
-// most lines in nanoseconds; Go's regexp does not do this itself for
-// anchored patterns.
-func AnchoredPrefix(expr string) string {
-	re, err := syntax.Parse(expr, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	re = re.Simplify()
-	for re.Op == syntax.OpCapture && len(re.Sub) == 1 {
-		re = re.Sub[0]
-	}
-	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
-		return ""
-	}
-	var prefix []rune
-	for _, s := range re.Sub[1:] {
-		for s.Op == syntax.OpCapture && len(s.Sub) == 1 {
-			s = s.Sub[0]
-		}
-		if s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0 {
-			break
-		}
-		prefix = append(prefix, s.Rune...)
-	}
-	return string(prefix)
 }

@@ -1,4 +1,4 @@
-package f2bdate
+package datedetector
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/logjail/logjail/match/pyre"
+	"github.com/logjail/logjail/match/fail2ban/pyre"
 )
 
 // Template flags, as fail2ban sets them.

@@ -11,7 +11,7 @@
 // line is dated now), "Epoch", "LEpoch", "TAI64N", a pattern with {DATE}
 // (each default template in its place) or with {EPOCH}. An empty
 // datepattern means all default templates.
-package f2bdate
+package datedetector
 
 import (
 	"errors"
@@ -21,7 +21,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/logjail/logjail/match/pyre"
+	"github.com/logjail/logjail/match/fail2ban/pyre"
 )
 
 // Result is what Find found.

@@ -1,4 +1,4 @@
-package match
+package native
 
 import (
 	"errors"
@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
 )
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
@@ -16,102 +17,102 @@ func TestMatch(t *testing.T) {
 	readAt := now.Add(-time.Minute)
 	for _, tc := range []struct {
 		name     string
-		rules    Rules
+		rules    match.Rules
 		line     string
 		entryAt  time.Time // Entry.Time set by a source
-		want     Outcome
+		want     match.Outcome
 		wantAddr string
 		wantUser string
 		wantTime time.Time
 	}{
 		{
 			name:     "host v4 with syslog date",
-			rules:    Rules{Failregex: []string{`^auth failed for <F-USER>\S+</F-USER> from <HOST>$`}},
+			rules:    match.Rules{Failregex: []string{`^auth failed for <F-USER>\S+</F-USER> from <HOST>$`}},
 			line:     "Nov 25 07:13:18 auth failed for bob from 192.0.2.7",
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "192.0.2.7", wantUser: "bob",
 			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
 		},
 		{
 			name:     "addr v6",
-			rules:    Rules{Failregex: []string{`denied <ADDR>`}},
+			rules:    match.Rules{Failregex: []string{`denied <ADDR>`}},
 			line:     "2026-11-25T07:13:18Z denied 2001:db8::7",
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "2001:db8::7",
 			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
 		},
 		{
 			name:     "bracketed v6",
-			rules:    Rules{Failregex: []string{`^denied <HOST>:\d+$`}},
+			rules:    match.Rules{Failregex: []string{`^denied <HOST>:\d+$`}},
 			line:     "denied [2001:db8::7]:443",
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "2001:db8::7",
 			wantTime: readAt, // no date: the read time
 		},
 		{
 			name:     "mapped v4 is v4",
-			rules:    Rules{Failregex: []string{`^denied <HOST>$`}},
+			rules:    match.Rules{Failregex: []string{`^denied <HOST>$`}},
 			line:     "denied ::ffff:192.0.2.9",
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "192.0.2.9",
 			wantTime: readAt,
 		},
 		{
 			name:  "invalid address is not a failure",
-			rules: Rules{Failregex: []string{`^denied <HOST>$`}},
+			rules: match.Rules{Failregex: []string{`^denied <HOST>$`}},
 			line:  "denied 999.1.1.1",
-			want:  BadAddress,
+			want:  match.BadAddress,
 		},
 		{
 			name:  "ignoreregex wins",
-			rules: Rules{Failregex: []string{`^denied <HOST>`}, Ignoreregex: []string{`monitoring`}},
+			rules: match.Rules{Failregex: []string{`^denied <HOST>`}, Ignoreregex: []string{`monitoring`}},
 			line:  "denied 192.0.2.1 (monitoring probe)",
-			want:  Ignored,
+			want:  match.Ignored,
 		},
 		{
 			name:  "prefregex must match",
-			rules: Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
+			rules: match.Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
 			line:  "other[1]: denied 192.0.2.1",
-			want:  Miss,
+			want:  match.Miss,
 		},
 		{
 			name:     "failregex runs on the prefregex content",
-			rules:    Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
+			rules:    match.Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
 			line:     "app[1]: denied 192.0.2.1",
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "192.0.2.1",
 			wantTime: readAt,
 		},
 		{
 			name:     "source time wins over text",
-			rules:    Rules{Failregex: []string{`denied <HOST>`}},
+			rules:    match.Rules{Failregex: []string{`denied <HOST>`}},
 			line:     "Jan  1 00:00:00 denied 192.0.2.1",
 			entryAt:  now.Add(-time.Hour),
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "192.0.2.1",
 			wantTime: now.Add(-time.Hour),
 		},
 		{
 			name:     "clf date in the middle is cut out",
-			rules:    Rules{Failregex: []string{`^<HOST> - - "GET /login" 401$`}},
+			rules:    match.Rules{Failregex: []string{`^<HOST> - - "GET /login" 401$`}},
 			line:     `192.0.2.1 - - [25/Nov/2026:07:13:18 +0000] "GET /login" 401`,
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "192.0.2.1",
 			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
 		},
 		{
 			name:     "datepattern override",
-			rules:    Rules{Failregex: []string{`denied <HOST>`}, Datepattern: `^%d.%m.%Y %H:%M:%S`},
+			rules:    match.Rules{Failregex: []string{`denied <HOST>`}, Datepattern: `^%d.%m.%Y %H:%M:%S`},
 			line:     "25.11.2026 07:13:18 denied 192.0.2.1",
-			want:     Matched,
+			want:     match.Matched,
 			wantAddr: "192.0.2.1",
 			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
 		},
 		{
 			name:  "first matching failregex decides",
-			rules: Rules{Failregex: []string{`^x <HOST>$`, `^denied <HOST>$`}},
+			rules: match.Rules{Failregex: []string{`^x <HOST>$`, `^denied <HOST>$`}},
 			line:  "denied 192.0.2.1",
-			want:  Matched, wantAddr: "192.0.2.1", wantTime: readAt,
+			want:  match.Matched, wantAddr: "192.0.2.1", wantTime: readAt,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,7 +126,7 @@ func TestMatch(t *testing.T) {
 			if out != tc.want {
 				t.Fatalf("outcome %v, want %v", out, tc.want)
 			}
-			if out != Matched {
+			if out != match.Matched {
 				return
 			}
 			if f.Addr != netip.MustParseAddr(tc.wantAddr) || f.User != tc.wantUser || !f.Time.Equal(tc.wantTime) {
@@ -141,23 +142,23 @@ func TestMatch(t *testing.T) {
 func TestCompileErrors(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		rules Rules
+		rules match.Rules
 		list  string
 		index int
 		is    error
 	}{
-		{"no failregex", Rules{}, "failregex", 0, nil},
-		{"no address tag", Rules{Failregex: []string{`^x$`}}, "failregex", 0, ErrNoAddress},
-		{"two hosts", Rules{Failregex: []string{`<HOST> <HOST>`}}, "failregex", 0, nil},
-		{"bad regex", Rules{Failregex: []string{`<HOST>`, `(<HOST>`}}, "failregex", 1, nil},
-		{"unclosed field", Rules{Failregex: []string{`<F-USER>x <HOST>`}}, "failregex", 0, nil},
-		{"bad ignoreregex", Rules{Failregex: []string{`<HOST>`}, Ignoreregex: []string{`[`}}, "ignoreregex", 0, nil},
-		{"bad prefregex", Rules{Prefregex: `(`, Failregex: []string{`<HOST>`}}, "prefregex", 0, nil},
-		{"bad datepattern", Rules{Failregex: []string{`<HOST>`}, Datepattern: `%Q`}, "datepattern", 0, nil},
+		{"no failregex", match.Rules{}, "failregex", 0, nil},
+		{"no address tag", match.Rules{Failregex: []string{`^x$`}}, "failregex", 0, match.ErrNoAddress},
+		{"two hosts", match.Rules{Failregex: []string{`<HOST> <HOST>`}}, "failregex", 0, nil},
+		{"bad regex", match.Rules{Failregex: []string{`<HOST>`, `(<HOST>`}}, "failregex", 1, nil},
+		{"unclosed field", match.Rules{Failregex: []string{`<F-USER>x <HOST>`}}, "failregex", 0, nil},
+		{"bad ignoreregex", match.Rules{Failregex: []string{`<HOST>`}, Ignoreregex: []string{`[`}}, "ignoreregex", 0, nil},
+		{"bad prefregex", match.Rules{Prefregex: `(`, Failregex: []string{`<HOST>`}}, "prefregex", 0, nil},
+		{"bad datepattern", match.Rules{Failregex: []string{`<HOST>`}, Datepattern: `%Q`}, "datepattern", 0, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Compile("p", tc.rules)
-			var re *RegexError
+			var re *match.RegexError
 			if !errors.As(err, &re) {
 				t.Fatalf("want a *RegexError, got %v", err)
 			}
@@ -171,27 +172,12 @@ func TestCompileErrors(t *testing.T) {
 	}
 }
 
-func TestAnchoredPrefix(t *testing.T) {
-	for _, tc := range []struct{ pattern, want string }{
-		{`^Failed (?:password|x) for`, "Failed "},
-		{`^Invalid user (?P<user>.*) from`, "Invalid user "},
-		{`^(?:Connection closed|Disconnected) x`, ""},
-		{`Failed`, ""},
-		{`^(?i)failed`, ""},
-		{`^pam_unix\(sshd:auth\): x`, "pam_unix(sshd:auth): x"},
-	} {
-		if got := anchoredPrefix(tc.pattern); got != tc.want {
-			t.Errorf("%q: got %q, want %q", tc.pattern, got, tc.want)
-		}
-	}
-}
-
 // The miss path allocates nothing: most lines of a log are misses.
 func TestMissDoesNotAllocate(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items)")
 	}
-	m, err := Compile("p", Rules{
+	m, err := Compile("p", match.Rules{
 		Prefregex: `^(?:\S+ )?sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`,
 		Failregex: []string{`^Failed password for .* from <HOST> port \d+`},
 		Location:  time.UTC,
@@ -213,12 +199,12 @@ func TestMissDoesNotAllocate(t *testing.T) {
 }
 
 func TestReport(t *testing.T) {
-	m, err := Compile("p", Rules{Failregex: []string{`^denied <HOST>( user <F-USER>\S+</F-USER>)?$`}, Location: time.UTC})
+	m, err := Compile("p", match.Rules{Failregex: []string{`^denied <HOST>( user <F-USER>\S+</F-USER>)?$`}, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := "Nov 25 07:00:00 denied 192.0.2.1 user bob\nNov 25 07:00:01 hello\n\xff\xfe denied 192.0.2.2\ndenied 2001:db8::1\n"
-	rep, err := Test(func() (*Matcher, error) { return m, nil }, strings.NewReader(log), now, TestOptions{KeepFailures: true, KeepMissed: true}, 1)
+	rep, err := match.Test(func() (match.Matcher, error) { return m, nil }, strings.NewReader(log), now, match.TestOptions{KeepFailures: true, KeepMissed: true}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,16 +223,16 @@ func TestReport(t *testing.T) {
 }
 
 func TestFields(t *testing.T) {
-	m, err := Compile("p", Rules{Failregex: []string{`^<F-ERROR>\w+</F-ERROR> from <HOST>( port <F-PORT>\d+</F-PORT>)?$`}, Location: time.UTC})
+	m, err := Compile("p", match.Rules{Failregex: []string{`^<F-ERROR>\w+</F-ERROR> from <HOST>( port <F-PORT>\d+</F-PORT>)?$`}, Location: time.UTC})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := ingest.Entry{Message: "timeout from 192.0.2.1", ReadAt: now}
 	f, out := m.Match(&e, now)
-	if out != Matched || len(f.Fields) != 1 || f.Fields["error"] != "timeout" || f.ID != "192.0.2.1" || f.Attempts != 1 {
+	if out != match.Matched || len(f.Fields) != 1 || f.Fields["error"] != "timeout" || f.ID != "192.0.2.1" || f.Attempts != 1 {
 		t.Fatalf("%v %+v", out, f)
 	}
-	if got := m.Engines(); len(got) != 1 || got[0] != "re2" || m.Dialect() != DialectLogjail {
+	if got := m.Engines(); len(got) != 1 || got[0] != "re2" || m.Dialect() != match.DialectLogjail {
 		t.Errorf("engines %v dialect %v", got, m.Dialect())
 	}
 }

@@ -1,4 +1,4 @@
-package match
+package matcher
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
 )
 
 // sshdLog generates an auth.log: about 60% lines of other programs, the
@@ -59,7 +60,7 @@ func BenchmarkFail2banSSHD(b *testing.B) {
 			if err != nil {
 				b.Skip(err)
 			}
-			m, err := Compile("sshd", Rules{Dialect: DialectFail2ban, Prefregex: cf.Prefregex, Failregex: cf.Failregex,
+			m, err := Compile("sshd", match.Rules{Dialect: match.DialectFail2ban, Prefregex: cf.Prefregex, Failregex: cf.Failregex,
 				Ignoreregex: cf.Ignoreregex, Datepattern: cf.Datepattern, MaxLines: cf.MaxLines, Location: time.UTC})
 			if err != nil {
 				b.Fatal(err)
@@ -76,7 +77,7 @@ func BenchmarkFail2banSSHD(b *testing.B) {
 			for b.Loop() {
 				matched = 0
 				for i := range entries {
-					if _, out := m.Match(&entries[i], now); out == Matched {
+					if _, out := m.Match(&entries[i], now); out == match.Matched {
 						matched++
 					}
 				}

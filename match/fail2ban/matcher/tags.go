@@ -1,9 +1,16 @@
-package match
+package matcher
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
+)
+
+// Groups with a meaning of their own in fail2ban's failure (its "user"
+// and the prefregex's "content").
+const (
+	groupUser    = "user"
+	groupContent = "content"
 )
 
 // fail2ban's address tags, written in Python syntax (the fail2ban dialect
