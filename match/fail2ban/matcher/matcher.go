@@ -216,41 +216,7 @@ func (f *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Ou
 func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
 	line := e.Message
 	ascii := pyre.IsASCII(line)
-	pre, post := "", line
-	var t time.Time
-	dated := false
-	if !e.Time.IsZero() {
-		// The source knows the time (journal, syslog): no date parsing.
-		t, dated = e.Time, true
-		f.lastDate, f.haveLast = t, true
-	} else {
-		r := f.dates.Find(line, now)
-		if r.Found {
-			if r.Start < r.End {
-				pre, post = line[:r.Start], line[r.End:]
-				if r.OK {
-					t, dated = r.Time, true
-					f.lastDate, f.haveLast = t, true
-					f.dateHits[r.Template]++
-				}
-			} else {
-				// The template matched no text ({NONE}): the last date or now.
-				if f.recent(now) {
-					t = f.lastDate
-				} else {
-					t = readTime(e, now)
-				}
-				dated = true
-			}
-		}
-		if !dated {
-			if f.recent(now) {
-				t = f.lastDate
-			} else {
-				t = readTime(e, now)
-			}
-		}
-	}
+	pre, post, t := f.date(e, now)
 	if f.maxLines > 1 {
 		return f.multi(e, pre+post, t, now)
 	}
@@ -300,6 +266,32 @@ func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, matc
 		return fl, out
 	}
 	return match.Failure{}, match.Miss
+}
+
+// date finds the time of e and cuts its date out of the line: the text
+// before and after the date (all of it in post when there is none).
+func (f *Matcher) date(e *ingest.Entry, now time.Time) (pre, post string, t time.Time) {
+	line := e.Message
+	if !e.Time.IsZero() {
+		// The source knows the time (journal, syslog): no date parsing.
+		f.lastDate, f.haveLast = e.Time, true
+		return "", line, e.Time
+	}
+	// No date, a date that does not parse, or a template that matches no
+	// text ({NONE}): the last date if recent, else the read time.
+	pre, post = "", line
+	if r := f.dates.Find(line, now); r.Found && r.Start < r.End {
+		pre, post = line[:r.Start], line[r.End:]
+		if r.OK {
+			f.lastDate, f.haveLast = r.Time, true
+			f.dateHits[r.Template]++
+			return pre, post, r.Time
+		}
+	}
+	if f.recent(now) {
+		return pre, post, f.lastDate
+	}
+	return pre, post, readTime(e, now)
 }
 
 func readTime(e *ingest.Entry, now time.Time) time.Time {

@@ -154,58 +154,10 @@ func (p *translator) seq(depth int) error {
 			atomStart = true
 			continue
 		case '*', '+', '?', '{':
-			if c == '{' {
-				lo, hi, n, ok := quantifier(p.s[p.i:])
-				if !ok {
-					p.i++
-					p.both(`\{`)
-					atomStart = false
-					continue
-				}
-				if atomStart {
-					return p.errorf("nothing to repeat")
-				}
-				if l, h := atoiOr(lo), atoiOr(hi); hi != "" && h < l {
-					return p.errorf("min repeat greater than max repeat")
-				}
-				p.i += n
-				var q string
-				switch {
-				case lo == hi:
-					q = "{" + lo + "}"
-				case hi == "":
-					q = "{" + lo + ",}"
-				default:
-					q = "{" + lo + "," + hi + "}"
-				}
-				for _, v := range []string{lo, hi} {
-					if k, err := strconv.Atoi(v); err == nil && k > p.t.maxRepeat {
-						p.t.maxRepeat = k
-					}
-				}
-				p.both(q)
-			} else {
-				if atomStart {
-					return p.errorf("nothing to repeat")
-				}
-				p.i++
-				p.both(string(c))
+			var err error
+			if atomStart, err = p.repeat(c, atomStart); err != nil {
+				return err
 			}
-			if p.i < len(p.s) && p.s[p.i] == '?' {
-				p.i++
-				p.both("?")
-			} else if p.i < len(p.s) && p.s[p.i] == '+' {
-				return p.errorf("possessive quantifiers are not supported")
-			}
-			if p.i < len(p.s) && strings.IndexByte("*+?", p.s[p.i]) >= 0 {
-				return p.errorf("multiple repeat")
-			}
-			if p.i < len(p.s) && p.s[p.i] == '{' {
-				if _, _, _, ok := quantifier(p.s[p.i:]); ok {
-					return p.errorf("multiple repeat")
-				}
-			}
-			atomStart = true // a repeated atom cannot be repeated again
 			continue
 		}
 		repeatable, err := p.atom(depth)
@@ -218,6 +170,69 @@ func (p *translator) seq(depth int) error {
 		return p.errorf("missing ), unterminated subpattern")
 	}
 	return nil
+}
+
+// repeat translates a repetition operator (c is '*', '+', '?' or '{') and
+// what may follow it; a '{' that starts no counted repetition is a literal.
+// It returns whether what follows starts a new atom (nothing to repeat).
+func (p *translator) repeat(c byte, atomStart bool) (bool, error) {
+	if c == '{' {
+		lo, hi, n, ok := quantifier(p.s[p.i:])
+		if !ok {
+			p.i++
+			p.both(`\{`)
+			return false, nil
+		}
+		if atomStart {
+			return true, p.errorf("nothing to repeat")
+		}
+		if l, h := atoiOr(lo), atoiOr(hi); hi != "" && h < l {
+			return true, p.errorf("min repeat greater than max repeat")
+		}
+		p.i += n
+		p.counted(lo, hi)
+	} else {
+		if atomStart {
+			return true, p.errorf("nothing to repeat")
+		}
+		p.i++
+		p.both(string(c))
+	}
+	if p.i < len(p.s) && p.s[p.i] == '?' {
+		p.i++
+		p.both("?")
+	} else if p.i < len(p.s) && p.s[p.i] == '+' {
+		return true, p.errorf("possessive quantifiers are not supported")
+	}
+	if p.i < len(p.s) && strings.IndexByte("*+?", p.s[p.i]) >= 0 {
+		return true, p.errorf("multiple repeat")
+	}
+	if p.i < len(p.s) && p.s[p.i] == '{' {
+		if _, _, _, ok := quantifier(p.s[p.i:]); ok {
+			return true, p.errorf("multiple repeat")
+		}
+	}
+	return true, nil // a repeated atom cannot be repeated again
+}
+
+// counted writes the counted repetition {lo,hi} in RE2's syntax and notes
+// its largest bound.
+func (p *translator) counted(lo, hi string) {
+	var q string
+	switch {
+	case lo == hi:
+		q = "{" + lo + "}"
+	case hi == "":
+		q = "{" + lo + ",}"
+	default:
+		q = "{" + lo + "," + hi + "}"
+	}
+	for _, v := range []string{lo, hi} {
+		if k, err := strconv.Atoi(v); err == nil && k > p.t.maxRepeat {
+			p.t.maxRepeat = k
+		}
+	}
+	p.both(q)
 }
 
 // quantifier reads a Python counted repetition at the start of s: {m},
@@ -324,218 +339,6 @@ func (p *translator) literal(r rune) {
 	default:
 		p.both(string(r))
 	}
-}
-
-func (p *translator) group(depth int) (bool, error) {
-	start := p.i
-	p.i++ // (
-	rest := p.s[p.i:]
-	pushed := false
-	push := func(num int) {
-		p.stack = append(p.stack, p.mline)
-		p.open = append(p.open, num)
-		pushed = true
-	}
-	switch {
-	case !strings.HasPrefix(rest, "?"):
-		num := p.newGroup("")
-		push(num)
-		p.emit("(", "(?<"+btGroupName(num)+">")
-	case strings.HasPrefix(rest, "?P<"):
-		end := strings.IndexByte(rest, '>')
-		if end < 0 {
-			return false, p.errorf("missing >, unterminated name")
-		}
-		name := rest[3:end]
-		if !validName(name) {
-			return false, p.errorf("bad character in group name %q", name)
-		}
-		if _, dup := p.byName[name]; dup {
-			return false, p.errorf("redefinition of group name %q", name)
-		}
-		num := p.newGroup(name)
-		p.i += end + 1
-		push(num)
-		p.emit("(?P<"+name+">", "(?<"+name+">")
-	case strings.HasPrefix(rest, "?P="):
-		end := strings.IndexByte(rest, ')')
-		if end < 0 {
-			return false, p.errorf("missing ), unterminated name")
-		}
-		name := rest[3:end]
-		num, ok := p.byName[name]
-		if !ok {
-			return false, p.errorf("unknown group name %q", name)
-		}
-		if p.isOpen(num) {
-			return false, p.errorf("cannot refer to an open group")
-		}
-		p.i += end + 1
-		p.fallback("back-reference (?P=" + name + ")")
-		p.emit(`(?s:.*)`, `\k<`+p.btName(num)+`>`)
-		return true, nil
-	case strings.HasPrefix(rest, "?#"):
-		end := strings.IndexByte(rest, ')')
-		if end < 0 {
-			return false, p.errorf("missing ), unterminated comment")
-		}
-		p.i += end + 1
-		return false, nil
-	case strings.HasPrefix(rest, "?:"):
-		p.i += 2
-		push(0)
-		p.both("(?:")
-	case strings.HasPrefix(rest, "?="), strings.HasPrefix(rest, "?!"),
-		strings.HasPrefix(rest, "?<="), strings.HasPrefix(rest, "?<!"):
-		n := 2
-		if rest[1] == '<' {
-			n = 3
-		}
-		p.fallback("look-around (" + rest[:n])
-		p.i += n
-		push(0)
-		mark := p.asc.Len()
-		p.emit("(?:", "("+rest[:n])
-		if err := p.seq(depth + 1); err != nil {
-			return false, err
-		}
-		p.closeGroup()
-		// In the RE2 form (only used to find a literal prefix then) a
-		// look-around matches nothing.
-		p.asc.Cut(mark)
-		p.asc.WriteString("(?:)")
-		return true, nil
-	case strings.HasPrefix(rest, "?>"):
-		p.fallback("atomic group (?>")
-		p.i += 2
-		push(0)
-		p.emit("(?:", "(?>")
-	case strings.HasPrefix(rest, "?("):
-		end := strings.IndexByte(rest, ')')
-		if end < 0 {
-			return false, p.errorf("missing ), unterminated name")
-		}
-		ref := rest[2:end]
-		var num int
-		if n, err := strconv.Atoi(ref); err == nil {
-			if n < 1 || n >= len(p.t.names) {
-				return false, p.errorf("invalid group reference %d", n)
-			}
-			num = n
-		} else if k, ok := p.byName[ref]; ok {
-			num = k
-		} else {
-			return false, p.errorf("unknown group name %q", ref)
-		}
-		p.fallback("conditional (?(" + ref + ")")
-		p.i += end + 1
-		push(0)
-		p.emit("(?:", "(?("+p.btName(num)+")")
-		if err := p.seq(depth + 1); err != nil {
-			return false, err
-		}
-		p.closeGroup()
-		return true, nil
-	default:
-		// Scoped flags (?flags-flags:...) or misplaced global flags.
-		j := 1
-		for j < len(rest) && (strings.IndexByte("aiLmsux", rest[j]) >= 0 || rest[j] == '-') {
-			j++
-		}
-		if j >= len(rest) {
-			return false, p.errorf("missing -, : or )")
-		}
-		if rest[j] == ')' {
-			return false, p.errorf("global flags not at the start of the expression")
-		}
-		if rest[j] != ':' {
-			return false, p.errorf("unknown extension ?%c", rest[j])
-		}
-		on, off, _ := strings.Cut(rest[1:j], "-")
-		if strings.ContainsAny(on+off, "xL") {
-			return false, p.errorf("flags x and L are not supported")
-		}
-		push(0)
-		f := ""
-		for _, c := range on {
-			if c == 'i' || c == 'm' || c == 's' {
-				f += string(c)
-			}
-			if c == 'm' {
-				p.mline = true
-			}
-		}
-		neg := ""
-		for _, c := range off {
-			if c == 'i' || c == 'm' || c == 's' {
-				neg += string(c)
-			}
-			if c == 'm' {
-				p.mline = false
-			}
-		}
-		if neg != "" {
-			f += "-" + neg
-		}
-		p.i += j + 1
-		p.both("(?" + f + ":")
-	}
-	if !pushed {
-		return false, p.errorf("internal: group at %d", start)
-	}
-	if err := p.seq(depth + 1); err != nil {
-		return false, err
-	}
-	p.closeGroup()
-	return true, nil
-}
-
-// closeGroup consumes the ")" of the innermost group.
-func (p *translator) closeGroup() {
-	p.i++
-	p.both(")")
-	n := len(p.stack) - 1
-	p.mline = p.stack[n]
-	p.stack = p.stack[:n]
-	p.open = p.open[:len(p.open)-1]
-}
-
-func (p *translator) isOpen(num int) bool {
-	for _, o := range p.open {
-		if o == num {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *translator) newGroup(name string) int {
-	p.t.names = append(p.t.names, name)
-	num := len(p.t.names) - 1
-	if name != "" {
-		p.byName[name] = num
-	}
-	return num
-}
-
-func (p *translator) btName(num int) string {
-	if n := p.t.names[num]; n != "" {
-		return n
-	}
-	return btGroupName(num)
-}
-
-func validName(s string) bool {
-	if s == "" || isDigit(s[0]) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(isDigit(c) || isASCIILetter(c) || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // escape reads a backslash sequence outside a class.
@@ -666,175 +469,4 @@ func (p *translator) charEscape(inClass bool) (rune, int, error) {
 	}
 	r, n := utf8.DecodeRuneInString(s[1:])
 	return r, 1 + n, nil
-}
-
-// class reads a character class "[...]".
-func (p *translator) class() error {
-	start := p.i
-	p.i++
-	var asc, uni, net strings.Builder
-	w3 := func(a, u, n string) {
-		asc.WriteString(a)
-		uni.WriteString(u)
-		net.WriteString(n)
-	}
-	w3("[", "[", "[")
-	if p.i < len(p.s) && p.s[p.i] == '^' {
-		p.i++
-		w3("^", "^", "^")
-	}
-	items := 0
-	for {
-		if p.i >= len(p.s) {
-			p.i = start
-			return p.errorf("unterminated character set")
-		}
-		c := p.s[p.i]
-		if c == ']' && items > 0 {
-			p.i++
-			break
-		}
-		// First item: a single character or a category escape.
-		var lo rune
-		isCat := false
-		if c == '\\' {
-			if p.i+1 >= len(p.s) {
-				return p.errorf("bad escape (end of pattern)")
-			}
-			switch e := p.s[p.i+1]; e {
-			case 'd', 'D', 's', 'S', 'w', 'W':
-				w3(categoryInside(e))
-				p.i += 2
-				isCat = true
-			default:
-				if e == 'A' || e == 'Z' || e == 'B' {
-					return p.errorf("bad escape \\%c", e)
-				}
-				r, n, err := p.charEscape(true)
-				if err != nil {
-					return err
-				}
-				lo = r
-				p.i += n
-			}
-		} else {
-			r, n := utf8.DecodeRuneInString(p.s[p.i:])
-			lo = r
-			p.i += n
-		}
-		items++
-		if p.i < len(p.s) && p.s[p.i] == '-' {
-			// A range, or a literal "-" before the closing bracket.
-			if p.i+1 < len(p.s) && p.s[p.i+1] == ']' {
-				if !isCat {
-					l := classLit(lo)
-					w3(l, l, l)
-				}
-				w3(`\-`, `\-`, `\-`)
-				p.i += 2
-				break
-			}
-			if isCat {
-				return p.errorf("bad character range")
-			}
-			p.i++
-			if p.i >= len(p.s) {
-				return p.errorf("unterminated character set")
-			}
-			var hi rune
-			if p.s[p.i] == '\\' {
-				if p.i+1 < len(p.s) && strings.IndexByte("dDsSwW", p.s[p.i+1]) >= 0 {
-					return p.errorf("bad character range")
-				}
-				r, n, err := p.charEscape(true)
-				if err != nil {
-					return err
-				}
-				hi = r
-				p.i += n
-			} else {
-				r, n := utf8.DecodeRuneInString(p.s[p.i:])
-				hi = r
-				p.i += n
-			}
-			if hi < lo {
-				return p.errorf("bad character range")
-			}
-			rg := classLit(lo) + "-" + classLit(hi)
-			w3(rg, rg, rg)
-			continue
-		}
-		if !isCat {
-			l := classLit(lo)
-			w3(l, l, l)
-		}
-	}
-	w3("]", "]", "]")
-	p.emit3(asc.String(), uni.String(), net.String())
-	return nil
-}
-
-// Python's classes. In the ASCII form RE2's own \d \w \D \W are exact;
-// \s needs \v and \x1c-\x1f added.
-const (
-	pySpaceASCII = `\t-\r\x1c-\x1f `
-	pySpaceUni   = `\t-\r\x1c-\x1f\x{85}\p{Z}`
-	pySpaceNet   = `\t-\r\x1c-\x1f\x85\p{Z}`
-	pyWordUni    = `\p{L}\p{N}_`
-
-	netWordBoundary    = `(?:(?<=[` + pyWordUni + `])(?![` + pyWordUni + `])|(?<![` + pyWordUni + `])(?=[` + pyWordUni + `]))`
-	netNotWordBoundary = `(?:(?<=[` + pyWordUni + `])(?=[` + pyWordUni + `])|(?<![` + pyWordUni + `])(?![` + pyWordUni + `]))`
-)
-
-// categoryOutside returns the three forms of \d \D \w \W \s \S outside
-// a class.
-func categoryOutside(c byte) (asc, uni, net string) {
-	switch c {
-	case 'd':
-		return `\d`, `\p{Nd}`, `\d`
-	case 'D':
-		return `\D`, `\P{Nd}`, `\D`
-	case 'w':
-		return `\w`, `[` + pyWordUni + `]`, `[` + pyWordUni + `]`
-	case 'W':
-		return `\W`, `[^` + pyWordUni + `]`, `[^` + pyWordUni + `]`
-	case 's':
-		return `[` + pySpaceASCII + `]`, `[` + pySpaceUni + `]`, `[` + pySpaceNet + `]`
-	default: // 'S'
-		return `[^` + pySpaceASCII + `]`, `[^` + pySpaceUni + `]`, `[^` + pySpaceNet + `]`
-	}
-}
-
-// categoryInside returns the three forms of a category escape as part of
-// a class (a union of ranges).
-func categoryInside(c byte) (asc, uni, net string) {
-	switch c {
-	case 'd':
-		return `\d`, `\p{Nd}`, `\d`
-	case 'D':
-		return `\D`, `\P{Nd}`, `\D`
-	case 'w':
-		return `\w`, pyWordUni, pyWordUni
-	case 'W':
-		return `\W`, notWordRanges, notWordRangesNet
-	case 's':
-		return pySpaceASCII, pySpaceUni, pySpaceNet
-	default: // 'S': everything but Python's spaces
-		return `\x00-\x08\x0e-\x1b!-\x{10FFFF}`, notSpaceRanges, notSpaceRangesNet
-	}
-}
-
-// classLit writes r for use inside a class, in a form both RE2 and .NET
-// read the same way.
-func classLit(r rune) string {
-	switch {
-	case r < utf8.RuneSelf && (isASCIILetter(byte(r)) || isDigit(byte(r)) || r == ' ' || r == '_'):
-		return string(r)
-	case r < ' ' || r == 0x7f:
-		return fmt.Sprintf(`\x%02x`, r)
-	case r < utf8.RuneSelf:
-		return `\` + string(r)
-	default:
-		return string(r)
-	}
 }
