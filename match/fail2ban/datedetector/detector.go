@@ -18,10 +18,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
-
-	"github.com/logjail/logjail/match/fail2ban/pyre"
 )
 
 // Result is what Find found.
@@ -319,89 +315,17 @@ func unbound(p string) string {
 // Python counts them; they decide whether the last template is searched
 // at the same place only.
 func (d *Detector) Find(line string, now time.Time) Result {
-	n := len(d.slots)
 	ln := newText(line)
-	var loc []int
-	var mStart, mEnd int // in characters
-	i := d.lastIdx
-	found := struct {
-		loc        []int
-		start, end int
-		idx        int
-	}{nil, farAway, farAway, -1}
-	ignore := farAway
-	var s *slot
-	if i < n {
-		s = d.slots[i]
-		t := s.t
-		if t.flags&(flagLineBegin|flagLineEnd) != 0 {
-			loc = d.find(t, line, ln.ascii)
-			ignore = i
-		} else if d.haveLastPositions && d.sameBounds(ln) {
-			loc = d.findWithin(t, line, ln.byteOf(d.lastStart), ln.byteOf(d.lastEnd), ln.ascii)
-		} else {
-			loc = d.find(t, line, ln.ascii)
-			ignore = i
-		}
-		if loc != nil {
-			mStart, mEnd = ln.cp(loc[2*t.span]), ln.cp(loc[2*t.span+1])
-			if !(n == 1 || t.flags&(flagLineBegin|flagLineEnd) != 0 ||
-				(mStart == d.lastStart && mEnd == d.lastEnd)) {
-				found.loc, found.start, found.end, found.idx = loc, mStart, mEnd, i
-				loc = nil
-			}
-		}
+	hit, found, ignore := d.tryLast(line, ln)
+	if hit.loc == nil {
+		hit = d.scan(line, ln, ignore, found)
 	}
-	if loc == nil {
-		i = 0
-		for ; i < n; i++ {
-			if i == ignore {
-				continue
-			}
-			s = d.slots[i]
-			t := s.t
-			loc = d.find(t, line, ln.ascii)
-			if loc == nil {
-				continue
-			}
-			mStart, mEnd = ln.cp(loc[2*t.span]), ln.cp(loc[2*t.span+1])
-			if i+1 >= n || t.flags&(flagLineBegin|flagLineEnd) != 0 {
-				break
-			}
-			if mStart == 0 && s.hits > 0 && d.slots[i+1].hits == 0 {
-				break
-			}
-			if mStart > s.distance || mStart > d.lastStart {
-				if mStart < found.start {
-					found.loc, found.start, found.end, found.idx = loc, mStart, mEnd, i
-				}
-				loc = nil
-				continue
-			}
-			break
-		}
-		if loc == nil && found.loc != nil {
-			loc, mStart, mEnd, i = found.loc, found.start, found.end, found.idx
-			s = d.slots[i]
-		}
-	}
-	if loc == nil {
+	if hit.loc == nil {
 		return Result{}
 	}
-	s.hits++
-	s.lastUsed = now.Unix()
-	s.distance = mStart
-	if d.firstUnused == i {
-		d.firstUnused++
-	}
-	d.lastStart, d.lastBefore, d.lastAt = mStart, ln.sub(mStart-1, mStart), ln.sub(mStart, mStart+1)
-	d.lastEnd, d.lastEndBefore, d.lastEndAt = mEnd, ln.sub(mEnd-1, mEnd), ln.sub(mEnd, mEnd+1)
-	d.haveLastPositions = true
-	if i != 0 && i != d.lastIdx {
-		i = d.reorder(i)
-	}
-	d.lastIdx = i
-	t := s.t
+	t := d.slots[hit.idx].t
+	d.use(hit, ln, now)
+	loc := hit.loc
 	r := Result{Found: true, Start: loc[2*t.date], End: loc[2*t.date+1], Template: t.name}
 	if r.Start < 0 {
 		r.Start = loc[2*t.span]
@@ -411,84 +335,96 @@ func (d *Detector) Find(line string, now time.Time) Result {
 	return r
 }
 
-// text is a line with conversions between byte offsets and character
-// (code point) positions; free for ASCII lines.
-type text struct {
-	s     string
-	ascii bool
-	off   []int // byte offset of each character, then len(s)
+// candidate is a template's match on a line.
+type candidate struct {
+	loc        []int
+	start, end int // the span, in characters
+	idx        int // the template's slot
 }
 
-func newText(s string) text {
-	t := text{s: s, ascii: pyre.IsASCII(s)}
-	if !t.ascii {
-		t.off = make([]int, 0, len(s)+1)
-		for i := range s {
-			t.off = append(t.off, i)
+func newCandidate(t *template, loc []int, ln text, idx int) candidate {
+	return candidate{loc: loc, start: ln.cp(loc[2*t.span]), end: ln.cp(loc[2*t.span+1]), idx: idx}
+}
+
+// tryLast tries the template that matched last, within the span it
+// matched then when the text around it is the same. hit is its match when
+// it can be trusted; otherwise found holds the match to fall back on.
+// ignore is the slot that scan need not try again (farAway: none).
+func (d *Detector) tryLast(line string, ln text) (hit, found candidate, ignore int) {
+	found, ignore = candidate{start: farAway, end: farAway, idx: -1}, farAway
+	n, i := len(d.slots), d.lastIdx
+	if i >= n {
+		return hit, found, ignore
+	}
+	t := d.slots[i].t
+	anchored := t.flags&(flagLineBegin|flagLineEnd) != 0
+	var loc []int
+	if !anchored && d.haveLastPositions && d.sameBounds(ln) {
+		loc = d.findWithin(t, line, ln.byteOf(d.lastStart), ln.byteOf(d.lastEnd), ln.ascii)
+	} else {
+		loc = d.find(t, line, ln.ascii)
+		ignore = i
+	}
+	if loc == nil {
+		return hit, found, ignore
+	}
+	c := newCandidate(t, loc, ln, i)
+	if n == 1 || anchored || (c.start == d.lastStart && c.end == d.lastEnd) {
+		return c, found, ignore
+	}
+	return hit, c, ignore
+}
+
+// scan tries the templates in order (but slot ignore), as fail2ban's
+// matchTime: a match farther into the line than the template's usual
+// distance is kept only if no nearer one turns up.
+func (d *Detector) scan(line string, ln text, ignore int, found candidate) candidate {
+	n := len(d.slots)
+	for i := 0; i < n; i++ {
+		if i == ignore {
+			continue
 		}
-		t.off = append(t.off, len(s))
-	}
-	return t
-}
-
-// cp returns the character position of byte offset b.
-func (t text) cp(b int) int {
-	if t.ascii || b < 0 {
-		return b
-	}
-	lo, hi := 0, len(t.off)-1
-	for lo < hi {
-		m := (lo + hi) / 2
-		if t.off[m] < b {
-			lo = m + 1
-		} else {
-			hi = m
+		s := d.slots[i]
+		loc := d.find(s.t, line, ln.ascii)
+		if loc == nil {
+			continue
 		}
-	}
-	return lo
-}
-
-// length returns the number of characters.
-func (t text) length() int {
-	if t.ascii {
-		return len(t.s)
-	}
-	return len(t.off) - 1
-}
-
-// byteOf returns the byte offset of character position c (clipped).
-func (t text) byteOf(c int) int {
-	if c < 0 {
-		return 0
-	}
-	if c > t.length() {
-		c = t.length()
-	}
-	if t.ascii {
+		c := newCandidate(s.t, loc, ln, i)
+		if i+1 >= n || s.t.flags&(flagLineBegin|flagLineEnd) != 0 {
+			return c
+		}
+		if c.start == 0 && s.hits > 0 && d.slots[i+1].hits == 0 {
+			return c
+		}
+		if c.start > s.distance || c.start > d.lastStart {
+			if c.start < found.start {
+				found = c
+			}
+			continue
+		}
 		return c
 	}
-	return t.off[c]
+	return found
 }
 
-// sub returns the characters [i, j) as Python's s[i:j] for 0 <= i, and
-// "" for i < 0 (Python's s[-1:0]).
-func (t text) sub(i, j int) string {
-	if i < 0 {
-		i = 0
+// use records the template that matched: its hits, its distance, the
+// positions for the next line, and its place in the order.
+func (d *Detector) use(c candidate, ln text, now time.Time) {
+	i, s := c.idx, d.slots[c.idx]
+	s.hits++
+	s.lastUsed = now.Unix()
+	s.distance = c.start
+	if d.firstUnused == i {
+		d.firstUnused++
 	}
-	if j > t.length() {
-		j = t.length()
+	mStart, mEnd := c.start, c.end
+	d.lastStart, d.lastBefore, d.lastAt = mStart, ln.sub(mStart-1, mStart), ln.sub(mStart, mStart+1)
+	d.lastEnd, d.lastEndBefore, d.lastEndAt = mEnd, ln.sub(mEnd-1, mEnd), ln.sub(mEnd, mEnd+1)
+	d.haveLastPositions = true
+	if i != 0 && i != d.lastIdx {
+		i = d.reorder(i)
 	}
-	if i >= j {
-		return ""
-	}
-	return t.s[t.byteOf(i):t.byteOf(j)]
-}
-
-// isAlnum is Python's str.isalnum for one character.
-func isAlnum(s string) bool {
-	r, _ := utf8.DecodeRuneInString(s)
-	return s != "" && (unicode.IsLetter(r) || unicode.IsNumber(r))
+	d.lastIdx = i
 }
 
 // sameBounds tells whether line has the same characters around the last

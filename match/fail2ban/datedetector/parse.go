@@ -115,12 +115,7 @@ func indexOf(names []string, s string) int {
 }
 
 func (t *template) parseFields(line string, loc []int, now time.Time, tz *time.Location) (time.Time, bool) {
-	year, month, day := -1, -1, -1
-	hour, minute, second := 0, 0, 0
-	weekday, julian, week := -1, -1, -1
-	weekStartsMonday := false
-	zoneSet := false
-	zoneMin := 0
+	fs := fields{year: -1, month: -1, day: -1, weekday: -1, julian: -1, week: -1}
 	// Python reads the fields in the order of their groups; only %y and %Y
 	// could overwrite each other, which no sane pattern does.
 	for f := 0; f < numFields; f++ {
@@ -128,93 +123,117 @@ func (t *template) parseFields(line string, loc []int, now time.Time, tz *time.L
 		if !ok {
 			continue
 		}
-		var n int
-		switch f {
-		case fy:
-			if n, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-			if n <= 2000 {
-				n += 2000
-			}
-			year = n
-		case fY:
-			if year, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fm:
-			if month, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fB:
-			if month = indexOf(monthFull[:], v); month < 1 {
-				return time.Time{}, false
-			}
-		case fb:
-			if month = indexOf(monthAbbr[:], v); month < 1 {
-				return time.Time{}, false
-			}
-		case fd:
-			if day, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fH:
-			if hour, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fI:
-			if hour, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-			ampm, _ := t.field(fp, line, loc)
-			switch strings.ToLower(ampm) {
-			case "", "am":
-				if hour == 12 {
-					hour = 0
-				}
-			case "pm":
-				if hour != 12 {
-					hour += 12
-				}
-			}
-		case fM:
-			if minute, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fS:
-			if second, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fA:
-			weekday = indexOf(weekdayFull[:], v)
-		case fa:
-			weekday = indexOf(weekdayAbbr[:], v)
-		case fw:
-			if n, ok = atoi(v); ok {
-				weekday = (n + 6) % 7
-			}
-		case fj:
-			if julian, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-		case fU, fW:
-			if week, ok = atoi(v); !ok {
-				return time.Time{}, false
-			}
-			weekStartsMonday = f == fW
-		case fz, fZ:
-			switch v {
-			case "Z", "UTC", "GMT":
-				zoneSet, zoneMin = true, 0
-			default:
-				off, ok := zoneOffset(v)
-				if !ok {
-					return time.Time{}, false
-				}
-				zoneSet, zoneMin = true, off
-			}
+		ampm := ""
+		if f == fI {
+			ampm, _ = t.field(fp, line, loc)
+		}
+		if !fs.set(f, v, ampm) {
+			return time.Time{}, false
 		}
 	}
+	return fs.time(now, tz)
+}
+
+// fields are the values of a template's groups (-1: not given).
+type fields struct {
+	year, month, day      int
+	hour, minute, second  int
+	weekday, julian, week int
+	weekStartsMonday      bool
+	zoneSet               bool
+	zoneMin               int
+}
+
+// number returns the field that field group f sets as a plain number, or
+// nil.
+func (fs *fields) number(f int) *int {
+	switch f {
+	case fY:
+		return &fs.year
+	case fm:
+		return &fs.month
+	case fd:
+		return &fs.day
+	case fH:
+		return &fs.hour
+	case fM:
+		return &fs.minute
+	case fS:
+		return &fs.second
+	case fj:
+		return &fs.julian
+	}
+	return nil
+}
+
+// set reads the text v of field group f (ampm: the %p text, for %I); false
+// when it does not parse.
+func (fs *fields) set(f int, v, ampm string) bool {
+	if p := fs.number(f); p != nil {
+		n, ok := atoi(v)
+		*p = n
+		return ok
+	}
+	ok := true
+	switch f {
+	case fy:
+		var n int
+		if n, ok = atoi(v); ok && n <= 2000 {
+			n += 2000
+		}
+		fs.year = n
+	case fB:
+		fs.month = indexOf(monthFull[:], v)
+		ok = fs.month >= 1
+	case fb:
+		fs.month = indexOf(monthAbbr[:], v)
+		ok = fs.month >= 1
+	case fI:
+		fs.hour, ok = atoi(v)
+		fs.hour = hour12(fs.hour, ampm)
+	case fA:
+		fs.weekday = indexOf(weekdayFull[:], v)
+	case fa:
+		fs.weekday = indexOf(weekdayAbbr[:], v)
+	case fw:
+		if n, ok := atoi(v); ok {
+			fs.weekday = (n + 6) % 7
+		}
+	case fU, fW:
+		fs.week, ok = atoi(v)
+		fs.weekStartsMonday = f == fW
+	case fz, fZ:
+		fs.zoneMin, ok = 0, true
+		if v != "Z" && v != "UTC" && v != "GMT" {
+			fs.zoneMin, ok = zoneOffset(v)
+		}
+		fs.zoneSet = ok
+	}
+	return ok
+}
+
+// hour12 turns a %I hour into a 24-hour one by its %p text.
+func hour12(hour int, ampm string) int {
+	switch strings.ToLower(ampm) {
+	case "", "am":
+		if hour == 12 {
+			return 0
+		}
+	case "pm":
+		if hour != 12 {
+			return hour + 12
+		}
+	}
+	return hour
+}
+
+// time is the date the fields give, completed as Python's strptime and
+// fail2ban complete it (the year, the day, a week day; a date without a
+// year more than a day ahead is last year's).
+func (fs fields) time(now time.Time, tz *time.Location) (time.Time, bool) {
+	year, month, day := fs.year, fs.month, fs.day
+	hour, minute, second := fs.hour, fs.minute, fs.second
+	julian, zoneSet, zoneMin := fs.julian, fs.zoneSet, fs.zoneMin
 	// "now" as fail2ban sees it: the local wall clock, without a zone.
 	nowWall := wall(now.In(tz))
 	assumeYear := false
@@ -223,8 +242,8 @@ func (t *template) parseFields(line string, loc []int, now time.Time, tz *time.L
 		assumeYear = true
 	}
 	if month < 0 || day < 0 {
-		if julian < 0 && week >= 0 && weekday >= 0 {
-			julian = julianFromWeek(year, week, weekday, weekStartsMonday)
+		if julian < 0 && fs.week >= 0 && fs.weekday >= 0 {
+			julian = julianFromWeek(year, fs.week, fs.weekday, fs.weekStartsMonday)
 		}
 		if julian >= 0 {
 			d := time.Date(year, 1, julian, 0, 0, 0, 0, time.UTC)

@@ -9,6 +9,8 @@ import (
 // the backtracking engine runs (back-references, look-arounds, atomic
 // groups, conditionals).
 
+// group translates the group at p.i (its "(") and reports whether it can
+// be repeated.
 func (p *translator) group(depth int) (bool, error) {
 	p.i++ // (
 	rest := p.s[p.i:]
