@@ -96,94 +96,107 @@ func NewPatternFinder(pat string, loc *time.Location) (*Finder, error) {
 
 func (p *pattern) compile(s string) error {
 	var seen [256]bool
-	add := func(op uint8) { p.items = append(p.items, pitem{op: op}) }
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
+		var err error
+		switch c := s[i]; c {
 		case '%':
-			i++
-			if i < len(s) && s[i] == 'E' && i+1 < len(s) && s[i+1] == 'x' {
-				i += 2 // %ExY, %Exb...: same as %Y, %b
-			}
-			if i >= len(s) {
-				return errors.New("pattern ends with an incomplete % directive")
-			}
-			d := s[i]
-			switch d {
-			case 'Y':
-				add(opYear)
-			case 'y':
-				add(opYear2)
-			case 'm':
-				add(opMonth)
-			case 'd', 'e':
-				add(opDay)
-			case 'b', 'B', 'h':
-				add(opMonName)
-				d = 'm'
-			case 'a', 'A':
-				add(opWeekday)
-			case 'H', 'k':
-				add(opHour)
-				d = 'H'
-			case 'I', 'l':
-				add(opHour12)
-				d = 'H'
-			case 'M':
-				add(opMinute)
-			case 'S':
-				add(opSecond)
-			case 'f':
-				add(opFrac)
-			case 'z':
-				add(opZone)
-			case 'Z':
-				add(opZoneName)
-			case 'p':
-				add(opAMPM)
-			case 'j':
-				add(opYDay)
-			case 's':
-				add(opEpoch)
-			case 'T':
-				add(opHour)
-				p.items = append(p.items, pitem{op: opLit, lit: ':'})
-				add(opMinute)
-				p.items = append(p.items, pitem{op: opLit, lit: ':'})
-				add(opSecond)
-				d = 'H'
-			case '%':
-				p.items = append(p.items, pitem{op: opLit, lit: '%'})
-				continue
-			default:
-				return fmt.Errorf("unknown directive %%%c", d)
-			}
-			seen[d] = true
+			i, err = p.directive(s, i+1, &seen)
 		case '\\':
-			i++
-			if i >= len(s) {
-				return errors.New("pattern ends with a backslash")
-			}
-			switch e := s[i]; {
-			case e == 's':
-				if n := len(p.items); n == 0 || p.items[n-1].op != opSpace {
-					add(opSpace)
-				}
-			case class[e]&cAlnum != 0:
-				return fmt.Errorf("unsupported escape \\%c", e)
-			default:
-				p.items = append(p.items, pitem{op: opLit, lit: e})
-			}
+			i, err = p.escape(s, i+1)
 		case ' ', '\t':
-			if n := len(p.items); n == 0 || p.items[n-1].op != opSpace {
-				add(opSpace)
-			}
+			p.space()
 		case '(', ')', '|', '*', '+', '?', '{', '}':
 			return fmt.Errorf("regular expression syntax %q is not supported (quote it with a backslash)", c)
 		default:
 			p.items = append(p.items, pitem{op: opLit, lit: c})
 		}
+		if err != nil {
+			return err
+		}
 	}
+	return p.check(&seen)
+}
+
+// directives maps a strftime directive to its items and the directive it
+// counts as in check.
+var directives = map[byte]struct {
+	items []pitem
+	as    byte
+}{
+	'Y': {[]pitem{{op: opYear}}, 'Y'},
+	'y': {[]pitem{{op: opYear2}}, 'y'},
+	'm': {[]pitem{{op: opMonth}}, 'm'},
+	'd': {[]pitem{{op: opDay}}, 'd'},
+	'e': {[]pitem{{op: opDay}}, 'e'},
+	'b': {[]pitem{{op: opMonName}}, 'm'},
+	'B': {[]pitem{{op: opMonName}}, 'm'},
+	'h': {[]pitem{{op: opMonName}}, 'm'},
+	'a': {[]pitem{{op: opWeekday}}, 'a'},
+	'A': {[]pitem{{op: opWeekday}}, 'A'},
+	'H': {[]pitem{{op: opHour}}, 'H'},
+	'k': {[]pitem{{op: opHour}}, 'H'},
+	'I': {[]pitem{{op: opHour12}}, 'H'},
+	'l': {[]pitem{{op: opHour12}}, 'H'},
+	'M': {[]pitem{{op: opMinute}}, 'M'},
+	'S': {[]pitem{{op: opSecond}}, 'S'},
+	'f': {[]pitem{{op: opFrac}}, 'f'},
+	'z': {[]pitem{{op: opZone}}, 'z'},
+	'Z': {[]pitem{{op: opZoneName}}, 'Z'},
+	'p': {[]pitem{{op: opAMPM}}, 'p'},
+	'j': {[]pitem{{op: opYDay}}, 'j'},
+	's': {[]pitem{{op: opEpoch}}, 's'},
+	'T': {[]pitem{{op: opHour}, {op: opLit, lit: ':'}, {op: opMinute}, {op: opLit, lit: ':'}, {op: opSecond}}, 'H'},
+}
+
+// directive adds the items of the directive at s[i:] (after its "%") and
+// returns the index of its last byte.
+func (p *pattern) directive(s string, i int, seen *[256]bool) (int, error) {
+	if i < len(s) && s[i] == 'E' && i+1 < len(s) && s[i+1] == 'x' {
+		i += 2 // %ExY, %Exb...: same as %Y, %b
+	}
+	if i >= len(s) {
+		return i, errors.New("pattern ends with an incomplete % directive")
+	}
+	if s[i] == '%' {
+		p.items = append(p.items, pitem{op: opLit, lit: '%'})
+		return i, nil
+	}
+	d, ok := directives[s[i]]
+	if !ok {
+		return i, fmt.Errorf("unknown directive %%%c", s[i])
+	}
+	p.items = append(p.items, d.items...)
+	seen[d.as] = true
+	return i, nil
+}
+
+// escape adds the escape at s[i:] (after its backslash): \s a blank, any
+// other non-alphanumeric byte itself.
+func (p *pattern) escape(s string, i int) (int, error) {
+	if i >= len(s) {
+		return i, errors.New("pattern ends with a backslash")
+	}
+	switch e := s[i]; {
+	case e == 's':
+		p.space()
+	case class[e]&cAlnum != 0:
+		return i, fmt.Errorf("unsupported escape \\%c", e)
+	default:
+		p.items = append(p.items, pitem{op: opLit, lit: e})
+	}
+	return i, nil
+}
+
+// space adds one blank item (blanks in a row are one).
+func (p *pattern) space() {
+	if n := len(p.items); n == 0 || p.items[n-1].op != opSpace {
+		p.items = append(p.items, pitem{op: opSpace})
+	}
+}
+
+// check refuses patterns that cannot give a date, and notes what the
+// date takes from now.
+func (p *pattern) check(seen *[256]bool) error {
 	hasMonth, hasDay, hasYDay := seen['m'], seen['d'] || seen['e'], seen['j']
 	switch {
 	case seen['s']:
@@ -242,11 +255,12 @@ func (p *pattern) matchAt(s string, i int, fl *fields) int {
 			for i < len(s) && isBlank(s[i]) {
 				i++
 			}
-		case opYear:
-			if v, i = numUpTo(s, i, 4, false); i < 0 || v < 1000 {
+		case opYear, opMonth, opDay, opHour, opHour12, opMinute, opSecond, opYDay:
+			n := &numOps[it.op]
+			if v, i = numUpTo(s, i, n.digits, n.blank); i < 0 || v < n.lo || v > n.hi {
 				return -1
 			}
-			fl.year = v
+			*fl.number(it.op) = v
 		case opYear2:
 			v, ok := num(s, i, 2)
 			if !ok {
@@ -257,16 +271,6 @@ func (p *pattern) matchAt(s string, i int, fl *fields) int {
 				v += 100
 			}
 			fl.year = 1900 + v
-		case opMonth:
-			if v, i = numUpTo(s, i, 2, false); i < 0 || v < 1 || v > 12 {
-				return -1
-			}
-			fl.month = v
-		case opDay:
-			if v, i = numUpTo(s, i, 2, true); i < 0 || v < 1 || v > 31 {
-				return -1
-			}
-			fl.day = v
 		case opMonName:
 			if fl.month, i = parseMonthName(s, i); fl.month == 0 {
 				return -1
@@ -275,78 +279,17 @@ func (p *pattern) matchAt(s string, i int, fl *fields) int {
 			if i = parseWeekday(s, i); i == 0 {
 				return -1
 			}
-		case opHour:
-			if v, i = numUpTo(s, i, 2, true); i < 0 || v > 23 {
-				return -1
-			}
-			fl.hour = v
-		case opHour12:
-			if v, i = numUpTo(s, i, 2, true); i < 0 || v < 1 || v > 12 {
-				return -1
-			}
-			fl.hour = v
-		case opMinute:
-			if v, i = numUpTo(s, i, 2, false); i < 0 || v > 59 {
-				return -1
-			}
-			fl.min = v
-		case opSecond:
-			if v, i = numUpTo(s, i, 2, false); i < 0 || v > 60 {
-				return -1
-			}
-			fl.sec = v
 		case opFrac:
 			if i >= len(s) || !isDigit(s[i]) {
 				return -1
 			}
 			i = fracDigits(s, i, fl)
 		case opZone:
-			if i >= len(s) {
-				return -1
-			}
-			switch c := s[i]; {
-			case c == '+' || c == '-':
-				if i = parseOffset(s, i, true, fl); i < 0 {
-					return -1
-				}
-			case c == 'Z' || c == 'U' || c == 'G':
-				if i = utcName(s, i); i < 0 {
-					return -1
-				}
-				fl.zone = zoneUTC
-			default:
-				return -1
-			}
+			i = matchZone(s, i, fl)
 		case opZoneName:
-			j := i
-			for j < len(s) && j-i < 6 && class[s[j]]&cUpper != 0 {
-				j++
-			}
-			if n := j - i; n == 0 || n > 5 || (n < 3 && n != 1 && s[i:j] != "UT") || (n == 1 && s[i] != 'Z') {
-				return -1
-			}
-			if utcName(s, i) == j {
-				fl.zone = zoneUTC
-			}
-			i = j
+			i = matchZoneName(s, i, fl)
 		case opAMPM:
-			if i+2 > len(s) || s[i+1]|0x20 != 'm' {
-				return -1
-			}
-			switch s[i] | 0x20 {
-			case 'a':
-				fl.am = true
-			case 'p':
-				fl.pm = true
-			default:
-				return -1
-			}
-			i += 2
-		case opYDay:
-			if v, i = numUpTo(s, i, 3, false); i < 0 || v < 1 || v > 366 {
-				return -1
-			}
-			fl.yday = v
+			i = matchAMPM(s, i, fl)
 		case opEpoch:
 			if v, i = numUpTo(s, i, 12, false); i < 0 {
 				return -1
@@ -356,8 +299,97 @@ func (p *pattern) matchAt(s string, i int, fl *fields) int {
 				i = parseFrac(s, i, fl)
 			}
 		}
+		if i < 0 {
+			return -1
+		}
 	}
 	return i
+}
+
+// numOps describes the ops that read a number into a field: at most
+// digits digits, after an optional blank when blank, within [lo, hi].
+var numOps = [opEpoch + 1]struct {
+	digits int
+	blank  bool
+	lo, hi int
+}{
+	opYear:   {4, false, 1000, 9999},
+	opMonth:  {2, false, 1, 12},
+	opDay:    {2, true, 1, 31},
+	opHour:   {2, true, 0, 23},
+	opHour12: {2, true, 1, 12},
+	opMinute: {2, false, 0, 59},
+	opSecond: {2, false, 0, 60},
+	opYDay:   {3, false, 1, 366},
+}
+
+// number returns the field a numOps op sets.
+func (fl *fields) number(op uint8) *int {
+	switch op {
+	case opYear:
+		return &fl.year
+	case opMonth:
+		return &fl.month
+	case opDay:
+		return &fl.day
+	case opHour, opHour12:
+		return &fl.hour
+	case opMinute:
+		return &fl.min
+	case opSecond:
+		return &fl.sec
+	}
+	return &fl.yday
+}
+
+// matchZone reads %z: a numeric offset, or Z, UTC, GMT. It returns the
+// end, or -1.
+func matchZone(s string, i int, fl *fields) int {
+	if i >= len(s) {
+		return -1
+	}
+	switch c := s[i]; {
+	case c == '+' || c == '-':
+		return parseOffset(s, i, true, fl)
+	case c == 'Z' || c == 'U' || c == 'G':
+		if i = utcName(s, i); i >= 0 {
+			fl.zone = zoneUTC
+		}
+		return i
+	}
+	return -1
+}
+
+// matchZoneName reads %Z: Z or 3 to 5 capitals (UT too); only the names of
+// UTC set the zone.
+func matchZoneName(s string, i int, fl *fields) int {
+	j := i
+	for j < len(s) && j-i < 6 && class[s[j]]&cUpper != 0 {
+		j++
+	}
+	if n := j - i; n == 0 || n > 5 || (n < 3 && n != 1 && s[i:j] != "UT") || (n == 1 && s[i] != 'Z') {
+		return -1
+	}
+	if utcName(s, i) == j {
+		fl.zone = zoneUTC
+	}
+	return j
+}
+
+// matchAMPM reads %p: AM or PM, in any case.
+func matchAMPM(s string, i int, fl *fields) int {
+	if i+2 > len(s) || s[i+1]|0x20 != 'm' {
+		return -1
+	}
+	switch s[i] | 0x20 {
+	case 'a':
+		fl.am = true
+	case 'p':
+		fl.pm = true
+	default:
+		return -1
+	}
+	return i + 2
 }
 
 // findPattern scans line for the first match of the Finder's pattern.
