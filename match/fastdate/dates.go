@@ -1,5 +1,10 @@
-// Package dates finds and parses the timestamp inside a log line without
-// configuration, or with a fail2ban-style datepattern.
+// Package fastdate finds and parses the timestamp inside a log line without
+// configuration, or with a fail2ban-style datepattern: the fast date
+// recogniser of logjail's own filters (match/native), hand-written
+// scanners without regular expressions, ~40 ns and no allocation per line.
+// It recognises what fail2ban's default templates do, not always exactly
+// as fail2ban does; package match/fail2ban/datedetector is the
+// fail2ban-exact one, for fail2ban's filters.
 //
 // Recognised formats (name as reported by Finder.Name):
 //

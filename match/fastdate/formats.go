@@ -341,21 +341,30 @@ func parseYMDRest(s string, i int, fl *fields) int {
 	return j
 }
 
-// parseCLF reads DD/Mon/YYYY:HH:MM:SS[ +hhmm] at s[i:]; k is the length
-// of the day.
-func parseCLF(s string, i, k int, fl *fields) int {
+// parseDayMonYear reads D[D]<sep>Mon<sep>YYYY<after> at s[i:] (k is the
+// length of the day) and returns the index after <after>, or 0.
+func parseDayMonYear(s string, i, k int, sep, after byte, fl *fields) int {
 	d, _ := num(s, i, k)
 	m, j := parseMonthName(s, i+k+1)
-	if m == 0 || j+6 > len(s) || s[j] != '/' {
+	if m == 0 || j+6 > len(s) || s[j] != sep {
 		return 0
 	}
 	y, ok := num(s, j+1, 4)
-	if !ok || s[j+5] != ':' {
+	if !ok || s[j+5] != after {
 		return 0
 	}
 	fl.year, fl.month, fl.day = y, m, d
-	j = parseClock(s, j+6, fl)
-	if j < 0 {
+	return j + 6
+}
+
+// parseCLF reads DD/Mon/YYYY:HH:MM:SS[ +hhmm] at s[i:]; k is the length
+// of the day.
+func parseCLF(s string, i, k int, fl *fields) int {
+	j := parseDayMonYear(s, i, k, '/', ':', fl)
+	if j == 0 {
+		return 0
+	}
+	if j = parseClock(s, j, fl); j < 0 {
 		return 0
 	}
 	if j+1 < len(s) && s[j] == ' ' {
@@ -371,17 +380,11 @@ func parseCLF(s string, i, k int, fl *fields) int {
 
 // parseDMYMon reads DD-Mon-YYYY HH:MM:SS[.frac][ zone] at s[i:].
 func parseDMYMon(s string, i, k int, fl *fields) int {
-	d, _ := num(s, i, k)
-	m, j := parseMonthName(s, i+k+1)
-	if m == 0 || j+6 > len(s) || s[j] != '-' {
+	j := parseDayMonYear(s, i, k, '-', ' ', fl)
+	if j == 0 {
 		return 0
 	}
-	y, ok := num(s, j+1, 4)
-	if !ok || s[j+5] != ' ' {
-		return 0
-	}
-	fl.year, fl.month, fl.day = y, m, d
-	if j = parseClock(s, j+6, fl); j < 0 {
+	if j = parseClock(s, j, fl); j < 0 {
 		return 0
 	}
 	j = parseZone(s, j, fl)

@@ -1,5 +1,7 @@
-// Package f2bdate finds dates in log lines the way fail2ban's date detector
-// does: an ordered list of date templates (regular expressions built from
+// Package datedetector finds dates in log lines exactly the way fail2ban's
+// date detector does (the fail2ban-exact date code, for fail2ban's filters
+// in match/fail2ban/matcher; match/fastdate is the fast one, for logjail's
+// own filters): an ordered list of date templates (regular expressions built from
 // strftime-like datepatterns), the last successful template tried first,
 // templates reordered by use, and fail2ban's rules for dates without a
 // year, a day or a zone.
