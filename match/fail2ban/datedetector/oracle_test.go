@@ -2,16 +2,15 @@ package datedetector
 
 import (
 	"bufio"
-	"encoding/json"
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/f2boracle"
 )
 
 // The oracle: fail2ban's own DateDetector, run through python3 when
@@ -93,19 +92,10 @@ func synthDates() []string {
 }
 
 func TestDetectorAgainstPython(t *testing.T) {
-	if os.Getenv("LOGJAIL_F2B_ORACLE") == "off" {
-		t.Skip("LOGJAIL_F2B_ORACLE=off")
-	}
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		skipUnlessCI(t, "no python3")
-	}
-	if err := exec.Command(py, "-c", "import sys; sys.path.append('/usr/lib/python3/dist-packages'); import fail2ban.server.datedetector").Run(); err != nil {
-		skipUnlessCI(t, "python3 cannot import fail2ban:", err)
-	}
+	py := f2boracle.Python(t, "fail2ban.server.datedetector")
 	zone, err := time.LoadLocation("Europe/Zurich")
 	if err != nil {
-		skipUnlessCI(t, err)
+		f2boracle.SkipUnlessCI(t, err)
 	}
 	type req struct {
 		Pattern string   `json:"pattern"`
@@ -141,19 +131,8 @@ func TestDetectorAgainstPython(t *testing.T) {
 			reqs = append(reqs, req{p, lines})
 		}
 	}
-	in, _ := json.Marshal(reqs)
-	cmd := exec.Command(py, "-c", oracleDateScript, fmt.Sprint(oracleNow))
-	cmd.Env = append(os.Environ(), "TZ=Europe/Zurich")
-	cmd.Stdin = strings.NewReader(string(in))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v", err)
-	}
 	var resp [][][]any
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatal(err)
-	}
+	f2boracle.Run(t, py, oracleDateScript, oracleNow, "Europe/Zurich", reqs, &resp)
 	now := time.Unix(oracleNow, 0)
 	bad, total := 0, 0
 	for i, r := range reqs {

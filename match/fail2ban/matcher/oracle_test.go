@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/f2boracle"
 	"github.com/logjail/logjail/internal/f2bsample"
 	"github.com/logjail/logjail/match"
 )
@@ -80,29 +80,13 @@ for v in req["variants"]:
 json.dump(out, sys.stdout)
 `
 
-// oraclePython finds a python3 that can import fail2ban, or skips.
-func oraclePython(t *testing.T) string {
-	t.Helper()
-	if os.Getenv("LOGJAIL_F2B_ORACLE") == "off" {
-		t.Skip("LOGJAIL_F2B_ORACLE=off")
-	}
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		skipUnlessCI(t, "no python3")
-	}
-	if err := exec.Command(py, "-c", "import sys; sys.path.append('/usr/lib/python3/dist-packages'); import fail2ban.server.filter").Run(); err != nil {
-		skipUnlessCI(t, "python3 cannot import fail2ban:", err)
-	}
-	return py
-}
-
 // sampleLines returns the log lines of fail2ban's sample files (not the
 // annotations), in file order.
 func sampleLines(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(corpusLogDir)
 	if err != nil {
-		skipUnlessCI(t, err)
+		f2boracle.SkipUnlessCI(t, err)
 	}
 	var lines []string
 	for _, e := range entries {
@@ -159,12 +143,12 @@ type oracleReq struct {
 
 func TestFail2banAgainstPython(t *testing.T) {
 	if _, err := os.Stat(corpusFilterDir); err != nil {
-		skipUnlessCI(t, err)
+		f2boracle.SkipUnlessCI(t, err)
 	}
-	py := oraclePython(t)
+	py := f2boracle.Python(t, "fail2ban.server.filter")
 	zone, err := time.LoadLocation(corpusZone)
 	if err != nil {
-		skipUnlessCI(t, err)
+		f2boracle.SkipUnlessCI(t, err)
 	}
 	full := os.Getenv("LOGJAIL_F2B_ORACLE") == "full"
 	lines := sampleLines(t)
@@ -190,21 +174,11 @@ func TestFail2banAgainstPython(t *testing.T) {
 			}{strings.TrimSuffix(n, ".conf"), o})
 		}
 	}
-	in, _ := json.Marshal(req)
-	cmd := exec.Command(py, "-c", oracleFilterScript, fmt.Sprint(corpusNow))
-	cmd.Env = append(os.Environ(), "TZ="+corpusZone)
-	cmd.Stdin = strings.NewReader(string(in))
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v", err)
-	}
 	var resp []struct {
 		Error   string            `json:"error"`
 		Results []json.RawMessage `json:"results"`
 	}
-	if err := json.Unmarshal(out, &resp); err != nil {
-		t.Fatal(err)
-	}
+	f2boracle.Run(t, py, oracleFilterScript, corpusNow, corpusZone, req, &resp)
 	now := time.Unix(corpusNow, 0)
 	total, bad := 0, 0
 	for vi, v := range req.Variants {
@@ -297,14 +271,4 @@ func describeOracle(raw json.RawMessage) string {
 	}
 	return fmt.Sprintf("#%v id=%s t=%.6f user=%s ip4=%s ip6=%s dns=%s users=%s n=%v",
 		r[0], str(r[1]), tm, str(r[3]), str(r[4]), str(r[5]), str(r[6]), users, r[8])
-}
-
-// skipUnlessCI skips a test that lacks a tool or file; under CI=true every
-// tool is installed (.ci/run), so there the test fails instead.
-func skipUnlessCI(t testing.TB, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(args...)
-	}
-	t.Skip(args...)
 }
