@@ -7,7 +7,6 @@ package f2boracle
 
 import (
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -32,17 +31,14 @@ func Python(t testing.TB, module string) string {
 	return py
 }
 
-// Run runs script with py, its argument the Unix time now and TZ set to
-// zone, req as JSON on its standard input, and decodes what it prints into
-// resp.
-func Run(t testing.TB, py, script string, now int64, zone string, req, resp any) {
+// Run runs cmd (python3 with a driver script) with req as JSON on its
+// standard input, and decodes what it prints into resp.
+func Run(t testing.TB, cmd *exec.Cmd, req, resp any) {
 	t.Helper()
 	in, err := json.Marshal(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, "-c", script, fmt.Sprint(now))
-	cmd.Env = append(os.Environ(), "TZ="+zone)
 	cmd.Stdin = strings.NewReader(string(in))
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()

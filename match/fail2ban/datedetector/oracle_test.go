@@ -2,9 +2,11 @@ package datedetector
 
 import (
 	"bufio"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,7 +134,9 @@ func TestDetectorAgainstPython(t *testing.T) {
 		}
 	}
 	var resp [][][]any
-	f2boracle.Run(t, py, oracleDateScript, oracleNow, "Europe/Zurich", reqs, &resp)
+	cmd := exec.Command(py, "-c", oracleDateScript, fmt.Sprint(oracleNow))
+	cmd.Env = append(os.Environ(), "TZ=Europe/Zurich")
+	f2boracle.Run(t, cmd, reqs, &resp)
 	now := time.Unix(oracleNow, 0)
 	bad, total := 0, 0
 	for i, r := range reqs {

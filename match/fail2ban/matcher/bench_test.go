@@ -4,7 +4,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/authlog"
 	"github.com/logjail/logjail/match"
 )
@@ -27,27 +26,9 @@ func BenchmarkFail2banSSHD(b *testing.B) {
 			}
 			lines := authlog.Lines(50_000)
 			now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
-			entries := make([]ingest.Entry, len(lines))
-			for i, l := range lines {
-				entries[i] = ingest.Entry{Message: l, ReadAt: now}
-			}
-			matched := 0
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				matched = 0
-				for i := range entries {
-					if _, out := m.Match(&entries[i], now); out == match.Matched {
-						matched++
-					}
-				}
-			}
-			b.StopTimer()
-			if matched < len(lines)/10 {
+			if _, matched := authlog.Bench(b, m, lines, now); matched < len(lines)/10 {
 				b.Fatalf("matched %d of %d lines", matched, len(lines))
 			}
-			perLine := b.Elapsed().Seconds() / float64(b.N) / float64(len(lines))
-			b.ReportMetric(1/perLine, "lines/s")
 		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"slices"
 	"sort"
 	"strings"
@@ -178,7 +179,9 @@ func TestFail2banAgainstPython(t *testing.T) {
 		Error   string            `json:"error"`
 		Results []json.RawMessage `json:"results"`
 	}
-	f2boracle.Run(t, py, oracleFilterScript, corpusNow, corpusZone, req, &resp)
+	cmd := exec.Command(py, "-c", oracleFilterScript, fmt.Sprint(corpusNow))
+	cmd.Env = append(os.Environ(), "TZ="+corpusZone)
+	f2boracle.Run(t, cmd, req, &resp)
 	now := time.Unix(corpusNow, 0)
 	total, bad := 0, 0
 	for vi, v := range req.Variants {
