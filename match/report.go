@@ -97,12 +97,12 @@ const testBatchLines = 2048
 // batches of lines, and the results are merged in line order; fail2ban's
 // dialect (multi-line buffers, connection tracking, the last date) runs on
 // one.
-func Test(build func() (*Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
+func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
 	first, err := build()
 	if err != nil {
 		return Report{}, err
 	}
-	matchers := []*Matcher{first}
+	matchers := []Matcher{first}
 	if first.Dialect() == DialectLogjail {
 		for len(matchers) < workers {
 			m, err := build()
@@ -163,14 +163,14 @@ func Test(build func() (*Matcher, error), r io.Reader, now time.Time, opts TestO
 	for i, re := range first.Regexes() {
 		var hits, timeouts uint64
 		for _, m := range matchers {
-			hits += m.Hits[i]
+			hits += m.Hits()[i]
 			timeouts += m.RegexTimeouts()[i]
 		}
 		rep.Regexes = append(rep.Regexes, RegexHits{Regex: re, Hits: hits, Engine: engines[i], Timeouts: timeouts})
 	}
 	for _, m := range matchers {
 		rep.Timeouts += m.Timeouts()
-		for k, v := range m.DateHits {
+		for k, v := range m.DateHits() {
 			rep.Dates[k] += int(v)
 		}
 	}
@@ -203,7 +203,7 @@ func readBatches(r io.Reader, out chan<- *testBatch, progress func(int64)) error
 }
 
 // testLines matches one batch.
-func testLines(m *Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
+func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
 	var rep Report
 	for i, line := range lines {
 		n := first + i

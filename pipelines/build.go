@@ -18,6 +18,7 @@ import (
 	"github.com/logjail/logjail/ingest/nats"
 	"github.com/logjail/logjail/ingest/syslog"
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/filter"
 	"github.com/logjail/logjail/state"
 	"github.com/logjail/logjail/state/gate"
 )
@@ -26,7 +27,7 @@ import (
 type Stages struct {
 	Spec    *Pipeline
 	Sources []ingest.Source
-	Matcher *match.Matcher
+	Matcher match.Matcher
 	Tracker *state.Tracker
 }
 
@@ -173,7 +174,7 @@ func Build(p *Pipeline, deps Deps) (*Stages, error) {
 		}
 		st.Sources = append(st.Sources, src)
 	}
-	m, err := match.Compile(p.Name, p.Plan.Rules)
+	m, err := filter.Compile(p.Name, p.Plan.Rules)
 	if err != nil {
 		return nil, fmt.Errorf("%s: pipelines.%s: %w", p.Match.At, p.Name, err)
 	}

@@ -100,7 +100,7 @@ func compareWithFail2ban(t *testing.T, shipped, f2b string, onlyModes []string, 
 		return ok || mode == "normal" && len(f.Modes) == 0
 	}
 	now := time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC) // fail2ban's test "now"
-	matchers := map[*f2bsample.Variant]*match.Matcher{}
+	matchers := map[*f2bsample.Variant]match.Matcher{}
 	var diffs []difference
 	noMode := map[string]bool{}
 	compared := 0

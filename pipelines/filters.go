@@ -5,7 +5,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"github.com/logjail/logjail/ingest/keyerr"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -13,8 +12,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logjail/logjail/ingest/keyerr"
+
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/fail2ban"
+	"github.com/logjail/logjail/match/filter"
 )
 
 // shipped holds the filters written for logjail (pipelines/filters/*.yaml).
@@ -117,7 +119,7 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 // filter ("sshd", "sshd[mode=aggressive]"), a YAML filter file, or a
 // fail2ban filter file ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"),
 // and compiles it.
-func ResolveFilter(ref string, dir string) (*match.Matcher, match.Rules, error) {
+func ResolveFilter(ref string, dir string) (match.Matcher, match.Rules, error) {
 	p := &Pipeline{Name: "test", what: "filter " + ref}
 	if isFail2banRef(ref) {
 		p.Match.Fail2ban = Text{S: ref}
@@ -170,13 +172,13 @@ func (p *Pipeline) matchSpec() MatchSpec {
 
 // match resolves and compiles a pipeline's match spec, reporting each bad
 // regex at the place it was written.
-func (v validator) match(p *Pipeline) (*match.Matcher, match.Rules) {
+func (v validator) match(p *Pipeline) (match.Matcher, match.Rules) {
 	r, ok := v.rules(p)
 	if !ok {
 		return nil, match.Rules{}
 	}
 	rules := r.rules()
-	m, err := match.Compile(p.Name, rules)
+	m, err := filter.Compile(p.Name, rules)
 	if err != nil {
 		v.regexErrors(p, r, err)
 		return nil, match.Rules{}

@@ -34,7 +34,7 @@ func testCommand() *cli.Command {
 				return fmt.Errorf("usage: logjail test FILTER LOG")
 			}
 			ref := c.Args().Get(0)
-			build := func() (*match.Matcher, error) {
+			build := func() (match.Matcher, error) {
 				m, _, err := pipelines.ResolveFilter(ref, ".")
 				return m, err
 			}

@@ -46,4 +46,8 @@
 //
 // Nothing here compiles regular expressions: values are returned in
 // fail2ban's (Python) regex syntax with its tags in place.
+//
+// The packages under this one reproduce the rest of fail2ban that logjail
+// runs: matcher (fail2ban's filter semantics, a match.Matcher), datedetector
+// (its date detector, exactly) and pyre (its Python regular expressions).
 package fail2ban

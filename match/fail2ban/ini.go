@@ -80,100 +80,125 @@ type iniFile struct {
 // and ';', inline comments ';' after white space, blank lines kept inside
 // values, option names lower-cased, strict about duplicates.
 func parseINI(path string, data []byte) (*iniFile, error) {
-	f := &iniFile{path: path, defaults: newSection(defaultSection)}
-	byName := map[string]*section{}
-	type pending struct {
-		sec   *section
-		key   string
-		lines []string
+	p := &iniParser{
+		f:      &iniFile{path: path, defaults: newSection(defaultSection)},
+		byName: map[string]*section{},
+		added:  map[string]bool{},
 	}
-	var (
-		cur         *section // nil before the first header
-		curName     string
-		opt         *pending // the option that continuation lines extend
-		indentLevel int
-		added       = map[string]bool{} // "section" and "section\x00option" seen in this file
-		all         []*pending
-	)
-	errAt := func(line int, format string, args ...any) error {
-		return &Error{Pos: Pos{File: path, Line: line}, Msg: fmt.Sprintf(format, args...)}
+	for i, line := range splitLines(string(data)) {
+		if err := p.line(i+1, line); err != nil {
+			return nil, err
+		}
 	}
-	lines := splitLines(string(data))
-	for i, line := range lines {
-		lineno := i + 1
-		commentStart := inlineComment(line)
-		if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";") {
-			commentStart = 0
-		}
-		value := line
-		if commentStart >= 0 {
-			value = line[:commentStart]
-		}
-		value = strings.TrimSpace(value)
-		if value == "" {
-			// A blank line belongs to the current value (it is dropped again
-			// if nothing follows); a comment line does not.
-			if commentStart < 0 && cur != nil && opt != nil {
-				opt.lines = append(opt.lines, "")
-			}
-			continue
-		}
-		indent := 0
-		for _, r := range line {
-			if !unicode.IsSpace(r) {
-				break
-			}
-			indent++
-		}
-		if cur != nil && opt != nil && indent > indentLevel {
-			opt.lines = append(opt.lines, value)
-			continue
-		}
-		indentLevel = indent
-		if name, ok := sectionHeader(value); ok {
-			switch {
-			case name == defaultSection:
-				cur = f.defaults
-			case byName[name] != nil:
-				if added[name] {
-					return nil, errAt(lineno, "section [%s] already exists in this file", name)
-				}
-				cur = byName[name]
-			default:
-				cur = newSection(name)
-				byName[name] = cur
-				f.sections = append(f.sections, cur)
-			}
-			added[name] = true
-			curName = name
-			opt = nil
-			continue
-		}
-		if cur == nil {
-			return nil, errAt(lineno, "option outside of any section: %q", value)
-		}
-		key, val, ok := splitOption(value)
-		if !ok {
-			return nil, errAt(lineno, "not a section header, option or comment: %q", value)
-		}
-		if key == "" {
-			return nil, errAt(lineno, "option without a name: %q", value)
-		}
-		key = strings.ToLower(key)
-		if added[curName+"\x00"+key] {
-			return nil, errAt(lineno, "option %q already set in section [%s] of this file", key, curName)
-		}
-		added[curName+"\x00"+key] = true
-		opt = &pending{sec: cur, key: key, lines: []string{val}}
-		all = append(all, opt)
-		cur.set(key, entry{pos: Pos{File: path, Line: lineno}})
+	for _, o := range p.all {
+		e := o.sec.vals[o.key]
+		e.value = strings.TrimRightFunc(strings.Join(o.lines, "\n"), unicode.IsSpace)
+		o.sec.vals[o.key] = e
 	}
-	for _, p := range all {
-		e := p.sec.vals[p.key]
-		e.value = strings.TrimRightFunc(strings.Join(p.lines, "\n"), unicode.IsSpace)
-		p.sec.vals[p.key] = e
+	return p.f, nil
+}
+
+// iniParser is the state of parseINI between lines.
+type iniParser struct {
+	f           *iniFile
+	byName      map[string]*section
+	cur         *section // nil before the first header
+	curName     string
+	opt         *pendingOption // the option that continuation lines extend
+	indentLevel int
+	added       map[string]bool // "section" and "section\x00option" seen in this file
+	all         []*pendingOption
+}
+
+// pendingOption is an option whose value lines are still being read.
+type pendingOption struct {
+	sec   *section
+	key   string
+	lines []string
+}
+
+func (p *iniParser) errAt(line int, format string, args ...any) error {
+	return &Error{Pos: Pos{File: p.f.path, Line: line}, Msg: fmt.Sprintf(format, args...)}
+}
+
+// line reads one line: a comment, a blank, a continuation, a section
+// header or an option.
+func (p *iniParser) line(lineno int, line string) error {
+	commentStart := inlineComment(line)
+	if t := strings.TrimSpace(line); strings.HasPrefix(t, "#") || strings.HasPrefix(t, ";") {
+		commentStart = 0
 	}
-	return f, nil
+	value := line
+	if commentStart >= 0 {
+		value = line[:commentStart]
+	}
+	value = strings.TrimSpace(value)
+	if value == "" {
+		// A blank line belongs to the current value (it is dropped again
+		// if nothing follows); a comment line does not.
+		if commentStart < 0 && p.cur != nil && p.opt != nil {
+			p.opt.lines = append(p.opt.lines, "")
+		}
+		return nil
+	}
+	indent := 0
+	for _, r := range line {
+		if !unicode.IsSpace(r) {
+			break
+		}
+		indent++
+	}
+	if p.cur != nil && p.opt != nil && indent > p.indentLevel {
+		p.opt.lines = append(p.opt.lines, value)
+		return nil
+	}
+	p.indentLevel = indent
+	if name, ok := sectionHeader(value); ok {
+		return p.header(lineno, name)
+	}
+	return p.option(lineno, value)
+}
+
+func (p *iniParser) header(lineno int, name string) error {
+	switch {
+	case name == defaultSection:
+		p.cur = p.f.defaults
+	case p.byName[name] != nil:
+		if p.added[name] {
+			return p.errAt(lineno, "section [%s] already exists in this file", name)
+		}
+		p.cur = p.byName[name]
+	default:
+		p.cur = newSection(name)
+		p.byName[name] = p.cur
+		p.f.sections = append(p.f.sections, p.cur)
+	}
+	p.added[name] = true
+	p.curName = name
+	p.opt = nil
+	return nil
+}
+
+func (p *iniParser) option(lineno int, value string) error {
+	if p.cur == nil {
+		return p.errAt(lineno, "option outside of any section: %q", value)
+	}
+	key, val, ok := splitOption(value)
+	if !ok {
+		return p.errAt(lineno, "not a section header, option or comment: %q", value)
+	}
+	if key == "" {
+		return p.errAt(lineno, "option without a name: %q", value)
+	}
+	key = strings.ToLower(key)
+	if p.added[p.curName+"\x00"+key] {
+		return p.errAt(lineno, "option %q already set in section [%s] of this file", key, p.curName)
+	}
+	p.added[p.curName+"\x00"+key] = true
+	p.opt = &pendingOption{sec: p.cur, key: key, lines: []string{val}}
+	p.all = append(p.all, p.opt)
+	p.cur.set(key, entry{pos: Pos{File: p.f.path, Line: lineno}})
+	return nil
 }
 
 // splitLines splits on "\n", "\r\n" and "\r" (Python's universal newlines).

@@ -2,7 +2,6 @@ package fail2ban
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
@@ -10,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/logjail/logjail/internal/f2boracle"
 )
 
 // The oracle: fail2ban's own readers, run through python3 when fail2ban is
@@ -34,20 +35,7 @@ func python(t *testing.T) string {
 func runOracle(t *testing.T, script, basedir string, req, resp any) {
 	t.Helper()
 	py := python(t)
-	in, err := json.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, "-c", script, basedir)
-	cmd.Stdin = strings.NewReader(string(in))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("python: %v", err)
-	}
-	if err := json.Unmarshal(out, resp); err != nil {
-		t.Fatal(err)
-	}
+	f2boracle.Run(t, exec.Command(py, "-c", script, basedir), req, resp)
 }
 
 type oracleVariant struct {

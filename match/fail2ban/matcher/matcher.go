@@ -1,0 +1,302 @@
+// Package matcher is the fail2ban dialect of match.Matcher: fail2ban's
+// filters run as fail2ban runs them (server/filter.py, processLine and
+// findFailure):
+//
+//   - the date is found by fail2ban's templates and cut out of the line;
+//     a line without a date takes the last date if it is less than 60 s
+//     older than now;
+//   - the line, plus "\n", must match prefregex; its <F-CONTENT>, when not
+//     empty, is what the failregexes see;
+//   - the first failregex that matches decides, unless an ignoreregex
+//     matches too (fail2ban checks the ignoreregexes first, on the whole
+//     line, when there are fewer of them than failregexes minus two);
+//   - with maxlines > 1 the failregexes see the last maxlines lines joined
+//     by "\n" (with ^ and $ at each line), and the lines of a match leave
+//     the buffer;
+//   - <F-MLFID> names a connection: the captures of its lines merge, a
+//     failure without an address takes it from an earlier line, and
+//     <F-NOFAIL>, <F-MLFFORGET>, <F-MLFGAINED> steer which lines count.
+package matcher
+
+import (
+	"bytes"
+	"errors"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/fail2ban/datedetector"
+	"github.com/logjail/logjail/match/fail2ban/pyre"
+)
+
+// Matcher is a match.Matcher for fail2ban's dialect. It is owned by one
+// goroutine: it keeps counters, the last date, the multi-line buffer and
+// the connections seen, without locks.
+type Matcher struct {
+	pipeline string
+	pref     *f2bRegex
+	fail     []*f2bRegex
+	ignore   []*f2bRegex
+	maxLines int
+	dates    *datedetector.Detector
+	buf      []byte
+	buf2     []byte
+	lines    []string // multi-line buffer (text of each line, date cut)
+	lastDate time.Time
+	haveLast bool
+	mlf      *mlfCache
+	timeouts uint64
+	// failTimeouts counts timeouts per failregex.
+	failTimeouts []uint64
+	// lastTimeout is where the last timeout happened.
+	lastTimeout match.RegexSite
+	hits        []uint64
+	dateHits    map[string]uint64
+}
+
+var _ match.Matcher = (*Matcher)(nil)
+
+// Compile builds a matcher for pipeline from rules in fail2ban's dialect.
+func Compile(pipeline string, r match.Rules) (*Matcher, error) {
+	loc := r.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	var errs []error
+	f := &Matcher{pipeline: pipeline, maxLines: max(r.MaxLines, 1), dateHits: map[string]uint64{}}
+	multi := f.maxLines > 1
+	if r.Prefregex != "" {
+		p, err := compileF2B(r.Prefregex, false, multi, r.Timeout)
+		if err != nil {
+			errs = append(errs, &match.RegexError{List: "prefregex", Err: err})
+		}
+		if p != nil {
+			p.site = match.RegexSite{List: "prefregex"}
+		}
+		f.pref = p
+	}
+	if len(r.Failregex) == 0 {
+		errs = append(errs, &match.RegexError{List: "failregex", Err: errors.New("no failregex given")})
+	}
+	for i, s := range r.Failregex {
+		fr, err := compileF2B(s, multi, multi, r.Timeout)
+		if err == nil && !hasIDGroup(fr) && (f.pref == nil || !hasIDGroup(f.pref)) {
+			err = errNoFailureID
+		}
+		if err != nil {
+			errs = append(errs, &match.RegexError{List: "failregex", Index: i, Err: err})
+			continue
+		}
+		fr.site = match.RegexSite{List: "failregex", Index: i}
+		f.fail = append(f.fail, fr)
+	}
+	for i, s := range r.Ignoreregex {
+		ir, err := compileF2B(s, false, multi, r.Timeout)
+		if err != nil {
+			errs = append(errs, &match.RegexError{List: "ignoreregex", Index: i, Err: err})
+			continue
+		}
+		ir.site = match.RegexSite{List: "ignoreregex", Index: i}
+		f.ignore = append(f.ignore, ir)
+	}
+	d, err := datedetector.New(r.Datepattern, loc, time.Time{})
+	if err != nil {
+		errs = append(errs, &match.RegexError{List: "datepattern", Err: err})
+	}
+	f.dates = d
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	f.failTimeouts = make([]uint64, len(f.fail))
+	f.hits = make([]uint64, len(f.fail))
+	return f, nil
+}
+
+// Regexes returns the failregexes after tag expansion, in order.
+func (f *Matcher) Regexes() []string {
+	out := make([]string, len(f.fail))
+	for i, r := range f.fail {
+		out[i] = r.re.String()
+	}
+	return out
+}
+
+// Engines returns, per failregex, match.EngineRE2 or match.EngineRegexp2.
+func (f *Matcher) Engines() []string {
+	out := make([]string, len(f.fail))
+	for i, r := range f.fail {
+		out[i] = r.re.Engine()
+	}
+	return out
+}
+
+// Dialect returns match.DialectFail2ban.
+func (f *Matcher) Dialect() match.Dialect { return match.DialectFail2ban }
+
+// Hits counts matches per failregex.
+func (f *Matcher) Hits() []uint64 { return f.hits }
+
+// DateHits counts lines per date template.
+func (f *Matcher) DateHits() map[string]uint64 { return f.dateHits }
+
+// Timeouts counts the regexes' and the date templates' timeouts.
+func (f *Matcher) Timeouts() uint64 { return f.allTimeouts() }
+
+// RegexTimeouts counts timeouts per failregex.
+func (f *Matcher) RegexTimeouts() []uint64 { return f.failTimeouts }
+
+// LastTimeout names the regex (or "datepattern") of the last timeout.
+func (f *Matcher) LastTimeout() match.RegexSite { return f.lastTimeout }
+
+func hasIDGroup(r *f2bRegex) bool {
+	for _, g := range f2bIDGroups {
+		if r.has(g) {
+			return true
+		}
+	}
+	return false
+}
+
+// search runs r over text (ASCII or not); a timeout is counted and
+// searches no further (no match).
+func (f *Matcher) search(r *f2bRegex, text []byte, ascii bool) []int {
+	if !bytes.HasPrefix(text, r.prefix) {
+		return nil
+	}
+	loc, err := r.re.FindSubmatchIndexHint(text, ascii)
+	if err != nil {
+		f.timedOut(r)
+		return nil
+	}
+	return loc
+}
+
+func (f *Matcher) matches(r *f2bRegex, text []byte, ascii bool) bool {
+	if !bytes.HasPrefix(text, r.prefix) {
+		return false
+	}
+	ok, err := r.re.MatchHint(text, ascii)
+	if err != nil {
+		f.timedOut(r)
+	}
+	return ok
+}
+
+func (f *Matcher) timedOut(r *f2bRegex) {
+	f.timeouts++
+	f.lastTimeout = r.site
+	if r.site.List == "failregex" {
+		f.failTimeouts[r.site.Index]++
+	}
+}
+
+// allTimeouts counts the regexes' and the date templates' timeouts.
+func (f *Matcher) allTimeouts() uint64 { return f.timeouts + f.dates.Timeouts }
+
+// recent tells whether the last date seen is less than 60 s older than now.
+func (f *Matcher) recent(now time.Time) bool {
+	return f.haveLast && f.lastDate.After(now.Add(-60*time.Second))
+}
+
+// Match classifies e (see match.Matcher): matchLine, with Timeout for a
+// line that matched nothing because a regex ran out of time on it. A line
+// whose date is found costs one allocation (RE2's match positions).
+func (f *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
+	before, dateBefore := f.allTimeouts(), f.dates.Timeouts
+	fl, out := f.matchLine(e, now)
+	if f.dates.Timeouts != dateBefore {
+		f.lastTimeout = match.RegexSite{List: "datepattern"}
+	}
+	if out == match.Miss && f.allTimeouts() != before {
+		out = match.Timeout
+	}
+	return fl, out
+}
+
+func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
+	line := e.Message
+	ascii := pyre.IsASCII(line)
+	pre, post, t := f.date(e, now)
+	if f.maxLines > 1 {
+		return f.multi(e, pre+post, t, now)
+	}
+	// One line: the text is pre+post+"\n", built without allocating.
+	f.buf = append(append(append(f.buf[:0], pre...), post...), '\n')
+	buf := f.buf
+	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
+		for _, ig := range f.ignore {
+			if f.matches(ig, buf, ascii) {
+				return match.Failure{}, match.Ignored
+			}
+		}
+	}
+	content := buf
+	var preLoc []int
+	if f.pref != nil {
+		preLoc = f.search(f.pref, buf, ascii)
+		if preLoc == nil {
+			return match.Failure{}, match.Miss
+		}
+		if ci := f.pref.content; ci > 0 && preLoc[2*ci] >= 0 && preLoc[2*ci+1] > preLoc[2*ci] {
+			f.buf2 = append(append(f.buf2[:0], buf[preLoc[2*ci]:preLoc[2*ci+1]]...), '\n')
+			content = f.buf2
+		}
+	}
+	for i, fr := range f.fail {
+		loc := f.search(fr, content, ascii)
+		if loc == nil {
+			continue
+		}
+		for _, ig := range f.ignore {
+			if f.matches(ig, content, ascii) {
+				return match.Failure{}, match.Ignored
+			}
+		}
+		g := map[string]string{}
+		if preLoc != nil {
+			f.pref.groups(string(buf), preLoc, g)
+			delete(g, groupContent)
+		}
+		fr.groups(string(content), loc, g)
+		fl, out, ok := f.failure(g, 1, i, t, now)
+		if !ok {
+			continue
+		}
+		fl.Line, fl.Pos = line, e.Pos
+		return fl, out
+	}
+	return match.Failure{}, match.Miss
+}
+
+// date finds the time of e and cuts its date out of the line: the text
+// before and after the date (all of it in post when there is none).
+func (f *Matcher) date(e *ingest.Entry, now time.Time) (pre, post string, t time.Time) {
+	line := e.Message
+	if !e.Time.IsZero() {
+		// The source knows the time (journal, syslog): no date parsing.
+		f.lastDate, f.haveLast = e.Time, true
+		return "", line, e.Time
+	}
+	// No date, a date that does not parse, or a template that matches no
+	// text ({NONE}): the last date if recent, else the read time.
+	pre, post = "", line
+	if r := f.dates.Find(line, now); r.Found && r.Start < r.End {
+		pre, post = line[:r.Start], line[r.End:]
+		if r.OK {
+			f.lastDate, f.haveLast = r.Time, true
+			f.dateHits[r.Template]++
+			return pre, post, r.Time
+		}
+	}
+	if f.recent(now) {
+		return pre, post, f.lastDate
+	}
+	return pre, post, readTime(e, now)
+}
+
+func readTime(e *ingest.Entry, now time.Time) time.Time {
+	if !e.ReadAt.IsZero() {
+		return e.ReadAt
+	}
+	return now
+}

@@ -1,0 +1,347 @@
+// Package pyre compiles Python regular expressions (the syntax of Python's
+// re module, which fail2ban filters are written in) for Go.
+//
+// A pattern is translated to Go's RE2 syntax when RE2 means exactly the
+// same: named groups (?P<name>...), Python's {,n}, \Z, scoped flags, $
+// (which in Python also matches before a final newline), and Python's
+// Unicode classes \d \w \s (two RE2 programs: RE2's fast ASCII classes
+// for ASCII text, Unicode classes for other text). Patterns that need what
+// RE2 lacks — look-arounds, back-references, conditionals (?(name)...),
+// atomic groups, repetition counts above 1000 — run on
+// github.com/dlclark/regexp2, a backtracking engine, with a match timeout;
+// so does non-ASCII text for a pattern with \b or \B (RE2's word boundary
+// knows ASCII words only).
+//
+// Known differences that remain: on the backtracking engine \b and \W/\S
+// inside a class follow .NET's Unicode word and space classes, which differ
+// from Python's in rare characters (combining marks, C0 separators); the
+// verbose flag (?x), the locale flag and possessive quantifiers are refused.
+package pyre
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/dlclark/regexp2"
+
+	"github.com/logjail/logjail/match"
+)
+
+// Engine names, as Regexp.Engine reports them (match's names).
+const (
+	EngineRE2     = match.EngineRE2
+	EngineRegexp2 = match.EngineRegexp2
+)
+
+// DefaultTimeout bounds one match on the backtracking engine.
+const DefaultTimeout = 100 * time.Millisecond
+
+// ErrTimeout is returned when a match on the backtracking engine takes
+// longer than its timeout.
+var ErrTimeout = errors.New("pyre: match timed out")
+
+// clockTick is how often regexp2's clock advances. regexp2 reads time from
+// a clock a goroutine updates once a tick (100 ms by default) and pads
+// every deadline by a tick, so a match it is told to stop after d stops
+// after between d and d+2 ticks (plus the clock goroutine's lateness):
+// 100 ms became up to 300 ms (~205 ms measured). With a 5 ms tick and d =
+// limit-2 ticks-clockSlack, a match stops within its limit, at most about
+// 12 ms early. The goroutine runs only while matches run (and a second
+// after).
+const (
+	clockTick  = 5 * time.Millisecond
+	clockSlack = 2 * time.Millisecond
+)
+
+// regexp2's tick is a package variable without a lock: set it before
+// any match can start the clock goroutine.
+func init() { regexp2.SetTimeoutCheckPeriod(clockTick) }
+
+// engineTimeout is the timeout to give regexp2 so that a match stops
+// within limit (for a limit above 3 ticks).
+func engineTimeout(limit time.Duration) time.Duration {
+	return max(limit-2*clockTick-clockSlack, clockTick)
+}
+
+// Options change how a pattern is compiled.
+type Options struct {
+	// Multiline is Python's re.MULTILINE: ^ and $ match at every line.
+	Multiline bool
+	// Lines tells that the searched text may hold several lines, each
+	// ending with a newline. Without it the text holds at most one
+	// newline, at its end.
+	Lines bool
+	// Timeout bounds one match on the backtracking engine (0: DefaultTimeout).
+	Timeout time.Duration
+	// Backtrack forces the backtracking engine (for tests).
+	Backtrack bool
+}
+
+// Regexp is a compiled Python pattern. It is safe for concurrent use.
+type Regexp struct {
+	src    string
+	expr   string
+	why    string
+	prefix string
+	re     *regexp.Regexp  // RE2, exact on ASCII text
+	reU    *regexp.Regexp  // RE2, exact on any text (nil: bt for non-ASCII text)
+	bt     *regexp2.Regexp // the backtracking engine, when needed
+	names  []string
+	btNum  []int // regexp2 group number per Python group number
+	// timeout is the limit of one match on the backtracking engine.
+	timeout time.Duration
+}
+
+// Compile translates and compiles a Python pattern.
+func Compile(pattern string, opt Options) (*Regexp, error) {
+	t, err := translate(pattern, opt.Multiline, opt.Lines)
+	if err != nil {
+		return nil, err
+	}
+	r := &Regexp{src: pattern, names: t.names, prefix: match.AnchoredPrefix(t.asc)}
+	if t.maxRepeat > 1000 && !t.needsBT {
+		t.needsBT, t.why = true, "repetition count above 1000"
+	}
+	if !t.needsBT && !opt.Backtrack {
+		re, err := regexp.Compile(t.asc)
+		if err != nil {
+			return nil, err
+		}
+		r.re, r.expr = re, t.asc
+		switch {
+		case t.uniBT:
+			// Non-ASCII text goes to the backtracking engine.
+		case t.uni == t.asc:
+			r.reU = re
+		default:
+			if r.reU, err = regexp.Compile(t.uni); err != nil {
+				return nil, err
+			}
+		}
+		if r.reU != nil {
+			return r, nil
+		}
+	}
+	var o regexp2.RegexOptions
+	if opt.Multiline {
+		o |= regexp2.Multiline
+	}
+	bt, err := regexp2.Compile(t.net, o)
+	if err != nil {
+		return nil, err
+	}
+	to := opt.Timeout
+	if to <= 0 {
+		to = DefaultTimeout
+	}
+	r.timeout = to
+	bt.MatchTimeout = engineTimeout(to)
+	r.bt = bt
+	if r.re == nil {
+		r.expr, r.why = t.net, t.why
+		if r.why == "" {
+			r.why = "forced"
+		}
+	}
+	r.btNum = make([]int, len(t.names))
+	for i := 1; i < len(t.names); i++ {
+		name := t.names[i]
+		if name == "" {
+			name = btGroupName(i)
+		}
+		r.btNum[i] = bt.GroupNumberFromName(name)
+		if r.btNum[i] < 0 {
+			return nil, fmt.Errorf("pyre: internal: group %q lost in translation", name)
+		}
+	}
+	return r, nil
+}
+
+// MustCompile is Compile that panics on an error.
+func MustCompile(pattern string, opt Options) *Regexp {
+	r, err := Compile(pattern, opt)
+	if err != nil {
+		panic(err)
+	}
+	return r
+}
+
+// Engine returns EngineRE2 or EngineRegexp2: the engine that runs the
+// pattern on ASCII text. (A pattern with \b or \B runs on the
+// backtracking engine for non-ASCII text.)
+func (r *Regexp) Engine() string {
+	if r.re != nil {
+		return EngineRE2
+	}
+	return EngineRegexp2
+}
+
+// LiteralPrefix returns the text every match starts with at the start of
+// the text (for a pattern anchored with ^ that begins with literal text),
+// or "". Checking it first rejects most lines cheaply, on either engine.
+func (r *Regexp) LiteralPrefix() string { return r.prefix }
+
+// Timeout returns the limit of one match on the backtracking engine (0
+// for a pattern that never runs on it).
+func (r *Regexp) Timeout() time.Duration { return r.timeout }
+
+// Why names the construct that needs the backtracking engine ("" on RE2).
+func (r *Regexp) Why() string { return r.why }
+
+// Source returns the Python pattern.
+func (r *Regexp) Source() string { return r.src }
+
+// String returns the compiled expression (RE2 or .NET syntax).
+func (r *Regexp) String() string { return r.expr }
+
+// NumSubexp returns the number of capturing groups.
+func (r *Regexp) NumSubexp() int { return len(r.names) - 1 }
+
+// SubexpNames returns the group names by number, "" for unnamed groups
+// and for the whole match at index 0.
+func (r *Regexp) SubexpNames() []string { return r.names }
+
+// SubexpIndex returns the number of the group named name, or -1.
+func (r *Regexp) SubexpIndex(name string) int {
+	for i, n := range r.names {
+		if i > 0 && n == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// RE2 returns the RE2 program for ASCII text, or nil on the backtracking
+// engine.
+func (r *Regexp) RE2() *regexp.Regexp { return r.re }
+
+// pick returns the RE2 program for text that is (or is not) ASCII, or nil
+// when the backtracking engine must run.
+func (r *Regexp) pick(ascii bool) *regexp.Regexp {
+	if ascii {
+		return r.re
+	}
+	return r.reU
+}
+
+// Match reports whether b contains a match. On RE2 it does not allocate.
+func (r *Regexp) Match(b []byte) (bool, error) { return r.MatchHint(b, isASCIIBytes(b)) }
+
+// MatchHint is Match for text known to be ASCII or not.
+func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
+	if re := r.pick(ascii); re != nil {
+		return re.Match(b), nil
+	}
+	return r.btMatch(string(b))
+}
+
+// MatchString reports whether s contains a match.
+func (r *Regexp) MatchString(s string) (bool, error) {
+	if re := r.pick(isASCII(s)); re != nil {
+		return re.MatchString(s), nil
+	}
+	return r.btMatch(s)
+}
+
+func (r *Regexp) btMatch(s string) (bool, error) {
+	ok, err := r.bt.MatchString(s)
+	if err != nil {
+		return false, ErrTimeout
+	}
+	return ok, nil
+}
+
+// FindSubmatchIndex returns the byte offsets of the leftmost match and its
+// groups in b (pairs, -1 for a group that did not take part), or nil.
+func (r *Regexp) FindSubmatchIndex(b []byte) ([]int, error) {
+	return r.FindSubmatchIndexHint(b, isASCIIBytes(b))
+}
+
+// FindSubmatchIndexHint is FindSubmatchIndex for text known to be ASCII
+// or not.
+func (r *Regexp) FindSubmatchIndexHint(b []byte, ascii bool) ([]int, error) {
+	if re := r.pick(ascii); re != nil {
+		return re.FindSubmatchIndex(b), nil
+	}
+	return r.btFind(string(b), 0)
+}
+
+// FindStringSubmatchIndex is FindSubmatchIndex for a string.
+func (r *Regexp) FindStringSubmatchIndex(s string) ([]int, error) {
+	return r.FindStringSubmatchIndexHint(s, isASCII(s))
+}
+
+// FindStringSubmatchIndexHint is FindStringSubmatchIndex for text known
+// to be ASCII or not.
+func (r *Regexp) FindStringSubmatchIndexHint(s string, ascii bool) ([]int, error) {
+	if re := r.pick(ascii); re != nil {
+		return re.FindStringSubmatchIndex(s), nil
+	}
+	return r.btFind(s, 0)
+}
+
+func (r *Regexp) btFind(s string, pos int) ([]int, error) {
+	ascii := isASCII(s)
+	var m *regexp2.Match
+	var err error
+	if pos > 0 {
+		m, err = r.bt.FindStringMatchStartingAt(s, pos)
+	} else {
+		m, err = r.bt.FindStringMatch(s)
+	}
+	if err != nil {
+		return nil, ErrTimeout
+	}
+	if m == nil {
+		return nil, nil
+	}
+	var off []int
+	if !ascii {
+		off = make([]int, 0, len(s)+1)
+		for i := range s {
+			off = append(off, i)
+		}
+		off = append(off, len(s))
+	}
+	conv := func(i int) int {
+		if ascii {
+			return i
+		}
+		return off[i]
+	}
+	loc := make([]int, 2*len(r.names))
+	loc[0], loc[1] = conv(m.Index), conv(m.Index+m.Length)
+	for i := 1; i < len(r.names); i++ {
+		g := m.GroupByNumber(r.btNum[i])
+		if g == nil || len(g.Captures) == 0 {
+			loc[2*i], loc[2*i+1] = -1, -1
+			continue
+		}
+		loc[2*i], loc[2*i+1] = conv(g.Index), conv(g.Index+g.Length)
+	}
+	return loc, nil
+}
+
+func isASCIIBytes(b []byte) bool {
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// IsASCII tells whether s holds only ASCII, for the Hint methods.
+func IsASCII(s string) bool { return isASCII(s) }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}

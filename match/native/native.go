@@ -1,0 +1,320 @@
+// Package native is logjail's own dialect of filters: RE2 syntax (linear
+// time), logjail's tags (<HOST>, <ADDR>, <F-USER>, <F-CONTENT>,
+// <F-NOFAIL>, <F-NAME>), the fast date recogniser of match/fastdate (or a
+// datepattern of strftime directives), one line at a time, no state
+// between lines.
+package native
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/fastdate"
+)
+
+type failRegex struct {
+	re                       *regexp.Regexp
+	prefix                   string // literal every match starts with (see match.AnchoredPrefix)
+	host, addr, user, nofail int
+	extra                    []int // other named groups, for Failure.Fields
+}
+
+// Matcher is a match.Matcher for logjail's dialect. It is owned by one
+// goroutine: it keeps counters and a date finder cache without locks.
+type Matcher struct {
+	pipeline string
+	pref     *regexp.Regexp
+	prefCont int
+	// prefHead is the prefregex without its trailing
+	// (?P<content>.+)$, when it has that common shape (see headOf).
+	prefHead *regexp.Regexp
+	fail     []failRegex
+	ignore   []*regexp.Regexp
+	finder   *fastdate.Finder
+	hits     []uint64
+	dateHits map[string]uint64
+}
+
+var _ match.Matcher = (*Matcher)(nil)
+
+// Compile builds a matcher for pipeline from rules in logjail's dialect.
+func Compile(pipeline string, r match.Rules) (*Matcher, error) {
+	if r.Dialect != match.DialectLogjail {
+		return nil, fmt.Errorf("native: rules in the %s dialect", r.Dialect)
+	}
+	if r.MaxLines > 1 {
+		return nil, &match.RegexError{List: "failregex", Err: errors.New("maxlines needs the fail2ban dialect")}
+	}
+	m := &Matcher{pipeline: pipeline, dateHits: map[string]uint64{}}
+	var errs []error
+	if r.Prefregex != "" {
+		if err := m.compilePref(r.Prefregex); err != nil {
+			errs = append(errs, &match.RegexError{List: "prefregex", Err: err})
+		}
+	}
+	if len(r.Failregex) == 0 {
+		errs = append(errs, &match.RegexError{List: "failregex", Err: errors.New("no failregex given")})
+	}
+	for i, s := range r.Failregex {
+		fr, err := compileFail(s)
+		if err != nil {
+			errs = append(errs, &match.RegexError{List: "failregex", Index: i, Err: err})
+			continue
+		}
+		m.fail = append(m.fail, fr)
+	}
+	for i, s := range r.Ignoreregex {
+		p, _, err := expandTags(s)
+		var re *regexp.Regexp
+		if err == nil {
+			re, err = regexp.Compile(p)
+		}
+		if err != nil {
+			errs = append(errs, &match.RegexError{List: "ignoreregex", Index: i, Err: err})
+			continue
+		}
+		m.ignore = append(m.ignore, re)
+	}
+	if err := m.compileDates(r); err != nil {
+		errs = append(errs, &match.RegexError{List: "datepattern", Err: err})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	m.hits = make([]uint64, len(m.fail))
+	return m, nil
+}
+
+func (m *Matcher) compilePref(s string) error {
+	p, _, err := expandTags(s)
+	if err == nil {
+		m.pref, err = regexp.Compile(p)
+	}
+	if err != nil {
+		return err
+	}
+	m.prefCont = m.pref.SubexpIndex(groupContent)
+	m.prefHead = headOf(p)
+	return nil
+}
+
+func compileFail(s string) (failRegex, error) {
+	p, hasAddr, err := expandTags(s)
+	if err == nil && !hasAddr {
+		err = match.ErrNoAddress
+	}
+	var re *regexp.Regexp
+	if err == nil {
+		re, err = regexp.Compile(p)
+	}
+	if err != nil {
+		return failRegex{}, err
+	}
+	fr := failRegex{
+		re:     re,
+		prefix: match.AnchoredPrefix(p),
+		host:   re.SubexpIndex(groupHost),
+		addr:   re.SubexpIndex(groupAddr),
+		user:   re.SubexpIndex(groupUser),
+		nofail: re.SubexpIndex(groupNoFail),
+	}
+	for gi, name := range re.SubexpNames() {
+		switch name {
+		case "", groupHost, groupAddr, groupUser, groupNoFail, groupContent:
+		default:
+			fr.extra = append(fr.extra, gi)
+		}
+	}
+	return fr, nil
+}
+
+// compileDates sets the date finder: the datepattern's, else the
+// automatic one.
+func (m *Matcher) compileDates(r match.Rules) error {
+	loc := r.Location
+	if loc == nil {
+		loc = time.Local
+	}
+	if r.Datepattern == "" {
+		m.finder = fastdate.NewFinder(loc)
+		return nil
+	}
+	f, err := fastdate.NewPatternFinder(r.Datepattern, loc)
+	m.finder = f
+	return err
+}
+
+// Regexes returns the failregexes after tag expansion, in order.
+func (m *Matcher) Regexes() []string {
+	out := make([]string, len(m.fail))
+	for i, f := range m.fail {
+		out[i] = f.re.String()
+	}
+	return out
+}
+
+// Engines returns match.EngineRE2 for every failregex.
+func (m *Matcher) Engines() []string {
+	out := make([]string, len(m.fail))
+	for i := range out {
+		out[i] = match.EngineRE2
+	}
+	return out
+}
+
+// Dialect returns match.DialectLogjail.
+func (m *Matcher) Dialect() match.Dialect { return match.DialectLogjail }
+
+// Hits counts matches per failregex.
+func (m *Matcher) Hits() []uint64 { return m.hits }
+
+// DateHits counts lines per recognised date format name.
+func (m *Matcher) DateHits() map[string]uint64 { return m.dateHits }
+
+// Timeouts is 0: RE2 runs in linear time and never times out.
+func (m *Matcher) Timeouts() uint64 { return 0 }
+
+// RegexTimeouts is 0 for every failregex.
+func (m *Matcher) RegexTimeouts() []uint64 { return make([]uint64, len(m.fail)) }
+
+// LastTimeout is the zero site: nothing times out.
+func (m *Matcher) LastTimeout() match.RegexSite { return match.RegexSite{} }
+
+// Match classifies e (see match.Matcher). The miss path does not allocate.
+func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out match.Outcome) {
+	text := e.Message
+	t := e.Time
+	if t.IsZero() {
+		if dt, start, end, ok := m.finder.Find(text, now); ok {
+			t = dt
+			m.dateHits[m.finder.Name()]++
+			text = cutDate(text, start, end)
+		} else {
+			t = e.ReadAt
+		}
+	}
+	text, ok := m.content(text)
+	if !ok {
+		return f, match.Miss
+	}
+	for i := range m.fail {
+		fr := &m.fail[i]
+		if !strings.HasPrefix(text, fr.prefix) {
+			continue
+		}
+		loc := fr.re.FindStringSubmatchIndex(text) // allocates only on a match
+		if loc == nil {
+			continue
+		}
+		return m.failure(e, text, t, i, loc)
+	}
+	return f, match.Miss
+}
+
+// content applies the prefregex: the text the failregexes see, false when
+// the prefregex does not match.
+func (m *Matcher) content(text string) (string, bool) {
+	switch {
+	case m.pref == nil:
+		return text, true
+	case m.prefCont < 0:
+		return text, m.pref.MatchString(text)
+	case m.prefHead != nil:
+		// The content is the rest of the line: matching the header
+		// alone is the same, and much cheaper than carrying the
+		// capture to the end of the line.
+		loc := m.prefHead.FindStringIndex(text)
+		if loc == nil || loc[1] == len(text) {
+			return "", false
+		}
+		return text[loc[1]:], true
+	}
+	loc := m.pref.FindStringSubmatchIndex(text)
+	if loc == nil {
+		return "", false
+	}
+	if s, e := loc[2*m.prefCont], loc[2*m.prefCont+1]; s >= 0 {
+		text = text[s:e]
+	}
+	return text, true
+}
+
+// failure classifies a match of failregex i at loc in text.
+func (m *Matcher) failure(e *ingest.Entry, text string, t time.Time, i int, loc []int) (match.Failure, match.Outcome) {
+	fr := &m.fail[i]
+	addrText := group(text, loc, fr.host)
+	if addrText == "" {
+		addrText = group(text, loc, fr.addr)
+	}
+	for _, ig := range m.ignore {
+		if ig.MatchString(text) {
+			return match.Failure{}, match.Ignored
+		}
+	}
+	addr, err := netip.ParseAddr(addrText)
+	if err != nil || addr.Zone() != "" {
+		return match.Failure{}, match.BadAddress
+	}
+	m.hits[i]++
+	f := match.Failure{Pipeline: m.pipeline, Addr: addr.Unmap(), ID: addrText, Time: t, Line: e.Message, Regex: i, Pos: e.Pos, Attempts: 1}
+	if fr.nofail >= 0 && loc[2*fr.nofail] >= 0 {
+		return f, match.NoFail
+	}
+	for _, gi := range fr.extra {
+		if loc[2*gi] >= 0 {
+			if f.Fields == nil {
+				f.Fields = map[string]string{}
+			}
+			f.Fields[fr.re.SubexpNames()[gi]] = text[loc[2*gi]:loc[2*gi+1]]
+		}
+	}
+	f.User = group(text, loc, fr.user)
+	f.HasUser = fr.user >= 0 && loc[2*fr.user] >= 0
+	return f, match.Matched
+}
+
+func group(s string, loc []int, i int) string {
+	if i < 0 || 2*i+1 >= len(loc) || loc[2*i] < 0 {
+		return ""
+	}
+	return s[loc[2*i]:loc[2*i+1]]
+}
+
+// cutDate removes the date text from a line, so patterns see the rest of
+// it (as fail2ban does), with the brackets around it if any. A date at the
+// start, the common case, costs no copy.
+func cutDate(s string, start, end int) string {
+	if start > 0 && end < len(s) && s[start-1] == '[' && s[end] == ']' {
+		start, end = start-1, end+1
+	}
+	rest := strings.TrimLeft(s[end:], " \t")
+	if start == 0 {
+		return rest
+	}
+	return strings.TrimRight(s[:start], " \t") + " " + rest
+}
+
+// headOf returns the part of an expanded prefregex before a final
+// "(?P<content>.+)$", compiled, or nil for any other shape. The content of
+// such a prefregex is whatever follows the header up to the end of the line
+// (a line holds no newline), so the header alone decides the match.
+func headOf(pattern string) *regexp.Regexp {
+	for _, tail := range []string{"(?P<content>.+)$", "(?P<content>.+)\\s*$"} {
+		head, ok := strings.CutSuffix(pattern, tail)
+		if !ok || !strings.HasPrefix(head, "^") {
+			continue
+		}
+		re, err := regexp.Compile(head)
+		if err != nil || re.NumSubexp() > 0 && re.SubexpIndex(groupContent) >= 0 {
+			return nil
+		}
+		return re
+	}
+	return nil
+}
