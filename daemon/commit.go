@@ -3,10 +3,12 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/gate"
 	"github.com/logjail/logjail/state/store"
 )
 
@@ -59,6 +61,20 @@ func (r *runner) commitFailed(err error) {
 		r.commitLogged = now
 		r.log.Error("committing state", "err", err, "failed_commits", r.commitErrors)
 	}
+}
+
+// banByHand bans prefix by hand for dur (see Tracker.PlanBan), unless the
+// gate refuses it: why names the rule then. The whole gate is asked here,
+// its last rule included, the ignorecommand, which runs a program the
+// tracker never runs. The ban is stored before it is confirmed (see
+// decideManual).
+func (r *runner) banByHand(prefix netip.Prefix, dur time.Duration) (ban state.Decision, why gate.Reason, err error) {
+	tr := r.stages.Tracker
+	prefix = gate.Canonical(prefix)
+	if ban, why = tr.PlanBan(prefix, dur, "manual", r.now(), tr.Gate().Admit(prefix)); why != "" {
+		return state.Decision{}, why, nil
+	}
+	return ban, "", r.decideManual([]state.Decision{ban})
 }
 
 // decideManual carries out decisions asked for on the control socket (ban,

@@ -189,12 +189,7 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		why       gate.Reason
 		decideErr error
 	)
-	err = r.call(req.Context(), func() {
-		if ban, why = r.stages.Tracker.PlanBan(prefix, dur, "manual", r.now()); why != "" {
-			return
-		}
-		decideErr = r.decideManual([]state.Decision{ban}) // stored before it is confirmed
-	})
+	err = r.call(req.Context(), func() { ban, why, decideErr = r.banByHand(prefix, dur) })
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
 		return

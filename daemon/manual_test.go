@@ -68,7 +68,7 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 // plan is a manual ban the gate admits.
 func plan(t *testing.T, tr *state.Tracker, p netip.Prefix, dur time.Duration, now time.Time) state.Decision {
 	t.Helper()
-	d, why := tr.PlanBan(p, dur, "manual", now)
+	d, why := tr.PlanBan(p, dur, "manual", now, tr.Gate().Admit(p))
 	if why != "" {
 		t.Fatalf("the gate refused %s: %s", p, why)
 	}

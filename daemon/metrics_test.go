@@ -259,8 +259,8 @@ func scrapeNATS(t *testing.T) string {
 	}()
 	addr := metricsAddr(t, addrs)
 	err = r.call(ctx, func() {
-		a := netip.MustParseAddr("203.0.113.1")
-		ban, _ := r.stages.Tracker.Ban(netip.PrefixFrom(a, 32), time.Hour, "manual", r.now())
+		p := netip.MustParsePrefix("203.0.113.1/32")
+		ban, _ := r.stages.Tracker.Ban(p, time.Hour, "manual", r.now(), r.stages.Tracker.Gate().Admit(p))
 		r.apply(ban)
 		r.commit()
 	})

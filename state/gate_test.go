@@ -34,11 +34,11 @@ func TestGateOnEveryPath(t *testing.T) {
 			return ok
 		}},
 		{"manual", func(tr *Tracker, a netip.Addr) bool {
-			_, why := tr.Ban(netip.PrefixFrom(a, a.BitLen()), 0, "manual", t0)
+			_, why := banThroughGate(tr, netip.PrefixFrom(a, a.BitLen()), 0, t0)
 			return why == ""
 		}},
 		{"fleet", func(tr *Tracker, a netip.Addr) bool {
-			_, ok := tr.Adopt(Decision{Prefix: netip.PrefixFrom(a, a.BitLen()), Time: t0, Until: t0.Add(time.Hour), Origin: "node9"}, t0)
+			_, ok := adoptThroughGate(tr, Decision{Prefix: netip.PrefixFrom(a, a.BitLen()), Time: t0, Until: t0.Add(time.Hour), Origin: "node9"}, t0)
 			return ok
 		}},
 		{"restore", func(tr *Tracker, a netip.Addr) bool {

@@ -21,3 +21,20 @@ func failThroughGate(tr *Tracker, f match.Failure, now time.Time) (Decision, boo
 	}
 	return tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
 }
+
+// banThroughGate bans prefix by hand as the daemon does: the whole gate's
+// answer, then Ban.
+func banThroughGate(tr *Tracker, prefix netip.Prefix, dur time.Duration, now time.Time) (Decision, gate.Reason) {
+	p := gate.Canonical(prefix)
+	return tr.Ban(p, dur, "manual", now, tr.Gate().Admit(p))
+}
+
+// adoptThroughGate adopts a fleet ban as the daemon does: PlanAdopt, then,
+// for a ban new here, Adopt with the whole gate's answer.
+func adoptThroughGate(tr *Tracker, d Decision, now time.Time) (Decision, bool) {
+	a, ok := tr.PlanAdopt(d, now)
+	if !ok {
+		return Decision{}, false
+	}
+	return tr.Adopt(a, tr.Gate().Admit(a.Prefix))
+}

@@ -32,8 +32,9 @@ type Policy struct {
 	Servers gate.Addresses
 	// IgnoreCheck, when set, is asked before a ban (fail2ban's
 	// ignorecommand): true means the address is never banned. It is the
-	// gate's last rule (gate.Rules.Command); for failures the tracker's
-	// caller asks it (see Fail).
+	// gate's last rule (gate.Rules.Command). It runs a program, which the
+	// tracker never does: its callers ask it (see Fail, PlanBan and
+	// PlanAdopt).
 	IgnoreCheck func(netip.Addr) bool
 	MaxTracked  int
 	// IPv4Prefix and IPv6Prefix are the prefix lengths failures are
@@ -126,7 +127,7 @@ func (t *Tracker) SetRand(f func() float64) { t.rnd = f }
 func (t *Tracker) Policy() Policy { return t.policy }
 
 // Ignored reports whether the gate refuses addr (its ignorecommand
-// aside, which only a ban decision asks: see Fail).
+// aside, which only the caller of a ban decision asks: see Fail).
 func (t *Tracker) Ignored(addr netip.Addr) bool {
 	return t.rules.Check(gate.Single(addr)) != ""
 }
@@ -286,11 +287,12 @@ func (t *Tracker) refuseFailure(addr netip.Addr, why gate.Reason) {
 func (t *Tracker) Gate() *gate.Rules { return &t.rules }
 
 // Ban bans prefix by hand for dur (PermanentBan for ever; 0 for the
-// pipeline's bantime, incremented by the prefix's earlier bans). Banning an
-// already banned prefix renews its time and keeps its ban count. A prefix
-// the gate refuses is not banned: the rule that refused it is returned.
-func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) (Decision, gate.Reason) {
-	d, why := t.PlanBan(prefix, dur, reason, now)
+// pipeline's bantime, incremented by the prefix's earlier bans), given the
+// whole gate's answer about it (see PlanBan). Banning an already banned
+// prefix renews its time and keeps its ban count. A prefix the gate
+// refuses is not banned: the rule that refused it is returned.
+func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now time.Time, why gate.Reason) (Decision, gate.Reason) {
+	d, why := t.PlanBan(prefix, dur, reason, now, why)
 	if why != "" {
 		return Decision{}, why
 	}
@@ -301,9 +303,20 @@ func (t *Tracker) Ban(prefix netip.Prefix, dur time.Duration, reason string, now
 // PlanBan returns the ban Ban would decide without recording it: a manual
 // ban is stored first and recorded (Record) only once the store has it. A
 // prefix the gate refuses gets no decision, and the rule that refused it.
-func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string, now time.Time) (Decision, gate.Reason) {
+//
+// why is the whole gate's answer about prefix, asked by the caller: its
+// last rule, the ignorecommand, runs a program, and the tracker runs
+// none. The tracker asks the other rules again whatever the answer, so no
+// caller can slip a refused prefix past them:
+//
+//	p := gate.Canonical(prefix)
+//	d, why := tr.PlanBan(p, dur, "manual", now, tr.Gate().Admit(p))
+func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string, now time.Time, why gate.Reason) (Decision, gate.Reason) {
 	prefix = canonical(prefix)
-	if why := t.rules.Admit(prefix); why != "" {
+	if why == "" {
+		why = t.rules.Check(prefix)
+	}
+	if why != "" {
 		t.refuse(prefix, why)
 		return Decision{}, why
 	}
@@ -343,11 +356,29 @@ func (t *Tracker) add(d Decision) {
 // active one to be adopted over it.
 const adoptSlack = time.Minute
 
-// Adopt records a ban decided elsewhere (another node of the fleet), with
-// its own until. It returns the decision to enforce, and false when the
-// prefix is already banned at least as long (nothing to do), the ban is
-// over, or the prefix is ignored here.
-func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
+// Adoption is a ban decided elsewhere (another node of the fleet) that
+// this pipeline adopts once the gate's last rule, the ignorecommand, has
+// let its prefix through (see PlanAdopt and Adopt).
+type Adoption struct {
+	// Prefix is the ban's prefix (canonical): the one the whole gate is
+	// asked about.
+	Prefix netip.Prefix
+	d      Decision
+}
+
+// PlanAdopt takes a ban decided elsewhere, with its own until, and returns
+// the Adoption to decide; false when the prefix is refused by the gate's
+// rules (the ignorecommand aside), already banned at least as long
+// (nothing to do), or the ban is over.
+//
+// The ignorecommand runs a program: the tracker runs none. The caller asks
+// the whole gate about the adoption's prefix, once and only for a ban that
+// is new here, and hands the answer to Adopt:
+//
+//	if a, ok := tr.PlanAdopt(d, now); ok {
+//		d, ok := tr.Adopt(a, tr.Gate().Admit(a.Prefix))
+//	}
+func (t *Tracker) PlanAdopt(d Decision, now time.Time) (Adoption, bool) {
 	d.Prefix = canonical(d.Prefix)
 	d.Kind, d.Pipeline, d.Fleet = Ban, t.policy.Pipeline, true
 	// The gate, after unmapping: never wider than this pipeline bans (a
@@ -356,7 +387,7 @@ func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
 	// ignores.
 	if why := t.rules.Check(d.Prefix); why != "" {
 		t.refuse(d.Prefix, why)
-		return Decision{}, false
+		return Adoption{}, false
 	}
 	// Never longer than this pipeline would ban, nor decided in our future.
 	if d.Time.After(now) {
@@ -366,22 +397,32 @@ func (t *Tracker) Adopt(d Decision, now time.Time) (Decision, bool) {
 		d.Until = now.Add(longest)
 	}
 	if !d.Permanent() && !d.Until.After(now) {
-		return Decision{}, false
+		return Adoption{}, false
 	}
 	// Already covered by a ban here (its own or its counting prefix's);
 	// nodes banning the same attacker at about the same time decide bans
 	// that end a moment apart, so only a real extension is adopted.
 	if t.banned(d.Prefix.Addr(), t.PrefixOf(d.Prefix.Addr())) {
 		if old, ok := t.active[d.Prefix]; !ok || old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until)) {
-			return Decision{}, false
+			return Adoption{}, false
 		}
 	}
-	if why := t.rules.Admit(d.Prefix); why != "" {
-		t.refuse(d.Prefix, why)
+	return Adoption{Prefix: d.Prefix, d: d}, true
+}
+
+// Adopt records an adoption of PlanAdopt, given the whole gate's answer
+// about its prefix (why, "" to let it through), and returns the decision
+// to enforce; false when the gate refused it (counted).
+func (t *Tracker) Adopt(a Adoption, why gate.Reason) (Decision, bool) {
+	if !a.d.Prefix.IsValid() {
+		return Decision{}, false // not one of PlanAdopt's
+	}
+	if why != "" {
+		t.refuse(a.d.Prefix, why)
 		return Decision{}, false
 	}
-	t.add(d)
-	return d, true
+	t.add(a.d)
+	return a.d, true
 }
 
 // LongestBan is the longest ban the policy decides; 0 when unbounded

@@ -92,12 +92,12 @@ func TestTrackerPermanentAndManual(t *testing.T) {
 	if got := tr.Expire(t0.Add(100 * 365 * 24 * time.Hour)); len(got) != 0 {
 		t.Fatalf("permanent ban expired: %+v", got)
 	}
-	m, _ := tr.Ban(netip.MustParsePrefix("::ffff:203.0.113.9/128"), 5*time.Minute, "manual", t0)
+	m, _ := banThroughGate(tr, netip.MustParsePrefix("::ffff:203.0.113.9/128"), 5*time.Minute, t0)
 	if m.Prefix != netip.MustParsePrefix("203.0.113.9/32") || !m.Until.Equal(t0.Add(5*time.Minute)) {
 		t.Fatalf("manual ban %+v", m)
 	}
 	// Renewing keeps one ban and moves its end.
-	m, _ = tr.Ban(netip.MustParsePrefix("203.0.113.9/32"), time.Hour, "manual", t0.Add(time.Minute))
+	m, _ = banThroughGate(tr, netip.MustParsePrefix("203.0.113.9/32"), time.Hour, t0.Add(time.Minute))
 	if s := tr.Stats(); s.CurrentlyBanned != 2 || s.TotalBanned != 2 || !m.Until.Equal(t0.Add(61*time.Minute)) {
 		t.Fatalf("after renew: %+v until %v", s, m.Until)
 	}
@@ -253,7 +253,7 @@ func TestTrackerIncrement(t *testing.T) {
 					t.Fatal("no ban")
 				}
 			} else {
-				d, _ = tr.Ban(v6, tc.manual, "manual", t0)
+				d, _ = banThroughGate(tr, v6, tc.manual, t0)
 			}
 			if d.Prefix != v6 || d.BanCount != tc.wantCount {
 				t.Errorf("prefix %s count %d, want %s %d", d.Prefix, d.BanCount, v6, tc.wantCount)
@@ -271,7 +271,7 @@ func TestTrackerIncrement(t *testing.T) {
 				t.Errorf("history errors %d", tr.Stats().HistoryErrors)
 			}
 			// Renewing keeps the count and does not ask again.
-			r, _ := tr.Ban(v6, 0, "manual", t0.Add(time.Minute))
+			r, _ := banThroughGate(tr, v6, 0, t0.Add(time.Minute))
 			if r.BanCount != d.BanCount || len(h.asked) != 1 {
 				t.Errorf("renewal: count %d, asked %q", r.BanCount, h.asked)
 			}
@@ -323,7 +323,7 @@ func TestAdopt(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tr := NewTracker(Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Minute, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 32, IPv6Prefix: 64, IgnoreIP: []netip.Prefix{pfx("192.0.2.0/24")}})
 			tr.Restore(tc.active, now)
-			d, ok := tr.Adopt(tc.adopt, now)
+			d, ok := adoptThroughGate(tr, tc.adopt, now)
 			if ok != tc.want {
 				t.Fatalf("Adopt = %v, want %v", ok, tc.want)
 			}

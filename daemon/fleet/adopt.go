@@ -25,7 +25,8 @@ type Bans interface {
 	// BanOf returns the ban in force on prefix.
 	BanOf(prefix netip.Prefix) (state.Decision, bool)
 	// Ban records and enforces a ban another node decided, through the
-	// pipeline's gate and ban policy (state.Tracker.Adopt).
+	// pipeline's whole gate and ban policy (state.Tracker.PlanAdopt and
+	// Adopt).
 	Ban(d state.Decision)
 	// Unban lifts prefix's ban for the fleet: the unban is marked as the
 	// fleet's (Decision.Fleet), so it is not shared back.
@@ -47,7 +48,13 @@ type trackerBans struct {
 func (b trackerBans) BanOf(p netip.Prefix) (state.Decision, bool) { return b.t.BanOf(p) }
 
 func (b trackerBans) Ban(d state.Decision) {
-	if d, ok := b.t.Adopt(d, b.now); ok {
+	a, ok := b.t.PlanAdopt(d, b.now)
+	if !ok {
+		return
+	}
+	// The gate's last rule, the ignorecommand, runs a program: asked here,
+	// once the ban is new here, never by the tracker.
+	if d, ok := b.t.Adopt(a, b.t.Gate().Admit(a.Prefix)); ok {
 		b.apply(d)
 	}
 }

@@ -28,8 +28,12 @@ func testFleet(dir Directory) *Fleet {
 }
 
 // testTracker is a pipeline's tracker whose gate knows natsServer.
-func testTracker() *state.Tracker {
-	return state.NewTracker(state.Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 32, IPv6Prefix: 64, Servers: gate.NewSet(netip.PrefixFrom(natsServer, 32))})
+func testTracker() *state.Tracker { return testTrackerAsking(nil) }
+
+// testTrackerAsking is testTracker with the ignorecommand check.
+func testTrackerAsking(check func(netip.Addr) bool) *state.Tracker {
+	return state.NewTracker(state.Policy{Pipeline: "sshd", MaxRetry: 3, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 32, IPv6Prefix: 64,
+		Servers: gate.NewSet(netip.PrefixFrom(natsServer, 32)), IgnoreCheck: check})
 }
 
 // FuzzFleetFailure decodes any bytes as a failure another node shared. A
