@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // fdLimit is the open files limit (soft and hard) logjail runs under, far
@@ -34,7 +36,7 @@ pipelines:
 // their share of the limit and report the files left out; bans are
 // enforced and the control socket answers.
 func TestGlobBeyondFDLimit(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	prlimit := needTools(t, map[string]string{"prlimit": "util-linux"})["prlimit"]
 	tn := newTestNet(t)
 	tn.listen(t, 2222)

@@ -9,17 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The end-to-end tests run the real binary in network namespaces the test
@@ -47,36 +44,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needRoot skips without privileges, except in CI, where it fails.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		if _, err := exec.LookPath("ip"); err == nil {
-			return
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal("iproute2's ip is missing (install iproute2)")
-		}
-		t.Skip("iproute2's ip is missing")
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("network namespace tests need root")
-	}
-	t.Skip("network namespace tests need root")
-}
-
-var nsCounter atomic.Int32
-
 type testNet struct {
 	srv, peer string // namespace names
-}
-
-func run(t testing.TB, args ...string) {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 }
 
 // newTestNet makes the two namespaces and the veth pair between them.
@@ -85,79 +54,38 @@ func run(t testing.TB, args ...string) {
 //	peer: 192.0.2.2-.4/24, 2001:db8::2-4/64
 func newTestNet(t testing.TB) *testNet {
 	t.Helper()
-	n := nsCounter.Add(1)
-	tn := &testNet{srv: fmt.Sprintf("lj-srv-%d-%d", os.Getpid(), n), peer: fmt.Sprintf("lj-peer-%d-%d", os.Getpid(), n)}
-	run(t, "ip", "netns", "add", tn.srv)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", tn.srv).Run() })
-	run(t, "ip", "netns", "add", tn.peer)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", tn.peer).Run() })
-	run(t, "ip", "-n", tn.srv, "link", "add", "ljs", "type", "veth", "peer", "name", "ljp", "netns", tn.peer)
+	tn := &testNet{srv: testkit.NamedNetns(t, "lj-srv"), peer: testkit.NamedNetns(t, "lj-peer")}
+	testkit.Run(t, "ip", "-n", tn.srv, "link", "add", "ljs", "type", "veth", "peer", "name", "ljp", "netns", tn.peer)
 	for _, c := range [][]string{
-		{"ip", "-n", tn.srv, "link", "set", "lo", "up"},
 		{"ip", "-n", tn.srv, "link", "set", "ljs", "up"},
 		{"ip", "-n", tn.srv, "addr", "add", "192.0.2.1/24", "dev", "ljs"},
 		{"ip", "-n", tn.srv, "-6", "addr", "add", "2001:db8::1/64", "dev", "ljs", "nodad"},
-		{"ip", "-n", tn.peer, "link", "set", "lo", "up"},
 		{"ip", "-n", tn.peer, "link", "set", "ljp", "up"},
 	} {
-		run(t, c...)
+		testkit.Run(t, c...)
 	}
 	for i := 2; i <= 4; i++ {
-		run(t, "ip", "-n", tn.peer, "addr", "add", fmt.Sprintf("192.0.2.%d/24", i), "dev", "ljp")
-		run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8::%d/64", i), "dev", "ljp", "nodad")
+		testkit.Run(t, "ip", "-n", tn.peer, "addr", "add", fmt.Sprintf("192.0.2.%d/24", i), "dev", "ljp")
+		testkit.Run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8::%d/64", i), "dev", "ljp", "nodad")
 	}
 	return tn
-}
-
-// inNetns runs fn on a thread switched into namespace ns. Sockets made in fn
-// stay in ns afterwards.
-func inNetns(t testing.TB, ns string, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			panic("cannot return to the original network namespace: " + err.Error())
-		}
-	}()
-	fn()
 }
 
 // listen serves TCP on port in the srv namespace, answering "ok".
 func (tn *testNet) listen(t testing.TB, port int) {
 	t.Helper()
 	var ln net.Listener
-	inNetns(t, tn.srv, func() {
+	testkit.InNetns(t, tn.srv, func() {
 		var err error
 		ln, err = net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
 		if err != nil {
 			t.Fatal(err)
 		}
 	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("ok\n"))
-			c.Close()
-		}
-	}()
+	testkit.Serve(t, ln, func(c net.Conn) {
+		c.Write([]byte("ok\n"))
+		c.Close()
+	})
 }
 
 // connect dials from local (a peer address) to the listener and reports
@@ -165,7 +93,7 @@ func (tn *testNet) listen(t testing.TB, port int) {
 func (tn *testNet) connect(t testing.TB, local, remote string, port int) bool {
 	t.Helper()
 	ok := false
-	inNetns(t, tn.peer, func() {
+	testkit.InNetns(t, tn.peer, func() {
 		d := net.Dialer{Timeout: 700 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 		c, err := d.Dial("tcp", net.JoinHostPort(remote, fmt.Sprint(port)))
 		if err != nil {
@@ -188,18 +116,6 @@ func (tn *testNet) elements(t testing.TB, set string) map[netip.Addr]time.Durati
 		t.Fatalf("set %s: %v", set, err)
 	}
 	return els
-}
-
-// eventually polls cond every 100ms until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // instance is one logjail process.
@@ -276,7 +192,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	pipeline := cmp.Or(s.pipeline, "e2e")
 	read := func() uint64 { return sourceRead(s.socket, pipeline) }
 	before := read()
-	eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
+	testkit.Eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
 		select {
 		case <-exited:
 			t.Fatal("logjail exited during start-up")
@@ -349,7 +265,7 @@ pipelines:
 `
 
 func TestEndToEndBan(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	for _, tc := range []struct {
 		name, server, attacker, ignored, other, set string
 	}{
@@ -370,7 +286,7 @@ func TestEndToEndBan(t *testing.T) {
 			s.appendLines(t, time.Now(), failures(tc.ignored, 3)...)
 			s.appendLines(t, time.Now(), failures(tc.attacker, 3)...)
 			attacker := netip.MustParseAddr(tc.attacker)
-			eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
+			testkit.Eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
 				_, ok := tn.elements(t, tc.set)[attacker]
 				return ok
 			})
@@ -389,10 +305,10 @@ func TestEndToEndBan(t *testing.T) {
 				}
 			}
 			// After the short bantime the attacker is let in again.
-			eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
+			testkit.Eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
 				return tn.connect(t, tc.attacker, tc.server, 2222)
 			})
-			eventually(t, 5*time.Second, "ban lifted in logjail", func() bool { return len(banned(t, s.socket)) == 0 })
+			testkit.Eventually(t, 5*time.Second, "ban lifted in logjail", func() bool { return len(banned(t, s.socket)) == 0 })
 			if _, ok := tn.elements(t, tc.set)[attacker]; ok {
 				t.Errorf("%s still in %s after bantime", tc.attacker, tc.set)
 			}
@@ -415,14 +331,14 @@ pipelines:
 `
 
 func TestRestartKeepsBans(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	s := newSetup(t, restartConfig)
 	first := s.start(t, tn)
 
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
+	testkit.Eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
 	out, err := exec.Command(binary, "ban", "e2e", "192.0.2.4", "--for", "2s", "--socket", s.socket).CombinedOutput()
 	if err != nil {
 		t.Fatalf("logjail ban: %v\n%s", err, out)
@@ -431,7 +347,7 @@ func TestRestartKeepsBans(t *testing.T) {
 		t.Fatalf("want 2 bans, got %+v", banned(t, s.socket))
 	}
 
-	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	testkit.Eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
 	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()
@@ -509,7 +425,7 @@ pipelines:
 	f.WriteString(stamp + " srv sshd[2]: Failed password for \xff\xfe\x00bin from 198.51.100.5 port 2 ssh2\n")
 	f.WriteString(stamp + " srv sshd[3]: \x00\x00\x00 binary \x01\x02 junk\n")
 	f.Close()
-	eventually(t, 10*time.Second, "bad lines read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "bad lines read", func() bool {
 		st := status(t, s.socket)
 		return st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1
 	})
@@ -519,7 +435,7 @@ pipelines:
 	}
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
 	s.appendLines(t, time.Now(), failures("198.51.100.5", 1)...)
-	eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
+	testkit.Eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
 		got := map[string]bool{}
 		for _, b := range banned(t, s.socket) {
 			got[b.Addr] = true
@@ -540,7 +456,7 @@ pipelines:
 // A second logjail in the same network namespace, even with its own socket
 // and state dir, must stop before it rewrites the first one's table.
 func TestSecondDaemonLeavesTableAlone(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
 	s.start(t, tn)

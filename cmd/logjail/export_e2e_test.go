@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 const exportConfig = `
@@ -89,7 +90,7 @@ func TestExportImportMovesBans(t *testing.T) {
 		t.Fatalf("import into a running logjail's store: want refusal, got %v:\n%s", err, out)
 	}
 
-	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	testkit.Eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
 	first.kill()
 	first.cmd.Process.Wait()
 

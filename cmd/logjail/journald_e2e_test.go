@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // journalRemote finds systemd-journal-remote, which writes the real journal
@@ -100,7 +102,7 @@ pipelines:
 	w.write(t, "ssh.service", failureMessages("198.51.100.7", 3)...)
 	w.write(t, "cron.service", failureMessages("198.51.100.66", 3)...) // not sshd's unit
 	w.write(t, "sshd.service", failureMessages("2001:db8::7", 3)...)
-	eventually(t, 10*time.Second, "journal failures banned", func() bool {
+	testkit.Eventually(t, 10*time.Second, "journal failures banned", func() bool {
 		got := bannedAddrs(t, s.socket)
 		return got["198.51.100.7"] && got["2001:db8::7"]
 	})
@@ -109,14 +111,14 @@ pipelines:
 	}
 	// The entries written while logjail is down are checked for loss, the
 	// old ones for repetition.
-	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	testkit.Eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
 	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()
 	w.write(t, "ssh.service", failureMessages("198.51.100.9", 3)...)
 
 	s.start(t, nil)
-	eventually(t, 10*time.Second, "entries written while stopped are read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "entries written while stopped are read", func() bool {
 		return bannedAddrs(t, s.socket)["198.51.100.9"]
 	})
 	st := status(t, s.socket)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,21 +11,14 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // startNATS runs an in-process nats-server with JetStream on loopback.
 func startNATS(t *testing.T) (*server.Server, string) {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv, fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+	srv := testkit.NATS(t, &server.Options{Host: "127.0.0.1", JetStream: true, StoreDir: t.TempDir()})
+	return srv, testkit.NATSURL(srv)
 }
 
 // Logs arrive on NATS subjects: raw lines on a core subject, JSON envelopes
@@ -96,26 +88,26 @@ pipelines:
 	if _, err := js.Publish(ctx, "logs.sshd", batchJSON); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "NATS failures banned", func() bool {
+	testkit.Eventually(t, 10*time.Second, "NATS failures banned", func() bool {
 		got := bannedAddrs(t, s.socket)
 		return got["198.51.100.7"] && got["2001:db8::7"] && got["203.0.113.5"]
 	})
 
 	// Down while the appliance keeps publishing: JetStream keeps the lines.
-	eventually(t, 5*time.Second, "committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	testkit.Eventually(t, 5*time.Second, "committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
 	first.kill()
 	first.cmd.Process.Wait()
 	// Until the server has seen the dead connection go, a pull request of
 	// the killed logjail could still take messages (they would come back
 	// only after the ack wait); a crash is noticed, then publishing goes on.
-	eventually(t, 10*time.Second, "the killed logjail's connections gone", func() bool { return srv.NumClients() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the killed logjail's connections gone", func() bool { return srv.NumClients() == 1 })
 	for i := range 3 {
 		if _, err := js.Publish(ctx, "logs.sshd", envelope("198.51.100.9", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.start(t, nil)
-	eventually(t, 10*time.Second, "lines published while down are read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "lines published while down are read", func() bool {
 		return bannedAddrs(t, s.socket)["198.51.100.9"]
 	})
 	st := status(t, s.socket)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // Journal files written by systemd-journal-remote, read by logjail in the
@@ -13,7 +15,7 @@ import (
 // before it looks it up, and relays drop it), laid out as "srv sshd[PID]:"
 // and "srv sshd:".
 func TestRealJournalRemote(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // rsyslog on an appliance (the peer namespace) forwards to logjail's syslog
@@ -18,7 +20,7 @@ import (
 // templates. Programs on the appliance log through rsyslog's socket with
 // util-linux's logger, as sshd would through /dev/log.
 func TestRealRsyslogForwarding(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"rsyslogd": "rsyslog", "logger": "util-linux"})
 	const attacker, bystander = "192.0.2.3", "192.0.2.4"
 	for _, tc := range []struct {
@@ -115,7 +117,7 @@ var updateRecords = os.Getenv("LOGJAIL_UPDATE_RECORDS") == "1"
 // with testdata/records/ (times and the host name masked), so the fixtures
 // stay what the installed rsyslog really sends.
 func TestRealRsyslogRecords(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"rsyslogd": "rsyslog", "logger": "util-linux"})
 	const msg = "Failed password for root from 192.0.2.3 port 1234 ssh2"
 	for _, tc := range []struct {
@@ -129,7 +131,7 @@ func TestRealRsyslogRecords(t *testing.T) {
 			tn := newTestNet(t)
 			dir := t.TempDir()
 			records := make(chan []byte, 1)
-			inNetns(t, tn.srv, func() { captureSyslog(t, tc.network, "192.0.2.1:5514", msg, records) })
+			testkit.InNetns(t, tn.srv, func() { captureSyslog(t, tc.network, "192.0.2.1:5514", msg, records) })
 			render(t, filepath.Join("rsyslog", tc.conf), filepath.Join(dir, "rsyslog.conf"), map[string]any{
 				"Dir": dir, "Socket": filepath.Join(dir, "log.sock"), "Target": "192.0.2.1", "Port": 5514,
 			})

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The systemd unit (systemd/logjail.service) runs logjail as an unprivileged
@@ -382,7 +383,7 @@ func TestServiceUnitVerify(t *testing.T) {
 // capabilities: it reads a root-only log, bans in nftables, and keeps its
 // state and socket as that user.
 func TestServiceUnprivileged(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	needTool(t, "setpriv", "util-linux")
 	u := readUnit(t)
 	uid, gid := serviceUser(t, u)
@@ -418,7 +419,7 @@ func TestServiceUnprivileged(t *testing.T) {
 		}
 	})
 	read := func() uint64 { return sourceRead(s.socket, "e2e") }
-	eventually(t, 20*time.Second, "logjail's file source did not read the root-only log", func() bool {
+	testkit.Eventually(t, 20*time.Second, "logjail's file source did not read the root-only log", func() bool {
 		select {
 		case err := <-exited:
 			t.Fatalf("logjail exited during start-up: %v", err)
@@ -460,7 +461,7 @@ func TestServiceUnprivileged(t *testing.T) {
 
 	// Failures in the root-only log ban through nftables.
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
+	testkit.Eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
 		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.2")]
 		return ok
 	})
@@ -508,7 +509,7 @@ func TestServiceUnprivileged(t *testing.T) {
 // logjail must stop with an error naming nftables and the missing
 // permission, not crash or hang.
 func TestServiceWithoutNetAdmin(t *testing.T) {
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	needTool(t, "setpriv", "util-linux")
 	u := readUnit(t)
 	if !slices.Contains(u.ambient, "CAP_NET_ADMIN") {

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 const waitLimit = 20 * time.Second
@@ -23,41 +24,11 @@ const waitLimit = 20 * time.Second
 // free port; a non-empty storeDir enables JetStream there.
 func startServer(t testing.TB, port int, storeDir string, mod func(*server.Options)) *server.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	opts := &server.Options{
-		Host:       "127.0.0.1",
-		Port:       port,
-		NoLog:      true,
-		NoSigs:     true,
-		MaxPayload: 1 << 20,
-		JetStream:  storeDir != "",
-		StoreDir:   storeDir,
-	}
+	opts := &server.Options{Host: "127.0.0.1", Port: port, MaxPayload: 1 << 20, JetStream: storeDir != "", StoreDir: storeDir}
 	if mod != nil {
 		mod(opts)
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { stopServer(srv) })
-	return srv
-}
-
-func stopServer(srv *server.Server) {
-	srv.Shutdown()
-	srv.WaitForShutdown()
-}
-
-func serverPort(t testing.TB, srv *server.Server) int {
-	t.Helper()
-	return srv.Addr().(*net.TCPAddr).Port
+	return testkit.NATS(t, opts)
 }
 
 // publisher connects a plain client for the test's own traffic.
@@ -171,18 +142,6 @@ func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
 	case <-ch:
 	case <-time.After(waitLimit):
 		t.Fatalf("timed out waiting for %s", what)
-	}
-}
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

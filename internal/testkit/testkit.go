@@ -1,0 +1,54 @@
+// Package testkit is what the tests of every package share: polling with a
+// deadline, in-process NATS servers, TLS certificates, network namespaces,
+// in-memory positions, log buffers and generated logs. Only tests import
+// it, so the logjail binary never links it.
+//
+// It imports none of logjail's packages, so a test of any of them, inside
+// the package or outside, can import it without a cycle.
+package testkit
+
+import (
+	"fmt"
+	"time"
+
+	"testing"
+)
+
+// WaitFor calls cond until it returns nil, and fails the test when
+// timeout passes first, with cond's last error: a failure says what the
+// state was, not only that it was wrong. It polls quickly at first and
+// then every 100ms, so fast conditions cost little and slow ones (a
+// command run per call) do not spin.
+func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	pause := 2 * time.Millisecond
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after %s: %v", timeout, err)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// Check turns a boolean condition into WaitFor's: nil when ok, else an
+// error that says what was awaited.
+func Check(ok bool, format string, args ...any) error {
+	if ok {
+		return nil
+	}
+	return fmt.Errorf(format, args...)
+}
+
+// Eventually is WaitFor for a condition that only says yes or no: the
+// failure names what was awaited. Prefer WaitFor with an error that shows
+// the state where the state is at hand.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	WaitFor(t, timeout, func() error { return Check(cond(), "still waiting for %s", what) })
+}
