@@ -16,14 +16,16 @@ import (
 
 // WaitFor calls cond until it returns nil, and fails the test when
 // timeout passes first, with cond's last error: a failure says what the
-// state was, not only that it was wrong. It polls quickly at first and
-// then every 100ms, so fast conditions cost little and slow ones (a
-// command run per call) do not spin.
+// state was, not only that it was wrong. It polls quickly at first (from
+// 1ms up to every 20ms), and pauses at least four times as long as cond
+// took, so a costly check (a command run per call) leaves the machine to
+// what is being waited for.
 func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
-	pause := 2 * time.Millisecond
+	pause := time.Millisecond
 	for {
+		began := time.Now()
 		err := cond()
 		if err == nil {
 			return
@@ -31,8 +33,8 @@ func WaitFor(t testing.TB, timeout time.Duration, cond func() error) {
 		if time.Now().After(deadline) {
 			t.Fatalf("after %s: %v", timeout, err)
 		}
-		time.Sleep(pause)
-		pause = min(2*pause, 100*time.Millisecond)
+		time.Sleep(max(pause, 4*time.Since(began)))
+		pause = min(2*pause, 20*time.Millisecond)
 	}
 }
 
