@@ -149,17 +149,12 @@ func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
 // the entry was handed over, so it may lag the receiver by a moment.
 func waitStats(t testing.TB, s *Source, cond func(ingest.Stats) bool) ingest.Stats {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		st := s.Stats()
-		if cond(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out; stats %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var st ingest.Stats
+	testkit.WaitFor(t, waitLimit, func() error {
+		st = s.Stats()
+		return testkit.Check(cond(st), "stats %+v", st)
+	})
+	return st
 }
 
 // receive takes n entries from out.
