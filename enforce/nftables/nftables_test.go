@@ -279,7 +279,7 @@ func TestSetupLayout(t *testing.T) {
 
 func TestSetupOtherTable(t *testing.T) {
 	ns := newNetNS(t)
-	f, err := New(Options{Table: "lj2", NetNSFd: ns.fd})
+	f, err := New(Options{Table: "lj2", NetNSFd: ns.Fd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -776,7 +776,7 @@ func dial(t *testing.T, ns *netns, from string, to net.Addr) outcome {
 	t.Helper()
 	var err error
 	start := time.Now()
-	ns.do(func() {
+	ns.Do(func() {
 		d := net.Dialer{Timeout: 500 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 		var c net.Conn
 		if c, err = d.Dial("tcp4", to.String()); err == nil {
