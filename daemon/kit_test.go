@@ -6,7 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
@@ -40,23 +42,44 @@ func openStore(t testing.TB, dir string) *state.Store {
 	return s
 }
 
-// runWithMetrics runs the daemon in-process in dry-run mode with c, its
-// state and socket under dir and metrics on a free loopback port, until
-// the test ends. log must tell the metrics address on addrs (see
-// newAddrLogger). It returns a client and the metrics address.
-func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Logger, addrs chan string) (*Client, string) {
+// startDaemon runs the daemon in-process in dry-run mode with opts, its
+// state under dir and its socket dir/s.sock (logs discarded unless
+// opts.Log is set), and waits until the control socket answers. stop ends
+// it and reports an error Run returned.
+func startDaemon(t testing.TB, dir string, opts Options) (cl *Client, stop func()) {
 	t.Helper()
-	socket := filepath.Join(dir, "s.sock")
+	opts.StateDir, opts.Socket, opts.DryRun = filepath.Join(dir, "state"), filepath.Join(dir, "s.sock"), true
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
-	}()
-	t.Cleanup(func() {
+	go func() { done <- Run(ctx, opts) }()
+	cl = NewClient(opts.Socket)
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("daemon stopped: %v", err)
+		default:
+		}
+		_, err := cl.Status(context.Background())
+		return err
+	})
+	return cl, func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	})
-	return NewClient(socket), metricsAddr(t, addrs)
+	}
+}
+
+// runWithMetrics runs the daemon with c, its state and socket under dir
+// and metrics on a free loopback port, until the test ends. log must tell
+// the metrics address on addrs (see newAddrLogger). It returns a client
+// and the metrics address.
+func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Logger, addrs chan string) (*Client, string) {
+	t.Helper()
+	cl, stop := startDaemon(t, dir, Options{Config: c, Metrics: "127.0.0.1:0", Log: log})
+	t.Cleanup(stop)
+	return cl, metricsAddr(t, addrs)
 }

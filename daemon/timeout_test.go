@@ -8,6 +8,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // warnHandler keeps the daemon's warnings (with the attributes of their
@@ -66,14 +69,14 @@ func TestRegexTimeoutCounted(t *testing.T) {
 		st, _ := cl.PipelineStatus(context.Background(), "slow")
 		return st
 	}
-	waitFor(t, "the source reads", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the source reads", func() bool {
 		appendLog(t, logPath, "nothing to see")
 		st := status()
 		return len(st.Sources) > 0 && st.Sources[0].Read > 0
 	})
 	crafted := strings.Repeat("x", 64) + " 192.0.2.1"
 	appendLog(t, logPath, crafted, "xxy 192.0.2.7")
-	waitFor(t, "the failure after the crafted line", func() bool { return status().Filter.Matched == 1 })
+	testkit.Eventually(t, 10*time.Second, "the failure after the crafted line", func() bool { return status().Filter.Matched == 1 })
 
 	st := status()
 	if st.Filter.TimedOut != 1 || st.Filter.RegexTimeouts != 1 {
@@ -87,7 +90,7 @@ func TestRegexTimeoutCounted(t *testing.T) {
 	}
 	// More of them are counted, not logged again within the minute.
 	appendLog(t, logPath, crafted, crafted)
-	waitFor(t, "three timeouts", func() bool { return status().Filter.RegexTimeouts == 3 })
+	testkit.Eventually(t, 10*time.Second, "three timeouts", func() bool { return status().Filter.RegexTimeouts == 3 })
 	mu.Lock()
 	defer mu.Unlock()
 	var found int
