@@ -36,6 +36,7 @@ pipelines:
 // their share of the limit and report the files left out; bans are
 // enforced and the control socket answers.
 func TestGlobBeyondFDLimit(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	prlimit := needTools(t, map[string]string{"prlimit": "util-linux"})["prlimit"]
 	tn := newTestNet(t)

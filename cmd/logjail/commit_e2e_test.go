@@ -74,6 +74,7 @@ func lj(t *testing.T, socket string, args ...string) (string, bool) {
 // restart, exactly what was reported done is there. A reload on a full disk
 // is refused (its pipelines' last commits would fail) and changes nothing.
 func TestManualCommandsReportStoreFailure(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
@@ -180,6 +181,7 @@ func stateDoc(t *testing.T, n int) string {
 // `logjail import` writes its document in one transaction: on a full disk
 // it exits non-zero with the store's error and the store is as before.
 func TestImportOnFullDisk(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	dir := filepath.Join(t.TempDir(), "state")
 	smallDisk(t, dir, "2m")

@@ -17,6 +17,7 @@ import (
 // and ban state equal what the log says. Positions, windows and bans are
 // committed together, so a kill neither loses nor double-counts a failure.
 func TestCrashConsistency(t *testing.T) {
+	t.Parallel()
 	gapMin, gapSpread := 10, 30
 	if os.Getenv("CRASH_FAST") != "" {
 		gapMin, gapSpread = 1, 5

@@ -3,13 +3,16 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,7 +29,20 @@ import (
 
 var binary string
 
+// e2eParallel is how many tests run at once unless -parallel says: the
+// end-to-end tests mostly wait (for logjail, the kernel, a third-party
+// daemon), each in namespaces, directories and ports of its own, so more
+// of them than the machine has CPUs keep it busy. Tests that share
+// something (the service tests' system user) do not call t.Parallel.
+const e2eParallel = 6
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", strconv.Itoa(max(e2eParallel, runtime.GOMAXPROCS(0))))
+	}
 	dir, err := os.MkdirTemp("", "logjail-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -265,6 +281,7 @@ pipelines:
 `
 
 func TestEndToEndBan(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	for _, tc := range []struct {
 		name, server, attacker, ignored, other, set string
@@ -273,6 +290,7 @@ func TestEndToEndBan(t *testing.T) {
 		{"ipv6", "2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4", "e2e-v6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			tn.listen(t, 2222)
 			s := newSetup(t, e2eConfig)
@@ -331,6 +349,7 @@ pipelines:
 `
 
 func TestRestartKeepsBans(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
@@ -404,6 +423,7 @@ func status(t testing.TB, socket string) daemon.PipelineStatus {
 // Bad input is counted and skipped; the pipeline goes on. Runs without
 // privileges: the decisions are checked in dry-run mode.
 func TestBadInputKeepsPipelineRunning(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, `
 pipelines:
   e2e:
@@ -456,6 +476,7 @@ pipelines:
 // A second logjail in the same network namespace, even with its own socket
 // and state dir, must stop before it rewrites the first one's table.
 func TestSecondDaemonLeavesTableAlone(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)

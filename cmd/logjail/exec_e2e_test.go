@@ -16,6 +16,7 @@ import (
 // The exec action: start when logjail starts, ban and unban with the
 // address, stop when it stops — a real script records its calls.
 func TestExecAction(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	script, calls := recordingAction(t)
@@ -54,6 +55,7 @@ pipelines:
 // bans it already applied (a curl or ufw action would otherwise spawn one
 // process per active ban every few seconds).
 func TestFirewallRepairDoesNotRerunExec(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	script, calls := recordingAction(t)
@@ -100,6 +102,7 @@ pipelines:
 // server down) does not keep logjail from starting: the failure is counted
 // and the bans stay.
 func TestFailingExecDoesNotStopStart(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, `

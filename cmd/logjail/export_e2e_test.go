@@ -48,6 +48,7 @@ func exportedBans(t *testing.T, doc []byte) []map[string]any {
 // another state dir while logjail is stopped, restored by the next start.
 // Runs without privileges: the daemons are dry runs.
 func TestExportImportMovesBans(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, exportConfig)
 	first := s.start(t, nil)
 	until := map[string]time.Time{}

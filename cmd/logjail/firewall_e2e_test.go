@@ -39,6 +39,7 @@ func (tn *testNet) nftConn(t *testing.T) *nftables.Conn {
 // remaining time, and the restore is counted. A set flushed by hand is
 // refilled too.
 func TestFirewallRestoredAfterFlush(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
@@ -135,6 +136,7 @@ func tryElements(tn *testNet, set string) (map[netip.Addr]time.Duration, error) 
 // `logjail reload` with a pipeline removed: its sets and bans leave the
 // kernel; the new pipeline's sets appear.
 func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
@@ -160,6 +162,7 @@ func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
 // ipv6_prefix: 64 counts an attacker rotating addresses inside its /64 as
 // one, and bans the whole prefix as an interval in the set.
 func TestPrefixBan(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
@@ -231,6 +234,7 @@ func scrapeMetrics(t *testing.T, tn *testNet) string {
 // banned address is dropped again and a bystander connects (a policy drop
 // would shut it out).
 func TestFirewallRepairedAfterAnyChange(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	if _, err := exec.LookPath("nft"); err != nil {
 		if os.Getenv("CI") == "true" {

@@ -136,6 +136,7 @@ func streamEvents(t testing.TB, js jetstream.JetStream, stream string) []enfnats
 // stream logjail creates; while the server is down in the middle of a burst
 // of bans they wait on disk, and every one arrives exactly once.
 func TestNATSBanEvents(t *testing.T) {
+	t.Parallel()
 	h := newNATSHub(t, 1)
 	node := h.nodes[0]
 	s := newSetup(t, strings.ReplaceAll(`
@@ -235,6 +236,7 @@ pipelines:
 // within a second; a node started later receives the fleet's bans; a node
 // cut from NATS keeps banning locally and catches up when it is back.
 func TestFleet(t *testing.T) {
+	t.Parallel()
 	h := newNATSHub(t, 3)
 	var setups []*setup
 	var procs []*instance

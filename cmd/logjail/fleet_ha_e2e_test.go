@@ -306,6 +306,7 @@ var fleetHAReplicas = 3
 // replicas resync and every shared failure is counted exactly once on
 // every node.
 func TestFleetSurvivesNATSServerDeath(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		crash bool
@@ -313,7 +314,10 @@ func TestFleetSurvivesNATSServerDeath(t *testing.T) {
 		{"shutdown", false},
 		{"sigkill", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testFleetSurvivesNATSServerDeath(t, tc.crash) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testFleetSurvivesNATSServerDeath(t, tc.crash)
+		})
 	}
 }
 

@@ -153,6 +153,7 @@ func appendRaw(t *testing.T, path string, lines ...string) {
 // attacker sent after them. Then an address added to the host's interface
 // while logjail runs is refused without a reload.
 func TestGateEveryPath(t *testing.T) {
+	t.Parallel()
 	h := newNATSHub(t, 1)
 	g := &gateRun{h: h, node: h.nodes[0], server: "10.77.1.1", self: "10.77.1.2"}
 	g.tokens = hostile.Tokens(g.server)

@@ -16,6 +16,7 @@ import (
 // validate, in status (text and JSON), in the log; and when the journal
 // appears, it reads it from its start and says that too.
 func TestJournalMissingThenAppears(t *testing.T) {
+	t.Parallel()
 	journalRemote(t)
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {

@@ -33,6 +33,7 @@ func installedFail2ban(t *testing.T, dir string) string {
 // directory; then logjail runs it, reads the journal file, bans, and the
 // recidive pipeline bans the address again from sshd's ban decision.
 func TestImportFail2banRuns(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	etc, out, elsewhere, jdir := filepath.Join(root, "etc"), filepath.Join(root, "out"), filepath.Join(root, "elsewhere"), filepath.Join(root, "journal")
 	for _, d := range []string{etc, out, elsewhere, jdir} {

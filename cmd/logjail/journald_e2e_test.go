@@ -79,6 +79,7 @@ func bannedAddrs(t *testing.T, socket string) map[string]bool {
 // sshd under systemd logs to the journal only: logjail follows it by unit,
 // and resumes from its cursor after a restart, losing and repeating nothing.
 func TestJournaldPipeline(t *testing.T) {
+	t.Parallel()
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		t.Fatal(err)

@@ -22,6 +22,7 @@ import (
 // sharing one mail configuration makes one mail (or very few), not one
 // each; SIGTERM sends a mail still waiting for its batch window.
 func TestMailEnforcer(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)

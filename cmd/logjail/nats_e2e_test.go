@@ -25,6 +25,7 @@ func startNATS(t *testing.T) (*server.Server, string) {
 // and a Fluent Bit batch through a JetStream durable consumer. A logjail that is down while lines
 // are published reads them all when it returns.
 func TestNATSPipeline(t *testing.T) {
+	t.Parallel()
 	srv, url := startNATS(t)
 	nc, err := natsgo.Connect(url)
 	if err != nil {

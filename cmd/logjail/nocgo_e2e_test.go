@@ -14,6 +14,7 @@ import (
 // A logjail built without cgo cannot read the journal: it says so when the
 // configuration is loaded, and the other pipelines still run.
 func TestWithoutCgoJournaldPipelineOnlyStops(t *testing.T) {
+	t.Parallel()
 	nocgo := filepath.Join(t.TempDir(), "logjail-nocgo")
 	build := exec.Command("go", "build", "-o", nocgo, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

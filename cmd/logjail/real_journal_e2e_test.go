@@ -15,6 +15,7 @@ import (
 // before it looks it up, and relays drop it), laid out as "srv sshd[PID]:"
 // and "srv sshd:".
 func TestRealJournalRemote(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {

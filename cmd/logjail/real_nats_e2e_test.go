@@ -18,6 +18,7 @@ import (
 // messages in the JSON shape it produces, logjail subscribes with the
 // shipped sshd filter. Each accepted shape must ban.
 func TestRealNATSServerEnvelopes(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"nats-server": "nats-server"})
 	const attacker, bystander = "192.0.2.2", "192.0.2.4"
@@ -67,6 +68,7 @@ func TestRealNATSServerEnvelopes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			tn.listen(t, 2222)
 			dir := t.TempDir()

@@ -20,6 +20,7 @@ import (
 // send their first request without credentials, which is no failure; wrong
 // passwords and unknown users are, and ban after maxretry.
 func TestRealNginxAuthBasic(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"nginx": "nginx-light", "htpasswd": "apache2-utils"})
 	const attacker, user = "192.0.2.2", "192.0.2.4"

@@ -20,6 +20,7 @@ import (
 // templates. Programs on the appliance log through rsyslog's socket with
 // util-linux's logger, as sshd would through /dev/log.
 func TestRealRsyslogForwarding(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"rsyslogd": "rsyslog", "logger": "util-linux"})
 	const attacker, bystander = "192.0.2.3", "192.0.2.4"
@@ -33,6 +34,7 @@ func TestRealRsyslogForwarding(t *testing.T) {
 		{name: "tls-rfc5424", conf: "forward-tls-5424.conf.tmpl", listen: "tls://192.0.2.1:6514", tls: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			tn.listen(t, 2222)
 			dir := t.TempDir()
@@ -117,6 +119,7 @@ var updateRecords = os.Getenv("LOGJAIL_UPDATE_RECORDS") == "1"
 // with testdata/records/ (times and the host name masked), so the fixtures
 // stay what the installed rsyslog really sends.
 func TestRealRsyslogRecords(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"rsyslogd": "rsyslog", "logger": "util-linux"})
 	const msg = "Failed password for root from 192.0.2.3 port 1234 ssh2"
@@ -128,6 +131,7 @@ func TestRealRsyslogRecords(t *testing.T) {
 		{"rsyslog-tcp-octet-counted-rfc5424", "forward-tcp-octet-5424.conf.tmpl", "tcp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			dir := t.TempDir()
 			records := make(chan []byte, 1)

@@ -180,6 +180,7 @@ func (h *sshHost) sshBanner(t *testing.T, local string) bool {
 // exactly maxretry connections, not before; then its connections to sshd
 // are dropped while another address still reaches it.
 func TestRealSSHDPasswordGuessing(t *testing.T) {
+	t.Parallel()
 	h := startSSHHost(t)
 	attacker, bystander := "192.0.2.2", "192.0.2.4"
 
@@ -217,6 +218,7 @@ func TestRealSSHDPasswordGuessing(t *testing.T) {
 // normal mode does not count it either. More than maxretry connections ban
 // nobody.
 func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
+	t.Parallel()
 	h := startSSHHost(t)
 	client := keyOnlyClient
 	const tries = sshdMaxretry + 2

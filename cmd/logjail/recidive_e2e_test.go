@@ -15,6 +15,7 @@ import (
 // The recidive example: logjail reads its own log, and an address banned
 // three times by another pipeline is banned by the recidive pipeline.
 func TestRecidivePipeline(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, "")
 	daemonLog := filepath.Join(s.dir, "daemon.log")
 	writeConfig(t, s.config, strings.NewReplacer("LOGFILE", s.logFile, "DAEMONLOG", daemonLog).Replace(`
@@ -60,6 +61,7 @@ func writeConfig(t *testing.T, path, text string) {
 // The recidive example as shipped: a bans source follows the other
 // pipelines' decisions inside logjail, no log read again.
 func TestRecidiveFromBansSource(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, `
 pipelines:
   e2e:

@@ -346,6 +346,7 @@ func procStatus(t *testing.T, pid int) map[string]string {
 // TestServiceUnitVerify checks the unit with systemd's own parser: any
 // unknown key or bad value is a warning there, so the output must be empty.
 func TestServiceUnitVerify(t *testing.T) {
+	t.Parallel()
 	analyze := needTool(t, "systemd-analyze", "systemd")
 	u := readUnit(t)
 	if !strings.HasPrefix(u.execStart, "/usr/local/bin/logjail run ") {

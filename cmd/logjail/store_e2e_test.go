@@ -25,6 +25,7 @@ import (
 // TestCorruptStoreRefused; this is a representative subset with the real
 // binary and nftables.)
 func TestDamagedStoreLeavesKernelBans(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	const page = 4096
 	highWater := func(b []byte) int {
@@ -77,6 +78,7 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 		}), []string{"192.0.2.2", "192.0.2.9"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			s := newSetup(t, restartConfig)
 			first := s.start(t, tn)
@@ -157,6 +159,7 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 // on, refuses further writes, logs it and shows it in its status. Runs
 // without privileges, in dry-run mode.
 func TestBrokenStoreKeepsDaemonRunning(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, `
 pipelines:
   e2e:

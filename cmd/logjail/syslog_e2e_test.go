@@ -27,6 +27,7 @@ func needLogger(t *testing.T) {
 // UDP and TCP; logjail bans the addresses they name in nftables. A forged
 // message from a sender outside `allow` bans nobody.
 func TestSyslogPipeline(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	needLogger(t)
 	tn := newTestNet(t)
