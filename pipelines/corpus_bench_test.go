@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // BenchmarkCorpusVsFail2ban runs `logjail test sshd` and fail2ban-regex
@@ -38,7 +40,7 @@ func BenchmarkCorpusVsFail2ban(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	for _, l := range authLog(n) {
+	for _, l := range testkit.AuthLog(n) {
 		w.WriteString(l)
 		w.WriteByte('\n')
 	}
