@@ -15,19 +15,8 @@ import (
 // below the number of files its glob matches.
 const fdLimit = 128
 
-const manyFilesConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE, GLOB], poll: 200ms}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`
+var manyFilesConfig = e2ePipeline("maxretry: 3", "bantime: 1h", `ingest:
+  - file: {paths: [LOGFILE, GLOB], poll: 200ms}`, sshdFilter, nftables2222)
 
 // TestGlobBeyondFDLimit: a glob matching more files than the open files
 // limit (issue 11, item 7) used to take every descriptor, so bans were

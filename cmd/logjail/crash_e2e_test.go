@@ -23,17 +23,8 @@ func TestCrashConsistency(t *testing.T) {
 		gapMin, gapSpread = 1, 5
 	}
 	const maxretry = 5
-	s := newSetup(t, fmt.Sprintf(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: %d
-    findtime: 1d
-    bantime: 1d
-    ingest:
-      - file: {paths: [LOGFILE], poll: 50ms}
-    match: {filter: sshd}
-`, maxretry))
+	s := newSetup(t, fmt.Sprintf(e2ePipeline("maxretry: %d", "findtime: 1d", "bantime: 1d", `ingest:
+  - file: {paths: [LOGFILE], poll: 50ms}`, sshdFilter), maxretry))
 	r := rand.New(rand.NewPCG(7, 11))
 	// The ground truth: address i fails want[i] times.
 	want := map[string]int{}

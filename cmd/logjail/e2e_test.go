@@ -152,7 +152,31 @@ type setup struct {
 	pipeline string
 	// wrap runs logjail under a command (prlimit ...), inside the namespace.
 	wrap []string
+	// bin is the logjail that runs (default: the one TestMain built).
+	bin string
 }
+
+// e2ePipeline is the configuration of the one pipeline "e2e", enabled,
+// with the keys given: each a YAML fragment at the pipeline's level
+// ("maxretry: 3", or a key with its block), in order.
+func e2ePipeline(keys ...string) string {
+	var b strings.Builder
+	b.WriteString("\npipelines:\n  e2e:\n    enabled: true\n")
+	for _, k := range keys {
+		for _, line := range strings.Split(k, "\n") {
+			b.WriteString("    " + line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// The fragments most pipelines share: logjail.yaml's log file polled
+// every 200ms, the shipped sshd filter, nftables guarding port 2222.
+const (
+	fileSource   = "ingest:\n  - file: {paths: [LOGFILE], poll: 200ms}"
+	sshdFilter   = "match: {filter: sshd}"
+	nftables2222 = "enforce:\n  - nftables: {ports: [2222]}"
+)
 
 func newSetup(t testing.TB, pipelineYAML string) *setup {
 	t.Helper()
@@ -183,7 +207,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
+	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
 	args = append(slices.Clone(s.wrap), args...)
 	if tn != nil {
 		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
@@ -334,19 +358,7 @@ func TestEndToEndBan(t *testing.T) {
 	}
 }
 
-const restartConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`
+var restartConfig = e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, sshdFilter, nftables2222)
 
 func TestRestartKeepsBans(t *testing.T) {
 	t.Parallel()
@@ -424,16 +436,7 @@ func status(t testing.TB, socket string) daemon.PipelineStatus {
 // privileges: the decisions are checked in dry-run mode.
 func TestBadInputKeepsPipelineRunning(t *testing.T) {
 	t.Parallel()
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 2", fileSource, sshdFilter))
 	s.start(t, nil)
 	f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {

@@ -20,21 +20,12 @@ func TestExecAction(t *testing.T) {
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	script, calls := recordingAction(t)
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - exec:
-          start: [SCRIPT, start, "{{.Pipeline}}"]
-          ban: [SCRIPT, ban, "{{.Addr}}", "{{.Bantime}}"]
-          unban: [SCRIPT, unban, "{{.Addr}}"]
-          stop: [SCRIPT, stop, "{{.Pipeline}}"]
-`, "SCRIPT", script))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 2", fileSource, sshdFilter, `enforce:
+  - exec:
+      start: [SCRIPT, start, "{{.Pipeline}}"]
+      ban: [SCRIPT, ban, "{{.Addr}}", "{{.Bantime}}"]
+      unban: [SCRIPT, unban, "{{.Addr}}"]
+      stop: [SCRIPT, stop, "{{.Pipeline}}"]`), "SCRIPT", script))
 	in := s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("203.0.113.44", 2)...)
 	read := func() string { b, _ := os.ReadFile(calls); return string(b) }
@@ -61,20 +52,10 @@ func TestFirewallRepairDoesNotRerunExec(t *testing.T) {
 	script, calls := recordingAction(t)
 	// exec first: were it repaired too, it would run before the element
 	// is back, so the count below would see it.
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - exec:
-          ban: [SCRIPT, ban, "{{.Addr}}"]
-      - nftables: {ports: [2222]}
-`, "SCRIPT", script))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 2", "bantime: 1h", fileSource, sshdFilter, `enforce:
+  - exec:
+      ban: [SCRIPT, ban, "{{.Addr}}"]
+  - nftables: {ports: [2222]}`), "SCRIPT", script))
 	s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 2)...)
 	bans := func() int { b, _ := os.ReadFile(calls); return strings.Count(string(b), "ban 192.0.2.2\n") }
@@ -105,17 +86,8 @@ func TestFailingExecDoesNotStopStart(t *testing.T) {
 	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - exec: {ban: [/bin/sh, -c, "exit 3"], retries: 0}
-`)
+	s := newSetup(t, e2ePipeline("bantime: 1h", fileSource, sshdFilter, `enforce:
+  - exec: {ban: [/bin/sh, -c, "exit 3"], retries: 0}`))
 	first := s.start(t, tn)
 	if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.2", "--socket", s.socket).CombinedOutput(); err != nil {
 		t.Fatalf("logjail ban: %v\n%s", err, out)

@@ -13,17 +13,7 @@ import (
 	"github.com/logjail/logjail/internal/testkit"
 )
 
-const exportConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-`
+var exportConfig = e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, sshdFilter)
 
 func exportRun(t *testing.T, args ...string) (string, error) {
 	t.Helper()

@@ -166,18 +166,7 @@ func TestPrefixBan(t *testing.T) {
 	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ipv6_prefix: 64
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - nftables: {ports: [2222]}
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 2", "ipv6_prefix: 64", fileSource, sshdFilter, nftables2222))
 	// The attacker's /64 is not the server's own (a prefix holding the
 	// host's address is never banned whole: ignoreself).
 	for i := 2; i <= 4; i++ {

@@ -139,18 +139,9 @@ func TestNATSBanEvents(t *testing.T) {
 	t.Parallel()
 	h := newNATSHub(t, 1)
 	node := h.nodes[0]
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    bantime: 2h
-    ingest: [{file: {paths: [LOGFILE]}}]
-    match: {filter: sshd}
-    enforce:
-      - nftables: {}
-      - nats: {url: "URL", stream: LOGJAIL_BANS}
-`, "URL", h.url(1)))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 2", "bantime: 2h", "ingest: [{file: {paths: [LOGFILE]}}]", sshdFilter, `enforce:
+  - nftables: {}
+  - nats: {url: "URL", stream: LOGJAIL_BANS}`), "URL", h.url(1)))
 	s.start(t, node)
 	_, js := h.client(t)
 

@@ -22,17 +22,9 @@ func TestJournalMissingThenAppears(t *testing.T) {
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-      - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service]}
-    match:
-      filter: sshd
-`, "JDIR", jdir))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", `ingest:
+  - file: {paths: [LOGFILE], poll: 200ms}
+  - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service]}`, sshdFilter), "JDIR", jdir))
 	noJournal := "no journal files in " + jdir
 
 	validate := func() (stdout, stderr string) {

@@ -87,16 +87,8 @@ func TestJournaldPipeline(t *testing.T) {
 	w := &journalWriter{path: filepath.Join(jdir, "remote.journal")}
 	w.write(t, "ssh.service", "Server listening on 0.0.0.0 port 22.")
 
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service, "+", _SYSTEMD_UNIT=sshd.service]}
-    match:
-      filter: sshd
-`, "JDIR", jdir))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", `ingest:
+  - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service, "+", _SYSTEMD_UNIT=sshd.service]}`, sshdFilter), "JDIR", jdir))
 	s.warm = func(t testing.TB) { w.write(t, "ssh.service", "Server listening on :: port 22.") }
 	first := s.start(t, nil)
 

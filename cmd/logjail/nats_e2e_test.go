@@ -41,17 +41,9 @@ func TestNATSPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - nats: {url: "URL", subject: "raw.sshd"}
-      - nats: {url: "URL", subject: "logs.sshd", jetstream: {stream: LOGS, durable: logjail-sshd}}
-    match:
-      filter: sshd
-`, "URL", url))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", `ingest:
+  - nats: {url: "URL", subject: "raw.sshd"}
+  - nats: {url: "URL", subject: "logs.sshd", jetstream: {stream: LOGS, durable: logjail-sshd}}`, sshdFilter), "URL", url))
 	s.warm = func(t testing.TB) {
 		nc.Publish("raw.sshd", []byte("Nov 25 07:00:00 h sshd[1]: Server listening on 0.0.0.0 port 22."))
 		nc.Flush()

@@ -40,9 +40,7 @@ pipelines:
 		t.Fatalf("validate: want OK with a warning about cgo, got %v:\n%s", err, out)
 	}
 
-	saved := binary
-	binary = nocgo
-	defer func() { binary = saved }()
+	s.bin = nocgo
 	s.start(t, nil)
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
 	testkit.Eventually(t, 10*time.Second, "the file pipeline bans", func() bool { return bannedAddrs(t, s.socket)["198.51.100.7"] })

@@ -25,20 +25,9 @@ func TestRealNginxAuthBasic(t *testing.T) {
 	tools := needTools(t, map[string]string{"nginx": "nginx-light", "htpasswd": "apache2-utils"})
 	const attacker, user = "192.0.2.2", "192.0.2.4"
 	tn := newTestNet(t)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: nginx-http-auth
-    ignoreip: [192.0.2.250]
-    enforce:
-      - nftables: {ports: [80]}
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, `match:
+  filter: nginx-http-auth`, "ignoreip: [192.0.2.250]", `enforce:
+  - nftables: {ports: [80]}`))
 	dir := t.TempDir()
 	// A warm-up line that nginx-http-auth reads but does not count.
 	s.warm = func(t testing.TB) {

@@ -47,19 +47,8 @@ func TestRealRsyslogForwarding(t *testing.T) {
 				vars["CA"], vars["Cert"], vars["Key"], vars["ServerName"] = c.ca, c.clientCert, c.clientKey, "logjail.test"
 				tlsConf = fmt.Sprintf(", tls: {cert: %s, key: %s, client_ca: %s, require_client_cert: true}", c.serverCert, c.serverKey, c.ca)
 			}
-			s := newSetup(t, fmt.Sprintf(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - syslog: {listen: "%s", allow: [192.0.2.0/24]%s}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`, tc.listen, tlsConf))
+			s := newSetup(t, fmt.Sprintf(e2ePipeline("maxretry: 3", "bantime: 1h", `ingest:
+  - syslog: {listen: "%s", allow: [192.0.2.0/24]%s}`, sshdFilter, nftables2222), tc.listen, tlsConf))
 
 			render(t, filepath.Join("rsyslog", tc.conf), filepath.Join(dir, "rsyslog.conf"), vars)
 			rsyslogd := startThirdParty(t, tn.peer, dir, "rsyslogd", tools["rsyslogd"], "-n",

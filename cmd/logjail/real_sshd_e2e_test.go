@@ -24,21 +24,8 @@ const sshdMaxretry = 5
 // keyOnlyClient is the address sshd allows no password from.
 const keyOnlyClient = "192.0.2.3"
 
-const sshdConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 5 # sshdMaxretry
-    findtime: 10m
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-    ignoreip: [192.0.2.250]
-    enforce:
-      - nftables: {ports: [22]}
-`
+var sshdConfig = e2ePipeline("maxretry: 5 # sshdMaxretry", "findtime: 10m", "bantime: 1h", fileSource, sshdFilter, "ignoreip: [192.0.2.250]", `enforce:
+  - nftables: {ports: [22]}`)
 
 // sshdSentinel is a failure of sentinelAddr as it reads in auth.log.
 func sshdSentinel() string {

@@ -160,16 +160,8 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 // without privileges, in dry-run mode.
 func TestBrokenStoreKeepsDaemonRunning(t *testing.T) {
 	t.Parallel()
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ingest:
-      - file: {paths: [LOGFILE], poll: 100ms}
-    match:
-      filter: sshd
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 2", `ingest:
+  - file: {paths: [LOGFILE], poll: 100ms}`, sshdFilter))
 	inst := s.start(t, nil)
 	path := filepath.Join(s.stateDir, "dry-run", "logjail.db")
 	b, err := os.ReadFile(path)

@@ -31,19 +31,10 @@ func TestSyslogPipeline(t *testing.T) {
 	testkit.NeedRoot(t, "ip")
 	needLogger(t)
 	tn := newTestNet(t)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - syslog: {listen: "udp://192.0.2.1:5514", allow: [192.0.2.2/32]}
-      - syslog: {listen: "tcp://192.0.2.1:5514", allow: [192.0.2.2/32]}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {}
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 3", `ingest:
+  - syslog: {listen: "udp://192.0.2.1:5514", allow: [192.0.2.2/32]}
+  - syslog: {listen: "tcp://192.0.2.1:5514", allow: [192.0.2.2/32]}`, sshdFilter, `enforce:
+  - nftables: {}`))
 	send := func(t testing.TB, proto string, msg string) {
 		t.Helper()
 		args := []string{"netns", "exec", tn.peer, "logger", "-n", "192.0.2.1", "-P", "5514", "-t", "sshd", "--id=4242", "--rfc5424"}
