@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
@@ -82,4 +84,16 @@ func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Log
 	cl, stop := startDaemon(t, dir, Options{Config: c, Metrics: "127.0.0.1:0", Log: log})
 	t.Cleanup(stop)
 	return cl, metricsAddr(t, addrs)
+}
+
+// buildRunner builds the first enabled pipeline of c on store and a
+// runner for it that enforces through rec (logs discarded, real time).
+func buildRunner(t testing.TB, c *pipelines.Config, store *state.Store, rec *decisions) (*runner, *pipelines.Stages) {
+	t.Helper()
+	p := c.Enabled()[0]
+	st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now), st
 }

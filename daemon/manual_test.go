@@ -1,16 +1,12 @@
 package daemon
 
 import (
-	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/enforce"
-	"github.com/logjail/logjail/ingest/bans"
-	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
 
@@ -42,13 +38,8 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 			dir := t.TempDir()
 			c := loadConfig(t, dir, "pipelines:\n  m:\n    enabled: true\n    ingest: [{file: {paths: ["+filepath.Join(dir, "m.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 			store := openStore(t, dir)
-			p := c.Enabled()[0]
-			st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
-			if err != nil {
-				t.Fatal(err)
-			}
 			rec := &decisions{}
-			r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
+			r, st := buildRunner(t, c, store, rec)
 			now := time.Now()
 			if err := r.decideManual([]state.Decision{plan(t, st.Tracker, banned, time.Hour, now)}); err != nil {
 				t.Fatal(err)

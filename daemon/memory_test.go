@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/enforce"
-	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
@@ -46,13 +44,8 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 	// and returns it with what it enforces and a stop function.
 	start := func() (*runner, *decisions, func()) {
 		store := openStore(t, dir)
-		p := c.Enabled()[0]
-		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
 		rec := &decisions{}
-		r := newRunner(st, enforce.Multi{rec}, store, slog.New(slog.DiscardHandler), time.Now)
+		r, _ := buildRunner(t, c, store, rec)
 		if err := r.restore(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -160,12 +153,7 @@ func TestStopHandsOverNoTrackerAfterAFailedCommit(t *testing.T) {
 	c := loadConfig(t, dir, "pipelines:\n  s:\n    enabled: true\n    maxretry: 5\n    ingest: [{file: {paths: ["+filepath.Join(dir, "s.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 	for _, fails := range []bool{false, true} {
 		store := openStore(t, t.TempDir())
-		p := c.Enabled()[0]
-		st, err := pipelines.Build(p, pipelines.Deps{Positions: store.Scoped(p.Name), Bans: bans.NewBus(), Log: slog.New(slog.DiscardHandler)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := newRunner(st, enforce.Multi{&decisions{}}, store, slog.New(slog.DiscardHandler), time.Now)
+		r, _ := buildRunner(t, c, store, &decisions{})
 		ctx, cancel := context.WithCancel(context.Background())
 		r.cancel, r.done = cancel, make(chan struct{})
 		go func() {
@@ -176,7 +164,7 @@ func TestStopHandsOverNoTrackerAfterAFailedCommit(t *testing.T) {
 		if fails {
 			store.Close() // every commit from now on fails
 		}
-		err = r.call(context.Background(), func() {
+		err := r.call(context.Background(), func() {
 			r.fail(match.Failure{Pipeline: "s", Addr: netip.MustParseAddr("203.0.113.4"), Time: time.Now(), Line: "denied 203.0.113.4"}, time.Now())
 		})
 		if err != nil {
