@@ -128,6 +128,27 @@ func (r *runner) stop(t testing.TB) error {
 	}
 }
 
+// publishUntilReceived publishes msg(0), msg(1), ... on subject until an
+// entry arrives on out, and returns it: a server learns of a subscription
+// renewed after a reconnect a moment later, so one message may be lost.
+func publishUntilReceived(t testing.TB, pub *natsgo.Conn, out <-chan ingest.Entry, subject string, msg func(i int) string) ingest.Entry {
+	t.Helper()
+	var e ingest.Entry
+	i := 0
+	testkit.WaitFor(t, waitLimit, func() error {
+		publish(t, pub, subject, msg(i))
+		i++
+		flush(t, pub)
+		select {
+		case e = <-out:
+			return nil
+		case <-time.After(20 * time.Millisecond):
+			return fmt.Errorf("nothing received after %d messages", i)
+		}
+	})
+	return e
+}
+
 // subscribed returns a channel closed when s reports its subscription.
 func subscribed(s *Source) <-chan struct{} {
 	ch := make(chan struct{})
