@@ -232,7 +232,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	pipeline := cmp.Or(s.pipeline, "e2e")
 	read := func() uint64 { return sourceRead(s.socket, pipeline) }
 	before := read()
-	testkit.Eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() error {
 		select {
 		case <-exited:
 			t.Fatal("logjail exited during start-up")
@@ -243,7 +243,8 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 		} else {
 			s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
 		}
-		return read() > before
+		n := read()
+		return testkit.Check(n > before, "pipeline %s's first source has read %d lines, not more than the %d before", pipeline, n, before)
 	})
 	return in
 }

@@ -54,3 +54,12 @@ func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bo
 	t.Helper()
 	WaitFor(t, timeout, func() error { return Check(cond(), "still waiting for %s", what) })
 }
+
+// Lazy is an error whose message describe makes only when it is read:
+// for a description of the state that costs something (a command run),
+// which WaitFor needs only when it gives up.
+func Lazy(describe func() string) error { return lazyError(describe) }
+
+type lazyError func() string
+
+func (e lazyError) Error() string { return e() }
