@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,10 +20,7 @@ import (
 // loadConfig writes yaml to dir/logjail.yaml and loads it.
 func loadConfig(t testing.TB, dir, yaml string) *pipelines.Config {
 	t.Helper()
-	path := filepath.Join(dir, "logjail.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := testkit.WriteFile(t, dir, "logjail.yaml", yaml)
 	c, err := pipelines.Load(path)
 	if err != nil {
 		t.Fatal(err)

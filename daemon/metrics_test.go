@@ -116,10 +116,7 @@ func families(body string) map[string]string {
 // feeds it failures, bans and unbans, and checks the scrape.
 func TestMetricsEndpoint(t *testing.T) {
 	dir := t.TempDir()
-	logA := filepath.Join(dir, "a.log")
-	if err := os.WriteFile(logA, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logA := testkit.WriteFile(t, dir, "a.log", "")
 	c := loadConfig(t, dir, "pipelines:\n  a:\n    enabled: true\n    maxretry: 3\n    bantime: 1h\n    ingest: [{file: {paths: ["+logA+"], poll: 100ms}}]\n    match: {filter: sshd}\n")
 	log, addrs := newAddrLogger()
 	cl, addr := runWithMetrics(t, dir, c, log, addrs)
@@ -393,10 +390,7 @@ func checkDashboard(t *testing.T, scrapes ...string) {
 // syslog listener's rejected senders.
 func TestMetricsSourceHealth(t *testing.T) {
 	dir := t.TempDir()
-	logA := filepath.Join(dir, "a.log")
-	if err := os.WriteFile(logA, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logA := testkit.WriteFile(t, dir, "a.log", "")
 	c := loadConfig(t, dir, "pipelines:\n  h:\n    enabled: true\n    ingest:\n"+
 		"      - file: {paths: ["+logA+"], poll: 100ms}\n"+
 		"      - syslog: {listen: 'udp://127.0.0.1:0', allow: [192.0.2.0/24]}\n"+

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -51,10 +50,7 @@ func (h warnHandler) Handle(ctx context.Context, r slog.Record) error {
 // pipeline, the regex and the line.
 func TestRegexTimeoutCounted(t *testing.T) {
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "slow.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logPath := testkit.WriteFile(t, dir, "slow.log", "")
 	filter, err := filepath.Abs("testdata/backtracking.conf")
 	if err != nil {
 		t.Fatal(err)

@@ -97,10 +97,7 @@ func TestExportImportMovesBans(t *testing.T) {
 	}
 
 	// A document with a bad record is refused, naming the record.
-	bad := filepath.Join(t.TempDir(), "bad.json")
-	if err := os.WriteFile(bad, []byte(strings.Replace(string(doc), `"prefix":"198.51.100.7/32"`, `"prefix":"198.51.100.777/32"`, 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bad := testkit.WriteFile(t, t.TempDir(), "bad.json", strings.Replace(string(doc), `"prefix":"198.51.100.7/32"`, `"prefix":"198.51.100.777/32"`, 1))
 	moved := newSetup(t, exportConfig)
 	out, err = exportRun(t, "import", bad, "--state-dir", moved.stateDir, "--dry-run")
 	if err == nil || !strings.Contains(out, `prefix "198.51.100.777/32"`) || !strings.Contains(out, "bans[") {

@@ -20,14 +20,8 @@ import (
 
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "ca.txt")
-	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	emptyPW := filepath.Join(dir, "empty")
-	if err := os.WriteFile(emptyPW, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	notPEM := testkit.WriteFile(t, dir, "ca.txt", "hello")
+	emptyPW := testkit.WriteFile(t, dir, "empty", "")
 	ok := func(f func(*Config)) Config {
 		c := Config{To: []string{"root@example.org"}, From: "logjail@example.org", SMTP: SMTP{Addr: "mail.example.org:587"}}
 		f(&c)

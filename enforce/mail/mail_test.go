@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -25,10 +23,7 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 		return "% IANA WHOIS server\n\nrefer:        " + rir.Addr() + "\n\ninetnum:      203.0.0.0 - 203.255.255.255\n"
 	})
 	srv := startSMTP(t, serverOpts{startTLS: true, user: "logjail", pass: "s3cret"})
-	pwFile := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pwFile := testkit.WriteFile(t, t.TempDir(), "pw", "s3cret\n")
 	m := newMailer(t, Config{
 		To:    []string{"Ops <ops@example.org>"},
 		From:  "logjail@example.org",

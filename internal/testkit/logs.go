@@ -2,7 +2,10 @@ package testkit
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 )
 
 // LogBuffer collects log output written from other goroutines (a
@@ -51,4 +54,14 @@ func (p *Positions) Commit(key string, value []byte) {
 		p.m = map[string][]byte{}
 	}
 	p.m[key] = value
+}
+
+// WriteFile writes data to dir/name (mode 0600) and returns its path.
+func WriteFile(t testing.TB, dir, name, data string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
