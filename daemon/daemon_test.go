@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state/gate"
 )
 
@@ -149,20 +151,16 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			break
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return nil
+	})
 	for _, want := range []string{
 		`logjail_bans_total{pipeline="a"} 1`,
 		`logjail_active_bans{pipeline="a"} 1`,

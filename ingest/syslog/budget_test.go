@@ -81,17 +81,12 @@ func TestTLSListenerNotLockedByOnePeer(t *testing.T) {
 			honest := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}, Timeout: waitLimit}
 			// Eventually: a connection refused while slots were still held
 			// fails its handshake, and the sender tries again.
-			deadline := time.Now().Add(waitLimit)
-			var last error
-			for {
-				if last = sendTLS(honest, addr, cfg, "<13>Nov 25 07:13:19 gw app: honest"); last == nil {
-					break
+			testkit.WaitFor(t, waitLimit, func() error {
+				if err := sendTLS(honest, addr, cfg, "<13>Nov 25 07:13:19 gw app: honest"); err != nil {
+					return fmt.Errorf("the certificate holder did not get in: %v; counters %+v", err, h.l.Counters())
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the certificate holder never got in: %v; counters %+v", last, h.l.Counters())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return nil
+			})
 			if e := h.next(); e.Message != "gw app: honest" {
 				t.Errorf("Message %q", e.Message)
 			}
