@@ -32,8 +32,8 @@ var binary string
 // e2eParallel is how many tests run at once unless -parallel says: the
 // end-to-end tests mostly wait (for logjail, the kernel, a third-party
 // daemon), each in namespaces, directories and ports of its own, so more
-// of them than the machine has CPUs keep it busy. Tests that share
-// something (the service tests' system user) do not call t.Parallel.
+// of them than the machine has CPUs keep it busy. What tests share (the
+// service tests' system user) is locked.
 const e2eParallel = 6
 
 func TestMain(m *testing.M) {

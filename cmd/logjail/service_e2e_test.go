@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -195,11 +196,18 @@ func needTool(t *testing.T, name, pkg string) string {
 	return ""
 }
 
+// serviceUserMu lets one test at a time have the service user: a test
+// that created it removes it at its end, under another that runs as it.
+var serviceUserMu sync.Mutex
+
 // serviceUser returns the uid and gid of the unit's User=, creating it as
 // the README says (useradd --system) when the host has none, and removing
-// it afterwards if the test created it.
+// it afterwards if the test created it. The test has the user to itself
+// until it ends (serviceUserMu).
 func serviceUser(t *testing.T, u unit) (uid, gid int) {
 	t.Helper()
+	serviceUserMu.Lock()
+	t.Cleanup(serviceUserMu.Unlock) // after the userdel below
 	acct, err := user.Lookup(u.user)
 	if err != nil {
 		useradd := needTool(t, "useradd", "passwd")
@@ -384,6 +392,7 @@ func TestServiceUnitVerify(t *testing.T) {
 // capabilities: it reads a root-only log, bans in nftables, and keeps its
 // state and socket as that user.
 func TestServiceUnprivileged(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	needTool(t, "setpriv", "util-linux")
 	u := readUnit(t)
@@ -510,6 +519,7 @@ func TestServiceUnprivileged(t *testing.T) {
 // logjail must stop with an error naming nftables and the missing
 // permission, not crash or hang.
 func TestServiceWithoutNetAdmin(t *testing.T) {
+	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	needTool(t, "setpriv", "util-linux")
 	u := readUnit(t)
