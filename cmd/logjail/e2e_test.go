@@ -351,7 +351,7 @@ func TestEndToEndBan(t *testing.T) {
 			testkit.Eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
 				return tn.connect(t, tc.attacker, tc.server, 2222)
 			})
-			testkit.Eventually(t, 5*time.Second, "ban lifted in logjail", func() bool { return len(banned(t, s.socket)) == 0 })
+			waitBanCount(t, 5*time.Second, s.socket, 0)
 			if _, ok := tn.elements(t, tc.set)[attacker]; ok {
 				t.Errorf("%s still in %s after bantime", tc.attacker, tc.set)
 			}
@@ -370,7 +370,7 @@ func TestRestartKeepsBans(t *testing.T) {
 	first := s.start(t, tn)
 
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	testkit.Eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
+	waitBanCount(t, 10*time.Second, s.socket, 1)
 	out, err := exec.Command(binary, "ban", "e2e", "192.0.2.4", "--for", "2s", "--socket", s.socket).CombinedOutput()
 	if err != nil {
 		t.Fatalf("logjail ban: %v\n%s", err, out)
@@ -379,7 +379,7 @@ func TestRestartKeepsBans(t *testing.T) {
 		t.Fatalf("want 2 bans, got %+v", banned(t, s.socket))
 	}
 
-	testkit.Eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()
@@ -418,6 +418,24 @@ func TestRestartKeepsBans(t *testing.T) {
 	if ps.Filter.Matched != 0 || ps.Filter.TotalFailed != failedBefore {
 		t.Errorf("after restart %d lines matched again, total failed %d (want 0 and the %d counted before): the file should resume at its stored offset and the total be kept", ps.Filter.Matched, ps.Filter.TotalFailed, failedBefore)
 	}
+}
+
+// waitBanCount waits until logjail at socket holds n bans.
+func waitBanCount(t testing.TB, timeout time.Duration, socket string, n int) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		bans := banned(t, socket)
+		return testkit.Check(len(bans) == n, "%d bans, want %d: %+v", len(bans), n, bans)
+	})
+}
+
+// waitCommitted waits until pipeline e2e has committed every position.
+func waitCommitted(t testing.TB, timeout time.Duration, socket string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		n := status(t, socket).Uncommitted
+		return testkit.Check(n == 0, "%d positions not committed", n)
+	})
 }
 
 func status(t testing.TB, socket string) daemon.PipelineStatus {

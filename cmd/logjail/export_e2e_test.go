@@ -81,7 +81,7 @@ func TestExportImportMovesBans(t *testing.T) {
 		t.Fatalf("import into a running logjail's store: want refusal, got %v:\n%s", err, out)
 	}
 
-	testkit.Eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	first.kill()
 	first.cmd.Process.Wait()
 

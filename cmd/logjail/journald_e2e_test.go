@@ -104,7 +104,7 @@ func TestJournaldPipeline(t *testing.T) {
 	}
 	// The entries written while logjail is down are checked for loss, the
 	// old ones for repetition.
-	testkit.Eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()

@@ -127,7 +127,7 @@ pipelines:
 	}
 	s.appendLines(t, time.Now(), lines1...)
 	appendTo(t, logFile2, time.Now(), lines2...)
-	testkit.Eventually(t, 20*time.Second, "30 attackers banned", func() bool { return len(banned(t, s.socket)) == 31 })
+	waitBanCount(t, 20*time.Second, s.socket, 31)
 	mailedAll := func() bool {
 		var all strings.Builder
 		for _, r := range sink.Messages()[1:] {

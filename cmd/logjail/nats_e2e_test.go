@@ -87,7 +87,7 @@ func TestNATSPipeline(t *testing.T) {
 	})
 
 	// Down while the appliance keeps publishing: JetStream keeps the lines.
-	testkit.Eventually(t, 5*time.Second, "committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	first.kill()
 	first.cmd.Process.Wait()
 	// Until the server has seen the dead connection go, a pull request of

@@ -83,7 +83,7 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 			s := newSetup(t, restartConfig)
 			first := s.start(t, tn)
 			s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-			testkit.Eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
+			waitBanCount(t, 10*time.Second, s.socket, 1)
 			if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.9", "--socket", s.socket).CombinedOutput(); err != nil {
 				t.Fatalf("logjail ban: %v\n%s", err, out)
 			}
