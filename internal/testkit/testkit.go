@@ -9,9 +9,8 @@ package testkit
 
 import (
 	"fmt"
-	"time"
-
 	"testing"
+	"time"
 )
 
 // WaitFor calls cond until it returns nil, and fails the test when
