@@ -4,15 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // freePort finds a free loopback port for proto ("udp" or "tcp").
@@ -45,23 +42,9 @@ func BenchmarkSyslogPipeline(b *testing.B) {
 		b.Run(proto, func(b *testing.B) {
 			dir := b.TempDir()
 			port := freePort(b, proto)
-			cfgPath := filepath.Join(dir, "logjail.yaml")
-			cfg := fmt.Sprintf("pipelines:\n  bench:\n    enabled: true\n    maxretry: 1000\n    ingest: [{syslog: {listen: \"%s://127.0.0.1:%d\"}}]\n    match: {filter: sshd}\n", proto, port)
-			if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-				b.Fatal(err)
-			}
-			c, err := pipelines.Load(cfgPath)
-			if err != nil {
-				b.Fatal(err)
-			}
-			socket := filepath.Join(dir, "s.sock")
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan error, 1)
-			go func() {
-				done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Log: slog.New(slog.DiscardHandler)})
-			}()
-			defer func() { cancel(); <-done }()
-			cl := NewClient(socket)
+			c := loadConfig(b, dir, fmt.Sprintf("pipelines:\n  bench:\n    enabled: true\n    maxretry: 1000\n    ingest: [{syslog: {listen: \"%s://127.0.0.1:%d\"}}]\n    match: {filter: sshd}\n", proto, port))
+			cl, stop := startDaemon(b, dir, Options{Config: c})
+			defer stop()
 			processed := func() (uint64, uint64) {
 				st, err := cl.PipelineStatus(context.Background(), "bench")
 				if err != nil || len(st.Sources) == 0 || !strings.HasPrefix(st.Sources[0].Reason, "listening") {
@@ -69,16 +52,13 @@ func BenchmarkSyslogPipeline(b *testing.B) {
 				}
 				return st.Filter.Matched + st.Filter.Missed + st.Filter.Ignored + st.Filter.BadAddress, st.Sources[0].Dropped
 			}
-			deadline := time.Now().Add(10 * time.Second)
-			for {
-				if st, err := cl.PipelineStatus(context.Background(), "bench"); err == nil && strings.HasPrefix(st.Sources[0].Reason, "listening") {
-					break
+			testkit.WaitFor(b, 10*time.Second, func() error {
+				st, err := cl.PipelineStatus(context.Background(), "bench")
+				if err != nil {
+					return err
 				}
-				if time.Now().After(deadline) {
-					b.Fatal("pipeline did not start")
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+				return testkit.Check(len(st.Sources) > 0 && strings.HasPrefix(st.Sources[0].Reason, "listening"), "pipeline not listening: %+v", st.Sources)
+			})
 			conn, err := net.Dial(proto, fmt.Sprintf("127.0.0.1:%d", port))
 			if err != nil {
 				b.Fatal(err)

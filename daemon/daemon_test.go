@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/pipelines"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state/gate"
 )
 
@@ -25,45 +25,9 @@ func startDryRun(t *testing.T, dir string) (*Client, func()) {
 
 func startDryRunMetrics(t *testing.T, dir, metricsAddr string) (*Client, func()) {
 	t.Helper()
-	cfgPath := filepath.Join(dir, "logjail.yaml")
-	cfg := "pipelines:\n  a:\n    enabled: true\n    bantime: 1h\n    ingest: [{file: {paths: [" + filepath.Join(dir, "a.log") + "]}}]\n    match: {filter: sshd}\n" +
-		"  b:\n    enabled: true\n    ignoreip: [192.0.2.128/25]\n    ingest: [{file: {paths: [" + filepath.Join(dir, "b.log") + "]}}]\n    match: {failregex: ['^denied <HOST>$']}\n"
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	c, err := pipelines.Load(cfgPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(dir, "s.sock")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: metricsAddr, Log: slog.New(slog.DiscardHandler)})
-	}()
-	cl := NewClient(socket)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := cl.Status(context.Background()); err == nil {
-			break
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("daemon stopped: %v", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("daemon did not start")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	stop := func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}
-	return cl, stop
+	c := loadConfig(t, dir, "pipelines:\n  a:\n    enabled: true\n    bantime: 1h\n    ingest: [{file: {paths: ["+filepath.Join(dir, "a.log")+"]}}]\n    match: {filter: sshd}\n"+
+		"  b:\n    enabled: true\n    ignoreip: [192.0.2.128/25]\n    ingest: [{file: {paths: ["+filepath.Join(dir, "b.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
+	return startDaemon(t, dir, Options{Config: c, Metrics: metricsAddr})
 }
 
 func TestControlAPI(t *testing.T) {
@@ -187,20 +151,16 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var body string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		resp, err := http.Get("http://" + addr + "/metrics")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			body = string(b)
-			break
+		if err != nil {
+			return fmt.Errorf("metrics: %w", err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("metrics: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		return nil
+	})
 	for _, want := range []string{
 		`logjail_bans_total{pipeline="a"} 1`,
 		`logjail_active_bans{pipeline="a"} 1`,

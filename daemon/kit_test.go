@@ -3,13 +3,13 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/ingest/bans"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state/store"
 )
@@ -20,10 +20,7 @@ import (
 // loadConfig writes yaml to dir/logjail.yaml and loads it.
 func loadConfig(t testing.TB, dir, yaml string) *pipelines.Config {
 	t.Helper()
-	path := filepath.Join(dir, "logjail.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	path := testkit.WriteFile(t, dir, "logjail.yaml", yaml)
 	c, err := pipelines.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -43,33 +40,54 @@ func openStore(t testing.TB, dir string) *store.Store {
 	return s
 }
 
-// buildRunner builds c's first enabled pipeline on store, not started,
-// with an enforcer that records what it is given.
-func buildRunner(t testing.TB, c *pipelines.Config, s *store.Store) (*runner, *decisions) {
+// startDaemon runs the daemon in-process in dry-run mode with opts, its
+// state under dir and its socket dir/s.sock (logs discarded unless
+// opts.Log is set), and waits until the control socket answers. stop ends
+// it and reports an error Run returned.
+func startDaemon(t testing.TB, dir string, opts Options) (cl *Client, stop func()) {
 	t.Helper()
-	rec := &decisions{}
-	return newTestRunner(t, c.Enabled()[0], s, enforce.Multi{rec}), rec
-}
-
-// runWithMetrics runs the daemon in-process in dry-run mode with c, its
-// state and socket under dir and metrics on a free loopback port, until
-// the test ends. log must tell the metrics address on addrs (see
-// newAddrLogger). It returns a client and the metrics address.
-func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Logger, addrs chan string) (*Client, string) {
-	t.Helper()
-	socket := filepath.Join(dir, "s.sock")
+	opts.StateDir, opts.Socket, opts.DryRun = filepath.Join(dir, "state"), filepath.Join(dir, "s.sock"), true
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: c, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Metrics: "127.0.0.1:0", Log: log})
-	}()
-	t.Cleanup(func() {
+	go func() { done <- Run(ctx, opts) }()
+	cl = NewClient(opts.Socket)
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		select {
+		case err := <-done:
+			t.Fatalf("daemon stopped: %v", err)
+		default:
+		}
+		_, err := cl.Status(context.Background())
+		return err
+	})
+	return cl, func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Run: %v", err)
 		}
-	})
-	return NewClient(socket), metricsAddr(t, addrs)
+	}
+}
+
+// runWithMetrics runs the daemon with c, its state and socket under dir
+// and metrics on a free loopback port, until the test ends. log must tell
+// the metrics address on addrs (see newAddrLogger). It returns a client
+// and the metrics address.
+func runWithMetrics(t *testing.T, dir string, c *pipelines.Config, log *slog.Logger, addrs chan string) (*Client, string) {
+	t.Helper()
+	cl, stop := startDaemon(t, dir, Options{Config: c, Metrics: "127.0.0.1:0", Log: log})
+	t.Cleanup(stop)
+	return cl, metricsAddr(t, addrs)
+}
+
+// buildRunner builds the first enabled pipeline of c on s and a runner
+// for it that enforces through rec (logs discarded, real time).
+func buildRunner(t testing.TB, c *pipelines.Config, s *store.Store, rec *decisions) (*runner, *pipelines.Stages) {
+	t.Helper()
+	r := newTestRunner(t, c.Enabled()[0], s, enforce.Multi{rec})
+	return r, r.stages
 }
 
 // newTestRunner builds pipeline p on s and returns its runner, not

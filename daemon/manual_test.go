@@ -38,8 +38,8 @@ func TestManualDecisionNotStoredChangesNothing(t *testing.T) {
 			dir := t.TempDir()
 			c := loadConfig(t, dir, "pipelines:\n  m:\n    enabled: true\n    ingest: [{file: {paths: ["+filepath.Join(dir, "m.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 			store := openStore(t, dir)
-			r, rec := buildRunner(t, c, store)
-			st := r.stages
+			rec := &decisions{}
+			r, st := buildRunner(t, c, store, rec)
 			now := time.Now()
 			if err := r.decideManual([]state.Decision{plan(t, st.Tracker, banned, time.Hour, now)}); err != nil {
 				t.Fatal(err)

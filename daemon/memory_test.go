@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
@@ -42,7 +41,7 @@ func TestRestartKeepsTotalsAndLines(t *testing.T) {
 	start := func() (*runner, *decisions, func()) {
 		store := openStore(t, dir)
 		rec := &decisions{}
-		r := newTestRunner(t, c.Enabled()[0], store, enforce.Multi{rec})
+		r, _ := buildRunner(t, c, store, rec)
 		if err := r.restore(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -150,7 +149,7 @@ func TestStopHandsOverNoTrackerAfterAFailedCommit(t *testing.T) {
 	c := loadConfig(t, dir, "pipelines:\n  s:\n    enabled: true\n    maxretry: 5\n    ingest: [{file: {paths: ["+filepath.Join(dir, "s.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 	for _, fails := range []bool{false, true} {
 		store := openStore(t, t.TempDir())
-		r := newTestRunner(t, c.Enabled()[0], store, enforce.Multi{&decisions{}})
+		r, _ := buildRunner(t, c, store, &decisions{})
 		ctx, cancel := context.WithCancel(context.Background())
 		r.cancel, r.done = cancel, make(chan struct{})
 		go func() {

@@ -23,6 +23,7 @@ import (
 	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest/bans"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -115,10 +116,7 @@ func families(body string) map[string]string {
 // feeds it failures, bans and unbans, and checks the scrape.
 func TestMetricsEndpoint(t *testing.T) {
 	dir := t.TempDir()
-	logA := filepath.Join(dir, "a.log")
-	if err := os.WriteFile(logA, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logA := testkit.WriteFile(t, dir, "a.log", "")
 	c := loadConfig(t, dir, "pipelines:\n  a:\n    enabled: true\n    maxretry: 3\n    bantime: 1h\n    ingest: [{file: {paths: ["+logA+"], poll: 100ms}}]\n    match: {filter: sshd}\n")
 	log, addrs := newAddrLogger()
 	cl, addr := runWithMetrics(t, dir, c, log, addrs)
@@ -128,7 +126,7 @@ func TestMetricsEndpoint(t *testing.T) {
 		return st
 	}
 	// The file is followed from its end: write until the source reads.
-	waitFor(t, "a reads", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a reads", func() bool {
 		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
 		st := status()
 		return len(st.Sources) > 0 && st.Sources[0].Read > 0
@@ -142,7 +140,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	lines = append(lines, "sshd[300]: Failed password for root from 198.51.100.9 port 3000 ssh2")
 	appendLog(t, logA, lines...)
-	waitFor(t, "four failures and a ban", func() bool {
+	testkit.Eventually(t, 10*time.Second, "four failures and a ban", func() bool {
 		st := status()
 		return st.Filter.TotalFailed == 4 && st.Actions.TotalBanned == 1
 	})
@@ -393,10 +391,7 @@ func checkDashboard(t *testing.T, scrapes ...string) {
 // syslog listener's rejected senders.
 func TestMetricsSourceHealth(t *testing.T) {
 	dir := t.TempDir()
-	logA := filepath.Join(dir, "a.log")
-	if err := os.WriteFile(logA, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logA := testkit.WriteFile(t, dir, "a.log", "")
 	c := loadConfig(t, dir, "pipelines:\n  h:\n    enabled: true\n    ingest:\n"+
 		"      - file: {paths: ["+logA+"], poll: 100ms}\n"+
 		"      - syslog: {listen: 'udp://127.0.0.1:0', allow: [192.0.2.0/24]}\n"+
@@ -408,7 +403,7 @@ func TestMetricsSourceHealth(t *testing.T) {
 		return st
 	}
 	// The file is followed from its end: write until the source reads.
-	waitFor(t, "the file source reads", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the file source reads", func() bool {
 		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
 		st := status()
 		return len(st.Sources) == 2 && st.Sources[0].Read > 0 && strings.HasPrefix(st.Sources[1].Reason, "listening on ")
@@ -423,7 +418,7 @@ func TestMetricsSourceHealth(t *testing.T) {
 	if _, err := conn.Write([]byte("<38>Dec  7 03:00:00 gw sshd[9]: Failed password for root from 203.0.113.9 port 22 ssh2")); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the datagram rejected", func() bool { return status().Sources[1].Rejected == 1 })
+	testkit.Eventually(t, 10*time.Second, "the datagram rejected", func() bool { return status().Sources[1].Rejected == 1 })
 
 	st := status()
 	file, sl := st.Sources[0], st.Sources[1]

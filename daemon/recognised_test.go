@@ -30,8 +30,7 @@ func TestRecognisedFailures(t *testing.T) {
 			dir := t.TempDir()
 			c := loadConfig(t, dir, "pipelines:\n  m:\n    enabled: true\n    maxretry: 2\n    ignoreip: [192.0.2.0/24]\n    ingest: [{file: {paths: ["+filepath.Join(dir, "m.log")+"]}}]\n    match: {failregex: ['^denied <HOST>$']}\n")
 			store := openStore(t, dir)
-			r, _ := buildRunner(t, c, store)
-			st := r.stages
+			r, st := buildRunner(t, c, store, &decisions{})
 			addr := netip.MustParseAddr(tc.addr)
 			line := "sshd banned " + tc.addr
 			for range 2 {

@@ -3,13 +3,13 @@ package daemon
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 )
 
@@ -22,17 +22,6 @@ func appendLog(t *testing.T, path string, lines ...string) {
 	defer f.Close()
 	for _, l := range lines {
 		fmt.Fprintf(f, "%s srv %s\n", time.Now().Format(time.Stamp), l)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -66,15 +55,9 @@ pipelines:
 	if err != nil {
 		t.Fatal(err)
 	}
-	socket := filepath.Join(dir, "s.sock")
 	reload := make(chan struct{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, ConfigPath: cfgPath, Reload: reload, StateDir: filepath.Join(dir, "state"), Socket: socket, DryRun: true, Log: slog.New(slog.DiscardHandler)})
-	}()
-	defer func() { cancel(); <-done }()
-	cl := NewClient(socket)
+	cl, stop := startDaemon(t, dir, Options{Config: cfg, ConfigPath: cfgPath, Reload: reload})
+	defer stop()
 	bg := context.Background()
 	read := func(p string) uint64 {
 		st, err := cl.PipelineStatus(bg, p)
@@ -83,14 +66,14 @@ pipelines:
 		}
 		return st.Sources[0].Read
 	}
-	waitFor(t, "a reads", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a reads", func() bool {
 		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
 		return read("a") > 0
 	})
 	appendLog(t, logA,
 		"sshd[2]: Failed password for root from 198.51.100.7 port 1 ssh2",
 		"sshd[3]: Failed password for root from 198.51.100.7 port 2 ssh2")
-	waitFor(t, "two failures counted", func() bool {
+	testkit.Eventually(t, 10*time.Second, "two failures counted", func() bool {
 		st, err := cl.PipelineStatus(bg, "a")
 		return err == nil && st.Filter.TotalFailed == 2
 	})
@@ -129,7 +112,7 @@ pipelines:
 		t.Fatalf("the removed pipeline's ban stayed: %+v", bans)
 	}
 	appendLog(t, logA, "sshd[4]: Failed password for root from 198.51.100.7 port 3 ssh2")
-	waitFor(t, "third failure bans with the new bantime", func() bool {
+	testkit.Eventually(t, 10*time.Second, "third failure bans with the new bantime", func() bool {
 		bans, _ := cl.Banned(bg)
 		return len(bans) == 1 && bans[0].Addr == "198.51.100.7" && bans[0].RemainingS > 3600
 	})
@@ -145,7 +128,7 @@ pipelines:
     match: {filter: sshd}
 `)
 	reload <- struct{}{}
-	waitFor(t, "SIGHUP reload", func() bool {
+	testkit.Eventually(t, 10*time.Second, "SIGHUP reload", func() bool {
 		st, err := cl.Status(bg)
 		return err == nil && strings.Join(st.Pipelines, ",") == "a"
 	})

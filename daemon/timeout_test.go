@@ -3,11 +3,13 @@ package daemon
 import (
 	"context"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // warnHandler keeps the daemon's warnings (with the attributes of their
@@ -48,10 +50,7 @@ func (h warnHandler) Handle(ctx context.Context, r slog.Record) error {
 // pipeline, the regex and the line.
 func TestRegexTimeoutCounted(t *testing.T) {
 	dir := t.TempDir()
-	logPath := filepath.Join(dir, "slow.log")
-	if err := os.WriteFile(logPath, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	logPath := testkit.WriteFile(t, dir, "slow.log", "")
 	filter, err := filepath.Abs("testdata/backtracking.conf")
 	if err != nil {
 		t.Fatal(err)
@@ -66,14 +65,14 @@ func TestRegexTimeoutCounted(t *testing.T) {
 		st, _ := cl.PipelineStatus(context.Background(), "slow")
 		return st
 	}
-	waitFor(t, "the source reads", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the source reads", func() bool {
 		appendLog(t, logPath, "nothing to see")
 		st := status()
 		return len(st.Sources) > 0 && st.Sources[0].Read > 0
 	})
 	crafted := strings.Repeat("x", 64) + " 192.0.2.1"
 	appendLog(t, logPath, crafted, "xxy 192.0.2.7")
-	waitFor(t, "the failure after the crafted line", func() bool { return status().Filter.Matched == 1 })
+	testkit.Eventually(t, 10*time.Second, "the failure after the crafted line", func() bool { return status().Filter.Matched == 1 })
 
 	st := status()
 	if st.Filter.TimedOut != 1 || st.Filter.RegexTimeouts != 1 {
@@ -87,7 +86,7 @@ func TestRegexTimeoutCounted(t *testing.T) {
 	}
 	// More of them are counted, not logged again within the minute.
 	appendLog(t, logPath, crafted, crafted)
-	waitFor(t, "three timeouts", func() bool { return status().Filter.RegexTimeouts == 3 })
+	testkit.Eventually(t, 10*time.Second, "three timeouts", func() bool { return status().Filter.RegexTimeouts == 3 })
 	mu.Lock()
 	defer mu.Unlock()
 	var found int

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/internal/authlog"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // BenchmarkMatchSSHD measures the match stage (date recognition, prefregex,
@@ -12,7 +13,7 @@ import (
 //
 //	go test -run '^$' -bench MatchSSHD -benchmem ./pipelines/
 func BenchmarkMatchSSHD(b *testing.B) {
-	lines := authlog.Lines(100_000)
+	lines := testkit.AuthLog(100_000)
 	m, _, err := ResolveFilter("sshd", ".")
 	if err != nil {
 		b.Fatal(err)

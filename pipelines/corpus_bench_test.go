@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/internal/authlog"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // BenchmarkCorpusVsFail2ban runs `logjail test sshd` and fail2ban-regex
@@ -40,7 +40,7 @@ func BenchmarkCorpusVsFail2ban(b *testing.B) {
 		b.Fatal(err)
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
-	for _, l := range authlog.Lines(n) {
+	for _, l := range testkit.AuthLog(n) {
 		w.WriteString(l)
 		w.WriteByte('\n')
 	}

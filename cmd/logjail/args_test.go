@@ -6,6 +6,7 @@ import (
 )
 
 func TestInterspersed(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ in, want string }{
 		{"logjail status sshd --json", "logjail status --json -- sshd"},
 		{"logjail status --json sshd", "logjail status --json -- sshd"},

@@ -7,25 +7,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // fdLimit is the open files limit (soft and hard) logjail runs under, far
 // below the number of files its glob matches.
 const fdLimit = 128
 
-const manyFilesConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE, GLOB], poll: 200ms}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`
+var manyFilesConfig = e2ePipeline("maxretry: 3", "bantime: 1h", `ingest:
+  - file: {paths: [LOGFILE, GLOB], poll: 200ms}`, sshdFilter, nftables2222)
 
 // TestGlobBeyondFDLimit: a glob matching more files than the open files
 // limit (issue 11, item 7) used to take every descriptor, so bans were
@@ -34,7 +25,8 @@ pipelines:
 // their share of the limit and report the files left out; bans are
 // enforced and the control socket answers.
 func TestGlobBeyondFDLimit(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	prlimit := needTools(t, map[string]string{"prlimit": "util-linux"})["prlimit"]
 	tn := newTestNet(t)
 	tn.listen(t, 2222)

@@ -12,6 +12,7 @@ import (
 )
 
 func TestValidateCommand(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, config string
 		wantErr      string
@@ -37,6 +38,7 @@ func TestValidateCommand(t *testing.T) {
 }
 
 func TestTestCommand(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "auth.log")
 	lines := "Nov 25 07:13:18 h sshd[1]: Failed password for root from 192.0.2.1 port 22 ssh2\n" +
 		"Nov 25 07:13:19 h sshd[2]: Accepted publickey for alice from 192.0.2.2 port 22 ssh2: ED25519 SHA256:x\n" +
@@ -89,6 +91,7 @@ func TestTestCommand(t *testing.T) {
 // user (sshd's "Invalid user  from ...", which fail2ban's corpus has) and
 // leaves "user" out only when it captured none, in both dialects.
 func TestTestCommandJSONUser(t *testing.T) {
+	t.Parallel()
 	log := filepath.Join(t.TempDir(), "auth.log")
 	lines := "Nov 25 07:13:18 h sshd[1]: Invalid user  from 192.0.2.1 port 22\n" +
 		"Nov 25 07:13:19 h sshd[2]: Failed password for root from 192.0.2.2 port 22 ssh2\n" +
@@ -144,6 +147,7 @@ func TestTestCommandJSONUser(t *testing.T) {
 // the line is reported as timed out (not missed), with the regex's count,
 // in --json and in the human report.
 func TestTestCommandTimeout(t *testing.T) {
+	t.Parallel()
 	const filter = "testdata/backtracking.conf"
 	line := strings.Repeat("x", 64) + " 192.0.2.1"
 	out, err := exec.Command(binary, "test", filter, line, "--json").Output()

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // smallDisk mounts a tmpfs of size bytes on dir, so the test can fill it:
@@ -20,7 +22,7 @@ func smallDisk(t *testing.T, dir, size string) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	run(t, "mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir)
+	testkit.Run(t, "mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir)
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 }
 
@@ -72,7 +74,8 @@ func lj(t *testing.T, socket string, args ...string) (string, bool) {
 // restart, exactly what was reported done is there. A reload on a full disk
 // is refused (its pipelines' last commits would fail) and changes nothing.
 func TestManualCommandsReportStoreFailure(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
 	smallDisk(t, s.stateDir, "2m")
@@ -112,7 +115,7 @@ func TestManualCommandsReportStoreFailure(t *testing.T) {
 		for i := range 250 {
 			s.appendLines(t, time.Now(), failures(fmt.Sprintf("198.51.%d.%d", batch, i+1), 1)...)
 		}
-		eventually(t, 10*time.Second, "a commit failing on the full disk", func() bool {
+		testkit.Eventually(t, 10*time.Second, "a commit failing on the full disk", func() bool {
 			return status(t, s.socket).CommitErrors > before
 		})
 		return free
@@ -178,7 +181,8 @@ func stateDoc(t *testing.T, n int) string {
 // `logjail import` writes its document in one transaction: on a full disk
 // it exits non-zero with the store's error and the store is as before.
 func TestImportOnFullDisk(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	dir := filepath.Join(t.TempDir(), "state")
 	smallDisk(t, dir, "2m")
 	if out, err := exportRun(t, "import", stateDoc(t, 1), "--state-dir", dir); err != nil {

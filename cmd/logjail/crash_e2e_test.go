@@ -17,22 +17,14 @@ import (
 // and ban state equal what the log says. Positions, windows and bans are
 // committed together, so a kill neither loses nor double-counts a failure.
 func TestCrashConsistency(t *testing.T) {
+	t.Parallel()
 	gapMin, gapSpread := 10, 30
 	if os.Getenv("CRASH_FAST") != "" {
 		gapMin, gapSpread = 1, 5
 	}
 	const maxretry = 5
-	s := newSetup(t, fmt.Sprintf(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: %d
-    findtime: 1d
-    bantime: 1d
-    ingest:
-      - file: {paths: [LOGFILE], poll: 50ms}
-    match: {filter: sshd}
-`, maxretry))
+	s := newSetup(t, fmt.Sprintf(e2ePipeline("maxretry: %d", "findtime: 1d", "bantime: 1d", `ingest:
+  - file: {paths: [LOGFILE], poll: 50ms}`, sshdFilter), maxretry))
 	r := rand.New(rand.NewPCG(7, 11))
 	// The ground truth: address i fails want[i] times.
 	want := map[string]int{}

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"net/netip"
@@ -11,15 +12,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The end-to-end tests run the real binary in network namespaces the test
@@ -29,7 +29,20 @@ import (
 
 var binary string
 
+// e2eParallel is how many tests run at once unless -parallel says: the
+// end-to-end tests mostly wait (for logjail, the kernel, a third-party
+// daemon), each in namespaces, directories and ports of its own, so more
+// of them than the machine has CPUs keep it busy. What tests share (the
+// service tests' system user) is locked.
+const e2eParallel = 6
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	parallelSet := false
+	flag.Visit(func(f *flag.Flag) { parallelSet = parallelSet || f.Name == "test.parallel" })
+	if !parallelSet {
+		flag.Set("test.parallel", strconv.Itoa(max(e2eParallel, runtime.GOMAXPROCS(0))))
+	}
 	dir, err := os.MkdirTemp("", "logjail-e2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -47,36 +60,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// needRoot skips without privileges, except in CI, where it fails.
-func needRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		if _, err := exec.LookPath("ip"); err == nil {
-			return
-		}
-		if os.Getenv("CI") == "true" {
-			t.Fatal("iproute2's ip is missing (install iproute2)")
-		}
-		t.Skip("iproute2's ip is missing")
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("network namespace tests need root")
-	}
-	t.Skip("network namespace tests need root")
-}
-
-var nsCounter atomic.Int32
-
 type testNet struct {
 	srv, peer string // namespace names
-}
-
-func run(t testing.TB, args ...string) {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
 }
 
 // newTestNet makes the two namespaces and the veth pair between them.
@@ -85,79 +70,38 @@ func run(t testing.TB, args ...string) {
 //	peer: 192.0.2.2-.4/24, 2001:db8::2-4/64
 func newTestNet(t testing.TB) *testNet {
 	t.Helper()
-	n := nsCounter.Add(1)
-	tn := &testNet{srv: fmt.Sprintf("lj-srv-%d-%d", os.Getpid(), n), peer: fmt.Sprintf("lj-peer-%d-%d", os.Getpid(), n)}
-	run(t, "ip", "netns", "add", tn.srv)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", tn.srv).Run() })
-	run(t, "ip", "netns", "add", tn.peer)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", tn.peer).Run() })
-	run(t, "ip", "-n", tn.srv, "link", "add", "ljs", "type", "veth", "peer", "name", "ljp", "netns", tn.peer)
+	tn := &testNet{srv: testkit.NamedNetns(t, "lj-srv"), peer: testkit.NamedNetns(t, "lj-peer")}
+	testkit.Run(t, "ip", "-n", tn.srv, "link", "add", "ljs", "type", "veth", "peer", "name", "ljp", "netns", tn.peer)
 	for _, c := range [][]string{
-		{"ip", "-n", tn.srv, "link", "set", "lo", "up"},
 		{"ip", "-n", tn.srv, "link", "set", "ljs", "up"},
 		{"ip", "-n", tn.srv, "addr", "add", "192.0.2.1/24", "dev", "ljs"},
 		{"ip", "-n", tn.srv, "-6", "addr", "add", "2001:db8::1/64", "dev", "ljs", "nodad"},
-		{"ip", "-n", tn.peer, "link", "set", "lo", "up"},
 		{"ip", "-n", tn.peer, "link", "set", "ljp", "up"},
 	} {
-		run(t, c...)
+		testkit.Run(t, c...)
 	}
 	for i := 2; i <= 4; i++ {
-		run(t, "ip", "-n", tn.peer, "addr", "add", fmt.Sprintf("192.0.2.%d/24", i), "dev", "ljp")
-		run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8::%d/64", i), "dev", "ljp", "nodad")
+		testkit.Run(t, "ip", "-n", tn.peer, "addr", "add", fmt.Sprintf("192.0.2.%d/24", i), "dev", "ljp")
+		testkit.Run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8::%d/64", i), "dev", "ljp", "nodad")
 	}
 	return tn
-}
-
-// inNetns runs fn on a thread switched into namespace ns. Sockets made in fn
-// stay in ns afterwards.
-func inNetns(t testing.TB, ns string, fn func()) {
-	t.Helper()
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer orig.Close()
-	target, err := os.Open("/run/netns/" + ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			panic("cannot return to the original network namespace: " + err.Error())
-		}
-	}()
-	fn()
 }
 
 // listen serves TCP on port in the srv namespace, answering "ok".
 func (tn *testNet) listen(t testing.TB, port int) {
 	t.Helper()
 	var ln net.Listener
-	inNetns(t, tn.srv, func() {
+	testkit.InNetns(t, tn.srv, func() {
 		var err error
 		ln, err = net.Listen("tcp", fmt.Sprintf("[::]:%d", port))
 		if err != nil {
 			t.Fatal(err)
 		}
 	})
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("ok\n"))
-			c.Close()
-		}
-	}()
+	testkit.Serve(t, ln, func(c net.Conn) {
+		c.Write([]byte("ok\n"))
+		c.Close()
+	})
 }
 
 // connect dials from local (a peer address) to the listener and reports
@@ -165,7 +109,7 @@ func (tn *testNet) listen(t testing.TB, port int) {
 func (tn *testNet) connect(t testing.TB, local, remote string, port int) bool {
 	t.Helper()
 	ok := false
-	inNetns(t, tn.peer, func() {
+	testkit.InNetns(t, tn.peer, func() {
 		d := net.Dialer{Timeout: 700 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 		c, err := d.Dial("tcp", net.JoinHostPort(remote, fmt.Sprint(port)))
 		if err != nil {
@@ -190,18 +134,6 @@ func (tn *testNet) elements(t testing.TB, set string) map[netip.Addr]time.Durati
 	return els
 }
 
-// eventually polls cond every 100ms until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: %s", within, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // instance is one logjail process.
 type instance struct {
 	cmd    *exec.Cmd
@@ -220,7 +152,31 @@ type setup struct {
 	pipeline string
 	// wrap runs logjail under a command (prlimit ...), inside the namespace.
 	wrap []string
+	// bin is the logjail that runs (default: the one TestMain built).
+	bin string
 }
+
+// e2ePipeline is the configuration of the one pipeline "e2e", enabled,
+// with the keys given: each a YAML fragment at the pipeline's level
+// ("maxretry: 3", or a key with its block), in order.
+func e2ePipeline(keys ...string) string {
+	var b strings.Builder
+	b.WriteString("\npipelines:\n  e2e:\n    enabled: true\n")
+	for _, k := range keys {
+		for _, line := range strings.Split(k, "\n") {
+			b.WriteString("    " + line + "\n")
+		}
+	}
+	return b.String()
+}
+
+// The fragments most pipelines share: logjail.yaml's log file polled
+// every 200ms, the shipped sshd filter, nftables guarding port 2222.
+const (
+	fileSource   = "ingest:\n  - file: {paths: [LOGFILE], poll: 200ms}"
+	sshdFilter   = "match: {filter: sshd}"
+	nftables2222 = "enforce:\n  - nftables: {ports: [2222]}"
+)
 
 func newSetup(t testing.TB, pipelineYAML string) *setup {
 	t.Helper()
@@ -251,7 +207,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
+	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
 	args = append(slices.Clone(s.wrap), args...)
 	if tn != nil {
 		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
@@ -276,7 +232,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	pipeline := cmp.Or(s.pipeline, "e2e")
 	read := func() uint64 { return sourceRead(s.socket, pipeline) }
 	before := read()
-	eventually(t, 20*time.Second, "logjail's file source did not start reading", func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() error {
 		select {
 		case <-exited:
 			t.Fatal("logjail exited during start-up")
@@ -287,7 +243,8 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 		} else {
 			s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
 		}
-		return read() > before
+		n := read()
+		return testkit.Check(n > before, "pipeline %s's first source has read %d lines, not more than the %d before", pipeline, n, before)
 	})
 	return in
 }
@@ -349,7 +306,8 @@ pipelines:
 `
 
 func TestEndToEndBan(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	for _, tc := range []struct {
 		name, server, attacker, ignored, other, set string
 	}{
@@ -357,6 +315,7 @@ func TestEndToEndBan(t *testing.T) {
 		{"ipv6", "2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4", "e2e-v6"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			tn.listen(t, 2222)
 			s := newSetup(t, e2eConfig)
@@ -370,7 +329,7 @@ func TestEndToEndBan(t *testing.T) {
 			s.appendLines(t, time.Now(), failures(tc.ignored, 3)...)
 			s.appendLines(t, time.Now(), failures(tc.attacker, 3)...)
 			attacker := netip.MustParseAddr(tc.attacker)
-			eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
+			testkit.Eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
 				_, ok := tn.elements(t, tc.set)[attacker]
 				return ok
 			})
@@ -389,10 +348,10 @@ func TestEndToEndBan(t *testing.T) {
 				}
 			}
 			// After the short bantime the attacker is let in again.
-			eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
+			testkit.Eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
 				return tn.connect(t, tc.attacker, tc.server, 2222)
 			})
-			eventually(t, 5*time.Second, "ban lifted in logjail", func() bool { return len(banned(t, s.socket)) == 0 })
+			waitBanCount(t, 5*time.Second, s.socket, 0)
 			if _, ok := tn.elements(t, tc.set)[attacker]; ok {
 				t.Errorf("%s still in %s after bantime", tc.attacker, tc.set)
 			}
@@ -400,29 +359,18 @@ func TestEndToEndBan(t *testing.T) {
 	}
 }
 
-const restartConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`
+var restartConfig = e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, sshdFilter, nftables2222)
 
 func TestRestartKeepsBans(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	s := newSetup(t, restartConfig)
 	first := s.start(t, tn)
 
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
+	waitBanCount(t, 10*time.Second, s.socket, 1)
 	out, err := exec.Command(binary, "ban", "e2e", "192.0.2.4", "--for", "2s", "--socket", s.socket).CombinedOutput()
 	if err != nil {
 		t.Fatalf("logjail ban: %v\n%s", err, out)
@@ -431,7 +379,7 @@ func TestRestartKeepsBans(t *testing.T) {
 		t.Fatalf("want 2 bans, got %+v", banned(t, s.socket))
 	}
 
-	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()
@@ -472,6 +420,24 @@ func TestRestartKeepsBans(t *testing.T) {
 	}
 }
 
+// waitBanCount waits until logjail at socket holds n bans.
+func waitBanCount(t testing.TB, timeout time.Duration, socket string, n int) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		bans := banned(t, socket)
+		return testkit.Check(len(bans) == n, "%d bans, want %d: %+v", len(bans), n, bans)
+	})
+}
+
+// waitCommitted waits until pipeline e2e has committed every position.
+func waitCommitted(t testing.TB, timeout time.Duration, socket string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		n := status(t, socket).Uncommitted
+		return testkit.Check(n == 0, "%d positions not committed", n)
+	})
+}
+
 func status(t testing.TB, socket string) daemon.PipelineStatus {
 	t.Helper()
 	out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", socket).Output()
@@ -488,16 +454,8 @@ func status(t testing.TB, socket string) daemon.PipelineStatus {
 // Bad input is counted and skipped; the pipeline goes on. Runs without
 // privileges: the decisions are checked in dry-run mode.
 func TestBadInputKeepsPipelineRunning(t *testing.T) {
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-`)
+	t.Parallel()
+	s := newSetup(t, e2ePipeline("maxretry: 2", fileSource, sshdFilter))
 	s.start(t, nil)
 	f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
@@ -509,7 +467,7 @@ pipelines:
 	f.WriteString(stamp + " srv sshd[2]: Failed password for \xff\xfe\x00bin from 198.51.100.5 port 2 ssh2\n")
 	f.WriteString(stamp + " srv sshd[3]: \x00\x00\x00 binary \x01\x02 junk\n")
 	f.Close()
-	eventually(t, 10*time.Second, "bad lines read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "bad lines read", func() bool {
 		st := status(t, s.socket)
 		return st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1
 	})
@@ -519,7 +477,7 @@ pipelines:
 	}
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
 	s.appendLines(t, time.Now(), failures("198.51.100.5", 1)...)
-	eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
+	testkit.Eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
 		got := map[string]bool{}
 		for _, b := range banned(t, s.socket) {
 			got[b.Addr] = true
@@ -540,7 +498,8 @@ pipelines:
 // A second logjail in the same network namespace, even with its own socket
 // and state dir, must stop before it rewrites the first one's table.
 func TestSecondDaemonLeavesTableAlone(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
 	s.start(t, tn)

@@ -9,39 +9,33 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The exec action: start when logjail starts, ban and unban with the
 // address, stop when it stops — a real script records its calls.
 func TestExecAction(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	script, calls := recordingAction(t)
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - exec:
-          start: [SCRIPT, start, "{{.Pipeline}}"]
-          ban: [SCRIPT, ban, "{{.Addr}}", "{{.Bantime}}"]
-          unban: [SCRIPT, unban, "{{.Addr}}"]
-          stop: [SCRIPT, stop, "{{.Pipeline}}"]
-`, "SCRIPT", script))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 2", fileSource, sshdFilter, `enforce:
+  - exec:
+      start: [SCRIPT, start, "{{.Pipeline}}"]
+      ban: [SCRIPT, ban, "{{.Addr}}", "{{.Bantime}}"]
+      unban: [SCRIPT, unban, "{{.Addr}}"]
+      stop: [SCRIPT, stop, "{{.Pipeline}}"]`), "SCRIPT", script))
 	in := s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("203.0.113.44", 2)...)
 	read := func() string { b, _ := os.ReadFile(calls); return string(b) }
-	eventually(t, 10*time.Second, "ban command run", func() bool { return strings.Contains(read(), "ban 203.0.113.44 600") })
+	testkit.Eventually(t, 10*time.Second, "ban command run", func() bool { return strings.Contains(read(), "ban 203.0.113.44 600") })
 	if out, err := exec.Command(binary, "unban", "203.0.113.44", "--socket", s.socket).CombinedOutput(); err != nil {
 		t.Fatalf("logjail unban: %v\n%s", err, out)
 	}
-	eventually(t, 10*time.Second, "unban command run", func() bool { return strings.Contains(read(), "unban 203.0.113.44") })
+	testkit.Eventually(t, 10*time.Second, "unban command run", func() bool { return strings.Contains(read(), "unban 203.0.113.44") })
 	in.cmd.Process.Signal(syscall.SIGTERM)
-	eventually(t, 10*time.Second, "stop command run", func() bool { return strings.Contains(read(), "stop e2e") })
+	testkit.Eventually(t, 10*time.Second, "stop command run", func() bool { return strings.Contains(read(), "stop e2e") })
 	if got := read(); !strings.HasPrefix(got, "start e2e\n") {
 		t.Errorf("calls %q: want start first", got)
 	}
@@ -52,38 +46,29 @@ pipelines:
 // bans it already applied (a curl or ufw action would otherwise spawn one
 // process per active ban every few seconds).
 func TestFirewallRepairDoesNotRerunExec(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	script, calls := recordingAction(t)
 	// exec first: were it repaired too, it would run before the element
 	// is back, so the count below would see it.
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - exec:
-          ban: [SCRIPT, ban, "{{.Addr}}"]
-      - nftables: {ports: [2222]}
-`, "SCRIPT", script))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 2", "bantime: 1h", fileSource, sshdFilter, `enforce:
+  - exec:
+      ban: [SCRIPT, ban, "{{.Addr}}"]
+  - nftables: {ports: [2222]}`), "SCRIPT", script))
 	s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 2)...)
 	bans := func() int { b, _ := os.ReadFile(calls); return strings.Count(string(b), "ban 192.0.2.2\n") }
-	eventually(t, 10*time.Second, "ban command run", func() bool { return bans() == 1 })
+	testkit.Eventually(t, 10*time.Second, "ban command run", func() bool { return bans() == 1 })
 	v4 := netip.MustParseAddr("192.0.2.2")
-	eventually(t, 10*time.Second, "ban in the set", func() bool { _, ok := tn.elements(t, "e2e-v4")[v4]; return ok })
+	testkit.Eventually(t, 10*time.Second, "ban in the set", func() bool { _, ok := tn.elements(t, "e2e-v4")[v4]; return ok })
 
 	conn := tn.nftConn(t)
 	conn.FlushRuleset()
 	if err := conn.Flush(); err != nil {
 		t.Fatalf("flush ruleset: %v", err)
 	}
-	eventually(t, 10*time.Second, "table and ban restored", func() bool {
+	testkit.Eventually(t, 10*time.Second, "table and ban restored", func() bool {
 		els, err := tryElements(tn, "e2e-v4")
 		_, ok := els[v4]
 		return err == nil && ok
@@ -98,19 +83,11 @@ pipelines:
 // server down) does not keep logjail from starting: the failure is counted
 // and the bans stay.
 func TestFailingExecDoesNotStopStart(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - exec: {ban: [/bin/sh, -c, "exit 3"], retries: 0}
-`)
+	s := newSetup(t, e2ePipeline("bantime: 1h", fileSource, sshdFilter, `enforce:
+  - exec: {ban: [/bin/sh, -c, "exit 3"], retries: 0}`))
 	first := s.start(t, tn)
 	if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.2", "--socket", s.socket).CombinedOutput(); err != nil {
 		t.Fatalf("logjail ban: %v\n%s", err, out)

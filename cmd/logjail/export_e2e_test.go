@@ -10,19 +10,10 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
-const exportConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-`
+var exportConfig = e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, sshdFilter)
 
 func exportRun(t *testing.T, args ...string) (string, error) {
 	t.Helper()
@@ -47,6 +38,7 @@ func exportedBans(t *testing.T, doc []byte) []map[string]any {
 // another state dir while logjail is stopped, restored by the next start.
 // Runs without privileges: the daemons are dry runs.
 func TestExportImportMovesBans(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, exportConfig)
 	first := s.start(t, nil)
 	until := map[string]time.Time{}
@@ -89,7 +81,7 @@ func TestExportImportMovesBans(t *testing.T) {
 		t.Fatalf("import into a running logjail's store: want refusal, got %v:\n%s", err, out)
 	}
 
-	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	first.kill()
 	first.cmd.Process.Wait()
 
@@ -105,10 +97,7 @@ func TestExportImportMovesBans(t *testing.T) {
 	}
 
 	// A document with a bad record is refused, naming the record.
-	bad := filepath.Join(t.TempDir(), "bad.json")
-	if err := os.WriteFile(bad, []byte(strings.Replace(string(doc), `"prefix":"198.51.100.7/32"`, `"prefix":"198.51.100.777/32"`, 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	bad := testkit.WriteFile(t, t.TempDir(), "bad.json", strings.Replace(string(doc), `"prefix":"198.51.100.7/32"`, `"prefix":"198.51.100.777/32"`, 1))
 	moved := newSetup(t, exportConfig)
 	out, err = exportRun(t, "import", bad, "--state-dir", moved.stateDir, "--dry-run")
 	if err == nil || !strings.Contains(out, `prefix "198.51.100.777/32"`) || !strings.Contains(out, "bans[") {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/nftables"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // nftConn opens a netlink connection in the srv namespace: the test plays
@@ -38,7 +39,8 @@ func (tn *testNet) nftConn(t *testing.T) *nftables.Conn {
 // remaining time, and the restore is counted. A set flushed by hand is
 // refilled too.
 func TestFirewallRestoredAfterFlush(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	s := newSetup(t, restartConfig)
@@ -62,7 +64,7 @@ func TestFirewallRestoredAfterFlush(t *testing.T) {
 	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) == false {
 		t.Fatal("after the flush the address should get through until logjail restores the ban")
 	}
-	eventually(t, 10*time.Second, "table and bans restored", func() bool {
+	testkit.Eventually(t, 10*time.Second, "table and bans restored", func() bool {
 		els4, err4 := tryElements(tn, "e2e-v4")
 		els6, err6 := tryElements(tn, "e2e-v6")
 		if err4 != nil || err6 != nil {
@@ -96,7 +98,7 @@ func TestFirewallRestoredAfterFlush(t *testing.T) {
 	if err := conn.Flush(); err != nil {
 		t.Fatalf("flush set: %v", err)
 	}
-	eventually(t, 25*time.Second, "flushed set refilled", func() bool {
+	testkit.Eventually(t, 25*time.Second, "flushed set refilled", func() bool {
 		els, err := tryElements(tn, "e2e-v4")
 		_, ok := els[v4]
 		return err == nil && ok
@@ -134,7 +136,8 @@ func tryElements(tn *testNet, set string) (map[netip.Addr]time.Duration, error) 
 // `logjail reload` with a pipeline removed: its sets and bans leave the
 // kernel; the new pipeline's sets appear.
 func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
 	s.start(t, tn)
@@ -159,34 +162,24 @@ func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
 // ipv6_prefix: 64 counts an attacker rotating addresses inside its /64 as
 // one, and bans the whole prefix as an interval in the set.
 func TestPrefixBan(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ipv6_prefix: 64
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match: {filter: sshd}
-    enforce:
-      - nftables: {ports: [2222]}
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 2", "ipv6_prefix: 64", fileSource, sshdFilter, nftables2222))
 	// The attacker's /64 is not the server's own (a prefix holding the
 	// host's address is never banned whole: ignoreself).
 	for i := 2; i <= 4; i++ {
-		run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8:1::%d/64", i), "dev", "ljp", "nodad")
+		testkit.Run(t, "ip", "-n", tn.peer, "-6", "addr", "add", fmt.Sprintf("2001:db8:1::%d/64", i), "dev", "ljp", "nodad")
 	}
-	run(t, "ip", "-n", tn.srv, "-6", "route", "add", "2001:db8:1::/64", "dev", "ljs")
+	testkit.Run(t, "ip", "-n", tn.srv, "-6", "route", "add", "2001:db8:1::/64", "dev", "ljs")
 	if !tn.connect(t, "2001:db8:1::4", "2001:db8::1", 2222) {
 		t.Fatal("2001:db8:1::4 cannot connect before any ban")
 	}
 	s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("2001:db8:1::2", 1)...)
 	s.appendLines(t, time.Now(), failures("2001:db8:1::3", 1)...)
-	eventually(t, 10*time.Second, "the /64 banned", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the /64 banned", func() bool {
 		for _, b := range banned(t, s.socket) {
 			if b.Addr == "2001:db8:1::/64" {
 				return true
@@ -212,7 +205,7 @@ pipelines:
 func scrapeMetrics(t *testing.T, tn *testNet) string {
 	t.Helper()
 	var c net.Conn
-	inNetns(t, tn.srv, func() {
+	testkit.InNetns(t, tn.srv, func() {
 		var err error
 		if c, err = net.DialTimeout("tcp", "127.0.0.1:9469", 2*time.Second); err != nil {
 			t.Fatalf("metrics: %v", err)
@@ -230,7 +223,8 @@ func scrapeMetrics(t *testing.T, tn *testNet) string {
 // banned address is dropped again and a bystander connects (a policy drop
 // would shut it out).
 func TestFirewallRepairedAfterAnyChange(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	if _, err := exec.LookPath("nft"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("nft is missing (install nftables)")
@@ -251,8 +245,8 @@ func TestFirewallRepairedAfterAnyChange(t *testing.T) {
 		{"add", "table", "inet", "logjail", "{ flags dormant ; }"},
 	} {
 		t.Run(strings.Join(change, " "), func(t *testing.T) {
-			run(t, append([]string{"ip", "netns", "exec", tn.srv, "nft"}, change...)...)
-			eventually(t, 10*time.Second, "the table repaired", func() bool {
+			testkit.Run(t, append([]string{"ip", "netns", "exec", tn.srv, "nft"}, change...)...)
+			testkit.Eventually(t, 10*time.Second, "the table repaired", func() bool {
 				return restores(t, s.socket) == uint64(i+1) &&
 					tn.connect(t, "192.0.2.3", "192.0.2.1", 2222) && !tn.connect(t, "192.0.2.2", "192.0.2.1", 2222)
 			})

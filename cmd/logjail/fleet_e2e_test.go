@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	enfnats "github.com/logjail/logjail/enforce/nats"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // natsHub is a network namespace holding a NATS server (JetStream) and
@@ -45,26 +46,19 @@ func newNATSHub(t testing.TB, nodes int) *natsHub {
 // newHubNets makes the hub's and the nodes' namespaces, without a server.
 func newHubNets(t testing.TB, nodes int) *natsHub {
 	t.Helper()
-	needRoot(t)
-	n := nsCounter.Add(1)
-	h := &natsHub{ns: fmt.Sprintf("lj-hub-%d-%d", os.Getpid(), n), storeDir: t.TempDir()}
-	run(t, "ip", "netns", "add", h.ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", h.ns).Run() })
-	run(t, "ip", "-n", h.ns, "link", "set", "lo", "up")
+	testkit.NeedRoot(t, "ip")
+	h := &natsHub{ns: testkit.NamedNetns(t, "lj-hub"), storeDir: t.TempDir()}
 	for i := 1; i <= nodes; i++ {
-		ns := fmt.Sprintf("lj-node%d-%d-%d", i, os.Getpid(), n)
-		run(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		ns := testkit.NamedNetns(t, fmt.Sprintf("lj-node%d", i))
 		hubIf := fmt.Sprintf("fh%d", i)
-		run(t, "ip", "-n", h.ns, "link", "add", hubIf, "type", "veth", "peer", "name", "fn", "netns", ns)
+		testkit.Run(t, "ip", "-n", h.ns, "link", "add", hubIf, "type", "veth", "peer", "name", "fn", "netns", ns)
 		for _, c := range [][]string{
 			{"ip", "-n", h.ns, "addr", "add", fmt.Sprintf("10.77.%d.1/24", i), "dev", hubIf},
 			{"ip", "-n", h.ns, "link", "set", hubIf, "up"},
-			{"ip", "-n", ns, "link", "set", "lo", "up"},
 			{"ip", "-n", ns, "addr", "add", fmt.Sprintf("10.77.%d.2/24", i), "dev", "fn"},
 			{"ip", "-n", ns, "link", "set", "fn", "up"},
 		} {
-			run(t, c...)
+			testkit.Run(t, c...)
 		}
 		h.nodes = append(h.nodes, &testNet{srv: ns})
 	}
@@ -74,21 +68,17 @@ func newHubNets(t testing.TB, nodes int) *natsHub {
 // start runs the server; its listener is made inside the hub namespace.
 func (h *natsHub) start(t testing.TB) {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "0.0.0.0", Port: 4222, NoLog: true, NoSigs: true, JetStream: true, StoreDir: h.storeDir})
+	srv, err := testkit.RunNATS(&server.Options{Host: "0.0.0.0", Port: 4222, JetStream: true, StoreDir: h.storeDir},
+		func(start func()) { testkit.InNetns(t, h.ns, start) })
 	if err != nil {
 		t.Fatal(err)
-	}
-	inNetns(t, h.ns, srv.Start)
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
 	}
 	h.srv = srv
 }
 
 func (h *natsHub) stop() {
 	if h.srv != nil {
-		h.srv.Shutdown()
-		h.srv.WaitForShutdown()
+		testkit.StopNATS(h.srv)
 		h.srv = nil
 	}
 }
@@ -100,7 +90,7 @@ func (h *natsHub) url(i int) string { return fmt.Sprintf("nats://10.77.%d.1:4222
 func (h *natsHub) client(t testing.TB) (*natsgo.Conn, jetstream.JetStream) {
 	t.Helper()
 	var nc *natsgo.Conn
-	inNetns(t, h.ns, func() {
+	testkit.InNetns(t, h.ns, func() {
 		var err error
 		if nc, err = natsgo.Connect("nats://127.0.0.1:4222", natsgo.MaxReconnects(0)); err != nil {
 			t.Fatal(err)
@@ -146,20 +136,12 @@ func streamEvents(t testing.TB, js jetstream.JetStream, stream string) []enfnats
 // stream logjail creates; while the server is down in the middle of a burst
 // of bans they wait on disk, and every one arrives exactly once.
 func TestNATSBanEvents(t *testing.T) {
+	t.Parallel()
 	h := newNATSHub(t, 1)
 	node := h.nodes[0]
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    bantime: 2h
-    ingest: [{file: {paths: [LOGFILE]}}]
-    match: {filter: sshd}
-    enforce:
-      - nftables: {}
-      - nats: {url: "URL", stream: LOGJAIL_BANS}
-`, "URL", h.url(1)))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 2", "bantime: 2h", "ingest: [{file: {paths: [LOGFILE]}}]", sshdFilter, `enforce:
+  - nftables: {}
+  - nats: {url: "URL", stream: LOGJAIL_BANS}`), "URL", h.url(1)))
 	s.start(t, node)
 	_, js := h.client(t)
 
@@ -170,18 +152,18 @@ pipelines:
 		}
 	}
 	burst(0, 20)
-	eventually(t, 10*time.Second, "first bans", func() bool { return len(node.elements(t, "e2e-v4")) >= 5 })
+	testkit.Eventually(t, 10*time.Second, "first bans", func() bool { return len(node.elements(t, "e2e-v4")) >= 5 })
 	h.stop()
 	burst(20, 40)
-	eventually(t, 10*time.Second, "bans while NATS is down", func() bool { return len(node.elements(t, "e2e-v4")) == 40 })
-	eventually(t, 10*time.Second, "events kept on disk while NATS is down", func() bool {
+	testkit.Eventually(t, 10*time.Second, "bans while NATS is down", func() bool { return len(node.elements(t, "e2e-v4")) == 40 })
+	testkit.Eventually(t, 10*time.Second, "events kept on disk while NATS is down", func() bool {
 		st := status(t, s.socket)
 		return len(st.Publishers) == 1 && st.Publishers[0].Pending > 0 && st.Publishers[0].State != "connected"
 	})
 	time.Sleep(2 * time.Second) // down "for a while": retries fail meanwhile
 	h.start(t)
 	burst(40, 50)
-	eventually(t, 20*time.Second, "outbox drained", func() bool {
+	testkit.Eventually(t, 20*time.Second, "outbox drained", func() bool {
 		st := status(t, s.socket)
 		return len(st.Publishers) == 1 && st.Publishers[0].Pending == 0 && st.Actions.CurrentlyBanned == 50
 	})
@@ -210,8 +192,8 @@ pipelines:
 	}
 
 	// An unban is an event too.
-	run(t, binary, "unban", addr(0), "--socket", s.socket)
-	eventually(t, 10*time.Second, "unban event", func() bool {
+	testkit.Run(t, binary, "unban", addr(0), "--socket", s.socket)
+	testkit.Eventually(t, 10*time.Second, "unban event", func() bool {
 		for _, e := range streamEvents(t, js, "LOGJAIL_BANS") {
 			if e.Type == "unban" && e.Addr == addr(0) && e.Until == nil {
 				return true
@@ -245,6 +227,7 @@ pipelines:
 // within a second; a node started later receives the fleet's bans; a node
 // cut from NATS keeps banning locally and catches up when it is back.
 func TestFleet(t *testing.T) {
+	t.Parallel()
 	h := newNATSHub(t, 3)
 	var setups []*setup
 	var procs []*instance
@@ -288,7 +271,7 @@ func TestFleet(t *testing.T) {
 		s.appendLines(t, time.Now(), failures(attacker, 4)...)
 	}
 	start := time.Now()
-	eventually(t, time.Second, "banned on all three nodes within one second", func() bool { return onAll(attacker, h.nodes...) })
+	testkit.Eventually(t, time.Second, "banned on all three nodes within one second", func() bool { return onAll(attacker, h.nodes...) })
 	t.Logf("banned on all three nodes %s after the last failure was written", time.Since(start).Round(time.Millisecond))
 	for i, s := range setups {
 		bans := banned(t, s.socket)
@@ -302,13 +285,13 @@ func TestFleet(t *testing.T) {
 	procs[2].kill()
 	procs[2].cmd.Process.Wait()
 	os.RemoveAll(setups[2].stateDir)
-	run(t, "ip", "netns", "exec", h.nodes[2].srv, "nft", "delete", "table", "inet", "logjail")
+	testkit.Run(t, "ip", "netns", "exec", h.nodes[2].srv, "nft", "delete", "table", "inet", "logjail")
 	const second = "203.0.113.51"
 	setups[0].appendLines(t, time.Now(), failures(second, 3)...)
 	setups[1].appendLines(t, time.Now(), failures(second, 2)...)
-	eventually(t, 5*time.Second, "second attacker banned on nodes 1 and 2", func() bool { return onAll(second, h.nodes[:2]...) })
+	testkit.Eventually(t, 5*time.Second, "second attacker banned on nodes 1 and 2", func() bool { return onAll(second, h.nodes[:2]...) })
 	procs[2] = setups[2].start(t, h.nodes[2])
-	eventually(t, 10*time.Second, "restarted node receives the fleet's bans", func() bool { return onAll(attacker, h.nodes[2]) && onAll(second, h.nodes[2]) })
+	testkit.Eventually(t, 10*time.Second, "restarted node receives the fleet's bans", func() bool { return onAll(attacker, h.nodes[2]) && onAll(second, h.nodes[2]) })
 	// (The first attacker's failures were consumed before the restart and
 	// node 3's windows are gone: its ban can only come from the fleet's
 	// ban stream. The second one node 3 may also count itself from the
@@ -316,12 +299,12 @@ func TestFleet(t *testing.T) {
 
 	// Node 2 is cut from NATS. It bans on its own; the others ban
 	// another attacker. Reconnected, each side gets the other's ban.
-	run(t, "ip", "-n", h.ns, "link", "set", "fh2", "down")
+	testkit.Run(t, "ip", "-n", h.ns, "link", "set", "fh2", "down")
 	const local, remote = "203.0.113.60", "203.0.113.61"
 	setups[1].appendLines(t, time.Now(), failures(local, 5)...)
 	setups[0].appendLines(t, time.Now(), failures(remote, 5)...)
-	eventually(t, 5*time.Second, "cut node bans locally", func() bool { return has(h.nodes[1], local) })
-	eventually(t, 5*time.Second, "connected nodes ban", func() bool { return onAll(remote, h.nodes[0], h.nodes[2]) })
+	testkit.Eventually(t, 5*time.Second, "cut node bans locally", func() bool { return has(h.nodes[1], local) })
+	testkit.Eventually(t, 5*time.Second, "connected nodes ban", func() bool { return onAll(remote, h.nodes[0], h.nodes[2]) })
 	if has(h.nodes[1], remote) || has(h.nodes[0], local) {
 		t.Fatal("a ban crossed the cut")
 	}
@@ -331,14 +314,14 @@ func TestFleet(t *testing.T) {
 	if st := status(t, setups[1].socket); len(st.Publishers) == 0 || st.Publishers[0].Pending == 0 {
 		t.Errorf("cut node's outbox holds nothing: %+v", st.Publishers)
 	}
-	run(t, "ip", "-n", h.ns, "link", "set", "fh2", "up")
-	eventually(t, 30*time.Second, "both sides catch up after the cut", func() bool {
+	testkit.Run(t, "ip", "-n", h.ns, "link", "set", "fh2", "up")
+	testkit.Eventually(t, 30*time.Second, "both sides catch up after the cut", func() bool {
 		return onAll(local, h.nodes...) && onAll(remote, h.nodes...)
 	})
 
 	// A manual unban on one node lifts the ban on every node.
-	run(t, binary, "unban", attacker, "--socket", setups[0].socket)
-	eventually(t, 5*time.Second, "unbanned on every node", func() bool {
+	testkit.Run(t, binary, "unban", attacker, "--socket", setups[0].socket)
+	testkit.Eventually(t, 5*time.Second, "unbanned on every node", func() bool {
 		return !has(h.nodes[0], attacker) && !has(h.nodes[1], attacker) && !has(h.nodes[2], attacker)
 	})
 
@@ -360,7 +343,7 @@ func TestFleet(t *testing.T) {
 			t.Fatalf("publish %s: %v", m.subject, err)
 		}
 	}
-	eventually(t, 5*time.Second, "the one legitimate-looking ban adopted", func() bool { return onAll("203.0.113.99", h.nodes...) })
+	testkit.Eventually(t, 5*time.Second, "the one legitimate-looking ban adopted", func() bool { return onAll("203.0.113.99", h.nodes...) })
 	for i, n := range h.nodes {
 		els, _ := tryElements(n, "e2e-v4")
 		for a, left := range els {
@@ -408,7 +391,7 @@ func TestFleet(t *testing.T) {
 	const afterLoss = "203.0.113.70"
 	setups[0].appendLines(t, time.Now(), failures(afterLoss, 3)...)
 	setups[1].appendLines(t, time.Now(), failures(afterLoss, 2)...)
-	eventually(t, 60*time.Second, "failures shared and the ban on every node after the server lost its state", func() bool {
+	testkit.Eventually(t, 60*time.Second, "failures shared and the ban on every node after the server lost its state", func() bool {
 		return onAll(afterLoss, h.nodes...)
 	})
 
@@ -452,7 +435,7 @@ func BenchmarkFleet(b *testing.B) {
 		s.appendLines(b, now, lines[i]...)
 	}
 	for i, s := range setups {
-		eventually(b, 5*time.Minute, "every failure counted and every ban enforced on every node", func() bool {
+		testkit.Eventually(b, 5*time.Minute, "every failure counted and every ban enforced on every node", func() bool {
 			st := status(b, s.socket)
 			return st.Filter.Matched+st.Filter.Shared-base[i] >= uint64(b.N) && st.Actions.CurrentlyBanned >= bans
 		})

@@ -7,9 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
-	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -20,6 +18,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // natsCluster is three clustered NATS servers with JetStream in the hub
@@ -35,53 +35,21 @@ import (
 type natsCluster struct {
 	hub   *natsHub
 	crash bool
-	specs []natsServerSpec
+	nodes []testkit.ClusterNode
 	srvs  []*server.Server // in-process
 	procs []*exec.Cmd      // crash
 }
 
 const clusterSize = 3
 
-// natsServerSpec is what a cluster server is started with.
-type natsServerSpec struct {
-	Name, StoreDir, RouteHost string
-	Port, RoutePort           int
-	Routes                    []string
-}
-
-func (s natsServerSpec) options() *server.Options {
-	var routes []*url.URL
-	for _, r := range s.Routes {
-		routes = append(routes, &url.URL{Scheme: "nats-route", Host: r})
-	}
-	return &server.Options{
-		ServerName: s.Name,
-		Host:       "0.0.0.0", Port: s.Port,
-		NoLog: true, NoSigs: true,
-		JetStream: true, StoreDir: s.StoreDir,
-		// NoAdvertise: gossiped client addresses would be found in the
-		// test's namespace, out of the nodes' reach.
-		Cluster: server.ClusterOpts{Name: "logjail", Host: s.RouteHost, Port: s.RoutePort, NoAdvertise: true},
-		Routes:  routes,
-	}
-}
-
 func newNATSCluster(t testing.TB, nodes int, crash bool) *natsCluster {
 	t.Helper()
 	c := &natsCluster{hub: newHubNets(t, nodes), crash: crash, srvs: make([]*server.Server, clusterSize), procs: make([]*exec.Cmd, clusterSize)}
-	routeHost, routePorts := "127.0.0.1", []int{6222, 6223, 6224}
+	routePorts := []int{6222, 6223, 6224}
 	if !crash {
-		routePorts = freeLoopbackPorts(t, clusterSize)
+		routePorts = testkit.FreePorts(t, clusterSize)
 	}
-	for i := range clusterSize {
-		spec := natsServerSpec{Name: fmt.Sprintf("nats%d", i+1), StoreDir: t.TempDir(), RouteHost: routeHost, Port: 4222 + i, RoutePort: routePorts[i]}
-		for j, p := range routePorts {
-			if j != i {
-				spec.Routes = append(spec.Routes, fmt.Sprintf("%s:%d", routeHost, p))
-			}
-		}
-		c.specs = append(c.specs, spec)
-	}
+	c.nodes = testkit.ClusterNodes(4222, "127.0.0.1", routePorts, func(int) string { return t.TempDir() })
 	t.Cleanup(func() {
 		for i := range clusterSize {
 			c.stop(i)
@@ -93,7 +61,7 @@ func newNATSCluster(t testing.TB, nodes int, crash bool) *natsCluster {
 	c.waitHealthy(t)
 	// Every server has joined JetStream once a stream of three replicas
 	// can be placed.
-	eventually(t, 30*time.Second, "a stream with three replicas placed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "a stream with three replicas placed", func() bool {
 		nc, js, err := c.client(t, 0)
 		if err != nil {
 			return false
@@ -109,40 +77,18 @@ func newNATSCluster(t testing.TB, nodes int, crash bool) *natsCluster {
 	return c
 }
 
-// freeLoopbackPorts picks n free TCP ports on 127.0.0.1.
-func freeLoopbackPorts(t testing.TB, n int) []int {
-	t.Helper()
-	var ports []int
-	var ls []net.Listener
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	for _, l := range ls {
-		l.Close()
-	}
-	return ports
-}
-
 // start runs server i with its store (a restart finds its JetStream state
 // again).
 func (c *natsCluster) start(t testing.TB, i int) {
 	t.Helper()
 	if c.crash {
-		c.procs[i] = startNATSServerProcess(t, c.hub.ns, c.specs[i])
+		c.procs[i] = startNATSServerProcess(t, c.hub.ns, c.nodes[i])
 		return
 	}
-	srv, err := server.NewServer(c.specs[i].options())
+	// The client listener is made in the hub.
+	srv, err := testkit.RunNATS(c.nodes[i].Options(), func(start func()) { testkit.InNetns(t, c.hub.ns, start) })
 	if err != nil {
-		t.Fatal(err)
-	}
-	inNetns(t, c.hub.ns, srv.Start) // the client listener is made in the hub
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatalf("nats%d not ready", i+1)
+		t.Fatalf("nats%d: %v", i+1, err)
 	}
 	c.srvs[i] = srv
 }
@@ -150,8 +96,7 @@ func (c *natsCluster) start(t testing.TB, i int) {
 // stop ends server i: an in-process one shuts down, a process is killed.
 func (c *natsCluster) stop(i int) {
 	if srv := c.srvs[i]; srv != nil {
-		srv.Shutdown()
-		srv.WaitForShutdown()
+		testkit.StopNATS(srv)
 		c.srvs[i] = nil
 	}
 	if p := c.procs[i]; p != nil {
@@ -168,7 +113,7 @@ func (c *natsCluster) running(i int) bool { return c.srvs[i] != nil || c.procs[i
 func (c *natsCluster) client(t testing.TB, i int) (*natsgo.Conn, jetstream.JetStream, error) {
 	var nc *natsgo.Conn
 	var err error
-	inNetns(t, c.hub.ns, func() {
+	testkit.InNetns(t, c.hub.ns, func() {
 		nc, err = natsgo.Connect(fmt.Sprintf("nats://127.0.0.1:%d", 4222+i), natsgo.MaxReconnects(0), natsgo.Timeout(2*time.Second))
 	})
 	if err != nil {
@@ -186,7 +131,7 @@ func (c *natsCluster) client(t testing.TB, i int) (*natsgo.Conn, jetstream.JetSt
 // (the cluster has a meta leader).
 func (c *natsCluster) waitHealthy(t testing.TB) {
 	t.Helper()
-	eventually(t, 30*time.Second, "NATS cluster healthy", func() bool {
+	testkit.Eventually(t, 30*time.Second, "NATS cluster healthy", func() bool {
 		for i := range clusterSize {
 			if !c.running(i) {
 				continue
@@ -235,7 +180,7 @@ func (c *natsCluster) leader(t testing.TB, stream string) int {
 	if err != nil || info.Cluster == nil {
 		return -1
 	}
-	for i, s := range c.specs {
+	for i, s := range c.nodes {
 		if s.Name == info.Cluster.Leader {
 			return i
 		}
@@ -255,8 +200,8 @@ func (c *natsCluster) urls(n int) string {
 // lead moves the leadership of stream to server i.
 func (c *natsCluster) lead(t testing.TB, stream string, i int) {
 	t.Helper()
-	req, _ := json.Marshal(server.JSApiLeaderStepdownRequest{Placement: &server.Placement{Preferred: c.specs[i].Name}})
-	eventually(t, 20*time.Second, fmt.Sprintf("%s led by nats%d", stream, i+1), func() bool {
+	req, _ := json.Marshal(server.JSApiLeaderStepdownRequest{Placement: &server.Placement{Preferred: c.nodes[i].Name}})
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("%s led by nats%d", stream, i+1), func() bool {
 		if l := c.leader(t, stream); l == i || l < 0 {
 			return l == i
 		}
@@ -270,12 +215,12 @@ func (c *natsCluster) lead(t testing.TB, stream string, i int) {
 	})
 }
 
-// natsServerEnv carries a natsServerSpec to a server process.
+// natsServerEnv carries a testkit.ClusterNode to a server process.
 const natsServerEnv = "LOGJAIL_TEST_NATS_SERVER"
 
 // startNATSServerProcess runs this test binary as a NATS server in ns and
 // waits until it accepts clients.
-func startNATSServerProcess(t testing.TB, ns string, spec natsServerSpec) *exec.Cmd {
+func startNATSServerProcess(t testing.TB, ns string, spec testkit.ClusterNode) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
@@ -321,19 +266,14 @@ func init() {
 	if raw == "" {
 		return
 	}
-	var spec natsServerSpec
+	var spec testkit.ClusterNode
 	if err := json.Unmarshal([]byte(raw), &spec); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	srv, err := server.NewServer(spec.options())
+	srv, err := testkit.RunNATS(spec.Options(), func(start func()) { start() })
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		fmt.Fprintln(os.Stderr, "not ready")
 		os.Exit(1)
 	}
 	fmt.Println("ready")
@@ -366,6 +306,7 @@ var fleetHAReplicas = 3
 // replicas resync and every shared failure is counted exactly once on
 // every node.
 func TestFleetSurvivesNATSServerDeath(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		crash bool
@@ -373,7 +314,10 @@ func TestFleetSurvivesNATSServerDeath(t *testing.T) {
 		{"shutdown", false},
 		{"sigkill", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testFleetSurvivesNATSServerDeath(t, tc.crash) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			testFleetSurvivesNATSServerDeath(t, tc.crash)
+		})
 	}
 }
 
@@ -413,9 +357,9 @@ func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
 	const first = "203.0.113.10"
 	write(0, first, 3)
 	write(1, first, 2)
-	eventually(t, 10*time.Second, "first attacker banned on every node", func() bool { return bannedOn(first, nodes...) })
+	testkit.Eventually(t, 10*time.Second, "first attacker banned on every node", func() bool { return bannedOn(first, nodes...) })
 
-	eventually(t, 20*time.Second, fmt.Sprintf("both streams with %d replicas", fleetHAReplicas), func() bool {
+	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("both streams with %d replicas", fleetHAReplicas), func() bool {
 		for _, stream := range []string{fleetFailuresStreamName, fleetBansStreamName} {
 			info, err := c.streamInfo(t, stream)
 			if err != nil || info.Config.Replicas != fleetHAReplicas || info.Cluster == nil || len(info.Cluster.Replicas) != fleetHAReplicas-1 {
@@ -427,7 +371,7 @@ func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
 
 	// The server leading both streams dies.
 	var dead int
-	eventually(t, 5*time.Second, "a leader of the failures stream", func() bool {
+	testkit.Eventually(t, 5*time.Second, "a leader of the failures stream", func() bool {
 		dead = c.leader(t, fleetFailuresStreamName)
 		return dead >= 0
 	})
@@ -442,7 +386,7 @@ func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
 	write(2, second, 3)
 	write(1, third, 4)
 	write(2, third, 1)
-	eventually(t, 20*time.Second, "bans shared with a server dead", func() bool { return bannedOn(second, nodes...) && bannedOn(third, nodes...) })
+	testkit.Eventually(t, 20*time.Second, "bans shared with a server dead", func() bool { return bannedOn(second, nodes...) && bannedOn(third, nodes...) })
 	t.Logf("bans shared %s after the server died", time.Since(killed).Round(time.Millisecond))
 
 	countedOnce(t, setups, written, "every node counted each other node's failures once, with a server dead")
@@ -453,12 +397,12 @@ func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
 	const fourth = "203.0.113.40"
 	write(1, fourth, 1)
 	write(2, fourth, 4)
-	eventually(t, 10*time.Second, "ban shared after the server came back", func() bool { return bannedOn(fourth, nodes...) })
+	testkit.Eventually(t, 10*time.Second, "ban shared after the server came back", func() bool { return bannedOn(fourth, nodes...) })
 
 	total := countedOnce(t, setups, written, "every node counted each other node's failures once")
 	// The streams hold each failure once, one ban per attacker, and the
 	// restarted server's replicas caught up.
-	eventually(t, 20*time.Second, "the restarted server's replicas caught up", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the restarted server's replicas caught up", func() bool {
 		for stream, want := range map[string]uint64{fleetFailuresStreamName: total, fleetBansStreamName: 4} {
 			info, err := c.streamInfo(t, stream)
 			if err != nil || info.Cluster == nil || info.State.Msgs != want {
@@ -466,11 +410,11 @@ func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
 			}
 			current := false
 			for _, r := range info.Cluster.Replicas {
-				if r.Name == c.specs[dead].Name {
+				if r.Name == c.nodes[dead].Name {
 					current = r.Current && r.Lag == 0
 				}
 			}
-			if info.Cluster.Leader != c.specs[dead].Name && !current {
+			if info.Cluster.Leader != c.nodes[dead].Name && !current {
 				return false
 			}
 		}
@@ -493,7 +437,7 @@ func countedOnce(t testing.TB, setups []*setup, written []uint64, what string) u
 		total += n
 	}
 	start := time.Now()
-	eventually(t, 15*time.Second, what, func() bool {
+	testkit.Eventually(t, 15*time.Second, what, func() bool {
 		for i, s := range setups {
 			st := status(t, s.socket)
 			if st.Filter.Matched != written[i] || st.Filter.Shared != total-written[i] {

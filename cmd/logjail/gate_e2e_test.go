@@ -17,6 +17,7 @@ import (
 	"github.com/logjail/logjail/daemon"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/internal/hostile"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // gateConfig: e2e counts sshd failures and is shared with the fleet;
@@ -152,6 +153,7 @@ func appendRaw(t *testing.T, path string, lines ...string) {
 // attacker sent after them. Then an address added to the host's interface
 // while logjail runs is refused without a reload.
 func TestGateEveryPath(t *testing.T) {
+	t.Parallel()
 	h := newNATSHub(t, 1)
 	g := &gateRun{h: h, node: h.nodes[0], server: "10.77.1.1", self: "10.77.1.2"}
 	g.tokens = hostile.Tokens(g.server)
@@ -168,7 +170,7 @@ func TestGateEveryPath(t *testing.T) {
 		}
 		a := g.attacker()
 		g.s.appendLines(t, time.Now(), failures(a, 2)...)
-		eventually(t, 10*time.Second, "attacker banned from the log", func() bool { return g.banOf(t, "e2e", a) })
+		testkit.Eventually(t, 10*time.Second, "attacker banned from the log", func() bool { return g.banOf(t, "e2e", a) })
 		g.noneBanned(t, "log line")
 		// Every token reached the gate (none was lost on the way).
 		ref := g.refused(t, "e2e")
@@ -219,7 +221,7 @@ func TestGateEveryPath(t *testing.T) {
 		}
 		a := g.attacker()
 		publish(a, 32)
-		eventually(t, 10*time.Second, "attacker adopted from the fleet", func() bool { return g.banOf(t, "e2e", a) })
+		testkit.Eventually(t, 10*time.Second, "attacker adopted from the fleet", func() bool { return g.banOf(t, "e2e", a) })
 		g.noneBanned(t, "fleet")
 	})
 
@@ -230,14 +232,14 @@ func TestGateEveryPath(t *testing.T) {
 		}
 		a := g.attacker()
 		appendRaw(t, g.recidLog, strings.Repeat(fmt.Sprintf("time=%s level=INFO msg=ban pipeline=sshd addr=%s\n", time.Now().Format(time.RFC3339), a), 2))
-		eventually(t, 10*time.Second, "attacker banned by recidive", func() bool { return g.banOf(t, "recidive", a) })
+		testkit.Eventually(t, 10*time.Second, "attacker banned by recidive", func() bool { return g.banOf(t, "recidive", a) })
 		g.noneBanned(t, "recidive")
 		// From the bans source: open bans this host's own address (its
 		// ignoreself is off); recidive, whose ignoreself is on, does not.
 		appendRaw(t, g.openLog, fmt.Sprintf("%s srv %s", time.Now().Format(time.Stamp), failures(g.self, 1)[0]))
-		eventually(t, 10*time.Second, "open bans the host's address", func() bool { return g.banOf(t, "open", g.self) })
+		testkit.Eventually(t, 10*time.Second, "open bans the host's address", func() bool { return g.banOf(t, "open", g.self) })
 		appendRaw(t, g.openLog, fmt.Sprintf("%s srv %s", time.Now().Format(time.Stamp), failures(g.self, 1)[0]))
-		eventually(t, 10*time.Second, "recidive refuses the host's address from the bans source", func() bool {
+		testkit.Eventually(t, 10*time.Second, "recidive refuses the host's address from the bans source", func() bool {
 			return g.refused(t, "recidive")["ignoreself"] > 0
 		})
 		if g.banOf(t, "recidive", g.self) {
@@ -284,7 +286,7 @@ func TestGateEveryPath(t *testing.T) {
 			t.Fatalf("logjail import: %v\n%s", err, out)
 		}
 		g.in = g.s.start(top, g.node)
-		eventually(t, 10*time.Second, "imported attacker restored", func() bool { return g.banOf(t, "e2e", a) })
+		testkit.Eventually(t, 10*time.Second, "imported attacker restored", func() bool { return g.banOf(t, "e2e", a) })
 		g.noneBanned(t, "import")
 		for _, p := range []string{"e2e", "recidive"} {
 			if ref := g.refused(t, p); ref["not_host"] == 0 || ref["nats_server"] == 0 {
@@ -298,9 +300,9 @@ func TestGateEveryPath(t *testing.T) {
 	t.Run("address added at run time", func(t *testing.T) {
 		g.fresh(t)
 		const added = "198.51.100.200"
-		run(t, "ip", "-n", g.node.srv, "addr", "add", added+"/24", "dev", "fn")
+		testkit.Run(t, "ip", "-n", g.node.srv, "addr", "add", added+"/24", "dev", "fn")
 		want := added + " is an address of this host, which pipeline e2e never bans (ignoreself); set ignoreself: false there to ban it"
-		eventually(t, 10*time.Second, "manual ban of the new address refused (ignoreself)", func() bool {
+		testkit.Eventually(t, 10*time.Second, "manual ban of the new address refused (ignoreself)", func() bool {
 			out, err := exec.Command(binary, "ban", "e2e", added, "--socket", g.s.socket).CombinedOutput()
 			if err == nil {
 				// Not seen yet: lifted again, and asked once more.
@@ -317,7 +319,7 @@ func TestGateEveryPath(t *testing.T) {
 		}
 		a := g.attacker()
 		g.s.appendLines(t, time.Now(), failures(a, 2)...)
-		eventually(t, 10*time.Second, "attacker banned after the new address", func() bool { return g.banOf(t, "e2e", a) })
+		testkit.Eventually(t, 10*time.Second, "attacker banned after the new address", func() bool { return g.banOf(t, "e2e", a) })
 		if g.bannedAny(t, added) {
 			t.Errorf("%s, an address of this host since logjail started, was banned", added)
 		}

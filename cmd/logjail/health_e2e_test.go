@@ -8,28 +8,23 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A journald source whose journal does not exist says so everywhere: in
 // validate, in status (text and JSON), in the log; and when the journal
 // appears, it reads it from its start and says that too.
 func TestJournalMissingThenAppears(t *testing.T) {
+	t.Parallel()
 	journalRemote(t)
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-      - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service]}
-    match:
-      filter: sshd
-`, "JDIR", jdir))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", `ingest:
+  - file: {paths: [LOGFILE], poll: 200ms}
+  - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service]}`, sshdFilter), "JDIR", jdir))
 	noJournal := "no journal files in " + jdir
 
 	validate := func() (stdout, stderr string) {
@@ -49,7 +44,7 @@ pipelines:
 	}
 
 	s.start(t, nil)
-	eventually(t, 10*time.Second, "the journald source unavailable", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the journald source unavailable", func() bool {
 		st := status(t, s.socket)
 		return len(st.Sources) == 2 && st.Sources[1].State == "unavailable"
 	})
@@ -68,20 +63,20 @@ pipelines:
 		}
 	}
 	source := regexp.QuoteMeta(`source="journald directory=` + jdir + ` _SYSTEMD_UNIT=ssh.service"`)
-	eventually(t, 5*time.Second, "a WARN line for the unavailable source", logHas(regexp.MustCompile(
+	testkit.Eventually(t, 5*time.Second, "a WARN line for the unavailable source", logHas(regexp.MustCompile(
 		`level=WARN msg="source unavailable; it reads nothing" pipeline=e2e `+source+` state=unavailable reason="`+regexp.QuoteMeta(noJournal)+`"`)))
 
 	// The journal appears: it is read from its start.
 	w := &journalWriter{path: filepath.Join(jdir, "remote.journal")}
 	w.write(t, "ssh.service", failureMessages("198.51.100.7", 3)...)
-	eventually(t, 15*time.Second, "the new journal's failures banned", func() bool {
+	testkit.Eventually(t, 15*time.Second, "the new journal's failures banned", func() bool {
 		return bannedAddrs(t, s.socket)["198.51.100.7"]
 	})
 	st = status(t, s.socket).Sources
 	if st[1].State != "reading" || st[1].Reason != "" || st[1].Read != 3 || st[1].LastEntry == nil {
 		t.Errorf("status after the journal appeared %+v", st[1])
 	}
-	eventually(t, 5*time.Second, "an INFO line for the recovered source", logHas(regexp.MustCompile(
+	testkit.Eventually(t, 5*time.Second, "an INFO line for the recovered source", logHas(regexp.MustCompile(
 		`level=INFO msg="source recovered" pipeline=e2e `+source+` state=reading`)))
 	if _, warn := validate(); warn != "" {
 		t.Errorf("validate with a journal warns: %q", warn)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // installedFail2ban copies the installed /etc/fail2ban to dir/fail2ban.
@@ -31,6 +33,7 @@ func installedFail2ban(t *testing.T, dir string) string {
 // directory; then logjail runs it, reads the journal file, bans, and the
 // recidive pipeline bans the address again from sshd's ban decision.
 func TestImportFail2banRuns(t *testing.T) {
+	t.Parallel()
 	root := t.TempDir()
 	etc, out, elsewhere, jdir := filepath.Join(root, "etc"), filepath.Join(root, "out"), filepath.Join(root, "elsewhere"), filepath.Join(root, "journal")
 	for _, d := range []string{etc, out, elsewhere, jdir} {
@@ -84,7 +87,7 @@ func TestImportFail2banRuns(t *testing.T) {
 	s.warm = func(t testing.TB) { w.write(t, "sshd.service", "Server listening on :: port 22.") }
 	s.start(t, nil)
 	w.write(t, "sshd.service", failureMessages("203.0.113.7", 2)...)
-	eventually(t, 10*time.Second, "sshd and recidive bans", func() bool {
+	testkit.Eventually(t, 10*time.Second, "sshd and recidive bans", func() bool {
 		by := map[string]bool{}
 		for _, b := range banned(t, s.socket) {
 			if b.Addr == "203.0.113.7" {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // journalRemote finds systemd-journal-remote, which writes the real journal
@@ -77,6 +79,7 @@ func bannedAddrs(t *testing.T, socket string) map[string]bool {
 // sshd under systemd logs to the journal only: logjail follows it by unit,
 // and resumes from its cursor after a restart, losing and repeating nothing.
 func TestJournaldPipeline(t *testing.T) {
+	t.Parallel()
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		t.Fatal(err)
@@ -84,23 +87,15 @@ func TestJournaldPipeline(t *testing.T) {
 	w := &journalWriter{path: filepath.Join(jdir, "remote.journal")}
 	w.write(t, "ssh.service", "Server listening on 0.0.0.0 port 22.")
 
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service, "+", _SYSTEMD_UNIT=sshd.service]}
-    match:
-      filter: sshd
-`, "JDIR", jdir))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", `ingest:
+  - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service, "+", _SYSTEMD_UNIT=sshd.service]}`, sshdFilter), "JDIR", jdir))
 	s.warm = func(t testing.TB) { w.write(t, "ssh.service", "Server listening on :: port 22.") }
 	first := s.start(t, nil)
 
 	w.write(t, "ssh.service", failureMessages("198.51.100.7", 3)...)
 	w.write(t, "cron.service", failureMessages("198.51.100.66", 3)...) // not sshd's unit
 	w.write(t, "sshd.service", failureMessages("2001:db8::7", 3)...)
-	eventually(t, 10*time.Second, "journal failures banned", func() bool {
+	testkit.Eventually(t, 10*time.Second, "journal failures banned", func() bool {
 		got := bannedAddrs(t, s.socket)
 		return got["198.51.100.7"] && got["2001:db8::7"]
 	})
@@ -109,14 +104,14 @@ pipelines:
 	}
 	// The entries written while logjail is down are checked for loss, the
 	// old ones for repetition.
-	eventually(t, 5*time.Second, "positions committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	failedBefore := status(t, s.socket).Filter.TotalFailed
 	first.kill()
 	first.cmd.Process.Wait()
 	w.write(t, "ssh.service", failureMessages("198.51.100.9", 3)...)
 
 	s.start(t, nil)
-	eventually(t, 10*time.Second, "entries written while stopped are read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "entries written while stopped are read", func() bool {
 		return bannedAddrs(t, s.socket)["198.51.100.9"]
 	})
 	st := status(t, s.socket)

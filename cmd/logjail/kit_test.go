@@ -13,6 +13,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The real-software kit: what the tests that run third-party daemons
@@ -122,7 +124,7 @@ func killNetnsProcs(ns string) {
 // failing at once when the daemon exits.
 func (p *thirdParty) waitFile(t testing.TB, path string) {
 	t.Helper()
-	eventually(t, 10*time.Second, p.name+" made "+path, func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		select {
 		case <-p.exited:
 			b, _ := os.ReadFile(p.log)
@@ -130,7 +132,7 @@ func (p *thirdParty) waitFile(t testing.TB, path string) {
 		default:
 		}
 		_, err := os.Stat(path)
-		return err == nil
+		return err
 	})
 }
 
@@ -140,7 +142,7 @@ func (p *thirdParty) waitFile(t testing.TB, path string) {
 func dial(t testing.TB, ns, local, remote string, port int) string {
 	t.Helper()
 	got := ""
-	inNetns(t, ns, func() {
+	testkit.InNetns(t, ns, func() {
 		d := net.Dialer{Timeout: 700 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
 		c, err := d.Dial("tcp", net.JoinHostPort(remote, fmt.Sprint(port)))
 		if err != nil {
@@ -195,7 +197,7 @@ func (s *setup) caughtUp(t testing.TB, line string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "logjail read up to the sentinel line in "+s.logFile, func() bool {
+	testkit.Eventually(t, 10*time.Second, "logjail read up to the sentinel line in "+s.logFile, func() bool {
 		return status(t, s.socket).Filter.IgnoredAddress > before
 	})
 }
@@ -248,14 +250,15 @@ func (tn *testNet) bannedIn(t testing.TB, set, addr string) bool {
 // the pipeline's status (what was read, matched and counted).
 func (tn *testNet) waitBanned(t testing.TB, s *setup, set, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !tn.bannedIn(t, set, addr) {
-		if time.Now().After(deadline) {
-			out, _ := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).CombinedOutput()
-			t.Fatalf("after 10s %s is not in %s; logjail status e2e:\n%s", addr, set, out)
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		if tn.bannedIn(t, set, addr) {
+			return nil
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return testkit.Lazy(func() string {
+			out, _ := exec.Command(binary, "status", "e2e", "--json", "--socket", s.socket).CombinedOutput()
+			return fmt.Sprintf("%s is not in %s; logjail status e2e:\n%s", addr, set, out)
+		})
+	})
 }
 
 // keepRecord saves data as testdata/records/name when the records are

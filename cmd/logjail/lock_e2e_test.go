@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // squat runs a process as nobody in namespace ns that binds the abstract
@@ -51,7 +53,8 @@ func squat(t *testing.T, ns, name string, listen bool) {
 // (root) still starts and bans, and the lock file in its runtime directory
 // still keeps a second logjail off the table.
 func TestTableLockSquatter(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	for _, tc := range []struct {
 		name   string
 		listen bool
@@ -60,6 +63,7 @@ func TestTableLockSquatter(t *testing.T) {
 		{"bound only", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			squat(t, tn.srv, "logjail/table/logjail", tc.listen)
 			s := newSetup(t, restartConfig)
@@ -88,7 +92,8 @@ func TestTableLockSquatter(t *testing.T) {
 // Two logjails in two network namespaces own a table each, with their
 // sockets (and so their lock files) in one directory.
 func TestTableLockPerNamespace(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	dir := t.TempDir()
 	for i, addr := range []string{"192.0.2.2", "192.0.2.4"} {
 		tn := newTestNet(t)
@@ -105,7 +110,8 @@ func TestTableLockPerNamespace(t *testing.T) {
 // A runtime directory others can write in is refused: whoever can replace
 // the lock file could run a second logjail on the table.
 func TestTableLockRunDirChecked(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	s := newSetup(t, restartConfig)
 	run := filepath.Join(s.dir, "run")

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce/mail/mailtest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The mail enforcer in the real binary: logjail runs in the srv namespace
@@ -21,7 +22,8 @@ import (
 // sharing one mail configuration makes one mail (or very few), not one
 // each; SIGTERM sends a mail still waiting for its batch window.
 func TestMailEnforcer(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	sink := startMailSink(t, tn.srv)
@@ -63,7 +65,7 @@ pipelines:
 	}
 	in := s.start(t, tn)
 	// The second pipeline's source reads too before anything is written.
-	eventually(t, 20*time.Second, "e2e2's file source did not start reading", func() bool {
+	testkit.Eventually(t, 20*time.Second, "e2e2's file source did not start reading", func() bool {
 		appendTo(t, logFile2, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
 		return sourceRead(s.socket, "e2e2") > 0
 	})
@@ -71,14 +73,14 @@ pipelines:
 	// One attacker: banned in nftables, and one mail with the address, its
 	// whois record and the log lines.
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
+	testkit.Eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
 		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.2")]
 		return ok
 	})
 	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
 		t.Errorf("banned 192.0.2.2 still connects")
 	}
-	eventually(t, 30*time.Second, "the ban of 192.0.2.2 mailed", func() bool { return sink.Count() >= 1 })
+	testkit.Eventually(t, 30*time.Second, "the ban of 192.0.2.2 mailed", func() bool { return sink.Count() >= 1 })
 	time.Sleep(3 * time.Second) // a batch window more: nothing else comes
 	msgs := sink.Messages()
 	if len(msgs) != 1 {
@@ -125,7 +127,7 @@ pipelines:
 	}
 	s.appendLines(t, time.Now(), lines1...)
 	appendTo(t, logFile2, time.Now(), lines2...)
-	eventually(t, 20*time.Second, "30 attackers banned", func() bool { return len(banned(t, s.socket)) == 31 })
+	waitBanCount(t, 20*time.Second, s.socket, 31)
 	mailedAll := func() bool {
 		var all strings.Builder
 		for _, r := range sink.Messages()[1:] {
@@ -138,7 +140,7 @@ pipelines:
 		}
 		return true
 	}
-	eventually(t, 60*time.Second, "every attacker of the burst mailed", mailedAll)
+	testkit.Eventually(t, 60*time.Second, "every attacker of the burst mailed", mailedAll)
 	time.Sleep(3 * time.Second)
 	burst := sink.Messages()[1:]
 	if len(burst) > 3 {
@@ -164,7 +166,7 @@ pipelines:
 	writeConfig(t, s.config, strings.NewReplacer("LOGFILE", s.logFile).Replace(config("1h")))
 	in = s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("192.0.2.4", 3)...)
-	eventually(t, 10*time.Second, "192.0.2.4 in e2e-v4", func() bool {
+	testkit.Eventually(t, 10*time.Second, "192.0.2.4 in e2e-v4", func() bool {
 		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.4")]
 		return ok
 	})
@@ -193,7 +195,7 @@ func stopInstance(t *testing.T, in *instance) {
 		t.Fatal(err)
 	}
 	// start's goroutine reaps it; then the pid is gone.
-	eventually(t, 30*time.Second, "logjail exits on SIGTERM", func() bool {
+	testkit.Eventually(t, 30*time.Second, "logjail exits on SIGTERM", func() bool {
 		return syscall.Kill(pid, 0) == syscall.ESRCH
 	})
 }
@@ -227,7 +229,7 @@ func parseMail(t *testing.T, data []byte) mailtest.Parsed {
 func listenIn(t *testing.T, ns string) net.Listener {
 	t.Helper()
 	var l net.Listener
-	inNetns(t, ns, func() {
+	testkit.InNetns(t, ns, func() {
 		var err error
 		if l, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,27 +11,21 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // startNATS runs an in-process nats-server with JetStream on loopback.
 func startNATS(t *testing.T) (*server.Server, string) {
-	t.Helper()
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv, fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
+	srv := testkit.NATS(t, &server.Options{Host: "127.0.0.1", JetStream: true, StoreDir: t.TempDir()})
+	return srv, testkit.NATSURL(srv)
 }
 
 // Logs arrive on NATS subjects: raw lines on a core subject, JSON envelopes
 // and a Fluent Bit batch through a JetStream durable consumer. A logjail that is down while lines
 // are published reads them all when it returns.
 func TestNATSPipeline(t *testing.T) {
+	t.Parallel()
 	srv, url := startNATS(t)
 	nc, err := natsgo.Connect(url)
 	if err != nil {
@@ -48,17 +41,9 @@ func TestNATSPipeline(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - nats: {url: "URL", subject: "raw.sshd"}
-      - nats: {url: "URL", subject: "logs.sshd", jetstream: {stream: LOGS, durable: logjail-sshd}}
-    match:
-      filter: sshd
-`, "URL", url))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", `ingest:
+  - nats: {url: "URL", subject: "raw.sshd"}
+  - nats: {url: "URL", subject: "logs.sshd", jetstream: {stream: LOGS, durable: logjail-sshd}}`, sshdFilter), "URL", url))
 	s.warm = func(t testing.TB) {
 		nc.Publish("raw.sshd", []byte("Nov 25 07:00:00 h sshd[1]: Server listening on 0.0.0.0 port 22."))
 		nc.Flush()
@@ -96,26 +81,26 @@ pipelines:
 	if _, err := js.Publish(ctx, "logs.sshd", batchJSON); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "NATS failures banned", func() bool {
+	testkit.Eventually(t, 10*time.Second, "NATS failures banned", func() bool {
 		got := bannedAddrs(t, s.socket)
 		return got["198.51.100.7"] && got["2001:db8::7"] && got["203.0.113.5"]
 	})
 
 	// Down while the appliance keeps publishing: JetStream keeps the lines.
-	eventually(t, 5*time.Second, "committed", func() bool { return status(t, s.socket).Uncommitted == 0 })
+	waitCommitted(t, 5*time.Second, s.socket)
 	first.kill()
 	first.cmd.Process.Wait()
 	// Until the server has seen the dead connection go, a pull request of
 	// the killed logjail could still take messages (they would come back
 	// only after the ack wait); a crash is noticed, then publishing goes on.
-	eventually(t, 10*time.Second, "the killed logjail's connections gone", func() bool { return srv.NumClients() == 1 })
+	testkit.Eventually(t, 10*time.Second, "the killed logjail's connections gone", func() bool { return srv.NumClients() == 1 })
 	for i := range 3 {
 		if _, err := js.Publish(ctx, "logs.sshd", envelope("198.51.100.9", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.start(t, nil)
-	eventually(t, 10*time.Second, "lines published while down are read", func() bool {
+	testkit.Eventually(t, 10*time.Second, "lines published while down are read", func() bool {
 		return bannedAddrs(t, s.socket)["198.51.100.9"]
 	})
 	st := status(t, s.socket)

@@ -7,11 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A logjail built without cgo cannot read the journal: it says so when the
 // configuration is loaded, and the other pipelines still run.
 func TestWithoutCgoJournaldPipelineOnlyStops(t *testing.T) {
+	t.Parallel()
 	nocgo := filepath.Join(t.TempDir(), "logjail-nocgo")
 	build := exec.Command("go", "build", "-o", nocgo, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -37,12 +40,10 @@ pipelines:
 		t.Fatalf("validate: want OK with a warning about cgo, got %v:\n%s", err, out)
 	}
 
-	saved := binary
-	binary = nocgo
-	defer func() { binary = saved }()
+	s.bin = nocgo
 	s.start(t, nil)
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
-	eventually(t, 10*time.Second, "the file pipeline bans", func() bool { return bannedAddrs(t, s.socket)["198.51.100.7"] })
+	testkit.Eventually(t, 10*time.Second, "the file pipeline bans", func() bool { return bannedAddrs(t, s.socket)["198.51.100.7"] })
 	out, err = exec.Command(nocgo, "status", "--socket", s.socket).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Pipeline journal is not running") || !strings.Contains(string(out), "built without cgo") {
 		t.Fatalf("status: %v\n%s", err, out)

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // Journal files written by systemd-journal-remote, read by logjail in the
@@ -13,7 +15,8 @@ import (
 // before it looks it up, and relays drop it), laid out as "srv sshd[PID]:"
 // and "srv sshd:".
 func TestRealJournalRemote(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	jdir := filepath.Join(t.TempDir(), "journal")
 	if err := os.MkdirAll(jdir, 0o755); err != nil {
 		t.Fatal(err)
@@ -24,19 +27,8 @@ func TestRealJournalRemote(t *testing.T) {
 
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
-	s := newSetup(t, strings.ReplaceAll(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service]}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`, "JDIR", jdir))
+	s := newSetup(t, strings.ReplaceAll(e2ePipeline("maxretry: 3", "bantime: 1h", `ingest:
+  - journald: {directory: JDIR, match: [_SYSTEMD_UNIT=ssh.service]}`, sshdFilter, nftables2222), "JDIR", jdir))
 	s.warm = func(t testing.TB) { withPID.write(t, "ssh.service", "Server listening on :: port 22.") }
 	s.start(t, tn)
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // Debian's nats-server, started by hand with its own configuration file in
@@ -16,7 +18,8 @@ import (
 // messages in the JSON shape it produces, logjail subscribes with the
 // shipped sshd filter. Each accepted shape must ban.
 func TestRealNATSServerEnvelopes(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"nats-server": "nats-server"})
 	const attacker, bystander = "192.0.2.2", "192.0.2.4"
 	for _, tc := range []struct {
@@ -65,6 +68,7 @@ func TestRealNATSServerEnvelopes(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			tn.listen(t, 2222)
 			dir := t.TempDir()
@@ -74,8 +78,8 @@ func TestRealNATSServerEnvelopes(t *testing.T) {
 			srv := startThirdParty(t, tn.srv, dir, "nats-server", tools["nats-server"], "-c", filepath.Join(dir, "nats-server.conf"))
 			srv.waitFile(t, filepath.Join(dir, "nats-server.pid"))
 			var nc *natsgo.Conn
-			eventually(t, 10*time.Second, "the shipper connects to nats-server", func() bool {
-				inNetns(t, tn.peer, func() {
+			testkit.Eventually(t, 10*time.Second, "the shipper connects to nats-server", func() bool {
+				testkit.InNetns(t, tn.peer, func() {
 					nc, _ = natsgo.Connect("nats://192.0.2.1:4222", natsgo.UserInfo("shipper", "shipper-secret"), natsgo.MaxReconnects(0))
 				})
 				return nc != nil
@@ -122,7 +126,7 @@ pipelines:
 				publish(t, tc.record(time.Now(), 1, "Server listening on 0.0.0.0 port 22."))
 			}
 			s.start(t, tn)
-			eventually(t, 10*time.Second, "the layout pipeline reads", func() bool {
+			testkit.Eventually(t, 10*time.Second, "the layout pipeline reads", func() bool {
 				s.warm(t)
 				return sourceRead(s.socket, "layout") > 0
 			})
@@ -130,7 +134,7 @@ pipelines:
 				publish(t, tc.record(time.Now(), 4001+i, fmt.Sprintf("Failed password for root from %s port %d ssh2", attacker, 40000+i)))
 			}
 			tn.waitBanned(t, s, "e2e-v4", attacker)
-			eventually(t, 5*time.Second, "the record laid out as \"web1 sshd[PID]: MSG\" (pipeline layout bans)", func() bool {
+			testkit.Eventually(t, 5*time.Second, "the record laid out as \"web1 sshd[PID]: MSG\" (pipeline layout bans)", func() bool {
 				for _, b := range banned(t, s.socket) {
 					if b.Pipeline == "layout" && b.Addr == attacker {
 						return true

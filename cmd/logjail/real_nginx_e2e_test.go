@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // nginx with auth_basic in the srv namespace; logjail reads its error log
@@ -18,24 +20,14 @@ import (
 // send their first request without credentials, which is no failure; wrong
 // passwords and unknown users are, and ban after maxretry.
 func TestRealNginxAuthBasic(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"nginx": "nginx-light", "htpasswd": "apache2-utils"})
 	const attacker, user = "192.0.2.2", "192.0.2.4"
 	tn := newTestNet(t)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: nginx-http-auth
-    ignoreip: [192.0.2.250]
-    enforce:
-      - nftables: {ports: [80]}
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, `match:
+  filter: nginx-http-auth`, "ignoreip: [192.0.2.250]", `enforce:
+  - nftables: {ports: [80]}`))
 	dir := t.TempDir()
 	// A warm-up line that nginx-http-auth reads but does not count.
 	s.warm = func(t testing.TB) {
@@ -129,7 +121,7 @@ func httpGet(t *testing.T, tn *testNet, from, user, password string) (int, error
 	t.Helper()
 	var c net.Conn
 	var err error
-	inNetns(t, tn.peer, func() {
+	testkit.InNetns(t, tn.peer, func() {
 		d := net.Dialer{Timeout: 700 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 		c, err = d.Dial("tcp", "192.0.2.1:80")
 	})

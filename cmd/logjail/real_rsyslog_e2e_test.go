@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // rsyslog on an appliance (the peer namespace) forwards to logjail's syslog
@@ -18,7 +20,8 @@ import (
 // templates. Programs on the appliance log through rsyslog's socket with
 // util-linux's logger, as sshd would through /dev/log.
 func TestRealRsyslogForwarding(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"rsyslogd": "rsyslog", "logger": "util-linux"})
 	const attacker, bystander = "192.0.2.3", "192.0.2.4"
 	for _, tc := range []struct {
@@ -31,6 +34,7 @@ func TestRealRsyslogForwarding(t *testing.T) {
 		{name: "tls-rfc5424", conf: "forward-tls-5424.conf.tmpl", listen: "tls://192.0.2.1:6514", tls: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			tn.listen(t, 2222)
 			dir := t.TempDir()
@@ -43,19 +47,8 @@ func TestRealRsyslogForwarding(t *testing.T) {
 				vars["CA"], vars["Cert"], vars["Key"], vars["ServerName"] = c.ca, c.clientCert, c.clientKey, "logjail.test"
 				tlsConf = fmt.Sprintf(", tls: {cert: %s, key: %s, client_ca: %s, require_client_cert: true}", c.serverCert, c.serverKey, c.ca)
 			}
-			s := newSetup(t, fmt.Sprintf(`
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    bantime: 1h
-    ingest:
-      - syslog: {listen: "%s", allow: [192.0.2.0/24]%s}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {ports: [2222]}
-`, tc.listen, tlsConf))
+			s := newSetup(t, fmt.Sprintf(e2ePipeline("maxretry: 3", "bantime: 1h", `ingest:
+  - syslog: {listen: "%s", allow: [192.0.2.0/24]%s}`, sshdFilter, nftables2222), tc.listen, tlsConf))
 
 			render(t, filepath.Join("rsyslog", tc.conf), filepath.Join(dir, "rsyslog.conf"), vars)
 			rsyslogd := startThirdParty(t, tn.peer, dir, "rsyslogd", tools["rsyslogd"], "-n",
@@ -115,7 +108,8 @@ var updateRecords = os.Getenv("LOGJAIL_UPDATE_RECORDS") == "1"
 // with testdata/records/ (times and the host name masked), so the fixtures
 // stay what the installed rsyslog really sends.
 func TestRealRsyslogRecords(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{"rsyslogd": "rsyslog", "logger": "util-linux"})
 	const msg = "Failed password for root from 192.0.2.3 port 1234 ssh2"
 	for _, tc := range []struct {
@@ -126,10 +120,11 @@ func TestRealRsyslogRecords(t *testing.T) {
 		{"rsyslog-tcp-octet-counted-rfc5424", "forward-tcp-octet-5424.conf.tmpl", "tcp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			dir := t.TempDir()
 			records := make(chan []byte, 1)
-			inNetns(t, tn.srv, func() { captureSyslog(t, tc.network, "192.0.2.1:5514", msg, records) })
+			testkit.InNetns(t, tn.srv, func() { captureSyslog(t, tc.network, "192.0.2.1:5514", msg, records) })
 			render(t, filepath.Join("rsyslog", tc.conf), filepath.Join(dir, "rsyslog.conf"), map[string]any{
 				"Dir": dir, "Socket": filepath.Join(dir, "log.sock"), "Target": "192.0.2.1", "Port": 5514,
 			})

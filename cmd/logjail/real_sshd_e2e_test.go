@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // OpenSSH's sshd, as it runs on a Debian host: in the srv namespace, logging
@@ -22,21 +24,8 @@ const sshdMaxretry = 5
 // keyOnlyClient is the address sshd allows no password from.
 const keyOnlyClient = "192.0.2.3"
 
-const sshdConfig = `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 5 # sshdMaxretry
-    findtime: 10m
-    bantime: 1h
-    ingest:
-      - file: {paths: [LOGFILE], poll: 200ms}
-    match:
-      filter: sshd
-    ignoreip: [192.0.2.250]
-    enforce:
-      - nftables: {ports: [22]}
-`
+var sshdConfig = e2ePipeline("maxretry: 5 # sshdMaxretry", "findtime: 10m", "bantime: 1h", fileSource, sshdFilter, "ignoreip: [192.0.2.250]", `enforce:
+  - nftables: {ports: [22]}`)
 
 // sshdSentinel is a failure of sentinelAddr as it reads in auth.log.
 func sshdSentinel() string {
@@ -56,7 +45,7 @@ type sshHost struct {
 // that file and sshd on 192.0.2.1:22.
 func startSSHHost(t *testing.T) *sshHost {
 	t.Helper()
-	needRoot(t)
+	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{
 		"sshd": "openssh-server", "ssh": "openssh-client", "ssh-keygen": "openssh-client",
 		"sshpass": "sshpass", "rsyslogd": "rsyslog", "unshare": "util-linux",
@@ -105,7 +94,7 @@ func startSSHHost(t *testing.T) *sshHost {
 	// A ban leaves the attacker's open connections hanging in sshd.
 	t.Cleanup(func() { killNetnsProcs(h.tn.srv) })
 	// sshd's start-up line proves it reaches /dev/log.
-	eventually(t, 10*time.Second, "sshd logs through /dev/log into "+h.s.logFile, func() bool {
+	testkit.Eventually(t, 10*time.Second, "sshd logs through /dev/log into "+h.s.logFile, func() bool {
 		return linesWith(t, h.s.logFile, "sshd[", "Server listening on 192.0.2.1 port 22") > 0
 	})
 	return h
@@ -178,13 +167,14 @@ func (h *sshHost) sshBanner(t *testing.T, local string) bool {
 // exactly maxretry connections, not before; then its connections to sshd
 // are dropped while another address still reaches it.
 func TestRealSSHDPasswordGuessing(t *testing.T) {
+	t.Parallel()
 	h := startSSHHost(t)
 	attacker, bystander := "192.0.2.2", "192.0.2.4"
 
 	h.failPassword(t, attacker, sshdMaxretry-1)
 	// A ban drops the packets of connections still open, whose closing
 	// lines then never come.
-	eventually(t, 20*time.Second, "sshd logged the end of every connection", func() bool {
+	testkit.Eventually(t, 20*time.Second, "sshd logged the end of every connection", func() bool {
 		return linesWith(t, h.s.logFile, "Connection closed by authenticating user root "+attacker) == sshdMaxretry-1 ||
 			h.tn.bannedIn(t, "e2e-v4", attacker)
 	})
@@ -215,6 +205,7 @@ func TestRealSSHDPasswordGuessing(t *testing.T) {
 // normal mode does not count it either. More than maxretry connections ban
 // nobody.
 func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
+	t.Parallel()
 	h := startSSHHost(t)
 	client := keyOnlyClient
 	const tries = sshdMaxretry + 2
@@ -232,7 +223,7 @@ func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
 			t.Fatalf("ssh with a wrong key: want Permission denied, got:\n%s", out)
 		}
 	}
-	eventually(t, 20*time.Second, "sshd logged the closing of every connection", func() bool {
+	testkit.Eventually(t, 20*time.Second, "sshd logged the closing of every connection", func() bool {
 		return linesWith(t, h.s.logFile, "Connection closed by authenticating user root "+client) == tries
 	})
 	h.s.caughtUp(t, sshdSentinel())

@@ -8,11 +8,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The recidive example: logjail reads its own log, and an address banned
 // three times by another pipeline is banned by the recidive pipeline.
 func TestRecidivePipeline(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, "")
 	daemonLog := filepath.Join(s.dir, "daemon.log")
 	writeConfig(t, s.config, strings.NewReplacer("LOGFILE", s.logFile, "DAEMONLOG", daemonLog).Replace(`
@@ -38,7 +41,7 @@ pipelines:
 			t.Fatalf("logjail ban: %v\n%s", err, out)
 		}
 	}
-	eventually(t, 10*time.Second, "recidive ban", func() bool {
+	testkit.Eventually(t, 10*time.Second, "recidive ban", func() bool {
 		for _, b := range banned(t, s.socket) {
 			if b.Pipeline == "recidive" && b.Addr == "203.0.113.77" {
 				return true
@@ -58,6 +61,7 @@ func writeConfig(t *testing.T, path, text string) {
 // The recidive example as shipped: a bans source follows the other
 // pipelines' decisions inside logjail, no log read again.
 func TestRecidiveFromBansSource(t *testing.T) {
+	t.Parallel()
 	s := newSetup(t, `
 pipelines:
   e2e:
@@ -80,7 +84,7 @@ pipelines:
 	// Banned three times by e2e (each ban lasts a second), from the log.
 	for round := range 3 {
 		s.appendLines(t, time.Now(), failures("2001:db8::77", 2)...)
-		eventually(t, 10*time.Second, fmt.Sprintf("ban %d", round+1), func() bool {
+		testkit.Eventually(t, 10*time.Second, fmt.Sprintf("ban %d", round+1), func() bool {
 			for _, b := range banned(t, s.socket) {
 				if b.Pipeline == "e2e" {
 					return true
@@ -88,7 +92,7 @@ pipelines:
 			}
 			return false
 		})
-		eventually(t, 10*time.Second, "ban expired", func() bool {
+		testkit.Eventually(t, 10*time.Second, "ban expired", func() bool {
 			for _, b := range banned(t, s.socket) {
 				if b.Pipeline == "e2e" {
 					return false
@@ -97,7 +101,7 @@ pipelines:
 			return true
 		})
 	}
-	eventually(t, 10*time.Second, "recidive ban", func() bool {
+	testkit.Eventually(t, 10*time.Second, "recidive ban", func() bool {
 		for _, b := range banned(t, s.socket) {
 			if b.Pipeline == "recidive" && b.Addr == "2001:db8::77" && b.RemainingS > 6*24*3600 {
 				return true

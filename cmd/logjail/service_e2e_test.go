@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The systemd unit (systemd/logjail.service) runs logjail as an unprivileged
@@ -194,11 +196,18 @@ func needTool(t *testing.T, name, pkg string) string {
 	return ""
 }
 
+// serviceUserMu lets one test at a time have the service user: a test
+// that created it removes it at its end, under another that runs as it.
+var serviceUserMu sync.Mutex
+
 // serviceUser returns the uid and gid of the unit's User=, creating it as
 // the README says (useradd --system) when the host has none, and removing
-// it afterwards if the test created it.
+// it afterwards if the test created it. The test has the user to itself
+// until it ends (serviceUserMu).
 func serviceUser(t *testing.T, u unit) (uid, gid int) {
 	t.Helper()
+	serviceUserMu.Lock()
+	t.Cleanup(serviceUserMu.Unlock) // after the userdel below
 	acct, err := user.Lookup(u.user)
 	if err != nil {
 		useradd := needTool(t, "useradd", "passwd")
@@ -345,6 +354,7 @@ func procStatus(t *testing.T, pid int) map[string]string {
 // TestServiceUnitVerify checks the unit with systemd's own parser: any
 // unknown key or bad value is a warning there, so the output must be empty.
 func TestServiceUnitVerify(t *testing.T) {
+	t.Parallel()
 	analyze := needTool(t, "systemd-analyze", "systemd")
 	u := readUnit(t)
 	if !strings.HasPrefix(u.execStart, "/usr/local/bin/logjail run ") {
@@ -382,7 +392,8 @@ func TestServiceUnitVerify(t *testing.T) {
 // capabilities: it reads a root-only log, bans in nftables, and keeps its
 // state and socket as that user.
 func TestServiceUnprivileged(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	needTool(t, "setpriv", "util-linux")
 	u := readUnit(t)
 	uid, gid := serviceUser(t, u)
@@ -418,7 +429,7 @@ func TestServiceUnprivileged(t *testing.T) {
 		}
 	})
 	read := func() uint64 { return sourceRead(s.socket, "e2e") }
-	eventually(t, 20*time.Second, "logjail's file source did not read the root-only log", func() bool {
+	testkit.Eventually(t, 20*time.Second, "logjail's file source did not read the root-only log", func() bool {
 		select {
 		case err := <-exited:
 			t.Fatalf("logjail exited during start-up: %v", err)
@@ -460,7 +471,7 @@ func TestServiceUnprivileged(t *testing.T) {
 
 	// Failures in the root-only log ban through nftables.
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
+	testkit.Eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
 		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.2")]
 		return ok
 	})
@@ -508,7 +519,8 @@ func TestServiceUnprivileged(t *testing.T) {
 // logjail must stop with an error naming nftables and the missing
 // permission, not crash or hang.
 func TestServiceWithoutNetAdmin(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	needTool(t, "setpriv", "util-linux")
 	u := readUnit(t)
 	if !slices.Contains(u.ambient, "CAP_NET_ADMIN") {

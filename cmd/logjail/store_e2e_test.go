@@ -15,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A damaged state store stops logjail at start, before it touches the
@@ -24,7 +25,8 @@ import (
 // TestCorruptStoreRefused; this is a representative subset with the real
 // binary and nftables.)
 func TestDamagedStoreLeavesKernelBans(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	const page = 4096
 	highWater := func(b []byte) int {
 		return page * int(max(binenc.LittleEndian.Uint64(b[56:]), binenc.LittleEndian.Uint64(b[page+56:])))
@@ -76,11 +78,12 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 		}), []string{"192.0.2.2", "192.0.2.9"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			tn := newTestNet(t)
 			s := newSetup(t, restartConfig)
 			first := s.start(t, tn)
 			s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-			eventually(t, 10*time.Second, "192.0.2.2 banned", func() bool { return len(banned(t, s.socket)) == 1 })
+			waitBanCount(t, 10*time.Second, s.socket, 1)
 			if out, err := exec.Command(binary, "ban", "e2e", "192.0.2.9", "--socket", s.socket).CombinedOutput(); err != nil {
 				t.Fatalf("logjail ban: %v\n%s", err, out)
 			}
@@ -142,7 +145,7 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 				t.Errorf("after salvage, banned %v, want %v", got, tc.kept)
 			}
 			for _, a := range tc.kept {
-				eventually(t, 5*time.Second, a+" in the set after salvage", func() bool {
+				testkit.Eventually(t, 5*time.Second, a+" in the set after salvage", func() bool {
 					_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr(a)]
 					return ok
 				})
@@ -156,16 +159,9 @@ func TestDamagedStoreLeavesKernelBans(t *testing.T) {
 // on, refuses further writes, logs it and shows it in its status. Runs
 // without privileges, in dry-run mode.
 func TestBrokenStoreKeepsDaemonRunning(t *testing.T) {
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 2
-    ingest:
-      - file: {paths: [LOGFILE], poll: 100ms}
-    match:
-      filter: sshd
-`)
+	t.Parallel()
+	s := newSetup(t, e2ePipeline("maxretry: 2", `ingest:
+  - file: {paths: [LOGFILE], poll: 100ms}`, sshdFilter))
 	inst := s.start(t, nil)
 	path := filepath.Join(s.stateDir, "dry-run", "logjail.db")
 	b, err := os.ReadFile(path)
@@ -185,7 +181,7 @@ pipelines:
 	f.Close()
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
 	var st daemon.Status
-	eventually(t, 10*time.Second, "status shows the broken store", func() bool {
+	testkit.Eventually(t, 10*time.Second, "status shows the broken store", func() bool {
 		out, err := exec.Command(binary, "status", "--json", "--socket", s.socket).Output()
 		if err != nil {
 			t.Fatalf("logjail status: %v (did logjail die?)", err)
@@ -201,7 +197,7 @@ pipelines:
 	if inst.cmd.ProcessState != nil {
 		t.Fatal("logjail exited")
 	}
-	eventually(t, 5*time.Second, "the broken store logged", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the broken store logged", func() bool {
 		return linesWith(t, inst.log.Name(), "state store broken") == 1
 	})
 }

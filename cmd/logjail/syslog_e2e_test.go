@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 func needLogger(t *testing.T) {
@@ -25,22 +27,14 @@ func needLogger(t *testing.T) {
 // UDP and TCP; logjail bans the addresses they name in nftables. A forged
 // message from a sender outside `allow` bans nobody.
 func TestSyslogPipeline(t *testing.T) {
-	needRoot(t)
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
 	needLogger(t)
 	tn := newTestNet(t)
-	s := newSetup(t, `
-pipelines:
-  e2e:
-    enabled: true
-    maxretry: 3
-    ingest:
-      - syslog: {listen: "udp://192.0.2.1:5514", allow: [192.0.2.2/32]}
-      - syslog: {listen: "tcp://192.0.2.1:5514", allow: [192.0.2.2/32]}
-    match:
-      filter: sshd
-    enforce:
-      - nftables: {}
-`)
+	s := newSetup(t, e2ePipeline("maxretry: 3", `ingest:
+  - syslog: {listen: "udp://192.0.2.1:5514", allow: [192.0.2.2/32]}
+  - syslog: {listen: "tcp://192.0.2.1:5514", allow: [192.0.2.2/32]}`, sshdFilter, `enforce:
+  - nftables: {}`))
 	send := func(t testing.TB, proto string, msg string) {
 		t.Helper()
 		args := []string{"netns", "exec", tn.peer, "logger", "-n", "192.0.2.1", "-P", "5514", "-t", "sshd", "--id=4242", "--rfc5424"}
@@ -62,7 +56,7 @@ pipelines:
 		send(t, "tcp", fmt.Sprintf("Failed password for invalid user admin from 2001:db8:99::5 port %d ssh2", 40000+i))
 	}
 	// A sender outside allow (192.0.2.4) forges failures for 203.0.113.99.
-	inNetns(t, tn.peer, func() {
+	testkit.InNetns(t, tn.peer, func() {
 		c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("192.0.2.4")}, &net.UDPAddr{IP: net.ParseIP("192.0.2.1"), Port: 5514})
 		if err != nil {
 			t.Fatal(err)
@@ -73,7 +67,7 @@ pipelines:
 		}
 	})
 
-	eventually(t, 10*time.Second, "syslog failures banned in nftables", func() bool {
+	testkit.Eventually(t, 10*time.Second, "syslog failures banned in nftables", func() bool {
 		_, v4 := tn.elements(t, "e2e-v4")[netip.MustParseAddr("203.0.113.50")]
 		_, v6 := tn.elements(t, "e2e-v6")[netip.MustParseAddr("2001:db8:99::5")]
 		return v4 && v6

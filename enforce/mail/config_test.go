@@ -15,18 +15,13 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest/keyerr"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "ca.txt")
-	if err := os.WriteFile(notPEM, []byte("hello"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	emptyPW := filepath.Join(dir, "empty")
-	if err := os.WriteFile(emptyPW, nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	notPEM := testkit.WriteFile(t, dir, "ca.txt", "hello")
+	emptyPW := testkit.WriteFile(t, dir, "empty", "")
 	ok := func(f func(*Config)) Config {
 		c := Config{To: []string{"root@example.org"}, From: "logjail@example.org", SMTP: SMTP{Addr: "mail.example.org:587"}}
 		f(&c)
@@ -150,7 +145,7 @@ func TestSendmail(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7", ".", "Failed password"))
-	eventually(t, "sendmail's input", func() bool { return m.Stats().Sent == 1 })
+	testkit.Eventually(t, waitLimit, "sendmail's input", func() bool { return m.Stats().Sent == 1 })
 	a, err := os.ReadFile(args)
 	if err != nil || string(a) != "-t -oi\n" {
 		t.Errorf("args %q %v", a, err)
@@ -191,7 +186,7 @@ func TestSendmailFailure(t *testing.T) {
 	}
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	eventually(t, "giving up", func() bool { return m.Stats().Dropped == 1 })
+	testkit.Eventually(t, waitLimit, "giving up", func() bool { return m.Stats().Dropped == 1 })
 	if s := m.Stats(); s.Failed != permanentTries || s.Sent != 0 || s.Queued != 0 || !strings.Contains(s.LastError, "exit status 67: sendmail: fatal: no such user") {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -205,7 +200,7 @@ func TestSendmailFailure(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	eventually(t, "retries", func() bool { return m.Stats().Failed > permanentTries })
+	testkit.Eventually(t, waitLimit, "retries", func() bool { return m.Stats().Failed > permanentTries })
 	// Swap the program for one that succeeds (a rename: the running one
 	// keeps its text).
 	if err := os.WriteFile(script+".new", []byte("#!/bin/sh\ncat > "+stdin+"\n"), 0o755); err != nil {
@@ -214,7 +209,7 @@ func TestSendmailFailure(t *testing.T) {
 	if err := os.Rename(script+".new", script); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "delivery", func() bool { return m.Stats().Sent == 1 })
+	testkit.Eventually(t, waitLimit, "delivery", func() bool { return m.Stats().Sent == 1 })
 	if s := m.Stats(); s.Dropped != 0 {
 		t.Errorf("stats %s", fmtStats(s))
 	}

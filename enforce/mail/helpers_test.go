@@ -2,25 +2,17 @@ package mail
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/logjail/logjail/enforce/mail/mailtest"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
 
@@ -35,17 +27,8 @@ func ban(pipeline, addr string, lines ...string) state.Decision {
 		Failures: 5, BanCount: 1, Reason: "5 failures in 10m0s", Lines: lines}
 }
 
-// eventually polls cond until it holds or a generous deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
+// waitLimit is generous: a mail goes through retries with backoff.
+const waitLimit = 30 * time.Second
 
 // newMailer is New with the test's knobs: short backoff, logs to the test.
 func newMailer(t *testing.T, cfg Config) *Mailer {
@@ -93,10 +76,11 @@ type serverOpts struct {
 
 func startSMTP(t *testing.T, o serverOpts) *smtpServer {
 	t.Helper()
-	cert, caFile := selfSigned(t)
+	cert := testkit.Issue(t, "logjail test smtp", testkit.ServerCert, nil)
+	caFile, _ := cert.Write(t, t.TempDir(), "ca")
 	opts := mailtest.SMTPOptions{ImplicitTLS: o.implicit}
 	if o.startTLS || o.implicit {
-		opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
+		opts.TLS = &tls.Config{Certificates: []tls.Certificate{cert.TLS()}}
 	}
 	if o.user != "" {
 		opts.Users = map[string]string{o.user: o.pass}
@@ -120,46 +104,6 @@ func startSMTP(t *testing.T, o serverOpts) *smtpServer {
 	s := &smtpServer{SMTPServer: mailtest.NewSMTP(l, opts), ca: caFile}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
-}
-
-// selfSigned makes a certificate for 127.0.0.1 and localhost, and writes
-// it as a PEM file (the smtp.ca of the tests).
-func selfSigned(t *testing.T) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(time.Now().UnixNano()),
-		Subject:               pkix.Name{CommonName: "logjail test smtp"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		DNSNames:              []string{"localhost"},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	cert, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(path, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, path
 }
 
 // startWhois serves whois on 127.0.0.1, answering each query with answer.

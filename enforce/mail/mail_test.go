@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
 
@@ -24,10 +23,7 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 		return "% IANA WHOIS server\n\nrefer:        " + rir.Addr() + "\n\ninetnum:      203.0.0.0 - 203.255.255.255\n"
 	})
 	srv := startSMTP(t, serverOpts{startTLS: true, user: "logjail", pass: "s3cret"})
-	pwFile := filepath.Join(t.TempDir(), "pw")
-	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	pwFile := testkit.WriteFile(t, t.TempDir(), "pw", "s3cret\n")
 	m := newMailer(t, Config{
 		To:    []string{"Ops <ops@example.org>"},
 		From:  "logjail@example.org",
@@ -43,7 +39,7 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	if err := m.Ban(context.Background(), ban("sshd", "203.0.113.7", lines...)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "one mail", func() bool { return srv.Count() == 1 })
+	testkit.Eventually(t, waitLimit, "one mail", func() bool { return srv.Count() == 1 })
 
 	got := srv.Messages()[0]
 	if got.From != "logjail@example.org" || len(got.To) != 1 || got.To[0] != "ops@example.org" {
@@ -98,7 +94,7 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	if q := rir.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
 		t.Errorf("registry queries %q", q)
 	}
-	eventually(t, "stats", func() bool { s := m.Stats(); return s.Sent == 1 && s.Queued == 0 })
+	testkit.Eventually(t, waitLimit, "stats", func() bool { s := m.Stats(); return s.Sent == 1 && s.Queued == 0 })
 	if s := m.Stats(); s.Failed != 0 || s.Dropped != 0 || s.Suppressed != 0 {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -127,7 +123,7 @@ func TestBurstMakesOneMail(t *testing.T) {
 		t.Fatalf("queued %d", s.Queued)
 	}
 	run(t, m)
-	eventually(t, "the mail", func() bool { s := m.Stats(); return s.Sent >= 1 && s.Queued == 0 })
+	testkit.Eventually(t, waitLimit, "the mail", func() bool { s := m.Stats(); return s.Sent >= 1 && s.Queued == 0 })
 	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails, want 1", len(msgs))
@@ -177,18 +173,18 @@ func TestRateLimitSummarises(t *testing.T) {
 	run(t, m)
 	ctx := context.Background()
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.1"))
-	eventually(t, "the first mail", func() bool { return m.Stats().Sent == 1 })
+	testkit.Eventually(t, waitLimit, "the first mail", func() bool { return m.Stats().Sent == 1 })
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.2"))
-	eventually(t, "one held back", func() bool { return m.Stats().Suppressed == 1 })
+	testkit.Eventually(t, waitLimit, "one held back", func() bool { return m.Stats().Suppressed == 1 })
 	_ = m.Ban(ctx, ban("nginx", "2001:db8::/64"))
-	eventually(t, "two held back", func() bool { return m.Stats().Suppressed == 2 })
+	testkit.Eventually(t, waitLimit, "two held back", func() bool { return m.Stats().Suppressed == 2 })
 	if s := m.Stats(); s.Sent != 1 || srv.Count() != 1 || s.Queued != 0 {
 		t.Fatalf("a mail went past the limit: %s, %d received", fmtStats(s), srv.Count())
 	}
 
 	clk.advance(61 * time.Minute)
 	m.kick()
-	eventually(t, "the second mail", func() bool { return srv.Count() == 2 })
+	testkit.Eventually(t, waitLimit, "the second mail", func() bool { return srv.Count() == 2 })
 	p := parse(t, srv.Messages()[1].Data)
 	if p.Subject != "[logjail] sshd, nginx: 2 bans" {
 		t.Errorf("subject %q", p.Subject)
@@ -227,7 +223,7 @@ func TestRetryUntilServerUp(t *testing.T) {
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.8"))
-	eventually(t, "failed attempts", func() bool { return m.Stats().Failed >= 2 })
+	testkit.Eventually(t, waitLimit, "failed attempts", func() bool { return m.Stats().Failed >= 2 })
 	if s := m.Stats(); s.Queued != 2 || s.Sent != 0 || !strings.Contains(s.LastError, "refused") {
 		t.Errorf("while down: %s", fmtStats(s))
 	}
@@ -235,7 +231,7 @@ func TestRetryUntilServerUp(t *testing.T) {
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.9"))
 
 	srv := startSMTP(t, serverOpts{addr: addr}) // up again
-	eventually(t, "delivery", func() bool { s := m.Stats(); return s.Sent == 2 && s.Queued == 0 })
+	testkit.Eventually(t, waitLimit, "delivery", func() bool { s := m.Stats(); return s.Sent == 2 && s.Queued == 0 })
 	var body string
 	for _, msg := range srv.Messages() {
 		body += parse(t, msg.Data).Body
@@ -271,7 +267,7 @@ func TestHeaderInjection(t *testing.T) {
 	)
 	d.Reason = "manual\nBcc: evil@example.com"
 	_ = m.Ban(context.Background(), d)
-	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
 	got := srv.Messages()[0]
 	if len(got.To) != 1 || got.To[0] != "root@example.org" {
 		t.Errorf("recipients %q", got.To)
@@ -319,7 +315,7 @@ func TestImplicitTLS(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "2001:db8::7"))
-	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
 	got := srv.Messages()[0]
 	if !got.TLS || got.Auth != "u" {
 		t.Errorf("tls %v user %q", got.TLS, got.Auth)
@@ -340,7 +336,7 @@ func TestUntrustedCertificate(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	eventually(t, "a failed attempt", func() bool { return m.Stats().Failed >= 1 })
+	testkit.Eventually(t, waitLimit, "a failed attempt", func() bool { return m.Stats().Failed >= 1 })
 	if s := m.Stats(); !strings.Contains(s.LastError, "certificate") || s.Sent != 0 || s.Queued != 1 || s.Dropped != 0 {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -359,7 +355,7 @@ func TestStartTLSRequired(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	eventually(t, "a failed attempt", func() bool { return m.Stats().Failed >= 1 })
+	testkit.Eventually(t, waitLimit, "a failed attempt", func() bool { return m.Stats().Failed >= 1 })
 	if s := m.Stats(); !strings.Contains(s.LastError, "STARTTLS") {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -384,7 +380,7 @@ func TestStartStopFlush(t *testing.T) {
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.7"))
 	_ = m.Unban(ctx, ban("sshd", "203.0.113.7")) // not in on: not mailed
 	_ = m.Stop(ctx, "sshd")
-	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
 	p := parse(t, srv.Messages()[0].Data)
 	if p.Subject != "[logjail] sshd: 1 ban, started, stopped" {
 		t.Errorf("subject %q", p.Subject)
@@ -446,7 +442,7 @@ func TestQueueOverflowReported(t *testing.T) {
 		t.Fatalf("stats %s", fmtStats(s))
 	}
 	run(t, m)
-	eventually(t, "the mail", func() bool { return srv.Count() == 1 })
+	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
 	if p := parse(t, srv.Messages()[0].Data); !strings.Contains(p.Body, "5 items could not be mailed: the mail queue was full.") {
 		t.Errorf("body:\n%s", p.Body)
 	}
@@ -480,7 +476,7 @@ func TestWhoisFailureAndCap(t *testing.T) {
 			})
 			run(t, m)
 			_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-			eventually(t, "the mail", func() bool { return srv.Count() == before+1 })
+			testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == before+1 })
 			p := parse(t, srv.Messages()[before].Data)
 			for _, w := range tc.want {
 				if !strings.Contains(p.Body, w+"\n") {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
 
@@ -45,7 +46,9 @@ func TestPoolSharesOneMailer(t *testing.T) {
 		t.Errorf("after the first user stopped: %s; want the ban queued, unsent", fmtStats(s))
 	}
 	b.Stop()
-	eventually(t, "the mail at the last user's stop", func() bool { return srv.Count() == 1 })
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		return testkit.Check(srv.Count() == 1, "%d mails sent at the last user's stop, want 1", srv.Count())
+	})
 	if err := b.Apply(ctx, []state.Decision{ban("nginx", "203.0.113.8")}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package nats
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	ingestnats "github.com/logjail/logjail/ingest/nats"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 	"github.com/logjail/logjail/state/store"
 )
@@ -25,34 +25,7 @@ const waitLimit = 20 * time.Second
 // 127.0.0.1 (port 0: a free one).
 func startServer(t testing.TB, port int, storeDir string) *server.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	srv, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, NoLog: true, NoSigs: true, JetStream: true, StoreDir: storeDir})
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	return srv
-}
-
-func serverURL(srv *server.Server) string {
-	return fmt.Sprintf("nats://127.0.0.1:%d", srv.Addr().(*net.TCPAddr).Port)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return testkit.NATS(t, &server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: storeDir})
 }
 
 func openStore(t *testing.T) *store.Store {
@@ -127,7 +100,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	storeDir := t.TempDir()
 	srv := startServer(t, 0, storeDir)
 	port := srv.Addr().(*net.TCPAddr).Port
-	url := serverURL(srv)
+	url := testkit.NATSURL(srv)
 	store := openStore(t)
 	pub, err := NewPublisher(PublisherConfig{
 		Conn:      ingestnats.Config{URL: url},
@@ -152,7 +125,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	for i := burst / 3; i < 2*burst/3; i++ {
 		stageAndCommit(t, store, ev, banDecision(i, now))
 	}
-	eventually(t, "the publisher to see the outage", func() bool { return pub.Stats().State != "connected" })
+	testkit.Eventually(t, waitLimit, "the publisher to see the outage", func() bool { return pub.Stats().State != "connected" })
 	if pub.Stats().Pending == 0 {
 		t.Fatal("nothing kept in the outbox while NATS was down")
 	}
@@ -160,7 +133,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	for i := 2 * burst / 3; i < burst; i++ {
 		stageAndCommit(t, store, ev, banDecision(i, now))
 	}
-	eventually(t, "the outbox to drain", func() bool { return pub.Stats().Pending == 0 })
+	testkit.Eventually(t, waitLimit, "the outbox to drain", func() bool { return pub.Stats().Pending == 0 })
 
 	events := streamMessages(t, url, "LOGJAIL_BANS")
 	seen := map[string]int{}
@@ -183,7 +156,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 
 func TestBanEventsCoreSubject(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir())
-	url := serverURL(srv)
+	url := testkit.NATSURL(srv)
 	db := openStore(t)
 	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, db, nil)
 	if err != nil {
@@ -235,14 +208,14 @@ func TestBanEventsCoreSubject(t *testing.T) {
 			t.Fatalf("message %d not received", i)
 		}
 	}
-	eventually(t, "an empty outbox", func() bool { return pub.Stats().Pending == 0 })
+	testkit.Eventually(t, waitLimit, "an empty outbox", func() bool { return pub.Stats().Pending == 0 })
 }
 
 // A stream that keeps messages for less than the longest ban is given the
 // retention the bans need.
 func TestEnsureStreamRaisesMaxAge(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir())
-	url := serverURL(srv)
+	url := testkit.NATSURL(srv)
 	nc, _ := natsgo.Connect(url)
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
@@ -268,7 +241,7 @@ func TestEnsureStreamRaisesMaxAge(t *testing.T) {
 // without a restart.
 func TestSetStreamsRaisesMaxAge(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir())
-	url := serverURL(srv)
+	url := testkit.NATSURL(srv)
 	store := openStore(t)
 	spec := func(age time.Duration) []StreamSpec {
 		return []StreamSpec{{Name: "BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: age}}
@@ -288,9 +261,9 @@ func TestSetStreamsRaisesMaxAge(t *testing.T) {
 		}
 		return s.CachedInfo().Config.MaxAge
 	}
-	eventually(t, "the stream", func() bool { return maxAge() == time.Hour })
+	testkit.Eventually(t, waitLimit, "the stream", func() bool { return maxAge() == time.Hour })
 	pub.SetStreams(spec(48 * time.Hour))
-	eventually(t, "the longer retention", func() bool { return maxAge() == 48*time.Hour })
+	testkit.Eventually(t, waitLimit, "the longer retention", func() bool { return maxAge() == 48*time.Hour })
 }
 
 // Publishing goes on while a stream setup waits for an answer, as it does
@@ -307,17 +280,9 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 		}
 		return []*server.User{u, {Username: "admin", Password: "admin"}}
 	}
-	opts := &server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true, JetStream: true, StoreDir: t.TempDir(), Users: user()}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { srv.Shutdown(); srv.WaitForShutdown() })
-	url := serverURL(srv)
+	opts := &server.Options{Host: "127.0.0.1", JetStream: true, StoreDir: t.TempDir(), Users: user()}
+	srv := testkit.NATS(t, opts)
+	url := testkit.NATSURL(srv)
 	store := openStore(t)
 	spec := func(age time.Duration) []StreamSpec {
 		return []StreamSpec{{Name: "BANS", Subjects: []string{"logjail.bans.>"}, MaxAge: age}}
@@ -330,7 +295,7 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
 	now := time.Now().Truncate(time.Second)
 	stageAndCommit(t, store, ev, banDecision(1, now))
-	eventually(t, "the first ban stored", func() bool { return pub.Stats().Sent == 1 })
+	testkit.Eventually(t, waitLimit, "the first ban stored", func() bool { return pub.Stats().Sent == 1 })
 
 	reload := *opts
 	reload.Users = user("$JS.API.STREAM.INFO.>")
@@ -341,7 +306,7 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 	for i := 2; i <= 10; i++ {
 		stageAndCommit(t, store, ev, banDecision(i, now))
 	}
-	eventually(t, "bans stored while the setup waits", func() bool { return pub.Stats().Sent == 10 && pub.Stats().Pending == 0 })
+	testkit.Eventually(t, waitLimit, "bans stored while the setup waits", func() bool { return pub.Stats().Sent == 10 && pub.Stats().Pending == 0 })
 	if n := len(streamMessages(t, strings.Replace(url, "nats://", "nats://admin:admin@", 1), "BANS")); n != 10 {
 		t.Fatalf("stream holds %d bans, want 10", n)
 	}
@@ -352,7 +317,7 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 // nothing is sent and committed events wait in the outbox.
 func TestBanEventsLifecycle(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir())
-	url := serverURL(srv)
+	url := testkit.NATSURL(srv)
 	db := openStore(t)
 	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, db, nil)
 	if err != nil {
@@ -380,7 +345,9 @@ func TestBanEventsLifecycle(t *testing.T) {
 	unban := banDecision(2, now)
 	unban.Kind = state.Unban
 	commit(banDecision(2, now), unban)
-	eventually(t, "two events sent", func() bool { return pub.Stats().Sent == 2 })
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		return testkit.Check(pub.Stats().Sent == 2, "%d events sent, want 2", pub.Stats().Sent)
+	})
 	ev.Stop() // returns once the publisher has: nothing can send after it
 	commit(banDecision(3, now))
 	if st := pub.Stats(); st.Sent != 2 || st.Pending != 1 {

@@ -20,6 +20,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
 
@@ -279,7 +280,7 @@ func TestSetupLayout(t *testing.T) {
 
 func TestSetupOtherTable(t *testing.T) {
 	ns := newNetNS(t)
-	f, err := New(Options{Table: "lj2", NetNSFd: ns.fd})
+	f, err := New(Options{Table: "lj2", NetNSFd: ns.Fd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -776,7 +777,7 @@ func dial(t *testing.T, ns *netns, from string, to net.Addr) outcome {
 	t.Helper()
 	var err error
 	start := time.Now()
-	ns.do(func() {
+	ns.Do(func() {
 		d := net.Dialer{Timeout: 500 * time.Millisecond, LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}}
 		var c net.Conn
 		if c, err = d.Dial("tcp4", to.String()); err == nil {
@@ -872,13 +873,10 @@ func TestTrafficBanExpires(t *testing.T) {
 	if got := dial(t, ns, "127.0.0.2", ln.Addr()); got != refused {
 		t.Fatalf("during the ban: %s", got)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for dial(t, ns, "127.0.0.2", ln.Addr()) != connected {
-		if time.Now().After(deadline) {
-			t.Fatal("ban not lifted 10s after it ended")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		got := dial(t, ns, "127.0.0.2", ln.Addr())
+		return testkit.Check(got == connected, "the ban is not lifted after it ended: %s", got)
+	})
 	wantElements(t, f, "p")
 }
 

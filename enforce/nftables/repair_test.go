@@ -28,7 +28,7 @@ func nftCmd(t *testing.T, ns *netns, args ...string) {
 		t.Skip("nft is missing")
 	}
 	var out []byte
-	ns.do(func() { out, err = exec.Command(bin, args...).CombinedOutput() })
+	ns.Do(func() { out, err = exec.Command(bin, args...).CombinedOutput() })
 	if err != nil {
 		t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 func TestSourceDeliversSubscribedPipelines(t *testing.T) {
@@ -20,19 +21,12 @@ func TestSourceDeliversSubscribedPipelines(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
 	// Wait for the subscription.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	testkit.WaitFor(t, 5*time.Second, func() error {
 		bus.mu.Lock()
 		n := len(bus.subs)
 		bus.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("not subscribed")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		return testkit.Check(n == 1, "%d subscriptions, want 1", n)
+	})
 	at := time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
 	bus.Publish(Event{Pipeline: "sshd", Prefix: netip.MustParsePrefix("203.0.113.7/32"), Time: at})
 	bus.Publish(Event{Pipeline: "other", Prefix: netip.MustParsePrefix("203.0.113.8/32"), Time: at})

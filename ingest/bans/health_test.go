@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A bans source waits until it runs, then reads the bus (bans come when
@@ -24,24 +25,19 @@ func TestHealth(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx, out) }()
-	deadline := time.Now().Add(5 * time.Second)
-	for src.Stats().State != ingest.StateReading {
-		if time.Now().After(deadline) {
-			t.Fatalf("state %q, want reading", src.Stats().State)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		st := src.Stats().State
+		return testkit.Check(st == ingest.StateReading, "state %q, want reading", st)
+	})
 	if st := src.Stats(); !st.LastEntry.IsZero() {
 		t.Errorf("last entry %v before any ban", st.LastEntry)
 	}
 	bus.Publish(Event{Pipeline: "sshd", Prefix: netip.MustParsePrefix("203.0.113.7/32"), Time: time.Now()})
 	e := <-out
-	for !src.Stats().LastEntry.Equal(e.ReadAt) { // stored just after the send
-		if time.Now().After(deadline) {
-			t.Fatalf("last entry %v, want %v", src.Stats().LastEntry, e.ReadAt)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	testkit.WaitFor(t, 5*time.Second, func() error { // stored just after the send
+		last := src.Stats().LastEntry
+		return testkit.Check(last.Equal(e.ReadAt), "last entry %v, want %v", last, e.ReadAt)
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

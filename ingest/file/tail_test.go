@@ -19,54 +19,16 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/keyerr"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 const waitLimit = 10 * time.Second
 
-// memPositions is the consumer side of positions: it remembers the last
-// Pos received per key, as a committing consumer would.
-type memPositions struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMemPositions() *memPositions { return &memPositions{m: make(map[string][]byte)} }
-
-func (p *memPositions) Position(key string) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return bytes.Clone(p.m[key]), nil
-}
-
-func (p *memPositions) set(key string, v []byte) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.m[key] = v
-}
-
-// syncBuffer collects log output written from the Run goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type harness struct {
 	t      *testing.T
 	tail   *Tail
-	pos    *memPositions
-	logs   *syncBuffer
+	pos    *testkit.Positions
+	logs   *testkit.LogBuffer
 	cancel context.CancelFunc
 	done   chan error
 	cycles atomic.Int64
@@ -95,12 +57,12 @@ func modes(t *testing.T, f func(t *testing.T, notify bool)) {
 
 // start runs a Tail and a consumer; it returns once the first scan is done,
 // so that "start at end" has a well-defined end.
-func start(t *testing.T, cfg Config, pos *memPositions) *harness {
+func start(t *testing.T, cfg Config, pos *testkit.Positions) *harness {
 	t.Helper()
 	if pos == nil {
-		pos = newMemPositions()
+		pos = &testkit.Positions{}
 	}
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	tl, err := New(cfg, pos, log)
 	if err != nil {
@@ -117,7 +79,7 @@ func start(t *testing.T, cfg Config, pos *memPositions) *harness {
 			select {
 			case e := <-out:
 				_ = tl.Stats() // concurrent with the Run goroutine's updates
-				pos.set(e.Pos.Key, e.Pos.Value)
+				pos.Commit(e.Pos.Key, e.Pos.Value)
 				h.mu.Lock()
 				h.got = append(h.got, e)
 				h.mu.Unlock()
@@ -152,13 +114,12 @@ func (h *harness) stop() {
 
 func (h *harness) waitUntil(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s; got %q", what, h.messages())
+	testkit.WaitFor(h.t, waitLimit, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return fmt.Errorf("waiting for %s; got %q", what, h.messages())
+	})
 }
 
 // settle waits until the Tail has completed a full cycle that began after
@@ -280,7 +241,7 @@ func TestEntryFields(t *testing.T) {
 func TestResume(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "old\n")
-	pos := newMemPositions()
+	pos := &testkit.Positions{}
 
 	h := start(t, testConfig(path), pos)
 	appendFile(t, path, "a\n")
@@ -298,7 +259,7 @@ func TestResumeLongFile(t *testing.T) {
 	// The fingerprint covers a full KiB once the file is that long.
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "")
-	pos := newMemPositions()
+	pos := &testkit.Positions{}
 	h := start(t, testConfig(path), pos)
 	var want []string
 	var sb strings.Builder
@@ -359,7 +320,7 @@ func TestReplacedReadsFromStart(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "app.log")
 			writeFile(t, path, "first\nsecond\n")
 			ino := inode(t, path)
-			pos := newMemPositions()
+			pos := &testkit.Positions{}
 			h := start(t, testConfig(path), pos)
 			appendFile(t, path, "third\n")
 			h.expect("third")
@@ -379,8 +340,8 @@ func TestBadStoredPosition(t *testing.T) {
 	// An unreadable position is treated as none: start at the end.
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "old\n")
-	pos := newMemPositions()
-	pos.set(path, []byte("garbage"))
+	pos := &testkit.Positions{}
+	pos.Commit(path, []byte("garbage"))
 	h := start(t, testConfig(path), pos)
 	appendFile(t, path, "new\n")
 	h.expect("new")
@@ -662,7 +623,7 @@ func TestPartialLineNotCommitted(t *testing.T) {
 	// A position never points into a held line, so a restart re-reads it.
 	path := filepath.Join(t.TempDir(), "app.log")
 	writeFile(t, path, "")
-	pos := newMemPositions()
+	pos := &testkit.Positions{}
 	h := start(t, testConfig(path), pos)
 	appendFile(t, path, "one\ntw")
 	h.expect("one")

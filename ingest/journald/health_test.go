@@ -11,22 +11,18 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // waitState polls the source's state until it is want.
 func waitState(t *testing.T, r *running, want ingest.State) ingest.Stats {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for {
-		st := r.j.Stats()
-		if st.State == want {
-			return st
-		}
-		if time.Now().After(end) {
-			t.Fatalf("state %q (%s), want %q", st.State, st.Reason, want)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var st ingest.Stats
+	testkit.WaitFor(t, deadline, func() error {
+		st = r.j.Stats()
+		return testkit.Check(st.State == want, "state %q (%s), want %q", st.State, st.Reason, want)
+	})
+	return st
 }
 
 // A journal directory without journal files, or that does not exist, is

@@ -23,6 +23,7 @@ import (
 	"github.com/coreos/go-systemd/v22/sdjournal"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // The journals here are real: written by systemd-journal-remote from the
@@ -167,46 +168,6 @@ func (l *live) close(t *testing.T) {
 	}
 }
 
-// memPositions is an in-memory ingest.Positions.
-type memPositions struct {
-	mu  sync.Mutex
-	m   map[string][]byte
-	err error
-}
-
-func (p *memPositions) Position(key string) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.m[key], p.err
-}
-
-func (p *memPositions) commit(pos ingest.Position) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.m == nil {
-		p.m = map[string][]byte{}
-	}
-	p.m[pos.Key] = pos.Value
-}
-
-// logBuf collects log output, for tests that check a warning.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // running is a Journal being run by a test.
 type running struct {
 	j      *Journal
@@ -214,7 +175,7 @@ type running struct {
 	ready  chan struct{}
 	cancel context.CancelFunc
 	done   chan error
-	logs   *logBuf
+	logs   *testkit.LogBuffer
 	once   sync.Once
 }
 
@@ -224,7 +185,7 @@ var fromHead option = func(j *Journal) { j.startAtHead = true }
 
 func start(t *testing.T, cfg Config, pos ingest.Positions, opts ...option) *running {
 	t.Helper()
-	logs := &logBuf{}
+	logs := &testkit.LogBuffer{}
 	j, err := New(cfg, pos, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
@@ -321,13 +282,10 @@ func (r *running) stop(t *testing.T) {
 // waitLog polls the log until it holds text.
 func waitLog(t *testing.T, r *running, text string) {
 	t.Helper()
-	end := time.Now().Add(deadline)
-	for !strings.Contains(r.logs.String(), text) {
-		if time.Now().After(end) {
-			t.Fatalf("no %q logged in %v:\n%s", text, deadline, r.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(t, deadline, func() error {
+		logs := r.logs.String()
+		return testkit.Check(strings.Contains(logs, text), "no %q logged:\n%s", text, logs)
+	})
 }
 
 // messages returns the MESSAGE part of each entry ("HOST IDENT[PID]: " cut).
@@ -540,8 +498,8 @@ func TestStartsAtTail(t *testing.T) {
 		errs uint64
 	}{
 		{"no positions", nil, 0},
-		{"nothing stored", &memPositions{}, 0},
-		{"positions fail", &memPositions{err: errors.New("store unreadable")}, 1},
+		{"nothing stored", &testkit.Positions{}, 0},
+		{"positions fail", &testkit.Positions{Err: errors.New("store unreadable")}, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClock()
@@ -571,7 +529,7 @@ func TestRestart(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "f.journal")
 	c.write(t, file, msg("ssh.service", "old"))
 	cfg := Config{Files: []string{file}, Match: []string{"_SYSTEMD_UNIT=ssh.service"}}
-	pos := &memPositions{}
+	pos := &testkit.Positions{}
 
 	// Read half of what arrives, then stop (Run is blocked delivering b4).
 	r1 := start(t, cfg, pos)
@@ -580,7 +538,7 @@ func TestRestart(t *testing.T) {
 		msg("ssh.service", "b3"), msg("ssh.service", "b4"), msg("ssh.service", "b5"))
 	got := r1.recv(t, 3)
 	wantMessages(t, got, "b1", "b2", "b3")
-	pos.commit(got[2].Pos)
+	pos.Commit(got[2].Pos.Key, got[2].Pos.Value)
 	r1.stop(t)
 
 	// Written while stopped.
@@ -591,7 +549,7 @@ func TestRestart(t *testing.T) {
 	c.write(t, file, msg("ssh.service", "c3"))
 	got = r2.recv(t, 1) // the next entry is the new one: nothing came twice
 	wantMessages(t, got, "c3")
-	pos.commit(got[0].Pos)
+	pos.Commit(got[0].Pos.Key, got[0].Pos.Value)
 	r2.stop(t)
 	if s := r2.j.Stats(); s.Read != 5 {
 		t.Errorf("second run read %d entries, want 5", s.Read)
@@ -619,8 +577,8 @@ func TestCursorGone(t *testing.T) {
 	got := r.recv(t, 2)
 	wantMessages(t, got, "a1", "a2")
 	r.stop(t)
-	pos := &memPositions{}
-	pos.commit(got[1].Pos)
+	pos := &testkit.Positions{}
+	pos.Commit(got[1].Pos.Key, got[1].Pos.Value)
 
 	t.Run("present", func(t *testing.T) {
 		r := start(t, cfg, pos)
@@ -637,8 +595,8 @@ func TestCursorGone(t *testing.T) {
 		}
 	})
 	t.Run("unusable", func(t *testing.T) {
-		bad := &memPositions{}
-		bad.commit(ingest.Position{Key: r.j.Key(), Value: []byte("not a cursor")})
+		bad := &testkit.Positions{}
+		bad.Commit(r.j.Key(), []byte("not a cursor"))
 		r := start(t, cfg, bad)
 		wantMessages(t, r.recv(t, 2), "b1", "b2")
 		if !strings.Contains(r.logs.String(), "stored cursor unusable") {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A batchWant is one entry a batch must give.
@@ -176,7 +177,7 @@ func TestJetStreamBatchAckedAfterLastEntry(t *testing.T) {
 			t.Fatalf("entry %d %q, want %q", i, e.Message, want)
 		}
 	}
-	waitFor(t, "2 messages pending", func() bool { return consumerInfo(t, js, "d1").NumAckPending == 2 })
+	testkit.Eventually(t, waitLimit, "2 messages pending", func() bool { return consumerInfo(t, js, "d1").NumAckPending == 2 })
 
 	// The first two entries of the batch are committed (twice: harmless);
 	// then the single line. Acknowledgements travel in order on one
@@ -186,12 +187,12 @@ func TestJetStreamBatchAckedAfterLastEntry(t *testing.T) {
 		e.Ack()
 	}
 	got[3].Ack()
-	waitFor(t, "the single line acknowledged", func() bool { return consumerInfo(t, js, "d1").NumAckPending < 2 })
+	testkit.Eventually(t, waitLimit, "the single line acknowledged", func() bool { return consumerInfo(t, js, "d1").NumAckPending < 2 })
 	if i := consumerInfo(t, js, "d1"); i.NumAckPending != 1 || i.AckFloor.Stream != 0 {
 		t.Fatalf("batch acknowledged before its last entry: pending %d, ack floor %d", i.NumAckPending, i.AckFloor.Stream)
 	}
 	got[2].Ack()
-	waitFor(t, "the batch acknowledged", func() bool {
+	testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool {
 		i := consumerInfo(t, js, "d1")
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 2
 	})
@@ -209,7 +210,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 			srv := startServer(t, 0, t.TempDir(), nil)
 			_, js := jsSetup(t, srv.ClientURL())
 			jsPublish(t, js, "logs.sshd", fluentBitBatch("192.0.2.61", 3))
-			pos := &memPositions{m: map[string][]byte{}}
+			pos := &testkit.Positions{}
 
 			s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
 			s1.ackWait = time.Second
@@ -221,7 +222,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 				if e.Pos.Key == "" {
 					t.Fatal("a batch entry carries no position")
 				}
-				pos.commit(e.Pos) // the daemon's commit, in order; then its acks
+				pos.Commit(e.Pos.Key, e.Pos.Value) // the daemon's commit, in order; then its acks
 				e.Ack()
 			}
 			if err := r1.stop(t); err != nil { // the crash: the rest never committed
@@ -238,10 +239,10 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 				if want := first[committed+i].Message; e.Message != want {
 					t.Fatalf("redelivered entry %d %q, want %q", i, e.Message, want)
 				}
-				pos.commit(e.Pos)
+				pos.Commit(e.Pos.Key, e.Pos.Value)
 				e.Ack()
 			}
-			waitFor(t, "the batch acknowledged", func() bool {
+			testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool {
 				i := consumerInfo(t, js, "dur")
 				return i.NumAckPending == 0 && i.AckFloor.Stream == 1
 			})
@@ -314,5 +315,5 @@ func TestJetStreamBatchStoppedPartWay(t *testing.T) {
 		}
 		e.Ack()
 	}
-	waitFor(t, "the batch acknowledged", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 1 })
+	testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 1 })
 }

@@ -1,30 +1,12 @@
 package nats
 
 import (
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
-
-// memPositions stands for the store: what the daemon committed.
-type memPositions struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func (p *memPositions) Position(key string) ([]byte, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.m[key], nil
-}
-
-func (p *memPositions) commit(pos ingest.Position) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.m[pos.Key] = pos.Value
-}
 
 // A crash after the commit but before the acknowledgements reach the
 // server: the redelivered messages are recognised from the committed
@@ -36,7 +18,7 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 	for _, l := range all {
 		jsPublish(t, js, "logs.sshd", l)
 	}
-	pos := &memPositions{m: map[string][]byte{}}
+	pos := &testkit.Positions{}
 
 	s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
 	s1.ackWait = time.Second
@@ -47,12 +29,12 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 		if e.Pos.Key == "" {
 			t.Fatalf("entry %d carries no position", i)
 		}
-		pos.commit(e.Pos) // the daemon's commit: all ten are counted
+		pos.Commit(e.Pos.Key, e.Pos.Value) // the daemon's commit: all ten are counted
 		if i < 5 {
 			e.Ack() // the crash comes before the other five acknowledgements
 		}
 	}
-	waitFor(t, "five acks at the server", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 5 })
+	testkit.Eventually(t, waitLimit, "five acks at the server", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 5 })
 	if err := r1.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +44,7 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 	s2.UsePositions(pos)
 	out2 := make(chan ingest.Entry, 16)
 	start(t, s2, out2)
-	waitFor(t, "the five committed ones acknowledged on redelivery", func() bool {
+	testkit.Eventually(t, waitLimit, "the five committed ones acknowledged on redelivery", func() bool {
 		i := consumerInfo(t, js, "dur")
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 10
 	})

@@ -12,18 +12,13 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/keyerr"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 func TestConfigErrors(t *testing.T) {
 	dir := t.TempDir()
-	creds := filepath.Join(dir, "user.creds")
-	if err := os.WriteFile(creds, []byte("not really"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	badPEM := filepath.Join(dir, "bad.pem")
-	if err := os.WriteFile(badPEM, []byte("nothing here"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	creds := testkit.WriteFile(t, dir, "user.creds", "not really")
+	badPEM := testkit.WriteFile(t, dir, "bad.pem", "nothing here")
 	base := Config{URL: "nats://127.0.0.1:4222", Subject: "logs.sshd"}
 	js := &JetStreamConfig{Stream: "LOGS", Durable: "logjail"}
 	cases := []struct {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 func TestCoreEntries(t *testing.T) {
@@ -98,7 +99,7 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 	if !slices.Equal(msgs, want) {
 		t.Fatalf("received a different set of messages (%d)", len(msgs))
 	}
-	waitFor(t, "reads counted", func() bool { return srcs[0].Stats().Read+srcs[1].Stats().Read == n+1 })
+	testkit.Eventually(t, waitLimit, "reads counted", func() bool { return srcs[0].Stats().Read+srcs[1].Stats().Read == n+1 })
 	a, b := srcs[0].Stats(), srcs[1].Stats()
 	if a.Read == 0 || b.Read == 0 {
 		t.Fatalf("queue group split %d + %d, want both > 0 and %d in all", a.Read, b.Read, n+1)
@@ -122,7 +123,7 @@ func TestCoreDropsWhenQueueFull(t *testing.T) {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
 	}
 	flush(t, pub)
-	waitFor(t, "all messages dropped", func() bool { return s.Stats().Dropped == n })
+	testkit.Eventually(t, waitLimit, "all messages dropped", func() bool { return s.Stats().Dropped == n })
 	if st := s.Stats(); st.Read != 0 || st.Reason != "connected" {
 		t.Fatalf("stats %+v", st)
 	}
@@ -147,9 +148,9 @@ func TestCoreSlowConsumerDropsCounted(t *testing.T) {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
 	}
 	flush(t, pub)
-	waitFor(t, "slow-consumer drops", func() bool { return s.Stats().Dropped >= n-20 })
+	testkit.Eventually(t, waitLimit, "slow-consumer drops", func() bool { return s.Stats().Dropped >= n-20 })
 	close(release)
-	waitFor(t, "every message read or dropped", func() bool {
+	testkit.Eventually(t, waitLimit, "every message read or dropped", func() bool {
 		st := s.Stats()
 		return st.Read+st.Dropped == n
 	})
@@ -209,7 +210,7 @@ func containsInOrder(got, want []string) bool {
 
 func TestCoreServerRestart(t *testing.T) {
 	srv := startServer(t, 0, "", nil)
-	port := serverPort(t, srv)
+	port := testkit.NATSPort(srv)
 	url := srv.ClientURL()
 	s := newSource(t, Config{URL: url, Subject: "logs.>"})
 	var states stateLog
@@ -225,10 +226,10 @@ func TestCoreServerRestart(t *testing.T) {
 		t.Fatalf("got %q", e.Message)
 	}
 
-	stopServer(srv)
-	waitFor(t, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	testkit.StopNATS(srv)
+	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
 	startServer(t, port, "", nil)
-	waitFor(t, "reconnected", func() bool { return s.Stats().Reason == "connected" })
+	testkit.Eventually(t, waitLimit, "reconnected", func() bool { return s.Stats().Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -236,24 +237,12 @@ func TestCoreServerRestart(t *testing.T) {
 	// The library resubscribes after reconnecting; the server learns of it
 	// shortly after, so publish until the first message comes through.
 	pub2 := publisher(t, url)
-	deadline := time.Now().Add(waitLimit)
-	for i := 0; ; i++ {
-		publish(t, pub2, "logs.b", fmt.Sprint("after ", i))
-		flush(t, pub2)
-		select {
-		case e := <-out:
-			if !strings.HasPrefix(e.Message, "after ") {
-				t.Fatalf("got %q", e.Message)
-			}
-			if s.Stats().Errors != 0 {
-				t.Fatalf("errors: %+v", s.Stats())
-			}
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing received after the restart")
-		}
+	e := publishUntilReceived(t, pub2, out, "logs.b", func(i int) string { return fmt.Sprint("after ", i) })
+	if !strings.HasPrefix(e.Message, "after ") {
+		t.Fatalf("got %q", e.Message)
+	}
+	if s.Stats().Errors != 0 {
+		t.Fatalf("errors: %+v", s.Stats())
 	}
 }
 
@@ -266,7 +255,7 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	s.onState = states.add
 	out := make(chan ingest.Entry, 4)
 	r := start(t, s, out)
-	waitFor(t, "reconnecting state", func() bool {
+	testkit.Eventually(t, waitLimit, "reconnecting state", func() bool {
 		st := s.Stats()
 		return st.State == ingest.StateError && strings.HasPrefix(st.Reason, "reconnecting: ")
 	})
@@ -276,23 +265,10 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	default:
 	}
 	startServer(t, port, "", nil)
-	waitFor(t, "connected", func() bool { return s.Stats().State == ingest.StateReading })
+	testkit.Eventually(t, waitLimit, "connected", func() bool { return s.Stats().State == ingest.StateReading })
 	pub := publisher(t, url)
-	deadline := time.Now().Add(waitLimit)
-	for {
-		publish(t, pub, "logs.sshd", "hello")
-		flush(t, pub)
-		select {
-		case e := <-out:
-			if e.Message != "hello" {
-				t.Fatalf("got %q", e.Message)
-			}
-			return
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nothing received")
-		}
+	if e := publishUntilReceived(t, pub, out, "logs.sshd", func(int) string { return "hello" }); e.Message != "hello" {
+		t.Fatalf("got %q", e.Message)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 const waitLimit = 20 * time.Second
@@ -23,41 +24,11 @@ const waitLimit = 20 * time.Second
 // free port; a non-empty storeDir enables JetStream there.
 func startServer(t testing.TB, port int, storeDir string, mod func(*server.Options)) *server.Server {
 	t.Helper()
-	if port == 0 {
-		port = -1
-	}
-	opts := &server.Options{
-		Host:       "127.0.0.1",
-		Port:       port,
-		NoLog:      true,
-		NoSigs:     true,
-		MaxPayload: 1 << 20,
-		JetStream:  storeDir != "",
-		StoreDir:   storeDir,
-	}
+	opts := &server.Options{Host: "127.0.0.1", Port: port, MaxPayload: 1 << 20, JetStream: storeDir != "", StoreDir: storeDir}
 	if mod != nil {
 		mod(opts)
 	}
-	srv, err := server.NewServer(opts)
-	if err != nil {
-		t.Fatalf("nats-server: %v", err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() { stopServer(srv) })
-	return srv
-}
-
-func stopServer(srv *server.Server) {
-	srv.Shutdown()
-	srv.WaitForShutdown()
-}
-
-func serverPort(t testing.TB, srv *server.Server) int {
-	t.Helper()
-	return srv.Addr().(*net.TCPAddr).Port
+	return testkit.NATS(t, opts)
 }
 
 // publisher connects a plain client for the test's own traffic.
@@ -157,6 +128,27 @@ func (r *runner) stop(t testing.TB) error {
 	}
 }
 
+// publishUntilReceived publishes msg(0), msg(1), ... on subject until an
+// entry arrives on out, and returns it: a server learns of a subscription
+// renewed after a reconnect a moment later, so one message may be lost.
+func publishUntilReceived(t testing.TB, pub *natsgo.Conn, out <-chan ingest.Entry, subject string, msg func(i int) string) ingest.Entry {
+	t.Helper()
+	var e ingest.Entry
+	i := 0
+	testkit.WaitFor(t, waitLimit, func() error {
+		publish(t, pub, subject, msg(i))
+		i++
+		flush(t, pub)
+		select {
+		case e = <-out:
+			return nil
+		case <-time.After(20 * time.Millisecond):
+			return fmt.Errorf("nothing received after %d messages", i)
+		}
+	})
+	return e
+}
+
 // subscribed returns a channel closed when s reports its subscription.
 func subscribed(s *Source) <-chan struct{} {
 	ch := make(chan struct{})
@@ -174,33 +166,16 @@ func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
 	}
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitStats polls s.Stats until cond holds: Read is counted just after
 // the entry was handed over, so it may lag the receiver by a moment.
 func waitStats(t testing.TB, s *Source, cond func(ingest.Stats) bool) ingest.Stats {
 	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for {
-		st := s.Stats()
-		if cond(st) {
-			return st
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out; stats %+v", st)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	var st ingest.Stats
+	testkit.WaitFor(t, waitLimit, func() error {
+		st = s.Stats()
+		return testkit.Check(cond(st), "stats %+v", st)
+	})
+	return st
 }
 
 // receive takes n entries from out.

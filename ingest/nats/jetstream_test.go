@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 func jsConfig(url, durable string) Config {
@@ -46,14 +47,14 @@ func TestJetStreamEntriesAckAndSkip(t *testing.T) {
 	}
 	// Nothing is acknowledged until the pipeline says so; the oversize
 	// message was terminated and does not wait.
-	waitFor(t, "2 pending acks", func() bool {
+	testkit.Eventually(t, waitLimit, "2 pending acks", func() bool {
 		return consumerInfo(t, js, "d1").NumAckPending == 2
 	})
 	for _, e := range got {
 		e.Ack()
 		e.Ack() // a second call is harmless
 	}
-	waitFor(t, "all acknowledged", func() bool {
+	testkit.Eventually(t, waitLimit, "all acknowledged", func() bool {
 		i := consumerInfo(t, js, "d1")
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == 4
 	})
@@ -80,13 +81,13 @@ func TestJetStreamBackpressure(t *testing.T) {
 		e.Ack()
 		if i%50 == 0 {
 			// Stall the pipeline for a moment: the source must wait.
-			waitFor(t, "source blocked", func() bool { return s.Stats().Read == uint64(i+1) })
+			testkit.Eventually(t, waitLimit, "source blocked", func() bool { return s.Stats().Read == uint64(i+1) })
 		}
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order or content differs")
 	}
-	waitFor(t, "read counted", func() bool { return s.Stats().Read == uint64(len(want)) })
+	testkit.Eventually(t, waitLimit, "read counted", func() bool { return s.Stats().Read == uint64(len(want)) })
 	if st := s.Stats(); st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -121,7 +122,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 			acked[e.Message] = true
 		}
 	}
-	waitFor(t, "acks to reach the server", func() bool {
+	testkit.Eventually(t, waitLimit, "acks to reach the server", func() bool {
 		i := consumerInfo(t, js, "dur")
 		return i.AckFloor.Stream == 11 && uint64(i.NumAckPending) == i.Delivered.Stream-uint64(len(acked))
 	})
@@ -146,7 +147,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 		got2 = append(got2, e.Message)
 		e.Ack()
 	}
-	waitFor(t, "consumer drained", func() bool {
+	testkit.Eventually(t, waitLimit, "consumer drained", func() bool {
 		i := consumerInfo(t, js, "dur")
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == n
 	})
@@ -178,7 +179,7 @@ func TestJetStreamAckAfterRunReturned(t *testing.T) {
 	s.onClosed = func() { close(closed) }
 	out := make(chan ingest.Entry, 5)
 	r := start(t, s, out)
-	waitFor(t, "5 entries queued", func() bool { return len(out) == 5 })
+	testkit.Eventually(t, waitLimit, "5 entries queued", func() bool { return len(out) == 5 })
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -203,7 +204,7 @@ func TestJetStreamAckAfterRunReturned(t *testing.T) {
 func TestJetStreamServerRestart(t *testing.T) {
 	dir := t.TempDir()
 	srv := startServer(t, 0, dir, nil)
-	port := serverPort(t, srv)
+	port := testkit.NATSPort(srv)
 	url := srv.ClientURL()
 	_, js := jsSetup(t, url)
 	jsPublish(t, js, "logs.sshd", "before")
@@ -218,12 +219,12 @@ func TestJetStreamServerRestart(t *testing.T) {
 		t.Fatalf("got %q", e.Message)
 	}
 	e.Ack()
-	waitFor(t, "ack", func() bool { return consumerInfo(t, js, "rs").AckFloor.Stream == 1 })
+	testkit.Eventually(t, waitLimit, "ack", func() bool { return consumerInfo(t, js, "rs").AckFloor.Stream == 1 })
 
-	stopServer(srv)
-	waitFor(t, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	testkit.StopNATS(srv)
+	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
 	startServer(t, port, dir, nil)
-	waitFor(t, "reconnected", func() bool { return s.Stats().Reason == "connected" })
+	testkit.Eventually(t, waitLimit, "reconnected", func() bool { return s.Stats().Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -248,7 +249,7 @@ func TestJetStreamServerRestart(t *testing.T) {
 	if !slices.Equal(got, after) {
 		t.Fatalf("after restart got %v", got)
 	}
-	waitFor(t, "all acknowledged", func() bool {
+	testkit.Eventually(t, waitLimit, "all acknowledged", func() bool {
 		i := consumerInfo(t, js2, "rs")
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == 11
 	})
@@ -335,7 +336,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 		count[e.Message]++
 		e.Ack()
 	}
-	waitFor(t, "drained", func() bool {
+	testkit.Eventually(t, waitLimit, "drained", func() bool {
 		i := consumerInfo(t, js, "shared")
 		return i.NumAckPending == 0 && i.NumPending == 0
 	})
@@ -344,7 +345,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 			t.Fatalf("%q delivered %d times", l, count[l])
 		}
 	}
-	waitFor(t, "reads counted", func() bool {
+	testkit.Eventually(t, waitLimit, "reads counted", func() bool {
 		return srcs[0].Stats().Read+srcs[1].Stats().Read == uint64(len(want))
 	})
 }
@@ -370,7 +371,7 @@ func TestJetStreamStallNoRedelivery(t *testing.T) {
 	for _, e := range got {
 		e.Ack()
 	}
-	waitFor(t, "acknowledged", func() bool {
+	testkit.Eventually(t, waitLimit, "acknowledged", func() bool {
 		i := consumerInfo(t, js, "stall")
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 5
 	})
@@ -390,7 +391,7 @@ func TestJetStreamConsumerDeleted(t *testing.T) {
 	jsPublish(t, js, "logs.sshd", "one")
 	e := receive(t, out, 1)[0]
 	e.Ack()
-	waitFor(t, "ack", func() bool { return consumerInfo(t, js, "gone").AckFloor.Stream == 1 })
+	testkit.Eventually(t, waitLimit, "ack", func() bool { return consumerInfo(t, js, "gone").AckFloor.Stream == 1 })
 	if err := js.DeleteConsumer(context.Background(), "LOGS", "gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -413,7 +414,7 @@ func TestJetStreamConsumerDeleted(t *testing.T) {
 // gone.
 func TestJetStreamServerLostState(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
-	port := serverPort(t, srv)
+	port := testkit.NATSPort(srv)
 	url := srv.ClientURL()
 	_, js := jsSetup(t, url)
 	jsPublish(t, js, "logs.sshd", "before")
@@ -424,8 +425,8 @@ func TestJetStreamServerLostState(t *testing.T) {
 	e := receive(t, out, 1)[0]
 	e.Ack()
 
-	stopServer(srv)
-	waitFor(t, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	testkit.StopNATS(srv)
+	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
 	srv = startServer(t, port, t.TempDir(), nil) // an empty store
 	_, js = jsSetup(t, url)                      // the stream, created again
 	jsPublish(t, js, "logs.sshd", "after")

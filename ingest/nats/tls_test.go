@@ -1,25 +1,16 @@
 package nats
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 type testPKI struct {
@@ -32,50 +23,17 @@ type testPKI struct {
 func newPKI(t *testing.T) testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	leaf := func(serial int64, usage x509.ExtKeyUsage) tls.Certificate {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: fmt.Sprint("leaf ", serial)},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{usage},
-			IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	}
-	writePEM := func(name, typ string, der []byte) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	srvCert := leaf(2, x509.ExtKeyUsageServerAuth)
-	cliCert := leaf(3, x509.ExtKeyUsageClientAuth)
-	keyDER, _ := x509.MarshalECPrivateKey(cliCert.PrivateKey.(*ecdsa.PrivateKey))
-	pool := x509.NewCertPool()
-	pool.AddCert(ca)
+	ca := testkit.Issue(t, "test CA", testkit.CACert, nil)
+	srv := testkit.Issue(t, "server", testkit.ServerCert, ca)
+	caFile, _ := ca.Write(t, dir, "ca")
+	certFile, keyFile := testkit.Issue(t, "client", testkit.ClientCert, ca).Write(t, dir, "client")
 	return testPKI{
-		caFile:   writePEM("ca.pem", "CERTIFICATE", caDER),
-		certFile: writePEM("client.pem", "CERTIFICATE", cliCert.Certificate[0]),
-		keyFile:  writePEM("client.key", "EC PRIVATE KEY", keyDER),
+		caFile:   caFile,
+		certFile: certFile,
+		keyFile:  keyFile,
 		server: &tls.Config{
-			Certificates: []tls.Certificate{srvCert},
-			ClientCAs:    pool,
+			Certificates: []tls.Certificate{srv.TLS()},
+			ClientCAs:    ca.Pool(),
 			ClientAuth:   tls.RequireAndVerifyClientCert,
 			MinVersion:   tls.VersionTLS12,
 		},
@@ -90,7 +48,7 @@ func TestTLSWithClientCertificate(t *testing.T) {
 		o.TLSConfig = pki.server
 		o.TLSTimeout = 5
 	})
-	port := serverPort(t, srv)
+	port := testkit.NATSPort(srv)
 	for _, scheme := range []string{"tls", "nats"} {
 		t.Run(scheme, func(t *testing.T) {
 			url := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // TestTLSListenerNotLockedByOnePeer: one peer opens max_connections TCP
@@ -55,9 +57,9 @@ func TestTLSListenerNotLockedByOnePeer(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			ca := issue(t, "ca", nil, true, false)
-			certFile, keyFile := issue(t, "server", ca, false, false).write(t, dir, "server")
-			caFile, _ := ca.write(t, dir, "ca")
+			ca := testkit.Issue(t, "ca", testkit.CACert, nil)
+			certFile, keyFile := testkit.Issue(t, "server", testkit.ServerCert, ca).Write(t, dir, "server")
+			caFile, _ := ca.Write(t, dir, "ca")
 			h := start(t, Config{Listen: "tls://127.0.0.1:0", MaxConns: maxConns, MaxConnsPerPeer: tc.perPeer,
 				IdleTimeout: time.Hour, TLS: TLSConfig{CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile,
 					RequireClientCert: true, HandshakeTimeout: tc.handshake}}, 16)
@@ -73,23 +75,18 @@ func TestTLSListenerNotLockedByOnePeer(t *testing.T) {
 			}
 
 			roots := x509.NewCertPool()
-			roots.AddCert(ca.cert)
-			client := issue(t, "client", ca, false, true)
-			cfg := &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{client.tls()}}
+			roots.AddCert(ca.Cert)
+			client := testkit.Issue(t, "client", testkit.ClientCert, ca)
+			cfg := &tls.Config{RootCAs: roots, ServerName: "localhost", Certificates: []tls.Certificate{client.TLS()}}
 			honest := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.1")}, Timeout: waitLimit}
 			// Eventually: a connection refused while slots were still held
 			// fails its handshake, and the sender tries again.
-			deadline := time.Now().Add(waitLimit)
-			var last error
-			for {
-				if last = sendTLS(honest, addr, cfg, "<13>Nov 25 07:13:19 gw app: honest"); last == nil {
-					break
+			testkit.WaitFor(t, waitLimit, func() error {
+				if err := sendTLS(honest, addr, cfg, "<13>Nov 25 07:13:19 gw app: honest"); err != nil {
+					return fmt.Errorf("the certificate holder did not get in: %v; counters %+v", err, h.l.Counters())
 				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the certificate holder never got in: %v; counters %+v", last, h.l.Counters())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+				return nil
+			})
 			if e := h.next(); e.Message != "gw app: honest" {
 				t.Errorf("Message %q", e.Message)
 			}

@@ -21,33 +21,16 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/keyerr"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 const waitLimit = 10 * time.Second
-
-// syncBuffer collects log output written from the listener's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 type harness struct {
 	t    *testing.T
 	l    *Listener
 	out  chan ingest.Entry
-	logs *syncBuffer
+	logs *testkit.LogBuffer
 	stop func() // cancels Run and checks that it returned nil promptly
 	recv uint64 // entries received
 }
@@ -55,7 +38,7 @@ type harness struct {
 // start runs a listener for cfg with an out channel of capacity buffer.
 func start(t *testing.T, cfg Config, buffer int) *harness {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	l, err := New(cfg, log)
 	if err != nil {
@@ -136,13 +119,10 @@ func (h *harness) none() {
 // waitFor polls cond until it holds.
 func (h *harness) waitFor(what string, cond func(Counters) bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond(h.l.Counters()) {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s; counters %+v", what, h.l.Counters())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testkit.WaitFor(h.t, waitLimit, func() error {
+		c := h.l.Counters()
+		return testkit.Check(cond(c), "waiting for %s; counters %+v", what, c)
+	})
 }
 
 // needLogger returns the path of util-linux logger; without it the test is

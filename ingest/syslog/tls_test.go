@@ -1,105 +1,32 @@
 package syslog
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
-
-type testCert struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	der  []byte
-}
-
-// issue makes a certificate signed by parent (self-signed when nil).
-func issue(t *testing.T, name string, parent *testCert, isCA, client bool) *testCert {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	switch {
-	case isCA:
-		tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-		tmpl.KeyUsage |= x509.KeyUsageCertSign
-	case client:
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
-	default:
-		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.IPAddresses = []net.IP{net.ParseIP("127.0.0.1")}
-		tmpl.DNSNames = []string{"localhost"}
-	}
-	signer, signCert := key, tmpl
-	if parent != nil {
-		signer, signCert = parent.key, parent.cert
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, signCert, &key.PublicKey, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCert{cert: c, key: key, der: der}
-}
-
-// write stores the certificate and key as PEM files in dir.
-func (c *testCert) write(t *testing.T, dir, name string) (certFile, keyFile string) {
-	t.Helper()
-	kd, err := x509.MarshalECPrivateKey(c.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kd}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile
-}
-
-func (c *testCert) tls() tls.Certificate {
-	return tls.Certificate{Certificate: [][]byte{c.der}, PrivateKey: c.key, Leaf: c.cert}
-}
 
 // writeSelfSigned writes a self-signed server certificate for 127.0.0.1.
 func writeSelfSigned(t *testing.T, dir string) (certFile, keyFile string) {
-	return issue(t, "self-signed", nil, false, false).write(t, dir, "self")
+	return testkit.Issue(t, "self-signed", testkit.ServerCert, nil).Write(t, dir, "self")
 }
 
 func TestTLS(t *testing.T) {
 	dir := t.TempDir()
-	srv := issue(t, "server", nil, false, false)
-	certFile, keyFile := srv.write(t, dir, "server")
+	srv := testkit.Issue(t, "server", testkit.ServerCert, nil)
+	certFile, keyFile := srv.Write(t, dir, "server")
 	h := start(t, Config{Listen: "tls://127.0.0.1:0", TLS: TLSConfig{CertFile: certFile, KeyFile: keyFile}}, 16)
 
 	roots := x509.NewCertPool()
-	roots.AddCert(srv.cert)
+	roots.AddCert(srv.Cert)
 	c, err := tls.Dial("tcp", h.l.Addr().String(), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
@@ -129,14 +56,14 @@ func TestTLS(t *testing.T) {
 
 func TestTLSClientCertificates(t *testing.T) {
 	dir := t.TempDir()
-	ca := issue(t, "ca", nil, true, false)
-	srv := issue(t, "server", ca, false, false)
-	certFile, keyFile := srv.write(t, dir, "server")
-	caFile, _ := ca.write(t, dir, "ca")
+	ca := testkit.Issue(t, "ca", testkit.CACert, nil)
+	srv := testkit.Issue(t, "server", testkit.ServerCert, ca)
+	certFile, keyFile := srv.Write(t, dir, "server")
+	caFile, _ := ca.Write(t, dir, "ca")
 	h := start(t, Config{Listen: "tls://127.0.0.1:0", TLS: TLSConfig{
 		CertFile: certFile, KeyFile: keyFile, ClientCAFile: caFile, RequireClientCert: true}}, 16)
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Cert)
 	addr := h.l.Addr().String()
 
 	try := func(certs ...tls.Certificate) error {
@@ -166,8 +93,8 @@ func TestTLSClientCertificates(t *testing.T) {
 		t.Error("client without certificate was not refused")
 	}
 	// A certificate from another CA: refused too.
-	stranger := issue(t, "stranger", issue(t, "other ca", nil, true, false), false, true)
-	go func() { errNone <- try(stranger.tls()) }()
+	stranger := testkit.Issue(t, "stranger", testkit.ClientCert, testkit.Issue(t, "other ca", testkit.CACert, nil))
+	go func() { errNone <- try(stranger.TLS()) }()
 	h.waitFor("refused handshake", func(c Counters) bool { return c.TLSErrors == 2 })
 	if err := <-errNone; err == nil {
 		t.Error("client with a foreign certificate was not refused")
@@ -176,9 +103,9 @@ func TestTLSClientCertificates(t *testing.T) {
 
 	// With a certificate from the CA: accepted. The client closes its end
 	// after writing; the listener then closes, and the read sees EOF.
-	client := issue(t, "client", ca, false, true)
+	client := testkit.Issue(t, "client", testkit.ClientCert, ca)
 	done := make(chan error, 1)
-	go func() { done <- try(client.tls()) }()
+	go func() { done <- try(client.TLS()) }()
 	if e := h.next(); e.Message != "gw app: with 1 cert" {
 		t.Errorf("Message %q", e.Message)
 	}
@@ -192,8 +119,8 @@ func TestTLSCertificateReload(t *testing.T) {
 	defer func(d time.Duration) { reloadCheck = d }(reloadCheck)
 	reloadCheck = 0
 	dir := t.TempDir()
-	first := issue(t, "first", nil, false, false)
-	certFile, keyFile := first.write(t, dir, "server")
+	first := testkit.Issue(t, "first", testkit.ServerCert, nil)
+	certFile, keyFile := first.Write(t, dir, "server")
 	h := start(t, Config{Listen: "tls://127.0.0.1:0", TLS: TLSConfig{CertFile: certFile, KeyFile: keyFile}}, 16)
 	served := func() string {
 		t.Helper()
@@ -207,8 +134,8 @@ func TestTLSCertificateReload(t *testing.T) {
 	if cn := served(); cn != "first" {
 		t.Fatalf("served %q", cn)
 	}
-	second := issue(t, "second", nil, false, false)
-	second.write(t, dir, "server")
+	second := testkit.Issue(t, "second", testkit.ServerCert, nil)
+	second.Write(t, dir, "server")
 	future := time.Now().Add(time.Minute) // a different modification time for sure
 	os.Chtimes(certFile, future, future)
 	if cn := served(); cn != "second" {

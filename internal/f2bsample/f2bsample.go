@@ -88,118 +88,163 @@ var annotationRE = regexp.MustCompile(`^#+ ?(failJSON|(?:file|filter)Options|add
 // Read reads the sample of filter name from dir (and the files it adds
 // with addFILE), as samplestestcase.py's testSampleRegexs does.
 func Read(dir, name string) ([]Line, error) {
-	var out []Line
-	variants := map[string]*Variant{}
-	variant := func(opts map[string]any) *Variant {
-		var keys []string
-		for k := range opts {
-			if !strings.HasPrefix(k, "test.") {
-				keys = append(keys, k)
-			}
+	r := &reader{name: name, files: []string{name}, variants: map[string]*Variant{}, common: map[string]any{}}
+	for fi := 0; fi < len(r.files); fi++ {
+		if err := r.file(dir, r.files[fi]); err != nil {
+			return r.out, err
 		}
-		sort.Strings(keys)
-		key := ""
-		if len(keys) > 0 {
-			var parts []string
-			for _, k := range keys {
-				parts = append(parts, fmt.Sprintf("%s=%v", k, opts[k]))
-			}
-			key = "[" + strings.Join(parts, ",") + "]"
+	}
+	return r.out, nil
+}
+
+// reader is Read's state: file and filter options hold from their
+// annotation on, across the files added, as in samplestestcase.py.
+type reader struct {
+	name     string
+	files    []string            // the sample and the files it adds
+	variants map[string]*Variant // by Key, so equal options share one
+	common   map[string]any      // the last fileOptions
+	tests    []*Variant          // the variants of the current block
+	ignore   bool                // the block's test.condition is false
+	out      []Line
+}
+
+// variant is the Variant of opts, one per distinct set of filter options.
+func (r *reader) variant(opts map[string]any) *Variant {
+	var keys []string
+	for k := range opts {
+		if !strings.HasPrefix(k, "test.") {
+			keys = append(keys, k)
 		}
-		if v := variants[key]; v != nil {
-			return v
+	}
+	sort.Strings(keys)
+	key := ""
+	if len(keys) > 0 {
+		var parts []string
+		for _, k := range keys {
+			parts = append(parts, fmt.Sprintf("%s=%v", k, opts[k]))
 		}
-		v := &Variant{Key: key, Opts: opts}
-		variants[key] = v
+		key = "[" + strings.Join(parts, ",") + "]"
+	}
+	if v := r.variants[key]; v != nil {
 		return v
 	}
-	files := []string{name}
-	common := map[string]any{}
-	var tests []*Variant
-	for fi := 0; fi < len(files); fi++ {
-		fname := files[fi]
-		lines, err := ReadLines(filepath.Join(dir, fname))
-		if err != nil {
-			return out, err
+	v := &Variant{Key: key, Opts: opts}
+	r.variants[key] = v
+	return v
+}
+
+// file reads one sample file: annotations, and the lines they describe.
+func (r *reader) file(dir, fname string) error {
+	lines, err := ReadLines(filepath.Join(dir, fname))
+	if err != nil {
+		return err
+	}
+	r.ignore = false
+	for li := 0; li < len(lines); li++ {
+		line := lines[li]
+		var want map[string]any
+		if m := annotationRE.FindStringSubmatch(line); m != nil {
+			var data any
+			if err := json.Unmarshal([]byte(m[2]), &data); err != nil {
+				return fmt.Errorf("%s:%d: %v", fname, li+1, err)
+			}
+			if done, err := r.annotation(m[1], data); err != nil {
+				return fmt.Errorf("%s:%d: %v", fname, li+1, err)
+			} else if done {
+				continue
+			}
+			// failJSON describes the line that follows it.
+			want, _ = data.(map[string]any)
+			if li+1 >= len(lines) {
+				break
+			}
+			li++
+			line = lines[li]
+		} else if r.ignore || strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
+			continue
 		}
-		ignoreBlock := false
-		for li := 0; li < len(lines); li++ {
-			line := lines[li]
-			var want map[string]any
-			if m := annotationRE.FindStringSubmatch(line); m != nil {
-				var data any
-				if err := json.Unmarshal([]byte(m[2]), &data); err != nil {
-					return out, fmt.Errorf("%s:%d: %v", fname, li+1, err)
-				}
-				switch m[1] {
-				case "fileOptions":
-					common, _ = data.(map[string]any)
-					continue
-				case "filterOptions":
-					tests, ignoreBlock = nil, false
-					list, ok := data.([]any)
-					if !ok {
-						list = []any{data}
-					}
-					for _, o := range list {
-						opts := map[string]any{}
-						for k, v := range common {
-							opts[k] = v
-						}
-						om, _ := o.(map[string]any)
-						for k, v := range om {
-							opts[k] = v
-						}
-						if c, ok := opts["test.condition"].(string); ok && c != "" {
-							ok, err := Eval(c, name, opts)
-							if err != nil {
-								return out, fmt.Errorf("%s:%d: %v", fname, li+1, err)
-							}
-							ignoreBlock = !ok
-						}
-						if !ignoreBlock {
-							tests = append(tests, variant(opts))
-						}
-					}
-					continue
-				case "addFILE":
-					if s, ok := data.(string); ok {
-						files = append(files, s)
-					}
-					continue
-				}
-				want, _ = data.(map[string]any)
-				if li+1 >= len(lines) {
-					break
-				}
-				li++
-				line = lines[li]
-			} else if ignoreBlock || strings.HasPrefix(line, "#") || strings.TrimSpace(line) == "" {
-				continue
-			}
-			if ignoreBlock {
-				continue
-			}
-			if tests == nil {
-				tests = []*Variant{variant(map[string]any{})}
-			}
-			l := Line{File: fname, Num: li + 1, Text: strings.TrimRight(line, "\r\n"), Want: want}
-			for _, v := range tests {
-				if c, ok := want["constraint"].(string); ok && c != "" {
-					ok, err := Eval(c, name, v.Opts)
-					if err != nil {
-						return out, fmt.Errorf("%s:%d: %v", fname, li+1, err)
-					}
-					if !ok {
-						continue
-					}
-				}
-				l.Variants = append(l.Variants, v)
-			}
-			out = append(out, l)
+		if r.ignore {
+			continue
+		}
+		if err := r.line(fname, li+1, line, want); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	return nil
+}
+
+// annotation applies an options or addFILE annotation and reports it
+// done; a failJSON one is not (it describes the next line).
+func (r *reader) annotation(kind string, data any) (done bool, err error) {
+	switch kind {
+	case "fileOptions":
+		r.common, _ = data.(map[string]any)
+		return true, nil
+	case "filterOptions":
+		return true, r.filterOptions(data)
+	case "addFILE":
+		if s, ok := data.(string); ok {
+			r.files = append(r.files, s)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// filterOptions starts a block checked in the variants data lists (one
+// object or a list), each merged over the file options; a false
+// test.condition makes the block ignored.
+func (r *reader) filterOptions(data any) error {
+	r.tests, r.ignore = nil, false
+	list, ok := data.([]any)
+	if !ok {
+		list = []any{data}
+	}
+	for _, o := range list {
+		opts := map[string]any{}
+		for k, v := range r.common {
+			opts[k] = v
+		}
+		om, _ := o.(map[string]any)
+		for k, v := range om {
+			opts[k] = v
+		}
+		if c, ok := opts["test.condition"].(string); ok && c != "" {
+			ok, err := Eval(c, r.name, opts)
+			if err != nil {
+				return err
+			}
+			r.ignore = !ok
+		}
+		if !r.ignore {
+			r.tests = append(r.tests, r.variant(opts))
+		}
+	}
+	return nil
+}
+
+// line adds a log line with the variants of its block that its
+// constraint (if any) allows.
+func (r *reader) line(fname string, num int, text string, want map[string]any) error {
+	if r.tests == nil {
+		r.tests = []*Variant{r.variant(map[string]any{})}
+	}
+	l := Line{File: fname, Num: num, Text: strings.TrimRight(text, "\r\n"), Want: want}
+	for _, v := range r.tests {
+		if c, ok := want["constraint"].(string); ok && c != "" {
+			ok, err := Eval(c, r.name, v.Opts)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %v", fname, num, err)
+			}
+			if !ok {
+				continue
+			}
+		}
+		l.Variants = append(l.Variants, v)
+	}
+	r.out = append(r.out, l)
+	return nil
 }
 
 // ReadLines returns the lines of a sample file as they are (annotations

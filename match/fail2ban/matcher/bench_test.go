@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/internal/authlog"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
 )
 
@@ -24,7 +25,7 @@ func BenchmarkFail2banSSHD(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			lines := authlog.Lines(50_000)
+			lines := testkit.AuthLog(50_000)
 			now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 			if _, matched := authlog.Bench(b, m, lines, now); matched < len(lines)/10 {
 				b.Fatalf("matched %d of %d lines", matched, len(lines))
