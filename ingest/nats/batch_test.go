@@ -20,7 +20,7 @@ type batchWant struct {
 }
 
 func failedLine(pid, ip, port string) string {
-	return "vm sshd" + pid + ": Failed password for root from " + ip + " port " + port + " ssh2"
+	return "vm sshd" + pid + ": " + failed(ip, port)
 }
 
 // manyRecords is a batch of n elements, each made by rec.
