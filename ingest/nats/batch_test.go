@@ -37,14 +37,19 @@ func manyRecords(n int, rec func(i int) string) string {
 // ones included, on a core subject: every usable record is one entry, laid
 // out as the single-record shape is, in order; every other element is
 // skipped and counted alone.
-func TestFluentBitBatches(t *testing.T) {
+// batchCase is a batch and the entries and counts it must give.
+type batchCase struct {
+	name, file, data string
+	want             []batchWant
+	fields           map[string]string // of the first entry
+	skipped, errs    uint64
+}
+
+// batchCases are the batches of TestFluentBitBatches, one a row, so it is
+// long: samples of testdata/envelopes and batches made here.
+func batchCases() []batchCase {
 	at := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC) // 1796608800
-	cases := []struct {
-		name, file, data string
-		want             []batchWant
-		fields           map[string]string // of the first entry
-		skipped, errs    uint64
-	}{
+	cases := []batchCase{
 		{name: "fluent bit syslog", file: "fluentbit-out-nats-batch.json", want: []batchWant{
 			{msg: failedLine("[4004]", "192.0.2.40", "52040"), stamp: true}, // its own "time" (Time_Keep On) wins
 			{msg: failedLine("[4004]", "192.0.2.41", "52041"), time: at.Add(1500 * time.Millisecond)},
@@ -82,7 +87,10 @@ func TestFluentBitBatches(t *testing.T) {
 	for range maxBatchRecords {
 		cases[len(cases)-1].want = append(cases[len(cases)-1].want, batchWant{msg: "s: m", time: at})
 	}
+	return cases
+}
 
+func TestFluentBitBatches(t *testing.T) {
 	srv := startServer(t, 0, "", nil)
 	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
 	ready := subscribed(s)
@@ -91,7 +99,7 @@ func TestFluentBitBatches(t *testing.T) {
 	waitClosed(t, ready, "subscription")
 	pub := publisher(t, srv.ClientURL())
 
-	for _, tc := range cases {
+	for _, tc := range batchCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			data := []byte(tc.data)
 			if tc.file != "" {
@@ -104,38 +112,8 @@ func TestFluentBitBatches(t *testing.T) {
 				t.Fatalf("sample of %d bytes is over MaxPayload", len(data))
 			}
 			before := s.Stats()
-			publish(t, pub, "logs.test", string(data))
-			publish(t, pub, "logs.test", "end of "+tc.name)
-			flush(t, pub)
-			var got []ingest.Entry
-			for {
-				e := receive(t, out, 1)[0]
-				if e.Message == "end of "+tc.name {
-					break
-				}
-				got = append(got, e)
-			}
-			if len(got) != len(tc.want) {
-				for _, e := range got {
-					t.Logf("got %.200q", e.Message)
-				}
-				t.Fatalf("%d entries, want %d", len(got), len(tc.want))
-			}
-			for i, w := range tc.want {
-				e := got[i]
-				if e.Message != w.msg {
-					t.Errorf("entry %d: %.200q\nwant      %q", i, e.Message, w.msg)
-				}
-				switch {
-				case w.stamp:
-					local := e.Time.In(time.Local)
-					if local.Month() != time.December || local.Day() != 7 || local.Hour() != 2 || local.Minute() != 0 {
-						t.Errorf("entry %d: time %v for the stamp Dec 7 02:00:00", i, e.Time)
-					}
-				case !e.Time.Equal(w.time):
-					t.Errorf("entry %d: time %v, want %v", i, e.Time, w.time)
-				}
-			}
+			got := publishSample(t, pub, out, tc.name, string(data))
+			checkBatchEntries(t, tc.want, got)
 			for k, v := range tc.fields {
 				if got[0].Fields[k] != v {
 					t.Errorf("field %s = %q, want %q (all: %v)", k, got[0].Fields[k], v, got[0].Fields)
@@ -147,6 +125,32 @@ func TestFluentBitBatches(t *testing.T) {
 					after.Skipped-before.Skipped, after.Errors-before.Errors, after.Dropped, tc.skipped, tc.errs)
 			}
 		})
+	}
+}
+
+// checkBatchEntries compares the entries a batch gave with those it must.
+func checkBatchEntries(t *testing.T, want []batchWant, got []ingest.Entry) {
+	t.Helper()
+	if len(got) != len(want) {
+		for _, e := range got {
+			t.Logf("got %.200q", e.Message)
+		}
+		t.Fatalf("%d entries, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		e := got[i]
+		if e.Message != w.msg {
+			t.Errorf("entry %d: %.200q\nwant      %q", i, e.Message, w.msg)
+		}
+		switch {
+		case w.stamp:
+			local := e.Time.In(time.Local)
+			if local.Month() != time.December || local.Day() != 7 || local.Hour() != 2 || local.Minute() != 0 {
+				t.Errorf("entry %d: time %v for the stamp Dec 7 02:00:00", i, e.Time)
+			}
+		case !e.Time.Equal(w.time):
+			t.Errorf("entry %d: time %v, want %v", i, e.Time, w.time)
+		}
 	}
 }
 
