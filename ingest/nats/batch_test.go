@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
 )
@@ -181,7 +183,7 @@ func TestJetStreamBatchAckedAfterLastEntry(t *testing.T) {
 			t.Fatalf("entry %d %q, want %q", i, e.Message, want)
 		}
 	}
-	testkit.Eventually(t, waitLimit, "2 messages pending", func() bool { return consumerInfo(t, js, "d1").NumAckPending == 2 })
+	waitConsumer(t, js, "d1", "2 messages pending", func(i *jetstream.ConsumerInfo) bool { return i.NumAckPending == 2 })
 
 	// The first two entries of the batch are committed (twice: harmless);
 	// then the single line. Acknowledgements travel in order on one
@@ -191,13 +193,12 @@ func TestJetStreamBatchAckedAfterLastEntry(t *testing.T) {
 		e.Ack()
 	}
 	got[3].Ack()
-	testkit.Eventually(t, waitLimit, "the single line acknowledged", func() bool { return consumerInfo(t, js, "d1").NumAckPending < 2 })
+	waitConsumer(t, js, "d1", "the single line acknowledged", func(i *jetstream.ConsumerInfo) bool { return i.NumAckPending < 2 })
 	if i := consumerInfo(t, js, "d1"); i.NumAckPending != 1 || i.AckFloor.Stream != 0 {
 		t.Fatalf("batch acknowledged before its last entry: pending %d, ack floor %d", i.NumAckPending, i.AckFloor.Stream)
 	}
 	got[2].Ack()
-	testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool {
-		i := consumerInfo(t, js, "d1")
+	waitConsumer(t, js, "d1", "the batch acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 2
 	})
 	if st := s.Stats(); st.Read != 4 || st.Errors != 0 || st.Skipped != 0 {
@@ -246,8 +247,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 				pos.Commit(e.Pos.Key, e.Pos.Value)
 				e.Ack()
 			}
-			testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool {
-				i := consumerInfo(t, js, "dur")
+			waitConsumer(t, js, "dur", "the batch acknowledged", func(i *jetstream.ConsumerInfo) bool {
 				return i.NumAckPending == 0 && i.AckFloor.Stream == 1
 			})
 			jsPublish(t, js, "logs.sshd", "after")
@@ -319,5 +319,5 @@ func TestJetStreamBatchStoppedPartWay(t *testing.T) {
 		}
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 1 })
+	waitConsumer(t, js, "dur", "the batch acknowledged", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 })
 }

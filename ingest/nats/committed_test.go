@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
 )
@@ -34,7 +36,7 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 			e.Ack() // the crash comes before the other five acknowledgements
 		}
 	}
-	testkit.Eventually(t, waitLimit, "five acks at the server", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 5 })
+	waitConsumer(t, js, "dur", "five acks at the server", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 5 })
 	if err := r1.stop(t); err != nil {
 		t.Fatal(err)
 	}
@@ -44,8 +46,7 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 	s2.UsePositions(pos)
 	out2 := make(chan ingest.Entry, 16)
 	start(t, s2, out2)
-	testkit.Eventually(t, waitLimit, "the five committed ones acknowledged on redelivery", func() bool {
-		i := consumerInfo(t, js, "dur")
+	waitConsumer(t, js, "dur", "the five committed ones acknowledged on redelivery", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 10
 	})
 	select {

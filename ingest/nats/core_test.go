@@ -99,7 +99,7 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 	if !slices.Equal(msgs, want) {
 		t.Fatalf("received a different set of messages (%d)", len(msgs))
 	}
-	testkit.Eventually(t, waitLimit, "reads counted", func() bool { return srcs[0].Stats().Read+srcs[1].Stats().Read == n+1 })
+	waitReadTogether(t, srcs, n+1)
 	a, b := srcs[0].Stats(), srcs[1].Stats()
 	if a.Read == 0 || b.Read == 0 {
 		t.Fatalf("queue group split %d + %d, want both > 0 and %d in all", a.Read, b.Read, n+1)
@@ -123,7 +123,7 @@ func TestCoreDropsWhenQueueFull(t *testing.T) {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
 	}
 	flush(t, pub)
-	testkit.Eventually(t, waitLimit, "all messages dropped", func() bool { return s.Stats().Dropped == n })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Dropped == n })
 	if st := s.Stats(); st.Read != 0 || st.Reason != "connected" {
 		t.Fatalf("stats %+v", st)
 	}
@@ -148,10 +148,9 @@ func TestCoreSlowConsumerDropsCounted(t *testing.T) {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
 	}
 	flush(t, pub)
-	testkit.Eventually(t, waitLimit, "slow-consumer drops", func() bool { return s.Stats().Dropped >= n-20 })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Dropped >= n-20 })
 	close(release)
-	testkit.Eventually(t, waitLimit, "every message read or dropped", func() bool {
-		st := s.Stats()
+	waitStats(t, s, func(st ingest.Stats) bool {
 		return st.Read+st.Dropped == n
 	})
 	st := s.Stats()
@@ -227,9 +226,9 @@ func TestCoreServerRestart(t *testing.T) {
 	}
 
 	testkit.StopNATS(srv)
-	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason != "connected" })
 	startServer(t, port, "", nil)
-	testkit.Eventually(t, waitLimit, "reconnected", func() bool { return s.Stats().Reason == "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -255,8 +254,7 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	s.onState = states.add
 	out := make(chan ingest.Entry, 4)
 	r := start(t, s, out)
-	testkit.Eventually(t, waitLimit, "reconnecting state", func() bool {
-		st := s.Stats()
+	waitStats(t, s, func(st ingest.Stats) bool {
 		return st.State == ingest.StateError && strings.HasPrefix(st.Reason, "reconnecting: ")
 	})
 	select {
@@ -265,7 +263,7 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	default:
 	}
 	startServer(t, port, "", nil)
-	testkit.Eventually(t, waitLimit, "connected", func() bool { return s.Stats().State == ingest.StateReading })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.State == ingest.StateReading })
 	pub := publisher(t, url)
 	if e := publishUntilReceived(t, pub, out, "logs.sshd", func(int) string { return "hello" }); e.Message != "hello" {
 		t.Fatalf("got %q", e.Message)

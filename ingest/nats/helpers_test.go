@@ -257,3 +257,30 @@ func unusedPort(t *testing.T) (int, string) {
 	l.Close()
 	return port, fmt.Sprintf("nats://127.0.0.1:%d", port)
 }
+
+// waitConsumer waits until the durable consumer's info satisfies ok, and
+// fails showing its counts.
+func waitConsumer(t testing.TB, js jetstream.JetStream, durable, what string, ok func(*jetstream.ConsumerInfo) bool) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		i := consumerInfo(t, js, durable)
+		return testkit.Check(ok(i), "still waiting for %s: consumer %s: ack pending %d, pending %d, ack floor %d, delivered %d",
+			what, durable, i.NumAckPending, i.NumPending, i.AckFloor.Stream, i.Delivered.Stream)
+	})
+}
+
+// waitReadTogether waits until srcs have read n messages in all, and
+// fails showing each one's counters.
+func waitReadTogether(t testing.TB, srcs []*Source, n uint64) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		var sum uint64
+		var all []ingest.Stats
+		for _, s := range srcs {
+			st := s.Stats()
+			sum += st.Read
+			all = append(all, st)
+		}
+		return testkit.Check(sum == n, "%d read in all, want %d; stats %+v", sum, n, all)
+	})
+}

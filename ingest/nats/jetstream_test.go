@@ -47,15 +47,14 @@ func TestJetStreamEntriesAckAndSkip(t *testing.T) {
 	}
 	// Nothing is acknowledged until the pipeline says so; the oversize
 	// message was terminated and does not wait.
-	testkit.Eventually(t, waitLimit, "2 pending acks", func() bool {
-		return consumerInfo(t, js, "d1").NumAckPending == 2
+	waitConsumer(t, js, "d1", "2 pending acks", func(i *jetstream.ConsumerInfo) bool {
+		return i.NumAckPending == 2
 	})
 	for _, e := range got {
 		e.Ack()
 		e.Ack() // a second call is harmless
 	}
-	testkit.Eventually(t, waitLimit, "all acknowledged", func() bool {
-		i := consumerInfo(t, js, "d1")
+	waitConsumer(t, js, "d1", "all acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == 4
 	})
 	if st := s.Stats(); st.Errors != 0 {
@@ -81,13 +80,13 @@ func TestJetStreamBackpressure(t *testing.T) {
 		e.Ack()
 		if i%50 == 0 {
 			// Stall the pipeline for a moment: the source must wait.
-			testkit.Eventually(t, waitLimit, "source blocked", func() bool { return s.Stats().Read == uint64(i+1) })
+			waitStats(t, s, func(st ingest.Stats) bool { return st.Read == uint64(i+1) })
 		}
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order or content differs")
 	}
-	testkit.Eventually(t, waitLimit, "read counted", func() bool { return s.Stats().Read == uint64(len(want)) })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Read == uint64(len(want)) })
 	if st := s.Stats(); st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -122,8 +121,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 			acked[e.Message] = true
 		}
 	}
-	testkit.Eventually(t, waitLimit, "acks to reach the server", func() bool {
-		i := consumerInfo(t, js, "dur")
+	waitConsumer(t, js, "dur", "acks to reach the server", func(i *jetstream.ConsumerInfo) bool {
 		return i.AckFloor.Stream == 11 && uint64(i.NumAckPending) == i.Delivered.Stream-uint64(len(acked))
 	})
 	if err := r1.stop(t); err != nil {
@@ -147,8 +145,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 		got2 = append(got2, e.Message)
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "consumer drained", func() bool {
-		i := consumerInfo(t, js, "dur")
+	waitConsumer(t, js, "dur", "consumer drained", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == n
 	})
 	select {
@@ -179,7 +176,7 @@ func TestJetStreamAckAfterRunReturned(t *testing.T) {
 	s.onClosed = func() { close(closed) }
 	out := make(chan ingest.Entry, 5)
 	r := start(t, s, out)
-	testkit.Eventually(t, waitLimit, "5 entries queued", func() bool { return len(out) == 5 })
+	testkit.WaitFor(t, waitLimit, func() error { return testkit.Check(len(out) == 5, "%d entries queued, want 5", len(out)) })
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -219,12 +216,12 @@ func TestJetStreamServerRestart(t *testing.T) {
 		t.Fatalf("got %q", e.Message)
 	}
 	e.Ack()
-	testkit.Eventually(t, waitLimit, "ack", func() bool { return consumerInfo(t, js, "rs").AckFloor.Stream == 1 })
+	waitConsumer(t, js, "rs", "ack", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 })
 
 	testkit.StopNATS(srv)
-	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason != "connected" })
 	startServer(t, port, dir, nil)
-	testkit.Eventually(t, waitLimit, "reconnected", func() bool { return s.Stats().Reason == "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -249,8 +246,7 @@ func TestJetStreamServerRestart(t *testing.T) {
 	if !slices.Equal(got, after) {
 		t.Fatalf("after restart got %v", got)
 	}
-	testkit.Eventually(t, waitLimit, "all acknowledged", func() bool {
-		i := consumerInfo(t, js2, "rs")
+	waitConsumer(t, js2, "rs", "all acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == 11
 	})
 }
@@ -336,8 +332,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 		count[e.Message]++
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "drained", func() bool {
-		i := consumerInfo(t, js, "shared")
+	waitConsumer(t, js, "shared", "drained", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0
 	})
 	for _, l := range want {
@@ -345,9 +340,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 			t.Fatalf("%q delivered %d times", l, count[l])
 		}
 	}
-	testkit.Eventually(t, waitLimit, "reads counted", func() bool {
-		return srcs[0].Stats().Read+srcs[1].Stats().Read == uint64(len(want))
-	})
+	waitReadTogether(t, srcs, uint64(len(want)))
 }
 
 // A pipeline that holds entries longer than AckWait (a stall) does not get
@@ -371,8 +364,7 @@ func TestJetStreamStallNoRedelivery(t *testing.T) {
 	for _, e := range got {
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "acknowledged", func() bool {
-		i := consumerInfo(t, js, "stall")
+	waitConsumer(t, js, "stall", "acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 5
 	})
 	if len(out) != 0 {
@@ -391,7 +383,7 @@ func TestJetStreamConsumerDeleted(t *testing.T) {
 	jsPublish(t, js, "logs.sshd", "one")
 	e := receive(t, out, 1)[0]
 	e.Ack()
-	testkit.Eventually(t, waitLimit, "ack", func() bool { return consumerInfo(t, js, "gone").AckFloor.Stream == 1 })
+	waitConsumer(t, js, "gone", "ack", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 })
 	if err := js.DeleteConsumer(context.Background(), "LOGS", "gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +418,7 @@ func TestJetStreamServerLostState(t *testing.T) {
 	e.Ack()
 
 	testkit.StopNATS(srv)
-	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason != "connected" })
 	srv = startServer(t, port, t.TempDir(), nil) // an empty store
 	_, js = jsSetup(t, url)                      // the stream, created again
 	jsPublish(t, js, "logs.sshd", "after")
