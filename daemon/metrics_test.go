@@ -138,7 +138,7 @@ func metricsRun(t *testing.T) (PipelineStatus, string) {
 	cl, addr := runWithMetrics(t, dir, c, log, addrs)
 	bg := context.Background()
 	// The file is followed from its end: write until the source reads.
-	waitSourceRead(t, cl, "a", logA)
+	waitSourceRead(t, cl, "a", logA, "sshd[1]: Server listening on :: port 22.")
 	var lines []string
 	for i := range 40 {
 		lines = append(lines, fmt.Sprintf("sshd[%d]: Connection closed by 192.0.2.1 port %d [preauth]", 100+i, 1000+i))
@@ -434,10 +434,11 @@ func TestMetricsSourceHealth(t *testing.T) {
 		return st
 	}
 	// The file is followed from its end: write until the source reads.
-	testkit.Eventually(t, 10*time.Second, "the file source reads", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
 		st := status()
-		return len(st.Sources) == 2 && st.Sources[0].Read > 0 && strings.HasPrefix(st.Sources[1].Reason, "listening on ")
+		return testkit.Check(len(st.Sources) == 2 && st.Sources[0].Read > 0 && strings.HasPrefix(st.Sources[1].Reason, "listening on "),
+			"the file source reads and the syslog source listens: sources %+v", st.Sources)
 	})
 	// A sender outside allow (the test, from 127.0.0.1) is rejected.
 	listen := strings.TrimSuffix(strings.TrimPrefix(status().Sources[1].Reason, "listening on "), "; no sender yet")
@@ -449,7 +450,7 @@ func TestMetricsSourceHealth(t *testing.T) {
 	if _, err := conn.Write([]byte("<38>Dec  7 03:00:00 gw sshd[9]: Failed password for root from 203.0.113.9 port 22 ssh2")); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 10*time.Second, "the datagram rejected", func() bool { return status().Sources[1].Rejected == 1 })
+	waitPipeline(t, cl, "h", "the datagram rejected", func(st PipelineStatus) bool { return st.Sources[1].Rejected == 1 })
 
 	st := status()
 	file, sl := st.Sources[0], st.Sources[1]

@@ -89,7 +89,7 @@ func TestReload(t *testing.T) {
 	defer stop()
 	r.cl = cl
 	bg := context.Background()
-	waitSourceRead(t, cl, "a", r.logA)
+	waitSourceRead(t, cl, "a", r.logA, "sshd[1]: Server listening on :: port 22.")
 	appendLog(t, r.logA,
 		"sshd[2]: Failed password for root from 198.51.100.7 port 1 ssh2",
 		"sshd[3]: Failed password for root from 198.51.100.7 port 2 ssh2")
@@ -138,12 +138,13 @@ func reloadChanges(r *reloadRig) {
 	})
 }
 
-// waitSourceRead appends a line to log until pipeline p's first source
-// has read something, and fails showing the status it saw.
-func waitSourceRead(t *testing.T, cl *Client, p, log string) {
+// waitSourceRead appends line to log until pipeline p's first source has
+// read something (a file is followed from its end), and fails showing the
+// sources it saw.
+func waitSourceRead(t *testing.T, cl *Client, p, log, line string) {
 	t.Helper()
 	testkit.WaitFor(t, 10*time.Second, func() error {
-		appendLog(t, log, "sshd[1]: Server listening on :: port 22.")
+		appendLog(t, log, line)
 		st, err := cl.PipelineStatus(context.Background(), p)
 		return testkit.Check(err == nil && len(st.Sources) > 0 && st.Sources[0].Read > 0, "%s reads: sources %+v (%v)", p, st.Sources, err)
 	})
