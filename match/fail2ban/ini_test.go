@@ -78,14 +78,8 @@ func TestParseINI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := parseINI("x.conf", []byte(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+			if errorAsWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := map[string]string{}
 			for _, s := range append([]*section{f.defaults}, f.sections...) {
@@ -360,4 +354,21 @@ func TestShellOperator(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
 		}
 	}
+}
+
+// errorAsWanted fails the test unless err is as a row wants: with
+// wantErr, an error that contains it, and the caller stops there (true);
+// without, no error.
+func errorAsWanted(t *testing.T, err error, wantErr string) (stop bool) {
+	t.Helper()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("error = %v, want %q", err, wantErr)
+	}
+	return true
 }
