@@ -93,13 +93,7 @@ func batchCases() []batchCase {
 }
 
 func TestFluentBitBatches(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 2*maxBatchRecords)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, out, pub := startCore(t, "logs.>", 2*maxBatchRecords)
 
 	for _, tc := range batchCases() {
 		t.Run(tc.name, func(t *testing.T) {
@@ -261,13 +255,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 // Over a core subject a batch's entries are handed over one by one: when
 // the queue is full, each record that does not fit is dropped and counted.
 func TestCoreBatchDropsCountedPerEntry(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 1) // room for one; nobody reads
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, out, pub := startCore(t, "logs.>", 1) // room for one; nobody reads
 	publish(t, pub, "logs.test", fluentBitBatch("192.0.2.62", 3))
 	flush(t, pub)
 	st := waitStats(t, s, func(st ingest.Stats) bool { return st.Read+st.Dropped == 3 })

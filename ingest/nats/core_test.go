@@ -19,10 +19,8 @@ import (
 func TestCoreEntries(t *testing.T) {
 	srv := startServer(t, 0, "", nil)
 	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd"})
-	ready := subscribed(s)
 	out := make(chan ingest.Entry, 16)
-	r := start(t, s, out)
-	waitClosed(t, ready, "subscription")
+	r := startSubscribed(t, s, out)
 	if st := s.Stats(); st.State != ingest.StateReading || st.Reason != "connected" {
 		t.Fatalf("state %q (%s)", st.State, st.Reason)
 	}
@@ -65,9 +63,7 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 	var srcs []*Source
 	for range 2 {
 		s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.*", Queue: "logjail"})
-		ready := subscribed(s)
-		start(t, s, out)
-		waitClosed(t, ready, "subscription")
+		startSubscribed(t, s, out)
 		srcs = append(srcs, s)
 	}
 	if d := srcs[0].Describe(); d != "nats "+srv.ClientURL()+" logs.* (queue logjail)" {
@@ -111,13 +107,7 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 
 // A full queue: core NATS cannot wait, so messages are dropped and counted.
 func TestCoreDropsWhenQueueFull(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry) // unbuffered, nobody reads
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, _, pub := startCore(t, "logs.sshd", 0) // unbuffered, nobody reads
 	const n = 500
 	for i := range n {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
@@ -138,10 +128,8 @@ func TestCoreSlowConsumerDropsCounted(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	s.inDeliver = func() { once.Do(func() { <-release }) } // the first callback stalls
-	ready := subscribed(s)
 	out := make(chan ingest.Entry, 1000)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
+	startSubscribed(t, s, out)
 	pub := publisher(t, srv.ClientURL())
 	const n = 200
 	for i := range n {
@@ -160,13 +148,7 @@ func TestCoreSlowConsumerDropsCounted(t *testing.T) {
 }
 
 func TestCoreOversizeSkipped(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 4)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, out, pub := startCore(t, "logs.sshd", 4)
 	publish(t, pub, "logs.sshd", strings.Repeat("A", MaxPayload+1))
 	publish(t, pub, "logs.sshd", strings.Repeat("B", MaxPayload))
 	publish(t, pub, "logs.sshd", "small")
@@ -214,10 +196,8 @@ func TestCoreServerRestart(t *testing.T) {
 	s := newSource(t, Config{URL: url, Subject: "logs.>"})
 	var states stateLog
 	s.onState = states.add
-	ready := subscribed(s)
 	out := make(chan ingest.Entry, 64)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
+	startSubscribed(t, s, out)
 	pub := publisher(t, url)
 	publish(t, pub, "logs.a", "before")
 	flush(t, pub)
@@ -298,10 +278,8 @@ func TestCoreAuth(t *testing.T) {
 			cfg := Config{URL: url, Subject: "logs.sshd"}
 			tc.mod(&cfg)
 			s := newSource(t, cfg)
-			ready := subscribed(s)
 			out := make(chan ingest.Entry, 1)
-			start(t, s, out)
-			waitClosed(t, ready, "subscription")
+			startSubscribed(t, s, out)
 			if strings.Contains(s.Describe(), "s3cret") {
 				t.Fatalf("Describe shows the password: %q", s.Describe())
 			}

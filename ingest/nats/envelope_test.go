@@ -71,13 +71,7 @@ var envelopeCases = []envelopeCase{
 // host, time, fields and counters of each, hostile ones included. Batches
 // of records are TestFluentBitBatches'.
 func TestEnvelopeShapes(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 16)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, out, pub := startCore(t, "logs.>", 16)
 
 	for _, tc := range envelopeCases {
 		t.Run(tc.file, func(t *testing.T) {

@@ -284,3 +284,24 @@ func waitReadTogether(t testing.TB, srcs []*Source, n uint64) {
 		return testkit.Check(sum == n, "%d read in all, want %d; stats %+v", sum, n, all)
 	})
 }
+
+// startSubscribed starts s and returns once it has subscribed.
+func startSubscribed(t testing.TB, s *Source, out chan ingest.Entry) *runner {
+	t.Helper()
+	ready := subscribed(s)
+	r := start(t, s, out)
+	waitClosed(t, ready, "subscription")
+	return r
+}
+
+// startCore runs a core source of subject on a fresh server, its entries
+// going to a queue of size queue, and returns once it has subscribed,
+// with a connection to publish to the server.
+func startCore(t testing.TB, subject string, queue int) (*Source, chan ingest.Entry, *natsgo.Conn) {
+	t.Helper()
+	srv := startServer(t, 0, "", nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: subject})
+	out := make(chan ingest.Entry, queue)
+	startSubscribed(t, s, out)
+	return s, out, publisher(t, srv.ClientURL())
+}
