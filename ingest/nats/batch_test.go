@@ -211,9 +211,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 			jsPublish(t, js, "logs.sshd", fluentBitBatch("192.0.2.61", 3))
 			pos := &testkit.Positions{}
 
-			s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-			s1.ackWait = time.Second
-			s1.UsePositions(pos)
+			s1 := committingSource(t, srv.ClientURL(), "dur", pos)
 			out1 := make(chan ingest.Entry, 8)
 			r1 := start(t, s1, out1)
 			first := receive(t, out1, 3)
@@ -228,9 +226,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s2 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-			s2.ackWait = time.Second
-			s2.UsePositions(pos)
+			s2 := committingSource(t, srv.ClientURL(), "dur", pos)
 			out2 := make(chan ingest.Entry, 8)
 			start(t, s2, out2)
 			again := receive(t, out2, 3-committed)

@@ -2,7 +2,6 @@ package nats
 
 import (
 	"testing"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -16,15 +15,10 @@ import (
 func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	all := lines("msg", 10)
-	for _, l := range all {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	jsPublishAll(t, js, "logs.sshd", lines("msg", 10))
 	pos := &testkit.Positions{}
 
-	s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-	s1.ackWait = time.Second
-	s1.UsePositions(pos)
+	s1 := committingSource(t, srv.ClientURL(), "dur", pos)
 	out1 := make(chan ingest.Entry)
 	r1 := start(t, s1, out1)
 	for i, e := range receive(t, out1, 10) {
@@ -41,9 +35,7 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	s2 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-	s2.ackWait = time.Second
-	s2.UsePositions(pos)
+	s2 := committingSource(t, srv.ClientURL(), "dur", pos)
 	out2 := make(chan ingest.Entry, 16)
 	start(t, s2, out2)
 	waitConsumer(t, js, "dur", "the five committed ones acknowledged on redelivery", func(i *jetstream.ConsumerInfo) bool {

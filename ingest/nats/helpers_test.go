@@ -222,6 +222,27 @@ func jsPublish(t testing.TB, js jetstream.JetStream, subject, data string) {
 	}
 }
 
+// jsPublishAll publishes each of msgs to subject, in order, and returns
+// them.
+func jsPublishAll(t testing.TB, js jetstream.JetStream, subject string, msgs []string) []string {
+	t.Helper()
+	for _, m := range msgs {
+		jsPublish(t, js, subject, m)
+	}
+	return msgs
+}
+
+// committingSource is a source of the durable consumer that commits to
+// pos, with a short AckWait so that what it leaves unacknowledged comes
+// again soon.
+func committingSource(t testing.TB, url, durable string, pos ingest.Positions) *Source {
+	t.Helper()
+	s := newSource(t, jsConfig(url, durable))
+	s.ackWait = time.Second
+	s.UsePositions(pos)
+	return s
+}
+
 func consumerInfo(t testing.TB, js jetstream.JetStream, durable string) *jetstream.ConsumerInfo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)

@@ -66,10 +66,7 @@ func TestJetStreamEntriesAckAndSkip(t *testing.T) {
 func TestJetStreamBackpressure(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	want := lines("line", 300)
-	for _, l := range want {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	want := jsPublishAll(t, js, "logs.sshd", lines("line", 300))
 	s := newSource(t, jsConfig(srv.ClientURL(), "bp"))
 	out := make(chan ingest.Entry) // unbuffered
 	start(t, s, out)
@@ -99,10 +96,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
 	const n = 40
-	all := lines("msg", n)
-	for _, l := range all {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	all := jsPublishAll(t, js, "logs.sshd", lines("msg", n))
 
 	// First run: take 20 entries, acknowledge 0-9 and every other of the
 	// rest, then "crash" (cancel without acknowledging the others).
@@ -168,9 +162,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 func TestJetStreamAckAfterRunReturned(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	for _, l := range lines("m", 5) {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	jsPublishAll(t, js, "logs.sshd", lines("m", 5))
 	s := newSource(t, jsConfig(srv.ClientURL(), "late"))
 	closed := make(chan struct{})
 	s.onClosed = func() { close(closed) }
@@ -348,9 +340,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 func TestJetStreamStallNoRedelivery(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	for _, l := range lines("stall", 5) {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	jsPublishAll(t, js, "logs.sshd", lines("stall", 5))
 	s := newSource(t, jsConfig(srv.ClientURL(), "stall"))
 	s.ackWait = time.Second
 	out := make(chan ingest.Entry, 16)
