@@ -326,3 +326,16 @@ func startCore(t testing.TB, subject string, queue int) (*Source, chan ingest.En
 	startSubscribed(t, s, out)
 	return s, out, publisher(t, srv.ClientURL())
 }
+
+// runMissingStream runs a source of the JetStream stream NOPE, which the
+// server does not have, and returns once Run has failed, with the
+// server's URL.
+func runMissingStream(t testing.TB) (*Source, *runner, string) {
+	t.Helper()
+	srv := startServer(t, 0, t.TempDir(), nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd",
+		JetStream: &JetStreamConfig{Stream: "NOPE", Durable: "d"}})
+	r := start(t, s, make(chan ingest.Entry))
+	waitClosed(t, r.done, "Run to fail")
+	return s, r, srv.ClientURL()
+}

@@ -244,17 +244,13 @@ func TestJetStreamServerRestart(t *testing.T) {
 }
 
 func TestJetStreamMissingStream(t *testing.T) {
-	srv := startServer(t, 0, t.TempDir(), nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd",
-		JetStream: &JetStreamConfig{Stream: "NOPE", Durable: "d"}})
-	r := start(t, s, make(chan ingest.Entry))
-	waitClosed(t, r.done, "Run to fail")
+	_, r, url := runMissingStream(t)
 	if r.err == nil || !strings.Contains(r.err.Error(), `jetstream.stream "NOPE" does not exist`) ||
 		!strings.Contains(r.err.Error(), "does not create streams") {
 		t.Fatalf("Run: %v", r.err)
 	}
 	// No stream was created behind the operator's back.
-	nc := publisher(t, srv.ClientURL())
+	nc := publisher(t, url)
 	js, _ := jetstream.New(nc)
 	if _, err := js.Stream(context.Background(), "NOPE"); err == nil {
 		t.Fatal("stream was created")
