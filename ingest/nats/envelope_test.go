@@ -22,6 +22,7 @@ func failed(ip, port string) string {
 	return "Failed password for root from " + ip + " port " + port + " ssh2"
 }
 
+// envelopeCase is a sample envelope and the entry it must become.
 type envelopeCase struct {
 	file   string
 	skip   bool      // counted as skipped, not delivered

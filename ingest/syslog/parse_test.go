@@ -21,6 +21,7 @@ var (
 	utc3     = time.FixedZone("UTC+3", 3*3600)
 )
 
+// parseLayoutCase is a datagram and the entry the parser must make of it.
 type parseLayoutCase struct {
 	name, in    string
 	out         outcome

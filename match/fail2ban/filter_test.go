@@ -10,6 +10,8 @@ import (
 
 func fixture(name string) string { return filepath.Join(fixtureDir, "filter.d", name+".conf") }
 
+// filterFixture is a fixture, the arguments it is loaded with and the
+// filter (or error) it must give.
 type filterFixture struct {
 	name    string
 	args    map[string]string

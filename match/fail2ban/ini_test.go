@@ -155,6 +155,8 @@ over = %(known/over)s+local
 file = %(known/file)s
 `
 
+// interpolationCase is an option of interpolationConf and what Get must
+// make of it.
 type interpolationCase struct {
 	sec, opt string
 	vars     map[string]string

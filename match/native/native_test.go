@@ -16,6 +16,7 @@ var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 // readAt is when matchCases' lines are read.
 var readAt = now.Add(-time.Minute)
 
+// matchCase is a line, the rules it is matched with and what they find.
 type matchCase struct {
 	name     string
 	rules    match.Rules
