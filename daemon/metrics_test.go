@@ -295,9 +295,6 @@ func scrapeNATS(t *testing.T) string {
 
 var metricName = regexp.MustCompile(`logjail_[a-z_]+`)
 
-// checkDashboard checks the Grafana dashboard against the scrapes: every
-// metric its queries name exists, and every metric logjail exports is
-// plotted.
 // dashboard is what checkDashboard reads of the Grafana dashboard.
 type dashboard struct {
 	Inputs []struct {
@@ -322,6 +319,9 @@ type dashboard struct {
 	} `json:"templating"`
 }
 
+// checkDashboard checks the Grafana dashboard against the scrapes: every
+// metric its queries name exists, and every metric logjail exports is
+// plotted.
 func checkDashboard(t *testing.T, scrapes ...string) {
 	t.Helper()
 	plotted := checkQueries(t, dashboardQueries(t), scrapes)

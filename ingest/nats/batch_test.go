@@ -34,11 +34,6 @@ func manyRecords(n int, rec func(i int) string) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-// TestFluentBitBatches publishes batches as Fluent Bit's nats output sends
-// them ([[time, {record}], ...], samples in testdata/envelopes), hostile
-// ones included, on a core subject: every usable record is one entry, laid
-// out as the single-record shape is, in order; every other element is
-// skipped and counted alone.
 // batchCase is a batch and the entries and counts it must give.
 type batchCase struct {
 	name, file, data string
@@ -92,6 +87,11 @@ func batchCases() []batchCase {
 	return cases
 }
 
+// TestFluentBitBatches publishes batches as Fluent Bit's nats output sends
+// them ([[time, {record}], ...], samples in testdata/envelopes), hostile
+// ones included, on a core subject: every usable record is one entry, laid
+// out as the single-record shape is, in order; every other element is
+// skipped and counted alone.
 func TestFluentBitBatches(t *testing.T) {
 	s, out, pub := startCore(t, "logs.>", 2*maxBatchRecords)
 
