@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A listener waits until it is bound and a sender is heard from, then
@@ -153,7 +154,9 @@ func TestRunAgainAfterBindFailure(t *testing.T) {
 	if e := <-out; e.Message != "h app: hello" {
 		t.Errorf("entry %q", e.Message)
 	}
-	if st := l.Stats(); st.State != ingest.StateReading {
-		t.Errorf("after a record: %q (%s), want reading", st.State, st.Reason)
-	}
+	// The health is set just after the entry is handed over: wait for it.
+	testkit.WaitFor(t, waitLimit, func() error {
+		st := l.Stats()
+		return testkit.Check(st.State == ingest.StateReading, "after a record: %q (%s), want reading", st.State, st.Reason)
+	})
 }
