@@ -154,9 +154,13 @@ func TestRunAgainAfterBindFailure(t *testing.T) {
 	if e := <-out; e.Message != "h app: hello" {
 		t.Errorf("entry %q", e.Message)
 	}
-	// The health is set just after the entry is handed over: wait for it.
+	// The entry is counted just after it is handed over, and whoever sees
+	// the count sees the health: wait for the count.
 	testkit.WaitFor(t, waitLimit, func() error {
-		st := l.Stats()
-		return testkit.Check(st.State == ingest.StateReading, "after a record: %q (%s), want reading", st.State, st.Reason)
+		c := l.Counters()
+		return testkit.Check(c.Delivered >= 1, "counters %+v, want one delivered", c)
 	})
+	if st := l.Stats(); st.State != ingest.StateReading {
+		t.Errorf("after a record: %q (%s), want reading", st.State, st.Reason)
+	}
 }
