@@ -49,26 +49,7 @@ func TestControlAPI(t *testing.T) {
 	if _, err := cl.Ban(ctx, BanRequest{Pipeline: "b", Addr: "2001:db8::9", For: "-1"}); err != nil {
 		t.Fatal(err)
 	}
-	self := hostAddress(t)
-	for _, tc := range []struct {
-		name    string
-		req     BanRequest
-		wantErr string
-	}{
-		{"unknown pipeline", BanRequest{Pipeline: "nosuch", Addr: "192.0.2.1"}, `no pipeline "nosuch" (running: a, b)`},
-		{"bad address", BanRequest{Pipeline: "a", Addr: "192.0.2.300"}, `invalid address "192.0.2.300"`},
-		{"prefix", BanRequest{Pipeline: "a", Addr: "192.0.2.0/24"}, "only single addresses"},
-		{"bad duration", BanRequest{Pipeline: "a", Addr: "192.0.2.1", For: "soon"}, "--for: invalid duration"},
-		{"ignoreip", BanRequest{Pipeline: "b", Addr: "192.0.2.200"}, "192.0.2.200 is in ignoreip of pipeline b"},
-		{"the host's own address", BanRequest{Pipeline: "a", Addr: self.String()}, self.String() + " is an address of this host, which pipeline a never bans (ignoreself); set ignoreself: false there to ban it"},
-		{"loopback", BanRequest{Pipeline: "a", Addr: "127.0.0.1"}, "127.0.0.1 is not a host address"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if _, err := cl.Ban(ctx, tc.req); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("want error %q, got %v", tc.wantErr, err)
-			}
-		})
-	}
+	checkBanRefusals(t, cl)
 	bans, err := cl.Banned(ctx)
 	if err != nil || len(bans) != 2 {
 		t.Fatalf("banned %+v %v", bans, err)
@@ -111,6 +92,31 @@ func TestControlAPI(t *testing.T) {
 	}
 	if fi, err := os.Stat(filepath.Join(dir, "s.sock")); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("socket mode: %v %v", fi.Mode(), err)
+	}
+}
+
+// checkBanRefusals: Ban refuses what it cannot ban, saying why.
+func checkBanRefusals(t *testing.T, cl *Client) {
+	ctx := context.Background()
+	self := hostAddress(t)
+	for _, tc := range []struct {
+		name    string
+		req     BanRequest
+		wantErr string
+	}{
+		{"unknown pipeline", BanRequest{Pipeline: "nosuch", Addr: "192.0.2.1"}, `no pipeline "nosuch" (running: a, b)`},
+		{"bad address", BanRequest{Pipeline: "a", Addr: "192.0.2.300"}, `invalid address "192.0.2.300"`},
+		{"prefix", BanRequest{Pipeline: "a", Addr: "192.0.2.0/24"}, "only single addresses"},
+		{"bad duration", BanRequest{Pipeline: "a", Addr: "192.0.2.1", For: "soon"}, "--for: invalid duration"},
+		{"ignoreip", BanRequest{Pipeline: "b", Addr: "192.0.2.200"}, "192.0.2.200 is in ignoreip of pipeline b"},
+		{"the host's own address", BanRequest{Pipeline: "a", Addr: self.String()}, self.String() + " is an address of this host, which pipeline a never bans (ignoreself); set ignoreself: false there to ban it"},
+		{"loopback", BanRequest{Pipeline: "a", Addr: "127.0.0.1"}, "127.0.0.1 is not a host address"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := cl.Ban(ctx, tc.req); err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("want error %q, got %v", tc.wantErr, err)
+			}
+		})
 	}
 }
 

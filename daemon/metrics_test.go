@@ -115,22 +115,30 @@ func families(body string) map[string]string {
 // TestMetricsEndpoint runs a dry-run daemon with --metrics on port 0,
 // feeds it failures, bans and unbans, and checks the scrape.
 func TestMetricsEndpoint(t *testing.T) {
+	st, addr := metricsRun(t)
+	entries := st.Filter.Matched + st.Filter.Missed + st.Filter.Ignored + st.Filter.BadAddress
+	body := scrape(t, addr)
+	checkSeries(t, body, st.Sources[0].Watching, entries)
+	checkMatchHistogram(t, body, entries)
+
+	// Everything the dashboard plots is in the scrape (the NATS publisher
+	// metrics need a nats enforcer, which a dry run replaces: they come
+	// from scrapeNATS).
+	checkDashboard(t, body, scrapeNATS(t))
+}
+
+// metricsRun runs a daemon with metrics through failures, a ban, a manual
+// ban and an unban of all, and returns pipeline a's status and the
+// metrics address.
+func metricsRun(t *testing.T) (PipelineStatus, string) {
 	dir := t.TempDir()
 	logA := testkit.WriteFile(t, dir, "a.log", "")
 	c := loadConfig(t, dir, "pipelines:\n  a:\n    enabled: true\n    maxretry: 3\n    bantime: 1h\n    ingest: [{file: {paths: ["+logA+"], poll: 100ms}}]\n    match: {filter: sshd}\n")
 	log, addrs := newAddrLogger()
 	cl, addr := runWithMetrics(t, dir, c, log, addrs)
 	bg := context.Background()
-	status := func() PipelineStatus {
-		st, _ := cl.PipelineStatus(bg, "a")
-		return st
-	}
 	// The file is followed from its end: write until the source reads.
-	testkit.Eventually(t, 10*time.Second, "a reads", func() bool {
-		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
-		st := status()
-		return len(st.Sources) > 0 && st.Sources[0].Read > 0
-	})
+	waitSourceRead(t, cl, "a", logA, "sshd[1]: Server listening on :: port 22.")
 	var lines []string
 	for i := range 40 {
 		lines = append(lines, fmt.Sprintf("sshd[%d]: Connection closed by 192.0.2.1 port %d [preauth]", 100+i, 1000+i))
@@ -140,8 +148,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	lines = append(lines, "sshd[300]: Failed password for root from 198.51.100.9 port 3000 ssh2")
 	appendLog(t, logA, lines...)
-	testkit.Eventually(t, 10*time.Second, "four failures and a ban", func() bool {
-		st := status()
+	waitPipeline(t, cl, "a", "four failures and a ban", func(st PipelineStatus) bool {
 		return st.Filter.TotalFailed == 4 && st.Actions.TotalBanned == 1
 	})
 	if _, err := cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "192.0.2.50"}); err != nil {
@@ -150,14 +157,17 @@ func TestMetricsEndpoint(t *testing.T) {
 	if res, err := cl.Unban(bg, UnbanRequest{All: true}); err != nil || res.Count != 2 {
 		t.Fatalf("unban --all: %+v %v", res, err)
 	}
-	st := status()
+	st, _ := cl.PipelineStatus(bg, "a")
 	entries := st.Filter.Matched + st.Filter.Missed + st.Filter.Ignored + st.Filter.BadAddress
 	if entries < 44 || st.Sources[0].Read != entries {
 		t.Fatalf("status %+v", st)
 	}
+	return st, addr
+}
 
-	body := scrape(t, addr)
-	src := st.Sources[0].Watching
+// checkSeries compares the scraped series with the run's counts.
+func checkSeries(t *testing.T, body, src string, entries uint64) {
+	t.Helper()
 	for series, want := range map[string]float64{
 		`logjail_pipeline_up{pipeline="a"}`:                               1,
 		`logjail_failures_total{pipeline="a"}`:                            4,
@@ -180,8 +190,12 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("%s = %v, want %v", series, got, want)
 		}
 	}
-	// The histogram is cumulative, counts the sampled entries, and its sum
-	// is a plausible time in seconds.
+}
+
+// checkMatchHistogram: the histogram is cumulative, counts the sampled
+// entries, and its sum is a plausible time in seconds.
+func checkMatchHistogram(t *testing.T, body string, entries uint64) {
+	t.Helper()
 	count := sample(t, body, `logjail_match_duration_seconds_count{pipeline="a"}`)
 	if count <= 0 {
 		t.Errorf("match latency histogram is empty (entries %d)", entries)
@@ -206,11 +220,6 @@ func TestMetricsEndpoint(t *testing.T) {
 	if sum := sample(t, body, `logjail_match_duration_seconds_sum{pipeline="a"}`); sum <= 0 || sum > count {
 		t.Errorf("match latency sum %v s for %v entries", sum, count)
 	}
-
-	// Everything the dashboard plots is in the scrape (the NATS publisher
-	// metrics need a nats enforcer, which a dry run replaces: they come
-	// from scrapeNATS).
-	checkDashboard(t, body, scrapeNATS(t))
 }
 
 // scrapeNATS scrapes a daemon whose pipeline has a nats enforcer (which a
@@ -286,37 +295,48 @@ func scrapeNATS(t *testing.T) string {
 
 var metricName = regexp.MustCompile(`logjail_[a-z_]+`)
 
+// dashboard is what checkDashboard reads of the Grafana dashboard.
+type dashboard struct {
+	Inputs []struct {
+		Name     string `json:"name"`
+		PluginID string `json:"pluginId"`
+	} `json:"__inputs"`
+	Panels []struct {
+		Type       string `json:"type"`
+		Title      string `json:"title"`
+		Datasource struct {
+			UID string `json:"uid"`
+		} `json:"datasource"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+	} `json:"panels"`
+	Templating struct {
+		List []struct {
+			Name       string `json:"name"`
+			Definition string `json:"definition"`
+		} `json:"list"`
+	} `json:"templating"`
+}
+
 // checkDashboard checks the Grafana dashboard against the scrapes: every
 // metric its queries name exists, and every metric logjail exports is
 // plotted.
 func checkDashboard(t *testing.T, scrapes ...string) {
 	t.Helper()
+	plotted := checkQueries(t, dashboardQueries(t), scrapes)
+	checkPlotted(t, plotted)
+}
+
+// dashboardQueries checks the dashboard's datasources and returns the
+// queries of its variables and panels.
+func dashboardQueries(t *testing.T) []string {
+	t.Helper()
 	raw, err := os.ReadFile(dashboardPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dash struct {
-		Inputs []struct {
-			Name     string `json:"name"`
-			PluginID string `json:"pluginId"`
-		} `json:"__inputs"`
-		Panels []struct {
-			Type       string `json:"type"`
-			Title      string `json:"title"`
-			Datasource struct {
-				UID string `json:"uid"`
-			} `json:"datasource"`
-			Targets []struct {
-				Expr string `json:"expr"`
-			} `json:"targets"`
-		} `json:"panels"`
-		Templating struct {
-			List []struct {
-				Name       string `json:"name"`
-				Definition string `json:"definition"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
+	var dash dashboard
 	if err := json.Unmarshal(raw, &dash); err != nil {
 		t.Fatalf("%s: %v", dashboardPath, err)
 	}
@@ -341,6 +361,13 @@ func checkDashboard(t *testing.T, scrapes ...string) {
 			exprs = append(exprs, tg.Expr)
 		}
 	}
+	return exprs
+}
+
+// checkQueries: every metric the queries name is in a scrape. It returns
+// the metric families plotted.
+func checkQueries(t *testing.T, exprs, scrapes []string) map[string]bool {
+	t.Helper()
 	fams := map[string]string{}
 	for _, s := range scrapes {
 		for name, typ := range families(s) {
@@ -364,8 +391,12 @@ func checkDashboard(t *testing.T, scrapes ...string) {
 			plotted[family] = true
 		}
 	}
-	// The other way round: every metric logjail describes is on the
-	// dashboard.
+	return plotted
+}
+
+// checkPlotted: every metric logjail describes is on the dashboard.
+func checkPlotted(t *testing.T, plotted map[string]bool) {
+	t.Helper()
 	descs := make(chan *prometheus.Desc, 64)
 	metrics{}.Describe(descs)
 	close(descs)
@@ -403,10 +434,11 @@ func TestMetricsSourceHealth(t *testing.T) {
 		return st
 	}
 	// The file is followed from its end: write until the source reads.
-	testkit.Eventually(t, 10*time.Second, "the file source reads", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		appendLog(t, logA, "sshd[1]: Server listening on :: port 22.")
 		st := status()
-		return len(st.Sources) == 2 && st.Sources[0].Read > 0 && strings.HasPrefix(st.Sources[1].Reason, "listening on ")
+		return testkit.Check(len(st.Sources) == 2 && st.Sources[0].Read > 0 && strings.HasPrefix(st.Sources[1].Reason, "listening on "),
+			"the file source reads and the syslog source listens: sources %+v", st.Sources)
 	})
 	// A sender outside allow (the test, from 127.0.0.1) is rejected.
 	listen := strings.TrimSuffix(strings.TrimPrefix(status().Sources[1].Reason, "listening on "), "; no sender yet")
@@ -418,7 +450,7 @@ func TestMetricsSourceHealth(t *testing.T) {
 	if _, err := conn.Write([]byte("<38>Dec  7 03:00:00 gw sshd[9]: Failed password for root from 203.0.113.9 port 22 ssh2")); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 10*time.Second, "the datagram rejected", func() bool { return status().Sources[1].Rejected == 1 })
+	waitPipeline(t, cl, "h", "the datagram rejected", func(st PipelineStatus) bool { return st.Sources[1].Rejected == 1 })
 
 	st := status()
 	file, sl := st.Sources[0], st.Sources[1]

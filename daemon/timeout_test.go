@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/logjail/logjail/internal/testkit"
 )
@@ -65,14 +64,10 @@ func TestRegexTimeoutCounted(t *testing.T) {
 		st, _ := cl.PipelineStatus(context.Background(), "slow")
 		return st
 	}
-	testkit.Eventually(t, 10*time.Second, "the source reads", func() bool {
-		appendLog(t, logPath, "nothing to see")
-		st := status()
-		return len(st.Sources) > 0 && st.Sources[0].Read > 0
-	})
+	waitSourceRead(t, cl, "slow", logPath, "nothing to see")
 	crafted := strings.Repeat("x", 64) + " 192.0.2.1"
 	appendLog(t, logPath, crafted, "xxy 192.0.2.7")
-	testkit.Eventually(t, 10*time.Second, "the failure after the crafted line", func() bool { return status().Filter.Matched == 1 })
+	waitPipeline(t, cl, "slow", "the failure after the crafted line", func(st PipelineStatus) bool { return st.Filter.Matched == 1 })
 
 	st := status()
 	if st.Filter.TimedOut != 1 || st.Filter.RegexTimeouts != 1 {
@@ -86,7 +81,7 @@ func TestRegexTimeoutCounted(t *testing.T) {
 	}
 	// More of them are counted, not logged again within the minute.
 	appendLog(t, logPath, crafted, crafted)
-	testkit.Eventually(t, 10*time.Second, "three timeouts", func() bool { return status().Filter.RegexTimeouts == 3 })
+	waitPipeline(t, cl, "slow", "three timeouts", func(st PipelineStatus) bool { return st.Filter.RegexTimeouts == 3 })
 	mu.Lock()
 	defer mu.Unlock()
 	var found int

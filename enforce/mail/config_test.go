@@ -145,7 +145,7 @@ func TestSendmail(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7", ".", "Failed password"))
-	testkit.Eventually(t, waitLimit, "sendmail's input", func() bool { return m.Stats().Sent == 1 })
+	waitStats(t, m, "sendmail's input", func(s Stats) bool { return s.Sent == 1 })
 	a, err := os.ReadFile(args)
 	if err != nil || string(a) != "-t -oi\n" {
 		t.Errorf("args %q %v", a, err)
@@ -186,7 +186,7 @@ func TestSendmailFailure(t *testing.T) {
 	}
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	testkit.Eventually(t, waitLimit, "giving up", func() bool { return m.Stats().Dropped == 1 })
+	waitStats(t, m, "giving up", func(s Stats) bool { return s.Dropped == 1 })
 	if s := m.Stats(); s.Failed != permanentTries || s.Sent != 0 || s.Queued != 0 || !strings.Contains(s.LastError, "exit status 67: sendmail: fatal: no such user") {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -200,7 +200,7 @@ func TestSendmailFailure(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	testkit.Eventually(t, waitLimit, "retries", func() bool { return m.Stats().Failed > permanentTries })
+	waitStats(t, m, "retries", func(s Stats) bool { return s.Failed > permanentTries })
 	// Swap the program for one that succeeds (a rename: the running one
 	// keeps its text).
 	if err := os.WriteFile(script+".new", []byte("#!/bin/sh\ncat > "+stdin+"\n"), 0o755); err != nil {
@@ -209,7 +209,7 @@ func TestSendmailFailure(t *testing.T) {
 	if err := os.Rename(script+".new", script); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, waitLimit, "delivery", func() bool { return m.Stats().Sent == 1 })
+	waitStats(t, m, "delivery", func(s Stats) bool { return s.Sent == 1 })
 	if s := m.Stats(); s.Dropped != 0 {
 		t.Errorf("stats %s", fmtStats(s))
 	}

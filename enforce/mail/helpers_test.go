@@ -161,3 +161,22 @@ func checkWire(t *testing.T, data []byte) {
 func fmtStats(s Stats) string {
 	return fmt.Sprintf("%+v", s)
 }
+
+// waitStats waits until m's counters satisfy ok, and fails showing them.
+func waitStats(t *testing.T, m *Mailer, what string, ok func(Stats) bool) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		s := m.Stats()
+		return testkit.Check(ok(s), "still waiting for %s: stats %s", what, fmtStats(s))
+	})
+}
+
+// waitMails waits until srv has received n mails, and fails showing how
+// many it has and m's counters.
+func waitMails(t *testing.T, srv *smtpServer, n int, m *Mailer) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		got := srv.Count()
+		return testkit.Check(got == n, "%d mails received, want %d; stats %s", got, n, fmtStats(m.Stats()))
+	})
+}

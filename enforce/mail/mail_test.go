@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/enforce/mail/mailtest"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
@@ -39,7 +40,7 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	if err := m.Ban(context.Background(), ban("sshd", "203.0.113.7", lines...)); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, waitLimit, "one mail", func() bool { return srv.Count() == 1 })
+	waitMails(t, srv, 1, m)
 
 	got := srv.Messages()[0]
 	if got.From != "logjail@example.org" || len(got.To) != 1 || got.To[0] != "ops@example.org" {
@@ -50,6 +51,27 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	}
 	checkWire(t, got.Data)
 	p := parse(t, got.Data)
+	checkBanMailHeaders(t, p)
+	checkBanMailBody(t, p.Body, lines, rir.Addr(), iana.Addr())
+	if strings.Contains(p.Body, "IANA WHOIS server") {
+		t.Errorf("body has the referring answer, want the registry's:\n%s", p.Body)
+	}
+	if q := iana.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
+		t.Errorf("iana queries %q", q)
+	}
+	if q := rir.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
+		t.Errorf("registry queries %q", q)
+	}
+	waitStats(t, m, "stats", func(s Stats) bool { return s.Sent == 1 && s.Queued == 0 })
+	if s := m.Stats(); s.Failed != 0 || s.Dropped != 0 || s.Suppressed != 0 {
+		t.Errorf("stats %s", fmtStats(s))
+	}
+}
+
+// checkBanMailHeaders checks the subject and headers of the ban mail of
+// TestBanMailWithWhoisAndLines.
+func checkBanMailHeaders(t *testing.T, p mailtest.Parsed) {
+	t.Helper()
 	if p.Subject != "[logjail] sshd: banned 203.0.113.7" {
 		t.Errorf("subject %q", p.Subject)
 	}
@@ -67,6 +89,11 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 	if id := p.Header.Get("Message-ID"); !strings.HasPrefix(id, "<") || !strings.HasSuffix(id, "@example.org>") {
 		t.Errorf("Message-ID %q", id)
 	}
+}
+
+// checkBanMailBody: the ban, its lines and the registry's whois answer.
+func checkBanMailBody(t *testing.T, body string, lines []string, rirAddr, ianaAddr string) {
+	t.Helper()
 	for _, want := range []string{
 		"Address:   203.0.113.7",
 		"Pipeline:  sshd",
@@ -77,26 +104,13 @@ func TestBanMailWithWhoisAndLines(t *testing.T) {
 		"Log lines (2):",
 		"  " + lines[0],
 		"  " + lines[1],
-		"Whois (" + rir.Addr() + ", referred by " + iana.Addr() + "):",
+		"Whois (" + rirAddr + ", referred by " + ianaAddr + "):",
 		"  OrgName:        Example Hosting 203.0.113.7",
 		"  abuse-mailbox:  abuse@example.net",
 	} {
-		if !strings.Contains(p.Body, want+"\n") {
-			t.Errorf("body lacks %q:\n%s", want, p.Body)
+		if !strings.Contains(body, want+"\n") {
+			t.Errorf("body lacks %q:\n%s", want, body)
 		}
-	}
-	if strings.Contains(p.Body, "IANA WHOIS server") {
-		t.Errorf("body has the referring answer, want the registry's:\n%s", p.Body)
-	}
-	if q := iana.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
-		t.Errorf("iana queries %q", q)
-	}
-	if q := rir.Queries(); len(q) != 1 || q[0] != "203.0.113.7" {
-		t.Errorf("registry queries %q", q)
-	}
-	testkit.Eventually(t, waitLimit, "stats", func() bool { s := m.Stats(); return s.Sent == 1 && s.Queued == 0 })
-	if s := m.Stats(); s.Failed != 0 || s.Dropped != 0 || s.Suppressed != 0 {
-		t.Errorf("stats %s", fmtStats(s))
 	}
 }
 
@@ -123,7 +137,7 @@ func TestBurstMakesOneMail(t *testing.T) {
 		t.Fatalf("queued %d", s.Queued)
 	}
 	run(t, m)
-	testkit.Eventually(t, waitLimit, "the mail", func() bool { s := m.Stats(); return s.Sent >= 1 && s.Queued == 0 })
+	waitStats(t, m, "the mail", func(s Stats) bool { return s.Sent >= 1 && s.Queued == 0 })
 	msgs := srv.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails, want 1", len(msgs))
@@ -173,18 +187,18 @@ func TestRateLimitSummarises(t *testing.T) {
 	run(t, m)
 	ctx := context.Background()
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.1"))
-	testkit.Eventually(t, waitLimit, "the first mail", func() bool { return m.Stats().Sent == 1 })
+	waitStats(t, m, "the first mail", func(s Stats) bool { return s.Sent == 1 })
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.2"))
-	testkit.Eventually(t, waitLimit, "one held back", func() bool { return m.Stats().Suppressed == 1 })
+	waitStats(t, m, "one held back", func(s Stats) bool { return s.Suppressed == 1 })
 	_ = m.Ban(ctx, ban("nginx", "2001:db8::/64"))
-	testkit.Eventually(t, waitLimit, "two held back", func() bool { return m.Stats().Suppressed == 2 })
+	waitStats(t, m, "two held back", func(s Stats) bool { return s.Suppressed == 2 })
 	if s := m.Stats(); s.Sent != 1 || srv.Count() != 1 || s.Queued != 0 {
 		t.Fatalf("a mail went past the limit: %s, %d received", fmtStats(s), srv.Count())
 	}
 
 	clk.advance(61 * time.Minute)
 	m.kick()
-	testkit.Eventually(t, waitLimit, "the second mail", func() bool { return srv.Count() == 2 })
+	waitMails(t, srv, 2, m)
 	p := parse(t, srv.Messages()[1].Data)
 	if p.Subject != "[logjail] sshd, nginx: 2 bans" {
 		t.Errorf("subject %q", p.Subject)
@@ -223,7 +237,7 @@ func TestRetryUntilServerUp(t *testing.T) {
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.8"))
-	testkit.Eventually(t, waitLimit, "failed attempts", func() bool { return m.Stats().Failed >= 2 })
+	waitStats(t, m, "failed attempts", func(s Stats) bool { return s.Failed >= 2 })
 	if s := m.Stats(); s.Queued != 2 || s.Sent != 0 || !strings.Contains(s.LastError, "refused") {
 		t.Errorf("while down: %s", fmtStats(s))
 	}
@@ -231,7 +245,7 @@ func TestRetryUntilServerUp(t *testing.T) {
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.9"))
 
 	srv := startSMTP(t, serverOpts{addr: addr}) // up again
-	testkit.Eventually(t, waitLimit, "delivery", func() bool { s := m.Stats(); return s.Sent == 2 && s.Queued == 0 })
+	waitStats(t, m, "delivery", func(s Stats) bool { return s.Sent == 2 && s.Queued == 0 })
 	var body string
 	for _, msg := range srv.Messages() {
 		body += parse(t, msg.Data).Body
@@ -267,7 +281,7 @@ func TestHeaderInjection(t *testing.T) {
 	)
 	d.Reason = "manual\nBcc: evil@example.com"
 	_ = m.Ban(context.Background(), d)
-	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
+	waitMails(t, srv, 1, m)
 	got := srv.Messages()[0]
 	if len(got.To) != 1 || got.To[0] != "root@example.org" {
 		t.Errorf("recipients %q", got.To)
@@ -315,7 +329,7 @@ func TestImplicitTLS(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "2001:db8::7"))
-	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
+	waitMails(t, srv, 1, m)
 	got := srv.Messages()[0]
 	if !got.TLS || got.Auth != "u" {
 		t.Errorf("tls %v user %q", got.TLS, got.Auth)
@@ -336,7 +350,7 @@ func TestUntrustedCertificate(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	testkit.Eventually(t, waitLimit, "a failed attempt", func() bool { return m.Stats().Failed >= 1 })
+	waitStats(t, m, "a failed attempt", func(s Stats) bool { return s.Failed >= 1 })
 	if s := m.Stats(); !strings.Contains(s.LastError, "certificate") || s.Sent != 0 || s.Queued != 1 || s.Dropped != 0 {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -355,7 +369,7 @@ func TestStartTLSRequired(t *testing.T) {
 	})
 	run(t, m)
 	_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-	testkit.Eventually(t, waitLimit, "a failed attempt", func() bool { return m.Stats().Failed >= 1 })
+	waitStats(t, m, "a failed attempt", func(s Stats) bool { return s.Failed >= 1 })
 	if s := m.Stats(); !strings.Contains(s.LastError, "STARTTLS") {
 		t.Errorf("stats %s", fmtStats(s))
 	}
@@ -380,7 +394,7 @@ func TestStartStopFlush(t *testing.T) {
 	_ = m.Ban(ctx, ban("sshd", "203.0.113.7"))
 	_ = m.Unban(ctx, ban("sshd", "203.0.113.7")) // not in on: not mailed
 	_ = m.Stop(ctx, "sshd")
-	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
+	waitMails(t, srv, 1, m)
 	p := parse(t, srv.Messages()[0].Data)
 	if p.Subject != "[logjail] sshd: 1 ban, started, stopped" {
 		t.Errorf("subject %q", p.Subject)
@@ -442,7 +456,7 @@ func TestQueueOverflowReported(t *testing.T) {
 		t.Fatalf("stats %s", fmtStats(s))
 	}
 	run(t, m)
-	testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == 1 })
+	waitMails(t, srv, 1, m)
 	if p := parse(t, srv.Messages()[0].Data); !strings.Contains(p.Body, "5 items could not be mailed: the mail queue was full.") {
 		t.Errorf("body:\n%s", p.Body)
 	}
@@ -476,7 +490,7 @@ func TestWhoisFailureAndCap(t *testing.T) {
 			})
 			run(t, m)
 			_ = m.Ban(context.Background(), ban("sshd", "203.0.113.7"))
-			testkit.Eventually(t, waitLimit, "the mail", func() bool { return srv.Count() == before+1 })
+			waitMails(t, srv, before+1, m)
 			p := parse(t, srv.Messages()[before].Data)
 			for _, w := range tc.want {
 				if !strings.Contains(p.Body, w+"\n") {

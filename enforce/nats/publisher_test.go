@@ -3,6 +3,7 @@ package nats
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -125,7 +126,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	for i := burst / 3; i < 2*burst/3; i++ {
 		stageAndCommit(t, store, ev, banDecision(i, now))
 	}
-	testkit.Eventually(t, waitLimit, "the publisher to see the outage", func() bool { return pub.Stats().State != "connected" })
+	waitPublisher(t, pub, "the publisher to see the outage", func(s Stats) bool { return s.State != "connected" })
 	if pub.Stats().Pending == 0 {
 		t.Fatal("nothing kept in the outbox while NATS was down")
 	}
@@ -133,7 +134,7 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	for i := 2 * burst / 3; i < burst; i++ {
 		stageAndCommit(t, store, ev, banDecision(i, now))
 	}
-	testkit.Eventually(t, waitLimit, "the outbox to drain", func() bool { return pub.Stats().Pending == 0 })
+	waitPublisher(t, pub, "the outbox to drain", func(s Stats) bool { return s.Pending == 0 })
 
 	events := streamMessages(t, url, "LOGJAIL_BANS")
 	seen := map[string]int{}
@@ -154,14 +155,31 @@ func TestBanEventsJetStreamSurvivesServerOutage(t *testing.T) {
 	}
 }
 
-func TestBanEventsCoreSubject(t *testing.T) {
-	srv := startServer(t, 0, t.TempDir())
-	url := testkit.NATSURL(srv)
-	db := openStore(t)
+// corePublisher is a publisher of sink events/sshd to a fresh server's
+// core subjects, with its store.
+func corePublisher(t *testing.T) (pub *Publisher, url string, db *store.Store) {
+	t.Helper()
+	url = testkit.NATSURL(startServer(t, 0, t.TempDir()))
+	db = openStore(t)
 	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, db, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pub, url, db
+}
+
+// waitPublisher waits until pub's counters satisfy ok, and fails showing
+// them.
+func waitPublisher(t *testing.T, pub *Publisher, what string, ok func(Stats) bool) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		s := pub.Stats()
+		return testkit.Check(ok(s), "still waiting for %s: publisher stats %+v", what, s)
+	})
+}
+
+func TestBanEventsCoreSubject(t *testing.T) {
+	pub, url, db := corePublisher(t)
 	nc, err := natsgo.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -208,7 +226,7 @@ func TestBanEventsCoreSubject(t *testing.T) {
 			t.Fatalf("message %d not received", i)
 		}
 	}
-	testkit.Eventually(t, waitLimit, "an empty outbox", func() bool { return pub.Stats().Pending == 0 })
+	waitPublisher(t, pub, "an empty outbox", func(s Stats) bool { return s.Pending == 0 })
 }
 
 // A stream that keeps messages for less than the longest ban is given the
@@ -254,16 +272,20 @@ func TestSetStreamsRaisesMaxAge(t *testing.T) {
 	nc, _ := natsgo.Connect(url)
 	defer nc.Close()
 	js, _ := jetstream.New(nc)
-	maxAge := func() time.Duration {
-		s, err := js.Stream(context.Background(), "BANS")
-		if err != nil {
-			return 0
-		}
-		return s.CachedInfo().Config.MaxAge
+	waitMaxAge := func(want time.Duration) {
+		t.Helper()
+		testkit.WaitFor(t, waitLimit, func() error {
+			s, err := js.Stream(context.Background(), "BANS")
+			if err != nil {
+				return fmt.Errorf("stream BANS: %w", err)
+			}
+			got := s.CachedInfo().Config.MaxAge
+			return testkit.Check(got == want, "stream BANS keeps %v, want %v", got, want)
+		})
 	}
-	testkit.Eventually(t, waitLimit, "the stream", func() bool { return maxAge() == time.Hour })
+	waitMaxAge(time.Hour)
 	pub.SetStreams(spec(48 * time.Hour))
-	testkit.Eventually(t, waitLimit, "the longer retention", func() bool { return maxAge() == 48*time.Hour })
+	waitMaxAge(48 * time.Hour)
 }
 
 // Publishing goes on while a stream setup waits for an answer, as it does
@@ -295,7 +317,7 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
 	now := time.Now().Truncate(time.Second)
 	stageAndCommit(t, store, ev, banDecision(1, now))
-	testkit.Eventually(t, waitLimit, "the first ban stored", func() bool { return pub.Stats().Sent == 1 })
+	waitPublisher(t, pub, "the first ban stored", func(s Stats) bool { return s.Sent == 1 })
 
 	reload := *opts
 	reload.Users = user("$JS.API.STREAM.INFO.>")
@@ -306,7 +328,7 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 	for i := 2; i <= 10; i++ {
 		stageAndCommit(t, store, ev, banDecision(i, now))
 	}
-	testkit.Eventually(t, waitLimit, "bans stored while the setup waits", func() bool { return pub.Stats().Sent == 10 && pub.Stats().Pending == 0 })
+	waitPublisher(t, pub, "bans stored while the setup waits", func(s Stats) bool { return s.Sent == 10 && s.Pending == 0 })
 	if n := len(streamMessages(t, strings.Replace(url, "nats://", "nats://admin:admin@", 1), "BANS")); n != 10 {
 		t.Fatalf("stream holds %d bans, want 10", n)
 	}
@@ -316,13 +338,7 @@ func TestPublishingGoesOnWhileStreamSetupWaits(t *testing.T) {
 // bans; what Apply stages and the pipeline commits is sent; after Stop
 // nothing is sent and committed events wait in the outbox.
 func TestBanEventsLifecycle(t *testing.T) {
-	srv := startServer(t, 0, t.TempDir())
-	url := testkit.NATSURL(srv)
-	db := openStore(t)
-	pub, err := NewPublisher(PublisherConfig{Conn: ingestnats.Config{URL: url}, Sink: "events/sshd"}, db, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pub, _, db := corePublisher(t)
 	ev := NewBanEvents(pub, "logjail.bans.sshd", "host-a")
 	ctx, now := context.Background(), time.Now()
 	if err := ev.Start(ctx, []state.Decision{banDecision(1, now)}, now); err != nil {

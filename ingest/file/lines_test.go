@@ -33,62 +33,13 @@ func FuzzLines(f *testing.F) {
 			t.Fatal(err)
 		}
 		out := make(chan ingest.Entry, bytes.Count(data, []byte("\n"))+1)
-		r := &runner{t: tl, ctx: context.Background(), out: out, log: tl.log}
-		rf, fi, err := openFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tf := &tailFile{id: idOf(fi), path: path, f: rf, suffixLen: -1}
+		r, tf := fuzzRunner(t, tl, path, out)
 		defer tf.close()
-		tf.r = bufio.NewReaderSize(rf, 16) // smallest buffer: every path taken
-		tf.want = true
-		r.order = []*tailFile{tf}
-
-		rest := data
-		for _, s := range append(splits, 255) {
-			n := min(int(s)+1, len(rest))
-			if _, err := w.Write(rest[:n]); err != nil {
-				t.Fatal(err)
-			}
-			rest = rest[n:]
-			r.wantAll()
-			if err := r.readAll(); err != nil {
-				t.Fatal(err)
-			}
-			if len(rest) == 0 {
-				break
-			}
-		}
-		if len(rest) > 0 {
-			w.Write(rest)
-			r.wantAll()
-			if err := r.readAll(); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeInPieces(t, w, r, data, splits)
 		close(out)
 
-		var want []string
-		var skipped uint64
-		lines := bytes.Split(data, []byte("\n"))
-		for _, l := range lines[:len(lines)-1] { // the last piece has no newline yet
-			if len(l) > maxLine {
-				skipped++
-				continue
-			}
-			want = append(want, sanitize(l))
-		}
-		var got []string
-		var lastOff int64
-		for e := range out {
-			got = append(got, e.Message)
-			c, err := ParseCursor(e.Pos.Value)
-			if err != nil || c.Offset <= lastOff {
-				t.Fatalf("bad position %q after %d: %v", e.Pos.Value, lastOff, err)
-			}
-			lastOff = c.Offset
-		}
-		if !slices.Equal(got, want) {
+		want, skipped := wantLines(data, maxLine)
+		if got := receivedLines(t, out); !slices.Equal(got, want) {
 			t.Fatalf("lines = %q, want %q", got, want)
 		}
 		// A held overlong tail may already be counted before its newline.
@@ -99,6 +50,81 @@ func FuzzLines(f *testing.F) {
 			t.Fatalf("partial buffer grew to %d", cap(tf.partial))
 		}
 	})
+}
+
+// fuzzRunner is a runner of tl reading path alone, through the smallest
+// buffer so that every path is taken.
+func fuzzRunner(t *testing.T, tl *Tail, path string, out chan ingest.Entry) (*runner, *tailFile) {
+	t.Helper()
+	r := &runner{t: tl, ctx: context.Background(), out: out, log: tl.log}
+	rf, fi, err := openFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tf := &tailFile{id: idOf(fi), path: path, f: rf, suffixLen: -1}
+	tf.r = bufio.NewReaderSize(rf, 16) // smallest buffer: every path taken
+	tf.want = true
+	r.order = []*tailFile{tf}
+	return r, tf
+}
+
+// writeInPieces writes data to w in pieces splits sizes (each plus
+// one), the runner reading after each, and the rest at once.
+func writeInPieces(t *testing.T, w *os.File, r *runner, data, splits []byte) {
+	t.Helper()
+	rest := data
+	for _, s := range append(splits, 255) {
+		n := min(int(s)+1, len(rest))
+		if _, err := w.Write(rest[:n]); err != nil {
+			t.Fatal(err)
+		}
+		rest = rest[n:]
+		r.wantAll()
+		if err := r.readAll(); err != nil {
+			t.Fatal(err)
+		}
+		if len(rest) == 0 {
+			break
+		}
+	}
+	if len(rest) > 0 {
+		w.Write(rest)
+		r.wantAll()
+		if err := r.readAll(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// wantLines are the complete lines of data up to maxLine, sanitized, and
+// the number of longer ones.
+func wantLines(data []byte, maxLine int) (want []string, skipped uint64) {
+	lines := bytes.Split(data, []byte("\n"))
+	for _, l := range lines[:len(lines)-1] { // the last piece has no newline yet
+		if len(l) > maxLine {
+			skipped++
+			continue
+		}
+		want = append(want, sanitize(l))
+	}
+	return want, skipped
+}
+
+// receivedLines are the messages of the entries in out, whose positions
+// must grow.
+func receivedLines(t *testing.T, out <-chan ingest.Entry) []string {
+	t.Helper()
+	var got []string
+	var lastOff int64
+	for e := range out {
+		got = append(got, e.Message)
+		c, err := ParseCursor(e.Pos.Value)
+		if err != nil || c.Offset <= lastOff {
+			t.Fatalf("bad position %q after %d: %v", e.Pos.Value, lastOff, err)
+		}
+		lastOff = c.Offset
+	}
+	return got
 }
 
 // BenchmarkLines measures the per-line cost of reading and emitting: two

@@ -384,13 +384,7 @@ func TestEntry(t *testing.T) {
 	)
 	writeExport(t, file, data)
 	// The realtime timestamps the clock gave entries 2 to 4.
-	var rt []time.Time
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "__REALTIME_TIMESTAMP="); ok {
-			n, _ := strconv.ParseInt(v, 10, 64)
-			rt = append(rt, time.UnixMicro(n))
-		}
-	}
+	rt := realtimes(data)
 
 	before := time.Now()
 	r := start(t, Config{Files: []string{file}}, nil, fromHead)
@@ -429,23 +423,41 @@ func TestEntry(t *testing.T) {
 		}
 	}
 
-	// The position is the entry's own cursor.
+	checkCursor(t, file, string(got[1].Pos.Value), "m2")
+	if s := r.j.Stats(); s.Read != 5 || s.Skipped != 0 || s.Errors != 0 {
+		t.Errorf("stats %+v", s)
+	}
+}
+
+// realtimes are the __REALTIME_TIMESTAMPs of an export, in order.
+func realtimes(data []byte) []time.Time {
+	var rt []time.Time
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "__REALTIME_TIMESTAMP="); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			rt = append(rt, time.UnixMicro(n))
+		}
+	}
+	return rt
+}
+
+// checkCursor: the position is the entry's own cursor; it leads to the
+// entry with MESSAGE msg.
+func checkCursor(t *testing.T, file, cursor, msg string) {
+	t.Helper()
 	sd, err := sdjournal.NewJournalFromFiles(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sd.Close()
-	if err := sd.SeekCursor(string(got[1].Pos.Value)); err != nil {
+	if err := sd.SeekCursor(cursor); err != nil {
 		t.Fatal(err)
 	}
 	if n, err := sd.Next(); n != 1 || err != nil {
 		t.Fatal(n, err)
 	}
-	if m, _ := sd.GetDataValue("MESSAGE"); m != "m2" || sd.TestCursor(string(got[1].Pos.Value)) != nil {
-		t.Errorf("cursor of m2 leads to %q", m)
-	}
-	if s := r.j.Stats(); s.Read != 5 || s.Skipped != 0 || s.Errors != 0 {
-		t.Errorf("stats %+v", s)
+	if m, _ := sd.GetDataValue("MESSAGE"); m != msg || sd.TestCursor(cursor) != nil {
+		t.Errorf("cursor of %s leads to %q", msg, m)
 	}
 }
 

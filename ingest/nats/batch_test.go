@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
 )
@@ -20,7 +22,7 @@ type batchWant struct {
 }
 
 func failedLine(pid, ip, port string) string {
-	return "vm sshd" + pid + ": Failed password for root from " + ip + " port " + port + " ssh2"
+	return "vm sshd" + pid + ": " + failed(ip, port)
 }
 
 // manyRecords is a batch of n elements, each made by rec.
@@ -32,19 +34,19 @@ func manyRecords(n int, rec func(i int) string) string {
 	return "[" + strings.Join(parts, ",") + "]"
 }
 
-// TestFluentBitBatches publishes batches as Fluent Bit's nats output sends
-// them ([[time, {record}], ...], samples in testdata/envelopes), hostile
-// ones included, on a core subject: every usable record is one entry, laid
-// out as the single-record shape is, in order; every other element is
-// skipped and counted alone.
-func TestFluentBitBatches(t *testing.T) {
+// batchCase is a batch and the entries and counts it must give.
+type batchCase struct {
+	name, file, data string
+	want             []batchWant
+	fields           map[string]string // of the first entry
+	skipped, errs    uint64
+}
+
+// batchCases are the batches of TestFluentBitBatches, one a row, so it is
+// long: samples of testdata/envelopes and batches made here.
+func batchCases() []batchCase {
 	at := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC) // 1796608800
-	cases := []struct {
-		name, file, data string
-		want             []batchWant
-		fields           map[string]string // of the first entry
-		skipped, errs    uint64
-	}{
+	cases := []batchCase{
 		{name: "fluent bit syslog", file: "fluentbit-out-nats-batch.json", want: []batchWant{
 			{msg: failedLine("[4004]", "192.0.2.40", "52040"), stamp: true}, // its own "time" (Time_Keep On) wins
 			{msg: failedLine("[4004]", "192.0.2.41", "52041"), time: at.Add(1500 * time.Millisecond)},
@@ -82,16 +84,18 @@ func TestFluentBitBatches(t *testing.T) {
 	for range maxBatchRecords {
 		cases[len(cases)-1].want = append(cases[len(cases)-1].want, batchWant{msg: "s: m", time: at})
 	}
+	return cases
+}
 
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 2*maxBatchRecords)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+// TestFluentBitBatches publishes batches as Fluent Bit's nats output sends
+// them ([[time, {record}], ...], samples in testdata/envelopes), hostile
+// ones included, on a core subject: every usable record is one entry, laid
+// out as the single-record shape is, in order; every other element is
+// skipped and counted alone.
+func TestFluentBitBatches(t *testing.T) {
+	s, out, pub := startCore(t, "logs.>", 2*maxBatchRecords)
 
-	for _, tc := range cases {
+	for _, tc := range batchCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			data := []byte(tc.data)
 			if tc.file != "" {
@@ -104,38 +108,8 @@ func TestFluentBitBatches(t *testing.T) {
 				t.Fatalf("sample of %d bytes is over MaxPayload", len(data))
 			}
 			before := s.Stats()
-			publish(t, pub, "logs.test", string(data))
-			publish(t, pub, "logs.test", "end of "+tc.name)
-			flush(t, pub)
-			var got []ingest.Entry
-			for {
-				e := receive(t, out, 1)[0]
-				if e.Message == "end of "+tc.name {
-					break
-				}
-				got = append(got, e)
-			}
-			if len(got) != len(tc.want) {
-				for _, e := range got {
-					t.Logf("got %.200q", e.Message)
-				}
-				t.Fatalf("%d entries, want %d", len(got), len(tc.want))
-			}
-			for i, w := range tc.want {
-				e := got[i]
-				if e.Message != w.msg {
-					t.Errorf("entry %d: %.200q\nwant      %q", i, e.Message, w.msg)
-				}
-				switch {
-				case w.stamp:
-					local := e.Time.In(time.Local)
-					if local.Month() != time.December || local.Day() != 7 || local.Hour() != 2 || local.Minute() != 0 {
-						t.Errorf("entry %d: time %v for the stamp Dec 7 02:00:00", i, e.Time)
-					}
-				case !e.Time.Equal(w.time):
-					t.Errorf("entry %d: time %v, want %v", i, e.Time, w.time)
-				}
-			}
+			got := publishSample(t, pub, out, tc.name, string(data))
+			checkBatchEntries(t, tc.want, got)
 			for k, v := range tc.fields {
 				if got[0].Fields[k] != v {
 					t.Errorf("field %s = %q, want %q (all: %v)", k, got[0].Fields[k], v, got[0].Fields)
@@ -147,6 +121,32 @@ func TestFluentBitBatches(t *testing.T) {
 					after.Skipped-before.Skipped, after.Errors-before.Errors, after.Dropped, tc.skipped, tc.errs)
 			}
 		})
+	}
+}
+
+// checkBatchEntries compares the entries a batch gave with those it must.
+func checkBatchEntries(t *testing.T, want []batchWant, got []ingest.Entry) {
+	t.Helper()
+	if len(got) != len(want) {
+		for _, e := range got {
+			t.Logf("got %.200q", e.Message)
+		}
+		t.Fatalf("%d entries, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		e := got[i]
+		if e.Message != w.msg {
+			t.Errorf("entry %d: %.200q\nwant      %q", i, e.Message, w.msg)
+		}
+		switch {
+		case w.stamp:
+			local := e.Time.In(time.Local)
+			if local.Month() != time.December || local.Day() != 7 || local.Hour() != 2 || local.Minute() != 0 {
+				t.Errorf("entry %d: time %v for the stamp Dec 7 02:00:00", i, e.Time)
+			}
+		case !e.Time.Equal(w.time):
+			t.Errorf("entry %d: time %v, want %v", i, e.Time, w.time)
+		}
 	}
 }
 
@@ -177,7 +177,7 @@ func TestJetStreamBatchAckedAfterLastEntry(t *testing.T) {
 			t.Fatalf("entry %d %q, want %q", i, e.Message, want)
 		}
 	}
-	testkit.Eventually(t, waitLimit, "2 messages pending", func() bool { return consumerInfo(t, js, "d1").NumAckPending == 2 })
+	waitConsumer(t, js, "d1", "2 messages pending", func(i *jetstream.ConsumerInfo) bool { return i.NumAckPending == 2 })
 
 	// The first two entries of the batch are committed (twice: harmless);
 	// then the single line. Acknowledgements travel in order on one
@@ -187,13 +187,12 @@ func TestJetStreamBatchAckedAfterLastEntry(t *testing.T) {
 		e.Ack()
 	}
 	got[3].Ack()
-	testkit.Eventually(t, waitLimit, "the single line acknowledged", func() bool { return consumerInfo(t, js, "d1").NumAckPending < 2 })
+	waitConsumer(t, js, "d1", "the single line acknowledged", func(i *jetstream.ConsumerInfo) bool { return i.NumAckPending < 2 })
 	if i := consumerInfo(t, js, "d1"); i.NumAckPending != 1 || i.AckFloor.Stream != 0 {
 		t.Fatalf("batch acknowledged before its last entry: pending %d, ack floor %d", i.NumAckPending, i.AckFloor.Stream)
 	}
 	got[2].Ack()
-	testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool {
-		i := consumerInfo(t, js, "d1")
+	waitConsumer(t, js, "d1", "the batch acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 2
 	})
 	if st := s.Stats(); st.Read != 4 || st.Errors != 0 || st.Skipped != 0 {
@@ -212,9 +211,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 			jsPublish(t, js, "logs.sshd", fluentBitBatch("192.0.2.61", 3))
 			pos := &testkit.Positions{}
 
-			s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-			s1.ackWait = time.Second
-			s1.UsePositions(pos)
+			s1 := committingSource(t, srv.ClientURL(), "dur", pos)
 			out1 := make(chan ingest.Entry, 8)
 			r1 := start(t, s1, out1)
 			first := receive(t, out1, 3)
@@ -229,9 +226,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			s2 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-			s2.ackWait = time.Second
-			s2.UsePositions(pos)
+			s2 := committingSource(t, srv.ClientURL(), "dur", pos)
 			out2 := make(chan ingest.Entry, 8)
 			start(t, s2, out2)
 			again := receive(t, out2, 3-committed)
@@ -242,8 +237,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 				pos.Commit(e.Pos.Key, e.Pos.Value)
 				e.Ack()
 			}
-			testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool {
-				i := consumerInfo(t, js, "dur")
+			waitConsumer(t, js, "dur", "the batch acknowledged", func(i *jetstream.ConsumerInfo) bool {
 				return i.NumAckPending == 0 && i.AckFloor.Stream == 1
 			})
 			jsPublish(t, js, "logs.sshd", "after")
@@ -257,13 +251,7 @@ func TestJetStreamBatchCommittedInParts(t *testing.T) {
 // Over a core subject a batch's entries are handed over one by one: when
 // the queue is full, each record that does not fit is dropped and counted.
 func TestCoreBatchDropsCountedPerEntry(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.>"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 1) // room for one; nobody reads
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, out, pub := startCore(t, "logs.>", 1) // room for one; nobody reads
 	publish(t, pub, "logs.test", fluentBitBatch("192.0.2.62", 3))
 	flush(t, pub)
 	st := waitStats(t, s, func(st ingest.Stats) bool { return st.Read+st.Dropped == 3 })
@@ -315,5 +303,5 @@ func TestJetStreamBatchStoppedPartWay(t *testing.T) {
 		}
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "the batch acknowledged", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 1 })
+	waitConsumer(t, js, "dur", "the batch acknowledged", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 })
 }

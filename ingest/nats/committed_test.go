@@ -2,7 +2,8 @@ package nats
 
 import (
 	"testing"
-	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
@@ -14,15 +15,10 @@ import (
 func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	all := lines("msg", 10)
-	for _, l := range all {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	jsPublishAll(t, js, "logs.sshd", lines("msg", 10))
 	pos := &testkit.Positions{}
 
-	s1 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-	s1.ackWait = time.Second
-	s1.UsePositions(pos)
+	s1 := committingSource(t, srv.ClientURL(), "dur", pos)
 	out1 := make(chan ingest.Entry)
 	r1 := start(t, s1, out1)
 	for i, e := range receive(t, out1, 10) {
@@ -34,18 +30,15 @@ func TestJetStreamCommittedNotCountedTwice(t *testing.T) {
 			e.Ack() // the crash comes before the other five acknowledgements
 		}
 	}
-	testkit.Eventually(t, waitLimit, "five acks at the server", func() bool { return consumerInfo(t, js, "dur").AckFloor.Stream == 5 })
+	waitConsumer(t, js, "dur", "five acks at the server", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 5 })
 	if err := r1.stop(t); err != nil {
 		t.Fatal(err)
 	}
 
-	s2 := newSource(t, jsConfig(srv.ClientURL(), "dur"))
-	s2.ackWait = time.Second
-	s2.UsePositions(pos)
+	s2 := committingSource(t, srv.ClientURL(), "dur", pos)
 	out2 := make(chan ingest.Entry, 16)
 	start(t, s2, out2)
-	testkit.Eventually(t, waitLimit, "the five committed ones acknowledged on redelivery", func() bool {
-		i := consumerInfo(t, js, "dur")
+	waitConsumer(t, js, "dur", "the five committed ones acknowledged on redelivery", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 10
 	})
 	select {

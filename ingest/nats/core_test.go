@@ -19,10 +19,8 @@ import (
 func TestCoreEntries(t *testing.T) {
 	srv := startServer(t, 0, "", nil)
 	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd"})
-	ready := subscribed(s)
 	out := make(chan ingest.Entry, 16)
-	r := start(t, s, out)
-	waitClosed(t, ready, "subscription")
+	r := startSubscribed(t, s, out)
 	if st := s.Stats(); st.State != ingest.StateReading || st.Reason != "connected" {
 		t.Fatalf("state %q (%s)", st.State, st.Reason)
 	}
@@ -65,9 +63,7 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 	var srcs []*Source
 	for range 2 {
 		s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.*", Queue: "logjail"})
-		ready := subscribed(s)
-		start(t, s, out)
-		waitClosed(t, ready, "subscription")
+		startSubscribed(t, s, out)
 		srcs = append(srcs, s)
 	}
 	if d := srcs[0].Describe(); d != "nats "+srv.ClientURL()+" logs.* (queue logjail)" {
@@ -99,7 +95,7 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 	if !slices.Equal(msgs, want) {
 		t.Fatalf("received a different set of messages (%d)", len(msgs))
 	}
-	testkit.Eventually(t, waitLimit, "reads counted", func() bool { return srcs[0].Stats().Read+srcs[1].Stats().Read == n+1 })
+	waitReadTogether(t, srcs, n+1)
 	a, b := srcs[0].Stats(), srcs[1].Stats()
 	if a.Read == 0 || b.Read == 0 {
 		t.Fatalf("queue group split %d + %d, want both > 0 and %d in all", a.Read, b.Read, n+1)
@@ -111,19 +107,13 @@ func TestCoreWildcardQueueGroup(t *testing.T) {
 
 // A full queue: core NATS cannot wait, so messages are dropped and counted.
 func TestCoreDropsWhenQueueFull(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry) // unbuffered, nobody reads
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, _, pub := startCore(t, "logs.sshd", 0) // unbuffered, nobody reads
 	const n = 500
 	for i := range n {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
 	}
 	flush(t, pub)
-	testkit.Eventually(t, waitLimit, "all messages dropped", func() bool { return s.Stats().Dropped == n })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Dropped == n })
 	if st := s.Stats(); st.Read != 0 || st.Reason != "connected" {
 		t.Fatalf("stats %+v", st)
 	}
@@ -138,20 +128,17 @@ func TestCoreSlowConsumerDropsCounted(t *testing.T) {
 	release := make(chan struct{})
 	var once sync.Once
 	s.inDeliver = func() { once.Do(func() { <-release }) } // the first callback stalls
-	ready := subscribed(s)
 	out := make(chan ingest.Entry, 1000)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
+	startSubscribed(t, s, out)
 	pub := publisher(t, srv.ClientURL())
 	const n = 200
 	for i := range n {
 		publish(t, pub, "logs.sshd", fmt.Sprint("line ", i))
 	}
 	flush(t, pub)
-	testkit.Eventually(t, waitLimit, "slow-consumer drops", func() bool { return s.Stats().Dropped >= n-20 })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Dropped >= n-20 })
 	close(release)
-	testkit.Eventually(t, waitLimit, "every message read or dropped", func() bool {
-		st := s.Stats()
+	waitStats(t, s, func(st ingest.Stats) bool {
 		return st.Read+st.Dropped == n
 	})
 	st := s.Stats()
@@ -161,13 +148,7 @@ func TestCoreSlowConsumerDropsCounted(t *testing.T) {
 }
 
 func TestCoreOversizeSkipped(t *testing.T) {
-	srv := startServer(t, 0, "", nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd"})
-	ready := subscribed(s)
-	out := make(chan ingest.Entry, 4)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
-	pub := publisher(t, srv.ClientURL())
+	s, out, pub := startCore(t, "logs.sshd", 4)
 	publish(t, pub, "logs.sshd", strings.Repeat("A", MaxPayload+1))
 	publish(t, pub, "logs.sshd", strings.Repeat("B", MaxPayload))
 	publish(t, pub, "logs.sshd", "small")
@@ -215,10 +196,8 @@ func TestCoreServerRestart(t *testing.T) {
 	s := newSource(t, Config{URL: url, Subject: "logs.>"})
 	var states stateLog
 	s.onState = states.add
-	ready := subscribed(s)
 	out := make(chan ingest.Entry, 64)
-	start(t, s, out)
-	waitClosed(t, ready, "subscription")
+	startSubscribed(t, s, out)
 	pub := publisher(t, url)
 	publish(t, pub, "logs.a", "before")
 	flush(t, pub)
@@ -227,9 +206,9 @@ func TestCoreServerRestart(t *testing.T) {
 	}
 
 	testkit.StopNATS(srv)
-	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason != "connected" })
 	startServer(t, port, "", nil)
-	testkit.Eventually(t, waitLimit, "reconnected", func() bool { return s.Stats().Reason == "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -255,8 +234,7 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	s.onState = states.add
 	out := make(chan ingest.Entry, 4)
 	r := start(t, s, out)
-	testkit.Eventually(t, waitLimit, "reconnecting state", func() bool {
-		st := s.Stats()
+	waitStats(t, s, func(st ingest.Stats) bool {
 		return st.State == ingest.StateError && strings.HasPrefix(st.Reason, "reconnecting: ")
 	})
 	select {
@@ -265,7 +243,7 @@ func TestCoreInitialConnectRetried(t *testing.T) {
 	default:
 	}
 	startServer(t, port, "", nil)
-	testkit.Eventually(t, waitLimit, "connected", func() bool { return s.Stats().State == ingest.StateReading })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.State == ingest.StateReading })
 	pub := publisher(t, url)
 	if e := publishUntilReceived(t, pub, out, "logs.sshd", func(int) string { return "hello" }); e.Message != "hello" {
 		t.Fatalf("got %q", e.Message)
@@ -300,10 +278,8 @@ func TestCoreAuth(t *testing.T) {
 			cfg := Config{URL: url, Subject: "logs.sshd"}
 			tc.mod(&cfg)
 			s := newSource(t, cfg)
-			ready := subscribed(s)
 			out := make(chan ingest.Entry, 1)
-			start(t, s, out)
-			waitClosed(t, ready, "subscription")
+			startSubscribed(t, s, out)
 			if strings.Contains(s.Describe(), "s3cret") {
 				t.Fatalf("Describe shows the password: %q", s.Describe())
 			}

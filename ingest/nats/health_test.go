@@ -37,11 +37,7 @@ func TestHealth(t *testing.T) {
 
 // A Run that fails leaves the source in error, with Run's error.
 func TestHealthRunFailed(t *testing.T) {
-	srv := startServer(t, 0, t.TempDir(), nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd",
-		JetStream: &JetStreamConfig{Stream: "NOPE", Durable: "d"}})
-	r := start(t, s, make(chan ingest.Entry))
-	waitClosed(t, r.done, "Run to fail")
+	s, r, _ := runMissingStream(t)
 	if st := s.Stats(); st.State != ingest.StateError || st.Reason != r.err.Error() {
 		t.Errorf("after Run failed: %q (%s), want error (%v)", st.State, st.Reason, r.err)
 	}

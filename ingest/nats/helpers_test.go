@@ -222,6 +222,27 @@ func jsPublish(t testing.TB, js jetstream.JetStream, subject, data string) {
 	}
 }
 
+// jsPublishAll publishes each of msgs to subject, in order, and returns
+// them.
+func jsPublishAll(t testing.TB, js jetstream.JetStream, subject string, msgs []string) []string {
+	t.Helper()
+	for _, m := range msgs {
+		jsPublish(t, js, subject, m)
+	}
+	return msgs
+}
+
+// committingSource is a source of the durable consumer that commits to
+// pos, with a short AckWait so that what it leaves unacknowledged comes
+// again soon.
+func committingSource(t testing.TB, url, durable string, pos ingest.Positions) *Source {
+	t.Helper()
+	s := newSource(t, jsConfig(url, durable))
+	s.ackWait = time.Second
+	s.UsePositions(pos)
+	return s
+}
+
 func consumerInfo(t testing.TB, js jetstream.JetStream, durable string) *jetstream.ConsumerInfo {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -256,4 +277,65 @@ func unusedPort(t *testing.T) (int, string) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	return port, fmt.Sprintf("nats://127.0.0.1:%d", port)
+}
+
+// waitConsumer waits until the durable consumer's info satisfies ok, and
+// fails showing its counts.
+func waitConsumer(t testing.TB, js jetstream.JetStream, durable, what string, ok func(*jetstream.ConsumerInfo) bool) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		i := consumerInfo(t, js, durable)
+		return testkit.Check(ok(i), "still waiting for %s: consumer %s: ack pending %d, pending %d, ack floor %d, delivered %d",
+			what, durable, i.NumAckPending, i.NumPending, i.AckFloor.Stream, i.Delivered.Stream)
+	})
+}
+
+// waitReadTogether waits until srcs have read n messages in all, and
+// fails showing each one's counters.
+func waitReadTogether(t testing.TB, srcs []*Source, n uint64) {
+	t.Helper()
+	testkit.WaitFor(t, waitLimit, func() error {
+		var sum uint64
+		var all []ingest.Stats
+		for _, s := range srcs {
+			st := s.Stats()
+			sum += st.Read
+			all = append(all, st)
+		}
+		return testkit.Check(sum == n, "%d read in all, want %d; stats %+v", sum, n, all)
+	})
+}
+
+// startSubscribed starts s and returns once it has subscribed.
+func startSubscribed(t testing.TB, s *Source, out chan ingest.Entry) *runner {
+	t.Helper()
+	ready := subscribed(s)
+	r := start(t, s, out)
+	waitClosed(t, ready, "subscription")
+	return r
+}
+
+// startCore runs a core source of subject on a fresh server, its entries
+// going to a queue of size queue, and returns once it has subscribed,
+// with a connection to publish to the server.
+func startCore(t testing.TB, subject string, queue int) (*Source, chan ingest.Entry, *natsgo.Conn) {
+	t.Helper()
+	srv := startServer(t, 0, "", nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: subject})
+	out := make(chan ingest.Entry, queue)
+	startSubscribed(t, s, out)
+	return s, out, publisher(t, srv.ClientURL())
+}
+
+// runMissingStream runs a source of the JetStream stream NOPE, which the
+// server does not have, and returns once Run has failed, with the
+// server's URL.
+func runMissingStream(t testing.TB) (*Source, *runner, string) {
+	t.Helper()
+	srv := startServer(t, 0, t.TempDir(), nil)
+	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd",
+		JetStream: &JetStreamConfig{Stream: "NOPE", Durable: "d"}})
+	r := start(t, s, make(chan ingest.Entry))
+	waitClosed(t, r.done, "Run to fail")
+	return s, r, srv.ClientURL()
 }

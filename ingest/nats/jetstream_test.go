@@ -47,15 +47,14 @@ func TestJetStreamEntriesAckAndSkip(t *testing.T) {
 	}
 	// Nothing is acknowledged until the pipeline says so; the oversize
 	// message was terminated and does not wait.
-	testkit.Eventually(t, waitLimit, "2 pending acks", func() bool {
-		return consumerInfo(t, js, "d1").NumAckPending == 2
+	waitConsumer(t, js, "d1", "2 pending acks", func(i *jetstream.ConsumerInfo) bool {
+		return i.NumAckPending == 2
 	})
 	for _, e := range got {
 		e.Ack()
 		e.Ack() // a second call is harmless
 	}
-	testkit.Eventually(t, waitLimit, "all acknowledged", func() bool {
-		i := consumerInfo(t, js, "d1")
+	waitConsumer(t, js, "d1", "all acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == 4
 	})
 	if st := s.Stats(); st.Errors != 0 {
@@ -67,10 +66,7 @@ func TestJetStreamEntriesAckAndSkip(t *testing.T) {
 func TestJetStreamBackpressure(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	want := lines("line", 300)
-	for _, l := range want {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	want := jsPublishAll(t, js, "logs.sshd", lines("line", 300))
 	s := newSource(t, jsConfig(srv.ClientURL(), "bp"))
 	out := make(chan ingest.Entry) // unbuffered
 	start(t, s, out)
@@ -81,13 +77,13 @@ func TestJetStreamBackpressure(t *testing.T) {
 		e.Ack()
 		if i%50 == 0 {
 			// Stall the pipeline for a moment: the source must wait.
-			testkit.Eventually(t, waitLimit, "source blocked", func() bool { return s.Stats().Read == uint64(i+1) })
+			waitStats(t, s, func(st ingest.Stats) bool { return st.Read == uint64(i+1) })
 		}
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("order or content differs")
 	}
-	testkit.Eventually(t, waitLimit, "read counted", func() bool { return s.Stats().Read == uint64(len(want)) })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Read == uint64(len(want)) })
 	if st := s.Stats(); st.Dropped != 0 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -100,10 +96,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
 	const n = 40
-	all := lines("msg", n)
-	for _, l := range all {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	all := jsPublishAll(t, js, "logs.sshd", lines("msg", n))
 
 	// First run: take 20 entries, acknowledge 0-9 and every other of the
 	// rest, then "crash" (cancel without acknowledging the others).
@@ -122,8 +115,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 			acked[e.Message] = true
 		}
 	}
-	testkit.Eventually(t, waitLimit, "acks to reach the server", func() bool {
-		i := consumerInfo(t, js, "dur")
+	waitConsumer(t, js, "dur", "acks to reach the server", func(i *jetstream.ConsumerInfo) bool {
 		return i.AckFloor.Stream == 11 && uint64(i.NumAckPending) == i.Delivered.Stream-uint64(len(acked))
 	})
 	if err := r1.stop(t); err != nil {
@@ -147,8 +139,7 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 		got2 = append(got2, e.Message)
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "consumer drained", func() bool {
-		i := consumerInfo(t, js, "dur")
+	waitConsumer(t, js, "dur", "consumer drained", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == n
 	})
 	select {
@@ -171,15 +162,13 @@ func TestJetStreamRedeliveryAfterCrash(t *testing.T) {
 func TestJetStreamAckAfterRunReturned(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	for _, l := range lines("m", 5) {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	jsPublishAll(t, js, "logs.sshd", lines("m", 5))
 	s := newSource(t, jsConfig(srv.ClientURL(), "late"))
 	closed := make(chan struct{})
 	s.onClosed = func() { close(closed) }
 	out := make(chan ingest.Entry, 5)
 	r := start(t, s, out)
-	testkit.Eventually(t, waitLimit, "5 entries queued", func() bool { return len(out) == 5 })
+	testkit.WaitFor(t, waitLimit, func() error { return testkit.Check(len(out) == 5, "%d entries queued, want 5", len(out)) })
 	if err := r.stop(t); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
@@ -219,12 +208,12 @@ func TestJetStreamServerRestart(t *testing.T) {
 		t.Fatalf("got %q", e.Message)
 	}
 	e.Ack()
-	testkit.Eventually(t, waitLimit, "ack", func() bool { return consumerInfo(t, js, "rs").AckFloor.Stream == 1 })
+	waitConsumer(t, js, "rs", "ack", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 })
 
 	testkit.StopNATS(srv)
-	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason != "connected" })
 	startServer(t, port, dir, nil)
-	testkit.Eventually(t, waitLimit, "reconnected", func() bool { return s.Stats().Reason == "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason == "connected" })
 	if got := states.list(); !containsInOrder(got, []string{"connected", "disconnected", "connected"}) {
 		t.Fatalf("state changes %v", got)
 	}
@@ -249,24 +238,19 @@ func TestJetStreamServerRestart(t *testing.T) {
 	if !slices.Equal(got, after) {
 		t.Fatalf("after restart got %v", got)
 	}
-	testkit.Eventually(t, waitLimit, "all acknowledged", func() bool {
-		i := consumerInfo(t, js2, "rs")
+	waitConsumer(t, js2, "rs", "all acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0 && i.AckFloor.Stream == 11
 	})
 }
 
 func TestJetStreamMissingStream(t *testing.T) {
-	srv := startServer(t, 0, t.TempDir(), nil)
-	s := newSource(t, Config{URL: srv.ClientURL(), Subject: "logs.sshd",
-		JetStream: &JetStreamConfig{Stream: "NOPE", Durable: "d"}})
-	r := start(t, s, make(chan ingest.Entry))
-	waitClosed(t, r.done, "Run to fail")
+	_, r, url := runMissingStream(t)
 	if r.err == nil || !strings.Contains(r.err.Error(), `jetstream.stream "NOPE" does not exist`) ||
 		!strings.Contains(r.err.Error(), "does not create streams") {
 		t.Fatalf("Run: %v", r.err)
 	}
 	// No stream was created behind the operator's back.
-	nc := publisher(t, srv.ClientURL())
+	nc := publisher(t, url)
 	js, _ := jetstream.New(nc)
 	if _, err := js.Stream(context.Background(), "NOPE"); err == nil {
 		t.Fatal("stream was created")
@@ -336,8 +320,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 		count[e.Message]++
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "drained", func() bool {
-		i := consumerInfo(t, js, "shared")
+	waitConsumer(t, js, "shared", "drained", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.NumPending == 0
 	})
 	for _, l := range want {
@@ -345,9 +328,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 			t.Fatalf("%q delivered %d times", l, count[l])
 		}
 	}
-	testkit.Eventually(t, waitLimit, "reads counted", func() bool {
-		return srcs[0].Stats().Read+srcs[1].Stats().Read == uint64(len(want))
-	})
+	waitReadTogether(t, srcs, uint64(len(want)))
 }
 
 // A pipeline that holds entries longer than AckWait (a stall) does not get
@@ -355,9 +336,7 @@ func TestJetStreamSharedDurable(t *testing.T) {
 func TestJetStreamStallNoRedelivery(t *testing.T) {
 	srv := startServer(t, 0, t.TempDir(), nil)
 	_, js := jsSetup(t, srv.ClientURL())
-	for _, l := range lines("stall", 5) {
-		jsPublish(t, js, "logs.sshd", l)
-	}
+	jsPublishAll(t, js, "logs.sshd", lines("stall", 5))
 	s := newSource(t, jsConfig(srv.ClientURL(), "stall"))
 	s.ackWait = time.Second
 	out := make(chan ingest.Entry, 16)
@@ -371,8 +350,7 @@ func TestJetStreamStallNoRedelivery(t *testing.T) {
 	for _, e := range got {
 		e.Ack()
 	}
-	testkit.Eventually(t, waitLimit, "acknowledged", func() bool {
-		i := consumerInfo(t, js, "stall")
+	waitConsumer(t, js, "stall", "acknowledged", func(i *jetstream.ConsumerInfo) bool {
 		return i.NumAckPending == 0 && i.AckFloor.Stream == 5
 	})
 	if len(out) != 0 {
@@ -391,7 +369,7 @@ func TestJetStreamConsumerDeleted(t *testing.T) {
 	jsPublish(t, js, "logs.sshd", "one")
 	e := receive(t, out, 1)[0]
 	e.Ack()
-	testkit.Eventually(t, waitLimit, "ack", func() bool { return consumerInfo(t, js, "gone").AckFloor.Stream == 1 })
+	waitConsumer(t, js, "gone", "ack", func(i *jetstream.ConsumerInfo) bool { return i.AckFloor.Stream == 1 })
 	if err := js.DeleteConsumer(context.Background(), "LOGS", "gone"); err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +404,7 @@ func TestJetStreamServerLostState(t *testing.T) {
 	e.Ack()
 
 	testkit.StopNATS(srv)
-	testkit.Eventually(t, waitLimit, "disconnected", func() bool { return s.Stats().Reason != "connected" })
+	waitStats(t, s, func(st ingest.Stats) bool { return st.Reason != "connected" })
 	srv = startServer(t, port, t.TempDir(), nil) // an empty store
 	_, js = jsSetup(t, url)                      // the stream, created again
 	jsPublish(t, js, "logs.sshd", "after")

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A listener waits until it is bound and a sender is heard from, then
@@ -153,6 +154,12 @@ func TestRunAgainAfterBindFailure(t *testing.T) {
 	if e := <-out; e.Message != "h app: hello" {
 		t.Errorf("entry %q", e.Message)
 	}
+	// The entry is counted just after it is handed over, and whoever sees
+	// the count sees the health: wait for the count.
+	testkit.WaitFor(t, waitLimit, func() error {
+		c := l.Counters()
+		return testkit.Check(c.Delivered >= 1, "counters %+v, want one delivered", c)
+	})
 	if st := l.Stats(); st.State != ingest.StateReading {
 		t.Errorf("after a record: %q (%s), want reading", st.State, st.Reason)
 	}

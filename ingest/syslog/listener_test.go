@@ -794,6 +794,14 @@ func TestNewValidation(t *testing.T) {
 	dir := t.TempDir()
 	cert, key := writeSelfSigned(t, dir)
 	unreadable := filepath.Join(dir, "missing.pem")
+	checkRejected(t, cert, key, unreadable)
+	checkAccepted(t, cert, key)
+	checkDescribe(t)
+}
+
+// checkRejected: New names the field of each bad configuration.
+func checkRejected(t *testing.T, cert, key, unreadable string) {
+	t.Helper()
 	cases := []struct {
 		cfg   Config
 		field string
@@ -838,6 +846,11 @@ func TestNewValidation(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want an error about %q", c.cfg, err, c.field)
 		}
 	}
+}
+
+// checkAccepted: New takes good configurations and fills in defaults.
+func checkAccepted(t *testing.T, cert, key string) {
+	t.Helper()
 	good := []Config{
 		{Listen: "udp://0.0.0.0:514"},
 		{Listen: "UDP://:514"},
@@ -870,6 +883,10 @@ func TestNewValidation(t *testing.T) {
 			t.Errorf("New(%+v): per peer %d, handshake timeout %v; want %d, %v", d.cfg, l.cfg.MaxConnsPerPeer, l.cfg.TLS.HandshakeTimeout, d.perPeer, d.handshake)
 		}
 	}
+}
+
+func checkDescribe(t *testing.T) {
+	t.Helper()
 	l, _ := New(Config{Listen: "udp://0.0.0.0:514", Allow: []netip.Prefix{netip.MustParsePrefix("10.1.2.3/8")}}, nil)
 	if d := l.Describe(); d != "syslog udp://0.0.0.0:514 (allow 10.0.0.0/8)" {
 		t.Errorf("Describe %q", d)

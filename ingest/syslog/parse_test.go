@@ -21,114 +21,120 @@ var (
 	utc3     = time.FixedZone("UTC+3", 3*3600)
 )
 
+// parseLayoutCase is a datagram and the entry the parser must make of it.
+type parseLayoutCase struct {
+	name, in    string
+	out         outcome
+	host, msg   string
+	time        time.Time // zero: expect now
+	fields      map[string]string
+	peerInvalid bool
+}
+
+// parseLayoutCases is one row a layout a sender may use, so it is long: what
+// the parser makes of a datagram received from testPeer.
+var parseLayoutCases = []parseLayoutCase{{
+	name: "rfc3164 sshd",
+	in:   "<86>Nov 25 10:33:28 web1 sshd[32708]: Failed password for root from 198.51.100.1 port 22 ssh2",
+	host: "web1", msg: "web1 sshd[32708]: Failed password for root from 198.51.100.1 port 22 ssh2",
+	time:   time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
+	fields: map[string]string{"format": "rfc3164", "facility": "authpriv", "severity": "info", "appname": "sshd", "procid": "32708"},
+}, {
+	name: "rfc3164 without pid",
+	in:   "<13>Nov  5 10:33:28 web1 cron: job done",
+	host: "web1", msg: "web1 cron: job done",
+	time: time.Date(2026, 11, 5, 10, 33, 28, 0, utc3),
+}, {
+	name: "rfc3164 without hostname takes the peer",
+	in:   "<13>Nov 25 10:33:28 sshd[1]: local format",
+	host: "192.0.2.7", msg: "192.0.2.7 sshd[1]: local format",
+	time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
+}, {
+	name: "rfc3164 without hostname and peer takes the local name",
+	in:   "<13>Nov 25 10:33:28 sshd[1]: local format", peerInvalid: true,
+	host: "thishost", msg: "thishost sshd[1]: local format",
+	time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
+}, {
+	name: "rfc3164 with RFC 3339 time",
+	in:   "<134>2026-11-25T08:33:29.5+01:00 fw01 filterlog[123]: block in",
+	host: "fw01", msg: "fw01 filterlog[123]: block in",
+	time: time.Date(2026, 11, 25, 7, 33, 29, 500e6, time.UTC),
+}, {
+	name: "rfc3164 December received in January",
+	in:   "<13>Dec 31 23:59:58 h app: late",
+	host: "h", msg: "h app: late",
+	time: time.Date(2025, 12, 31, 23, 59, 58, 0, utc3),
+}, {
+	name: "rfc3164 embedded newline and NUL",
+	in:   "<13>Nov 25 10:33:28 h app[2]: one\ntwo\x00 three\r\n",
+	host: "h", msg: "h app[2]: one two three",
+	time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
+}, {
+	name: "rfc3164 invalid UTF-8",
+	in:   "<13>Nov 25 10:33:28 h app: bad \xff\xfe end",
+	host: "h", msg: "h app: bad \uFFFD end",
+	time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
+}, {
+	name: "rfc5424 full",
+	in:   `<36>1 2026-11-25T08:33:28.902623+00:00 vm app 42 ID47 [timeQuality tzKnown="1"][x@32473 a="b"] sd msg`,
+	host: "vm", msg: "vm app[42]: sd msg",
+	time: time.Date(2026, 11, 25, 8, 33, 28, 902623000, time.UTC),
+	fields: map[string]string{"format": "rfc5424", "facility": "auth", "severity": "warning", "appname": "app",
+		"procid": "42", "msgid": "ID47", "sd.timeQuality.tzKnown": "1", "sd.x@32473.a": "b"},
+}, {
+	name: "rfc5424 nil values and BOM",
+	in:   "<13>1 - vm sshd - - - \xef\xbb\xbfhello",
+	host: "vm", msg: "vm sshd: hello",
+}, {
+	// rsyslog's RSYSLOG_SyslogProtocol23Format: MSG after a space.
+	name: "rfc5424 from rsyslog",
+	in:   "<38>1 2026-12-07T02:00:00.123456+00:00 vm sshd 4001 - -  Failed password",
+	host: "vm", msg: "vm sshd[4001]: Failed password",
+	time: time.Date(2026, 12, 7, 2, 0, 0, 123456000, time.UTC),
+}, {
+	name: "rfc5424 without anything",
+	in:   "<13>1 2026-11-25T08:33:28Z - - - - -",
+	host: "192.0.2.7", msg: "192.0.2.7",
+	time: time.Date(2026, 11, 25, 8, 33, 28, 0, time.UTC),
+}, {
+	name: "cisco ios message counter",
+	in:   "<189>643: Jan  8 19:46:03.295: %LINEPROTO-5-UPDOWN: Line protocol on Interface Loopback100, changed state to up",
+	host: "192.0.2.7", msg: "192.0.2.7 %LINEPROTO-5-UPDOWN: Line protocol on Interface Loopback100, changed state to up",
+	time: time.Date(2026, 1, 8, 19, 46, 3, 295e6, utc3),
+}, {
+	name: "cisco ios counter and sequence",
+	in:   "<189>105: 000104: Mar 12 07:12:10: %SYS-5-CONFIG_I: Configured from console by console",
+	host: "192.0.2.7", msg: "192.0.2.7 %SYS-5-CONFIG_I: Configured from console by console",
+	time: time.Date(2026, 3, 12, 7, 12, 10, 0, utc3),
+}, {
+	name: "garbage is delivered raw",
+	in:   "garbage", out: malformed,
+	host: "192.0.2.7", msg: "192.0.2.7 garbage",
+	fields: map[string]string{"format": "raw"},
+}, {
+	name: "PRI then garbage keeps the PRI as fields",
+	in:   "<13>garbage without date", out: malformed,
+	host: "192.0.2.7", msg: "192.0.2.7 garbage without date",
+	fields: map[string]string{"format": "raw", "facility": "user", "severity": "notice"},
+}, {
+	name: "bad PRI",
+	in:   "<999>Nov 25 10:33:28 h app: x", out: malformed,
+	host: "192.0.2.7", msg: "192.0.2.7 <999>Nov 25 10:33:28 h app: x",
+}, {
+	name: "bad 5424 date",
+	in:   "<13>1 2026-13-25T08:33:28Z host app - - - bad date", out: malformed,
+	host: "192.0.2.7", msg: "192.0.2.7 1 2026-13-25T08:33:28Z host app - - - bad date",
+}, {
+	name: "binary",
+	in:   "\x00\x01\x02\xff binary", out: malformed,
+	host: "192.0.2.7", msg: "192.0.2.7 \x01\x02\uFFFD binary",
+}, {
+	name: "empty", in: "\r\n\x00", out: empty,
+}}
+
 func TestParseLayout(t *testing.T) {
 	now := time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-	cases := []struct {
-		name, in    string
-		out         outcome
-		host, msg   string
-		time        time.Time // zero: expect now
-		fields      map[string]string
-		peerInvalid bool
-	}{{
-		name: "rfc3164 sshd",
-		in:   "<86>Nov 25 10:33:28 web1 sshd[32708]: Failed password for root from 198.51.100.1 port 22 ssh2",
-		host: "web1", msg: "web1 sshd[32708]: Failed password for root from 198.51.100.1 port 22 ssh2",
-		time:   time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
-		fields: map[string]string{"format": "rfc3164", "facility": "authpriv", "severity": "info", "appname": "sshd", "procid": "32708"},
-	}, {
-		name: "rfc3164 without pid",
-		in:   "<13>Nov  5 10:33:28 web1 cron: job done",
-		host: "web1", msg: "web1 cron: job done",
-		time: time.Date(2026, 11, 5, 10, 33, 28, 0, utc3),
-	}, {
-		name: "rfc3164 without hostname takes the peer",
-		in:   "<13>Nov 25 10:33:28 sshd[1]: local format",
-		host: "192.0.2.7", msg: "192.0.2.7 sshd[1]: local format",
-		time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
-	}, {
-		name: "rfc3164 without hostname and peer takes the local name",
-		in:   "<13>Nov 25 10:33:28 sshd[1]: local format", peerInvalid: true,
-		host: "thishost", msg: "thishost sshd[1]: local format",
-		time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
-	}, {
-		name: "rfc3164 with RFC 3339 time",
-		in:   "<134>2026-11-25T08:33:29.5+01:00 fw01 filterlog[123]: block in",
-		host: "fw01", msg: "fw01 filterlog[123]: block in",
-		time: time.Date(2026, 11, 25, 7, 33, 29, 500e6, time.UTC),
-	}, {
-		name: "rfc3164 December received in January",
-		in:   "<13>Dec 31 23:59:58 h app: late",
-		host: "h", msg: "h app: late",
-		time: time.Date(2025, 12, 31, 23, 59, 58, 0, utc3),
-	}, {
-		name: "rfc3164 embedded newline and NUL",
-		in:   "<13>Nov 25 10:33:28 h app[2]: one\ntwo\x00 three\r\n",
-		host: "h", msg: "h app[2]: one two three",
-		time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
-	}, {
-		name: "rfc3164 invalid UTF-8",
-		in:   "<13>Nov 25 10:33:28 h app: bad \xff\xfe end",
-		host: "h", msg: "h app: bad \uFFFD end",
-		time: time.Date(2026, 11, 25, 10, 33, 28, 0, utc3),
-	}, {
-		name: "rfc5424 full",
-		in:   `<36>1 2026-11-25T08:33:28.902623+00:00 vm app 42 ID47 [timeQuality tzKnown="1"][x@32473 a="b"] sd msg`,
-		host: "vm", msg: "vm app[42]: sd msg",
-		time: time.Date(2026, 11, 25, 8, 33, 28, 902623000, time.UTC),
-		fields: map[string]string{"format": "rfc5424", "facility": "auth", "severity": "warning", "appname": "app",
-			"procid": "42", "msgid": "ID47", "sd.timeQuality.tzKnown": "1", "sd.x@32473.a": "b"},
-	}, {
-		name: "rfc5424 nil values and BOM",
-		in:   "<13>1 - vm sshd - - - \xef\xbb\xbfhello",
-		host: "vm", msg: "vm sshd: hello",
-	}, {
-		// rsyslog's RSYSLOG_SyslogProtocol23Format: MSG after a space.
-		name: "rfc5424 from rsyslog",
-		in:   "<38>1 2026-12-07T02:00:00.123456+00:00 vm sshd 4001 - -  Failed password",
-		host: "vm", msg: "vm sshd[4001]: Failed password",
-		time: time.Date(2026, 12, 7, 2, 0, 0, 123456000, time.UTC),
-	}, {
-		name: "rfc5424 without anything",
-		in:   "<13>1 2026-11-25T08:33:28Z - - - - -",
-		host: "192.0.2.7", msg: "192.0.2.7",
-		time: time.Date(2026, 11, 25, 8, 33, 28, 0, time.UTC),
-	}, {
-		name: "cisco ios message counter",
-		in:   "<189>643: Jan  8 19:46:03.295: %LINEPROTO-5-UPDOWN: Line protocol on Interface Loopback100, changed state to up",
-		host: "192.0.2.7", msg: "192.0.2.7 %LINEPROTO-5-UPDOWN: Line protocol on Interface Loopback100, changed state to up",
-		time: time.Date(2026, 1, 8, 19, 46, 3, 295e6, utc3),
-	}, {
-		name: "cisco ios counter and sequence",
-		in:   "<189>105: 000104: Mar 12 07:12:10: %SYS-5-CONFIG_I: Configured from console by console",
-		host: "192.0.2.7", msg: "192.0.2.7 %SYS-5-CONFIG_I: Configured from console by console",
-		time: time.Date(2026, 3, 12, 7, 12, 10, 0, utc3),
-	}, {
-		name: "garbage is delivered raw",
-		in:   "garbage", out: malformed,
-		host: "192.0.2.7", msg: "192.0.2.7 garbage",
-		fields: map[string]string{"format": "raw"},
-	}, {
-		name: "PRI then garbage keeps the PRI as fields",
-		in:   "<13>garbage without date", out: malformed,
-		host: "192.0.2.7", msg: "192.0.2.7 garbage without date",
-		fields: map[string]string{"format": "raw", "facility": "user", "severity": "notice"},
-	}, {
-		name: "bad PRI",
-		in:   "<999>Nov 25 10:33:28 h app: x", out: malformed,
-		host: "192.0.2.7", msg: "192.0.2.7 <999>Nov 25 10:33:28 h app: x",
-	}, {
-		name: "bad 5424 date",
-		in:   "<13>1 2026-13-25T08:33:28Z host app - - - bad date", out: malformed,
-		host: "192.0.2.7", msg: "192.0.2.7 1 2026-13-25T08:33:28Z host app - - - bad date",
-	}, {
-		name: "binary",
-		in:   "\x00\x01\x02\xff binary", out: malformed,
-		host: "192.0.2.7", msg: "192.0.2.7 \x01\x02\uFFFD binary",
-	}, {
-		name: "empty", in: "\r\n\x00", out: empty,
-	}}
-	for _, tc := range cases {
+	for _, tc := range parseLayoutCases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newParser(utc3, "thishost")
 			peer := testPeer

@@ -10,98 +10,98 @@ import (
 
 func fixture(name string) string { return filepath.Join(fixtureDir, "filter.d", name+".conf") }
 
+// filterFixture is a fixture, the arguments it is loaded with and the
+// filter (or error) it must give.
+type filterFixture struct {
+	name    string
+	args    map[string]string
+	want    *Filter // only the fields set are compared (Failregex always)
+	values  map[string]string
+	wantErr string
+}
+
+// filterFixtures is one row a fixture in testdata/conf/filter.d and the
+// arguments it is loaded with, so it is long.
+var filterFixtures = []filterFixture{
+	{
+		// base.conf via [INCLUDES] before (plus its own after = base.local),
+		// a missing include, after.conf, inc.d/*.conf, inc.local
+		// extending failregex with %(known/failregex)s, inc.d/*.local
+		// overriding [Init].
+		name: "inc",
+		want: &Filter{
+			Prefregex: `^\S+ demo(?:\[\d+\]|\(\d+\))?:\s+<F-CONTENT>.+</F-CONTENT>$`,
+			Failregex: []string{
+				`^error: bad login from <HOST>$`,
+				`^error: bad user <F-USER>\S+</F-USER> from <ADDR>$`,
+				`^error: local rule for <HOST>$`,
+			},
+			Ignoreregex:  []string{`^error: ignore me$`},
+			Datepattern:  "{^LN-BEG}",
+			MaxLines:     2,
+			JournalMatch: []string{"_SYSTEMD_UNIT=demo.service", "+", "_COMM=demo"},
+		},
+		values: map[string]string{"tail": "after", "level": "error", "known/level": "error", "logtype": "file", "_daemon": "demo"},
+	},
+	{
+		name: "inc",
+		args: map[string]string{"level": "crit", "logtype": "journal"},
+		want: &Filter{
+			Prefregex:   `^demo:\s+<F-CONTENT>.+</F-CONTENT>$`,
+			Failregex:   []string{`^crit: bad login from <HOST>$`, `^crit: bad user <F-USER>\S+</F-USER> from <ADDR>$`, `^crit: local rule for <HOST>$`},
+			Datepattern: "{^LN-BEG}",
+		},
+		values: map[string]string{"level": "crit", "known/level": "error"},
+	},
+	{
+		name:   "syntax",
+		want:   &Filter{Failregex: []string{"first", "second after a blank line", "third (tab-indented)"}},
+		values: map[string]string{"a": "one", "b": "two;not a comment", "c": "three # not a comment either", "d": "colon", "e": "upper-case name", "empty": "", "spaced": "x   y", "pct": "100%", "eq": "a=b:c", "tail": "end"},
+	},
+	{name: "modes", want: &Filter{Failregex: []string{"^common <HOST>$"}}, values: map[string]string{"named": "Definition"}},
+	{name: "modes", args: map[string]string{"mode": "extra"}, want: &Filter{Failregex: []string{"^common <HOST>$", "^extra <HOST>$"}}},
+	{name: "modes", args: map[string]string{"mode": "more"}, want: &Filter{Failregex: []string{"^common <HOST>$", "^extra <HOST>$", "^more <HOST>$"}}},
+	{
+		// Arguments are visible to %(port)s; <known/user> is the [Init] value.
+		name: "args", args: map[string]string{"port": "2222", "user": "a b,c"},
+		want: &Filter{Failregex: []string{`^port 2222 user a b,c from <HOST>$`, `^known \S+ from <HOST>$`, `^pct 2222 from <HOST>$`}},
+	},
+	{
+		// Without the argument, [Init] values are tags only, not %(...)s.
+		name: "args", wantErr: "args.conf:6: failregex: %(port)s: no such option",
+	},
+	{
+		// A tag inside an argument is substituted like any other.
+		name: "quoted", args: map[string]string{"list": "<HOST>|x"},
+		want: &Filter{Failregex: []string{`^<HOST>|x <HOST>$`}},
+	},
+	{
+		// Conditional options (Definition?family=inet6) are kept apart, and
+		// the plain tag of the same name is left alone, as fail2ban does.
+		name: "cond", want: &Filter{Failregex: []string{`^<x> <HOST>$`}},
+		values: map[string]string{"x": "plain", "x?family=inet6": "six"},
+	},
+	{
+		name: "maxlines",
+		want: &Filter{Failregex: []string{"^a <HOST>$"}, MaxLines: 1, JournalMatch: []string{"SYSLOG_IDENTIFIER=my app", "PRIORITY=3", "+", "_COMM=other"}},
+	},
+	{name: "loop", wantErr: "loop.conf:3: b: %(a)s: recursive reference (failregex -> a -> b -> a) (resolving [Definition] failregex)"},
+	{name: "tagloop", wantErr: "tagloop.conf:4: failregex: <a>: recursive tag reference"},
+	{name: "undefined", wantErr: "undefined.conf:3: failregex: %(missing)s: no such option"},
+	{name: "percent", wantErr: "percent.conf:2: failregex: '%' must be followed by '%' or '('"},
+	{name: "dupopt", wantErr: `dupopt.conf:3: option "failregex" already set`},
+	{name: "nodelim", wantErr: "nodelim.conf:3: not a section header"},
+	{name: "nosection", wantErr: "nosection.conf:1: option outside of any section"},
+	{name: "base", wantErr: "no [Definition] section"},
+	{name: "absent", wantErr: "absent.conf or testdata/conf/filter.d/absent.local: file does not exist"},
+}
+
 func TestLoadFilterFixtures(t *testing.T) {
-	incFail := []string{
-		`^error: bad login from <HOST>$`,
-		`^error: bad user <F-USER>\S+</F-USER> from <ADDR>$`,
-		`^error: local rule for <HOST>$`,
-	}
-	tests := []struct {
-		name    string
-		args    map[string]string
-		want    *Filter // only the fields set are compared (Failregex always)
-		values  map[string]string
-		wantErr string
-	}{
-		{
-			// base.conf via [INCLUDES] before (plus its own after = base.local),
-			// a missing include, after.conf, inc.d/*.conf, inc.local
-			// extending failregex with %(known/failregex)s, inc.d/*.local
-			// overriding [Init].
-			name: "inc",
-			want: &Filter{
-				Prefregex:    `^\S+ demo(?:\[\d+\]|\(\d+\))?:\s+<F-CONTENT>.+</F-CONTENT>$`,
-				Failregex:    incFail,
-				Ignoreregex:  []string{`^error: ignore me$`},
-				Datepattern:  "{^LN-BEG}",
-				MaxLines:     2,
-				JournalMatch: []string{"_SYSTEMD_UNIT=demo.service", "+", "_COMM=demo"},
-			},
-			values: map[string]string{"tail": "after", "level": "error", "known/level": "error", "logtype": "file", "_daemon": "demo"},
-		},
-		{
-			name: "inc",
-			args: map[string]string{"level": "crit", "logtype": "journal"},
-			want: &Filter{
-				Prefregex:   `^demo:\s+<F-CONTENT>.+</F-CONTENT>$`,
-				Failregex:   []string{`^crit: bad login from <HOST>$`, `^crit: bad user <F-USER>\S+</F-USER> from <ADDR>$`, `^crit: local rule for <HOST>$`},
-				Datepattern: "{^LN-BEG}",
-			},
-			values: map[string]string{"level": "crit", "known/level": "error"},
-		},
-		{
-			name:   "syntax",
-			want:   &Filter{Failregex: []string{"first", "second after a blank line", "third (tab-indented)"}},
-			values: map[string]string{"a": "one", "b": "two;not a comment", "c": "three # not a comment either", "d": "colon", "e": "upper-case name", "empty": "", "spaced": "x   y", "pct": "100%", "eq": "a=b:c", "tail": "end"},
-		},
-		{name: "modes", want: &Filter{Failregex: []string{"^common <HOST>$"}}, values: map[string]string{"named": "Definition"}},
-		{name: "modes", args: map[string]string{"mode": "extra"}, want: &Filter{Failregex: []string{"^common <HOST>$", "^extra <HOST>$"}}},
-		{name: "modes", args: map[string]string{"mode": "more"}, want: &Filter{Failregex: []string{"^common <HOST>$", "^extra <HOST>$", "^more <HOST>$"}}},
-		{
-			// Arguments are visible to %(port)s; <known/user> is the [Init] value.
-			name: "args", args: map[string]string{"port": "2222", "user": "a b,c"},
-			want: &Filter{Failregex: []string{`^port 2222 user a b,c from <HOST>$`, `^known \S+ from <HOST>$`, `^pct 2222 from <HOST>$`}},
-		},
-		{
-			// Without the argument, [Init] values are tags only, not %(...)s.
-			name: "args", wantErr: "args.conf:6: failregex: %(port)s: no such option",
-		},
-		{
-			// A tag inside an argument is substituted like any other.
-			name: "quoted", args: map[string]string{"list": "<HOST>|x"},
-			want: &Filter{Failregex: []string{`^<HOST>|x <HOST>$`}},
-		},
-		{
-			// Conditional options (Definition?family=inet6) are kept apart, and
-			// the plain tag of the same name is left alone, as fail2ban does.
-			name: "cond", want: &Filter{Failregex: []string{`^<x> <HOST>$`}},
-			values: map[string]string{"x": "plain", "x?family=inet6": "six"},
-		},
-		{
-			name: "maxlines",
-			want: &Filter{Failregex: []string{"^a <HOST>$"}, MaxLines: 1, JournalMatch: []string{"SYSLOG_IDENTIFIER=my app", "PRIORITY=3", "+", "_COMM=other"}},
-		},
-		{name: "loop", wantErr: "loop.conf:3: b: %(a)s: recursive reference (failregex -> a -> b -> a) (resolving [Definition] failregex)"},
-		{name: "tagloop", wantErr: "tagloop.conf:4: failregex: <a>: recursive tag reference"},
-		{name: "undefined", wantErr: "undefined.conf:3: failregex: %(missing)s: no such option"},
-		{name: "percent", wantErr: "percent.conf:2: failregex: '%' must be followed by '%' or '('"},
-		{name: "dupopt", wantErr: `dupopt.conf:3: option "failregex" already set`},
-		{name: "nodelim", wantErr: "nodelim.conf:3: not a section header"},
-		{name: "nosection", wantErr: "nosection.conf:1: option outside of any section"},
-		{name: "base", wantErr: "no [Definition] section"},
-		{name: "absent", wantErr: "absent.conf or testdata/conf/filter.d/absent.local: file does not exist"},
-	}
-	for _, tt := range tests {
+	for _, tt := range filterFixtures {
 		t.Run(tt.name+fmtArgs(tt.args), func(t *testing.T) {
 			f, err := LoadFilter(fixture(tt.name), tt.args)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+			if errorAsWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			w := tt.want
 			if !reflect.DeepEqual(f.Failregex, w.Failregex) {
@@ -229,14 +229,8 @@ func TestSubstituteTags(t *testing.T) {
 				v, ok := tt.extra[n]
 				return v, ok, nil
 			})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+			if errorAsWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			m := map[string]string{}
 			for _, k := range got.keys {

@@ -78,14 +78,8 @@ func TestParseINI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f, err := parseINI("x.conf", []byte(tt.in))
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error = %v, want %q", err, tt.wantErr)
-				}
+			if errorAsWanted(t, err, tt.wantErr) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			got := map[string]string{}
 			for _, s := range append([]*section{f.defaults}, f.sections...) {
@@ -112,9 +106,9 @@ func TestParseINIPositions(t *testing.T) {
 	}
 }
 
-func TestGetInterpolation(t *testing.T) {
-	dir := writeConf(t, map[string]string{
-		"a.conf": `
+// interpolationConf and interpolationLocal are the a.conf and a.local of
+// TestGetInterpolation: every kind of %(...)s reference, good and bad.
+const interpolationConf = `
 [DEFAULT]
 base = /var
 log = %(base)s/log
@@ -153,46 +147,56 @@ x = tx
 base = /srv
 [T]
 x = upper
-`,
-		"a.local": `
+`
+
+const interpolationLocal = `
 [S]
 over = %(known/over)s+local
 file = %(known/file)s
-`,
-	})
+`
+
+// interpolationCase is an option of interpolationConf and what Get must
+// make of it.
+type interpolationCase struct {
+	sec, opt string
+	vars     map[string]string
+	want     string
+	wantErr  string
+}
+
+// interpolationCases is one row a reference in interpolationConf, so it
+// is long: what Get makes of it.
+var interpolationCases = []interpolationCase{
+	{sec: "S", opt: "file", want: "/var/log/s.log"},
+	{sec: "t", opt: "log", want: "/srv/log"}, // late binding: t's base
+	{sec: "S", opt: "who", want: "S"},
+	{sec: "DEFAULT", opt: "who", want: "DEFAULT"},
+	{sec: "S", opt: "over", want: "section+local"},
+	{sec: "t", opt: "over", want: "default"},
+	{sec: "S", opt: "pct", want: "100% sure"},
+	{sec: "S", opt: "other", want: "tx and default"},
+	{sec: "S", opt: "chain", want: "end"},
+	{sec: "S", opt: "FILE", want: "/var/log/s.log"},
+	{sec: "S", opt: "file", vars: map[string]string{"Base": "/opt"}, want: "/opt/log/s.log"},
+	{sec: "S", opt: "tooDeep", wantErr: "nested more than 10 levels"},
+	{sec: "S", opt: "self", wantErr: "%(self)s: recursive reference (self -> self)"},
+	{sec: "S", opt: "loop1", wantErr: "%(loop1)s: recursive reference (loop1 -> loop2 -> loop1)"},
+	{sec: "S", opt: "bad", wantErr: "a.conf:29: bad: '%' must be followed by '%' or '('"},
+	{sec: "S", opt: "bad2", wantErr: "bad %(name)s reference"},
+	{sec: "S", opt: "missing", wantErr: "a.conf:31: missing: %(nope)s: no such option"},
+	{sec: "S", opt: "upper", wantErr: "%(T/x)s: no such option"}, // as in fail2ban: only lower-case section names work
+	{sec: "S", opt: "nosec", wantErr: "%(nosuch/x)s: no such option"},
+	{sec: "S", opt: "absent", wantErr: "no such option"},
+	{sec: "U", opt: "x", wantErr: "no section [U]"},
+}
+
+func TestGetInterpolation(t *testing.T) {
+	dir := writeConf(t, map[string]string{"a.conf": interpolationConf, "a.local": interpolationLocal})
 	c, err := ReadConfig(filepath.Join(dir, "a"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tests := []struct {
-		sec, opt string
-		vars     map[string]string
-		want     string
-		wantErr  string
-	}{
-		{sec: "S", opt: "file", want: "/var/log/s.log"},
-		{sec: "t", opt: "log", want: "/srv/log"}, // late binding: t's base
-		{sec: "S", opt: "who", want: "S"},
-		{sec: "DEFAULT", opt: "who", want: "DEFAULT"},
-		{sec: "S", opt: "over", want: "section+local"},
-		{sec: "t", opt: "over", want: "default"},
-		{sec: "S", opt: "pct", want: "100% sure"},
-		{sec: "S", opt: "other", want: "tx and default"},
-		{sec: "S", opt: "chain", want: "end"},
-		{sec: "S", opt: "FILE", want: "/var/log/s.log"},
-		{sec: "S", opt: "file", vars: map[string]string{"Base": "/opt"}, want: "/opt/log/s.log"},
-		{sec: "S", opt: "tooDeep", wantErr: "nested more than 10 levels"},
-		{sec: "S", opt: "self", wantErr: "%(self)s: recursive reference (self -> self)"},
-		{sec: "S", opt: "loop1", wantErr: "%(loop1)s: recursive reference (loop1 -> loop2 -> loop1)"},
-		{sec: "S", opt: "bad", wantErr: "a.conf:29: bad: '%' must be followed by '%' or '('"},
-		{sec: "S", opt: "bad2", wantErr: "bad %(name)s reference"},
-		{sec: "S", opt: "missing", wantErr: "a.conf:31: missing: %(nope)s: no such option"},
-		{sec: "S", opt: "upper", wantErr: "%(T/x)s: no such option"}, // as in fail2ban: only lower-case section names work
-		{sec: "S", opt: "nosec", wantErr: "%(nosuch/x)s: no such option"},
-		{sec: "S", opt: "absent", wantErr: "no such option"},
-		{sec: "U", opt: "x", wantErr: "no section [U]"},
-	}
-	for _, tt := range tests {
+	for _, tt := range interpolationCases {
 		got, err := c.Get(tt.sec, tt.opt, tt.vars)
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
@@ -204,6 +208,13 @@ file = %(known/file)s
 			t.Errorf("[%s] %s = %q, %v; want %q", tt.sec, tt.opt, got, err, tt.want)
 		}
 	}
+	checkGetErrors(t, c, dir)
+}
+
+// checkGetErrors: Get's errors wrap the sentinel errors and name the key;
+// Raw tells where a value was set.
+func checkGetErrors(t *testing.T, c *Config, dir string) {
+	t.Helper()
 	if _, err := c.Get("S", "absent", nil); !errors.Is(err, ErrNoOption) {
 		t.Errorf("absent option: %v does not wrap ErrNoOption", err)
 	}
@@ -345,4 +356,21 @@ func TestShellOperator(t *testing.T) {
 			t.Errorf("%s: %q, want %q", tc.cmd, got, tc.want)
 		}
 	}
+}
+
+// errorAsWanted fails the test unless err is as a row wants: with
+// wantErr, an error that contains it, and the caller stops there (true);
+// without, no error.
+func errorAsWanted(t *testing.T, err error, wantErr string) (stop bool) {
+	t.Helper()
+	if wantErr == "" {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), wantErr) {
+		t.Fatalf("error = %v, want %q", err, wantErr)
+	}
+	return true
 }

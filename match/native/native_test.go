@@ -13,108 +13,117 @@ import (
 
 var now = time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 
+// readAt is when matchCases' lines are read.
+var readAt = now.Add(-time.Minute)
+
+// matchCase is a line, the rules it is matched with and what they find.
+type matchCase struct {
+	name     string
+	rules    match.Rules
+	line     string
+	entryAt  time.Time // Entry.Time set by a source
+	want     match.Outcome
+	wantAddr string
+	wantUser string
+	wantTime time.Time
+}
+
+// matchCases is one row a rule feature, so it is long: the line, the rules
+// and what Match finds in it at now, read at readAt.
+var matchCases = []matchCase{
+	{
+		name:     "host v4 with syslog date",
+		rules:    match.Rules{Failregex: []string{`^auth failed for <F-USER>\S+</F-USER> from <HOST>$`}},
+		line:     "Nov 25 07:13:18 auth failed for bob from 192.0.2.7",
+		want:     match.Matched,
+		wantAddr: "192.0.2.7", wantUser: "bob",
+		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
+	},
+	{
+		name:     "addr v6",
+		rules:    match.Rules{Failregex: []string{`denied <ADDR>`}},
+		line:     "2026-11-25T07:13:18Z denied 2001:db8::7",
+		want:     match.Matched,
+		wantAddr: "2001:db8::7",
+		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
+	},
+	{
+		name:     "bracketed v6",
+		rules:    match.Rules{Failregex: []string{`^denied <HOST>:\d+$`}},
+		line:     "denied [2001:db8::7]:443",
+		want:     match.Matched,
+		wantAddr: "2001:db8::7",
+		wantTime: readAt, // no date: the read time
+	},
+	{
+		name:     "mapped v4 is v4",
+		rules:    match.Rules{Failregex: []string{`^denied <HOST>$`}},
+		line:     "denied ::ffff:192.0.2.9",
+		want:     match.Matched,
+		wantAddr: "192.0.2.9",
+		wantTime: readAt,
+	},
+	{
+		name:  "invalid address is not a failure",
+		rules: match.Rules{Failregex: []string{`^denied <HOST>$`}},
+		line:  "denied 999.1.1.1",
+		want:  match.BadAddress,
+	},
+	{
+		name:  "ignoreregex wins",
+		rules: match.Rules{Failregex: []string{`^denied <HOST>`}, Ignoreregex: []string{`monitoring`}},
+		line:  "denied 192.0.2.1 (monitoring probe)",
+		want:  match.Ignored,
+	},
+	{
+		name:  "prefregex must match",
+		rules: match.Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
+		line:  "other[1]: denied 192.0.2.1",
+		want:  match.Miss,
+	},
+	{
+		name:     "failregex runs on the prefregex content",
+		rules:    match.Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
+		line:     "app[1]: denied 192.0.2.1",
+		want:     match.Matched,
+		wantAddr: "192.0.2.1",
+		wantTime: readAt,
+	},
+	{
+		name:     "source time wins over text",
+		rules:    match.Rules{Failregex: []string{`denied <HOST>`}},
+		line:     "Jan  1 00:00:00 denied 192.0.2.1",
+		entryAt:  now.Add(-time.Hour),
+		want:     match.Matched,
+		wantAddr: "192.0.2.1",
+		wantTime: now.Add(-time.Hour),
+	},
+	{
+		name:     "clf date in the middle is cut out",
+		rules:    match.Rules{Failregex: []string{`^<HOST> - - "GET /login" 401$`}},
+		line:     `192.0.2.1 - - [25/Nov/2026:07:13:18 +0000] "GET /login" 401`,
+		want:     match.Matched,
+		wantAddr: "192.0.2.1",
+		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
+	},
+	{
+		name:     "datepattern override",
+		rules:    match.Rules{Failregex: []string{`denied <HOST>`}, Datepattern: `^%d.%m.%Y %H:%M:%S`},
+		line:     "25.11.2026 07:13:18 denied 192.0.2.1",
+		want:     match.Matched,
+		wantAddr: "192.0.2.1",
+		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
+	},
+	{
+		name:  "first matching failregex decides",
+		rules: match.Rules{Failregex: []string{`^x <HOST>$`, `^denied <HOST>$`}},
+		line:  "denied 192.0.2.1",
+		want:  match.Matched, wantAddr: "192.0.2.1", wantTime: readAt,
+	},
+}
+
 func TestMatch(t *testing.T) {
-	readAt := now.Add(-time.Minute)
-	for _, tc := range []struct {
-		name     string
-		rules    match.Rules
-		line     string
-		entryAt  time.Time // Entry.Time set by a source
-		want     match.Outcome
-		wantAddr string
-		wantUser string
-		wantTime time.Time
-	}{
-		{
-			name:     "host v4 with syslog date",
-			rules:    match.Rules{Failregex: []string{`^auth failed for <F-USER>\S+</F-USER> from <HOST>$`}},
-			line:     "Nov 25 07:13:18 auth failed for bob from 192.0.2.7",
-			want:     match.Matched,
-			wantAddr: "192.0.2.7", wantUser: "bob",
-			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
-		},
-		{
-			name:     "addr v6",
-			rules:    match.Rules{Failregex: []string{`denied <ADDR>`}},
-			line:     "2026-11-25T07:13:18Z denied 2001:db8::7",
-			want:     match.Matched,
-			wantAddr: "2001:db8::7",
-			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
-		},
-		{
-			name:     "bracketed v6",
-			rules:    match.Rules{Failregex: []string{`^denied <HOST>:\d+$`}},
-			line:     "denied [2001:db8::7]:443",
-			want:     match.Matched,
-			wantAddr: "2001:db8::7",
-			wantTime: readAt, // no date: the read time
-		},
-		{
-			name:     "mapped v4 is v4",
-			rules:    match.Rules{Failregex: []string{`^denied <HOST>$`}},
-			line:     "denied ::ffff:192.0.2.9",
-			want:     match.Matched,
-			wantAddr: "192.0.2.9",
-			wantTime: readAt,
-		},
-		{
-			name:  "invalid address is not a failure",
-			rules: match.Rules{Failregex: []string{`^denied <HOST>$`}},
-			line:  "denied 999.1.1.1",
-			want:  match.BadAddress,
-		},
-		{
-			name:  "ignoreregex wins",
-			rules: match.Rules{Failregex: []string{`^denied <HOST>`}, Ignoreregex: []string{`monitoring`}},
-			line:  "denied 192.0.2.1 (monitoring probe)",
-			want:  match.Ignored,
-		},
-		{
-			name:  "prefregex must match",
-			rules: match.Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
-			line:  "other[1]: denied 192.0.2.1",
-			want:  match.Miss,
-		},
-		{
-			name:     "failregex runs on the prefregex content",
-			rules:    match.Rules{Prefregex: `^app\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`, Failregex: []string{`^denied <HOST>$`}},
-			line:     "app[1]: denied 192.0.2.1",
-			want:     match.Matched,
-			wantAddr: "192.0.2.1",
-			wantTime: readAt,
-		},
-		{
-			name:     "source time wins over text",
-			rules:    match.Rules{Failregex: []string{`denied <HOST>`}},
-			line:     "Jan  1 00:00:00 denied 192.0.2.1",
-			entryAt:  now.Add(-time.Hour),
-			want:     match.Matched,
-			wantAddr: "192.0.2.1",
-			wantTime: now.Add(-time.Hour),
-		},
-		{
-			name:     "clf date in the middle is cut out",
-			rules:    match.Rules{Failregex: []string{`^<HOST> - - "GET /login" 401$`}},
-			line:     `192.0.2.1 - - [25/Nov/2026:07:13:18 +0000] "GET /login" 401`,
-			want:     match.Matched,
-			wantAddr: "192.0.2.1",
-			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
-		},
-		{
-			name:     "datepattern override",
-			rules:    match.Rules{Failregex: []string{`denied <HOST>`}, Datepattern: `^%d.%m.%Y %H:%M:%S`},
-			line:     "25.11.2026 07:13:18 denied 192.0.2.1",
-			want:     match.Matched,
-			wantAddr: "192.0.2.1",
-			wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
-		},
-		{
-			name:  "first matching failregex decides",
-			rules: match.Rules{Failregex: []string{`^x <HOST>$`, `^denied <HOST>$`}},
-			line:  "denied 192.0.2.1",
-			want:  match.Matched, wantAddr: "192.0.2.1", wantTime: readAt,
-		},
-	} {
+	for _, tc := range matchCases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.rules.Location = time.UTC
 			m, err := Compile("p", tc.rules)

@@ -47,6 +47,17 @@ func TestImport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	byName := loadImported(t, text)
+	checkImportedJails(t, dir, text, byName)
+	checkImportedMail(t, text, byName)
+	checkImportedExtras(t, text, byName)
+	checkImportWarnings(t, warnings)
+}
+
+// loadImported loads the imported YAML and indexes its enabled pipelines
+// by name.
+func loadImported(t *testing.T, text string) map[string]*pipelines.Pipeline {
+	t.Helper()
 	cfgPath := filepath.Join(t.TempDir(), "imported.yaml")
 	if err := os.WriteFile(cfgPath, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -59,7 +70,13 @@ func TestImport(t *testing.T) {
 	for _, p := range cfg.Enabled() {
 		byName[p.Name] = p
 	}
+	return byName
+}
 
+// checkImportedJails checks the policy, sources and ports of sshd,
+// nginx-http-auth and custom.
+func checkImportedJails(t *testing.T, dir, text string, byName map[string]*pipelines.Pipeline) {
+	t.Helper()
 	sshd := byName["sshd"]
 	if sshd == nil {
 		t.Fatalf("no sshd pipeline:\n%s", text)
@@ -98,7 +115,12 @@ func TestImport(t *testing.T) {
 	if n := custom.Plan.Enforce[0].NFTables; len(n.Ports) != 3 || n.Ports[0] != 2200 {
 		t.Errorf("custom ports %v", n.Ports)
 	}
+}
 
+// checkImportedMail checks the mail enforcers, and that jails without a
+// mail action get none.
+func checkImportedMail(t *testing.T, text string, byName map[string]*pipelines.Pipeline) {
+	t.Helper()
 	// Mail actions: action_mwl with jail.conf's destemail and sender (the
 	// latter's <fq-hostname> filled in), action_mw through mail(1) to two
 	// recipients, and actions named directly with their arguments.
@@ -142,15 +164,21 @@ func TestImport(t *testing.T) {
 			t.Errorf("%s: %v", tc.jail, err)
 		}
 	}
-	for _, p := range []*pipelines.Pipeline{sshd, web, custom} {
+	for _, name := range []string{"sshd", "nginx-http-auth", "custom"} {
+		p := byName[name]
 		for _, e := range p.Enforce {
 			if e.Mail != nil {
 				t.Errorf("%s has a mail enforcer, but no mail action", p.Name)
 			}
 		}
 	}
+}
 
-	// bantime.increment, ignoreself and ignorecommand are imported.
+// checkImportedExtras checks that bantime.increment, ignoreself and
+// ignorecommand are imported.
+func checkImportedExtras(t *testing.T, text string, byName map[string]*pipelines.Pipeline) {
+	t.Helper()
+	sshd := byName["sshd"]
 	if inc := sshd.Plan.Increment; inc == nil || inc.Factor != 2 || inc.MaxTime != 5*7*24*time.Hour || !inc.OverallJails {
 		t.Errorf("sshd bantime_increment %+v", sshd.Plan.Increment)
 	}
@@ -160,6 +188,12 @@ func TestImport(t *testing.T) {
 	if c := byName["custom"]; c == nil || c.IgnoreCommand.S != "/bin/true" || c.BanTimeIncrement == nil {
 		t.Errorf("custom: ignorecommand not imported:\n%s", text)
 	}
+}
+
+// checkImportWarnings checks that what is imported is not warned about
+// and what is not is.
+func checkImportWarnings(t *testing.T, warnings []string) {
+	t.Helper()
 	all := strings.Join(warnings, "\n")
 	for _, unwanted := range []string{"bantime.increment", "ignorecommand", "ignoreself"} {
 		if strings.Contains(all, unwanted) {
@@ -342,159 +376,11 @@ func TestImportFail2banCases(t *testing.T) {
 		name, fixture string
 		check         func(t *testing.T, im *imported, journals string)
 	}{
-		{
-			// Paths in the YAML are absolute although DIR was relative.
-			name: "relative dir", fixture: "recidive.local",
-			check: func(t *testing.T, im *imported, _ string) {
-				want := `fail2ban: "` + filepath.Join(im.dir, "filter.d", "sshd.conf") + `[mode=normal]"`
-				if !strings.Contains(im.text, want) {
-					t.Errorf("want %s in:\n%s", want, im.text)
-				}
-				if !strings.Contains(im.text, "# Imported from "+im.dir+" ") {
-					t.Errorf("the header does not name %s:\n%s", im.dir, im.text)
-				}
-			},
-		},
-		{
-			name: "journal arguments", fixture: "journal.local",
-			check: func(t *testing.T, im *imported, journals string) {
-				a, b := filepath.Join(journals, "a.journal"), filepath.Join(journals, "b.journal")
-				for _, tc := range []struct {
-					jail       string
-					files      []string
-					dir, ns    string
-					warnings   []string // parts of the jail's backend warnings, in order
-					noWarnings bool
-				}{
-					{jail: "j-files", files: []string{a, b}, noWarnings: true},
-					{jail: "j-glob", files: []string{a, b}, warnings: []string{`"` + journals + `/*.journal" is expanded now to 2 files`}},
-					{jail: "j-path", dir: journals, noWarnings: true},
-					{jail: "j-namespace", ns: "web", noWarnings: true},
-					{jail: "j-flags", warnings: []string{"journalflags=1 is not translated"}},
-					{jail: "j-both", files: []string{a}, warnings: []string{"not both; journalfiles is used"}},
-					{jail: "j-unknown", warnings: []string{"nosuch-*.journal\" matches no file now", "no journal file left; the system journal is read", `rotated="yes" is not translated`}},
-					{jail: "j-plain", noWarnings: true},
-				} {
-					p := im.pipeline(t, tc.jail)
-					if len(p.Ingest) != 1 || p.Ingest[0].Journald == nil {
-						t.Errorf("%s: want one journald source, got %+v", tc.jail, p.Ingest)
-						continue
-					}
-					j := p.Ingest[0].Journald
-					if !slices.Equal(j.Files, tc.files) || j.Directory != tc.dir || j.Namespace != tc.ns {
-						t.Errorf("%s: files %q directory %q namespace %q; want %q %q %q", tc.jail, j.Files, j.Directory, j.Namespace, tc.files, tc.dir, tc.ns)
-					}
-					if len(j.Match) == 0 {
-						t.Errorf("%s: the filter's journalmatch is lost", tc.jail)
-					}
-					got := im.warned("jail " + tc.jail + ": backend")
-					if tc.noWarnings && len(got) > 0 {
-						t.Errorf("%s: unexpected warnings %q", tc.jail, got)
-					}
-					if len(got) != len(tc.warnings) && !tc.noWarnings {
-						t.Errorf("%s: warnings %q, want %d", tc.jail, got, len(tc.warnings))
-						continue
-					}
-					for i, w := range tc.warnings {
-						if !strings.Contains(got[i], w) {
-							t.Errorf("%s: warning %q lacks %q", tc.jail, got[i], w)
-						}
-					}
-				}
-			},
-		},
-		{
-			name: "recidive", fixture: "recidive.local",
-			check: func(t *testing.T, im *imported, _ string) {
-				r := im.pipeline(t, "recidive")
-				if len(r.Ingest) != 1 || r.Ingest[0].Bans == nil || !slices.Equal(r.Ingest[0].Bans.Pipelines, []string{"sshd", "nginx-http-auth"}) {
-					t.Errorf("recidive: want a bans source following sshd and nginx-http-auth, got %+v\n%s", r.Ingest, im.text)
-				}
-				if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Plan.Rules.Failregex) == 0 {
-					t.Errorf("recidive: want the shipped recidive filter, got %+v", r.Match)
-				}
-				if r.MaxRetry != 3 || pipelines.FormatDuration(pipelines.DurationOf(r.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(r.BanTime)) != "1w" {
-					t.Errorf("recidive policy: %d %v %v", r.MaxRetry, pipelines.DurationOf(r.FindTime), pipelines.DurationOf(r.BanTime))
-				}
-				if n := r.Plan.Enforce[0].NFTables; n == nil || len(n.Ports) != 0 {
-					t.Errorf("recidive: want every port banned, got %+v", r.Plan.Enforce[0].NFTables)
-				}
-				if strings.Contains(im.text, "fail2ban.log") {
-					t.Errorf("fail2ban's log is still read:\n%s", im.text)
-				}
-				if w := im.warned("recidive"); len(w) > 0 {
-					t.Errorf("warnings about recidive: %q", w)
-				}
-			},
-		},
-		{
-			name: "recidive alone", fixture: "recidive-alone.local",
-			check: func(t *testing.T, im *imported, _ string) {
-				if len(im.cfg.Pipelines) != 0 {
-					t.Errorf("want no pipeline, got:\n%s", im.text)
-				}
-				if w := im.warned("jail recidive:"); len(w) != 1 || !strings.Contains(w[0], "no bans to follow; skipped") {
-					t.Errorf("warnings %q", im.warnings)
-				}
-			},
-		},
-		{
-			name: "defaults", fixture: "defaults.local",
-			check: func(t *testing.T, im *imported, _ string) {
-				// Each [DEFAULT] warning once, naming [DEFAULT], where it
-				// is set and the jails it concerns.
-				jailLocal := filepath.Join(im.dir, "jail.local")
-				for _, want := range []string{
-					`[DEFAULT] ignoreip (` + jailLocal + `:8): "trusted.example.org" is neither an address, a CIDR nor a host name that resolves here; left out (jails sshd, nginx-http-auth)`,
-					`[DEFAULT] banaction (` + jailLocal + `:9): "ufw": translated to logjail's nftables enforcer (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
-					`[DEFAULT] ignoreregex (` + jailLocal + `:10): set for the jail; logjail reads the filter file only, so this override is not imported (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
-				} {
-					if !slices.Contains(im.warnings, want) {
-						t.Errorf("warnings lack\n%s\ngot:\n%s", want, strings.Join(im.warnings, "\n"))
-					}
-				}
-				for _, s := range []string{"trusted.example.org", "ufw", "ignoreregex"} {
-					if n := len(im.warned(s)); n != 1 {
-						t.Errorf("%d warnings about %s, want 1:\n%s", n, s, strings.Join(im.warnings, "\n"))
-					}
-				}
-				// [DEFAULT] in defaults; a pipeline only says what differs.
-				for name, want := range map[string][]string{
-					"defaults":        {"bantime", "bantime_increment", "findtime", "ignoreip", "maxretry"},
-					"sshd":            {"enabled", "enforce", "ingest", "match"},
-					"nginx-http-auth": {"bantime", "enabled", "enforce", "ingest", "match"},
-					"dovecot":         {"enabled", "enforce", "ignoreip", "ingest", "match"},
-					"vsftpd":          {"bantime_increment", "enabled", "enforce", "ignoreip", "ingest", "match"},
-				} {
-					if got := im.keys(name); !slices.Equal(got, want) {
-						t.Errorf("%s: keys %q, want %q\n%s", name, got, want, im.text)
-					}
-				}
-				for _, tc := range []struct {
-					jail     string
-					maxretry int
-					findtime time.Duration
-					bantime  time.Duration
-					ignoreip []string
-					increase bool
-				}{
-					{"sshd", 4, 30 * time.Minute, time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
-					{"nginx-http-auth", 4, 30 * time.Minute, 2 * time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
-					{"dovecot", 4, 30 * time.Minute, time.Hour, []string{"10.0.0.0/8"}, true},
-					{"vsftpd", 4, 30 * time.Minute, time.Hour, nil, false},
-				} {
-					p := im.pipeline(t, tc.jail)
-					var ignore []string
-					for _, ip := range p.IgnoreIP {
-						ignore = append(ignore, netipString(ip))
-					}
-					if p.MaxRetry != tc.maxretry || pipelines.DurationOf(p.FindTime) != tc.findtime || pipelines.DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
-						t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q increment %v; want %d %v %v %q %v", tc.jail,
-							p.MaxRetry, pipelines.DurationOf(p.FindTime), pipelines.DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
-					}
-				}
-			},
-		},
+		{name: "relative dir", fixture: "recidive.local", check: checkAbsolutePaths},
+		{name: "journal arguments", fixture: "journal.local", check: checkJournalArguments},
+		{name: "recidive", fixture: "recidive.local", check: checkRecidive},
+		{name: "recidive alone", fixture: "recidive-alone.local", check: checkRecidiveAlone},
+		{name: "defaults", fixture: "defaults.local", check: checkDefaults},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -507,6 +393,174 @@ func TestImportFail2banCases(t *testing.T) {
 			im := importFixture(t, tt.fixture, map[string]string{"@JOURNALS@": journals})
 			tt.check(t, im, journals)
 		})
+	}
+}
+
+// checkAbsolutePaths: paths in the YAML are absolute although DIR was
+// relative.
+func checkAbsolutePaths(t *testing.T, im *imported, _ string) {
+	want := `fail2ban: "` + filepath.Join(im.dir, "filter.d", "sshd.conf") + `[mode=normal]"`
+	if !strings.Contains(im.text, want) {
+		t.Errorf("want %s in:\n%s", want, im.text)
+	}
+	if !strings.Contains(im.text, "# Imported from "+im.dir+" ") {
+		t.Errorf("the header does not name %s:\n%s", im.dir, im.text)
+	}
+}
+
+// journalCase is a jail of testdata/cases/journal.local and the journald
+// source and backend warnings it should import to.
+type journalCase struct {
+	jail       string
+	files      []string
+	dir, ns    string
+	warnings   []string // parts of the jail's backend warnings, in order
+	noWarnings bool
+}
+
+func checkJournalArguments(t *testing.T, im *imported, journals string) {
+	a, b := filepath.Join(journals, "a.journal"), filepath.Join(journals, "b.journal")
+	for _, tc := range []journalCase{
+		{jail: "j-files", files: []string{a, b}, noWarnings: true},
+		{jail: "j-glob", files: []string{a, b}, warnings: []string{`"` + journals + `/*.journal" is expanded now to 2 files`}},
+		{jail: "j-path", dir: journals, noWarnings: true},
+		{jail: "j-namespace", ns: "web", noWarnings: true},
+		{jail: "j-flags", warnings: []string{"journalflags=1 is not translated"}},
+		{jail: "j-both", files: []string{a}, warnings: []string{"not both; journalfiles is used"}},
+		{jail: "j-unknown", warnings: []string{"nosuch-*.journal\" matches no file now", "no journal file left; the system journal is read", `rotated="yes" is not translated`}},
+		{jail: "j-plain", noWarnings: true},
+	} {
+		checkJournalCase(t, im, tc)
+	}
+}
+
+func checkJournalCase(t *testing.T, im *imported, tc journalCase) {
+	t.Helper()
+	p := im.pipeline(t, tc.jail)
+	if len(p.Ingest) != 1 || p.Ingest[0].Journald == nil {
+		t.Errorf("%s: want one journald source, got %+v", tc.jail, p.Ingest)
+		return
+	}
+	j := p.Ingest[0].Journald
+	if !slices.Equal(j.Files, tc.files) || j.Directory != tc.dir || j.Namespace != tc.ns {
+		t.Errorf("%s: files %q directory %q namespace %q; want %q %q %q", tc.jail, j.Files, j.Directory, j.Namespace, tc.files, tc.dir, tc.ns)
+	}
+	if len(j.Match) == 0 {
+		t.Errorf("%s: the filter's journalmatch is lost", tc.jail)
+	}
+	got := im.warned("jail " + tc.jail + ": backend")
+	if tc.noWarnings && len(got) > 0 {
+		t.Errorf("%s: unexpected warnings %q", tc.jail, got)
+	}
+	if len(got) != len(tc.warnings) && !tc.noWarnings {
+		t.Errorf("%s: warnings %q, want %d", tc.jail, got, len(tc.warnings))
+		return
+	}
+	for i, w := range tc.warnings {
+		if !strings.Contains(got[i], w) {
+			t.Errorf("%s: warning %q lacks %q", tc.jail, got[i], w)
+		}
+	}
+}
+
+func checkRecidive(t *testing.T, im *imported, _ string) {
+	r := im.pipeline(t, "recidive")
+	if len(r.Ingest) != 1 || r.Ingest[0].Bans == nil || !slices.Equal(r.Ingest[0].Bans.Pipelines, []string{"sshd", "nginx-http-auth"}) {
+		t.Errorf("recidive: want a bans source following sshd and nginx-http-auth, got %+v\n%s", r.Ingest, im.text)
+	}
+	if r.Match.Filter.S != "recidive" || r.Match.Fail2ban.S != "" || len(r.Plan.Rules.Failregex) == 0 {
+		t.Errorf("recidive: want the shipped recidive filter, got %+v", r.Match)
+	}
+	if r.MaxRetry != 3 || pipelines.FormatDuration(pipelines.DurationOf(r.FindTime)) != "1d" || pipelines.FormatDuration(pipelines.DurationOf(r.BanTime)) != "1w" {
+		t.Errorf("recidive policy: %d %v %v", r.MaxRetry, pipelines.DurationOf(r.FindTime), pipelines.DurationOf(r.BanTime))
+	}
+	if n := r.Plan.Enforce[0].NFTables; n == nil || len(n.Ports) != 0 {
+		t.Errorf("recidive: want every port banned, got %+v", r.Plan.Enforce[0].NFTables)
+	}
+	if strings.Contains(im.text, "fail2ban.log") {
+		t.Errorf("fail2ban's log is still read:\n%s", im.text)
+	}
+	if w := im.warned("recidive"); len(w) > 0 {
+		t.Errorf("warnings about recidive: %q", w)
+	}
+}
+
+func checkRecidiveAlone(t *testing.T, im *imported, _ string) {
+	if len(im.cfg.Pipelines) != 0 {
+		t.Errorf("want no pipeline, got:\n%s", im.text)
+	}
+	if w := im.warned("jail recidive:"); len(w) != 1 || !strings.Contains(w[0], "no bans to follow; skipped") {
+		t.Errorf("warnings %q", im.warnings)
+	}
+}
+
+func checkDefaults(t *testing.T, im *imported, _ string) {
+	checkDefaultWarnings(t, im)
+	checkDefaultKeys(t, im)
+	checkDefaultPolicies(t, im)
+}
+
+// checkDefaultWarnings: each [DEFAULT] warning once, naming [DEFAULT],
+// where it is set and the jails it concerns.
+func checkDefaultWarnings(t *testing.T, im *imported) {
+	jailLocal := filepath.Join(im.dir, "jail.local")
+	for _, want := range []string{
+		`[DEFAULT] ignoreip (` + jailLocal + `:8): "trusted.example.org" is neither an address, a CIDR nor a host name that resolves here; left out (jails sshd, nginx-http-auth)`,
+		`[DEFAULT] banaction (` + jailLocal + `:9): "ufw": translated to logjail's nftables enforcer (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
+		`[DEFAULT] ignoreregex (` + jailLocal + `:10): set for the jail; logjail reads the filter file only, so this override is not imported (jails sshd, nginx-http-auth, vsftpd, dovecot)`,
+	} {
+		if !slices.Contains(im.warnings, want) {
+			t.Errorf("warnings lack\n%s\ngot:\n%s", want, strings.Join(im.warnings, "\n"))
+		}
+	}
+	for _, s := range []string{"trusted.example.org", "ufw", "ignoreregex"} {
+		if n := len(im.warned(s)); n != 1 {
+			t.Errorf("%d warnings about %s, want 1:\n%s", n, s, strings.Join(im.warnings, "\n"))
+		}
+	}
+}
+
+// checkDefaultKeys: [DEFAULT] in defaults; a pipeline only says what
+// differs.
+func checkDefaultKeys(t *testing.T, im *imported) {
+	for name, want := range map[string][]string{
+		"defaults":        {"bantime", "bantime_increment", "findtime", "ignoreip", "maxretry"},
+		"sshd":            {"enabled", "enforce", "ingest", "match"},
+		"nginx-http-auth": {"bantime", "enabled", "enforce", "ingest", "match"},
+		"dovecot":         {"enabled", "enforce", "ignoreip", "ingest", "match"},
+		"vsftpd":          {"bantime_increment", "enabled", "enforce", "ignoreip", "ingest", "match"},
+	} {
+		if got := im.keys(name); !slices.Equal(got, want) {
+			t.Errorf("%s: keys %q, want %q\n%s", name, got, want, im.text)
+		}
+	}
+}
+
+// checkDefaultPolicies: every jail ends up with [DEFAULT]'s policy where
+// it sets none of its own.
+func checkDefaultPolicies(t *testing.T, im *imported) {
+	for _, tc := range []struct {
+		jail     string
+		maxretry int
+		findtime time.Duration
+		bantime  time.Duration
+		ignoreip []string
+		increase bool
+	}{
+		{"sshd", 4, 30 * time.Minute, time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
+		{"nginx-http-auth", 4, 30 * time.Minute, 2 * time.Hour, []string{"127.0.0.0/8", "::1/128"}, true},
+		{"dovecot", 4, 30 * time.Minute, time.Hour, []string{"10.0.0.0/8"}, true},
+		{"vsftpd", 4, 30 * time.Minute, time.Hour, nil, false},
+	} {
+		p := im.pipeline(t, tc.jail)
+		var ignore []string
+		for _, ip := range p.IgnoreIP {
+			ignore = append(ignore, netipString(ip))
+		}
+		if p.MaxRetry != tc.maxretry || pipelines.DurationOf(p.FindTime) != tc.findtime || pipelines.DurationOf(p.BanTime) != tc.bantime || !slices.Equal(ignore, tc.ignoreip) || (p.BanTimeIncrement != nil) != tc.increase {
+			t.Errorf("%s: maxretry %d findtime %v bantime %v ignoreip %q increment %v; want %d %v %v %q %v", tc.jail,
+				p.MaxRetry, pipelines.DurationOf(p.FindTime), pipelines.DurationOf(p.BanTime), ignore, p.BanTimeIncrement != nil, tc.maxretry, tc.findtime, tc.bantime, tc.ignoreip, tc.increase)
+		}
 	}
 }
 

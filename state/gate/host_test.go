@@ -1,32 +1,23 @@
 package gate
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
-// netns makes a network namespace for the test (root and iproute2's ip
-// needed: skipped without, failed in CI).
+// netns makes a network namespace for the test with a veth gate0 up in
+// it (root and iproute2's ip needed: skipped without, failed in CI).
 func netns(t *testing.T) string {
 	t.Helper()
-	_, err := exec.LookPath("ip")
-	if os.Geteuid() != 0 || err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root and iproute2's ip")
-		}
-		t.Skip("needs root and iproute2's ip")
-	}
-	ns := fmt.Sprintf("lj-gate-%d", os.Getpid())
-	ip(t, "netns", "add", ns)
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	ip(t, "-n", ns, "link", "set", "lo", "up")
+	testkit.NeedRoot(t, "ip")
+	ns := testkit.NamedNetns(t, "lj-gate")
 	ip(t, "-n", ns, "link", "add", "gate0", "type", "veth", "peer", "name", "gate1")
 	ip(t, "-n", ns, "link", "set", "gate0", "up")
 	return ns
@@ -34,9 +25,7 @@ func netns(t *testing.T) string {
 
 func ip(t *testing.T, args ...string) {
 	t.Helper()
-	if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-		t.Fatalf("ip %v: %v\n%s", args, err, out)
-	}
+	testkit.Run(t, append([]string{"ip"}, args...)...)
 }
 
 // watchIn starts WatchHost on a thread inside ns.
@@ -63,16 +52,13 @@ func watchIn(t *testing.T, ns string) *Host {
 	return h
 }
 
-// waitFor polls cond until it holds, failing after a generous deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitHost waits until h counts a as the host's (or, with want false,
+// not), and fails showing the host's prefixes it saw.
+func waitHost(t *testing.T, h *Host, a netip.Prefix, want bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("never: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		return testkit.Check(h.Overlaps(a) == want, "%s is the host's: %v, want %v; the host's prefixes %v", a, !want, want, h.Prefixes())
+	})
 }
 
 // An address added to an interface after the watch started is this
@@ -90,13 +76,13 @@ func TestHostFollowsAddresses(t *testing.T) {
 				t.Fatalf("%s is the host's before it was added: %v", a, h.Prefixes())
 			}
 			ip(t, "-n", ns, "addr", "add", tc.addr+"/"+tc.plen, "dev", "gate0", "nodad")
-			waitFor(t, tc.addr+" added is the host's", func() bool { return h.Overlaps(a) })
+			waitHost(t, h, a, true)
 			// Only the address itself: its neighbours on the link are not.
 			if next := Single(a.Addr().Next()); h.Overlaps(next) {
 				t.Errorf("%s, on the same link, counts as the host's", next)
 			}
 			ip(t, "-n", ns, "addr", "del", tc.addr+"/"+tc.plen, "dev", "gate0")
-			waitFor(t, tc.addr+" removed is not the host's", func() bool { return !h.Overlaps(a) })
+			waitHost(t, h, a, false)
 		})
 	}
 	if err := h.Err(); err != nil {

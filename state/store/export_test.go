@@ -152,87 +152,16 @@ func TestExportImportRoundTrip(t *testing.T) {
 }
 
 func TestImportMerge(t *testing.T) {
-	src := openTestStore(t)
-	if err := src.SaveBan(exBan("sshd", "192.0.2.1/32", t0, time.Hour)); err != nil { // shorter than the store's
-		t.Fatal(err)
-	}
-	if err := src.SaveBan(exBan("sshd", "192.0.2.2/32", t0, 3*time.Hour)); err != nil { // longer
-		t.Fatal(err)
-	}
-	if err := src.SaveBan(exBan("sshd", "192.0.2.3/32", t0, 0)); err != nil { // permanent
-		t.Fatal(err)
-	}
-	if err := src.SaveBan(exBan("sshd", "192.0.2.4/32", t0, time.Hour)); err != nil { // new
-		t.Fatal(err)
-	}
-	err := src.Commit("sshd", &Changes{
-		Positions: map[string][]byte{"sshd\x00/a.log": []byte("doc"), "sshd\x00/b.log": []byte("doc")},
-		Windows:   []state.WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{2, 3}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := exBan("sshd", "192.0.2.9/32", t0.Add(-time.Hour), time.Minute)
-	old.BanCount = 7
-	if err := src.RecordBan(old); err != nil {
-		t.Fatal(err)
-	}
-	doc := exExport(t, src)
-
-	// The host's store the document goes into.
-	host := func(t *testing.T) *Store {
-		s := openTestStore(t)
-		for _, b := range []state.Decision{
-			exBan("sshd", "192.0.2.1/32", t0, 2*time.Hour),
-			exBan("sshd", "192.0.2.2/32", t0, 2*time.Hour),
-			exBan("sshd", "192.0.2.3/32", t0, 2*time.Hour),
-			exBan("sshd", "192.0.2.5/32", t0, 2*time.Hour), // only here
-		} {
-			if err := s.SaveBan(b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		err := s.Commit("sshd", &Changes{
-			Positions: map[string][]byte{"sshd\x00/a.log": []byte("host"), "sshd\x00/c.log": []byte("host")},
-			Windows:   []state.WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{1, 3}}},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		recent := exBan("sshd", "192.0.2.9/32", t0, time.Minute)
-		recent.BanCount = 2
-		if err := s.RecordBan(recent); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	untils := func(s *Store) map[string]string {
-		out := map[string]string{}
-		bans, err := s.Bans("")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range bans {
-			out[b.Prefix.Addr().String()] = "permanent"
-			if !b.Permanent() {
-				out[b.Prefix.Addr().String()] = b.Until.Sub(t0).String()
-			}
-		}
-		return out
-	}
-	pos := func(s *Store, k string) string {
-		v, _ := s.Position("sshd\x00" + k)
-		return string(v)
-	}
+	doc := exExport(t, mergeSource(t))
 
 	t.Run("merge", func(t *testing.T) {
-		s := host(t)
+		s := mergeHost(t)
 		st := exImport(t, doc, s, false)
 		if st.Bans != 3 || st.Positions != 1 || st.Kept != 2 || st.Windows != 1 || st.Replaced {
 			t.Errorf("stats %+v, want 3 bans, 1 position written, 2 kept", st)
 		}
 		want := map[string]string{"192.0.2.1": "2h0m0s", "192.0.2.2": "3h0m0s", "192.0.2.3": "permanent", "192.0.2.4": "1h0m0s", "192.0.2.5": "2h0m0s"}
-		if got := untils(s); !exEqualMaps(got, want) {
+		if got := untils(t, s); !exEqualMaps(got, want) {
 			t.Errorf("bans %v, want %v", got, want)
 		}
 		if pos(s, "/a.log") != "host" || pos(s, "/b.log") != "doc" || pos(s, "/c.log") != "host" {
@@ -254,13 +183,97 @@ func TestImportMerge(t *testing.T) {
 		exSameDoc(t, exExport(t, s), before)
 	})
 	t.Run("replace", func(t *testing.T) {
-		s := host(t)
+		s := mergeHost(t)
 		st := exImport(t, doc, s, true)
 		if st.Bans != 4 || st.Positions != 2 || st.Kept != 0 || !st.Replaced {
 			t.Errorf("stats %+v", st)
 		}
 		exSameDoc(t, exExport(t, s), doc)
 	})
+}
+
+// mergeSource is the store whose export TestImportMerge imports: bans
+// shorter, longer, permanent and new, positions, a window and history.
+func mergeSource(t *testing.T) *Store {
+	t.Helper()
+	s := openTestStore(t)
+	if err := s.SaveBan(exBan("sshd", "192.0.2.1/32", t0, time.Hour)); err != nil { // shorter than the store's
+		t.Fatal(err)
+	}
+	if err := s.SaveBan(exBan("sshd", "192.0.2.2/32", t0, 3*time.Hour)); err != nil { // longer
+		t.Fatal(err)
+	}
+	if err := s.SaveBan(exBan("sshd", "192.0.2.3/32", t0, 0)); err != nil { // permanent
+		t.Fatal(err)
+	}
+	if err := s.SaveBan(exBan("sshd", "192.0.2.4/32", t0, time.Hour)); err != nil { // new
+		t.Fatal(err)
+	}
+	err := s.Commit("sshd", &Changes{
+		Positions: map[string][]byte{"sshd\x00/a.log": []byte("doc"), "sshd\x00/b.log": []byte("doc")},
+		Windows:   []state.WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{2, 3}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := exBan("sshd", "192.0.2.9/32", t0.Add(-time.Hour), time.Minute)
+	old.BanCount = 7
+	if err := s.RecordBan(old); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// mergeHost is the host's store the document goes into.
+func mergeHost(t *testing.T) *Store {
+	t.Helper()
+	s := openTestStore(t)
+	for _, b := range []state.Decision{
+		exBan("sshd", "192.0.2.1/32", t0, 2*time.Hour),
+		exBan("sshd", "192.0.2.2/32", t0, 2*time.Hour),
+		exBan("sshd", "192.0.2.3/32", t0, 2*time.Hour),
+		exBan("sshd", "192.0.2.5/32", t0, 2*time.Hour), // only here
+	} {
+		if err := s.SaveBan(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.Commit("sshd", &Changes{
+		Positions: map[string][]byte{"sshd\x00/a.log": []byte("host"), "sshd\x00/c.log": []byte("host")},
+		Windows:   []state.WindowChange{{Key: netip.MustParseAddr("198.51.100.1"), Times: []int64{1, 3}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := exBan("sshd", "192.0.2.9/32", t0, time.Minute)
+	recent.BanCount = 2
+	if err := s.RecordBan(recent); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// untils maps each ban's address to how long after t0 it ends.
+func untils(t *testing.T, s *Store) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	bans, err := s.Bans("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bans {
+		out[b.Prefix.Addr().String()] = "permanent"
+		if !b.Permanent() {
+			out[b.Prefix.Addr().String()] = b.Until.Sub(t0).String()
+		}
+	}
+	return out
+}
+
+// pos is the position of sshd's file k.
+func pos(s *Store, k string) string {
+	v, _ := s.Position("sshd\x00" + k)
+	return string(v)
 }
 
 func exEqualMaps(a, b map[string]string) bool {
