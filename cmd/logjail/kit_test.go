@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"text/template"
 	"time"
 
+	"github.com/logjail/logjail/daemon"
 	"github.com/logjail/logjail/internal/testkit"
 )
 
@@ -197,8 +199,9 @@ func (s *setup) caughtUp(t testing.TB, line string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 10*time.Second, "logjail read up to the sentinel line in "+s.logFile, func() bool {
-		return status(t, s.socket).Filter.IgnoredAddress > before
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := status(t, s.socket).Filter.IgnoredAddress
+		return testkit.Check(n > before, "logjail read up to the sentinel line in %s: %d ignored addresses counted, as before", s.logFile, n)
 	})
 }
 
@@ -281,4 +284,26 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// waitBanOf waits until pipeline bans addr in logjail at socket; a timeout
+// shows the bans seen.
+func waitBanOf(t testing.TB, timeout time.Duration, socket, pipeline, addr string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		bans := banned(t, socket)
+		ok := slices.ContainsFunc(bans, func(b daemon.Ban) bool { return b.Pipeline == pipeline && b.Addr == addr })
+		return testkit.Check(ok, "%s not banned by pipeline %s; the bans: %+v", addr, pipeline, bans)
+	})
+}
+
+// waitSourceReads calls poke (which writes a line for it) until pipeline's
+// first source in logjail at socket has read something.
+func waitSourceReads(t testing.TB, timeout time.Duration, socket, pipeline string, poke func()) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		poke()
+		n := sourceRead(socket, pipeline)
+		return testkit.Check(n > 0, "pipeline %s's first source has read nothing (status: %d lines)", pipeline, n)
+	})
 }
