@@ -307,3 +307,18 @@ func waitSourceReads(t testing.TB, timeout time.Duration, socket, pipeline strin
 		return testkit.Check(n > 0, "pipeline %s's first source has read nothing (status: %d lines)", pipeline, n)
 	})
 }
+
+// waitBans waits until logjail at socket bans every one of addrs, in any
+// pipeline; a timeout shows the bans seen.
+func waitBans(t testing.TB, timeout time.Duration, socket string, addrs ...string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		bans := banned(t, socket)
+		for _, a := range addrs {
+			if !slices.ContainsFunc(bans, func(b daemon.Ban) bool { return b.Addr == a }) {
+				return fmt.Errorf("%s not banned; the bans: %+v", a, bans)
+			}
+		}
+		return nil
+	})
+}
