@@ -329,10 +329,7 @@ func TestEndToEndBan(t *testing.T) {
 			s.appendLines(t, time.Now(), failures(tc.ignored, 3)...)
 			s.appendLines(t, time.Now(), failures(tc.attacker, 3)...)
 			attacker := netip.MustParseAddr(tc.attacker)
-			testkit.Eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
-				_, ok := tn.elements(t, tc.set)[attacker]
-				return ok
-			})
+			tn.waitHolds(t, 10*time.Second, tc.set, tc.attacker)
 			if exp := tn.elements(t, tc.set)[attacker]; exp <= 0 || exp > 6*time.Second {
 				t.Errorf("element timeout %s, want within (0, 6s]", exp)
 			}
@@ -348,8 +345,11 @@ func TestEndToEndBan(t *testing.T) {
 				}
 			}
 			// After the short bantime the attacker is let in again.
-			testkit.Eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
-				return tn.connect(t, tc.attacker, tc.server, 2222)
+			testkit.WaitFor(t, 15*time.Second, func() error {
+				if tn.connect(t, tc.attacker, tc.server, 2222) {
+					return nil
+				}
+				return fmt.Errorf("%s refused after bantime; logjail bans %+v", tc.attacker, banned(t, s.socket))
 			})
 			waitBanCount(t, 5*time.Second, s.socket, 0)
 			if _, ok := tn.elements(t, tc.set)[attacker]; ok {
@@ -467,9 +467,10 @@ func TestBadInputKeepsPipelineRunning(t *testing.T) {
 	f.WriteString(stamp + " srv sshd[2]: Failed password for \xff\xfe\x00bin from 198.51.100.5 port 2 ssh2\n")
 	f.WriteString(stamp + " srv sshd[3]: \x00\x00\x00 binary \x01\x02 junk\n")
 	f.Close()
-	testkit.Eventually(t, 10*time.Second, "bad lines read", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		st := status(t, s.socket)
-		return st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1
+		return testkit.Check(st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1,
+			"bad lines read: %d skipped, %d failures (want 1 or more of each)", st.Sources[0].Skipped, st.Filter.TotalFailed)
 	})
 	// copytruncate: the file is cut to zero and written again.
 	if err := os.Truncate(s.logFile, 0); err != nil {
@@ -477,13 +478,7 @@ func TestBadInputKeepsPipelineRunning(t *testing.T) {
 	}
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
 	s.appendLines(t, time.Now(), failures("198.51.100.5", 1)...)
-	testkit.Eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
-		got := map[string]bool{}
-		for _, b := range banned(t, s.socket) {
-			got[b.Addr] = true
-		}
-		return got["198.51.100.7"] && got["198.51.100.5"]
-	})
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.7", "198.51.100.5") // after bad input and truncation
 	st := status(t, s.socket)
 	if st.Sources[0].Skipped != 1 {
 		t.Errorf("skipped %d lines, want 1 (the 1 MiB line)", st.Sources[0].Skipped)

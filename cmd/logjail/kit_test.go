@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -321,4 +322,26 @@ func waitBans(t testing.TB, timeout time.Duration, socket string, addrs ...strin
 		}
 		return nil
 	})
+}
+
+// holds is nil when logjail's set holds addr, with more than minLeft of
+// its timeout left when minLeft > 0; else an error that shows the set's
+// elements, or why it cannot be read (a table being restored).
+func (tn *testNet) holds(set, addr string, minLeft time.Duration) error {
+	els, err := tryElements(tn, set)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", set, err)
+	}
+	left, ok := els[netip.MustParseAddr(addr)]
+	if !ok || minLeft > 0 && left <= minLeft {
+		return fmt.Errorf("set %s: want %s (more than %s left); it holds %v", set, addr, minLeft, els)
+	}
+	return nil
+}
+
+// waitHolds waits until logjail's set holds addr, the table missing
+// meanwhile or not; a timeout shows the set.
+func (tn *testNet) waitHolds(t testing.TB, timeout time.Duration, set, addr string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error { return tn.holds(set, addr, 0) })
 }

@@ -225,8 +225,9 @@ func stopInstance(t *testing.T, in *instance) {
 		t.Fatal(err)
 	}
 	// start's goroutine reaps it; then the pid is gone.
-	testkit.Eventually(t, 30*time.Second, "logjail exits on SIGTERM", func() bool {
-		return syscall.Kill(pid, 0) == syscall.ESRCH
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		err := syscall.Kill(pid, 0)
+		return testkit.Check(err == syscall.ESRCH, "logjail exits on SIGTERM: pid %d is still there (kill -0: %v)", pid, err)
 	})
 }
 
