@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,7 +14,6 @@ import (
 	"text/template"
 	"time"
 
-	"github.com/logjail/logjail/daemon"
 	"github.com/logjail/logjail/internal/testkit"
 )
 
@@ -285,63 +282,4 @@ func readFile(t testing.TB, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// waitBanOf waits until pipeline bans addr in logjail at socket; a timeout
-// shows the bans seen.
-func waitBanOf(t testing.TB, timeout time.Duration, socket, pipeline, addr string) {
-	t.Helper()
-	testkit.WaitFor(t, timeout, func() error {
-		bans := banned(t, socket)
-		ok := slices.ContainsFunc(bans, func(b daemon.Ban) bool { return b.Pipeline == pipeline && b.Addr == addr })
-		return testkit.Check(ok, "%s not banned by pipeline %s; the bans: %+v", addr, pipeline, bans)
-	})
-}
-
-// waitSourceReads calls poke (which writes a line for it) until pipeline's
-// first source in logjail at socket has read something.
-func waitSourceReads(t testing.TB, timeout time.Duration, socket, pipeline string, poke func()) {
-	t.Helper()
-	testkit.WaitFor(t, timeout, func() error {
-		poke()
-		n := sourceRead(socket, pipeline)
-		return testkit.Check(n > 0, "pipeline %s's first source has read nothing (status: %d lines)", pipeline, n)
-	})
-}
-
-// waitBans waits until logjail at socket bans every one of addrs, in any
-// pipeline; a timeout shows the bans seen.
-func waitBans(t testing.TB, timeout time.Duration, socket string, addrs ...string) {
-	t.Helper()
-	testkit.WaitFor(t, timeout, func() error {
-		bans := banned(t, socket)
-		for _, a := range addrs {
-			if !slices.ContainsFunc(bans, func(b daemon.Ban) bool { return b.Addr == a }) {
-				return fmt.Errorf("%s not banned; the bans: %+v", a, bans)
-			}
-		}
-		return nil
-	})
-}
-
-// holds is nil when logjail's set holds addr, with more than minLeft of
-// its timeout left when minLeft > 0; else an error that shows the set's
-// elements, or why it cannot be read (a table being restored).
-func (tn *testNet) holds(set, addr string, minLeft time.Duration) error {
-	els, err := tryElements(tn, set)
-	if err != nil {
-		return fmt.Errorf("set %s: %w", set, err)
-	}
-	left, ok := els[netip.MustParseAddr(addr)]
-	if !ok || minLeft > 0 && left <= minLeft {
-		return fmt.Errorf("set %s: want %s (more than %s left); it holds %v", set, addr, minLeft, els)
-	}
-	return nil
-}
-
-// waitHolds waits until logjail's set holds addr, the table missing
-// meanwhile or not; a timeout shows the set.
-func (tn *testNet) waitHolds(t testing.TB, timeout time.Duration, set, addr string) {
-	t.Helper()
-	testkit.WaitFor(t, timeout, func() error { return tn.holds(set, addr, 0) })
 }
