@@ -76,71 +76,15 @@ func lj(t *testing.T, socket string, args ...string) (string, bool) {
 func TestManualCommandsReportStoreFailure(t *testing.T) {
 	t.Parallel()
 	testkit.NeedRoot(t, "ip")
-	tn := newTestNet(t)
-	s := newSetup(t, restartConfig)
-	smallDisk(t, s.stateDir, "2m")
-	in := s.start(t, tn)
-
-	addrs := func() []string {
-		var out []string
-		for _, b := range banned(t, s.socket) {
-			out = append(out, b.Addr)
-		}
-		slices.Sort(out)
-		return out
-	}
-	check := func(when string, want ...string) {
-		t.Helper()
-		if got := addrs(); !slices.Equal(got, want) {
-			t.Errorf("%s: logjail banned %v, want %v", when, got, want)
-		}
-		var got []string
-		for a := range tn.elements(t, "e2e-v4") {
-			got = append(got, a.String())
-		}
-		slices.Sort(got)
-		if !slices.Equal(got, want) {
-			t.Errorf("%s: set e2e-v4 holds %v, want %v", when, got, want)
-		}
-	}
-	// A full disk fails a commit when the store must grow (bbolt rewrites
-	// its free pages in place): failures of new addresses, under maxretry,
-	// make the windows grow until the commits fail, as on a busy host.
-	batch := 0
-	stall := func(t *testing.T) (free func()) {
-		t.Helper()
-		before := status(t, s.socket).CommitErrors
-		free = fill(t, s.stateDir)
-		batch++
-		for i := range 250 {
-			s.appendLines(t, time.Now(), failures(fmt.Sprintf("198.51.%d.%d", batch, i+1), 1)...)
-		}
-		testkit.Eventually(t, 10*time.Second, "a commit failing on the full disk", func() bool {
-			return status(t, s.socket).CommitErrors > before
-		})
-		return free
-	}
-	for _, tc := range []struct {
-		name string
-		full bool
-		args []string
-		want []string // banned afterwards
-	}{
-		{"ban with room", false, []string{"ban", "e2e", "192.0.2.2"}, []string{"192.0.2.2"}},
-		{"ban on a full disk", true, []string{"ban", "e2e", "192.0.2.4"}, []string{"192.0.2.2"}},
-		{"unban on a full disk", true, []string{"unban", "192.0.2.2"}, []string{"192.0.2.2"}},
-		{"ban after freeing", false, []string{"ban", "e2e", "192.0.2.4"}, []string{"192.0.2.2", "192.0.2.4"}},
-		{"unban after freeing", false, []string{"unban", "192.0.2.2"}, []string{"192.0.2.4"}},
-		{"ban on a full disk again", true, []string{"ban", "e2e", "192.0.2.3"}, []string{"192.0.2.4"}},
-		{"unban all on a full disk", true, []string{"unban", "--all"}, []string{"192.0.2.4"}},
-		{"reload on a full disk", true, []string{"reload"}, []string{"192.0.2.4"}},
-		{"reload after freeing", false, []string{"reload"}, []string{"192.0.2.4"}},
-	} {
+	r := &fullDiskRun{tn: newTestNet(t), s: newSetup(t, restartConfig)}
+	smallDisk(t, r.s.stateDir, "2m")
+	in := r.s.start(t, r.tn)
+	for _, tc := range fullDiskSteps {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.full {
-				defer stall(t)()
+				defer r.stall(t)()
 			}
-			out, ok := lj(t, s.socket, tc.args...)
+			out, ok := lj(t, r.s.socket, tc.args...)
 			switch {
 			case tc.full && ok:
 				t.Errorf("logjail %s on a full disk exited 0:\n%s", strings.Join(tc.args, " "), out)
@@ -149,18 +93,86 @@ func TestManualCommandsReportStoreFailure(t *testing.T) {
 			case !tc.full && !ok:
 				t.Errorf("logjail %s with room: %s", strings.Join(tc.args, " "), out)
 			}
-			check("after "+tc.name, tc.want...)
+			r.check(t, "after "+tc.name, tc.want...)
 		})
 	}
 
 	// A crash with the disk full again: after the restart, what was
 	// reported done is there, what was reported failed is not.
-	free := stall(t)
+	free := r.stall(t)
 	in.kill()
 	in.cmd.Process.Wait()
 	free()
-	s.start(t, tn)
-	check("after a crash and a restart", "192.0.2.4")
+	r.s.start(t, r.tn)
+	r.check(t, "after a crash and a restart", "192.0.2.4")
+}
+
+// fullDiskSteps are TestManualCommandsReportStoreFailure's commands, in
+// order: each runs with room or on a full disk (full), and leaves want
+// banned. (A table of steps: long, one step a row.)
+var fullDiskSteps = []struct {
+	name string
+	full bool
+	args []string
+	want []string // banned afterwards
+}{
+	{"ban with room", false, []string{"ban", "e2e", "192.0.2.2"}, []string{"192.0.2.2"}},
+	{"ban on a full disk", true, []string{"ban", "e2e", "192.0.2.4"}, []string{"192.0.2.2"}},
+	{"unban on a full disk", true, []string{"unban", "192.0.2.2"}, []string{"192.0.2.2"}},
+	{"ban after freeing", false, []string{"ban", "e2e", "192.0.2.4"}, []string{"192.0.2.2", "192.0.2.4"}},
+	{"unban after freeing", false, []string{"unban", "192.0.2.2"}, []string{"192.0.2.4"}},
+	{"ban on a full disk again", true, []string{"ban", "e2e", "192.0.2.3"}, []string{"192.0.2.4"}},
+	{"unban all on a full disk", true, []string{"unban", "--all"}, []string{"192.0.2.4"}},
+	{"reload on a full disk", true, []string{"reload"}, []string{"192.0.2.4"}},
+	{"reload after freeing", false, []string{"reload"}, []string{"192.0.2.4"}},
+}
+
+// fullDiskRun is TestManualCommandsReportStoreFailure's logjail, its
+// state on a small disk.
+type fullDiskRun struct {
+	tn    *testNet
+	s     *setup
+	batch int // the stalls so far: each uses new addresses
+}
+
+// check fails unless logjail and its set e2e-v4 both ban exactly want.
+func (r *fullDiskRun) check(t *testing.T, when string, want ...string) {
+	t.Helper()
+	var bans []string
+	for _, b := range banned(t, r.s.socket) {
+		bans = append(bans, b.Addr)
+	}
+	slices.Sort(bans)
+	if !slices.Equal(bans, want) {
+		t.Errorf("%s: logjail banned %v, want %v", when, bans, want)
+	}
+	var got []string
+	for a := range r.tn.elements(t, "e2e-v4") {
+		got = append(got, a.String())
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s: set e2e-v4 holds %v, want %v", when, got, want)
+	}
+}
+
+// stall fills the disk until a commit fails. A full disk fails a commit
+// when the store must grow (bbolt rewrites its free pages in place):
+// failures of new addresses, under maxretry, make the windows grow until
+// the commits fail, as on a busy host.
+func (r *fullDiskRun) stall(t *testing.T) (free func()) {
+	t.Helper()
+	before := status(t, r.s.socket).CommitErrors
+	free = fill(t, r.s.stateDir)
+	r.batch++
+	for i := range 250 {
+		r.s.appendLines(t, time.Now(), failures(fmt.Sprintf("198.51.%d.%d", r.batch, i+1), 1)...)
+	}
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		st := status(t, r.s.socket)
+		return testkit.Check(st.CommitErrors > before, "a commit failing on the full disk: %d commit errors, as before; %d uncommitted", st.CommitErrors, st.Uncommitted)
+	})
+	return free
 }
 
 // stateDoc is a state export document with n bans of pipeline e2e.

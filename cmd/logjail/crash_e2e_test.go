@@ -26,48 +26,14 @@ func TestCrashConsistency(t *testing.T) {
 	s := newSetup(t, fmt.Sprintf(e2ePipeline("maxretry: %d", "findtime: 1d", "bantime: 1d", `ingest:
   - file: {paths: [LOGFILE], poll: 50ms}`, sshdFilter), maxretry))
 	r := rand.New(rand.NewPCG(7, 11))
-	// The ground truth: address i fails want[i] times.
-	want := map[string]int{}
-	var lines []string
-	for i := range 60 {
-		addr := fmt.Sprintf("198.51.100.%d", i+1)
-		want[addr] = 1 + r.IntN(2*maxretry)
-		for j := range want[addr] {
-			lines = append(lines, fmt.Sprintf("sshd[%d]: Failed password for root from %s port %d ssh2", 1000+i, addr, 40000+j))
-		}
-	}
-	r.Shuffle(len(lines), func(a, b int) { lines[a], lines[b] = lines[b], lines[a] })
-
-	gr := rand.New(rand.NewPCG(13, 17)) // the generator's own: r is the test goroutine's
+	want, lines := crashLog(r, maxretry)
 	inst := s.start(t, nil)
-	var mu sync.Mutex
-	written := 0
-	genDone := make(chan struct{})
-	go func() {
-		defer close(genDone)
-		for i := 0; i < len(lines); i += 3 {
-			end := min(i+3, len(lines))
-			f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
-			if err != nil {
-				return
-			}
-			for _, l := range lines[i:end] {
-				fmt.Fprintf(f, "%s srv %s\n", time.Now().Format(time.Stamp), l)
-			}
-			f.Close()
-			mu.Lock()
-			written = end
-			mu.Unlock()
-			time.Sleep(time.Duration(gapMin+gr.IntN(gapSpread)) * time.Millisecond)
-		}
-	}()
+	written, genDone := appendSlowly(s.logFile, lines, gapMin, gapSpread)
 	for kill := range 5 {
 		time.Sleep(time.Duration(150+r.IntN(250)) * time.Millisecond)
 		inst.kill()
 		inst.cmd.Process.Wait()
-		mu.Lock()
-		t.Logf("kill %d after %d of %d lines written", kill+1, written, len(lines))
-		mu.Unlock()
+		t.Logf("kill %d after %d of %d lines written", kill+1, written(), len(lines))
 		inst = s.start(t, nil)
 	}
 	<-genDone
@@ -96,6 +62,50 @@ func TestCrashConsistency(t *testing.T) {
 			t.Errorf("%s failed %d times: counted %d", addr, n, failing[addr])
 		}
 	}
+}
+
+// crashLog is the ground truth: address i fails want[i] times (from 1 to
+// twice maxretry), in lines, shuffled.
+func crashLog(r *rand.Rand, maxretry int) (want map[string]int, lines []string) {
+	want = map[string]int{}
+	for i := range 60 {
+		addr := fmt.Sprintf("198.51.100.%d", i+1)
+		want[addr] = 1 + r.IntN(2*maxretry)
+		for j := range want[addr] {
+			lines = append(lines, fmt.Sprintf("sshd[%d]: Failed password for root from %s port %d ssh2", 1000+i, addr, 40000+j))
+		}
+	}
+	r.Shuffle(len(lines), func(a, b int) { lines[a], lines[b] = lines[b], lines[a] })
+	return want, lines
+}
+
+// appendSlowly appends lines to file three at a time, a random gap of
+// gapMin to gapMin+gapSpread ms between, in a goroutine of its own;
+// written tells how many are written, done is closed at the end.
+func appendSlowly(file string, lines []string, gapMin, gapSpread int) (written func() int, done <-chan struct{}) {
+	gr := rand.New(rand.NewPCG(13, 17)) // the generator's own: the test's is the test goroutine's
+	var mu sync.Mutex
+	n := 0
+	genDone := make(chan struct{})
+	go func() {
+		defer close(genDone)
+		for i := 0; i < len(lines); i += 3 {
+			end := min(i+3, len(lines))
+			f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				return
+			}
+			for _, l := range lines[i:end] {
+				fmt.Fprintf(f, "%s srv %s\n", time.Now().Format(time.Stamp), l)
+			}
+			f.Close()
+			mu.Lock()
+			n = end
+			mu.Unlock()
+			time.Sleep(time.Duration(gapMin+gr.IntN(gapSpread)) * time.Millisecond)
+		}
+	}()
+	return func() int { mu.Lock(); defer mu.Unlock(); return n }, genDone
 }
 
 // allSeen reports whether the state accounts for every failure of the log.

@@ -329,10 +329,7 @@ func TestEndToEndBan(t *testing.T) {
 			s.appendLines(t, time.Now(), failures(tc.ignored, 3)...)
 			s.appendLines(t, time.Now(), failures(tc.attacker, 3)...)
 			attacker := netip.MustParseAddr(tc.attacker)
-			testkit.Eventually(t, 10*time.Second, tc.attacker+" in "+tc.set, func() bool {
-				_, ok := tn.elements(t, tc.set)[attacker]
-				return ok
-			})
+			tn.waitHolds(t, 10*time.Second, tc.set, tc.attacker)
 			if exp := tn.elements(t, tc.set)[attacker]; exp <= 0 || exp > 6*time.Second {
 				t.Errorf("element timeout %s, want within (0, 6s]", exp)
 			}
@@ -348,8 +345,11 @@ func TestEndToEndBan(t *testing.T) {
 				}
 			}
 			// After the short bantime the attacker is let in again.
-			testkit.Eventually(t, 15*time.Second, tc.attacker+" connects after bantime", func() bool {
-				return tn.connect(t, tc.attacker, tc.server, 2222)
+			testkit.WaitFor(t, 15*time.Second, func() error {
+				if tn.connect(t, tc.attacker, tc.server, 2222) {
+					return nil
+				}
+				return fmt.Errorf("%s refused after bantime; logjail bans %+v", tc.attacker, banned(t, s.socket))
 			})
 			waitBanCount(t, 5*time.Second, s.socket, 0)
 			if _, ok := tn.elements(t, tc.set)[attacker]; ok {
@@ -438,6 +438,65 @@ func waitCommitted(t testing.TB, timeout time.Duration, socket string) {
 	})
 }
 
+// waitBanOf waits until pipeline bans addr in logjail at socket; a timeout
+// shows the bans seen.
+func waitBanOf(t testing.TB, timeout time.Duration, socket, pipeline, addr string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		bans := banned(t, socket)
+		ok := slices.ContainsFunc(bans, func(b daemon.Ban) bool { return b.Pipeline == pipeline && b.Addr == addr })
+		return testkit.Check(ok, "%s not banned by pipeline %s; the bans: %+v", addr, pipeline, bans)
+	})
+}
+
+// waitSourceReads calls poke (which writes a line for it) until pipeline's
+// first source in logjail at socket has read something.
+func waitSourceReads(t testing.TB, timeout time.Duration, socket, pipeline string, poke func()) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		poke()
+		n := sourceRead(socket, pipeline)
+		return testkit.Check(n > 0, "pipeline %s's first source has read nothing (status: %d lines)", pipeline, n)
+	})
+}
+
+// waitBans waits until logjail at socket bans every one of addrs, in any
+// pipeline; a timeout shows the bans seen.
+func waitBans(t testing.TB, timeout time.Duration, socket string, addrs ...string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		bans := banned(t, socket)
+		for _, a := range addrs {
+			if !slices.ContainsFunc(bans, func(b daemon.Ban) bool { return b.Addr == a }) {
+				return fmt.Errorf("%s not banned; the bans: %+v", a, bans)
+			}
+		}
+		return nil
+	})
+}
+
+// holds is nil when logjail's set holds addr, with more than minLeft of
+// its timeout left when minLeft > 0; else an error that shows the set's
+// elements, or why it cannot be read (a table being restored).
+func (tn *testNet) holds(set, addr string, minLeft time.Duration) error {
+	els, err := tryElements(tn, set)
+	if err != nil {
+		return fmt.Errorf("set %s: %w", set, err)
+	}
+	left, ok := els[netip.MustParseAddr(addr)]
+	if !ok || minLeft > 0 && left <= minLeft {
+		return fmt.Errorf("set %s: want %s (more than %s left); it holds %v", set, addr, minLeft, els)
+	}
+	return nil
+}
+
+// waitHolds waits until logjail's set holds addr, the table missing
+// meanwhile or not; a timeout shows the set.
+func (tn *testNet) waitHolds(t testing.TB, timeout time.Duration, set, addr string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error { return tn.holds(set, addr, 0) })
+}
+
 func status(t testing.TB, socket string) daemon.PipelineStatus {
 	t.Helper()
 	out, err := exec.Command(binary, "status", "e2e", "--json", "--socket", socket).Output()
@@ -467,9 +526,10 @@ func TestBadInputKeepsPipelineRunning(t *testing.T) {
 	f.WriteString(stamp + " srv sshd[2]: Failed password for \xff\xfe\x00bin from 198.51.100.5 port 2 ssh2\n")
 	f.WriteString(stamp + " srv sshd[3]: \x00\x00\x00 binary \x01\x02 junk\n")
 	f.Close()
-	testkit.Eventually(t, 10*time.Second, "bad lines read", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		st := status(t, s.socket)
-		return st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1
+		return testkit.Check(st.Sources[0].Skipped >= 1 && st.Filter.TotalFailed >= 1,
+			"bad lines read: %d skipped, %d failures (want 1 or more of each)", st.Sources[0].Skipped, st.Filter.TotalFailed)
 	})
 	// copytruncate: the file is cut to zero and written again.
 	if err := os.Truncate(s.logFile, 0); err != nil {
@@ -477,13 +537,7 @@ func TestBadInputKeepsPipelineRunning(t *testing.T) {
 	}
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
 	s.appendLines(t, time.Now(), failures("198.51.100.5", 1)...)
-	testkit.Eventually(t, 10*time.Second, "bans after bad input and truncation", func() bool {
-		got := map[string]bool{}
-		for _, b := range banned(t, s.socket) {
-			got[b.Addr] = true
-		}
-		return got["198.51.100.7"] && got["198.51.100.5"]
-	})
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.7", "198.51.100.5") // after bad input and truncation
 	st := status(t, s.socket)
 	if st.Sources[0].Skipped != 1 {
 		t.Errorf("skipped %d lines, want 1 (the 1 MiB line)", st.Sources[0].Skipped)

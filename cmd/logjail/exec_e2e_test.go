@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,13 +28,20 @@ func TestExecAction(t *testing.T) {
 	in := s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("203.0.113.44", 2)...)
 	read := func() string { b, _ := os.ReadFile(calls); return string(b) }
-	testkit.Eventually(t, 10*time.Second, "ban command run", func() bool { return strings.Contains(read(), "ban 203.0.113.44 600") })
+	waitCall := func(want string) {
+		t.Helper()
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			got := read()
+			return testkit.Check(strings.Contains(got, want), "no call %q among the calls %q", want, got)
+		})
+	}
+	waitCall("ban 203.0.113.44 600")
 	if out, err := exec.Command(binary, "unban", "203.0.113.44", "--socket", s.socket).CombinedOutput(); err != nil {
 		t.Fatalf("logjail unban: %v\n%s", err, out)
 	}
-	testkit.Eventually(t, 10*time.Second, "unban command run", func() bool { return strings.Contains(read(), "unban 203.0.113.44") })
+	waitCall("unban 203.0.113.44")
 	in.cmd.Process.Signal(syscall.SIGTERM)
-	testkit.Eventually(t, 10*time.Second, "stop command run", func() bool { return strings.Contains(read(), "stop e2e") })
+	waitCall("stop e2e")
 	if got := read(); !strings.HasPrefix(got, "start e2e\n") {
 		t.Errorf("calls %q: want start first", got)
 	}
@@ -59,20 +65,18 @@ func TestFirewallRepairDoesNotRerunExec(t *testing.T) {
 	s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 2)...)
 	bans := func() int { b, _ := os.ReadFile(calls); return strings.Count(string(b), "ban 192.0.2.2\n") }
-	testkit.Eventually(t, 10*time.Second, "ban command run", func() bool { return bans() == 1 })
-	v4 := netip.MustParseAddr("192.0.2.2")
-	testkit.Eventually(t, 10*time.Second, "ban in the set", func() bool { _, ok := tn.elements(t, "e2e-v4")[v4]; return ok })
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := bans()
+		return testkit.Check(n == 1, "the ban command ran %d times, want 1", n)
+	})
+	tn.waitHolds(t, 10*time.Second, "e2e-v4", "192.0.2.2")
 
 	conn := tn.nftConn(t)
 	conn.FlushRuleset()
 	if err := conn.Flush(); err != nil {
 		t.Fatalf("flush ruleset: %v", err)
 	}
-	testkit.Eventually(t, 10*time.Second, "table and ban restored", func() bool {
-		els, err := tryElements(tn, "e2e-v4")
-		_, ok := els[v4]
-		return err == nil && ok
-	})
+	tn.waitHolds(t, 10*time.Second, "e2e-v4", "192.0.2.2") // table and ban restored
 	if n := bans(); n != 1 {
 		b, _ := os.ReadFile(calls)
 		t.Fatalf("the ban command ran %d times (want 1: repairing the firewall must not re-run exec actions):\n%s", n, b)

@@ -41,42 +41,11 @@ func TestExportImportMovesBans(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t, exportConfig)
 	first := s.start(t, nil)
-	until := map[string]time.Time{}
-	for _, b := range [][]string{{"198.51.100.7"}, {"2001:db8::7", "--for", "2h"}} {
-		out, err := exec.Command(binary, append([]string{"ban", "e2e", "--json", "--socket", s.socket}, b...)...).Output()
-		if err != nil {
-			t.Fatalf("logjail ban %s: %v", b[0], err)
-		}
-		var ban daemon.Ban
-		if err := json.Unmarshal(out, &ban); err != nil || ban.Until == nil {
-			t.Fatalf("logjail ban %s: %v\n%s", b[0], err, out)
-		}
-		until[ban.Addr] = *ban.Until
-	}
-
-	// Through the socket: the state dir given does not even exist.
-	file := filepath.Join(t.TempDir(), "state.json")
-	out, err := exportRun(t, "export", "-o", file, "--socket", s.socket, "--state-dir", filepath.Join(s.dir, "nosuch"))
-	if err != nil || !strings.Contains(out, "exported 2 bans, 2 history records") || !strings.Contains(out, "from the running logjail") {
-		t.Fatalf("logjail export -o: %v\n%s", err, out)
-	}
-	doc, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bans := exportedBans(t, doc); len(bans) != 2 {
-		t.Fatalf("exported bans %v, want 2", bans)
-	}
-	stdout, err := exec.Command(binary, "export", "--socket", s.socket).Output()
-	if err != nil {
-		t.Fatalf("logjail export: %v", err)
-	}
-	if bans := exportedBans(t, stdout); len(bans) != 2 {
-		t.Fatalf("exported bans %v, want 2", bans)
-	}
+	until := manualBans(t, s.socket)
+	file, doc := exportThroughSocket(t, s)
 
 	// The running logjail's store is not imported into.
-	out, err = exportRun(t, "import", file, "--state-dir", s.stateDir, "--dry-run")
+	out, err := exportRun(t, "import", file, "--state-dir", s.stateDir, "--dry-run")
 	if err == nil || !strings.Contains(out, "logjail is running (state store in "+filepath.Join(s.stateDir, "dry-run")+" locked): stop it, import, start it") {
 		t.Fatalf("import into a running logjail's store: want refusal, got %v:\n%s", err, out)
 	}
@@ -109,7 +78,59 @@ func TestExportImportMovesBans(t *testing.T) {
 		t.Fatalf("logjail import: %v\n%s", err, out)
 	}
 	moved.start(t, nil)
-	bans := banned(t, moved.socket)
+	checkMovedBans(t, banned(t, moved.socket), until)
+}
+
+// manualBans bans 198.51.100.7 (for the bantime) and 2001:db8::7 (for 2h)
+// by hand, and returns when each ban ends.
+func manualBans(t *testing.T, socket string) (until map[string]time.Time) {
+	t.Helper()
+	until = map[string]time.Time{}
+	for _, b := range [][]string{{"198.51.100.7"}, {"2001:db8::7", "--for", "2h"}} {
+		out, err := exec.Command(binary, append([]string{"ban", "e2e", "--json", "--socket", socket}, b...)...).Output()
+		if err != nil {
+			t.Fatalf("logjail ban %s: %v", b[0], err)
+		}
+		var ban daemon.Ban
+		if err := json.Unmarshal(out, &ban); err != nil || ban.Until == nil {
+			t.Fatalf("logjail ban %s: %v\n%s", b[0], err, out)
+		}
+		until[ban.Addr] = *ban.Until
+	}
+	return until
+}
+
+// exportThroughSocket exports the running logjail's two bans to a file
+// and to stdout; the state dir given does not even exist. It returns the
+// file and its content.
+func exportThroughSocket(t *testing.T, s *setup) (file string, doc []byte) {
+	t.Helper()
+	file = filepath.Join(t.TempDir(), "state.json")
+	out, err := exportRun(t, "export", "-o", file, "--socket", s.socket, "--state-dir", filepath.Join(s.dir, "nosuch"))
+	if err != nil || !strings.Contains(out, "exported 2 bans, 2 history records") || !strings.Contains(out, "from the running logjail") {
+		t.Fatalf("logjail export -o: %v\n%s", err, out)
+	}
+	doc, err = os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bans := exportedBans(t, doc); len(bans) != 2 {
+		t.Fatalf("exported bans %v, want 2", bans)
+	}
+	stdout, err := exec.Command(binary, "export", "--socket", s.socket).Output()
+	if err != nil {
+		t.Fatalf("logjail export: %v", err)
+	}
+	if bans := exportedBans(t, stdout); len(bans) != 2 {
+		t.Fatalf("exported bans %v, want 2", bans)
+	}
+	return file, doc
+}
+
+// checkMovedBans: the moved logjail holds the two bans, each ending when
+// it did before the move.
+func checkMovedBans(t *testing.T, bans []daemon.Ban, until map[string]time.Time) {
+	t.Helper()
 	if len(bans) != 2 {
 		t.Fatalf("after the move want 2 bans, got %+v", bans)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -64,15 +65,8 @@ func TestFirewallRestoredAfterFlush(t *testing.T) {
 	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) == false {
 		t.Fatal("after the flush the address should get through until logjail restores the ban")
 	}
-	testkit.Eventually(t, 10*time.Second, "table and bans restored", func() bool {
-		els4, err4 := tryElements(tn, "e2e-v4")
-		els6, err6 := tryElements(tn, "e2e-v6")
-		if err4 != nil || err6 != nil {
-			return false
-		}
-		_, ok4 := els4[v4]
-		_, ok6 := els6[v6]
-		return ok4 && ok6 && els4[v4] > 50*time.Minute
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		return errors.Join(tn.holds("e2e-v4", v4.String(), 50*time.Minute), tn.holds("e2e-v6", v6.String(), 0))
 	})
 	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
 		t.Error("192.0.2.2 connects after the restore")
@@ -98,11 +92,7 @@ func TestFirewallRestoredAfterFlush(t *testing.T) {
 	if err := conn.Flush(); err != nil {
 		t.Fatalf("flush set: %v", err)
 	}
-	testkit.Eventually(t, 25*time.Second, "flushed set refilled", func() bool {
-		els, err := tryElements(tn, "e2e-v4")
-		_, ok := els[v4]
-		return err == nil && ok
-	})
+	tn.waitHolds(t, 25*time.Second, "e2e-v4", v4.String()) // the flushed set refilled
 }
 
 // tryElements is elements without failing while the table is missing.
@@ -179,14 +169,7 @@ func TestPrefixBan(t *testing.T) {
 	s.start(t, tn)
 	s.appendLines(t, time.Now(), failures("2001:db8:1::2", 1)...)
 	s.appendLines(t, time.Now(), failures("2001:db8:1::3", 1)...)
-	testkit.Eventually(t, 10*time.Second, "the /64 banned", func() bool {
-		for _, b := range banned(t, s.socket) {
-			if b.Addr == "2001:db8:1::/64" {
-				return true
-			}
-		}
-		return false
-	})
+	waitBans(t, 10*time.Second, s.socket, "2001:db8:1::/64")
 	// An address of the prefix that never failed is blocked too.
 	if tn.connect(t, "2001:db8:1::4", "2001:db8::1", 2222) {
 		t.Error("2001:db8:1::4, inside the banned /64, connects")
@@ -246,9 +229,11 @@ func TestFirewallRepairedAfterAnyChange(t *testing.T) {
 	} {
 		t.Run(strings.Join(change, " "), func(t *testing.T) {
 			testkit.Run(t, append([]string{"ip", "netns", "exec", tn.srv, "nft"}, change...)...)
-			testkit.Eventually(t, 10*time.Second, "the table repaired", func() bool {
-				return restores(t, s.socket) == uint64(i+1) &&
-					tn.connect(t, "192.0.2.3", "192.0.2.1", 2222) && !tn.connect(t, "192.0.2.2", "192.0.2.1", 2222)
+			testkit.WaitFor(t, 10*time.Second, func() error {
+				n := restores(t, s.socket)
+				other, banned := tn.connect(t, "192.0.2.3", "192.0.2.1", 2222), tn.connect(t, "192.0.2.2", "192.0.2.1", 2222)
+				return testkit.Check(n == uint64(i+1) && other && !banned,
+					"the table repaired: %d restores (want %d), 192.0.2.3 connects %t (want true), banned 192.0.2.2 connects %t (want false)", n, i+1, other, banned)
 			})
 		})
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"slices"
@@ -152,20 +153,28 @@ func TestNATSBanEvents(t *testing.T) {
 		}
 	}
 	burst(0, 20)
-	testkit.Eventually(t, 10*time.Second, "first bans", func() bool { return len(node.elements(t, "e2e-v4")) >= 5 })
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := len(node.elements(t, "e2e-v4"))
+		return testkit.Check(n >= 5, "first bans: %d in e2e-v4, want 5 or more", n)
+	})
 	h.stop()
 	burst(20, 40)
-	testkit.Eventually(t, 10*time.Second, "bans while NATS is down", func() bool { return len(node.elements(t, "e2e-v4")) == 40 })
-	testkit.Eventually(t, 10*time.Second, "events kept on disk while NATS is down", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := len(node.elements(t, "e2e-v4"))
+		return testkit.Check(n == 40, "bans while NATS is down: %d in e2e-v4, want 40", n)
+	})
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		st := status(t, s.socket)
-		return len(st.Publishers) == 1 && st.Publishers[0].Pending > 0 && st.Publishers[0].State != "connected"
+		return testkit.Check(len(st.Publishers) == 1 && st.Publishers[0].Pending > 0 && st.Publishers[0].State != "connected",
+			"events kept on disk while NATS is down: publishers %+v", st.Publishers)
 	})
 	time.Sleep(2 * time.Second) // down "for a while": retries fail meanwhile
 	h.start(t)
 	burst(40, 50)
-	testkit.Eventually(t, 20*time.Second, "outbox drained", func() bool {
+	testkit.WaitFor(t, 20*time.Second, func() error {
 		st := status(t, s.socket)
-		return len(st.Publishers) == 1 && st.Publishers[0].Pending == 0 && st.Actions.CurrentlyBanned == 50
+		return testkit.Check(len(st.Publishers) == 1 && st.Publishers[0].Pending == 0 && st.Actions.CurrentlyBanned == 50,
+			"outbox drained: publishers %+v, %d banned (want 50)", st.Publishers, st.Actions.CurrentlyBanned)
 	})
 	_, js = h.client(t)
 	events := streamEvents(t, js, "LOGJAIL_BANS")
@@ -193,13 +202,14 @@ func TestNATSBanEvents(t *testing.T) {
 
 	// An unban is an event too.
 	testkit.Run(t, binary, "unban", addr(0), "--socket", s.socket)
-	testkit.Eventually(t, 10*time.Second, "unban event", func() bool {
-		for _, e := range streamEvents(t, js, "LOGJAIL_BANS") {
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		events := streamEvents(t, js, "LOGJAIL_BANS")
+		for _, e := range events {
 			if e.Type == "unban" && e.Addr == addr(0) && e.Until == nil {
-				return true
+				return nil
 			}
 		}
-		return false
+		return fmt.Errorf("no unban event of %s among the stream's %d events", addr(0), len(events))
 	})
 }
 
@@ -226,150 +236,183 @@ pipelines:
 // attacker that stays under maxretry on every node is banned on all three
 // within a second; a node started later receives the fleet's bans; a node
 // cut from NATS keeps banning locally and catches up when it is back.
+// Each step leaves the fleet as the next one expects it.
 func TestFleet(t *testing.T) {
 	t.Parallel()
-	h := newNATSHub(t, 3)
-	var setups []*setup
-	var procs []*instance
-	for i, node := range h.nodes {
-		s := newSetup(t, fleetConfig(h.url(i+1), fmt.Sprintf("node%d", i+1)))
-		setups = append(setups, s)
-		procs = append(procs, s.start(t, node))
+	f := newFleetRun(t)
+	f.sharedBan(t)
+	f.restartedNodeCatchesUp(t)
+	f.cutNodeCatchesUp(t)
+	f.manualUnbanEverywhere(t)
+	f.hostileMessagesBanNothing(t)
+	f.noEcho(t)
+	f.serverLosesState(t)
+	if st := status(t, f.setups[0].socket); st.Filter.Shared == 0 {
+		t.Errorf("node1 counted no fleet failures: %+v", st.Filter)
 	}
-	nc, js := h.client(t)
-	var seenMu sync.Mutex
-	var seen []*natsgo.Msg
-	published, err := nc.Subscribe("logjail.fleet.bans.>", func(m *natsgo.Msg) {
-		seenMu.Lock()
-		seen = append(seen, m)
-		seenMu.Unlock()
+}
+
+// The attackers of TestFleet's steps.
+const (
+	fleetAttacker  = "203.0.113.50" // under maxretry on every node
+	fleetSecond    = "203.0.113.51" // banned while node 3 is away
+	fleetLocal     = "203.0.113.60" // banned by the node cut from NATS
+	fleetRemote    = "203.0.113.61" // banned by the others meanwhile
+	fleetHostile   = "203.0.113.99" // the one hostile message that is adopted
+	fleetAfterLoss = "203.0.113.70" // banned after the server lost its state
+)
+
+// fleetRun is TestFleet's fleet: three nodes on one hub, and a plain
+// subscriber that records every ban message published.
+type fleetRun struct {
+	h      *natsHub
+	setups []*setup
+	procs  []*instance
+	js     jetstream.JetStream
+	sub    *natsgo.Subscription
+	seenMu sync.Mutex
+	seen   []*natsgo.Msg
+}
+
+func newFleetRun(t *testing.T) *fleetRun {
+	t.Helper()
+	f := &fleetRun{h: newNATSHub(t, 3)}
+	for i, node := range f.h.nodes {
+		s := newSetup(t, fleetConfig(f.h.url(i+1), fmt.Sprintf("node%d", i+1)))
+		f.setups = append(f.setups, s)
+		f.procs = append(f.procs, s.start(t, node))
+	}
+	nc, js := f.h.client(t)
+	f.js = js
+	sub, err := nc.Subscribe("logjail.fleet.bans.>", func(m *natsgo.Msg) {
+		f.seenMu.Lock()
+		f.seen = append(f.seen, m)
+		f.seenMu.Unlock()
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.sub = sub
 	nc.Flush()
-	has := func(node *testNet, addr string) bool {
-		els, err := tryElements(node, "e2e-v4")
-		if err != nil {
-			return false
-		}
-		_, ok := els[netip.MustParseAddr(addr)]
-		return ok
-	}
-	onAll := func(addr string, nodes ...*testNet) bool {
-		for _, n := range nodes {
-			if !has(n, addr) {
-				return false
-			}
-		}
-		return true
-	}
+	return f
+}
 
-	// 4 failures on each node: under maxretry everywhere, 12 in the fleet.
-	const attacker = "203.0.113.50"
-	for _, s := range setups {
-		s.appendLines(t, time.Now(), failures(attacker, 4)...)
+// sharedBan: 4 failures on each node, under maxretry everywhere, 12 in
+// the fleet.
+func (f *fleetRun) sharedBan(t *testing.T) {
+	for _, s := range f.setups {
+		s.appendLines(t, time.Now(), failures(fleetAttacker, 4)...)
 	}
 	start := time.Now()
-	testkit.Eventually(t, time.Second, "banned on all three nodes within one second", func() bool { return onAll(attacker, h.nodes...) })
+	waitHeld(t, time.Second, "banned on all three nodes within one second", f.h.nodes, fleetAttacker)
 	t.Logf("banned on all three nodes %s after the last failure was written", time.Since(start).Round(time.Millisecond))
-	for i, s := range setups {
+	for i, s := range f.setups {
 		bans := banned(t, s.socket)
-		if len(bans) != 1 || bans[0].Addr != attacker {
+		if len(bans) != 1 || bans[0].Addr != fleetAttacker {
 			t.Fatalf("node%d bans: %+v", i+1, bans)
 		}
 	}
+}
 
-	// Node 3 goes away and loses everything (state and table); a ban is
-	// decided meanwhile by nodes 1 and 2. Back, it enforces both bans.
-	procs[2].kill()
-	procs[2].cmd.Process.Wait()
-	os.RemoveAll(setups[2].stateDir)
-	testkit.Run(t, "ip", "netns", "exec", h.nodes[2].srv, "nft", "delete", "table", "inet", "logjail")
-	const second = "203.0.113.51"
-	setups[0].appendLines(t, time.Now(), failures(second, 3)...)
-	setups[1].appendLines(t, time.Now(), failures(second, 2)...)
-	testkit.Eventually(t, 5*time.Second, "second attacker banned on nodes 1 and 2", func() bool { return onAll(second, h.nodes[:2]...) })
-	procs[2] = setups[2].start(t, h.nodes[2])
-	testkit.Eventually(t, 10*time.Second, "restarted node receives the fleet's bans", func() bool { return onAll(attacker, h.nodes[2]) && onAll(second, h.nodes[2]) })
+// restartedNodeCatchesUp: node 3 goes away and loses everything (state
+// and table); a ban is decided meanwhile by nodes 1 and 2. Back, it
+// enforces both bans.
+func (f *fleetRun) restartedNodeCatchesUp(t *testing.T) {
+	f.procs[2].kill()
+	f.procs[2].cmd.Process.Wait()
+	os.RemoveAll(f.setups[2].stateDir)
+	testkit.Run(t, "ip", "netns", "exec", f.h.nodes[2].srv, "nft", "delete", "table", "inet", "logjail")
+	f.setups[0].appendLines(t, time.Now(), failures(fleetSecond, 3)...)
+	f.setups[1].appendLines(t, time.Now(), failures(fleetSecond, 2)...)
+	waitHeld(t, 5*time.Second, "second attacker banned on nodes 1 and 2", f.h.nodes[:2], fleetSecond)
+	f.procs[2] = f.setups[2].start(t, f.h.nodes[2])
+	waitHeld(t, 10*time.Second, "restarted node receives the fleet's bans", f.h.nodes[2:], fleetAttacker, fleetSecond)
 	// (The first attacker's failures were consumed before the restart and
 	// node 3's windows are gone: its ban can only come from the fleet's
 	// ban stream. The second one node 3 may also count itself from the
 	// failures shared while it was down.)
+}
 
-	// Node 2 is cut from NATS. It bans on its own; the others ban
-	// another attacker. Reconnected, each side gets the other's ban.
-	testkit.Run(t, "ip", "-n", h.ns, "link", "set", "fh2", "down")
-	const local, remote = "203.0.113.60", "203.0.113.61"
-	setups[1].appendLines(t, time.Now(), failures(local, 5)...)
-	setups[0].appendLines(t, time.Now(), failures(remote, 5)...)
-	testkit.Eventually(t, 5*time.Second, "cut node bans locally", func() bool { return has(h.nodes[1], local) })
-	testkit.Eventually(t, 5*time.Second, "connected nodes ban", func() bool { return onAll(remote, h.nodes[0], h.nodes[2]) })
-	if has(h.nodes[1], remote) || has(h.nodes[0], local) {
+// cutNodeCatchesUp: node 2 is cut from NATS. It bans on its own; the
+// others ban another attacker. Reconnected, each side gets the other's ban.
+func (f *fleetRun) cutNodeCatchesUp(t *testing.T) {
+	nodes := f.h.nodes
+	testkit.Run(t, "ip", "-n", f.h.ns, "link", "set", "fh2", "down")
+	f.setups[1].appendLines(t, time.Now(), failures(fleetLocal, 5)...)
+	f.setups[0].appendLines(t, time.Now(), failures(fleetRemote, 5)...)
+	waitHeld(t, 5*time.Second, "cut node bans locally", nodes[1:2], fleetLocal)
+	waitHeld(t, 5*time.Second, "connected nodes ban", []*testNet{nodes[0], nodes[2]}, fleetRemote)
+	if setsHold(nodes[1:2], fleetRemote) == nil || setsHold(nodes[:1], fleetLocal) == nil {
 		t.Fatal("a ban crossed the cut")
 	}
 	// Cut for a while: longer than the publishers' wait for an
 	// acknowledgement, so their sends fail and are retried.
 	time.Sleep(7 * time.Second)
-	if st := status(t, setups[1].socket); len(st.Publishers) == 0 || st.Publishers[0].Pending == 0 {
+	if st := status(t, f.setups[1].socket); len(st.Publishers) == 0 || st.Publishers[0].Pending == 0 {
 		t.Errorf("cut node's outbox holds nothing: %+v", st.Publishers)
 	}
-	testkit.Run(t, "ip", "-n", h.ns, "link", "set", "fh2", "up")
-	testkit.Eventually(t, 30*time.Second, "both sides catch up after the cut", func() bool {
-		return onAll(local, h.nodes...) && onAll(remote, h.nodes...)
-	})
+	testkit.Run(t, "ip", "-n", f.h.ns, "link", "set", "fh2", "up")
+	waitHeld(t, 30*time.Second, "both sides catch up after the cut", nodes, fleetLocal, fleetRemote)
+}
 
-	// A manual unban on one node lifts the ban on every node.
-	testkit.Run(t, binary, "unban", attacker, "--socket", setups[0].socket)
-	testkit.Eventually(t, 5*time.Second, "unbanned on every node", func() bool {
-		return !has(h.nodes[0], attacker) && !has(h.nodes[1], attacker) && !has(h.nodes[2], attacker)
+// manualUnbanEverywhere: a manual unban on one node lifts the ban on
+// every node.
+func (f *fleetRun) manualUnbanEverywhere(t *testing.T) {
+	testkit.Run(t, binary, "unban", fleetAttacker, "--socket", f.setups[0].socket)
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		return awaited("unbanned on every node", setsLack(f.h.nodes, fleetAttacker))
 	})
+}
 
-	// Hostile or broken messages on the fleet's subjects ban nothing that
-	// a node would not ban itself: not everything, not a multicast or
-	// unspecified address, not the NATS server, not for longer than the
-	// pipeline's bantime; malformed ones are skipped.
+// hostileMessagesBanNothing: hostile or broken messages on the fleet's
+// subjects ban nothing that a node would not ban itself: not everything,
+// not a multicast or unspecified address, not the NATS server, not for
+// longer than the pipeline's bantime; malformed ones are skipped.
+func (f *fleetRun) hostileMessagesBanNothing(t *testing.T) {
 	hostileUntil := time.Now().Add(100 * 365 * 24 * time.Hour).UTC().Format(time.RFC3339)
 	for _, m := range []struct{ subject, data string }{
 		{"logjail.fleet.bans.e2e.h1", `{"type":"ban","pipeline":"e2e","addr":"0.0.0.0","prefix":0,"time":"2026-01-01T00:00:00Z","until":null}`},
 		{"logjail.fleet.bans.e2e.h2", `{"type":"ban","pipeline":"e2e","addr":"224.0.0.1","prefix":32,"time":"2026-01-01T00:00:00Z","until":null}`},
 		{"logjail.fleet.bans.e2e.h3", `{"type":"ban","pipeline":"e2e","addr":"10.77.1.1","prefix":32,"time":"2026-01-01T00:00:00Z","until":null}`},
-		{"logjail.fleet.bans.e2e.h4", `{"type":"ban","pipeline":"e2e","addr":"203.0.113.99","prefix":32,"time":"2026-01-01T00:00:00Z","until":"` + hostileUntil + `"}`},
+		{"logjail.fleet.bans.e2e.h4", `{"type":"ban","pipeline":"e2e","addr":"` + fleetHostile + `","prefix":32,"time":"2026-01-01T00:00:00Z","until":"` + hostileUntil + `"}`},
 		{"logjail.fleet.bans.e2e.h5", `not json`},
 		{"logjail.fleet.failures.e2e", `{"addr":"0.0.0.0","time":"2026-01-01T00:00:00Z","line":"x"}`},
 		{"logjail.fleet.failures.e2e", `{broken`},
 	} {
-		if _, err := js.Publish(context.Background(), m.subject, []byte(m.data)); err != nil {
+		if _, err := f.js.Publish(context.Background(), m.subject, []byte(m.data)); err != nil {
 			t.Fatalf("publish %s: %v", m.subject, err)
 		}
 	}
-	testkit.Eventually(t, 5*time.Second, "the one legitimate-looking ban adopted", func() bool { return onAll("203.0.113.99", h.nodes...) })
-	for i, n := range h.nodes {
+	waitHeld(t, 5*time.Second, "the one legitimate-looking ban adopted", f.h.nodes, fleetHostile)
+	allowed := []string{fleetAttacker, fleetSecond, fleetLocal, fleetRemote, fleetHostile}
+	for i, n := range f.h.nodes {
 		els, _ := tryElements(n, "e2e-v4")
 		for a, left := range els {
 			// 10.77.1.1 is the NATS server for node 1 only; the others
 			// reach it at another address and may ban this one.
-			if !slices.Contains([]string{attacker, second, local, remote, "203.0.113.99"}, a.String()) && (i == 0 || a.String() != "10.77.1.1") {
+			if !slices.Contains(allowed, a.String()) && (i == 0 || a.String() != "10.77.1.1") {
 				t.Errorf("node%d bans %s", i+1, a)
 			}
-			if a.String() == "203.0.113.99" && left > time.Hour {
-				t.Errorf("node%d bans 203.0.113.99 for %s, longer than bantime", i+1, left)
+			if a.String() == fleetHostile && left > time.Hour {
+				t.Errorf("node%d bans %s for %s, longer than bantime", i+1, fleetHostile, left)
 			}
 		}
 	}
+}
 
-	// No echo: a node publishes its own decisions only, never one it
-	// adopted. (JetStream would drop an echo as a duplicate for a while;
-	// a plain subscriber sees every publish.)
+// noEcho: a node publishes its own decisions only, never one it adopted.
+// (JetStream would drop an echo as a duplicate for a while; a plain
+// subscriber sees every publish.)
+func (f *fleetRun) noEcho(t *testing.T) {
 	time.Sleep(time.Second) // let any echo arrive
-	published.Unsubscribe()
-	seenMu.Lock()
-	defer seenMu.Unlock()
-	if len(seen) < 4 {
-		t.Fatalf("the subscriber saw %d ban messages, want at least 4", len(seen))
+	f.sub.Unsubscribe()
+	f.seenMu.Lock()
+	defer f.seenMu.Unlock()
+	if len(f.seen) < 4 {
+		t.Fatalf("the subscriber saw %d ban messages, want at least 4", len(f.seen))
 	}
 	unbans := 0
-	for _, m := range seen {
+	for _, m := range f.seen {
 		var e enfnats.Event
 		json.Unmarshal(m.Data, &e)
 		if from := m.Header.Get("Logjail-Node"); from != e.Origin {
@@ -382,23 +425,55 @@ func TestFleet(t *testing.T) {
 	if unbans != 1 {
 		t.Errorf("%d unban messages, want 1 (the manual unban, not echoed)", unbans)
 	}
-	// The NATS server comes back without its JetStream state (a redeploy
-	// without its volume): the nodes make the streams and their consumers
-	// again and the fleet works on.
-	h.stop()
-	h.storeDir = t.TempDir()
-	h.start(t)
-	const afterLoss = "203.0.113.70"
-	setups[0].appendLines(t, time.Now(), failures(afterLoss, 3)...)
-	setups[1].appendLines(t, time.Now(), failures(afterLoss, 2)...)
-	testkit.Eventually(t, 60*time.Second, "failures shared and the ban on every node after the server lost its state", func() bool {
-		return onAll(afterLoss, h.nodes...)
-	})
+}
 
-	st := status(t, setups[0].socket)
-	if st.Filter.Shared == 0 {
-		t.Errorf("node1 counted no fleet failures: %+v", st.Filter)
+// serverLosesState: the NATS server comes back without its JetStream
+// state (a redeploy without its volume): the nodes make the streams and
+// their consumers again and the fleet works on.
+func (f *fleetRun) serverLosesState(t *testing.T) {
+	f.h.stop()
+	f.h.storeDir = t.TempDir()
+	f.h.start(t)
+	f.setups[0].appendLines(t, time.Now(), failures(fleetAfterLoss, 3)...)
+	f.setups[1].appendLines(t, time.Now(), failures(fleetAfterLoss, 2)...)
+	waitHeld(t, 60*time.Second, "failures shared and the ban on every node after the server lost its state", f.h.nodes, fleetAfterLoss)
+}
+
+// setsHold is nil when every node's e2e-v4 set holds every one of addrs,
+// else an error that shows what a node's set held.
+func setsHold(nodes []*testNet, addrs ...string) error { return checkSets(nodes, true, addrs) }
+
+// setsLack is nil when no node's e2e-v4 set holds any of addrs.
+func setsLack(nodes []*testNet, addrs ...string) error { return checkSets(nodes, false, addrs) }
+
+func checkSets(nodes []*testNet, want bool, addrs []string) error {
+	for _, n := range nodes {
+		els, err := tryElements(n, "e2e-v4")
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.srv, err)
+		}
+		for _, a := range addrs {
+			if _, ok := els[netip.MustParseAddr(a)]; ok != want {
+				return fmt.Errorf("%s: %s in e2e-v4 is %t, want %t; the set holds %v", n.srv, a, ok, want, slices.SortedFunc(maps.Keys(els), netip.Addr.Compare))
+			}
+		}
 	}
+	return nil
+}
+
+// waitHeld waits until every node's e2e-v4 set holds every one of addrs;
+// a timeout says what and shows the set that lacked one.
+func waitHeld(t testing.TB, timeout time.Duration, what string, nodes []*testNet, addrs ...string) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error { return awaited(what, setsHold(nodes, addrs...)) })
+}
+
+// awaited prefixes err, when there is one, with what was awaited.
+func awaited(what string, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
 }
 
 // BenchmarkFleet measures the fleet path with three logjail processes and
@@ -435,9 +510,11 @@ func BenchmarkFleet(b *testing.B) {
 		s.appendLines(b, now, lines[i]...)
 	}
 	for i, s := range setups {
-		testkit.Eventually(b, 5*time.Minute, "every failure counted and every ban enforced on every node", func() bool {
+		testkit.WaitFor(b, 5*time.Minute, func() error {
 			st := status(b, s.socket)
-			return st.Filter.Matched+st.Filter.Shared-base[i] >= uint64(b.N) && st.Actions.CurrentlyBanned >= bans
+			counted := st.Filter.Matched + st.Filter.Shared - base[i]
+			return testkit.Check(counted >= uint64(b.N) && st.Actions.CurrentlyBanned >= bans,
+				"node%d counted %d of %d failures and bans %d of %d", i+1, counted, b.N, st.Actions.CurrentlyBanned, bans)
 		})
 	}
 	b.StopTimer()

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
@@ -61,18 +60,18 @@ func newNATSCluster(t testing.TB, nodes int, crash bool) *natsCluster {
 	c.waitHealthy(t)
 	// Every server has joined JetStream once a stream of three replicas
 	// can be placed.
-	testkit.Eventually(t, 30*time.Second, "a stream with three replicas placed", func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		nc, js, err := c.client(t, 0)
 		if err != nil {
-			return false
+			return err
 		}
 		defer nc.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: clusterSize}); err != nil {
-			return false
+			return fmt.Errorf("a stream with three replicas placed: %w", err)
 		}
-		return js.DeleteStream(ctx, "PROBE") == nil
+		return js.DeleteStream(ctx, "PROBE")
 	})
 	return c
 }
@@ -131,24 +130,24 @@ func (c *natsCluster) client(t testing.TB, i int) (*natsgo.Conn, jetstream.JetSt
 // (the cluster has a meta leader).
 func (c *natsCluster) waitHealthy(t testing.TB) {
 	t.Helper()
-	testkit.Eventually(t, 30*time.Second, "NATS cluster healthy", func() bool {
+	testkit.WaitFor(t, 30*time.Second, func() error {
 		for i := range clusterSize {
 			if !c.running(i) {
 				continue
 			}
 			nc, js, err := c.client(t, i)
 			if err != nil {
-				return false
+				return fmt.Errorf("NATS cluster healthy: nats%d: %w", i+1, err)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			_, err = js.AccountInfo(ctx)
 			cancel()
 			nc.Close()
 			if err != nil {
-				return false
+				return fmt.Errorf("NATS cluster healthy: nats%d's account info: %w", i+1, err)
 			}
 		}
-		return true
+		return nil
 	})
 }
 
@@ -201,17 +200,15 @@ func (c *natsCluster) urls(n int) string {
 func (c *natsCluster) lead(t testing.TB, stream string, i int) {
 	t.Helper()
 	req, _ := json.Marshal(server.JSApiLeaderStepdownRequest{Placement: &server.Placement{Preferred: c.nodes[i].Name}})
-	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("%s led by nats%d", stream, i+1), func() bool {
-		if l := c.leader(t, stream); l == i || l < 0 {
-			return l == i
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		if l := c.leader(t, stream); l != i && l >= 0 {
+			if nc, _, err := c.client(t, i); err == nil {
+				nc.Request(fmt.Sprintf(server.JSApiStreamLeaderStepDownT, stream), req, 2*time.Second)
+				nc.Close()
+			}
 		}
-		nc, _, err := c.client(t, i)
-		if err != nil {
-			return false
-		}
-		defer nc.Close()
-		nc.Request(fmt.Sprintf(server.JSApiStreamLeaderStepDownT, stream), req, 2*time.Second)
-		return c.leader(t, stream) == i
+		l := c.leader(t, stream)
+		return testkit.Check(l == i, "%s led by nats%d: led by nats%d (0: none known)", stream, i+1, l+1)
 	})
 }
 
@@ -281,20 +278,6 @@ func init() {
 	os.Exit(0)
 }
 
-// bannedOn reports whether every node's set holds addr.
-func bannedOn(addr string, nodes ...*testNet) bool {
-	for _, n := range nodes {
-		els, err := tryElements(n, "e2e-v4")
-		if err != nil {
-			return false
-		}
-		if _, ok := els[netip.MustParseAddr(addr)]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
 // fleetHAReplicas is how many servers keep the fleet's streams in
 // TestFleetSurvivesNATSServerDeath.
 var fleetHAReplicas = 3
@@ -322,12 +305,64 @@ func TestFleetSurvivesNATSServerDeath(t *testing.T) {
 }
 
 func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
-	c := newNATSCluster(t, 3, crash)
-	nodes := c.hub.nodes
-	// The bans stream exists already with one replica (made by a fleet
-	// before it set replicas): the nodes raise it to three.
+	f := newHAFleet(t, crash)
+	nodes := f.c.hub.nodes
+
+	// Nodes 1 and 2 together reach maxretry (5): banned on all three.
+	const first = "203.0.113.10"
+	f.write(t, 0, first, 3)
+	f.write(t, 1, first, 2)
+	waitHeld(t, 10*time.Second, "first attacker banned on every node", nodes, first)
+	f.waitReplicas(t)
+
+	// The server leading both streams dies.
+	dead := f.stopLeader(t)
+	killed := time.Now()
+
+	// Sharing goes on: failures spread over the nodes ban everywhere.
+	const second, third = "203.0.113.20", "203.0.113.30"
+	f.write(t, 0, second, 2)
+	f.write(t, 2, second, 3)
+	f.write(t, 1, third, 4)
+	f.write(t, 2, third, 1)
+	waitHeld(t, 20*time.Second, "bans shared with a server dead", nodes, second, third)
+	t.Logf("bans shared %s after the server died", time.Since(killed).Round(time.Millisecond))
+
+	countedOnce(t, f.setups, f.written, "every node counted each other node's failures once, with a server dead")
+
+	// The server comes back with its store, and sharing goes on.
+	f.c.start(t, dead)
+	f.c.waitHealthy(t)
+	const fourth = "203.0.113.40"
+	f.write(t, 1, fourth, 1)
+	f.write(t, 2, fourth, 4)
+	waitHeld(t, 10*time.Second, "ban shared after the server came back", nodes, fourth)
+
+	total := countedOnce(t, f.setups, f.written, "every node counted each other node's failures once")
+	f.waitCaughtUp(t, dead, total)
+	for i, s := range f.setups {
+		if st := status(t, s.socket); st.Actions.CurrentlyBanned != 4 {
+			t.Errorf("node%d: %d bans, want 4", i+1, st.Actions.CurrentlyBanned)
+		}
+	}
+}
+
+// haFleet is TestFleetSurvivesNATSServerDeath's fleet: three nodes on a
+// three-server cluster, and what the test wrote to each node's log.
+type haFleet struct {
+	c       *natsCluster
+	setups  []*setup
+	written []uint64 // written[i] counts the failures written to node i's log
+}
+
+// newHAFleet starts the cluster and the nodes. The bans stream exists
+// already with one replica (made by a fleet before it set replicas): the
+// nodes raise it to three.
+func newHAFleet(t *testing.T, crash bool) *haFleet {
+	t.Helper()
+	f := &haFleet{c: newNATSCluster(t, 3, crash)}
 	func() {
-		nc, js, err := c.client(t, 0)
+		nc, js, err := f.c.client(t, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -338,93 +373,83 @@ func testFleetSurvivesNATSServerDeath(t *testing.T, crash bool) {
 			t.Fatal(err)
 		}
 	}()
-	var setups []*setup
-	for i, node := range nodes {
-		cfg := strings.Replace(fleetConfig(c.urls(i+1), fmt.Sprintf("node%d", i+1)),
+	for i, node := range f.c.hub.nodes {
+		cfg := strings.Replace(fleetConfig(f.c.urls(i+1), fmt.Sprintf("node%d", i+1)),
 			"  share: [e2e]\n", fmt.Sprintf("  share: [e2e]\n  replicas: %d\n", fleetHAReplicas), 1)
 		s := newSetup(t, cfg)
 		s.start(t, node)
-		setups = append(setups, s)
+		f.setups = append(f.setups, s)
 	}
-	// written[i] counts the failures written to node i's log.
-	written := make([]uint64, len(setups))
-	write := func(i int, addr string, n int) {
-		setups[i].appendLines(t, time.Now(), failures(addr, n)...)
-		written[i] += uint64(n)
-	}
+	f.written = make([]uint64, len(f.setups))
+	return f
+}
 
-	// Nodes 1 and 2 together reach maxretry (5): banned on all three.
-	const first = "203.0.113.10"
-	write(0, first, 3)
-	write(1, first, 2)
-	testkit.Eventually(t, 10*time.Second, "first attacker banned on every node", func() bool { return bannedOn(first, nodes...) })
+// write appends n failures of addr to node i's log.
+func (f *haFleet) write(t *testing.T, i int, addr string, n int) {
+	t.Helper()
+	f.setups[i].appendLines(t, time.Now(), failures(addr, n)...)
+	f.written[i] += uint64(n)
+}
 
-	testkit.Eventually(t, 20*time.Second, fmt.Sprintf("both streams with %d replicas", fleetHAReplicas), func() bool {
+// waitReplicas waits until both fleet streams have fleetHAReplicas.
+func (f *haFleet) waitReplicas(t *testing.T) {
+	t.Helper()
+	testkit.WaitFor(t, 20*time.Second, func() error {
 		for _, stream := range []string{fleetFailuresStreamName, fleetBansStreamName} {
-			info, err := c.streamInfo(t, stream)
-			if err != nil || info.Config.Replicas != fleetHAReplicas || info.Cluster == nil || len(info.Cluster.Replicas) != fleetHAReplicas-1 {
-				return false
+			info, err := f.c.streamInfo(t, stream)
+			if err != nil {
+				return fmt.Errorf("%s: %w", stream, err)
+			}
+			if info.Config.Replicas != fleetHAReplicas || info.Cluster == nil || len(info.Cluster.Replicas) != fleetHAReplicas-1 {
+				return fmt.Errorf("%s: want %d replicas: config %d, cluster %+v", stream, fleetHAReplicas, info.Config.Replicas, info.Cluster)
 			}
 		}
-		return true
+		return nil
 	})
+}
 
-	// The server leading both streams dies.
+// stopLeader stops the server leading both fleet streams (it moves the
+// bans stream's leadership to the failures stream's leader first).
+func (f *haFleet) stopLeader(t *testing.T) int {
+	t.Helper()
 	var dead int
-	testkit.Eventually(t, 5*time.Second, "a leader of the failures stream", func() bool {
-		dead = c.leader(t, fleetFailuresStreamName)
-		return dead >= 0
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		dead = f.c.leader(t, fleetFailuresStreamName)
+		return testkit.Check(dead >= 0, "a leader of the failures stream: none known")
 	})
-	c.lead(t, fleetBansStreamName, dead)
+	f.c.lead(t, fleetBansStreamName, dead)
 	t.Logf("stopping nats%d, the leader of both fleet streams", dead+1)
-	c.stop(dead)
-	killed := time.Now()
+	f.c.stop(dead)
+	return dead
+}
 
-	// Sharing goes on: failures spread over the nodes ban everywhere.
-	const second, third = "203.0.113.20", "203.0.113.30"
-	write(0, second, 2)
-	write(2, second, 3)
-	write(1, third, 4)
-	write(2, third, 1)
-	testkit.Eventually(t, 20*time.Second, "bans shared with a server dead", func() bool { return bannedOn(second, nodes...) && bannedOn(third, nodes...) })
-	t.Logf("bans shared %s after the server died", time.Since(killed).Round(time.Millisecond))
-
-	countedOnce(t, setups, written, "every node counted each other node's failures once, with a server dead")
-
-	// The server comes back with its store, and sharing goes on.
-	c.start(t, dead)
-	c.waitHealthy(t)
-	const fourth = "203.0.113.40"
-	write(1, fourth, 1)
-	write(2, fourth, 4)
-	testkit.Eventually(t, 10*time.Second, "ban shared after the server came back", func() bool { return bannedOn(fourth, nodes...) })
-
-	total := countedOnce(t, setups, written, "every node counted each other node's failures once")
-	// The streams hold each failure once, one ban per attacker, and the
-	// restarted server's replicas caught up.
-	testkit.Eventually(t, 20*time.Second, "the restarted server's replicas caught up", func() bool {
+// waitCaughtUp waits until the streams hold each failure once (total),
+// one ban per attacker (4), and the restarted server dead leads them or
+// its replicas are current.
+func (f *haFleet) waitCaughtUp(t *testing.T, dead int, total uint64) {
+	t.Helper()
+	name := f.c.nodes[dead].Name
+	testkit.WaitFor(t, 20*time.Second, func() error {
 		for stream, want := range map[string]uint64{fleetFailuresStreamName: total, fleetBansStreamName: 4} {
-			info, err := c.streamInfo(t, stream)
-			if err != nil || info.Cluster == nil || info.State.Msgs != want {
-				return false
+			info, err := f.c.streamInfo(t, stream)
+			if err != nil {
+				return fmt.Errorf("%s: %w", stream, err)
+			}
+			if info.Cluster == nil || info.State.Msgs != want {
+				return fmt.Errorf("%s holds %d messages, want %d (cluster %+v)", stream, info.State.Msgs, want, info.Cluster)
 			}
 			current := false
 			for _, r := range info.Cluster.Replicas {
-				if r.Name == c.nodes[dead].Name {
+				if r.Name == name {
 					current = r.Current && r.Lag == 0
 				}
 			}
-			if info.Cluster.Leader != c.nodes[dead].Name && !current {
-				return false
+			if info.Cluster.Leader != name && !current {
+				return fmt.Errorf("%s: the restarted server's replica %s has not caught up: %+v", stream, name, info.Cluster.Replicas)
 			}
 		}
-		return true
+		return nil
 	})
-	for i, s := range setups {
-		if st := status(t, s.socket); st.Actions.CurrentlyBanned != 4 {
-			t.Errorf("node%d: %d bans, want 4", i+1, st.Actions.CurrentlyBanned)
-		}
-	}
 }
 
 // countedOnce waits until each node has matched the failures written to its
@@ -437,14 +462,15 @@ func countedOnce(t testing.TB, setups []*setup, written []uint64, what string) u
 		total += n
 	}
 	start := time.Now()
-	testkit.Eventually(t, 15*time.Second, what, func() bool {
+	testkit.WaitFor(t, 15*time.Second, func() error {
 		for i, s := range setups {
 			st := status(t, s.socket)
 			if st.Filter.Matched != written[i] || st.Filter.Shared != total-written[i] {
-				return false
+				return fmt.Errorf("%s: node%d matched %d (want %d), counted %d shared (want %d)",
+					what, i+1, st.Filter.Matched, written[i], st.Filter.Shared, total-written[i])
 			}
 		}
-		return true
+		return nil
 	})
 	t.Logf("%s after %s", what, time.Since(start).Round(time.Millisecond))
 	return total

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,8 @@ type gateRun struct {
 	server, self       string // the NATS server's address, the node's own
 	tokens             []string
 	attackers, fleetNo int
+	js                 jetstream.JetStream
+	top                *testing.T // what runs for the whole test is started on it, not a subtest
 }
 
 // attacker returns a fresh address that every path bans: proof that the
@@ -97,14 +100,10 @@ func (g *gateRun) bannedAny(t *testing.T, tok string) bool {
 	return false
 }
 
+// banOf reports whether pipeline bans addr.
 func (g *gateRun) banOf(t *testing.T, pipeline, addr string) bool {
 	t.Helper()
-	for _, b := range banned(t, g.s.socket) {
-		if b.Pipeline == pipeline && b.Addr == addr {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(banned(t, g.s.socket), func(b daemon.Ban) bool { return b.Pipeline == pipeline && b.Addr == addr })
 }
 
 // noneBanned fails for every token some pipeline bans.
@@ -155,173 +154,184 @@ func appendRaw(t *testing.T, path string, lines ...string) {
 func TestGateEveryPath(t *testing.T) {
 	t.Parallel()
 	h := newNATSHub(t, 1)
-	g := &gateRun{h: h, node: h.nodes[0], server: "10.77.1.1", self: "10.77.1.2"}
+	g := &gateRun{h: h, node: h.nodes[0], server: "10.77.1.1", self: "10.77.1.2", top: t}
 	g.tokens = hostile.Tokens(g.server)
 	dir := t.TempDir()
 	g.openLog, g.recidLog = filepath.Join(dir, "open.log"), filepath.Join(dir, "recidive.log")
 	g.s = newSetup(t, strings.NewReplacer("URL", h.url(1), "OPENLOG", g.openLog, "RECIDIVELOG", g.recidLog).Replace(gateConfig))
 	g.in = g.s.start(t, g.node)
-	_, js := h.client(t)
-	top := t // what runs for the whole test is started on it, not a subtest
+	_, g.js = h.client(t)
+	t.Run("log line", g.pathLogLine)
+	t.Run("manual", g.pathManual)
+	t.Run("fleet", g.pathFleet)
+	t.Run("recidive", g.pathRecidive)
+	t.Run("import", g.pathImport)
+	t.Run("address added at run time", g.pathAddressAdded)
+}
 
-	t.Run("log line", func(t *testing.T) {
-		for _, tok := range g.tokens {
-			g.s.appendLines(t, time.Now(), failures(tok, 2)...)
-		}
-		a := g.attacker()
-		g.s.appendLines(t, time.Now(), failures(a, 2)...)
-		testkit.Eventually(t, 10*time.Second, "attacker banned from the log", func() bool { return g.banOf(t, "e2e", a) })
-		g.noneBanned(t, "log line")
-		// Every token reached the gate (none was lost on the way).
-		ref := g.refused(t, "e2e")
-		if got, want := ref["not_host"]+ref["nats_server"], uint64(2*len(g.tokens)); got < want {
-			t.Errorf("refused %v: %d failures refused, want %d", ref, got, want)
-		}
-		if ref["nats_server"] == 0 {
-			t.Errorf("refused %v: the NATS server's address not refused as one", ref)
-		}
-	})
+// pathLogLine: failures of the tokens in the log.
+func (g *gateRun) pathLogLine(t *testing.T) {
+	for _, tok := range g.tokens {
+		g.s.appendLines(t, time.Now(), failures(tok, 2)...)
+	}
+	a := g.attacker()
+	g.s.appendLines(t, time.Now(), failures(a, 2)...)
+	waitBanOf(t, 10*time.Second, g.s.socket, "e2e", a)
+	g.noneBanned(t, "log line")
+	// Every token reached the gate (none was lost on the way).
+	ref := g.refused(t, "e2e")
+	if got, want := ref["not_host"]+ref["nats_server"], uint64(2*len(g.tokens)); got < want {
+		t.Errorf("refused %v: %d failures refused, want %d", ref, got, want)
+	}
+	if ref["nats_server"] == 0 {
+		t.Errorf("refused %v: the NATS server's address not refused as one", ref)
+	}
+}
 
-	t.Run("manual", func(t *testing.T) {
-		g.fresh(t)
-		for _, tok := range g.tokens {
-			out, err := exec.Command(binary, "ban", "e2e", tok, "--socket", g.s.socket).CombinedOutput()
-			want := "is not a host address"
-			if netip.MustParseAddr(tok).Unmap().String() == g.server {
-				want = "is a NATS server logjail uses"
-			}
-			if err == nil || !strings.Contains(string(out), want) {
-				t.Errorf("logjail ban e2e %s: %v, %q; want refused: %q", tok, err, out, want)
-			}
+// pathManual: logjail ban of each token is refused with the reason.
+func (g *gateRun) pathManual(t *testing.T) {
+	g.fresh(t)
+	for _, tok := range g.tokens {
+		out, err := exec.Command(binary, "ban", "e2e", tok, "--socket", g.s.socket).CombinedOutput()
+		want := "is not a host address"
+		if netip.MustParseAddr(tok).Unmap().String() == g.server {
+			want = "is a NATS server logjail uses"
 		}
-		a := g.attacker()
-		if out, err := exec.Command(binary, "ban", "e2e", a, "--socket", g.s.socket).CombinedOutput(); err != nil {
-			t.Fatalf("logjail ban %s: %v\n%s", a, err, out)
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("logjail ban e2e %s: %v, %q; want refused: %q", tok, err, out, want)
 		}
-		g.noneBanned(t, "manual")
-	})
+	}
+	a := g.attacker()
+	if out, err := exec.Command(binary, "ban", "e2e", a, "--socket", g.s.socket).CombinedOutput(); err != nil {
+		t.Fatalf("logjail ban %s: %v\n%s", a, err, out)
+	}
+	g.noneBanned(t, "manual")
+}
 
-	t.Run("fleet", func(t *testing.T) {
-		g.fresh(t)
-		publish := func(addr string, prefix int) {
-			now := time.Now().UTC()
-			until := now.Add(time.Hour)
-			ev := enfnats.Event{Type: "ban", Pipeline: "e2e", Addr: addr, Prefix: prefix, Time: now, Until: &until, BantimeS: 3600, Failures: 5, BanCount: 1, Origin: "node9", Lines: []string{}}
-			data, _ := json.Marshal(ev)
-			subject := "logjail.fleet.bans.e2e." + strings.NewReplacer(".", "_", ":", "-").Replace(addr)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if _, err := js.Publish(ctx, subject, data, jetstream.WithMsgID(fmt.Sprint("gate-", g.fleetNo))); err != nil {
-				t.Fatalf("publish %s: %v", subject, err)
-			}
-			g.fleetNo++
-		}
-		for _, tok := range g.tokens {
-			publish(tok, netip.MustParseAddr(tok).BitLen())
-		}
-		a := g.attacker()
-		publish(a, 32)
-		testkit.Eventually(t, 10*time.Second, "attacker adopted from the fleet", func() bool { return g.banOf(t, "e2e", a) })
-		g.noneBanned(t, "fleet")
-	})
-
-	t.Run("recidive", func(t *testing.T) {
-		g.fresh(t)
-		for _, tok := range g.tokens {
-			appendRaw(t, g.recidLog, strings.Repeat(fmt.Sprintf("time=%s level=INFO msg=ban pipeline=sshd addr=%s\n", time.Now().Format(time.RFC3339), tok), 2))
-		}
-		a := g.attacker()
-		appendRaw(t, g.recidLog, strings.Repeat(fmt.Sprintf("time=%s level=INFO msg=ban pipeline=sshd addr=%s\n", time.Now().Format(time.RFC3339), a), 2))
-		testkit.Eventually(t, 10*time.Second, "attacker banned by recidive", func() bool { return g.banOf(t, "recidive", a) })
-		g.noneBanned(t, "recidive")
-		// From the bans source: open bans this host's own address (its
-		// ignoreself is off); recidive, whose ignoreself is on, does not.
-		appendRaw(t, g.openLog, fmt.Sprintf("%s srv %s", time.Now().Format(time.Stamp), failures(g.self, 1)[0]))
-		testkit.Eventually(t, 10*time.Second, "open bans the host's address", func() bool { return g.banOf(t, "open", g.self) })
-		appendRaw(t, g.openLog, fmt.Sprintf("%s srv %s", time.Now().Format(time.Stamp), failures(g.self, 1)[0]))
-		testkit.Eventually(t, 10*time.Second, "recidive refuses the host's address from the bans source", func() bool {
-			return g.refused(t, "recidive")["ignoreself"] > 0
-		})
-		if g.banOf(t, "recidive", g.self) {
-			t.Errorf("recidive banned the host's own address %s", g.self)
-		}
-	})
-
-	t.Run("import", func(t *testing.T) {
-		g.fresh(t)
-		// An export with the tokens' bans added, imported while stopped.
-		doc, err := exec.Command(binary, "export", "--socket", g.s.socket).Output()
-		if err != nil {
-			t.Fatalf("logjail export: %v", err)
-		}
-		var d map[string]any
-		if err := json.Unmarshal(doc, &d); err != nil {
-			t.Fatal(err)
-		}
-		bans, _ := d["bans"].([]any)
-		a := g.attacker()
+// pathFleet: fleet ban messages of the tokens.
+func (g *gateRun) pathFleet(t *testing.T) {
+	g.fresh(t)
+	publish := func(addr string, prefix int) {
 		now := time.Now().UTC()
-		for _, tok := range append(append([]string{}, g.tokens...), a) {
-			// A mapped address is its IPv4 one's record: in another
-			// pipeline, or the document holds it twice.
-			pipeline := "e2e"
-			if strings.HasPrefix(tok, "::ffff:") {
-				pipeline = "recidive"
-			}
-			bans = append(bans, map[string]any{
-				"pipeline": pipeline, "prefix": fmt.Sprintf("%s/%d", tok, netip.MustParseAddr(tok).BitLen()),
-				"time": now.Format(time.RFC3339), "until": now.Add(time.Hour).Format(time.RFC3339),
-				"failures": 2, "ban_count": 1, "reason": "imported",
-			})
+		until := now.Add(time.Hour)
+		ev := enfnats.Event{Type: "ban", Pipeline: "e2e", Addr: addr, Prefix: prefix, Time: now, Until: &until, BantimeS: 3600, Failures: 5, BanCount: 1, Origin: "node9", Lines: []string{}}
+		data, _ := json.Marshal(ev)
+		subject := "logjail.fleet.bans.e2e." + strings.NewReplacer(".", "_", ":", "-").Replace(addr)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := g.js.Publish(ctx, subject, data, jetstream.WithMsgID(fmt.Sprint("gate-", g.fleetNo))); err != nil {
+			t.Fatalf("publish %s: %v", subject, err)
 		}
-		d["bans"] = bans
-		file := filepath.Join(t.TempDir(), "state.json")
-		data, _ := json.Marshal(d)
-		if err := os.WriteFile(file, data, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		g.in.kill()
-		g.in.cmd.Process.Wait()
-		if out, err := exec.Command(binary, "import", file, "--state-dir", g.s.stateDir).CombinedOutput(); err != nil {
-			t.Fatalf("logjail import: %v\n%s", err, out)
-		}
-		g.in = g.s.start(top, g.node)
-		testkit.Eventually(t, 10*time.Second, "imported attacker restored", func() bool { return g.banOf(t, "e2e", a) })
-		g.noneBanned(t, "import")
-		for _, p := range []string{"e2e", "recidive"} {
-			if ref := g.refused(t, p); ref["not_host"] == 0 || ref["nats_server"] == 0 {
-				t.Errorf("%s: imported bans refused %v: want not_host and nats_server counted", p, ref)
-			}
-		}
-	})
+		g.fleetNo++
+	}
+	for _, tok := range g.tokens {
+		publish(tok, netip.MustParseAddr(tok).BitLen())
+	}
+	a := g.attacker()
+	publish(a, 32)
+	waitBanOf(t, 10*time.Second, g.s.socket, "e2e", a)
+	g.noneBanned(t, "fleet")
+}
 
-	// ignoreself follows the host's addresses live: one added after start
-	// is refused without a reload, by every path.
-	t.Run("address added at run time", func(t *testing.T) {
-		g.fresh(t)
-		const added = "198.51.100.200"
-		testkit.Run(t, "ip", "-n", g.node.srv, "addr", "add", added+"/24", "dev", "fn")
-		want := added + " is an address of this host, which pipeline e2e never bans (ignoreself); set ignoreself: false there to ban it"
-		testkit.Eventually(t, 10*time.Second, "manual ban of the new address refused (ignoreself)", func() bool {
-			out, err := exec.Command(binary, "ban", "e2e", added, "--socket", g.s.socket).CombinedOutput()
-			if err == nil {
-				// Not seen yet: lifted again, and asked once more.
-				exec.Command(binary, "unban", added, "--socket", g.s.socket).Run()
-				return false
-			}
-			if !strings.Contains(string(out), want) {
-				t.Fatalf("logjail ban %s: %q, want %q", added, out, want)
-			}
-			return true
-		})
-		for _, tok := range []string{added, "::ffff:" + added} {
-			g.s.appendLines(t, time.Now(), failures(tok, 2)...)
-		}
-		a := g.attacker()
-		g.s.appendLines(t, time.Now(), failures(a, 2)...)
-		testkit.Eventually(t, 10*time.Second, "attacker banned after the new address", func() bool { return g.banOf(t, "e2e", a) })
-		if g.bannedAny(t, added) {
-			t.Errorf("%s, an address of this host since logjail started, was banned", added)
-		}
+// pathRecidive: recidive from its log and from the bans source.
+func (g *gateRun) pathRecidive(t *testing.T) {
+	g.fresh(t)
+	for _, tok := range g.tokens {
+		appendRaw(t, g.recidLog, strings.Repeat(fmt.Sprintf("time=%s level=INFO msg=ban pipeline=sshd addr=%s\n", time.Now().Format(time.RFC3339), tok), 2))
+	}
+	a := g.attacker()
+	appendRaw(t, g.recidLog, strings.Repeat(fmt.Sprintf("time=%s level=INFO msg=ban pipeline=sshd addr=%s\n", time.Now().Format(time.RFC3339), a), 2))
+	waitBanOf(t, 10*time.Second, g.s.socket, "recidive", a)
+	g.noneBanned(t, "recidive")
+	// From the bans source: open bans this host's own address (its
+	// ignoreself is off); recidive, whose ignoreself is on, does not.
+	appendRaw(t, g.openLog, fmt.Sprintf("%s srv %s", time.Now().Format(time.Stamp), failures(g.self, 1)[0]))
+	waitBanOf(t, 10*time.Second, g.s.socket, "open", g.self)
+	appendRaw(t, g.openLog, fmt.Sprintf("%s srv %s", time.Now().Format(time.Stamp), failures(g.self, 1)[0]))
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		ref := g.refused(t, "recidive")
+		return testkit.Check(ref["ignoreself"] > 0, "recidive refuses the host's address from the bans source: refused %v", ref)
 	})
+	if g.banOf(t, "recidive", g.self) {
+		t.Errorf("recidive banned the host's own address %s", g.self)
+	}
+}
+
+// pathImport: an export with the tokens' bans added, imported while
+// logjail is stopped.
+func (g *gateRun) pathImport(t *testing.T) {
+	g.fresh(t)
+	doc, err := exec.Command(binary, "export", "--socket", g.s.socket).Output()
+	if err != nil {
+		t.Fatalf("logjail export: %v", err)
+	}
+	var d map[string]any
+	if err := json.Unmarshal(doc, &d); err != nil {
+		t.Fatal(err)
+	}
+	bans, _ := d["bans"].([]any)
+	a := g.attacker()
+	now := time.Now().UTC()
+	for _, tok := range append(append([]string{}, g.tokens...), a) {
+		// A mapped address is its IPv4 one's record: in another
+		// pipeline, or the document holds it twice.
+		pipeline := "e2e"
+		if strings.HasPrefix(tok, "::ffff:") {
+			pipeline = "recidive"
+		}
+		bans = append(bans, map[string]any{
+			"pipeline": pipeline, "prefix": fmt.Sprintf("%s/%d", tok, netip.MustParseAddr(tok).BitLen()),
+			"time": now.Format(time.RFC3339), "until": now.Add(time.Hour).Format(time.RFC3339),
+			"failures": 2, "ban_count": 1, "reason": "imported",
+		})
+	}
+	d["bans"] = bans
+	file := filepath.Join(t.TempDir(), "state.json")
+	data, _ := json.Marshal(d)
+	if err := os.WriteFile(file, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g.in.kill()
+	g.in.cmd.Process.Wait()
+	if out, err := exec.Command(binary, "import", file, "--state-dir", g.s.stateDir).CombinedOutput(); err != nil {
+		t.Fatalf("logjail import: %v\n%s", err, out)
+	}
+	g.in = g.s.start(g.top, g.node)
+	waitBanOf(t, 10*time.Second, g.s.socket, "e2e", a)
+	g.noneBanned(t, "import")
+	for _, p := range []string{"e2e", "recidive"} {
+		if ref := g.refused(t, p); ref["not_host"] == 0 || ref["nats_server"] == 0 {
+			t.Errorf("%s: imported bans refused %v: want not_host and nats_server counted", p, ref)
+		}
+	}
+}
+
+// pathAddressAdded: ignoreself follows the host's addresses live: one
+// added after start is refused without a reload, by every path.
+func (g *gateRun) pathAddressAdded(t *testing.T) {
+	g.fresh(t)
+	const added = "198.51.100.200"
+	testkit.Run(t, "ip", "-n", g.node.srv, "addr", "add", added+"/24", "dev", "fn")
+	want := added + " is an address of this host, which pipeline e2e never bans (ignoreself); set ignoreself: false there to ban it"
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		out, err := exec.Command(binary, "ban", "e2e", added, "--socket", g.s.socket).CombinedOutput()
+		if err == nil {
+			// Not seen yet: lifted again, and asked once more.
+			exec.Command(binary, "unban", added, "--socket", g.s.socket).Run()
+			return fmt.Errorf("manual ban of the new address refused (ignoreself): logjail ban %s succeeded: %s", added, out)
+		}
+		if !strings.Contains(string(out), want) {
+			t.Fatalf("logjail ban %s: %q, want %q", added, out, want)
+		}
+		return nil
+	})
+	for _, tok := range []string{added, "::ffff:" + added} {
+		g.s.appendLines(t, time.Now(), failures(tok, 2)...)
+	}
+	a := g.attacker()
+	g.s.appendLines(t, time.Now(), failures(a, 2)...)
+	waitBanOf(t, 10*time.Second, g.s.socket, "e2e", a)
+	if g.bannedAny(t, added) {
+		t.Errorf("%s, an address of this host since logjail started, was banned", added)
+	}
 }

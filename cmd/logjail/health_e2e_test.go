@@ -44,9 +44,10 @@ func TestJournalMissingThenAppears(t *testing.T) {
 	}
 
 	s.start(t, nil)
-	testkit.Eventually(t, 10*time.Second, "the journald source unavailable", func() bool {
+	testkit.WaitFor(t, 10*time.Second, func() error {
 		st := status(t, s.socket)
-		return len(st.Sources) == 2 && st.Sources[1].State == "unavailable"
+		return testkit.Check(len(st.Sources) == 2 && st.Sources[1].State == "unavailable",
+			"the journald source unavailable: sources %+v", st.Sources)
 	})
 	st := status(t, s.socket).Sources
 	if st[1].Reason != noJournal || st[1].LastEntry != nil || st[0].State != "reading" || st[0].LastEntry == nil {
@@ -56,27 +57,26 @@ func TestJournalMissingThenAppears(t *testing.T) {
 	if err != nil || !strings.Contains(string(text), "(unavailable: "+noJournal+", read 0,") || !strings.Contains(string(text), "no entry yet)") {
 		t.Errorf("status text (%v):\n%s", err, text)
 	}
-	logHas := func(re *regexp.Regexp) func() bool {
-		return func() bool {
+	// logHas is nil once logjail's log has a line that re matches.
+	logHas := func(re *regexp.Regexp) func() error {
+		return func() error {
 			b, _ := os.ReadFile(filepath.Join(s.dir, "daemon.log"))
-			return re.Match(b)
+			return testkit.Check(re.Match(b), "no line of logjail's log matches %s; the log:\n%s", re, b)
 		}
 	}
 	source := regexp.QuoteMeta(`source="journald directory=` + jdir + ` _SYSTEMD_UNIT=ssh.service"`)
-	testkit.Eventually(t, 5*time.Second, "a WARN line for the unavailable source", logHas(regexp.MustCompile(
+	testkit.WaitFor(t, 5*time.Second, logHas(regexp.MustCompile( // a WARN line for the unavailable source
 		`level=WARN msg="source unavailable; it reads nothing" pipeline=e2e `+source+` state=unavailable reason="`+regexp.QuoteMeta(noJournal)+`"`)))
 
 	// The journal appears: it is read from its start.
 	w := &journalWriter{path: filepath.Join(jdir, "remote.journal")}
 	w.write(t, "ssh.service", failureMessages("198.51.100.7", 3)...)
-	testkit.Eventually(t, 15*time.Second, "the new journal's failures banned", func() bool {
-		return bannedAddrs(t, s.socket)["198.51.100.7"]
-	})
+	waitBans(t, 15*time.Second, s.socket, "198.51.100.7")
 	st = status(t, s.socket).Sources
 	if st[1].State != "reading" || st[1].Reason != "" || st[1].Read != 3 || st[1].LastEntry == nil {
 		t.Errorf("status after the journal appeared %+v", st[1])
 	}
-	testkit.Eventually(t, 5*time.Second, "an INFO line for the recovered source", logHas(regexp.MustCompile(
+	testkit.WaitFor(t, 5*time.Second, logHas(regexp.MustCompile( // an INFO line for the recovered source
 		`level=INFO msg="source recovered" pipeline=e2e `+source+` state=reading`)))
 	if _, warn := validate(); warn != "" {
 		t.Errorf("validate with a journal warns: %q", warn)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/logjail/logjail/internal/testkit"
 )
 
 // installedFail2ban copies the installed /etc/fail2ban to dir/fail2ban.
@@ -87,13 +85,6 @@ func TestImportFail2banRuns(t *testing.T) {
 	s.warm = func(t testing.TB) { w.write(t, "sshd.service", "Server listening on :: port 22.") }
 	s.start(t, nil)
 	w.write(t, "sshd.service", failureMessages("203.0.113.7", 2)...)
-	testkit.Eventually(t, 10*time.Second, "sshd and recidive bans", func() bool {
-		by := map[string]bool{}
-		for _, b := range banned(t, s.socket) {
-			if b.Addr == "203.0.113.7" {
-				by[b.Pipeline] = true
-			}
-		}
-		return by["sshd"] && by["recidive"]
-	})
+	waitBanOf(t, 10*time.Second, s.socket, "sshd", "203.0.113.7")
+	waitBanOf(t, 10*time.Second, s.socket, "recidive", "203.0.113.7")
 }

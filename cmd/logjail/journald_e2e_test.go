@@ -9,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/logjail/logjail/internal/testkit"
 )
 
 // journalRemote finds systemd-journal-remote, which writes the real journal
@@ -95,10 +93,7 @@ func TestJournaldPipeline(t *testing.T) {
 	w.write(t, "ssh.service", failureMessages("198.51.100.7", 3)...)
 	w.write(t, "cron.service", failureMessages("198.51.100.66", 3)...) // not sshd's unit
 	w.write(t, "sshd.service", failureMessages("2001:db8::7", 3)...)
-	testkit.Eventually(t, 10*time.Second, "journal failures banned", func() bool {
-		got := bannedAddrs(t, s.socket)
-		return got["198.51.100.7"] && got["2001:db8::7"]
-	})
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.7", "2001:db8::7")
 	if bannedAddrs(t, s.socket)["198.51.100.66"] {
 		t.Fatal("an entry of another unit was read")
 	}
@@ -111,9 +106,7 @@ func TestJournaldPipeline(t *testing.T) {
 	w.write(t, "ssh.service", failureMessages("198.51.100.9", 3)...)
 
 	s.start(t, nil)
-	testkit.Eventually(t, 10*time.Second, "entries written while stopped are read", func() bool {
-		return bannedAddrs(t, s.socket)["198.51.100.9"]
-	})
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.9") // the entries written while stopped are read
 	st := status(t, s.socket)
 	if st.Filter.Matched != 3 || st.Filter.TotalFailed != failedBefore+3 {
 		t.Errorf("after restart %d lines matched, total failed %d: want exactly the 3 written while stopped, on top of the %d counted before", st.Filter.Matched, st.Filter.TotalFailed, failedBefore)

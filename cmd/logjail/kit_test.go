@@ -197,8 +197,9 @@ func (s *setup) caughtUp(t testing.TB, line string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 10*time.Second, "logjail read up to the sentinel line in "+s.logFile, func() bool {
-		return status(t, s.socket).Filter.IgnoredAddress > before
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := status(t, s.socket).Filter.IgnoredAddress
+		return testkit.Check(n > before, "logjail read up to the sentinel line in %s: %d ignored addresses counted, as before", s.logFile, n)
 	})
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"slices"
 	"strings"
@@ -23,18 +22,22 @@ import (
 // each; SIGTERM sends a mail still waiting for its batch window.
 func TestMailEnforcer(t *testing.T) {
 	t.Parallel()
-	testkit.NeedRoot(t, "ip")
-	tn := newTestNet(t)
-	tn.listen(t, 2222)
-	sink := startMailSink(t, tn.srv)
-	whois := startWhoisIn(t, tn.srv)
+	m := newMailRun(t)
+	m.oneBanMailed(t)
+	m.burstMailedTogether(t)
+	m.sigtermSendsWaitingMail(t)
+}
 
-	const mailTemplate = `{to: [admin@example.org], from: "logjail <logjail@example.org>",
+// mailTemplate is the mail enforcer both pipelines share.
+const mailTemplate = `{to: [admin@example.org], from: "logjail <logjail@example.org>",
                smtp: {addr: "SMTPADDR", tls: none}, whois: true, whois_server: "WHOISADDR",
                lines: true, batch: BATCH}`
-	config := func(batch string) string {
-		m := strings.NewReplacer("SMTPADDR", sink.Addr(), "WHOISADDR", whois.Addr(), "BATCH", batch).Replace(mailTemplate)
-		return strings.ReplaceAll(`
+
+// mailConfig is TestMailEnforcer's configuration: pipelines e2e and e2e2
+// with one mail configuration, sent to sink with whois records from whois.
+func mailConfig(sink *mailtest.SMTPServer, whois *mailtest.WhoisServer, batch string) string {
+	m := strings.NewReplacer("SMTPADDR", sink.Addr(), "WHOISADDR", whois.Addr(), "BATCH", batch).Replace(mailTemplate)
+	return strings.ReplaceAll(`
 defaults:
   maxretry: 3
   findtime: 10m
@@ -57,41 +60,58 @@ pipelines:
       - nftables: {ports: [2222]}
       - mail: MAIL
 `, "MAIL", m)
-	}
-	s := newSetup(t, config("2s"))
-	logFile2 := s.logFile + "2" // LOGFILE2 in the configuration
-	if err := os.WriteFile(logFile2, nil, 0o600); err != nil {
+}
+
+// mailRun is TestMailEnforcer's logjail with its mail and whois servers.
+type mailRun struct {
+	tn       *testNet
+	s        *setup
+	in       *instance
+	sink     *mailtest.SMTPServer
+	whois    *mailtest.WhoisServer
+	logFile2 string // LOGFILE2 in the configuration
+}
+
+func newMailRun(t *testing.T) *mailRun {
+	t.Helper()
+	testkit.NeedRoot(t, "ip")
+	m := &mailRun{tn: newTestNet(t)}
+	m.tn.listen(t, 2222)
+	m.sink = startMailSink(t, m.tn.srv)
+	m.whois = startWhoisIn(t, m.tn.srv)
+	m.s = newSetup(t, mailConfig(m.sink, m.whois, "2s"))
+	m.logFile2 = m.s.logFile + "2"
+	if err := os.WriteFile(m.logFile2, nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in := s.start(t, tn)
+	m.in = m.s.start(t, m.tn)
 	// The second pipeline's source reads too before anything is written.
-	testkit.Eventually(t, 20*time.Second, "e2e2's file source did not start reading", func() bool {
-		appendTo(t, logFile2, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
-		return sourceRead(s.socket, "e2e2") > 0
+	waitSourceReads(t, 20*time.Second, m.s.socket, "e2e2", func() {
+		appendTo(t, m.logFile2, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
 	})
+	return m
+}
 
-	// One attacker: banned in nftables, and one mail with the address, its
-	// whois record and the log lines.
-	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	testkit.Eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
-		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.2")]
-		return ok
-	})
-	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
+// oneBanMailed: one attacker is banned in nftables, and one mail has the
+// address, its whois record and the log lines.
+func (m *mailRun) oneBanMailed(t *testing.T) {
+	m.s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
+	m.tn.waitBanned(t, m.s, "e2e-v4", "192.0.2.2")
+	if m.tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
 		t.Errorf("banned 192.0.2.2 still connects")
 	}
-	testkit.Eventually(t, 30*time.Second, "the ban of 192.0.2.2 mailed", func() bool { return sink.Count() >= 1 })
+	m.waitMails(t, 30*time.Second, 1)
 	time.Sleep(3 * time.Second) // a batch window more: nothing else comes
-	msgs := sink.Messages()
+	msgs := m.sink.Messages()
 	if len(msgs) != 1 {
 		t.Fatalf("%d mails for one ban, want 1", len(msgs))
 	}
-	m := parseMail(t, msgs[0].Data)
+	pm := parseMail(t, msgs[0].Data)
 	if msgs[0].From != "logjail@example.org" || strings.Join(msgs[0].To, ",") != "admin@example.org" {
 		t.Errorf("envelope from %q to %q", msgs[0].From, msgs[0].To)
 	}
-	if !strings.Contains(m.Subject, "e2e: banned 192.0.2.2") {
-		t.Errorf("subject %q", m.Subject)
+	if !strings.Contains(pm.Subject, "e2e: banned 192.0.2.2") {
+		t.Errorf("subject %q", pm.Subject)
 	}
 	for _, want := range []string{
 		"Address:   192.0.2.2",
@@ -99,19 +119,31 @@ pipelines:
 		"Failed password for root from 192.0.2.2 port 50000 ssh2", // the log lines
 		"Failed password for root from 192.0.2.2 port 50002 ssh2",
 	} {
-		if !strings.Contains(m.Body, want) {
-			t.Errorf("the mail lacks %q:\n%s", want, m.Body)
+		if !strings.Contains(pm.Body, want) {
+			t.Errorf("the mail lacks %q:\n%s", want, pm.Body)
 		}
 	}
-	if !slices.Contains(whois.Queries(), "192.0.2.2") {
-		t.Errorf("whois queries %q, want 192.0.2.2", whois.Queries())
+	if !slices.Contains(m.whois.Queries(), "192.0.2.2") {
+		t.Errorf("whois queries %q, want 192.0.2.2", m.whois.Queries())
 	}
-	if st := status(t, s.socket); len(st.Mailers) != 1 || st.Mailers[0].Sent != 1 || st.Mailers[0].Queued != 0 {
+	if st := status(t, m.s.socket); len(st.Mailers) != 1 || st.Mailers[0].Sent != 1 || st.Mailers[0].Queued != 0 {
 		t.Errorf("mailer status %+v, want one mailer with one mail sent", st.Mailers)
 	}
+}
 
-	// A burst: 30 attackers within the batch window, in both pipelines,
-	// which share one mailer: one mail, or very few.
+// waitMails waits until the sink has received n mails; a timeout shows
+// the mailers' status.
+func (m *mailRun) waitMails(t *testing.T, timeout time.Duration, n int) {
+	t.Helper()
+	testkit.WaitFor(t, timeout, func() error {
+		got := m.sink.Count()
+		return testkit.Check(got >= n, "%d mails received, want %d; mailers %+v", got, n, status(t, m.s.socket).Mailers)
+	})
+}
+
+// burstMailedTogether: 30 attackers within the batch window, in both
+// pipelines, which share one mailer: one mail, or very few.
+func (m *mailRun) burstMailedTogether(t *testing.T) {
 	var attackers []string
 	var lines1, lines2 []string
 	for i := 1; i <= 30; i++ {
@@ -125,24 +157,23 @@ pipelines:
 			lines2 = append(lines2, failures(a, 3)...)
 		}
 	}
-	s.appendLines(t, time.Now(), lines1...)
-	appendTo(t, logFile2, time.Now(), lines2...)
-	waitBanCount(t, 20*time.Second, s.socket, 31)
-	mailedAll := func() bool {
+	m.s.appendLines(t, time.Now(), lines1...)
+	appendTo(t, m.logFile2, time.Now(), lines2...)
+	waitBanCount(t, 20*time.Second, m.s.socket, 31)
+	testkit.WaitFor(t, 60*time.Second, func() error {
 		var all strings.Builder
-		for _, r := range sink.Messages()[1:] {
+		for _, r := range m.sink.Messages()[1:] {
 			all.WriteString(parseMail(t, r.Data).Body)
 		}
 		for _, a := range attackers {
 			if !strings.Contains(all.String(), "Address:   "+a+"\n") {
-				return false
+				return fmt.Errorf("every attacker of the burst mailed: %s not yet; mailers %+v", a, status(t, m.s.socket).Mailers)
 			}
 		}
-		return true
-	}
-	testkit.Eventually(t, 60*time.Second, "every attacker of the burst mailed", mailedAll)
+		return nil
+	})
 	time.Sleep(3 * time.Second)
-	burst := sink.Messages()[1:]
+	burst := m.sink.Messages()[1:]
 	if len(burst) > 3 {
 		t.Errorf("the burst of 30 bans made %d mails, want one or very few", len(burst))
 	}
@@ -158,31 +189,30 @@ pipelines:
 	if !shared {
 		t.Errorf("no mail of the burst lists both pipelines: they do not share their mailer")
 	}
+}
 
-	// SIGTERM sends a mail still waiting: restarted with a batch window of
-	// an hour, only the shutdown can send it.
-	stopInstance(t, in)
-	before := sink.Count()
-	writeConfig(t, s.config, strings.NewReplacer("LOGFILE", s.logFile).Replace(config("1h")))
-	in = s.start(t, tn)
-	s.appendLines(t, time.Now(), failures("192.0.2.4", 3)...)
-	testkit.Eventually(t, 10*time.Second, "192.0.2.4 in e2e-v4", func() bool {
-		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.4")]
-		return ok
-	})
+// sigtermSendsWaitingMail: SIGTERM sends a mail still waiting: restarted
+// with a batch window of an hour, only the shutdown can send it.
+func (m *mailRun) sigtermSendsWaitingMail(t *testing.T) {
+	stopInstance(t, m.in)
+	before := m.sink.Count()
+	writeConfig(t, m.s.config, strings.NewReplacer("LOGFILE", m.s.logFile).Replace(mailConfig(m.sink, m.whois, "1h")))
+	m.in = m.s.start(t, m.tn)
+	m.s.appendLines(t, time.Now(), failures("192.0.2.4", 3)...)
+	m.tn.waitBanned(t, m.s, "e2e-v4", "192.0.2.4")
 	time.Sleep(time.Second)
-	if n := sink.Count(); n != before {
+	if n := m.sink.Count(); n != before {
 		t.Fatalf("%d mails sent before SIGTERM with a batch window of an hour", n-before)
 	}
-	stopInstance(t, in)
-	msgs = sink.Messages()
+	stopInstance(t, m.in)
+	msgs := m.sink.Messages()
 	if len(msgs) != before+1 {
 		t.Fatalf("after SIGTERM %d new mails, want 1", len(msgs)-before)
 	}
-	m = parseMail(t, msgs[before].Data)
+	pm := parseMail(t, msgs[before].Data)
 	for _, want := range []string{"Address:   192.0.2.4", "Failed password for root from 192.0.2.4 port 50000 ssh2"} {
-		if !strings.Contains(m.Body, want) {
-			t.Errorf("the mail sent at shutdown lacks %q:\n%s", want, m.Body)
+		if !strings.Contains(pm.Body, want) {
+			t.Errorf("the mail sent at shutdown lacks %q:\n%s", want, pm.Body)
 		}
 	}
 }
@@ -195,8 +225,9 @@ func stopInstance(t *testing.T, in *instance) {
 		t.Fatal(err)
 	}
 	// start's goroutine reaps it; then the pid is gone.
-	testkit.Eventually(t, 30*time.Second, "logjail exits on SIGTERM", func() bool {
-		return syscall.Kill(pid, 0) == syscall.ESRCH
+	testkit.WaitFor(t, 30*time.Second, func() error {
+		err := syscall.Kill(pid, 0)
+		return testkit.Check(err == syscall.ESRCH, "logjail exits on SIGTERM: pid %d is still there (kill -0: %v)", pid, err)
 	})
 }
 

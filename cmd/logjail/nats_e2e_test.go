@@ -55,36 +55,15 @@ func TestNATSPipeline(t *testing.T) {
 		nc.Publish("raw.sshd", fmt.Appendf(nil, "%s h sshd[%d]: Failed password for root from 198.51.100.7 port 1 ssh2", stamp, i))
 	}
 	nc.Flush()
-	envelope := func(addr string, i int) []byte {
-		b, _ := json.Marshal(map[string]string{
-			"time":    time.Now().UTC().Format(time.RFC3339Nano),
-			"host":    "web1",
-			"message": fmt.Sprintf("web1 sshd[%d]: Invalid user admin from %s port %d", 100+i, addr, 40000+i),
-		})
-		return b
-	}
 	for i := range 3 {
-		if _, err := js.Publish(ctx, "logs.sshd", envelope("2001:db8::7", i)); err != nil {
+		if _, err := js.Publish(ctx, "logs.sshd", natsEnvelope("2001:db8::7", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// Fluent Bit's nats output: one message holding a batch of syslog
-	// records ([[time, {record}], ...]), enough for a ban on its own.
-	var batch [][2]any
-	for i := range 3 {
-		batch = append(batch, [2]any{float64(time.Now().UnixMicro()) / 1e6, map[string]string{
-			"host": "web2", "ident": "sshd", "pid": fmt.Sprint(300 + i), "pri": "38",
-			"message": fmt.Sprintf("Failed password for root from 203.0.113.5 port %d ssh2", 41000+i),
-		}})
-	}
-	batchJSON, _ := json.Marshal(batch)
-	if _, err := js.Publish(ctx, "logs.sshd", batchJSON); err != nil {
+	if _, err := js.Publish(ctx, "logs.sshd", fluentBitBatch("203.0.113.5")); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 10*time.Second, "NATS failures banned", func() bool {
-		got := bannedAddrs(t, s.socket)
-		return got["198.51.100.7"] && got["2001:db8::7"] && got["203.0.113.5"]
-	})
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.7", "2001:db8::7", "203.0.113.5")
 
 	// Down while the appliance keeps publishing: JetStream keeps the lines.
 	waitCommitted(t, 5*time.Second, s.socket)
@@ -93,18 +72,46 @@ func TestNATSPipeline(t *testing.T) {
 	// Until the server has seen the dead connection go, a pull request of
 	// the killed logjail could still take messages (they would come back
 	// only after the ack wait); a crash is noticed, then publishing goes on.
-	testkit.Eventually(t, 10*time.Second, "the killed logjail's connections gone", func() bool { return srv.NumClients() == 1 })
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := srv.NumClients()
+		return testkit.Check(n == 1, "the killed logjail's connections gone: the server has %d clients, want 1 (the test's)", n)
+	})
 	for i := range 3 {
-		if _, err := js.Publish(ctx, "logs.sshd", envelope("198.51.100.9", i)); err != nil {
+		if _, err := js.Publish(ctx, "logs.sshd", natsEnvelope("198.51.100.9", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s.start(t, nil)
-	testkit.Eventually(t, 10*time.Second, "lines published while down are read", func() bool {
-		return bannedAddrs(t, s.socket)["198.51.100.9"]
-	})
+	// The lines published while down are read.
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.9")
 	st := status(t, s.socket)
 	if st.Sources[1].State != "reading" || st.Sources[1].Reason != "connected" || !strings.Contains(st.Sources[1].Watching, "jetstream LOGS/logjail-sshd") {
 		t.Errorf("jetstream source status %+v", st.Sources[1])
 	}
+}
+
+// natsEnvelope is logjail's JSON envelope of sshd's i-th "Invalid user"
+// message for addr.
+func natsEnvelope(addr string, i int) []byte {
+	b, _ := json.Marshal(map[string]string{
+		"time":    time.Now().UTC().Format(time.RFC3339Nano),
+		"host":    "web1",
+		"message": fmt.Sprintf("web1 sshd[%d]: Invalid user admin from %s port %d", 100+i, addr, 40000+i),
+	})
+	return b
+}
+
+// fluentBitBatch is what Fluent Bit's nats output sends: one message
+// holding a batch of syslog records ([[time, {record}], ...]), here three
+// failures of addr, enough for a ban on their own.
+func fluentBitBatch(addr string) []byte {
+	var batch [][2]any
+	for i := range 3 {
+		batch = append(batch, [2]any{float64(time.Now().UnixMicro()) / 1e6, map[string]string{
+			"host": "web2", "ident": "sshd", "pid": fmt.Sprint(300 + i), "pri": "38",
+			"message": fmt.Sprintf("Failed password for root from %s port %d ssh2", addr, 41000+i),
+		}})
+	}
+	b, _ := json.Marshal(batch)
+	return b
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/logjail/logjail/internal/testkit"
 )
 
 // A logjail built without cgo cannot read the journal: it says so when the
@@ -43,7 +41,7 @@ pipelines:
 	s.bin = nocgo
 	s.start(t, nil)
 	s.appendLines(t, time.Now(), failures("198.51.100.7", 2)...)
-	testkit.Eventually(t, 10*time.Second, "the file pipeline bans", func() bool { return bannedAddrs(t, s.socket)["198.51.100.7"] })
+	waitBans(t, 10*time.Second, s.socket, "198.51.100.7") // the file pipeline bans
 	out, err = exec.Command(nocgo, "status", "--socket", s.socket).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "Pipeline journal is not running") || !strings.Contains(string(out), "built without cgo") {
 		t.Fatalf("status: %v\n%s", err, out)

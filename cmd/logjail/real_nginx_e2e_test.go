@@ -28,7 +28,6 @@ func TestRealNginxAuthBasic(t *testing.T) {
 	s := newSetup(t, e2ePipeline("maxretry: 3", "bantime: 1h", fileSource, `match:
   filter: nginx-http-auth`, "ignoreip: [192.0.2.250]", `enforce:
   - nftables: {ports: [80]}`))
-	dir := t.TempDir()
 	// A warm-up line that nginx-http-auth reads but does not count.
 	s.warm = func(t testing.TB) {
 		f, err := os.OpenFile(s.logFile, os.O_APPEND|os.O_WRONLY, 0)
@@ -39,21 +38,7 @@ func TestRealNginxAuthBasic(t *testing.T) {
 		fmt.Fprintf(f, "%s [notice] 1#1: logjail-test warm-up\n", time.Now().Format("2006/01/02 15:04:05"))
 	}
 	s.start(t, tn)
-
-	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "www", "index.html"), []byte("ok\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(tools["htpasswd"], "-b", "-c", "-B", filepath.Join(dir, "htpasswd"), "alice", "right-password").CombinedOutput(); err != nil {
-		t.Fatalf("htpasswd: %v\n%s", err, out)
-	}
-	render(t, "nginx/nginx.conf.tmpl", filepath.Join(dir, "nginx.conf"), map[string]any{
-		"Dir": dir, "ErrorLog": s.logFile, "Addr": "192.0.2.1", "Port": 80,
-	})
-	nginx := startThirdParty(t, tn.srv, dir, "nginx", tools["nginx"], "-c", filepath.Join(dir, "nginx.conf"), "-e", s.logFile)
-	nginx.waitFile(t, filepath.Join(dir, "nginx.pid"))
+	startNginx(t, tn, tools, s.logFile)
 
 	get := func(from, user, password string) int {
 		t.Helper()
@@ -111,6 +96,27 @@ func TestRealNginxAuthBasic(t *testing.T) {
 		}
 	}
 	keepRecord(t, "nginx-error.log", lines)
+}
+
+// startNginx runs nginx in tn's srv namespace, its error log in errorLog,
+// serving / to alice (password right-password) only.
+func startNginx(t *testing.T, tn *testNet, tools map[string]string, errorLog string) {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "www", "index.html"), []byte("ok\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(tools["htpasswd"], "-b", "-c", "-B", filepath.Join(dir, "htpasswd"), "alice", "right-password").CombinedOutput(); err != nil {
+		t.Fatalf("htpasswd: %v\n%s", err, out)
+	}
+	render(t, "nginx/nginx.conf.tmpl", filepath.Join(dir, "nginx.conf"), map[string]any{
+		"Dir": dir, "ErrorLog": errorLog, "Addr": "192.0.2.1", "Port": 80,
+	})
+	nginx := startThirdParty(t, tn.srv, dir, "nginx", tools["nginx"], "-c", filepath.Join(dir, "nginx.conf"), "-e", errorLog)
+	nginx.waitFile(t, filepath.Join(dir, "nginx.pid"))
 }
 
 // httpGet asks nginx on 192.0.2.1:80 for / from address from of the peer

@@ -94,8 +94,9 @@ func startSSHHost(t *testing.T) *sshHost {
 	// A ban leaves the attacker's open connections hanging in sshd.
 	t.Cleanup(func() { killNetnsProcs(h.tn.srv) })
 	// sshd's start-up line proves it reaches /dev/log.
-	testkit.Eventually(t, 10*time.Second, "sshd logs through /dev/log into "+h.s.logFile, func() bool {
-		return linesWith(t, h.s.logFile, "sshd[", "Server listening on 192.0.2.1 port 22") > 0
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := linesWith(t, h.s.logFile, "sshd[", "Server listening on 192.0.2.1 port 22")
+		return testkit.Check(n > 0, "sshd logs through /dev/log into %s: no start-up line in it yet", h.s.logFile)
 	})
 	return h
 }
@@ -174,9 +175,10 @@ func TestRealSSHDPasswordGuessing(t *testing.T) {
 	h.failPassword(t, attacker, sshdMaxretry-1)
 	// A ban drops the packets of connections still open, whose closing
 	// lines then never come.
-	testkit.Eventually(t, 20*time.Second, "sshd logged the end of every connection", func() bool {
-		return linesWith(t, h.s.logFile, "Connection closed by authenticating user root "+attacker) == sshdMaxretry-1 ||
-			h.tn.bannedIn(t, "e2e-v4", attacker)
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		n := linesWith(t, h.s.logFile, "Connection closed by authenticating user root "+attacker)
+		return testkit.Check(n == sshdMaxretry-1 || h.tn.bannedIn(t, "e2e-v4", attacker),
+			"sshd logged the end of %d of %d connections, and %s is not banned", n, sshdMaxretry-1, attacker)
 	})
 	h.s.caughtUp(t, sshdSentinel())
 	if h.tn.bannedIn(t, "e2e-v4", attacker) || len(banned(t, h.s.socket)) != 0 {
@@ -223,8 +225,9 @@ func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
 			t.Fatalf("ssh with a wrong key: want Permission denied, got:\n%s", out)
 		}
 	}
-	testkit.Eventually(t, 20*time.Second, "sshd logged the closing of every connection", func() bool {
-		return linesWith(t, h.s.logFile, "Connection closed by authenticating user root "+client) == tries
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		n := linesWith(t, h.s.logFile, "Connection closed by authenticating user root "+client)
+		return testkit.Check(n == tries, "sshd logged the closing of %d of %d connections", n, tries)
 	})
 	h.s.caughtUp(t, sshdSentinel())
 	if h.tn.bannedIn(t, "e2e-v4", client) || len(banned(t, h.s.socket)) != 0 {

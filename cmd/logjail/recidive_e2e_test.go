@@ -1,14 +1,15 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/daemon"
 	"github.com/logjail/logjail/internal/testkit"
 )
 
@@ -41,14 +42,7 @@ pipelines:
 			t.Fatalf("logjail ban: %v\n%s", err, out)
 		}
 	}
-	testkit.Eventually(t, 10*time.Second, "recidive ban", func() bool {
-		for _, b := range banned(t, s.socket) {
-			if b.Pipeline == "recidive" && b.Addr == "203.0.113.77" {
-				return true
-			}
-		}
-		return false
-	})
+	waitBanOf(t, 10*time.Second, s.socket, "recidive", "203.0.113.77")
 }
 
 func writeConfig(t *testing.T, path, text string) {
@@ -84,29 +78,25 @@ pipelines:
 	// Banned three times by e2e (each ban lasts a second), from the log.
 	for round := range 3 {
 		s.appendLines(t, time.Now(), failures("2001:db8::77", 2)...)
-		testkit.Eventually(t, 10*time.Second, fmt.Sprintf("ban %d", round+1), func() bool {
-			for _, b := range banned(t, s.socket) {
-				if b.Pipeline == "e2e" {
-					return true
-				}
-			}
-			return false
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			bans := banned(t, s.socket)
+			return testkit.Check(slices.ContainsFunc(bans, byPipeline("e2e")), "ban %d: no ban by e2e; the bans: %+v", round+1, bans)
 		})
-		testkit.Eventually(t, 10*time.Second, "ban expired", func() bool {
-			for _, b := range banned(t, s.socket) {
-				if b.Pipeline == "e2e" {
-					return false
-				}
-			}
-			return true
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			bans := banned(t, s.socket)
+			return testkit.Check(!slices.ContainsFunc(bans, byPipeline("e2e")), "ban %d expired: still banned by e2e: %+v", round+1, bans)
 		})
 	}
-	testkit.Eventually(t, 10*time.Second, "recidive ban", func() bool {
-		for _, b := range banned(t, s.socket) {
-			if b.Pipeline == "recidive" && b.Addr == "2001:db8::77" && b.RemainingS > 6*24*3600 {
-				return true
-			}
-		}
-		return false
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		bans := banned(t, s.socket)
+		ok := slices.ContainsFunc(bans, func(b daemon.Ban) bool {
+			return b.Pipeline == "recidive" && b.Addr == "2001:db8::77" && b.RemainingS > 6*24*3600
+		})
+		return testkit.Check(ok, "recidive ban of 2001:db8::77 for about a week; the bans: %+v", bans)
 	})
+}
+
+// byPipeline matches the bans of pipeline.
+func byPipeline(pipeline string) func(daemon.Ban) bool {
+	return func(b daemon.Ban) bool { return b.Pipeline == pipeline }
 }

@@ -399,82 +399,12 @@ func TestServiceUnprivileged(t *testing.T) {
 	uid, gid := serviceUser(t, u)
 	tn := newTestNet(t)
 	s := newServiceSetup(t, u, uid, gid, u.ambient, u.bounding)
-
-	logOut, err := os.OpenFile(filepath.Join(s.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logOut.Close()
-	// ip netns exec and setpriv each exec the next program in place, so
-	// the process started here becomes logjail itself.
-	args := append([]string{"ip", "netns", "exec", tn.srv}, s.args...)
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Stdout, cmd.Stderr = logOut, logOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	done := make(chan struct{})
-	go func() { exited <- cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		// Gone before userdel runs: it refuses a user with processes.
-		cmd.Process.Signal(syscall.SIGKILL)
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(logOut.Name())
-			t.Logf("logjail's log:\n%s", b)
-		}
-	})
-	read := func() uint64 { return sourceRead(s.socket, "e2e") }
-	testkit.Eventually(t, 20*time.Second, "logjail's file source did not read the root-only log", func() bool {
-		select {
-		case err := <-exited:
-			t.Fatalf("logjail exited during start-up: %v", err)
-		default:
-		}
-		s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
-		return read() > 0
-	})
-
-	// The process is logjail, with the user's ids and exactly the unit's
-	// capabilities.
-	pid := cmd.Process.Pid
-	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != s.bin {
-		t.Fatalf("pid %d runs %q (%v), want %s", pid, exe, err, s.bin)
-	}
-	st := procStatus(t, pid)
-	wantIDs := fmt.Sprintf("%d\t%d\t%d\t%d", uid, uid, uid, uid)
-	if st["Uid"] != wantIDs {
-		t.Errorf("Uid: %q, want %q (real, effective, saved, fs)", st["Uid"], wantIDs)
-	}
-	if want := fmt.Sprintf("%d\t%d\t%d\t%d", gid, gid, gid, gid); st["Gid"] != want {
-		t.Errorf("Gid: %q, want %q", st["Gid"], want)
-	}
-	if st["Groups"] != "" {
-		t.Errorf("Groups: %q, want none (the log must be read by capability, not by group)", st["Groups"])
-	}
-	ambient, bounding := capMask(t, u.ambient), capMask(t, u.bounding)
-	for field, want := range map[string]uint64{"CapEff": ambient, "CapPrm": ambient, "CapAmb": ambient, "CapInh": ambient, "CapBnd": bounding} {
-		got, err := strconv.ParseUint(st[field], 16, 64)
-		if err != nil {
-			t.Errorf("%s: %q: %v", field, st[field], err)
-		} else if got != want {
-			t.Errorf("%s: %016x, want %016x (%s)", field, got, want, strings.Join(u.ambient, " "))
-		}
-	}
-	if u.noNewPrivs && st["NoNewPrivs"] != "1" {
-		t.Errorf("NoNewPrivs: %q, want 1", st["NoNewPrivs"])
-	}
+	cmd, exited := s.startService(t, tn)
+	checkServiceProcess(t, u, cmd.Process.Pid, s.bin, uid, gid)
 
 	// Failures in the root-only log ban through nftables.
 	s.appendLines(t, time.Now(), failures("192.0.2.2", 3)...)
-	testkit.Eventually(t, 10*time.Second, "192.0.2.2 in e2e-v4", func() bool {
-		_, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.2")]
-		return ok
-	})
+	tn.waitBanned(t, s.setup, "e2e-v4", "192.0.2.2")
 	if bans := banned(t, s.socket); len(bans) != 1 || bans[0].Addr != "192.0.2.2" {
 		t.Errorf("banned: %+v, want 192.0.2.2", bans)
 	}
@@ -512,6 +442,83 @@ func TestServiceUnprivileged(t *testing.T) {
 	}
 	if _, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("192.0.2.2")]; !ok {
 		t.Error("the ban left the set when logjail stopped")
+	}
+}
+
+// startService runs the service in tn's srv namespace and waits until its
+// file source reads the root-only log. exited receives cmd.Wait's error.
+func (s *serviceSetup) startService(t *testing.T, tn *testNet) (cmd *exec.Cmd, exited chan error) {
+	t.Helper()
+	logOut, err := os.OpenFile(filepath.Join(s.dir, "daemon.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logOut.Close() })
+	// ip netns exec and setpriv each exec the next program in place, so
+	// the process started here becomes logjail itself.
+	args := append([]string{"ip", "netns", "exec", tn.srv}, s.args...)
+	cmd = exec.Command(args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = logOut, logOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan error, 1)
+	done := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		// Gone before userdel runs: it refuses a user with processes.
+		cmd.Process.Signal(syscall.SIGKILL)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(logOut.Name())
+			t.Logf("logjail's log:\n%s", b)
+		}
+	})
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		select {
+		case err := <-exited:
+			t.Fatalf("logjail exited during start-up: %v", err)
+		default:
+		}
+		s.appendLines(t, time.Now(), "sshd[999]: Server listening on 0.0.0.0 port 22.")
+		n := sourceRead(s.socket, "e2e")
+		return testkit.Check(n > 0, "logjail's file source did not read the root-only log: %d lines read (0: or no status)", n)
+	})
+	return cmd, exited
+}
+
+// checkServiceProcess: the process pid is logjail (bin), with the user's
+// ids and exactly the unit's capabilities.
+func checkServiceProcess(t *testing.T, u unit, pid int, bin string, uid, gid int) {
+	t.Helper()
+	if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err != nil || exe != bin {
+		t.Fatalf("pid %d runs %q (%v), want %s", pid, exe, err, bin)
+	}
+	st := procStatus(t, pid)
+	wantIDs := fmt.Sprintf("%d\t%d\t%d\t%d", uid, uid, uid, uid)
+	if st["Uid"] != wantIDs {
+		t.Errorf("Uid: %q, want %q (real, effective, saved, fs)", st["Uid"], wantIDs)
+	}
+	if want := fmt.Sprintf("%d\t%d\t%d\t%d", gid, gid, gid, gid); st["Gid"] != want {
+		t.Errorf("Gid: %q, want %q", st["Gid"], want)
+	}
+	if st["Groups"] != "" {
+		t.Errorf("Groups: %q, want none (the log must be read by capability, not by group)", st["Groups"])
+	}
+	ambient, bounding := capMask(t, u.ambient), capMask(t, u.bounding)
+	for field, want := range map[string]uint64{"CapEff": ambient, "CapPrm": ambient, "CapAmb": ambient, "CapInh": ambient, "CapBnd": bounding} {
+		got, err := strconv.ParseUint(st[field], 16, 64)
+		if err != nil {
+			t.Errorf("%s: %q: %v", field, st[field], err)
+		} else if got != want {
+			t.Errorf("%s: %016x, want %016x (%s)", field, got, want, strings.Join(u.ambient, " "))
+		}
+	}
+	if u.noNewPrivs && st["NoNewPrivs"] != "1" {
+		t.Errorf("NoNewPrivs: %q, want 1", st["NoNewPrivs"])
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -67,10 +68,8 @@ func TestSyslogPipeline(t *testing.T) {
 		}
 	})
 
-	testkit.Eventually(t, 10*time.Second, "syslog failures banned in nftables", func() bool {
-		_, v4 := tn.elements(t, "e2e-v4")[netip.MustParseAddr("203.0.113.50")]
-		_, v6 := tn.elements(t, "e2e-v6")[netip.MustParseAddr("2001:db8:99::5")]
-		return v4 && v6
+	testkit.WaitFor(t, 10*time.Second, func() error { // syslog failures banned in nftables
+		return errors.Join(tn.holds("e2e-v4", "203.0.113.50", 0), tn.holds("e2e-v6", "2001:db8:99::5", 0))
 	})
 	if _, ok := tn.elements(t, "e2e-v4")[netip.MustParseAddr("203.0.113.99")]; ok {
 		t.Fatal("a forged message from outside allow got an address banned")
