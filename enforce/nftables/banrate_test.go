@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
@@ -74,32 +75,78 @@ func TestApplyInOrder(t *testing.T) {
 	wantElements(t, f, "web", elem("198.51.100.0/24", 0))
 }
 
-// A wider ban over narrower ones (a /64 decided while one of its addresses
-// is banned on its own) replaces them rather than failing.
+// A wider ban over narrower prefixes (a /64 decided while a /96 of it is
+// banned) replaces them in the interval set rather than failing; single
+// addresses live in the hash set and stay beside it.
 func TestWiderBanReplacesNarrower(t *testing.T) {
 	ns := newNetNS(t)
 	f := ns.firewall(t)
 	setup(t, f, PipelineSpec{Name: "sshd"})
 	ban := func(p string, d time.Duration) state.Decision { return decision("sshd", p, d) }
 	ctx := context.Background()
-	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:2::7/128", time.Hour), ban("2001:db8:9::1/128", time.Hour)}); err != nil {
+	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:2::7/128", time.Hour), ban("2001:db8:1:2::/96", time.Hour), ban("2001:db8:9::1/128", time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 	if err := f.Ban(ctx, ban("2001:db8:1:2::/64", 2*time.Hour)); err != nil {
 		t.Fatalf("wider ban: %v", err)
 	}
-	if err := f.Apply(ctx, []state.Decision{ban("192.0.2.7/32", time.Hour), ban("192.0.2.0/24", 2*time.Hour)}); err != nil {
+	if err := f.Apply(ctx, []state.Decision{ban("192.0.2.16/28", time.Hour), ban("192.0.2.0/24", 2*time.Hour)}); err != nil {
 		t.Fatalf("wider ban in a batch: %v", err)
 	}
-	wantElements(t, f, "sshd", elem("192.0.2.0/24", 2*time.Hour), elem("2001:db8:1:2::/64", 2*time.Hour), elem("2001:db8:9::1/128", time.Hour))
+	wantElements(t, f, "sshd", elem("192.0.2.0/24", 2*time.Hour), elem("2001:db8:1:2::/64", 2*time.Hour),
+		elem("2001:db8:1:2::7/128", time.Hour), elem("2001:db8:9::1/128", time.Hour))
 
 	// The narrower bans end later (their unbans) without touching the
 	// wider one, also when one starts where the wider one starts.
-	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:3::/128", time.Hour), ban("2001:db8:1:3::/64", 2*time.Hour)}); err != nil {
+	if err := f.Apply(ctx, []state.Decision{ban("2001:db8:1:3::/96", time.Hour), ban("2001:db8:1:3::/64", 2*time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.Apply(ctx, []state.Decision{unbanDecision("sshd", "2001:db8:1:2::7/128"), unbanDecision("sshd", "2001:db8:1:3::/128"), unbanDecision("sshd", "192.0.2.7/32")}); err != nil {
+	if err := f.Apply(ctx, []state.Decision{unbanDecision("sshd", "2001:db8:1:2::7/128"), unbanDecision("sshd", "2001:db8:1:2::/96"),
+		unbanDecision("sshd", "2001:db8:1:3::/96"), unbanDecision("sshd", "192.0.2.16/28")}); err != nil {
 		t.Fatal(err)
 	}
 	wantElements(t, f, "sshd", elem("192.0.2.0/24", 2*time.Hour), elem("2001:db8:1:2::/64", 2*time.Hour), elem("2001:db8:1:3::/64", 2*time.Hour), elem("2001:db8:9::1/128", time.Hour))
+}
+
+// banRateSizes are the set sizes BenchmarkBanRate measures at: the insert
+// rate must stay flat as the set grows (issue 13).
+var banRateSizes = []int{10_000, 100_000}
+
+// BenchmarkBanRate measures bans inserted through Apply in batches of 1,000
+// non-adjacent addresses into a set already holding n active bans, and
+// reports bans/s. The set is filled before the timer starts.
+//
+//	go test -run '^$' -bench BanRate -benchtime 20000x ./enforce/nftables/
+func BenchmarkBanRate(b *testing.B) {
+	for _, n := range banRateSizes {
+		b.Run(fmt.Sprintf("active=%d", n), func(b *testing.B) {
+			ns := newNetNS(b)
+			f := ns.firewall(b)
+			setup(b, f, PipelineSpec{Name: "sshd"})
+			now := time.Now()
+			applyBans(b, f, 0, n, now)
+			b.ResetTimer()
+			applyBans(b, f, n, b.N, now)
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "bans/s")
+		})
+	}
+}
+
+// applyBans bans count addresses from the first'th on, 1,000 per Apply.
+// Addresses are every other one of 10.0.0.0/8, so no two are adjacent.
+func applyBans(b *testing.B, f *Firewall, first, count int, now time.Time) {
+	b.Helper()
+	batch := make([]state.Decision, 0, 1000)
+	for i := first; i < first+count; i++ {
+		n := uint32(2 * i)
+		a := netip.AddrFrom4([4]byte{10, byte(n >> 16), byte(n >> 8), byte(n)})
+		batch = append(batch, state.Decision{Kind: state.Ban, Pipeline: "sshd", Prefix: netip.PrefixFrom(a, 32), Time: now, Until: now.Add(time.Hour)})
+		if len(batch) == cap(batch) || i == first+count-1 {
+			if err := f.Apply(context.Background(), batch); err != nil {
+				b.Fatal(err)
+			}
+			batch = batch[:0]
+		}
+	}
 }

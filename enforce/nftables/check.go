@@ -251,8 +251,8 @@ func (f *Firewall) wantedRules(specs []PipelineSpec) (map[string][]string, error
 			portsText = elementsText(elems)
 		}
 		for _, hook := range s.Hooks {
-			for _, v6 := range []bool{false, true} {
-				text, err := ruleText(ruleExprs(s, v6, f.setRef(s.Name, v6), ports), ruleUserData(s.Name),
+			for _, k := range setKinds {
+				text, err := ruleText(ruleExprs(s, k.v6, f.setRef(s.Name, k), ports), ruleUserData(s.Name),
 					func(string) (string, error) { return portsText, nil })
 				if err != nil {
 					return nil, err

@@ -133,7 +133,8 @@ func (s span) String() string {
 // list reads set's intervals. The kernel lists start and end elements
 // separately; each start pairs with the lowest end above it (intervals never
 // overlap). Ends without a start (nft's historic 0.0.0.0 end, the end of an
-// expired start not yet collected) are dropped.
+// expired start not yet collected) are dropped. A hash set's elements are
+// single addresses.
 func (f *Firewall) list(ctx context.Context, set *nft.Set) ([]span, error) {
 	c, err := f.conn(ctx)
 	if err != nil {
@@ -155,6 +156,9 @@ func (f *Firewall) list(ctx context.Context, set *nft.Set) ([]span, error) {
 			continue
 		}
 		s := span{start: a, timeout: e.Timeout}
+		if !set.Interval {
+			s.end = a.Next() // a hash set's element is one address
+		}
 		if e.Timeout != 0 {
 			// Expires 0 would read as "no timeout"; it is just about over.
 			s.expires = max(e.Expires, time.Millisecond)
@@ -163,6 +167,9 @@ func (f *Firewall) list(ctx context.Context, set *nft.Set) ([]span, error) {
 	}
 	slices.SortFunc(ends, netip.Addr.Compare)
 	slices.SortFunc(starts, func(a, b span) int { return a.start.Compare(b.start) })
+	if !set.Interval {
+		return starts, nil
+	}
 	for i := range starts {
 		j := sort.Search(len(ends), func(j int) bool { return starts[i].start.Less(ends[j]) })
 		if j < len(ends) {
@@ -172,14 +179,15 @@ func (f *Firewall) list(ctx context.Context, set *nft.Set) ([]span, error) {
 	return starts, nil
 }
 
-// Elements lists pipeline's bans in the kernel, IPv4 first, by address. For
-// tests and status; a range not added by logjail shows as its prefixes.
+// Elements lists pipeline's bans in the kernel, IPv4 first, by address
+// (of both sets of a family). For tests and status; a range not added by
+// logjail shows as its prefixes.
 func (f *Firewall) Elements(pipeline string) ([]Element, error) {
 	mu.Lock()
 	defer mu.Unlock()
 	var out []Element
-	for _, v6 := range []bool{false, true} {
-		set := f.setRef(pipeline, v6)
+	for _, k := range setKinds {
+		set := f.setRef(pipeline, k)
 		spans, err := f.list(context.Background(), set)
 		if err != nil {
 			return nil, fmt.Errorf("nftables: pipeline %q: list set %s: %w", pipeline, set.Name, err)
@@ -191,6 +199,8 @@ func (f *Firewall) Elements(pipeline string) ([]Element, error) {
 			}
 		}
 	}
+	// Families stay apart: comparePrefix orders IPv4 before IPv6.
+	slices.SortStableFunc(out, func(a, b Element) int { return comparePrefix(a.Prefix, b.Prefix) })
 	return out, nil
 }
 
@@ -214,11 +224,21 @@ type item struct {
 	inter []nft.SetElement // the same keys without timeout, for deletion
 }
 
-func prefixItem(p netip.Prefix, timeout time.Duration) item {
+// prefixItem is p in set: an interval in an interval set, a key in a hash set.
+func prefixItem(set *nft.Set, p netip.Prefix, timeout time.Duration) item {
+	if !set.Interval {
+		return item{what: p.String(), add: []nft.SetElement{{Key: key(p.Addr()), Timeout: timeout}}, inter: []nft.SetElement{{Key: key(p.Addr())}}}
+	}
 	return item{what: p.String(), add: intervalElems(p, timeout), inter: intervalElems(p, 0)}
 }
 
-func spanItem(s span) item { return item{what: s.String(), inter: s.elems()} }
+// spanItem is the kernel's element s of set, for deletion.
+func spanItem(set *nft.Set, s span) item {
+	if !set.Interval {
+		return item{what: s.String(), inter: []nft.SetElement{{Key: key(s.start)}}}
+	}
+	return item{what: s.String(), inter: s.elems()}
+}
 
 // flush sends items as one batch: all or nothing.
 func (f *Firewall) flush(ctx context.Context, set *nft.Set, o op, items []item) error {
@@ -267,7 +287,7 @@ func (f *Firewall) clearInside(ctx context.Context, set *nft.Set, it item) bool 
 		ps, _ := s.prefixes()
 		for _, q := range ps {
 			if q.Bits() > p.Bits() && p.Contains(q.Addr()) {
-				inside = append(inside, spanItem(s))
+				inside = append(inside, spanItem(set, s))
 				break
 			}
 		}
@@ -336,7 +356,7 @@ func (f *Firewall) target(d state.Decision) (netip.Prefix, *nft.Set, error) {
 	if err != nil {
 		return netip.Prefix{}, nil, fmt.Errorf("nftables: pipeline %q: %w", d.Pipeline, err)
 	}
-	return p, f.setRef(d.Pipeline, p.Addr().Is6()), nil
+	return p, f.setRef(d.Pipeline, kindOf(p)), nil
 }
 
 // Ban adds d.Prefix to its pipeline's set with the ban's remaining time as
@@ -355,7 +375,7 @@ func (f *Firewall) Ban(ctx context.Context, d state.Decision) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	return f.apply(ctx, d.Pipeline, set, opRefresh, []item{prefixItem(p, timeout)})
+	return f.apply(ctx, d.Pipeline, set, opRefresh, []item{prefixItem(set, p, timeout)})
 }
 
 // Apply bans and unbans many prefixes with as few netlink transactions as
@@ -398,7 +418,7 @@ func (f *Firewall) Apply(ctx context.Context, ds []state.Decision) error {
 			send()
 			set, o, pipeline = s, next, d.Pipeline
 		}
-		items = append(items, prefixItem(p, timeout))
+		items = append(items, prefixItem(s, p, timeout))
 	}
 	send()
 	return errors.Join(errs...)
@@ -413,7 +433,7 @@ func (f *Firewall) Unban(ctx context.Context, d state.Decision) error {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if err := f.flush(ctx, set, opDelete, []item{prefixItem(p, 0)}); err != nil && !ignorable(opDelete, err) {
+	if err := f.flush(ctx, set, opDelete, []item{prefixItem(set, p, 0)}); err != nil && !ignorable(opDelete, err) {
 		return elemErr(d.Pipeline, set.Name, "unban", p.String(), err)
 	}
 	return nil
@@ -426,17 +446,30 @@ func (f *Firewall) Repair(ctx context.Context, pipeline string, active []state.D
 }
 
 // Reconcile makes pipeline's sets hold exactly active at now: it deletes
-// kernel elements not in active, adds missing ones with their remaining
-// time, and refreshes those whose kernel timeout is off by more than a
-// little. Expired decisions count as inactive; of duplicates the longest
-// ban wins; d.Pipeline is not consulted. It goes on past failures and
-// returns them all, each naming its element.
+// kernel elements not in active (or in the wrong set: an address in a
+// prefix set), adds missing ones with their remaining time, and refreshes
+// those whose kernel timeout is off by more than a little. Expired
+// decisions count as inactive; of duplicates the longest ban wins;
+// d.Pipeline is not consulted. It goes on past failures and returns them
+// all, each naming its element.
 func (f *Firewall) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
 	if pipeline == "" {
 		return errors.New("nftables: reconcile without pipeline")
 	}
+	want, errs := wantedBans(pipeline, active, now)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, k := range setKinds {
+		errs = append(errs, f.reconcileSet(ctx, pipeline, f.setRef(pipeline, k), k, want))
+	}
+	return errors.Join(errs...)
+}
+
+// wantedBans maps active's normalized prefixes to their remaining time at
+// now (0: permanent), the longest of duplicates; expired bans are left out.
+func wantedBans(pipeline string, active []state.Decision, now time.Time) (map[netip.Prefix]time.Duration, []error) {
 	var errs []error
-	want := map[netip.Prefix]time.Duration{} // 0: permanent
+	want := map[netip.Prefix]time.Duration{}
 	for _, d := range active {
 		p, err := normalize(d.Prefix)
 		if err != nil {
@@ -453,51 +486,49 @@ func (f *Firewall) Reconcile(ctx context.Context, pipeline string, active []stat
 		}
 		want[p] = r
 	}
+	return want, errs
+}
 
-	mu.Lock()
-	defer mu.Unlock()
-	for _, v6 := range []bool{false, true} {
-		set := f.setRef(pipeline, v6)
-		spans, err := f.list(ctx, set)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("nftables: pipeline %q: reconcile: list set %s: %w", pipeline, set.Name, err))
+// reconcileSet makes set, of kind k, hold exactly the prefixes of want
+// that belong in it.
+func (f *Firewall) reconcileSet(ctx context.Context, pipeline string, set *nft.Set, k setKind, want map[netip.Prefix]time.Duration) error {
+	spans, err := f.list(ctx, set)
+	if err != nil {
+		return fmt.Errorf("nftables: pipeline %q: reconcile: list set %s: %w", pipeline, set.Name, err)
+	}
+	var del, add, refresh []item
+	have := map[netip.Prefix]bool{}
+	for _, s := range spans {
+		ps, exact := s.prefixes()
+		if !exact || kindOf(ps[0]) != k {
+			del = append(del, spanItem(set, s))
 			continue
 		}
-		var del, add, refresh []item
-		have := map[netip.Prefix]bool{}
-		for _, s := range spans {
-			ps, exact := s.prefixes()
-			if !exact {
-				del = append(del, spanItem(s))
-				continue
-			}
-			t, ok := want[ps[0]]
-			if !ok {
-				del = append(del, spanItem(s))
-				continue
-			}
-			have[ps[0]] = true
-			if !sameExpiry(s, t) {
-				refresh = append(refresh, prefixItem(ps[0], t))
-			}
+		t, ok := want[ps[0]]
+		if !ok {
+			del = append(del, spanItem(set, s))
+			continue
 		}
-		var missing []netip.Prefix
-		for p := range want {
-			if p.Addr().Is6() == v6 && !have[p] {
-				missing = append(missing, p)
-			}
+		have[ps[0]] = true
+		if !sameExpiry(s, t) {
+			refresh = append(refresh, prefixItem(set, ps[0], t))
 		}
-		slices.SortFunc(missing, comparePrefix)
-		for _, p := range missing {
-			add = append(add, prefixItem(p, want[p]))
-		}
-		// Deletions first: they may make room for an overlapping addition.
-		errs = append(errs,
-			f.apply(ctx, pipeline, set, opDelete, del),
-			f.apply(ctx, pipeline, set, opAdd, add),
-			f.apply(ctx, pipeline, set, opRefresh, refresh))
 	}
-	return errors.Join(errs...)
+	var missing []netip.Prefix
+	for p := range want {
+		if kindOf(p) == k && !have[p] {
+			missing = append(missing, p)
+		}
+	}
+	slices.SortFunc(missing, comparePrefix)
+	for _, p := range missing {
+		add = append(add, prefixItem(set, p, want[p]))
+	}
+	// Deletions first: they may make room for an overlapping addition.
+	return errors.Join(
+		f.apply(ctx, pipeline, set, opDelete, del),
+		f.apply(ctx, pipeline, set, opAdd, add),
+		f.apply(ctx, pipeline, set, opRefresh, refresh))
 }
 
 // sameExpiry reports whether the kernel's span already ends as timeout wants.

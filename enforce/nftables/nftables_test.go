@@ -179,11 +179,12 @@ func describeRule(t *testing.T, c *nft.Conn, tb *nft.Table, r *nft.Rule) string 
 	return strings.Join(parts, " ")
 }
 
-// rule is the expected description of one of logjail's rules.
-func rule(pipeline string, v6 bool, ports, verdict string) string {
-	s := "meta nfproto ipv4 ip saddr @" + pipeline + "-v4 "
-	if v6 {
-		s = "meta nfproto ipv6 ip6 saddr @" + pipeline + "-v6 "
+// rule is the expected description of one of logjail's rules, for the set
+// named pipeline-set ("v4", "v4-net", "v6", "v6-net").
+func rule(pipeline, set, ports, verdict string) string {
+	s := "meta nfproto ipv4 ip saddr @" + pipeline + "-" + set + " "
+	if strings.HasPrefix(set, "v6") {
+		s = "meta nfproto ipv6 ip6 saddr @" + pipeline + "-" + set + " "
 	}
 	if ports != "" {
 		s += ports + " "
@@ -191,11 +192,32 @@ func rule(pipeline string, v6 bool, ports, verdict string) string {
 	return s + verdict + ` comment "logjail pipeline ` + pipeline + `"`
 }
 
+// rules are the expected descriptions of a pipeline's four rules of one
+// hook: per family, its address set's, then its prefix set's.
+func rules(pipeline, ports, verdict string) []string {
+	var out []string
+	for _, set := range []string{"v4", "v4-net", "v6", "v6-net"} {
+		out = append(out, rule(pipeline, set, ports, verdict))
+	}
+	return out
+}
+
+// sets are the expected descriptions of the sets of pipelines.
+func sets(pipelines ...string) map[string]string {
+	out := map[string]string{}
+	for _, p := range pipelines {
+		out[p+"-v4"], out[p+"-v4-net"], out[p+"-v6"], out[p+"-v6-net"] = setV4, setV4Net, setV6, setV6Net
+	}
+	return out
+}
+
 const (
 	chainInput   = "filter hook 1 prio -1 policy accept"
 	chainForward = "filter hook 2 prio -1 policy accept"
-	setV4        = "ipv4_addr interval timeout"
-	setV6        = "ipv6_addr interval timeout"
+	setV4        = "ipv4_addr timeout"
+	setV6        = "ipv6_addr timeout"
+	setV4Net     = "ipv4_addr interval timeout"
+	setV6Net     = "ipv6_addr interval timeout"
 	rejectICMPX  = "reject(2,1)" // icmpx port-unreachable
 )
 
@@ -216,11 +238,8 @@ func TestSetupLayout(t *testing.T) {
 		specs: []PipelineSpec{{Name: "sshd", Ports: []uint16{22}}},
 		want: snapshot{
 			Chains: map[string]string{"input": chainInput},
-			Sets:   map[string]string{"sshd-v4": setV4, "sshd-v6": setV6},
-			Rules: map[string][]string{"input": {
-				rule("sshd", false, "meta l4proto tcp th dport 22", "drop"),
-				rule("sshd", true, "meta l4proto tcp th dport 22", "drop"),
-			}},
+			Sets:   sets("sshd"),
+			Rules:  map[string][]string{"input": rules("sshd", "meta l4proto tcp th dport 22", "drop")},
 		},
 	}, {
 		name: "forward hook, port sets, reject, all ports",
@@ -230,18 +249,10 @@ func TestSetupLayout(t *testing.T) {
 		},
 		want: snapshot{
 			Chains: map[string]string{"input": chainInput, "forward": chainForward},
-			Sets:   map[string]string{"web-v4": setV4, "web-v6": setV6, "gw-v4": setV4, "gw-v6": setV6},
+			Sets:   sets("web", "gw"),
 			Rules: map[string][]string{
-				"input": {
-					rule("web", false, "meta l4proto tcp th dport {443,80}", rejectICMPX),
-					rule("web", true, "meta l4proto tcp th dport {443,80}", rejectICMPX),
-				},
-				"forward": {
-					rule("web", false, "meta l4proto tcp th dport {443,80}", rejectICMPX),
-					rule("web", true, "meta l4proto tcp th dport {443,80}", rejectICMPX),
-					rule("gw", false, "", "drop"),
-					rule("gw", true, "", "drop"),
-				},
+				"input":   rules("web", "meta l4proto tcp th dport {443,80}", rejectICMPX),
+				"forward": append(rules("web", "meta l4proto tcp th dport {443,80}", rejectICMPX), rules("gw", "", "drop")...),
 			},
 		},
 	}, {
@@ -249,11 +260,8 @@ func TestSetupLayout(t *testing.T) {
 		specs: []PipelineSpec{{Name: "dns", Ports: []uint16{53}, Protocol: "udp"}},
 		want: snapshot{
 			Chains: map[string]string{"input": chainInput},
-			Sets:   map[string]string{"dns-v4": setV4, "dns-v6": setV6},
-			Rules: map[string][]string{"input": {
-				rule("dns", false, "meta l4proto udp th dport 53", "drop"),
-				rule("dns", true, "meta l4proto udp th dport 53", "drop"),
-			}},
+			Sets:   sets("dns"),
+			Rules:  map[string][]string{"input": rules("dns", "meta l4proto udp th dport 53", "drop")},
 		},
 	}, {
 		name: "no pipelines",
@@ -288,7 +296,7 @@ func TestSetupOtherTable(t *testing.T) {
 	if _, ok := layout(t, ns, DefaultTable); ok {
 		t.Error("table logjail created, want only lj2")
 	}
-	if got, ok := layout(t, ns, "lj2"); !ok || len(got.Sets) != 2 {
+	if got, ok := layout(t, ns, "lj2"); !ok || len(got.Sets) != 4 {
 		t.Errorf("table lj2: %v %v", ok, got)
 	}
 }
@@ -340,8 +348,8 @@ func TestSetupRemoves(t *testing.T) {
 	got, _ := layout(t, ns, DefaultTable)
 	want := snapshot{
 		Chains: map[string]string{"input": chainInput},
-		Sets:   map[string]string{"a-v4": setV4, "a-v6": setV6},
-		Rules:  map[string][]string{"input": {rule("a", false, "", "drop"), rule("a", true, "", "drop")}},
+		Sets:   sets("a"),
+		Rules:  map[string][]string{"input": rules("a", "", "drop")},
 	}
 	if got.String() != want.String() {
 		t.Errorf("layout:\n%s\nwant:\n%s", got, want)
@@ -540,7 +548,7 @@ func TestBanErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown pipeline", decision("nope", "192.0.2.1/32", time.Hour), []string{`"nope"`, "nope-v4", "192.0.2.1/32", "Setup"}},
-		{"overlap", decision("p", "10.0.0.5/32", time.Hour), []string{`"p"`, "p-v4", "10.0.0.5/32", "overlaps"}},
+		{"overlap", decision("p", "10.0.0.128/25", time.Hour), []string{`"p"`, "p-v4-net", "10.0.0.128/25", "overlaps"}},
 		{"everything", decision("p", "0.0.0.0/0", time.Hour), []string{`"p"`, "0.0.0.0/0"}},
 		{"no pipeline", decision("", "192.0.2.1/32", time.Hour), []string{"without pipeline"}},
 		{"invalid prefix", state.Decision{Pipeline: "p"}, []string{"invalid prefix"}},
@@ -692,12 +700,12 @@ func TestReconcilePartialFailure(t *testing.T) {
 	active := []state.Decision{
 		decision("p", "192.0.2.1/32", time.Hour),
 		decision("p", "10.0.0.0/24", time.Hour),
-		decision("p", "10.0.0.5/32", time.Hour), // overlaps 10.0.0.0/24: the kernel refuses it
+		decision("p", "10.0.0.128/25", time.Hour), // overlaps 10.0.0.0/24: the kernel refuses it
 		decision("p", "2001:db8::1/128", time.Hour),
 	}
 	err := f.Reconcile(context.Background(), "p", active, time.Now())
-	if err == nil || !strings.Contains(err.Error(), "10.0.0.5/32") || strings.Contains(err.Error(), "192.0.2.1") {
-		t.Errorf("Reconcile: %v, want an error about 10.0.0.5/32 alone", err)
+	if err == nil || !strings.Contains(err.Error(), "10.0.0.128/25") || strings.Contains(err.Error(), "192.0.2.1") {
+		t.Errorf("Reconcile: %v, want an error about 10.0.0.128/25 alone", err)
 	}
 	wantElements(t, f, "p", elem("10.0.0.0/24", time.Hour), elem("192.0.2.1/32", time.Hour), elem("2001:db8::1/128", time.Hour))
 }
@@ -709,7 +717,7 @@ func TestReconcileForeignRange(t *testing.T) {
 	f := ns.firewall(t)
 	setup(t, f, PipelineSpec{Name: "p"})
 	c := ns.conn(t)
-	set := &nft.Set{Table: &nft.Table{Name: DefaultTable, Family: nft.TableFamilyINet}, Name: "p-v4", Interval: true, HasTimeout: true}
+	set := &nft.Set{Table: &nft.Table{Name: DefaultTable, Family: nft.TableFamilyINet}, Name: "p-v4-net", Interval: true, HasTimeout: true}
 	if err := c.SetAddElements(set, []nft.SetElement{{Key: []byte{10, 0, 0, 1}}, {Key: []byte{10, 0, 0, 5}, IntervalEnd: true}}); err != nil {
 		t.Fatal(err)
 	}
@@ -930,12 +938,12 @@ func TestBatchFits(t *testing.T) {
 			return nil, io.EOF
 		}))
 	}
+	set := f.setRef(strings.Repeat("x", 200), setKind{v6: true, net: true})
 	var items []item
 	for i := range maxBatch {
 		p := netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}), 127)
-		items = append(items, prefixItem(p, 200*365*24*time.Hour))
+		items = append(items, prefixItem(set, p, 200*365*24*time.Hour))
 	}
-	set := f.setRef(strings.Repeat("x", 200), true)
 	_ = f.flush(context.Background(), set, opRefresh, items)
 
 	total, lists, largest := 0, 0, 0

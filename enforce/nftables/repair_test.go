@@ -45,8 +45,8 @@ func rebuildChain(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec, hook 
 	ch := f.chainRef(chainSpec{HookInput, hook})
 	ch.Priority = nft.ChainPriorityRef(prio)
 	c.AddChain(ch)
-	for _, v6 := range []bool{false, true} {
-		if err := f.addRule(c, ch, f.setRef(spec.Name, v6), spec, v6); err != nil {
+	for _, k := range setKinds {
+		if err := f.addRule(c, ch, f.setRef(spec.Name, k), spec, k.v6); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -78,10 +78,14 @@ var tableChanges = []tableChange{
 	{"hook changed", func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
 		rebuildChain(t, ns, f, spec, nft.ChainHookOutput, chainPriority)
 	}, "chain input changed (type filter hook 3"},
-	{"a rule deleted", deleteFirstRule, "chain input has 1 rules, want 2"},
+	{"a rule deleted", deleteFirstRule, "chain input has 3 rules, want 4"},
 	{"a rule replaced by an accept rule", replaceRuleByAccept, "chain input: rule 1 (handle"},
-	{"set recreated with a default timeout", recreateSetWithTimeout, "set p-v4 changed (type ipv4_addr, flags interval timeout default-timeout 1s)"},
-	{"an accept rule added in logjail's chain", nftChange("insert", "rule", "inet", "logjail", "input", "ip", "saddr", "127.0.0.2", "accept"), "chain input has 3 rules, want 2"},
+	{"set recreated with a default timeout", recreateSetWithTimeout(setKind{}), "set p-v4 changed (type ipv4_addr, flags timeout default-timeout 1s)"},
+	{"prefix set recreated with a default timeout", recreateSetWithTimeout(setKind{v6: true, net: true}), "set p-v6-net changed (type ipv6_addr, flags interval timeout default-timeout 1s)"},
+	{"prefix set deleted", deleteSet(setKind{net: true}), "set p-v4-net missing"},
+	{"address set deleted", deleteSet(setKind{v6: true}), "set p-v6 missing"},
+	{"address set recreated as an interval set (the old layout)", recreateAsOldLayout, "set p-v4 changed (type ipv4_addr, flags interval timeout)"},
+	{"an accept rule added in logjail's chain", nftChange("insert", "rule", "inet", "logjail", "input", "ip", "saddr", "127.0.0.2", "accept"), "chain input has 5 rules, want 4"},
 	{"a chain added to logjail's table", nftChange("add", "chain", "inet", "logjail", "sneak", "{ type filter hook input priority -2 ; policy drop ; }"), "chain sneak is not logjail's"},
 	{"added chains, one jumping to the other", func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
 		// Listed first, the jump target can go only once the rule
@@ -124,7 +128,7 @@ func replaceRuleByAccept(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec
 	}
 	// The same rule with the same comment, accepting: only its
 	// verdict tells it apart.
-	exprs := ruleExprs(spec, false, f.setRef(spec.Name, false), nil)
+	exprs := ruleExprs(spec, false, f.setRef(spec.Name, setKind{}), nil)
 	exprs[len(exprs)-1] = &expr.Verdict{Kind: expr.VerdictAccept}
 	c.InsertRule(&nft.Rule{Table: r.Table, Chain: r.Chain, Exprs: exprs, UserData: r.UserData})
 	if err := c.Flush(); err != nil {
@@ -132,26 +136,67 @@ func replaceRuleByAccept(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec
 	}
 }
 
-// recreateSetWithTimeout gives the IPv4 set a default timeout, which
-// would end the permanent bans.
-func recreateSetWithTimeout(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+// recreateSetWithTimeout gives the set of kind k a default timeout,
+// which would end the permanent bans.
+func recreateSetWithTimeout(k setKind) func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+	return func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+		set := f.setRef(spec.Name, k)
+		set.Timeout = time.Second
+		replaceSet(t, ns, f, spec, k, set)
+	}
+}
+
+// recreateAsOldLayout gives the IPv4 address set the interval flag, as
+// logjail's sets had before single addresses moved to hash sets.
+func recreateAsOldLayout(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+	set := f.setRef(spec.Name, setKind{})
+	set.Interval = true
+	replaceSet(t, ns, f, spec, setKind{}, set)
+}
+
+// replaceSet replaces the set of kind k by set, empty, with logjail's
+// rules rewritten to use it.
+func replaceSet(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec, k setKind, set *nft.Set) {
+	t.Helper()
 	c := ns.conn(t)
 	ch := f.chainRef(chainSpec{HookInput, nft.ChainHookInput})
 	c.FlushChain(ch)
-	old := f.setRef(spec.Name, false)
-	c.DelSet(old)
-	set := f.setRef(spec.Name, false)
-	set.Timeout = time.Second
+	c.DelSet(f.setRef(spec.Name, k))
 	if err := c.AddSet(set, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []*nft.Set{set, f.setRef(spec.Name, true)} {
-		if err := f.addRule(c, ch, s, spec, s != set); err != nil {
+	for _, rk := range setKinds {
+		s := f.setRef(spec.Name, rk)
+		if rk == k {
+			s = set
+		}
+		if err := f.addRule(c, ch, s, spec, rk.v6); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := c.Flush(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// deleteSet deletes the set of kind k with the rules using it.
+func deleteSet(k setKind) func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+	return func(t *testing.T, ns *netns, f *Firewall, spec PipelineSpec) {
+		c := ns.conn(t)
+		name := f.setRef(spec.Name, k).Name
+		for _, r := range inputRules(t, c, f) {
+			for _, e := range r.Exprs {
+				if l, ok := e.(*expr.Lookup); ok && l.SetName == name {
+					if err := c.DelRule(r); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		c.DelSet(f.setRef(spec.Name, k))
+		if err := c.Flush(); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
