@@ -138,11 +138,13 @@ func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
 	if out, err := exec.Command(binary, "reload", "--socket", s.socket).CombinedOutput(); err != nil {
 		t.Fatalf("logjail reload: %v\n%s", err, out)
 	}
-	if _, err := tryElements(tn, "e2e-v4"); err == nil {
-		t.Error("the removed pipeline's set is still there")
-	}
-	if _, err := tryElements(tn, "other-v4"); err != nil {
-		t.Errorf("the new pipeline's set: %v", err)
+	for _, v := range []string{"-v4", "-v4-net", "-v6", "-v6-net"} {
+		if _, err := tryElements(tn, "e2e"+v); err == nil {
+			t.Errorf("the removed pipeline's set e2e%s is still there", v)
+		}
+		if _, err := tryElements(tn, "other"+v); err != nil {
+			t.Errorf("the new pipeline's set other%s: %v", v, err)
+		}
 	}
 	if bans := banned(t, s.socket); len(bans) != 0 {
 		t.Errorf("bans after removing their pipeline: %+v", bans)
@@ -150,7 +152,7 @@ func TestReloadRemovesPipelineFromFirewall(t *testing.T) {
 }
 
 // ipv6_prefix: 64 counts an attacker rotating addresses inside its /64 as
-// one, and bans the whole prefix as an interval in the set.
+// one, and bans the whole prefix as an interval in the prefix set.
 func TestPrefixBan(t *testing.T) {
 	t.Parallel()
 	testkit.NeedRoot(t, "ip")
@@ -170,6 +172,11 @@ func TestPrefixBan(t *testing.T) {
 	s.appendLines(t, time.Now(), failures("2001:db8:1::2", 1)...)
 	s.appendLines(t, time.Now(), failures("2001:db8:1::3", 1)...)
 	waitBans(t, 10*time.Second, s.socket, "2001:db8:1::/64")
+	// The prefix is an interval in the prefix set, not in the address set.
+	tn.waitHolds(t, 10*time.Second, "e2e-v6-net", "2001:db8:1::")
+	if els := tn.elements(t, "e2e-v6"); len(els) != 0 {
+		t.Errorf("the address set holds %v, want nothing", els)
+	}
 	// An address of the prefix that never failed is blocked too.
 	if tn.connect(t, "2001:db8:1::4", "2001:db8::1", 2222) {
 		t.Error("2001:db8:1::4, inside the banned /64, connects")
@@ -226,6 +233,8 @@ func TestFirewallRepairedAfterAnyChange(t *testing.T) {
 		{"insert", "rule", "inet", "logjail", "input", "ip", "saddr", "192.0.2.2", "accept"},
 		{"add", "chain", "inet", "logjail", "sneak", "{ type filter hook input priority -2 ; policy drop ; }"},
 		{"add", "table", "inet", "logjail", "{ flags dormant ; }"},
+		// The prefix set, with the rules using it (the chain's, all of them).
+		{"flush", "chain", "inet", "logjail", "input", ";", "delete", "set", "inet", "logjail", "e2e-v4-net"},
 	} {
 		t.Run(strings.Join(change, " "), func(t *testing.T) {
 			testkit.Run(t, append([]string{"ip", "netns", "exec", tn.srv, "nft"}, change...)...)
@@ -235,6 +244,11 @@ func TestFirewallRepairedAfterAnyChange(t *testing.T) {
 				return testkit.Check(n == uint64(i+1) && other && !banned,
 					"the table repaired: %d restores (want %d), 192.0.2.3 connects %t (want true), banned 192.0.2.2 connects %t (want false)", n, i+1, other, banned)
 			})
+			for _, set := range []string{"e2e-v4", "e2e-v4-net", "e2e-v6", "e2e-v6-net"} {
+				if _, err := tryElements(tn, set); err != nil {
+					t.Errorf("set %s after the repair: %v", set, err)
+				}
+			}
 		})
 	}
 }
