@@ -374,8 +374,10 @@ func (f *Firewall) objects(c *nft.Conn) []nft.Obj {
 // chains, flushes the chains and re-adds every rule, creates missing sets and
 // keeps existing sets with their elements, and deletes sets and chains that
 // specs no longer need (the table is logjail's alone). A set of an
-// incompatible shape is recreated empty; Reconcile refills it. Calling Setup
-// twice yields the same ruleset.
+// incompatible shape is recreated empty; Reconcile refills it. An address
+// set of the earlier layout (interval flag) is recreated too, but its bans
+// move into the new sets right after the batch (see carriedBans). Calling
+// Setup twice yields the same ruleset.
 func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	specs, err := normalizeSpecs(specs)
 	if err != nil {
@@ -426,7 +428,8 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 		return fmt.Errorf("nftables: setup table %s (pipelines %s): %w", f.table, specNames(specs), cause(err))
 	}
 	f.specs = specs
-	return f.restoreCarried(ctx, carry)
+	f.restoreCarried(ctx, carry)
+	return nil
 }
 
 // setupChains flushes every chain of the table (the rules come back in

@@ -2,8 +2,6 @@ package nftables
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -60,9 +58,11 @@ func (f *Firewall) carriedBans(ctx context.Context, have []*nft.Set, wanted map[
 }
 
 // restoreCarried adds the carried bans to their new sets, which Setup has
-// just created.
-func (f *Firewall) restoreCarried(ctx context.Context, c carried) error {
-	var errs []error
+// just created. It is best effort: Setup's layout is in place, and the
+// Reconcile that follows every Setup puts back from the store any ban that
+// could not be carried (one overlapping a prefix set by hand, say), so a
+// failure here must not fail the start.
+func (f *Firewall) restoreCarried(ctx context.Context, c carried) {
 	names := make([]string, 0, len(c.sets))
 	for name := range c.sets {
 		names = append(names, name)
@@ -71,12 +71,6 @@ func (f *Firewall) restoreCarried(ctx context.Context, c carried) error {
 	for _, name := range names {
 		set := c.sets[name]
 		pipeline := strings.TrimPrefix(set.Comment, ruleComment(""))
-		if err := f.apply(ctx, pipeline, set, opAdd, c.items[name]); err != nil {
-			errs = append(errs, err)
-		}
+		_ = f.apply(ctx, pipeline, set, opAdd, c.items[name])
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("nftables: setup table %s: keeping the bans of the old layout: %w", f.table, err)
-	}
-	return nil
 }
