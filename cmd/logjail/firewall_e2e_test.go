@@ -266,3 +266,74 @@ func restores(t *testing.T, socket string) uint64 {
 	}
 	return st.FirewallRestores
 }
+
+// oldLayoutTable is the table as logjail wrote it before single addresses
+// moved to hash sets: one interval,timeout set per family, holding bans.
+const oldLayoutTable = `delete table inet logjail
+table inet logjail {
+	set e2e-v4 { type ipv4_addr; flags interval,timeout; elements = { 192.0.2.2 timeout 1h } }
+	set e2e-v6 { type ipv6_addr; flags interval,timeout; elements = { 2001:db8::2 } }
+	chain input {
+		type filter hook input priority -1; policy accept;
+		ip saddr @e2e-v4 tcp dport 2222 drop comment "logjail pipeline e2e"
+		ip6 saddr @e2e-v6 tcp dport 2222 drop comment "logjail pipeline e2e"
+	}
+}
+`
+
+// A logjail started on a table of the earlier layout (an upgrade) rebuilds
+// it into hash and prefix sets with every active ban kept, and the banned
+// address stays dropped.
+func TestFirewallUpgradedFromIntervalLayout(t *testing.T) {
+	t.Parallel()
+	testkit.NeedRoot(t, "ip")
+	if _, err := exec.LookPath("nft"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("nft is missing (install nftables)")
+		}
+		t.Skip("nft is missing")
+	}
+	tn := newTestNet(t)
+	tn.listen(t, 2222)
+	s := newSetup(t, restartConfig)
+	first := s.start(t, tn)
+	for _, args := range [][]string{{"192.0.2.2", "--for", "1h"}, {"2001:db8::2"}} {
+		if out, err := exec.Command(binary, append(append([]string{"ban", "e2e"}, args...), "--socket", s.socket)...).CombinedOutput(); err != nil {
+			t.Fatalf("logjail ban: %v\n%s", err, out)
+		}
+	}
+	waitCommitted(t, 5*time.Second, s.socket)
+	first.kill()
+	first.cmd.Process.Wait()
+
+	file := s.dir + "/old-layout.nft"
+	if err := os.WriteFile(file, []byte(oldLayoutTable), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Run(t, "ip", "netns", "exec", tn.srv, "nft", "-f", file)
+	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
+		t.Fatal("192.0.2.2 connects under the old layout")
+	}
+
+	s.start(t, tn)
+	if err := errors.Join(tn.holds("e2e-v4", "192.0.2.2", 50*time.Minute), tn.holds("e2e-v6", "2001:db8::2", 0)); err != nil {
+		t.Error(err)
+	}
+	conn := tn.nftConn(t)
+	for _, name := range []string{"e2e-v4", "e2e-v6", "e2e-v4-net", "e2e-v6-net"} {
+		set, err := conn.GetSetByName(&nftables.Table{Name: "logjail", Family: nftables.TableFamilyINet}, name)
+		if err != nil {
+			t.Errorf("set %s after the upgrade: %v", name, err)
+			continue
+		}
+		if set.Interval != strings.HasSuffix(name, "-net") {
+			t.Errorf("set %s: interval flag %t after the upgrade", name, set.Interval)
+		}
+	}
+	if tn.connect(t, "192.0.2.2", "192.0.2.1", 2222) {
+		t.Error("192.0.2.2 connects after the upgrade")
+	}
+	if !tn.connect(t, "192.0.2.3", "192.0.2.1", 2222) {
+		t.Error("bystander 192.0.2.3 cannot connect after the upgrade")
+	}
+}
