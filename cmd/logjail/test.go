@@ -70,8 +70,14 @@ func testCommand() *cli.Command {
 				now = t
 			}
 			opts := match.TestOptions{
-				KeepFailures: c.Bool("json") || c.Bool("print-matched"),
+				KeepFailures: !c.Bool("json") && c.Bool("print-matched"),
 				KeepMissed:   c.Bool("print-missed"),
+			}
+			var jw *match.ReportWriter
+			if c.Bool("json") {
+				// The failures go out as they are found, not held.
+				jw = match.NewReportWriter(c.App.Writer)
+				opts.Failures = jw.Failure
 			}
 			if size > 0 {
 				opts.Progress = progressBar(c.App.ErrWriter, size)
@@ -83,11 +89,11 @@ func testCommand() *cli.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", logArg, err)
 			}
-			if c.Bool("json") {
+			if jw != nil {
 				if !c.Bool("print-missed") {
 					rep.MissedLines = nil
 				}
-				return printJSON(c.App.Writer, rep)
+				return jw.Finish(rep)
 			}
 			printReport(c.App.Writer, rep, c.Bool("print-matched"), c.Bool("print-missed"))
 			return nil
