@@ -236,3 +236,17 @@ func TestTestStopsWhenTheSinkFails(t *testing.T) {
 		t.Errorf("sink called %d times", calls)
 	}
 }
+
+// BenchmarkReportWriter is the cost of one failure in `logjail test
+// --json`: go test -run '^$' -bench ReportWriter -benchmem ./match/
+func BenchmarkReportWriter(b *testing.B) {
+	f := FailureRecord{Line: 17, Addr: "192.0.2.10", Time: when, User: strPtr("root"),
+		Text: "Nov 25 07:13:18 host sshd[4242]: Failed password for root from 192.0.2.10 port 52211 ssh2"}
+	rw := NewReportWriter(io.Discard)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := rw.Failure(f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
