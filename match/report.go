@@ -26,11 +26,13 @@ type Report struct {
 	TimedOut int `json:"timed_out"`
 	// Timeouts counts matches on the backtracking engine that timed out
 	// (regexes and date templates; a line can count more than once).
-	Timeouts    uint64          `json:"timeouts"`
-	LinesPerSec float64         `json:"lines_per_sec"`
-	Regexes     []RegexHits     `json:"regexes"`
-	Dates       map[string]int  `json:"dates"`
-	Failures    []FailureRecord `json:"failures"`
+	Timeouts    uint64         `json:"timeouts"`
+	LinesPerSec float64        `json:"lines_per_sec"`
+	Regexes     []RegexHits    `json:"regexes"`
+	Dates       map[string]int `json:"dates"`
+	// Failures lists the failures when Test is asked to keep them; --json
+	// streams them instead (TestOptions.Failures, ReportWriter).
+	Failures []FailureRecord `json:"failures"`
 	// MissedLines holds the missed lines when asked for (--print-missed).
 	MissedLines []NumberedLine `json:"missed_lines,omitempty"`
 	// TimeoutLines holds the timed-out lines when failures or missed lines
@@ -77,7 +79,7 @@ const maxTestLine = 1 << 20
 type TestOptions struct {
 	KeepFailures bool // list every failure in the report (--print-matched)
 	// Failures, when set, receives every failure in line order as soon as
-	// the lines before it are matched, and the report lists none: memory
+	// its batch and those before are matched, and the report lists none: memory
 	// stays flat however many failures the log holds (--json streams
 	// them). An error stops the run, and Test returns it.
 	Failures   func(FailureRecord) error
