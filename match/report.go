@@ -79,9 +79,9 @@ const maxTestLine = 1 << 20
 type TestOptions struct {
 	KeepFailures bool // list every failure in the report (--print-matched)
 	// Failures, when set, receives every failure in line order as soon as
-	// its batch and those before are matched, and the report lists none: memory
-	// stays flat however many failures the log holds (--json streams
-	// them). An error stops the run, and Test returns it.
+	// its batch and those before it are matched, and the report lists
+	// none: memory stays flat however many failures the log holds (--json
+	// streams them). An error stops the run, and Test returns it.
 	Failures   func(FailureRecord) error
 	KeepMissed bool // list the missed lines (--print-missed)
 	// Progress, when set, is called now and then with the bytes read so far.
