@@ -26,11 +26,13 @@ type Report struct {
 	TimedOut int `json:"timed_out"`
 	// Timeouts counts matches on the backtracking engine that timed out
 	// (regexes and date templates; a line can count more than once).
-	Timeouts    uint64          `json:"timeouts"`
-	LinesPerSec float64         `json:"lines_per_sec"`
-	Regexes     []RegexHits     `json:"regexes"`
-	Dates       map[string]int  `json:"dates"`
-	Failures    []FailureRecord `json:"failures"`
+	Timeouts    uint64         `json:"timeouts"`
+	LinesPerSec float64        `json:"lines_per_sec"`
+	Regexes     []RegexHits    `json:"regexes"`
+	Dates       map[string]int `json:"dates"`
+	// Failures lists the failures when Test is asked to keep them; --json
+	// streams them instead (TestOptions.Failures, ReportWriter).
+	Failures []FailureRecord `json:"failures"`
 	// MissedLines holds the missed lines when asked for (--print-missed).
 	MissedLines []NumberedLine `json:"missed_lines,omitempty"`
 	// TimeoutLines holds the timed-out lines when failures or missed lines
@@ -75,8 +77,13 @@ const maxTestLine = 1 << 20
 
 // TestOptions selects what Test keeps besides the counts.
 type TestOptions struct {
-	KeepFailures bool // list every failure (--json, --print-matched)
-	KeepMissed   bool // list the missed lines (--print-missed)
+	KeepFailures bool // list every failure in the report (--print-matched)
+	// Failures, when set, receives every failure in line order as soon as
+	// its batch and those before it are matched, and the report lists
+	// none: memory stays flat however many failures the log holds (--json
+	// streams them). An error stops the run, and Test returns it.
+	Failures   func(FailureRecord) error
+	KeepMissed bool // list the missed lines (--print-missed)
 	// Progress, when set, is called now and then with the bytes read so far.
 	Progress func(bytesRead int64)
 }
@@ -115,6 +122,7 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	start := time.Now()
 	todo := make(chan *testBatch, 2*len(matchers))
 	done := make(chan *testBatch, 2*len(matchers))
+	stop := make(chan struct{}) // closed when the failure sink fails
 	var wg sync.WaitGroup
 	for _, m := range matchers {
 		wg.Add(1)
@@ -128,33 +136,24 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	}
 	readErr := make(chan error, 1)
 	go func() {
-		readErr <- readBatches(r, todo, opts.Progress)
+		readErr <- readBatches(r, todo, stop, opts.Progress)
 		close(todo)
 		wg.Wait()
 		close(done)
 	}()
 
 	rep := Report{Dates: map[string]int{}, Failures: []FailureRecord{}}
-	pending := map[int]*testBatch{}
-	next := 0
-	for b := range done {
-		pending[b.seq] = b
-		for pb, ok := pending[next]; ok; pb, ok = pending[next] {
-			delete(pending, next)
-			next++
-			rep.Lines += pb.rep.Lines
-			rep.Matched += pb.rep.Matched
-			rep.NoAddress += pb.rep.NoAddress
-			rep.Ignored += pb.rep.Ignored
-			rep.Missed += pb.rep.Missed
-			rep.TimedOut += pb.rep.TimedOut
-			rep.Failures = append(rep.Failures, pb.rep.Failures...)
-			rep.MissedLines = append(rep.MissedLines, pb.rep.MissedLines...)
-			rep.TimeoutLines = append(rep.TimeoutLines, pb.rep.TimeoutLines...)
+	sinkErr := mergeBatches(&rep, done, opts)
+	if sinkErr != nil {
+		close(stop)
+		for range done { // let the reader and the workers finish
 		}
 	}
 	if err := <-readErr; err != nil {
 		return rep, err
+	}
+	if sinkErr != nil {
+		return rep, sinkErr
 	}
 	if el := time.Since(start).Seconds(); el > 0 {
 		rep.LinesPerSec = float64(rep.Lines) / el
@@ -177,8 +176,45 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	return rep, nil
 }
 
-// readBatches splits r into numbered batches of lines.
-func readBatches(r io.Reader, out chan<- *testBatch, progress func(int64)) error {
+// mergeBatches adds the workers' batches to rep in line order, handing
+// each failure to opts.Failures when set, until done closes or the sink
+// fails.
+func mergeBatches(rep *Report, done <-chan *testBatch, opts TestOptions) error {
+	if opts.Failures != nil {
+		rep.Failures = nil
+	}
+	pending := map[int]*testBatch{}
+	next := 0
+	for b := range done {
+		pending[b.seq] = b
+		for pb, ok := pending[next]; ok; pb, ok = pending[next] {
+			delete(pending, next)
+			next++
+			rep.Lines += pb.rep.Lines
+			rep.Matched += pb.rep.Matched
+			rep.NoAddress += pb.rep.NoAddress
+			rep.Ignored += pb.rep.Ignored
+			rep.Missed += pb.rep.Missed
+			rep.TimedOut += pb.rep.TimedOut
+			rep.MissedLines = append(rep.MissedLines, pb.rep.MissedLines...)
+			rep.TimeoutLines = append(rep.TimeoutLines, pb.rep.TimeoutLines...)
+			if opts.Failures == nil {
+				rep.Failures = append(rep.Failures, pb.rep.Failures...)
+				continue
+			}
+			for _, f := range pb.rep.Failures {
+				if err := opts.Failures(f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// readBatches splits r into numbered batches of lines, until r ends or
+// stop closes.
+func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progress func(int64)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxTestLine)
 	var read int64
@@ -189,7 +225,11 @@ func readBatches(r io.Reader, out chan<- *testBatch, progress func(int64)) error
 		read += int64(len(sc.Bytes())) + 1
 		b.lines = append(b.lines, strings.ToValidUTF8(strings.TrimSuffix(sc.Text(), "\r"), "\uFFFD"))
 		if len(b.lines) == testBatchLines {
-			out <- b
+			select {
+			case out <- b:
+			case <-stop:
+				return nil
+			}
 			b = &testBatch{seq: b.seq + 1, first: n + 1}
 			if progress != nil {
 				progress(read)
@@ -205,6 +245,7 @@ func readBatches(r io.Reader, out chan<- *testBatch, progress func(int64)) error
 // testLines matches one batch.
 func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
 	var rep Report
+	keepFailures := opts.KeepFailures || opts.Failures != nil
 	for i, line := range lines {
 		n := first + i
 		rep.Lines++
@@ -220,7 +261,7 @@ func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOpt
 			if out == NoAddress {
 				rep.NoAddress++
 			}
-			if !opts.KeepFailures {
+			if !keepFailures {
 				continue
 			}
 			rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
@@ -239,7 +280,7 @@ func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOpt
 			rep.Ignored++
 		case Timeout:
 			rep.TimedOut++
-			if opts.KeepFailures || opts.KeepMissed {
+			if keepFailures || opts.KeepMissed {
 				rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: n, Text: line})
 			}
 		default:

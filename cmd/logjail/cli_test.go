@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/pipelines"
 )
 
 func TestValidateCommand(t *testing.T) {
@@ -166,5 +170,59 @@ func TestTestCommandTimeout(t *testing.T) {
 	out, err = exec.Command(binary, "test", filter, line).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "0 missed, 1 timed out (1 regex timeouts)") || !strings.Contains(string(out), "[1 timeouts]") {
 		t.Errorf("%v\n%s", err, out)
+	}
+}
+
+// `logjail test --json` streams its failures: the document holds the same
+// fields, byte for byte, as the whole report encoded at the end (as the
+// command printed it before), "failures" first; only lines_per_sec (a
+// measurement) differs.
+func TestTestCommandJSONStreamed(t *testing.T) {
+	t.Parallel()
+	log := filepath.Join(t.TempDir(), "auth.log")
+	if err := os.WriteFile(log, []byte(strings.Join(testkit.AuthLog(20000), "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	const now = "2026-11-26T00:00:00Z"
+	ref, _ := time.Parse(time.RFC3339, now)
+	for _, filter := range []string{"sshd", "sshd[mode=aggressive]"} {
+		t.Run(filter, func(t *testing.T) {
+			streamed, err := exec.Command(binary, "test", filter, log, "--json", "--now", now).Output()
+			if err != nil {
+				t.Fatalf("logjail test: %v", err)
+			}
+			f, err := os.Open(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			build := func() (match.Matcher, error) { m, _, err := pipelines.ResolveFilter(filter, "."); return m, err }
+			rep, err := match.Test(build, f, ref, match.TestOptions{KeepFailures: true}, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var whole bytes.Buffer
+			if err := printJSON(&whole, rep); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(streamed, []byte("{\n  \"failures\": [\n")) {
+				t.Errorf("the document does not open with the failures:\n%.200s", streamed)
+			}
+			var want, got map[string]json.RawMessage
+			if err := json.Unmarshal(whole.Bytes(), &want); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal(streamed, &got); err != nil {
+				t.Fatalf("%v\n%.300s", err, streamed)
+			}
+			if len(rep.Failures) < 1000 || len(got) != len(want) {
+				t.Fatalf("%d failures; fields %d, want %d", len(rep.Failures), len(got), len(want))
+			}
+			for k, w := range want {
+				if g := got[k]; k != "lines_per_sec" && !bytes.Equal(g, w) {
+					t.Errorf("field %q differs:\n got %.300s\nwant %.300s", k, g, w)
+				}
+			}
+		})
 	}
 }

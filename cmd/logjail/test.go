@@ -69,30 +69,42 @@ func testCommand() *cli.Command {
 				}
 				now = t
 			}
-			opts := match.TestOptions{
-				KeepFailures: c.Bool("json") || c.Bool("print-matched"),
-				KeepMissed:   c.Bool("print-missed"),
-			}
-			if size > 0 {
-				opts.Progress = progressBar(c.App.ErrWriter, size)
-			}
-			rep, err := match.Test(build, in, now, opts, runtime.GOMAXPROCS(0))
-			if opts.Progress != nil {
-				opts.Progress(-1)
-			}
-			if err != nil {
-				return fmt.Errorf("%s: %w", logArg, err)
-			}
-			if c.Bool("json") {
-				if !c.Bool("print-missed") {
-					rep.MissedLines = nil
-				}
-				return printJSON(c.App.Writer, rep)
-			}
-			printReport(c.App.Writer, rep, c.Bool("print-matched"), c.Bool("print-missed"))
-			return nil
+			return runTest(c, build, in, logArg, now, size)
 		},
 	}
+}
+
+// runTest matches the log in and prints the report: the human one, or
+// the JSON document, whose failures are written as they are found.
+func runTest(c *cli.Context, build func() (match.Matcher, error), in io.Reader, logArg string, now time.Time, size int64) error {
+	opts := match.TestOptions{
+		KeepFailures: !c.Bool("json") && c.Bool("print-matched"),
+		KeepMissed:   c.Bool("print-missed"),
+	}
+	var jw *match.ReportWriter
+	if c.Bool("json") {
+		// The failures go out as they are found, not held.
+		jw = match.NewReportWriter(c.App.Writer)
+		opts.Failures = jw.Failure
+	}
+	if size > 0 {
+		opts.Progress = progressBar(c.App.ErrWriter, size)
+	}
+	rep, err := match.Test(build, in, now, opts, runtime.GOMAXPROCS(0))
+	if opts.Progress != nil {
+		opts.Progress(-1)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", logArg, err)
+	}
+	if jw != nil {
+		if !c.Bool("print-missed") {
+			rep.MissedLines = nil
+		}
+		return jw.Finish(rep)
+	}
+	printReport(c.App.Writer, rep, c.Bool("print-matched"), c.Bool("print-missed"))
+	return nil
 }
 
 func printReport(w io.Writer, rep match.Report, matched, missed bool) {
