@@ -1,0 +1,90 @@
+package pyre
+
+import (
+	"regexp"
+	"testing"
+)
+
+// condCases: patterns with conditionals and their rewrite ("" when the
+// rewrite must give up); every capturing group is renamed per copy.
+var condCases = []struct{ pattern, want string }{
+	{`^(?P<c>a)?(?(c)b|d)$`, `^(?:(?P<__pyre1_0>a)(?:b)|(?:d))$`},
+	{`^(?P<c>a)??(?(c)b|d)$`, `^(?:(?:d)|(?P<__pyre1_0>a)(?:b))$`},
+	{`(a)?x(?(1)b)`, `(?:(?P<__pyre1_0>a)x(?:b)|x(?:))`},
+	{`(?:(x)|y)z(?(1)1|2)`, `(?:(?:(?P<__pyre1_0>x))z(?:1)|(?:y)z(?:2))`},
+	// A group holding the choice is copied into each branch.
+	{`(?P<n>(?P<c>\w+)|[^:]+) (?(c)x|y)`, `(?:(?P<__pyre1_0>(?P<__pyre2_1>\w+)) (?:x)|(?P<__pyre1_2>[^:]+) (?:y))`},
+	// Choice-free text before the choice is copied too.
+	{`(?:ab(c)?)(?(1)d|e)`, `(?:(?:ab(?P<__pyre1_0>c))(?:d)|(?:ab)(?:e))`},
+	// Several conditionals on one group, and on two groups.
+	{`(a)?(?(1)b)(?(1)c)`, `(?:(?:(?P<__pyre1_0>a)(?:b))(?:c)|(?:(?:))(?:))`},
+	{`(a)?(b)?(?(1)c)(?(2)d|e)`, `(?:(?:(?P<__pyre1_0>a)(?P<__pyre2_1>b)(?:c))(?:d)|(?:(?P<__pyre1_2>a)(?:c))(?:e)|(?:(?P<__pyre2_3>b)(?:))(?:d)|(?:(?:))(?:e))`},
+	// Conditionals inside a repetition, after the group: g is settled.
+	{`^(a)?(?:(?(1)b|c))+$`, `^(?:(?P<__pyre1_0>a)(?:(?:b))+|(?:(?:c))+)$`},
+	// Comments go; other groups keep their kind.
+	{`(?#x)(a)?(?i:b)(?(1)c)`, `(?:(?P<__pyre1_0>a)(?i:b)(?:c)|(?i:b)(?:))`},
+
+	// Given up: g in a repetition (which iteration set it?).
+	{`((a)|b)+(?(2)c|d)`, ``},
+	{`(a)*(?(1)b|c)`, ``},
+	// A choice before the group inside a copied sequence would change
+	// the order in which the engine tries the alternatives.
+	{`(?:x*(a)?)(?(1)b|c)`, ``},
+	{`(?:x|y)?(?:z(a)|w)(?(1)b|c)`, `(?:x|y)?(?:(?:z(?P<__pyre1_0>a))(?:b)|(?:w)(?:c))`},
+	// In a look-around, in another branch, before the group, or with
+	// back-references.
+	{`(?=(a))?(?(1)b|c)`, ``},
+	{`(?:(a)|(?(1)b|c))`, ``},
+	{`(a)(?(1)b)\1`, ``},
+	{`(?P<g>a)?(?P=g)(?(g)b)`, ``},
+	{`(a)`, ``},
+	{`(__pyre)?(?(1)b)`, ``},
+}
+
+func TestRewriteConditionals(t *testing.T) {
+	for _, c := range condCases {
+		got, _, ok := rewriteConditionals(c.pattern)
+		if !ok {
+			got = ""
+		}
+		if got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.pattern, got, c.want)
+		}
+		if ok {
+			if _, err := regexp.Compile(got); err != nil {
+				t.Errorf("%s: RE2 refuses %s: %v", c.pattern, got, err)
+			}
+		}
+	}
+}
+
+// TestRewrittenGroupsFold: the copies of a group report as the Python
+// group, with the Python numbers and names.
+func TestRewrittenGroupsFold(t *testing.T) {
+	re := MustCompile(`^(?P<n>(?P<c>\w+)|[^:]+) (?(c)x|y)$`, Options{})
+	if re.Engine() != EngineRE2 {
+		t.Fatalf("engine %s (%s)", re.Engine(), re.Why())
+	}
+	if got := re.SubexpNames(); len(got) != 3 || got[1] != "n" || got[2] != "c" {
+		t.Fatalf("names %q", got)
+	}
+	for _, c := range []struct {
+		text string
+		want []int
+	}{
+		{"ab x", []int{0, 4, 0, 2, 0, 2}},
+		{"a b y", []int{0, 5, 0, 3, -1, -1}},
+		{"ab y", []int{0, 4, 0, 2, -1, -1}},
+	} {
+		loc, err := re.FindStringSubmatchIndex(c.text)
+		if err != nil || len(loc) != len(c.want) {
+			t.Fatalf("%q: %v %v", c.text, loc, err)
+		}
+		for i := range loc {
+			if loc[i] != c.want[i] {
+				t.Errorf("%q: %v, want %v", c.text, loc, c.want)
+				break
+			}
+		}
+	}
+}
