@@ -26,11 +26,13 @@ import "strings"
 // maxRewriteGrowth bounds how much larger a rewritten pattern may be.
 const maxRewriteGrowth = 16
 
-// rewriteConditionals returns pattern without conditionals, with every
-// capturing group named copyPrefix+N+"_"+K, and which Python group each
-// name stands for; ok is false when it cannot be rewritten.
-func rewriteConditionals(pattern string) (string, map[string]int, bool) {
-	if !strings.Contains(pattern, "(?(") || strings.Contains(pattern, copyPrefix) {
+// rewriteForRE2 returns pattern without conditionals and with the
+// look-ahead loops it can settle (avoid.go), with every capturing group
+// named copyPrefix+N+"_"+K, and which Python group each name stands for;
+// ok is false when it cannot be rewritten.
+func rewriteForRE2(pattern string) (string, map[string]int, bool) {
+	if !strings.Contains(pattern, "(?(") && !strings.Contains(pattern, "(?!") ||
+		strings.Contains(pattern, copyPrefix) {
 		return "", nil, false
 	}
 	tree, err := parseTree(pattern)
@@ -40,6 +42,9 @@ func rewriteConditionals(pattern string) (string, map[string]int, bool) {
 	for range 64 {
 		g, found := firstConditional(tree)
 		if !found {
+			if !flagsSorI.MatchString(pattern) {
+				tree = rewriteAvoids(tree, follow{})
+			}
 			r := &renderer{copyOf: map[string]int{}}
 			r.seq(tree)
 			out := r.b.String()
@@ -268,11 +273,12 @@ func walk(it item, f func(*pgroup) bool) bool {
 	return false
 }
 
-// withoutConditionals translates pattern with its conditionals rewritten,
+// withoutConditionals translates pattern with its conditionals rewritten
+// (and look-ahead loops, avoid.go),
 // when that needs no backtracking engine, and says which RE2 groups stand
 // for each Python group.
 func withoutConditionals(pattern string, opt Options) (translation, [][]int, bool) {
-	rw, copyOf, ok := rewriteConditionals(pattern)
+	rw, copyOf, ok := rewriteForRE2(pattern)
 	if !ok {
 		return translation{}, nil, false
 	}

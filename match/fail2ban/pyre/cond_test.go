@@ -1,7 +1,10 @@
 package pyre
 
 import (
+	"math/rand/v2"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -43,7 +46,7 @@ var condCases = []struct{ pattern, want string }{
 
 func TestRewriteConditionals(t *testing.T) {
 	for _, c := range condCases {
-		got, _, ok := rewriteConditionals(c.pattern)
+		got, _, ok := rewriteForRE2(c.pattern)
 		if !ok {
 			got = ""
 		}
@@ -87,4 +90,62 @@ func TestRewrittenGroupsFold(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rewriteVsBacktrack: patterns the rewrite puts on RE2, each checked
+// against the backtracking engine on every text over a small alphabet
+// (texts from a fixed seed, at most one newline, at the end, as Options
+// promises) and on the texts given — the same match and the same groups.
+var rewriteVsBacktrack = []struct {
+	pattern, alphabet string
+	texts             []string // besides the random ones
+}{
+	{`^a(?P<u>(?:(?! from ).)*?) from (?P<h>\w+)`, " fromxa", []string{"a x from from h", "a from  from h", "ax fro from h"}},
+	{`^a(?P<u>(?:(?! from ).)*) from (?P<h>\w+)$`, " fromxa", []string{"a x from from h", "ax from h\n"}},
+	{`^a(?:(?:(?!ab).)*)$`, "abx", nil},
+	{`x(?:(?!aa).)*?aa(a)?`, "axb", []string{"xaaa", "xbaaa"}},
+	{`^(?P<i>i )?(?P<u>(?P<c>\S+)|(?(i)(?:(?! f ).)*?|[^:]+)) f (?P<h>\w+)(?(c): |(?:(?:(?! f ).)*)$)`, "i f:xa", []string{"i x f f h", "x f a: "}},
+	{`^(a)?(b)?(?(1)c)(?(2)d|e)`, "abcde", nil},
+	{`(?:(x)|y)+?z(?:(?!zz).)*$`, "xyz", nil},
+}
+
+func TestRewriteAgreesWithBacktracking(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, c := range rewriteVsBacktrack {
+		re2 := MustCompile(c.pattern, Options{})
+		bt := MustCompile(c.pattern, Options{Backtrack: true})
+		if strings.Contains(c.pattern, "(?(") || strings.Contains(c.pattern, "*?) from") {
+			if re2.Engine() != EngineRE2 {
+				t.Errorf("%s: engine %s (%s)", c.pattern, re2.Engine(), re2.Why())
+			}
+		}
+		for n := range 3000 {
+			text := randomText(rng, c.alphabet)
+			if n < len(c.texts) {
+				text = c.texts[n]
+			}
+			got, err1 := re2.FindStringSubmatchIndex(text)
+			want, err2 := bt.FindStringSubmatchIndex(text)
+			if err1 != nil || err2 != nil || !slices.Equal(got, want) {
+				t.Fatalf("%s on %q: %v, backtracking %v (%s)", c.pattern, text, got, want, re2)
+			}
+		}
+	}
+}
+
+// randomText returns up to 14 characters of alphabet, maybe after an
+// "a", maybe with the one newline a text may hold, at its end.
+func randomText(rng *rand.Rand, alphabet string) string {
+	b := make([]byte, rng.IntN(14))
+	for i := range b {
+		b[i] = alphabet[rng.IntN(len(alphabet))]
+	}
+	text := string(b)
+	if rng.IntN(2) == 0 {
+		text = "a" + text
+	}
+	if rng.IntN(3) == 0 {
+		text += "\n"
+	}
+	return text
 }
