@@ -28,7 +28,8 @@ const maxRewriteGrowth = 16
 
 // rewriteForRE2 returns pattern without conditionals and with the
 // look-ahead loops it can settle (avoid.go), with every capturing group
-// named copyPrefix+N+"_"+K, and which Python group each name stands for;
+// renamed per copy (see renderer.group), and which Python group each name
+// stands for;
 // ok is false when it cannot be rewritten.
 func rewriteForRE2(pattern string) (string, map[string]int, bool) {
 	if !strings.Contains(pattern, "(?(") && !strings.Contains(pattern, "(?!") ||
@@ -165,8 +166,9 @@ func expandItem(it item, g int) ([]branch, bool) {
 			return nil, false
 		}
 		for _, b := range bs {
-			copied := &pgroup{open: gr.open, num: gr.num, alts: [][]item{b.items}}
-			out = append(out, branch{[]item{{g: copied}}, b.yes})
+			copied := *gr
+			copied.alts = [][]item{b.items}
+			out = append(out, branch{[]item{{g: &copied}}, b.yes})
 		}
 	}
 	return out, true

@@ -11,12 +11,12 @@ import (
 // condCases: patterns with conditionals and their rewrite ("" when the
 // rewrite must give up); every capturing group is renamed per copy.
 var condCases = []struct{ pattern, want string }{
-	{`^(?P<c>a)?(?(c)b|d)$`, `^(?:(?P<__pyre1_0>a)(?:b)|(?:d))$`},
-	{`^(?P<c>a)??(?(c)b|d)$`, `^(?:(?:d)|(?P<__pyre1_0>a)(?:b))$`},
+	{`^(?P<c>a)?(?(c)b|d)$`, `^(?:(?P<c__pyre0>a)(?:b)|(?:d))$`},
+	{`^(?P<c>a)??(?(c)b|d)$`, `^(?:(?:d)|(?P<c__pyre0>a)(?:b))$`},
 	{`(a)?x(?(1)b)`, `(?:(?P<__pyre1_0>a)x(?:b)|x(?:))`},
 	{`(?:(x)|y)z(?(1)1|2)`, `(?:(?:(?P<__pyre1_0>x))z(?:1)|(?:y)z(?:2))`},
 	// A group holding the choice is copied into each branch.
-	{`(?P<n>(?P<c>\w+)|[^:]+) (?(c)x|y)`, `(?:(?P<__pyre1_0>(?P<__pyre2_1>\w+)) (?:x)|(?P<__pyre1_2>[^:]+) (?:y))`},
+	{`(?P<n>(?P<c>\w+)|[^:]+) (?(c)x|y)`, `(?:(?P<n__pyre0>(?P<c__pyre1>\w+)) (?:x)|(?P<n__pyre2>[^:]+) (?:y))`},
 	// Choice-free text before the choice is copied too.
 	{`(?:ab(c)?)(?(1)d|e)`, `(?:(?:ab(?P<__pyre1_0>c))(?:d)|(?:ab)(?:e))`},
 	// Several conditionals on one group, and on two groups.

@@ -24,6 +24,7 @@ type item struct {
 type pgroup struct {
 	open    string // "(?:", "(?i:", "(?=", ...; "" for a capturing group
 	num     int    // Python group number of a capturing group (0: none)
+	name    string // its name, "" when unnamed
 	condNum int    // group a conditional (?(ref)...) tests (0: none)
 	opaque  bool   // look-around or atomic group: never expanded
 	alts    [][]item
@@ -177,8 +178,8 @@ func (p *treeParser) group() (item, bool, error) {
 			return item{}, false, errNoRewrite
 		}
 		p.groups++
-		g.num = p.groups
-		p.byName[rest[4:end]] = g.num
+		g.num, g.name = p.groups, rest[4:end]
+		p.byName[g.name] = g.num
 		p.i += end + 1
 	case strings.HasPrefix(rest, "(?("):
 		end := strings.IndexByte(rest, ')')
@@ -272,7 +273,11 @@ func (r *renderer) seq(items []item) {
 func (r *renderer) group(g *pgroup) {
 	switch {
 	case g.num > 0:
-		name := copyPrefix + strconv.Itoa(g.num) + "_" + strconv.Itoa(len(r.copyOf))
+		// NAME__pyreK (or __pyreN_K unnamed): readable in logjail test.
+		name := g.name + copyPrefix + strconv.Itoa(len(r.copyOf))
+		if g.name == "" {
+			name = copyPrefix + strconv.Itoa(g.num) + "_" + strconv.Itoa(len(r.copyOf))
+		}
 		r.copyOf[name] = g.num
 		r.b.WriteString("(?P<" + name + ">")
 	case g.condNum > 0:

@@ -5,9 +5,13 @@
 // same: named groups (?P<name>...), Python's {,n}, \Z, scoped flags, $
 // (which in Python also matches before a final newline), and Python's
 // Unicode classes \d \w \s (two RE2 programs: RE2's fast ASCII classes
-// for ASCII text, Unicode classes for other text). Patterns that need what
-// RE2 lacks — look-arounds, back-references, conditionals (?(name)...),
-// atomic groups, repetition counts above 1000 — run on
+// for ASCII text, Unicode classes for other text). A conditional
+// (?(name)...) whose group is decided earlier, and a look-ahead loop
+// (?:(?!text).)* followed by that text or $, are rewritten for RE2 where
+// that provably keeps the match and its groups (cond.go, avoid.go).
+// Patterns that need what RE2 lacks otherwise — look-arounds,
+// back-references, conditionals, atomic groups, repetition counts above
+// 1000 — run on
 // github.com/dlclark/regexp2, a backtracking engine, with a match timeout;
 // so does non-ASCII text for a pattern with \b or \B (RE2's word boundary
 // knows ASCII words only).
