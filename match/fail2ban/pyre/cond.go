@@ -97,9 +97,10 @@ func rewriteOne(seq *[]item, g int) bool {
 		return false
 	case i == j:
 		// Both inside one group (not g itself: a conditional cannot test
-		// an open group): part further in.
+		// an open group): part further in, unless the group repeats (g
+		// would keep its value from an earlier iteration).
 		gr := s[i].g
-		if gr.num == g || gr.opaque || s[i].quant != "" && hasGroup(s[i], g) {
+		if gr.num == g || gr.opaque || s[i].quant != "" {
 			return false
 		}
 		for a := range gr.alts {
