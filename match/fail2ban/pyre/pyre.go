@@ -5,9 +5,13 @@
 // same: named groups (?P<name>...), Python's {,n}, \Z, scoped flags, $
 // (which in Python also matches before a final newline), and Python's
 // Unicode classes \d \w \s (two RE2 programs: RE2's fast ASCII classes
-// for ASCII text, Unicode classes for other text). Patterns that need what
-// RE2 lacks — look-arounds, back-references, conditionals (?(name)...),
-// atomic groups, repetition counts above 1000 — run on
+// for ASCII text, Unicode classes for other text). A conditional
+// (?(name)...) whose group is decided earlier, and a look-ahead loop
+// (?:(?!text).)* followed by that text or $, are rewritten for RE2 where
+// that provably keeps the match and its groups (cond.go, avoid.go).
+// Patterns that need what RE2 lacks otherwise — look-arounds,
+// back-references, conditionals, atomic groups, repetition counts above
+// 1000 — run on
 // github.com/dlclark/regexp2, a backtracking engine, with a match timeout;
 // so does non-ASCII text for a pattern with \b or \B (RE2's word boundary
 // knows ASCII words only).
@@ -91,6 +95,9 @@ type Regexp struct {
 	bt     *regexp2.Regexp // the backtracking engine, when needed
 	names  []string
 	btNum  []int // regexp2 group number per Python group number
+	// fold lists, per Python group number, the RE2 groups that stand for
+	// it when a conditional was rewritten (nil: the same numbers).
+	fold [][]int
 	// timeout is the limit of one match on the backtracking engine.
 	timeout time.Duration
 }
@@ -105,23 +112,19 @@ func Compile(pattern string, opt Options) (*Regexp, error) {
 	if t.maxRepeat > 1000 && !t.needsBT {
 		t.needsBT, t.why = true, "repetition count above 1000"
 	}
-	if !t.needsBT && !opt.Backtrack {
-		re, err := regexp.Compile(t.asc)
+	if !opt.Backtrack {
+		forRE2 := t
+		if t.needsBT {
+			// A conditional may have an RE2 equivalent (cond.go).
+			if t2, fold, ok := withoutConditionals(pattern, opt); ok {
+				forRE2, r.fold = t2, fold
+			}
+		}
+		done, err := r.compileRE2(forRE2)
 		if err != nil {
 			return nil, err
 		}
-		r.re, r.expr = re, t.asc
-		switch {
-		case t.uniBT:
-			// Non-ASCII text goes to the backtracking engine.
-		case t.uni == t.asc:
-			r.reU = re
-		default:
-			if r.reU, err = regexp.Compile(t.uni); err != nil {
-				return nil, err
-			}
-		}
-		if r.reU != nil {
+		if done {
 			return r, nil
 		}
 	}
@@ -158,6 +161,31 @@ func Compile(pattern string, opt Options) (*Regexp, error) {
 		}
 	}
 	return r, nil
+}
+
+// compileRE2 compiles t's RE2 forms, unless t needs the backtracking
+// engine; done tells that no text needs the backtracking engine.
+func (r *Regexp) compileRE2(t translation) (done bool, err error) {
+	if t.needsBT {
+		r.fold = nil
+		return false, nil
+	}
+	re, err := regexp.Compile(t.asc)
+	if err != nil {
+		return false, err
+	}
+	r.re, r.expr = re, t.asc
+	switch {
+	case t.uniBT:
+		// Non-ASCII text goes to the backtracking engine.
+	case t.uni == t.asc:
+		r.reU = re
+	default:
+		if r.reU, err = regexp.Compile(t.uni); err != nil {
+			return false, err
+		}
+	}
+	return r.reU != nil, nil
 }
 
 // MustCompile is Compile that panics on an error.
@@ -264,7 +292,7 @@ func (r *Regexp) FindSubmatchIndex(b []byte) ([]int, error) {
 // or not.
 func (r *Regexp) FindSubmatchIndexHint(b []byte, ascii bool) ([]int, error) {
 	if re := r.pick(ascii); re != nil {
-		return re.FindSubmatchIndex(b), nil
+		return r.unfold(re.FindSubmatchIndex(b)), nil
 	}
 	return r.btFind(string(b), 0)
 }
@@ -278,7 +306,7 @@ func (r *Regexp) FindStringSubmatchIndex(s string) ([]int, error) {
 // to be ASCII or not.
 func (r *Regexp) FindStringSubmatchIndexHint(s string, ascii bool) ([]int, error) {
 	if re := r.pick(ascii); re != nil {
-		return re.FindStringSubmatchIndex(s), nil
+		return r.unfold(re.FindStringSubmatchIndex(s)), nil
 	}
 	return r.btFind(s, 0)
 }
