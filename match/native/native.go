@@ -37,6 +37,9 @@ type Matcher struct {
 	fail     []failRegex
 	ignore   []*regexp.Regexp
 	finder   *fastdate.Finder
+	// pre keeps lines from regexes that cannot match them; nil when
+	// no regex requires a literal.
+	pre      *prefilter
 	hits     []uint64
 	dateHits map[string]uint64
 }
@@ -88,6 +91,7 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		return nil, errors.Join(errs...)
 	}
 	m.hits = make([]uint64, len(m.fail))
+	m.pre = newPrefilter(m.prefPattern(), m.Regexes())
 	return m, nil
 }
 
@@ -150,6 +154,14 @@ func (m *Matcher) compileDates(r match.Rules) error {
 	return err
 }
 
+// prefPattern is the expanded prefregex, "" without one.
+func (m *Matcher) prefPattern() string {
+	if m.pref == nil {
+		return ""
+	}
+	return m.pref.String()
+}
+
 // Regexes returns the failregexes after tag expansion, in order.
 func (m *Matcher) Regexes() []string {
 	out := make([]string, len(m.fail))
@@ -199,13 +211,16 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 			t = e.ReadAt
 		}
 	}
+	if m.pre != nil && !m.pre.scan(text) {
+		return f, match.Miss // no regex can match: it holds none of their literals
+	}
 	text, ok := m.content(text)
 	if !ok {
 		return f, match.Miss
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !strings.HasPrefix(text, fr.prefix) {
+		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(i) {
 			continue
 		}
 		loc := fr.re.FindStringSubmatchIndex(text) // allocates only on a match
