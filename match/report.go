@@ -187,7 +187,7 @@ func readBatches(r io.Reader, out chan<- *testBatch, progress func(int64)) error
 	for sc.Scan() {
 		n++
 		read += int64(len(sc.Bytes())) + 1
-		b.lines = append(b.lines, strings.ToValidUTF8(strings.TrimSuffix(sc.Text(), "\r"), "\uFFFD"))
+		b.lines = append(b.lines, ingest.ValidUTF8(strings.TrimSuffix(sc.Text(), "\r")))
 		if len(b.lines) == testBatchLines {
 			out <- b
 			b = &testBatch{seq: b.seq + 1, first: n + 1}
