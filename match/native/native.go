@@ -42,6 +42,11 @@ type Matcher struct {
 	pre      *prefilter
 	hits     []uint64
 	dateHits map[string]uint64
+	// dateName and dateRun count the dates of a run of lines in one
+	// format, added to dateHits when the format changes or DateHits is
+	// called: a map update per line cost more than the prefilter.
+	dateName string
+	dateRun  uint64
 }
 
 var _ match.Matcher = (*Matcher)(nil)
@@ -187,7 +192,27 @@ func (m *Matcher) Dialect() match.Dialect { return match.DialectLogjail }
 func (m *Matcher) Hits() []uint64 { return m.hits }
 
 // DateHits counts lines per recognised date format name.
-func (m *Matcher) DateHits() map[string]uint64 { return m.dateHits }
+func (m *Matcher) DateHits() map[string]uint64 {
+	m.flushDates()
+	return m.dateHits
+}
+
+// countDate counts a line dated in format name.
+func (m *Matcher) countDate(name string) {
+	if name != m.dateName || m.dateRun == 0 {
+		m.flushDates()
+		m.dateName = name
+	}
+	m.dateRun++
+}
+
+// flushDates adds the run of dates counted so far to dateHits.
+func (m *Matcher) flushDates() {
+	if m.dateRun > 0 {
+		m.dateHits[m.dateName] += m.dateRun
+		m.dateRun = 0
+	}
+}
 
 // Timeouts is 0: RE2 runs in linear time and never times out.
 func (m *Matcher) Timeouts() uint64 { return 0 }
@@ -205,7 +230,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	if t.IsZero() {
 		if dt, start, end, ok := m.finder.Find(text, now); ok {
 			t = dt
-			m.dateHits[m.finder.Name()]++
+			m.countDate(m.finder.Name())
 			text = cutDate(text, start, end)
 		} else {
 			t = e.ReadAt
