@@ -35,12 +35,28 @@ const (
 // literal: then it would only cost time.
 func newPrefilter(pref string, fail []string) *prefilter {
 	p := &prefilter{pass: make([]bool, len(fail))}
-	if pref != "" {
-		p.pref = p.index(requiredOf(pref))
+	prefLits := requiredOf(pref)
+	failLits := make([][]string, len(fail))
+	var all []string
+	for i, s := range fail {
+		failLits[i] = requiredOf(s)
+		all = append(all, failLits[i]...)
 	}
+	// A literal inside another that a regex requires is required too,
+	// and when it is another regex's as well, one search answers both.
+	for i := range failLits {
+		failLits[i] = withImplied(failLits[i], all)
+	}
+	uses := map[string]int{}
+	for _, l := range failLits {
+		for _, s := range l {
+			uses[s]++
+		}
+	}
+	p.pref = p.index(prefLits, uses)
 	any := len(p.pref) > 0
-	for _, s := range fail {
-		idx := p.index(requiredOf(s))
+	for _, l := range failLits {
+		idx := p.index(l, uses)
 		any = any || len(idx) > 0
 		p.need = append(p.need, idx)
 	}
@@ -51,13 +67,33 @@ func newPrefilter(pref string, fail []string) *prefilter {
 	return p
 }
 
+// withImplied adds to lits those of all (of at least minImplied bytes:
+// shorter ones reject few lines) that are inside one of lits.
+func withImplied(lits, all []string) []string {
+	out := slices.Clone(lits)
+	for _, a := range all {
+		if len(a) < minImplied || slices.Contains(out, a) {
+			continue
+		}
+		if slices.ContainsFunc(lits, func(l string) bool { return strings.Contains(l, a) }) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+const minImplied = 4
+
 // index returns the positions of lits in p.lits, adding those not yet
-// there, the most telling first: a literal with a rare byte is absent from
-// most lines and is found fast, searching for that byte.
-func (p *prefilter) index(lits []string) []int {
+// there, the most telling first (see score); of equals, the one more
+// regexes require, whose answer serves them all.
+func (p *prefilter) index(lits []string, uses map[string]int) []int {
 	slices.SortStableFunc(lits, func(a, b string) int {
-		if ra, rb := rarity(a[rarest(a)]), rarity(b[rarest(b)]); ra != rb {
-			return rb - ra
+		if sa, sb := score(a), score(b); sa != sb {
+			return sb - sa
+		}
+		if uses[a] != uses[b] {
+			return uses[b] - uses[a]
 		}
 		return len(b) - len(a)
 	})
@@ -74,6 +110,13 @@ func (p *prefilter) index(lits []string) []int {
 		}
 	}
 	return idx
+}
+
+// score estimates how seldom a line holds lit: by its rarest byte (which
+// is also the byte searched for, so a rare one is found fast) and by its
+// length, up to six bytes, beyond which nearly any literal is rare.
+func score(lit string) int {
+	return rarity(lit[rarest(lit)]) + 6*min(len(lit)-1, 5)
 }
 
 // scan decides for text which failregexes may match it (see may) and
