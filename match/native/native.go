@@ -237,7 +237,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 		}
 	}
 	if m.pre != nil && !m.pre.scan(text) {
-		return f, match.Miss // no regex can match: it holds none of their literals
+		return f, match.Miss // each regex needs a literal the line lacks
 	}
 	text, ok := m.content(text)
 	if !ok {
