@@ -1,6 +1,9 @@
 package ingest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // What is kept of a line stays valid UTF-8 when cut to its bound (found by
 // the fleet's fuzz targets: a cut inside a character).
@@ -23,5 +26,19 @@ func TestClipKeepsUTF8(t *testing.T) {
 				t.Errorf("Clip(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 			}
 		})
+	}
+}
+
+// ValidUTF8 is strings.ToValidUTF8 with U+FFFD, and valid text costs no
+// allocation.
+func TestValidUTF8(t *testing.T) {
+	for _, in := range []string{"", "plain ascii", "aé😀", "a\xffb", "\xff\xfe", "ok\xe2\x82", "\xed\xa0\x80 surrogate"} {
+		if got, want := ValidUTF8(in), strings.ToValidUTF8(in, "\uFFFD"); got != want {
+			t.Errorf("ValidUTF8(%q) = %q, want %q", in, got, want)
+		}
+	}
+	s := strings.Repeat("Nov 25 07:13:18 host sshd[1]: Failed password ", 3)
+	if n := testing.AllocsPerRun(100, func() { ValidUTF8(s) }); n != 0 {
+		t.Errorf("%.1f allocs for valid text", n)
 	}
 }

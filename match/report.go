@@ -223,7 +223,7 @@ func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progr
 	for sc.Scan() {
 		n++
 		read += int64(len(sc.Bytes())) + 1
-		b.lines = append(b.lines, strings.ToValidUTF8(strings.TrimSuffix(sc.Text(), "\r"), "\uFFFD"))
+		b.lines = append(b.lines, ingest.ValidUTF8(strings.TrimSuffix(sc.Text(), "\r")))
 		if len(b.lines) == testBatchLines {
 			select {
 			case out <- b:

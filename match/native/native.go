@@ -37,8 +37,16 @@ type Matcher struct {
 	fail     []failRegex
 	ignore   []*regexp.Regexp
 	finder   *fastdate.Finder
+	// pre keeps lines from regexes that cannot match them; nil when
+	// no regex requires a literal.
+	pre      *prefilter
 	hits     []uint64
 	dateHits map[string]uint64
+	// dateName and dateRun count the dates of a run of lines in one
+	// format, added to dateHits when the format changes or DateHits is
+	// called: a map update per line cost more than the prefilter.
+	dateName string
+	dateRun  uint64
 }
 
 var _ match.Matcher = (*Matcher)(nil)
@@ -88,6 +96,7 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		return nil, errors.Join(errs...)
 	}
 	m.hits = make([]uint64, len(m.fail))
+	m.pre = newPrefilter(m.prefPattern(), m.Regexes())
 	return m, nil
 }
 
@@ -150,6 +159,14 @@ func (m *Matcher) compileDates(r match.Rules) error {
 	return err
 }
 
+// prefPattern is the expanded prefregex, "" without one.
+func (m *Matcher) prefPattern() string {
+	if m.pref == nil {
+		return ""
+	}
+	return m.pref.String()
+}
+
 // Regexes returns the failregexes after tag expansion, in order.
 func (m *Matcher) Regexes() []string {
 	out := make([]string, len(m.fail))
@@ -175,7 +192,27 @@ func (m *Matcher) Dialect() match.Dialect { return match.DialectLogjail }
 func (m *Matcher) Hits() []uint64 { return m.hits }
 
 // DateHits counts lines per recognised date format name.
-func (m *Matcher) DateHits() map[string]uint64 { return m.dateHits }
+func (m *Matcher) DateHits() map[string]uint64 {
+	m.flushDates()
+	return m.dateHits
+}
+
+// countDate counts a line dated in format name.
+func (m *Matcher) countDate(name string) {
+	if name != m.dateName || m.dateRun == 0 {
+		m.flushDates()
+		m.dateName = name
+	}
+	m.dateRun++
+}
+
+// flushDates adds the run of dates counted so far to dateHits.
+func (m *Matcher) flushDates() {
+	if m.dateRun > 0 {
+		m.dateHits[m.dateName] += m.dateRun
+		m.dateRun = 0
+	}
+}
 
 // Timeouts is 0: RE2 runs in linear time and never times out.
 func (m *Matcher) Timeouts() uint64 { return 0 }
@@ -193,11 +230,14 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	if t.IsZero() {
 		if dt, start, end, ok := m.finder.Find(text, now); ok {
 			t = dt
-			m.dateHits[m.finder.Name()]++
+			m.countDate(m.finder.Name())
 			text = cutDate(text, start, end)
 		} else {
 			t = e.ReadAt
 		}
+	}
+	if m.pre != nil && !m.pre.scan(text) {
+		return f, match.Miss // each regex needs a literal the line lacks
 	}
 	text, ok := m.content(text)
 	if !ok {
@@ -205,7 +245,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !strings.HasPrefix(text, fr.prefix) {
+		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(i) {
 			continue
 		}
 		loc := fr.re.FindStringSubmatchIndex(text) // allocates only on a match

@@ -2,6 +2,7 @@ package native
 
 import (
 	"errors"
+	"maps"
 	"net/netip"
 	"strings"
 	"testing"
@@ -243,5 +244,34 @@ func TestFields(t *testing.T) {
 	}
 	if got := m.Engines(); len(got) != 1 || got[0] != "re2" || m.Dialect() != match.DialectLogjail {
 		t.Errorf("engines %v dialect %v", got, m.Dialect())
+	}
+}
+
+// DateHits counts every dated line by format, however the formats
+// alternate and whenever it is read.
+func TestDateHits(t *testing.T) {
+	m, err := Compile("p", match.Rules{Failregex: []string{`^denied <HOST>$`}, Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{}
+	for i, l := range []string{"Nov 25 07:00:00 a", "2026-11-25T07:00:00Z b", "Nov 25 07:00:01 c", "Nov 25 07:00:02 d", "no date", "2026-11-25T07:00:03Z e"} {
+		e := ingest.Entry{Message: l, ReadAt: now}
+		m.Match(&e, now)
+		switch {
+		case strings.HasPrefix(l, "Nov"):
+			want["syslog"]++
+		case strings.HasPrefix(l, "2026"):
+			want["rfc3339"]++
+		}
+		if i%3 != 2 {
+			continue // read now and then: counts pend between reads
+		}
+		if got := m.DateHits(); !maps.Equal(got, want) {
+			t.Errorf("after line %d: %v, want %v", i, got, want)
+		}
+	}
+	if got := m.DateHits(); !maps.Equal(got, want) {
+		t.Errorf("%v, want %v", got, want)
 	}
 }

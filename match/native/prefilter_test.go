@@ -1,0 +1,217 @@
+package native
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/f2bsample"
+	"github.com/logjail/logjail/internal/testkit"
+	"github.com/logjail/logjail/match"
+)
+
+// requiredCases: patterns and the literals every match of them contains.
+var requiredCases = []struct {
+	pattern string
+	want    []string
+}{
+	{`^Failed password for .* from \S+ port \d+$`, []string{"Failed password for ", " from ", " port "}},
+	{`(?P<host>\S+) (a|b) x`, []string{" ", " x"}},
+	{`^(?:Invalid|Illegal) user (?P<u>.*) from`, []string{"I", " user ", " from"}}, // the parser factors out the "I"
+	{`(?:foo)?bar`, []string{"bar"}},
+	{`(?:foo)+bar`, []string{"foo", "bar"}},
+	{`(?:foo){2,3}`, []string{"foo"}},
+	{`(?:foo){0,3}`, nil},
+	{`(?i)failed for`, nil},
+	{`a|b`, nil},
+	{"bad \uFFFD byte", []string{"bad ", " byte"}},
+	{`(`, nil},
+}
+
+func TestRequiredOf(t *testing.T) {
+	for _, tc := range requiredCases {
+		if got := requiredOf(tc.pattern); !slices.Equal(got, tc.want) {
+			t.Errorf("requiredOf(%q) = %q, want %q", tc.pattern, got, tc.want)
+		}
+	}
+}
+
+// TestContains checks the rare-byte search against strings.Contains, for
+// every offset of the byte searched for.
+func TestContains(t *testing.T) {
+	texts := []string{"", "a", "Failed", "Failed ", "x Failed password", "FFailed  Failed", "aFailed", "ailed F", "Faile"}
+	for _, lit := range []string{"Failed ", "F", "d", "iled"} {
+		for rare := range len(lit) {
+			for _, text := range texts {
+				if got, want := contains(text, lit, rare), strings.Contains(text, lit); got != want {
+					t.Errorf("contains(%q, %q, %d) = %v, want %v", text, lit, rare, got, want)
+				}
+			}
+		}
+	}
+}
+
+// A line the prefilter turns away allocates nothing either.
+func TestPrefilteredMissDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector (sync.Pool drops items)")
+	}
+	m, err := Compile("p", match.Rules{
+		Prefregex: `^(?:\S+ )?(?:sshd\[\d+\]: )?<F-CONTENT>.+</F-CONTENT>$`,
+		Failregex: []string{`^Failed password for .* from <HOST> port \d+`, `^Invalid user \S+ from <HOST>$`},
+		Location:  time.UTC,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{
+		"Nov 25 07:13:18 host CRON[1]: session opened for user root",
+		"Nov 25 07:13:18 host sshd[7]: Accepted publickey for bob from 192.0.2.1 port 22 ssh2",
+		"no date at all " + strings.Repeat("x", 200),
+	} {
+		if m.pre == nil || m.pre.scan(l) {
+			t.Fatalf("%q passes the prefilter", l)
+		}
+		e := ingest.Entry{Message: l, ReadAt: now}
+		if n := testing.AllocsPerRun(100, func() { m.Match(&e, now) }); n != 0 {
+			t.Errorf("%q: %.1f allocs per prefiltered miss", l, n)
+		}
+	}
+}
+
+// shippedFilter is what the equivalence test reads of a shipped filter.
+type shippedFilter struct {
+	Prefregex   string              `yaml:"prefregex"`
+	Datepattern string              `yaml:"datepattern"`
+	Failregex   []string            `yaml:"failregex"`
+	Ignoreregex []string            `yaml:"ignoreregex"`
+	Modes       map[string][]string `yaml:"modes"`
+}
+
+// TestPrefilterChangesNothing runs every shipped filter (each mode's
+// failregexes added in turn) with and without the prefilter over fail2ban's
+// sample logs and a generated auth.log, and the sshd filter also over the
+// shared workload of issue 13 when it is there (LOGJAIL_BENCH_LOG, else
+// /tmp/auth1m.log; not with -short or -race): outcome and failure must be the same
+// line by line, and so must the counters.
+func TestPrefilterChangesNothing(t *testing.T) {
+	lines := sampleLines(t)
+	files, err := filepath.Glob("../../pipelines/filters/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no shipped filters: %v", err)
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		var f shippedFilter
+		b, err := os.ReadFile(file)
+		if err == nil {
+			err = yaml.Unmarshal(b, &f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mode := range append([]string{"normal"}, slices.Sorted(mapKeys(f.Modes))...) {
+			rules := match.Rules{Prefregex: f.Prefregex, Datepattern: f.Datepattern, Ignoreregex: f.Ignoreregex, Location: time.UTC}
+			rules.Failregex = append(slices.Clone(f.Failregex), f.Modes[mode]...)
+			if len(rules.Failregex) == 0 {
+				continue // postfix: only its modes have failregexes
+			}
+			in := lines
+			if name == "sshd" && mode == "normal" {
+				in = append(slices.Clone(lines), workload(t)...)
+			}
+			t.Run(name+"/"+mode, func(t *testing.T) { samePerLine(t, rules, in) })
+		}
+	}
+}
+
+func mapKeys(m map[string][]string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if k != "normal" && !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func samePerLine(t *testing.T, rules match.Rules, lines []string) {
+	fast, err := Compile("p", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fast.pre == nil {
+		t.Fatal("no prefilter: the filter's regexes require no literal")
+	}
+	slow, _ := Compile("p", rules)
+	slow.pre = nil
+	turnedAway := 0
+	for i, l := range lines {
+		e := ingest.Entry{Message: l, ReadAt: now}
+		fs, outS := slow.Match(&e, now)
+		ff, outF := fast.Match(&e, now)
+		if outF != outS || !reflect.DeepEqual(ff, fs) {
+			t.Fatalf("line %d %q: with the prefilter %v %+v, without %v %+v", i, l, outF, ff, outS, fs)
+		}
+		if outS == match.Miss && !fast.pre.scan(cutAnyDate(fast, l)) {
+			turnedAway++
+		}
+	}
+	if !slices.Equal(fast.Hits(), slow.Hits()) || !reflect.DeepEqual(fast.DateHits(), slow.DateHits()) {
+		t.Errorf("hits %v dates %v, without the prefilter %v %v", fast.Hits(), fast.DateHits(), slow.Hits(), slow.DateHits())
+	}
+	t.Logf("%d lines, %d turned away by the prefilter", len(lines), turnedAway)
+}
+
+// cutAnyDate is the text Match gives the prefilter.
+func cutAnyDate(m *Matcher, l string) string {
+	if _, start, end, ok := m.finder.Find(l, now); ok {
+		return cutDate(l, start, end)
+	}
+	return l
+}
+
+// sampleLines are fail2ban's sample logs of every filter, bytes as they are
+// (some are not UTF-8), and a generated auth.log.
+func sampleLines(t *testing.T) []string {
+	files, _ := filepath.Glob(filepath.Join(f2bsample.LogDir, "*"))
+	if len(files) == 0 {
+		t.Fatalf("no fail2ban sample logs in %s", f2bsample.LogDir)
+	}
+	var lines []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // a directory
+		}
+		for l := range strings.Lines(string(b)) {
+			lines = append(lines, strings.TrimRight(l, "\r\n"))
+		}
+	}
+	return append(lines, testkit.AuthLog(20_000)...)
+}
+
+// workload is the shared workload of issue 13, when it is there.
+func workload(t *testing.T) []string {
+	path := os.Getenv("LOGJAIL_BENCH_LOG")
+	if path == "" {
+		path = "/tmp/auth1m.log"
+	}
+	if testing.Short() || raceEnabled {
+		t.Log("without the workload: short mode or the race detector (too slow)")
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Logf("without the workload: %v", err)
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
