@@ -214,13 +214,7 @@ func scrapeMetrics(t *testing.T, tn *testNet) string {
 // would shut it out).
 func TestFirewallRepairedAfterAnyChange(t *testing.T) {
 	t.Parallel()
-	testkit.NeedRoot(t, "ip")
-	if _, err := exec.LookPath("nft"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nft is missing (install nftables)")
-		}
-		t.Skip("nft is missing")
-	}
+	testkit.NeedRoot(t, "ip", "nft")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	s := newSetup(t, restartConfig)
@@ -286,13 +280,7 @@ table inet logjail {
 // address stays dropped.
 func TestFirewallUpgradedFromIntervalLayout(t *testing.T) {
 	t.Parallel()
-	testkit.NeedRoot(t, "ip")
-	if _, err := exec.LookPath("nft"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nft is missing (install nftables)")
-		}
-		t.Skip("nft is missing")
-	}
+	testkit.NeedRoot(t, "ip", "nft")
 	tn := newTestNet(t)
 	tn.listen(t, 2222)
 	s := newSetup(t, restartConfig)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	nft "github.com/google/nftables"
 	"github.com/google/nftables/expr"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
 
@@ -20,15 +20,10 @@ import (
 // logjail's table. It skips without nft, except with CI=true, where it fails.
 func nftCmd(t *testing.T, ns *netns, args ...string) {
 	t.Helper()
-	bin, err := exec.LookPath("nft")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("nft is missing (install nftables)")
-		}
-		t.Skip("nft is missing")
-	}
+	testkit.NeedRoot(t, "nft")
 	var out []byte
-	ns.Do(func() { out, err = exec.Command(bin, args...).CombinedOutput() })
+	var err error
+	ns.Do(func() { out, err = exec.Command("nft", args...).CombinedOutput() })
 	if err != nil {
 		t.Fatalf("nft %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
