@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"net/netip"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/f2bsample"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
 )
 
@@ -55,12 +55,7 @@ const (
 // expects a name (or a text that is no address), the shipped filter must
 // not count the line.
 func TestShippedFiltersAgreeWithFail2ban(t *testing.T) {
-	if _, err := os.Stat(f2bsample.LogDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fail2ban's sample logs are missing (apt-get install fail2ban): %v", err)
-		}
-		t.Skipf("fail2ban's sample logs are missing: %v", err)
-	}
+	testkit.NeedFile(t, f2bsample.LogDir, "fail2ban")
 	for _, cp := range fail2banCounterparts {
 		t.Run(cp.shipped, func(t *testing.T) {
 			lines, err := f2bsample.Read(f2bsample.LogDir, cp.fail2ban)

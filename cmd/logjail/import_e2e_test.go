@@ -7,17 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // installedFail2ban copies the installed /etc/fail2ban to dir/fail2ban.
 func installedFail2ban(t *testing.T, dir string) string {
 	t.Helper()
-	if _, err := os.Stat("/etc/fail2ban/jail.conf"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("/etc/fail2ban is missing (apt-get install fail2ban)")
-		}
-		t.Skip("/etc/fail2ban is missing")
-	}
+	testkit.NeedFile(t, "/etc/fail2ban/jail.conf", "fail2ban")
 	to := filepath.Join(dir, "fail2ban")
 	if out, err := exec.Command("cp", "-r", "/etc/fail2ban", to).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)

@@ -50,7 +50,7 @@ func needTools(t *testing.T, tools map[string]string) map[string]string {
 	t.Helper()
 	paths := map[string]string{}
 	for name, pkg := range tools {
-		paths[name] = needTool(t, name, pkg)
+		paths[name] = testkit.NeedProgram(t, name, pkg)
 	}
 	return paths
 }
@@ -212,7 +212,7 @@ type certs struct {
 // appliance's client certificate in dir.
 func makeCerts(t *testing.T, dir string) certs {
 	t.Helper()
-	certtool := needTool(t, "certtool", "gnutls-bin")
+	certtool := testkit.NeedProgram(t, "certtool", "gnutls-bin")
 	c := certs{
 		ca:         filepath.Join(dir, "ca.pem"),
 		serverCert: filepath.Join(dir, "server.pem"), serverKey: filepath.Join(dir, "server-key.pem"),

@@ -181,21 +181,6 @@ func without(list []string, drop string) []string {
 	return out
 }
 
-// needTool finds a program the service tests need: a skip without it,
-// a failure in CI.
-func needTool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing (install %s)", name, pkg)
-	}
-	t.Skipf("%s is missing (install %s)", name, pkg)
-	return ""
-}
-
 // serviceUserMu lets one test at a time have the service user: a test
 // that created it removes it at its end, under another that runs as it.
 var serviceUserMu sync.Mutex
@@ -210,7 +195,7 @@ func serviceUser(t *testing.T, u unit) (uid, gid int) {
 	t.Cleanup(serviceUserMu.Unlock) // after the userdel below
 	acct, err := user.Lookup(u.user)
 	if err != nil {
-		useradd := needTool(t, "useradd", "passwd")
+		useradd := testkit.NeedProgram(t, "useradd", "passwd")
 		out, err := exec.Command(useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", u.user).CombinedOutput()
 		if err != nil {
 			t.Fatalf("useradd %s: %v\n%s", u.user, err, out)
@@ -355,7 +340,7 @@ func procStatus(t *testing.T, pid int) map[string]string {
 // unknown key or bad value is a warning there, so the output must be empty.
 func TestServiceUnitVerify(t *testing.T) {
 	t.Parallel()
-	analyze := needTool(t, "systemd-analyze", "systemd")
+	analyze := testkit.NeedProgram(t, "systemd-analyze", "systemd")
 	u := readUnit(t)
 	if !strings.HasPrefix(u.execStart, "/usr/local/bin/logjail run ") {
 		t.Fatalf("ExecStart=%s: want /usr/local/bin/logjail run ...", u.execStart)
@@ -394,7 +379,7 @@ func TestServiceUnitVerify(t *testing.T) {
 func TestServiceUnprivileged(t *testing.T) {
 	t.Parallel()
 	testkit.NeedRoot(t, "ip")
-	needTool(t, "setpriv", "util-linux")
+	testkit.NeedProgram(t, "setpriv", "util-linux")
 	u := readUnit(t)
 	uid, gid := serviceUser(t, u)
 	tn := newTestNet(t)
@@ -528,7 +513,7 @@ func checkServiceProcess(t *testing.T, u unit, pid int, bin string, uid, gid int
 func TestServiceWithoutNetAdmin(t *testing.T) {
 	t.Parallel()
 	testkit.NeedRoot(t, "ip")
-	needTool(t, "setpriv", "util-linux")
+	testkit.NeedProgram(t, "setpriv", "util-linux")
 	u := readUnit(t)
 	if !slices.Contains(u.ambient, "CAP_NET_ADMIN") {
 		t.Fatalf("%s: AmbientCapabilities= lacks CAP_NET_ADMIN, which nftables needs", unitPath)

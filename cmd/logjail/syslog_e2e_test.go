@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
-	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -15,12 +14,7 @@ import (
 
 func needLogger(t *testing.T) {
 	t.Helper()
-	if _, err := exec.LookPath("logger"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("logger (util-linux) is missing")
-		}
-		t.Skip("logger (util-linux) is missing")
-	}
+	testkit.NeedProgram(t, "logger", "util-linux")
 }
 
 // A gateway receiving syslog from an appliance: the appliance (the peer

@@ -129,14 +129,7 @@ func (h *harness) waitFor(what string, cond func(Counters) bool) {
 // skipped, or fails under CI=true.
 func needLogger(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("logger")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("logger (util-linux) is required under CI: %v", err)
-		}
-		t.Skip("logger (util-linux) not installed")
-	}
-	return p
+	return testkit.NeedProgram(t, "logger", "util-linux")
 }
 
 // logger runs util-linux logger with args, feeding it stdin.
@@ -573,7 +566,7 @@ func TestAllow(t *testing.T) {
 	t.Run("ipv6", func(t *testing.T) {
 		l, err := net.ListenPacket("udp", "[::1]:0")
 		if err != nil {
-			skipUnlessCI(t, "no IPv6 loopback")
+			testkit.Missing(t, "no IPv6 loopback: %v", err)
 		}
 		l.Close()
 		h := start(t, Config{Listen: "udp://[::1]:0", Allow: []netip.Prefix{netip.MustParsePrefix("::1/128")}}, 16)
@@ -895,14 +888,4 @@ func checkDescribe(t *testing.T) {
 	if d := l.Describe(); d != "syslog unix:///run/log.sock" {
 		t.Errorf("Describe %q", d)
 	}
-}
-
-// skipUnlessCI skips a test that lacks a tool or file; under CI=true every
-// tool is installed (.ci/run), so there the test fails instead.
-func skipUnlessCI(t testing.TB, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(args...)
-	}
-	t.Skip(args...)
 }

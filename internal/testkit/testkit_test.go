@@ -125,3 +125,19 @@ func TestAuthLogIsTheSameEachTime(t *testing.T) {
 		t.Errorf("%d failed passwords in 1000 lines, want about 100", failed)
 	}
 }
+
+// TestMissingSkipsOutsideCI checks the developer's side of Missing: a
+// skip, never a silent pass. (Under CI=true it fails the test instead,
+// which a passing test cannot show.)
+func TestMissingSkipsOutsideCI(t *testing.T) {
+	t.Setenv("CI", "")
+	var skipped bool
+	t.Run("missing", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		NeedProgram(t, "no-such-program-logjail", "nothing")
+		t.Error("NeedProgram returned for a missing program")
+	})
+	if !skipped {
+		t.Error("a missing program did not skip the test")
+	}
+}

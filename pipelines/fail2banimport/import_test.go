@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/logjail/logjail/enforce/mail"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 )
 
@@ -21,12 +22,7 @@ import (
 // directory and lays testdata/jail.local over it.
 func fail2banDir(t *testing.T) string {
 	t.Helper()
-	if _, err := os.Stat("/etc/fail2ban/jail.conf"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("/etc/fail2ban is missing (apt-get install fail2ban)")
-		}
-		t.Skip("/etc/fail2ban is missing")
-	}
+	testkit.NeedFile(t, "/etc/fail2ban/jail.conf", "fail2ban")
 	dir := filepath.Join(t.TempDir(), "fail2ban")
 	if out, err := exec.Command("cp", "-r", "/etc/fail2ban", dir).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/f2bsample"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/fail2ban"
 )
@@ -84,18 +85,8 @@ type corpusStats struct {
 }
 
 func TestFail2banCorpus(t *testing.T) {
-	if _, err := os.Stat(corpusFilterDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fail2ban is not installed (%v): apt-get install fail2ban", err)
-		}
-		t.Skipf("fail2ban is not installed: %v", err)
-	}
-	if _, err := os.Stat(corpusLogDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("fail2ban's sample logs are missing: %v", err)
-		}
-		t.Skipf("fail2ban's sample logs are missing: %v", err)
-	}
+	testkit.NeedFile(t, corpusFilterDir, "fail2ban")
+	testkit.NeedFile(t, corpusLogDir, "fail2ban")
 	zone, err := time.LoadLocation(corpusZone)
 	if err != nil {
 		t.Skipf("zone %s: %v", corpusZone, err)

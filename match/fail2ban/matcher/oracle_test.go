@@ -17,6 +17,7 @@ import (
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/f2boracle"
 	"github.com/logjail/logjail/internal/f2bsample"
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
 )
 
@@ -87,7 +88,7 @@ func sampleLines(t *testing.T) []string {
 	t.Helper()
 	entries, err := os.ReadDir(corpusLogDir)
 	if err != nil {
-		f2boracle.SkipUnlessCI(t, err)
+		testkit.Missing(t, "%v", err)
 	}
 	var lines []string
 	for _, e := range entries {
@@ -143,13 +144,11 @@ type oracleReq struct {
 }
 
 func TestFail2banAgainstPython(t *testing.T) {
-	if _, err := os.Stat(corpusFilterDir); err != nil {
-		f2boracle.SkipUnlessCI(t, err)
-	}
+	testkit.NeedFile(t, corpusFilterDir, "fail2ban")
 	py := f2boracle.Python(t, "fail2ban.server.filter")
 	zone, err := time.LoadLocation(corpusZone)
 	if err != nil {
-		f2boracle.SkipUnlessCI(t, err)
+		testkit.Missing(t, "%v", err)
 	}
 	full := os.Getenv("LOGJAIL_F2B_ORACLE") == "full"
 	lines := sampleLines(t)
