@@ -83,26 +83,27 @@ func kindNamed(name string) *enforcerKind {
 
 // kind names the one enforcer an entry sets; "" unless exactly one.
 func (e EnforceSpec) kind() string {
-	return kindName(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil)
+	return oneKind(map[string]bool{"nftables": e.NFTables != nil, "exec": e.Exec != nil, "nats": e.NATS != nil, "mail": e.Mail != nil})
 }
 
 // kind names the enforcer of a resolved entry.
 func (e Enforcer) kind() string {
-	return kindName(e.NFTables != nil, e.Exec != nil, e.NATS != nil, e.Mail != nil)
+	return oneKind(map[string]bool{"nftables": e.NFTables != nil, "exec": e.Exec != nil, "nats": e.NATS != nil, "mail": e.Mail != nil})
 }
 
-// kindName names the one kind set, in enforcerKinds' order; "" unless
+// oneKind names the one kind set (by its name in enforcerKinds); "" unless
 // exactly one is.
-func kindName(set ...bool) string {
-	if countSet(set...) != 1 {
-		return ""
-	}
-	for i, on := range set {
+func oneKind(set map[string]bool) string {
+	name, n := "", 0
+	for k, on := range set {
 		if on {
-			return enforcerKinds[i].name
+			name, n = k, n+1
 		}
 	}
-	return ""
+	if n != 1 {
+		return ""
+	}
+	return name
 }
 
 // EnforceDeps are what enforcers need from the running daemon.

@@ -78,24 +78,28 @@ func TestBuildEnforcers(t *testing.T) {
 	}
 }
 
-// An entry is of exactly one kind.
+// An entry is of exactly one kind, as written and as resolved.
 func TestKindOf(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		e    EnforceSpec
-		want string
+		name     string
+		e        EnforceSpec
+		resolved Enforcer
+		want     string
 	}{
-		{"none", EnforceSpec{}, ""},
-		{"two", EnforceSpec{NFTables: &NFTablesSpec{}, Exec: &ExecSpec{}}, ""},
-		{"nftables", EnforceSpec{NFTables: &NFTablesSpec{}}, "nftables"},
-		{"exec", EnforceSpec{Exec: &ExecSpec{}}, "exec"},
-		{"nats", EnforceSpec{NATS: &NATSEventsSpec{}}, "nats"},
-		{"mail", EnforceSpec{Mail: &MailSpec{}}, "mail"},
+		{"none", EnforceSpec{}, Enforcer{}, ""},
+		{"two", EnforceSpec{NFTables: &NFTablesSpec{}, Exec: &ExecSpec{}}, Enforcer{NATS: &NATSEvents{}, Mail: &MailSpec{}}, ""},
+		{"nftables", EnforceSpec{NFTables: &NFTablesSpec{}}, Enforcer{NFTables: &NFTables{}}, "nftables"},
+		{"exec", EnforceSpec{Exec: &ExecSpec{}}, Enforcer{Exec: &ExecSpec{}}, "exec"},
+		{"nats", EnforceSpec{NATS: &NATSEventsSpec{}}, Enforcer{NATS: &NATSEvents{}}, "nats"},
+		{"mail", EnforceSpec{Mail: &MailSpec{}}, Enforcer{Mail: &MailSpec{}}, "mail"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := tc.e.kind()
 			if got != tc.want {
 				t.Errorf("kind %q, want %q", got, tc.want)
+			}
+			if resolved := tc.resolved.kind(); resolved != tc.want {
+				t.Errorf("resolved kind %q, want %q", resolved, tc.want)
 			}
 			if got != "" && kindNamed(got) == nil {
 				t.Errorf("no kind named %q in the table", got)
