@@ -188,7 +188,20 @@ func (v validator) match(p *Pipeline) (match.Matcher, match.Rules) {
 
 // rules resolves a pipeline's match spec: the filter (fail2ban's or
 // logjail's, in its mode), extended or overridden by the inline settings.
+// The filter file is read once per Load (see validator.read).
 func (v validator) rules(p *Pipeline) (ruleTexts, bool) {
+	if r, ok := v.read[p]; ok {
+		return r, true
+	}
+	r, ok := v.readRules(p)
+	if ok && v.read != nil {
+		v.read[p] = r
+	}
+	return r, ok
+}
+
+// readRules reads and resolves a pipeline's match spec (see rules).
+func (v validator) readRules(p *Pipeline) (ruleTexts, bool) {
 	ms := p.matchSpec()
 	r, ok := ruleTexts{dialect: match.DialectLogjail}, true
 	switch {

@@ -57,7 +57,7 @@ func Load(path string) (*Config, error) {
 	cfg := top.decode(d)
 	cfg.Files = files
 	if len(d.errs) == 0 {
-		v := validator{decoder: d, dir: filepath.Dir(files[0])}
+		v := newValidator(d, filepath.Dir(files[0]))
 		if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 			v.dir = path
 		}

@@ -68,7 +68,7 @@ type Fleet struct {
 // and every pipeline's plan. It reports an error only when something read
 // during validation changed since (a filter file).
 func (v validator) resolve(cfg *Config) error {
-	r := validator{decoder: &decoder{}, dir: v.dir}
+	r := validator{decoder: &decoder{}, dir: v.dir, read: v.read}
 	if cfg.FleetSpec != nil {
 		cfg.Fleet, _ = resolveFleet(cfg.FleetSpec) // validation saw the host name
 	}

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // Validation reads the spec and writes nothing into it: the defaults, the
@@ -60,5 +62,36 @@ pipelines:
 func TestBuildNeedsPlan(t *testing.T) {
 	if _, err := Build(&Pipeline{Name: "x", Enabled: true}, Deps{Log: discard}); err == nil {
 		t.Error("Build without a plan succeeded")
+	}
+}
+
+// Load reads each filter file once: resolving uses what validation read,
+// so a file gone in between changes nothing.
+func TestResolveReadsFiltersOnce(t *testing.T) {
+	dir := t.TempDir()
+	shipped, err := os.ReadFile("filters/vsftpd.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	filterFile := testkit.WriteFile(t, dir, "mine.yaml", string(shipped))
+	cfgFile := testkit.WriteFile(t, dir, "logjail.yaml", "pipelines:\n  ftp:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/vsftpd.log]}}]\n    match: {filter: "+filterFile+"}\n")
+	cfg, err := Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := cfg.Pipelines[0].Plan.Rules
+	v := newValidator(&decoder{}, dir)
+	v.config(cfg)
+	if len(v.errs) > 0 {
+		t.Fatal(v.errs)
+	}
+	if err := os.Remove(filterFile); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.resolve(cfg); err != nil {
+		t.Fatalf("resolve read the filter file again: %v", err)
+	}
+	if got := cfg.Pipelines[0].Plan.Rules; len(got.Failregex) == 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("rules %+v, want %+v", got, want)
 	}
 }

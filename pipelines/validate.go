@@ -16,6 +16,15 @@ import (
 type validator struct {
 	*decoder
 	dir string
+	// read keeps each pipeline's match rules as validation read them from
+	// their filter files, so resolving does not read the files again; nil
+	// when not kept.
+	read map[*Pipeline]ruleTexts
+}
+
+// newValidator is Load's validator: it keeps what it reads for resolve.
+func newValidator(d *decoder, dir string) validator {
+	return validator{decoder: d, dir: dir, read: map[*Pipeline]ruleTexts{}}
 }
 
 // fail records an error; a place is reported once, though a defaults key is
