@@ -190,7 +190,7 @@ func (d *Daemon) setUpFirewall(ctx context.Context, enabled []*pipelines.Pipelin
 		return nil, err
 	}
 	close = func() { fw.Close(); unlock() }
-	if err := fw.Setup(ctx, firewallSpecs(enabled)); err != nil {
+	if err := d.setUpLayout(ctx, fw, firewallSpecs(enabled)); err != nil {
 		close()
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("%w (logjail needs CAP_NET_ADMIN: run it as root or with that capability)", err)

@@ -34,6 +34,19 @@ type firewallWatch struct {
 	restores atomic.Uint64
 }
 
+// setUpLayout makes the table hold the layout for specs (nftables.Setup).
+// Bans of an earlier layout that could not be carried into it are only
+// logged: the reconcile that follows every Setup restores them from the
+// state store.
+func (d *Daemon) setUpLayout(ctx context.Context, fw *nftables.Firewall, specs []nftables.PipelineSpec) error {
+	err := fw.Setup(ctx, specs)
+	if errors.Is(err, nftables.ErrNotCarried) {
+		d.log.Warn("upgrading the nftables layout", "err", err)
+		return nil
+	}
+	return err
+}
+
 func (d *Daemon) watchFirewall(ctx context.Context) {
 	w := d.firewall
 	layout := time.NewTicker(layoutCheckInterval)
@@ -55,7 +68,7 @@ func (d *Daemon) watchFirewall(ctx context.Context) {
 			}
 			d.log.Warn("the nftables table was changed by another program; restoring it and every ban", "problem", err)
 			w.lock.Lock()
-			err = w.fw.Setup(ctx, w.specs)
+			err = d.setUpLayout(ctx, w.fw, w.specs)
 			w.lock.Unlock()
 			if err != nil {
 				d.log.Error("restoring the nftables table", "err", err)

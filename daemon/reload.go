@@ -232,7 +232,7 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	if w := d.firewall; w != nil {
 		w.lock.Lock()
 		w.specs = firewallSpecs(enabled)
-		err := w.fw.Setup(ctx, w.specs)
+		err := d.setUpLayout(ctx, w.fw, w.specs)
 		w.lock.Unlock()
 		if err != nil {
 			return nil, fmt.Errorf("nftables: %w", err)

@@ -376,8 +376,9 @@ func (f *Firewall) objects(c *nft.Conn) []nft.Obj {
 // specs no longer need (the table is logjail's alone). A set of an
 // incompatible shape is recreated empty; Reconcile refills it. An address
 // set of the earlier layout (interval flag) is recreated too, but its bans
-// move into the new sets right after the batch (see carriedBans). Calling
-// Setup twice yields the same ruleset.
+// move into the new sets right after the batch (see carriedBans); when
+// some cannot, the error is ErrNotCarried and the layout is in place.
+// Calling Setup twice yields the same ruleset.
 func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	specs, err := normalizeSpecs(specs)
 	if err != nil {
@@ -428,8 +429,7 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 		return fmt.Errorf("nftables: setup table %s (pipelines %s): %w", f.table, specNames(specs), cause(err))
 	}
 	f.specs = specs
-	f.restoreCarried(ctx, carry)
-	return nil
+	return f.restoreCarried(ctx, carry)
 }
 
 // setupChains flushes every chain of the table (the rules come back in

@@ -2,6 +2,8 @@ package nftables
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -57,20 +59,31 @@ func (f *Firewall) carriedBans(ctx context.Context, have []*nft.Set, wanted map[
 	return out
 }
 
+// ErrNotCarried marks a Setup whose layout is in place but which could not
+// move some bans of the earlier layout into it. Nothing is lost: the
+// Reconcile that follows every Setup puts back from the store any ban not
+// carried (one overlapping a prefix set by hand, say), so a caller logs
+// this and goes on.
+var ErrNotCarried = errors.New("nftables: some bans of the earlier layout were not carried into the new sets (the reconcile that follows restores them from the state store)")
+
 // restoreCarried adds the carried bans to their new sets, which Setup has
-// just created. It is best effort: Setup's layout is in place, and the
-// Reconcile that follows every Setup puts back from the store any ban that
-// could not be carried (one overlapping a prefix set by hand, say), so a
-// failure here must not fail the start.
-func (f *Firewall) restoreCarried(ctx context.Context, c carried) {
+// just created; see ErrNotCarried for what a failure means.
+func (f *Firewall) restoreCarried(ctx context.Context, c carried) error {
 	names := make([]string, 0, len(c.sets))
 	for name := range c.sets {
 		names = append(names, name)
 	}
 	slices.Sort(names)
+	var errs []error
 	for _, name := range names {
 		set := c.sets[name]
 		pipeline := strings.TrimPrefix(set.Comment, ruleComment(""))
-		_ = f.apply(ctx, pipeline, set, opAdd, c.items[name])
+		if err := f.apply(ctx, pipeline, set, opAdd, c.items[name]); err != nil {
+			errs = append(errs, err)
+		}
 	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrNotCarried, errors.Join(errs...))
+	}
+	return nil
 }

@@ -2,7 +2,9 @@ package nftables
 
 import (
 	"context"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -142,4 +144,21 @@ func TestBansGoToTheirSet(t *testing.T) {
 	}
 	holds(setKind{}, "10.0.0.9/32")
 	holds(setKind{net: true})
+}
+
+// A ban that cannot be carried into its new set is not dropped silently:
+// Setup's caller hears ErrNotCarried, naming the set and the ban.
+func TestRestoreCarriedReportsWhatItCouldNotCarry(t *testing.T) {
+	ns := newNetNS(t)
+	f := ns.firewall(t)
+	setup(t, f, PipelineSpec{Name: "sshd"})
+	gone := f.setRef("gone", setKind{}) // no such set in the kernel
+	c := carried{
+		sets:  map[string]*nft.Set{gone.Name: gone},
+		items: map[string][]item{gone.Name: {prefixItem(gone, netip.MustParsePrefix("192.0.2.7/32"), time.Hour)}},
+	}
+	err := f.restoreCarried(context.Background(), c)
+	if !errors.Is(err, ErrNotCarried) || !strings.Contains(err.Error(), "192.0.2.7") || !strings.Contains(err.Error(), gone.Name) {
+		t.Errorf("restoreCarried into a missing set: %v", err)
+	}
 }
