@@ -106,15 +106,19 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 
 // carryOver hands the tracker of a pipeline's previous run to its new
 // stages: whole when the window's shape is unchanged, else its bans and
-// totals only (the counts start over).
+// totals only (the counts start over). Either way its bans pass the new
+// policy's gate.
 func (d *Daemon) carryOver(p *pipelines.Pipeline, st *pipelines.Stages, prev *state.Tracker, deps pipelines.Deps) {
-	if prev.Reconfigure(p.Policy(deps)) {
+	lifted, kept := prev.Reconfigure(p.Policy(deps), time.Now())
+	if kept {
 		st.Tracker = prev
-		return
+	} else {
+		lifted = st.Tracker.Restore(prev.Active(), time.Now())
+		st.Tracker.LoadTotals(prev.Totals())
 	}
-	for _, b := range st.Tracker.Restore(prev.Active(), time.Now()) {
-		// Bans the new policy's gate refuses (wider than its prefixes,
-		// say): the enforcers' start lifts them.
+	for _, b := range lifted {
+		// Bans the new policy's gate refuses (an address now in ignoreip,
+		// a prefix wider than allowed): the enforcers' start lifts them.
 		if why, ok := strings.CutPrefix(b.Reason, state.RefusedReason); ok {
 			d.log.Warn("ban refused by the gate after the reload; lifted", "pipeline", p.Name, "addr", b.Prefix.String(), "reason", why)
 			if err := d.store.DeleteBan(p.Name, b.Prefix); err != nil {
@@ -122,7 +126,6 @@ func (d *Daemon) carryOver(p *pipelines.Pipeline, st *pipelines.Stages, prev *st
 			}
 		}
 	}
-	st.Tracker.LoadTotals(prev.Totals())
 }
 
 // run starts a runner's goroutine and enters it in the pipeline table.

@@ -118,6 +118,20 @@ func TestReload(t *testing.T) {
 	if bans, _ := cl.Banned(bg); len(bans) != 1 {
 		t.Fatalf("a's ban lost in the reload: %+v", bans)
 	}
+	reloadIgnores(r)
+}
+
+// reloadIgnores: the banned address added to a's ignoreip, the windows'
+// shape unchanged: the reload lifts its ban.
+func reloadIgnores(r *reloadRig) {
+	t, bg := r.t, context.Background()
+	r.write(strings.Replace(reloadYAML("2h", "", ""), "    bantime:", "    ignoreip: [198.51.100.7]\n    bantime:", 1))
+	if _, err := r.cl.Reload(bg); err != nil {
+		t.Fatal(err)
+	}
+	if bans, err := r.cl.Banned(bg); err != nil || len(bans) != 0 {
+		t.Fatalf("the ban of an address now in ignoreip stayed: %+v (%v)", bans, err)
+	}
 }
 
 // reloadChanges: b removed, c added, a's bantime changed: a keeps its

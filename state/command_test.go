@@ -121,7 +121,7 @@ func exerciseTracker(tr *Tracker, a netip.Addr, now time.Time) {
 	tr.Active()
 	tr.Stats()
 	tr.Restore(tr.Active(), now)
-	tr.Reconfigure(tr.Policy())
+	tr.Reconfigure(tr.Policy(), time.Now())
 	tr.TakeWindowChanges()
 	if d, ok := tr.PlanUnban(gate.Single(a), "manual", now); ok {
 		tr.Lift(d)
