@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/nftables"
+
+	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/internal/testkit"
+)
+
+// floodRetry is the flood pipeline's maxretry: each attacker fails this
+// often.
+const floodRetry = 5
+
+// floodConfig is the pipeline the flood attacks: the shipped sshd filter,
+// nftables, a ban of an hour, so that no ban runs out during the run.
+var floodConfig = e2ePipeline("maxretry: 5", "findtime: 10m", "bantime: 1h", fileSource, sshdFilter, nftables2222)
+
+// BenchmarkFlood is a flood as a user would measure it: the real logjail
+// binary in a network namespace, its file source, and N distinct attackers
+// failing maxretry times each, appended at once. It reports the time until
+// all N are elements of the kernel set (and bans/s), logjail's peak RSS,
+// and the worst latency of the control socket, called every 50 ms
+// throughout: `status` (the daemon's) and `status e2e` (the pipeline's,
+// answered by its runner goroutine, which lists every ban).
+// N = 20k and 100k; LOGJAIL_FLOOD_1M=1 adds N = 1M.
+//
+//	task flood-bench
+//	LOGJAIL_FLOOD_BENCH=1 go test -run '^$' -bench Flood -benchtime 1x -timeout 30m ./cmd/logjail/
+func BenchmarkFlood(b *testing.B) {
+	if os.Getenv("LOGJAIL_FLOOD_BENCH") != "1" {
+		b.Skip("minutes of flooding: run it with `task flood-bench` (LOGJAIL_FLOOD_BENCH=1)")
+	}
+	testkit.NeedRoot(b, "ip")
+	sizes := []int{20_000, 100_000}
+	if os.Getenv("LOGJAIL_FLOOD_1M") == "1" {
+		sizes = append(sizes, 1_000_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("attackers=%d", n), func(b *testing.B) {
+			var r floodResult
+			for range b.N {
+				r = flood(b, n)
+			}
+			fmt.Printf("flood of %d attackers x %d failures: all in the kernel set after %.2fs (%.0f bans/s), peak RSS %.0f MiB, worst latency: status %.1f ms, status e2e %.1f ms\n",
+				n, floodRetry, r.secs, float64(n)/r.secs, float64(r.rssKB)/1024, ms(r.status), ms(r.pipeline))
+			b.ReportMetric(float64(n)/r.secs, "bans/s")
+			b.ReportMetric(float64(r.rssKB)/1024, "peak-RSS-MiB")
+			b.ReportMetric(ms(r.status), "status-worst-ms")
+			b.ReportMetric(ms(r.pipeline), "pipeline-status-worst-ms")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+type floodResult struct {
+	secs             float64
+	rssKB            int
+	status, pipeline time.Duration // the control socket's worst latencies
+}
+
+// flood runs one flood of n attackers against a fresh logjail.
+func flood(b *testing.B, n int) floodResult {
+	b.StopTimer()
+	tn := &testNet{srv: testkit.NamedNetns(b, "lj-flood")}
+	s := newSetup(b, floodConfig)
+	s.logLevel = "info" // as a user runs it: one line per ban
+	in := s.start(b, tn)
+	count := setCounter(b, tn.srv, "e2e-v4")
+	probe := probeControl(s.socket, "e2e")
+	b.StartTimer()
+	start := time.Now()
+	writeFlood(b, s.logFile, n)
+	poll := max(100*time.Millisecond, time.Duration(n/100)*time.Microsecond) // listing 1M elements takes a while
+	for got := 0; got < n; time.Sleep(poll) {
+		got = count()
+		if time.Since(start) > 20*time.Minute {
+			b.Fatalf("after %s only %d of %d attackers are in the kernel set", time.Since(start), got, n)
+		}
+	}
+	b.StopTimer()
+	r := floodResult{secs: time.Since(start).Seconds(), rssKB: peakRSS(b, in.cmd.Process.Pid)}
+	r.status, r.pipeline = probe()
+	return r
+}
+
+// writeFlood appends n attackers' floodRetry failures each to path, as
+// fast as it can: the attackers come in waves of 1,000, each of whom
+// fails once per round, so windows of many addresses are open at once.
+func writeFlood(b *testing.B, path string, n int) {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := bufio.NewWriterSize(f, 1<<20)
+	stamp := time.Now().Format(time.Stamp)
+	const wave = 1000
+	for first := 0; first < n; first += wave {
+		for round := range floodRetry {
+			for i := first; i < min(first+wave, n); i++ {
+				u := uint32(i) + 1
+				fmt.Fprintf(w, "%s srv sshd[%d]: Failed password for root from 10.%d.%d.%d port %d ssh2\n",
+					stamp, 1000+i%60000, byte(u>>16), byte(u>>8), byte(u), 40000+round)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// setCounter returns a function counting the elements of logjail's set in
+// namespace ns; an error (the table being set up) counts none.
+func setCounter(b *testing.B, ns, set string) func() int {
+	f, err := os.Open("/run/netns/" + ns)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { f.Close() })
+	return func() int {
+		conn, err := nftables.New(nftables.WithNetNSFd(int(f.Fd())))
+		if err != nil {
+			return 0
+		}
+		s, err := conn.GetSetByName(&nftables.Table{Name: "logjail", Family: nftables.TableFamilyINet}, set)
+		if err != nil {
+			return 0
+		}
+		els, err := conn.GetSetElements(s)
+		if err != nil {
+			return 0
+		}
+		return len(els)
+	}
+}
+
+// probeControl calls the daemon's status and pipeline's status on socket,
+// each every 50 ms (or as soon as the last call answered, when that took
+// longer), until the returned function is called; that returns the worst
+// latency of each.
+func probeControl(socket, pipeline string) func() (status, pipelineStatus time.Duration) {
+	ctx, cancel := context.WithCancel(context.Background())
+	c := daemon.NewClient(socket)
+	var wg sync.WaitGroup
+	worst := make([]time.Duration, 2)
+	calls := []func() error{
+		func() error { _, err := c.Status(ctx); return err },
+		func() error { _, err := c.PipelineStatus(ctx, pipeline); return err },
+	}
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				began := time.Now()
+				if err := call(); err != nil && ctx.Err() == nil {
+					worst[i] = time.Hour // no answer: worse than any
+				}
+				worst[i] = max(worst[i], time.Since(began))
+				time.Sleep(50 * time.Millisecond)
+			}
+		}()
+	}
+	return func() (time.Duration, time.Duration) {
+		cancel()
+		wg.Wait()
+		return worst[0], worst[1]
+	}
+}
+
+// peakRSS is process pid's peak resident set (VmHWM) in KiB.
+func peakRSS(b *testing.B, pid int) int {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(string(raw)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb
+		}
+	}
+	b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
