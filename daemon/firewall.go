@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,7 +19,18 @@ import (
 const (
 	layoutCheckInterval   = 2 * time.Second
 	elementsCheckInterval = 10 * time.Second
+	// elementsCheckSpacing: listing a set costs the kernel more than its
+	// size (each message of the dump walks the hash table from its start:
+	// seconds for 1M elements), and the pipelines' bans wait for the lock
+	// meanwhile. The next check waits at least this many times as long as
+	// the last one took, so checking takes at most a twentieth of the time.
+	elementsCheckSpacing = 20
 )
+
+// nextElementsCheck is the wait after an element check that lasted took.
+func nextElementsCheck(took time.Duration) time.Duration {
+	return max(elementsCheckInterval, elementsCheckSpacing*took)
+}
 
 // firewallWatch restores logjail's table when another program flushes or
 // deletes it (nft flush ruleset, a firewall reload, a mistake), so the
@@ -38,7 +50,7 @@ func (d *Daemon) watchFirewall(ctx context.Context) {
 	w := d.firewall
 	layout := time.NewTicker(layoutCheckInterval)
 	defer layout.Stop()
-	elements := time.NewTicker(elementsCheckInterval)
+	elements := time.NewTimer(elementsCheckInterval)
 	defer elements.Stop()
 	for {
 		select {
@@ -66,7 +78,9 @@ func (d *Daemon) watchFirewall(ctx context.Context) {
 		case <-elements.C:
 			// An element deleted by hand (nft delete element, nft flush set)
 			// leaves the layout intact; reconcile puts it back.
+			began := time.Now()
 			d.reconcileAll(ctx)
+			elements.Reset(nextElementsCheck(time.Since(began)))
 		}
 	}
 }
@@ -80,8 +94,18 @@ func (d *Daemon) reconcileAll(ctx context.Context) {
 		if !ok {
 			continue
 		}
+		// The runner goes on deciding bans after its snapshot and before
+		// the repair has the lock: the firewall records what it applies
+		// meanwhile, so that those are not taken for bans to remove.
+		fws := pipelineFirewalls(r.enforcer)
+		for _, f := range fws {
+			f.record()
+		}
 		var active []state.Decision
 		if err := r.call(ctx, func() { active = r.stages.Tracker.Active() }); err != nil {
+			for _, f := range fws {
+				f.forget()
+			}
 			continue // stopped by a reload, which reconciles itself
 		}
 		if err := enforce.Repair(ctx, r.enforcer, active, time.Now()); err != nil {
@@ -104,6 +128,34 @@ func (d *Daemon) firewallOf(pipeline string) enforce.Enforcer {
 type pipelineFirewall struct {
 	w        *firewallWatch
 	pipeline string
+	// applied, from record to the next Repair, logs the decisions applied
+	// meanwhile (see reconcileAll); nil when not recording. Guarded by w.lock.
+	applied []state.Decision
+}
+
+// pipelineFirewalls are the pipelineFirewalls within e.
+func pipelineFirewalls(e enforce.Enforcer) []*pipelineFirewall {
+	var out []*pipelineFirewall
+	enforce.Each(e, func(x enforce.Enforcer) {
+		if f, ok := x.(*pipelineFirewall); ok {
+			out = append(out, f)
+		}
+	})
+	return out
+}
+
+// record starts logging the decisions applied, for the next Repair.
+func (f *pipelineFirewall) record() {
+	f.w.lock.Lock()
+	defer f.w.lock.Unlock()
+	f.applied = []state.Decision{}
+}
+
+// forget stops logging the decisions applied.
+func (f *pipelineFirewall) forget() {
+	f.w.lock.Lock()
+	defer f.w.lock.Unlock()
+	f.applied = nil
 }
 
 // Start makes the pipeline's sets hold exactly active, with the remaining
@@ -118,6 +170,12 @@ func (f *pipelineFirewall) Start(ctx context.Context, active []state.Decision, n
 func (f *pipelineFirewall) Apply(ctx context.Context, ds []state.Decision) error {
 	f.w.lock.Lock()
 	defer f.w.lock.Unlock()
+	if f.applied != nil {
+		for _, d := range ds {
+			// What Reconcile reads of a decision; not its lines.
+			f.applied = append(f.applied, state.Decision{Kind: d.Kind, Pipeline: d.Pipeline, Prefix: d.Prefix, Time: d.Time, Until: d.Until})
+		}
+	}
 	return f.w.fw.Apply(ctx, ds)
 }
 
@@ -129,5 +187,32 @@ func (f *pipelineFirewall) Stop() {}
 func (f *pipelineFirewall) Repair(ctx context.Context, active []state.Decision, now time.Time) error {
 	f.w.lock.Lock()
 	defer f.w.lock.Unlock()
+	active = caughtUp(active, f.applied)
+	f.applied = nil
 	return f.w.fw.Repair(ctx, f.pipeline, active, now)
+}
+
+// caughtUp is the snapshot active after the decisions applied since it was
+// asked for (some of which it may hold already): of each prefix they
+// touched, the last one decides.
+func caughtUp(active, applied []state.Decision) []state.Decision {
+	if len(applied) == 0 {
+		return active
+	}
+	last := make(map[netip.Prefix]state.Decision, len(applied))
+	for _, d := range applied {
+		last[d.Prefix] = d
+	}
+	out := make([]state.Decision, 0, len(active)+len(last))
+	for _, d := range active {
+		if _, ok := last[d.Prefix]; !ok {
+			out = append(out, d)
+		}
+	}
+	for _, d := range last {
+		if d.Kind == state.Ban {
+			out = append(out, d)
+		}
+	}
+	return out
 }
