@@ -83,13 +83,17 @@ func (p Policy) rules() gate.Rules {
 // Tracker is one pipeline's state: the failure window and the active bans.
 // It is owned by the pipeline's goroutine and never reads the clock.
 type Tracker struct {
-	policy  Policy
-	rules   gate.Rules
-	window  *Window
-	active  map[netip.Prefix]Decision
-	stats   Stats
-	history History
-	rnd     func() float64
+	policy Policy
+	rules  gate.Rules
+	window *Window
+	active map[netip.Prefix]Decision
+	// nextExpiry is no later than the earliest end of an active ban (zero
+	// when none ends): Expire walks the bans, a million after a flood,
+	// only once it has come, not at every tick.
+	nextExpiry time.Time
+	stats      Stats
+	history    History
+	rnd        func() float64
 	// refused counts the gate's refusals; lastRefused is the latest, for
 	// the log.
 	refused     map[gate.Reason]uint64
@@ -350,6 +354,14 @@ func (t *Tracker) add(d Decision) {
 		t.stats.TotalBanned++
 	}
 	t.active[d.Prefix] = d
+	t.noteExpiry(d)
+}
+
+// noteExpiry lowers nextExpiry to d's end.
+func (t *Tracker) noteExpiry(d Decision) {
+	if !d.Permanent() && (t.nextExpiry.IsZero() || d.Until.Before(t.nextExpiry)) {
+		t.nextExpiry = d.Until
+	}
 }
 
 // adoptSlack is how much later a ban decided elsewhere must end than the
@@ -481,11 +493,16 @@ func (t *Tracker) Lift(d Decision) { delete(t.active, d.Prefix) }
 // Expire lifts the bans whose time is up at now and forgets stale windows.
 func (t *Tracker) Expire(now time.Time) []Decision {
 	var out []Decision
-	for p, d := range t.active {
-		if !d.Permanent() && !d.Until.After(now) {
-			delete(t.active, p)
-			d.Kind, d.Time, d.Reason = Unban, now, "expired"
-			out = append(out, d)
+	if !t.nextExpiry.IsZero() && !t.nextExpiry.After(now) {
+		t.nextExpiry = time.Time{}
+		for p, d := range t.active {
+			if !d.Permanent() && !d.Until.After(now) {
+				delete(t.active, p)
+				d.Kind, d.Time, d.Reason = Unban, now, "expired"
+				out = append(out, d)
+				continue
+			}
+			t.noteExpiry(d)
 		}
 	}
 	t.window.Expire(now)
