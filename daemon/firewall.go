@@ -102,7 +102,7 @@ func (d *Daemon) reconcileAll(ctx context.Context) {
 			f.record()
 		}
 		var active []state.Decision
-		if err := r.call(ctx, func() { active = r.stages.Tracker.Active() }); err != nil {
+		if err := r.call(ctx, func() { active = r.stages.Tracker.ActiveUnsorted() }); err != nil {
 			for _, f := range fws {
 				f.forget()
 			}
