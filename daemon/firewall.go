@@ -185,11 +185,14 @@ func (f *pipelineFirewall) Stop() {}
 
 // Repair puts back what another program removed from the pipeline's sets.
 func (f *pipelineFirewall) Repair(ctx context.Context, active []state.Decision, now time.Time) error {
+	// Listed without the lock: the pipelines' bans go on meanwhile (a
+	// million elements take seconds to list), logged for caughtUp.
+	listing := f.w.fw.List(ctx, f.pipeline)
 	f.w.lock.Lock()
 	defer f.w.lock.Unlock()
 	active = caughtUp(active, f.applied)
 	f.applied = nil
-	return f.w.fw.Repair(ctx, f.pipeline, active, now)
+	return f.w.fw.ReconcileListed(ctx, listing, active, now)
 }
 
 // caughtUp is the snapshot active after the decisions applied since it was
