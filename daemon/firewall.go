@@ -25,6 +25,11 @@ const (
 	// meanwhile. The next check waits at least this many times as long as
 	// the last one took, so checking takes at most a twentieth of the time.
 	elementsCheckSpacing = 20
+	// elementsCheckMost is the most bans a pipeline may hold for the
+	// element check to list its sets: 250k take about 9 s, a million
+	// minutes (BenchmarkListSet). Past that only the layout check runs,
+	// and a table restored after it puts back every ban.
+	elementsCheckMost = 250_000
 )
 
 // nextElementsCheck is the wait after an element check that lasted took.
@@ -44,6 +49,9 @@ type firewallWatch struct {
 	specs []nftables.PipelineSpec
 	// restores counts the times the layout had to be rebuilt.
 	restores atomic.Uint64
+	// toldSkipped: the log said the element check skips a pipeline with
+	// too many bans. Owned by the watch's goroutine.
+	toldSkipped bool
 }
 
 func (d *Daemon) watchFirewall(ctx context.Context) {
@@ -74,21 +82,22 @@ func (d *Daemon) watchFirewall(ctx context.Context) {
 				continue
 			}
 			w.restores.Add(1)
-			d.reconcileAll(ctx)
+			d.reconcileAll(ctx, 0)
 		case <-elements.C:
 			// An element deleted by hand (nft delete element, nft flush set)
 			// leaves the layout intact; reconcile puts it back.
 			began := time.Now()
-			d.reconcileAll(ctx)
+			d.reconcileAll(ctx, elementsCheckMost)
 			elements.Reset(nextElementsCheck(time.Since(began)))
 		}
 	}
 }
 
 // reconcileAll makes every pipeline's sets equal its active bans, each on
-// its own goroutine's view of them. Only the firewall is repaired: the
-// other enforcers (exec, NATS, mail) act once per decision.
-func (d *Daemon) reconcileAll(ctx context.Context) {
+// its own goroutine's view of them, skipping pipelines with more than most
+// bans (0: none). Only the firewall is repaired: the other enforcers
+// (exec, NATS, mail) act once per decision.
+func (d *Daemon) reconcileAll(ctx context.Context, most int) {
 	for _, name := range d.pipelineNames() {
 		r, ok := d.pipeline(name)
 		if !ok {
@@ -102,16 +111,39 @@ func (d *Daemon) reconcileAll(ctx context.Context) {
 			f.record()
 		}
 		var active []state.Decision
-		if err := r.call(ctx, func() { active = r.stages.Tracker.ActiveUnsorted() }); err != nil {
+		banned, skip := 0, false
+		err := r.call(ctx, func() {
+			banned = r.stages.Tracker.Stats().CurrentlyBanned
+			if skip = most > 0 && banned > most; !skip {
+				active = r.stages.Tracker.ActiveUnsorted()
+			}
+		})
+		if err != nil || skip {
 			for _, f := range fws {
 				f.forget()
 			}
+		}
+		if err != nil {
 			continue // stopped by a reload, which reconciles itself
+		}
+		if skip {
+			d.tellSkipped(name, banned)
+			continue
 		}
 		if err := enforce.Repair(ctx, r.enforcer, active, time.Now()); err != nil {
 			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
 		}
 	}
+}
+
+// tellSkipped logs, once, that the element check skips pipeline.
+func (d *Daemon) tellSkipped(pipeline string, bans int) {
+	if d.firewall.toldSkipped {
+		return
+	}
+	d.firewall.toldSkipped = true
+	d.log.Info("too many bans to compare the firewall's sets with them now and then; the table's layout is still checked and restored with every ban",
+		"pipeline", pipeline, "bans", bans, "most", elementsCheckMost)
 }
 
 // firewallOf is pipeline's view of the shared firewall (the nftables

@@ -172,7 +172,11 @@ func (f *Firewall) conn(ctx context.Context) (*nft.Conn, error) {
 	}
 	return nft.New(nft.WithNetNSFd(f.netns), nft.WithSockOptions(func(c *netlink.Conn) error {
 		_ = c.SetOption(netlink.CapAcknowledge, true)
-		return c.SetDeadline(deadline)
+		if err := c.SetDeadline(deadline); err != nil {
+			return err
+		}
+		_ = widenDumps(c) // without, dumps are slower, not wrong
+		return nil
 	}))
 }
 
