@@ -34,7 +34,8 @@ var floodConfig = e2ePipeline("maxretry: 5", "findtime: 10m", "bantime: 1h", fil
 // and the worst latency of the control socket, called every 50 ms
 // throughout: `status` (the daemon's) and `status e2e` (the pipeline's,
 // answered by its runner goroutine, which lists every ban).
-// N = 20k and 100k; LOGJAIL_FLOOD_1M=1 adds N = 1M.
+// N = 20k and 100k; LOGJAIL_FLOOD_1M=1 adds N = 1M. LOGJAIL_FLOOD_BIN
+// runs another logjail binary (an older build, to compare).
 //
 //	task flood-bench
 //	LOGJAIL_FLOOD_BENCH=1 go test -run '^$' -bench Flood -benchtime 1x -timeout 30m ./cmd/logjail/
@@ -79,7 +80,8 @@ func flood(b *testing.B, n int) floodResult {
 	b.StopTimer()
 	tn := &testNet{srv: testkit.NamedNetns(b, "lj-flood")}
 	s := newSetup(b, floodConfig)
-	s.logLevel = "info" // as a user runs it: one line per ban
+	s.logLevel = "info"                    // as a user runs it: one line per ban
+	s.bin = os.Getenv("LOGJAIL_FLOOD_BIN") // another build, to compare
 	in := s.start(b, tn)
 	pid := in.cmd.Process.Pid
 	cpu := cpuTime(b, pid)
