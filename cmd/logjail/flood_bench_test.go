@@ -34,7 +34,9 @@ var floodConfig = e2ePipeline("maxretry: 5", "findtime: 10m", "bantime: 1h", fil
 // and the worst latency of the control socket, called every 50 ms
 // throughout: `status` (the daemon's) and `status e2e` (the pipeline's,
 // answered by its runner goroutine, which lists every ban).
-// N = 20k and 100k; LOGJAIL_FLOOD_1M=1 adds N = 1M. LOGJAIL_FLOOD_BIN
+// Beside it, fail2ban-server with its stock nftables action gets the flood
+// of N = 200 (it bans about 20 a second), and so does logjail. Then logjail
+// gets N = 20k and 100k; LOGJAIL_FLOOD_1M=1 adds N = 1M. LOGJAIL_FLOOD_BIN
 // runs another logjail binary (an older build, to compare).
 //
 //	task flood-bench
@@ -48,7 +50,17 @@ func BenchmarkFlood(b *testing.B) {
 	if os.Getenv("LOGJAIL_FLOOD_1M") == "1" {
 		sizes = append(sizes, 1_000_000)
 	}
-	for _, n := range sizes {
+	b.Run(fmt.Sprintf("fail2ban/attackers=%d", fail2banFloodN), func(b *testing.B) {
+		var secs float64
+		for range b.N {
+			secs = fail2banFlood(b, fail2banFloodN)
+		}
+		fmt.Printf("fail2ban-server, stock nftables action: %d attackers x %d failures all in its set after %.2fs (%.1f bans/s)\n",
+			fail2banFloodN, floodRetry, secs, float64(fail2banFloodN)/secs)
+		b.ReportMetric(float64(fail2banFloodN)/secs, "bans/s")
+		b.ReportMetric(0, "ns/op")
+	})
+	for _, n := range append([]int{fail2banFloodN}, sizes...) {
 		b.Run(fmt.Sprintf("attackers=%d", n), func(b *testing.B) {
 			var r floodResult
 			for range b.N {

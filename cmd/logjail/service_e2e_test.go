@@ -183,7 +183,7 @@ func without(list []string, drop string) []string {
 
 // needTool finds a program the service tests need: a skip without it,
 // a failure in CI.
-func needTool(t *testing.T, name, pkg string) string {
+func needTool(t testing.TB, name, pkg string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err == nil {
