@@ -31,9 +31,9 @@ var floodConfig = e2ePipeline("maxretry: 5", "findtime: 10m", "bantime: 1h", fil
 // binary in a network namespace, its file source, and N distinct attackers
 // failing maxretry times each, appended at once. It reports the time until
 // all N are elements of the kernel set (and bans/s), logjail's peak RSS,
-// and the worst latency of the control socket, called every 50 ms
-// throughout: `status` (the daemon's) and `status e2e` (the pipeline's,
-// answered by its runner goroutine, which lists every ban).
+// and the worst latency of the control socket throughout: `status` (the
+// daemon's) called every 50 ms, `status e2e` (the pipeline's, which lists
+// every ban, its runner goroutine copying them) every second.
 // Beside it, fail2ban-server with its stock nftables action gets the flood
 // of N = 200 (it bans about 20 a second), and so does logjail. Then logjail
 // gets N = 20k and 100k; LOGJAIL_FLOOD_1M=1 adds N = 1M. LOGJAIL_FLOOD_BIN
@@ -209,15 +209,17 @@ func setHolds(b *testing.B, ns, set string, first, end int) error {
 	return nil
 }
 
-// probeControl calls the daemon's status and pipeline's status on socket,
-// each every 50 ms (or as soon as the last call answered, when that took
-// longer), until the returned function is called; that returns the worst
+// probeControl calls the daemon's status on socket every 50 ms, and the
+// pipeline's every second (its answer lists every ban: 100 MB of JSON for
+// a million), each as soon as the last call answered when that took
+// longer, until the returned function is called; that returns the worst
 // latency of each.
 func probeControl(socket, pipeline string) func() (status, pipelineStatus time.Duration) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := daemon.NewClient(socket)
 	var wg sync.WaitGroup
 	worst := make([]time.Duration, 2)
+	every := []time.Duration{50 * time.Millisecond, time.Second}
 	calls := []func() error{
 		func() error { _, err := c.Status(ctx); return err },
 		func() error {
@@ -235,7 +237,7 @@ func probeControl(socket, pipeline string) func() (status, pipelineStatus time.D
 					worst[i] = time.Hour // no answer: worse than any
 				}
 				worst[i] = max(worst[i], time.Since(began))
-				time.Sleep(50 * time.Millisecond)
+				time.Sleep(every[i])
 			}
 		}()
 	}
