@@ -136,7 +136,7 @@ func (s span) String() string {
 // expired start not yet collected) are dropped. A hash set's elements are
 // single addresses.
 func (f *Firewall) list(ctx context.Context, set *nft.Set) ([]span, error) {
-	c, err := f.conn(ctx)
+	c, err := f.listConn(ctx)
 	if err != nil {
 		return nil, err
 	}
