@@ -65,6 +65,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		return
 	}
 	var st PipelineStatus
+	var active []state.Decision
 	err := r.call(req.Context(), func() {
 		ts := r.stages.Tracker.Stats()
 		st = PipelineStatus{
@@ -95,11 +96,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		for _, why := range gate.Reasons {
 			st.RefusedByGate[string(why)] = ts.Refused[why]
 		}
-		now := time.Now()
-		for _, b := range r.stages.Tracker.Active() {
-			st.Actions.Banned = append(st.Actions.Banned, prefixText(b))
-			st.Actions.Bans = append(st.Actions.Bans, banOf(b, now))
-		}
+		active = r.stages.Tracker.ActiveUnsorted() // sorted below, off the runner
 		pol := r.stages.Tracker.Policy()
 		st.Actions.BanTime = pipelines.FormatDuration(pol.BanTime)
 		if inc := pol.Increment; inc != nil {
@@ -109,6 +106,16 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	if err != nil {
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
 		return
+	}
+	state.SortByPrefix(active)
+	now := time.Now()
+	st.Actions.Banned = make([]string, 0, len(active))
+	if len(active) > 0 {
+		st.Actions.Bans = make([]Ban, 0, len(active)) // null when none, as ever
+	}
+	for _, b := range active {
+		st.Actions.Banned = append(st.Actions.Banned, prefixText(b))
+		st.Actions.Bans = append(st.Actions.Bans, banOf(b, now))
 	}
 	for _, src := range r.stages.Sources {
 		st.Sources = append(st.Sources, sourceStatus(src))
@@ -127,10 +134,11 @@ func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
 			continue
 		}
 		var active []state.Decision
-		if err := r.call(req.Context(), func() { active = r.stages.Tracker.Active() }); err != nil {
+		if err := r.call(req.Context(), func() { active = r.stages.Tracker.ActiveUnsorted() }); err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
+		state.SortByPrefix(active)
 		for _, b := range active {
 			out = append(out, banOf(b, now))
 		}

@@ -83,13 +83,17 @@ func (p Policy) rules() gate.Rules {
 // Tracker is one pipeline's state: the failure window and the active bans.
 // It is owned by the pipeline's goroutine and never reads the clock.
 type Tracker struct {
-	policy  Policy
-	rules   gate.Rules
-	window  *Window
-	active  map[netip.Prefix]Decision
-	stats   Stats
-	history History
-	rnd     func() float64
+	policy Policy
+	rules  gate.Rules
+	window *Window
+	active map[netip.Prefix]Decision
+	// nextExpiry is no later than the earliest end of an active ban (zero
+	// when none ends): Expire walks the bans, a million after a flood,
+	// only once it has come, not at every tick.
+	nextExpiry time.Time
+	stats      Stats
+	history    History
+	rnd        func() float64
 	// refused counts the gate's refusals; lastRefused is the latest, for
 	// the log.
 	refused     map[gate.Reason]uint64
@@ -350,6 +354,14 @@ func (t *Tracker) add(d Decision) {
 		t.stats.TotalBanned++
 	}
 	t.active[d.Prefix] = d
+	t.noteExpiry(d)
+}
+
+// noteExpiry lowers nextExpiry to d's end.
+func (t *Tracker) noteExpiry(d Decision) {
+	if !d.Permanent() && (t.nextExpiry.IsZero() || d.Until.Before(t.nextExpiry)) {
+		t.nextExpiry = d.Until
+	}
 }
 
 // adoptSlack is how much later a ban decided elsewhere must end than the
@@ -481,11 +493,16 @@ func (t *Tracker) Lift(d Decision) { delete(t.active, d.Prefix) }
 // Expire lifts the bans whose time is up at now and forgets stale windows.
 func (t *Tracker) Expire(now time.Time) []Decision {
 	var out []Decision
-	for p, d := range t.active {
-		if !d.Permanent() && !d.Until.After(now) {
-			delete(t.active, p)
-			d.Kind, d.Time, d.Reason = Unban, now, "expired"
-			out = append(out, d)
+	if !t.nextExpiry.IsZero() && !t.nextExpiry.After(now) {
+		t.nextExpiry = time.Time{}
+		for p, d := range t.active {
+			if !d.Permanent() && !d.Until.After(now) {
+				delete(t.active, p)
+				d.Kind, d.Time, d.Reason = Unban, now, "expired"
+				out = append(out, d)
+				continue
+			}
+			t.noteExpiry(d)
 		}
 	}
 	t.window.Expire(now)
@@ -521,17 +538,30 @@ const RefusedReason = "refused by the gate: "
 
 // Active returns the active bans, ordered by prefix.
 func (t *Tracker) Active() []Decision {
+	out := t.ActiveUnsorted()
+	SortByPrefix(out)
+	return out
+}
+
+// ActiveUnsorted returns the active bans in no order: the copy is all the
+// tracker's goroutine has to make; the caller sorts (SortByPrefix) on its
+// own, which for a million bans takes longer than the copy.
+func (t *Tracker) ActiveUnsorted() []Decision {
 	out := make([]Decision, 0, len(t.active))
 	for _, d := range t.active {
 		out = append(out, d)
 	}
-	slices.SortFunc(out, func(a, b Decision) int {
+	return out
+}
+
+// SortByPrefix orders ds by prefix: by address, the shorter prefix first.
+func SortByPrefix(ds []Decision) {
+	slices.SortFunc(ds, func(a, b Decision) int {
 		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
 			return c
 		}
 		return a.Prefix.Bits() - b.Prefix.Bits()
 	})
-	return out
 }
 
 // Stats returns the counters.

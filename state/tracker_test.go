@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 )
@@ -341,5 +342,50 @@ func TestAdopt(t *testing.T) {
 				t.Errorf("active ban %+v %v", got, ok)
 			}
 		})
+	}
+}
+
+// Expire walks the bans only once the earliest is due, yet lifts every ban
+// on time: one added later that ends sooner, one of several ending at
+// different times, and none of them early; a lifted ban leaves the others
+// alone.
+func TestExpireOnTime(t *testing.T) {
+	tr := newTestTracker(time.Hour)
+	ban := func(addr string, d time.Duration) {
+		if _, why := banThroughGate(tr, netip.MustParsePrefix(addr+"/32"), d, t0); why != "" {
+			t.Fatalf("%s refused: %s", addr, why)
+		}
+	}
+	ban("198.51.100.1", 3*time.Hour)
+	ban("198.51.100.2", 2*time.Hour)
+	ban("198.51.100.3", time.Hour) // added last, ends first
+	ban("198.51.100.4", PermanentBan)
+	ban("198.51.100.5", 90*time.Minute)
+	if d, ok := tr.PlanUnban(netip.MustParsePrefix("198.51.100.3/32"), "manual", t0); ok {
+		tr.Lift(d)
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		want []string
+	}{
+		{59 * time.Minute, nil},
+		{time.Hour, nil}, // 198.51.100.3 was lifted by hand
+		{89 * time.Minute, nil},
+		{90 * time.Minute, []string{"198.51.100.5/32"}},
+		{2*time.Hour - time.Second, nil},
+		{5 * time.Hour, []string{"198.51.100.1/32", "198.51.100.2/32"}},
+		{100 * time.Hour, nil},
+	} {
+		var got []string
+		for _, d := range tr.Expire(t0.Add(step.at)) {
+			got = append(got, d.Prefix.String())
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, step.want) {
+			t.Errorf("at +%s: expired %v, want %v", step.at, got, step.want)
+		}
+	}
+	if n := tr.Stats().CurrentlyBanned; n != 1 {
+		t.Errorf("%d bans left, want the permanent one", n)
 	}
 }

@@ -154,6 +154,8 @@ type setup struct {
 	wrap []string
 	// bin is the logjail that runs (default: the one TestMain built).
 	bin string
+	// logLevel is logjail's --log-level (default debug).
+	logLevel string
 }
 
 // e2ePipeline is the configuration of the one pipeline "e2e", enabled,
@@ -207,7 +209,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug"}, s.extra...)
+	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", cmp.Or(s.logLevel, "debug")}, s.extra...)
 	args = append(slices.Clone(s.wrap), args...)
 	if tn != nil {
 		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)

@@ -136,7 +136,7 @@ func (s span) String() string {
 // expired start not yet collected) are dropped. A hash set's elements are
 // single addresses.
 func (f *Firewall) list(ctx context.Context, set *nft.Set) ([]span, error) {
-	c, err := f.conn(ctx)
+	c, err := f.listConn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -437,107 +437,6 @@ func (f *Firewall) Unban(ctx context.Context, d state.Decision) error {
 		return elemErr(d.Pipeline, set.Name, "unban", p.String(), err)
 	}
 	return nil
-}
-
-// Repair is Reconcile: the firewall watch's way to put back what another
-// program removed.
-func (f *Firewall) Repair(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
-	return f.Reconcile(ctx, pipeline, active, now)
-}
-
-// Reconcile makes pipeline's sets hold exactly active at now: it deletes
-// kernel elements not in active (or in the wrong set: an address in a
-// prefix set), adds missing ones with their remaining time, and refreshes
-// those whose kernel timeout is off by more than a little. Expired
-// decisions count as inactive; of duplicates the longest ban wins;
-// d.Pipeline is not consulted. It goes on past failures and returns them
-// all, each naming its element.
-func (f *Firewall) Reconcile(ctx context.Context, pipeline string, active []state.Decision, now time.Time) error {
-	if pipeline == "" {
-		return errors.New("nftables: reconcile without pipeline")
-	}
-	want, errs := wantedBans(pipeline, active, now)
-	mu.Lock()
-	defer mu.Unlock()
-	for _, k := range setKinds {
-		errs = append(errs, f.reconcileSet(ctx, pipeline, f.setRef(pipeline, k), k, want))
-	}
-	return errors.Join(errs...)
-}
-
-// wantedBans maps active's normalized prefixes to their remaining time at
-// now (0: permanent), the longest of duplicates; expired bans are left out.
-func wantedBans(pipeline string, active []state.Decision, now time.Time) (map[netip.Prefix]time.Duration, []error) {
-	var errs []error
-	want := map[netip.Prefix]time.Duration{}
-	for _, d := range active {
-		p, err := normalize(d.Prefix)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("nftables: pipeline %q: reconcile: %w", pipeline, err))
-			continue
-		}
-		if d.Permanent() {
-			want[p] = 0
-			continue
-		}
-		r := ceilMS(d.Remaining(now))
-		if old, ok := want[p]; r == 0 || ok && (old == 0 || old >= r) {
-			continue
-		}
-		want[p] = r
-	}
-	return want, errs
-}
-
-// reconcileSet makes set, of kind k, hold exactly the prefixes of want
-// that belong in it.
-func (f *Firewall) reconcileSet(ctx context.Context, pipeline string, set *nft.Set, k setKind, want map[netip.Prefix]time.Duration) error {
-	spans, err := f.list(ctx, set)
-	if err != nil {
-		return fmt.Errorf("nftables: pipeline %q: reconcile: list set %s: %w", pipeline, set.Name, err)
-	}
-	var del, add, refresh []item
-	have := map[netip.Prefix]bool{}
-	for _, s := range spans {
-		ps, exact := s.prefixes()
-		if !exact || kindOf(ps[0]) != k {
-			del = append(del, spanItem(set, s))
-			continue
-		}
-		t, ok := want[ps[0]]
-		if !ok {
-			del = append(del, spanItem(set, s))
-			continue
-		}
-		have[ps[0]] = true
-		if !sameExpiry(s, t) {
-			refresh = append(refresh, prefixItem(set, ps[0], t))
-		}
-	}
-	var missing []netip.Prefix
-	for p := range want {
-		if kindOf(p) == k && !have[p] {
-			missing = append(missing, p)
-		}
-	}
-	slices.SortFunc(missing, comparePrefix)
-	for _, p := range missing {
-		add = append(add, prefixItem(set, p, want[p]))
-	}
-	// Deletions first: they may make room for an overlapping addition.
-	return errors.Join(
-		f.apply(ctx, pipeline, set, opDelete, del),
-		f.apply(ctx, pipeline, set, opAdd, add),
-		f.apply(ctx, pipeline, set, opRefresh, refresh))
-}
-
-// sameExpiry reports whether the kernel's span already ends as timeout wants.
-func sameExpiry(s span, timeout time.Duration) bool {
-	if timeout == 0 || s.timeout == 0 {
-		return timeout == s.timeout
-	}
-	d := s.expires - timeout
-	return d <= expiryTolerance && d >= -expiryTolerance
 }
 
 func comparePrefix(a, b netip.Prefix) int {

@@ -162,7 +162,13 @@ func kindOf(p netip.Prefix) setKind { return setKind{v6: p.Addr().Is6(), net: !p
 // copy of the failed message, so a failed large batch cannot overflow the
 // receive buffer. (Extended acks stay off: the netlink package misparses
 // them together with capped acks, and nf_tables rarely sends a text.)
-func (f *Firewall) conn(ctx context.Context) (*nft.Conn, error) {
+func (f *Firewall) conn(ctx context.Context) (*nft.Conn, error) { return f.dial(ctx, false) }
+
+// listConn is conn for listing a set's elements, whose dumps come in large
+// messages (see widenDumps).
+func (f *Firewall) listConn(ctx context.Context) (*nft.Conn, error) { return f.dial(ctx, true) }
+
+func (f *Firewall) dial(ctx context.Context, wide bool) (*nft.Conn, error) {
 	if f.connect != nil {
 		return f.connect(ctx)
 	}
@@ -172,7 +178,13 @@ func (f *Firewall) conn(ctx context.Context) (*nft.Conn, error) {
 	}
 	return nft.New(nft.WithNetNSFd(f.netns), nft.WithSockOptions(func(c *netlink.Conn) error {
 		_ = c.SetOption(netlink.CapAcknowledge, true)
-		return c.SetDeadline(deadline)
+		if err := c.SetDeadline(deadline); err != nil {
+			return err
+		}
+		if wide {
+			_ = widenDumps(c) // without, dumps are slower, not wrong
+		}
+		return nil
 	}))
 }
 

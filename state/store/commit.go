@@ -41,6 +41,9 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 	if c.Empty() {
 		return nil
 	}
+	for _, d := range c.Bans {
+		s.lengths.notePrefix(d.Prefix)
+	}
 	return s.update(func(tx *bolt.Tx) error {
 		pos := tx.Bucket(bucketPositions)
 		for k, v := range c.Positions {

@@ -112,6 +112,7 @@ func recordBan(tx *bolt.Tx, d state.Decision) error {
 // same transaction as the ban itself; RecordBan is for bans that are not
 // stored as active (an import of history).
 func (s *Store) RecordBan(d state.Decision) error {
+	s.lengths.notePrefix(d.Prefix)
 	return s.update(func(tx *bolt.Tx) error { return recordBan(tx, d) })
 }
 
@@ -155,6 +156,9 @@ func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
 		}
 		// Shorter prefixes containing p that start before it.
 		for l := lowest; l < bits; l++ {
+			if !s.lengths.mayHold(l) {
+				continue
+			}
 			m := start
 			for i := l; i < 128; i++ {
 				m[i/8] &^= 0x80 >> (i % 8)

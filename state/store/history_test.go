@@ -2,6 +2,7 @@ package store
 
 import (
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"testing"
@@ -34,7 +35,7 @@ func TestHistoryCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, tc := range []struct {
+	cases := []struct {
 		pipeline string
 		prefix   string
 		all      bool
@@ -58,12 +59,38 @@ func TestHistoryCount(t *testing.T) {
 		{"sshd", "0.0.0.0/0", true, 6}, // ... but no IPv4 record: its highest is 203.0.113.9's 6
 		{"sshd", "::/64", false, 7},    // and IPv4 records are not inside ::/64
 		{"nobody", "2001:db8:1::/64", false, 0},
-	} {
-		got, err := s.Count(tc.pipeline, netip.MustParsePrefix(tc.prefix), tc.all)
-		if err != nil || got != tc.want {
-			t.Errorf("Count(%s, %s, %v) = %d, %v; want %d", tc.pipeline, tc.prefix, tc.all, got, err, tc.want)
+	}
+	// As written, after a restart (the lengths of the history read from
+	// the file) and with the lengths unknown (every one sought).
+	for _, when := range []string{"as written", "reopened", "lengths unknown"} {
+		switch when {
+		case "reopened":
+			s = reopenStore(t, s)
+		case "lengths unknown":
+			s = reopenStore(t, s)
+			s.lengths.known.Store(false)
+		}
+		for _, tc := range cases {
+			got, err := s.Count(tc.pipeline, netip.MustParsePrefix(tc.prefix), tc.all)
+			if err != nil || got != tc.want {
+				t.Errorf("%s: Count(%s, %s, %v) = %d, %v; want %d", when, tc.pipeline, tc.prefix, tc.all, got, err, tc.want)
+			}
 		}
 	}
+}
+
+// reopenStore closes s and opens its file again.
+func reopenStore(t *testing.T, s *Store) *Store {
+	t.Helper()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(filepath.Dir(s.path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }
 
 // Recording keeps the highest count and the newest ban: a renewal or a

@@ -76,6 +76,12 @@ func Import(r io.Reader, s *Store, replace bool) (ImportStats, error) {
 		return ImportStats{}, err
 	}
 	st := ImportStats{Replaced: replace, Pipelines: doc.pipelines}
+	for _, h := range doc.history {
+		s.lengths.notePrefix(h.rec.Prefix)
+	}
+	for _, d := range doc.bans {
+		s.lengths.notePrefix(d.Prefix)
+	}
 	err = s.update(func(tx *bolt.Tx) error {
 		if replace {
 			if err := dropRecords(tx); err != nil {

@@ -43,6 +43,8 @@ type Store struct {
 	// where that is reported.
 	broken atomic.Pointer[error]
 	log    atomic.Pointer[slog.Logger]
+	// lengths spares Count most of its seeks (see historyLengths).
+	lengths historyLengths
 }
 
 // File is the store's file name inside the state directory.
@@ -90,6 +92,9 @@ func Open(dir string) (*Store, error) {
 		}
 	}
 	err = recoverBolt(func() error { return db.Update(initLayout) })
+	if err == nil {
+		err = recoverBolt(func() error { return db.View(s.lengths.load) })
+	}
 	if err != nil {
 		s.closeBroken()
 		return nil, &DamagedError{Path: path, Reason: err}
@@ -283,6 +288,7 @@ func banKey(pipeline string, p netip.Prefix) []byte {
 // and, in the same transaction, counts it in the ban history (see
 // RecordBan: a renewal is not counted twice).
 func (s *Store) SaveBan(d state.Decision) error {
+	s.lengths.notePrefix(d.Prefix)
 	return s.update(func(tx *bolt.Tx) error { return saveBan(tx, d) })
 }
 
