@@ -25,7 +25,8 @@ import (
 // root, so they run only with LOGJAIL_IDLE_BENCH=1:
 //
 //	task idle-bench
-//	LOGJAIL_IDLE_BENCH=1 go test -run '^$' -bench 'Idle|ManyPipelines' -benchtime 1x -timeout 20m ./cmd/logjail/
+//	LOGJAIL_IDLE_BENCH=1 go test -run '^$' -bench 'Idle' -benchtime 1x -timeout 20m ./cmd/logjail/
+//	LOGJAIL_IDLE_BENCH=1 go test -run '^$' -bench 'ManyPipelines' -benchtime 3x -timeout 20m ./cmd/logjail/
 
 // idlePipelines is how many pipelines the many-pipelines benchmarks run,
 // each tailing its own file.
