@@ -27,15 +27,22 @@ func BenchmarkManyPipelines(b *testing.B) {
 		b.Run(fmt.Sprintf("pipelines=%d", n), func(b *testing.B) {
 			tn := newTestNet(b)
 			s, logs := manySetup(b, n)
-			s.start(b, tn)
+			pid := daemonPID(b, s.start(b, tn))
 			cl := daemon.NewClient(s.socket)
 			parts := spread(chunks, n)
 			var lines int
+			before := readProc(b, pid)
 			b.ResetTimer()
 			for range b.N {
 				lines += appendAndWait(b, cl, logs, parts)
 			}
+			b.StopTimer()
+			used := readProc(b, pid).cpu - before.cpu
 			b.ReportMetric(float64(lines)/b.Elapsed().Seconds(), "lines/s")
+			// The daemon's CPU time per million lines, and how much of the
+			// machine's two cores it had: whether it waited or worked.
+			b.ReportMetric(used.Seconds()/float64(lines)*1e6, "cpu-s/Mline")
+			b.ReportMetric(used.Seconds()/b.Elapsed().Seconds(), "cores")
 			b.ReportMetric(0, "ns/op")
 		})
 	}
