@@ -13,6 +13,7 @@ import (
 	"github.com/logjail/logjail/enforce/mail"
 	enfnats "github.com/logjail/logjail/enforce/nats"
 	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/ingest/tick"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
@@ -166,7 +167,7 @@ func (r *runner) run(ctx context.Context) {
 		r.lastCommit = r.commit()
 	}()
 
-	tick := time.NewTicker(tickInterval)
+	tick := tick.New(tickInterval) // on the phase the sources' polls share
 	defer tick.Stop()
 	commitTimer := time.NewTimer(commitDelay)
 	commitTimer.Stop()

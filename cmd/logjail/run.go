@@ -72,8 +72,12 @@ func runCommand() *cli.Command {
 				Log:        log,
 				// Under systemd (Type=notify) the unit counts as started once
 				// the bans are restored and the socket answers; elsewhere
-				// this does nothing.
-				Ready: func() { _, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady) },
+				// this does nothing. Then what only starting needed is given
+				// back (see trimAfterStart).
+				Ready: func() {
+					_, _ = sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+					trimAfterStart()
+				},
 			})
 		},
 	}

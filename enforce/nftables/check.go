@@ -2,6 +2,7 @@ package nftables
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,10 +19,28 @@ import (
 // another program added to the table. An error wrapping ErrLayout means the
 // table differs; Setup and Reconcile restore it and every ban. Elements are
 // not compared here (Reconcile does). Check before any Setup only checks
-// that the table exists.
+// that the table exists. While the ruleset's generation is the one of the
+// last check that found nothing, nothing is listed (see generation).
 func (f *Firewall) Check(ctx context.Context) error {
 	mu.Lock()
 	defer mu.Unlock()
+	gen, genErr := uint32(0), errors.New("not read")
+	if f.connect == nil { // tests that record the messages see them all
+		gen, genErr = f.generation(ctx)
+	}
+	if genErr == nil && f.clean && gen == f.cleanGen {
+		return nil
+	}
+	f.clean = false
+	if err := f.check(ctx); err != nil {
+		return err
+	}
+	f.clean, f.cleanGen = genErr == nil, gen
+	return nil
+}
+
+// check is Check without the generation.
+func (f *Firewall) check(ctx context.Context) error {
 	c, err := f.conn(ctx)
 	if err != nil {
 		return fmt.Errorf("nftables: check table %s: %w", f.table, err)

@@ -107,6 +107,10 @@ type Firewall struct {
 	table string
 	netns int
 	specs []PipelineSpec // of the last successful Setup, for Check; guarded by mu
+	// clean says the ruleset's generation was cleanGen when Check last
+	// found the table as Setup built it; guarded by mu.
+	clean    bool
+	cleanGen uint32
 
 	// connect replaces conn in tests that inspect the netlink messages.
 	connect func(context.Context) (*nft.Conn, error)
@@ -440,7 +444,7 @@ func (f *Firewall) Setup(ctx context.Context, specs []PipelineSpec) error {
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: setup table %s (pipelines %s): %w", f.table, specNames(specs), cause(err))
 	}
-	f.specs = specs
+	f.specs, f.clean = specs, false // a new layout is checked in full
 	return f.restoreCarried(ctx, carry)
 }
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/keyerr"
+	"github.com/logjail/logjail/ingest/tick"
 )
 
 const (
@@ -175,8 +176,10 @@ func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	defer r.closeAll()
 	r.startWatcher()
 
-	tick := time.NewTicker(t.cfg.Poll)
-	defer tick.Stop()
+	// On the shared phase: the polls of every file source wake an idle
+	// daemon once.
+	poll := tick.New(t.cfg.Poll)
+	defer poll.Stop()
 	var events <-chan fsnotify.Event
 	var werrs <-chan error
 	if r.w != nil {
@@ -204,7 +207,7 @@ func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
 			return nil
 		case <-cont:
 			err = r.readAll()
-		case <-tick.C:
+		case <-poll.C:
 			err = r.poll()
 		case ev, ok := <-events:
 			if !ok {
