@@ -26,8 +26,17 @@ func (r *runner) wantAll() {
 }
 
 // readAll reads every file that wants reading, a budget at a time in turn,
-// until all are at their end or maxRounds passed (then r.behind is set).
+// until all are at their end or maxRounds passed (then r.behind is set),
+// and sends what it read.
 func (r *runner) readAll() error {
+	if err := r.readRounds(); err != nil {
+		return err
+	}
+	return r.flush()
+}
+
+// readRounds is readAll without the flush.
+func (r *runner) readRounds() error {
 	for range maxRounds {
 		more := false
 		for _, tf := range r.order {
@@ -59,6 +68,7 @@ func (r *runner) readFile(tf *tailFile) (bool, error) {
 	if tf.r == nil {
 		tf.r = bufio.NewReaderSize(tf.f, readBufSize)
 	}
+	r.readAt = time.Now()
 	maxLine := r.t.cfg.MaxLine
 	n := 0
 	for n < roundBudget {
@@ -129,21 +139,49 @@ func (r *runner) skip(tf *tailFile) {
 	r.log.Debug("file: line longer than MaxLine skipped", "path", tf.path, "max", r.t.cfg.MaxLine)
 }
 
-// emit sends one entry, waiting for the consumer (backpressure) or ctx.
+// emit adds one entry to the batch, sent when it is full and at the end
+// of every read cycle (see flush).
 func (r *runner) emit(tf *tailFile, msg string, off int64) error {
-	e := ingest.Entry{
-		ReadAt:  time.Now(),
+	r.batch = append(r.batch, ingest.Entry{
+		ReadAt:  r.readAt,
 		Message: msg,
 		Pos:     ingest.Position{Key: tf.path, Value: tf.posValue(off)},
-	}
-	select {
-	case r.out <- e:
-		r.t.read.Add(1)
-		r.t.health.Entry(e.ReadAt)
+	})
+	if len(r.batch) < ingest.BatchSize {
 		return nil
-	case <-r.ctx.Done():
-		return r.ctx.Err()
 	}
+	return r.flush()
+}
+
+// flush sends the batch, waiting for the consumer (backpressure) or ctx.
+func (r *runner) flush() error {
+	n := len(r.batch)
+	if n == 0 {
+		return nil
+	}
+	last := r.batch[n-1].ReadAt
+	if r.batches != nil {
+		select {
+		case r.batches <- r.batch:
+			r.batch = ingest.NewBatch()
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+	} else {
+		for i := range r.batch {
+			select {
+			case r.out <- r.batch[i]:
+			case <-r.ctx.Done():
+				r.t.read.Add(uint64(i)) // conversion: a count
+				return r.ctx.Err()
+			}
+		}
+		clear(r.batch)
+		r.batch = r.batch[:0]
+	}
+	r.t.read.Add(uint64(n)) // conversion: a count
+	r.t.health.Entry(last)
+	return nil
 }
 
 // checkTruncated detects copytruncate: the file is now shorter than what
@@ -199,6 +237,7 @@ func (r *runner) expire() error {
 		if len(tf.partial) > 0 && !tf.skipping {
 			msg := sanitize(tf.partial)
 			tf.dropPartial()
+			r.readAt = now
 			if err := r.emit(tf, msg, tf.off); err != nil {
 				return err
 			}
