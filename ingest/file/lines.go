@@ -145,7 +145,7 @@ func (r *runner) emit(tf *tailFile, msg string, off int64) error {
 	r.batch = append(r.batch, ingest.Entry{
 		ReadAt:  r.readAt,
 		Message: msg,
-		Pos:     ingest.Position{Key: tf.path, Value: tf.posValue(off)},
+		Pos:     ingest.Position{Key: tf.path, Value: tf.posValue(off, &r.posArena)},
 	})
 	if len(r.batch) < ingest.BatchSize {
 		return nil

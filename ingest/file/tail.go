@@ -255,7 +255,9 @@ type runner struct {
 	// readAt is when the data being read was read: taken once a read, not
 	// once a line.
 	readAt time.Time
-	log    *slog.Logger
+	// posArena is what the entries' positions are cut from.
+	posArena []byte
+	log      *slog.Logger
 
 	files  map[fileID]*tailFile
 	order  []*tailFile          // rotated-away files first, so old lines go out before new ones
