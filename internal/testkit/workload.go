@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"bufio"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,21 +18,22 @@ import (
 func Workload(tb testing.TB, dir string) (path, what string) {
 	tb.Helper()
 	path = filepath.Join(dir, "auth.log")
-	if src := os.Getenv("LOGJAIL_BENCH_LOG"); src != "" {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			tb.Fatal(err)
-		}
-		return path, "the log LOGJAIL_BENCH_LOG names (" + src + ")"
-	}
 	f, err := os.Create(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	defer f.Close()
+	if src := os.Getenv("LOGJAIL_BENCH_LOG"); src != "" {
+		in, err := os.Open(src)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		defer in.Close()
+		if _, err := io.Copy(f, in); err != nil {
+			tb.Fatal(err)
+		}
+		return path, "the log LOGJAIL_BENCH_LOG names (" + src + ")"
+	}
 	gen := os.Getenv("LOGJAIL_GEN_AUTHLOG")
 	if gen == "" {
 		gen = "../../shared/bench/gen_authlog.py"
