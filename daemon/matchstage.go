@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,12 +122,12 @@ type matchStage struct {
 	queued atomic.Int64
 }
 
-// newMatchStage builds the workers of st: as many as there are cores
-// (up to maxMatchWorkers) when the filter's matchers classify each line on
-// its own, else one. st's matcher is the first worker's.
-func newMatchStage(st *pipelines.Stages, now func() time.Time) *matchStage {
+// newMatchStage builds the workers of st: n (a worker per core) when the
+// filter's matchers classify each line on its own, else one. st's matcher
+// is the first worker's.
+func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStage {
 	ms := []match.Matcher{st.Matcher}
-	if n := min(runtime.GOMAXPROCS(0), maxMatchWorkers); n > 1 && lineByLine(st) {
+	if n > 1 && lineByLine(st) {
 		for range n - 1 {
 			m, err := filter.Compile(st.Spec.Name, st.Spec.Plan.Rules)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -137,7 +138,7 @@ func excerpt(s string, n int) string {
 }
 
 func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, log *slog.Logger, now func() time.Time) *runner {
-	stage := newMatchStage(st, now)
+	stage := newMatchStage(st, now, min(runtime.GOMAXPROCS(0), maxMatchWorkers))
 	queues := make([]chan ingest.Entry, len(st.Sources))
 	for i, src := range st.Sources {
 		if _, ok := src.(ingest.BatchSource); !ok {
