@@ -19,6 +19,7 @@ import (
 // match, so re-reading neither loses nor double-counts a failure.
 func (r *runner) commit() error {
 	r.enforcePending(context.Background())
+	r.committedAt = time.Now()
 	r.pending.Positions = r.dirty
 	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
 	r.pending.Lines = append(r.pending.Lines, r.lines.changes()...)

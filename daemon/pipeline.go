@@ -28,8 +28,13 @@ const (
 	// commitDelay bounds how long a processed entry's position waits for
 	// its commit: commits are grouped, at most one per delay, so a burst
 	// costs a few fsyncs and a quiet log is committed almost at once.
-	commitDelay  = 50 * time.Millisecond
-	tickInterval = time.Second
+	commitDelay = 50 * time.Millisecond
+	// busyCommitDelay is commitDelay while entries keep waiting (a
+	// backlog, a flood): a commit writes every window and line that
+	// changed, milliseconds each, and fewer of them let the backlog go
+	// faster; nothing is lost by it, a crash re-reads a little more.
+	busyCommitDelay = 250 * time.Millisecond
+	tickInterval    = time.Second
 	// enforceBatch and enforceEvery bound how long a decision waits for
 	// its batch while entries keep coming (see run).
 	// A ban carries at most maxLinesPerBan lines (its last failures');
@@ -91,6 +96,7 @@ type runner struct {
 	enforceErrors                     uint64
 	commitErrors                      uint64    // failed commits (disk full, I/O errors)
 	commitLogged                      time.Time // when a failed commit was last logged
+	committedAt                       time.Time // when the last commit was made
 	unbans                            uint64    // unban decisions applied (expired, manual, fleet)
 	// matchLatency holds the match durations the workers sampled (one
 	// entry in matchSampleEvery, so the hot path reads the clock for one
@@ -212,6 +218,10 @@ func (r *runner) run(ctx context.Context) {
 				armed = true
 			}
 		case <-commitTimer.C:
+			if wait := r.commitWait(); wait > 0 {
+				commitTimer.Reset(wait)
+				continue
+			}
 			armed = false
 			r.commit()
 		case fn := <-r.ctl:
@@ -261,6 +271,15 @@ func (r *runner) drain() {
 		r.stage.taken(j)
 	}
 	r.enforcePending(context.Background())
+}
+
+// commitWait is how much longer the due commit may wait: while entries
+// are waiting, until busyCommitDelay after the last commit.
+func (r *runner) commitWait() time.Duration {
+	if r.idle() {
+		return 0
+	}
+	return busyCommitDelay - time.Since(r.committedAt)
 }
 
 // idle reports whether no entry waits for the runner.
