@@ -152,3 +152,46 @@ func (r *runner) decideManual(ds []state.Decision) error {
 	_ = r.commit()
 	return nil
 }
+
+// commitSchedule groups the commits of processed entries: the first entry
+// after a commit arms it for commitDelay later; while entries keep waiting
+// it waits until busyCommitDelay after the last commit, and once the queue
+// empties past its time it is made at once.
+type commitSchedule struct {
+	timer *time.Timer
+	armed bool      // a commit is due
+	due   time.Time // when, as first armed
+}
+
+func newCommitSchedule() *commitSchedule {
+	t := time.NewTimer(commitDelay)
+	t.Stop()
+	return &commitSchedule{timer: t}
+}
+
+// processed is told that entries were applied; it reports whether to
+// commit now.
+func (c *commitSchedule) processed(idle bool, now time.Time) bool {
+	if !c.armed {
+		c.armed, c.due = true, now.Add(commitDelay)
+		c.timer.Reset(commitDelay)
+		return false
+	}
+	return idle && !now.Before(c.due)
+}
+
+// fired is told the timer fired; it reports whether to commit now, or
+// waits longer while entries are waiting.
+func (c *commitSchedule) fired(idle bool, now, committedAt time.Time) bool {
+	if wait := committedAt.Add(busyCommitDelay).Sub(now); !idle && wait > 0 {
+		c.timer.Reset(wait)
+		return false
+	}
+	return true
+}
+
+// committed disarms the schedule after a commit.
+func (c *commitSchedule) committed() {
+	c.armed = false
+	c.timer.Stop()
+}

@@ -194,36 +194,22 @@ func (r *runner) run(ctx context.Context) {
 
 	tick := time.NewTicker(tickInterval)
 	defer tick.Stop()
-	commitTimer := time.NewTimer(commitDelay)
-	commitTimer.Stop()
-	armed := false
+	sched := newCommitSchedule()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case j := <-r.stage.results():
-			n := len(j.entries)
-			r.applyJob(j)
-			r.stage.taken(j)
-			// Decisions are enforced in batches: when the queue is empty
-			// (at once, for a lone ban) or every enforceBatch decisions or
-			// enforceEvery entries in a flood, whichever comes first.
-			if len(r.toEnforce) > 0 {
-				if r.sinceDecision += n; r.idle() || len(r.toEnforce) >= enforceBatch || r.sinceDecision >= enforceEvery {
-					r.enforcePending(ctx)
-				}
+			r.applied(ctx, j)
+			if sched.processed(r.idle(), time.Now()) {
+				r.commit()
+				sched.committed()
 			}
-			if !armed {
-				commitTimer.Reset(commitDelay)
-				armed = true
+		case <-sched.timer.C:
+			if sched.fired(r.idle(), time.Now(), r.committedAt) {
+				r.commit()
+				sched.committed()
 			}
-		case <-commitTimer.C:
-			if wait := r.commitWait(); wait > 0 {
-				commitTimer.Reset(wait)
-				continue
-			}
-			armed = false
-			r.commit()
 		case fn := <-r.ctl:
 			fn()
 		case <-tick.C:
@@ -234,7 +220,7 @@ func (r *runner) run(ctx context.Context) {
 				r.apply(d)
 			}
 			r.enforcePending(ctx)
-			if !armed {
+			if !sched.armed {
 				r.commit() // expiries and forgotten windows; nothing written when nothing changed
 			}
 		}
@@ -273,13 +259,19 @@ func (r *runner) drain() {
 	r.enforcePending(context.Background())
 }
 
-// commitWait is how much longer the due commit may wait: while entries
-// are waiting, until busyCommitDelay after the last commit.
-func (r *runner) commitWait() time.Duration {
-	if r.idle() {
-		return 0
+// applied applies a matched batch from the match stage and hands the
+// decisions to the enforcer in batches: when the queue is empty (at once,
+// for a lone ban) or every enforceBatch decisions or enforceEvery entries
+// in a flood, whichever comes first.
+func (r *runner) applied(ctx context.Context, j *job) {
+	n := len(j.entries)
+	r.applyJob(j)
+	r.stage.taken(j)
+	if len(r.toEnforce) > 0 {
+		if r.sinceDecision += n; r.idle() || len(r.toEnforce) >= enforceBatch || r.sinceDecision >= enforceEvery {
+			r.enforcePending(ctx)
+		}
 	}
-	return busyCommitDelay - time.Since(r.committedAt)
 }
 
 // idle reports whether no entry waits for the runner.
