@@ -102,10 +102,11 @@ func newTestRunner(t testing.TB, p *pipelines.Pipeline, s *store.Store, enf enfo
 	return newRunner(st, enf, s, slog.New(slog.DiscardHandler), time.Now)
 }
 
-// process matches entries with the runner's first worker and applies them,
+// process matches entries with the runner's first matcher and applies them,
 // as the match stage and the runner goroutine do, on the calling goroutine.
 func (r *runner) process(entries ...ingest.Entry) {
 	j := &job{entries: entries}
-	r.stage.workers[0].match(j, r.now())
+	w := &worker{m: r.stage.first, now: r.now, timeouts: r.stage.first.Timeouts()}
+	w.match(j, r.now())
 	r.applyJob(j)
 }

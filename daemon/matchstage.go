@@ -11,12 +11,11 @@ import (
 	"github.com/logjail/logjail/pipelines"
 )
 
-// The match stage. A pipeline's entries arrive in batches; a dispatcher
-// hands batch k to worker k mod n, each worker matches its batches with a
-// matcher of its own, and the runner's goroutine takes the results back
-// from worker k mod n again: in the order the sources delivered them, so
-// every address sees its failures in log order and the tracker, the store
-// and the enforcers stay the runner goroutine's alone (no locks).
+// The match stage. A pipeline's entries arrive in batches; workers match
+// them, each with a matcher of its own, and the runner's goroutine applies
+// the results in the order the sources delivered them, so every address
+// sees its failures in log order and the tracker, the store and the
+// enforcers stay the runner goroutine's alone (no locks).
 //
 // A batch is applied whole between two commits, so the positions stored
 // are always those of the last entries applied, with the windows they
@@ -37,6 +36,8 @@ type job struct {
 	timeouts []timeoutNote
 	// samples are the sampled match durations (see matchSampleEvery).
 	samples []time.Duration
+	// done hears once the worker has matched the job.
+	done chan struct{}
 }
 
 type hit struct {
@@ -54,13 +55,13 @@ type timeoutNote struct {
 	site match.RegexSite
 }
 
-var jobs = sync.Pool{New: func() any { return new(job) }}
+var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
 
 // release recycles j and its batch once applied.
 func (j *job) release() {
 	ingest.Recycle(j.entries)
 	clear(j.hits)
-	*j = job{hits: j.hits[:0], timeouts: j.timeouts[:0], samples: j.samples[:0]}
+	*j = job{hits: j.hits[:0], timeouts: j.timeouts[:0], samples: j.samples[:0], done: j.done}
 	jobs.Put(j)
 }
 
@@ -69,18 +70,16 @@ func (j *job) release() {
 type worker struct {
 	m   match.Matcher
 	now func() time.Time
-	in  chan *job
-	out chan *job
 	// seq counts the entries matched, for sampling; timeouts is the
 	// matcher's timeout count at the last look.
 	seq, timeouts uint64
 }
 
-func (w *worker) run() {
-	defer close(w.out)
-	for j := range w.in {
+// run matches the jobs of work until it is closed, telling each done.
+func (w *worker) run(work <-chan *job) {
+	for j := range work {
 		w.match(j, w.now())
-		w.out <- j
+		j.done <- struct{}{}
 	}
 }
 
@@ -112,34 +111,37 @@ func (w *worker) match(j *job, now time.Time) {
 }
 
 // matchStage is a pipeline's workers and the order their results are
-// taken back in.
+// applied in. A dispatcher puts each batch, as a job, on work, where the
+// first free worker takes it, and on order, where the runner goroutine
+// takes the jobs in turn and waits for each to be matched. Workers start
+// on demand, up to max: a second one only once a job waits for a worker,
+// so an idle pipeline holds one matcher.
 type matchStage struct {
-	workers []*worker
-	// next is the worker whose result comes next; the runner goroutine's.
-	next int
+	work, order chan *job
+	first       match.Matcher
+	// more compiles the matcher of another worker; nil when the filter
+	// allows one worker only.
+	more func() (match.Matcher, error)
+	max  int
+	now  func() time.Time
+	// started counts the workers (the dispatcher's); initial are
+	// started at once.
+	started, initial int
 	// queued counts the entries handed to the workers and not applied
 	// yet, for the queue depth metric.
 	queued atomic.Int64
 }
 
-// newMatchStage builds the workers of st: n (a worker per core) when the
-// filter's matchers classify each line on its own, else one. st's matcher
-// is the first worker's.
+// newMatchStage builds the stage of st: up to n workers (a worker per
+// core) when the filter's matchers classify each line on its own, else
+// one. st's matcher is the first worker's.
 func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStage {
-	ms := []match.Matcher{st.Matcher}
+	s := &matchStage{first: st.Matcher, max: 1, now: now, initial: 1}
 	if n > 1 && lineByLine(st) {
-		for range n - 1 {
-			m, err := filter.Compile(st.Spec.Name, st.Spec.Plan.Rules)
-			if err != nil {
-				break // compiled once already: cannot happen; fewer workers then
-			}
-			ms = append(ms, m)
-		}
+		s.max = n
+		s.more = func() (match.Matcher, error) { return filter.Compile(st.Spec.Name, st.Spec.Plan.Rules) }
 	}
-	s := &matchStage{}
-	for _, m := range ms {
-		s.workers = append(s.workers, &worker{m: m, now: now, in: make(chan *job, 2), out: make(chan *job, 2)})
-	}
+	s.work, s.order = make(chan *job, 2*s.max), make(chan *job, 2*s.max)
 	return s
 }
 
@@ -153,35 +155,49 @@ func lineByLine(st *pipelines.Stages) bool {
 	return st.Spec != nil && st.Spec.Plan != nil && st.Spec.Plan.Rules.Dialect == match.DialectLogjail
 }
 
-// start runs the workers and the dispatcher, which hands them the batches
-// from in until in is closed; each worker's results channel is closed once
-// it has matched all it was given.
+// start runs the dispatcher, which hands the batches from in to the
+// workers until in is closed, and closes order after the last.
 func (s *matchStage) start(in <-chan []ingest.Entry) {
-	for _, w := range s.workers {
-		go w.run()
+	for s.started < s.initial {
+		s.grow()
 	}
 	go func() {
-		k := 0
 		for b := range in {
 			s.queued.Add(int64(len(b)))
 			j := jobs.Get().(*job)
 			j.entries = b
-			s.workers[k].in <- j
-			k = (k + 1) % len(s.workers)
+			if len(s.work) > 0 && s.started < s.max {
+				s.grow() // a job is waiting for a worker
+			}
+			s.work <- j
+			s.order <- j
 		}
-		for _, w := range s.workers {
-			close(w.in)
-		}
+		close(s.work)
+		close(s.order)
 	}()
 }
 
-// results is where the next batch in order comes out, matched; closed
-// when no batch is left after the stage's input closed.
-func (s *matchStage) results() <-chan *job { return s.workers[s.next].out }
+// grow starts a worker, with st's matcher for the first and a matcher of
+// its own for each other.
+func (s *matchStage) grow() {
+	m := s.first
+	if s.started > 0 {
+		var err error
+		if m, err = s.more(); err != nil {
+			s.max = s.started // compiled once already: cannot happen; fewer workers then
+			return
+		}
+	}
+	s.started++
+	w := &worker{m: m, now: s.now}
+	go w.run(s.work)
+}
 
-// taken moves on to the next worker once j, from results, is applied.
+// next waits until j, taken from order, is matched.
+func (s *matchStage) next(j *job) { <-j.done }
+
+// taken is told that j is applied: it is recycled.
 func (s *matchStage) taken(j *job) {
 	s.queued.Add(-int64(len(j.entries)))
-	s.next = (s.next + 1) % len(s.workers)
 	j.release()
 }

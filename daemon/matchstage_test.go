@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/state"
 )
@@ -31,9 +32,7 @@ func TestMatchWorkersKeepLogOrder(t *testing.T) {
 	rec := &decisions{}
 	r, _ := buildRunner(t, c, store, rec)
 	r.stage = newMatchStage(r.stages, r.now, 4)
-	if len(r.stage.workers) != 4 {
-		t.Fatalf("%d workers, want 4", len(r.stage.workers))
-	}
+	r.stage.initial = 4 // all at once, not on demand
 
 	// Every third line is another program's; the others fail for
 	// addresses in an order no batch boundary lines up with.
@@ -59,7 +58,12 @@ func TestMatchWorkersKeepLogOrder(t *testing.T) {
 		defer close(r.done)
 		r.run(ctx)
 	}()
-	// Appearing after the start, the file is read from its beginning.
+	// Appearing after the source's first look, the file is read from
+	// its beginning.
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		st := r.stages.Sources[0].Stats()
+		return testkit.Check(st.State == ingest.StateWaiting && st.Reason != "not started", "source %s: %s", st.State, st.Reason)
+	})
 	tmp := testkit.WriteFile(t, dir, "o.tmp", text.String())
 	if err := os.Rename(tmp, logPath); err != nil {
 		t.Fatal(err)
@@ -101,4 +105,51 @@ func seqOf(t *testing.T, line string) int {
 		t.Fatalf("line %q: %v", line, err)
 	}
 	return n
+}
+
+// The stage starts with one worker, so an idle pipeline holds one
+// matcher, and grows up to its maximum once batches wait for a worker; a
+// fail2ban filter (state across lines) keeps one whatever comes.
+func TestMatchStageGrowsOnDemand(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		filter      string
+		batches     int
+		least, most int
+	}{
+		{"a lone batch", "{failregex: ['^denied <HOST>$']}", 1, 1, 1},
+		{"a backlog", "{failregex: ['^denied <HOST>$']}", 64, 2, 4},
+		{"a backlog, fail2ban dialect", "{fail2ban: 'DIR/f.conf'}", 3, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			testkit.WriteFile(t, dir, "f.conf", "[Definition]\nfailregex = ^denied <HOST>$\n")
+			filter := strings.ReplaceAll(tc.filter, "DIR", dir)
+			c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  g:\n    enabled: true\n    ingest: [{file: {paths: [%q]}}]\n    match: %s\n", filepath.Join(dir, "g.log"), filter))
+			r, _ := buildRunner(t, c, openStore(t, dir), &decisions{})
+			s := newMatchStage(r.stages, r.now, 4)
+			in := make(chan []ingest.Entry, tc.batches)
+			for range tc.batches {
+				b := ingest.NewBatch()
+				for i := range ingest.BatchSize {
+					b = append(b, ingest.Entry{ReadAt: time.Now(), Message: fmt.Sprintf("denied 203.0.113.%d", i%200+1)})
+				}
+				in <- b
+			}
+			close(in)
+			s.start(in)
+			matched := 0
+			for j := range s.order {
+				s.next(j)
+				matched += len(j.hits)
+				s.taken(j)
+			}
+			if matched != tc.batches*ingest.BatchSize {
+				t.Errorf("matched %d of %d", matched, tc.batches*ingest.BatchSize)
+			}
+			if s.started < tc.least || s.started > tc.most {
+				t.Errorf("%d workers, want %d to %d", s.started, tc.least, tc.most)
+			}
+		})
+	}
 }

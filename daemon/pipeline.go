@@ -160,7 +160,7 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 		scope:    store.Scoped(st.Spec.Name),
 		log:      log.With("pipeline", st.Spec.Name),
 		now:      now,
-		in:       make(chan []ingest.Entry, 2*len(stage.workers)),
+		in:       make(chan []ingest.Entry, 2),
 		queues:   queues,
 		stage:    stage,
 		ctl:      make(chan func()),
@@ -199,7 +199,8 @@ func (r *runner) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case j := <-r.stage.results():
+		case j := <-r.stage.order:
+			r.stage.next(j)
 			r.applied(ctx, j)
 			if sched.processed(r.idle(), time.Now()) {
 				r.commit()
@@ -252,7 +253,8 @@ func (r *runner) logRefusals() {
 // entry whose position might be committed has been counted: it returns
 // once the match stage has given back its last batch.
 func (r *runner) drain() {
-	for j := range r.stage.results() {
+	for j := range r.stage.order {
+		r.stage.next(j)
 		r.applyJob(j)
 		r.stage.taken(j)
 	}
