@@ -186,7 +186,7 @@ func (r *runner) run(ctx context.Context) {
 		stopSources()
 		go func() {
 			wg.Wait()
-			close(r.in) // the stage closes its results once it has matched all
+			close(r.in) // the stage then closes order after the last batch
 		}()
 		r.drain()
 		r.lastCommit = r.commit()
