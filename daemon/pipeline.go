@@ -308,14 +308,14 @@ func (r *runner) applyJob(j *job) {
 // notePositions keeps the last position of each stream in entries, to be
 // stored with the next commit, and their acks, to be run after it. A batch
 // is applied whole between two commits: only its last position per stream
-// can be stored.
+// can be stored (the others may have no Value, see ingest.BatchSource).
 func (r *runner) notePositions(entries []ingest.Entry) {
 	var kept [4]string // streams whose last position is kept; usually one
 	done := kept[:0]
 next:
 	for i := len(entries) - 1; i >= 0; i-- {
 		p := entries[i].Pos
-		if p.Key == "" {
+		if p.Key == "" || p.Value == nil {
 			continue
 		}
 		for _, k := range done {

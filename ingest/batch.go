@@ -17,6 +17,11 @@ const BatchSize = 512
 // the order Run would send them; a batch sent belongs to the receiver,
 // which may give it back with Recycle. A batch holds what was read so far,
 // without waiting for more: one line appended alone comes alone.
+//
+// A batch is applied whole, between two commits of its consumer, so only
+// the last position of each stream in a batch is ever stored: the other
+// entries of the stream may leave Pos.Value nil (Pos.Key is set), which
+// spares a file source making a cursor per line.
 type BatchSource interface {
 	Source
 	RunBatches(ctx context.Context, out chan<- []Entry) error

@@ -65,6 +65,13 @@ func (r *runner) readRounds() error {
 // readFile reads one budget of tf and emits its complete lines. It reports
 // whether data may be left. Only cancellation is returned as an error.
 func (r *runner) readFile(tf *tailFile) (bool, error) {
+	more, err := r.readLines(tf)
+	r.settle()
+	return more, err
+}
+
+// readLines is readFile but for the last entry's position.
+func (r *runner) readLines(tf *tailFile) (bool, error) {
 	if tf.r == nil {
 		tf.r = bufio.NewReaderSize(tf.f, readBufSize)
 	}
@@ -140,17 +147,44 @@ func (r *runner) skip(tf *tailFile) {
 }
 
 // emit adds one entry to the batch, sent when it is full and at the end
-// of every read cycle (see flush).
+// of every read cycle (see flush). Sent in batches, an entry gets its
+// position's Value only when it is the last of its file in a read or in
+// its batch (see settle and ingest.BatchSource): the cursor is made once
+// a read, not once a line.
 func (r *runner) emit(tf *tailFile, msg string, off int64) error {
-	r.batch = append(r.batch, ingest.Entry{
-		ReadAt:  r.readAt,
-		Message: msg,
-		Pos:     ingest.Position{Key: tf.path, Value: tf.posValue(off, &r.posArena)},
-	})
+	e := ingest.Entry{ReadAt: r.readAt, Message: msg, Pos: ingest.Position{Key: tf.path}}
+	if r.batches == nil {
+		e.Pos.Value = tf.posValue(off, &r.posArena)
+	} else {
+		if r.pend.tf != tf {
+			r.settle()
+		}
+		r.pend = pendingPos{tf: tf, off: off, at: len(r.batch)}
+	}
+	r.batch = append(r.batch, e)
 	if len(r.batch) < ingest.BatchSize {
 		return nil
 	}
 	return r.flush()
+}
+
+// pendingPos is the last entry emitted in batches, whose position's
+// Value is not made yet: tf's cursor at off, for batch[at].
+type pendingPos struct {
+	tf  *tailFile
+	off int64
+	at  int
+}
+
+// settle makes the Value of the pending entry's position. It is called
+// before anything can change what the cursor is made of (the file's first
+// bytes, read only forward within a read): at the end of every read, and
+// before the batch is sent.
+func (r *runner) settle() {
+	if p := r.pend; p.tf != nil {
+		r.batch[p.at].Pos.Value = p.tf.posValue(p.off, &r.posArena)
+		r.pend = pendingPos{}
+	}
 }
 
 // flush sends the batch, waiting for the consumer (backpressure) or ctx.
@@ -159,6 +193,7 @@ func (r *runner) flush() error {
 	if n == 0 {
 		return nil
 	}
+	r.settle()
 	last := r.batch[n-1].ReadAt
 	if r.batches != nil {
 		select {
@@ -241,6 +276,7 @@ func (r *runner) expire() error {
 			if err := r.emit(tf, msg, tf.off); err != nil {
 				return err
 			}
+			r.settle()
 		}
 		r.log.Debug("file: done with rotated file", "path", tf.path)
 		tf.close()

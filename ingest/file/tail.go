@@ -255,8 +255,10 @@ type runner struct {
 	// readAt is when the data being read was read: taken once a read, not
 	// once a line.
 	readAt time.Time
-	// posArena is what the entries' positions are cut from.
+	// posArena is what the entries' positions are cut from; pend is the
+	// entry whose position is still to be made (see settle).
 	posArena []byte
+	pend     pendingPos
 	log      *slog.Logger
 
 	files  map[fileID]*tailFile
