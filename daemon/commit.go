@@ -19,6 +19,7 @@ import (
 // match, so re-reading neither loses nor double-counts a failure.
 func (r *runner) commit() error {
 	r.enforcePending(context.Background())
+	r.committedAt = time.Now()
 	r.pending.Positions = r.dirty
 	r.pending.Windows = append(r.pending.Windows, r.stages.Tracker.TakeWindowChanges()...)
 	r.pending.Lines = append(r.pending.Lines, r.lines.changes()...)
@@ -150,4 +151,47 @@ func (r *runner) decideManual(ds []state.Decision) error {
 	// nothing the client was told (the next commits retry).
 	_ = r.commit()
 	return nil
+}
+
+// commitSchedule groups the commits of processed entries: the first entry
+// after a commit arms it for commitDelay later; while entries keep waiting
+// it waits until busyCommitDelay after the last commit, and once the queue
+// empties past its time it is made at once.
+type commitSchedule struct {
+	timer *time.Timer
+	armed bool      // a commit is due
+	due   time.Time // when, as first armed
+}
+
+func newCommitSchedule() *commitSchedule {
+	t := time.NewTimer(commitDelay)
+	t.Stop()
+	return &commitSchedule{timer: t}
+}
+
+// processed is told that entries were applied; it reports whether to
+// commit now.
+func (c *commitSchedule) processed(idle bool, now time.Time) bool {
+	if !c.armed {
+		c.armed, c.due = true, now.Add(commitDelay)
+		c.timer.Reset(commitDelay)
+		return false
+	}
+	return idle && !now.Before(c.due)
+}
+
+// fired is told the timer fired; it reports whether to commit now, or
+// waits longer while entries are waiting.
+func (c *commitSchedule) fired(idle bool, now, committedAt time.Time) bool {
+	if wait := committedAt.Add(busyCommitDelay).Sub(now); !idle && wait > 0 {
+		c.timer.Reset(wait)
+		return false
+	}
+	return true
+}
+
+// committed disarms the schedule after a commit.
+func (c *commitSchedule) committed() {
+	c.armed = false
+	c.timer.Stop()
 }

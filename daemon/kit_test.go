@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/logjail/logjail/enforce"
+	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
@@ -99,4 +100,13 @@ func newTestRunner(t testing.TB, p *pipelines.Pipeline, s *store.Store, enf enfo
 		t.Fatal(err)
 	}
 	return newRunner(st, enf, s, slog.New(slog.DiscardHandler), time.Now)
+}
+
+// process matches entries with the runner's first matcher and applies them,
+// as the match stage and the runner goroutine do, on the calling goroutine.
+func (r *runner) process(entries ...ingest.Entry) {
+	j := &job{entries: entries}
+	w := &worker{m: r.stage.first, now: r.now, timeouts: r.stage.first.Timeouts()}
+	w.match(j, r.now())
+	r.applyJob(j)
 }

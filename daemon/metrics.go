@@ -164,7 +164,7 @@ func collectPipeline(ctx context.Context, ch chan<- prometheus.Metric, name stri
 	for _, why := range gate.Reasons {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[why]), name, string(why))
 	}
-	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(len(r.entries)), name)
+	ch <- prometheus.MustNewConstMetric(descQueue, prometheus.GaugeValue, float64(r.queueDepth()), name)
 	return true
 }
 

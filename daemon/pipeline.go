@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -22,12 +23,19 @@ import (
 )
 
 const (
+	// queueSize is how many entries a source that delivers them one by
+	// one may have waiting (see feed).
 	queueSize = 4096
 	// commitDelay bounds how long a processed entry's position waits for
 	// its commit: commits are grouped, at most one per delay, so a burst
 	// costs a few fsyncs and a quiet log is committed almost at once.
-	commitDelay  = 50 * time.Millisecond
-	tickInterval = time.Second
+	commitDelay = 50 * time.Millisecond
+	// busyCommitDelay is commitDelay while entries keep waiting (a
+	// backlog, a flood): a commit writes every window and line that
+	// changed, milliseconds each, and fewer of them let the backlog go
+	// faster; nothing is lost by it, a crash re-reads a little more.
+	busyCommitDelay = 250 * time.Millisecond
+	tickInterval    = time.Second
 	// enforceBatch and enforceEvery bound how long a decision waits for
 	// its batch while entries keep coming (see run).
 	// A ban carries at most maxLinesPerBan lines (its last failures');
@@ -60,8 +68,13 @@ type runner struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	entries chan ingest.Entry
-	ctl     chan func()
+	// in carries the sources' batches to the match stage; queues are
+	// the queues of the sources that deliver entries one by one (nil for
+	// a batch source), in the order of stages.Sources.
+	in     chan []ingest.Entry
+	queues []chan ingest.Entry
+	stage  *matchStage
+	ctl    chan func()
 	// onBan, when set, hears every ban this pipeline decides (the ban bus
 	// that feeds recidive pipelines).
 	onBan func(state.Decision)
@@ -84,11 +97,11 @@ type runner struct {
 	enforceErrors                     uint64
 	commitErrors                      uint64    // failed commits (disk full, I/O errors)
 	commitLogged                      time.Time // when a failed commit was last logged
+	committedAt                       time.Time // when the last commit was made
 	unbans                            uint64    // unban decisions applied (expired, manual, fleet)
-	// matchSeq counts entries given to the match stage; every
-	// matchSampleEvery-th is timed into matchLatency (sampled, so the hot
-	// path reads the clock for one entry in matchSampleEvery).
-	matchSeq     uint64
+	// matchLatency holds the match durations the workers sampled (one
+	// entry in matchSampleEvery, so the hot path reads the clock for one
+	// entry in matchSampleEvery).
 	matchLatency latencyHist
 	// watches follow the sources' health for the log (see watchSources).
 	watches []*sourceWatch
@@ -108,16 +121,15 @@ const timeoutLogEvery = time.Minute
 
 // noteTimeouts counts and logs (rate-limited) the regex timeouts a line
 // caused: the line may hold a failure nobody saw.
-func (r *runner) noteTimeouts(n uint64, e *ingest.Entry, now time.Time) {
-	added := n - r.regexTimeouts
-	r.regexTimeouts = n
+func (r *runner) noteTimeouts(t timeoutNote, e *ingest.Entry, now time.Time) {
+	r.regexTimeouts += t.n
 	if !r.lastTimeoutLog.IsZero() && now.Sub(r.lastTimeoutLog) < timeoutLogEvery {
-		r.unloggedTimeouts += added
+		r.unloggedTimeouts += t.n
 		return
 	}
 	r.log.Warn("a regex ran out of time on a line; a failure on it may go unseen",
-		"regex", r.stages.Matcher.LastTimeout().String(), "line", excerpt(e.Message, 200),
-		"timeouts", n, "unlogged_since_last_warning", r.unloggedTimeouts)
+		"regex", t.site.String(), "line", excerpt(e.Message, 200),
+		"timeouts", r.regexTimeouts, "unlogged_since_last_warning", r.unloggedTimeouts)
 	r.lastTimeoutLog, r.unloggedTimeouts = now, 0
 }
 
@@ -133,6 +145,13 @@ func excerpt(s string, n int) string {
 }
 
 func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, log *slog.Logger, now func() time.Time) *runner {
+	stage := newMatchStage(st, now, min(runtime.GOMAXPROCS(0), maxMatchWorkers))
+	queues := make([]chan ingest.Entry, len(st.Sources))
+	for i, src := range st.Sources {
+		if _, ok := src.(ingest.BatchSource); !ok {
+			queues[i] = make(chan ingest.Entry, queueSize)
+		}
+	}
 	return &runner{
 		name:     st.Spec.Name,
 		stages:   st,
@@ -142,57 +161,57 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 		scope:    store.Scoped(st.Spec.Name),
 		log:      log.With("pipeline", st.Spec.Name),
 		now:      now,
-		entries:  make(chan ingest.Entry, queueSize),
+		in:       make(chan []ingest.Entry, 2),
+		queues:   queues,
+		stage:    stage,
 		ctl:      make(chan func()),
 		dirty:    map[string][]byte{},
 		lines:    newRecentLines(min(st.Spec.MaxRetry, maxLinesPerBan), rememberedLines/min(st.Spec.MaxRetry, maxLinesPerBan)),
 	}
 }
 
-// run starts the sources and processes entries until ctx is done.
+// run starts the sources and the match stage, and applies the matched
+// batches until ctx is done.
 func (r *runner) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	srcCtx, stopSources := context.WithCancel(ctx)
-	for _, src := range r.stages.Sources {
+	for i, src := range r.stages.Sources {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r.supervise(srcCtx, src)
+			r.feed(srcCtx, src, r.queues[i])
 		}()
 	}
+	r.stage.start(r.in)
 	defer func() {
 		stopSources()
-		wg.Wait()
+		go func() {
+			wg.Wait()
+			close(r.in) // the stage then closes order after the last batch
+		}()
 		r.drain()
 		r.lastCommit = r.commit()
 	}()
 
 	tick := tick.New(tickInterval) // on the phase the sources' polls share
 	defer tick.Stop()
-	commitTimer := time.NewTimer(commitDelay)
-	commitTimer.Stop()
-	armed := false
+	sched := newCommitSchedule()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case e := <-r.entries:
-			r.process(e)
-			// Decisions are enforced in batches: when the queue is empty
-			// (at once, for a lone ban) or every enforceBatch decisions or
-			// enforceEvery entries in a flood, whichever comes first.
-			if len(r.toEnforce) > 0 {
-				if r.sinceDecision++; len(r.entries) == 0 || len(r.toEnforce) >= enforceBatch || r.sinceDecision >= enforceEvery {
-					r.enforcePending(ctx)
-				}
+		case j := <-r.stage.order:
+			r.stage.next(j)
+			r.applied(ctx, j)
+			if sched.processed(r.idle(), time.Now()) {
+				r.commit()
+				sched.committed()
 			}
-			if !armed {
-				commitTimer.Reset(commitDelay)
-				armed = true
+		case <-sched.timer.C:
+			if sched.fired(r.idle(), time.Now(), r.committedAt) {
+				r.commit()
+				sched.committed()
 			}
-		case <-commitTimer.C:
-			armed = false
-			r.commit()
 		case fn := <-r.ctl:
 			fn()
 		case <-tick.C:
@@ -203,7 +222,7 @@ func (r *runner) run(ctx context.Context) {
 				r.apply(d)
 			}
 			r.enforcePending(ctx)
-			if !armed {
+			if !sched.armed {
 				r.commit() // expiries and forgotten windows; nothing written when nothing changed
 			}
 		}
@@ -231,74 +250,94 @@ func (r *runner) logRefusals() {
 	r.loggedRefusals = n
 }
 
-// drain processes what the stopped sources left in the queue, so every
-// entry whose position might be committed has been counted.
+// drain applies what the stopped sources left in the queue, so every
+// entry whose position might be committed has been counted: it returns
+// once the match stage has given back its last batch.
 func (r *runner) drain() {
-	for {
-		select {
-		case e := <-r.entries:
-			r.process(e)
-		default:
-			r.enforcePending(context.Background())
-			return
+	for j := range r.stage.order {
+		r.stage.next(j)
+		r.applyJob(j)
+		r.stage.taken(j)
+	}
+	r.enforcePending(context.Background())
+}
+
+// applied applies a matched batch from the match stage and hands the
+// decisions to the enforcer in batches: when the queue is empty (at once,
+// for a lone ban) or every enforceBatch decisions or enforceEvery entries
+// in a flood, whichever comes first.
+func (r *runner) applied(ctx context.Context, j *job) {
+	n := len(j.entries)
+	r.applyJob(j)
+	r.stage.taken(j)
+	if len(r.toEnforce) > 0 {
+		if r.sinceDecision += n; r.idle() || len(r.toEnforce) >= enforceBatch || r.sinceDecision >= enforceEvery {
+			r.enforcePending(ctx)
 		}
 	}
 }
 
-// supervise runs a source and restarts it with backoff when it fails.
-func (r *runner) supervise(ctx context.Context, src ingest.Source) {
-	backoff := time.Second
-	for {
-		started := time.Now()
-		err := src.Run(ctx, r.entries)
-		if time.Since(started) > time.Minute {
-			backoff = time.Second // it ran well for a while: a new failure, not the same one
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			err = errors.New("stopped unexpectedly")
-		}
-		r.log.Error("source failed; restarting", "source", src.Describe(), "err", err, "in", backoff)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, time.Minute)
-	}
+// idle reports whether no entry waits for the runner.
+func (r *runner) idle() bool {
+	return r.stage.queued.Load() == 0 && len(r.in) == 0
 }
 
-func (r *runner) process(e ingest.Entry) {
-	if e.Pos.Key != "" {
-		r.dirty[r.scope.Key(e.Pos.Key)] = e.Pos.Value
+// applyJob applies a matched batch, in order: its positions and acks
+// (stored and run with the next commit), its counts and its failures.
+func (r *runner) applyJob(j *job) {
+	r.notePositions(j.entries)
+	r.uncommitted += uint64(len(j.entries))          // conversion: a count
+	r.missed += uint64(len(j.entries) - len(j.hits)) // conversion: a count
+	for _, d := range j.samples {
+		r.matchLatency.observe(d)
 	}
-	if e.Ack != nil {
-		r.acks = append(r.acks, e.Ack)
-	}
-	r.uncommitted++
 	now := r.now()
-	if rec := e.Recognised; rec != nil {
-		r.recognised(rec, &e, now)
-		return
+	for _, t := range j.timeouts {
+		r.noteTimeouts(t, &j.entries[t.at], now)
 	}
-	var f match.Failure
-	var outcome match.Outcome
-	if r.matchSeq++; r.matchSeq%matchSampleEvery == 0 {
-		start := time.Now()
-		f, outcome = r.stages.Matcher.Match(&e, now)
-		r.matchLatency.observe(time.Since(start))
-	} else {
-		f, outcome = r.stages.Matcher.Match(&e, now)
+	for i := range j.hits {
+		h := &j.hits[i]
+		if h.recognised {
+			e := &j.entries[h.at]
+			r.recognised(e.Recognised, e, now)
+			continue
+		}
+		r.applyHit(h, now)
 	}
-	if n := r.stages.Matcher.Timeouts(); n != r.regexTimeouts {
-		r.noteTimeouts(n, &e, now)
+}
+
+// notePositions keeps the last position of each stream in entries, to be
+// stored with the next commit, and their acks, to be run after it. A batch
+// is applied whole between two commits: only its last position per stream
+// can be stored (the others may have no Value, see ingest.BatchSource).
+func (r *runner) notePositions(entries []ingest.Entry) {
+	var kept [4]string // streams whose last position is kept; usually one
+	done := kept[:0]
+next:
+	for i := len(entries) - 1; i >= 0; i-- {
+		p := entries[i].Pos
+		if p.Key == "" || p.Value == nil {
+			continue
+		}
+		for _, k := range done {
+			if k == p.Key {
+				continue next
+			}
+		}
+		done = append(done, p.Key)
+		r.dirty[r.scope.Key(p.Key)] = p.Value
 	}
-	switch outcome {
-	case match.Miss:
-		r.missed++
-		return
+	for i := range entries {
+		if ack := entries[i].Ack; ack != nil {
+			r.acks = append(r.acks, ack)
+		}
+	}
+}
+
+// applyHit counts a matched entry's outcome; a failure goes on to the
+// tracker.
+func (r *runner) applyHit(h *hit, now time.Time) {
+	switch h.outcome {
 	case match.Timeout:
 		r.timedOut++
 		return
@@ -312,8 +351,8 @@ func (r *runner) process(e ingest.Entry) {
 		return
 	}
 	r.matched++
-	r.shareFailure(f)
-	r.fail(f, now)
+	r.shareFailure(h.f)
+	r.fail(h.f, now)
 }
 
 // recognised counts a failure recognised before the pipeline (see

@@ -1,7 +1,6 @@
 package pipelines
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
@@ -21,9 +20,8 @@ const fail2banSSHD = "/etc/fail2ban/filter.d/sshd.conf"
 // filter, its --json output, and fail2ban's own sshd.conf in the fail2ban
 // dialect) and fail2ban-regex with fail2ban's sshd filter over the same
 // 1M-line auth.log, one run each, and prints seconds, lines/s, peak RSS and
-// the ratios. The log is the project's shared workload (gen_authlog.py
-// 1000000 --seed 42, from LOGJAIL_GEN_AUTHLOG, by default
-// ../../shared/bench/gen_authlog.py) when the generator is there, else a
+// the ratios. The log is testkit.Workload's: the project's shared workload
+// (gen_authlog.py 1000000 --seed 42) when its generator is there, else a
 // generated one of the same size, and the output says which.
 //
 //	task corpus-bench
@@ -41,7 +39,7 @@ func BenchmarkCorpusVsFail2ban(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/logjail").CombinedOutput(); err != nil {
 		b.Fatalf("go build: %v\n%s", err, out)
 	}
-	log, what := benchWorkload(b, dir)
+	log, what := testkit.Workload(b, dir)
 	b.ResetTimer()
 	// All print their summary only, as fail2ban-regex does by default.
 	lj := runTimed(b, bin, "test", "sshd", log)
@@ -64,39 +62,6 @@ func BenchmarkCorpusVsFail2ban(b *testing.B) {
 	}
 	fmt.Printf("--json costs %.2fx the summary\n", ljJSON.secs/lj.secs)
 	b.ReportMetric(fb.secs/lj.secs, "x-fail2ban")
-}
-
-// benchWorkload writes the 1M-line log the comparison reads and says what
-// it is: the shared workload when its generator is found, else logjail's
-// own generated auth.log.
-func benchWorkload(b *testing.B, dir string) (path, what string) {
-	path = filepath.Join(dir, "auth.log")
-	f, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	gen := os.Getenv("LOGJAIL_GEN_AUTHLOG")
-	if gen == "" {
-		gen = "../../shared/bench/gen_authlog.py"
-	}
-	if _, err := os.Stat(gen); err == nil {
-		cmd := exec.Command("python3", gen, "1000000", "--seed", "42")
-		cmd.Stdout, cmd.Stderr = f, os.Stderr
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("%s: %v", gen, err)
-		}
-		return path, "the shared workload (" + gen + " 1000000 --seed 42)"
-	}
-	w := bufio.NewWriterSize(f, 1<<20)
-	for _, l := range testkit.AuthLog(1_000_000) {
-		w.WriteString(l)
-		w.WriteByte('\n')
-	}
-	if err := w.Flush(); err != nil {
-		b.Fatal(err)
-	}
-	return path, "logjail's generated auth.log (" + gen + " not found)"
 }
 
 // timedRun is one command's wall time, peak RSS and output.

@@ -60,13 +60,37 @@ func (c Cursor) appendSuffix(b []byte) []byte {
 }
 
 // encodeWith builds an encoded cursor from an offset and a precomputed
-// suffix in one allocation; the per-line fast path.
+// suffix in one allocation.
 func encodeWith(offset int64, suffix []byte) []byte {
-	b := make([]byte, 0, len(cursorVersion)+1+20+len(suffix))
+	return appendEncoded(make([]byte, 0, encodedLen(suffix)), offset, suffix)
+}
+
+// encodedLen bounds the length of a cursor encoded with suffix.
+func encodedLen(suffix []byte) int { return len(cursorVersion) + 1 + 20 + len(suffix) }
+
+// appendEncoded appends the cursor of offset and suffix to b.
+func appendEncoded(b []byte, offset int64, suffix []byte) []byte {
 	b = append(b, cursorVersion...)
 	b = append(b, ':')
 	b = strconv.AppendInt(b, offset, 10)
 	return append(b, suffix...)
+}
+
+// posArenaSize is the block the cursors of entries are cut from: one
+// allocation for a hundred lines or so, not one a line.
+const posArenaSize = 8 << 10
+
+// cut returns the cursor of offset and suffix, cut from the arena (a
+// new block when it is full): the per-line fast path.
+func cut(arena *[]byte, offset int64, suffix []byte) []byte {
+	b := *arena
+	if n := encodedLen(suffix); cap(b)-len(b) < n {
+		b = make([]byte, 0, max(posArenaSize, n))
+	}
+	start := len(b)
+	b = appendEncoded(b, offset, suffix)
+	*arena = b
+	return b[start:len(b):len(b)]
 }
 
 // ParseCursor decodes a Position.Value produced by a Tail. It is strict:

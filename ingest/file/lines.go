@@ -26,8 +26,17 @@ func (r *runner) wantAll() {
 }
 
 // readAll reads every file that wants reading, a budget at a time in turn,
-// until all are at their end or maxRounds passed (then r.behind is set).
+// until all are at their end or maxRounds passed (then r.behind is set),
+// and sends what it read.
 func (r *runner) readAll() error {
+	if err := r.readRounds(); err != nil {
+		return err
+	}
+	return r.flush()
+}
+
+// readRounds is readAll without the flush.
+func (r *runner) readRounds() error {
 	for range maxRounds {
 		more := false
 		for _, tf := range r.order {
@@ -56,9 +65,17 @@ func (r *runner) readAll() error {
 // readFile reads one budget of tf and emits its complete lines. It reports
 // whether data may be left. Only cancellation is returned as an error.
 func (r *runner) readFile(tf *tailFile) (bool, error) {
+	more, err := r.readLines(tf)
+	r.settle()
+	return more, err
+}
+
+// readLines is readFile but for the last entry's position.
+func (r *runner) readLines(tf *tailFile) (bool, error) {
 	if tf.r == nil {
 		tf.r = bufio.NewReaderSize(tf.f, readBufSize)
 	}
+	r.readAt = time.Now()
 	maxLine := r.t.cfg.MaxLine
 	n := 0
 	for n < roundBudget {
@@ -129,21 +146,77 @@ func (r *runner) skip(tf *tailFile) {
 	r.log.Debug("file: line longer than MaxLine skipped", "path", tf.path, "max", r.t.cfg.MaxLine)
 }
 
-// emit sends one entry, waiting for the consumer (backpressure) or ctx.
+// emit adds one entry to the batch, sent when it is full and at the end
+// of every read cycle (see flush). Sent in batches, an entry gets its
+// position's Value only when it is the last of its file in a read or in
+// its batch (see settle and ingest.BatchSource): the cursor is made once
+// a read, not once a line.
 func (r *runner) emit(tf *tailFile, msg string, off int64) error {
-	e := ingest.Entry{
-		ReadAt:  time.Now(),
-		Message: msg,
-		Pos:     ingest.Position{Key: tf.path, Value: tf.posValue(off)},
+	e := ingest.Entry{ReadAt: r.readAt, Message: msg, Pos: ingest.Position{Key: tf.path}}
+	if r.batches == nil {
+		e.Pos.Value = tf.posValue(off, &r.posArena)
+	} else {
+		if r.pend.tf != tf {
+			r.settle()
+		}
+		r.pend = pendingPos{tf: tf, off: off, at: len(r.batch)}
 	}
-	select {
-	case r.out <- e:
-		r.t.read.Add(1)
-		r.t.health.Entry(e.ReadAt)
+	r.batch = append(r.batch, e)
+	if len(r.batch) < ingest.BatchSize {
 		return nil
-	case <-r.ctx.Done():
-		return r.ctx.Err()
 	}
+	return r.flush()
+}
+
+// pendingPos is the last entry emitted in batches, whose position's
+// Value is not made yet: tf's cursor at off, for batch[at].
+type pendingPos struct {
+	tf  *tailFile
+	off int64
+	at  int
+}
+
+// settle makes the Value of the pending entry's position. It is called
+// before anything can change what the cursor is made of (the file's first
+// bytes, read only forward within a read): at the end of every read, and
+// before the batch is sent.
+func (r *runner) settle() {
+	if p := r.pend; p.tf != nil {
+		r.batch[p.at].Pos.Value = p.tf.posValue(p.off, &r.posArena)
+		r.pend = pendingPos{}
+	}
+}
+
+// flush sends the batch, waiting for the consumer (backpressure) or ctx.
+func (r *runner) flush() error {
+	n := len(r.batch)
+	if n == 0 {
+		return nil
+	}
+	r.settle()
+	last := r.batch[n-1].ReadAt
+	if r.batches != nil {
+		select {
+		case r.batches <- r.batch:
+			r.batch = ingest.NewBatch()
+		case <-r.ctx.Done():
+			return r.ctx.Err()
+		}
+	} else {
+		for i := range r.batch {
+			select {
+			case r.out <- r.batch[i]:
+			case <-r.ctx.Done():
+				r.t.read.Add(uint64(i)) // conversion: a count
+				return r.ctx.Err()
+			}
+		}
+		clear(r.batch)
+		r.batch = r.batch[:0]
+	}
+	r.t.read.Add(uint64(n)) // conversion: a count
+	r.t.health.Entry(last)
+	return nil
 }
 
 // checkTruncated detects copytruncate: the file is now shorter than what
@@ -199,9 +272,11 @@ func (r *runner) expire() error {
 		if len(tf.partial) > 0 && !tf.skipping {
 			msg := sanitize(tf.partial)
 			tf.dropPartial()
+			r.readAt = now
 			if err := r.emit(tf, msg, tf.off); err != nil {
 				return err
 			}
+			r.settle()
 		}
 		r.log.Debug("file: done with rotated file", "path", tf.path)
 		tf.close()

@@ -124,8 +124,9 @@ func (tf *tailFile) consume(chunk []byte) {
 	tf.off += int64(len(chunk))
 }
 
-// posValue encodes the cursor for a line ending at off (off <= tf.off).
-func (tf *tailFile) posValue(off int64) []byte {
+// posValue encodes the cursor for a line ending at off (off <= tf.off),
+// cut from arena.
+func (tf *tailFile) posValue(off int64, arena *[]byte) []byte {
 	// min with len(head) only matters if the file shrank while being
 	// opened; the fingerprint then simply will not match on resume.
 	hl := min(int(min(off, headSize)), len(tf.head))
@@ -133,7 +134,7 @@ func (tf *tailFile) posValue(off int64) []byte {
 		c := Cursor{Dev: tf.id.dev, Ino: tf.id.ino, HeadLen: hl, HeadSum: headSum(tf.head[:hl])}
 		tf.suffix, tf.suffixLen = c.appendSuffix(tf.suffix[:0]), hl
 	}
-	return encodeWith(off, tf.suffix)
+	return cut(arena, off, tf.suffix)
 }
 
 // hold keeps an unterminated piece of a line, or starts skipping the line

@@ -155,13 +155,23 @@ func (t *Tail) Stats() ingest.Stats {
 // their stored position, or from their end when none is stored; files that
 // appear later are read from their start.
 func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
+	return t.run(ctx, &runner{out: out})
+}
+
+// RunBatches is Run, with the entries in batches (see ingest.BatchSource).
+func (t *Tail) RunBatches(ctx context.Context, out chan<- []ingest.Entry) error {
+	return t.run(ctx, &runner{batches: out})
+}
+
+// run follows the files with r, whose output is set.
+func (t *Tail) run(ctx context.Context, r *runner) error {
 	if !t.running.CompareAndSwap(false, true) {
 		return errors.New("file: Run is already running")
 	}
 	defer t.running.Store(false)
 
-	r := &runner{
-		t: t, ctx: ctx, out: out, log: t.log,
+	*r = runner{
+		t: t, ctx: ctx, out: r.out, batches: r.batches, batch: ingest.NewBatch(), log: t.log,
 		files:        make(map[fileID]*tailFile),
 		byPath:       make(map[string]*tailFile),
 		startPaths:   make(map[string]bool),
@@ -192,6 +202,10 @@ func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	r.wantAll()
 	err := r.readAll()
 	for err == nil {
+		// What the last cycle read goes out before waiting for more.
+		if err = r.flush(); err != nil {
+			break
+		}
 		r.updateHealth()
 		if t.afterCycle != nil {
 			t.afterCycle()
@@ -230,12 +244,25 @@ func (t *Tail) Run(ctx context.Context, out chan<- ingest.Entry) error {
 	return nil
 }
 
+var _ ingest.BatchSource = (*Tail)(nil)
+
 // runner is the state of one Run, touched only by its goroutine.
 type runner struct {
 	t   *Tail
 	ctx context.Context
-	out chan<- ingest.Entry
-	log *slog.Logger
+	// Entries are collected in batch, and sent as they are read either
+	// one by one on out (Run) or as batches (RunBatches).
+	out     chan<- ingest.Entry
+	batches chan<- []ingest.Entry
+	batch   []ingest.Entry
+	// readAt is when the data being read was read: taken once a read, not
+	// once a line.
+	readAt time.Time
+	// posArena is what the entries' positions are cut from; pend is the
+	// entry whose position is still to be made (see settle).
+	posArena []byte
+	pend     pendingPos
+	log      *slog.Logger
 
 	files  map[fileID]*tailFile
 	order  []*tailFile          // rotated-away files first, so old lines go out before new ones

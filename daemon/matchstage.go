@@ -1,0 +1,203 @@
+package daemon
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/filter"
+	"github.com/logjail/logjail/pipelines"
+)
+
+// The match stage. A pipeline's entries arrive in batches; workers match
+// them, each with a matcher of its own, and the runner's goroutine applies
+// the results in the order the sources delivered them, so every address
+// sees its failures in log order and the tracker, the store and the
+// enforcers stay the runner goroutine's alone (no locks).
+//
+// A batch is applied whole between two commits, so the positions stored
+// are always those of the last entries applied, with the windows they
+// produced.
+
+// maxMatchWorkers bounds the workers of one pipeline.
+const maxMatchWorkers = 8
+
+// job is one batch on its way through the match stage. The worker fills
+// hits, timeouts and samples; the runner goroutine reads them.
+type job struct {
+	entries []ingest.Entry
+	// hits are the entries that were no plain miss, in order: outcomes
+	// other than Miss, and the entries carrying a Recognised failure,
+	// which are not matched.
+	hits []hit
+	// timeouts are the regex timeouts lines caused, in order.
+	timeouts []timeoutNote
+	// samples are the sampled match durations (see matchSampleEvery).
+	samples []time.Duration
+	// done hears once the worker has matched the job.
+	done chan struct{}
+}
+
+type hit struct {
+	at         int // index in entries
+	outcome    match.Outcome
+	recognised bool
+	f          match.Failure
+}
+
+// timeoutNote tells that entries[at] made n regex runs time out, the last
+// in site.
+type timeoutNote struct {
+	at   int
+	n    uint64
+	site match.RegexSite
+}
+
+var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)} }}
+
+// release recycles j and its batch once applied.
+func (j *job) release() {
+	ingest.Recycle(j.entries)
+	clear(j.hits)
+	*j = job{hits: j.hits[:0], timeouts: j.timeouts[:0], samples: j.samples[:0], done: j.done}
+	jobs.Put(j)
+}
+
+// worker matches batches with its own matcher (a matcher is owned by one
+// goroutine: counters, a date cache).
+type worker struct {
+	m   match.Matcher
+	now func() time.Time
+	// seq counts the entries matched, for sampling; timeouts is the
+	// matcher's timeout count at the last look.
+	seq, timeouts uint64
+}
+
+// run matches the jobs of work until it is closed, telling each done.
+func (w *worker) run(work <-chan *job) {
+	for j := range work {
+		w.match(j, w.now())
+		j.done <- struct{}{}
+	}
+}
+
+// match classifies every entry of j.
+func (w *worker) match(j *job, now time.Time) {
+	for i := range j.entries {
+		e := &j.entries[i]
+		if e.Recognised != nil {
+			j.hits = append(j.hits, hit{at: i, recognised: true})
+			continue
+		}
+		var f match.Failure
+		var out match.Outcome
+		if w.seq++; w.seq%matchSampleEvery == 0 {
+			start := time.Now()
+			f, out = w.m.Match(e, now)
+			j.samples = append(j.samples, time.Since(start))
+		} else {
+			f, out = w.m.Match(e, now)
+		}
+		if n := w.m.Timeouts(); n != w.timeouts {
+			j.timeouts = append(j.timeouts, timeoutNote{at: i, n: n - w.timeouts, site: w.m.LastTimeout()})
+			w.timeouts = n
+		}
+		if out != match.Miss {
+			j.hits = append(j.hits, hit{at: i, outcome: out, f: f})
+		}
+	}
+}
+
+// matchStage is a pipeline's workers and the order their results are
+// applied in. A dispatcher puts each batch, as a job, on work, where the
+// first free worker takes it, and on order, where the runner goroutine
+// takes the jobs in turn and waits for each to be matched. Workers start
+// on demand, up to max: a second one only once a job waits for a worker,
+// so an idle pipeline holds one matcher.
+type matchStage struct {
+	work, order chan *job
+	first       match.Matcher
+	// more compiles the matcher of another worker; nil when the filter
+	// allows one worker only.
+	more func() (match.Matcher, error)
+	max  int
+	now  func() time.Time
+	// started counts the workers (the dispatcher's); initial are
+	// started at once.
+	started, initial int
+	// queued counts the entries handed to the workers and not applied
+	// yet, for the queue depth metric.
+	queued atomic.Int64
+}
+
+// newMatchStage builds the stage of st: up to n workers (a worker per
+// core) when the filter's matchers classify each line on its own, else
+// one. st's matcher is the first worker's.
+func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStage {
+	s := &matchStage{first: st.Matcher, max: 1, now: now, initial: 1}
+	if n > 1 && lineByLine(st) {
+		s.max = n
+		s.more = func() (match.Matcher, error) { return filter.Compile(st.Spec.Name, st.Spec.Plan.Rules) }
+	}
+	s.work, s.order = make(chan *job, 2*s.max), make(chan *job, 2*s.max)
+	return s
+}
+
+// lineByLine reports whether st's matchers classify each line on its own,
+// so that several can share a stream and agree with one reading it all:
+// logjail's own filters do (a matcher keeps counters and a date cache
+// only). fail2ban's keep lines and connections across lines (maxlines,
+// mlfid) and order their date templates by what they saw: one matcher
+// reads every line.
+func lineByLine(st *pipelines.Stages) bool {
+	return st.Spec != nil && st.Spec.Plan != nil && st.Spec.Plan.Rules.Dialect == match.DialectLogjail
+}
+
+// start runs the dispatcher, which hands the batches from in to the
+// workers until in is closed, and closes order after the last.
+func (s *matchStage) start(in <-chan []ingest.Entry) {
+	for s.started < s.initial {
+		s.grow()
+	}
+	go func() {
+		for b := range in {
+			s.queued.Add(int64(len(b)))
+			j := jobs.Get().(*job)
+			j.entries = b
+			if len(s.work) > 0 && s.started < s.max {
+				s.grow() // a job is waiting for a worker
+			}
+			s.work <- j
+			s.order <- j
+		}
+		close(s.work)
+		close(s.order)
+	}()
+}
+
+// grow starts a worker, with st's matcher for the first and a matcher of
+// its own for each other.
+func (s *matchStage) grow() {
+	m := s.first
+	if s.started > 0 {
+		var err error
+		if m, err = s.more(); err != nil {
+			s.max = s.started // compiled once already: cannot happen; fewer workers then
+			return
+		}
+	}
+	s.started++
+	w := &worker{m: m, now: s.now}
+	go w.run(s.work)
+}
+
+// next waits until j, taken from order, is matched.
+func (s *matchStage) next(j *job) { <-j.done }
+
+// taken is told that j is applied: it is recycled.
+func (s *matchStage) taken(j *job) {
+	s.queued.Add(-int64(len(j.entries)))
+	j.release()
+}

@@ -1,0 +1,155 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
+	"github.com/logjail/logjail/state"
+)
+
+// Matched on several workers, a file's failures still reach the tracker
+// in log order: the bans come in the order a single reader would decide
+// them, each with its last lines in order, and the stored position is the
+// file's end once all is committed.
+func TestMatchWorkersKeepLogOrder(t *testing.T) {
+	const (
+		addrs    = 40
+		maxretry = 150
+		lines    = 20_000 // about 40 batches
+	)
+	dir := t.TempDir()
+	logPath := filepath.Join(dir, "o.log")
+	c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  o:\n    enabled: true\n    maxretry: %d\n    findtime: 1d\n    ingest: [{file: {paths: [%q]}}]\n    match: {failregex: ['^denied <HOST> n=\\d+$']}\n", maxretry, logPath))
+	store := openStore(t, dir)
+	rec := &decisions{}
+	r, _ := buildRunner(t, c, store, rec)
+	r.stage = newMatchStage(r.stages, r.now, 4)
+	r.stage.initial = 4 // all at once, not on demand
+
+	// Every third line is another program's; the others fail for
+	// addresses in an order no batch boundary lines up with.
+	var text strings.Builder
+	counts := map[int]int{}
+	var want []string // addresses in the order they reach maxretry
+	failures := 0
+	for i := range lines {
+		if i%3 == 2 {
+			fmt.Fprintf(&text, "cron ran job n=%d\n", i)
+			continue
+		}
+		a := (i*7919 + i/addrs) % addrs
+		fmt.Fprintf(&text, "denied 203.0.113.%d n=%d\n", a+1, i)
+		failures++
+		if counts[a]++; counts[a] == maxretry {
+			want = append(want, fmt.Sprintf("203.0.113.%d/32", a+1))
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.run(ctx)
+	}()
+	// Appearing after the source's first look, the file is read from
+	// its beginning.
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		st := r.stages.Sources[0].Stats()
+		return testkit.Check(st.State == ingest.StateWaiting && st.Reason != "not started", "source %s: %s", st.State, st.Reason)
+	})
+	tmp := testkit.WriteFile(t, dir, "o.tmp", text.String())
+	if err := os.Rename(tmp, logPath); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, time.Minute, func() error {
+		var matched, missed, uncommitted uint64
+		if err := r.call(ctx, func() { matched, missed, uncommitted = r.matched, r.missed, r.uncommitted }); err != nil {
+			return err
+		}
+		return testkit.Check(matched == uint64(failures) && missed == uint64(lines-failures) && uncommitted == 0,
+			"matched %d of %d, missed %d, %d uncommitted", matched, failures, missed, uncommitted)
+	})
+	cancel()
+	<-r.done
+
+	var got []string
+	for _, d := range rec.got {
+		if d.Kind != state.Ban {
+			continue
+		}
+		got = append(got, d.Prefix.String())
+		if !slices.IsSortedFunc(d.Lines, func(a, b string) int { return seqOf(t, a) - seqOf(t, b) }) {
+			t.Errorf("ban of %s: lines out of order: %q", d.Prefix, d.Lines)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("bans in the order\n%v\nwant\n%v", got, want)
+	}
+	pos, err := store.Scoped("o").Position(logPath)
+	if err != nil || !strings.HasPrefix(string(pos), fmt.Sprintf("1:%d:", text.Len())) {
+		t.Errorf("stored position %q (%v), want the file's end, offset %d", pos, err, text.Len())
+	}
+}
+
+// seqOf is the n= number of a test line.
+func seqOf(t *testing.T, line string) int {
+	var n int
+	if _, err := fmt.Sscanf(line[strings.LastIndex(line, "n="):], "n=%d", &n); err != nil {
+		t.Fatalf("line %q: %v", line, err)
+	}
+	return n
+}
+
+// The stage starts with one worker, so an idle pipeline holds one
+// matcher, and grows up to its maximum once batches wait for a worker; a
+// fail2ban filter (state across lines) keeps one whatever comes.
+func TestMatchStageGrowsOnDemand(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		filter      string
+		batches     int
+		least, most int
+	}{
+		{"a lone batch", "{failregex: ['^denied <HOST>$']}", 1, 1, 1},
+		{"a backlog", "{failregex: ['^denied <HOST>$']}", 64, 2, 4},
+		{"a backlog, fail2ban dialect", "{fail2ban: 'DIR/f.conf'}", 3, 1, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			testkit.WriteFile(t, dir, "f.conf", "[Definition]\nfailregex = ^denied <HOST>$\n")
+			filter := strings.ReplaceAll(tc.filter, "DIR", dir)
+			c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  g:\n    enabled: true\n    ingest: [{file: {paths: [%q]}}]\n    match: %s\n", filepath.Join(dir, "g.log"), filter))
+			r, _ := buildRunner(t, c, openStore(t, dir), &decisions{})
+			s := newMatchStage(r.stages, r.now, 4)
+			in := make(chan []ingest.Entry, tc.batches)
+			for range tc.batches {
+				b := ingest.NewBatch()
+				for i := range ingest.BatchSize {
+					b = append(b, ingest.Entry{ReadAt: time.Now(), Message: fmt.Sprintf("denied 203.0.113.%d", i%200+1)})
+				}
+				in <- b
+			}
+			close(in)
+			s.start(in)
+			matched := 0
+			for j := range s.order {
+				s.next(j)
+				matched += len(j.hits)
+				s.taken(j)
+			}
+			if matched != tc.batches*ingest.BatchSize {
+				t.Errorf("matched %d of %d", matched, tc.batches*ingest.BatchSize)
+			}
+			if s.started < tc.least || s.started > tc.most {
+				t.Errorf("%d workers, want %d to %d", s.started, tc.least, tc.most)
+			}
+		})
+	}
+}
