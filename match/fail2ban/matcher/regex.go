@@ -14,14 +14,16 @@ import (
 // IMPORTS
 // f2bRegex is one compiled fail2ban regex.
 type f2bRegex struct {
-	re      *pyre.Regexp
-	site    match.RegexSite // where the regex is in the filter, for timeout reports
-	src     string
-	names   []string
-	prefix  []byte // literal text every match starts with
-	skip    []int  // <SKIPLINES> groups
-	alt     []altGroup
-	content int // the <F-CONTENT> group, or -1
+	re    *pyre.Regexp
+	site  match.RegexSite // where the regex is in the filter, for timeout reports
+	src   string
+	names []string
+	// prefixes are the texts one of which every match starts with
+	// (none: not known).
+	prefixes [][]byte
+	skip     []int // <SKIPLINES> groups
+	alt      []altGroup
+	content  int // the <F-CONTENT> group, or -1
 }
 
 // altGroup is an <F-ALT_NAME…> group: its value stands in for NAME when
@@ -47,8 +49,8 @@ func compileF2B(src string, multiline, lines bool, timeout time.Duration) (*f2bR
 		return nil, err
 	}
 	r := &f2bRegex{re: re, src: src, names: re.SubexpNames()}
-	if p := re.LiteralPrefix(); p != "" {
-		r.prefix = []byte(p)
+	for _, p := range re.Prefixes() {
+		r.prefixes = append(r.prefixes, []byte(p))
 	}
 	r.skip = skipGroups(r.names)
 	r.content = re.SubexpIndex(groupContent)

@@ -100,6 +100,9 @@ type Regexp struct {
 	fold [][]int
 	// timeout is the limit of one match on the backtracking engine.
 	timeout time.Duration
+	// prefixes and required are the literal sets of literals.go (nil:
+	// none known, always on the backtracking engine).
+	prefixes, required []string
 }
 
 // Compile translates and compiles a Python pattern.
@@ -175,6 +178,10 @@ func (r *Regexp) compileRE2(t translation) (done bool, err error) {
 		return false, err
 	}
 	r.re, r.expr = re, t.asc
+	// The sets must cover matches on either form.
+	pa, ra := literalSets(t.asc)
+	pu, ru := literalSets(t.uni)
+	r.prefixes, r.required = unionSets(pa, pu), unionSets(ra, ru)
 	switch {
 	case t.uniBT:
 		// Non-ASCII text goes to the backtracking engine.
@@ -211,6 +218,16 @@ func (r *Regexp) Engine() string {
 // the text (for a pattern anchored with ^ that begins with literal text),
 // or "". Checking it first rejects most lines cheaply, on either engine.
 func (r *Regexp) LiteralPrefix() string { return r.prefix }
+
+// Prefixes returns texts one of which every match starts with, at the
+// start of the text (for a pattern anchored there), or nil. They are read
+// off the pattern's syntax tree (alternations and small classes spelled
+// out: "^[iI]nvalid user" → "Invalid user", "invalid user").
+func (r *Regexp) Prefixes() []string { return r.prefixes }
+
+// Required returns texts one of which every match contains, or nil when
+// none is known: text that holds none of them cannot match.
+func (r *Regexp) Required() []string { return r.required }
 
 // Timeout returns the limit of one match on the backtracking engine (0
 // for a pattern that never runs on it).
