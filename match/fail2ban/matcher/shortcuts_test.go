@@ -97,7 +97,7 @@ func allSampleLines(t *testing.T) []string {
 	if len(lines) == 0 {
 		t.Skipf("no fail2ban sample logs in %s: %v", corpusLogDir, err)
 	}
-	return append(lines, testkit.AuthLog(5_000)...)
+	return append(lines, testkit.AuthLog(1_000)...)
 }
 
 // benchWorkload is the shared workload's lines, when it is there and the
