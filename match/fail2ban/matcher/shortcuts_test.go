@@ -16,13 +16,15 @@ import (
 )
 
 // withoutShortcuts turns off what the matcher skips work with (the
-// failregexes' prefilter, the regexes' prefixes), so that it runs every
+// failregexes' prefilter, the regexes' prefixes, programs split into
+// paths), so that it runs every
 // regex as fail2ban does.
 func (f *Matcher) withoutShortcuts() {
 	f.need = nil
 	for _, r := range slices.Concat([]*f2bRegex{f.pref}, f.fail, f.ignore) {
 		if r != nil {
 			r.prefixes = nil
+			r.re = r.re.Whole()
 		}
 	}
 }

@@ -294,3 +294,72 @@ func shortest(set []string) int {
 	}
 	return n
 }
+
+// maxLength returns the most bytes a match of re can span, or -1 when
+// there is no bound.
+func maxLength(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += maxRuneLen(r, re.Flags&syntax.FoldCase != 0)
+		}
+		return n
+	case syntax.OpCharClass:
+		if len(re.Rune) == 0 {
+			return 0
+		}
+		return maxRuneLen(re.Rune[len(re.Rune)-1], false)
+	case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return utf8.UTFMax
+	case syntax.OpEmptyMatch, syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText,
+		syntax.OpEndText, syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+		return 0
+	case syntax.OpCapture, syntax.OpQuest:
+		return maxLength(re.Sub[0])
+	case syntax.OpRepeat:
+		if n := maxLength(re.Sub[0]); n >= 0 && re.Max >= 0 {
+			return n * re.Max
+		}
+	case syntax.OpConcat, syntax.OpAlternate:
+		total := 0
+		for _, s := range re.Sub {
+			n := maxLength(s)
+			switch {
+			case n < 0:
+				return -1
+			case re.Op == syntax.OpConcat:
+				total += n
+			default:
+				total = max(total, n)
+			}
+		}
+		return total
+	}
+	return -1
+}
+
+// maxRuneLen is r's UTF-8 length, or the longest of its case variants.
+// (Text that is not UTF-8 is read a byte per rune: never longer.)
+func maxRuneLen(r rune, fold bool) int {
+	n := max(utf8.RuneLen(r), 1)
+	for f := unicode.SimpleFold(r); fold && f != r; f = unicode.SimpleFold(f) {
+		n = max(n, utf8.RuneLen(f))
+	}
+	return n
+}
+
+// searchBound returns how much of a text a start-anchored expression can
+// look at: its longest match and one rune after it (where $, \b and \z
+// look). A match found in that much of the text is the match in all of
+// it, so a longer text can be cut there. -1: no bound.
+func searchBound(expr string) int {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil || !anchoredAtStart(re) {
+		return -1
+	}
+	if n := maxLength(re); n >= 0 {
+		return n + utf8.UTFMax
+	}
+	return -1
+}
