@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"container/list"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -68,7 +69,13 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 		Regex:    regex,
 		Attempts: fail.matches,
 	}
-	if len(fail.g) > 0 {
+	if !isMLF {
+		// The groups of this one match: nobody else holds them.
+		maps.DeleteFunc(fail.g, func(k, _ string) bool { return k == groupContent || strings.HasPrefix(k, "skiplines") })
+		if len(fail.g) > 0 {
+			fl.Fields = fail.g
+		}
+	} else if len(fail.g) > 0 {
 		fl.Fields = make(map[string]string, len(fail.g))
 		for k, v := range fail.g {
 			if k != groupContent && !strings.HasPrefix(k, "skiplines") {

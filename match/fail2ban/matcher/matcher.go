@@ -282,11 +282,12 @@ func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, matc
 			}
 		}
 		g := map[string]string{}
+		text := string(buf) // one copy for every group's value
 		if preLoc != nil {
-			f.pref.groups(string(buf), preLoc, g)
+			f.pref.groups(text, preLoc, g)
 			delete(g, groupContent)
 		}
-		fr.groups(string(content), loc, g)
+		fr.groups(contentText(text, content, preLoc, f.pref), loc, g)
 		fl, out, ok := f.failure(g, 1, i, t, now)
 		if !ok {
 			continue
@@ -295,6 +296,19 @@ func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, matc
 		return fl, out
 	}
 	return match.Failure{}, match.Miss
+}
+
+// contentText is content as a string: the text's own bytes when content
+// is the prefregex's <F-CONTENT> followed by the text's "\n".
+func contentText(text string, content []byte, preLoc []int, pref *f2bRegex) string {
+	if preLoc == nil || pref.content <= 0 {
+		return text
+	}
+	c0, c1 := preLoc[2*pref.content], preLoc[2*pref.content+1]
+	if c0 >= 0 && c1 > c0 && c1 < len(text) && text[c1] == '\n' && len(content) == c1+1-c0 {
+		return text[c0 : c1+1]
+	}
+	return string(content)
 }
 
 // date finds the time of e and cuts its date out of the line: the text
