@@ -185,7 +185,7 @@ func hasIDGroup(r *f2bRegex) bool {
 // search runs r over text (ASCII or not); a timeout is counted and
 // searches no further (no match).
 func (f *Matcher) search(r *f2bRegex, text []byte, ascii bool) []int {
-	if !hasPrefix(text, r.prefixes) {
+	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
 		return nil
 	}
 	loc, err := r.re.FindSubmatchIndexHint(text, ascii)
@@ -197,7 +197,7 @@ func (f *Matcher) search(r *f2bRegex, text []byte, ascii bool) []int {
 }
 
 func (f *Matcher) matches(r *f2bRegex, text []byte, ascii bool) bool {
-	if !hasPrefix(text, r.prefixes) {
+	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
 		return false
 	}
 	ok, err := r.re.MatchHint(text, ascii)

@@ -93,3 +93,17 @@ func hasPrefix(b []byte, prefixes [][]byte) bool {
 	}
 	return false
 }
+
+// holdsAny tells whether b holds one of strs (true when there are none:
+// nothing is known).
+func holdsAny(b []byte, strs [][]byte) bool {
+	if len(strs) == 0 {
+		return true
+	}
+	for _, s := range strs {
+		if bytes.Contains(b, s) {
+			return true
+		}
+	}
+	return false
+}

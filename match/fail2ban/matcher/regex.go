@@ -21,6 +21,9 @@ type f2bRegex struct {
 	// prefixes are the texts one of which every match starts with
 	// (none: not known).
 	prefixes [][]byte
+	// need are texts one of which every match holds, when they say more
+	// than the prefixes (nil: nothing more known).
+	need [][]byte
 	skip     []int // <SKIPLINES> groups
 	alt      []altGroup
 	content  int // the <F-CONTENT> group, or -1
@@ -51,6 +54,11 @@ func compileF2B(src string, multiline, lines bool, timeout time.Duration) (*f2bR
 	r := &f2bRegex{re: re, src: src, names: re.SubexpNames()}
 	for _, p := range re.Prefixes() {
 		r.prefixes = append(r.prefixes, []byte(p))
+	}
+	if req := re.Required(); !slices.Equal(req, re.Prefixes()) {
+		for _, s := range req {
+			r.need = append(r.need, []byte(s))
+		}
 	}
 	r.skip = skipGroups(r.names)
 	r.content = re.SubexpIndex(groupContent)

@@ -23,7 +23,7 @@ func (f *Matcher) withoutShortcuts() {
 	f.need = nil
 	for _, r := range slices.Concat([]*f2bRegex{f.pref}, f.fail, f.ignore) {
 		if r != nil {
-			r.prefixes = nil
+			r.prefixes, r.need = nil, nil
 			r.re = r.re.Whole()
 		}
 	}
