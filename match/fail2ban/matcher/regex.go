@@ -23,10 +23,10 @@ type f2bRegex struct {
 	prefixes [][]byte
 	// need are texts one of which every match holds, when they say more
 	// than the prefixes (nil: nothing more known).
-	need [][]byte
-	skip     []int // <SKIPLINES> groups
-	alt      []altGroup
-	content  int // the <F-CONTENT> group, or -1
+	need    [][]byte
+	skip    []int // <SKIPLINES> groups
+	alt     []altGroup
+	content int // the <F-CONTENT> group, or -1
 }
 
 // altGroup is an <F-ALT_NAME…> group: its value stands in for NAME when
