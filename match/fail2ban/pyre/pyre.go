@@ -16,6 +16,12 @@
 // so does non-ASCII text for a pattern with \b or \B (RE2's word boundary
 // knows ASCII words only).
 //
+// For speed, without changing a match: a program too large for Go's
+// backtracker runs as paths (split.go); a start-anchored pattern of
+// bounded length searches only the text it can see; and Prefixes and
+// Required give the literal texts a match needs (literals.go), so callers
+// skip text that cannot match.
+//
 // Known differences that remain: on the backtracking engine \b and \W/\S
 // inside a class follow .NET's Unicode word and space classes, which differ
 // from Python's in rare characters (combining marks, C0 separators); the
