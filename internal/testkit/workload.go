@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +56,23 @@ func Workload(tb testing.TB, dir string) (path, what string) {
 		tb.Fatal(err)
 	}
 	return path, "logjail's generated auth.log (" + gen + " not found)"
+}
+
+// DefaultWorkload is where the shared workload of issue 13 is generated:
+//
+//	python3 ../shared/bench/gen_authlog.py 1000000 --seed 42 > /tmp/auth1m.log
+const DefaultWorkload = "/tmp/auth1m.log"
+
+// WorkloadLines returns the lines of the shared workload (LOGJAIL_BENCH_LOG
+// names another log), or the error reading it: a benchmark skips then.
+func WorkloadLines() ([]string, error) {
+	path := os.Getenv("LOGJAIL_BENCH_LOG")
+	if path == "" {
+		path = DefaultWorkload
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n"), nil
 }

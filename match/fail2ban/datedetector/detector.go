@@ -56,6 +56,8 @@ type Detector struct {
 	haveLastPositions bool
 	firstUnused       int
 
+	memo dateMemo
+
 	// Timeouts counts template searches on the backtracking engine that
 	// timed out (each counted as no date there).
 	Timeouts uint64
@@ -333,7 +335,7 @@ func (d *Detector) Find(line string, now time.Time) Result {
 		r.Start = loc[2*t.span]
 		r.End = r.Start
 	}
-	r.Time, r.OK = t.parse(line, loc, now, d.loc)
+	r.Time, r.OK = d.parse(t, line, loc, now)
 	return r
 }
 

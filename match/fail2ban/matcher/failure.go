@@ -2,6 +2,7 @@ package matcher
 
 import (
 	"container/list"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -68,14 +69,7 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 		Regex:    regex,
 		Attempts: fail.matches,
 	}
-	if len(fail.g) > 0 {
-		fl.Fields = make(map[string]string, len(fail.g))
-		for k, v := range fail.g {
-			if k != groupContent && !strings.HasPrefix(k, "skiplines") {
-				fl.Fields[k] = v
-			}
-		}
-	}
+	fl.Fields = fields(fail.g, !isMLF)
 	if len(fail.users) > 0 {
 		for u := range fail.users {
 			fl.Users = append(fl.Users, u)
@@ -92,6 +86,30 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 	}
 	fl.Addr = addr.Unmap()
 	return fl, match.Matched, true
+}
+
+// fields returns a failure's fields: the groups but the content and the
+// <SKIPLINES>; g itself when owned (the groups of one match, which nobody
+// else holds), else a copy (a connection's cached groups). nil for none.
+func fields(g map[string]string, owned bool) map[string]string {
+	skip := func(k, _ string) bool { return k == groupContent || strings.HasPrefix(k, "skiplines") }
+	if owned {
+		maps.DeleteFunc(g, skip)
+		if len(g) == 0 {
+			return nil
+		}
+		return g
+	}
+	if len(g) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(g))
+	for k, v := range g {
+		if !skip(k, v) {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // f2bFail is the data of a failure being merged across the lines of one

@@ -19,8 +19,9 @@
 package matcher
 
 import (
-	"bytes"
 	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
@@ -36,6 +37,9 @@ type Matcher struct {
 	pipeline string
 	pref     *f2bRegex
 	fail     []*f2bRegex
+	// need holds the texts one of which the text of every failregex
+	// match holds (nil: no prefilter).
+	need     *litSet
 	ignore   []*f2bRegex
 	maxLines int
 	dates    *datedetector.Detector
@@ -107,6 +111,9 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if !multi {
+		f.need = prefilter(f.fail)
+	}
 	f.failTimeouts = make([]uint64, len(f.fail))
 	f.hits = make([]uint64, len(f.fail))
 	return f, nil
@@ -148,6 +155,24 @@ func (f *Matcher) RegexTimeouts() []uint64 { return f.failTimeouts }
 // LastTimeout names the regex (or "datepattern") of the last timeout.
 func (f *Matcher) LastTimeout() match.RegexSite { return f.lastTimeout }
 
+// prefilter returns the texts one of which every failregex requires, or
+// nil when a failregex requires none. What a failregex searches (the
+// line, or its prefregex <F-CONTENT> and "\n") lies within the line, so
+// a line holding none of them matches no failregex.
+func prefilter(fail []*f2bRegex) *litSet {
+	var all []string
+	for _, r := range fail {
+		req := r.re.Required()
+		if req == nil || slices.ContainsFunc(req, func(s string) bool { return strings.Contains(s, "\n") }) {
+			// (A failregex may see the content and a "\n" the line lacks
+			// there: no newline in what the line is searched for.)
+			return nil
+		}
+		all = append(all, req...)
+	}
+	return newLitSet(all)
+}
+
 func hasIDGroup(r *f2bRegex) bool {
 	for _, g := range f2bIDGroups {
 		if r.has(g) {
@@ -160,7 +185,7 @@ func hasIDGroup(r *f2bRegex) bool {
 // search runs r over text (ASCII or not); a timeout is counted and
 // searches no further (no match).
 func (f *Matcher) search(r *f2bRegex, text []byte, ascii bool) []int {
-	if !bytes.HasPrefix(text, r.prefix) {
+	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
 		return nil
 	}
 	loc, err := r.re.FindSubmatchIndexHint(text, ascii)
@@ -172,7 +197,7 @@ func (f *Matcher) search(r *f2bRegex, text []byte, ascii bool) []int {
 }
 
 func (f *Matcher) matches(r *f2bRegex, text []byte, ascii bool) bool {
-	if !bytes.HasPrefix(text, r.prefix) {
+	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
 		return false
 	}
 	ok, err := r.re.MatchHint(text, ascii)
@@ -230,6 +255,10 @@ func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, matc
 			}
 		}
 	}
+	if f.need != nil && !f.need.in(buf) {
+		// No failregex can match: the prefregex need not run either.
+		return match.Failure{}, match.Miss
+	}
 	content := buf
 	var preLoc []int
 	if f.pref != nil {
@@ -253,11 +282,12 @@ func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, matc
 			}
 		}
 		g := map[string]string{}
+		text := string(buf) // one copy for every group's value
 		if preLoc != nil {
-			f.pref.groups(string(buf), preLoc, g)
+			f.pref.groups(text, preLoc, g)
 			delete(g, groupContent)
 		}
-		fr.groups(string(content), loc, g)
+		fr.groups(contentText(text, content, preLoc, f.pref), loc, g)
 		fl, out, ok := f.failure(g, 1, i, t, now)
 		if !ok {
 			continue
@@ -266,6 +296,19 @@ func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, matc
 		return fl, out
 	}
 	return match.Failure{}, match.Miss
+}
+
+// contentText is content as a string: the text's own bytes when content
+// is the prefregex's <F-CONTENT> followed by the text's "\n".
+func contentText(text string, content []byte, preLoc []int, pref *f2bRegex) string {
+	if preLoc == nil || pref.content <= 0 {
+		return text
+	}
+	c0, c1 := preLoc[2*pref.content], preLoc[2*pref.content+1]
+	if c0 >= 0 && c1 > c0 && c1 < len(text) && text[c1] == '\n' && len(content) == c1+1-c0 {
+		return text[c0 : c1+1]
+	}
+	return string(content)
 }
 
 // date finds the time of e and cuts its date out of the line: the text

@@ -14,12 +14,17 @@ import (
 // IMPORTS
 // f2bRegex is one compiled fail2ban regex.
 type f2bRegex struct {
-	re      *pyre.Regexp
-	site    match.RegexSite // where the regex is in the filter, for timeout reports
-	src     string
-	names   []string
-	prefix  []byte // literal text every match starts with
-	skip    []int  // <SKIPLINES> groups
+	re    *pyre.Regexp
+	site  match.RegexSite // where the regex is in the filter, for timeout reports
+	src   string
+	names []string
+	// prefixes are the texts one of which every match starts with
+	// (none: not known).
+	prefixes [][]byte
+	// need are texts one of which every match holds, when they say more
+	// than the prefixes (nil: nothing more known).
+	need    [][]byte
+	skip    []int // <SKIPLINES> groups
 	alt     []altGroup
 	content int // the <F-CONTENT> group, or -1
 }
@@ -47,8 +52,13 @@ func compileF2B(src string, multiline, lines bool, timeout time.Duration) (*f2bR
 		return nil, err
 	}
 	r := &f2bRegex{re: re, src: src, names: re.SubexpNames()}
-	if p := re.LiteralPrefix(); p != "" {
-		r.prefix = []byte(p)
+	for _, p := range re.Prefixes() {
+		r.prefixes = append(r.prefixes, []byte(p))
+	}
+	if req := re.Required(); !slices.Equal(req, re.Prefixes()) {
+		for _, s := range req {
+			r.need = append(r.need, []byte(s))
+		}
 	}
 	r.skip = skipGroups(r.names)
 	r.content = re.SubexpIndex(groupContent)

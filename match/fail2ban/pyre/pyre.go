@@ -16,6 +16,12 @@
 // so does non-ASCII text for a pattern with \b or \B (RE2's word boundary
 // knows ASCII words only).
 //
+// For speed, without changing a match: a program too large for Go's
+// backtracker runs as paths (split.go); a start-anchored pattern of
+// bounded length searches only the text it can see; and Prefixes and
+// Required give the literal texts a match needs (literals.go), so callers
+// skip text that cannot match.
+//
 // Known differences that remain: on the backtracking engine \b and \W/\S
 // inside a class follow .NET's Unicode word and space classes, which differ
 // from Python's in rare characters (combining marks, C0 separators); the
@@ -100,6 +106,16 @@ type Regexp struct {
 	fold [][]int
 	// timeout is the limit of one match on the backtracking engine.
 	timeout time.Duration
+	// prefixes and required are the literal sets of literals.go (nil:
+	// none known, always on the backtracking engine).
+	prefixes, required []string
+	// bound is how many bytes of a text RE2 needs to see (searchBound;
+	// -1: all). A shorter text costs Go's backtracker less: it clears a
+	// bit per instruction and byte of the text for every search.
+	bound int
+	// split and splitU run re and reU as paths (split.go) when they are
+	// too large for Go's backtracker; nil otherwise.
+	split, splitU *paths
 }
 
 // Compile translates and compiles a Python pattern.
@@ -108,7 +124,7 @@ func Compile(pattern string, opt Options) (*Regexp, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Regexp{src: pattern, names: t.names, prefix: match.AnchoredPrefix(t.asc)}
+	r := &Regexp{src: pattern, names: t.names, prefix: match.AnchoredPrefix(t.asc), bound: -1}
 	if t.maxRepeat > 1000 && !t.needsBT {
 		t.needsBT, t.why = true, "repetition count above 1000"
 	}
@@ -175,15 +191,27 @@ func (r *Regexp) compileRE2(t translation) (done bool, err error) {
 		return false, err
 	}
 	r.re, r.expr = re, t.asc
+	// The sets must cover matches on either form.
+	pa, ra := literalSets(t.asc)
+	pu, ru := literalSets(t.uni)
+	r.prefixes, r.required = unionSets(pa, pu), unionSets(ra, ru)
+	r.bound = searchBound(t.asc)
+	if b := searchBound(t.uni); b < 0 || r.bound < 0 {
+		r.bound = -1
+	} else {
+		r.bound = max(r.bound, b)
+	}
+	r.split = splitPaths(t.asc)
 	switch {
 	case t.uniBT:
 		// Non-ASCII text goes to the backtracking engine.
 	case t.uni == t.asc:
-		r.reU = re
+		r.reU, r.splitU = re, r.split
 	default:
 		if r.reU, err = regexp.Compile(t.uni); err != nil {
 			return false, err
 		}
+		r.splitU = splitPaths(t.uni)
 	}
 	return r.reU != nil, nil
 }
@@ -211,6 +239,16 @@ func (r *Regexp) Engine() string {
 // the text (for a pattern anchored with ^ that begins with literal text),
 // or "". Checking it first rejects most lines cheaply, on either engine.
 func (r *Regexp) LiteralPrefix() string { return r.prefix }
+
+// Prefixes returns texts one of which every match starts with, at the
+// start of the text (for a pattern anchored there), or nil. They are read
+// off the pattern's syntax tree (alternations and small classes spelled
+// out: "^[iI]nvalid user" → "Invalid user", "invalid user").
+func (r *Regexp) Prefixes() []string { return r.prefixes }
+
+// Required returns texts one of which every match contains, or nil when
+// none is known: text that holds none of them cannot match.
+func (r *Regexp) Required() []string { return r.required }
 
 // Timeout returns the limit of one match on the backtracking engine (0
 // for a pattern that never runs on it).
@@ -255,11 +293,34 @@ func (r *Regexp) pick(ascii bool) *regexp.Regexp {
 	return r.reU
 }
 
+// pickSplit returns the paths for text that is (or is not) ASCII, or nil
+// when the program runs whole.
+func (r *Regexp) pickSplit(ascii bool) *paths {
+	if ascii {
+		return r.split
+	}
+	return r.splitU
+}
+
+// Whole returns a copy of r that runs its programs whole, never split
+// into paths: to check that the paths agree with them.
+func (r *Regexp) Whole() *Regexp {
+	c := *r
+	c.split, c.splitU = nil, nil
+	return &c
+}
+
+// Split tells whether r runs as paths (split.go) on ASCII text.
+func (r *Regexp) Split() bool { return r.split != nil }
+
 // Match reports whether b contains a match. On RE2 it does not allocate.
 func (r *Regexp) Match(b []byte) (bool, error) { return r.MatchHint(b, isASCIIBytes(b)) }
 
 // MatchHint is Match for text known to be ASCII or not.
 func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
+	if sp := r.pickSplit(ascii); sp != nil {
+		return sp.match(b), nil
+	}
 	if re := r.pick(ascii); re != nil {
 		return re.Match(b), nil
 	}
@@ -268,7 +329,11 @@ func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
 
 // MatchString reports whether s contains a match.
 func (r *Regexp) MatchString(s string) (bool, error) {
-	if re := r.pick(isASCII(s)); re != nil {
+	ascii := isASCII(s)
+	if sp := r.pickSplit(ascii); sp != nil {
+		return sp.match([]byte(s)), nil
+	}
+	if re := r.pick(ascii); re != nil {
 		return re.MatchString(s), nil
 	}
 	return r.btMatch(s)
@@ -291,7 +356,13 @@ func (r *Regexp) FindSubmatchIndex(b []byte) ([]int, error) {
 // FindSubmatchIndexHint is FindSubmatchIndex for text known to be ASCII
 // or not.
 func (r *Regexp) FindSubmatchIndexHint(b []byte, ascii bool) ([]int, error) {
+	if sp := r.pickSplit(ascii); sp != nil {
+		return r.unfold(sp.find(b)), nil
+	}
 	if re := r.pick(ascii); re != nil {
+		if r.bound >= 0 && len(b) > r.bound {
+			b = b[:r.bound]
+		}
 		return r.unfold(re.FindSubmatchIndex(b)), nil
 	}
 	return r.btFind(string(b), 0)
@@ -305,7 +376,13 @@ func (r *Regexp) FindStringSubmatchIndex(s string) ([]int, error) {
 // FindStringSubmatchIndexHint is FindStringSubmatchIndex for text known
 // to be ASCII or not.
 func (r *Regexp) FindStringSubmatchIndexHint(s string, ascii bool) ([]int, error) {
+	if sp := r.pickSplit(ascii); sp != nil {
+		return r.unfold(sp.find([]byte(s))), nil
+	}
 	if re := r.pick(ascii); re != nil {
+		if r.bound >= 0 && len(s) > r.bound {
+			s = s[:r.bound]
+		}
 		return r.unfold(re.FindStringSubmatchIndex(s)), nil
 	}
 	return r.btFind(s, 0)
