@@ -22,7 +22,8 @@ type failRegex struct {
 	re                       *regexp.Regexp
 	prefix                   string // literal every match starts with (see match.AnchoredPrefix)
 	host, addr, user, nofail int
-	extra                    []int // other named groups, for Failure.Fields
+	extra                    []int       // other named groups, for Failure.Fields
+	split                    *splitRegex // nil when re has not its shape
 }
 
 // Matcher is a match.Matcher for logjail's dialect. It is owned by one
@@ -132,6 +133,7 @@ func compileFail(s string) (failRegex, error) {
 		addr:   re.SubexpIndex(groupAddr),
 		user:   re.SubexpIndex(groupUser),
 		nofail: re.SubexpIndex(groupNoFail),
+		split:  newSplit(p),
 	}
 	for gi, name := range re.SubexpNames() {
 		switch name {
@@ -248,7 +250,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(i) {
 			continue
 		}
-		loc := fr.re.FindStringSubmatchIndex(text) // allocates only on a match
+		loc := fr.find(text) // allocates only on a match
 		if loc == nil {
 			continue
 		}
@@ -317,6 +319,17 @@ func (m *Matcher) failure(e *ingest.Entry, text string, t time.Time, i int, loc 
 	f.User = group(text, loc, fr.user)
 	f.HasUser = fr.user >= 0 && loc[2*fr.user] >= 0
 	return f, match.Matched
+}
+
+// find is fr.re.FindStringSubmatchIndex(text), in short runs where it can
+// (see splitRegex). The groups are read before the next call.
+func (fr *failRegex) find(text string) []int {
+	if fr.split != nil {
+		if loc, ok := fr.split.find(text); ok {
+			return loc
+		}
+	}
+	return fr.re.FindStringSubmatchIndex(text)
 }
 
 func group(s string, loc []int, i int) string {
