@@ -23,7 +23,7 @@ type failRegex struct {
 	prefix                   string // literal every match starts with (see match.AnchoredPrefix)
 	host, addr, user, nofail int
 	extra                    []int       // other named groups, for Failure.Fields
-	split                    *splitRegex // nil when re has not its shape
+	ascii                    *asciiRegex // nil when it cannot run re
 }
 
 // Matcher is a match.Matcher for logjail's dialect. It is owned by one
@@ -34,10 +34,11 @@ type Matcher struct {
 	prefCont int
 	// prefHead is the prefregex without its trailing
 	// (?P<content>.+)$, when it has that common shape (see headOf).
-	prefHead *regexp.Regexp
-	fail     []failRegex
-	ignore   []*regexp.Regexp
-	finder   *fastdate.Finder
+	prefHead      *regexp.Regexp
+	prefHeadASCII *asciiRegex // prefHead for ASCII lines, nil when it cannot
+	fail          []failRegex
+	ignore        []*regexp.Regexp
+	finder        *fastdate.Finder
 	// pre keeps lines from regexes that cannot match them; nil when
 	// no regex requires a literal.
 	pre      *prefilter
@@ -111,6 +112,9 @@ func (m *Matcher) compilePref(s string) error {
 	}
 	m.prefCont = m.pref.SubexpIndex(groupContent)
 	m.prefHead = headOf(p)
+	if m.prefHead != nil {
+		m.prefHeadASCII = newASCII(m.prefHead.String())
+	}
 	return nil
 }
 
@@ -133,7 +137,7 @@ func compileFail(s string) (failRegex, error) {
 		addr:   re.SubexpIndex(groupAddr),
 		user:   re.SubexpIndex(groupUser),
 		nofail: re.SubexpIndex(groupNoFail),
-		split:  newSplit(p),
+		ascii:  newASCII(p),
 	}
 	for gi, name := range re.SubexpNames() {
 		switch name {
@@ -241,7 +245,8 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	if m.pre != nil && !m.pre.scan(text) {
 		return f, match.Miss // each regex needs a literal the line lacks
 	}
-	text, ok := m.content(text)
+	ascii := isASCII(text)
+	text, ok := m.content(text, ascii)
 	if !ok {
 		return f, match.Miss
 	}
@@ -250,7 +255,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(i) {
 			continue
 		}
-		loc := fr.find(text) // allocates only on a match
+		loc := fr.find(text, ascii) // allocates only on a match
 		if loc == nil {
 			continue
 		}
@@ -260,8 +265,8 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 }
 
 // content applies the prefregex: the text the failregexes see, false when
-// the prefregex does not match.
-func (m *Matcher) content(text string) (string, bool) {
+// the prefregex does not match. ascii says text is ASCII.
+func (m *Matcher) content(text string, ascii bool) (string, bool) {
 	switch {
 	case m.pref == nil:
 		return text, true
@@ -271,7 +276,13 @@ func (m *Matcher) content(text string) (string, bool) {
 		// The content is the rest of the line: matching the header
 		// alone is the same, and much cheaper than carrying the
 		// capture to the end of the line.
-		loc := m.prefHead.FindStringIndex(text)
+		loc, ok := []int(nil), false
+		if ascii && m.prefHeadASCII != nil {
+			loc, ok = m.prefHeadASCII.find(text)
+		}
+		if !ok {
+			loc = m.prefHead.FindStringIndex(text)
+		}
 		if loc == nil || loc[1] == len(text) {
 			return "", false
 		}
@@ -321,11 +332,12 @@ func (m *Matcher) failure(e *ingest.Entry, text string, t time.Time, i int, loc 
 	return f, match.Matched
 }
 
-// find is fr.re.FindStringSubmatchIndex(text), in short runs where it can
-// (see splitRegex). The groups are read before the next call.
-func (fr *failRegex) find(text string) []int {
-	if fr.split != nil {
-		if loc, ok := fr.split.find(text); ok {
+// find is fr.re.FindStringSubmatchIndex(text), without Go's regexp where
+// it can (see asciiRegex; ascii says text is ASCII). The groups are read
+// before the next call.
+func (fr *failRegex) find(text string, ascii bool) []int {
+	if ascii && fr.ascii != nil {
+		if loc, ok := fr.ascii.find(text); ok {
 			return loc
 		}
 	}

@@ -96,8 +96,8 @@ type shippedFilter struct {
 }
 
 // TestPrefilterChangesNothing runs every shipped filter (each mode's
-// failregexes added in turn) with and without the prefilter and the split
-// runs of failregexes (see splitRegex) over fail2ban's
+// failregexes added in turn) with and without the prefilter and
+// asciiRegex over fail2ban's
 // sample logs and a generated auth.log, and the sshd filter also over the
 // shared workload of issue 13 when it is there (LOGJAIL_BENCH_LOG, else
 // /tmp/auth1m.log; not with -short or -race): outcome and failure must be the same
@@ -152,9 +152,9 @@ func samePerLine(t *testing.T, rules match.Rules, lines []string) {
 		t.Fatal("no prefilter: the filter's regexes require no literal")
 	}
 	slow, _ := Compile("p", rules)
-	slow.pre = nil
+	slow.pre, slow.prefHeadASCII = nil, nil
 	for i := range slow.fail {
-		slow.fail[i].split = nil
+		slow.fail[i].ascii = nil
 	}
 	turnedAway := 0
 	for i, l := range lines {
