@@ -2,6 +2,7 @@ package match
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net/netip"
 	"strings"
@@ -213,18 +214,23 @@ func mergeBatches(rep *Report, done <-chan *testBatch, opts TestOptions) error {
 }
 
 // readBatches splits r into numbered batches of lines, until r ends or
-// stop closes.
+// stop closes. A batch's lines are copied into one string, not one string
+// each: a line's allocation cost more than matching most lines.
 func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progress func(int64)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxTestLine)
 	var read int64
 	b := &testBatch{first: 1}
+	var text []byte
+	var ends []int // where each line of text ends
 	n := 0
 	for sc.Scan() {
 		n++
 		read += int64(len(sc.Bytes())) + 1
-		b.lines = append(b.lines, ingest.ValidUTF8(strings.TrimSuffix(sc.Text(), "\r")))
-		if len(b.lines) == testBatchLines {
+		text = append(text, bytes.TrimSuffix(sc.Bytes(), []byte("\r"))...)
+		ends = append(ends, len(text))
+		if len(ends) == testBatchLines {
+			b.lines, text, ends = splitBatch(text, ends), text[:0], ends[:0]
 			select {
 			case out <- b:
 			case <-stop:
@@ -236,20 +242,36 @@ func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progr
 			}
 		}
 	}
-	if len(b.lines) > 0 {
+	if len(ends) > 0 {
+		b.lines = splitBatch(text, ends)
 		out <- b
 	}
 	return sc.Err()
 }
 
-// testLines matches one batch.
+// splitBatch returns the lines of text that end at ends, valid UTF-8.
+func splitBatch(text []byte, ends []int) []string {
+	s := string(text)
+	lines := make([]string, len(ends))
+	start := 0
+	for i, end := range ends {
+		lines[i] = ingest.ValidUTF8(s[start:end])
+		start = end
+	}
+	return lines
+}
+
+// testLines matches one batch. A line kept in the report is copied out of
+// the batch's string (see readBatches), so the report does not hold the
+// whole log.
 func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
 	var rep Report
 	keepFailures := opts.KeepFailures || opts.Failures != nil
+	var e ingest.Entry // one for the batch: a matcher keeps no entry
 	for i, line := range lines {
 		n := first + i
 		rep.Lines++
-		e := ingest.Entry{Message: line, ReadAt: now}
+		e = ingest.Entry{Message: line, ReadAt: now}
 		f, out := m.Match(&e, now)
 		if out == BadAddress && m.Dialect() == DialectFail2ban {
 			// fail2ban counts it (its id is the text it captured).
@@ -264,16 +286,9 @@ func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOpt
 			if !keepFailures {
 				continue
 			}
-			rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
-			if f.HasUser {
-				rec.User = &f.User
-			}
-			if out == NoAddress {
-				rec.Addr = f.ID
-			} else if f.ID != "" && f.ID != rec.Addr {
-				if a, err := netip.ParseAddr(f.ID); err != nil || a.Unmap() != f.Addr {
-					rec.ID = f.ID
-				}
+			rec := failureRecord(f, out, n, line)
+			if opts.Failures == nil {
+				rec = rec.cloned()
 			}
 			rep.Failures = append(rep.Failures, rec)
 		case Ignored, NoFail:
@@ -281,14 +296,42 @@ func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOpt
 		case Timeout:
 			rep.TimedOut++
 			if keepFailures || opts.KeepMissed {
-				rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: n, Text: line})
+				rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: n, Text: strings.Clone(line)})
 			}
 		default:
 			rep.Missed++
 			if opts.KeepMissed {
-				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: n, Text: line})
+				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: n, Text: strings.Clone(line)})
 			}
 		}
 	}
 	return rep
+}
+
+// failureRecord is how the report lists failure f of line n.
+func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
+	rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
+	if f.HasUser {
+		rec.User = &f.User
+	}
+	if out == NoAddress {
+		rec.Addr = f.ID
+	} else if f.ID != "" && f.ID != rec.Addr {
+		if a, err := netip.ParseAddr(f.ID); err != nil || a.Unmap() != f.Addr {
+			rec.ID = f.ID
+		}
+	}
+	return rec
+}
+
+// cloned is rec with its text copied: what a failure holds of its line
+// points into the line's whole batch (see readBatches), which a report
+// that keeps every failure should not hold.
+func (rec FailureRecord) cloned() FailureRecord {
+	rec.Text, rec.Addr, rec.ID = strings.Clone(rec.Text), strings.Clone(rec.Addr), strings.Clone(rec.ID)
+	if rec.User != nil {
+		u := strings.Clone(*rec.User)
+		rec.User = &u
+	}
+	return rec
 }
