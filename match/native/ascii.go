@@ -298,13 +298,14 @@ func (a *asciiRegex) find(text string) ([]int, bool) {
 }
 
 // run reports whether the expression from node i on matches text at pos,
-// recording the groups of the first way it does.
+// recording the groups of the first way it does. A call is a step: what
+// it does without calling itself is bounded by the number of nodes.
 func (a *asciiRegex) run(i, pos int) bool {
+	if a.steps--; a.steps < 0 {
+		return false
+	}
 	text := a.text
 	for {
-		if a.steps--; a.steps < 0 {
-			return false
-		}
 		n := &a.nodes[i]
 		switch n.op {
 		case aLit:
@@ -367,6 +368,15 @@ func (a *asciiRegex) runClass(n *asciiNode, pos int) bool {
 		limit = min(limit, pos+n.max)
 	}
 	end := pos
+	if n.set == notNL && n.max < 0 {
+		// .*, the commonest run, to the end of the line (or a newline)
+		// in one vectorised search.
+		if end = strings.IndexByte(text[pos:], '\n'); end < 0 {
+			end = len(text)
+		} else {
+			end += pos
+		}
+	}
 	for end < limit && inSet(n.set, text[end]) {
 		end++
 	}
@@ -391,6 +401,9 @@ func (a *asciiRegex) runClass(n *asciiNode, pos int) bool {
 	}
 	return false
 }
+
+// notNL is the set of '.': every ASCII byte but a newline.
+var notNL = [2]uint64{^uint64(1 << '\n'), ^uint64(0)}
 
 func inSet(set [2]uint64, c byte) bool {
 	return c < 128 && set[c/64]&(1<<(c%64)) != 0

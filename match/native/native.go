@@ -245,14 +245,14 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	if m.pre != nil && !m.pre.scan(text) {
 		return f, match.Miss // each regex needs a literal the line lacks
 	}
-	ascii := isASCII(text)
+	scanned, ascii := text, isASCII(text)
 	text, ok := m.content(text, ascii)
 	if !ok {
 		return f, match.Miss
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(i) {
+		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(scanned, i) {
 			continue
 		}
 		loc := fr.find(text, ascii) // allocates only on a match
@@ -358,7 +358,10 @@ func cutDate(s string, start, end int) string {
 	if start > 0 && end < len(s) && s[start-1] == '[' && s[end] == ']' {
 		start, end = start-1, end+1
 	}
-	rest := strings.TrimLeft(s[end:], " \t")
+	for end < len(s) && (s[end] == ' ' || s[end] == '\t') {
+		end++ // strings.TrimLeft builds a set of the cutset every call
+	}
+	rest := s[end:]
 	if start == 0 {
 		return rest
 	}

@@ -23,7 +23,6 @@ type prefilter struct {
 	need  [][]int  // per failregex: indices into lits it requires
 	gate  []int    // indices into lits most failregexes require: see scan
 	state []uint8  // per literal, for the current line: 0 not yet searched, else found or absent
-	pass  []bool   // per failregex, for the current line: may match
 }
 
 const (
@@ -35,7 +34,7 @@ const (
 // there is none) and failregexes. It returns nil when no regex requires any
 // literal: then it would only cost time.
 func newPrefilter(pref string, fail []string) *prefilter {
-	p := &prefilter{pass: make([]bool, len(fail))}
+	p := &prefilter{}
 	prefLits := requiredOf(pref)
 	failLits := make([][]string, len(fail))
 	var all []string
@@ -143,27 +142,27 @@ func score(lit string) int {
 	return rarity(lit[rarest(lit)]) + 6*min(len(lit)-1, 5)
 }
 
-// scan decides for text which failregexes may match it (see may) and
-// reports whether any may: when none may, text is a miss.
+// scan reports whether any failregex may match text: when none may, text
+// is a miss. It stops at the first that may; may answers for the others,
+// once the line's content has ruled most of them out by their first words.
 func (p *prefilter) scan(text string) bool {
 	clear(p.state)
 	if !p.has(text, p.pref) {
-		clear(p.pass)
 		return false
 	}
 	for g := range p.gate {
 		p.has(text, p.gate[g:g+1]) // see gates
 	}
-	any := false
-	for i, idx := range p.need {
-		p.pass[i] = p.has(text, idx)
-		any = any || p.pass[i]
+	for _, idx := range p.need {
+		if p.has(text, idx) {
+			return true
+		}
 	}
-	return any
+	return false
 }
 
-// may reports whether failregex i may match the text last scanned.
-func (p *prefilter) may(i int) bool { return p.pass[i] }
+// may reports whether failregex i may match text, the text last scanned.
+func (p *prefilter) may(text string, i int) bool { return p.has(text, p.need[i]) }
 
 // has reports whether text contains every literal of idx, searching each
 // literal at most once per line, and none when one is known to be absent.
