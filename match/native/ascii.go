@@ -13,9 +13,10 @@ import (
 // the expression after each length of the run, longest first (or shortest,
 // for a lazy one).
 //
-// Why it agrees with Go's regexp: it walks the expression, simplified as
-// regexp.Compile simplifies it, depth first through the alternatives in
-// their order of preference and stops at the first match,
+// Why it agrees with Go's regexp: it walks the expression depth first
+// through the alternatives in their order of preference (a counted repeat
+// of one byte as a run, longest first, which is the order of the nested
+// choices regexp.Compile spells it out as) and stops at the first match,
 // which is the definition of leftmost-first matching that all of Go's
 // engines implement. On ASCII text a rune is a byte, so classes and '.'
 // need no decoding. What would need more care is refused when compiling
@@ -70,7 +71,6 @@ func newASCII(pattern string) *asciiRegex {
 	if err != nil {
 		return nil
 	}
-	re = re.Simplify()
 	a := &asciiRegex{caps: make([]int, 2*(re.MaxCap()+1))}
 	match := a.add(asciiNode{op: aMatch})
 	start, ok := a.compile(re, match)
@@ -136,6 +136,12 @@ func (a *asciiRegex) compile(re *syntax.Regexp, next int) (int, bool) {
 		return a.add(alt), true
 	case syntax.OpStar, syntax.OpPlus, syntax.OpQuest:
 		return a.compileRepeat(re, next)
+	case syntax.OpRepeat:
+		if oneByte(re.Sub[0]) { // [0-9A-Fa-f:]{1,38}: one run, not 38 choices
+			lazy := re.Flags&syntax.NonGreedy != 0
+			return a.add(asciiNode{op: aRun, set: classSet(re.Sub[0]), min: re.Min, max: re.Max, lazy: lazy, next: next}), true
+		}
+		return a.compile(re.Simplify(), next) // as regexp.Compile spells it out
 	}
 	return 0, false // line anchors, word boundaries, no match
 }
