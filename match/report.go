@@ -215,26 +215,20 @@ func mergeBatches(rep *Report, done <-chan *testBatch, opts TestOptions) error {
 }
 
 // readBatches splits r into numbered batches of lines, until r ends or
-// stop closes. A batch's lines are copied into one string, not one string
-// each: a line's allocation cost more than matching most lines.
+// stop closes.
 func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progress func(int64)) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), maxTestLine)
 	var read int64
 	b := &testBatch{first: 1}
-	var text strings.Builder // String() does not copy, as string([]byte) does
-	var ends []int           // where each line of text ends
+	var text batchText
 	n := 0
 	for sc.Scan() {
 		n++
 		read += int64(len(sc.Bytes())) + 1
-		text.Write(bytes.TrimSuffix(sc.Bytes(), []byte("\r")))
-		ends = append(ends, text.Len())
-		if len(ends) == testBatchLines {
-			b.lines, ends = splitBatch(text.String(), ends), ends[:0]
-			size := text.Len()
-			text = strings.Builder{}
-			text.Grow(size + size/4)
+		text.add(bytes.TrimSuffix(sc.Bytes(), []byte("\r")))
+		if text.n == testBatchLines {
+			b.lines = text.take()
 			select {
 			case out <- b:
 			case <-stop:
@@ -246,33 +240,65 @@ func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progr
 			}
 		}
 	}
-	if len(ends) > 0 {
-		b.lines = splitBatch(text.String(), ends)
+	if text.n > 0 {
+		b.lines = text.take()
 		out <- b
 	}
 	return sc.Err()
 }
 
-// splitBatch returns the lines of text that end at ends, valid UTF-8 (one
-// check of the whole batch, for nearly every batch, where a check a line
-// would cost a call each).
-func splitBatch(text string, ends []int) []string {
+// batchText gathers a batch's lines into strings of up to chunkBytes, a
+// run of lines each, not a string each: a line's allocation cost more than
+// matching most lines. A chunk stays below the size of a large allocation,
+// whose fresh pages cost a page fault each; a small one reuses the heap's.
+type batchText struct {
+	chunk strings.Builder // String() does not copy, as string([]byte) does
+	ends  []int           // where each line of chunk ends
+	lines []string
+	n     int // lines added since take
+}
+
+const chunkBytes = 32 * 1024
+
+func (t *batchText) add(line []byte) {
+	if t.chunk.Len() > 0 && t.chunk.Len()+len(line) > chunkBytes {
+		t.flush()
+	}
+	if t.chunk.Cap() == 0 {
+		t.chunk.Grow(chunkBytes)
+	}
+	t.chunk.Write(line)
+	t.ends = append(t.ends, t.chunk.Len())
+	t.n++
+}
+
+// flush splits the chunk into lines, valid UTF-8 (one check of the chunk,
+// for nearly every chunk, where a check a line would cost a call each).
+func (t *batchText) flush() {
+	text := t.chunk.String()
 	valid := utf8.ValidString(text)
-	lines := make([]string, len(ends))
 	start := 0
-	for i, end := range ends {
-		lines[i] = text[start:end]
+	for _, end := range t.ends {
+		line := text[start:end]
 		if !valid {
-			lines[i] = ingest.ValidUTF8(lines[i])
+			line = ingest.ValidUTF8(line)
 		}
+		t.lines = append(t.lines, line)
 		start = end
 	}
+	t.chunk, t.ends = strings.Builder{}, t.ends[:0]
+}
+
+// take returns the lines added since the last take.
+func (t *batchText) take() []string {
+	t.flush()
+	lines := t.lines
+	t.lines, t.n = make([]string, 0, len(lines)), 0
 	return lines
 }
 
 // testLines matches one batch. A line kept in the report is copied out of
-// the batch's string (see readBatches), so the report does not hold the
-// whole log.
+// its chunk (see batchText), so the report does not hold the whole log.
 func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
 	var rep Report
 	keepFailures := opts.KeepFailures || opts.Failures != nil
@@ -334,8 +360,8 @@ func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
 }
 
 // cloned is rec with its text copied: what a failure holds of its line
-// points into the line's whole batch (see readBatches), which a report
-// that keeps every failure should not hold.
+// points into the line's chunk (see batchText), which a report that keeps
+// every failure should not hold.
 func (rec FailureRecord) cloned() FailureRecord {
 	rec.Text, rec.Addr, rec.ID = strings.Clone(rec.Text), strings.Clone(rec.Addr), strings.Clone(rec.ID)
 	if rec.User != nil {
