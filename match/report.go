@@ -2,11 +2,13 @@ package match
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
 )
@@ -219,12 +221,14 @@ func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progr
 	sc.Buffer(make([]byte, 64*1024), maxTestLine)
 	var read int64
 	b := &testBatch{first: 1}
+	var text batchText
 	n := 0
 	for sc.Scan() {
 		n++
 		read += int64(len(sc.Bytes())) + 1
-		b.lines = append(b.lines, ingest.ValidUTF8(strings.TrimSuffix(sc.Text(), "\r")))
-		if len(b.lines) == testBatchLines {
+		text.add(bytes.TrimSuffix(sc.Bytes(), []byte("\r")))
+		if text.n == testBatchLines {
+			b.lines = text.take()
 			select {
 			case out <- b:
 			case <-stop:
@@ -236,20 +240,73 @@ func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progr
 			}
 		}
 	}
-	if len(b.lines) > 0 {
+	if text.n > 0 {
+		b.lines = text.take()
 		out <- b
 	}
 	return sc.Err()
 }
 
-// testLines matches one batch.
+// batchText gathers a batch's lines into strings of up to chunkBytes, a
+// run of lines each, not a string each: a line's allocation cost more than
+// matching most lines. A chunk stays below the size of a large allocation,
+// whose fresh pages cost a page fault each; a small one reuses the heap's.
+type batchText struct {
+	chunk strings.Builder // String() does not copy, as string([]byte) does
+	ends  []int           // where each line of chunk ends
+	lines []string
+	n     int // lines added since take
+}
+
+const chunkBytes = 32 * 1024
+
+func (t *batchText) add(line []byte) {
+	if t.chunk.Len() > 0 && t.chunk.Len()+len(line) > chunkBytes {
+		t.flush()
+	}
+	if t.chunk.Cap() == 0 {
+		t.chunk.Grow(chunkBytes)
+	}
+	t.chunk.Write(line)
+	t.ends = append(t.ends, t.chunk.Len())
+	t.n++
+}
+
+// flush splits the chunk into lines, valid UTF-8 (one check of the chunk,
+// for nearly every chunk, where a check a line would cost a call each).
+func (t *batchText) flush() {
+	text := t.chunk.String()
+	valid := utf8.ValidString(text)
+	start := 0
+	for _, end := range t.ends {
+		line := text[start:end]
+		if !valid {
+			line = ingest.ValidUTF8(line)
+		}
+		t.lines = append(t.lines, line)
+		start = end
+	}
+	t.chunk, t.ends = strings.Builder{}, t.ends[:0]
+}
+
+// take returns the lines added since the last take.
+func (t *batchText) take() []string {
+	t.flush()
+	lines := t.lines
+	t.lines, t.n = make([]string, 0, len(lines)), 0
+	return lines
+}
+
+// testLines matches one batch. A line kept in the report is copied out of
+// its chunk (see batchText), so the report does not hold the whole log.
 func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
 	var rep Report
 	keepFailures := opts.KeepFailures || opts.Failures != nil
+	var e ingest.Entry // one for the batch: a matcher keeps no entry
 	for i, line := range lines {
 		n := first + i
 		rep.Lines++
-		e := ingest.Entry{Message: line, ReadAt: now}
+		e = ingest.Entry{Message: line, ReadAt: now}
 		f, out := m.Match(&e, now)
 		if out == BadAddress && m.Dialect() == DialectFail2ban {
 			// fail2ban counts it (its id is the text it captured).
@@ -264,16 +321,9 @@ func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOpt
 			if !keepFailures {
 				continue
 			}
-			rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
-			if f.HasUser {
-				rec.User = &f.User
-			}
-			if out == NoAddress {
-				rec.Addr = f.ID
-			} else if f.ID != "" && f.ID != rec.Addr {
-				if a, err := netip.ParseAddr(f.ID); err != nil || a.Unmap() != f.Addr {
-					rec.ID = f.ID
-				}
+			rec := failureRecord(f, out, n, line)
+			if opts.Failures == nil {
+				rec = rec.cloned()
 			}
 			rep.Failures = append(rep.Failures, rec)
 		case Ignored, NoFail:
@@ -281,14 +331,42 @@ func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOpt
 		case Timeout:
 			rep.TimedOut++
 			if keepFailures || opts.KeepMissed {
-				rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: n, Text: line})
+				rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: n, Text: strings.Clone(line)})
 			}
 		default:
 			rep.Missed++
 			if opts.KeepMissed {
-				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: n, Text: line})
+				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: n, Text: strings.Clone(line)})
 			}
 		}
 	}
 	return rep
+}
+
+// failureRecord is how the report lists failure f of line n.
+func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
+	rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
+	if f.HasUser {
+		rec.User = &f.User
+	}
+	if out == NoAddress {
+		rec.Addr = f.ID
+	} else if f.ID != "" && f.ID != rec.Addr {
+		if a, err := netip.ParseAddr(f.ID); err != nil || a.Unmap() != f.Addr {
+			rec.ID = f.ID
+		}
+	}
+	return rec
+}
+
+// cloned is rec with its text copied: what a failure holds of its line
+// points into the line's chunk (see batchText), which a report that keeps
+// every failure should not hold.
+func (rec FailureRecord) cloned() FailureRecord {
+	rec.Text, rec.Addr, rec.ID = strings.Clone(rec.Text), strings.Clone(rec.Addr), strings.Clone(rec.ID)
+	if rec.User != nil {
+		u := strings.Clone(*rec.User)
+		rec.User = &u
+	}
+	return rec
 }

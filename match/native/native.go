@@ -22,7 +22,8 @@ type failRegex struct {
 	re                       *regexp.Regexp
 	prefix                   string // literal every match starts with (see match.AnchoredPrefix)
 	host, addr, user, nofail int
-	extra                    []int // other named groups, for Failure.Fields
+	extra                    []int       // other named groups, for Failure.Fields
+	ascii                    *asciiRegex // nil when it cannot run re
 }
 
 // Matcher is a match.Matcher for logjail's dialect. It is owned by one
@@ -33,10 +34,11 @@ type Matcher struct {
 	prefCont int
 	// prefHead is the prefregex without its trailing
 	// (?P<content>.+)$, when it has that common shape (see headOf).
-	prefHead *regexp.Regexp
-	fail     []failRegex
-	ignore   []*regexp.Regexp
-	finder   *fastdate.Finder
+	prefHead      *regexp.Regexp
+	prefHeadASCII *asciiRegex // prefHead for ASCII lines, nil when it cannot
+	fail          []failRegex
+	ignore        []*regexp.Regexp
+	finder        *fastdate.Finder
 	// pre keeps lines from regexes that cannot match them; nil when
 	// no regex requires a literal.
 	pre      *prefilter
@@ -110,6 +112,9 @@ func (m *Matcher) compilePref(s string) error {
 	}
 	m.prefCont = m.pref.SubexpIndex(groupContent)
 	m.prefHead = headOf(p)
+	if m.prefHead != nil {
+		m.prefHeadASCII = newASCII(m.prefHead.String())
+	}
 	return nil
 }
 
@@ -132,6 +137,7 @@ func compileFail(s string) (failRegex, error) {
 		addr:   re.SubexpIndex(groupAddr),
 		user:   re.SubexpIndex(groupUser),
 		nofail: re.SubexpIndex(groupNoFail),
+		ascii:  newASCII(p),
 	}
 	for gi, name := range re.SubexpNames() {
 		switch name {
@@ -239,16 +245,17 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	if m.pre != nil && !m.pre.scan(text) {
 		return f, match.Miss // each regex needs a literal the line lacks
 	}
-	text, ok := m.content(text)
+	scanned, ascii := text, isASCII(text)
+	text, ok := m.content(text, ascii)
 	if !ok {
 		return f, match.Miss
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(i) {
+		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(scanned, i) {
 			continue
 		}
-		loc := fr.re.FindStringSubmatchIndex(text) // allocates only on a match
+		loc := fr.find(text, ascii) // allocates only on a match
 		if loc == nil {
 			continue
 		}
@@ -258,8 +265,8 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 }
 
 // content applies the prefregex: the text the failregexes see, false when
-// the prefregex does not match.
-func (m *Matcher) content(text string) (string, bool) {
+// the prefregex does not match. ascii says text is ASCII.
+func (m *Matcher) content(text string, ascii bool) (string, bool) {
 	switch {
 	case m.pref == nil:
 		return text, true
@@ -269,7 +276,13 @@ func (m *Matcher) content(text string) (string, bool) {
 		// The content is the rest of the line: matching the header
 		// alone is the same, and much cheaper than carrying the
 		// capture to the end of the line.
-		loc := m.prefHead.FindStringIndex(text)
+		loc, ok := []int(nil), false
+		if ascii && m.prefHeadASCII != nil {
+			loc, ok = m.prefHeadASCII.find(text)
+		}
+		if !ok {
+			loc = m.prefHead.FindStringIndex(text)
+		}
 		if loc == nil || loc[1] == len(text) {
 			return "", false
 		}
@@ -319,6 +332,18 @@ func (m *Matcher) failure(e *ingest.Entry, text string, t time.Time, i int, loc 
 	return f, match.Matched
 }
 
+// find is fr.re.FindStringSubmatchIndex(text), without Go's regexp where
+// it can (see asciiRegex; ascii says text is ASCII). The groups are read
+// before the next call.
+func (fr *failRegex) find(text string, ascii bool) []int {
+	if ascii && fr.ascii != nil {
+		if loc, ok := fr.ascii.find(text); ok {
+			return loc
+		}
+	}
+	return fr.re.FindStringSubmatchIndex(text)
+}
+
 func group(s string, loc []int, i int) string {
 	if i < 0 || 2*i+1 >= len(loc) || loc[2*i] < 0 {
 		return ""
@@ -333,7 +358,10 @@ func cutDate(s string, start, end int) string {
 	if start > 0 && end < len(s) && s[start-1] == '[' && s[end] == ']' {
 		start, end = start-1, end+1
 	}
-	rest := strings.TrimLeft(s[end:], " \t")
+	for end < len(s) && (s[end] == ' ' || s[end] == '\t') {
+		end++ // strings.TrimLeft builds a set of the cutset every call
+	}
+	rest := s[end:]
 	if start == 0 {
 		return rest
 	}

@@ -199,6 +199,7 @@ func TestMissDoesNotAllocate(t *testing.T) {
 		"Nov 25 07:13:18 host CRON[1]: session opened for user root",
 		"2026-11-25T07:13:18.5+01:00 host kernel: something " + strings.Repeat("x", 200),
 		"no date at all",
+		"Nov 25 07:13:18 host sshd[7]: Failed password for bob from 192.0.2.1 port twenty", // runs the regexes
 	}
 	for _, l := range lines {
 		e := ingest.Entry{Message: l, ReadAt: now}

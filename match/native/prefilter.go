@@ -21,8 +21,8 @@ type prefilter struct {
 	rare  []int    // per literal: the offset of its rarest byte, searched for first
 	pref  []int    // indices into lits the prefregex requires
 	need  [][]int  // per failregex: indices into lits it requires
+	gate  []int    // indices into lits most failregexes require: see scan
 	state []uint8  // per literal, for the current line: 0 not yet searched, else found or absent
-	pass  []bool   // per failregex, for the current line: may match
 }
 
 const (
@@ -34,7 +34,7 @@ const (
 // there is none) and failregexes. It returns nil when no regex requires any
 // literal: then it would only cost time.
 func newPrefilter(pref string, fail []string) *prefilter {
-	p := &prefilter{pass: make([]bool, len(fail))}
+	p := &prefilter{}
 	prefLits := requiredOf(pref)
 	failLits := make([][]string, len(fail))
 	var all []string
@@ -64,7 +64,30 @@ func newPrefilter(pref string, fail []string) *prefilter {
 		return nil
 	}
 	p.state = make([]uint8, len(p.lits))
+	p.gate = gates(p.lits, p.need)
 	return p
+}
+
+// gates returns the literals (of at least minImplied bytes) that more
+// than half of the failregexes require, the most required first. Most
+// lines of a log are some other program's and lack them: one search then
+// turns most failregexes away at once, where their own most telling
+// literals would each cost a search.
+func gates(lits []string, need [][]int) []int {
+	users := make([]int, len(lits))
+	for _, idx := range need {
+		for _, i := range idx {
+			users[i]++
+		}
+	}
+	var out []int
+	for i, n := range users {
+		if len(lits[i]) >= minImplied && 2*n > len(need) {
+			out = append(out, i)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b int) int { return users[b] - users[a] })
+	return out
 }
 
 // withImplied adds to lits those of all (of at least minImplied bytes:
@@ -119,28 +142,36 @@ func score(lit string) int {
 	return rarity(lit[rarest(lit)]) + 6*min(len(lit)-1, 5)
 }
 
-// scan decides for text which failregexes may match it (see may) and
-// reports whether any may: when none may, text is a miss.
+// scan reports whether any failregex may match text: when none may, text
+// is a miss. It stops at the first that may; may answers for the others,
+// once the line's content has ruled most of them out by their first words.
 func (p *prefilter) scan(text string) bool {
 	clear(p.state)
 	if !p.has(text, p.pref) {
-		clear(p.pass)
 		return false
 	}
-	any := false
-	for i, idx := range p.need {
-		p.pass[i] = p.has(text, idx)
-		any = any || p.pass[i]
+	for g := range p.gate {
+		p.has(text, p.gate[g:g+1]) // see gates
 	}
-	return any
+	for _, idx := range p.need {
+		if p.has(text, idx) {
+			return true
+		}
+	}
+	return false
 }
 
-// may reports whether failregex i may match the text last scanned.
-func (p *prefilter) may(i int) bool { return p.pass[i] }
+// may reports whether failregex i may match text, the text last scanned.
+func (p *prefilter) may(text string, i int) bool { return p.has(text, p.need[i]) }
 
 // has reports whether text contains every literal of idx, searching each
-// literal at most once per line.
+// literal at most once per line, and none when one is known to be absent.
 func (p *prefilter) has(text string, idx []int) bool {
+	for _, i := range idx {
+		if p.state[i] == litAbsent {
+			return false
+		}
+	}
 	for _, i := range idx {
 		if p.state[i] == 0 {
 			p.state[i] = litAbsent

@@ -96,7 +96,8 @@ type shippedFilter struct {
 }
 
 // TestPrefilterChangesNothing runs every shipped filter (each mode's
-// failregexes added in turn) with and without the prefilter over fail2ban's
+// failregexes added in turn) with and without the prefilter and
+// asciiRegex over fail2ban's
 // sample logs and a generated auth.log, and the sshd filter also over the
 // shared workload of issue 13 when it is there (LOGJAIL_BENCH_LOG, else
 // /tmp/auth1m.log; not with -short or -race): outcome and failure must be the same
@@ -151,7 +152,10 @@ func samePerLine(t *testing.T, rules match.Rules, lines []string) {
 		t.Fatal("no prefilter: the filter's regexes require no literal")
 	}
 	slow, _ := Compile("p", rules)
-	slow.pre = nil
+	slow.pre, slow.prefHeadASCII = nil, nil
+	for i := range slow.fail {
+		slow.fail[i].ascii = nil
+	}
 	turnedAway := 0
 	for i, l := range lines {
 		e := ingest.Entry{Message: l, ReadAt: now}
@@ -214,4 +218,27 @@ func workload(t *testing.T) []string {
 		return nil
 	}
 	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+}
+
+// gateCases: literals, what each failregex requires, and the gates.
+var gateCases = []struct {
+	name string
+	lits []string
+	need [][]int
+	want []int
+}{
+	{"most require from", []string{"Failed ", " from ", " port ", "PAM: "}, [][]int{{0, 1, 2}, {1}, {1, 3}, {3}}, []int{1}},
+	{"half is not most", []string{"Failed ", " from "}, [][]int{{0, 1}, {1}, {0}, {0}}, []int{0}},
+	{"too short to tell", []string{" ", ":"}, [][]int{{0, 1}, {0, 1}}, nil},
+	{"the most required first", []string{"aaaa", "bbbb"}, [][]int{{0, 1}, {1}, {0, 1}}, []int{1, 0}},
+}
+
+func TestGates(t *testing.T) {
+	for _, tc := range gateCases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := gates(tc.lits, tc.need); !slices.Equal(got, tc.want) {
+				t.Errorf("gates = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
