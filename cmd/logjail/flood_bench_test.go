@@ -101,12 +101,22 @@ func flood(b *testing.B, n int) floodResult {
 	b.StartTimer()
 	start := time.Now()
 	writeFlood(b, s.logFile, n)
-	// Bans reach the kernel about in the log's order: the last attacker's
-	// is asked for until it is there, then every attacker's, in chunks
-	// (asked for by key: listing a large set takes minutes).
+	waitAttackersInSet(b, tn.srv, n, start)
+	b.StopTimer()
+	r := floodResult{secs: time.Since(start).Seconds(), rssKB: peakRSS(b, pid), cpu: cpuTime(b, pid) - cpu}
+	r.status, r.pipeline = probe()
+	return r
+}
+
+// waitAttackersInSet waits until the first n attackers are all in the e2e
+// pipeline's IPv4 set of namespace ns. Bans reach the kernel about in the
+// log's order: the last attacker's is asked for until it is there, then
+// every attacker's, in chunks (asked for by key: listing a large set takes
+// minutes).
+func waitAttackersInSet(b *testing.B, ns string, n int, start time.Time) {
 	deadline := start.Add(20 * time.Minute)
 	for first := n - 1; first < n; {
-		err := setHolds(b, tn.srv, "e2e-v4", first, min(first+floodChunk, n))
+		err := setHolds(b, ns, "e2e-v4", first, min(first+floodChunk, n))
 		switch {
 		case err == nil && first == n-1:
 			first = 0
@@ -118,10 +128,6 @@ func flood(b *testing.B, n int) floodResult {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	b.StopTimer()
-	r := floodResult{secs: time.Since(start).Seconds(), rssKB: peakRSS(b, pid), cpu: cpuTime(b, pid) - cpu}
-	r.status, r.pipeline = probe()
-	return r
 }
 
 // writeFlood appends n attackers' floodRetry failures each to path, as
