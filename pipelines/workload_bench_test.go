@@ -1,12 +1,11 @@
 package pipelines
 
 import (
-	"bufio"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/logjail/logjail/internal/authlog"
+	"github.com/logjail/logjail/internal/testkit"
 )
 
 // BenchmarkMatchSSHDWorkload runs the shipped sshd filter over the shared
@@ -17,11 +16,10 @@ import (
 //
 // LOGJAIL_BENCH_LOG names another log; without the file it is skipped.
 func BenchmarkMatchSSHDWorkload(b *testing.B) {
-	path := os.Getenv("LOGJAIL_BENCH_LOG")
-	if path == "" {
-		path = "/tmp/auth1m.log"
+	lines, err := testkit.WorkloadLines()
+	if err != nil {
+		b.Skipf("no workload: %v", err)
 	}
-	lines := readLines(b, path)
 	m, _, err := ResolveFilter("sshd", ".")
 	if err != nil {
 		b.Fatal(err)
@@ -30,22 +28,4 @@ func BenchmarkMatchSSHDWorkload(b *testing.B) {
 	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	_, matched := authlog.Bench(b, m, lines, now)
 	b.ReportMetric(float64(matched), "matched")
-}
-
-func readLines(b *testing.B, path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		b.Skipf("no workload: %v", err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return lines
 }

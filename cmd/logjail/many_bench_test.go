@@ -52,10 +52,7 @@ func BenchmarkManyPipelines(b *testing.B) {
 // which split evenly over 1 or 20 files.
 func workloadChunks(b *testing.B) [][]byte {
 	b.Helper()
-	path := os.Getenv("LOGJAIL_BENCH_LOG")
-	if path == "" {
-		path = "/tmp/auth1m.log"
-	}
+	path := testkit.WorkloadPath()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		b.Logf("no workload at %s (%v): a generated 1M-line auth.log", path, err)

@@ -63,14 +63,19 @@ func Workload(tb testing.TB, dir string) (path, what string) {
 //	python3 ../shared/bench/gen_authlog.py 1000000 --seed 42 > /tmp/auth1m.log
 const DefaultWorkload = "/tmp/auth1m.log"
 
-// WorkloadLines returns the lines of the shared workload (LOGJAIL_BENCH_LOG
-// names another log), or the error reading it: a benchmark skips then.
-func WorkloadLines() ([]string, error) {
-	path := os.Getenv("LOGJAIL_BENCH_LOG")
-	if path == "" {
-		path = DefaultWorkload
+// WorkloadPath is where the shared workload is read from: the file
+// LOGJAIL_BENCH_LOG names, else DefaultWorkload.
+func WorkloadPath() string {
+	if path := os.Getenv("LOGJAIL_BENCH_LOG"); path != "" {
+		return path
 	}
-	b, err := os.ReadFile(path)
+	return DefaultWorkload
+}
+
+// WorkloadLines returns the lines of the shared workload (WorkloadPath),
+// or the error reading it: a benchmark skips then.
+func WorkloadLines() ([]string, error) {
+	b, err := os.ReadFile(WorkloadPath())
 	if err != nil {
 		return nil, err
 	}

@@ -185,39 +185,24 @@ func cutAnyDate(m *Matcher, l string) string {
 // sampleLines are fail2ban's sample logs of every filter, bytes as they are
 // (some are not UTF-8), and a generated auth.log.
 func sampleLines(t *testing.T) []string {
-	files, _ := filepath.Glob(filepath.Join(f2bsample.LogDir, "*"))
-	if len(files) == 0 {
-		t.Fatalf("no fail2ban sample logs in %s", f2bsample.LogDir)
-	}
-	var lines []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue // a directory
-		}
-		for l := range strings.Lines(string(b)) {
-			lines = append(lines, strings.TrimRight(l, "\r\n"))
-		}
+	lines, err := f2bsample.AllLogLines()
+	if len(lines) == 0 {
+		t.Fatalf("no fail2ban sample logs in %s: %v", f2bsample.LogDir, err)
 	}
 	return append(lines, testkit.AuthLog(20_000)...)
 }
 
 // workload is the shared workload of issue 13, when it is there.
 func workload(t *testing.T) []string {
-	path := os.Getenv("LOGJAIL_BENCH_LOG")
-	if path == "" {
-		path = "/tmp/auth1m.log"
-	}
 	if testing.Short() || raceEnabled {
 		t.Log("without the workload: short mode or the race detector (too slow)")
 		return nil
 	}
-	b, err := os.ReadFile(path)
+	lines, err := testkit.WorkloadLines()
 	if err != nil {
 		t.Logf("without the workload: %v", err)
-		return nil
 	}
-	return strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	return lines
 }
 
 // gateCases: literals, what each failregex requires, and the gates.
