@@ -209,14 +209,7 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", cmp.Or(s.logLevel, "debug")}, s.extra...)
-	args = append(slices.Clone(s.wrap), args...)
-	if tn != nil {
-		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
-	} else {
-		args = append(args, "--dry-run")
-	}
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := s.command(tn)
 	cmd.Stdout, cmd.Stderr = logOut, logOut
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -249,6 +242,19 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 		return testkit.Check(n > before, "pipeline %s's first source has read %d lines, not more than the %d before", pipeline, n, before)
 	})
 	return in
+}
+
+// command is the `logjail run` of s, inside tn's server namespace (a dry
+// run without one).
+func (s *setup) command(tn *testNet) *exec.Cmd {
+	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", cmp.Or(s.logLevel, "debug")}, s.extra...)
+	args = append(slices.Clone(s.wrap), args...)
+	if tn != nil {
+		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)
+	} else {
+		args = append(args, "--dry-run")
+	}
+	return exec.Command(args[0], args[1:]...)
 }
 
 func (in *instance) kill() {

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -51,8 +50,7 @@ func restartRestore(b *testing.B, n int) float64 {
 	if err := setHolds(b, tn.srv, "e2e-v4", 0, 1); err == nil {
 		b.Fatal("the table is still there")
 	}
-	cmd := exec.Command("ip", "netns", "exec", tn.srv, binary, "run", "--config", s.config,
-		"--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "info")
+	cmd := s.command(tn)
 	cmd.Stdout, cmd.Stderr = in.log, in.log
 	b.StartTimer()
 	start := time.Now()
