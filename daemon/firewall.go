@@ -10,6 +10,7 @@ import (
 
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/nftables"
+	"github.com/logjail/logjail/ingest/tick"
 	"github.com/logjail/logjail/state"
 )
 
@@ -69,7 +70,7 @@ func (d *Daemon) setUpLayout(ctx context.Context, fw *nftables.Firewall, specs [
 
 func (d *Daemon) watchFirewall(ctx context.Context) {
 	w := d.firewall
-	layout := time.NewTicker(layoutCheckInterval)
+	layout := tick.New(layoutCheckInterval) // on the phase of the pipelines' ticks: one wake-up for both
 	defer layout.Stop()
 	elements := time.NewTimer(elementsCheckInterval)
 	defer elements.Stop()
