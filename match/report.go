@@ -1,14 +1,11 @@
 package match
 
 import (
-	"bufio"
-	"bytes"
 	"io"
 	"net/netip"
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/logjail/logjail/ingest"
 )
@@ -83,18 +80,31 @@ type TestOptions struct {
 	// Failures, when set, receives every failure in line order as soon as
 	// its batch and those before it are matched, and the report lists
 	// none: memory stays flat however many failures the log holds (--json
-	// streams them). An error stops the run, and Test returns it.
+	// streams them). An error stops the run, and Test returns it. The
+	// record's strings may point into a read buffer that is read into
+	// again after the call (see fileRanges): a sink that keeps one
+	// copies it.
 	Failures   func(FailureRecord) error
 	KeepMissed bool // list the missed lines (--print-missed)
 	// Progress, when set, is called now and then with the bytes read so far.
 	Progress func(bytesRead int64)
 }
 
-// testBatch is a run of consecutive lines, numbered from first.
+// testBatch is a run of consecutive lines. Its lines, failures and
+// missed lines are numbered from 1: the merge adds the lines before it.
 type testBatch struct {
-	seq, first int
-	lines      []string
-	rep        Report
+	seq   int
+	lines []string
+	rep   Report
+	// read is how far into the input the batch reaches (for Progress).
+	read int64
+	// err ends the input after the batch's lines (a line too long, a
+	// failed read): the report holds the lines before it, as it would
+	// from one reader.
+	err error
+	// rng, in a batch of a regular file, is the range whose lines the
+	// worker reads itself (see fileRanges).
+	rng fileRange
 }
 
 const testBatchLines = 2048
@@ -103,9 +113,10 @@ const testBatchLines = 2048
 // now; it applies no window and bans nothing. Lines without a date are
 // dated now. A filter without state between lines (logjail's dialect)
 // runs on `workers` goroutines, each with its own matcher from build, over
-// batches of lines, and the results are merged in line order; fail2ban's
-// dialect (multi-line buffers, connection tracking, the last date) runs on
-// one.
+// batches of lines, and the results are merged in line order; when r is a
+// regular file, each worker also reads and splits its batches' lines
+// itself (fileRanges), where a pipe has one reader. fail2ban's dialect
+// (multi-line buffers, connection tracking, the last date) runs on one.
 func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
 	first, err := build()
 	if err != nil {
@@ -122,6 +133,7 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		}
 	}
 	start := time.Now()
+	feed, release := testFeed(r, first.Dialect(), len(matchers))
 	todo := make(chan *testBatch, 2*len(matchers))
 	done := make(chan *testBatch, 2*len(matchers))
 	stop := make(chan struct{}) // closed when the failure sink fails
@@ -131,31 +143,24 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		go func() {
 			defer wg.Done()
 			for b := range todo {
-				b.rep = testLines(m, b.lines, b.first, now, opts)
+				b.rep = testLines(m, b.load(), now, opts)
 				done <- b
 			}
 		}()
 	}
-	readErr := make(chan error, 1)
 	go func() {
-		readErr <- readBatches(r, todo, stop, opts.Progress)
+		feed(todo, stop)
 		close(todo)
 		wg.Wait()
 		close(done)
 	}()
 
 	rep := Report{Dates: map[string]int{}, Failures: []FailureRecord{}}
-	sinkErr := mergeBatches(&rep, done, opts)
-	if sinkErr != nil {
+	if err := mergeBatches(&rep, done, opts, release); err != nil {
 		close(stop)
 		for range done { // let the reader and the workers finish
 		}
-	}
-	if err := <-readErr; err != nil {
 		return rep, err
-	}
-	if sinkErr != nil {
-		return rep, sinkErr
 	}
 	if el := time.Since(start).Seconds(); el > 0 {
 		rep.LinesPerSec = float64(rep.Lines) / el
@@ -179,9 +184,10 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 }
 
 // mergeBatches adds the workers' batches to rep in line order, handing
-// each failure to opts.Failures when set, until done closes or the sink
-// fails.
-func mergeBatches(rep *Report, done <-chan *testBatch, opts TestOptions) error {
+// each failure to opts.Failures when set, and each merged batch to release
+// (when set), until done closes, a batch ends the input with an error, or
+// the sink fails.
+func mergeBatches(rep *Report, done <-chan *testBatch, opts TestOptions, release func(*testBatch)) error {
 	if opts.Failures != nil {
 		rep.Failures = nil
 	}
@@ -192,119 +198,61 @@ func mergeBatches(rep *Report, done <-chan *testBatch, opts TestOptions) error {
 		for pb, ok := pending[next]; ok; pb, ok = pending[next] {
 			delete(pending, next)
 			next++
-			rep.Lines += pb.rep.Lines
-			rep.Matched += pb.rep.Matched
-			rep.NoAddress += pb.rep.NoAddress
-			rep.Ignored += pb.rep.Ignored
-			rep.Missed += pb.rep.Missed
-			rep.TimedOut += pb.rep.TimedOut
-			rep.MissedLines = append(rep.MissedLines, pb.rep.MissedLines...)
-			rep.TimeoutLines = append(rep.TimeoutLines, pb.rep.TimeoutLines...)
-			if opts.Failures == nil {
-				rep.Failures = append(rep.Failures, pb.rep.Failures...)
-				continue
+			if err := mergeBatch(rep, pb, opts); err != nil {
+				return err
 			}
-			for _, f := range pb.rep.Failures {
-				if err := opts.Failures(f); err != nil {
-					return err
-				}
+			if opts.Progress != nil {
+				opts.Progress(pb.read)
+			}
+			if pb.err != nil {
+				return pb.err
+			}
+			if release != nil {
+				release(pb)
 			}
 		}
 	}
 	return nil
 }
 
-// readBatches splits r into numbered batches of lines, until r ends or
-// stop closes.
-func readBatches(r io.Reader, out chan<- *testBatch, stop <-chan struct{}, progress func(int64)) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), maxTestLine)
-	var read int64
-	b := &testBatch{first: 1}
-	var text batchText
-	n := 0
-	for sc.Scan() {
-		n++
-		read += int64(len(sc.Bytes())) + 1
-		text.add(bytes.TrimSuffix(sc.Bytes(), []byte("\r")))
-		if text.n == testBatchLines {
-			b.lines = text.take()
-			select {
-			case out <- b:
-			case <-stop:
-				return nil
-			}
-			b = &testBatch{seq: b.seq + 1, first: n + 1}
-			if progress != nil {
-				progress(read)
-			}
+// mergeBatch adds batch b to rep, numbering its lines after rep's.
+func mergeBatch(rep *Report, b *testBatch, opts TestOptions) error {
+	base := rep.Lines
+	rep.Lines += b.rep.Lines
+	rep.Matched += b.rep.Matched
+	rep.NoAddress += b.rep.NoAddress
+	rep.Ignored += b.rep.Ignored
+	rep.Missed += b.rep.Missed
+	rep.TimedOut += b.rep.TimedOut
+	for _, l := range b.rep.MissedLines {
+		rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: base + l.Line, Text: l.Text})
+	}
+	for _, l := range b.rep.TimeoutLines {
+		rep.TimeoutLines = append(rep.TimeoutLines, NumberedLine{Line: base + l.Line, Text: l.Text})
+	}
+	for _, f := range b.rep.Failures {
+		f.Line += base
+		if opts.Failures == nil {
+			rep.Failures = append(rep.Failures, f)
+			continue
+		}
+		if err := opts.Failures(f); err != nil {
+			return err
 		}
 	}
-	if text.n > 0 {
-		b.lines = text.take()
-		out <- b
-	}
-	return sc.Err()
+	return nil
 }
 
-// batchText gathers a batch's lines into strings of up to chunkBytes, a
-// run of lines each, not a string each: a line's allocation cost more than
-// matching most lines. A chunk stays below the size of a large allocation,
-// whose fresh pages cost a page fault each; a small one reuses the heap's.
-type batchText struct {
-	chunk strings.Builder // String() does not copy, as string([]byte) does
-	ends  []int           // where each line of chunk ends
-	lines []string
-	n     int // lines added since take
-}
-
-const chunkBytes = 32 * 1024
-
-func (t *batchText) add(line []byte) {
-	if t.chunk.Len() > 0 && t.chunk.Len()+len(line) > chunkBytes {
-		t.flush()
-	}
-	if t.chunk.Cap() == 0 {
-		t.chunk.Grow(chunkBytes)
-	}
-	t.chunk.Write(line)
-	t.ends = append(t.ends, t.chunk.Len())
-	t.n++
-}
-
-// flush splits the chunk into lines, valid UTF-8 (one check of the chunk,
-// for nearly every chunk, where a check a line would cost a call each).
-func (t *batchText) flush() {
-	text := t.chunk.String()
-	valid := utf8.ValidString(text)
-	start := 0
-	for _, end := range t.ends {
-		line := text[start:end]
-		if !valid {
-			line = ingest.ValidUTF8(line)
-		}
-		t.lines = append(t.lines, line)
-		start = end
-	}
-	t.chunk, t.ends = strings.Builder{}, t.ends[:0]
-}
-
-// take returns the lines added since the last take.
-func (t *batchText) take() []string {
-	t.flush()
-	lines := t.lines
-	t.lines, t.n = make([]string, 0, len(lines)), 0
-	return lines
-}
-
-// testLines matches one batch. A line kept in the report is copied out of
-// its chunk (see batchText), so the report does not hold the whole log.
-func testLines(m Matcher, lines []string, first int, now time.Time, opts TestOptions) Report {
+// testLines matches one batch, numbering its lines from 1. A line kept in
+// the report is copied out of its chunk (see batchText) or its read buffer
+// (see fileRanges), so the report does not hold the whole log and the
+// buffer can be read into again.
+func testLines(m Matcher, lines []string, now time.Time, opts TestOptions) Report {
 	var rep Report
 	keepFailures := opts.KeepFailures || opts.Failures != nil
 	var e ingest.Entry // one for the batch: a matcher keeps no entry
 	for i, line := range lines {
-		n := first + i
+		n := i + 1
 		rep.Lines++
 		e = ingest.Entry{Message: line, ReadAt: now}
 		f, out := m.Match(&e, now)
@@ -361,7 +309,8 @@ func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
 
 // cloned is rec with its text copied: what a failure holds of its line
 // points into the line's chunk (see batchText), which a report that keeps
-// every failure should not hold.
+// every failure should not hold, or into a read buffer that is read into
+// again (see fileRanges).
 func (rec FailureRecord) cloned() FailureRecord {
 	rec.Text, rec.Addr, rec.ID = strings.Clone(rec.Text), strings.Clone(rec.Addr), strings.Clone(rec.ID)
 	if rec.User != nil {

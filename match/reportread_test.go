@@ -1,0 +1,193 @@
+package match
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/internal/testkit"
+)
+
+// lengthMatcher decides by a line's length: a multiple of 3 fails an
+// address (its user the line's first word), one more is ignored, the rest
+// missed; so a line cut anywhere else shows in the report. The rest is
+// wordMatcher's.
+type lengthMatcher struct{ wordMatcher }
+
+func (m *lengthMatcher) Match(e *ingest.Entry, now time.Time) (Failure, Outcome) {
+	switch len(e.Message) % 3 {
+	case 0:
+		m.hits[0]++
+		user, _, _ := strings.Cut(e.Message, " ")
+		a := netip.AddrFrom4([4]byte{192, 0, 2, byte(len(e.Message))})
+		return Failure{Addr: a, ID: a.String(), Time: now, Line: e.Message, User: user, HasUser: true}, Matched
+	case 1:
+		return Failure{}, Ignored
+	}
+	return Failure{}, Miss
+}
+
+func buildLengthMatcher() (Matcher, error) {
+	return &lengthMatcher{wordMatcher{hits: make([]uint64, 1)}}, nil
+}
+
+// straddling is a log whose line ends fall on each side of the first
+// ranges' edges (a "\n" just before, on, just after an edge; "\r\n", an
+// empty line and a two-byte character across one), then the lines a reader
+// must take care of: CR endings, NUL bytes, invalid UTF-8 (a character cut
+// by a newline too), lines longer than a range, a last line without its
+// newline.
+func straddling() string {
+	var b strings.Builder
+	filler := func(to int) { // lines up to the position to, a line ending there
+		for b.Len() < to-200 {
+			fmt.Fprintf(&b, "fail %d filler line %s\n", b.Len(), strings.Repeat("x", b.Len()%97))
+		}
+		b.WriteString(strings.Repeat("y", to-b.Len()-1) + "\n")
+	}
+	b.WriteString("cut \xc3\n\xa9 cut\n") // valid UTF-8 but for the newline
+	edges := []string{"\n", "ab\n", "\r\n", "\n\n", "\u00e9\n", "\n\r\n"}
+	j := 0
+	for k, edge := range edges {
+		for d := -2; d <= 2; d++ {
+			if k > 0 && (d == -2 || d == 2) {
+				continue
+			}
+			j++
+			filler(j*rangeBytes + d) // a "\n" just before the edge starts
+			b.WriteString(edge)
+		}
+	}
+	for _, l := range []string{"crlf\r", "two\r\r", "three\r\r\r", "\r", "", "lone\rcr", "nul\x00byte\x00",
+		"bad \xff\xfe utf-8", "caf\u00e9 \u65e5\u672c",
+		strings.Repeat("l", rangeBytes+rangeTail+5), strings.Repeat("m", maxTestLine-1), "after long"} {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString("last without newline\r")
+	return b.String()
+}
+
+// testBoth runs Test over the file at path from offset at: on its ranges
+// (an *os.File) and through one reader (the same file hidden behind an
+// io.Reader), with the options opts returns for each.
+func testBoth(t *testing.T, path string, at int64, workers int, opts func(ranges bool) TestOptions) (ranges, one Report, rangesErr, oneErr error) {
+	t.Helper()
+	run := func(inRanges bool) (Report, error) {
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if _, err := f.Seek(at, io.SeekStart); err != nil {
+			t.Fatal(err)
+		}
+		var r io.Reader = f
+		if fi, _ := f.Stat(); inRanges && fi.Size() > at && newFileRanges(f, DialectLogjail, workers) == nil {
+			t.Fatal("the file is not read in ranges")
+		}
+		if !inRanges {
+			r = struct{ io.Reader }{f}
+		}
+		rep, err := Test(buildLengthMatcher, r, when, opts(inRanges), workers)
+		rep.LinesPerSec = 0
+		return rep, err
+	}
+	ranges, rangesErr = run(true)
+	one, oneErr = run(false)
+	return ranges, one, rangesErr, oneErr
+}
+
+// A regular file read in ranges by every worker gives the report one
+// reader gives: lines counted, failures in order with their numbers and
+// texts, missed lines; a line too long ends both at the same line with
+// the same error.
+func TestTestRangesReadAsOneReader(t *testing.T) {
+	log := straddling()
+	tooLong := log[:3*rangeBytes] + "\n" + strings.Repeat("z", maxTestLine) + "\nfail 192.0.2.1\n"
+	cases := []struct {
+		name, log string
+		at        int64
+		wantErr   error
+	}{
+		{"straddling", log, 0, nil},
+		{"from an offset", log, 12345, nil},
+		{"from a range's edge", log, rangeBytes, nil},
+		{"a line too long", tooLong, 0, bufio.ErrTooLong},
+		{"a last line too long", log + strings.Repeat("z", maxTestLine-len("last without newline\r")), 0, bufio.ErrTooLong},
+		{"a last line just short enough", log + strings.Repeat("z", maxTestLine-len("last without newline\r")-1), 0, nil},
+		{"one line", "fail 192.0.2.1 root", 0, nil},
+		{"one newline", "\n", 0, nil},
+		{"empty", "", 0, nil},
+	}
+	for _, tc := range cases {
+		path := filepath.Join(t.TempDir(), "auth.log")
+		if err := os.WriteFile(path, []byte(tc.log), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, workers := range []int{1, 2, 3} {
+			t.Run(fmt.Sprint(tc.name, "/", workers), func(t *testing.T) {
+				opts := func(bool) TestOptions { return TestOptions{KeepFailures: true, KeepMissed: true} }
+				got, want, gotErr, wantErr := testBoth(t, path, tc.at, workers, opts)
+				if !errors.Is(gotErr, tc.wantErr) || !errors.Is(wantErr, tc.wantErr) {
+					t.Fatalf("errors %v (ranges) and %v (one reader), want %v", gotErr, wantErr, tc.wantErr)
+				}
+				if want.Lines == 0 && tc.log != "" && tc.log != "\n" {
+					t.Fatalf("no lines")
+				}
+				if !reflect.DeepEqual(got, want) {
+					t.Errorf("ranges: %s\none reader: %s", digest(got), digest(want))
+				}
+			})
+		}
+	}
+}
+
+// digest is what differs between two reports, in short.
+func digest(rep Report) string {
+	return fmt.Sprintf("%d lines, %d matched, %d ignored, %d missed, %d failures, %d missed lines, dates %v",
+		rep.Lines, rep.Matched, rep.Ignored, rep.Missed, len(rep.Failures), len(rep.MissedLines), rep.Dates)
+}
+
+// On the shared workload (when generated; not under the race detector,
+// where it takes long), the streamed failures of the ranges and of one
+// reader are the same, line for line.
+func TestTestRangesReadTheWorkloadAsOneReader(t *testing.T) {
+	if raceDetector {
+		t.Skip("the workload takes too long under the race detector")
+	}
+	path := testkit.WorkloadPath()
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("no workload: %v", err)
+	}
+	// The sums of the failures (number, address, user, text) in order.
+	var sums [2]uint64
+	opts := func(ranges bool) TestOptions {
+		h, i := fnv.New64a(), 0
+		if ranges {
+			i = 1
+		}
+		return TestOptions{Failures: func(f FailureRecord) error {
+			fmt.Fprintf(h, "%d %s %s %s\n", f.Line, f.Addr, *f.User, f.Text)
+			sums[i] = h.Sum64()
+			return nil
+		}}
+	}
+	got, want, gotErr, wantErr := testBoth(t, path, 0, 2, opts)
+	if gotErr != nil || wantErr != nil {
+		t.Fatal(gotErr, wantErr)
+	}
+	rangesSum, oneSum := sums[1], sums[0]
+	if !reflect.DeepEqual(got, want) || rangesSum != oneSum || got.Lines < 1000 {
+		t.Errorf("ranges: %s, failures %x\none reader: %s, failures %x", digest(got), rangesSum, digest(want), oneSum)
+	}
+}
