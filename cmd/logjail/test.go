@@ -8,11 +8,13 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/filter"
 	"github.com/logjail/logjail/pipelines"
 )
 
@@ -33,12 +35,8 @@ func testCommand() *cli.Command {
 			if c.NArg() != 2 {
 				return fmt.Errorf("usage: logjail test FILTER LOG")
 			}
-			ref := c.Args().Get(0)
-			build := func() (match.Matcher, error) {
-				m, _, err := pipelines.ResolveFilter(ref, ".")
-				return m, err
-			}
-			if _, err := build(); err != nil {
+			first, rules, err := pipelines.ResolveFilter(c.Args().Get(0), ".")
+			if err != nil {
 				return err
 			}
 			logArg := c.Args().Get(1)
@@ -69,8 +67,25 @@ func testCommand() *cli.Command {
 				}
 				now = t
 			}
-			return runTest(c, build, in, logArg, now, size)
+			return runTest(c, testMatchers(first, rules), in, logArg, now, size)
 		},
+	}
+}
+
+// testPipeline is the pipeline name pipelines.ResolveFilter gives a
+// filter's matcher.
+const testPipeline = "test"
+
+// testMatchers returns the build of match.Test: first, the matcher
+// compiled to check the filter, then matchers compiled from its rules, so
+// the filter is read and compiled once less (its start is serial).
+func testMatchers(first match.Matcher, rules match.Rules) func() (match.Matcher, error) {
+	var given atomic.Bool
+	return func() (match.Matcher, error) {
+		if given.CompareAndSwap(false, true) {
+			return first, nil
+		}
+		return filter.Compile(testPipeline, rules)
 	}
 }
 
