@@ -143,7 +143,8 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		go func() {
 			defer wg.Done()
 			for b := range todo {
-				b.rep = testLines(m, b.load(), now, opts)
+				b.rep = Report{Failures: b.rep.Failures[:0]}
+				testLines(&b.rep, m, b.load(), now, opts)
 				done <- b
 			}
 		}()
@@ -246,9 +247,9 @@ func mergeBatch(rep *Report, b *testBatch, opts TestOptions) error {
 // testLines matches one batch, numbering its lines from 1. A line kept in
 // the report is copied out of its chunk (see batchText) or its read buffer
 // (see fileRanges), so the report does not hold the whole log and the
-// buffer can be read into again.
-func testLines(m Matcher, lines []string, now time.Time, opts TestOptions) Report {
-	var rep Report
+// buffer can be read into again. rep comes empty, but for the array of its
+// Failures, which a batch reuses.
+func testLines(rep *Report, m Matcher, lines []string, now time.Time, opts TestOptions) {
 	keepFailures := opts.KeepFailures || opts.Failures != nil
 	var e ingest.Entry // one for the batch: a matcher keeps no entry
 	for i, line := range lines {
@@ -288,14 +289,14 @@ func testLines(m Matcher, lines []string, now time.Time, opts TestOptions) Repor
 			}
 		}
 	}
-	return rep
 }
 
 // failureRecord is how the report lists failure f of line n.
 func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
 	rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
 	if f.HasUser {
-		rec.User = &f.User
+		u := f.User // not &f.User, which moves all of f to the heap
+		rec.User = &u
 	}
 	if out == NoAddress {
 		rec.Addr = f.ID

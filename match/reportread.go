@@ -179,7 +179,7 @@ func (fr *fileRanges) run(out chan<- *testBatch, stop <-chan struct{}) {
 			return
 		}
 		to := min(from+rangeBytes, fr.end)
-		b.seq, b.read, b.err, b.rep = seq, to-fr.start, nil, Report{}
+		b.seq, b.read, b.err = seq, to-fr.start, nil
 		b.rng.src, b.rng.from, b.rng.to = fr, from, to
 		select {
 		case out <- b:
