@@ -105,6 +105,8 @@ type testBatch struct {
 	// rng, in a batch of a regular file, is the range whose lines the
 	// worker reads itself (see fileRanges).
 	rng fileRange
+	// held is the text of rep's failures besides their lines.
+	held recordText
 }
 
 const testBatchLines = 2048
@@ -143,8 +145,8 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		go func() {
 			defer wg.Done()
 			for b := range todo {
-				b.rep = Report{Failures: b.rep.Failures[:0]}
-				testLines(&b.rep, m, b.load(), now, opts)
+				b.load()
+				testLines(b, m, now, opts)
 				done <- b
 			}
 		}()
@@ -247,12 +249,15 @@ func mergeBatch(rep *Report, b *testBatch, opts TestOptions) error {
 // testLines matches one batch, numbering its lines from 1. A line kept in
 // the report is copied out of its chunk (see batchText) or its read buffer
 // (see fileRanges), so the report does not hold the whole log and the
-// buffer can be read into again. rep comes empty, but for the array of its
-// Failures, which a batch reuses.
-func testLines(rep *Report, m Matcher, lines []string, now time.Time, opts TestOptions) {
+// buffer can be read into again. A batch read again reuses the arrays of
+// its report's failures and of their text.
+func testLines(b *testBatch, m Matcher, now time.Time, opts TestOptions) {
+	b.rep = Report{Failures: b.rep.Failures[:0]}
+	b.held.reset()
+	rep := &b.rep
 	keepFailures := opts.KeepFailures || opts.Failures != nil
 	var e ingest.Entry // one for the batch: a matcher keeps no entry
-	for i, line := range lines {
+	for i, line := range b.lines {
 		n := i + 1
 		rep.Lines++
 		e = ingest.Entry{Message: line, ReadAt: now}
@@ -270,7 +275,7 @@ func testLines(rep *Report, m Matcher, lines []string, now time.Time, opts TestO
 			if !keepFailures {
 				continue
 			}
-			rec := failureRecord(f, out, n, line)
+			rec := failureRecord(f, out, n, line, &b.held)
 			if opts.Failures == nil {
 				rec = rec.cloned()
 			}
@@ -291,12 +296,12 @@ func testLines(rep *Report, m Matcher, lines []string, now time.Time, opts TestO
 	}
 }
 
-// failureRecord is how the report lists failure f of line n.
-func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
-	rec := FailureRecord{Line: n, Addr: f.Addr.String(), Time: f.Time.UTC(), Text: line}
+// failureRecord is how the report lists failure f of line n, its text
+// besides the line held in held.
+func failureRecord(f Failure, out Outcome, n int, line string, held *recordText) FailureRecord {
+	rec := FailureRecord{Line: n, Addr: held.addr(f.Addr), Time: f.Time.UTC(), Text: line}
 	if f.HasUser {
-		u := f.User // not &f.User, which moves all of f to the heap
-		rec.User = &u
+		rec.User = held.user(f.User)
 	}
 	if out == NoAddress {
 		rec.Addr = f.ID
@@ -306,6 +311,34 @@ func failureRecord(f Failure, out Outcome, n int, line string) FailureRecord {
 		}
 	}
 	return rec
+}
+
+// recordText holds the text of a batch's failure records besides their
+// lines, addresses and users, in arrays that the batch read again reuses,
+// not in an allocation each: like its lines, it is valid until the merge
+// is done with the batch (see fileRanges).
+type recordText struct {
+	addrs []byte
+	users []string
+}
+
+func (t *recordText) reset() { t.addrs, t.users = t.addrs[:0], t.users[:0] }
+
+// addr is a's text, as a.String() writes it.
+func (t *recordText) addr(a netip.Addr) string {
+	if !a.IsValid() {
+		return a.String()
+	}
+	start := len(t.addrs)
+	t.addrs = a.AppendTo(t.addrs)
+	return bytesString(t.addrs[start:])
+}
+
+// user is a pointer to a copy of u (a pointer to a Failure's User would
+// move all of the Failure to the heap).
+func (t *recordText) user(u string) *string {
+	t.users = append(t.users, u)
+	return &t.users[len(t.users)-1]
 }
 
 // cloned is rec with its text copied: what a failure holds of its line

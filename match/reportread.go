@@ -199,15 +199,12 @@ func (fr *fileRanges) release(b *testBatch) {
 	fr.free <- b
 }
 
-// load returns the batch's lines, reading them first when the batch is a
-// range of a file; a failed read or a line too long sets b.err after the
-// lines before it.
-func (b *testBatch) load() []string {
-	if b.rng.src == nil {
-		return b.lines
+// load reads the batch's lines when the batch is a range of a file; a
+// failed read or a line too long sets b.err after the lines before it.
+func (b *testBatch) load() {
+	if b.rng.src != nil {
+		b.lines, b.err = b.rng.read()
 	}
-	b.lines, b.err = b.rng.read()
-	return b.lines
 }
 
 // read reads and splits the lines that start in the range. A line starts
