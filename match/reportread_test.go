@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,10 +137,20 @@ func TestTestRangesReadAsOneReader(t *testing.T) {
 		}
 		for _, workers := range []int{1, 2, 3} {
 			t.Run(fmt.Sprint(tc.name, "/", workers), func(t *testing.T) {
-				opts := func(bool) TestOptions { return TestOptions{KeepFailures: true, KeepMissed: true} }
+				var read []int64 // the ranges' progress
+				opts := func(ranges bool) TestOptions {
+					o := TestOptions{KeepFailures: true, KeepMissed: true}
+					if ranges {
+						o.Progress = func(n int64) { read = append(read, n) }
+					}
+					return o
+				}
 				got, want, gotErr, wantErr := testBoth(t, path, tc.at, workers, opts)
 				if !errors.Is(gotErr, tc.wantErr) || !errors.Is(wantErr, tc.wantErr) {
 					t.Fatalf("errors %v (ranges) and %v (one reader), want %v", gotErr, wantErr, tc.wantErr)
+				}
+				if !slices.IsSorted(read) || tc.wantErr == nil && len(tc.log) > 0 && read[len(read)-1] != int64(len(tc.log))-tc.at {
+					t.Errorf("progress %v, the file has %d bytes from %d", read, len(tc.log), tc.at)
 				}
 				if want.Lines == 0 && tc.log != "" && tc.log != "\n" {
 					t.Fatalf("no lines")
@@ -189,5 +200,36 @@ func TestTestRangesReadTheWorkloadAsOneReader(t *testing.T) {
 	rangesSum, oneSum := sums[1], sums[0]
 	if !reflect.DeepEqual(got, want) || rangesSum != oneSum || got.Lines < 1000 {
 		t.Errorf("ranges: %s, failures %x\none reader: %s, failures %x", digest(got), rangesSum, digest(want), oneSum)
+	}
+}
+
+// A pipe (an *os.File that is no regular file) keeps one reader, and gives
+// the report a string gives.
+func TestTestReadsAPipe(t *testing.T) {
+	log := strings.Repeat("fail 192.0.2.1 root\nskip\nnothing\n", 5000)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if newFileRanges(r, DialectLogjail, 2) != nil {
+		t.Fatal("a pipe is read in ranges")
+	}
+	go func() {
+		io.WriteString(w, log)
+		w.Close()
+	}()
+	opts := TestOptions{KeepFailures: true, KeepMissed: true}
+	got, err := Test(buildLengthMatcher, r, when, opts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Test(buildLengthMatcher, strings.NewReader(log), when, opts, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.LinesPerSec, want.LinesPerSec = 0, 0
+	if !reflect.DeepEqual(got, want) || got.Lines != 15000 {
+		t.Errorf("pipe: %s\nstring: %s", digest(got), digest(want))
 	}
 }
