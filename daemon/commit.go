@@ -75,7 +75,7 @@ func (r *runner) handOver() {
 	if r.committing {
 		r.settle(<-r.committed)
 	}
-	r.committedAt = time.Now()
+	r.committedAt, r.handOverDue = time.Now(), false
 	b := r.batch
 	r.gatherInto(b)
 	if b.empty() {
@@ -95,6 +95,18 @@ func (r *runner) handOver() {
 		}
 		r.committed <- err
 	}()
+}
+
+// commitDue hands the changes over as the commit schedule asks, or, while
+// a commit is being made, as soon as it is stored: the runner goes on
+// meanwhile.
+func (r *runner) commitDue(sched *commitSchedule) {
+	if r.committing {
+		r.handOverDue = true
+		return
+	}
+	r.handOver()
+	sched.committed()
 }
 
 // gatherInto appends to b what the runner gathered since the last hand-over.

@@ -97,6 +97,9 @@ type runner struct {
 	batch      *commitBatch
 	committing bool
 	committed  chan error
+	// handOverDue: the schedule asked for a commit while one was being
+	// made; the hand-over follows it.
+	handOverDue bool
 
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
@@ -227,16 +230,17 @@ func (r *runner) run(ctx context.Context) {
 			r.stage.next(j)
 			r.applied(j)
 			if sched.processed(r.idle(), time.Now()) {
-				r.handOver()
-				sched.committed()
+				r.commitDue(sched)
 			}
 		case <-sched.timer.C:
 			if sched.fired(r.idle(), time.Now(), r.committedAt) {
-				r.handOver()
-				sched.committed()
+				r.commitDue(sched)
 			}
 		case err := <-r.committed:
 			r.settle(err)
+			if r.handOverDue {
+				r.commitDue(sched)
+			}
 		case fn := <-r.ctl:
 			fn()
 		case <-tick.C:
@@ -248,7 +252,7 @@ func (r *runner) run(ctx context.Context) {
 			}
 			r.enforcePending()
 			if !sched.armed {
-				r.handOver() // expiries and forgotten windows; nothing written when nothing changed
+				r.commitDue(sched) // expiries and forgotten windows; nothing written when nothing changed
 			}
 		}
 	}
