@@ -59,11 +59,12 @@ func handOverRunner(t *testing.T) (*runner, *gatedStore, *store.Store) {
 }
 
 // denied is a failure line of addr at position pos of stream "h.log".
-// Its acknowledgement notes in *acked the position the store held then.
+// Its first acknowledgement notes in *acked the position the store held
+// then.
 func denied(s *store.Store, addr, pos string, acked *atomic.Value) ingest.Entry {
 	ack := func() {
 		p, _ := s.Scoped("h").Position("h.log")
-		acked.Store(string(p))
+		acked.CompareAndSwap(nil, string(p))
 	}
 	return ingest.Entry{Message: "denied " + addr, ReadAt: time.Now(), Pos: ingest.Position{Key: "h.log", Value: []byte(pos)}, Ack: ack}
 }
