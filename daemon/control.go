@@ -89,7 +89,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 			Actions: ActionStatus{
 				CurrentlyBanned: ts.CurrentlyBanned,
 				TotalBanned:     ts.TotalBanned,
-				EnforceErrors:   r.enforceErrors,
+				EnforceErrors:   r.enforceErrors.Load(),
 				Banned:          []string{},
 			},
 		}

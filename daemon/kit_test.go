@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -109,4 +110,19 @@ func (r *runner) process(entries ...ingest.Entry) {
 	w := &worker{m: r.stage.first, now: r.now, timeouts: r.stage.first.Timeouts()}
 	w.match(j, r.now())
 	r.applyJob(j)
+}
+
+// startRunner runs r's goroutine, as the daemon does, until stop is
+// called or the test ends; ctx is the runner's.
+func startRunner(t testing.TB, r *runner) (ctx context.Context, stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.done = cancel, make(chan struct{})
+	go func() {
+		defer close(r.done)
+		r.run(ctx)
+	}()
+	stop = sync.OnceFunc(func() { cancel(); <-r.done })
+	t.Cleanup(stop)
+	return ctx, stop
 }

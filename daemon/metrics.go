@@ -145,7 +145,7 @@ func collectPipeline(ctx context.Context, ch chan<- prometheus.Metric, name stri
 		st := r.stages.Tracker.Stats()
 		refused = st.Refused
 		failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
-		unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors, r.commitErrors, r.matchLatency
+		unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors.Load(), r.commitErrors, r.matchLatency
 		timeouts = r.regexTimeouts
 	})
 	if err != nil {

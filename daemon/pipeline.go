@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -54,12 +55,17 @@ type runner struct {
 	name     string
 	stages   *pipelines.Stages
 	enforcer enforce.Enforcer
+	// staging and acting are enforcer split (see splitEnforcer): the
+	// first applied on the runner goroutine, the second by enforcing.
+	staging, acting enforce.Enforcer
+	enforcing       *enforceQueue
 	// outboxes stage messages (ban events, fleet failures) that are
 	// written with each commit.
 	outboxes []enforce.Outboxed
 	// lines remembers recent failure lines for the bans' Lines.
 	lines *recentLines
-	// storedTotals are the tracker's totals as last committed.
+	// storedTotals are the tracker's totals as last handed to a commit
+	// (stored, or kept in the batch for the next one).
 	storedTotals state.Totals
 	// share is the pipeline's side of the fleet; nil when not shared.
 	share *fleet.Share
@@ -84,21 +90,34 @@ type runner struct {
 	// lastCommit is the error of the commit the runner made as it
 	// stopped; read once done is closed.
 	lastCommit error
+	// batch is the commit being made (committing: owned by its goroutine
+	// until it reports on committed) or, after a failed one, the changes
+	// it keeps for the next.
+	commits    committer
+	batch      *commitBatch
+	committing bool
+	committed  chan error
+	// handOverDue: the schedule asked for a commit while one was being
+	// made; the hand-over follows it.
+	handOverDue bool
 
 	// Owned by the runner goroutine.
 	matched, missed, ignored, badAddr uint64
-	shared                            uint64 // failures other nodes of the fleet recognised
-	dirty                             map[string][]byte
-	acks                              []func()         // of processed entries, run after the next commit
-	toEnforce                         []state.Decision // decided, not yet given to the enforcer
-	sinceDecision                     int              // entries processed while toEnforce waits
-	pending                           store.Changes    // bans and windows not yet committed
-	uncommitted                       uint64           // processed entries whose positions are not stored yet
-	enforceErrors                     uint64
-	commitErrors                      uint64    // failed commits (disk full, I/O errors)
-	commitLogged                      time.Time // when a failed commit was last logged
-	committedAt                       time.Time // when the last commit was made
-	unbans                            uint64    // unban decisions applied (expired, manual, fleet)
+	shared                            uint64            // failures other nodes of the fleet recognised
+	dirty                             map[string][]byte // positions not yet handed to a commit
+	acks                              []func()          // of processed entries, run after their commit
+	toEnforce                         []state.Decision  // decided, not yet given to the enforcer
+	sinceDecision                     int               // entries processed while toEnforce waits
+	decided                           uint64            // decisions taken (see call)
+	pending                           store.Changes     // bans and unbans not yet handed to a commit
+	uncommitted                       uint64            // processed entries whose positions are not stored yet
+	commitErrors                      uint64            // failed commits (disk full, I/O errors)
+	commitLogged                      time.Time         // when a failed commit was last logged
+	committedAt                       time.Time         // when the last commit was handed over
+	unbans                            uint64            // unban decisions applied (expired, manual, fleet)
+	// enforceErrors counts the enforcers' failures, on the runner and
+	// enforcing goroutines.
+	enforceErrors atomic.Uint64
 	// matchLatency holds the match durations the workers sampled (one
 	// entry in matchSampleEvery, so the hot path reads the clock for one
 	// entry in matchSampleEvery).
@@ -152,22 +171,28 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 			queues[i] = make(chan ingest.Entry, queueSize)
 		}
 	}
-	return &runner{
-		name:     st.Spec.Name,
-		stages:   st,
-		enforcer: enf,
-		outboxes: enforce.Outboxes(enf),
-		store:    store,
-		scope:    store.Scoped(st.Spec.Name),
-		log:      log.With("pipeline", st.Spec.Name),
-		now:      now,
-		in:       make(chan []ingest.Entry, 2),
-		queues:   queues,
-		stage:    stage,
-		ctl:      make(chan func()),
-		dirty:    map[string][]byte{},
-		lines:    newRecentLines(min(st.Spec.MaxRetry, maxLinesPerBan), rememberedLines/min(st.Spec.MaxRetry, maxLinesPerBan)),
+	r := &runner{
+		name:      st.Spec.Name,
+		stages:    st,
+		enforcer:  enf,
+		outboxes:  enforce.Outboxes(enf),
+		store:     store,
+		scope:     store.Scoped(st.Spec.Name),
+		log:       log.With("pipeline", st.Spec.Name),
+		now:       now,
+		in:        make(chan []ingest.Entry, 2),
+		queues:    queues,
+		stage:     stage,
+		ctl:       make(chan func()),
+		dirty:     map[string][]byte{},
+		commits:   store,
+		batch:     &commitBatch{},
+		committed: make(chan error, 1),
+		lines:     newRecentLines(min(st.Spec.MaxRetry, maxLinesPerBan), rememberedLines/min(st.Spec.MaxRetry, maxLinesPerBan)),
 	}
+	r.staging, r.acting = splitEnforcer(enf)
+	r.enforcing = newEnforceQueue(r.applyActing)
+	return r
 }
 
 // run starts the sources and the match stage, and applies the matched
@@ -191,6 +216,7 @@ func (r *runner) run(ctx context.Context) {
 		}()
 		r.drain()
 		r.lastCommit = r.commit()
+		r.enforcing.wait() // its enforcers may stop once the runner has
 	}()
 
 	tick := tick.New(tickInterval) // on the phase the sources' polls share
@@ -202,15 +228,18 @@ func (r *runner) run(ctx context.Context) {
 			return
 		case j := <-r.stage.order:
 			r.stage.next(j)
-			r.applied(ctx, j)
+			r.applied(j)
 			if sched.processed(r.idle(), time.Now()) {
-				r.commit()
-				sched.committed()
+				r.commitDue(sched)
 			}
 		case <-sched.timer.C:
 			if sched.fired(r.idle(), time.Now(), r.committedAt) {
-				r.commit()
-				sched.committed()
+				r.commitDue(sched)
+			}
+		case err := <-r.committed:
+			r.settle(err)
+			if r.handOverDue {
+				r.commitDue(sched)
 			}
 		case fn := <-r.ctl:
 			fn()
@@ -221,9 +250,9 @@ func (r *runner) run(ctx context.Context) {
 			for _, d := range expired {
 				r.apply(d)
 			}
-			r.enforcePending(ctx)
+			r.enforcePending()
 			if !sched.armed {
-				r.commit() // expiries and forgotten windows; nothing written when nothing changed
+				r.commitDue(sched) // expiries and forgotten windows; nothing written when nothing changed
 			}
 		}
 	}
@@ -259,20 +288,20 @@ func (r *runner) drain() {
 		r.applyJob(j)
 		r.stage.taken(j)
 	}
-	r.enforcePending(context.Background())
+	r.enforcePending()
 }
 
 // applied applies a matched batch from the match stage and hands the
 // decisions to the enforcer in batches: when the queue is empty (at once,
 // for a lone ban) or every enforceBatch decisions or enforceEvery entries
 // in a flood, whichever comes first.
-func (r *runner) applied(ctx context.Context, j *job) {
+func (r *runner) applied(j *job) {
 	n := len(j.entries)
 	r.applyJob(j)
 	r.stage.taken(j)
 	if len(r.toEnforce) > 0 {
 		if r.sinceDecision += n; r.idle() || len(r.toEnforce) >= enforceBatch || r.sinceDecision >= enforceEvery {
-			r.enforcePending(ctx)
+			r.enforcePending()
 		}
 	}
 }
@@ -405,6 +434,7 @@ func (r *runner) fail(f match.Failure, now time.Time) {
 // the burst being processed): a crash in between is repaired by the
 // reconcile at the next start.
 func (r *runner) apply(d state.Decision) {
+	r.decided++
 	switch d.Kind {
 	case state.Ban:
 		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
@@ -424,39 +454,27 @@ func (r *runner) apply(d state.Decision) {
 	}
 }
 
-// enforcePending hands the decisions taken since the last call to the
-// enforcer, in one batch: the firewall applies a wave of bans in a few
-// netlink transactions instead of one each (a kernel commit costs
-// milliseconds, whatever its size).
-func (r *runner) enforcePending(ctx context.Context) {
-	if len(r.toEnforce) == 0 {
-		return
-	}
-	err := r.enforcer.Apply(ctx, r.toEnforce)
-	clear(r.toEnforce)
-	r.toEnforce, r.sinceDecision = r.toEnforce[:0], 0
-	if err == nil {
-		return
-	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	for _, e := range errs {
-		r.enforceErrors++
-		r.log.Error("enforcing", "err", e)
-	}
-}
-
 // errStopped answers a call to a runner that has stopped (a reload
 // replaced it).
 var errStopped = errors.New("pipeline stopped; try again")
 
-// call runs fn on the runner goroutine and waits for it.
+// call runs fn on the runner goroutine and waits for it, and for the
+// enforcers to apply the decisions it took, if any (a status waits for
+// no flood of bans).
 func (r *runner) call(ctx context.Context, fn func()) error {
 	done := make(chan struct{})
+	run := func() {
+		before := r.decided
+		fn()
+		r.enforcePending()
+		if r.decided == before {
+			close(done)
+			return
+		}
+		r.enforcing.then(func() { close(done) })
+	}
 	select {
-	case r.ctl <- func() { fn(); r.enforcePending(context.Background()); close(done) }:
+	case r.ctl <- run:
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-r.done:

@@ -47,7 +47,7 @@ func (r *runner) restore(ctx context.Context) error {
 	// failure is counted and logged, and the firewall watch repairs the
 	// kernel's side. Only the store's errors above are fatal.
 	if err := r.enforcer.Start(ctx, active, now); err != nil {
-		r.enforceErrors++
+		r.enforceErrors.Add(1)
 		r.log.Error("restoring bans in an enforcer failed; the pipeline runs on", "err", err)
 	}
 	return nil
