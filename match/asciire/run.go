@@ -1,0 +1,205 @@
+package asciire
+
+import "strings"
+
+// budget is how many steps a walk over text may take: a few per byte, far
+// more than any filter of logjail's needs on a real line.
+func budget(n int) int { return 16*n + 256 }
+
+// Find returns what regexp's FindStringSubmatchIndex returns for text,
+// which must be ASCII (see IsASCII), and false when it gave up (budget).
+// The groups are in a slice Find reuses: read them before the next call.
+func (a *Regexp) Find(text string) ([]int, bool) {
+	a.text, a.steps = text, budget(len(text))
+	defer func() { a.text = "" }()
+	last := len(text)
+	if a.anchored {
+		last = 0
+	}
+	for at := 0; at <= last; at++ {
+		if !a.firstAny {
+			// Every match starts with a byte of first: skip to one.
+			for at < len(text) && !inSet(a.first, text[at]) {
+				at++
+			}
+			if at == len(text) || at > last {
+				break
+			}
+		}
+		for i := range a.caps {
+			a.caps[i] = -1
+		}
+		a.caps[0] = at
+		if a.run(a.start, at) {
+			return a.caps, true
+		}
+		if a.steps < 0 {
+			return nil, false
+		}
+	}
+	return nil, true
+}
+
+// run reports whether the expression from node i on matches text at pos,
+// recording the groups of the first way it does. A call is a step: what
+// it does without calling itself is bounded by the number of nodes.
+func (a *Regexp) run(i, pos int) bool {
+	if a.steps--; a.steps < 0 {
+		return false
+	}
+	text := a.text
+	for {
+		n := &a.nodes[i]
+		switch n.op {
+		case aLit:
+			if !hasLit(text[pos:], n.lit, n.fold) {
+				return false
+			}
+			pos += len(n.lit)
+		case aRun:
+			if n.min != 1 || n.max != 1 {
+				return a.runClass(n, pos)
+			}
+			if pos == len(text) || !inSet(n.set, text[pos]) {
+				return false
+			}
+			pos++
+		case aAlt:
+			last := len(n.alts) - 1
+			for _, alt := range n.alts[:last] {
+				if a.run(alt, pos) {
+					return true
+				}
+			}
+			i = n.alts[last]
+			continue
+		case aCapOpen, aCapClose:
+			k := 2 * n.cap
+			if n.op == aCapClose {
+				k++
+			}
+			old := a.caps[k]
+			a.caps[k] = pos
+			if a.run(n.next, pos) {
+				return true
+			}
+			a.caps[k] = old
+			return false
+		case aBegin:
+			if pos != 0 {
+				return false
+			}
+		case aEnd:
+			if pos != len(text) {
+				return false
+			}
+		case aBeginLine:
+			if pos != 0 && text[pos-1] != '\n' {
+				return false
+			}
+		case aEndLine:
+			if pos != len(text) && text[pos] != '\n' {
+				return false
+			}
+		case aWordEdge, aNotWordEdge:
+			if a.wordEdge(pos) != (n.op == aWordEdge) {
+				return false
+			}
+		case aMatch:
+			a.caps[1] = pos
+			return true
+		}
+		i = n.next
+	}
+}
+
+// runClass matches n's run of its class at pos, then the rest of the
+// expression after each length of the run, the longest first unless lazy.
+// Each byte looked at is a step.
+func (a *Regexp) runClass(n *node, pos int) bool {
+	text := a.text
+	limit := len(text)
+	if n.max >= 0 {
+		limit = min(limit, pos+n.max)
+	}
+	end := pos
+	if n.set == notNL && n.max < 0 {
+		// .*, the commonest run, to the end of the line (or a newline)
+		// in one vectorised search.
+		if end = strings.IndexByte(text[pos:], '\n'); end < 0 {
+			end = len(text)
+		} else {
+			end += pos
+		}
+	}
+	for end < limit && inSet(n.set, text[end]) {
+		end++
+	}
+	a.steps -= end - pos
+	if end-pos < n.min {
+		return false
+	}
+	from, to, step := end, pos+n.min-1, -1
+	if n.lazy {
+		from, to, step = pos+n.min, end+1, 1
+	}
+	for at := from; at != to; at += step {
+		if a.steps--; a.steps < 0 {
+			return false
+		}
+		if n.nextByte >= 0 && (at == len(text) || text[at] != byte(n.nextByte)) {
+			continue // the literal that follows is not there
+		}
+		if a.run(n.next, at) {
+			return true
+		}
+	}
+	return false
+}
+
+// notNL is the set of '.': every ASCII byte but a newline.
+var notNL = [2]uint64{^uint64(1 << '\n'), ^uint64(0)}
+
+func inSet(set [2]uint64, c byte) bool {
+	return c < 128 && set[c/64]&(1<<(c%64)) != 0
+}
+
+// hasLit reports whether text starts with lit, ASCII letters in either
+// case when fold.
+func hasLit(text, lit string, fold bool) bool {
+	if len(text) < len(lit) {
+		return false
+	}
+	if !fold {
+		return text[:len(lit)] == lit
+	}
+	for i := range len(lit) {
+		c, l := text[i], lit[i]
+		if c != l && (c|0x20 != l|0x20 || l|0x20 < 'a' || l|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// wordEdge reports whether pos is between a word byte ([0-9A-Za-z_]) and
+// another byte, or the start or end of the text: Go's \b on ASCII text.
+func (a *Regexp) wordEdge(pos int) bool {
+	before := pos > 0 && isWordByte(a.text[pos-1])
+	after := pos < len(a.text) && isWordByte(a.text[pos])
+	return before != after
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
+}
+
+// IsASCII reports whether s holds only bytes below 128.
+func IsASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
