@@ -72,6 +72,11 @@ type node struct {
 	set      [2]uint64 // bytes 0-127 a class matches
 	min, max int
 	nextByte int // for a run: the byte a literal after it starts with, or -1
+	// first is the set of bytes a match from this node on starts with,
+	// unless firstAny (it may consume nothing first, or is not known):
+	// an alternative whose set lacks the next byte is not tried.
+	first    [2]uint64
+	firstAny bool
 	cap      int
 	alts     []int
 	next     int
@@ -91,8 +96,12 @@ func Compile(pattern string) *Regexp {
 		return nil
 	}
 	a.start = start
-	a.anchored = a.nodes[start].op == aBegin
-	a.first, a.firstAny = a.firstBytes(start, make([]firstMemo, len(a.nodes)))
+	a.anchored = a.startsAtBegin(start)
+	memo := make([]firstMemo, len(a.nodes))
+	for i := range a.nodes {
+		a.nodes[i].first, a.nodes[i].firstAny = a.firstBytes(i, memo)
+	}
+	a.first, a.firstAny = a.nodes[start].first, a.nodes[start].firstAny
 	for i := range a.nodes {
 		n := &a.nodes[i]
 		n.nextByte = -1
@@ -101,6 +110,15 @@ func Compile(pattern string) *Regexp {
 		}
 	}
 	return a
+}
+
+// startsAtBegin reports whether every match from node i passes ^ before
+// it consumes anything: groups opened first, as in (^a), do not hide it.
+func (a *Regexp) startsAtBegin(i int) bool {
+	for a.nodes[i].op == aCapOpen {
+		i = a.nodes[i].next
+	}
+	return a.nodes[i].op == aBegin
 }
 
 // Copy returns a Regexp for another goroutine: the same expression, its

@@ -67,11 +67,13 @@ func (a *Regexp) run(i, pos int) bool {
 		case aAlt:
 			last := len(n.alts) - 1
 			for _, alt := range n.alts[:last] {
-				if a.run(alt, pos) {
+				if a.mayStart(alt, pos) && a.run(alt, pos) {
 					return true
 				}
 			}
-			i = n.alts[last]
+			if i = n.alts[last]; !a.mayStart(i, pos) {
+				return false
+			}
 			continue
 		case aCapOpen, aCapClose:
 			k := 2 * n.cap
@@ -111,6 +113,13 @@ func (a *Regexp) run(i, pos int) bool {
 		}
 		i = n.next
 	}
+}
+
+// mayStart reports whether a match from node i may start at pos: false
+// when it must consume a byte first and the byte there cannot be it.
+func (a *Regexp) mayStart(i, pos int) bool {
+	n := &a.nodes[i]
+	return n.firstAny || pos < len(a.text) && inSet(n.first, a.text[pos])
 }
 
 // runClass matches n's run of its class at pos, then the rest of the
