@@ -41,6 +41,7 @@ type Regexp struct {
 	first    [2]uint64
 	firstAny bool
 	caps     []int
+	trail    []int // pairs: a group bound set, and its value before
 	text     string
 	steps    int
 }
@@ -125,7 +126,7 @@ func (a *Regexp) startsAtBegin(i int) bool {
 // own search state.
 func (a *Regexp) Copy() *Regexp {
 	c := *a
-	c.caps = make([]int, len(a.caps))
+	c.caps, c.trail = make([]int, len(a.caps)), nil
 	return &c
 }
 

@@ -30,6 +30,7 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 			a.caps[i] = -1
 		}
 		a.caps[0] = at
+		a.trail = a.trail[:0]
 		if a.run(a.start, at) {
 			return a.caps, true
 		}
@@ -42,7 +43,10 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 
 // run reports whether the expression from node i on matches text at pos,
 // recording the groups of the first way it does. A call is a step: what
-// it does without calling itself is bounded by the number of nodes.
+// it does without calling itself is bounded by the number of nodes and
+// the length of the text. A group's bound is set in place and logged on
+// the trail; where a choice is made, a way that fails has its bounds put
+// back (undo) before the next is tried.
 func (a *Regexp) run(i, pos int) bool {
 	if a.steps--; a.steps < 0 {
 		return false
@@ -67,9 +71,11 @@ func (a *Regexp) run(i, pos int) bool {
 		case aAlt:
 			last := len(n.alts) - 1
 			for _, alt := range n.alts[:last] {
+				mark := len(a.trail)
 				if a.mayStart(alt, pos) && a.run(alt, pos) {
 					return true
 				}
+				a.undo(mark)
 			}
 			if i = n.alts[last]; !a.mayStart(i, pos) {
 				return false
@@ -80,13 +86,8 @@ func (a *Regexp) run(i, pos int) bool {
 			if n.op == aCapClose {
 				k++
 			}
-			old := a.caps[k]
+			a.trail = append(a.trail, k, a.caps[k])
 			a.caps[k] = pos
-			if a.run(n.next, pos) {
-				return true
-			}
-			a.caps[k] = old
-			return false
 		case aBegin:
 			if pos != 0 {
 				return false
@@ -152,6 +153,7 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 	if n.lazy {
 		from, to, step = pos+n.min, end+1, 1
 	}
+	mark := len(a.trail)
 	for at := from; at != to; at += step {
 		if a.steps--; a.steps < 0 {
 			return false
@@ -162,8 +164,18 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 		if a.run(n.next, at) {
 			return true
 		}
+		a.undo(mark)
 	}
 	return false
+}
+
+// undo puts back the group bounds set since the trail was mark long.
+func (a *Regexp) undo(mark int) {
+	for len(a.trail) > mark {
+		k, old := a.trail[len(a.trail)-2], a.trail[len(a.trail)-1]
+		a.caps[k] = old
+		a.trail = a.trail[:len(a.trail)-2]
+	}
 }
 
 // notNL is the set of '.': every ASCII byte but a newline.

@@ -326,7 +326,7 @@ func (r *Regexp) Match(b []byte) (bool, error) { return r.MatchHint(b, isASCIIBy
 // MatchHint is Match for text known to be ASCII or not.
 func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
 	if ascii && r.asc != nil {
-		if loc, ok := r.asc.find(r.bounded(bytesText(b)), false); ok {
+		if loc, ok := r.asc.find(r.bounded(bytesText(b)), nil, false); ok {
 			return loc != nil, nil
 		}
 	}
@@ -343,7 +343,7 @@ func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
 func (r *Regexp) MatchString(s string) (bool, error) {
 	ascii := isASCII(s)
 	if ascii && r.asc != nil {
-		if loc, ok := r.asc.find(r.bounded(s), false); ok {
+		if loc, ok := r.asc.find(r.bounded(s), nil, false); ok {
 			return loc != nil, nil
 		}
 	}
@@ -374,7 +374,7 @@ func (r *Regexp) FindSubmatchIndex(b []byte) ([]int, error) {
 // or not.
 func (r *Regexp) FindSubmatchIndexHint(b []byte, ascii bool) ([]int, error) {
 	if ascii && r.asc != nil {
-		if loc, ok := r.asc.find(r.bounded(bytesText(b)), true); ok {
+		if loc, ok := r.asc.find(r.bounded(bytesText(b)), nil, true); ok {
 			return r.unfold(loc), nil
 		}
 	}
@@ -398,8 +398,16 @@ func (r *Regexp) FindStringSubmatchIndex(s string) ([]int, error) {
 // FindStringSubmatchIndexHint is FindStringSubmatchIndex for text known
 // to be ASCII or not.
 func (r *Regexp) FindStringSubmatchIndexHint(s string, ascii bool) ([]int, error) {
+	return r.FindStringSubmatchIndexInto(nil, s, ascii)
+}
+
+// FindStringSubmatchIndexInto is FindStringSubmatchIndexHint that may
+// return the match in dst's array (grown as needed) rather than a new
+// one: a caller that searches on every line keeps one buffer, and reads
+// a match before it passes the buffer again.
+func (r *Regexp) FindStringSubmatchIndexInto(dst []int, s string, ascii bool) ([]int, error) {
 	if ascii && r.asc != nil {
-		if loc, ok := r.asc.find(r.bounded(s), true); ok {
+		if loc, ok := r.asc.find(r.bounded(s), dst, true); ok {
 			return r.unfold(loc), nil
 		}
 	}
