@@ -44,6 +44,8 @@ type Regexp struct {
 	trail    []int // pairs: a group bound set, and its value before
 	text     string
 	steps    int
+	memo     bool     // remember failed entries in visited (see Find)
+	visited  []uint64 // a bit per node and place in the text
 }
 
 type op uint8
@@ -126,7 +128,7 @@ func (a *Regexp) startsAtBegin(i int) bool {
 // own search state.
 func (a *Regexp) Copy() *Regexp {
 	c := *a
-	c.caps, c.trail = make([]int, len(a.caps)), nil
+	c.caps, c.trail, c.visited = make([]int, len(a.caps)), nil, nil
 	return &c
 }
 

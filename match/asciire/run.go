@@ -1,17 +1,53 @@
 package asciire
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // budget is how many steps a walk over text may take: a few per byte, far
 // more than any filter of logjail's needs on a real line.
 func budget(n int) int { return 16*n + 256 }
 
+// quickBudget is how many steps the first walk may take, before it
+// starts again remembering where it failed; an expression of more than
+// quickNodes nodes (many choices) remembers from the start.
+func quickBudget(n int) int { return 2*n + 64 }
+
+const quickNodes = 128
+
 // Find returns what regexp's FindStringSubmatchIndex returns for text,
 // which must be ASCII (see IsASCII), and false when it gave up (budget).
 // The groups are in a slice Find reuses: read them before the next call.
+//
+// A plain depth-first walk may come to the same node at the same place
+// of the text many times, each time failing again (a choice early in
+// the expression tried in vain against every way of what follows). A
+// walk that takes more than quickBudget steps starts over remembering
+// each (node, place) it has entered, as Go's backtracker does: what
+// follows a node from a place does not depend on how the walk got there
+// (no back-references), so a second entry would fail as the first did.
 func (a *Regexp) Find(text string) ([]int, bool) {
-	a.text, a.steps = text, budget(len(text))
+	a.text = text
 	defer func() { a.text = "" }()
+	if len(a.nodes) <= quickNodes {
+		if loc, ok := a.search(quickBudget(len(text)), false); ok {
+			return loc, true
+		}
+	}
+	return a.search(budget(len(text)), true)
+}
+
+// search is one walk over a.text from each place a match may start,
+// with steps to take, remembering failed entries when memo.
+func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
+	text := a.text
+	a.steps, a.memo = steps, memo
+	if memo {
+		n := (len(a.nodes)*(len(text)+1) + 63) / 64
+		a.visited = slices.Grow(a.visited[:0], n)[:n]
+		clear(a.visited)
+	}
 	last := len(text)
 	if a.anchored {
 		last = 0
@@ -50,6 +86,13 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 func (a *Regexp) run(i, pos int) bool {
 	if a.steps--; a.steps < 0 {
 		return false
+	}
+	if a.memo {
+		k := i*(len(a.text)+1) + pos
+		if a.visited[k/64]&(1<<(k%64)) != 0 {
+			return false // entered before, and failed
+		}
+		a.visited[k/64] |= 1 << (k % 64)
 	}
 	text := a.text
 	for {
