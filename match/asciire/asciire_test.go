@@ -130,3 +130,11 @@ func nextBlank(l string, i int) int {
 	}
 	return i + j + 1
 }
+
+// Texts too long to remember each place of (maxMemoBits) are walked
+// without the memory; the answers are still Go's.
+func TestASCIILongText(t *testing.T) {
+	texts := []string{strings.Repeat("ab ", 40_000), strings.Repeat("a", 70_000) + "bcd", strings.Repeat("x ", 50_000) + "Failed password for root from 192.0.2.1 port 22 ssh2"}
+	patterns := append(slices.Clone(asciiPatterns), `^(?:(?:\w+ ){1,3}|x)+Failed (?:password|publickey) for (\S+) from (\S+)`)
+	testkit.ASCIIAgrees(t, patterns, texts)
+}

@@ -16,6 +16,10 @@ func quickBudget(n int) int { return 2*n + 64 }
 
 const quickNodes = 128
 
+// maxMemoBits bounds what a walk remembers (256 KiB): for a longer text
+// and expression the walk remembers nothing (within its budget).
+const maxMemoBits = 1 << 21
+
 // Find returns what regexp's FindStringSubmatchIndex returns for text,
 // which must be ASCII (see IsASCII), and false when it gave up (budget).
 // The groups are in a slice Find reuses: read them before the next call.
@@ -30,6 +34,9 @@ const quickNodes = 128
 func (a *Regexp) Find(text string) ([]int, bool) {
 	a.text = text
 	defer func() { a.text = "" }()
+	if len(a.nodes)*(len(text)+1) > maxMemoBits {
+		return a.search(budget(len(text)), false) // too much to remember
+	}
 	if len(a.nodes) <= quickNodes {
 		if loc, ok := a.search(quickBudget(len(text)), false); ok {
 			return loc, true
