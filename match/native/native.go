@@ -15,6 +15,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/asciire"
 	"github.com/logjail/logjail/match/fastdate"
 )
 
@@ -22,8 +23,8 @@ type failRegex struct {
 	re                       *regexp.Regexp
 	prefix                   string // literal every match starts with (see match.AnchoredPrefix)
 	host, addr, user, nofail int
-	extra                    []int       // other named groups, for Failure.Fields
-	ascii                    *asciiRegex // nil when it cannot run re
+	extra                    []int           // other named groups, for Failure.Fields
+	ascii                    *asciire.Regexp // nil when it cannot run re
 }
 
 // Matcher is a match.Matcher for logjail's dialect. It is owned by one
@@ -35,7 +36,7 @@ type Matcher struct {
 	// prefHead is the prefregex without its trailing
 	// (?P<content>.+)$, when it has that common shape (see headOf).
 	prefHead      *regexp.Regexp
-	prefHeadASCII *asciiRegex // prefHead for ASCII lines, nil when it cannot
+	prefHeadASCII *asciire.Regexp // prefHead for ASCII lines, nil when it cannot
 	fail          []failRegex
 	ignore        []*regexp.Regexp
 	finder        *fastdate.Finder
@@ -113,7 +114,7 @@ func (m *Matcher) compilePref(s string) error {
 	m.prefCont = m.pref.SubexpIndex(groupContent)
 	m.prefHead = headOf(p)
 	if m.prefHead != nil {
-		m.prefHeadASCII = newASCII(m.prefHead.String())
+		m.prefHeadASCII = asciire.Compile(m.prefHead.String())
 	}
 	return nil
 }
@@ -137,7 +138,7 @@ func compileFail(s string) (failRegex, error) {
 		addr:   re.SubexpIndex(groupAddr),
 		user:   re.SubexpIndex(groupUser),
 		nofail: re.SubexpIndex(groupNoFail),
-		ascii:  newASCII(p),
+		ascii:  asciire.Compile(p),
 	}
 	for gi, name := range re.SubexpNames() {
 		switch name {
@@ -245,7 +246,7 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 	if m.pre != nil && !m.pre.scan(text) {
 		return f, match.Miss // each regex needs a literal the line lacks
 	}
-	scanned, ascii := text, isASCII(text)
+	scanned, ascii := text, asciire.IsASCII(text)
 	text, ok := m.content(text, ascii)
 	if !ok {
 		return f, match.Miss
@@ -278,7 +279,7 @@ func (m *Matcher) content(text string, ascii bool) (string, bool) {
 		// capture to the end of the line.
 		loc, ok := []int(nil), false
 		if ascii && m.prefHeadASCII != nil {
-			loc, ok = m.prefHeadASCII.find(text)
+			loc, ok = m.prefHeadASCII.Find(text)
 		}
 		if !ok {
 			loc = m.prefHead.FindStringIndex(text)
@@ -333,11 +334,11 @@ func (m *Matcher) failure(e *ingest.Entry, text string, t time.Time, i int, loc 
 }
 
 // find is fr.re.FindStringSubmatchIndex(text), without Go's regexp where
-// it can (see asciiRegex; ascii says text is ASCII). The groups are read
+// it can (see match/asciire; ascii says text is ASCII). The groups are read
 // before the next call.
 func (fr *failRegex) find(text string, ascii bool) []int {
 	if ascii && fr.ascii != nil {
-		if loc, ok := fr.ascii.find(text); ok {
+		if loc, ok := fr.ascii.Find(text); ok {
 			return loc
 		}
 	}

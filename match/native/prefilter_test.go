@@ -97,7 +97,7 @@ type shippedFilter struct {
 
 // TestPrefilterChangesNothing runs every shipped filter (each mode's
 // failregexes added in turn) with and without the prefilter and
-// asciiRegex over fail2ban's
+// match/asciire over fail2ban's
 // sample logs and a generated auth.log, and the sshd filter also over the
 // shared workload of issue 13 when it is there (LOGJAIL_BENCH_LOG, else
 // /tmp/auth1m.log; not with -short or -race): outcome and failure must be the same

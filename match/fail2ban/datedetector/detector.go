@@ -57,6 +57,9 @@ type Detector struct {
 	firstUnused       int
 
 	memo dateMemo
+	// groups holds the groups of the template searched first on a line,
+	// reused from line to line: no candidate outlives Find.
+	groups []int
 
 	// Timeouts counts template searches on the backtracking engine that
 	// timed out (each counted as no date there).
@@ -366,12 +369,13 @@ func (d *Detector) tryLast(line string, ln text) (hit, found candidate, ignore i
 	if !anchored && d.haveLastPositions && d.sameBounds(ln) {
 		loc = d.findWithin(t, line, ln.byteOf(d.lastStart), ln.byteOf(d.lastEnd), ln.ascii)
 	} else {
-		loc = d.find(t, line, ln.ascii)
+		loc = d.findInto(d.groups, t, line, ln.ascii)
 		ignore = i
 	}
 	if loc == nil {
 		return hit, found, ignore
 	}
+	d.groups = loc
 	c := newCandidate(t, loc, ln, i)
 	if n == 1 || anchored || (c.start == d.lastStart && c.end == d.lastEnd) {
 		return c, found, ignore
@@ -475,7 +479,12 @@ func (d *Detector) reorder(num int) int {
 
 // find searches line with template t.
 func (d *Detector) find(t *template, line string, ascii bool) []int {
-	loc, err := t.re.FindStringSubmatchIndexHint(line, ascii)
+	return d.findInto(nil, t, line, ascii)
+}
+
+// findInto is find that may return the groups in dst's array.
+func (d *Detector) findInto(dst []int, t *template, line string, ascii bool) []int {
+	loc, err := t.re.FindStringSubmatchIndexInto(dst, line, ascii)
 	if err != nil {
 		d.Timeouts++
 		return nil
@@ -500,7 +509,7 @@ func (d *Detector) findWithin(t *template, line string, start, end int, ascii bo
 		return nil
 	}
 	s := line[:end]
-	loc, err := t.re.FindStringSubmatchIndexHint(s, ascii)
+	loc, err := t.re.FindStringSubmatchIndexInto(d.groups, s, ascii)
 	if err != nil {
 		d.Timeouts++
 	}

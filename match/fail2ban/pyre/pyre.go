@@ -114,8 +114,13 @@ type Regexp struct {
 	// bit per instruction and byte of the text for every search.
 	bound int
 	// split and splitU run re and reU as paths (split.go) when they are
-	// too large for Go's backtracker; nil otherwise.
-	split, splitU *paths
+	// too large for Go's backtracker; nil otherwise. They are worked out
+	// when first needed: with asc, ASCII text rarely needs them, and
+	// working them out was most of the time a filter took to compile.
+	split, splitU *lazyPaths
+	// asc runs re on ASCII text before Go's regexp does (ascii.go; nil:
+	// asciire does not take re).
+	asc *asciiEngine
 }
 
 // Compile translates and compiles a Python pattern.
@@ -191,6 +196,7 @@ func (r *Regexp) compileRE2(t translation) (done bool, err error) {
 		return false, err
 	}
 	r.re, r.expr = re, t.asc
+	r.asc = newASCIIEngine(t.asc)
 	// The sets must cover matches on either form.
 	pa, ra := literalSets(t.asc)
 	pu, ru := literalSets(t.uni)
@@ -201,7 +207,7 @@ func (r *Regexp) compileRE2(t translation) (done bool, err error) {
 	} else {
 		r.bound = max(r.bound, b)
 	}
-	r.split = splitPaths(t.asc)
+	r.split = &lazyPaths{expr: t.asc}
 	switch {
 	case t.uniBT:
 		// Non-ASCII text goes to the backtracking engine.
@@ -211,7 +217,7 @@ func (r *Regexp) compileRE2(t translation) (done bool, err error) {
 		if r.reU, err = regexp.Compile(t.uni); err != nil {
 			return false, err
 		}
-		r.splitU = splitPaths(t.uni)
+		r.splitU = &lazyPaths{expr: t.uni}
 	}
 	return r.reU != nil, nil
 }
@@ -297,27 +303,33 @@ func (r *Regexp) pick(ascii bool) *regexp.Regexp {
 // when the program runs whole.
 func (r *Regexp) pickSplit(ascii bool) *paths {
 	if ascii {
-		return r.split
+		return r.split.get()
 	}
-	return r.splitU
+	return r.splitU.get()
 }
 
-// Whole returns a copy of r that runs its programs whole, never split
-// into paths: to check that the paths agree with them.
+// Whole returns a copy of r that runs its programs whole on Go's regexp,
+// never split into paths nor on asciire: to check that those agree with
+// them.
 func (r *Regexp) Whole() *Regexp {
 	c := *r
-	c.split, c.splitU = nil, nil
+	c.split, c.splitU, c.asc = nil, nil, nil
 	return &c
 }
 
 // Split tells whether r runs as paths (split.go) on ASCII text.
-func (r *Regexp) Split() bool { return r.split != nil }
+func (r *Regexp) Split() bool { return r.split.get() != nil }
 
 // Match reports whether b contains a match. On RE2 it does not allocate.
 func (r *Regexp) Match(b []byte) (bool, error) { return r.MatchHint(b, isASCIIBytes(b)) }
 
 // MatchHint is Match for text known to be ASCII or not.
 func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
+	if ascii && r.asc != nil {
+		if loc, ok := r.asc.find(r.bounded(bytesText(b)), nil, false); ok {
+			return loc != nil, nil
+		}
+	}
 	if sp := r.pickSplit(ascii); sp != nil {
 		return sp.match(b), nil
 	}
@@ -330,6 +342,11 @@ func (r *Regexp) MatchHint(b []byte, ascii bool) (bool, error) {
 // MatchString reports whether s contains a match.
 func (r *Regexp) MatchString(s string) (bool, error) {
 	ascii := isASCII(s)
+	if ascii && r.asc != nil {
+		if loc, ok := r.asc.find(r.bounded(s), nil, false); ok {
+			return loc != nil, nil
+		}
+	}
 	if sp := r.pickSplit(ascii); sp != nil {
 		return sp.match([]byte(s)), nil
 	}
@@ -356,6 +373,11 @@ func (r *Regexp) FindSubmatchIndex(b []byte) ([]int, error) {
 // FindSubmatchIndexHint is FindSubmatchIndex for text known to be ASCII
 // or not.
 func (r *Regexp) FindSubmatchIndexHint(b []byte, ascii bool) ([]int, error) {
+	if ascii && r.asc != nil {
+		if loc, ok := r.asc.find(r.bounded(bytesText(b)), nil, true); ok {
+			return r.unfold(loc), nil
+		}
+	}
 	if sp := r.pickSplit(ascii); sp != nil {
 		return r.unfold(sp.find(b)), nil
 	}
@@ -376,6 +398,19 @@ func (r *Regexp) FindStringSubmatchIndex(s string) ([]int, error) {
 // FindStringSubmatchIndexHint is FindStringSubmatchIndex for text known
 // to be ASCII or not.
 func (r *Regexp) FindStringSubmatchIndexHint(s string, ascii bool) ([]int, error) {
+	return r.FindStringSubmatchIndexInto(nil, s, ascii)
+}
+
+// FindStringSubmatchIndexInto is FindStringSubmatchIndexHint that may
+// return the match in dst's array (grown as needed) rather than a new
+// one: a caller that searches on every line keeps one buffer, and reads
+// a match before it passes the buffer again.
+func (r *Regexp) FindStringSubmatchIndexInto(dst []int, s string, ascii bool) ([]int, error) {
+	if ascii && r.asc != nil {
+		if loc, ok := r.asc.find(r.bounded(s), dst, true); ok {
+			return r.unfold(loc), nil
+		}
+	}
 	if sp := r.pickSplit(ascii); sp != nil {
 		return r.unfold(sp.find([]byte(s))), nil
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -40,6 +41,22 @@ type paths struct {
 	prefixes [][]string // per program: its literal prefixes (nil: none)
 	groups   [][]int
 	ncap     int
+}
+
+// lazyPaths are the paths of expr, worked out on the first get (a Regexp
+// is shared by goroutines). A nil *lazyPaths has none.
+type lazyPaths struct {
+	once  sync.Once
+	expr  string
+	paths *paths
+}
+
+func (l *lazyPaths) get() *paths {
+	if l == nil {
+		return nil
+	}
+	l.once.Do(func() { l.paths = splitPaths(l.expr) })
+	return l.paths
 }
 
 // splitPaths returns the paths of the RE2 expression expr, or nil when it

@@ -32,13 +32,17 @@ func TestSplitPaths(t *testing.T) {
 				t.Fatalf("split %v, want %v", r.Split(), tt.split)
 			}
 			whole := r.Whole()
+			paths := *r // the paths alone, ASCII text too
+			paths.asc = nil
 			for _, text := range tt.texts {
 				for _, s := range []string{text, text + "\n", strings.ToUpper(text), text + " é"} {
-					got, _ := r.FindStringSubmatchIndex(s)
 					want, _ := whole.FindStringSubmatchIndex(s)
-					ok, _ := r.MatchString(s)
-					if !slices.Equal(got, want) || ok != (want != nil) {
-						t.Errorf("%q: %v (match %v), whole %v", s, got, ok, want)
+					for _, r := range []*Regexp{r, &paths} {
+						got, _ := r.FindStringSubmatchIndex(s)
+						ok, _ := r.MatchString(s)
+						if !slices.Equal(got, want) || ok != (want != nil) {
+							t.Errorf("%q: %v (match %v), whole %v", s, got, ok, want)
+						}
 					}
 				}
 			}

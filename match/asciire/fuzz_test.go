@@ -1,19 +1,22 @@
-package native
+package asciire_test
 
 import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/logjail/logjail/internal/testkit"
+	"github.com/logjail/logjail/match/asciire"
 )
 
-// FuzzASCII compares asciiRegex with Go's regexp on expressions and texts
-// the fuzzer makes up: wherever asciiRegex takes an expression and
+// FuzzASCII compares Regexp with Go's regexp on expressions and texts
+// the fuzzer makes up: wherever Regexp takes an expression and
 // answers (an ASCII text, within its step budget), its match and groups
 // are Go's. TestASCIIAgrees covers the shipped filters on real logs; this
 // looks for the shapes nobody wrote down.
 func FuzzASCII(f *testing.F) {
 	for _, p := range asciiPatterns {
-		for _, text := range asciiTexts[:12] {
+		for _, text := range testkit.ASCIITexts[:12] {
 			f.Add(p, text)
 		}
 	}
@@ -21,20 +24,20 @@ func FuzzASCII(f *testing.F) {
 		f.Add(tc.pattern, "Failed password for root from 192.0.2.1 port 22 ssh2")
 	}
 	f.Fuzz(func(t *testing.T, pattern, text string) {
-		if len(pattern) > 64 || len(text) > 256 || !isASCII(text) {
+		if len(pattern) > 64 || len(text) > 256 || !asciire.IsASCII(text) {
 			return
 		}
 		re, err := regexp.Compile(pattern)
 		if err != nil {
 			return
 		}
-		a := newASCII(pattern)
+		a := asciire.Compile(pattern)
 		if a == nil {
 			return
 		}
-		got, ok := a.find(text)
+		got, ok := a.Find(text)
 		if want := re.FindStringSubmatchIndex(text); ok && !slices.Equal(got, want) {
-			t.Fatalf("%q on %q: asciiRegex %v, regexp %v", pattern, text, got, want)
+			t.Fatalf("%q on %q: Regexp %v, regexp %v", pattern, text, got, want)
 		}
 	})
 }

@@ -1,0 +1,4 @@
+package asciire
+
+// FirstBytes exposes the bytes a match may start with to the tests.
+func (a *Regexp) FirstBytes() (set [2]uint64, any bool) { return a.first, a.firstAny }

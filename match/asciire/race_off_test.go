@@ -1,0 +1,5 @@
+//go:build !race
+
+package asciire_test
+
+const raceEnabled = false

@@ -1,0 +1,276 @@
+package asciire
+
+import (
+	"slices"
+	"strings"
+)
+
+// budget is how many steps a walk over text may take: a few per byte, far
+// more than any filter of logjail's needs on a real line.
+func budget(n int) int { return 16*n + 256 }
+
+// quickBudget is how many steps the first walk may take, before it
+// starts again remembering where it failed; an expression of more than
+// quickNodes nodes (many choices) remembers from the start.
+func quickBudget(n int) int { return 2*n + 64 }
+
+const quickNodes = 128
+
+// maxMemoBits bounds what a walk remembers (256 KiB): for a longer text
+// and expression the walk remembers nothing (within its budget).
+const maxMemoBits = 1 << 21
+
+// Find returns what regexp's FindStringSubmatchIndex returns for text,
+// which must be ASCII (see IsASCII), and false when it gave up (budget).
+// The groups are in a slice Find reuses: read them before the next call.
+//
+// A plain depth-first walk may come to the same node at the same place
+// of the text many times, each time failing again (a choice early in
+// the expression tried in vain against every way of what follows). A
+// walk that takes more than quickBudget steps starts over remembering
+// each (node, place) it has entered, as Go's backtracker does: what
+// follows a node from a place does not depend on how the walk got there
+// (no back-references), so a second entry would fail as the first did.
+func (a *Regexp) Find(text string) ([]int, bool) {
+	a.text = text
+	defer func() { a.text = "" }()
+	if len(a.nodes)*(len(text)+1) > maxMemoBits {
+		return a.search(budget(len(text)), false) // too much to remember
+	}
+	if len(a.nodes) <= quickNodes {
+		if loc, ok := a.search(quickBudget(len(text)), false); ok {
+			return loc, true
+		}
+	}
+	return a.search(budget(len(text)), true)
+}
+
+// search is one walk over a.text from each place a match may start,
+// with steps to take, remembering failed entries when memo.
+func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
+	text := a.text
+	a.steps, a.memo = steps, memo
+	if memo {
+		n := (len(a.nodes)*(len(text)+1) + 63) / 64
+		a.visited = slices.Grow(a.visited[:0], n)[:n]
+		clear(a.visited)
+	}
+	last := len(text)
+	if a.anchored {
+		last = 0
+	}
+	for at := 0; at <= last; at++ {
+		if !a.firstAny {
+			// Every match starts with a byte of first: skip to one.
+			for at < len(text) && !inSet(a.first, text[at]) {
+				at++
+			}
+			if at == len(text) || at > last {
+				break
+			}
+		}
+		for i := range a.caps {
+			a.caps[i] = -1
+		}
+		a.caps[0] = at
+		a.trail = a.trail[:0]
+		if a.run(a.start, at) {
+			return a.caps, true
+		}
+		if a.steps < 0 {
+			return nil, false
+		}
+	}
+	return nil, true
+}
+
+// run reports whether the expression from node i on matches text at pos,
+// recording the groups of the first way it does. A call is a step: what
+// it does without calling itself is bounded by the number of nodes and
+// the length of the text. A group's bound is set in place and logged on
+// the trail; where a choice is made, a way that fails has its bounds put
+// back (undo) before the next is tried.
+func (a *Regexp) run(i, pos int) bool {
+	if a.steps--; a.steps < 0 {
+		return false
+	}
+	if a.memo {
+		k := i*(len(a.text)+1) + pos
+		if a.visited[k/64]&(1<<(k%64)) != 0 {
+			return false // entered before, and failed
+		}
+		a.visited[k/64] |= 1 << (k % 64)
+	}
+	text := a.text
+	for {
+		n := &a.nodes[i]
+		switch n.op {
+		case aLit:
+			if !hasLit(text[pos:], n.lit, n.fold) {
+				return false
+			}
+			pos += len(n.lit)
+		case aRun:
+			if n.min != 1 || n.max != 1 {
+				return a.runClass(n, pos)
+			}
+			if pos == len(text) || !inSet(n.set, text[pos]) {
+				return false
+			}
+			pos++
+		case aAlt:
+			last := len(n.alts) - 1
+			for _, alt := range n.alts[:last] {
+				mark := len(a.trail)
+				if a.mayStart(alt, pos) && a.run(alt, pos) {
+					return true
+				}
+				a.undo(mark)
+			}
+			if i = n.alts[last]; !a.mayStart(i, pos) {
+				return false
+			}
+			continue
+		case aCapOpen, aCapClose:
+			k := 2 * n.cap
+			if n.op == aCapClose {
+				k++
+			}
+			a.trail = append(a.trail, k, a.caps[k])
+			a.caps[k] = pos
+		case aBegin:
+			if pos != 0 {
+				return false
+			}
+		case aEnd:
+			if pos != len(text) {
+				return false
+			}
+		case aBeginLine:
+			if pos != 0 && text[pos-1] != '\n' {
+				return false
+			}
+		case aEndLine:
+			if pos != len(text) && text[pos] != '\n' {
+				return false
+			}
+		case aWordEdge, aNotWordEdge:
+			if a.wordEdge(pos) != (n.op == aWordEdge) {
+				return false
+			}
+		case aMatch:
+			a.caps[1] = pos
+			return true
+		}
+		i = n.next
+	}
+}
+
+// mayStart reports whether a match from node i may start at pos: false
+// when it must consume a byte first and the byte there cannot be it.
+func (a *Regexp) mayStart(i, pos int) bool {
+	n := &a.nodes[i]
+	return n.firstAny || pos < len(a.text) && inSet(n.first, a.text[pos])
+}
+
+// runClass matches n's run of its class at pos, then the rest of the
+// expression after each length of the run, the longest first unless lazy.
+// Each byte looked at is a step.
+func (a *Regexp) runClass(n *node, pos int) bool {
+	text := a.text
+	limit := len(text)
+	if n.max >= 0 {
+		limit = min(limit, pos+n.max)
+	}
+	end := pos
+	if n.set == notNL && n.max < 0 {
+		// .*, the commonest run, to the end of the line (or a newline)
+		// in one vectorised search.
+		if end = strings.IndexByte(text[pos:], '\n'); end < 0 {
+			end = len(text)
+		} else {
+			end += pos
+		}
+	}
+	for end < limit && inSet(n.set, text[end]) {
+		end++
+	}
+	a.steps -= end - pos
+	if end-pos < n.min {
+		return false
+	}
+	from, to, step := end, pos+n.min-1, -1
+	if n.lazy {
+		from, to, step = pos+n.min, end+1, 1
+	}
+	mark := len(a.trail)
+	for at := from; at != to; at += step {
+		if a.steps--; a.steps < 0 {
+			return false
+		}
+		if n.nextByte >= 0 && (at == len(text) || text[at] != byte(n.nextByte)) {
+			continue // the literal that follows is not there
+		}
+		if a.run(n.next, at) {
+			return true
+		}
+		a.undo(mark)
+	}
+	return false
+}
+
+// undo puts back the group bounds set since the trail was mark long.
+func (a *Regexp) undo(mark int) {
+	for len(a.trail) > mark {
+		k, old := a.trail[len(a.trail)-2], a.trail[len(a.trail)-1]
+		a.caps[k] = old
+		a.trail = a.trail[:len(a.trail)-2]
+	}
+}
+
+// notNL is the set of '.': every ASCII byte but a newline.
+var notNL = [2]uint64{^uint64(1 << '\n'), ^uint64(0)}
+
+func inSet(set [2]uint64, c byte) bool {
+	return c < 128 && set[c/64]&(1<<(c%64)) != 0
+}
+
+// hasLit reports whether text starts with lit, ASCII letters in either
+// case when fold.
+func hasLit(text, lit string, fold bool) bool {
+	if len(text) < len(lit) {
+		return false
+	}
+	if !fold {
+		return text[:len(lit)] == lit
+	}
+	for i := range len(lit) {
+		c, l := text[i], lit[i]
+		if c != l && (c|0x20 != l|0x20 || l|0x20 < 'a' || l|0x20 > 'z') {
+			return false
+		}
+	}
+	return true
+}
+
+// wordEdge reports whether pos is between a word byte ([0-9A-Za-z_]) and
+// another byte, or the start or end of the text: Go's \b on ASCII text.
+func (a *Regexp) wordEdge(pos int) bool {
+	before := pos > 0 && isWordByte(a.text[pos-1])
+	after := pos < len(a.text) && isWordByte(a.text[pos])
+	return before != after
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || '0' <= c && c <= '9' || 'a' <= c|0x20 && c|0x20 <= 'z'
+}
+
+// IsASCII reports whether s holds only bytes below 128.
+func IsASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
