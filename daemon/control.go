@@ -107,27 +107,19 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
 		return
 	}
-	state.SortByPrefix(active)
-	now := time.Now()
-	st.Actions.Banned = make([]string, 0, len(active))
-	if len(active) > 0 {
-		st.Actions.Bans = make([]Ban, 0, len(active)) // null when none, as ever
-	}
-	for _, b := range active {
-		st.Actions.Banned = append(st.Actions.Banned, prefixText(b))
-		st.Actions.Bans = append(st.Actions.Bans, banOf(b, now))
-	}
 	for _, src := range r.stages.Sources {
 		st.Sources = append(st.Sources, sourceStatus(src))
 	}
 	st.Publishers = r.publisherStatus()
 	st.Mailers = r.mailerStatus()
-	writeJSON(w, http.StatusOK, st)
+	newBanWriter(w).pipelineStatus(st, active, time.Now())
 }
 
+// handleBanned lists every pipeline's bans: each pipeline's are copied on
+// its runner, all before the answer starts (a pipeline that does not answer
+// fails the whole), then sorted and written off the runners.
 func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
-	out := []Ban{}
-	now := time.Now()
+	var all [][]state.Decision
 	for _, name := range d.pipelineNames() {
 		r, ok := d.pipeline(name)
 		if !ok {
@@ -138,12 +130,9 @@ func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
-		state.SortByPrefix(active)
-		for _, b := range active {
-			out = append(out, banOf(b, now))
-		}
+		all = append(all, active)
 	}
-	writeJSON(w, http.StatusOK, out)
+	newBanWriter(w).banned(all, time.Now())
 }
 
 func parseTarget(s string) (netip.Prefix, error) {
