@@ -98,6 +98,10 @@ type Tracker struct {
 	// the log.
 	refused     map[gate.Reason]uint64
 	lastRefused Refusal
+	// reasons holds the Reason texts of the bans decided, by failures
+	// (nearly always maxretry): a flood's bans share one string instead
+	// of formatting one each.
+	reasons map[int]string
 }
 
 // Refusal is an address the gate refused, and why.
@@ -268,7 +272,7 @@ func (t *Tracker) Decide(c Candidate, why gate.Reason) (Decision, bool) {
 		Time:     c.now,
 		Failures: c.failures,
 		BanCount: earlier + 1,
-		Reason:   fmt.Sprintf("%d failures within %s", c.failures, shortDuration(t.policy.FindTime)),
+		Reason:   t.reason(c.failures),
 		Lines:    []string{c.line},
 	}
 	if dur := t.banTime(earlier); dur != PermanentBan {
@@ -276,6 +280,19 @@ func (t *Tracker) Decide(c Candidate, why gate.Reason) (Decision, bool) {
 	}
 	t.add(d)
 	return d, true
+}
+
+// reason is the Reason of a ban decided after n failures.
+func (t *Tracker) reason(n int) string {
+	r, ok := t.reasons[n]
+	if !ok {
+		r = fmt.Sprintf("%d failures within %s", n, shortDuration(t.policy.FindTime))
+		if t.reasons == nil || len(t.reasons) >= 64 {
+			t.reasons = map[int]string{} // bounded: failures can exceed maxretry
+		}
+		t.reasons[n] = r
+	}
+	return r
 }
 
 // refuseFailure counts a failure of addr the gate refused; a refusal of
