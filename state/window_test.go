@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/state/lru"
 )
 
 var t0 = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
@@ -121,8 +123,8 @@ func TestWindowPagesAndReuse(t *testing.T) {
 		wantKept int // the newest addresses keep their count
 	}{
 		{"under one page", 100, 50, 50, 50},
-		{"cap inside the second page", pageSize + 10, 3 * pageSize, pageSize + 10, pageSize + 10},
-		{"many pages", 4 * pageSize, 5 * pageSize, 4 * pageSize, 4 * pageSize},
+		{"cap inside the second page", lru.PageSize + 10, 3 * lru.PageSize, lru.PageSize + 10, lru.PageSize + 10},
+		{"many pages", 4 * lru.PageSize, 5 * lru.PageSize, 4 * lru.PageSize, 4 * lru.PageSize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := NewWindow(3, time.Hour, tc.cap)
