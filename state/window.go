@@ -32,14 +32,18 @@ type Window struct {
 	// most recently updated, its tail the stalest.
 	pool lru.Pool
 	// dirty holds the keys changed since the last TakeDirty, so a commit
-	// writes only what changed.
-	dirty map[[16]byte]struct{}
+	// writes only what changed; the value says whether the store may hold
+	// the key (a flood's window opened and closed by a ban between two
+	// commits needs no deletion).
+	dirty map[[16]byte]bool
 }
 
 type slot struct {
 	key [16]byte
 	lru.Links
 	n int32 // timestamps in use
+	// stored is set once the key's times were handed to the store.
+	stored bool
 }
 
 const none = lru.None
@@ -57,7 +61,7 @@ func NewWindow(maxRetry int, findTime time.Duration, maxTracked int) *Window {
 		maxRetry: maxRetry,
 		findTime: int64(findTime),
 		index:    map[[16]byte]int32{},
-		dirty:    map[[16]byte]struct{}{},
+		dirty:    map[[16]byte]bool{},
 		pool:     lru.NewPool(maxTracked),
 	}
 }
@@ -85,7 +89,7 @@ func (w *Window) Add(addr netip.Addr, t time.Time) (count int, full bool) {
 	} else {
 		w.pool.MoveToFront(i, w.links)
 	}
-	w.dirty[k] = struct{}{}
+	w.markDirty(k, w.slot(i).stored)
 	s := w.slot(i)
 	times := w.stamps(i)
 	// Insert in order: logs of several files or a remote appliance may
@@ -169,7 +173,8 @@ func (w *Window) Expire(now time.Time) {
 func (w *Window) alloc(k [16]byte) int32 {
 	i := w.pool.Get(w.links, w.grow, w.evict)
 	s := w.slot(i)
-	s.key, s.n = k, 0
+	// A key forgotten since the last TakeDirty may be in the store.
+	s.key, s.n, s.stored = k, 0, w.dirty[k]
 	w.index[k] = i
 	return i
 }
@@ -182,7 +187,7 @@ func (w *Window) grow(n int) {
 
 // evict forgets slot i's key, whose slot is taken for another.
 func (w *Window) evict(i int32) {
-	w.dirty[w.slot(i).key] = struct{}{}
+	w.markDirty(w.slot(i).key, w.slot(i).stored)
 	delete(w.index, w.slot(i).key)
 }
 
@@ -190,17 +195,26 @@ func (w *Window) remove(i int32) {
 	w.evict(i)
 	w.pool.Put(i, w.links)
 	s := w.slot(i)
-	s.key, s.n = [16]byte{}, 0
+	s.key, s.n, s.stored = [16]byte{}, 0, false
+}
+
+// markDirty notes a change of k; whether the store may hold it is as of
+// the last TakeDirty.
+func (w *Window) markDirty(k [16]byte, stored bool) {
+	if _, ok := w.dirty[k]; !ok {
+		w.dirty[k] = stored
+	}
 }
 
 // TakeDirty calls fn for every key changed since the last call, with its
-// timestamps (nil when the key is no longer tracked), and forgets the
-// changes: what a commit must write.
+// timestamps (nil when the key is no longer tracked and the store may hold
+// it), and forgets the changes: what a commit must write.
 func (w *Window) TakeDirty(fn func(key [16]byte, times []int64)) {
-	for k := range w.dirty {
+	for k, stored := range w.dirty {
 		if i, ok := w.index[k]; ok {
 			fn(k, slices.Clone(w.stamps(i)[:w.slot(i).n]))
-		} else {
+			w.slot(i).stored = true
+		} else if stored {
 			fn(k, nil)
 		}
 	}
@@ -226,6 +240,7 @@ func (w *Window) Load(key [16]byte, times []int64) {
 	}
 	n := copy(w.stamps(i), times)
 	w.slot(i).n = int32(n)
+	w.slot(i).stored = true
 }
 
 // Each calls fn for every tracked key with its number of failures within
