@@ -258,8 +258,8 @@ var decoders = map[string]func(k, v []byte, nested bool) error{
 		if !ok || len(rest) != 17 || rest[16] > 128 {
 			return errors.New("bad key")
 		}
-		var lines []string
-		return json.Unmarshal(v, &lines)
+		_, err := decodeLines(v)
+		return err
 	},
 	string(bucketOutbox): func(k, v []byte, nested bool) error {
 		if !nested || len(k) != 8 {

@@ -12,10 +12,11 @@ import (
 	"github.com/logjail/logjail/state"
 )
 
-// The stored forms of a ban and of a ban history record. Both are written
-// in a compact binary form whose first byte is its format version
-// (recordV1); earlier logjails wrote JSON objects, whose first byte is
-// '{', and those records are still read, so an existing state directory
+// The stored forms of a ban, of a ban history record and of a prefix's
+// remembered failure lines. They are written in a compact binary form
+// whose first byte is its format version (recordV1); earlier logjails
+// wrote JSON, whose first byte is '{' (or '[' for lines), and those
+// records are still read, so an existing state directory
 // keeps working and is rewritten record by record as bans are renewed.
 // A flood writes one ban and one history record per ban decided: JSON
 // cost a third of the store's commit and most of its allocations
@@ -24,7 +25,7 @@ import (
 // recordV1 is the first byte of a record in the binary form.
 const recordV1 = 1
 
-var errRecord = errors.New("not a ban record: unknown format")
+var errRecord = errors.New("unknown record format")
 
 // storedBan is a ban's on-disk form as JSON (the records of earlier
 // logjails).
@@ -147,6 +148,49 @@ func decodeHistory(v []byte) (storedHistory, error) {
 		return storedHistory{}, r.err
 	}
 	return h, nil
+}
+
+// encodeLines is a prefix's remembered lines' stored form: recordV1, the
+// number of lines, each line.
+func encodeLines(lines []string) []byte {
+	n := 8
+	for _, l := range lines {
+		n += 4 + len(l)
+	}
+	v := append(make([]byte, 0, n), recordV1)
+	v = binary.AppendUvarint(v, uint64(len(lines)))
+	for _, l := range lines {
+		v = appendString(v, l)
+	}
+	return v
+}
+
+// decodeLines reads stored lines, in either form.
+func decodeLines(v []byte) ([]string, error) {
+	if len(v) > 0 && v[0] == '[' {
+		var lines []string
+		err := json.Unmarshal(v, &lines)
+		return lines, err
+	}
+	r := reader{v: v}
+	if r.byte() != recordV1 {
+		return nil, errRecord
+	}
+	n := r.uvarint()
+	if n > uint64(len(r.v)) { // each line takes a byte at least
+		r.fail(errShort)
+	}
+	var lines []string
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		lines = append(lines, r.string())
+	}
+	if r.err == nil && len(r.v) > 0 {
+		r.err = fmt.Errorf("%d bytes after the record", len(r.v))
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return lines, nil
 }
 
 func appendString(v []byte, s string) []byte {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -201,4 +202,41 @@ func FuzzBanRecord(f *testing.F) {
 			t.Fatalf("%+v written and read again: %+v, %v", d, again, err)
 		}
 	})
+}
+
+// Remembered lines are written in the binary form and read in both: a
+// record an earlier logjail wrote (JSON) beside one written now.
+func TestLinesRecords(t *testing.T) {
+	s := openTestStore(t)
+	old, now := netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8:1::/64")
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketLines)
+		if err != nil {
+			return err
+		}
+		return b.Put(linesKey("p", old), []byte(`["Failed password for root","<é>"]`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"", "Failed password for ünïcode", string(make([]byte, 300))}
+	if err := s.Commit("p", &Changes{Lines: []state.LinesChange{{Prefix: now, Lines: want}}}); err != nil {
+		t.Fatal(err)
+	}
+	lines, bad, err := s.Lines("p")
+	if err != nil || bad != 0 || len(lines) != 2 || !slices.Equal(lines[0].Lines, []string{"Failed password for root", "<é>"}) || !slices.Equal(lines[1].Lines, want) {
+		t.Fatalf("lines %q, %d bad, %v", lines, bad, err)
+	}
+	v := encodeLines(want)
+	if v[0] != recordV1 {
+		t.Errorf("first byte %d, want the format version", v[0])
+	}
+	for n := range len(v) {
+		if _, err := decodeLines(v[:n]); err == nil {
+			t.Errorf("the first %d of %d bytes decode", n, len(v))
+		}
+	}
+	if _, err := decodeLines(append(bytes.Clone(v), 'x')); err == nil {
+		t.Error("a record with a byte too many decodes")
+	}
 }
