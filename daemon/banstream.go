@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -53,49 +52,24 @@ func (b *banWriter) flush() {
 	}
 }
 
-// bans writes the bans of ds in the order of order (see byPrefix) as a
-// JSON array's elements (see banOf), with a comma before each when first
-// is false; it returns whether it wrote none and first was true.
-func (b *banWriter) bans(ds []state.Decision, order []int32, now time.Time, first bool) bool {
-	for _, i := range order {
+// bans writes ds as a JSON array's elements (see banOf), with a comma
+// before each when first is false; it returns whether it wrote none and
+// first was true.
+func (b *banWriter) bans(ds []*state.Decision, now time.Time, first bool) bool {
+	for _, d := range ds {
 		if !first {
 			b.buf = append(b.buf, ',')
 		}
 		first = false
-		b.buf = appendBan(b.buf, &ds[i], now)
+		b.buf = appendBan(b.buf, d, now)
 		b.more()
 	}
 	return first
 }
 
-// byPrefix returns the indexes of ds in the order state.SortByPrefix sorts
-// them: sorting small keys instead of the decisions themselves, which
-// hold pointers, takes a fraction of the time.
-func byPrefix(ds []state.Decision) []int32 {
-	type key struct {
-		p netip.Prefix
-		i int32
-	}
-	keys := make([]key, len(ds))
-	for i := range ds {
-		keys[i] = key{ds[i].Prefix, int32(i)}
-	}
-	slices.SortFunc(keys, func(a, b key) int {
-		if c := a.p.Addr().Compare(b.p.Addr()); c != 0 {
-			return c
-		}
-		return a.p.Bits() - b.p.Bits()
-	})
-	order := make([]int32, len(ds))
-	for i, k := range keys {
-		order[i] = k.i
-	}
-	return order
-}
-
 // pipelineStatus writes st (whose ban lists are empty) with the active
 // bans, which it sorts after the rest of the document is on its way.
-func (b *banWriter) pipelineStatus(st PipelineStatus, active []state.Decision, now time.Time) {
+func (b *banWriter) pipelineStatus(st PipelineStatus, active state.Bans, now time.Time) {
 	var head bytes.Buffer
 	_ = json.NewEncoder(&head).Encode(st) // plain types: cannot fail
 	// Keys are written as they are and quotes inside strings escaped, so
@@ -105,20 +79,20 @@ func (b *banWriter) pipelineStatus(st PipelineStatus, active []state.Decision, n
 	at := bytes.Index(doc, []byte(lists))
 	b.buf = append(b.buf, doc[:at+len(`"banned":[`)]...)
 	b.flush()
-	order := byPrefix(active)
-	for n, i := range order {
-		if n > 0 {
+	sorted := active.Sorted()
+	for i, d := range sorted {
+		if i > 0 {
 			b.buf = append(b.buf, ',')
 		}
-		b.buf = appendPrefix(b.buf, active[i].Prefix)
+		b.buf = appendPrefix(b.buf, d.Prefix)
 		b.more()
 	}
 	b.buf = append(b.buf, `],"bans":`...)
-	if len(active) == 0 {
+	if len(sorted) == 0 {
 		b.buf = append(b.buf, "null"...)
 	} else {
 		b.buf = append(b.buf, '[')
-		b.bans(active, order, now, true)
+		b.bans(sorted, now, true)
 		b.buf = append(b.buf, ']')
 	}
 	b.buf = append(b.buf, doc[at+len(lists):]...)
@@ -127,12 +101,12 @@ func (b *banWriter) pipelineStatus(st PipelineStatus, active []state.Decision, n
 
 // banned writes the bans of every pipeline (each sorted here) as one
 // JSON array (`logjail banned --json`).
-func (b *banWriter) banned(all [][]state.Decision, now time.Time) {
+func (b *banWriter) banned(all []state.Bans, now time.Time) {
 	b.buf = append(b.buf, '[')
 	b.flush()
 	first := true
 	for _, active := range all {
-		first = b.bans(active, byPrefix(active), now, first)
+		first = b.bans(active.Sorted(), now, first)
 	}
 	b.buf = append(b.buf, "]\n"...)
 	b.flush()

@@ -56,7 +56,7 @@ func TestBanStreamIsJSON(t *testing.T) {
 				want.Actions.Bans = append(want.Actions.Bans, banOf(b, now))
 			}
 			rec := httptest.NewRecorder()
-			newBanWriter(rec).pipelineStatus(st, append([]state.Decision(nil), tc.bans...), now)
+			newBanWriter(rec).pipelineStatus(st, snapshotOf(t, tc.bans, now), now)
 			sameJSON(t, rec.Body.Bytes(), want)
 
 			wantBanned := []Ban{}
@@ -65,7 +65,7 @@ func TestBanStreamIsJSON(t *testing.T) {
 			}
 			rec = httptest.NewRecorder()
 			half := len(tc.bans) / 2
-			newBanWriter(rec).banned([][]state.Decision{nil, append([]state.Decision(nil), tc.bans[:half]...), append([]state.Decision(nil), tc.bans[half:]...)}, now)
+			newBanWriter(rec).banned([]state.Bans{snapshotOf(t, nil, now), snapshotOf(t, tc.bans[:half], now), snapshotOf(t, tc.bans[half:], now)}, now)
 			if half > 0 {
 				// Two pipelines' lists: each sorted on its own.
 				first, second := append([]state.Decision(nil), tc.bans[:half]...), append([]state.Decision(nil), tc.bans[half:]...)
@@ -79,6 +79,16 @@ func TestBanStreamIsJSON(t *testing.T) {
 			sameJSON(t, rec.Body.Bytes(), wantBanned)
 		})
 	}
+}
+
+// snapshotOf is a snapshot of a tracker holding bans (restored an hour
+// before now, so that none has expired).
+func snapshotOf(t testing.TB, bans []state.Decision, now time.Time) state.Bans {
+	tr := state.NewTracker(state.Policy{Pipeline: "sshd", MaxRetry: 5, FindTime: time.Hour, BanTime: time.Hour, MaxTracked: 10, IPv4Prefix: 24, IPv6Prefix: 64})
+	if lifted := tr.Restore(bans, now.Add(-time.Hour)); len(lifted) > 0 {
+		t.Fatalf("not restored: %+v", lifted)
+	}
+	return tr.Snapshot()
 }
 
 // sameJSON fails unless got is what json.Encoder writes for want.
@@ -120,10 +130,11 @@ func BenchmarkPipelineStatusBans(b *testing.B) {
 	now := time.Now()
 	bans := manyBans(now, 100_000)
 	st := PipelineStatus{Pipeline: "sshd", Actions: ActionStatus{Banned: []string{}}}
+	snap := snapshotOf(b, bans, now)
 	b.Run("stream", func(b *testing.B) {
 		b.ReportAllocs()
 		for range b.N {
-			newBanWriter(&discard{}).pipelineStatus(st, append([]state.Decision(nil), bans...), now)
+			newBanWriter(&discard{}).pipelineStatus(st, snap, now)
 		}
 	})
 	b.Run("whole", func(b *testing.B) {

@@ -65,7 +65,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		return
 	}
 	var st PipelineStatus
-	var active []state.Decision
+	var active state.Bans
 	err := r.call(req.Context(), func() {
 		ts := r.stages.Tracker.Stats()
 		st = PipelineStatus{
@@ -96,7 +96,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		for _, why := range gate.Reasons {
 			st.RefusedByGate[string(why)] = ts.Refused[why]
 		}
-		active = r.stages.Tracker.ActiveUnsorted() // sorted below, off the runner
+		active = r.stages.Tracker.Snapshot() // sorted and written off the runner
 		pol := r.stages.Tracker.Policy()
 		st.Actions.BanTime = pipelines.FormatDuration(pol.BanTime)
 		if inc := pol.Increment; inc != nil {
@@ -115,18 +115,19 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	newBanWriter(w).pipelineStatus(st, active, time.Now())
 }
 
-// handleBanned lists every pipeline's bans: each pipeline's are copied on
-// its runner, all before the answer starts (a pipeline that does not answer
-// fails the whole), then sorted and written off the runners.
+// handleBanned lists every pipeline's bans: a snapshot of each pipeline's
+// is taken on its runner, all before the answer starts (a pipeline that
+// does not answer fails the whole), then sorted and written off the
+// runners.
 func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
-	var all [][]state.Decision
+	var all []state.Bans
 	for _, name := range d.pipelineNames() {
 		r, ok := d.pipeline(name)
 		if !ok {
 			continue
 		}
-		var active []state.Decision
-		if err := r.call(req.Context(), func() { active = r.stages.Tracker.ActiveUnsorted() }); err != nil {
+		var active state.Bans
+		if err := r.call(req.Context(), func() { active = r.stages.Tracker.Snapshot() }); err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}

@@ -61,7 +61,7 @@ func (t *Tracker) PlanAdopt(d Decision, now time.Time) (Adoption, bool) {
 	// nodes banning the same attacker at about the same time decide bans
 	// that end a moment apart, so only a real extension is adopted.
 	if t.banned(d.Prefix.Addr(), t.PrefixOf(d.Prefix.Addr())) {
-		if old, ok := t.active[d.Prefix]; !ok || old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until)) {
+		if old, ok := t.active.get(d.Prefix); !ok || old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until)) {
 			return Adoption{}, false
 		}
 	}
