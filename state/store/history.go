@@ -118,6 +118,9 @@ func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
 	for i := bits; i < 128; i++ {
 		end[i/8] |= 0x80 >> (i % 8)
 	}
+	if bits == 128 && !s.lengths.mayHoldAddress(start, lowest) {
+		return 0, nil // no record of it, nor of a prefix holding it
+	}
 	best := 0
 	err := s.view(func(tx *bolt.Tx) error {
 		visit := func(k, v []byte) error {

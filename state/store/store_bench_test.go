@@ -69,3 +69,28 @@ func BenchmarkCommitBans(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkCountNewAddress measures the ban history's answer for an
+// address it has no record of, in a store of 100,000 banned addresses: a
+// flood's every ban asks it.
+func BenchmarkCountNewAddress(b *testing.B) {
+	s, err := Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for i := 0; i < 100_000; i += 10_000 {
+		if err := s.Commit("sshd", &Changes{Bans: floodBans(i, 10_000, now)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	news := floodBans(100_000, 10_000, now)
+	i := 0
+	for b.Loop() {
+		if n, err := s.Count("sshd", news[i%len(news)].Prefix, false); n != 0 || err != nil {
+			b.Fatal(n, err)
+		}
+		i++
+	}
+}
