@@ -25,8 +25,11 @@ type historyLengths struct {
 	// addrs holds the single addresses the history may hold (a Bloom
 	// filter: it may say more, never less): a flood's new attacker, whose
 	// address the history has no record of, costs Count no read
-	// transaction (see mayHoldAddress).
-	addrs []atomic.Uint64
+	// transaction (see mayHoldAddress). Made with the first single
+	// address: an idle daemon without bans holds none of it.
+	addrs atomic.Pointer[[addrBits / 64]atomic.Uint64]
+	// filtered is set once the filter covers the history (Open).
+	filtered bool
 }
 
 // addrBits is the size of the filter of addresses: 1 MiB, which a
@@ -52,10 +55,21 @@ func (h *historyLengths) note(bits int) {
 func (h *historyLengths) notePrefix(p netip.Prefix) {
 	a, bits := key16(gate.Canonical(p))
 	h.note(bits)
-	if bits == 128 && h.addrs != nil {
-		for _, i := range addrHashes(a) {
-			h.addrs[i/64].Or(1 << (i % 64))
-		}
+	if bits == 128 {
+		h.noteAddress(a)
+	}
+}
+
+// noteAddress adds single address a (its history key's start) to the
+// filter.
+func (h *historyLengths) noteAddress(a [16]byte) {
+	f := h.addrs.Load()
+	if f == nil {
+		h.addrs.CompareAndSwap(nil, new([addrBits / 64]atomic.Uint64))
+		f = h.addrs.Load()
+	}
+	for _, i := range addrHashes(a) {
+		f[i/64].Or(1 << (i % 64))
 	}
 }
 
@@ -64,7 +78,7 @@ func (h *historyLengths) notePrefix(p netip.Prefix) {
 // a shorter length. Without the filter (a store not opened by Open) it
 // may.
 func (h *historyLengths) mayHoldAddress(a [16]byte, lowest int) bool {
-	if !h.known.Load() || h.addrs == nil {
+	if !h.known.Load() || !h.filtered {
 		return true
 	}
 	for l := lowest; l < 128; l++ {
@@ -72,8 +86,12 @@ func (h *historyLengths) mayHoldAddress(a [16]byte, lowest int) bool {
 			return true
 		}
 	}
+	f := h.addrs.Load()
+	if f == nil {
+		return false // no single address recorded
+	}
 	for _, i := range addrHashes(a) {
-		if h.addrs[i/64].Load()&(1<<(i%64)) == 0 {
+		if f[i/64].Load()&(1<<(i%64)) == 0 {
 			return false
 		}
 	}
@@ -87,19 +105,17 @@ func (h *historyLengths) mayHold(bits int) bool {
 
 // load reads the lengths and the single addresses the history holds.
 func (h *historyLengths) load(tx *bolt.Tx) error {
-	h.addrs = make([]atomic.Uint64, addrBits/64)
 	err := tx.Bucket(bucketHistory).ForEach(func(k, _ []byte) error {
 		if len(k) >= 17 && k[16] <= 128 {
 			h.note(int(k[16]))
 		}
 		if len(k) >= 17 && k[16] == 128 {
-			for _, i := range addrHashes([16]byte(k[:16])) {
-				h.addrs[i/64].Or(1 << (i % 64))
-			}
+			h.noteAddress([16]byte(k[:16]))
 		}
 		return nil
 	})
 	if err == nil {
+		h.filtered = true // before known: mayHoldAddress reads it once known
 		h.known.Store(true)
 	}
 	return err
