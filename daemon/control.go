@@ -65,7 +65,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		return
 	}
 	var st PipelineStatus
-	var active []state.Decision
+	var active state.Bans
 	err := r.call(req.Context(), func() {
 		ts := r.stages.Tracker.Stats()
 		st = PipelineStatus{
@@ -96,7 +96,7 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		for _, why := range gate.Reasons {
 			st.RefusedByGate[string(why)] = ts.Refused[why]
 		}
-		active = r.stages.Tracker.ActiveUnsorted() // sorted below, off the runner
+		active = r.stages.Tracker.Snapshot() // sorted and written off the runner
 		pol := r.stages.Tracker.Policy()
 		st.Actions.BanTime = pipelines.FormatDuration(pol.BanTime)
 		if inc := pol.Increment; inc != nil {
@@ -107,43 +107,33 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
 		return
 	}
-	state.SortByPrefix(active)
-	now := time.Now()
-	st.Actions.Banned = make([]string, 0, len(active))
-	if len(active) > 0 {
-		st.Actions.Bans = make([]Ban, 0, len(active)) // null when none, as ever
-	}
-	for _, b := range active {
-		st.Actions.Banned = append(st.Actions.Banned, prefixText(b))
-		st.Actions.Bans = append(st.Actions.Bans, banOf(b, now))
-	}
 	for _, src := range r.stages.Sources {
 		st.Sources = append(st.Sources, sourceStatus(src))
 	}
 	st.Publishers = r.publisherStatus()
 	st.Mailers = r.mailerStatus()
-	writeJSON(w, http.StatusOK, st)
+	newBanWriter(w).pipelineStatus(st, active, time.Now())
 }
 
+// handleBanned lists every pipeline's bans: a snapshot of each pipeline's
+// is taken on its runner, all before the answer starts (a pipeline that
+// does not answer fails the whole), then sorted and written off the
+// runners.
 func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
-	out := []Ban{}
-	now := time.Now()
+	var all []state.Bans
 	for _, name := range d.pipelineNames() {
 		r, ok := d.pipeline(name)
 		if !ok {
 			continue
 		}
-		var active []state.Decision
-		if err := r.call(req.Context(), func() { active = r.stages.Tracker.ActiveUnsorted() }); err != nil {
+		var active state.Bans
+		if err := r.call(req.Context(), func() { active = r.stages.Tracker.Snapshot() }); err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
-		state.SortByPrefix(active)
-		for _, b := range active {
-			out = append(out, banOf(b, now))
-		}
+		all = append(all, active)
 	}
-	writeJSON(w, http.StatusOK, out)
+	newBanWriter(w).banned(all, time.Now())
 }
 
 func parseTarget(s string) (netip.Prefix, error) {

@@ -1,12 +1,12 @@
 package daemon
 
 import (
-	"container/list"
 	"net/netip"
 
 	"github.com/logjail/logjail/ingest"
 
 	"github.com/logjail/logjail/state"
+	"github.com/logjail/logjail/state/lru"
 )
 
 // recentLines remembers the last log lines of the most recently failing
@@ -14,86 +14,143 @@ import (
 // action's `lines`). Bounded twice: perKey lines per prefix and maxKeys
 // prefixes, the least recently failing forgotten first, so a flood of
 // addresses costs a fixed amount of memory.
+//
+// A flood adds a line for every failure of every attacker: the rings live
+// in pages of slots allocated as they are first needed and reused after
+// (an lru.Pool, as state.Window keeps the failure times), so remembering a
+// line allocates nothing.
 type recentLines struct {
-	perKey, maxKeys int
-	byKey           map[netip.Prefix]*list.Element
-	lru             list.List // of *lineRing, most recent at the front
+	perKey int
+	byKey  map[netip.Prefix]int32
+	slots  [][]lineSlot // pages of lru.PageSize slots
+	lines  [][]string   // per page, perKey lines per slot
+	// pool hands out the slots; its head is the most recently failing
+	// prefix's, its tail the least's.
+	pool lru.Pool
 	// dirty holds the keys changed since the last changes call, so the
-	// store keeps the lines across a restart.
-	dirty map[netip.Prefix]struct{}
+	// store keeps the lines across a restart; the value says whether the
+	// store may hold a record of the key (a key added and taken between
+	// two commits needs no deletion).
+	dirty map[netip.Prefix]bool
 }
 
-type lineRing struct {
-	key   netip.Prefix
-	lines []string
-	next  int
+type lineSlot struct {
+	key netip.Prefix
+	lru.Links
+	n, oldest int32 // lines held; where the oldest is once the ring is full
+	// stored is set once the key's lines were handed to the store.
+	stored bool
 }
 
 // maxRememberedLine bounds one remembered line.
 const maxRememberedLine = 512
 
 func newRecentLines(perKey, maxKeys int) *recentLines {
-	return &recentLines{perKey: perKey, maxKeys: maxKeys, byKey: map[netip.Prefix]*list.Element{}, dirty: map[netip.Prefix]struct{}{}}
+	return &recentLines{perKey: max(perKey, 1), byKey: map[netip.Prefix]int32{},
+		dirty: map[netip.Prefix]bool{}, pool: lru.NewPool(max(maxKeys, 1))}
+}
+
+func (r *recentLines) slot(i int32) *lineSlot { return &r.slots[i>>lru.PageShift][i&lru.PageMask] }
+
+// links returns slot i's place in the LRU list.
+func (r *recentLines) links(i int32) *lru.Links { return &r.slot(i).Links }
+
+// ring is slot i's lines (perKey long).
+func (r *recentLines) ring(i int32) []string {
+	off := int(i&lru.PageMask) * r.perKey
+	return r.lines[i>>lru.PageShift][off : off+r.perKey]
 }
 
 // add remembers line for key.
 func (r *recentLines) add(key netip.Prefix, line string) {
 	line = ingest.Clip(line, maxRememberedLine)
-	r.dirty[key] = struct{}{}
-	el, ok := r.byKey[key]
+	i, ok := r.byKey[key]
 	if !ok {
-		if r.lru.Len() >= r.maxKeys {
-			old := r.lru.Back()
-			gone := old.Value.(*lineRing).key
-			delete(r.byKey, gone)
-			r.dirty[gone] = struct{}{}
-			r.lru.Remove(old)
-		}
-		el = r.lru.PushFront(&lineRing{key: key})
-		r.byKey[key] = el
+		i = r.alloc(key)
 	} else {
-		r.lru.MoveToFront(el)
+		r.pool.MoveToFront(i, r.links)
 	}
-	ring := el.Value.(*lineRing)
-	if len(ring.lines) < r.perKey {
-		ring.lines = append(ring.lines, line)
+	s := r.slot(i)
+	r.markDirty(key, s.stored)
+	ring := r.ring(i)
+	if int(s.n) < r.perKey {
+		ring[s.n] = line
+		s.n++
 		return
 	}
-	ring.lines[ring.next] = line
-	ring.next = (ring.next + 1) % r.perKey
+	ring[s.oldest] = line
+	s.oldest = (s.oldest + 1) % int32(r.perKey)
+}
+
+// markDirty notes a change of key; whether the store may hold it is as
+// of the last changes call.
+func (r *recentLines) markDirty(key netip.Prefix, stored bool) {
+	if _, ok := r.dirty[key]; !ok {
+		r.dirty[key] = stored
+	}
+}
+
+// alloc returns a slot for key, the least recently failing key's when
+// all are taken.
+func (r *recentLines) alloc(key netip.Prefix) int32 {
+	i := r.pool.Get(r.links, r.grow, r.evict)
+	// A key taken or evicted since the last commit may be in the store.
+	stored := r.dirty[key]
+	clear(r.ring(i))
+	s := r.slot(i)
+	s.key, s.n, s.oldest, s.stored = key, 0, 0, stored
+	r.byKey[key] = i
+	return i
+}
+
+// grow adds a page of n slots.
+func (r *recentLines) grow(n int) {
+	r.slots = append(r.slots, make([]lineSlot, n))
+	r.lines = append(r.lines, make([]string, n*r.perKey))
+}
+
+// evict forgets slot i's key, whose slot is taken for another.
+func (r *recentLines) evict(i int32) {
+	gone := r.slot(i)
+	r.markDirty(gone.key, gone.stored)
+	delete(r.byKey, gone.key)
 }
 
 // take returns key's lines, oldest first, and forgets them.
 func (r *recentLines) take(key netip.Prefix) []string {
-	el, ok := r.byKey[key]
+	i, ok := r.byKey[key]
 	if !ok {
 		return nil
 	}
-	delete(r.byKey, key)
-	r.dirty[key] = struct{}{}
-	r.lru.Remove(el)
-	return el.Value.(*lineRing).ordered()
+	out := r.ordered(i)
+	r.evict(i)
+	r.pool.Put(i, r.links)
+	clear(r.ring(i))
+	return out
 }
 
-// ordered returns a copy of the ring's lines, oldest first.
-func (ring *lineRing) ordered() []string {
-	out := make([]string, 0, len(ring.lines))
-	return append(append(out, ring.lines[ring.next:]...), ring.lines[:ring.next]...)
+// ordered returns a copy of slot i's lines, oldest first.
+func (r *recentLines) ordered(i int32) []string {
+	s := r.slot(i)
+	ring := r.ring(i)[:s.n]
+	out := make([]string, 0, len(ring))
+	return append(append(out, ring[s.oldest:]...), ring[:s.oldest]...)
 }
 
 // changes returns the keys changed since the last call with their lines
-// now (nil for a key forgotten), for the store.
+// now (nil for a key forgotten that the store may hold), for the store.
 func (r *recentLines) changes() []state.LinesChange {
 	if len(r.dirty) == 0 {
 		return nil
 	}
 	out := make([]state.LinesChange, 0, len(r.dirty))
-	for key := range r.dirty {
-		c := state.LinesChange{Prefix: key}
-		if el, ok := r.byKey[key]; ok {
-			c.Lines = el.Value.(*lineRing).ordered()
+	for key, stored := range r.dirty {
+		if i, ok := r.byKey[key]; ok {
+			out = append(out, state.LinesChange{Prefix: key, Lines: r.ordered(i)})
+			r.slot(i).stored = true
+		} else if stored {
+			out = append(out, state.LinesChange{Prefix: key})
 		}
-		out = append(out, c)
 	}
 	clear(r.dirty)
 	return out
@@ -101,7 +158,8 @@ func (r *recentLines) changes() []state.LinesChange {
 
 // load puts back stored lines (at start), within the bounds: the last
 // perKey lines of each key, and no more than maxKeys keys. A key the bounds
-// trimmed (a smaller maxretry since) is written back as it is kept now.
+// trimmed or dropped (a smaller maxretry since) is written back as it is
+// kept now.
 func (r *recentLines) load(stored []state.LinesChange) {
 	for _, c := range stored {
 		for _, l := range c.Lines {
@@ -110,8 +168,12 @@ func (r *recentLines) load(stored []state.LinesChange) {
 	}
 	clear(r.dirty)
 	for _, c := range stored {
-		if el, ok := r.byKey[c.Prefix]; !ok || len(el.Value.(*lineRing).lines) != len(c.Lines) {
-			r.dirty[c.Prefix] = struct{}{}
+		i, ok := r.byKey[c.Prefix]
+		if ok {
+			r.slot(i).stored = true
+		}
+		if !ok || int(r.slot(i).n) != len(c.Lines) {
+			r.dirty[c.Prefix] = true
 		}
 	}
 }

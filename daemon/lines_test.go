@@ -56,3 +56,62 @@ func TestRecentLinesLoad(t *testing.T) {
 		t.Errorf("c, kept whole, is written again")
 	}
 }
+
+// changes writes what the store must change: the lines of the keys held,
+// and a deletion only for a key the store may hold.
+func TestRecentLinesChanges(t *testing.T) {
+	p := func(i int) netip.Prefix { return netip.MustParsePrefix(fmt.Sprintf("192.0.2.%d/32", i)) }
+	r := newRecentLines(2, 2)
+	changes := func() map[netip.Prefix][]string {
+		got := map[netip.Prefix][]string{}
+		for _, ch := range r.changes() {
+			got[ch.Prefix] = ch.Lines
+		}
+		return got
+	}
+	r.add(p(1), "a")
+	r.take(p(1))
+	if got := changes(); len(got) != 0 {
+		t.Errorf("a key added and taken between two commits is written: %q", got)
+	}
+	r.add(p(2), "b")
+	if got := changes(); len(got) != 1 || !slices.Equal(got[p(2)], []string{"b"}) {
+		t.Errorf("changes = %q, want 2's line", got)
+	}
+	r.take(p(2))
+	r.add(p(2), "b again") // a key the store holds, taken and back
+	r.take(p(2))
+	r.add(p(3), "c")
+	r.add(p(4), "d")
+	r.add(p(5), "e") // evicts 3, never stored
+	got := changes()
+	if l, ok := got[p(2)]; !ok || l != nil {
+		t.Errorf("2, stored then taken: %q, want a deletion", got)
+	}
+	if _, ok := got[p(3)]; ok || len(got) != 3 {
+		t.Errorf("changes = %q, want 2 deleted and 4 and 5 written", got)
+	}
+	r.add(p(6), "f") // evicts 4, stored
+	if got := changes(); len(got) != 2 || got[p(4)] != nil || !slices.Equal(got[p(6)], []string{"f"}) {
+		t.Errorf("changes = %q, want 4 deleted and 6 written", got)
+	}
+}
+
+// Remembering a line allocates nothing once the slots exist.
+func TestRecentLinesAllocs(t *testing.T) {
+	keys := make([]netip.Prefix, 3000)
+	for i := range keys {
+		keys[i] = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32)
+	}
+	r := newRecentLines(5, 1000)
+	// The first run (not counted) makes the slots and grows the maps;
+	// the one counted adds 3,000 lines more.
+	allocs := testing.AllocsPerRun(1, func() {
+		for _, k := range keys {
+			r.add(k, "Failed password for root")
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.0f allocations for %d lines", allocs, len(keys))
+	}
+}

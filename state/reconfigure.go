@@ -20,7 +20,7 @@ func (t *Tracker) Reconfigure(p Policy, now time.Time) (lifted []Decision, kept 
 	for _, d := range t.Active() {
 		if why := t.rules.Check(d.Prefix); why != "" {
 			t.refuse(d.Prefix, why)
-			delete(t.active, d.Prefix)
+			t.active.remove(d.Prefix)
 			d.Kind, d.Time, d.Reason = Unban, now, RefusedReason+string(why)
 			lifted = append(lifted, d)
 		}

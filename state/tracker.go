@@ -86,7 +86,7 @@ type Tracker struct {
 	policy Policy
 	rules  gate.Rules
 	window *Window
-	active map[netip.Prefix]Decision
+	active activeBans
 	// nextExpiry is no later than the earliest end of an active ban (zero
 	// when none ends): Expire walks the bans, a million after a flood,
 	// only once it has come, not at every tick.
@@ -98,6 +98,10 @@ type Tracker struct {
 	// the log.
 	refused     map[gate.Reason]uint64
 	lastRefused Refusal
+	// reasons holds the Reason texts of the bans decided, by failures
+	// (nearly always maxretry): a flood's bans share one string instead
+	// of formatting one each.
+	reasons map[int]string
 }
 
 // Refusal is an address the gate refused, and why.
@@ -114,7 +118,7 @@ func NewTracker(p Policy) *Tracker {
 		rules:   p.rules(),
 		refused: map[gate.Reason]uint64{},
 		window:  NewWindow(p.MaxRetry, p.FindTime, p.MaxTracked),
-		active:  map[netip.Prefix]Decision{},
+		active:  newActiveBans(),
 		rnd:     rand.Float64,
 	}
 }
@@ -163,14 +167,10 @@ func (t *Tracker) PrefixOf(addr netip.Addr) netip.Prefix {
 // banned reports whether failures of addr are already covered by a ban:
 // its counting prefix's, or its own address's.
 func (t *Tracker) banned(addr netip.Addr, prefix netip.Prefix) bool {
-	if _, ok := t.active[prefix]; ok {
+	if t.active.has(prefix) {
 		return true
 	}
-	if prefix.IsSingleIP() {
-		return false
-	}
-	_, ok := t.active[netip.PrefixFrom(addr, addr.BitLen())]
-	return ok
+	return !prefix.IsSingleIP() && t.active.has(netip.PrefixFrom(addr, addr.BitLen()))
 }
 
 // earlier returns the number of earlier bans of p in the history.
@@ -268,7 +268,7 @@ func (t *Tracker) Decide(c Candidate, why gate.Reason) (Decision, bool) {
 		Time:     c.now,
 		Failures: c.failures,
 		BanCount: earlier + 1,
-		Reason:   fmt.Sprintf("%d failures within %s", c.failures, shortDuration(t.policy.FindTime)),
+		Reason:   t.reason(c.failures),
 		Lines:    []string{c.line},
 	}
 	if dur := t.banTime(earlier); dur != PermanentBan {
@@ -276,6 +276,19 @@ func (t *Tracker) Decide(c Candidate, why gate.Reason) (Decision, bool) {
 	}
 	t.add(d)
 	return d, true
+}
+
+// reason is the Reason of a ban decided after n failures.
+func (t *Tracker) reason(n int) string {
+	r, ok := t.reasons[n]
+	if !ok {
+		r = fmt.Sprintf("%d failures within %s", n, shortDuration(t.policy.FindTime))
+		if t.reasons == nil || len(t.reasons) >= 64 {
+			t.reasons = map[int]string{} // bounded: failures can exceed maxretry
+		}
+		t.reasons[n] = r
+	}
+	return r
 }
 
 // refuseFailure counts a failure of addr the gate refused; a refusal of
@@ -325,7 +338,7 @@ func (t *Tracker) PlanBan(prefix netip.Prefix, dur time.Duration, reason string,
 		return Decision{}, why
 	}
 	d := Decision{Kind: Ban, Pipeline: t.policy.Pipeline, Prefix: prefix, Time: now, Reason: reason}
-	if old, ok := t.active[prefix]; ok {
+	if old, ok := t.active.get(prefix); ok {
 		d.BanCount = old.BanCount
 		d.Failures = old.Failures
 	} else {
@@ -350,10 +363,10 @@ func (t *Tracker) Record(d Decision) {
 }
 
 func (t *Tracker) add(d Decision) {
-	if _, ok := t.active[d.Prefix]; !ok {
+	if !t.active.has(d.Prefix) {
 		t.stats.TotalBanned++
 	}
-	t.active[d.Prefix] = d
+	t.active.put(d)
 	t.noteExpiry(d)
 }
 
@@ -364,98 +377,9 @@ func (t *Tracker) noteExpiry(d Decision) {
 	}
 }
 
-// adoptSlack is how much later a ban decided elsewhere must end than the
-// active one to be adopted over it.
-const adoptSlack = time.Minute
-
-// Adoption is a ban decided elsewhere (another node of the fleet) that
-// this pipeline adopts once the gate's last rule, the ignorecommand, has
-// let its prefix through (see PlanAdopt and Adopt).
-type Adoption struct {
-	// Prefix is the ban's prefix (canonical): the one the whole gate is
-	// asked about.
-	Prefix netip.Prefix
-	d      Decision
-}
-
-// PlanAdopt takes a ban decided elsewhere, with its own until, and returns
-// the Adoption to decide; false when the prefix is refused by the gate's
-// rules (the ignorecommand aside), already banned at least as long
-// (nothing to do), or the ban is over.
-//
-// The ignorecommand runs a program: the tracker runs none. The caller asks
-// the whole gate about the adoption's prefix, once and only for a ban that
-// is new here, and hands the answer to Adopt:
-//
-//	if a, ok := tr.PlanAdopt(d, now); ok {
-//		d, ok := tr.Adopt(a, tr.Gate().Admit(a.Prefix))
-//	}
-func (t *Tracker) PlanAdopt(d Decision, now time.Time) (Adoption, bool) {
-	d.Prefix = canonical(d.Prefix)
-	d.Kind, d.Pipeline, d.Fleet = Ban, t.policy.Pipeline, true
-	// The gate, after unmapping: never wider than this pipeline bans (a
-	// /0 from a confused or hostile publisher would cut the host off),
-	// never a non-host address, a NATS server, nor one this pipeline
-	// ignores.
-	if why := t.rules.Check(d.Prefix); why != "" {
-		t.refuse(d.Prefix, why)
-		return Adoption{}, false
-	}
-	// Never longer than this pipeline would ban, nor decided in our future.
-	if d.Time.After(now) {
-		d.Time = now
-	}
-	if longest := t.policy.LongestBan(); longest > 0 && (d.Permanent() || d.Until.After(now.Add(longest))) {
-		d.Until = now.Add(longest)
-	}
-	if !d.Permanent() && !d.Until.After(now) {
-		return Adoption{}, false
-	}
-	// Already covered by a ban here (its own or its counting prefix's);
-	// nodes banning the same attacker at about the same time decide bans
-	// that end a moment apart, so only a real extension is adopted.
-	if t.banned(d.Prefix.Addr(), t.PrefixOf(d.Prefix.Addr())) {
-		if old, ok := t.active[d.Prefix]; !ok || old.Permanent() || (!d.Permanent() && old.Until.Add(adoptSlack).After(d.Until)) {
-			return Adoption{}, false
-		}
-	}
-	return Adoption{Prefix: d.Prefix, d: d}, true
-}
-
-// Adopt records an adoption of PlanAdopt, given the whole gate's answer
-// about its prefix (why, "" to let it through), and returns the decision
-// to enforce; false when the gate refused it (counted).
-func (t *Tracker) Adopt(a Adoption, why gate.Reason) (Decision, bool) {
-	if !a.d.Prefix.IsValid() {
-		return Decision{}, false // not one of PlanAdopt's
-	}
-	if why != "" {
-		t.refuse(a.d.Prefix, why)
-		return Decision{}, false
-	}
-	t.add(a.d)
-	return a.d, true
-}
-
-// LongestBan is the longest ban the policy decides; 0 when unbounded
-// (permanent bans, or an increment without maxtime).
-func (p Policy) LongestBan() time.Duration {
-	if p.BanTime <= 0 {
-		return 0
-	}
-	if inc := p.Increment; inc != nil {
-		if inc.MaxTime <= 0 {
-			return 0
-		}
-		return max(p.BanTime, inc.MaxTime+inc.RndTime)
-	}
-	return p.BanTime
-}
-
 // BanOf returns prefix's active ban.
 func (t *Tracker) BanOf(prefix netip.Prefix) (Decision, bool) {
-	d, ok := t.active[canonical(prefix)]
-	return d, ok
+	return t.active.get(canonical(prefix))
 }
 
 // Unban lifts prefix's ban; false when it was not banned. A single address
@@ -472,13 +396,13 @@ func (t *Tracker) Unban(prefix netip.Prefix, reason string, now time.Time) (Deci
 // PlanUnban returns the unban Unban would decide without lifting the ban.
 func (t *Tracker) PlanUnban(prefix netip.Prefix, reason string, now time.Time) (Decision, bool) {
 	prefix = canonical(prefix)
-	old, ok := t.active[prefix]
+	old, ok := t.active.get(prefix)
 	if !ok && prefix.IsSingleIP() {
-		for p, d := range t.active {
-			if p.Contains(prefix.Addr()) && (!ok || p.Bits() > old.Prefix.Bits()) {
+		t.active.each(func(d Decision) {
+			if d.Prefix.Contains(prefix.Addr()) && (!ok || d.Prefix.Bits() > old.Prefix.Bits()) {
 				old, ok = d, true
 			}
-		}
+		})
 	}
 	if !ok {
 		return Decision{}, false
@@ -488,22 +412,22 @@ func (t *Tracker) PlanUnban(prefix netip.Prefix, reason string, now time.Time) (
 }
 
 // Lift ends the ban of an unban from PlanUnban.
-func (t *Tracker) Lift(d Decision) { delete(t.active, d.Prefix) }
+func (t *Tracker) Lift(d Decision) { t.active.remove(d.Prefix) }
 
 // Expire lifts the bans whose time is up at now and forgets stale windows.
 func (t *Tracker) Expire(now time.Time) []Decision {
 	var out []Decision
 	if !t.nextExpiry.IsZero() && !t.nextExpiry.After(now) {
 		t.nextExpiry = time.Time{}
-		for p, d := range t.active {
+		t.active.each(func(d Decision) {
 			if !d.Permanent() && !d.Until.After(now) {
-				delete(t.active, p)
+				t.active.remove(d.Prefix)
 				d.Kind, d.Time, d.Reason = Unban, now, "expired"
 				out = append(out, d)
-				continue
+				return
 			}
 			t.noteExpiry(d)
-		}
+		})
 	}
 	t.window.Expire(now)
 	return out
@@ -547,28 +471,26 @@ func (t *Tracker) Active() []Decision {
 // tracker's goroutine has to make; the caller sorts (SortByPrefix) on its
 // own, which for a million bans takes longer than the copy.
 func (t *Tracker) ActiveUnsorted() []Decision {
-	out := make([]Decision, 0, len(t.active))
-	for _, d := range t.active {
-		out = append(out, d)
-	}
+	out := make([]Decision, 0, t.active.len())
+	t.active.each(func(d Decision) { out = append(out, d) })
 	return out
 }
 
 // SortByPrefix orders ds by prefix: by address, the shorter prefix first.
 func SortByPrefix(ds []Decision) {
-	slices.SortFunc(ds, func(a, b Decision) int {
-		if c := a.Prefix.Addr().Compare(b.Prefix.Addr()); c != 0 {
-			return c
-		}
-		return a.Prefix.Bits() - b.Prefix.Bits()
-	})
+	slices.SortFunc(ds, func(a, b Decision) int { return comparePrefixes(a.Prefix, b.Prefix) })
 }
+
+// Snapshot returns the active bans as they are now, to read on another
+// goroutine: it costs the tracker's goroutine a few microseconds however
+// many bans there are (see activeBans).
+func (t *Tracker) Snapshot() Bans { return t.active.snapshot() }
 
 // Stats returns the counters.
 func (t *Tracker) Stats() Stats {
 	s := t.stats
 	s.CurrentlyFailed = t.window.Len()
-	s.CurrentlyBanned = len(t.active)
+	s.CurrentlyBanned = t.active.len()
 	s.Refused = maps.Clone(t.refused)
 	return s
 }

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/logjail/logjail/state/lru"
 )
 
 // Window counts failures per key (an address, or the masked address of the
@@ -18,36 +20,33 @@ import (
 // IPv4-mapped IPv6), so the index holds no pointers for the garbage collector
 // to scan; slots and timestamps live in fixed-size pages allocated as the
 // window grows, so growing copies nothing and leaves no spare capacity; a
-// freed slot is kept on a free list threaded through the slots themselves.
+// freed slot is reused (an lru.Pool).
 type Window struct {
 	maxRetry int
 	findTime int64 // nanoseconds
-	maxSlots int
 
 	index map[[16]byte]int32
-	slots [][]slot  // pages of at most pageSize slots
+	slots [][]slot  // pages of at most lru.PageSize slots
 	times [][]int64 // per page, maxRetry timestamps per slot, sorted ascending within the first n
-	used  int32     // slots handed out so far (free ones included)
-	free  int32     // head of the free list, linked through slot.next
-	// LRU list of slots: head is the most recently updated, tail the stalest.
-	head, tail int32
+	// pool hands out the slots and orders those in use: its head is the
+	// most recently updated, its tail the stalest.
+	pool lru.Pool
 	// dirty holds the keys changed since the last TakeDirty, so a commit
-	// writes only what changed.
-	dirty map[[16]byte]struct{}
+	// writes only what changed; the value says whether the store may hold
+	// the key (a flood's window opened and closed by a ban between two
+	// commits needs no deletion).
+	dirty map[[16]byte]bool
 }
 
 type slot struct {
-	key        [16]byte
-	prev, next int32
-	n          int32 // timestamps in use
+	key [16]byte
+	lru.Links
+	n int32 // timestamps in use
+	// stored is set once the key's times were handed to the store.
+	stored bool
 }
 
-const (
-	none      = -1
-	pageShift = 9
-	pageSize  = 1 << pageShift
-	pageMask  = pageSize - 1
-)
+const none = lru.None
 
 // NewWindow returns a window that trips at maxRetry failures within
 // findTime, tracking at most maxTracked keys.
@@ -61,21 +60,21 @@ func NewWindow(maxRetry int, findTime time.Duration, maxTracked int) *Window {
 	return &Window{
 		maxRetry: maxRetry,
 		findTime: int64(findTime),
-		maxSlots: maxTracked,
 		index:    map[[16]byte]int32{},
-		dirty:    map[[16]byte]struct{}{},
-		free:     none,
-		head:     none,
-		tail:     none,
+		dirty:    map[[16]byte]bool{},
+		pool:     lru.NewPool(maxTracked),
 	}
 }
 
-func (w *Window) slot(i int32) *slot { return &w.slots[i>>pageShift][i&pageMask] }
+func (w *Window) slot(i int32) *slot { return &w.slots[i>>lru.PageShift][i&lru.PageMask] }
+
+// links returns slot i's place in the LRU list.
+func (w *Window) links(i int32) *lru.Links { return &w.slot(i).Links }
 
 // stamps returns slot i's timestamp area (maxRetry long).
 func (w *Window) stamps(i int32) []int64 {
-	off := int(i&pageMask) * w.maxRetry
-	return w.times[i>>pageShift][off : off+w.maxRetry]
+	off := int(i&lru.PageMask) * w.maxRetry
+	return w.times[i>>lru.PageShift][off : off+w.maxRetry]
 }
 
 // Add records a failure of addr at t. It returns the number of failures of
@@ -88,10 +87,9 @@ func (w *Window) Add(addr netip.Addr, t time.Time) (count int, full bool) {
 	if !ok {
 		i = w.alloc(k)
 	} else {
-		w.unlink(i)
+		w.pool.MoveToFront(i, w.links)
 	}
-	w.pushFront(i)
-	w.dirty[k] = struct{}{}
+	w.markDirty(k, w.slot(i).stored)
 	s := w.slot(i)
 	times := w.stamps(i)
 	// Insert in order: logs of several files or a remote appliance may
@@ -156,14 +154,14 @@ func (w *Window) live(i int32, now int64) int {
 func (w *Window) Len() int { return len(w.index) }
 
 // allocated is the number of slots whose memory is held (tracked or free).
-func (w *Window) allocated() int { return int(w.used) }
+func (w *Window) allocated() int { return w.pool.Allocated() }
 
 // Expire forgets the keys whose newest failure is older than findTime at
 // now, so "currently failed" means what it says.
 func (w *Window) Expire(now time.Time) {
 	ns := now.UnixNano()
-	for i := w.tail; i != none; {
-		prev := w.slot(i).prev
+	for i := w.pool.Tail; i != none; {
+		prev := w.slot(i).Prev
 		if w.live(i, ns) == 0 {
 			w.remove(i)
 		}
@@ -171,77 +169,52 @@ func (w *Window) Expire(now time.Time) {
 	}
 }
 
+// alloc returns a slot for k, the stalest key's when the window is full.
 func (w *Window) alloc(k [16]byte) int32 {
-	var i int32
-	switch {
-	case w.free != none:
-		i = w.free
-		w.free = w.slot(i).next
-	case int(w.used) < w.maxSlots:
-		i = w.used
-		if int(i)&pageMask == 0 {
-			// A new page, shorter when the cap ends inside it.
-			n := min(pageSize, w.maxSlots-int(i))
-			w.slots = append(w.slots, make([]slot, n))
-			w.times = append(w.times, make([]int64, n*w.maxRetry))
-		}
-		w.used++
-	default:
-		// Full: reuse the stalest key's slot.
-		i = w.tail
-		w.dirty[w.slot(i).key] = struct{}{}
-		delete(w.index, w.slot(i).key)
-		w.unlink(i)
-	}
-	*w.slot(i) = slot{key: k, prev: none, next: none}
+	i := w.pool.Get(w.links, w.grow, w.evict)
+	s := w.slot(i)
+	// A key forgotten since the last TakeDirty may be in the store.
+	s.key, s.n, s.stored = k, 0, w.dirty[k]
 	w.index[k] = i
 	return i
 }
 
+// grow adds a page of n slots.
+func (w *Window) grow(n int) {
+	w.slots = append(w.slots, make([]slot, n))
+	w.times = append(w.times, make([]int64, n*w.maxRetry))
+}
+
+// evict forgets slot i's key, whose slot is taken for another.
+func (w *Window) evict(i int32) {
+	w.markDirty(w.slot(i).key, w.slot(i).stored)
+	delete(w.index, w.slot(i).key)
+}
+
 func (w *Window) remove(i int32) {
-	w.unlink(i)
+	w.evict(i)
+	w.pool.Put(i, w.links)
 	s := w.slot(i)
-	w.dirty[s.key] = struct{}{}
-	delete(w.index, s.key)
-	*s = slot{prev: none, next: w.free}
-	w.free = i
+	s.key, s.n, s.stored = [16]byte{}, 0, false
 }
 
-func (w *Window) pushFront(i int32) {
-	s := w.slot(i)
-	s.prev, s.next = none, w.head
-	if w.head != none {
-		w.slot(w.head).prev = i
+// markDirty notes a change of k; whether the store may hold it is as of
+// the last TakeDirty.
+func (w *Window) markDirty(k [16]byte, stored bool) {
+	if _, ok := w.dirty[k]; !ok {
+		w.dirty[k] = stored
 	}
-	w.head = i
-	if w.tail == none {
-		w.tail = i
-	}
-}
-
-func (w *Window) unlink(i int32) {
-	s := w.slot(i)
-	if s.prev != none {
-		w.slot(s.prev).next = s.next
-	} else if w.head == i {
-		w.head = s.next
-	}
-	if s.next != none {
-		w.slot(s.next).prev = s.prev
-	} else if w.tail == i {
-		w.tail = s.prev
-	}
-	s.prev, s.next = none, none
 }
 
 // TakeDirty calls fn for every key changed since the last call, with its
-// timestamps (nil when the key is no longer tracked), and forgets the
-// changes: what a commit must write.
+// timestamps (nil when the key is no longer tracked and the store may hold
+// it), and forgets the changes: what a commit must write.
 func (w *Window) TakeDirty(fn func(key [16]byte, times []int64)) {
-	for k := range w.dirty {
+	for k, stored := range w.dirty {
 		if i, ok := w.index[k]; ok {
 			fn(k, slices.Clone(w.stamps(i)[:w.slot(i).n]))
-		} else {
+			w.slot(i).stored = true
+		} else if stored {
 			fn(k, nil)
 		}
 	}
@@ -263,11 +236,11 @@ func (w *Window) Load(key [16]byte, times []int64) {
 	if !ok {
 		i = w.alloc(key)
 	} else {
-		w.unlink(i)
+		w.pool.MoveToFront(i, w.links)
 	}
-	w.pushFront(i)
 	n := copy(w.stamps(i), times)
 	w.slot(i).n = int32(n)
+	w.slot(i).stored = true
 }
 
 // Each calls fn for every tracked key with its number of failures within

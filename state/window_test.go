@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/logjail/logjail/state/lru"
 )
 
 var t0 = time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
@@ -121,8 +123,8 @@ func TestWindowPagesAndReuse(t *testing.T) {
 		wantKept int // the newest addresses keep their count
 	}{
 		{"under one page", 100, 50, 50, 50},
-		{"cap inside the second page", pageSize + 10, 3 * pageSize, pageSize + 10, pageSize + 10},
-		{"many pages", 4 * pageSize, 5 * pageSize, 4 * pageSize, 4 * pageSize},
+		{"cap inside the second page", lru.PageSize + 10, 3 * lru.PageSize, lru.PageSize + 10, lru.PageSize + 10},
+		{"many pages", 4 * lru.PageSize, 5 * lru.PageSize, 4 * lru.PageSize, 4 * lru.PageSize},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := NewWindow(3, time.Hour, tc.cap)
@@ -215,4 +217,82 @@ func BenchmarkWindowMemory(b *testing.B) {
 	}
 	b.ReportMetric(perAddr, "B/address")
 	b.ReportMetric(total, "MiB/1M")
+}
+
+// TakeDirty reports what the store must change: the times of the keys
+// changed, and a deletion only for a key the store may hold.
+func TestWindowTakeDirty(t *testing.T) {
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	take := func(w *Window) map[netip.Addr]int {
+		got := map[netip.Addr]int{}
+		w.TakeDirty(func(k [16]byte, times []int64) {
+			n := len(times)
+			if times == nil {
+				n = -1
+			}
+			got[netip.AddrFrom16(k).Unmap()] = n
+		})
+		return got
+	}
+	for _, tc := range []struct {
+		name string
+		run  func(w *Window) map[netip.Addr]int
+		want map[netip.Addr]int
+	}{
+		{"opened and banned between two commits", func(w *Window) map[netip.Addr]int {
+			w.Add(a, t0)
+			w.Add(a, t0)
+			w.Add(a, t0) // full: forgotten
+			return take(w)
+		}, map[netip.Addr]int{}},
+		{"stored, then banned", func(w *Window) map[netip.Addr]int {
+			w.Add(a, t0)
+			take(w)
+			w.Add(a, t0)
+			w.Add(a, t0)
+			return take(w)
+		}, map[netip.Addr]int{a: -1}},
+		{"stored, forgotten, back and forgotten again", func(w *Window) map[netip.Addr]int {
+			w.Add(a, t0)
+			take(w)
+			w.Forget(a)
+			w.Add(a, t0)
+			w.Forget(a)
+			return take(w)
+		}, map[netip.Addr]int{a: -1}},
+		{"changed", func(w *Window) map[netip.Addr]int {
+			w.Add(a, t0)
+			take(w)
+			w.Add(a, t0)
+			w.Add(b, t0)
+			return take(w)
+		}, map[netip.Addr]int{a: 2, b: 1}},
+		{"evicted: stored and not", func(w *Window) map[netip.Addr]int {
+			w.Add(a, t0)
+			take(w)
+			w.Add(b, t0)
+			w.Add(c, t0) // evicts a
+			w.Add(a, t0) // evicts b
+			w.Add(c, t0) // evicts nothing: c is tracked
+			w.Add(b, t0) // evicts a, stored
+			return take(w)
+		}, map[netip.Addr]int{a: -1, b: 1, c: 2}},
+		{"loaded, then forgotten", func(w *Window) map[netip.Addr]int {
+			w.Load(a.As16(), []int64{t0.UnixNano()})
+			w.Forget(a)
+			return take(w)
+		}, map[netip.Addr]int{a: -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tc.run(NewWindow(3, time.Hour, 2))
+			if len(got) != len(tc.want) {
+				t.Fatalf("changes %v, want %v", got, tc.want)
+			}
+			for k, n := range tc.want {
+				if got[k] != n {
+					t.Errorf("changes %v, want %v", got, tc.want)
+				}
+			}
+		})
+	}
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -219,15 +218,11 @@ var decoders = map[string]func(k, v []byte, nested bool) error{
 		return nil
 	},
 	string(bucketBans): func(k, v []byte, _ bool) error {
-		var b storedBan
-		if err := json.Unmarshal(v, &b); err != nil {
-			return err
-		}
-		p, err := netip.ParsePrefix(b.Prefix)
+		d, err := decodeBan(v)
 		if err != nil {
 			return err
 		}
-		if !bytes.Equal(k, banKey(b.Pipeline, p)) {
+		if !bytes.Equal(k, banKey(d.Pipeline, d.Prefix)) {
 			return errors.New("the key does not match the record")
 		}
 		return nil
@@ -242,8 +237,8 @@ var decoders = map[string]func(k, v []byte, nested bool) error{
 		if _, _, ok := parseHistoryKey(k); !ok {
 			return errors.New("bad key")
 		}
-		var r storedHistory
-		return json.Unmarshal(v, &r)
+		_, err := decodeHistory(v)
+		return err
 	},
 	string(bucketWindows): func(k, v []byte, _ bool) error {
 		if _, rest, ok := bytes.Cut(k, []byte{0}); !ok || len(rest) != 16 {
@@ -263,8 +258,8 @@ var decoders = map[string]func(k, v []byte, nested bool) error{
 		if !ok || len(rest) != 17 || rest[16] > 128 {
 			return errors.New("bad key")
 		}
-		var lines []string
-		return json.Unmarshal(v, &lines)
+		_, err := decodeLines(v)
+		return err
 	},
 	string(bucketOutbox): func(k, v []byte, nested bool) error {
 		if !nested || len(k) != 8 {

@@ -142,14 +142,11 @@ func (d *exportDoc) read(tx *bolt.Tx) error {
 }
 
 func (d *exportDoc) addBan(k, v []byte) error {
-	var r storedBan
-	if err := json.Unmarshal(v, &r); err != nil {
+	r, err := decodeBan(v)
+	if err != nil {
 		return fmt.Errorf("ban record %q: %w", k, err)
 	}
-	if _, err := netip.ParsePrefix(r.Prefix); err != nil {
-		return fmt.Errorf("ban record %q: %w", k, err)
-	}
-	e := exportBan{Pipeline: r.Pipeline, Prefix: r.Prefix, Time: timeText(r.Time), Failures: r.Failures, BanCount: r.BanCount, Reason: r.Reason}
+	e := exportBan{Pipeline: r.Pipeline, Prefix: r.Prefix.String(), Time: timeText(r.Time), Failures: r.Failures, BanCount: r.BanCount, Reason: r.Reason}
 	if !r.Until.IsZero() {
 		u := timeText(r.Until)
 		e.Until.v = &u
@@ -160,8 +157,8 @@ func (d *exportDoc) addBan(k, v []byte) error {
 
 func (d *exportDoc) addHistory(k, v []byte) error {
 	name, p, ok := parseHistoryKey(k)
-	var r storedHistory
-	if !ok || json.Unmarshal(v, &r) != nil {
+	r, err := decodeHistory(v)
+	if !ok || err != nil {
 		return nil // unreadable: as if absent, as for Count
 	}
 	d.history = append(d.history, exportHistory{Pipeline: name, Prefix: p.String(), Count: r.Count, Last: timeText(r.Last), BanTimeS: r.BanTimeS})

@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/json"
 	"net/netip"
 	"time"
 
@@ -34,12 +33,6 @@ type HistoryRecord struct {
 	Last time.Time
 	// BanTime is that ban's duration; PermanentBan for ever.
 	BanTime time.Duration
-}
-
-type storedHistory struct {
-	Count    int       `json:"count"`
-	Last     time.Time `json:"last"`
-	BanTimeS float64   `json:"bantime_s"` // -1: permanent
 }
 
 // outdatedFactor keeps the history of a long ban longer than dbpurgeage, as
@@ -89,9 +82,8 @@ func recordBan(tx *bolt.Tx, d state.Decision) error {
 	k := historyKey(d.Pipeline, d.Prefix)
 	var r storedHistory
 	if v := b.Get(k); v != nil {
-		if json.Unmarshal(v, &r) != nil {
-			r = storedHistory{} // an unreadable record is replaced, not fatal to the ban
-		}
+		// An unreadable record is replaced, not fatal to the ban.
+		r, _ = decodeHistory(v)
 	}
 	r.Count = max(r.Count, d.BanCount, 1)
 	if !d.Time.Before(r.Last) {
@@ -101,11 +93,7 @@ func recordBan(tx *bolt.Tx, d state.Decision) error {
 			r.BanTimeS = d.Until.Sub(d.Time).Seconds()
 		}
 	}
-	v, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	return b.Put(k, v)
+	return b.Put(k, encodeHistory(r))
 }
 
 // RecordBan counts ban d in the ban history. SaveBan does it too, in the
@@ -130,6 +118,9 @@ func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
 	for i := bits; i < 128; i++ {
 		end[i/8] |= 0x80 >> (i % 8)
 	}
+	if bits == 128 && !s.lengths.mayHoldAddress(start, lowest) {
+		return 0, nil // no record of it, nor of a prefix holding it
+	}
 	best := 0
 	err := s.view(func(tx *bolt.Tx) error {
 		visit := func(k, v []byte) error {
@@ -139,8 +130,8 @@ func (s *Store) Count(pipeline string, p netip.Prefix, all bool) (int, error) {
 			if p.Addr().Is6() && bytes.HasPrefix(k, v4InV6[:]) {
 				return nil // an IPv4 record inside an IPv6 prefix such as ::/64
 			}
-			var r storedHistory
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeHistory(v)
+			if err != nil {
 				return nil // unreadable: as if absent (RecordBan replaces it)
 			}
 			best = max(best, r.Count)
@@ -187,8 +178,8 @@ func (s *Store) BanHistory(pipeline string) ([]HistoryRecord, error) {
 			if !ok || (pipeline != "" && name != pipeline) {
 				return nil
 			}
-			var r storedHistory
-			if err := json.Unmarshal(v, &r); err != nil {
+			r, err := decodeHistory(v)
+			if err != nil {
 				return nil
 			}
 			out = append(out, r.record(name, p))
@@ -224,8 +215,7 @@ func (s *Store) PurgeHistoryFunc(before func(pipeline string) time.Time) (int, e
 		var old [][]byte
 		err := b.ForEach(func(k, v []byte) error {
 			name, p, ok := parseHistoryKey(k)
-			var r storedHistory
-			if ok && json.Unmarshal(v, &r) == nil {
+			if r, err := decodeHistory(v); ok && err == nil {
 				limit := before(name)
 				h := r.record(name, p)
 				if limit.IsZero() || h.BanTime == state.PermanentBan || !h.Last.Before(limit) || !h.Last.Add(outdatedFactor*h.BanTime).Before(limit) {

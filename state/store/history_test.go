@@ -220,3 +220,73 @@ func TestHistoryIncrementsAcrossRestarts(t *testing.T) {
 		t.Errorf("bans:\n got %q\nwant %q", got, want)
 	}
 }
+
+// Count's filter of single addresses never hides a record: its answers
+// are those of the full lookup (a Store without the filter), for addresses
+// recorded by a commit, by RecordBan, before a reopen, and inside a prefix
+// recorded later; an address never recorded costs no lookup.
+func TestCountFilterAgrees(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := func(i int) netip.Prefix {
+		if i%2 == 0 {
+			return netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 51, byte(i >> 8), byte(i)}), 32)
+		}
+		return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: byte(i >> 8), 15: byte(i)}), 128)
+	}
+	c := &Changes{}
+	for i := range 200 {
+		c.Bans = append(c.Bans, ban("sshd", addr(i).String(), 1+i%3, t0, time.Hour))
+	}
+	if err := s.Commit("sshd", c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordBan(ban("web", addr(1000).String(), 4, t0, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	inPrefix := false // 198.51.4.0/24 is recorded
+	check := func(s *Store, when string) {
+		t.Helper()
+		full := &Store{db: s.db, path: s.path} // lengths unknown: every lookup made
+		for i := range 1200 {
+			for _, all := range []bool{false, true} {
+				got, err := s.Count("sshd", addr(i), all)
+				want, werr := full.Count("sshd", addr(i), all)
+				if err != nil || werr != nil || got != want {
+					t.Fatalf("%s: %s (all %v): %d %v, the full lookup %d %v", when, addr(i), all, got, err, want, werr)
+				}
+				if recorded := i < 200 || (i == 1000 && all) || (inPrefix && i%2 == 0 && i>>8 == 4); recorded != (got > 0) {
+					t.Fatalf("%s: %s (all %v): count %d", when, addr(i), all, got)
+				}
+			}
+		}
+	}
+	check(s, "after the commits")
+	s = reopenStore(t, s)
+	check(s, "after a reopen")
+	spared := 0
+	for i := 200; i < 1200; i++ {
+		a := addr(i)
+		lowest := 0
+		if a.Addr().Is4() {
+			lowest = 96
+		}
+		if !s.lengths.mayHoldAddress(a.Addr().As16(), lowest) {
+			spared++
+		}
+	}
+	if spared < 990 {
+		t.Errorf("the filter spares the lookup of only %d of 1000 addresses never recorded", spared)
+	}
+	if err := s.RecordBan(ban("sshd", "198.51.4.0/24", 9, t0, time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.Count("sshd", netip.MustParsePrefix("198.51.4.7/32"), false); n != 9 || err != nil {
+		t.Errorf("an address inside a recorded prefix: %d %v", n, err)
+	}
+	inPrefix = true
+	check(s, "with a prefix")
+}

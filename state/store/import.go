@@ -121,19 +121,14 @@ func (doc *importDoc) mergeHistory(tx *bolt.Tx, st *ImportStats) error {
 	for _, h := range doc.history {
 		r := h.stored
 		k := historyKey(h.rec.Pipeline, h.rec.Prefix)
-		var old storedHistory
-		if v := hb.Get(k); v != nil && json.Unmarshal(v, &old) == nil {
+		if old, err := decodeHistory(hb.Get(k)); err == nil {
 			count := max(old.Count, r.Count)
 			if !r.Last.After(old.Last) {
 				r = old
 			}
 			r.Count = count
 		}
-		v, err := json.Marshal(r)
-		if err != nil {
-			return err
-		}
-		if err := hb.Put(k, v); err != nil {
+		if err := hb.Put(k, encodeHistory(r)); err != nil {
 			return err
 		}
 		st.History++
@@ -145,8 +140,7 @@ func (doc *importDoc) mergeHistory(tx *bolt.Tx, st *ImportStats) error {
 func (doc *importDoc) mergeBans(tx *bolt.Tx, st *ImportStats) error {
 	bb := tx.Bucket(bucketBans)
 	for _, d := range doc.bans {
-		var old storedBan
-		if v := bb.Get(banKey(d.Pipeline, d.Prefix)); v != nil && json.Unmarshal(v, &old) == nil && !endsLater(d.Until, old.Until) {
+		if old, err := decodeBan(bb.Get(banKey(d.Pipeline, d.Prefix))); err == nil && !endsLater(d.Until, old.Until) {
 			st.Kept++
 			continue
 		}

@@ -77,11 +77,7 @@ func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []state.LinesChange) e
 			}
 			continue
 		}
-		v, err := json.Marshal(l.Lines)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(k, v); err != nil {
+		if err := b.Put(k, encodeLines(l.Lines)); err != nil {
 			return err
 		}
 	}
@@ -105,8 +101,8 @@ func (s *Store) Lines(pipeline string) (out []state.LinesChange, bad int, err er
 				a, bits = a.Unmap(), bits-96
 			}
 			p, perr := a.Prefix(bits)
-			var lines []string
-			if perr != nil || bits < 0 || json.Unmarshal(v, &lines) != nil {
+			lines, lerr := decodeLines(v)
+			if perr != nil || bits < 0 || lerr != nil {
 				bad++
 				continue
 			}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -268,20 +267,10 @@ func (s *Store) closeBroken() error {
 	}
 }
 
-// storedBan is a ban's on-disk form.
-type storedBan struct {
-	Pipeline string    `json:"pipeline"`
-	Prefix   string    `json:"prefix"`
-	Time     time.Time `json:"time"`
-	Until    time.Time `json:"until,omitzero"`
-	Failures int       `json:"failures"`
-	BanCount int       `json:"ban_count"`
-	Reason   string    `json:"reason"`
-	Origin   string    `json:"origin,omitempty"`
-}
-
+// banKey is a ban record's key: the pipeline, a 0 byte, the prefix.
 func banKey(pipeline string, p netip.Prefix) []byte {
-	return []byte(pipeline + "\x00" + p.String())
+	k := make([]byte, 0, len(pipeline)+44)
+	return p.AppendTo(append(append(k, pipeline...), 0))
 }
 
 // SaveBan records an active ban (replacing an earlier record of the prefix)
@@ -293,11 +282,7 @@ func (s *Store) SaveBan(d state.Decision) error {
 }
 
 func saveBan(tx *bolt.Tx, d state.Decision) error {
-	v, err := json.Marshal(storedBan{Pipeline: d.Pipeline, Prefix: d.Prefix.String(), Time: d.Time, Until: d.Until, Failures: d.Failures, BanCount: d.BanCount, Reason: d.Reason, Origin: d.Origin})
-	if err != nil {
-		return err
-	}
-	if err := tx.Bucket(bucketBans).Put(banKey(d.Pipeline, d.Prefix), v); err != nil {
+	if err := tx.Bucket(bucketBans).Put(banKey(d.Pipeline, d.Prefix), encodeBan(d)); err != nil {
 		return err
 	}
 	return recordBan(tx, d)
@@ -315,18 +300,13 @@ func (s *Store) Bans(pipeline string) ([]state.Decision, error) {
 	var out []state.Decision
 	err := s.view(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketBans).ForEach(func(k, v []byte) error {
-			var b storedBan
-			if err := json.Unmarshal(v, &b); err != nil {
-				return s.damaged(bucketBans, k, err)
-			}
-			if pipeline != "" && b.Pipeline != pipeline {
-				return nil
-			}
-			p, err := netip.ParsePrefix(b.Prefix)
+			d, err := decodeBan(v)
 			if err != nil {
 				return s.damaged(bucketBans, k, err)
 			}
-			out = append(out, state.Decision{Kind: state.Ban, Pipeline: b.Pipeline, Prefix: p, Time: b.Time, Until: b.Until, Failures: b.Failures, BanCount: b.BanCount, Reason: b.Reason, Origin: b.Origin})
+			if pipeline == "" || d.Pipeline == pipeline {
+				out = append(out, d)
+			}
 			return nil
 		})
 	})
