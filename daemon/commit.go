@@ -39,7 +39,7 @@ func (b *commitBatch) empty() bool {
 func (b *commitBatch) reset() {
 	c := &b.changes
 	clear(c.Positions)
-	c.Windows, c.Bans, c.Unbans = truncate(c.Windows), truncate(c.Bans), truncate(c.Unbans)
+	c.Windows, c.Decisions = truncate(c.Windows), truncate(c.Decisions)
 	c.Outbox, c.Lines, c.Totals = truncate(c.Outbox), truncate(c.Lines), nil
 	b.acks, b.entries = truncate(b.acks), 0
 }
@@ -120,8 +120,7 @@ func (r *runner) gatherInto(b *commitBatch) {
 	}
 	clear(r.dirty)
 	c.Windows = append(c.Windows, r.stages.Tracker.TakeWindowChanges()...)
-	c.Bans = append(c.Bans, r.pending.Bans...)
-	c.Unbans = append(c.Unbans, r.pending.Unbans...)
+	c.Decisions = append(c.Decisions, r.pending.Decisions...)
 	c.Lines = append(c.Lines, r.lines.changes()...)
 	if t := r.stages.Tracker.Totals(); t != r.storedTotals {
 		c.Totals, r.storedTotals = &t, t
@@ -129,7 +128,7 @@ func (r *runner) gatherInto(b *commitBatch) {
 	for _, o := range r.outboxes {
 		c.Outbox = append(c.Outbox, o.TakeOutbox()...)
 	}
-	r.pending.Bans, r.pending.Unbans = truncate(r.pending.Bans), truncate(r.pending.Unbans)
+	r.pending.Decisions = truncate(r.pending.Decisions)
 	b.acks = append(b.acks, r.acks...)
 	r.acks = truncate(r.acks)
 	b.entries = r.uncommitted
@@ -191,15 +190,7 @@ func (r *runner) decideManual(ds []state.Decision) error {
 	if err := r.commit(); err != nil {
 		return fmt.Errorf("the state store cannot commit, nothing was changed: %w", err)
 	}
-	c := store.Changes{}
-	for _, d := range ds {
-		switch d.Kind {
-		case state.Ban:
-			c.Bans = append(c.Bans, d)
-		case state.Unban:
-			c.Unbans = append(c.Unbans, d.Prefix)
-		}
-	}
+	c := store.Changes{Decisions: ds}
 	// Outboxed enforcers only stage messages: staged here, they are
 	// written with the decisions, and dropped unsent if that fails.
 	r.eachManual(r.staging, ds)

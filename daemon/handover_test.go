@@ -24,20 +24,23 @@ type gatedStore struct {
 	fail  atomic.Int32 // how many commits to fail from now on
 	gate  chan struct{}
 	mu    sync.Mutex
-	bans  [][]netip.Prefix // of each commit tried, in order
-	unban [][]netip.Prefix
+	tried [][]string // each commit's decisions, in order: "+ADDR" a ban, "-ADDR" an unban
 }
 
 func (g *gatedStore) Commit(pipeline string, c *store.Changes) error {
 	if g.gate != nil {
 		<-g.gate
 	}
-	var bans []netip.Prefix
-	for _, d := range c.Bans {
-		bans = append(bans, d.Prefix)
+	var ds []string
+	for _, d := range c.Decisions {
+		sign := "+"
+		if d.Kind == state.Unban {
+			sign = "-"
+		}
+		ds = append(ds, sign+d.Prefix.Addr().String())
 	}
 	g.mu.Lock()
-	g.bans, g.unban = append(g.bans, bans), append(g.unban, slices.Clone(c.Unbans))
+	g.tried = append(g.tried, ds)
 	g.mu.Unlock()
 	if g.fail.Add(-1) >= 0 {
 		return errors.New("disk full")
@@ -100,11 +103,8 @@ func TestFailedCommitGoesInFrontOfTheNext(t *testing.T) {
 	if acked1.Load() != "2" || acked2.Load() != "2" || r.uncommitted != 0 {
 		t.Errorf("after the good commit: acked with stored positions %v and %v, %d uncommitted; want both acked after position 2 was stored, none", acked1.Load(), acked2.Load(), r.uncommitted)
 	}
-	if want := [][]netip.Prefix{{a}, {a, b}}; !slices.EqualFunc(g.bans, want, slices.Equal) {
-		t.Errorf("bans of each commit %v, want %v", g.bans, want)
-	}
-	if want := [][]netip.Prefix{nil, {a}}; !slices.EqualFunc(g.unban, want, slices.Equal) {
-		t.Errorf("unbans of each commit %v, want %v", g.unban, want)
+	if want := [][]string{{"+203.0.113.1"}, {"+203.0.113.1", "+203.0.113.2", "-203.0.113.1"}}; !slices.EqualFunc(g.tried, want, slices.Equal) {
+		t.Errorf("decisions of each commit %v, want %v", g.tried, want)
 	}
 	stored, err := s.Bans("h")
 	if err != nil || len(stored) != 1 || stored[0].Prefix != b {
@@ -112,6 +112,37 @@ func TestFailedCommitGoesInFrontOfTheNext(t *testing.T) {
 	}
 	if pos, err := s.Scoped("h").Position("h.log"); err != nil || string(pos) != "2" {
 		t.Errorf("stored position %q (%v), want the later one", pos, err)
+	}
+}
+
+// An unban and the re-ban that follows it between two commits (an
+// expiry, then the attacker's next failure) are stored in that order:
+// the address stays banned in the store, as it is in the tracker and the
+// kernel, and a restart keeps the ban.
+func TestUnbanThenRebanStoredInOrder(t *testing.T) {
+	r, g, s := handOverRunner(t)
+	var acked atomic.Value
+	r.process(denied(s, "203.0.113.1", "1", &acked))
+	if err := r.commit(); err != nil {
+		t.Fatal(err)
+	}
+	a := netip.MustParsePrefix("203.0.113.1/32")
+	unban, ok := r.stages.Tracker.PlanUnban(a, "expired", time.Now())
+	if !ok {
+		t.Fatal("nothing to unban")
+	}
+	r.stages.Tracker.Lift(unban)
+	r.apply(unban)
+	r.process(denied(s, "203.0.113.1", "2", &acked))
+	if err := r.commit(); err != nil {
+		t.Fatal(err)
+	}
+	if want := [][]string{{"+203.0.113.1"}, {"-203.0.113.1", "+203.0.113.1"}}; !slices.EqualFunc(g.tried, want, slices.Equal) {
+		t.Errorf("decisions of each commit %v, want %v", g.tried, want)
+	}
+	stored, err := s.Bans("h")
+	if err != nil || len(stored) != 1 || stored[0].Prefix != a {
+		t.Errorf("stored bans %+v (%v), want %s banned again", stored, err, a)
 	}
 }
 
@@ -138,8 +169,8 @@ func TestAcksRunAfterTheirCommit(t *testing.T) {
 	if acked1.Load() != "1" || acked2.Load() != "2" || r.uncommitted != 0 || r.committing {
 		t.Errorf("acked with stored positions %v and %v, %d uncommitted, committing %v; want each acked once its position is stored, none uncommitted", acked1.Load(), acked2.Load(), r.uncommitted, r.committing)
 	}
-	if len(g.bans) != 2 || len(g.bans[0]) != 1 || len(g.bans[1]) != 1 {
-		t.Errorf("commits %v, want one ban each", g.bans)
+	if want := [][]string{{"+203.0.113.1"}, {"+203.0.113.2"}}; !slices.EqualFunc(g.tried, want, slices.Equal) {
+		t.Errorf("decisions of each commit %v, want %v", g.tried, want)
 	}
 }
 

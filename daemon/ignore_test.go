@@ -42,11 +42,11 @@ func TestRunnerAsksTheIgnoreCommand(t *testing.T) {
 				t.Errorf("ignorecommand ran for %q, want once for %s", got, tc.addr)
 			}
 			refused := r.stages.Tracker.Stats().Refused[gate.IgnoreCommand]
-			if tc.ignored && (len(r.pending.Bans) != 0 || refused != 1) {
-				t.Errorf("bans %+v, ignorecommand refusals %d: want none banned, one refusal", r.pending.Bans, refused)
+			if tc.ignored && (len(r.pending.Decisions) != 0 || refused != 1) {
+				t.Errorf("bans %+v, ignorecommand refusals %d: want none banned, one refusal", r.pending.Decisions, refused)
 			}
-			if !tc.ignored && (len(r.pending.Bans) != 1 || refused != 0) {
-				t.Errorf("bans %+v, ignorecommand refusals %d: want the address banned", r.pending.Bans, refused)
+			if !tc.ignored && (len(r.pending.Decisions) != 1 || refused != 0) {
+				t.Errorf("bans %+v, ignorecommand refusals %d: want the address banned", r.pending.Decisions, refused)
 			}
 		})
 	}

@@ -113,7 +113,7 @@ func TestKeepBansPassesTheGate(t *testing.T) {
 	}
 	// Stored before ignoreip held 192.0.2.0/24; 127.0.0.2 as a hostile
 	// import would leave it.
-	if err := db.Commit("k", &store.Changes{Bans: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
+	if err := db.Commit("k", &store.Changes{Decisions: []state.Decision{ban("192.0.2.7/32"), ban("127.0.0.2/32"), ban("203.0.113.9/32")}}); err != nil {
 		t.Fatal(err)
 	}
 	rec := &reconciled{}

@@ -439,7 +439,7 @@ func (r *runner) apply(d state.Decision) {
 	case state.Ban:
 		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
 		// Stored with the positions and windows that led to it.
-		r.pending.Bans = append(r.pending.Bans, d)
+		r.pending.Decisions = append(r.pending.Decisions, d)
 		r.toEnforce = append(r.toEnforce, d)
 		// Bans adopted from the fleet are not counted again here (a shared
 		// recidive pipeline counts them where they were decided).
@@ -448,7 +448,7 @@ func (r *runner) apply(d state.Decision) {
 		}
 	case state.Unban:
 		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
-		r.pending.Unbans = append(r.pending.Unbans, d.Prefix)
+		r.pending.Decisions = append(r.pending.Decisions, d)
 		r.unbans++
 		r.toEnforce = append(r.toEnforce, d)
 	}

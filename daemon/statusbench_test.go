@@ -34,7 +34,7 @@ func BenchmarkStatusWithBans(b *testing.B) {
 			a := netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 			c = append(c, state.Decision{Kind: state.Ban, Pipeline: "a", Prefix: netip.PrefixFrom(a, 32), Time: now, Until: now.Add(time.Hour), Failures: 5, BanCount: 1, Reason: "5 failures within 10m"})
 		}
-		if err := s.Commit("a", &store.Changes{Bans: c}); err != nil {
+		if err := s.Commit("a", &store.Changes{Decisions: c}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -20,8 +20,11 @@ var bucketWindows = []byte("windows")
 type Changes struct {
 	Positions map[string][]byte // store keys (ScopedPositions.Key) → values
 	Windows   []state.WindowChange
-	Bans      []state.Decision // bans to store (with their history)
-	Unbans    []netip.Prefix   // bans to delete
+	// Decisions are the bans to store (with their history) and the
+	// unbans to delete, in the order they were taken: an unban and the
+	// re-ban that follows it (an expiry, then the attacker's next
+	// failure) must not swap, nor a ban and the unban that lifts it.
+	Decisions []state.Decision
 	// Outbox holds messages to publish (ban events, fleet failures),
 	// stored with the state that produced them so a crash loses none.
 	Outbox []OutboxRecord
@@ -33,7 +36,7 @@ type Changes struct {
 
 // Empty reports whether there is nothing to write.
 func (c *Changes) Empty() bool {
-	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Bans) == 0 && len(c.Unbans) == 0 && len(c.Outbox) == 0 && c.Totals == nil && len(c.Lines) == 0
+	return len(c.Positions) == 0 && len(c.Windows) == 0 && len(c.Decisions) == 0 && len(c.Outbox) == 0 && c.Totals == nil && len(c.Lines) == 0
 }
 
 // Commit writes a pipeline's changes atomically.
@@ -41,8 +44,10 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 	if c.Empty() {
 		return nil
 	}
-	for _, d := range c.Bans {
-		s.lengths.notePrefix(d.Prefix)
+	for _, d := range c.Decisions {
+		if d.Kind == state.Ban {
+			s.lengths.notePrefix(d.Prefix)
+		}
 	}
 	return s.update(func(tx *bolt.Tx) error {
 		pos := tx.Bucket(bucketPositions)
@@ -64,16 +69,8 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 				return err
 			}
 		}
-		for _, d := range c.Bans {
-			if err := saveBan(tx, d); err != nil {
-				return err
-			}
-		}
-		bans := tx.Bucket(bucketBans)
-		for _, p := range c.Unbans {
-			if err := bans.Delete(banKey(pipeline, p)); err != nil {
-				return err
-			}
+		if err := decide(tx, pipeline, c.Decisions); err != nil {
+			return err
 		}
 		if err := s.putTotals(tx, pipeline, c.Totals); err != nil {
 			return err
@@ -83,6 +80,25 @@ func (s *Store) Commit(pipeline string, c *Changes) error {
 		}
 		return s.appendOutbox(tx, c.Outbox)
 	})
+}
+
+// decide stores ds in order: a ban with its history record, an unban
+// as the deletion of the ban record (its history stays).
+func decide(tx *bolt.Tx, pipeline string, ds []state.Decision) error {
+	bans := tx.Bucket(bucketBans)
+	for _, d := range ds {
+		var err error
+		switch d.Kind {
+		case state.Ban:
+			err = saveBan(tx, d)
+		case state.Unban:
+			err = bans.Delete(banKey(pipeline, d.Prefix))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func windowKey(pipeline string, key netip.Addr) []byte {

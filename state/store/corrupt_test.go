@@ -39,7 +39,7 @@ func fixtureStore(t *testing.T) ([]byte, map[string]bool) {
 				p = netip.PrefixFrom(netip.MustParseAddr(fmt.Sprintf("2001:db8::%x", i)), 128)
 			}
 			bans[pl+" "+p.String()] = true
-			c.Bans = append(c.Bans, state.Decision{Kind: state.Ban, Pipeline: pl, Prefix: p, Time: now, Until: now.Add(time.Hour), Failures: 3, BanCount: 1, Reason: "3 failures"})
+			c.Decisions = append(c.Decisions, state.Decision{Kind: state.Ban, Pipeline: pl, Prefix: p, Time: now, Until: now.Add(time.Hour), Failures: 3, BanCount: 1, Reason: "3 failures"})
 			c.Windows = append(c.Windows, state.WindowChange{Key: netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), Times: []int64{now.UnixNano()}})
 		}
 		c.Outbox = []OutboxRecord{{Sink: "fleet", Subject: "logjail.fleet.bans." + pl, Data: []byte("{}")}}

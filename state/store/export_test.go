@@ -69,7 +69,7 @@ func exFill(t *testing.T, s *Store) {
 			{Key: netip.MustParseAddr("198.51.100.4"), Times: []int64{t0.UnixNano(), t0.Add(1500 * time.Millisecond).UnixNano()}},
 			{Key: netip.MustParseAddr("2001:db8:0:1::"), Times: []int64{t0.Add(time.Nanosecond).UnixNano()}},
 		},
-		Bans: []state.Decision{
+		Decisions: []state.Decision{
 			exBan("sshd", "192.0.2.7/32", t0.In(local), time.Hour),
 			exBan("sshd", "2001:db8::/64", t0, 0), // permanent
 		},

@@ -239,7 +239,7 @@ func TestCountFilterAgrees(t *testing.T) {
 	}
 	c := &Changes{}
 	for i := range 200 {
-		c.Bans = append(c.Bans, ban("sshd", addr(i).String(), 1+i%3, t0, time.Hour))
+		c.Decisions = append(c.Decisions, ban("sshd", addr(i).String(), 1+i%3, t0, time.Hour))
 	}
 	if err := s.Commit("sshd", c); err != nil {
 		t.Fatal(err)

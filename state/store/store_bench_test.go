@@ -29,7 +29,7 @@ func BenchmarkOpenStore(b *testing.B) {
 	}
 	now := time.Now()
 	for i := 0; i < 100_000; i += 10_000 {
-		if err := s.Commit("sshd", &Changes{Bans: floodBans(i, 10_000, now)}); err != nil {
+		if err := s.Commit("sshd", &Changes{Decisions: floodBans(i, 10_000, now)}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -57,11 +57,11 @@ func BenchmarkCommitBans(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.Commit("sshd", &Changes{Bans: held}); err != nil {
+		if err := s.Commit("sshd", &Changes{Decisions: held}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		if err := s.Commit("sshd", &Changes{Bans: bans}); err != nil {
+		if err := s.Commit("sshd", &Changes{Decisions: bans}); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
@@ -81,7 +81,7 @@ func BenchmarkCountNewAddress(b *testing.B) {
 	defer s.Close()
 	now := time.Now()
 	for i := 0; i < 100_000; i += 10_000 {
-		if err := s.Commit("sshd", &Changes{Bans: floodBans(i, 10_000, now)}); err != nil {
+		if err := s.Commit("sshd", &Changes{Decisions: floodBans(i, 10_000, now)}); err != nil {
 			b.Fatal(err)
 		}
 	}
