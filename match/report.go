@@ -103,16 +103,18 @@ const testBatchLines = 2048
 // now; it applies no window and bans nothing. Lines without a date are
 // dated now. A filter without state between lines (logjail's dialect)
 // runs on `workers` goroutines, each with its own matcher from build, over
-// batches of lines, and the results are merged in line order; fail2ban's
-// dialect (multi-line buffers, connection tracking, the last date) runs on
-// one.
+// batches of lines, and the results are merged in line order; so does a
+// Splitter's (fail2ban's dialect with maxlines 1), its state between lines
+// kept by the first matcher in line order (see Stream); a fail2ban
+// filter with a multi-line buffer runs on one.
 func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
 	first, err := build()
 	if err != nil {
 		return Report{}, err
 	}
 	matchers := []Matcher{first}
-	if first.Dialect() == DialectLogjail {
+	stream := newTestStream(first, workers)
+	if first.Dialect() == DialectLogjail || stream != nil {
 		for len(matchers) < workers {
 			m, err := build()
 			if err != nil {
@@ -130,7 +132,12 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var sb streamed
 			for b := range todo {
+				if stream != nil {
+					b.rep = testLines(sb.batch(stream, b.seq, m.(Splitter), b.lines, now), b.lines, b.first, now, opts)
+					continue
+				}
 				b.rep = testLines(m, b.lines, b.first, now, opts)
 				done <- b
 			}
