@@ -279,3 +279,15 @@ type LineState struct {
 
 // Timeouts counts the timeouts of the line's match.
 func (l *LineState) Timeouts() uint64 { return l.DateTimeouts + uint64(len(l.TimedOut)) }
+
+// LastTimeout names the regex of the line's last timeout, as
+// Matcher.LastTimeout would after it (a date's counts last).
+func (l *LineState) LastTimeout() RegexSite {
+	if l.DateTimeouts > 0 {
+		return RegexSite{List: "datepattern"}
+	}
+	if n := len(l.TimedOut); n > 0 {
+		return l.TimedOut[n-1]
+	}
+	return RegexSite{}
+}

@@ -95,6 +95,8 @@ type testBatch struct {
 	seq, first int
 	lines      []string
 	rep        Report
+	// staged is the batch's state in a Stream (testStream.prepared).
+	staged *staged
 }
 
 const testBatchLines = 2048
@@ -128,14 +130,17 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	done := make(chan *testBatch, 2*len(matchers))
 	stop := make(chan struct{}) // closed when the failure sink fails
 	var wg sync.WaitGroup
+	work := (<-chan *testBatch)(todo)
+	if stream != nil {
+		work = stream.prepared(todo, now)
+	}
 	for _, m := range matchers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var sb streamed
-			for b := range todo {
+			for b := range work {
 				if stream != nil {
-					b.rep = testLines(sb.batch(stream, b.seq, m.(Splitter), b.lines, now), b.lines, b.first, now, opts)
+					stream.match(b, m.(Splitter), now, opts, done) // sends b once finished
 					continue
 				}
 				b.rep = testLines(m, b.lines, b.first, now, opts)
