@@ -44,7 +44,7 @@ func (s *Stream) Scan(m Splitter, entries []ingest.Entry, states []LineState) {
 	s.each(entries, states, false, func(e *ingest.Entry, l *LineState) { m.Scan(e, l) })
 }
 
-// Finish runs the last half on a scanned batch: from Scanned's done,
+// Finish runs the last half on a scanned batch: from Scanned's finish,
 // in the batches' order. Then each Outcome and Failure in states is what
 // owner's Match would have returned had it read every batch in order.
 func (s *Stream) Finish(entries []ingest.Entry, now time.Time, states []LineState) {
@@ -74,6 +74,9 @@ func (s *Stream) each(entries []ingest.Entry, states []LineState, first bool, ha
 	for i := range entries {
 		e := &entries[i]
 		if e.Recognised != nil {
+			if first {
+				states[i] = LineState{} // Outcome Miss
+			}
 			continue
 		}
 		if s.SampleEvery == 0 || (i+1)%s.SampleEvery != 0 {
