@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,11 @@ type job struct {
 	samples []time.Duration
 	// done hears once the worker has matched the job.
 	done chan struct{}
+	// seq, now and states are the job's in a match.Stream: its number,
+	// the time it is matched at and its entries' states.
+	seq    uint64
+	now    time.Time
+	states []match.LineState
 }
 
 type hit struct {
@@ -61,7 +67,8 @@ var jobs = sync.Pool{New: func() any { return &job{done: make(chan struct{}, 1)}
 func (j *job) release() {
 	ingest.Recycle(j.entries)
 	clear(j.hits)
-	*j = job{hits: j.hits[:0], timeouts: j.timeouts[:0], samples: j.samples[:0], done: j.done}
+	clear(j.states) // what they hold of the batch
+	*j = job{hits: j.hits[:0], timeouts: j.timeouts[:0], samples: j.samples[:0], done: j.done, states: j.states[:0]}
 	jobs.Put(j)
 }
 
@@ -70,6 +77,9 @@ func (j *job) release() {
 type worker struct {
 	m   match.Matcher
 	now func() time.Time
+	// stream, when set, is the stage's: the worker scans the jobs it
+	// takes, prepared by the dispatcher, and finishes them in turn.
+	stream *match.Stream
 	// seq counts the entries matched, for sampling; timeouts is the
 	// matcher's timeout count at the last look.
 	seq, timeouts uint64
@@ -78,8 +88,43 @@ type worker struct {
 // run matches the jobs of work until it is closed, telling each done.
 func (w *worker) run(work <-chan *job) {
 	for j := range work {
+		if w.stream != nil {
+			w.scan(j) // done once finished
+			continue
+		}
 		w.match(j, w.now())
 		j.done <- struct{}{}
+	}
+}
+
+// scan scans j, prepared, and once it is j's turn finishes it and what
+// other workers scanned after it, telling each done.
+func (w *worker) scan(j *job) {
+	w.stream.Scan(w.m.(match.Splitter), j.entries, j.states)
+	w.stream.Scanned(j.seq, func() {
+		w.stream.Finish(j.entries, j.now, j.states)
+		j.collect()
+		j.done <- struct{}{}
+	})
+}
+
+// collect gathers the hits, timeouts and samples of j's states.
+func (j *job) collect() {
+	for i := range j.entries {
+		if j.entries[i].Recognised != nil {
+			j.hits = append(j.hits, hit{at: i, recognised: true})
+			continue
+		}
+		l := &j.states[i]
+		if n := l.Timeouts(); n > 0 {
+			j.timeouts = append(j.timeouts, timeoutNote{at: i, n: n, site: l.LastTimeout()})
+		}
+		if l.Took > 0 {
+			j.samples = append(j.samples, l.Took)
+		}
+		if l.Outcome != match.Miss {
+			j.hits = append(j.hits, hit{at: i, outcome: l.Outcome, f: l.Failure})
+		}
 	}
 }
 
@@ -122,8 +167,12 @@ type matchStage struct {
 	// more compiles the matcher of another worker; nil when the filter
 	// allows one worker only.
 	more func() (match.Matcher, error)
-	max  int
-	now  func() time.Time
+	// stream, when set, splits a fail2ban filter's matching (see
+	// match.Splitter): the dispatcher prepares each job in order (seq).
+	stream *match.Stream
+	seq    uint64
+	max    int
+	now    func() time.Time
 	// started counts the workers (the dispatcher's); initial are
 	// started at once.
 	started, initial int
@@ -133,11 +182,16 @@ type matchStage struct {
 }
 
 // newMatchStage builds the stage of st: up to n workers (a worker per
-// core) when the filter's matchers classify each line on its own, else
-// one. st's matcher is the first worker's.
+// core) when the filter's matchers classify each line on its own or split
+// their matching (match.Splitter), else one. st's matcher is the first
+// worker's, and a split filter's state between lines.
 func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStage {
 	s := &matchStage{first: st.Matcher, max: 1, now: now, initial: 1}
-	if n > 1 && lineByLine(st) {
+	if sp, ok := st.Matcher.(match.Splitter); ok && sp.Splits() && n > 1 && hasRules(st) && !lineByLine(st) {
+		s.stream = match.NewStream(sp)
+		s.stream.SampleEvery = matchSampleEvery
+	}
+	if n > 1 && (lineByLine(st) || s.stream != nil) {
 		s.max = n
 		s.more = func() (match.Matcher, error) { return filter.Compile(st.Spec.Name, st.Spec.Plan.Rules) }
 	}
@@ -149,11 +203,14 @@ func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStag
 // so that several can share a stream and agree with one reading it all:
 // logjail's own filters do (a matcher keeps counters and a date cache
 // only). fail2ban's keep lines and connections across lines (maxlines,
-// mlfid) and order their date templates by what they saw: one matcher
-// reads every line.
+// mlfid) and order their date templates by what they saw: with maxlines 1
+// they split (match.Splitter), with more one matcher reads every line.
 func lineByLine(st *pipelines.Stages) bool {
-	return st.Spec != nil && st.Spec.Plan != nil && st.Spec.Plan.Rules.Dialect == match.DialectLogjail
+	return hasRules(st) && st.Spec.Plan.Rules.Dialect == match.DialectLogjail
 }
+
+// hasRules reports whether st's rules are known, to compile more matchers.
+func hasRules(st *pipelines.Stages) bool { return st.Spec != nil && st.Spec.Plan != nil }
 
 // start runs the dispatcher, which hands the batches from in to the
 // workers until in is closed, and closes order after the last.
@@ -166,6 +223,9 @@ func (s *matchStage) start(in <-chan []ingest.Entry) {
 			s.queued.Add(int64(len(b)))
 			j := jobs.Get().(*job)
 			j.entries = b
+			if s.stream != nil {
+				s.prepare(j)
+			}
 			if len(s.work) > 0 && s.started < s.max {
 				s.grow() // a job is waiting for a worker
 			}
@@ -175,6 +235,14 @@ func (s *matchStage) start(in <-chan []ingest.Entry) {
 		close(s.work)
 		close(s.order)
 	}()
+}
+
+// prepare runs the ordered first half of the stream on j, the next job.
+func (s *matchStage) prepare(j *job) {
+	j.seq, j.now = s.seq, s.now()
+	s.seq++
+	j.states = slices.Grow(j.states[:0], len(j.entries))[:len(j.entries)]
+	s.stream.Prepare(j.entries, j.now, j.states)
 }
 
 // grow starts a worker, with st's matcher for the first and a matcher of
@@ -189,7 +257,7 @@ func (s *matchStage) grow() {
 		}
 	}
 	s.started++
-	w := &worker{m: m, now: s.now}
+	w := &worker{m: m, now: s.now, stream: s.stream}
 	go w.run(s.work)
 }
 

@@ -18,8 +18,21 @@ import (
 // Matched on several workers, a file's failures still reach the tracker
 // in log order: the bans come in the order a single reader would decide
 // them, each with its last lines in order, and the stored position is the
-// file's end once all is committed.
+// file's end once all is committed. So with a logjail filter (its lines
+// matched apart) and with a fail2ban one (its matching split, each line
+// prepared and finished in order).
 func TestMatchWorkersKeepLogOrder(t *testing.T) {
+	for _, tc := range []struct{ name, match string }{
+		{"logjail", "{failregex: ['^denied <HOST> n=\\d+$']}"},
+		{"fail2ban", "{fail2ban: 'DIR/f.conf'}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { keepsLogOrder(t, tc.match) })
+	}
+}
+
+// keepsLogOrder is TestMatchWorkersKeepLogOrder with the filter match
+// (DIR: where f.conf, a fail2ban filter of the same failregex, is).
+func keepsLogOrder(t *testing.T, filter string) {
 	const (
 		addrs    = 40
 		maxretry = 150
@@ -27,31 +40,19 @@ func TestMatchWorkersKeepLogOrder(t *testing.T) {
 	)
 	dir := t.TempDir()
 	logPath := filepath.Join(dir, "o.log")
-	c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  o:\n    enabled: true\n    maxretry: %d\n    findtime: 1d\n    ingest: [{file: {paths: [%q]}}]\n    match: {failregex: ['^denied <HOST> n=\\d+$']}\n", maxretry, logPath))
+	testkit.WriteFile(t, dir, "f.conf", "[Definition]\nfailregex = ^denied <HOST> n=\\d+$\n")
+	filter = strings.ReplaceAll(filter, "DIR", dir)
+	c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  o:\n    enabled: true\n    maxretry: %d\n    findtime: 1d\n    ingest: [{file: {paths: [%q]}}]\n    match: %s\n", maxretry, logPath, filter))
 	store := openStore(t, dir)
 	rec := &decisions{}
 	r, _ := buildRunner(t, c, store, rec)
 	r.stage = newMatchStage(r.stages, r.now, 4)
 	r.stage.initial = 4 // all at once, not on demand
-
-	// Every third line is another program's; the others fail for
-	// addresses in an order no batch boundary lines up with.
-	var text strings.Builder
-	counts := map[int]int{}
-	var want []string // addresses in the order they reach maxretry
-	failures := 0
-	for i := range lines {
-		if i%3 == 2 {
-			fmt.Fprintf(&text, "cron ran job n=%d\n", i)
-			continue
-		}
-		a := (i*7919 + i/addrs) % addrs
-		fmt.Fprintf(&text, "denied 203.0.113.%d n=%d\n", a+1, i)
-		failures++
-		if counts[a]++; counts[a] == maxretry {
-			want = append(want, fmt.Sprintf("203.0.113.%d/32", a+1))
-		}
+	if r.stage.max != 4 {
+		t.Fatalf("%d workers at most, want 4", r.stage.max)
 	}
+
+	text, want, failures := orderLog(lines, addrs, maxretry)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.cancel, r.done = cancel, make(chan struct{})
 	go func() {
@@ -64,7 +65,7 @@ func TestMatchWorkersKeepLogOrder(t *testing.T) {
 		st := r.stages.Sources[0].Stats()
 		return testkit.Check(st.State == ingest.StateWaiting && st.Reason != "not started", "source %s: %s", st.State, st.Reason)
 	})
-	tmp := testkit.WriteFile(t, dir, "o.tmp", text.String())
+	tmp := testkit.WriteFile(t, dir, "o.tmp", text)
 	if err := os.Rename(tmp, logPath); err != nil {
 		t.Fatal(err)
 	}
@@ -93,9 +94,31 @@ func TestMatchWorkersKeepLogOrder(t *testing.T) {
 		t.Errorf("bans in the order\n%v\nwant\n%v", got, want)
 	}
 	pos, err := store.Scoped("o").Position(logPath)
-	if err != nil || !strings.HasPrefix(string(pos), fmt.Sprintf("1:%d:", text.Len())) {
-		t.Errorf("stored position %q (%v), want the file's end, offset %d", pos, err, text.Len())
+	if err != nil || !strings.HasPrefix(string(pos), fmt.Sprintf("1:%d:", len(text))) {
+		t.Errorf("stored position %q (%v), want the file's end, offset %d", pos, err, len(text))
 	}
+}
+
+// orderLog is the log of keepsLogOrder: every third line is another
+// program's; the others fail for addrs addresses in an order no batch
+// boundary lines up with. want lists the addresses in the order they
+// reach maxretry.
+func orderLog(lines, addrs, maxretry int) (log string, want []string, failures int) {
+	var text strings.Builder
+	counts := map[int]int{}
+	for i := range lines {
+		if i%3 == 2 {
+			fmt.Fprintf(&text, "cron ran job n=%d\n", i)
+			continue
+		}
+		a := (i*7919 + i/addrs) % addrs
+		fmt.Fprintf(&text, "denied 203.0.113.%d n=%d\n", a+1, i)
+		failures++
+		if counts[a]++; counts[a] == maxretry {
+			want = append(want, fmt.Sprintf("203.0.113.%d/32", a+1))
+		}
+	}
+	return text.String(), want, failures
 }
 
 // seqOf is the n= number of a test line.
@@ -108,22 +131,28 @@ func seqOf(t *testing.T, line string) int {
 }
 
 // The stage starts with one worker, so an idle pipeline holds one
-// matcher, and grows up to its maximum once batches wait for a worker; a
-// fail2ban filter (state across lines) keeps one whatever comes.
+// matcher, and grows up to its maximum once batches wait for a worker; so
+// may a fail2ban filter that reads one line at a time (it splits its
+// matching, match.Splitter; its batches are prepared in order before
+// they wait, so whether they wait depends on what costs more), while one
+// with a multi-line buffer keeps one whatever comes.
 func TestMatchStageGrowsOnDemand(t *testing.T) {
 	for _, tc := range []struct {
 		name        string
 		filter      string
+		init        string // the fail2ban filter's [Init]
 		batches     int
 		least, most int
+		max         int // the stage's bound
 	}{
-		{"a lone batch", "{failregex: ['^denied <HOST>$']}", 1, 1, 1},
-		{"a backlog", "{failregex: ['^denied <HOST>$']}", 64, 2, 4},
-		{"a backlog, fail2ban dialect", "{fail2ban: 'DIR/f.conf'}", 3, 1, 1},
+		{"a lone batch", "{failregex: ['^denied <HOST>$']}", "", 1, 1, 1, 4},
+		{"a backlog", "{failregex: ['^denied <HOST>$']}", "", 64, 2, 4, 4},
+		{"a backlog, fail2ban dialect", "{fail2ban: 'DIR/f.conf'}", "", 64, 1, 4, 4},
+		{"a backlog, fail2ban dialect, maxlines 2", "{fail2ban: 'DIR/f.conf'}", "maxlines = 2\n", 3, 1, 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			testkit.WriteFile(t, dir, "f.conf", "[Definition]\nfailregex = ^denied <HOST>$\n")
+			testkit.WriteFile(t, dir, "f.conf", "[Init]\n"+tc.init+"[Definition]\nfailregex = ^denied <HOST>$\n")
 			filter := strings.ReplaceAll(tc.filter, "DIR", dir)
 			c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  g:\n    enabled: true\n    ingest: [{file: {paths: [%q]}}]\n    match: %s\n", filepath.Join(dir, "g.log"), filter))
 			r, _ := buildRunner(t, c, openStore(t, dir), &decisions{})
@@ -147,8 +176,8 @@ func TestMatchStageGrowsOnDemand(t *testing.T) {
 			if matched != tc.batches*ingest.BatchSize {
 				t.Errorf("matched %d of %d", matched, tc.batches*ingest.BatchSize)
 			}
-			if s.started < tc.least || s.started > tc.most {
-				t.Errorf("%d workers, want %d to %d", s.started, tc.least, tc.most)
+			if s.started < tc.least || s.started > tc.most || s.max != tc.max {
+				t.Errorf("%d workers of at most %d, want %d to %d of %d", s.started, s.max, tc.least, tc.most, tc.max)
 			}
 		})
 	}

@@ -225,3 +225,69 @@ const (
 	EngineRE2     = "re2"
 	EngineRegexp2 = "regexp2"
 )
+
+// Splitter is a Matcher whose Match can be cut in three, so that several
+// goroutines share one stream of entries and still classify every entry
+// exactly as one Match after the other would (see Stream). Prepare and
+// Finish keep the state between lines (fail2ban: the date detector and
+// the last date; the connections of <F-MLFID> and the counters) and run
+// in log order on the matcher that owns the stream; Scan (the regexes)
+// keeps none and runs on any matcher compiled from the same rules, in
+// any order, each matcher on one goroutine at a time. Prepare's, Scan's
+// and Finish's state are apart, so the three may run at once on one
+// matcher; its counters are read once the stream is done.
+type Splitter interface {
+	Matcher
+	// Splits reports whether this filter's lines can be split: false when
+	// a line's regexes see earlier lines (fail2ban's maxlines > 1); then
+	// Match alone is used, on one goroutine.
+	Splits() bool
+	// Prepare is Match's first half, in log order: it resets l.
+	Prepare(e *ingest.Entry, now time.Time, l *LineState)
+	// Scan is the middle, after Prepare, on no state but l's.
+	Scan(e *ingest.Entry, l *LineState)
+	// Finish is the last half, in log order: it sets l.Failure and
+	// l.Outcome, which are what Match would have returned.
+	Finish(e *ingest.Entry, now time.Time, l *LineState)
+}
+
+// LineState carries one entry through a Splitter's halves. The fields
+// but Failure and Outcome are the implementation's.
+type LineState struct {
+	// Cut is the part of the message Prepare set aside (fail2ban: the
+	// date), as byte offsets; Cut[0] == Cut[1] when none.
+	Cut [2]int
+	// Time is the entry's time, as Prepare found it.
+	Time time.Time
+	// DateTimeouts counts Prepare's timeouts.
+	DateTimeouts uint64
+	// TimedOut lists the regexes that ran out of time in Scan, in order
+	// (nil nearly always).
+	TimedOut []RegexSite
+	// Regex is the failregex Scan found the failure with (-1: none), and
+	// Groups its named groups.
+	Regex  int
+	Groups map[string]string
+	// Failure and Outcome are the result, set by Finish (Scan may set
+	// Outcome first: Ignored).
+	Failure Failure
+	Outcome Outcome
+	// Took is the time the halves took, for the entries a Stream samples
+	// (0 for the others).
+	Took time.Duration
+}
+
+// Timeouts counts the timeouts of the line's match.
+func (l *LineState) Timeouts() uint64 { return l.DateTimeouts + uint64(len(l.TimedOut)) }
+
+// LastTimeout names the regex of the line's last timeout, as
+// Matcher.LastTimeout would after it (a date's counts last).
+func (l *LineState) LastTimeout() RegexSite {
+	if l.DateTimeouts > 0 {
+		return RegexSite{List: "datepattern"}
+	}
+	if n := len(l.TimedOut); n > 0 {
+		return l.TimedOut[n-1]
+	}
+	return RegexSite{}
+}

@@ -107,6 +107,8 @@ type testBatch struct {
 	rng fileRange
 	// held is the text of rep's failures besides their lines.
 	held recordText
+	// staged is the batch's state in a Stream (testStream.prepared).
+	staged *staged
 }
 
 const testBatchLines = 2048
@@ -117,15 +119,18 @@ const testBatchLines = 2048
 // runs on `workers` goroutines, each with its own matcher from build, over
 // batches of lines, and the results are merged in line order; when r is a
 // regular file, each worker also reads and splits its batches' lines
-// itself (fileRanges), where a pipe has one reader. fail2ban's dialect
-// (multi-line buffers, connection tracking, the last date) runs on one.
+// itself (fileRanges), where a pipe has one reader. So does a Splitter's
+// (fail2ban's dialect with maxlines 1), its state between lines kept by
+// the first matcher in line order (see Stream); a fail2ban filter with a
+// multi-line buffer runs on one.
 func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
 	first, err := build()
 	if err != nil {
 		return Report{}, err
 	}
 	matchers := []Matcher{first}
-	if first.Dialect() == DialectLogjail {
+	stream := newTestStream(first, workers)
+	if first.Dialect() == DialectLogjail || stream != nil {
 		for len(matchers) < workers {
 			m, err := build()
 			if err != nil {
@@ -140,11 +145,19 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	done := make(chan *testBatch, 2*len(matchers))
 	stop := make(chan struct{}) // closed when the failure sink fails
 	var wg sync.WaitGroup
+	work := (<-chan *testBatch)(todo)
+	if stream != nil {
+		work = stream.prepared(todo, now)
+	}
 	for _, m := range matchers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for b := range todo {
+			for b := range work {
+				if stream != nil {
+					stream.match(b, m.(Splitter), now, opts, done) // sends b once finished
+					continue
+				}
 				b.load()
 				testLines(b, m, now, opts)
 				done <- b

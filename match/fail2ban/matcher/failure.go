@@ -14,14 +14,14 @@ import (
 // IMPORTS
 // f2bFailure turns the groups of a match into a failure (fail2ban's
 // findFailure after the regex matched). ok is false when the regex gives
-// no failure id at all, and fail2ban goes on with the next regex.
+// no failure id at all (see idless), and fail2ban goes on with the next
+// regex; when ok, the caller counts the regex's hit.
 func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Time) (match.Failure, match.Outcome, bool) {
 	var fail *f2bFail
 	mlfid, isMLF := g["mlfid"]
 	if isMLF {
 		fail = f.mergeFailure(mlfid, g, lines, now)
 		if fail.g["nofail"] != "" {
-			f.hits[regex]++
 			return match.Failure{}, match.NoFail, true
 		}
 	} else {
@@ -30,7 +30,6 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 			// Not a failure: fail2ban-regex and fail2ban's own tests read
 			// <F-NOFAIL> so without <F-MLFID> too (fail2ban-server would
 			// count the line).
-			f.hits[regex]++
 			return match.Failure{}, match.NoFail, true
 		}
 	}
@@ -52,7 +51,6 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 	if !have {
 		// A connection whose address is not known yet: pending.
 		fail.pending = true
-		f.hits[regex]++
 		return match.Failure{}, match.NoFail, true
 	}
 	id := ip
@@ -76,7 +74,6 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 		}
 		slices.Sort(fl.Users)
 	}
-	f.hits[regex]++
 	if !isAddr {
 		return fl, match.NoAddress, true
 	}
@@ -86,6 +83,22 @@ func (f *Matcher) failure(g map[string]string, lines, regex int, t, now time.Tim
 	}
 	fl.Addr = addr.Unmap()
 	return fl, match.Matched, true
+}
+
+// idless tells, from the groups of a match, that failure will find no
+// failure id (ok false) without the connection state failure reads:
+// groups without an <F-MLFID>, an <F-NOFAIL>, an address, a host name or
+// an <F-ID>.
+func idless(g map[string]string) bool {
+	if _, isMLF := g["mlfid"]; isMLF || g["nofail"] != "" {
+		return false
+	}
+	for _, k := range []string{"ip4", "ip6", "dns", "fid"} {
+		if _, ok := g[k]; ok {
+			return false
+		}
+	}
+	return true
 }
 
 // fields returns a failure's fields: the groups but the content and the

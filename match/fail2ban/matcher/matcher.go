@@ -27,12 +27,12 @@ import (
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/fail2ban/datedetector"
-	"github.com/logjail/logjail/match/fail2ban/pyre"
 )
 
 // Matcher is a match.Matcher for fail2ban's dialect. It is owned by one
 // goroutine: it keeps counters, the last date, the multi-line buffer and
-// the connections seen, without locks.
+// the connections seen, without locks. With maxlines 1 it is a
+// match.Splitter (split.go).
 type Matcher struct {
 	pipeline string
 	pref     *f2bRegex
@@ -56,9 +56,11 @@ type Matcher struct {
 	lastTimeout match.RegexSite
 	hits        []uint64
 	dateHits    map[string]uint64
+	// line is Match's state of the line it matches.
+	line match.LineState
 }
 
-var _ match.Matcher = (*Matcher)(nil)
+var _ match.Splitter = (*Matcher)(nil)
 
 // Compile builds a matcher for pipeline from rules in fail2ban's dialect.
 func Compile(pipeline string, r match.Rules) (*Matcher, error) {
@@ -182,36 +184,30 @@ func hasIDGroup(r *f2bRegex) bool {
 	return false
 }
 
-// search runs r over text (ASCII or not); a timeout is counted and
-// searches no further (no match).
-func (f *Matcher) search(r *f2bRegex, text []byte, ascii bool) []int {
+// search runs r over text (ASCII or not); timedOut tells that it ran out
+// of time, and searched no further (no match).
+func search(r *f2bRegex, text []byte, ascii bool) (loc []int, timedOut bool) {
 	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
-		return nil
+		return nil, false
 	}
 	loc, err := r.re.FindSubmatchIndexHint(text, ascii)
-	if err != nil {
-		f.timedOut(r)
-		return nil
-	}
-	return loc
+	return loc, err != nil
 }
 
-func (f *Matcher) matches(r *f2bRegex, text []byte, ascii bool) bool {
+func matches(r *f2bRegex, text []byte, ascii bool) (ok, timedOut bool) {
 	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
-		return false
+		return false, false
 	}
 	ok, err := r.re.MatchHint(text, ascii)
-	if err != nil {
-		f.timedOut(r)
-	}
-	return ok
+	return ok, err != nil
 }
 
-func (f *Matcher) timedOut(r *f2bRegex) {
+// timedOut counts a timeout of the regex at site.
+func (f *Matcher) timedOut(site match.RegexSite) {
 	f.timeouts++
-	f.lastTimeout = r.site
-	if r.site.List == "failregex" {
-		f.failTimeouts[r.site.Index]++
+	f.lastTimeout = site
+	if site.List == "failregex" {
+		f.failTimeouts[site.Index]++
 	}
 }
 
@@ -223,12 +219,27 @@ func (f *Matcher) recent(now time.Time) bool {
 	return f.haveLast && f.lastDate.After(now.Add(-60*time.Second))
 }
 
-// Match classifies e (see match.Matcher): matchLine, with Timeout for a
-// line that matched nothing because a regex ran out of time on it. A line
-// whose date is found costs one allocation (RE2's match positions).
+// Match classifies e (see match.Matcher): the halves of match.Splitter
+// one after the other, or with maxlines > 1 the multi-line buffer; with
+// Timeout for a line that matched nothing because a regex ran out of time
+// on it. A line whose date is found costs one allocation (RE2's match
+// positions).
 func (f *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
+	if f.maxLines > 1 {
+		return f.matchLines(e, now)
+	}
+	l := &f.line
+	f.Prepare(e, now, l)
+	f.Scan(e, l)
+	f.Finish(e, now, l)
+	return l.Failure, l.Outcome
+}
+
+// matchLines is Match with the multi-line buffer.
+func (f *Matcher) matchLines(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
 	before, dateBefore := f.allTimeouts(), f.dates.Timeouts
-	fl, out := f.matchLine(e, now)
+	start, end, t := f.date(e, now)
+	fl, out := f.multi(e, e.Message[:start]+e.Message[end:], t, now)
 	if f.dates.Timeouts != dateBefore {
 		f.lastTimeout = match.RegexSite{List: "datepattern"}
 	}
@@ -236,66 +247,6 @@ func (f *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Ou
 		out = match.Timeout
 	}
 	return fl, out
-}
-
-func (f *Matcher) matchLine(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
-	line := e.Message
-	ascii := pyre.IsASCII(line)
-	pre, post, t := f.date(e, now)
-	if f.maxLines > 1 {
-		return f.multi(e, pre+post, t, now)
-	}
-	// One line: the text is pre+post+"\n", built without allocating.
-	f.buf = append(append(append(f.buf[:0], pre...), post...), '\n')
-	buf := f.buf
-	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
-		for _, ig := range f.ignore {
-			if f.matches(ig, buf, ascii) {
-				return match.Failure{}, match.Ignored
-			}
-		}
-	}
-	if f.need != nil && !f.need.in(buf) {
-		// No failregex can match: the prefregex need not run either.
-		return match.Failure{}, match.Miss
-	}
-	content := buf
-	var preLoc []int
-	if f.pref != nil {
-		preLoc = f.search(f.pref, buf, ascii)
-		if preLoc == nil {
-			return match.Failure{}, match.Miss
-		}
-		if ci := f.pref.content; ci > 0 && preLoc[2*ci] >= 0 && preLoc[2*ci+1] > preLoc[2*ci] {
-			f.buf2 = append(append(f.buf2[:0], buf[preLoc[2*ci]:preLoc[2*ci+1]]...), '\n')
-			content = f.buf2
-		}
-	}
-	for i, fr := range f.fail {
-		loc := f.search(fr, content, ascii)
-		if loc == nil {
-			continue
-		}
-		for _, ig := range f.ignore {
-			if f.matches(ig, content, ascii) {
-				return match.Failure{}, match.Ignored
-			}
-		}
-		g := map[string]string{}
-		text := string(buf) // one copy for every group's value
-		if preLoc != nil {
-			f.pref.groups(text, preLoc, g)
-			delete(g, groupContent)
-		}
-		fr.groups(contentText(text, content, preLoc, f.pref), loc, g)
-		fl, out, ok := f.failure(g, 1, i, t, now)
-		if !ok {
-			continue
-		}
-		fl.Line, fl.Pos = line, e.Pos
-		return fl, out
-	}
-	return match.Failure{}, match.Miss
 }
 
 // contentText is content as a string: the text's own bytes when content
@@ -311,30 +262,29 @@ func contentText(text string, content []byte, preLoc []int, pref *f2bRegex) stri
 	return string(content)
 }
 
-// date finds the time of e and cuts its date out of the line: the text
-// before and after the date (all of it in post when there is none).
-func (f *Matcher) date(e *ingest.Entry, now time.Time) (pre, post string, t time.Time) {
+// date finds the time of e and where its date is in the line, to be cut
+// out (start == end: none).
+func (f *Matcher) date(e *ingest.Entry, now time.Time) (start, end int, t time.Time) {
 	line := e.Message
 	if !e.Time.IsZero() {
 		// The source knows the time (journal, syslog): no date parsing.
 		f.lastDate, f.haveLast = e.Time, true
-		return "", line, e.Time
+		return 0, 0, e.Time
 	}
 	// No date, a date that does not parse, or a template that matches no
 	// text ({NONE}): the last date if recent, else the read time.
-	pre, post = "", line
 	if r := f.dates.Find(line, now); r.Found && r.Start < r.End {
-		pre, post = line[:r.Start], line[r.End:]
+		start, end = r.Start, r.End
 		if r.OK {
 			f.lastDate, f.haveLast = r.Time, true
 			f.dateHits[r.Template]++
-			return pre, post, r.Time
+			return start, end, r.Time
 		}
 	}
 	if f.recent(now) {
-		return pre, post, f.lastDate
+		return start, end, f.lastDate
 	}
-	return pre, post, readTime(e, now)
+	return start, end, readTime(e, now)
 }
 
 func readTime(e *ingest.Entry, now time.Time) time.Time {

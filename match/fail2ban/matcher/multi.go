@@ -21,7 +21,7 @@ func (f *Matcher) multi(e *ingest.Entry, text string, t, now time.Time) (match.F
 	ascii := pyre.IsASCII(buf) // the buffer holds earlier lines too
 	if len(f.ignore) > 0 && len(f.ignore) < len(f.fail)-2 {
 		for _, ig := range f.ignore {
-			if f.matches(ig, []byte(buf), ascii) {
+			if f.matchesCounted(ig, []byte(buf), ascii) {
 				return match.Failure{}, match.Ignored
 			}
 		}
@@ -29,7 +29,7 @@ func (f *Matcher) multi(e *ingest.Entry, text string, t, now time.Time) (match.F
 	var preLoc []int
 	preText := buf
 	if f.pref != nil {
-		preLoc = f.search(f.pref, []byte(buf), ascii)
+		preLoc = f.searchCounted(f.pref, []byte(buf), ascii)
 		if preLoc == nil {
 			return match.Failure{}, match.Miss
 		}
@@ -42,7 +42,7 @@ func (f *Matcher) multi(e *ingest.Entry, text string, t, now time.Time) (match.F
 		if buf == "" {
 			buf = joinLines(f.lines)
 		}
-		loc := f.search(fr, []byte(buf), ascii)
+		loc := f.searchCounted(fr, []byte(buf), ascii)
 		if loc == nil {
 			continue
 		}
@@ -50,7 +50,7 @@ func (f *Matcher) multi(e *ingest.Entry, text string, t, now time.Time) (match.F
 		if len(f.ignore) > 0 {
 			mb := []byte(joinLines(matched))
 			for _, ig := range f.ignore {
-				if f.matches(ig, mb, ascii) {
+				if f.matchesCounted(ig, mb, ascii) {
 					f.lines = unmatched
 					return match.Failure{}, match.Ignored
 				}
@@ -68,10 +68,29 @@ func (f *Matcher) multi(e *ingest.Entry, text string, t, now time.Time) (match.F
 		if !ok {
 			continue
 		}
+		f.hits[i]++
 		fl.Line, fl.Pos = e.Message, e.Pos
 		return fl, out
 	}
 	return match.Failure{}, match.Miss
+}
+
+// searchCounted is search, counting a timeout.
+func (f *Matcher) searchCounted(r *f2bRegex, text []byte, ascii bool) []int {
+	loc, timedOut := search(r, text, ascii)
+	if timedOut {
+		f.timedOut(r.site)
+	}
+	return loc
+}
+
+// matchesCounted is matches, counting a timeout.
+func (f *Matcher) matchesCounted(r *f2bRegex, text []byte, ascii bool) bool {
+	ok, timedOut := matches(r, text, ascii)
+	if timedOut {
+		f.timedOut(r.site)
+	}
+	return ok
 }
 
 func joinLines(lines []string) string {

@@ -35,6 +35,14 @@ func (f *Matcher) withoutShortcuts() {
 // /tmp/auth1m.log; not with -short or -race): outcome and failure must be
 // the same line by line, and so must the counters.
 func TestShortcutsChangeNothing(t *testing.T) {
+	eachFilterVariant(t, sameWithoutShortcuts)
+}
+
+// eachFilterVariant runs check, as a subtest, on every fail2ban filter
+// (each variant its sample log is checked in) with all of fail2ban's
+// sample logs and a generated auth.log as lines, and for sshd the shared
+// workload too (see benchWorkload).
+func eachFilterVariant(t *testing.T, check func(t *testing.T, name string, opts map[string]string, lines []string)) {
 	testkit.NeedFile(t, corpusFilterDir, "fail2ban")
 	all := allSampleLines(t)
 	if raceEnabled {
@@ -66,30 +74,19 @@ func TestShortcutsChangeNothing(t *testing.T) {
 			if name == "sshd" && key == "" {
 				in = append(slices.Clone(lines), benchWorkload(t)...)
 			}
-			t.Run(name+key, func(t *testing.T) { sameWithoutShortcuts(t, name, opts, in) })
+			t.Run(name+key, func(t *testing.T) { check(t, name, opts, in) })
 		}
 	}
 }
 
 func sameWithoutShortcuts(t *testing.T, name string, opts map[string]string, lines []string) {
-	cf, err := loadCorpusFilter(corpusFilterDir, name, opts)
-	if err != nil {
-		t.Skip(err)
-	}
-	rules := match.Rules{Dialect: match.DialectFail2ban, Prefregex: cf.Prefregex, Failregex: cf.Failregex,
-		Ignoreregex: cf.Ignoreregex, Datepattern: cf.Datepattern, MaxLines: cf.MaxLines, Location: time.UTC,
-		Timeout: time.Minute} // a busy machine must not time a match out in one of them only
-	fast, err := Compile(name, rules)
-	if err != nil {
-		t.Skip(err) // a filter logjail refuses is the corpus test's business
-	}
+	fast, rules := compileVariant(t, name, opts)
 	slow, _ := Compile(name, rules)
 	slow.withoutShortcuts()
-	now := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	for i, l := range lines {
-		e := ingest.Entry{Message: l, ReadAt: now}
-		fs, outS := slow.Match(&e, now)
-		ff, outF := fast.Match(&e, now)
+		e := ingest.Entry{Message: l, ReadAt: variantNow}
+		fs, outS := slow.Match(&e, variantNow)
+		ff, outF := fast.Match(&e, variantNow)
 		if outF != outS || !reflect.DeepEqual(ff, fs) {
 			t.Fatalf("line %d %q: with the shortcuts %v %+v, without %v %+v", i, l, outF, ff, outS, fs)
 		}
@@ -97,6 +94,27 @@ func sameWithoutShortcuts(t *testing.T, name string, opts map[string]string, lin
 	if !slices.Equal(fast.Hits(), slow.Hits()) || !reflect.DeepEqual(fast.DateHits(), slow.DateHits()) {
 		t.Errorf("hits %v dates %v, without the shortcuts %v %v", fast.Hits(), fast.DateHits(), slow.Hits(), slow.DateHits())
 	}
+}
+
+// variantNow is when the variants' lines are read: the workload's dates
+// are in November.
+var variantNow = time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+
+// compileVariant compiles filter name with opts, and returns its rules
+// (skips a filter logjail refuses: the corpus test's business).
+func compileVariant(t *testing.T, name string, opts map[string]string) (*Matcher, match.Rules) {
+	cf, err := loadCorpusFilter(corpusFilterDir, name, opts)
+	if err != nil {
+		t.Skip(err)
+	}
+	rules := match.Rules{Dialect: match.DialectFail2ban, Prefregex: cf.Prefregex, Failregex: cf.Failregex,
+		Ignoreregex: cf.Ignoreregex, Datepattern: cf.Datepattern, MaxLines: cf.MaxLines, Location: time.UTC,
+		Timeout: time.Minute} // a busy machine must not time a match out in one run only
+	m, err := Compile(name, rules)
+	if err != nil {
+		t.Skip(err)
+	}
+	return m, rules
 }
 
 // allSampleLines are fail2ban's sample logs of every filter and a

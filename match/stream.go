@@ -1,0 +1,94 @@
+package match
+
+import (
+	"sync"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+)
+
+// Stream runs a Splitter over a stream of batches on several goroutines:
+// one goroutine prepares the batches in order (Prepare, on the owner),
+// any goroutine scans a prepared batch (Scan, on a matcher of its own),
+// and the scanned batches are finished in order (Scanned): the goroutine
+// that scanned the next batch to finish finishes it, and every scanned
+// batch after it, while the others go on scanning. No goroutine waits
+// for another's turn, so a busy machine that delays one does not stall
+// the rest.
+type Stream struct {
+	owner Splitter
+	// SampleEvery, when set, has the time to match every SampleEvery-th
+	// entry of a batch measured, in its LineState.Took.
+	SampleEvery int
+
+	mu      sync.Mutex
+	next    uint64            // the batch to finish next
+	scanned map[uint64]func() // the scanned batches after it: their finish
+}
+
+// NewStream returns a stream whose state between lines is owner's.
+func NewStream(owner Splitter) *Stream {
+	return &Stream{owner: owner, scanned: map[uint64]func(){}}
+}
+
+// Prepare runs the first half on entries, a batch, into states (one per
+// entry). The batches are prepared in order, by one goroutine at a time.
+// Entries carrying a Recognised failure are skipped (Outcome Miss).
+func (s *Stream) Prepare(entries []ingest.Entry, now time.Time, states []LineState) {
+	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) { s.owner.Prepare(e, now, l) })
+}
+
+// Scan runs the middle on a prepared batch, with m (the owner or a
+// matcher compiled from the same rules, used by this goroutine only).
+func (s *Stream) Scan(m Splitter, entries []ingest.Entry, states []LineState) {
+	s.each(entries, states, false, func(e *ingest.Entry, l *LineState) { m.Scan(e, l) })
+}
+
+// Finish runs the last half on a scanned batch: from Scanned's finish,
+// in the batches' order. Then each Outcome and Failure in states is what
+// owner's Match would have returned had it read every batch in order.
+func (s *Stream) Finish(entries []ingest.Entry, now time.Time, states []LineState) {
+	s.each(entries, states, false, func(e *ingest.Entry, l *LineState) { s.owner.Finish(e, now, l) })
+}
+
+// Scanned tells that batch seq (numbered from 0 in the order prepared) is
+// scanned: finish, which calls Finish on it, runs once the batches before
+// it have finished — now, on this goroutine, with those after it that are
+// scanned already, or later on the goroutine that scans the batch it
+// waits for.
+func (s *Stream) Scanned(seq uint64, finish func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scanned[seq] = finish
+	for f, ok := s.scanned[s.next]; ok; f, ok = s.scanned[s.next] {
+		delete(s.scanned, s.next)
+		s.next++
+		f()
+	}
+}
+
+// each runs half on the entries to match, adding up the time it takes on
+// every SampleEvery-th one (from 0 for the first half, which resets the
+// states).
+func (s *Stream) each(entries []ingest.Entry, states []LineState, first bool, half func(e *ingest.Entry, l *LineState)) {
+	for i := range entries {
+		e := &entries[i]
+		if e.Recognised != nil {
+			if first {
+				states[i] = LineState{} // Outcome Miss
+			}
+			continue
+		}
+		if s.SampleEvery == 0 || (i+1)%s.SampleEvery != 0 {
+			half(e, &states[i])
+			continue
+		}
+		var took time.Duration
+		if !first {
+			took = states[i].Took
+		}
+		start := time.Now()
+		half(e, &states[i])
+		states[i].Took = took + time.Since(start)
+	}
+}
