@@ -11,6 +11,9 @@ import (
 // them in line order between the reader and the workers.
 type testStream struct {
 	*Stream
+	// workers is how many goroutines scan: as many prepared batches wait
+	// for them, each a batch's worth of heap (fewer in flight, less of it).
+	workers int
 	// free holds the finished batches' states for the next batches, so
 	// their arrays are reused. (A sync.Pool drops them at every
 	// collection, and a run collects often.)
@@ -21,14 +24,14 @@ type testStream struct {
 // workers, nil when it runs them apart or on one.
 func newTestStream(first Matcher, workers int) *testStream {
 	if s, ok := first.(Splitter); ok && s.Splits() && workers > 1 {
-		return &testStream{Stream: NewStream(s), free: make(chan *staged, 4*workers)}
+		return &testStream{Stream: NewStream(s), workers: workers, free: make(chan *staged, 2*workers)}
 	}
 	return nil
 }
 
 // prepared prepares the batches from todo in order and hands them on.
 func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *testBatch {
-	out := make(chan *testBatch, cap(todo))
+	out := make(chan *testBatch, ts.workers)
 	go func() {
 		defer close(out)
 		for b := range todo {
