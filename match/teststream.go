@@ -2,7 +2,6 @@ package match
 
 import (
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
@@ -12,27 +11,35 @@ import (
 // them in line order between the reader and the workers.
 type testStream struct {
 	*Stream
-	staged sync.Pool // of *staged, a batch's worth each
+	// workers is how many goroutines scan: as many prepared batches wait
+	// for them, each a batch's worth of heap (fewer in flight, less of it).
+	workers int
+	// free holds the finished batches' states for the next batches, so
+	// their arrays are reused. (A sync.Pool drops them at every
+	// collection, and a run collects often.)
+	free chan *staged
 }
 
 // newTestStream is the stream Test matches first's filter on with several
 // workers, nil when it runs them apart or on one.
 func newTestStream(first Matcher, workers int) *testStream {
 	if s, ok := first.(Splitter); ok && s.Splits() && workers > 1 {
-		return &testStream{Stream: NewStream(s)}
+		return &testStream{Stream: NewStream(s), workers: workers, free: make(chan *staged, 2*workers)}
 	}
 	return nil
 }
 
 // prepared prepares the batches from todo in order and hands them on.
 func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *testBatch {
-	out := make(chan *testBatch, cap(todo))
+	out := make(chan *testBatch, ts.workers)
 	go func() {
 		defer close(out)
 		for b := range todo {
 			b.load() // a no-op: a Splitter's batches come from one reader
-			sb, _ := ts.staged.Get().(*staged)
-			if sb == nil {
+			var sb *staged
+			select {
+			case sb = <-ts.free:
+			default:
 				sb = &staged{}
 			}
 			sb.fill(b.lines, now)
@@ -54,7 +61,10 @@ func (ts *testStream) match(b *testBatch, m Splitter, now time.Time, opts TestOp
 		sb.Matcher, sb.next = m, 0
 		testLines(b, sb, now, opts)
 		b.staged = nil
-		ts.staged.Put(sb)
+		select {
+		case ts.free <- sb:
+		default: // more in flight than kept: let it go
+		}
 		done <- b
 	})
 }

@@ -43,8 +43,13 @@ type Matcher struct {
 	ignore   []*f2bRegex
 	maxLines int
 	dates    *datedetector.Detector
+	// buf, buf2, preLoc and loc are Scan's: the text it searches and the
+	// content, the prefregex's match and a failregex's, reused from line
+	// to line (a match is read before the next line's search).
 	buf      []byte
 	buf2     []byte
+	preLoc   []int
+	loc      []int
 	lines    []string // multi-line buffer (text of each line, date cut)
 	lastDate time.Time
 	haveLast bool
@@ -184,13 +189,14 @@ func hasIDGroup(r *f2bRegex) bool {
 	return false
 }
 
-// search runs r over text (ASCII or not); timedOut tells that it ran out
-// of time, and searched no further (no match).
-func search(r *f2bRegex, text []byte, ascii bool) (loc []int, timedOut bool) {
+// search runs r over text (ASCII or not), the match in dst's array when
+// it can (nil: a new one); timedOut tells that it ran out of time, and
+// searched no further (no match).
+func search(r *f2bRegex, dst []int, text []byte, ascii bool) (loc []int, timedOut bool) {
 	if !hasPrefix(text, r.prefixes) || !holdsAny(text, r.need) {
 		return nil, false
 	}
-	loc, err := r.re.FindSubmatchIndexHint(text, ascii)
+	loc, err := r.re.FindSubmatchIndexInto(dst, text, ascii)
 	return loc, err != nil
 }
 

@@ -398,3 +398,24 @@ func TestFail2banMissAllocations(t *testing.T) {
 		}
 	}
 }
+
+// A failure's match positions are Scan's buffers, reused from line to
+// line: a failure costs its groups (their map and its table, and one
+// copy of the text their values share), nothing per search.
+func TestFail2banFailureAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	m := compileF2BTest(t, match.Rules{
+		Prefregex:   `^\s*(?:\S+ )?sshd\[\d+\]: <F-CONTENT>.+</F-CONTENT>$`,
+		Failregex:   []string{`^Failed password for <F-USER>.*</F-USER> from <HOST> port \d+`},
+		Datepattern: "{^LN-BEG}",
+	})
+	e := ingest.Entry{Message: "Aug 14 09:00:00 host sshd[1]: Failed password for root from 192.0.2.1 port 22", ReadAt: f2bNow}
+	if _, out := m.Match(&e, f2bNow); out != match.Matched {
+		t.Fatalf("outcome %v", out)
+	}
+	if n := testing.AllocsPerRun(100, func() { m.Match(&e, f2bNow) }); n > 3 {
+		t.Errorf("%.1f allocs per failure, want at most 3", n)
+	}
+}

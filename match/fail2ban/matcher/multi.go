@@ -77,7 +77,7 @@ func (f *Matcher) multi(e *ingest.Entry, text string, t, now time.Time) (match.F
 
 // searchCounted is search, counting a timeout.
 func (f *Matcher) searchCounted(r *f2bRegex, text []byte, ascii bool) []int {
-	loc, timedOut := search(r, text, ascii)
+	loc, timedOut := search(r, nil, text, ascii)
 	if timedOut {
 		f.timedOut(r.site)
 	}

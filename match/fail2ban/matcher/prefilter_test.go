@@ -42,3 +42,37 @@ func TestLitSet(t *testing.T) {
 		t.Error("a set with a string shorter than minLitKey, or none, must be nil")
 	}
 }
+
+// A set read a stride at a time finds each of its strings at every
+// offset of a text, at its end, and twice over; and no string cut short
+// or changed in its last byte.
+func TestLitSetStride(t *testing.T) {
+	sets := [][]string{
+		{"Failed ", "Accepted ", "Connection closed by", "Invalid user "},
+		{"abcdefghijklmnop", "0123456789"},
+		{"abcd", "wxyz0123"},
+		{"abc", "xyzw"},
+	}
+	for _, strs := range sets {
+		s := newLitSet(strs)
+		for _, str := range strs {
+			cut, changed := str[:len(str)-1], str[:len(str)-1]+"\x00"
+			for pad := 0; pad <= 2*maxStride+1; pad++ {
+				for _, c := range []struct {
+					text string
+					want bool
+				}{
+					{strings.Repeat(".", pad) + str + "..", true},
+					{strings.Repeat(".", pad) + str, true},
+					{strings.Repeat(".", pad) + cut + " " + str, true},
+					{strings.Repeat(".", pad) + cut, false},
+					{strings.Repeat(".", pad) + changed + "..", false},
+				} {
+					if got := s.in([]byte(c.text)); got != c.want {
+						t.Errorf("%q (stride %d) in %q: %v, want %v", strs, s.stride, c.text, got, c.want)
+					}
+				}
+			}
+		}
+	}
+}

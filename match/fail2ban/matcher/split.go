@@ -47,7 +47,7 @@ func (f *Matcher) Scan(e *ingest.Entry, l *match.LineState) {
 	content := buf
 	var preLoc []int
 	if f.pref != nil {
-		preLoc = f.find(f.pref, buf, ascii, l)
+		preLoc = f.find(f.pref, &f.preLoc, buf, ascii, l)
 		if preLoc == nil {
 			return
 		}
@@ -57,7 +57,7 @@ func (f *Matcher) Scan(e *ingest.Entry, l *match.LineState) {
 		}
 	}
 	for i, fr := range f.fail {
-		loc := f.find(fr, content, ascii, l)
+		loc := f.find(fr, &f.loc, content, ascii, l)
 		if loc == nil {
 			continue
 		}
@@ -79,9 +79,13 @@ func (f *Matcher) Scan(e *ingest.Entry, l *match.LineState) {
 	}
 }
 
-// find is search, noting a timeout in l.
-func (f *Matcher) find(r *f2bRegex, text []byte, ascii bool, l *match.LineState) []int {
-	loc, timedOut := search(r, text, ascii)
+// find is search into *buf (kept for the next search), noting a timeout
+// in l.
+func (f *Matcher) find(r *f2bRegex, buf *[]int, text []byte, ascii bool, l *match.LineState) []int {
+	loc, timedOut := search(r, *buf, text, ascii)
+	if loc != nil {
+		*buf = loc
+	}
 	if timedOut {
 		l.TimedOut = append(l.TimedOut, r.site)
 	}

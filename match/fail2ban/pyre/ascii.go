@@ -30,17 +30,17 @@ func newASCIIEngine(expr string) *asciiEngine {
 	return e
 }
 
-// find searches the ASCII text s: the match and its groups, appended to
-// dst[:0] (which the caller keeps; nil: a new slice), when groups; else
-// only whether there is one (loc is then non-nil on a match, and not to
-// be read). ok is false when asciire gave up: the caller runs Go's
-// regexp.
-func (e *asciiEngine) find(s string, dst []int, groups bool) (loc []int, ok bool) {
+// find searches the ASCII text s for r's program: the match and its
+// groups (as r.unfoldInto gives them), in dst's array (which the caller
+// keeps; nil: a new slice), when groups; else only whether there is one
+// (loc is then non-nil on a match, and not to be read). ok is false when
+// asciire gave up: the caller runs Go's regexp.
+func (e *asciiEngine) find(r *Regexp, s string, dst []int, groups bool) (loc []int, ok bool) {
 	a := e.pool.Get().(*asciire.Regexp)
 	loc, ok = a.Find(s)
 	if loc != nil {
 		if groups {
-			loc = append(dst[:0], loc...)
+			loc = r.unfoldInto(dst, loc)
 		} else {
 			loc = matched
 		}

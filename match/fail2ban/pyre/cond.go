@@ -1,6 +1,9 @@
 package pyre
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Rewriting Python conditionals (?(g)yes|no) for RE2, which has none.
 //
@@ -308,7 +311,16 @@ func (r *Regexp) unfold(loc []int) []int {
 	if r.fold == nil || loc == nil {
 		return loc
 	}
-	out := make([]int, 2*len(r.names))
+	return r.unfoldInto(nil, loc)
+}
+
+// unfoldInto is unfold for a match that is not to be kept (loc: the
+// engine's), into dst's array (grown as needed).
+func (r *Regexp) unfoldInto(dst, loc []int) []int {
+	if r.fold == nil {
+		return append(dst[:0], loc...)
+	}
+	out := slices.Grow(dst[:0], 2*len(r.names))[:2*len(r.names)]
 	out[0], out[1] = loc[0], loc[1]
 	for num := 1; num < len(r.names); num++ {
 		out[2*num], out[2*num+1] = -1, -1

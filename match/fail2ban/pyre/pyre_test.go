@@ -2,6 +2,7 @@ package pyre
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,52 @@ func TestMissDoesNotAllocate(t *testing.T) {
 	}
 	if n := testing.AllocsPerRun(100, func() { re.MatchHint(b, true) }); n != 0 {
 		t.Errorf("%.1f allocs per miss", n)
+	}
+}
+
+// A search into the caller's buffer gives what a new slice would, also
+// for a rewritten conditional (whose groups are folded back), and on
+// ASCII text costs no allocation once the buffer is large enough.
+func TestFindIntoReusesBuffer(t *testing.T) {
+	for _, c := range []struct{ pattern, text string }{
+		{`^Failed \S+ for (?P<user>.*) from (?P<ip>\d+\.\d+\.\d+\.\d+)`, "Failed password for bob from 192.0.2.1\n"},
+		{`^(?P<c>a)?(?(c)b|d)$`, "ab"},
+		{`^(?P<c>a)?(?(c)b|d)$`, "d"},
+	} {
+		re := MustCompile(c.pattern, Options{})
+		b := []byte(c.text)
+		want, _ := re.FindSubmatchIndexHint(b, true)
+		buf := make([]int, 0, 1)
+		got, err := re.FindSubmatchIndexInto(buf, b, true)
+		if err != nil || !slices.Equal(got, want) || want == nil {
+			t.Errorf("%s on %q: %v, %v; want %v", c.pattern, c.text, got, err, want)
+			continue
+		}
+		if raceEnabled {
+			continue
+		}
+		if n := testing.AllocsPerRun(100, func() { got, _ = re.FindSubmatchIndexInto(got, b, true) }); n != 0 {
+			t.Errorf("%s: %.1f allocs per search into a buffer", c.pattern, n)
+		}
+	}
+}
+
+// isASCII finds a non-ASCII byte wherever it is, in the words it reads
+// eight bytes at a time and in the bytes after them.
+func TestIsASCII(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		s := strings.Repeat("a", n)
+		if !isASCII(s) || !isASCIIBytes([]byte(s)) {
+			t.Errorf("%d ASCII bytes: not ASCII", n)
+		}
+		for i := 0; i < n; i++ {
+			for _, c := range []byte{0x80, 0xC3, 0xFF} {
+				b := []byte(s)
+				b[i] = c
+				if isASCII(string(b)) || isASCIIBytes(b) {
+					t.Errorf("%d bytes, %#x at %d: ASCII", n, c, i)
+				}
+			}
+		}
 	}
 }
