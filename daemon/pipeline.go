@@ -437,7 +437,7 @@ func (r *runner) apply(d state.Decision) {
 	r.decided++
 	switch d.Kind {
 	case state.Ban:
-		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
+		r.logBan(d)
 		// Stored with the positions and windows that led to it.
 		r.pending.Decisions = append(r.pending.Decisions, d)
 		r.toEnforce = append(r.toEnforce, d)
@@ -452,6 +452,22 @@ func (r *runner) apply(d state.Decision) {
 		r.unbans++
 		r.toEnforce = append(r.toEnforce, d)
 	}
+}
+
+// logBan logs a ban at info level: the line Logger.Info would write, made
+// without its per-call costs (the caller's program counter, which no
+// handler of logjail's prints, and an Attr built from each argument), as
+// a flood logs one per ban on the runner goroutine.
+func (r *runner) logBan(d state.Decision) {
+	ctx := context.Background()
+	h := r.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "ban", 0)
+	rec.AddAttrs(slog.String("addr", prefixText(d)), slog.Int("failures", d.Failures),
+		slog.String("until", untilText(d)), slog.String("reason", d.Reason))
+	_ = h.Handle(ctx, rec) // as Logger.Info: a handler's error is not reported
 }
 
 // errStopped answers a call to a runner that has stopped (a reload
