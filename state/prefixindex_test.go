@@ -48,3 +48,41 @@ func TestPrefixIndexKeys(t *testing.T) {
 		t.Errorf("%d keys left", x.len())
 	}
 }
+
+// A prefixIndex answers right through the bitset's growth and its
+// rebuilds after removals, for either family.
+func TestPrefixIndexGrowsAndForgets(t *testing.T) {
+	const n = 40_000
+	prefix := func(i int) netip.Prefix {
+		if i%4 == 3 {
+			return netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 15: byte(i), 14: byte(i >> 8), 13: byte(i >> 16)}), 128)
+		}
+		return netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)}), 32)
+	}
+	x := newPrefixIndex()
+	for i := range n {
+		x.set(prefix(i), int32(i))
+	}
+	for round := range 3 {
+		for i := round; i < n; i += 3 {
+			x.remove(prefix(i))
+		}
+		for i := range n {
+			_, ok := x.get(prefix(i))
+			if want := i%3 > round; ok != want {
+				t.Fatalf("round %d: get(%v) found %v, want %v", round, prefix(i), ok, want)
+			}
+		}
+	}
+	if x.len() != 0 {
+		t.Fatalf("%d keys left", x.len())
+	}
+	for i := range n {
+		x.set(prefix(i), int32(i))
+	}
+	for i := range n {
+		if got, ok := x.get(prefix(i)); !ok || got != int32(i) {
+			t.Fatalf("get(%v) = %d, %v after setting them again", prefix(i), got, ok)
+		}
+	}
+}
