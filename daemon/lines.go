@@ -118,7 +118,9 @@ func (r *recentLines) grow(n int) {
 // evict forgets slot i's key, whose slot is taken for another.
 func (r *recentLines) evict(i int32) {
 	gone := r.slot(i)
-	r.markDirty(gone.key, gone.stored)
+	if !gone.dirty { // a dirty slot's key is noted already
+		r.markDirty(gone.key, gone.stored)
+	}
 	delete(r.byKey, gone.key)
 }
 

@@ -193,7 +193,9 @@ func (w *Window) grow(n int) {
 
 // evict forgets slot i's key, whose slot is taken for another.
 func (w *Window) evict(i int32) {
-	w.markDirty(w.slot(i).key, w.slot(i).stored)
+	if s := w.slot(i); !s.dirty { // a dirty slot's key is noted already
+		w.markDirty(s.key, s.stored)
+	}
 	delete(w.index, w.slot(i).key)
 }
 
