@@ -40,6 +40,9 @@ type lineSlot struct {
 	n, oldest int32 // lines held; where the oldest is once the ring is full
 	// stored is set once the key's lines were handed to the store.
 	stored bool
+	// dirty is set once the key is in recentLines.dirty: a flood's later
+	// lines of a key skip the lookup until the next changes call.
+	dirty bool
 }
 
 // maxRememberedLine bounds one remembered line.
@@ -71,7 +74,10 @@ func (r *recentLines) add(key netip.Prefix, line string) {
 		r.pool.MoveToFront(i, r.links)
 	}
 	s := r.slot(i)
-	r.markDirty(key, s.stored)
+	if !s.dirty {
+		r.markDirty(key, s.stored)
+		s.dirty = true
+	}
 	ring := r.ring(i)
 	if int(s.n) < r.perKey {
 		ring[s.n] = line
@@ -98,7 +104,7 @@ func (r *recentLines) alloc(key netip.Prefix) int32 {
 	stored := r.dirty[key]
 	clear(r.ring(i))
 	s := r.slot(i)
-	s.key, s.n, s.oldest, s.stored = key, 0, 0, stored
+	s.key, s.n, s.oldest, s.stored, s.dirty = key, 0, 0, stored, false
 	r.byKey[key] = i
 	return i
 }
@@ -112,7 +118,9 @@ func (r *recentLines) grow(n int) {
 // evict forgets slot i's key, whose slot is taken for another.
 func (r *recentLines) evict(i int32) {
 	gone := r.slot(i)
-	r.markDirty(gone.key, gone.stored)
+	if !gone.dirty { // a dirty slot's key is noted already
+		r.markDirty(gone.key, gone.stored)
+	}
 	delete(r.byKey, gone.key)
 }
 
@@ -147,7 +155,7 @@ func (r *recentLines) changes() []state.LinesChange {
 	for key, stored := range r.dirty {
 		if i, ok := r.byKey[key]; ok {
 			out = append(out, state.LinesChange{Prefix: key, Lines: r.ordered(i)})
-			r.slot(i).stored = true
+			r.slot(i).stored, r.slot(i).dirty = true, false
 		} else if stored {
 			out = append(out, state.LinesChange{Prefix: key})
 		}
@@ -167,6 +175,9 @@ func (r *recentLines) load(stored []state.LinesChange) {
 		}
 	}
 	clear(r.dirty)
+	for _, i := range r.byKey {
+		r.slot(i).dirty = false
+	}
 	for _, c := range stored {
 		i, ok := r.byKey[c.Prefix]
 		if ok {

@@ -132,6 +132,8 @@ type runner struct {
 	unloggedTimeouts        uint64
 	// loggedRefusals is how many refusals of the gate the log has told.
 	loggedRefusals uint64
+	// until formats the ends of the bans logged.
+	until untilCache
 }
 
 // timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
@@ -437,7 +439,7 @@ func (r *runner) apply(d state.Decision) {
 	r.decided++
 	switch d.Kind {
 	case state.Ban:
-		r.log.Info("ban", "addr", prefixText(d), "failures", d.Failures, "until", untilText(d), "reason", d.Reason)
+		r.logBan(d)
 		// Stored with the positions and windows that led to it.
 		r.pending.Decisions = append(r.pending.Decisions, d)
 		r.toEnforce = append(r.toEnforce, d)
@@ -452,6 +454,39 @@ func (r *runner) apply(d state.Decision) {
 		r.unbans++
 		r.toEnforce = append(r.toEnforce, d)
 	}
+}
+
+// logBan logs a ban at info level: the line Logger.Info would write, made
+// without its per-call costs (the caller's program counter, which no
+// handler of logjail's prints, and an Attr built from each argument), as
+// a flood logs one per ban on the runner goroutine.
+func (r *runner) logBan(d state.Decision) {
+	ctx := context.Background()
+	h := r.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "ban", 0)
+	rec.AddAttrs(slog.String("addr", prefixText(d)), slog.Int("failures", d.Failures),
+		slog.String("until", r.until.text(d)), slog.String("reason", d.Reason))
+	_ = h.Handle(ctx, rec) // as Logger.Info: a handler's error is not reported
+}
+
+// untilCache is untilText of the bans' ends, formatted once per second:
+// a flood's bans end within a few seconds of each other.
+type untilCache struct {
+	sec  int64
+	last string
+}
+
+func (c *untilCache) text(d state.Decision) string {
+	if d.Permanent() {
+		return untilText(d)
+	}
+	if s := d.Until.Unix(); s != c.sec || c.last == "" {
+		c.sec, c.last = s, untilText(d) // RFC 3339 in UTC: the same text for the whole second
+	}
+	return c.last
 }
 
 // errStopped answers a call to a runner that has stopped (a reload

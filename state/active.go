@@ -14,7 +14,7 @@ import (
 // of the bans: a page a snapshot holds is never written again; the next
 // write to it copies it first (copy on write).
 type activeBans struct {
-	index map[netip.Prefix]int32
+	index prefixIndex
 	pages []*banPage
 	free  []int32 // slots freed, reused first
 	used  int32   // slots handed out so far, free ones included
@@ -29,13 +29,13 @@ type banPage struct {
 	shared bool
 }
 
-func newActiveBans() activeBans { return activeBans{index: map[netip.Prefix]int32{}} }
+func newActiveBans() activeBans { return activeBans{index: newPrefixIndex()} }
 
-func (a *activeBans) len() int { return len(a.index) }
+func (a *activeBans) len() int { return a.index.len() }
 
 // get returns p's ban.
 func (a *activeBans) get(p netip.Prefix) (Decision, bool) {
-	i, ok := a.index[p]
+	i, ok := a.index.get(p)
 	if !ok {
 		return Decision{}, false
 	}
@@ -43,27 +43,27 @@ func (a *activeBans) get(p netip.Prefix) (Decision, bool) {
 }
 
 func (a *activeBans) has(p netip.Prefix) bool {
-	_, ok := a.index[p]
+	_, ok := a.index.get(p)
 	return ok
 }
 
 // put stores d, replacing the ban of its prefix.
 func (a *activeBans) put(d Decision) {
-	i, ok := a.index[d.Prefix]
+	i, ok := a.index.get(d.Prefix)
 	if !ok {
 		i = a.alloc()
-		a.index[d.Prefix] = i
+		a.index.set(d.Prefix, i)
 	}
 	*a.writable(i) = d
 }
 
 // remove forgets p's ban.
 func (a *activeBans) remove(p netip.Prefix) {
-	i, ok := a.index[p]
+	i, ok := a.index.get(p)
 	if !ok {
 		return
 	}
-	delete(a.index, p)
+	a.index.remove(p)
 	*a.writable(i) = Decision{}
 	a.free = append(a.free, i)
 }
@@ -110,7 +110,7 @@ func (a *activeBans) snapshot() Bans {
 	for _, pg := range a.pages {
 		pg.shared = true
 	}
-	return Bans{pages: slices.Clone(a.pages), n: len(a.index)}
+	return Bans{pages: slices.Clone(a.pages), n: a.index.len()}
 }
 
 // Bans are a tracker's active bans at one moment (see Tracker.Snapshot):

@@ -44,6 +44,9 @@ type slot struct {
 	n int32 // timestamps in use
 	// stored is set once the key's times were handed to the store.
 	stored bool
+	// dirty is set once the key is in Window.dirty: a flood's later
+	// failures of a key skip the lookup until the next TakeDirty.
+	dirty bool
 }
 
 const none = lru.None
@@ -89,8 +92,11 @@ func (w *Window) Add(addr netip.Addr, t time.Time) (count int, full bool) {
 	} else {
 		w.pool.MoveToFront(i, w.links)
 	}
-	w.markDirty(k, w.slot(i).stored)
 	s := w.slot(i)
+	if !s.dirty {
+		w.markDirty(k, s.stored)
+		s.dirty = true
+	}
 	times := w.stamps(i)
 	// Insert in order: logs of several files or a remote appliance may
 	// arrive slightly out of order.
@@ -174,7 +180,7 @@ func (w *Window) alloc(k [16]byte) int32 {
 	i := w.pool.Get(w.links, w.grow, w.evict)
 	s := w.slot(i)
 	// A key forgotten since the last TakeDirty may be in the store.
-	s.key, s.n, s.stored = k, 0, w.dirty[k]
+	s.key, s.n, s.stored, s.dirty = k, 0, w.dirty[k], false
 	w.index[k] = i
 	return i
 }
@@ -187,7 +193,9 @@ func (w *Window) grow(n int) {
 
 // evict forgets slot i's key, whose slot is taken for another.
 func (w *Window) evict(i int32) {
-	w.markDirty(w.slot(i).key, w.slot(i).stored)
+	if s := w.slot(i); !s.dirty { // a dirty slot's key is noted already
+		w.markDirty(s.key, s.stored)
+	}
 	delete(w.index, w.slot(i).key)
 }
 
@@ -195,7 +203,7 @@ func (w *Window) remove(i int32) {
 	w.evict(i)
 	w.pool.Put(i, w.links)
 	s := w.slot(i)
-	s.key, s.n, s.stored = [16]byte{}, 0, false
+	s.key, s.n, s.stored, s.dirty = [16]byte{}, 0, false, false
 }
 
 // markDirty notes a change of k; whether the store may hold it is as of
@@ -213,7 +221,7 @@ func (w *Window) TakeDirty(fn func(key [16]byte, times []int64)) {
 	for k, stored := range w.dirty {
 		if i, ok := w.index[k]; ok {
 			fn(k, slices.Clone(w.stamps(i)[:w.slot(i).n]))
-			w.slot(i).stored = true
+			w.slot(i).stored, w.slot(i).dirty = true, false
 		} else if stored {
 			fn(k, nil)
 		}

@@ -72,7 +72,19 @@ func HostAddress(a netip.Addr) bool {
 	return a.IsValid() && a.Zone() == "" && !overlapsAny(nonHost, Single(a))
 }
 
+// overlapsAny reports whether p overlaps one of ps. A single address (what
+// every failure asks about) overlaps a prefix that contains it: Contains
+// is the cheaper test.
 func overlapsAny(ps []netip.Prefix, p netip.Prefix) bool {
+	if p.IsSingleIP() {
+		a := p.Addr()
+		for _, q := range ps {
+			if q.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 	return slices.ContainsFunc(ps, p.Overlaps)
 }
 

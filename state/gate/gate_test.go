@@ -83,3 +83,29 @@ func TestRules(t *testing.T) {
 		t.Errorf("ignoreself off, loopback: %q", got)
 	}
 }
+
+// overlapsAny takes a shortcut for a single address: it must answer as
+// Overlaps does, at the ranges' edges, across families and for mapped
+// addresses.
+func TestOverlapsAnySingle(t *testing.T) {
+	ranges := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("2001:db8::/64"), netip.MustParsePrefix("0.0.0.0/0")}
+	for _, tc := range []struct {
+		addr   string
+		ranges []netip.Prefix
+	}{
+		{"192.0.2.0", ranges[:2]}, {"192.0.2.255", ranges[:2]}, {"192.0.3.0", ranges[:2]},
+		{"2001:db8::ffff", ranges[:2]}, {"2001:db8:0:1::", ranges[:2]},
+		{"::ffff:192.0.2.7", ranges[:2]}, {"::ffff:192.0.2.7", ranges}, {"2001:db8::1", ranges[2:]},
+		{"203.0.113.9", ranges}, {"203.0.113.9", nil},
+	} {
+		a := netip.MustParseAddr(tc.addr)
+		p := netip.PrefixFrom(a, a.BitLen())
+		want := false
+		for _, q := range tc.ranges {
+			want = want || q.Overlaps(p)
+		}
+		if got := overlapsAny(tc.ranges, p); got != want {
+			t.Errorf("overlapsAny(%v, %s) = %v, Overlaps says %v", tc.ranges, p, got, want)
+		}
+	}
+}
