@@ -3,6 +3,7 @@ package daemon
 import (
 	"time"
 
+	"github.com/logjail/logjail/daemon/buildinfo"
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/state"
 )
@@ -131,6 +132,14 @@ type Status struct {
 	// StoreError, when set, says why the state store refuses writes (bbolt
 	// panicked on a damaged page): bans are enforced but not kept.
 	StoreError string `json:"store_error,omitempty"`
+	// Build is the daemon's build (its version); absent in a reload's
+	// answer, and from a daemon older than the field.
+	Build *buildinfo.Info `json:"build,omitempty"`
+}
+
+// Pong is `logjail ping --json`: the daemon answered, and its build.
+type Pong struct {
+	Build buildinfo.Info `json:"build"`
 }
 
 // Ban is one active ban, in `logjail banned --json`.

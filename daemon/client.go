@@ -78,6 +78,12 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 	return resp, nil
 }
 
+// Ping asks whether the daemon answers, and its build.
+func (c *Client) Ping(ctx context.Context) (Pong, error) {
+	var p Pong
+	return p, c.do(ctx, http.MethodGet, "/v1/ping", nil, &p)
+}
+
 // Status lists the running pipelines.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status

@@ -20,6 +20,7 @@ import (
 // handler serves the control API: JSON over HTTP on the unix socket.
 func (d *Daemon) handler() http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/ping", d.handlePing)
 	mux.HandleFunc("GET /v1/status", d.handleStatus)
 	mux.HandleFunc("GET /v1/status/{pipeline}", d.handlePipelineStatus)
 	mux.HandleFunc("GET /v1/banned", d.handleBanned)
@@ -45,9 +46,16 @@ func fail(w http.ResponseWriter, code int, format string, args ...any) {
 	writeJSON(w, code, apiError{Error: fmt.Sprintf(format, args...)})
 }
 
+// handlePing answers that the daemon is there, with its build: it takes
+// no lock, so it answers while a reload runs.
+func (d *Daemon) handlePing(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, Pong{Build: d.opts.Build})
+}
+
 func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
+	build := d.opts.Build
 	d.mu.RLock()
-	st := Status{Pipelines: slices.Clone(d.order), Failed: maps.Clone(d.failed)}
+	st := Status{Pipelines: slices.Clone(d.order), Failed: maps.Clone(d.failed), Build: &build}
 	d.mu.RUnlock()
 	if d.firewall != nil {
 		st.FirewallRestores = d.firewall.restores.Load()

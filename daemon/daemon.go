@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/logjail/logjail/daemon/buildinfo"
 	"github.com/logjail/logjail/daemon/fleet"
 	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/enforce/mail"
@@ -52,6 +53,9 @@ type Options struct {
 	Socket   string
 	DryRun   bool
 	Log      *slog.Logger
+	// Build is the running binary's build, reported by status, ping and
+	// the metrics; when its Version is "", the binary's build information.
+	Build buildinfo.Info
 }
 
 // Daemon is a running logjail.
@@ -171,6 +175,9 @@ func openStateStore(opts Options) (*store.Store, error) {
 }
 
 func newDaemon(opts Options, store *store.Store, host *gate.Host, table string) *Daemon {
+	if opts.Build.Version == "" {
+		opts.Build = buildinfo.Read("")
+	}
 	return &Daemon{opts: opts, store: store, log: opts.Log, table: table,
 		runners: map[string]*runner{}, failed: map[string]string{}, enforcers: map[string]enforce.Enforcer{},
 		bus: bans.NewBus(), mailers: mail.NewPool(opts.Log.With("enforcer", "mail")),

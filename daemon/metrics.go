@@ -9,8 +9,10 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/logjail/logjail/daemon/buildinfo"
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/state/gate"
 )
@@ -215,10 +217,23 @@ func collectOutputs(ch chan<- prometheus.Metric, name string, r *runner) {
 	}
 }
 
+// buildInfoGauge is logjail_build_info: always 1, the build in its labels
+// (revision is the full commit, "" when the build has no VCS stamp).
+func buildInfoGauge(b buildinfo.Info) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "logjail_build_info",
+		Help:        "Always 1; the labels say which build of logjail runs (version, VCS revision, Go version).",
+		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion},
+	}, func() float64 { return 1 })
+}
+
 // serveMetrics serves /metrics on addr until ctx is done.
 func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(metrics{d: d})
+	// Beside logjail's own: which build runs, and the standard Go runtime
+	// (go_*) and process (process_*) series every Go exporter has.
+	reg.MustRegister(metrics{d: d}, buildInfoGauge(d.opts.Build),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)

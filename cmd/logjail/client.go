@@ -46,13 +46,7 @@ func statusCommand() *cli.Command {
 				if c.Bool("json") {
 					return printJSON(w, st)
 				}
-				fmt.Fprintf(w, "Status\n|- Number of pipelines: %d\n`- Pipeline list: %s\n", len(st.Pipelines), strings.Join(st.Pipelines, ", "))
-				for name, why := range st.Failed {
-					fmt.Fprintf(w, "Pipeline %s is not running: %s\n", name, why)
-				}
-				if st.StoreError != "" {
-					fmt.Fprintf(w, "STATE STORE BROKEN: %s\n", st.StoreError)
-				}
+				writeOverview(w, st)
 				return nil
 			}
 			st, err := cl.PipelineStatus(c.Context, c.Args().First())
@@ -104,6 +98,22 @@ func statusCommand() *cli.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// writeOverview prints `logjail status` without a pipeline: the
+// pipelines, those that could not start, a broken store, the daemon's
+// version.
+func writeOverview(w io.Writer, st daemon.Status) {
+	fmt.Fprintf(w, "Status\n|- Number of pipelines: %d\n`- Pipeline list: %s\n", len(st.Pipelines), strings.Join(st.Pipelines, ", "))
+	for name, why := range st.Failed {
+		fmt.Fprintf(w, "Pipeline %s is not running: %s\n", name, why)
+	}
+	if st.StoreError != "" {
+		fmt.Fprintf(w, "STATE STORE BROKEN: %s\n", st.StoreError)
+	}
+	if st.Build != nil {
+		fmt.Fprintf(w, "Daemon: logjail version %s\n", st.Build)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/logjail/logjail/daemon/buildinfo"
 )
 
 func main() {
@@ -22,14 +24,16 @@ func main() {
 	}
 }
 
-// version is set at build time: go build -ldflags "-X main.version=1.2.3".
-var version = "dev"
+// version may be set at build time: go build -ldflags "-X main.version=1.2.3".
+// Without it, the version comes from the build information Go records in
+// the binary (see buildinfo.Read).
+var version = ""
 
 func app() *cli.App {
 	return &cli.App{
 		Name:                 "logjail",
 		Usage:                "ban the addresses your logs accuse (a streaming fail2ban)",
-		Version:              version,
+		Version:              buildinfo.Read(version).String(),
 		EnableBashCompletion: true,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(c.App.ErrWriter, "logjail: unknown command %q; see logjail --help\n", name)
@@ -38,6 +42,7 @@ func app() *cli.App {
 		Commands: []*cli.Command{
 			runCommand(),
 			statusCommand(),
+			pingCommand(),
 			bannedCommand(),
 			banCommand(),
 			unbanCommand(),

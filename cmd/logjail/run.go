@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/daemon/buildinfo"
 	"github.com/logjail/logjail/pipelines"
 )
 
@@ -74,6 +75,7 @@ func runCommand() *cli.Command {
 				Socket:     c.String("socket"),
 				DryRun:     c.Bool("dry-run"),
 				Log:        log,
+				Build:      buildinfo.Read(version),
 				// Under systemd (Type=notify) the unit counts as started once
 				// the bans are restored and the socket answers; elsewhere
 				// this does nothing. Then what only starting needed is given
