@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"net"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -86,5 +87,26 @@ func TestPing(t *testing.T) {
 	var st daemon.Status
 	if err != nil || json.Unmarshal(out, &st) != nil || st.Build == nil || st.Build.String() != build || len(st.Pipelines) != 1 {
 		t.Errorf("status --json: %v: %s; want build %q", err, out, build)
+	}
+}
+
+// A socket that accepts but never answers (a hung daemon): ping gives up
+// after --timeout with exit code 1 and an error naming the socket.
+func TestPingTimeout(t *testing.T) {
+	t.Parallel()
+	socket := filepath.Join(t.TempDir(), "hung.sock")
+	ln, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	cmd := exec.Command(binary, "ping", "--timeout", "300ms", "--socket", socket)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	_, err = cmd.Output()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(stderr.String(), "control socket "+socket+": ") ||
+		!strings.Contains(stderr.String(), "deadline exceeded") {
+		t.Errorf("ping a hung daemon: %v, stderr %q; want exit code 1, the socket and the deadline", err, stderr.String())
 	}
 }
