@@ -67,14 +67,14 @@ func (b *banWriter) bans(ds []*state.Decision, now time.Time, first bool) bool {
 	return first
 }
 
-// pipelineStatus writes st (whose ban lists are empty) with the active
+// pipelineStatus writes st (whose ban lists are empty, not null) with the active
 // bans, which it sorts after the rest of the document is on its way.
 func (b *banWriter) pipelineStatus(st PipelineStatus, active state.Bans, now time.Time) {
 	var head bytes.Buffer
 	_ = json.NewEncoder(&head).Encode(st) // plain types: cannot fail
 	// Keys are written as they are and quotes inside strings escaped, so
 	// this is where the empty lists are, and only there.
-	const lists = `"banned":[],"bans":null`
+	const lists = `"banned":[],"bans":[]`
 	doc := head.Bytes()
 	at := bytes.Index(doc, []byte(lists))
 	b.buf = append(b.buf, doc[:at+len(`"banned":[`)]...)
@@ -87,14 +87,9 @@ func (b *banWriter) pipelineStatus(st PipelineStatus, active state.Bans, now tim
 		b.buf = appendPrefix(b.buf, d.Prefix)
 		b.more()
 	}
-	b.buf = append(b.buf, `],"bans":`...)
-	if len(sorted) == 0 {
-		b.buf = append(b.buf, "null"...)
-	} else {
-		b.buf = append(b.buf, '[')
-		b.bans(sorted, now, true)
-		b.buf = append(b.buf, ']')
-	}
+	b.buf = append(b.buf, `],"bans":[`...)
+	b.bans(sorted, now, true)
+	b.buf = append(b.buf, ']')
 	b.buf = append(b.buf, doc[at+len(lists):]...)
 	b.flush()
 }

@@ -43,14 +43,12 @@ func TestBanStreamIsJSON(t *testing.T) {
 		{"many", manyBans(now, 20_000)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := PipelineStatus{Pipeline: "sshd <&>", Sources: []SourceStatus{{Watching: `file "/var/log/banned":[],"bans":null`}},
-				RefusedByGate: map[string]uint64{"ignoreip": 3}, Actions: ActionStatus{CurrentlyBanned: len(tc.bans), Banned: []string{}, BanTime: "1h", Increment: "x2"}}
+			st := PipelineStatus{Pipeline: "sshd <&>", Sources: []SourceStatus{{Watching: `file "/var/log/banned":[],"bans":[]`}},
+				RefusedByGate: map[string]uint64{"ignoreip": 3}, Actions: ActionStatus{CurrentlyBanned: len(tc.bans), Banned: []string{}, Bans: []Ban{}, BanTime: "1h", Increment: "x2"}}
 			want := st
 			sorted := append([]state.Decision(nil), tc.bans...)
 			state.SortByPrefix(sorted)
-			if len(sorted) > 0 {
-				want.Actions.Bans = []Ban{}
-			}
+			want.Actions.Bans = []Ban{} // never null
 			for _, b := range sorted {
 				want.Actions.Banned = append(want.Actions.Banned, prefixText(b))
 				want.Actions.Bans = append(want.Actions.Bans, banOf(b, now))

@@ -102,6 +102,14 @@ func (c *Client) Banned(ctx context.Context) ([]Ban, error) {
 	return b, c.do(ctx, http.MethodGet, "/v1/banned", nil, &b)
 }
 
+// BannedAddrs returns, for each address, the active bans covering it
+// (filtered by the daemon).
+func (c *Client) BannedAddrs(ctx context.Context, addrs []string) ([]AddrBans, error) {
+	q := url.Values{"addr": addrs}
+	var b []AddrBans
+	return b, c.do(ctx, http.MethodGet, "/v1/banned/addrs?"+q.Encode(), nil, &b)
+}
+
 // Ban bans an address in a pipeline.
 func (c *Client) Ban(ctx context.Context, req BanRequest) (Ban, error) {
 	var b Ban

@@ -24,6 +24,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET /v1/status", d.handleStatus)
 	mux.HandleFunc("GET /v1/status/{pipeline}", d.handlePipelineStatus)
 	mux.HandleFunc("GET /v1/banned", d.handleBanned)
+	mux.HandleFunc("GET /v1/banned/addrs", d.handleBannedAddrs)
 	mux.HandleFunc("POST /v1/ban", d.handleBan)
 	mux.HandleFunc("POST /v1/unban", d.handleUnban)
 	mux.HandleFunc("POST /v1/reload", d.handleReload)
@@ -55,7 +56,7 @@ func (d *Daemon) handlePing(w http.ResponseWriter, _ *http.Request) {
 func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	build := d.opts.Build
 	d.mu.RLock()
-	st := Status{Pipelines: slices.Clone(d.order), Failed: maps.Clone(d.failed), Build: &build}
+	st := Status{Pipelines: append([]string{}, d.order...), Failed: maps.Clone(d.failed), Build: &build}
 	d.mu.RUnlock()
 	if d.firewall != nil {
 		st.FirewallRestores = d.firewall.restores.Load()
@@ -99,7 +100,9 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 				TotalBanned:     ts.TotalBanned,
 				EnforceErrors:   r.enforceErrors.Load(),
 				Banned:          []string{},
+				Bans:            []Ban{},
 			},
+			Sources: []SourceStatus{},
 		}
 		for _, why := range gate.Reasons {
 			st.RefusedByGate[string(why)] = ts.Refused[why]
