@@ -142,12 +142,15 @@ func sourceLine(s daemon.SourceStatus) string {
 
 func bannedCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "banned",
-		Usage: "list the active bans",
+		Name:      "banned",
+		Usage:     "list the active bans, or tell whether each ADDR is banned, where, until when and why",
+		ArgsUsage: "[ADDR...]",
+		Description: "With addresses: a line (or with --json an object) per address, with every ban covering it\n" +
+			"(a prefix ban included); exits 0 when every address is banned, 1 when one is not, 2 on an error.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
-				return fmt.Errorf("usage: logjail banned [--json] (takes no arguments)")
+				return lookupBanned(c)
 			}
 			bans, err := daemon.NewClient(c.String("socket")).Banned(c.Context)
 			if err != nil {
@@ -177,15 +180,20 @@ func banLine(b daemon.Ban) string {
 func banCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "ban",
-		Usage:     "ban an address by hand",
-		ArgsUsage: "PIPELINE ADDR",
+		Usage:     "ban addresses by hand",
+		ArgsUsage: "PIPELINE ADDR...",
+		Description: "Each address is its own decision, stored before it is reported; with several, one that fails\n" +
+			"does not hold back the others, and the exit code is 1 naming the failed ones.",
 		Flags: []cli.Flag{
 			socketFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "for", Usage: "ban `DURATION` (10m, 1d, 2w, -1 = permanent); default: the pipeline's bantime"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() != 2 {
-				return fmt.Errorf("usage: logjail ban PIPELINE ADDR [--for DURATION]")
+			if c.NArg() < 2 {
+				return fmt.Errorf("usage: logjail ban PIPELINE ADDR... [--for DURATION]")
+			}
+			if c.NArg() > 2 {
+				return banAddrs(c, c.Args().First(), c.Args().Tail())
 			}
 			b, err := daemon.NewClient(c.String("socket")).Ban(c.Context, daemon.BanRequest{Pipeline: c.Args().Get(0), Addr: c.Args().Get(1), For: c.String("for")})
 			if err != nil {
@@ -203,8 +211,10 @@ func banCommand() *cli.Command {
 func unbanCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unban",
-		Usage:     "lift an address's bans, or every ban",
-		ArgsUsage: "ADDR | --all",
+		Usage:     "lift addresses' bans, or every ban",
+		ArgsUsage: "ADDR... | --all",
+		Description: "Each address is its own decision, stored before it is reported; with several, one that fails\n" +
+			"(not banned) does not hold back the others, and the exit code is 1 naming the failed ones.",
 		Flags: []cli.Flag{
 			socketFlag(), jsonFlag(),
 			&cli.StringFlag{Name: "pipeline", Usage: "only in `PIPELINE`"},
@@ -216,8 +226,10 @@ func unbanCommand() *cli.Command {
 			case req.All && c.NArg() == 0:
 			case !req.All && c.NArg() == 1:
 				req.Addr = c.Args().First()
+			case !req.All && c.NArg() > 1:
+				return unbanAddrs(c, c.Args().Slice())
 			default:
-				return fmt.Errorf("usage: logjail unban ADDR [--pipeline P] | logjail unban --all [--pipeline P]")
+				return fmt.Errorf("usage: logjail unban ADDR... [--pipeline P] | logjail unban --all [--pipeline P]")
 			}
 			r, err := daemon.NewClient(c.String("socket")).Unban(c.Context, req)
 			if err != nil {

@@ -19,8 +19,11 @@ func main() {
 	defer stop()
 	a := app()
 	if err := a.RunContext(ctx, interspersed(a, os.Args)); err != nil {
-		fmt.Fprintln(os.Stderr, "logjail:", err)
-		os.Exit(1)
+		code, print := exitCode(err)
+		if print {
+			fmt.Fprintln(os.Stderr, "logjail:", err)
+		}
+		os.Exit(code)
 	}
 }
 
@@ -30,7 +33,7 @@ func main() {
 var version = ""
 
 func app() *cli.App {
-	return &cli.App{
+	a := &cli.App{
 		Name:                 "logjail",
 		Usage:                "ban the addresses your logs accuse (a streaming fail2ban)",
 		Version:              buildinfo.Read(version).String(),
@@ -54,4 +57,6 @@ func app() *cli.App {
 			stateCommand(),
 		},
 	}
+	jsonErrors(a.Commands)
+	return a
 }
