@@ -48,18 +48,25 @@ func TestVersionFlag(t *testing.T) {
 
 // `logjail ping` answers with the daemon's version, the same as --version
 // and status say; with nobody listening it fails with exit code 1 and
-// names the socket.
+// names the socket (in JSON under --json).
 func TestPing(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t, e2ePipeline(fileSource, sshdFilter))
-	for _, args := range [][]string{{"ping"}, {"ping", "--json"}} {
+	notRunning := "no logjail is listening on the control socket: " + s.socket
+	for _, tc := range []struct {
+		args   []string
+		stderr string
+	}{
+		{[]string{"ping"}, "logjail: " + notRunning + "\n"},
+		{[]string{"ping", "--json"}, "{\n  \"error\": \"" + notRunning + "\"\n}\n"},
+	} {
+		args := tc.args
 		cmd := exec.Command(binary, append(args, "--socket", s.socket)...)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		var exit *exec.ExitError
-		if !errors.As(err, &exit) || exit.ExitCode() != 1 || len(out) != 0 ||
-			stderr.String() != "logjail: no logjail is listening on the control socket: "+s.socket+"\n" {
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 || len(out) != 0 || stderr.String() != tc.stderr {
 			t.Errorf("%v without a daemon: %v, stdout %q, stderr %q; want exit code 1 and an error naming the socket", args, err, out, stderr.String())
 		}
 	}
