@@ -68,25 +68,21 @@ type UnbanAddrResult struct {
 func banAddrs(c *cli.Context, pipeline string, addrs []string) error {
 	cl := daemon.NewClient(c.String("socket"))
 	results := make([]BanResult, len(addrs))
-	var failed []string
-	for i, addr := range addrs {
+	failed, err := eachAddr(c, addrs, func(i int, addr string) error {
 		results[i].Addr = addr
 		b, err := cl.Ban(c.Context, daemon.BanRequest{Pipeline: pipeline, Addr: addr, For: c.String("for")})
 		if err != nil {
-			if daemon.IsNotRunning(err) {
-				return err // no address can be done: one error, not one each
-			}
 			results[i].Error = err.Error()
-			failed = append(failed, addr)
-			if !c.Bool("json") {
-				fmt.Fprintln(c.App.ErrWriter, "logjail:", err)
-			}
-			continue
+			return err
 		}
 		results[i].Ban = &b
 		if !c.Bool("json") {
 			fmt.Fprintln(c.App.Writer, "banned", banLine(b))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return reportAddrs(c, results, "banned", failed, len(addrs))
 }
@@ -96,27 +92,44 @@ func banAddrs(c *cli.Context, pipeline string, addrs []string) error {
 func unbanAddrs(c *cli.Context, addrs []string) error {
 	cl := daemon.NewClient(c.String("socket"))
 	results := make([]UnbanAddrResult, len(addrs))
-	var failed []string
-	for i, addr := range addrs {
+	failed, err := eachAddr(c, addrs, func(i int, addr string) error {
 		results[i] = UnbanAddrResult{Addr: addr, Pipelines: []string{}}
 		r, err := cl.Unban(c.Context, daemon.UnbanRequest{Addr: addr, Pipeline: c.String("pipeline")})
 		if err != nil {
-			if daemon.IsNotRunning(err) {
-				return err // no address can be done: one error, not one each
-			}
 			results[i].Error = err.Error()
-			failed = append(failed, addr)
-			if !c.Bool("json") {
-				fmt.Fprintln(c.App.ErrWriter, "logjail:", err)
-			}
-			continue
+			return err
 		}
 		results[i].Pipelines, results[i].Count = r.Pipelines, r.Count
 		if !c.Bool("json") {
 			fmt.Fprintf(c.App.Writer, "unbanned %s from %s\n", r.Addr, strings.Join(r.Pipelines, ", "))
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	return reportAddrs(c, results, "unbanned", failed, len(addrs))
+}
+
+// eachAddr runs do for each address in turn and returns the addresses it
+// failed for, each failure also on stderr in text mode. A daemon that is
+// not running ends it with that error: no address can be done, so one
+// error rather than one each.
+func eachAddr(c *cli.Context, addrs []string, do func(i int, addr string) error) (failed []string, err error) {
+	for i, addr := range addrs {
+		err := do(i, addr)
+		if err == nil {
+			continue
+		}
+		if daemon.IsNotRunning(err) {
+			return nil, err
+		}
+		failed = append(failed, addr)
+		if !c.Bool("json") {
+			fmt.Fprintln(c.App.ErrWriter, "logjail:", err)
+		}
+	}
+	return failed, nil
 }
 
 // reportAddrs prints the results under --json, and returns the error
