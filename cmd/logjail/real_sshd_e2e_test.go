@@ -42,8 +42,14 @@ type sshHost struct {
 }
 
 // startSSHHost starts logjail on an empty auth.log, then rsyslogd writing
-// that file and sshd on 192.0.2.1:22.
-func startSSHHost(t *testing.T) *sshHost {
+// that file and sshd on 192.0.2.1:22 logging to it through syslog(3).
+func startSSHHost(t *testing.T) *sshHost { return startSSHHostLogging(t, false) }
+
+// startSSHHostLogging starts logjail on an empty log file and sshd on
+// 192.0.2.1:22: with ownFile, sshd writes that file itself (sshd -E FILE:
+// bare messages, no syslog header, no date); else through syslog(3) to an
+// rsyslogd writing it as Debian's auth.log.
+func startSSHHostLogging(t *testing.T, ownFile bool) *sshHost {
 	t.Helper()
 	testkit.NeedRoot(t, "ip")
 	tools := needTools(t, map[string]string{
@@ -52,24 +58,57 @@ func startSSHHost(t *testing.T) *sshHost {
 	})
 	h := &sshHost{tn: newTestNet(t), s: newSetup(t, sshdConfig), tools: tools}
 	h.s.start(t, h.tn)
+	dir := h.sshdFiles(t)
+	if ownFile {
+		sshd := startThirdParty(t, h.tn.srv, dir, "sshd", tools["sshd"], "-D",
+			"-f", filepath.Join(dir, "sshd_config"), "-E", h.s.logFile)
+		sshd.waitFile(t, filepath.Join(dir, "sshd.pid"))
+	} else {
+		h.startSyslogSSHD(t, dir)
+	}
+	// A ban leaves the attacker's open connections hanging in sshd.
+	t.Cleanup(func() { killNetnsProcs(h.tn.srv) })
+	// sshd's start-up line proves it reaches the log file.
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := linesWith(t, h.s.logFile, "Server listening on 192.0.2.1 port 22")
+		return testkit.Check(n > 0, "sshd logs into %s: no start-up line in it yet", h.s.logFile)
+	})
+	return h
+}
 
+// startSyslogSSHD starts rsyslogd writing the log file and sshd logging to
+// it through /dev/log (a private mount namespace binds rsyslogd's socket
+// there; the host's /dev is not touched).
+func (h *sshHost) startSyslogSSHD(t *testing.T, dir string) {
 	syslogDir := t.TempDir()
 	sock := filepath.Join(syslogDir, "log.sock")
 	render(t, "rsyslog/host.conf.tmpl", filepath.Join(syslogDir, "rsyslog.conf"), map[string]string{
 		"Dir": syslogDir, "Socket": sock, "LogFile": h.s.logFile,
 	})
-	rsyslogd := startThirdParty(t, h.tn.srv, syslogDir, "rsyslogd", tools["rsyslogd"], "-n",
+	rsyslogd := startThirdParty(t, h.tn.srv, syslogDir, "rsyslogd", h.tools["rsyslogd"], "-n",
 		"-f", filepath.Join(syslogDir, "rsyslog.conf"), "-i", filepath.Join(syslogDir, "rsyslogd.pid"))
 	rsyslogd.waitFile(t, sock)
+	sshd := startThirdParty(t, h.tn.srv, dir, "sshd", h.tools["unshare"], "-m", "--propagation", "private",
+		"sh", fixture("sshd", "private-dev-log.sh"), sock,
+		h.tools["sshd"], "-D", "-f", filepath.Join(dir, "sshd_config"))
+	sshd.waitFile(t, filepath.Join(dir, "sshd.pid"))
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		n := linesWith(t, h.s.logFile, "sshd[", "Server listening on 192.0.2.1 port 22")
+		return testkit.Check(n > 0, "sshd logs through /dev/log into %s: no start-up line in it yet", h.s.logFile)
+	})
+}
 
+// sshdFiles writes sshd's host key, root's authorized key (which no client
+// of the test holds), a key pair that is not authorized (h.wrongKey) and
+// sshd_config into a new directory, and returns it.
+func (h *sshHost) sshdFiles(t *testing.T) string {
 	dir := t.TempDir()
 	keygen := func(path string) {
-		if out, err := exec.Command(tools["ssh-keygen"], "-q", "-t", "ed25519", "-N", "", "-C", "logjail-test", "-f", path).CombinedOutput(); err != nil {
+		if out, err := exec.Command(h.tools["ssh-keygen"], "-q", "-t", "ed25519", "-N", "", "-C", "logjail-test", "-f", path).CombinedOutput(); err != nil {
 			t.Fatalf("ssh-keygen: %v\n%s", err, out)
 		}
 	}
 	keygen(filepath.Join(dir, "ssh_host_ed25519_key"))
-	// root's authorized key, which no client of the test holds.
 	keygen(filepath.Join(dir, "root_key"))
 	h.wrongKey = filepath.Join(dir, "wrong_key")
 	keygen(h.wrongKey)
@@ -83,22 +122,10 @@ func startSSHHost(t *testing.T) *sshHost {
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys", "root"), pub, 0o600); err != nil {
 		t.Fatal(err)
 	}
-
 	render(t, "sshd/sshd_config.tmpl", filepath.Join(dir, "sshd_config"), map[string]any{
 		"Dir": dir, "Addr": "192.0.2.1", "Port": 22, "KeyOnlyClient": keyOnlyClient,
 	})
-	sshd := startThirdParty(t, h.tn.srv, dir, "sshd", tools["unshare"], "-m", "--propagation", "private",
-		"sh", fixture("sshd", "private-dev-log.sh"), sock,
-		tools["sshd"], "-D", "-f", filepath.Join(dir, "sshd_config"))
-	sshd.waitFile(t, filepath.Join(dir, "sshd.pid"))
-	// A ban leaves the attacker's open connections hanging in sshd.
-	t.Cleanup(func() { killNetnsProcs(h.tn.srv) })
-	// sshd's start-up line proves it reaches /dev/log.
-	testkit.WaitFor(t, 10*time.Second, func() error {
-		n := linesWith(t, h.s.logFile, "sshd[", "Server listening on 192.0.2.1 port 22")
-		return testkit.Check(n > 0, "sshd logs through /dev/log into %s: no start-up line in it yet", h.s.logFile)
-	})
-	return h
+	return dir
 }
 
 // ssh runs the ssh client in the peer namespace from address local, with
@@ -238,4 +265,39 @@ func TestRealSSHDKeyOnlyClientNotBanned(t *testing.T) {
 		t.Errorf("%s cannot reach sshd", client)
 	}
 	keepRecord(t, "sshd-key-only-auth.log", h.sshdLines(t))
+}
+
+// sshd started with -E FILE writes its messages to FILE itself: no syslog
+// header, no date, CRLF line ends (OpenSSH's log.c). The shipped filter
+// accepts such lines (they are dated when read), so a host that runs sshd
+// that way is protected by a file source on FILE: an attacker is banned
+// after exactly maxretry failed passwords.
+func TestRealSSHDOwnLogFile(t *testing.T) {
+	t.Parallel()
+	h := startSSHHostLogging(t, true)
+	attacker, bystander := "192.0.2.2", "192.0.2.4"
+	// After the set-up's warm-up line, sshd's own.
+	if n := linesWith(t, h.s.logFile, "Server listening on 192.0.2.1 port 22.\r\n"); n != 1 ||
+		!strings.Contains(string(readFile(t, h.s.logFile)), "\nServer listening") {
+		t.Fatalf("sshd -E did not write its bare start-up message with CRLF:\n%q", readFile(t, h.s.logFile))
+	}
+
+	h.failPassword(t, attacker, sshdMaxretry-1)
+	testkit.WaitFor(t, 20*time.Second, func() error {
+		n := linesWith(t, h.s.logFile, "Failed password for root from "+attacker)
+		return testkit.Check(n == sshdMaxretry-1, "sshd logged %d of %d failed passwords", n, sshdMaxretry-1)
+	})
+	h.s.caughtUp(t, sshdSentinel())
+	if h.tn.bannedIn(t, "e2e-v4", attacker) {
+		t.Fatalf("%s banned after %d failed passwords, maxretry is %d; sshd's log:\n%s", attacker, sshdMaxretry-1, sshdMaxretry, readFile(t, h.s.logFile))
+	}
+	h.failPassword(t, attacker, 1)
+	h.tn.waitBanned(t, h.s, "e2e-v4", attacker)
+	if h.sshBanner(t, attacker) {
+		t.Errorf("banned %s still reaches sshd", attacker)
+	}
+	if !h.sshBanner(t, bystander) {
+		t.Errorf("%s cannot reach sshd while %s is banned", bystander, attacker)
+	}
+	keepRecord(t, "sshd-E-own-log.log", h.sshdLines(t))
 }
