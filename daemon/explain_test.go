@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -210,5 +211,92 @@ func TestExplainLines(t *testing.T) {
 		if regex != tc.regex || l.RegexText != tc.text || l.FilterChanged != tc.changed || l.Recognised != tc.recognised || (l.Time != nil) != tc.timed || l.Counted != tc.counted {
 			t.Errorf("line %d: %+v; want %+v", i, l, tc)
 		}
+	}
+}
+
+// After a restart a ban decided before is "restored", its lines forgotten
+// and counted; a failing address's lines come back from the store with
+// their marks, and one matched by a failregex the new configuration
+// changed says so.
+func TestExplainRestart(t *testing.T) {
+	dir := t.TempDir()
+	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, explainYAML(dir, "1h"))})
+	addLines(t, dir, "q.log", "denied 198.51.100.4", "denied 198.51.100.4")
+	addLines(t, dir, "p.log", "denied 203.0.113.9", "refused 203.0.113.9")
+	explainOf(t, cl, "203.0.113.9", "p", func(e Explanation) error {
+		if e.Pipelines[0].Failures != 2 {
+			return fmt.Errorf("not counted yet: %+v", e)
+		}
+		return nil
+	})
+	explainOf(t, cl, "198.51.100.4", "q", func(e Explanation) error {
+		if len(e.Pipelines[0].History) == 0 {
+			return fmt.Errorf("not banned and stored yet: %+v", e)
+		}
+		return nil
+	})
+	stop()
+
+	swapped := strings.Replace(explainYAML(dir, "1h"), "['^denied <HOST>$', '^refused <HOST>$']", "['^refused <HOST>$', '^denied <HOST>$']", 1)
+	cl, stop = startDaemon(t, dir, Options{Config: loadConfig(t, dir, swapped)})
+	defer stop()
+	ctx := context.Background()
+	e, err := cl.Explain(ctx, "198.51.100.4", "q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := e.Pipelines[0].Bans; len(b) != 1 || b[0].DecidedBy != "restored" || b[0].Window != nil || len(b[0].Lines) != 0 || b[0].LinesForgotten != 2 {
+		t.Errorf("a ban restored at start: %+v", e)
+	}
+	e, err = cl.Explain(ctx, "203.0.113.9", "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := e.Pipelines[0]
+	if len(p.Lines) != 2 || p.Failures != 2 {
+		t.Fatalf("a failing address after a restart: %+v", p)
+	}
+	denied, refused := p.Lines[0], p.Lines[1]
+	if denied.Regex == nil || *denied.Regex != 0 || !denied.FilterChanged || denied.RegexText != "" || denied.Time == nil || !denied.Counted {
+		t.Errorf("a line of a failregex since changed: %+v", denied)
+	}
+	if refused.Regex == nil || *refused.Regex != 1 || !refused.FilterChanged {
+		t.Errorf("a line of a failregex moved to another index: %+v", refused)
+	}
+}
+
+// The evidence of bans is bounded by its lines, the oldest ban's
+// forgotten first; a prefix banned again keeps the later ban's only.
+func TestBanEvidenceBound(t *testing.T) {
+	at := time.Unix(1700000000, 0)
+	b := newBanEvidence(at)
+	pol := state.Policy{MaxRetry: 2, FindTime: time.Minute}
+	ban := func(i int, when time.Time) state.Decision {
+		return state.Decision{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32), Time: when}
+	}
+	lines := []string{"x", "y"}
+	for i := range evidenceLines / 2 {
+		b.keep(ban(i, at), pol, lines, nil)
+	}
+	b.keep(ban(1, at.Add(time.Second)), pol, lines, nil) // banned again: as many lines
+	b.keep(ban(evidenceLines/2, at), pol, lines, nil)    // 2 lines too many: 0, the oldest, goes
+	if _, ok := b.of(ban(0, at).Prefix, at); ok {
+		t.Error("the oldest ban's evidence is kept past the bound")
+	}
+	if _, ok := b.of(ban(1, at).Prefix, at); ok {
+		t.Error("a replaced ban's evidence is found")
+	}
+	if ev, ok := b.of(ban(1, at).Prefix, at.Add(time.Second)); !ok || ev.maxRetry != 2 || len(ev.lines) != 2 {
+		t.Errorf("the later ban's evidence: %+v, %v", ev, ok)
+	}
+	if _, ok := b.of(ban(2, at).Prefix, at); !ok || b.lines > evidenceLines || len(b.order) > 2*len(b.byKey)+64 {
+		t.Errorf("evidence of %d bans, %d lines, %d in order", len(b.byKey), b.lines, len(b.order))
+	}
+	again := newBanEvidence(at)
+	for i := range 1000 {
+		again.keep(ban(7, at.Add(time.Duration(i)*time.Second)), pol, lines, nil)
+	}
+	if len(again.byKey) != 1 || again.lines != 2 || len(again.order) > 66 {
+		t.Errorf("one prefix banned 1000 times: %d bans, %d lines, %d in order", len(again.byKey), again.lines, len(again.order))
 	}
 }
