@@ -78,7 +78,7 @@ func printPipelineExplanation(w io.Writer, addr string, p daemon.PipelineExplana
 	}
 	counting := ""
 	if p.Counting != addr {
-		counting = " (of " + p.Counting + ", its failures are counted by)"
+		counting = " (counted by its prefix " + p.Counting + ")"
 	}
 	fmt.Fprintf(w, "  now: %d of maxretry %d failures within findtime %s%s\n", p.Failures, p.MaxRetry, p.FindTime, counting)
 	printLines(w, p.Lines, 0)
