@@ -110,6 +110,17 @@ func (c *Client) BannedAddrs(ctx context.Context, addrs []string) ([]AddrBans, e
 	return b, c.do(ctx, http.MethodGet, "/v1/banned/addrs?"+q.Encode(), nil, &b)
 }
 
+// Explain asks why addr is (or was, or is not) banned, in pipeline ("" for
+// every pipeline).
+func (c *Client) Explain(ctx context.Context, addr, pipeline string) (Explanation, error) {
+	q := url.Values{"addr": {addr}}
+	if pipeline != "" {
+		q.Set("pipeline", pipeline)
+	}
+	var e Explanation
+	return e, c.do(ctx, http.MethodGet, "/v1/explain?"+q.Encode(), nil, &e)
+}
+
 // Ban bans an address in a pipeline.
 func (c *Client) Ban(ctx context.Context, req BanRequest) (Ban, error) {
 	var b Ban

@@ -25,6 +25,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("GET /v1/status/{pipeline}", d.handlePipelineStatus)
 	mux.HandleFunc("GET /v1/banned", d.handleBanned)
 	mux.HandleFunc("GET /v1/banned/addrs", d.handleBannedAddrs)
+	mux.HandleFunc("GET /v1/explain", d.handleExplain)
 	mux.HandleFunc("POST /v1/ban", d.handleBan)
 	mux.HandleFunc("POST /v1/unban", d.handleUnban)
 	mux.HandleFunc("POST /v1/reload", d.handleReload)

@@ -95,6 +95,8 @@ type Daemon struct {
 	// pipelines' gates never ban either.
 	host    *gate.Host
 	servers *gate.Set
+	// evidence is each pipeline's *banEvidence, by name: a reload keeps it.
+	evidence sync.Map
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx

@@ -11,7 +11,8 @@ import (
 
 // recentLines remembers the last log lines of the most recently failing
 // prefixes, so a ban carries the lines that led to it (ban events, the mail
-// action's `lines`). Bounded twice: perKey lines per prefix and maxKeys
+// action's `lines`), each with its mark (its time and failregex, for
+// `logjail explain`). Bounded twice: perKey lines per prefix and maxKeys
 // prefixes, the least recently failing forgotten first, so a flood of
 // addresses costs a fixed amount of memory.
 //
@@ -22,8 +23,9 @@ import (
 type recentLines struct {
 	perKey int
 	byKey  map[netip.Prefix]int32
-	slots  [][]lineSlot // pages of lru.PageSize slots
-	lines  [][]string   // per page, perKey lines per slot
+	slots  [][]lineSlot       // pages of lru.PageSize slots
+	lines  [][]string         // per page, perKey lines per slot
+	marks  [][]state.LineMark // per page, the lines' marks
 	// pool hands out the slots; its head is the most recently failing
 	// prefix's, its tail the least's.
 	pool lru.Pool
@@ -64,8 +66,14 @@ func (r *recentLines) ring(i int32) []string {
 	return r.lines[i>>lru.PageShift][off : off+r.perKey]
 }
 
-// add remembers line for key.
-func (r *recentLines) add(key netip.Prefix, line string) {
+// marksOf is slot i's marks (perKey long), beside ring(i).
+func (r *recentLines) marksOf(i int32) []state.LineMark {
+	off := int(i&lru.PageMask) * r.perKey
+	return r.marks[i>>lru.PageShift][off : off+r.perKey]
+}
+
+// add remembers line for key, with its mark.
+func (r *recentLines) add(key netip.Prefix, line string, m state.LineMark) {
 	line = ingest.Clip(line, maxRememberedLine)
 	i, ok := r.byKey[key]
 	if !ok {
@@ -78,14 +86,14 @@ func (r *recentLines) add(key netip.Prefix, line string) {
 		r.markDirty(key, s.stored)
 		s.dirty = true
 	}
-	ring := r.ring(i)
+	at := s.oldest
 	if int(s.n) < r.perKey {
-		ring[s.n] = line
+		at = s.n
 		s.n++
-		return
+	} else {
+		s.oldest = (s.oldest + 1) % int32(r.perKey)
 	}
-	ring[s.oldest] = line
-	s.oldest = (s.oldest + 1) % int32(r.perKey)
+	r.ring(i)[at], r.marksOf(i)[at] = line, m
 }
 
 // markDirty notes a change of key; whether the store may hold it is as
@@ -103,6 +111,7 @@ func (r *recentLines) alloc(key netip.Prefix) int32 {
 	// A key taken or evicted since the last commit may be in the store.
 	stored := r.dirty[key]
 	clear(r.ring(i))
+	clear(r.marksOf(i))
 	s := r.slot(i)
 	s.key, s.n, s.oldest, s.stored, s.dirty = key, 0, 0, stored, false
 	r.byKey[key] = i
@@ -113,6 +122,7 @@ func (r *recentLines) alloc(key netip.Prefix) int32 {
 func (r *recentLines) grow(n int) {
 	r.slots = append(r.slots, make([]lineSlot, n))
 	r.lines = append(r.lines, make([]string, n*r.perKey))
+	r.marks = append(r.marks, make([]state.LineMark, n*r.perKey))
 }
 
 // evict forgets slot i's key, whose slot is taken for another.
@@ -124,24 +134,44 @@ func (r *recentLines) evict(i int32) {
 	delete(r.byKey, gone.key)
 }
 
-// take returns key's lines, oldest first, and forgets them.
-func (r *recentLines) take(key netip.Prefix) []string {
+// take returns key's lines and their marks, oldest first, and forgets
+// them.
+func (r *recentLines) take(key netip.Prefix) ([]string, []state.LineMark) {
 	i, ok := r.byKey[key]
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	out := r.ordered(i)
+	lines, marks := r.ordered(i), r.orderedMarks(i)
 	r.evict(i)
 	r.pool.Put(i, r.links)
 	clear(r.ring(i))
-	return out
+	clear(r.marksOf(i))
+	return lines, marks
+}
+
+// peek returns key's lines and their marks, oldest first, keeping them.
+func (r *recentLines) peek(key netip.Prefix) ([]string, []state.LineMark) {
+	i, ok := r.byKey[key]
+	if !ok {
+		return nil, nil
+	}
+	return r.ordered(i), r.orderedMarks(i)
 }
 
 // ordered returns a copy of slot i's lines, oldest first.
 func (r *recentLines) ordered(i int32) []string {
-	s := r.slot(i)
-	ring := r.ring(i)[:s.n]
-	out := make([]string, 0, len(ring))
+	return inOrder(r.ring(i), r.slot(i))
+}
+
+// orderedMarks returns a copy of slot i's marks, in the order of ordered.
+func (r *recentLines) orderedMarks(i int32) []state.LineMark {
+	return inOrder(r.marksOf(i), r.slot(i))
+}
+
+// inOrder copies a ring of s's, oldest first.
+func inOrder[T any](ring []T, s *lineSlot) []T {
+	ring = ring[:s.n]
+	out := make([]T, 0, len(ring))
 	return append(append(out, ring[s.oldest:]...), ring[:s.oldest]...)
 }
 
@@ -154,7 +184,7 @@ func (r *recentLines) changes() []state.LinesChange {
 	out := make([]state.LinesChange, 0, len(r.dirty))
 	for key, stored := range r.dirty {
 		if i, ok := r.byKey[key]; ok {
-			out = append(out, state.LinesChange{Prefix: key, Lines: r.ordered(i)})
+			out = append(out, state.LinesChange{Prefix: key, Lines: r.ordered(i), Marks: r.orderedMarks(i)})
 			r.slot(i).stored, r.slot(i).dirty = true, false
 		} else if stored {
 			out = append(out, state.LinesChange{Prefix: key})
@@ -170,8 +200,12 @@ func (r *recentLines) changes() []state.LinesChange {
 // kept now.
 func (r *recentLines) load(stored []state.LinesChange) {
 	for _, c := range stored {
-		for _, l := range c.Lines {
-			r.add(c.Prefix, l)
+		for j, l := range c.Lines {
+			var m state.LineMark // unknown: stored by an older logjail
+			if j < len(c.Marks) {
+				m = c.Marks[j]
+			}
+			r.add(c.Prefix, l, m)
 		}
 	}
 	clear(r.dirty)

@@ -64,6 +64,10 @@ type runner struct {
 	outboxes []enforce.Outboxed
 	// lines remembers recent failure lines for the bans' Lines.
 	lines *recentLines
+	// evidence keeps the lines of the bans decided, for explain;
+	// regexSums are the failregexes' checksums, for the lines' marks.
+	evidence  *banEvidence
+	regexSums []uint32
 	// storedTotals are the tracker's totals as last handed to a commit
 	// (stored, or kept in the batch for the next one).
 	storedTotals state.Totals
@@ -191,6 +195,8 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 		batch:     &commitBatch{},
 		committed: make(chan error, 1),
 		lines:     newRecentLines(min(st.Spec.MaxRetry, maxLinesPerBan), rememberedLines/min(st.Spec.MaxRetry, maxLinesPerBan)),
+		evidence:  newBanEvidence(now()),
+		regexSums: regexSums(st.Spec),
 	}
 	r.staging, r.acting = splitEnforcer(enf)
 	r.enforcing = newEnforceQueue(r.applyActing)
@@ -395,7 +401,7 @@ func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Ti
 	if at.IsZero() {
 		at = e.ReadAt
 	}
-	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, Line: e.Message}
+	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, Line: e.Message, Regex: state.NoRegex}
 	if rec.Fleet {
 		r.shared++
 	} else {
@@ -416,7 +422,7 @@ func (r *runner) shareFailure(f match.Failure) {
 // fail counts a failure; a ban it causes carries the prefix's last lines.
 func (r *runner) fail(f match.Failure, now time.Time) {
 	key := r.stages.Tracker.PrefixOf(f.Addr)
-	r.lines.add(key, f.Line)
+	r.lines.add(key, f.Line, r.markOf(f, now))
 	c, full := r.stages.Tracker.Fail(f, now)
 	if !full {
 		return
@@ -424,9 +430,11 @@ func (r *runner) fail(f match.Failure, now time.Time) {
 	// The gate's last rule, the ignorecommand, runs a program: asked here,
 	// once a ban is due, never by the tracker.
 	if d, ok := r.stages.Tracker.Decide(c, r.stages.Tracker.Gate().Admit(gate.Single(c.Addr))); ok {
-		if lines := r.lines.take(key); len(lines) > 0 {
+		lines, marks := r.lines.take(key)
+		if len(lines) > 0 {
 			d.Lines = lines
 		}
+		r.evidence.keep(d, r.stages.Tracker.Policy(), lines, marks)
 		r.apply(d)
 	}
 }

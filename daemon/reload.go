@@ -84,6 +84,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 	}
 	r := newRunner(st, enf, d.store, d.log, time.Now)
 	r.share = sh
+	r.evidence = d.evidenceOf(p.Name, r.evidence)
 	r.onBan = func(dec state.Decision) {
 		d.bus.Publish(bans.Event{Pipeline: dec.Pipeline, Prefix: dec.Prefix, Time: dec.Time})
 	}

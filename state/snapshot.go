@@ -1,6 +1,7 @@
 package state
 
 import (
+	"hash/fnv"
 	"net/netip"
 	"time"
 )
@@ -31,6 +32,39 @@ type Totals struct {
 type LinesChange struct {
 	Prefix netip.Prefix
 	Lines  []string
+	// Marks are the lines' marks, one each; nil when none are known (the
+	// lines of a store an older logjail wrote).
+	Marks []LineMark
+}
+
+// LineMark is what `logjail explain` tells of a remembered failure line
+// besides its text: when the failure happened and which failregex
+// matched it. The zero LineMark knows nothing (a line stored by an older
+// logjail).
+type LineMark struct {
+	// Time is the failure's time as the window counted it.
+	Time time.Time
+	// Regex is the index of the failregex that matched; NoRegex for a
+	// failure recognised before the pipeline's filter (a fleet node's,
+	// another pipeline's ban for recidive).
+	Regex int
+	// RegexSum is a checksum of that failregex's text (see RegexSum), so
+	// that a line matched before the filter changed is told apart.
+	RegexSum uint32
+}
+
+// NoRegex is LineMark.Regex of a failure no failregex matched here.
+const NoRegex = -1
+
+// Known reports whether the mark holds anything.
+func (m LineMark) Known() bool { return !m.Time.IsZero() }
+
+// RegexSum is the checksum LineMark.RegexSum holds of a failregex's text
+// (FNV-1a, 32 bits).
+func RegexSum(regex string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(regex))
+	return h.Sum32()
 }
 
 // Totals returns the tracker's cumulative counters.
@@ -74,4 +108,10 @@ func (t *Tracker) Failing(now time.Time) map[netip.Prefix]int {
 		}
 	})
 	return out
+}
+
+// FailingOf returns the failures within findtime before now of addr's
+// counting prefix (see PrefixOf): one window, not the whole of Failing.
+func (t *Tracker) FailingOf(addr netip.Addr, now time.Time) int {
+	return t.window.Count(t.PrefixOf(addr).Addr(), now)
 }

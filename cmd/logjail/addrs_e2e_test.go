@@ -59,6 +59,7 @@ func TestJSONErrorsWithoutDaemon(t *testing.T) {
 		{[]string{"status", "--json"}, 1},
 		{[]string{"banned", "--json"}, 1},
 		{[]string{"banned", "203.0.113.1", "--json"}, 2},
+		{[]string{"explain", "203.0.113.1", "--json"}, 2},
 		{[]string{"ban", "e2e", "203.0.113.1", "--json"}, 1},
 		{[]string{"unban", "203.0.113.1", "203.0.113.2", "--json"}, 1},
 	} {

@@ -47,6 +47,7 @@ func app() *cli.App {
 			statusCommand(),
 			pingCommand(),
 			bannedCommand(),
+			explainCommand(),
 			banCommand(),
 			unbanCommand(),
 			reloadCommand(),

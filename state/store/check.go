@@ -258,7 +258,7 @@ var decoders = map[string]func(k, v []byte, nested bool) error{
 		if !ok || len(rest) != 17 || rest[16] > 128 {
 			return errors.New("bad key")
 		}
-		_, err := decodeLines(v)
+		_, _, err := decodeLines(v)
 		return err
 	},
 	string(bucketOutbox): func(k, v []byte, nested bool) error {

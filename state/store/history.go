@@ -189,6 +189,29 @@ func (s *Store) BanHistory(pipeline string) ([]HistoryRecord, error) {
 	return out, err
 }
 
+// HistoryOf returns the history records of pipeline about a: its own and
+// those of the prefixes containing it, narrowest first (a lookup per
+// prefix length, whatever the size of the history).
+func (s *Store) HistoryOf(pipeline string, a netip.Addr) ([]HistoryRecord, error) {
+	a = a.Unmap().WithZone("")
+	var out []HistoryRecord
+	err := s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketHistory)
+		for bits := a.BitLen(); bits >= 0; bits-- {
+			p, _ := a.Prefix(bits)
+			v := b.Get(historyKey(pipeline, p))
+			if v == nil {
+				continue
+			}
+			if r, err := decodeHistory(v); err == nil {
+				out = append(out, r.record(pipeline, p))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
 func (r storedHistory) record(pipeline string, p netip.Prefix) HistoryRecord {
 	h := HistoryRecord{Pipeline: pipeline, Prefix: p, Count: r.Count, Last: r.Last, BanTime: state.PermanentBan}
 	if r.BanTimeS >= 0 {

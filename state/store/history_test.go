@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -289,4 +290,47 @@ func TestCountFilterAgrees(t *testing.T) {
 	}
 	inPrefix = true
 	check(s, "with a prefix")
+}
+
+// HistoryOf finds an address's own record and its prefixes', narrowest
+// first, of one pipeline only.
+func TestHistoryOf(t *testing.T) {
+	s := openTestStore(t)
+	at := time.Unix(1700000000, 0)
+	for _, d := range []state.Decision{
+		{Pipeline: "p", Prefix: netip.MustParsePrefix("2001:db8:1:2::/64"), Time: at, Until: at.Add(time.Hour), BanCount: 2},
+		{Pipeline: "p", Prefix: netip.MustParsePrefix("2001:db8:1:2::5/128"), Time: at, BanCount: 1},
+		{Pipeline: "q", Prefix: netip.MustParsePrefix("2001:db8:1:2::5/128"), Time: at, Until: at.Add(time.Hour), BanCount: 1},
+		{Pipeline: "p", Prefix: netip.MustParsePrefix("2001:db8:1:3::/64"), Time: at, Until: at.Add(time.Hour), BanCount: 1},
+		{Pipeline: "p", Prefix: netip.MustParsePrefix("192.0.2.5/32"), Time: at, Until: at.Add(time.Hour), BanCount: 3},
+	} {
+		if err := s.RecordBan(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		addr string
+		want []string
+	}{
+		{"2001:db8:1:2::5", []string{"2001:db8:1:2::5/128 1 permanent", "2001:db8:1:2::/64 2 1h0m0s"}},
+		{"2001:db8:1:2::6", []string{"2001:db8:1:2::/64 2 1h0m0s"}},
+		{"::ffff:192.0.2.5", []string{"192.0.2.5/32 3 1h0m0s"}},
+		{"192.0.2.6", nil},
+	} {
+		recs, err := s.HistoryOf("p", netip.MustParseAddr(tc.addr))
+		var got []string
+		for _, r := range recs {
+			bt := "permanent"
+			if r.BanTime != state.PermanentBan {
+				bt = r.BanTime.String()
+			}
+			got = append(got, fmt.Sprintf("%s %d %s", r.Prefix, r.Count, bt))
+			if r.Pipeline != "p" || !r.Last.Equal(at) {
+				t.Errorf("%s: record %+v", tc.addr, r)
+			}
+		}
+		if err != nil || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, %v; want %q", tc.addr, got, err, tc.want)
+		}
+	}
 }

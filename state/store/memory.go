@@ -77,7 +77,7 @@ func (s *Store) putLines(tx *bolt.Tx, pipeline string, ls []state.LinesChange) e
 			}
 			continue
 		}
-		if err := b.Put(k, encodeLines(l.Lines)); err != nil {
+		if err := b.Put(k, encodeLines(l.Lines, l.Marks)); err != nil {
 			return err
 		}
 	}
@@ -101,12 +101,12 @@ func (s *Store) Lines(pipeline string) (out []state.LinesChange, bad int, err er
 				a, bits = a.Unmap(), bits-96
 			}
 			p, perr := a.Prefix(bits)
-			lines, lerr := decodeLines(v)
+			lines, marks, lerr := decodeLines(v)
 			if perr != nil || bits < 0 || lerr != nil {
 				bad++
 				continue
 			}
-			out = append(out, state.LinesChange{Prefix: p, Lines: lines})
+			out = append(out, state.LinesChange{Prefix: p, Lines: lines, Marks: marks})
 		}
 		return nil
 	})

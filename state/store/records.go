@@ -150,47 +150,86 @@ func decodeHistory(v []byte) (storedHistory, error) {
 	return h, nil
 }
 
-// encodeLines is a prefix's remembered lines' stored form: recordV1, the
-// number of lines, each line.
-func encodeLines(lines []string) []byte {
+// encodeLines is a prefix's remembered lines' stored form. Without marks:
+// recordV1, the number of lines, each line. With marks (one per line):
+// recordV2, the number of lines, then each line followed by its mark
+// (whether it is known; if so its time, its regex index as a varint and
+// the regex's checksum in 4 bytes). An older logjail does not read
+// recordV2 records: it starts those prefixes' lines over.
+func encodeLines(lines []string, marks []state.LineMark) []byte {
+	withMarks := len(marks) == len(lines) && len(lines) > 0
 	n := 8
 	for _, l := range lines {
 		n += 4 + len(l)
 	}
-	v := append(make([]byte, 0, n), recordV1)
+	version := byte(recordV1)
+	if withMarks {
+		version, n = recordV2, n+len(lines)*24
+	}
+	v := append(make([]byte, 0, n), version)
 	v = binary.AppendUvarint(v, uint64(len(lines)))
-	for _, l := range lines {
+	for i, l := range lines {
 		v = appendString(v, l)
+		if withMarks {
+			v = appendMark(v, marks[i])
+		}
 	}
 	return v
 }
 
-// decodeLines reads stored lines, in either form.
-func decodeLines(v []byte) ([]string, error) {
+// recordV2 is the first byte of a lines record with marks.
+const recordV2 = 2
+
+func appendMark(v []byte, m state.LineMark) []byte {
+	if !m.Known() {
+		return append(v, 0)
+	}
+	v = appendTime(append(v, 1), m.Time)
+	v = binary.AppendVarint(v, int64(m.Regex))
+	return binary.BigEndian.AppendUint32(v, m.RegexSum)
+}
+
+func (r *reader) mark() state.LineMark {
+	if r.byte() == 0 {
+		return state.LineMark{}
+	}
+	m := state.LineMark{Time: r.time(), Regex: int(r.varint())}
+	m.RegexSum = binary.BigEndian.Uint32(r.bytes(4))
+	if r.err == nil && m.Time.IsZero() {
+		r.fail(errors.New("a known mark without a time"))
+	}
+	return m
+}
+
+// decodeLines reads stored lines, in any form; marks is nil for the forms
+// without them.
+func decodeLines(v []byte) (lines []string, marks []state.LineMark, err error) {
 	if len(v) > 0 && v[0] == '[' {
-		var lines []string
 		err := json.Unmarshal(v, &lines)
-		return lines, err
+		return lines, nil, err
 	}
 	r := reader{v: v}
-	if r.byte() != recordV1 {
-		return nil, errRecord
+	version := r.byte()
+	if version != recordV1 && version != recordV2 {
+		return nil, nil, errRecord
 	}
 	n := r.uvarint()
 	if n > uint64(len(r.v)) { // each line takes a byte at least
 		r.fail(errShort)
 	}
-	var lines []string
 	for i := uint64(0); i < n && r.err == nil; i++ {
 		lines = append(lines, r.string())
+		if version == recordV2 {
+			marks = append(marks, r.mark())
+		}
 	}
 	if r.err == nil && len(r.v) > 0 {
 		r.err = fmt.Errorf("%d bytes after the record", len(r.v))
 	}
 	if r.err != nil {
-		return nil, r.err
+		return nil, nil, r.err
 	}
-	return lines, nil
+	return lines, marks, nil
 }
 
 func appendString(v []byte, s string) []byte {

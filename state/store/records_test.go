@@ -225,18 +225,55 @@ func TestLinesRecords(t *testing.T) {
 	}
 	lines, bad, err := s.Lines("p")
 	if err != nil || bad != 0 || len(lines) != 2 || !slices.Equal(lines[0].Lines, []string{"Failed password for root", "<é>"}) || !slices.Equal(lines[1].Lines, want) {
-		t.Fatalf("lines %q, %d bad, %v", lines, bad, err)
+		t.Fatalf("lines %+v, %d bad, %v", lines, bad, err)
 	}
-	v := encodeLines(want)
-	if v[0] != recordV1 {
-		t.Errorf("first byte %d, want the format version", v[0])
+	if lines[0].Marks != nil || lines[1].Marks != nil {
+		t.Errorf("lines without marks read with marks: %+v", lines)
 	}
-	for n := range len(v) {
-		if _, err := decodeLines(v[:n]); err == nil {
-			t.Errorf("the first %d of %d bytes decode", n, len(v))
-		}
+	marks := []state.LineMark{{}, {Time: time.Unix(1700000000, 5), Regex: 2, RegexSum: 0xdeadbeef}, {Time: time.Unix(1, 0), Regex: state.NoRegex}}
+	for _, tc := range []struct {
+		name    string
+		marks   []state.LineMark
+		version byte
+	}{
+		{"without marks", nil, recordV1},
+		{"with marks", marks, recordV2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := encodeLines(want, tc.marks)
+			if v[0] != tc.version {
+				t.Errorf("first byte %d, want the format version %d", v[0], tc.version)
+			}
+			got, gotMarks, err := decodeLines(v)
+			if err != nil || !slices.Equal(got, want) || !slices.EqualFunc(gotMarks, tc.marks, sameMark) || (gotMarks == nil) != (tc.marks == nil) {
+				t.Errorf("read back %q %+v, %v; want %q %+v", got, gotMarks, err, want, tc.marks)
+			}
+			for n := range len(v) {
+				if _, _, err := decodeLines(v[:n]); err == nil {
+					t.Errorf("the first %d of %d bytes decode", n, len(v))
+				}
+			}
+			if _, _, err := decodeLines(append(bytes.Clone(v), 'x')); err == nil {
+				t.Error("a record with a byte too many decodes")
+			}
+		})
 	}
-	if _, err := decodeLines(append(bytes.Clone(v), 'x')); err == nil {
-		t.Error("a record with a byte too many decodes")
+}
+
+// A prefix's lines keep their marks through a commit and a read.
+func TestLinesMarksStored(t *testing.T) {
+	s := openTestStore(t)
+	p := netip.MustParsePrefix("203.0.113.9/32")
+	marks := []state.LineMark{{Time: time.Unix(1700000000, 0), Regex: 1, RegexSum: state.RegexSum("^denied <HOST>$")}}
+	if err := s.Commit("p", &Changes{Lines: []state.LinesChange{{Prefix: p, Lines: []string{"denied 203.0.113.9"}, Marks: marks}}}); err != nil {
+		t.Fatal(err)
 	}
+	got, bad, err := s.Lines("p")
+	if err != nil || bad != 0 || len(got) != 1 || !slices.EqualFunc(got[0].Marks, marks, sameMark) {
+		t.Fatalf("lines %+v, %d bad, %v; want marks %+v", got, bad, err, marks)
+	}
+}
+
+func sameMark(a, b state.LineMark) bool {
+	return a.Time.Equal(b.Time) && a.Regex == b.Regex && a.RegexSum == b.RegexSum
 }
