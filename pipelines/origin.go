@@ -160,7 +160,8 @@ func (d *decoder) showValue(key string, n *yaml.Node, t reflect.Type) *Setting {
 // isScalarType tells the struct types written as one scalar.
 func isScalarType(t reflect.Type) bool { return t == textType || t == prefixType }
 
-// leafValue is a scalar or a list of scalars, typed as the key is.
+// leafValue is a scalar or a list of scalars, typed as the key is (a
+// text written as a number, a port, stays one).
 func leafValue(n *yaml.Node, t reflect.Type) any {
 	if t.Kind() == reflect.Slice && n.Kind != yaml.SequenceNode {
 		t = t.Elem() // one value where a list may be written
@@ -178,7 +179,7 @@ func leafValue(n *yaml.Node, t reflect.Type) any {
 		return out
 	case n.Tag == "!!null":
 		return nil
-	case t.Kind() == reflect.Int || t.Kind() == reflect.Uint16:
+	case t.Kind() == reflect.Int || t.Kind() == reflect.Uint16 || t == textType && n.Tag == "!!int":
 		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
 			return i
 		}

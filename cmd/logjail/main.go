@@ -52,6 +52,7 @@ func app() *cli.App {
 			reloadCommand(),
 			testCommand(),
 			validateCommand(),
+			configCommand(),
 			importCommand(),
 			exportCommand(), importStateCommand(),
 			stateCommand(),
