@@ -58,7 +58,8 @@ const FromDefault = "default"
 // Show loads and validates the configuration at path as Load does, and
 // returns it effective: each pipeline's keys after defaults and every file
 // are merged, with the value and place of each; a pipeline key nobody wrote
-// shows its built-in default. A filter shows as the name it was given.
+// shows its built-in default. A filter shows as the name it was given; a
+// password or token as Hidden.
 func Show(path string) (*Effective, error) {
 	cfg, l, err := load(path)
 	if err != nil {
@@ -74,8 +75,7 @@ func Show(path string) (*Effective, error) {
 		})
 	}
 	if f := l.top.fleet; f != nil && resolve(f).Kind == yaml.MappingNode {
-		e.Fleet = &Setting{Key: "fleet", Kind: MapSetting, From: d.from(resolve(f)),
-			Keys: d.showStruct(resolve(f), reflect.ValueOf(FleetSpec{}), false)}
+		e.Fleet = &Setting{Key: "fleet", Kind: MapSetting, Keys: d.showStruct(resolve(f), reflect.ValueOf(FleetSpec{}), false)}
 	}
 	return e, nil
 }
@@ -151,11 +151,21 @@ func (d *decoder) showValue(key string, n *yaml.Node, t reflect.Type) *Setting {
 		for _, item := range n.Content {
 			s.Items = append(s.Items, d.showStruct(resolve(item), reflect.New(t.Elem()).Elem(), false))
 		}
+	case secretKeys[key] && n.Kind == yaml.ScalarNode && n.Value != "":
+		s.Value = Hidden
 	default:
 		s.Value = leafValue(n, t)
 	}
 	return s
 }
+
+// Hidden stands for a secret's value in the effective configuration, which
+// ends up in terminals, tickets and bug reports.
+const Hidden = "(hidden)"
+
+// secretKeys are the keys whose values are secrets themselves (the keys
+// naming a file that holds one, such as password_file, are shown).
+var secretKeys = map[string]bool{"password": true, "token": true}
 
 // isScalarType tells the struct types written as one scalar.
 func isScalarType(t reflect.Type) bool { return t == textType || t == prefixType }
@@ -202,10 +212,7 @@ func defaultValue(key string, v reflect.Value) any {
 	case v.Type() == durationType:
 		return FormatDuration(DurationOf(Duration(v.Int())))
 	case v.Type() == textType:
-		if t := v.Interface().(Text); t.S != "" {
-			return t.S
-		}
-		return nil
+		return v.Interface().(Text).S // "": none (ignorecommand)
 	}
 	switch v.Kind() {
 	case reflect.Int:

@@ -61,7 +61,7 @@ func TestShowNamesEachValuesFile(t *testing.T) {
 		{"enforce.0.nftables.ports", []any{int64(22)}, "logjail.yaml:15"},
 		{"ignoreip", []any{}, FromDefault},
 		{"ignoreself", true, FromDefault},
-		{"ignorecommand", nil, FromDefault},
+		{"ignorecommand", "", FromDefault},
 		{"ignorecommand_timeout", "5s", FromDefault},
 		{"max_tracked", int64(DefaultMaxTracked), FromDefault},
 		{"ipv6_prefix", int64(128), FromDefault},
