@@ -50,6 +50,9 @@ type Setting struct {
 	// built-in default; for a MapSetting (merged from several places)
 	// where it is first named, or "".
 	From string
+	// Resolved says what a value named, where that is not plain: the
+	// filter of match.filter (see Plan.Filter).
+	Resolved string
 }
 
 // FromDefault is a Setting's From when nobody wrote it.
@@ -69,15 +72,32 @@ func Show(path string) (*Effective, error) {
 	e := &Effective{Files: cfg.Files}
 	for _, p := range cfg.Pipelines {
 		n := mappingOf(l.top.keys(d, p.Name), nil)
-		e.Pipelines = append(e.Pipelines, &Setting{
+		s := &Setting{
 			Key: p.Name, Kind: MapSetting, From: d.from(l.top.pipeAt[p.Name]),
 			Keys: d.showStruct(n, reflect.ValueOf(p).Elem(), true),
-		})
+		}
+		if f := keyNamed(keyNamed(s, "match"), "filter"); f != nil {
+			f.Resolved = p.Plan.Filter
+		}
+		e.Pipelines = append(e.Pipelines, s)
 	}
 	if f := l.top.fleet; f != nil && resolve(f).Kind == yaml.MappingNode {
 		e.Fleet = &Setting{Key: "fleet", Kind: MapSetting, Keys: d.showStruct(resolve(f), reflect.ValueOf(FleetSpec{}), false)}
 	}
 	return e, nil
+}
+
+// keyNamed is the key of MapSetting s so named; nil for none.
+func keyNamed(s *Setting, key string) *Setting {
+	if s == nil || s.Kind != MapSetting {
+		return nil
+	}
+	for _, k := range s.Keys {
+		if k.Key == key {
+			return k
+		}
+	}
+	return nil
 }
 
 // from is "FILE:LINE" of n.

@@ -1,6 +1,8 @@
 package pipelines
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -112,5 +114,37 @@ func TestShowRefusesWhatLoadRefuses(t *testing.T) {
 	useDefaults(t, "bad-value")
 	if _, err := Show(""); err == nil || !strings.Contains(err.Error(), "logjail.d/sshd.yaml:5:15") {
 		t.Fatalf("Show: %v", err)
+	}
+}
+
+// TestShowResolvesFilters: match.filter says which filter its name found: a
+// file of that name in the configuration's filters/ folder wins over the
+// shipped filter, and an alias names the filter and mode it stands for.
+func TestShowResolvesFilters(t *testing.T) {
+	for _, tc := range []struct{ config, pipeline, want string }{
+		{"testdata/merge/nested/logjail.yaml", "sshd", "shipped filter sshd"},
+		{"logjail.yaml", "sshd", "filter file filters/sshd.yaml"}, // beside pipelines/filters/
+	} {
+		t.Run(tc.config, func(t *testing.T) {
+			e, err := Show(tc.config)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := setting(e.Pipelines[0].Keys, "match.filter"); s == nil || s.Resolved != tc.want {
+				t.Errorf("match.filter: %+v, want resolved %q", s, tc.want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	cfg := "pipelines:\n  mail:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/mail.log]}}]\n    match: {filter: postfix-sasl}\n"
+	if err := os.WriteFile(filepath.Join(dir, "logjail.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Show(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := setting(e.Pipelines[0].Keys, "match.filter"); s == nil || s.Resolved != "shipped filter postfix, mode auth" {
+		t.Errorf("match.filter: %+v, want the alias resolved", s)
 	}
 }

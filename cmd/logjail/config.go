@@ -51,7 +51,8 @@ func configCommand() *cli.Command {
 			Name:  "show",
 			Usage: "print the effective configuration, each value with the file:line it came from (or default)",
 			Description: "Loads and validates the configuration as run does, and prints every pipeline after its\n" +
-				"defaults and every file are merged: a key nobody wrote shows its built-in default.\n" +
+				"defaults and every file are merged: a key nobody wrote shows its built-in default, a filter\n" +
+				"what its name found (a shipped filter or a file in filters/), a password or token (hidden).\n" +
 				"Text is YAML with a `# FILE:LINE` (or `# default`) comment per value; --json prints\n" +
 				`{"files": [...], "fleet": {...}, "pipelines": {"NAME": {...}}}, each value as {"value": V, "from": "FILE:LINE"}.`,
 			Flags: []cli.Flag{configFlag(), jsonFlag()},
@@ -93,6 +94,9 @@ func writeSetting(b *strings.Builder, s *pipelines.Setting, pad string) {
 	from := ""
 	if s.From != "" {
 		from = "  # " + s.From
+	}
+	if s.Resolved != "" {
+		from += " (" + s.Resolved + ")"
 	}
 	switch s.Kind {
 	case pipelines.MapSetting:
@@ -176,7 +180,11 @@ func settingJSON(s *pipelines.Setting) any {
 		}
 		return orderedObject{{"value", items}, {"from", s.From}}
 	}
-	return orderedObject{{"value", s.Value}, {"from", s.From}}
+	leaf := orderedObject{{"value", s.Value}, {"from", s.From}}
+	if s.Resolved != "" {
+		leaf = append(leaf, member{"resolved", s.Resolved})
+	}
+	return leaf
 }
 
 func keysJSON(keys []*pipelines.Setting) orderedObject {

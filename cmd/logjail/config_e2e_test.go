@@ -78,7 +78,7 @@ func TestDefaultConfig(t *testing.T) {
 		{name: "config show", dir: full, args: []string{"config", "show"}, want: []string{
 			"# files, in merge order: /etc/logjail/logjail.yaml, /etc/logjail/logjail.d/10-local.yaml\n",
 			"  sshd:  # /etc/logjail/logjail.yaml:4\n",
-			"    match:\n      filter: sshd  # /etc/logjail/logjail.yaml:8\n      mode: aggressive  # /etc/logjail/logjail.d/10-local.yaml:4\n",
+			"    match:\n      filter: sshd  # /etc/logjail/logjail.yaml:8 (shipped filter sshd)\n      mode: aggressive  # /etc/logjail/logjail.d/10-local.yaml:4\n",
 			"    maxretry: 3  # /etc/logjail/logjail.d/10-local.yaml:3\n",
 			"    bantime: 1h  # /etc/logjail/logjail.yaml:2\n",
 			"    findtime: 10m  # default\n",
