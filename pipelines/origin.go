@@ -61,8 +61,8 @@ const FromDefault = "default"
 // Show loads and validates the configuration at path as Load does, and
 // returns it effective: each pipeline's keys after defaults and every file
 // are merged, with the value and place of each; a pipeline key nobody wrote
-// shows its built-in default. A filter shows as the name it was given; a
-// password or token as Hidden.
+// shows its built-in default. A filter shows as the name it was given,
+// with what that name found (Resolved); a password or token as Hidden.
 func Show(path string) (*Effective, error) {
 	cfg, l, err := load(path)
 	if err != nil {
