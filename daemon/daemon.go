@@ -40,7 +40,8 @@ const (
 // Options configure Run.
 type Options struct {
 	Config *pipelines.Config
-	// ConfigPath is read again by a reload.
+	// ConfigPath is read again by a reload (pipelines.Load: "" is the
+	// default configuration, its directory listed anew).
 	ConfigPath string
 	// Metrics is the address of the Prometheus endpoint ("" for none).
 	Metrics string

@@ -265,9 +265,6 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 // cannot apply: no enabled pipeline, another nftables table, another
 // fleet. Its warnings are logged.
 func (d *Daemon) loadForReload() (*pipelines.Config, []*pipelines.Pipeline, error) {
-	if d.opts.ConfigPath == "" {
-		return nil, nil, errors.New("no configuration path to reload from")
-	}
 	cfg, err := pipelines.Load(d.opts.ConfigPath)
 	if err != nil {
 		return nil, nil, err

@@ -78,6 +78,7 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 	var data []byte
 	var file string
 	var err error
+	shippedFile := false
 	if strings.Contains(name, "/") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
 		file = name
 		if !filepath.IsAbs(file) {
@@ -90,6 +91,7 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 		if errors.Is(err, os.ErrNotExist) {
 			file = "pipelines/filters/" + name + ".yaml"
 			data, err = shipped.ReadFile("filters/" + name + ".yaml")
+			shippedFile = true
 			if err != nil {
 				return nil, fmt.Errorf("unknown filter %q (shipped: %s; or a file %s)", name, strings.Join(ShippedFilters(), ", "), filepath.Join(dir, "filters", name+".yaml"))
 			}
@@ -103,6 +105,9 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 		return nil, err
 	}
 	f := &FilterFile{}
+	if !shippedFile {
+		f.read = file
+	}
 	if root != nil {
 		before := len(d.errs)
 		d.decodeStruct(root, reflect.ValueOf(f).Elem(), "filter")
@@ -154,6 +159,8 @@ type ruleTexts struct {
 	fail, ignore []Text
 	// journal is a fail2ban filter's journalmatch.
 	journal []string
+	// filter says what the match's filter resolved to (Plan.Filter).
+	filter string
 }
 
 func (r ruleTexts) rules() match.Rules {
@@ -277,6 +284,13 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		return ruleTexts{}, false
 	}
 	r := ruleTexts{dialect: match.DialectLogjail, pref: f.Prefregex, date: f.Datepattern, fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	r.filter = "shipped filter " + name
+	if f.read != "" {
+		r.filter = "filter file " + f.read
+	}
+	if mode != ms.Mode.S { // an alias's mode
+		r.filter += ", mode " + mode
+	}
 	if mode == "" {
 		mode = "normal"
 	}

@@ -31,19 +31,27 @@ var pipelineName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,27}$`)
 type keyed struct{ key, val *yaml.Node }
 
 // Load reads a configuration file, or every *.yaml / *.yml file of a
-// directory in name order (later files win per key: per defaults key, and
-// per key of each pipeline), applies defaults and validates it. The error
-// lists every problem, each as file:line:column: message.
+// directory in name order, or with path "" the default configuration
+// (DefaultConfigFile, then DefaultConfigDir's files); applies defaults and
+// validates it. Later files win: mappings merge key by key, recursively,
+// and a scalar or a list replaces the earlier one whole (see overlay). The
+// error lists every problem, each as file:line:column: message.
 func Load(path string) (*Config, error) {
+	cfg, _, err := load(path)
+	return cfg, err
+}
+
+// load is Load, returning the merged files too (for Show).
+func load(path string) (*Config, *loaded, error) {
 	files, err := configFiles(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := checkSizes(files); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	d := &decoder{}
-	var top merged
+	l := &loaded{d: &decoder{files: map[*yaml.Node]string{}}}
+	d := l.d
 	for _, f := range files {
 		root, err := parseFile(d, f)
 		if err != nil {
@@ -51,10 +59,10 @@ func Load(path string) (*Config, error) {
 			continue
 		}
 		if root != nil { // nil: an empty file
-			top.add(d, root)
+			l.top.add(d, root)
 		}
 	}
-	cfg := top.decode(d)
+	cfg := l.top.decode(d)
 	cfg.Files = files
 	if len(d.errs) == 0 {
 		v := newValidator(d, filepath.Dir(files[0]))
@@ -69,14 +77,20 @@ func Load(path string) (*Config, error) {
 		}
 	}
 	if len(d.errs) > 0 {
-		return nil, errors.Join(d.errs...)
+		return nil, nil, errors.Join(d.errs...)
 	}
 	cfg.Warnings = d.warnings
-	return cfg, nil
+	return cfg, l, nil
 }
 
-// merged is the top level of every file, merged: the keys of defaults and
-// of each pipeline, and the last file's fleet block.
+// loaded is what load merged, with the decoder that knows each node's file.
+type loaded struct {
+	d   *decoder
+	top merged
+}
+
+// merged is the top level of every file, merged (see overlay): the keys
+// of defaults and of each pipeline, and the fleet block.
 type merged struct {
 	defaults []keyed
 	pipes    map[string][]keyed
@@ -95,7 +109,7 @@ func (m *merged) add(d *decoder, root *yaml.Node) {
 				d.errorf(v, "defaults: expected a mapping")
 				continue
 			}
-			m.defaults = mergeKeys(m.defaults, v)
+			m.defaults = d.mergeKeys(m.defaults, v, d.overlay)
 		case "pipelines":
 			if v.Kind != yaml.MappingNode && v.Tag != "!!null" {
 				d.errorf(v, "pipelines: expected a mapping of pipeline names")
@@ -103,7 +117,7 @@ func (m *merged) add(d *decoder, root *yaml.Node) {
 			}
 			m.addPipelines(d, v)
 		case "fleet":
-			m.fleet = v // a later file's fleet replaces an earlier one's
+			m.fleet = d.overlay(m.fleet, v)
 		default:
 			d.errorf(k, "unknown top-level key %q (known: defaults, fleet, pipelines)", k.Value)
 		}
@@ -129,7 +143,7 @@ func (m *merged) addPipelines(d *decoder, v *yaml.Node) {
 			m.order = append(m.order, name.Value)
 			m.pipeAt[name.Value] = name
 		}
-		m.pipes[name.Value] = mergeKeys(m.pipes[name.Value], body)
+		m.pipes[name.Value] = d.mergeKeys(m.pipes[name.Value], body, d.overlay)
 	}
 }
 
@@ -153,10 +167,10 @@ func (m *merged) decode(d *decoder) *Config {
 	return cfg
 }
 
-// pipeline decodes one pipeline, remembering where each key was written
-// and whether it came from defaults.
-func (m *merged) pipeline(d *decoder, name string) *Pipeline {
-	p := &Pipeline{
+// newPipeline is a pipeline before its keys are decoded: the built-in
+// defaults.
+func newPipeline(name string) *Pipeline {
+	return &Pipeline{
 		Name:       name,
 		MaxRetry:   DefaultMaxRetry,
 		FindTime:   Duration(DefaultFindTime),
@@ -166,8 +180,20 @@ func (m *merged) pipeline(d *decoder, name string) *Pipeline {
 		IPv6Prefix: DefaultIPv6Prefix,
 		DBPurgeAge: Duration(DefaultDBPurgeAge),
 	}
+}
+
+// keys are a pipeline's keys: the defaults', each replaced whole by the
+// pipeline's own (as fail2ban's [DEFAULT] under a jail).
+func (m *merged) keys(d *decoder, name string) []keyed {
+	return d.mergeKeys(m.defaults, mappingOf(m.pipes[name], m.pipeAt[name]), nil)
+}
+
+// pipeline decodes one pipeline, remembering where each key was written
+// and whether it came from defaults.
+func (m *merged) pipeline(d *decoder, name string) *Pipeline {
+	p := newPipeline(name)
 	at := m.pipeAt[name]
-	keys := mergeKeys(slices.Clone(m.defaults), mappingOf(m.pipes[name], at))
+	keys := m.keys(d, name)
 	d.decodeStruct(mappingOf(keys, at), reflect.ValueOf(p).Elem(), "pipelines."+name)
 	p.At = d.pos(at)
 	p.keyAt, p.keyFrom = map[string]Pos{}, map[string]string{}
@@ -181,26 +207,6 @@ func (m *merged) pipeline(d *decoder, name string) *Pipeline {
 		}
 	}
 	return p
-}
-
-func configFiles(path string) ([]string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("config: %w", err)
-	}
-	if !fi.IsDir() {
-		return []string{path}, nil
-	}
-	var files []string
-	for _, pat := range []string{"*.yaml", "*.yml"} {
-		m, _ := filepath.Glob(filepath.Join(path, pat))
-		files = append(files, m...)
-	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("config: %s: no *.yaml files", path)
-	}
-	slices.Sort(files)
-	return files, nil
 }
 
 // parseFile returns the top-level mapping of a YAML file (nil when empty).
@@ -245,25 +251,6 @@ func parseDocument(d *decoder, file string, data []byte) (*yaml.Node, error) {
 		return nil, &Error{At: d.pos(root), Msg: "expected a mapping at the top level"}
 	}
 	return root, nil
-}
-
-// mergeKeys overlays the entries of mapping m on base: a later key replaces
-// an earlier one of the same name.
-func mergeKeys(base []keyed, m *yaml.Node) []keyed {
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		k := resolve(m.Content[i])
-		replaced := false
-		for j := range base {
-			if base[j].key.Value == k.Value {
-				base[j] = keyed{k, m.Content[i+1]}
-				replaced = true
-			}
-		}
-		if !replaced {
-			base = append(base, keyed{k, m.Content[i+1]})
-		}
-	}
-	return base
 }
 
 // mappingOf builds a mapping node from merged entries; at gives its position.

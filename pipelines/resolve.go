@@ -16,6 +16,10 @@ type Plan struct {
 	// Rules are the match rules (filter file, mode and inline regexes
 	// combined); empty for a disabled pipeline.
 	Rules match.Rules
+	// Filter says what the match's logjail filter resolved to, for `config
+	// show`: "shipped filter NAME" or "filter file PATH" (a file of that
+	// name in the configuration's filters/ wins over a shipped filter).
+	Filter string
 	// JournalMatch is a fail2ban filter's journalmatch, used by a journald
 	// source of this pipeline that sets no match of its own.
 	JournalMatch []string
@@ -89,7 +93,7 @@ func (v validator) plan(p *Pipeline, fleet *Fleet) *Plan {
 		return pl
 	}
 	if r, ok := v.rules(p); ok {
-		pl.Rules, pl.JournalMatch = r.rules(), r.journal
+		pl.Rules, pl.JournalMatch, pl.Filter = r.rules(), r.journal, r.filter
 	}
 	for _, e := range p.Enforce {
 		r := Enforcer{At: e.At, Exec: e.Exec, Mail: e.Mail}

@@ -391,6 +391,8 @@ type NFTablesSpec struct {
 
 // FilterFile is a filter declaration (pipelines/filters/NAME.yaml).
 type FilterFile struct {
+	// read is the file the filter was read from; "" for a shipped one.
+	read        string
 	Description string `yaml:"description"`
 	Prefregex   Text   `yaml:"prefregex"`
 	Failregex   []Text `yaml:"failregex"`

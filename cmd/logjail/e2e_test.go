@@ -142,6 +142,8 @@ type instance struct {
 }
 
 type setup struct {
+	// config is run's --config; "" runs without one (the default
+	// configuration).
 	dir, config, logFile, stateDir, socket string
 	// warm makes the first source read something (default: a line
 	// appended to logFile), so start knows the source is running.
@@ -247,7 +249,11 @@ func (s *setup) start(t testing.TB, tn *testNet) *instance {
 // command is the `logjail run` of s, inside tn's server namespace (a dry
 // run without one).
 func (s *setup) command(tn *testNet) *exec.Cmd {
-	args := append([]string{cmp.Or(s.bin, binary), "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", cmp.Or(s.logLevel, "debug")}, s.extra...)
+	args := []string{cmp.Or(s.bin, binary), "run", "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", cmp.Or(s.logLevel, "debug")}
+	if s.config != "" { // "": the default configuration
+		args = append(args, "--config", s.config)
+	}
+	args = append(args, s.extra...)
 	args = append(slices.Clone(s.wrap), args...)
 	if tn != nil {
 		args = append([]string{"ip", "netns", "exec", tn.srv}, args...)

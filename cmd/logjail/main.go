@@ -53,6 +53,7 @@ func app() *cli.App {
 			reloadCommand(),
 			testCommand(),
 			validateCommand(),
+			configCommand(),
 			importCommand(),
 			exportCommand(), importStateCommand(),
 			stateCommand(),

@@ -21,10 +21,6 @@ func socketFlag() cli.Flag {
 	return &cli.StringFlag{Name: "socket", Value: daemon.DefaultSocket, Usage: "control socket `PATH`", EnvVars: []string{"LOGJAIL_SOCKET"}}
 }
 
-func configFlag() cli.Flag {
-	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "configuration file or directory of *.yaml `PATH`", Required: true}
-}
-
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "run",
@@ -111,7 +107,7 @@ func validateCommand() *cli.Command {
 		Flags: []cli.Flag{configFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
-				return fmt.Errorf("usage: logjail validate --config PATH (takes no arguments)")
+				return fmt.Errorf("usage: logjail validate [--config PATH] (takes no arguments)")
 			}
 			cfg, err := pipelines.Load(c.String("config"))
 			if err != nil {
