@@ -95,6 +95,8 @@ type Daemon struct {
 	// pipelines' gates never ban either.
 	host    *gate.Host
 	servers *gate.Set
+	// rt is what logjail set, stop and start changed (see runtime.go).
+	rt runtimeState
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx
