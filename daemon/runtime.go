@@ -10,9 +10,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/logjail/logjail/enforce"
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state"
 )
@@ -370,6 +372,24 @@ func (d *Daemon) handleStart(w http.ResponseWriter, req *http.Request) {
 	}
 	d.log.Info("pipeline started", "pipeline", sr.Pipeline)
 	writeJSON(w, http.StatusOK, StopResult{Pipeline: sr.Pipeline, State: stateRunning})
+}
+
+// reconcileStopped repairs the firewall sets of the stopped pipelines
+// from their bans, as reconcileAll does the running ones': a flushed
+// table gets a stopped pipeline's bans back too. Those with more than most
+// bans (0: none) are skipped, as there.
+func (d *Daemon) reconcileStopped(ctx context.Context, most int) {
+	d.rt.mu.Lock() // a start waits: the runner is not running meanwhile
+	defer d.rt.mu.Unlock()
+	for name, s := range d.rt.stopped {
+		tr := s.r.stages.Tracker
+		if most > 0 && tr.Stats().CurrentlyBanned > most {
+			continue
+		}
+		if err := enforce.Repair(ctx, s.r.enforcer, tr.ActiveUnsorted(), time.Now()); err != nil {
+			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
+		}
+	}
 }
 
 // descStopped tells a stopped pipeline from one that could not start

@@ -76,10 +76,10 @@ func TestGetSetCommands(t *testing.T) {
 }
 
 // stop and start with the real binary and nftables: a stopped pipeline's
-// bans stay in the kernel; status, the overview and the metrics say it is
-// stopped; lines written meanwhile are read at start, each once; stop
-// --unban lifts the bans; a second stop or start exits 3, an unknown
-// pipeline 1.
+// bans stay in the kernel, and come back after a flush; status, the
+// overview and the metrics say it is stopped; lines written meanwhile are
+// read at start, each once; stop --unban lifts the bans; a second stop or
+// start exits 3, an unknown pipeline 1.
 func TestStopStartCommands(t *testing.T) {
 	t.Parallel()
 	tn := newTestNet(t)
@@ -105,6 +105,13 @@ func TestStopStartCommands(t *testing.T) {
 	if m := scrapeMetrics(t, tn); !strings.Contains(m, `logjail_pipeline_stopped{pipeline="e2e"} 1`) || !strings.Contains(m, `logjail_pipeline_up{pipeline="e2e"} 0`) {
 		t.Errorf("metrics of the stopped pipeline:\n%s", m)
 	}
+	// A flushed ruleset gets the stopped pipeline's bans back.
+	conn := tn.nftConn(t)
+	conn.FlushRuleset()
+	if err := conn.Flush(); err != nil {
+		t.Fatalf("flush ruleset: %v", err)
+	}
+	tn.waitHolds(t, 10*time.Second, "e2e-v4", "203.0.113.9")
 	wantRun(t, sock, 3, "pipeline e2e is stopped already", "stop", "e2e")
 	wantRun(t, sock, 3, "start it first", "set", "e2e", "maxretry", "2")
 
