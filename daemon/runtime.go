@@ -95,7 +95,7 @@ type stoppedPipeline struct {
 	tracker *state.Tracker
 }
 
-// routes adds the run-time control endpoints to mux.
+// runtimeRoutes adds the run-time control endpoints to mux.
 func (d *Daemon) runtimeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/get/{pipeline}/{key}", d.handleGet)
 	mux.HandleFunc("POST /v1/set", d.handleSet)
