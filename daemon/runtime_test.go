@@ -121,9 +121,9 @@ func TestSetIgnoreIP(t *testing.T) {
 }
 
 // stop ends the sources and matching and keeps the bans; lines written
-// while stopped are read at start, each counted once, the window carried
-// over; stop --unban lifts the bans first; a reload starts a stopped
-// pipeline.
+// while stopped are read at start, each counted once, the window and the
+// set values carried over; stop --unban lifts the bans first; a reload
+// starts a stopped pipeline.
 func TestStopStart(t *testing.T) {
 	r := newRuntimeRig(t)
 	bg := context.Background()
@@ -132,6 +132,7 @@ func TestStopStart(t *testing.T) {
 	if _, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "203.0.113.9"}); err != nil {
 		t.Fatal(err)
 	}
+	r.mustSet("bantime", "2h")
 	if res, err := r.cl.Stop(bg, StopRequest{Pipeline: "a"}); err != nil || res.State != "stopped" {
 		t.Fatalf("stop: %+v %v", res, err)
 	}
@@ -157,6 +158,9 @@ func TestStopStart(t *testing.T) {
 	})
 	if st.Filter.TotalFailed != 3 || st.Actions.CurrentlyBanned != 2 {
 		t.Fatalf("after start: failed %d banned %d, want 3 (each line once) and 2 (the third failure bans)", st.Filter.TotalFailed, st.Actions.CurrentlyBanned)
+	}
+	if g, err := r.cl.Get(bg, "a", "bantime"); err != nil || g.Value != "2h" || st.Overrides["bantime"] != "2h" {
+		t.Errorf("the value set before stop, after start: %v (%v), overrides %v", g.Value, err, st.Overrides)
 	}
 	wantAPIError(t, "start again", http.StatusConflict, "running already", func() error { _, err := r.cl.Start(bg, "a"); return err })
 
