@@ -13,6 +13,12 @@ import (
 // PipelineStatus is `logjail status PIPELINE --json`.
 type PipelineStatus struct {
 	Pipeline string `json:"pipeline"`
+	// State is running, or stopped (logjail stop): its sources and
+	// matching stopped, its bans kept.
+	State string `json:"state"`
+	// Overrides are the values logjail set changed, by key, until the
+	// next reload or restart; {} when none.
+	Overrides map[string]any `json:"overrides"`
 	// Uncommitted counts processed entries whose source positions are not
 	// stored yet (they are, within 50ms).
 	Uncommitted uint64 `json:"uncommitted"`
@@ -126,6 +132,8 @@ type Status struct {
 	Pipelines []string `json:"pipelines"`
 	// Failed lists enabled pipelines that could not start, with the reason.
 	Failed map[string]string `json:"failed,omitempty"`
+	// Stopped lists the pipelines logjail stop stopped (not in Pipelines).
+	Stopped []string `json:"stopped,omitempty"`
 	// FirewallRestores counts the times logjail rebuilt its nftables table
 	// after another program flushed or changed it.
 	FirewallRestores uint64 `json:"firewall_restores"`

@@ -71,7 +71,7 @@ func (c *Client) send(ctx context.Context, method, path string, body any) (*http
 		defer resp.Body.Close()
 		var e apiError
 		if json.NewDecoder(resp.Body).Decode(&e) == nil && e.Error != "" {
-			return nil, errors.New(e.Error)
+			return nil, &APIError{Status: resp.StatusCode, Msg: e.Error}
 		}
 		return nil, fmt.Errorf("control socket: %s", resp.Status)
 	}

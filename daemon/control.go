@@ -31,6 +31,7 @@ func (d *Daemon) handler() http.Handler {
 	mux.HandleFunc("POST /v1/reload", d.handleReload)
 	mux.HandleFunc("GET /v1/failing/{pipeline}", d.handleFailing)
 	mux.HandleFunc("GET /v1/export", d.handleExport)
+	d.runtimeRoutes(mux)
 	return mux
 }
 
@@ -59,6 +60,7 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 	d.mu.RLock()
 	st := Status{Pipelines: append([]string{}, d.order...), Failed: maps.Clone(d.failed), Build: &build}
 	d.mu.RUnlock()
+	st.Stopped = d.stoppedNames()
 	if d.firewall != nil {
 		st.FirewallRestores = d.firewall.restores.Load()
 	}
@@ -69,61 +71,25 @@ func (d *Daemon) handleStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) {
-	r, ok := d.pipeline(req.PathValue("pipeline"))
-	if !ok {
-		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", req.PathValue("pipeline"), strings.Join(d.pipelineNames(), ", "))
-		return
-	}
+	name := req.PathValue("pipeline")
+	r, ok := d.pipeline(name)
 	var st PipelineStatus
 	var active state.Bans
-	err := r.call(req.Context(), func() {
-		ts := r.stages.Tracker.Stats()
-		st = PipelineStatus{
-			Pipeline:      r.name,
-			Uncommitted:   r.uncommitted,
-			CommitErrors:  r.commitErrors,
-			RefusedByGate: map[string]uint64{},
-			Filter: FilterStatus{
-				CurrentlyFailed: ts.CurrentlyFailed,
-				TotalFailed:     ts.TotalFailed,
-				Matched:         r.matched,
-				Missed:          r.missed,
-				Ignored:         r.ignored,
-				BadAddress:      r.badAddr,
-				IgnoredAddress:  ts.Ignored,
-				Stale:           ts.Stale,
-				Shared:          r.shared,
-				TimedOut:        r.timedOut,
-				RegexTimeouts:   r.regexTimeouts,
-			},
-			Actions: ActionStatus{
-				CurrentlyBanned: ts.CurrentlyBanned,
-				TotalBanned:     ts.TotalBanned,
-				EnforceErrors:   r.enforceErrors.Load(),
-				Banned:          []string{},
-				Bans:            []Ban{},
-			},
-			Sources: []SourceStatus{},
+	if ok {
+		if err := r.call(req.Context(), func() { st, active = r.status() }); err != nil {
+			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+			return
 		}
-		for _, why := range gate.Reasons {
-			st.RefusedByGate[string(why)] = ts.Refused[why]
+		for _, src := range r.stages.Sources {
+			st.Sources = append(st.Sources, sourceStatus(src))
 		}
-		active = r.stages.Tracker.Snapshot() // sorted and written off the runner
-		pol := r.stages.Tracker.Policy()
-		st.Actions.BanTime = pipelines.FormatDuration(pol.BanTime)
-		if inc := pol.Increment; inc != nil {
-			st.Actions.Increment = inc.String()
-		}
-	})
-	if err != nil {
-		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		st.Publishers = r.publisherStatus()
+		st.Mailers = r.mailerStatus()
+	} else if st, active, ok = d.stoppedStatus(name); !ok {
+		d.noPipeline(w, name)
 		return
 	}
-	for _, src := range r.stages.Sources {
-		st.Sources = append(st.Sources, sourceStatus(src))
-	}
-	st.Publishers = r.publisherStatus()
-	st.Mailers = r.mailerStatus()
+	st.Overrides = d.overrides(name)
 	newBanWriter(w).pipelineStatus(st, active, time.Now())
 }
 

@@ -98,6 +98,8 @@ type Daemon struct {
 	servers *gate.Set
 	// evidence is each pipeline's *banEvidence, by name: a reload keeps it.
 	evidence sync.Map
+	// rt is what logjail set, stop and start changed (see runtime.go).
+	rt runtimeState
 }
 
 // Run starts every enabled pipeline and serves the control socket until ctx

@@ -148,6 +148,7 @@ func (d *Daemon) reconcileAll(ctx context.Context, most int) {
 			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
 		}
 	}
+	d.reconcileStopped(ctx, most)
 }
 
 // tellSkipped logs, once, that the element check skips pipeline.

@@ -97,11 +97,11 @@ var (
 	descMailDrop  = prometheus.NewDesc("logjail_mail_dropped_total", "Decisions never mailed (a full queue, a delivery given up), per pipeline.", []string{"pipeline"}, nil)
 	descStore     = prometheus.NewDesc("logjail_store_broken", "1 when the state store refuses writes (bbolt panicked on a damaged page; see logjail status), else 0.", nil, nil)
 	descRefused   = prometheus.NewDesc("logjail_gate_refused_total", "Addresses the gate refused to ban (failures, manual, fleet and restored bans), per pipeline and rule.", []string{"pipeline", "reason"}, nil)
-	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start.", []string{"pipeline"}, nil)
+	descPipelines = prometheus.NewDesc("logjail_pipeline_up", "1 for a running pipeline, 0 for one that could not start or is stopped (see logjail_pipeline_stopped).", []string{"pipeline"}, nil)
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop, descRefused} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descStopped, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop, descRefused} {
 		ch <- d
 	}
 }
@@ -123,6 +123,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descPipelines, prometheus.GaugeValue, 0, name)
 	}
 	d.mu.RUnlock()
+	d.collectStopped(ch)
 	var restores uint64
 	if d.firewall != nil {
 		restores = d.firewall.restores.Load()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -229,6 +230,9 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 		}
 		trackers[name] = t
 	}
+	// A reload ends what set, stop and start changed: the stopped
+	// pipelines start again, every pipeline with the file's settings.
+	maps.Copy(trackers, d.resetRuntime())
 	d.mu.Lock()
 	clear(d.failed)
 	d.mu.Unlock()

@@ -396,6 +396,28 @@ func lookupHost(name string) ([]netip.Addr, error) {
 	return net.DefaultResolver.LookupNetIP(ctx, "ip", name)
 }
 
+// ignorePrefixes reads an ignoreip entry: an address, a CIDR, or a host
+// name, which stands for the addresses it resolves to.
+func ignorePrefixes(s string) ([]Prefix, error) {
+	p, err := parsePrefix(s)
+	if err == nil {
+		return []Prefix{Prefix(p)}, nil
+	}
+	if !isHostName(s) {
+		return nil, err
+	}
+	addrs, rerr := lookupHost(s)
+	if rerr != nil || len(addrs) == 0 {
+		return nil, fmt.Errorf("host name %q does not resolve: %v", s, rerr)
+	}
+	out := make([]Prefix, 0, len(addrs))
+	for _, a := range addrs {
+		a = a.Unmap().WithZone("")
+		out = append(out, Prefix(netip.PrefixFrom(a, a.BitLen())))
+	}
+	return out, nil
+}
+
 // parsePrefix reads "192.0.2.7", "192.0.2.0/24", "2001:db8::/32" or "::1".
 // IPv4-mapped IPv6 is normalised to IPv4, as addresses from logs are.
 func parsePrefix(s string) (netip.Prefix, error) {
@@ -433,24 +455,12 @@ func (d *decoder) decodePrefixList(n *yaml.Node, v reflect.Value, what string) {
 			d.errorf(item, "%s: expected an address, CIDR or host name", itemWhat)
 			continue
 		}
-		p, err := parsePrefix(item.Value)
-		if err == nil {
-			out = append(out, Prefix(p))
-			continue
-		}
-		if !isHostName(item.Value) {
+		ps, err := ignorePrefixes(item.Value)
+		if err != nil {
 			d.errorf(item, "%s: %v", itemWhat, err)
 			continue
 		}
-		addrs, rerr := lookupHost(item.Value)
-		if rerr != nil || len(addrs) == 0 {
-			d.errorf(item, "%s: host name %q does not resolve: %v", itemWhat, item.Value, rerr)
-			continue
-		}
-		for _, a := range addrs {
-			a = a.Unmap().WithZone("")
-			out = append(out, Prefix(netip.PrefixFrom(a, a.BitLen())))
-		}
+		out = append(out, ps...)
 	}
 	s := reflect.MakeSlice(v.Type(), len(out), len(out))
 	for i, p := range out {

@@ -96,6 +96,7 @@ func statusCommand() *cli.Command {
 			for _, p := range st.Publishers {
 				fmt.Fprintf(w, "NATS %s: %s, sent %d, pending %d, dropped %d, errors %d\n", p.Sink, p.State, p.Sent, p.Pending, p.Dropped, p.Errors)
 			}
+			writeRuntimeStatus(w, st)
 			return nil
 		},
 	}
@@ -108,6 +109,9 @@ func writeOverview(w io.Writer, st daemon.Status) {
 	fmt.Fprintf(w, "Status\n|- Number of pipelines: %d\n`- Pipeline list: %s\n", len(st.Pipelines), strings.Join(st.Pipelines, ", "))
 	for name, why := range st.Failed {
 		fmt.Fprintf(w, "Pipeline %s is not running: %s\n", name, why)
+	}
+	for _, name := range st.Stopped {
+		fmt.Fprintf(w, "Pipeline %s is stopped (logjail start %s)\n", name, name)
 	}
 	if st.StoreError != "" {
 		fmt.Fprintf(w, "STATE STORE BROKEN: %s\n", st.StoreError)

@@ -57,6 +57,8 @@ func app() *cli.App {
 			importCommand(),
 			exportCommand(), importStateCommand(),
 			stateCommand(),
+			getCommand(), setCommand(),
+			stopCommand(), startCommand(),
 		},
 	}
 	jsonErrors(a.Commands)

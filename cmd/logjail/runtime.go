@@ -1,0 +1,191 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/pipelines"
+)
+
+// Run-time control, fail2ban-client's get, set, stop and start: what set,
+// stop and start change lasts until the next reload or restart.
+
+// runtimeExits is the exit codes of get, set, stop and start, in their
+// help texts.
+const runtimeExits = "Exit codes: 0 done; 1 no daemon answers, no such pipeline, or the daemon failed;\n" +
+	"2 a usage error, an unknown key or a value that does not parse (nothing changed);\n" +
+	"3 the pipeline's state refuses it (stop of a stopped pipeline, start of a running one, set on a stopped one)."
+
+// runtimeError gives a daemon's refusal its exit code (see runtimeExits).
+func runtimeError(err error) error {
+	var ae *daemon.APIError
+	if errors.As(err, &ae) {
+		switch ae.Status {
+		case http.StatusBadRequest:
+			return &exitError{err: err, code: 2}
+		case http.StatusConflict:
+			return &exitError{err: err, code: 3}
+		}
+	}
+	return err
+}
+
+// answer prints a command's answer: its JSON with --json, else text.
+func answer[T any](c *cli.Context, res T, err error, text func(io.Writer, T)) error {
+	if err != nil {
+		return runtimeError(err)
+	}
+	if c.Bool("json") {
+		return printJSON(c.App.Writer, res)
+	}
+	text(c.App.Writer, res)
+	return nil
+}
+
+func usageError(format string, args ...any) error {
+	return &exitError{err: fmt.Errorf(format, args...), code: 2}
+}
+
+func getCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "get",
+		Usage:     "print a pipeline's setting as it runs (set values included), like fail2ban-client get",
+		ArgsUsage: "PIPELINE KEY",
+		Description: "KEY is one of: " + strings.Join(pipelines.GettableKeys, ", ") + "\n" +
+			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). Lists print one item a line.\n" +
+			runtimeExits,
+		Flags: []cli.Flag{socketFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 2 {
+				return usageError("usage: logjail get PIPELINE KEY [--json]")
+			}
+			s, err := daemon.NewClient(c.String("socket")).Get(c.Context, c.Args().Get(0), c.Args().Get(1))
+			return answer(c, s, err, func(w io.Writer, s daemon.Setting) { writeValue(w, s.Value) })
+		},
+	}
+}
+
+// writeValue prints a setting: a list one item a line, an object one key a
+// line, null as "off" (bantime_increment).
+func writeValue(w io.Writer, v any) {
+	switch v := v.(type) {
+	case nil:
+		fmt.Fprintln(w, "off")
+	case []any:
+		for _, x := range v {
+			fmt.Fprintln(w, x)
+		}
+	case map[string]any:
+		for _, k := range slices.Sorted(maps.Keys(v)) {
+			fmt.Fprintf(w, "%s: %s\n", k, valueText(v[k]))
+		}
+	default:
+		fmt.Fprintln(w, v)
+	}
+}
+
+// valueText writes a value on one line.
+func valueText(v any) string {
+	if l, ok := v.([]any); ok {
+		s := make([]string, len(l))
+		for i, x := range l {
+			s[i] = fmt.Sprint(x)
+		}
+		return strings.Join(s, " ")
+	}
+	return fmt.Sprint(v)
+}
+
+func setCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "set",
+		Usage:     "change a pipeline's setting until the next reload or restart, like fail2ban-client set",
+		ArgsUsage: "PIPELINE KEY VALUE",
+		Description: "KEY is one of: " + strings.Join(pipelines.SettableKeys, ", ") + "\n" +
+			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). VALUE is written as in the YAML\n" +
+			"(10m, 1d, -1; an address, CIDR or host name; true or false). The answer comes once the change is in\n" +
+			"effect, and the bans an addignoreip now refuses are lifted. Run-time only: a reload or restart returns\n" +
+			"to the configuration file.\n" + runtimeExits,
+		Flags: []cli.Flag{socketFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 3 {
+				return usageError("usage: logjail set PIPELINE KEY VALUE [--json]")
+			}
+			req := daemon.SetRequest{Pipeline: c.Args().Get(0), Key: c.Args().Get(1), Value: c.Args().Get(2)}
+			res, err := daemon.NewClient(c.String("socket")).Set(c.Context, req)
+			return answer(c, res, err, func(w io.Writer, res daemon.SetResult) {
+				fmt.Fprintf(w, "%s: %s = %s (%s)\n", res.Pipeline, res.Key, valueText(res.Value), res.Note)
+				for _, a := range res.Lifted {
+					fmt.Fprintf(w, "unbanned %s (now refused by the gate)\n", a)
+				}
+			})
+		},
+	}
+}
+
+func stopCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "stop",
+		Usage:     "stop a pipeline's sources and matching, like fail2ban-client stop JAIL",
+		ArgsUsage: "PIPELINE",
+		Description: "Its bans stay in the firewall and the state store and expire there on their own (status PIPELINE\n" +
+			"lists them); with --unban they are lifted first, as fail2ban's actionstop does. Its read positions are\n" +
+			"stored: logjail start reads on from there. Run-time only: a reload or restart starts it again.\n" +
+			runtimeExits,
+		Flags: []cli.Flag{socketFlag(), jsonFlag(), &cli.BoolFlag{Name: "unban", Usage: "lift the pipeline's bans first"}},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("usage: logjail stop PIPELINE [--unban] [--json]")
+			}
+			res, err := daemon.NewClient(c.String("socket")).Stop(c.Context, daemon.StopRequest{Pipeline: c.Args().First(), Unban: c.Bool("unban")})
+			return answer(c, res, err, func(w io.Writer, res daemon.StopResult) {
+				if c.Bool("unban") {
+					fmt.Fprintf(w, "pipeline %s stopped; %d bans lifted\n", res.Pipeline, res.Unbanned)
+				} else {
+					fmt.Fprintf(w, "pipeline %s stopped; its bans stay until they expire (logjail start %s resumes it)\n", res.Pipeline, res.Pipeline)
+				}
+			})
+		},
+	}
+}
+
+func startCommand() *cli.Command {
+	return &cli.Command{
+		Name:        "start",
+		Usage:       "start a stopped pipeline again, like fail2ban-client start JAIL",
+		ArgsUsage:   "PIPELINE",
+		Description: "It reads on from the positions stored at stop, its windows, bans and set values kept.\n" + runtimeExits,
+		Flags:       []cli.Flag{socketFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return usageError("usage: logjail start PIPELINE [--json]")
+			}
+			res, err := daemon.NewClient(c.String("socket")).Start(c.Context, c.Args().First())
+			return answer(c, res, err, func(w io.Writer, res daemon.StopResult) { fmt.Fprintf(w, "pipeline %s started\n", res.Pipeline) })
+		},
+	}
+}
+
+// writeRuntimeStatus ends `logjail status PIPELINE`: its state when
+// stopped, and the values set at run time.
+func writeRuntimeStatus(w io.Writer, st daemon.PipelineStatus) {
+	if st.State == "stopped" {
+		fmt.Fprintf(w, "Stopped: its sources and matching (logjail start %s resumes them)\n", st.Pipeline)
+	}
+	if len(st.Overrides) == 0 {
+		return
+	}
+	var set []string
+	for _, k := range slices.Sorted(maps.Keys(st.Overrides)) {
+		set = append(set, k+" "+valueText(st.Overrides[k]))
+	}
+	fmt.Fprintf(w, "Set at run time (until a reload or restart): %s\n", strings.Join(set, ", "))
+}

@@ -1,0 +1,187 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/logjail/logjail/pipelines"
+)
+
+// newRuntimeRig runs a daemon with pipeline a (maxretry 3) of reloadYAML
+// reading its log, and waits until a reads it.
+func newRuntimeRig(t *testing.T) *reloadRig {
+	t.Helper()
+	dir := t.TempDir()
+	r := &reloadRig{t: t, logA: filepath.Join(dir, "a.log"), cfgPath: filepath.Join(dir, "logjail.yaml"), reload: make(chan struct{})}
+	if err := os.WriteFile(r.logA, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.write(reloadYAML("1h", "", ""))
+	cfg, err := pipelines.Load(r.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, stop := startDaemon(t, dir, Options{Config: cfg, ConfigPath: r.cfgPath, Reload: r.reload})
+	t.Cleanup(stop)
+	r.cl = cl
+	waitSourceRead(t, cl, "a", r.logA, "sshd[1]: Server listening on :: port 22.")
+	return r
+}
+
+func failed(n int, addr string) string {
+	return fmt.Sprintf("sshd[%d]: Failed password for root from %s port %d ssh2", 100+n, addr, n)
+}
+
+// mustSet sets key in pipeline a and returns the answer.
+func (r *reloadRig) mustSet(key, value string) SetResult {
+	r.t.Helper()
+	res, err := r.cl.Set(context.Background(), SetRequest{Pipeline: "a", Key: key, Value: value})
+	if err != nil {
+		r.t.Fatalf("set %s %s: %v", key, value, err)
+	}
+	return res
+}
+
+// A maxretry set at run time bans at the new count, the failures counted
+// before it kept; status shows the override, and a reload returns to the
+// file.
+func TestSetMaxRetry(t *testing.T) {
+	r := newRuntimeRig(t)
+	bg := context.Background()
+	if st, _ := r.cl.PipelineStatus(bg, "a"); st.Overrides == nil || len(st.Overrides) != 0 || st.State != "running" {
+		t.Fatalf("before any set: state %q overrides %#v, want running and {}", st.State, st.Overrides)
+	}
+	appendLog(t, r.logA, failed(1, "198.51.100.7"))
+	waitPipeline(t, r.cl, "a", "one failure", func(st PipelineStatus) bool { return st.Filter.TotalFailed == 1 })
+	res := r.mustSet("maxretry", "2")
+	if res.Value != float64(2) || res.Overrides["maxretry"] != float64(2) || res.Note != RuntimeOnly {
+		t.Fatalf("set answered %+v", res)
+	}
+	appendLog(t, r.logA, failed(2, "198.51.100.7"))
+	r.waitBans("the second failure bans at maxretry 2", func(bans []Ban) bool { return len(bans) == 1 && bans[0].Failures == 2 })
+	if st, _ := r.cl.PipelineStatus(bg, "a"); st.Overrides["maxretry"] != float64(2) {
+		t.Errorf("status overrides %v", st.Overrides)
+	}
+
+	if _, err := r.cl.Reload(bg); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := r.cl.PipelineStatus(bg, "a"); len(st.Overrides) != 0 {
+		t.Errorf("after a reload: overrides %v, want none", st.Overrides)
+	}
+	if g, err := r.cl.Get(bg, "a", "maxretry"); err != nil || g.Value != float64(3) {
+		t.Errorf("after a reload: maxretry %v (%v), want the file's 3", g.Value, err)
+	}
+}
+
+// addignoreip lifts the bans the gate now refuses before it answers;
+// delignoreip lets the address be banned again. Bad requests are refused
+// with the status that says why.
+func TestSetIgnoreIP(t *testing.T) {
+	r := newRuntimeRig(t)
+	bg := context.Background()
+	if _, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "198.51.100.7"}); err != nil {
+		t.Fatal(err)
+	}
+	res := r.mustSet("addignoreip", "198.51.100.0/24")
+	if strings.Join(res.Lifted, ",") != "198.51.100.7" {
+		t.Fatalf("lifted %v", res.Lifted)
+	}
+	if bans, _ := r.cl.Banned(bg); len(bans) != 0 {
+		t.Fatalf("still banned after addignoreip: %+v", bans)
+	}
+	if _, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "198.51.100.7"}); err == nil || !strings.Contains(err.Error(), "ignoreip") {
+		t.Fatalf("ban of an ignored address: %v", err)
+	}
+	r.mustSet("delignoreip", "198.51.100.0/24")
+	if _, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "198.51.100.7"}); err != nil {
+		t.Fatalf("ban after delignoreip: %v", err)
+	}
+	for _, tc := range []struct {
+		req    SetRequest
+		status int
+		want   string
+	}{
+		{SetRequest{Pipeline: "a", Key: "findtime", Value: "10x"}, http.StatusBadRequest, `findtime: invalid duration "10x"`},
+		{SetRequest{Pipeline: "a", Key: "usedns", Value: "no"}, http.StatusBadRequest, "usedns: unknown key"},
+		{SetRequest{Pipeline: "nosuch", Key: "maxretry", Value: "2"}, http.StatusNotFound, `no pipeline "nosuch"`},
+	} {
+		_, err := r.cl.Set(bg, tc.req)
+		var ae *APIError
+		if !errors.As(err, &ae) || ae.Status != tc.status || !strings.Contains(ae.Msg, tc.want) {
+			t.Errorf("set %+v: %v, want %d %q", tc.req, err, tc.status, tc.want)
+		}
+	}
+}
+
+// stop ends the sources and matching and keeps the bans; lines written
+// while stopped are read at start, each counted once, the window and the
+// set values carried over; stop --unban lifts the bans first; a reload
+// starts a stopped pipeline.
+func TestStopStart(t *testing.T) {
+	r := newRuntimeRig(t)
+	bg := context.Background()
+	appendLog(t, r.logA, failed(1, "198.51.100.7"), failed(2, "198.51.100.7"))
+	waitPipeline(t, r.cl, "a", "two failures", func(st PipelineStatus) bool { return st.Filter.TotalFailed == 2 })
+	if _, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "203.0.113.9"}); err != nil {
+		t.Fatal(err)
+	}
+	r.mustSet("bantime", "2h")
+	if res, err := r.cl.Stop(bg, StopRequest{Pipeline: "a"}); err != nil || res.State != "stopped" {
+		t.Fatalf("stop: %+v %v", res, err)
+	}
+	st, err := r.cl.PipelineStatus(bg, "a")
+	if err != nil || st.State != "stopped" || st.Actions.CurrentlyBanned != 1 {
+		t.Fatalf("stopped status: %+v %v", st, err)
+	}
+	if s, _ := r.cl.Status(bg); len(s.Pipelines) != 0 || strings.Join(s.Stopped, ",") != "a" {
+		t.Fatalf("overview: %+v", s)
+	}
+	wantAPIError(t, "stop again", http.StatusConflict, "stopped already", func() error { _, err := r.cl.Stop(bg, StopRequest{Pipeline: "a"}); return err })
+	wantAPIError(t, "set while stopped", http.StatusConflict, "start it first", func() error {
+		_, err := r.cl.Set(bg, SetRequest{Pipeline: "a", Key: "maxretry", Value: "2"})
+		return err
+	})
+
+	appendLog(t, r.logA, failed(3, "198.51.100.7"), "sshd[9]: Connection closed by 192.0.2.1")
+	if res, err := r.cl.Start(bg, "a"); err != nil || res.State != "running" {
+		t.Fatalf("start: %+v %v", res, err)
+	}
+	st = waitPipeline(t, r.cl, "a", "the two lines written while stopped", func(st PipelineStatus) bool {
+		return len(st.Sources) == 1 && st.Sources[0].Read == 2
+	})
+	if st.Filter.TotalFailed != 3 || st.Actions.CurrentlyBanned != 2 {
+		t.Fatalf("after start: failed %d banned %d, want 3 (each line once) and 2 (the third failure bans)", st.Filter.TotalFailed, st.Actions.CurrentlyBanned)
+	}
+	if g, err := r.cl.Get(bg, "a", "bantime"); err != nil || g.Value != "2h" || st.Overrides["bantime"] != "2h" {
+		t.Errorf("the value set before stop, after start: %v (%v), overrides %v", g.Value, err, st.Overrides)
+	}
+	wantAPIError(t, "start again", http.StatusConflict, "running already", func() error { _, err := r.cl.Start(bg, "a"); return err })
+
+	if res, err := r.cl.Stop(bg, StopRequest{Pipeline: "a", Unban: true}); err != nil || res.Unbanned != 2 {
+		t.Fatalf("stop --unban: %+v %v", res, err)
+	}
+	if st, _ := r.cl.PipelineStatus(bg, "a"); st.Actions.CurrentlyBanned != 0 {
+		t.Fatalf("bans kept by stop --unban: %+v", st.Actions)
+	}
+	if _, err := r.cl.Reload(bg); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := r.cl.Status(bg); strings.Join(s.Pipelines, ",") != "a" || len(s.Stopped) != 0 {
+		t.Fatalf("after a reload: %+v", s)
+	}
+}
+
+func wantAPIError(t *testing.T, what string, status int, want string, do func() error) {
+	t.Helper()
+	var ae *APIError
+	if err := do(); !errors.As(err, &ae) || ae.Status != status || !strings.Contains(ae.Msg, want) {
+		t.Errorf("%s: %v, want %d %q", what, err, status, want)
+	}
+}
