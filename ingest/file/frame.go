@@ -85,9 +85,10 @@ func sanitize(b []byte) string {
 // skipped; 0 means the file source's default), and hands fn each line's
 // message with its 1-based physical line number in the log. A last line
 // without a newline is handed over too, as the file source does once a
-// rotated file's writer has moved on. It returns the number of lines
-// skipped, and the first error of the reader or of fn.
-func Replay(r io.Reader, maxLine int, fn func(line int, msg string) error) (skipped int, err error) {
+// rotated file's writer has moved on. It returns the number of physical
+// lines read and of those skipped, and the first error of the reader or
+// of fn.
+func Replay(r io.Reader, maxLine int, fn func(line int, msg string) error) (lines, skipped int, err error) {
 	if maxLine <= 0 {
 		maxLine = defaultMaxLine
 	}
@@ -105,7 +106,7 @@ func Replay(r io.Reader, maxLine int, fn func(line int, msg string) error) (skip
 			}
 			if ok {
 				if err := fn(n, msg); err != nil {
-					return skipped, err
+					return n, skipped, err
 				}
 			}
 		case errors.Is(err, bufio.ErrBufferFull):
@@ -116,12 +117,15 @@ func Replay(r io.Reader, maxLine int, fn func(line int, msg string) error) (skip
 			if f.hold(chunk, maxLine) {
 				skipped++
 			}
-			if len(f.partial) > 0 && !f.skipping {
-				return skipped, fn(n+1, sanitize(f.partial))
+			if f.skipping || len(f.partial) > 0 {
+				n++ // a last line without a newline
 			}
-			return skipped, nil
+			if len(f.partial) > 0 && !f.skipping {
+				return n, skipped, fn(n, sanitize(f.partial))
+			}
+			return n, skipped, nil
 		default:
-			return skipped, err
+			return n, skipped, err
 		}
 	}
 }

@@ -17,12 +17,19 @@ type replayed struct {
 func replayAll(t *testing.T, data []byte, maxLine int) ([]replayed, int) {
 	t.Helper()
 	var got []replayed
-	skipped, err := Replay(bytes.NewReader(data), maxLine, func(n int, msg string) error {
+	lines, skipped, err := Replay(bytes.NewReader(data), maxLine, func(n int, msg string) error {
 		got = append(got, replayed{n, msg})
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	want := bytes.Count(data, []byte("\n"))
+	if len(data) > 0 && data[len(data)-1] != '\n' {
+		want++ // a last line without a newline
+	}
+	if lines != want {
+		t.Fatalf("%d lines, want %d", lines, want)
 	}
 	return got, skipped
 }
@@ -56,7 +63,7 @@ func TestReplay(t *testing.T) {
 func TestReplayStopsAtFnError(t *testing.T) {
 	stop := errors.New("stop")
 	calls := 0
-	_, err := Replay(strings.NewReader("a\nb\nc\n"), 0, func(int, string) error {
+	_, _, err := Replay(strings.NewReader("a\nb\nc\n"), 0, func(int, string) error {
 		calls++
 		return stop
 	})
