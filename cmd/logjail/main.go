@@ -51,6 +51,7 @@ func app() *cli.App {
 			unbanCommand(),
 			reloadCommand(),
 			testCommand(),
+			simulateCommand(),
 			validateCommand(),
 			importCommand(),
 			exportCommand(), importStateCommand(),
