@@ -19,10 +19,11 @@ const purgeEvery = time.Hour
 // decide counts the failures found, in the order of their times, each at
 // its own time (see the package's doc).
 func (s *sim) decide() error {
-	slices.SortStableFunc(s.failures, func(a, b failure) int { return a.f.Time.Compare(b.f.Time) })
+	slices.SortStableFunc(s.failures, func(a, b failure) int { return a.at.Compare(b.at) })
 	var lastTick, lastPurge time.Time
-	for _, fl := range s.failures {
-		now := fl.f.Time
+	for i := range s.failures {
+		fl := &s.failures[i]
+		now := fl.at
 		if lastTick.IsZero() || now.Unix() != lastTick.Unix() {
 			s.tick(now)
 			lastTick = now
@@ -33,7 +34,7 @@ func (s *sim) decide() error {
 			}
 			lastPurge = now
 		}
-		if err := s.fail(fl.p, fl.f, fl.line, now); err != nil {
+		if err := s.fail(fl.p, fl.failure(), fl.line, now); err != nil {
 			return err
 		}
 	}

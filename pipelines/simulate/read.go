@@ -45,11 +45,19 @@ type pipe struct {
 	clock time.Time
 }
 
-// failure is a failure found in a LOG, for pipeline p.
+// failure is a failure found in a LOG, for pipeline p: what the tracker
+// reads of a match.Failure (a flood's millions are held until decide).
 type failure struct {
 	p    *pipe
-	f    match.Failure
+	addr netip.Addr
+	at   time.Time
+	user string
 	line Line
+}
+
+// failure returns fl as the tracker's failure.
+func (fl *failure) failure() match.Failure {
+	return match.Failure{Pipeline: fl.p.spec.Name, Addr: fl.addr, ID: fl.addr.String(), Time: fl.at, User: fl.user, Line: fl.line.Text}
 }
 
 // maxLinesPerBan bounds the lines a ban carries, as the daemon's do.
@@ -139,5 +147,5 @@ func (s *sim) match(p *pipe, path string, n int, msg string, mtime time.Time) {
 	}
 	p.sum.Matched++
 	p.clock = f.Time
-	s.failures = append(s.failures, failure{p: p, f: f, line: Line{Log: path, Line: n, Text: msg}})
+	s.failures = append(s.failures, failure{p: p, addr: f.Addr, at: f.Time, user: f.User, line: Line{Log: path, Line: n, Text: msg}})
 }

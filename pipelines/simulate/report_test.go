@@ -102,3 +102,25 @@ func TestBansOnlyPipelineReadsNoLog(t *testing.T) {
 		t.Fatalf("recidive's summary %+v: want no lines, no logs, following sshd, one failure (sshd's ban)", rec)
 	}
 }
+
+// A line without a date takes the time of the last failure before it in
+// its LOG, or the LOG's modification time (t0+1h in simulate) before any.
+func TestDatelessLines(t *testing.T) {
+	const a = "203.0.113.7"
+	config := "pipelines:\n  x:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/x.log]}}]\n    match: {failregex: ['x from <HOST>$']}\n    maxretry: 2\n    bantime: 1h\n    ignoreself: false\n"
+	for _, tc := range []struct {
+		name string
+		log  []string
+		at   time.Duration
+	}{
+		{"after a dated failure", []string{t0.Add(time.Minute).Format(time.RFC3339) + " x from " + a, "x from " + a}, time.Minute},
+		{"before any", []string{"x from " + a, "x from " + a}, time.Hour},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := simulate(t, config, tc.log, Options{})
+			if len(r.Bans) != 1 || !r.Bans[0].Time.Equal(t0.Add(tc.at)) {
+				t.Fatalf("bans %+v, want one at %s", r.Bans, t0.Add(tc.at))
+			}
+		})
+	}
+}

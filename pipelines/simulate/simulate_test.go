@@ -137,6 +137,12 @@ func loadConfig(t *testing.T, config string) *pipelines.Config {
 	if err := os.WriteFile(path, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return loadConfigTB(t, path)
+}
+
+// loadConfigTB loads the configuration at path.
+func loadConfigTB(t testing.TB, path string) *pipelines.Config {
+	t.Helper()
 	cfg, err := pipelines.Load(path)
 	if err != nil {
 		t.Fatal(err)
