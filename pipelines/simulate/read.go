@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/logjail/logjail/ingest"
@@ -88,7 +89,8 @@ func (s *sim) link() {
 // read matches the lines of the LOG at path with every pipeline that
 // reads logs, read once per framing (max_line) they ask for.
 func (s *sim) read(path string) error {
-	f, err := os.Open(path)
+	// Without blocking: a FIFO given as a LOG is refused, not waited on.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,10 @@ package simulate
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -122,5 +124,21 @@ func TestDatelessLines(t *testing.T) {
 				t.Fatalf("bans %+v, want one at %s", r.Bans, t0.Add(tc.at))
 			}
 		})
+	}
+}
+
+// A LOG that is not a regular file is an error, and a FIFO is not waited
+// on.
+func TestLogNotARegularFile(t *testing.T) {
+	cfg := loadConfig(t, sshdConfig("maxretry: 2"))
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{dir, fifo, filepath.Join(dir, "missing.log")} {
+		if _, err := Run(cfg, Options{Logs: []string{path}}); err == nil || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error %v, want one naming it", path, err)
+		}
 	}
 }
