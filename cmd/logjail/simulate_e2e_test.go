@@ -36,22 +36,19 @@ func simulateLog() []string {
 	return append(out, failures("2001:db8::2", 3)...)
 }
 
-// logjail simulate bans the addresses logjail run bans for the same log,
-// and touches neither the firewall (run in a namespace of its own, with
-// an nftables enforcer configured, it leaves no table there) nor any
-// state: its temporary directory is left empty, and the default state
-// directory and socket are not made.
+// logjail simulate bans what logjail run bans for the same log, and
+// touches neither the firewall (run in a namespace of its own, with an
+// nftables enforcer configured, it leaves no table there) nor any state:
+// its temporary directory is left empty, and the default state directory
+// and socket are not made.
 func TestSimulateAgreesWithRun(t *testing.T) {
 	t.Parallel()
 	testkit.NeedRoot(t, "ip")
 	s := newSetup(t, simulateConfig)
+	s.extra = []string{"--log-format", "json"}
 	s.start(t, &testNet{srv: testkit.NamedNetns(t, "lj-simrun")})
 	s.appendLines(t, time.Now(), simulateLog()...)
 	waitBans(t, 20*time.Second, s.socket, "192.0.2.2", "2001:db8::2")
-	var live []string
-	for _, b := range banned(t, s.socket) {
-		live = append(live, b.Addr)
-	}
 
 	before := defaultPaths(t)
 	tmp := filepath.Join(s.dir, "tmp")
@@ -59,26 +56,13 @@ func TestSimulateAgreesWithRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := testkit.NamedNetns(t, "lj-sim")
-	cmd := exec.Command("ip", "netns", "exec", ns, binary, "simulate", "--config", s.config, s.logFile, "--json")
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("logjail simulate: %v\n%s", err, out)
-	}
-	var r simulate.Report
-	if err := json.Unmarshal(out, &r); err != nil {
-		t.Fatalf("logjail simulate --json: %v\n%s", err, out)
-	}
-	var simulated []string
+	r := runSimulate(t, ns, tmp, s)
 	for _, b := range r.Bans {
-		simulated = append(simulated, b.Addr)
 		if b.Pipeline != "e2e" || b.BanTimeS != 3600 || b.BanCount != 1 || len(b.Lines) != 3 {
 			t.Errorf("simulated ban %+v: want e2e's first ban, for an hour, with its 3 lines", b)
 		}
 	}
-	slices.Sort(live)
-	slices.Sort(simulated)
-	if !slices.Equal(simulated, live) {
+	if live, simulated := liveBans(t, s), simulatedBans(r); !slices.Equal(simulated, live) {
 		t.Fatalf("simulate bans %v, logjail run banned %v", simulated, live)
 	}
 	if tables := nftTables(t, ns); len(tables) != 0 {
@@ -90,6 +74,88 @@ func TestSimulateAgreesWithRun(t *testing.T) {
 	if after := defaultPaths(t); !slices.Equal(after, before) {
 		t.Errorf("the default state directory and socket went from %v to %v", before, after)
 	}
+}
+
+// A ban that expired before the address failed again, the second ban's
+// count, and recidive from the bans source: as logjail run decided them.
+func TestSimulateAgreesWithRunOnRecidive(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t, `
+pipelines:
+  e2e: {enabled: true, maxretry: 2, bantime: 1s, ingest: [{file: {paths: [LOGFILE], poll: 100ms}}], match: {filter: sshd}}
+  recidive: {enabled: true, maxretry: 2, findtime: 1d, bantime: 1w, ingest: [{bans: {pipelines: [e2e]}}], match: {filter: recidive}}
+`)
+	s.extra = []string{"--log-format", "json"}
+	s.start(t, nil)
+	for round := range 2 {
+		s.appendLines(t, time.Now(), failures("2001:db8::77", 2)...)
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			n := len(liveBans(t, s))
+			return testkit.Check(n > 2*round, "round %d: %d bans logged", round+1, n)
+		})
+		testkit.WaitFor(t, 10*time.Second, func() error {
+			bans := banned(t, s.socket)
+			return testkit.Check(!slices.ContainsFunc(bans, byPipeline("e2e")), "e2e's ban %d not expired: %+v", round+1, bans)
+		})
+	}
+	waitBanOf(t, 10*time.Second, s.socket, "recidive", "2001:db8::77")
+	r := runSimulate(t, "", t.TempDir(), s)
+	if live, simulated := liveBans(t, s), simulatedBans(r); !slices.Equal(simulated, live) {
+		t.Fatalf("simulate bans %v, logjail run banned %v", simulated, live)
+	}
+	if n := len(r.Bans); n != 3 || r.Bans[1].BanCount != 2 {
+		t.Fatalf("simulated bans %+v: want e2e's two (the second its ban 2) and recidive's", r.Bans)
+	}
+}
+
+// runSimulate runs logjail simulate --json on s's configuration and log,
+// in namespace ns ("" for the test's), with TMPDIR tmp.
+func runSimulate(t *testing.T, ns, tmp string, s *setup) simulate.Report {
+	t.Helper()
+	args := []string{binary, "simulate", "--config", s.config, s.logFile, "--json"}
+	if ns != "" {
+		args = append([]string{"ip", "netns", "exec", ns}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("logjail simulate: %v\n%s", err, out)
+	}
+	var r simulate.Report
+	if err := json.Unmarshal(out, &r); err != nil {
+		t.Fatalf("logjail simulate --json: %v\n%s", err, out)
+	}
+	return r
+}
+
+// liveBans are the bans logjail run logged (its log in JSON), each as
+// "PIPELINE ADDR", sorted.
+func liveBans(t *testing.T, s *setup) []string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(s.dir, "daemon.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for line := range strings.Lines(string(data)) {
+		var rec struct{ Msg, Pipeline, Addr string }
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "ban" {
+			out = append(out, rec.Pipeline+" "+rec.Addr)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// simulatedBans are a simulation's bans as liveBans gives logjail run's.
+func simulatedBans(r simulate.Report) []string {
+	var out []string
+	for _, b := range r.Bans {
+		out = append(out, b.Pipeline+" "+b.Addr)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // defaultPaths describes the daemon's default state store and socket:
