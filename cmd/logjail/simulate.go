@@ -26,17 +26,24 @@ func simulateCommand() *cli.Command {
 		Flags: []cli.Flag{
 			configFlag(),
 			&cli.StringSliceFlag{Name: "pipeline", Usage: "simulate only pipeline `P` (repeatable)"},
+			&cli.StringFlag{Name: "now", Usage: "reference `TIME` (RFC 3339) for dates without a year; default: each LOG's modification time"},
 			jsonFlag(),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() == 0 {
-				return fmt.Errorf("usage: logjail simulate --config PATH LOG... [--pipeline P]... [--json]")
+				return fmt.Errorf("usage: logjail simulate --config PATH LOG... [--pipeline P]... [--now TIME] [--json]")
 			}
 			cfg, err := pipelines.Load(c.String("config"))
 			if err != nil {
 				return err
 			}
-			r, err := simulate.Run(cfg, simulate.Options{Logs: c.Args().Slice(), Pipelines: c.StringSlice("pipeline")})
+			opts := simulate.Options{Logs: c.Args().Slice(), Pipelines: c.StringSlice("pipeline")}
+			if s := c.String("now"); s != "" {
+				if opts.Now, err = time.Parse(time.RFC3339, s); err != nil {
+					return fmt.Errorf("--now: %v", err)
+				}
+			}
+			r, err := simulate.Run(cfg, opts)
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,8 @@ type sim struct {
 	// decide sorts them by time.
 	failures []failure
 	bans     []Ban
+	// now is Options.Now.
+	now time.Time
 }
 
 // pipe is one simulated pipeline.
@@ -102,6 +104,10 @@ func (s *sim) read(path string) error {
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%s: not a regular file", path)
 	}
+	ref := fi.ModTime()
+	if !s.now.IsZero() {
+		ref = s.now
+	}
 	sum := LogSummary{Path: path}
 	groups := map[int][]*pipe{}
 	var order []int
@@ -110,7 +116,7 @@ func (s *sim) read(path string) error {
 			continue
 		}
 		p.sum.Logs = append(p.sum.Logs, path)
-		p.clock = fi.ModTime()
+		p.clock = ref
 		m := maxLine(p.spec)
 		if _, ok := groups[m]; !ok {
 			order = append(order, m)
@@ -123,7 +129,7 @@ func (s *sim) read(path string) error {
 		}
 		lines, skipped, err := file.Replay(f, m, func(n int, msg string) error {
 			for _, p := range groups[m] {
-				s.match(p, path, n, msg, fi.ModTime())
+				s.match(p, path, n, msg, ref)
 			}
 			return nil
 		})
@@ -138,12 +144,12 @@ func (s *sim) read(path string) error {
 	return nil
 }
 
-// match runs p's matcher on line n of the LOG at path, whose modification
-// time places dates without a year, and keeps a failure it finds.
-func (s *sim) match(p *pipe, path string, n int, msg string, mtime time.Time) {
+// match runs p's matcher on line n of the LOG at path, ref placing dates
+// without a year, and keeps a failure it finds.
+func (s *sim) match(p *pipe, path string, n int, msg string, ref time.Time) {
 	e := ingest.Entry{Message: msg, ReadAt: p.clock}
 	p.sum.Lines++
-	f, out := p.st.Matcher.Match(&e, mtime)
+	f, out := p.st.Matcher.Match(&e, ref)
 	if out != match.Matched {
 		return
 	}

@@ -110,18 +110,24 @@ func TestBansOnlyPipelineReadsNoLog(t *testing.T) {
 func TestDatelessLines(t *testing.T) {
 	const a = "203.0.113.7"
 	config := "pipelines:\n  x:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/x.log]}}]\n    match: {failregex: ['x from <HOST>$']}\n    maxretry: 2\n    bantime: 1h\n    ignoreself: false\n"
+	minute := t0.Add(time.Minute)
+	stamp := minute.Local().Format(time.Stamp) // no year, no zone: local time
 	for _, tc := range []struct {
 		name string
 		log  []string
-		at   time.Duration
+		now  time.Time
+		want time.Time
 	}{
-		{"after a dated failure", []string{t0.Add(time.Minute).Format(time.RFC3339) + " x from " + a, "x from " + a}, time.Minute},
-		{"before any", []string{"x from " + a, "x from " + a}, time.Hour},
+		{"after a dated failure", []string{minute.Format(time.RFC3339) + " x from " + a, "x from " + a}, time.Time{}, minute},
+		{"before any", []string{"x from " + a, "x from " + a}, time.Time{}, t0.Add(time.Hour)},
+		{"before any, Options.Now", []string{"x from " + a, "x from " + a}, t0.Add(2 * time.Hour), t0.Add(2 * time.Hour)},
+		{"no year: the modification time's", []string{stamp + " x from " + a, stamp + " x from " + a}, time.Time{}, minute},
+		{"no year: Options.Now's", []string{stamp + " x from " + a, stamp + " x from " + a}, t0.AddDate(1, 0, 1), minute.Local().AddDate(1, 0, 0)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := simulate(t, config, tc.log, Options{})
-			if len(r.Bans) != 1 || !r.Bans[0].Time.Equal(t0.Add(tc.at)) {
-				t.Fatalf("bans %+v, want one at %s", r.Bans, t0.Add(tc.at))
+			r := simulate(t, config, tc.log, Options{Now: tc.now})
+			if len(r.Bans) != 1 || !r.Bans[0].Time.Equal(tc.want) {
+				t.Fatalf("bans %+v, want one at %s", r.Bans, tc.want)
 			}
 		})
 	}

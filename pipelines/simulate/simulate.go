@@ -30,7 +30,7 @@
 // A line without a date takes the time of the last failure before it in
 // its LOG for that pipeline (the LOG's modification time before any);
 // dates without a year are placed by the LOG's modification time, as
-// logjail test does. A ban counts as a failure, at the ban's time, in the
+// logjail test does (Options.Now replaces that time in both). A ban counts as a failure, at the ban's time, in the
 // pipelines whose bans source follows its pipeline (recidive).
 //
 // # Which LOG goes where
@@ -58,6 +58,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"time"
 
 	"github.com/logjail/logjail/pipelines"
 	"github.com/logjail/logjail/state/store"
@@ -70,6 +71,11 @@ type Options struct {
 	// Pipelines restricts the simulation to these enabled pipelines (and
 	// those their bans sources follow); empty: every enabled pipeline.
 	Pipelines []string
+	// Now, when set, replaces each LOG's modification time as the
+	// reference of dates without a year (and the time of a line without a
+	// date before any failure): for a log copied long after it was
+	// written.
+	Now time.Time
 	// Log hears what building the pipelines logs; nil discards it.
 	Log *slog.Logger
 }
@@ -87,7 +93,7 @@ func Run(cfg *pipelines.Config, opts Options) (*Report, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &sim{byName: map[string]*pipe{}}
+	s := &sim{byName: map[string]*pipe{}, now: opts.Now}
 	for _, spec := range specs {
 		st, err := pipelines.BuildWithoutSources(spec, pipelines.Deps{Log: log})
 		if err != nil {
