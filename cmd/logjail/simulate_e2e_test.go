@@ -217,6 +217,7 @@ func TestSimulateCommandLine(t *testing.T) {
 		{"missing log", []string{"--config", s.config, filepath.Join(s.dir, "none.log")}, true, []string{"none.log"}},
 		{"human report", []string{"--config", s.config, s.logFile}, false,
 			[]string{"e2e\t192.0.2.2\tbanned ", "e2e\t2001:db8::2\tbanned ", s.logFile + ":3: ", "PIPELINE", "11 lines, 0 skipped"}},
+		{"bad --now", []string{"--config", s.config, s.logFile, "--now", "yesterday"}, true, []string{"--now: "}},
 		{"JSON errors", []string{"--config", s.config, "--json"}, true, []string{`"error": "usage: logjail simulate`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
