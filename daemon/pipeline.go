@@ -397,11 +397,8 @@ func (r *runner) applyHit(h *hit, now time.Time) {
 // pipeline as a failure this pipeline matched, shared with the fleet like
 // one.
 func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Time) {
-	at := e.Time
-	if at.IsZero() {
-		at = e.ReadAt
-	}
-	f := match.Failure{Pipeline: r.name, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, Line: e.Message, Regex: state.NoRegex}
+	f := match.RecognisedFailure(r.name, e)
+	f.Regex = state.NoRegex // no failregex matched: explain says "recognised"
 	if rec.Fleet {
 		r.shared++
 	} else {

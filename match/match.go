@@ -61,6 +61,19 @@ type Failure struct {
 	Attempts int
 }
 
+// RecognisedFailure is the failure an entry carrying ingest.Recognised
+// stands for (a fleet node's failure, another pipeline's ban), counted by
+// pipeline without matching: at the entry's time (its read time when it
+// has none), its message as the line.
+func RecognisedFailure(pipeline string, e *ingest.Entry) Failure {
+	rec := e.Recognised
+	at := e.Time
+	if at.IsZero() {
+		at = e.ReadAt
+	}
+	return Failure{Pipeline: pipeline, Addr: rec.Addr, ID: rec.Addr.String(), Time: at, User: rec.User, Line: e.Message}
+}
+
 // Dialect selects the syntax and semantics of a filter's rules.
 type Dialect uint8
 

@@ -148,18 +148,11 @@ func buildSource(in IngestSpec, deps Deps) (ingest.Source, error) {
 // resolved from it) into its stages. deps.Positions gives the sources
 // their committed positions.
 func Build(p *Pipeline, deps Deps) (*Stages, error) {
-	if p.Plan == nil {
-		return nil, fmt.Errorf("pipelines.%s: not resolved (pipelines come from Load)", p.Name)
+	st, err := BuildWithoutSources(p, deps)
+	if err != nil {
+		return nil, err
 	}
 	deps.Log = deps.Log.With("pipeline", p.Name)
-	if deps.Host == nil && p.ignoresSelf() {
-		host, err := gate.HostNow()
-		if err != nil {
-			return nil, fmt.Errorf("pipelines.%s: ignoreself: %w", p.Name, err)
-		}
-		deps.Host = host
-	}
-	st := &Stages{Spec: p}
 	for _, in := range p.Ingest {
 		if j := in.Journald; j != nil && len(j.Match) == 0 && len(p.Plan.JournalMatch) > 0 {
 			// A fail2ban filter's journalmatch selects the journal entries,
@@ -174,13 +167,29 @@ func Build(p *Pipeline, deps Deps) (*Stages, error) {
 		}
 		st.Sources = append(st.Sources, src)
 	}
+	return st, nil
+}
+
+// BuildWithoutSources is Build but for the sources: the matcher and the
+// tracker, which count and decide as the running pipeline does. logjail
+// simulate replays logs through them, opening no source (no socket, no
+// connection, no subscription).
+func BuildWithoutSources(p *Pipeline, deps Deps) (*Stages, error) {
+	if p.Plan == nil {
+		return nil, fmt.Errorf("pipelines.%s: not resolved (pipelines come from Load)", p.Name)
+	}
+	if deps.Host == nil && p.ignoresSelf() {
+		host, err := gate.HostNow()
+		if err != nil {
+			return nil, fmt.Errorf("pipelines.%s: ignoreself: %w", p.Name, err)
+		}
+		deps.Host = host
+	}
 	m, err := filter.Compile(p.Name, p.Plan.Rules)
 	if err != nil {
 		return nil, fmt.Errorf("%s: pipelines.%s: %w", p.Match.At, p.Name, err)
 	}
-	st.Matcher = m
-	st.Tracker = state.NewTracker(p.Policy(deps))
-	return st, nil
+	return &Stages{Spec: p, Matcher: m, Tracker: state.NewTracker(p.Policy(deps))}, nil
 }
 
 // ignoresSelf reports whether ignoreself is on (the default).

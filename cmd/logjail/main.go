@@ -52,6 +52,7 @@ func app() *cli.App {
 			unbanCommand(),
 			reloadCommand(),
 			testCommand(),
+			simulateCommand(),
 			validateCommand(),
 			configCommand(),
 			importCommand(),

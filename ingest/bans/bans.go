@@ -103,7 +103,7 @@ func (s *Source) Run(ctx context.Context, out chan<- ingest.Entry) error {
 		case <-ctx.Done():
 			return nil
 		case e := <-s.events:
-			entry := e.entry(time.Now())
+			entry := e.Entry(time.Now())
 			select {
 			case out <- entry:
 				s.read.Add(1)
@@ -125,9 +125,10 @@ func (s *Source) Stats() ingest.Stats {
 	return st
 }
 
-// entry is the event as a recognised failure of the banned address; its
+// Entry is the event as a recognised failure of the banned address, read
+// at now (what the source delivers; logjail simulate makes the same); its
 // line (kept with the bans it leads to) says which pipeline banned what.
-func (e Event) entry(now time.Time) ingest.Entry {
+func (e Event) Entry(now time.Time) ingest.Entry {
 	addr := e.Prefix.String()
 	if e.Prefix.IsSingleIP() {
 		addr = e.Prefix.Addr().String()

@@ -115,29 +115,13 @@ func (r *runner) readLines(tf *tailFile) (bool, error) {
 
 // line handles a chunk that ends in '\n'.
 func (r *runner) line(tf *tailFile, chunk []byte) error {
-	if tf.skipping {
-		tf.skipping = false
-		return nil
-	}
-	maxLine := r.t.cfg.MaxLine
-	line := chunk
-	if len(tf.partial) > 0 {
-		if len(tf.partial)+len(chunk)-1 > maxLine {
-			tf.dropPartial()
-			r.skip(tf)
-			return nil
-		}
-		tf.partial = append(tf.partial, chunk...)
-		line = tf.partial
-	}
-	line = line[:len(line)-1]
-	if len(line) > maxLine {
-		tf.dropPartial()
+	msg, ok, skipped := tf.end(chunk, r.t.cfg.MaxLine)
+	if skipped {
 		r.skip(tf)
+	}
+	if !ok {
 		return nil
 	}
-	msg := sanitize(line)
-	tf.dropPartial()
 	return r.emit(tf, msg, tf.off)
 }
 

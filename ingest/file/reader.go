@@ -9,8 +9,6 @@ import (
 	"os"
 	"syscall"
 	"time"
-
-	"github.com/logjail/logjail/ingest"
 )
 
 // readBufSize is the per-file read buffer. Lines longer than this are
@@ -47,8 +45,8 @@ type tailFile struct {
 	suffix    []byte
 	suffixLen int
 
-	partial  []byte // unterminated line held until its newline arrives
-	skipping bool   // discarding the rest of an overlong line
+	// framer holds an unterminated line until its newline arrives.
+	framer
 
 	gone     time.Time // when the path stopped pointing here; zero while current
 	lastData time.Time // last time a read returned data
@@ -137,32 +135,6 @@ func (tf *tailFile) posValue(off int64, arena *[]byte) []byte {
 	return cut(arena, off, tf.suffix)
 }
 
-// hold keeps an unterminated piece of a line, or starts skipping the line
-// once it has outgrown maxLine so that memory stays bounded. It reports
-// whether a line was just given up on.
-func (tf *tailFile) hold(chunk []byte, maxLine int) (skipped bool) {
-	if tf.skipping || len(chunk) == 0 {
-		return false
-	}
-	if len(tf.partial)+len(chunk) > maxLine {
-		tf.skipping = true
-		tf.dropPartial()
-		return true
-	}
-	tf.partial = append(tf.partial, chunk...)
-	return false
-}
-
-// dropPartial forgets the held piece, releasing a large buffer so that one
-// long line does not pin MaxLine bytes per file forever.
-func (tf *tailFile) dropPartial() {
-	if cap(tf.partial) > readBufSize {
-		tf.partial = nil
-	} else {
-		tf.partial = tf.partial[:0]
-	}
-}
-
 // pending is how far ahead of tf.off the descriptor has read.
 func (tf *tailFile) pending() int64 {
 	if tf.r == nil {
@@ -179,14 +151,4 @@ func (tf *tailFile) close() {
 	}
 	tf.r = nil
 	tf.partial = nil
-}
-
-// sanitize turns a raw line into the Message: without the trailing "\r",
-// valid UTF-8 (invalid bytes become U+FFFD) and without NUL bytes, which
-// show up in runs after a crash and would confuse patterns and terminals.
-func sanitize(b []byte) string {
-	if n := len(b); n > 0 && b[n-1] == '\r' {
-		b = b[:n-1]
-	}
-	return ingest.CleanField(string(b))
 }

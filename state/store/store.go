@@ -101,6 +101,22 @@ func Open(dir string) (*Store, error) {
 	return s, nil
 }
 
+// OpenScratch opens a new store in dir, which must hold none, for a run
+// whose store is thrown away after it (logjail simulate keeps its ban
+// history in one): nothing is synced to the disk, which a store that must
+// survive a crash cannot afford and a scratch store does not need.
+func OpenScratch(dir string) (*Store, error) {
+	if _, err := os.Stat(filepath.Join(dir, File)); !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("scratch store in %s: a store is there already", dir)
+	}
+	s, err := Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.db.NoSync = true
+	return s, nil
+}
+
 // ErrLocked is returned when the store is open in another process: a
 // running logjail.
 var ErrLocked = errors.New("state store locked by another process")
