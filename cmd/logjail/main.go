@@ -55,6 +55,7 @@ func app() *cli.App {
 			importCommand(),
 			exportCommand(), importStateCommand(),
 			stateCommand(),
+			docsCommand(),
 		},
 	}
 	jsonErrors(a.Commands)
