@@ -204,3 +204,51 @@ func checkPurged(t *testing.T, tw *throwaway) {
 		t.Error("purge removed the user logjail; Debian packages keep theirs")
 	}
 }
+
+// TestInstallPurgeDPKGRoot: with dpkg --root and its scripts run outside
+// that root (--force-script-chrootless, as when bootstrapping a system),
+// the maintainer scripts work inside $DPKG_ROOT alone. It runs in the
+// throwaway root too, so a script that forgot $DPKG_ROOT changes that
+// root, never the host, and the test sees it there.
+func TestInstallPurgeDPKGRoot(t *testing.T) {
+	deb := testPackage(t)
+	tw := newThrowaway(t)
+	b, err := os.ReadFile(deb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tw.path("/tmp/logjail.deb"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An empty system for dpkg: its database and /etc.
+	tw.chroot(t, "sh", "-ec", `
+		mkdir -p /tmp/target/var/lib/dpkg/info /tmp/target/var/lib/dpkg/updates /tmp/target/etc
+		touch /tmp/target/var/lib/dpkg/status`)
+	outside := map[string]bool{}
+	for _, p := range []string{"/var/lib/logjail", "/etc/systemd/system/multi-user.target.wants/logjail.service", "/usr/bin/logjail"} {
+		_, err := os.Lstat(tw.path(p))
+		outside[p] = err == nil
+	}
+	dpkg := []string{"dpkg", "--root=/tmp/target", "--force-script-chrootless", "--force-depends"}
+	tw.chroot(t, append(dpkg, "-i", "/tmp/logjail.deb")...)
+	target := &throwaway{pid: tw.pid, root: tw.root + "/tmp/target"}
+	if user := target.passwdEntry(t, "logjail"); len(user) != 7 {
+		t.Errorf("user logjail in $DPKG_ROOT: %q", user)
+	}
+	for _, p := range []string{"/var/lib/logjail", "/run/logjail", "/usr/bin/logjail", "/etc/systemd/system/multi-user.target.wants/logjail.service"} {
+		if _, err := os.Lstat(target.path(p)); err != nil {
+			t.Errorf("in $DPKG_ROOT: %v", err)
+		}
+	}
+	tw.chroot(t, append(dpkg, "--purge", "logjail")...)
+	for _, p := range []string{"/var/lib/logjail", "/run/logjail", "/usr/bin/logjail", "/etc/logjail"} {
+		if _, err := os.Lstat(target.path(p)); !os.IsNotExist(err) {
+			t.Errorf("in $DPKG_ROOT after purge, %s: %v (want it gone)", p, err)
+		}
+	}
+	for p, was := range outside {
+		if _, err := os.Lstat(tw.path(p)); (err == nil) != was {
+			t.Errorf("outside $DPKG_ROOT, %s changed (existed before: %v)", p, was)
+		}
+	}
+}
