@@ -60,27 +60,55 @@ func TestManPages(t *testing.T) {
 	}
 }
 
-// TestCompletions: the bash script loads and completes from the packaged
-// binary, zsh and fish parse theirs, and fish completes the commands.
-func TestCompletions(t *testing.T) {
+// TestBashCompletion: the script loads, and completes from what the
+// packaged binary lists, except after a "--", where urfave/cli would run
+// the command instead of completing (a TAB must never ban or reload): the
+// stub must not be asked then.
+func TestBashCompletion(t *testing.T) {
 	bash := testkit.NeedProgram(t, "bash", "bash")
-	zsh := testkit.NeedProgram(t, "zsh", "zsh")
-	fish := testkit.NeedProgram(t, "fish", "fish")
 	dir := extracted(t)
-	bin := filepath.Join(dir, "usr/bin/logjail")
-	bashScript := filepath.Join(dir, "usr/share/bash-completion/completions/logjail")
-	out, _ := run(t, nil, bash, "-c", `source "$1"; complete -p logjail`, "bash", bashScript)
+	script := filepath.Join(dir, "usr/share/bash-completion/completions/logjail")
+	out, _ := run(t, nil, bash, "-c", `source "$1"; complete -p logjail`, "bash", script)
 	if !strings.Contains(out, "-F _logjail") || !strings.HasSuffix(strings.TrimSpace(out), " logjail") {
 		t.Errorf("complete -p logjail: %q", out)
 	}
-	out, _ = run(t, nil, bash, "-c", `source "$1"; COMP_WORDS=("$2" ba); COMP_CWORD=1; _logjail; printf '%s\n' "${COMPREPLY[@]}"`, "bash", bashScript, bin)
-	if out != "banned\nban\n" && out != "ban\nbanned\n" {
-		t.Errorf("bash completes %q to %q, want ban and banned", "logjail ba", out)
+	stub := testkit.WriteFile(t, t.TempDir(), "stub", "#!/bin/sh\necho ASKED\n")
+	if err := os.Chmod(stub, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	for _, tc := range []struct {
+		bin   string
+		words []string // after logjail; the last is being completed
+		want  string   // COMPREPLY, one a line, sorted
+	}{
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"ba"}, "ban\nbanned\n"},
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "--js"}, "--json\n"},
+		{stub, []string{"status", ""}, "ASKED\n"},
+		{stub, []string{"ban", "sshd", "--", "192.0.2.1", ""}, ""},
+		{stub, []string{"reload", "--"}, ""},
+		{stub, []string{"reload", "-"}, ""},
+	} {
+		t.Run(strings.Join(tc.words, " "), func(t *testing.T) {
+			complete := `source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($#-1)); _logjail; ` +
+				`[ ${#COMPREPLY[@]} -eq 0 ] || printf '%s\n' "${COMPREPLY[@]}" | sort`
+			out, _ := run(t, nil, bash, append([]string{"-c", complete, "bash", script, tc.bin}, tc.words...)...)
+			if out != tc.want {
+				t.Errorf("COMPREPLY %q, want %q", out, tc.want)
+			}
+		})
+	}
+}
+
+// TestZshFishCompletion: zsh and fish parse theirs, and fish completes a
+// command.
+func TestZshFishCompletion(t *testing.T) {
+	zsh := testkit.NeedProgram(t, "zsh", "zsh")
+	fish := testkit.NeedProgram(t, "fish", "fish")
+	dir := extracted(t)
 	run(t, nil, zsh, "-n", filepath.Join(dir, "usr/share/zsh/vendor-completions/_logjail"))
 	fishScript := filepath.Join(dir, "usr/share/fish/vendor_completions.d/logjail.fish")
 	run(t, nil, fish, "--no-execute", fishScript)
-	out, _ = run(t, nil, fish, "--no-config", "-c", `source $argv[1]; complete -C 'logjail unb'`, fishScript)
+	out, _ := run(t, nil, fish, "--no-config", "-c", `source $argv[1]; complete -C 'logjail unb'`, fishScript)
 	if !strings.HasPrefix(out, "unban\t") {
 		t.Errorf("fish completes %q to %q, want unban", "logjail unb", out)
 	}
