@@ -60,6 +60,7 @@ func app() *cli.App {
 			stateCommand(),
 			getCommand(), setCommand(),
 			stopCommand(), startCommand(),
+			docsCommand(),
 		},
 	}
 	jsonErrors(a.Commands)

@@ -342,8 +342,9 @@ func TestServiceUnitVerify(t *testing.T) {
 	t.Parallel()
 	analyze := testkit.NeedProgram(t, "systemd-analyze", "systemd")
 	u := readUnit(t)
-	if !strings.HasPrefix(u.execStart, "/usr/local/bin/logjail run ") {
-		t.Fatalf("ExecStart=%s: want /usr/local/bin/logjail run ...", u.execStart)
+	// The paths the Debian package installs (cmd/mkdeb).
+	if !strings.HasPrefix(u.execStart, "/usr/bin/logjail run ") || !strings.Contains(u.execStart, " --config /etc/logjail/logjail.yaml") {
+		t.Fatalf("ExecStart=%s: want /usr/bin/logjail run --config /etc/logjail/logjail.yaml", u.execStart)
 	}
 	// ExecStart names neither --state-dir nor --socket: the directories
 	// systemd makes must be logjail's defaults.
@@ -364,7 +365,7 @@ func TestServiceUnitVerify(t *testing.T) {
 	// binary under test. The unit keeps its name.
 	dir := t.TempDir()
 	unitCopy := filepath.Join(dir, "logjail.service")
-	if err := os.WriteFile(unitCopy, []byte(strings.ReplaceAll(string(b), "/usr/local/bin/logjail", binary)), 0o644); err != nil {
+	if err := os.WriteFile(unitCopy, []byte(strings.ReplaceAll(string(b), "/usr/bin/logjail", binary)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(analyze, "verify", unitCopy).CombinedOutput()
