@@ -44,9 +44,9 @@ func app() *cli.App {
 		},
 		Commands: []*cli.Command{
 			runCommand(),
-			statusCommand(),
+			withFormat(statusCommand(), statusFail2ban),
 			pingCommand(),
-			bannedCommand(),
+			withFormat(bannedCommand(), bannedFail2ban),
 			banCommand(),
 			unbanCommand(),
 			reloadCommand(),
