@@ -132,8 +132,10 @@ type runner struct {
 	unloggedTimeouts        uint64
 	// loggedRefusals is how many refusals of the gate the log has told.
 	loggedRefusals uint64
-	// until formats the ends of the bans logged.
+	// until formats the ends of the bans logged; found the failures'
+	// times (see logFound).
 	until untilCache
+	found foundLog
 }
 
 // timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
@@ -333,7 +335,7 @@ func (r *runner) applyJob(j *job) {
 			r.recognised(e.Recognised, e, now)
 			continue
 		}
-		r.applyHit(h, now)
+		r.applyHit(h, &j.entries[h.at], now)
 	}
 }
 
@@ -365,9 +367,9 @@ next:
 	}
 }
 
-// applyHit counts a matched entry's outcome; a failure goes on to the
-// tracker.
-func (r *runner) applyHit(h *hit, now time.Time) {
+// applyHit counts a matched entry's outcome; a failure is logged and goes
+// on to the tracker.
+func (r *runner) applyHit(h *hit, e *ingest.Entry, now time.Time) {
 	switch h.outcome {
 	case match.Timeout:
 		r.timedOut++
@@ -382,6 +384,7 @@ func (r *runner) applyHit(h *hit, now time.Time) {
 		return
 	}
 	r.matched++
+	r.logFound(&h.f, e, now)
 	r.shareFailure(h.f)
 	r.fail(h.f, now)
 }
@@ -400,6 +403,7 @@ func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Ti
 		r.shared++
 	} else {
 		r.matched++
+		r.logFound(&f, e, now)
 		r.shareFailure(f)
 	}
 	r.fail(f, now)
