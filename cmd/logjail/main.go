@@ -43,7 +43,7 @@ func app() *cli.App {
 			os.Exit(2)
 		},
 		Commands: []*cli.Command{
-			runCommand(),
+			journalErrors(runCommand()),
 			withFormat(statusCommand(), statusFail2ban),
 			pingCommand(),
 			withFormat(bannedCommand(), bannedFail2ban),
