@@ -58,5 +58,6 @@ func app() *cli.App {
 		},
 	}
 	jsonErrors(a.Commands)
+	documentExitCodes(a.Commands, "")
 	return a
 }
