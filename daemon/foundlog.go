@@ -14,7 +14,8 @@ import (
 // level, as fail2ban logs its "[jail] Found ADDR - TIME" line, unless the
 // pipeline says log_failures: false. A flood logs one per line read, so
 // it is made as the ban's line is (see logBan): the record goes straight
-// to the handler, its time text formatted once per second.
+// to the handler, on the runner's log queue (see logQueue), its time text
+// formatted once per second.
 
 // foundLog is a runner's state for its found lines.
 type foundLog struct {
@@ -49,7 +50,7 @@ func (r *runner) logFound(f *match.Failure, e *ingest.Entry, now time.Time) {
 		rec.AddAttrs(slog.String("peer", e.Peer.String()))
 	}
 	rec.AddAttrs(slog.String("failed_at", r.found.timeText(f.Time)))
-	_ = h.Handle(ctx, rec) // as Logger.Info: a handler's error is not reported
+	r.handleLog(h, rec)
 }
 
 // sourceOf names the kind of source entry e came from, or for a file its

@@ -136,6 +136,8 @@ type runner struct {
 	// times (see logFound).
 	until untilCache
 	found foundLog
+	// logq writes the found and ban lines while run runs.
+	logq *logQueue
 }
 
 // timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
@@ -202,6 +204,8 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 // run starts the sources and the match stage, and applies the matched
 // batches until ctx is done.
 func (r *runner) run(ctx context.Context) {
+	r.logq = startLogQueue()
+	defer func() { q := r.logq; r.logq = nil; q.stop() }() // the last: after the drain's lines
 	var wg sync.WaitGroup
 	srcCtx, stopSources := context.WithCancel(ctx)
 	for i, src := range r.stages.Sources {
@@ -453,7 +457,7 @@ func (r *runner) apply(d state.Decision) {
 			r.onBan(d)
 		}
 	case state.Unban:
-		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
+		r.logInfo("unban", slog.String("addr", prefixText(d)), slog.String("reason", d.Reason))
 		r.pending.Decisions = append(r.pending.Decisions, d)
 		r.unbans++
 		r.toEnforce = append(r.toEnforce, d)
@@ -473,7 +477,7 @@ func (r *runner) logBan(d state.Decision) {
 	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "ban", 0)
 	rec.AddAttrs(slog.String("addr", prefixText(d)), slog.Int("failures", d.Failures),
 		slog.String("until", r.until.text(d)), slog.String("reason", d.Reason))
-	_ = h.Handle(ctx, rec) // as Logger.Info: a handler's error is not reported
+	r.handleLog(h, rec) // after the found lines that led to it
 }
 
 // untilCache is untilText of the bans' ends, formatted once per second:

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,12 +13,12 @@ import (
 
 // TestFoundLogLine checks the found line of each recognised failure in the
 // real binary's log (text format): pipeline, address, source (the file's
-// path) and the failure's time; and that log_failures: false silences it
-// for its pipeline only.
+// path) and the failure's time, before the line of the ban they cause;
+// and that log_failures: false silences it for its pipeline only.
 func TestFoundLogLine(t *testing.T) {
 	t.Parallel()
 	both := "  %s:\n    enabled: true\n    ingest:\n      - file: {paths: [LOGFILE], poll: 200ms}\n    match: {filter: sshd}\n"
-	s := newSetup(t, "pipelines:\n"+fmt.Sprintf(both, "e2e")+fmt.Sprintf(both, "quiet")+"    log_failures: false\n")
+	s := newSetup(t, "pipelines:\n"+fmt.Sprintf(both, "e2e")+"    maxretry: 2\n"+fmt.Sprintf(both, "quiet")+"    log_failures: false\n")
 	s.logLevel = "info"
 	s.start(t, nil)
 	at := time.Now().Add(-time.Minute).Truncate(time.Second)
@@ -41,6 +42,11 @@ func TestFoundLogLine(t *testing.T) {
 		n := linesWith(t, log, want)
 		return testkit.Check(n == 2, "%d lines in logjail's log end with %q, want 2", n, want)
 	})
+	// The ban's line follows the found lines that led to it.
+	text := string(readFile(t, log))
+	if ban, found := strings.Index(text, "msg=ban pipeline=e2e addr=192.0.2.7 "), strings.LastIndex(text, want); ban < found {
+		t.Errorf("the ban's line is not after the found lines:\n%s", text)
+	}
 	if n := linesWith(t, log, "msg=found pipeline=quiet"); n != 0 {
 		t.Errorf("%d found lines of pipeline quiet (log_failures: false)", n)
 	}
