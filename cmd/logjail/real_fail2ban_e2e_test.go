@@ -60,42 +60,46 @@ func (f *realFail2ban) run(args ...string) (string, error) {
 
 // TestFail2banFormatMatchesFail2ban runs the real fail2ban-server and
 // logjail on the same log lines (two jails and two pipelines of the same
-// names, fail2ban's dummy action and logjail's dry run: no firewall) and
-// checks that `status` and `banned` with `--format fail2ban` print byte
-// for byte what fail2ban-client prints, once both have banned the same
-// addresses.
+// names, one on a log file, one on journal files; fail2ban's dummy action
+// and logjail's dry run: no firewall) and checks that `status` and
+// `banned` with `--format fail2ban` print byte for byte what
+// fail2ban-client prints, once both have banned the same addresses.
 func TestFail2banFormatMatchesFail2ban(t *testing.T) {
 	t.Parallel()
-	pipeline := func(name, log string) string {
-		return "  " + name + ":\n    enabled: true\n    ingest:\n      - file: {paths: [" + log + "], poll: 200ms}\n    match: {filter: sshd}\n"
+	testkit.NeedProgram(t, "fail2ban-server", "fail2ban")
+	testkit.NeedFile(t, "/usr/lib/python3/dist-packages/systemd/journal.py", "python3-systemd") // fail2ban's journal backend
+	jdir := filepath.Join(t.TempDir(), "journal")
+	if err := os.MkdirAll(jdir, 0o755); err != nil {
+		t.Fatal(err)
 	}
+	journal := &journalWriter{path: filepath.Join(jdir, "remote.journal")}
+	journal.write(t, "ssh.service", "Server listening on 0.0.0.0 port 22.")
 	s := newSetup(t, "defaults: {maxretry: 3, findtime: 10m, bantime: 1h}\npipelines:\n"+
-		pipeline("e2e", "LOGFILE")+pipeline("mail", "MAILLOG"))
-	mailLog := filepath.Join(s.dir, "mail.log")
-	cfg := strings.ReplaceAll(string(readFile(t, s.config)), "MAILLOG", mailLog)
-	for path, text := range map[string]string{s.config: cfg, mailLog: ""} {
-		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f2b := startFail2ban(t, s.dir, map[string]string{"AuthLog": s.logFile, "MailLog": mailLog})
+		"  e2e:\n    enabled: true\n    ingest:\n      - file: {paths: [LOGFILE], poll: 200ms}\n    match: {filter: sshd}\n"+
+		"  journal:\n    enabled: true\n    ingest:\n      - journald: {directory: "+jdir+", match: [_SYSTEMD_UNIT=ssh.service]}\n    match: {filter: sshd}\n")
+	f2b := startFail2ban(t, s.dir, map[string]string{"AuthLog": s.logFile, "JournalDir": jdir})
 	s.start(t, nil)
 
 	// Three addresses at three times: two reach maxretry (their bans end
-	// in that order), one stays a current failure.
+	// in that order), one stays a current failure; one failure in the
+	// journal.
 	now := time.Now()
 	s.appendLines(t, now.Add(-50*time.Second), failures("192.0.2.7", 3)...)
 	s.appendLines(t, now.Add(-40*time.Second), failures("192.0.2.9", 3)...)
 	s.appendLines(t, now.Add(-30*time.Second), failures("192.0.2.11", 1)...)
+	journal.write(t, "ssh.service", failureMessages("192.0.2.13", 1)...)
 
 	commands := [][]string{
-		{"status"}, {"status", "e2e"}, {"status", "mail"},
+		{"status"}, {"status", "e2e"}, {"status", "journal"},
 		{"banned"}, {"banned", "192.0.2.9", "192.0.2.8", "192.0.2.7"}, {"banned", "192.0.2.11"},
 	}
 	testkit.WaitFor(t, 30*time.Second, func() error {
 		// Both banned what was due, not merely agreed before either had.
-		if got, err := f2b.run("banned"); err != nil || got != "[{'e2e': ['192.0.2.7', '192.0.2.9']}, {'mail': []}]\n" {
+		if got, err := f2b.run("banned"); err != nil || got != "[{'e2e': ['192.0.2.7', '192.0.2.9']}, {'journal': []}]\n" {
 			return fmt.Errorf("fail2ban has not banned both attackers yet: %q %v", got, err)
+		}
+		if got, err := f2b.run("status", "journal"); err != nil || !strings.Contains(got, "Total failed:\t1\n") {
+			return fmt.Errorf("fail2ban has not read the journal's failure yet: %q %v", got, err)
 		}
 		for _, args := range commands {
 			want, err := f2b.run(args...)
