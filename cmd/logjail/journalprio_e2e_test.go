@@ -144,7 +144,7 @@ func TestJournalPriorityRealJournald(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("unshare", "-m", "--propagation", "private", "sh", script, out,
+	cmd := exec.Command("unshare", "-m", "--propagation", "private", "env", "SOCKET="+s.socket, "sh", script, out,
 		binary, "run", "--config", s.config, "--state-dir", s.stateDir, "--socket", s.socket, "--log-level", "debug", "--dry-run")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s\njournald: %s", script, err, b, readFile(t, filepath.Join(out, "journald.log")))
