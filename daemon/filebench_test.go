@@ -204,8 +204,12 @@ func runDaemonOnce(b *testing.B, stage string) daemonRun {
 	dir := b.TempDir()
 	next := copyTo(b, stage, dir, "next.log")
 	log := testkit.WriteFile(b, dir, "auth.log", "")
-	c := loadConfig(b, dir, fmt.Sprintf("pipelines:\n  sshd:\n    enabled: true\n    maxretry: %d\n    findtime: %s\n    ingest: [{file: {paths: [%q]}}]\n    match: {filter: sshd}\n", benchRetry, benchFindTime, log))
+	c := loadConfig(b, dir, fmt.Sprintf("pipelines:\n  sshd:\n    enabled: true\n    maxretry: %d\n    findtime: %s\n    ingest: [{file: {paths: [%q]}}]\n    match: {filter: sshd}\n    log_failures: %t\n",
+		benchRetry, benchFindTime, log, os.Getenv("LOGJAIL_BENCH_LOG_FAILURES") != "false"))
 	watch := &banWatch{addr: sentinelAddr, seen: make(chan struct{}), once: new(sync.Once)}
+	if path := os.Getenv("LOGJAIL_BENCH_DAEMON_LOG"); path != "" {
+		watch.next = benchLogHandler(b, path)
+	}
 	cl, stop := startDaemon(b, dir, Options{Config: c, Log: slog.New(watch)})
 	defer stop()
 	ctx := context.Background()
@@ -241,16 +245,35 @@ func runDaemonOnce(b *testing.B, stage string) daemonRun {
 }
 
 // banWatch is a log handler that closes seen when the daemon logs the ban
-// of addr, and drops every record.
+// of addr, and drops every record, or hands it to next (see
+// benchLogHandler).
 type banWatch struct {
 	addr string
 	seen chan struct{}
 	once *sync.Once
+	next slog.Handler
+}
+
+// benchLogHandler is the log of `logjail run` (text, through a
+// LogWriter) into path, for LOGJAIL_BENCH_DAEMON_LOG=PATH: the benchmark
+// then pays for formatting and writing the log lines (the found lines of
+// log_failures; LOGJAIL_BENCH_LOG_FAILURES=false turns them off).
+func benchLogHandler(b *testing.B, path string) slog.Handler {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := NewLogWriter(f)
+	b.Cleanup(func() { w.Close(); f.Close() })
+	return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})
 }
 
 func (h *banWatch) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
 
-func (h *banWatch) Handle(_ context.Context, r slog.Record) error {
+func (h *banWatch) Handle(ctx context.Context, r slog.Record) error {
+	if h.next != nil {
+		_ = h.next.Handle(ctx, r)
+	}
 	if r.Message != "ban" {
 		return nil
 	}
@@ -263,5 +286,13 @@ func (h *banWatch) Handle(_ context.Context, r slog.Record) error {
 	return nil
 }
 
-func (h *banWatch) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *banWatch) WithGroup(string) slog.Handler      { return h }
+func (h *banWatch) WithAttrs(as []slog.Attr) slog.Handler {
+	if h.next == nil {
+		return h
+	}
+	c := *h
+	c.next = h.next.WithAttrs(as)
+	return &c
+}
+
+func (h *banWatch) WithGroup(string) slog.Handler { return h }

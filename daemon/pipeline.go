@@ -136,8 +136,12 @@ type runner struct {
 	unloggedTimeouts        uint64
 	// loggedRefusals is how many refusals of the gate the log has told.
 	loggedRefusals uint64
-	// until formats the ends of the bans logged.
+	// until formats the ends of the bans logged; found the failures'
+	// times (see logFound).
 	until untilCache
+	found foundLog
+	// logq writes the found and ban lines while run runs.
+	logq *logQueue
 }
 
 // timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
@@ -206,6 +210,8 @@ func newRunner(st *pipelines.Stages, enf enforce.Enforcer, store *store.Store, l
 // run starts the sources and the match stage, and applies the matched
 // batches until ctx is done.
 func (r *runner) run(ctx context.Context) {
+	r.logq = startLogQueue()
+	defer func() { q := r.logq; r.logq = nil; q.stop() }() // the last: after the drain's lines
 	var wg sync.WaitGroup
 	srcCtx, stopSources := context.WithCancel(ctx)
 	for i, src := range r.stages.Sources {
@@ -339,7 +345,7 @@ func (r *runner) applyJob(j *job) {
 			r.recognised(e.Recognised, e, now)
 			continue
 		}
-		r.applyHit(h, now)
+		r.applyHit(h, &j.entries[h.at], now)
 	}
 }
 
@@ -371,9 +377,9 @@ next:
 	}
 }
 
-// applyHit counts a matched entry's outcome; a failure goes on to the
-// tracker.
-func (r *runner) applyHit(h *hit, now time.Time) {
+// applyHit counts a matched entry's outcome; a failure is logged and goes
+// on to the tracker.
+func (r *runner) applyHit(h *hit, e *ingest.Entry, now time.Time) {
 	switch h.outcome {
 	case match.Timeout:
 		r.timedOut++
@@ -388,6 +394,7 @@ func (r *runner) applyHit(h *hit, now time.Time) {
 		return
 	}
 	r.matched++
+	r.logFound(&h.f, e, now)
 	r.shareFailure(h.f)
 	r.fail(h.f, now)
 }
@@ -403,6 +410,7 @@ func (r *runner) recognised(rec *ingest.Recognised, e *ingest.Entry, now time.Ti
 		r.shared++
 	} else {
 		r.matched++
+		r.logFound(&f, e, now)
 		r.shareFailure(f)
 	}
 	r.fail(f, now)
@@ -454,7 +462,7 @@ func (r *runner) apply(d state.Decision) {
 			r.onBan(d)
 		}
 	case state.Unban:
-		r.log.Info("unban", "addr", prefixText(d), "reason", d.Reason)
+		r.logInfo("unban", slog.String("addr", prefixText(d)), slog.String("reason", d.Reason))
 		r.pending.Decisions = append(r.pending.Decisions, d)
 		r.unbans++
 		r.toEnforce = append(r.toEnforce, d)
@@ -474,7 +482,7 @@ func (r *runner) logBan(d state.Decision) {
 	rec := slog.NewRecord(time.Now(), slog.LevelInfo, "ban", 0)
 	rec.AddAttrs(slog.String("addr", prefixText(d)), slog.Int("failures", d.Failures),
 		slog.String("until", r.until.text(d)), slog.String("reason", d.Reason))
-	_ = h.Handle(ctx, rec) // as Logger.Info: a handler's error is not reported
+	r.handleLog(h, rec) // after the found lines that led to it
 }
 
 // untilCache is untilText of the bans' ends, formatted once per second:

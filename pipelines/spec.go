@@ -66,6 +66,9 @@ type Pipeline struct {
 	IgnoreIP []Prefix `yaml:"ignoreip"`
 	// IgnoreSelf adds the host's own addresses to ignoreip (default true).
 	IgnoreSelf *bool `yaml:"ignoreself"`
+	// LogFailures logs every failure recognised, at info level (fail2ban's
+	// "Found" line; default true).
+	LogFailures *bool `yaml:"log_failures"`
 	// IgnoreCommand is run before a ban with <ip> replaced by the address;
 	// exit status 0 means: never ban it (fail2ban's ignorecommand).
 	IgnoreCommand        Text     `yaml:"ignorecommand"`
@@ -100,6 +103,12 @@ type Pipeline struct {
 	keyFrom map[string]string
 	// name for messages: "pipelines.NAME", or "filter" for `logjail test`.
 	what string
+}
+
+// LogsFailures reports whether log_failures is on (the default, also for
+// a pipeline without a spec).
+func (p *Pipeline) LogsFailures() bool {
+	return p == nil || p.LogFailures == nil || *p.LogFailures
 }
 
 func (p *Pipeline) label() string {

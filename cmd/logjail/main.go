@@ -43,10 +43,10 @@ func app() *cli.App {
 			os.Exit(2)
 		},
 		Commands: []*cli.Command{
-			runCommand(),
-			statusCommand(),
+			journalErrors(runCommand()),
+			withFormat(statusCommand(), statusFail2ban),
 			pingCommand(),
-			bannedCommand(),
+			withFormat(bannedCommand(), bannedFail2ban),
 			explainCommand(),
 			banCommand(),
 			unbanCommand(),
@@ -64,5 +64,6 @@ func app() *cli.App {
 		},
 	}
 	jsonErrors(a.Commands)
+	documentExitCodes(a.Commands, "")
 	return a
 }

@@ -91,13 +91,19 @@ func newLogger(format, level string, w io.Writer) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %q is not one of debug, info, warn, error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
+	var handler func(io.Writer) slog.Handler
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		handler = func(w io.Writer) slog.Handler { return slog.NewTextHandler(w, opts) }
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		handler = func(w io.Writer) slog.Handler { return slog.NewJSONHandler(w, opts) }
+	default:
+		return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
 	}
-	return nil, fmt.Errorf("--log-format: %q is neither text nor json", format)
+	if stderrIsJournal() { // each line with its syslog priority (see journalprio.go)
+		return slog.New(newPriorityHandler(handler, w)), nil
+	}
+	return slog.New(handler(w)), nil
 }
 
 func validateCommand() *cli.Command {
