@@ -24,6 +24,13 @@ var exitCodes = map[string]string{
 	"import-fail2ban": "0 with the YAML printed (warnings included); 1 when the configuration cannot be read, or for a usage error.",
 	"export":          "0 with the state written; 1 for an error (no daemon and no readable store) or a usage error.",
 	"import":          "0 when the state was imported; 1 when it is refused (a running logjail, a bad document) or for a usage error.",
+	"explain":         "0 when a pipeline bans ADDR now; 1 when none does (an answer, not an error), or for a usage error; 2 for an error (an invalid address, an unknown pipeline, no daemon).",
+	"get":             "0 with the value; 1 for an error (no daemon, no such pipeline) or a usage error; 2 for an unknown key.",
+	"set":             "0 once the value is applied; 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 2 for an unknown key or a value that does not parse (nothing changed); 3 when the pipeline is stopped.",
+	"stop":            "0 once the pipeline is stopped; 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 3 when it is stopped already.",
+	"start":           "0 once the pipeline runs again; 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 3 when it runs already.",
+	"simulate":        "0 once the report is printed, whether anything was banned or not; 1 for an error (the configuration, a LOG that cannot be read, an unknown --pipeline) or a usage error.",
+	"config show":     "0 with the configuration printed; 1 when it does not load, or for a usage error.",
 	"state check":     "0 when the store is sound; 1 when it is damaged or cannot be read, or for a usage error.",
 	"state salvage":   "0 when the store was replaced; 1 when it is refused (a running logjail) or fails, or for a usage error.",
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/urfave/cli/v2"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -60,6 +61,32 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"test", "sshd", "Nov 25 07:13:18 h sshd[1]: nothing to see"}, 0},
 		{[]string{"test", "sshd"}, 1},
 		{[]string{"test", "nosuchfilter", "Nov 25 07:13:18 h x: y"}, 1},
+		{append([]string{"ban", "e2e", "192.0.2.20"}, sock...), 0},
+		{append([]string{"explain", "192.0.2.20"}, sock...), 0},
+		{append([]string{"explain", "192.0.2.21"}, sock...), 1},
+		{append([]string{"explain"}, sock...), 1},
+		{append([]string{"explain", "nonsense"}, sock...), 2},
+		{append([]string{"explain", "192.0.2.20"}, noDaemon...), 2},
+		{append([]string{"get", "e2e", "maxretry"}, sock...), 0},
+		{append([]string{"get", "e2e", "nosuchkey"}, sock...), 2},
+		{append([]string{"get", "e2e"}, sock...), 1},
+		{append([]string{"get", "nosuch", "maxretry"}, sock...), 1},
+		{append([]string{"get", "e2e", "maxretry"}, noDaemon...), 1},
+		{append([]string{"set", "e2e", "maxretry", "3"}, sock...), 0},
+		{append([]string{"set", "e2e", "maxretry", "many"}, sock...), 2},
+		{append([]string{"set", "e2e", "maxretry"}, sock...), 1},
+		{append([]string{"stop", "e2e"}, sock...), 0},
+		{append([]string{"stop", "e2e"}, sock...), 3},
+		{append([]string{"set", "e2e", "maxretry", "4"}, sock...), 3},
+		{append([]string{"start", "e2e"}, sock...), 0},
+		{append([]string{"start", "e2e"}, sock...), 3},
+		{append([]string{"start"}, sock...), 1},
+		{append([]string{"stop", "e2e"}, noDaemon...), 1},
+		{[]string{"simulate", "--config", s.config, s.logFile}, 0},
+		{[]string{"simulate", "--config", s.config, none}, 1},
+		{[]string{"simulate", "--config", s.config}, 1},
+		{[]string{"config", "show", "--config", s.config}, 0},
+		{[]string{"config", "show", "--config", none}, 1},
 	}
 	for _, tc := range cases {
 		err := exec.Command(binary, tc.args...).Run()
@@ -71,6 +98,12 @@ func TestExitCodes(t *testing.T) {
 		}
 		if code != tc.code {
 			t.Errorf("logjail %s: exit code %d, documented %d", strings.Join(tc.args, " "), code, tc.code)
+		}
+	}
+	// Every command has its row: a new command cannot go undocumented.
+	for _, name := range leafCommands(app().Commands, "") {
+		if _, ok := exitCodes[name]; !ok {
+			t.Errorf("logjail %s has no exit codes in exitCodes (and README's table)", name)
 		}
 	}
 	readme := string(readFile(t, filepath.Join("..", "..", "README.md")))
@@ -87,4 +120,21 @@ func TestExitCodes(t *testing.T) {
 			t.Errorf("README's table of exit codes lacks logjail %s's: %s", name, line)
 		}
 	}
+}
+
+// leafCommands names the commands a user runs ("state check"), not the
+// hidden ones nor those that only hold subcommands.
+func leafCommands(cmds []*cli.Command, parent string) []string {
+	var names []string
+	for _, c := range cmds {
+		name := strings.TrimSpace(parent + " " + c.Name)
+		switch {
+		case c.Hidden:
+		case len(c.Subcommands) > 0:
+			names = append(names, leafCommands(c.Subcommands, name)...)
+		default:
+			names = append(names, name)
+		}
+	}
+	return names
 }

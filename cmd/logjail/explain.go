@@ -22,12 +22,11 @@ func explainCommand() *cli.Command {
 		Description: "For each pipeline (or only --pipeline's): the bans covering ADDR (its own, a prefix's), what decided\n" +
 			"each (failures, manual, fleet, restored) with the failure lines that led to it, the failregex that matched\n" +
 			"each line and the window at the moment of the ban; the ban history (kept dbpurgeage after a ban); the\n" +
-			"failures counted now; and the rule of the gate (ignoreip, ignoreself, ...) that keeps ADDR from bans.\n" +
-			"Exits 0 when ADDR is banned now, 1 when it is not, 2 on an error.",
+			"failures counted now; and the rule of the gate (ignoreip, ignoreself, ...) that keeps ADDR from bans.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag(), &cli.StringFlag{Name: "pipeline", Usage: "only in `PIPELINE`"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
-				return &exitError{err: fmt.Errorf("usage: logjail explain ADDR [--pipeline P] [--json]"), code: 2}
+				return fmt.Errorf("usage: logjail explain ADDR [--pipeline P] [--json]")
 			}
 			e, err := daemon.NewClient(c.String("socket")).Explain(c.Context, c.Args().First(), c.String("pipeline"))
 			if err != nil {

@@ -18,13 +18,8 @@ import (
 // Run-time control, fail2ban-client's get, set, stop and start: what set,
 // stop and start change lasts until the next reload or restart.
 
-// runtimeExits is the exit codes of get, set, stop and start, in their
-// help texts.
-const runtimeExits = "Exit codes: 0 done; 1 no daemon answers, no such pipeline, or the daemon failed;\n" +
-	"2 a usage error, an unknown key or a value that does not parse (nothing changed);\n" +
-	"3 the pipeline's state refuses it (stop of a stopped pipeline, start of a running one, set on a stopped one)."
-
-// runtimeError gives a daemon's refusal its exit code (see runtimeExits).
+// runtimeError gives a daemon's refusal its exit code (exitCodes: 2 for a
+// refused key or value, 3 for a state that refuses it).
 func runtimeError(err error) error {
 	var ae *daemon.APIError
 	if errors.As(err, &ae) {
@@ -50,8 +45,9 @@ func answer[T any](c *cli.Context, res T, err error, text func(io.Writer, T)) er
 	return nil
 }
 
+// usageError is wrong arguments: exit code 1, as for every command.
 func usageError(format string, args ...any) error {
-	return &exitError{err: fmt.Errorf(format, args...), code: 2}
+	return &exitError{err: fmt.Errorf(format, args...), code: 1}
 }
 
 func getCommand() *cli.Command {
@@ -60,8 +56,7 @@ func getCommand() *cli.Command {
 		Usage:     "print a pipeline's setting as it runs (set values included), like fail2ban-client get",
 		ArgsUsage: "PIPELINE KEY",
 		Description: "KEY is one of: " + strings.Join(pipelines.GettableKeys, ", ") + "\n" +
-			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). Lists print one item a line.\n" +
-			runtimeExits,
+			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). Lists print one item a line.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -113,7 +108,7 @@ func setCommand() *cli.Command {
 			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). VALUE is written as in the YAML\n" +
 			"(10m, 1d, -1; an address, CIDR or host name; true or false). The answer comes once the change is in\n" +
 			"effect, and the bans an addignoreip now refuses are lifted. Run-time only: a reload or restart returns\n" +
-			"to the configuration file.\n" + runtimeExits,
+			"to the configuration file.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 3 {
@@ -138,8 +133,7 @@ func stopCommand() *cli.Command {
 		ArgsUsage: "PIPELINE",
 		Description: "Its bans stay in the firewall and the state store and expire there on their own (status PIPELINE\n" +
 			"lists them); with --unban they are lifted first, as fail2ban's actionstop does. Its read positions are\n" +
-			"stored: logjail start reads on from there. Run-time only: a reload or restart starts it again.\n" +
-			runtimeExits,
+			"stored: logjail start reads on from there. Run-time only: a reload or restart starts it again.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag(), &cli.BoolFlag{Name: "unban", Usage: "lift the pipeline's bans first"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -162,7 +156,7 @@ func startCommand() *cli.Command {
 		Name:        "start",
 		Usage:       "start a stopped pipeline again, like fail2ban-client start JAIL",
 		ArgsUsage:   "PIPELINE",
-		Description: "It reads on from the positions stored at stop, its windows, bans and set values kept.\n" + runtimeExits,
+		Description: "It reads on from the positions stored at stop, its windows, bans and set values kept.",
 		Flags:       []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
