@@ -50,6 +50,8 @@ func app() *cli.App {
 			explainCommand(),
 			banCommand(),
 			unbanCommand(),
+			getCommand(), setCommand(),
+			stopCommand(), startCommand(),
 			reloadCommand(),
 			testCommand(),
 			simulateCommand(),
@@ -58,8 +60,6 @@ func app() *cli.App {
 			importCommand(),
 			exportCommand(), importStateCommand(),
 			stateCommand(),
-			getCommand(), setCommand(),
-			stopCommand(), startCommand(),
 			docsCommand(),
 		},
 	}
