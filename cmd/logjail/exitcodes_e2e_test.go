@@ -1,12 +1,13 @@
 package main
 
 import (
-	"github.com/urfave/cli/v2"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/urfave/cli/v2"
 )
 
 // TestExitCodes checks the exit codes exitCodes documents against the
@@ -21,73 +22,7 @@ func TestExitCodes(t *testing.T) {
 	none := filepath.Join(t.TempDir(), "none.sock")
 	sock := []string{"--socket", s.socket}
 	noDaemon := []string{"--socket", none}
-	cases := []struct {
-		args []string
-		code int
-	}{
-		{[]string{"nosuch"}, 2},
-		{[]string{"status", "--bogus"}, 1},
-		{append([]string{"status"}, sock...), 0},
-		{append([]string{"status", "e2e"}, sock...), 0},
-		{append([]string{"status", "a", "b"}, sock...), 1},
-		{append([]string{"status", "nosuch"}, sock...), 1},
-		{append([]string{"status"}, noDaemon...), 1},
-		{append([]string{"ping"}, sock...), 0},
-		{append([]string{"ping", "x"}, sock...), 1},
-		{append([]string{"ping", "--timeout", "1s"}, noDaemon...), 1},
-		{append([]string{"ban", "e2e", "192.0.2.7", "192.0.2.8"}, sock...), 0},
-		{append([]string{"ban", "e2e", "192.0.2.9", "0.0.0.0"}, sock...), 1},
-		{append([]string{"ban", "e2e"}, sock...), 1},
-		{append([]string{"ban", "e2e", "192.0.2.7"}, noDaemon...), 1},
-		{append([]string{"banned"}, sock...), 0},
-		{append([]string{"banned"}, noDaemon...), 1},
-		{append([]string{"banned", "192.0.2.7", "192.0.2.8"}, sock...), 0},
-		{append([]string{"banned", "192.0.2.7", "192.0.2.10"}, sock...), 1},
-		{append([]string{"banned", "192.0.2.10", "--format", "fail2ban"}, sock...), 0},
-		{append([]string{"banned", "nonsense"}, sock...), 2},
-		{append([]string{"banned", "nonsense", "--format", "fail2ban"}, sock...), 2},
-		{append([]string{"banned", "192.0.2.7"}, noDaemon...), 2},
-		{append([]string{"banned", "192.0.2.7", "--json", "--format", "json"}, sock...), 1},
-		{append([]string{"unban", "192.0.2.7", "192.0.2.8"}, sock...), 0},
-		{append([]string{"unban", "192.0.2.7"}, sock...), 1},
-		{append([]string{"unban"}, sock...), 1},
-		{append([]string{"unban", "192.0.2.7"}, noDaemon...), 1},
-		{append([]string{"reload"}, sock...), 0},
-		{append([]string{"reload", "x"}, sock...), 1},
-		{append([]string{"reload"}, noDaemon...), 1},
-		{[]string{"validate", "--config", s.config}, 0},
-		{[]string{"validate", "--config", none}, 1},
-		{[]string{"validate"}, 1},
-		{[]string{"test", "sshd", "Nov 25 07:13:18 h sshd[1]: nothing to see"}, 0},
-		{[]string{"test", "sshd"}, 1},
-		{[]string{"test", "nosuchfilter", "Nov 25 07:13:18 h x: y"}, 1},
-		{append([]string{"ban", "e2e", "192.0.2.20"}, sock...), 0},
-		{append([]string{"explain", "192.0.2.20"}, sock...), 0},
-		{append([]string{"explain", "192.0.2.21"}, sock...), 1},
-		{append([]string{"explain"}, sock...), 1},
-		{append([]string{"explain", "nonsense"}, sock...), 2},
-		{append([]string{"explain", "192.0.2.20"}, noDaemon...), 2},
-		{append([]string{"get", "e2e", "maxretry"}, sock...), 0},
-		{append([]string{"get", "e2e", "nosuchkey"}, sock...), 2},
-		{append([]string{"get", "e2e"}, sock...), 1},
-		{append([]string{"get", "nosuch", "maxretry"}, sock...), 1},
-		{append([]string{"get", "e2e", "maxretry"}, noDaemon...), 1},
-		{append([]string{"set", "e2e", "maxretry", "3"}, sock...), 0},
-		{append([]string{"set", "e2e", "maxretry", "many"}, sock...), 2},
-		{append([]string{"set", "e2e", "maxretry"}, sock...), 1},
-		{append([]string{"stop", "e2e"}, sock...), 0},
-		{append([]string{"stop", "e2e"}, sock...), 3},
-		{append([]string{"set", "e2e", "maxretry", "4"}, sock...), 3},
-		{append([]string{"start", "e2e"}, sock...), 0},
-		{append([]string{"start", "e2e"}, sock...), 3},
-		{append([]string{"start"}, sock...), 1},
-		{append([]string{"stop", "e2e"}, noDaemon...), 1},
-		{[]string{"simulate", "--config", s.config, s.logFile}, 0},
-		{[]string{"simulate", "--config", s.config, none}, 1},
-		{[]string{"simulate", "--config", s.config}, 1},
-		{[]string{"config", "show", "--config", s.config}, 0},
-		{[]string{"config", "show", "--config", none}, 1},
-	}
+	cases := append(exitCasesBasic(s, sock, noDaemon, none), exitCasesRuntime(s, sock, noDaemon, none)...)
 	for _, tc := range cases {
 		err := exec.Command(binary, tc.args...).Run()
 		code := 0
@@ -137,4 +72,85 @@ func leafCommands(cmds []*cli.Command, parent string) []string {
 		}
 	}
 	return names
+}
+
+// exitCase is a command line and the exit code exitCodes documents for it.
+type exitCase struct {
+	args []string
+	code int
+}
+
+// exitCasesBasic are the cases of the commands up to test, in order.
+func exitCasesBasic(s *setup, sock, noDaemon []string, none string) []exitCase {
+	return []exitCase{
+		{[]string{"nosuch"}, 2},
+		{[]string{"status", "--bogus"}, 1},
+		{append([]string{"status"}, sock...), 0},
+		{append([]string{"status", "e2e"}, sock...), 0},
+		{append([]string{"status", "a", "b"}, sock...), 1},
+		{append([]string{"status", "nosuch"}, sock...), 1},
+		{append([]string{"status"}, noDaemon...), 1},
+		{append([]string{"ping"}, sock...), 0},
+		{append([]string{"ping", "x"}, sock...), 1},
+		{append([]string{"ping", "--timeout", "1s"}, noDaemon...), 1},
+		{append([]string{"ban", "e2e", "192.0.2.7", "192.0.2.8"}, sock...), 0},
+		{append([]string{"ban", "e2e", "192.0.2.9", "0.0.0.0"}, sock...), 1},
+		{append([]string{"ban", "e2e"}, sock...), 1},
+		{append([]string{"ban", "e2e", "192.0.2.7"}, noDaemon...), 1},
+		{append([]string{"banned"}, sock...), 0},
+		{append([]string{"banned"}, noDaemon...), 1},
+		{append([]string{"banned", "192.0.2.7", "192.0.2.8"}, sock...), 0},
+		{append([]string{"banned", "192.0.2.7", "192.0.2.10"}, sock...), 1},
+		{append([]string{"banned", "192.0.2.10", "--format", "fail2ban"}, sock...), 0},
+		{append([]string{"banned", "nonsense"}, sock...), 2},
+		{append([]string{"banned", "nonsense", "--format", "fail2ban"}, sock...), 2},
+		{append([]string{"banned", "192.0.2.7"}, noDaemon...), 2},
+		{append([]string{"banned", "192.0.2.7", "--json", "--format", "json"}, sock...), 1},
+		{append([]string{"unban", "192.0.2.7", "192.0.2.8"}, sock...), 0},
+		{append([]string{"unban", "192.0.2.7"}, sock...), 1},
+		{append([]string{"unban"}, sock...), 1},
+		{append([]string{"unban", "192.0.2.7"}, noDaemon...), 1},
+		{append([]string{"reload"}, sock...), 0},
+		{append([]string{"reload", "x"}, sock...), 1},
+		{append([]string{"reload"}, noDaemon...), 1},
+		{[]string{"validate", "--config", s.config}, 0},
+		{[]string{"validate", "--config", none}, 1},
+		{[]string{"validate"}, 1},
+		{[]string{"test", "sshd", "Nov 25 07:13:18 h sshd[1]: nothing to see"}, 0},
+		{[]string{"test", "sshd"}, 1},
+		{[]string{"test", "nosuchfilter", "Nov 25 07:13:18 h x: y"}, 1},
+	}
+}
+
+// exitCasesRuntime are the cases of explain, get, set, stop, start,
+// simulate and config show, run after exitCasesBasic's.
+func exitCasesRuntime(s *setup, sock, noDaemon []string, none string) []exitCase {
+	return []exitCase{
+		{append([]string{"ban", "e2e", "192.0.2.20"}, sock...), 0},
+		{append([]string{"explain", "192.0.2.20"}, sock...), 0},
+		{append([]string{"explain", "192.0.2.21"}, sock...), 1},
+		{append([]string{"explain"}, sock...), 1},
+		{append([]string{"explain", "nonsense"}, sock...), 2},
+		{append([]string{"explain", "192.0.2.20"}, noDaemon...), 2},
+		{append([]string{"get", "e2e", "maxretry"}, sock...), 0},
+		{append([]string{"get", "e2e", "nosuchkey"}, sock...), 2},
+		{append([]string{"get", "e2e"}, sock...), 1},
+		{append([]string{"get", "nosuch", "maxretry"}, sock...), 1},
+		{append([]string{"get", "e2e", "maxretry"}, noDaemon...), 1},
+		{append([]string{"set", "e2e", "maxretry", "3"}, sock...), 0},
+		{append([]string{"set", "e2e", "maxretry", "many"}, sock...), 2},
+		{append([]string{"set", "e2e", "maxretry"}, sock...), 1},
+		{append([]string{"stop", "e2e"}, sock...), 0},
+		{append([]string{"stop", "e2e"}, sock...), 3},
+		{append([]string{"set", "e2e", "maxretry", "4"}, sock...), 3},
+		{append([]string{"start", "e2e"}, sock...), 0},
+		{append([]string{"start", "e2e"}, sock...), 3},
+		{append([]string{"start"}, sock...), 1},
+		{append([]string{"stop", "e2e"}, noDaemon...), 1},
+		{[]string{"simulate", "--config", s.config, s.logFile}, 0},
+		{[]string{"simulate", "--config", s.config, none}, 1},
+		{[]string{"simulate", "--config", s.config}, 1},
+		{[]string{"config", "show", "--config", s.config}, 0},
+		{[]string{"config", "show", "--config", none}, 1},
+	}
 }

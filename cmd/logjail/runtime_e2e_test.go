@@ -65,7 +65,7 @@ func TestGetSetCommands(t *testing.T) {
 		t.Errorf("set of a bad value under --json: exit code %d, %s", code, errOut)
 	}
 	wantRun(t, sock, 2, "usedns: unknown key", "get", "e2e", "usedns")
-	wantRun(t, sock, 2, "usage: logjail set PIPELINE KEY VALUE", "set", "e2e", "maxretry")
+	wantRun(t, sock, 1, "usage: logjail set PIPELINE KEY VALUE", "set", "e2e", "maxretry")
 	wantRun(t, sock, 1, `no pipeline "nosuch"`, "set", "nosuch", "maxretry", "2")
 
 	wantRun(t, sock, 0, "reloaded; pipelines: e2e", "reload")
