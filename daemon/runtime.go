@@ -242,7 +242,7 @@ func (d *Daemon) handleSet(w http.ResponseWriter, req *http.Request) {
 	for _, b := range lifted {
 		res.Lifted = append(res.Lifted, prefixText(b))
 	}
-	d.log.Info("setting changed at run time", "pipeline", r.name, "key", key, "value", v, "lifted", len(lifted))
+	d.log.Info("setting changed at run time", "pipeline", r.name, "key", key, "value", loggedValue{v}, "lifted", len(lifted))
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -274,6 +274,20 @@ func (d *Daemon) noteSet(name, key string, p *pipelines.Pipeline) {
 	for k := range shown {
 		shown[k], _ = p.Get(k)
 	}
+}
+
+// loggedValue is a setting's value in the log as get --json writes it:
+// JSON in a JSON log; in a text log a string as it is, any other value
+// as its JSON (not Go's map syntax).
+type loggedValue struct{ v any }
+
+func (l loggedValue) MarshalJSON() ([]byte, error) { return json.Marshal(l.v) }
+
+func (l loggedValue) MarshalText() ([]byte, error) {
+	if s, ok := l.v.(string); ok {
+		return []byte(s), nil
+	}
+	return json.Marshal(l.v)
 }
 
 // retune hands p's policy to r's tracker and lifts the bans its gate now

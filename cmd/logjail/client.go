@@ -175,10 +175,20 @@ func bannedCommand() *cli.Command {
 }
 
 func banLine(b daemon.Ban) string {
+	pipeline := pipelineName(b.Pipeline, b.PipelineStopped)
 	if b.Until == nil {
-		return fmt.Sprintf("%s\t%s\tpermanent\t%s", b.Pipeline, b.Addr, b.Reason)
+		return fmt.Sprintf("%s\t%s\tpermanent\t%s", pipeline, b.Addr, b.Reason)
 	}
-	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", b.Pipeline, b.Addr, b.Until.Local().Format(time.DateTime), time.Duration(b.RemainingS)*time.Second, b.Reason)
+	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", pipeline, b.Addr, b.Until.Local().Format(time.DateTime), time.Duration(b.RemainingS)*time.Second, b.Reason)
+}
+
+// pipelineName is a pipeline's name in text, marked when it is stopped
+// (logjail stop): its bans stay enforced.
+func pipelineName(name string, stopped bool) string {
+	if stopped {
+		return name + " (stopped)"
+	}
+	return name
 }
 
 func banCommand() *cli.Command {
