@@ -8,7 +8,7 @@ import (
 
 // status returns the pipeline's counters, policy and active bans (status
 // PIPELINE) without its sources, publishers and mailers: on the runner
-// goroutine, or once it has ended (a stopped pipeline).
+// goroutine, or once it has ended (a stopped pipeline, see withStopped).
 func (r *runner) status() (st PipelineStatus, active state.Bans) {
 	ts := r.stages.Tracker.Stats()
 	st = PipelineStatus{

@@ -88,6 +88,10 @@ type runtimeState struct {
 	// its tracker (nil when its last commit failed: start restores from
 	// the store then).
 	stopped map[string]stoppedPipeline
+	// work serialises the work on stopped runners (withStopped) with what
+	// takes them away (a start, a reload), without holding mu meanwhile;
+	// taken before mu.
+	work sync.Mutex
 }
 
 type stoppedPipeline struct {
@@ -150,6 +154,8 @@ func (d *Daemon) stopped(name string) (stoppedPipeline, bool) {
 // pipelines' trackers (a reload): the reload starts them with the file's
 // settings.
 func (d *Daemon) resetRuntime() map[string]*state.Tracker {
+	d.rt.work.Lock()
+	defer d.rt.work.Unlock()
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
 	out := map[string]*state.Tracker{}
@@ -412,9 +418,11 @@ func (d *Daemon) handleStart(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	p, _ := d.spec(sr.Pipeline)
+	d.rt.work.Lock() // after the work on its stopped runner
 	d.rt.mu.Lock()
 	delete(d.rt.stopped, sr.Pipeline)
 	d.rt.mu.Unlock()
+	d.rt.work.Unlock()
 	if err := d.startPipeline(context.WithoutCancel(req.Context()), p, s.tracker); err != nil {
 		fail(w, http.StatusInternalServerError, "pipeline %s: %v", sr.Pipeline, err)
 		return

@@ -157,8 +157,10 @@ func TestStopStart(t *testing.T) {
 	if res, err := r.cl.Start(bg, "a"); err != nil || res.State != "running" {
 		t.Fatalf("start: %+v %v", res, err)
 	}
+	// Read counts the lines as the source reads them, before the runner
+	// has counted their failures: wait for both.
 	st = waitPipeline(t, r.cl, "a", "the two lines written while stopped", func(st PipelineStatus) bool {
-		return len(st.Sources) == 1 && st.Sources[0].Read == 2
+		return len(st.Sources) == 1 && st.Sources[0].Read == 2 && st.Filter.TotalFailed >= 3 && st.Actions.CurrentlyBanned >= 2
 	})
 	if st.Filter.TotalFailed != 3 || st.Actions.CurrentlyBanned != 2 {
 		t.Fatalf("after start: failed %d banned %d, want 3 (each line once) and 2 (the third failure bans)", st.Filter.TotalFailed, st.Actions.CurrentlyBanned)

@@ -10,7 +10,8 @@ import (
 // bans stay in the kernel. banned, explain, ban and unban reach those bans
 // through the same runner and the same decision path as a running
 // pipeline's (runner.decideManual: stored before reported, then enforced),
-// under the lock a start takes instead of on the runner's goroutine.
+// under the lock a start takes (rt.work) instead of on the runner's
+// goroutine.
 
 // withRunner runs fn with pipeline name's runner and says whether the
 // pipeline is stopped: on the runner's goroutine while it runs (see
@@ -25,16 +26,17 @@ func (d *Daemon) withRunner(ctx context.Context, name string, fn func(r *runner,
 }
 
 // withStopped runs fn with a stopped pipeline's runner, whose goroutine
-// has ended, under the lock a start takes (and the firewall watch's
-// repair of the stopped pipelines): nothing else touches the runner
-// meanwhile. First the bans whose time is up are expired as the runner's
-// tick would (the kernel's timeouts lifted them already); after fn, the
-// decisions it took are handed to the enforcers and applied, and what is
-// pending is committed, so a start finds the store as the tracker is.
+// has ended, under the lock a start and a reload take before they take the
+// runner away (rt.work, also held by the firewall watch's repair of the
+// stopped pipelines): nothing else touches the runner meanwhile. First the
+// bans whose time is up are expired as the runner's tick would (the
+// kernel's timeouts lifted them already); after fn, the decisions it took
+// are handed to the enforcers and applied, and what is pending is
+// committed, so a start finds the store as the tracker is.
 func (d *Daemon) withStopped(name string, fn func(r *runner)) bool {
-	d.rt.mu.Lock()
-	defer d.rt.mu.Unlock()
-	s, ok := d.rt.stopped[name]
+	d.rt.work.Lock()
+	defer d.rt.work.Unlock()
+	s, ok := d.stopped(name)
 	if !ok {
 		return false
 	}
