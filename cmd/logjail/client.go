@@ -150,7 +150,8 @@ func bannedCommand() *cli.Command {
 		Usage:     "list the active bans, or tell whether each ADDR is banned, where, until when and why",
 		ArgsUsage: "[ADDR...]",
 		Description: "With addresses: a line (or with --json an object) per address, with every ban covering it\n" +
-			"(a prefix ban included); exits 0 when every address is banned, 1 when one is not, 2 on an error.",
+			"(a prefix ban included); exits 0 when every address is banned, 1 when one is not, 2 on an error.\n" +
+			"A stopped pipeline's bans, still enforced, are listed with the pipeline marked (stopped).",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
