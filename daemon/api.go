@@ -163,6 +163,9 @@ type Ban struct {
 	Reason     string `json:"reason"`
 	// Origin is the fleet node that decided the ban; empty for this one.
 	Origin string `json:"origin,omitempty"`
+	// PipelineStopped tells that the pipeline is stopped (logjail stop):
+	// the ban stays enforced, and unban lifts it.
+	PipelineStopped bool `json:"pipeline_stopped,omitempty"`
 }
 
 // BanRequest is the body of POST /ban.

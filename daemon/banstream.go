@@ -52,16 +52,16 @@ func (b *banWriter) flush() {
 	}
 }
 
-// bans writes ds as a JSON array's elements (see banOf), with a comma
-// before each when first is false; it returns whether it wrote none and
-// first was true.
-func (b *banWriter) bans(ds []*state.Decision, now time.Time, first bool) bool {
+// bans writes ds as a JSON array's elements (see banOf; stopped: their
+// pipeline is), with a comma before each when first is false; it returns
+// whether it wrote none and first was true.
+func (b *banWriter) bans(ds []*state.Decision, now time.Time, first, stopped bool) bool {
 	for _, d := range ds {
 		if !first {
 			b.buf = append(b.buf, ',')
 		}
 		first = false
-		b.buf = appendBan(b.buf, d, now)
+		b.buf = appendBan(b.buf, d, now, stopped)
 		b.more()
 	}
 	return first
@@ -88,27 +88,34 @@ func (b *banWriter) pipelineStatus(st PipelineStatus, active state.Bans, now tim
 		b.more()
 	}
 	b.buf = append(b.buf, `],"bans":[`...)
-	b.bans(sorted, now, true)
+	b.bans(sorted, now, true, st.State == stateStopped)
 	b.buf = append(b.buf, ']')
 	b.buf = append(b.buf, doc[at+len(lists):]...)
 	b.flush()
 }
 
+// pipelineBans are a pipeline's active bans, and whether it is stopped.
+type pipelineBans struct {
+	active  state.Bans
+	stopped bool
+}
+
 // banned writes the bans of every pipeline (each sorted here) as one
 // JSON array (`logjail banned --json`).
-func (b *banWriter) banned(all []state.Bans, now time.Time) {
+func (b *banWriter) banned(all []pipelineBans, now time.Time) {
 	b.buf = append(b.buf, '[')
 	b.flush()
 	first := true
-	for _, active := range all {
-		first = b.bans(active.Sorted(), now, first)
+	for _, pb := range all {
+		first = b.bans(pb.active.Sorted(), now, first, pb.stopped)
 	}
 	b.buf = append(b.buf, "]\n"...)
 	b.flush()
 }
 
-// appendBan appends banOf(d, now) as json.Marshal writes it.
-func appendBan(buf []byte, d *state.Decision, now time.Time) []byte {
+// appendBan appends banOf(d, now), with PipelineStopped set to stopped, as
+// json.Marshal writes it.
+func appendBan(buf []byte, d *state.Decision, now time.Time, stopped bool) []byte {
 	buf = append(buf, `{"pipeline":`...)
 	buf = appendString(buf, d.Pipeline)
 	buf = append(buf, `,"addr":`...)
@@ -134,6 +141,9 @@ func appendBan(buf []byte, d *state.Decision, now time.Time) []byte {
 	if d.Origin != "" {
 		buf = append(buf, `,"origin":`...)
 		buf = appendString(buf, d.Origin)
+	}
+	if stopped {
+		buf = append(buf, `,"pipeline_stopped":true`...)
 	}
 	return append(buf, '}')
 }

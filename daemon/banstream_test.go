@@ -30,20 +30,23 @@ func streamBans(now time.Time) []state.Decision {
 
 // TestBanStreamIsJSON: the streamed `status PIPELINE` and `banned`
 // documents are, byte for byte, what json.Encoder writes for the documents
-// built whole (as they were before they were streamed).
+// built whole (as they were before they were streamed), a stopped
+// pipeline's bans marked.
 func TestBanStreamIsJSON(t *testing.T) {
 	now := time.Now()
 	for _, tc := range []struct {
-		name string
-		bans []state.Decision
+		name  string
+		bans  []state.Decision
+		state string
 	}{
-		{"none", nil},
-		{"one", streamBans(now)[:1]},
-		{"every kind", streamBans(now)},
-		{"many", manyBans(now, 20_000)},
+		{"none", nil, stateRunning},
+		{"one", streamBans(now)[:1], stateRunning},
+		{"every kind", streamBans(now), stateRunning},
+		{"stopped", streamBans(now), stateStopped},
+		{"many", manyBans(now, 20_000), stateRunning},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			st := PipelineStatus{Pipeline: "sshd <&>", Sources: []SourceStatus{{Watching: `file "/var/log/banned":[],"bans":[]`}},
+			st := PipelineStatus{Pipeline: "sshd <&>", State: tc.state, Sources: []SourceStatus{{Watching: `file "/var/log/banned":[],"bans":[]`}},
 				RefusedByGate: map[string]uint64{"ignoreip": 3}, Actions: ActionStatus{CurrentlyBanned: len(tc.bans), Banned: []string{}, Bans: []Ban{}, BanTime: "1h", Increment: "x2"}}
 			want := st
 			sorted := append([]state.Decision(nil), tc.bans...)
@@ -51,7 +54,9 @@ func TestBanStreamIsJSON(t *testing.T) {
 			want.Actions.Bans = []Ban{} // never null
 			for _, b := range sorted {
 				want.Actions.Banned = append(want.Actions.Banned, prefixText(b))
-				want.Actions.Bans = append(want.Actions.Bans, banOf(b, now))
+				ban := banOf(b, now)
+				ban.PipelineStopped = tc.state == stateStopped
+				want.Actions.Bans = append(want.Actions.Bans, ban)
 			}
 			rec := httptest.NewRecorder()
 			newBanWriter(rec).pipelineStatus(st, snapshotOf(t, tc.bans, now), now)
@@ -63,15 +68,19 @@ func TestBanStreamIsJSON(t *testing.T) {
 			}
 			rec = httptest.NewRecorder()
 			half := len(tc.bans) / 2
-			newBanWriter(rec).banned([]state.Bans{snapshotOf(t, nil, now), snapshotOf(t, tc.bans[:half], now), snapshotOf(t, tc.bans[half:], now)}, now)
+			stopped := tc.state == stateStopped // the second pipeline's
+			newBanWriter(rec).banned([]pipelineBans{{active: snapshotOf(t, nil, now)}, {active: snapshotOf(t, tc.bans[:half], now)},
+				{active: snapshotOf(t, tc.bans[half:], now), stopped: stopped}}, now)
 			if half > 0 {
 				// Two pipelines' lists: each sorted on its own.
 				first, second := append([]state.Decision(nil), tc.bans[:half]...), append([]state.Decision(nil), tc.bans[half:]...)
 				state.SortByPrefix(first)
 				state.SortByPrefix(second)
 				wantBanned = wantBanned[:0]
-				for _, b := range append(first, second...) {
-					wantBanned = append(wantBanned, banOf(b, now))
+				for i, b := range append(first, second...) {
+					ban := banOf(b, now)
+					ban.PipelineStopped = stopped && i >= len(first)
+					wantBanned = append(wantBanned, ban)
 				}
 			}
 			sameJSON(t, rec.Body.Bytes(), wantBanned)

@@ -93,23 +93,24 @@ func (d *Daemon) handlePipelineStatus(w http.ResponseWriter, req *http.Request) 
 	newBanWriter(w).pipelineStatus(st, active, time.Now())
 }
 
-// handleBanned lists every pipeline's bans: a snapshot of each pipeline's
-// is taken on its runner, all before the answer starts (a pipeline that
-// does not answer fails the whole), then sorted and written off the
-// runners.
+// handleBanned lists every pipeline's bans, a stopped one's included: a
+// snapshot of each pipeline's is taken on its runner, all before the
+// answer starts (a pipeline that does not answer fails the whole), then
+// sorted and written off the runners.
 func (d *Daemon) handleBanned(w http.ResponseWriter, req *http.Request) {
-	var all []state.Bans
-	for _, name := range d.pipelineNames() {
-		r, ok := d.pipeline(name)
-		if !ok {
-			continue
-		}
-		var active state.Bans
-		if err := r.call(req.Context(), func() { active = r.stages.Tracker.Snapshot() }); err != nil {
+	var all []pipelineBans
+	for _, name := range d.allPipelines() {
+		var pb pipelineBans
+		found, err := d.withRunner(req.Context(), name, func(r *runner, stopped bool) {
+			pb = pipelineBans{active: r.stages.Tracker.Snapshot(), stopped: stopped}
+		})
+		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
-		all = append(all, active)
+		if found {
+			all = append(all, pb)
+		}
 	}
 	newBanWriter(w).banned(all, time.Now())
 }
@@ -136,9 +137,8 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "bad request: %v", err)
 		return
 	}
-	r, ok := d.pipeline(br.Pipeline)
-	if !ok {
-		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", br.Pipeline, strings.Join(d.pipelineNames(), ", "))
+	if !d.known(br.Pipeline) {
+		d.noPipeline(w, br.Pipeline)
 		return
 	}
 	prefix, err := parseTarget(br.Addr)
@@ -164,21 +164,26 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		ban       state.Decision
 		why       gate.Reason
 		decideErr error
+		stopped   bool
 	)
-	err = r.call(req.Context(), func() { ban, why, decideErr = r.banByHand(prefix, dur) })
-	if err != nil {
-		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
-		return
+	found, err := d.withRunner(req.Context(), br.Pipeline, func(r *runner, s bool) {
+		ban, why, decideErr = r.banByHand(prefix, dur)
+		stopped = s
+	})
+	switch {
+	case err != nil:
+		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", br.Pipeline, err)
+	case !found:
+		d.noPipeline(w, br.Pipeline) // started or stopped meanwhile by a reload
+	case why != "":
+		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, br.Pipeline, why))
+	case decideErr != nil:
+		fail(w, http.StatusInternalServerError, "%s not banned in pipeline %s: %v", br.Addr, br.Pipeline, decideErr)
+	default:
+		b := banOf(ban, time.Now())
+		b.PipelineStopped = stopped
+		writeJSON(w, http.StatusOK, b)
 	}
-	if why != "" {
-		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, r.name, why))
-		return
-	}
-	if decideErr != nil {
-		fail(w, http.StatusInternalServerError, "%s not banned in pipeline %s: %v", br.Addr, r.name, decideErr)
-		return
-	}
-	writeJSON(w, http.StatusOK, banOf(ban, time.Now()))
 }
 
 // refusalText says why the gate refused a manual ban, and how to ban the
@@ -218,10 +223,10 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	names := d.pipelineNames()
+	names := d.allPipelines() // a stopped pipeline's bans are enforced too
 	if ur.Pipeline != "" {
-		if _, ok := d.pipeline(ur.Pipeline); !ok {
-			fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", ur.Pipeline, strings.Join(names, ", "))
+		if !d.known(ur.Pipeline) {
+			d.noPipeline(w, ur.Pipeline)
 			return
 		}
 		names = []string{ur.Pipeline}
@@ -231,13 +236,9 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 		res.Addr = prefixText(state.Decision{Prefix: prefix})
 	}
 	for _, name := range names {
-		r, ok := d.pipeline(name)
-		if !ok {
-			continue
-		}
 		var unbans []state.Decision
 		var decideErr error
-		err := r.call(req.Context(), func() {
+		_, err := d.withRunner(req.Context(), name, func(r *runner, _ bool) {
 			targets := []netip.Prefix{prefix}
 			if ur.All {
 				targets = targets[:0]

@@ -104,7 +104,7 @@ func checkBanRefusals(t *testing.T, cl *Client) {
 		req     BanRequest
 		wantErr string
 	}{
-		{"unknown pipeline", BanRequest{Pipeline: "nosuch", Addr: "192.0.2.1"}, `no pipeline "nosuch" (running: a, b)`},
+		{"unknown pipeline", BanRequest{Pipeline: "nosuch", Addr: "192.0.2.1"}, `no pipeline "nosuch" (running or stopped: a, b)`},
 		{"bad address", BanRequest{Pipeline: "a", Addr: "192.0.2.300"}, `invalid address "192.0.2.300"`},
 		{"prefix", BanRequest{Pipeline: "a", Addr: "192.0.2.0/24"}, "only single addresses"},
 		{"bad duration", BanRequest{Pipeline: "a", Addr: "192.0.2.1", For: "soon"}, "--for: invalid duration"},

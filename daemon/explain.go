@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/logjail/logjail/pipelines"
@@ -51,6 +50,9 @@ type PipelineExplanation struct {
 	// empty when it may be banned. GateText says it in words.
 	Gate     string `json:"gate,omitempty"`
 	GateText string `json:"gate_text,omitempty"`
+	// Stopped tells that the pipeline is stopped (logjail stop): its bans
+	// stay enforced, it counts no failures until it starts again.
+	Stopped bool `json:"stopped,omitempty"`
 }
 
 // BanExplanation is an active ban and what led to it.
@@ -124,27 +126,25 @@ func (d *Daemon) handleExplain(w http.ResponseWriter, req *http.Request) {
 		fail(w, http.StatusBadRequest, "%v", err)
 		return
 	}
-	names := d.pipelineNames()
+	names := d.allPipelines() // a stopped pipeline's bans are enforced too
 	if p := req.URL.Query().Get("pipeline"); p != "" {
-		if _, ok := d.pipeline(p); !ok {
-			fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", p, strings.Join(names, ", "))
+		if !d.known(p) {
+			d.noPipeline(w, p)
 			return
 		}
 		names = []string{p}
 	}
 	out := Explanation{Addr: a.String(), Pipelines: []PipelineExplanation{}}
 	for _, name := range names {
-		r, ok := d.pipeline(name)
-		if !ok {
-			continue
-		}
-		pe, err := r.explain(req.Context(), a)
+		pe, found, err := d.explain(req.Context(), name, a)
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
 		}
-		out.Banned = out.Banned || len(pe.Bans) > 0
-		out.Pipelines = append(out.Pipelines, pe)
+		if found {
+			out.Banned = out.Banned || len(pe.Bans) > 0
+			out.Pipelines = append(out.Pipelines, pe)
+		}
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -161,27 +161,41 @@ type explained struct {
 	why      gate.Reason
 }
 
-// explain gathers a's explanation in this pipeline: its tracker's part on
-// the runner, its history from the store.
-func (r *runner) explain(ctx context.Context, a netip.Addr) (PipelineExplanation, error) {
-	var e explained
-	err := r.call(ctx, func() {
-		tr := r.stages.Tracker
-		e.now = r.now()
-		e.bans = covering(tr, a)
-		e.counting = tr.PrefixOf(a)
-		e.failing = tr.FailingOf(a, e.now)
-		e.lines, e.marks = r.lines.peek(e.counting)
-		e.policy = tr.Policy()
-		if len(e.bans) == 0 {
-			e.why = tr.Gate().Admit(gate.Single(a)) // runs the ignorecommand, as a manual ban does
-		} else {
-			e.why = tr.Gate().Check(gate.Single(a))
-		}
-	})
-	if err != nil {
-		return PipelineExplanation{}, err
+// explain gathers a's explanation in a pipeline, running or stopped: its
+// tracker's part on the runner (see withRunner), its history from the
+// store. found is false when there is no such pipeline.
+func (d *Daemon) explain(ctx context.Context, name string, a netip.Addr) (pe PipelineExplanation, found bool, err error) {
+	var (
+		r       *runner
+		e       explained
+		stopped bool
+	)
+	found, err = d.withRunner(ctx, name, func(rr *runner, s bool) { r, stopped, e = rr, s, rr.explained(a) })
+	if !found || err != nil {
+		return PipelineExplanation{}, found, err
 	}
+	pe, err = r.explain(e, a)
+	pe.Stopped = stopped
+	return pe, true, err
+}
+
+// explained reads a's part of the tracker; on the runner.
+func (r *runner) explained(a netip.Addr) explained {
+	tr := r.stages.Tracker
+	e := explained{now: r.now(), bans: covering(tr, a), counting: tr.PrefixOf(a), policy: tr.Policy()}
+	e.failing = tr.FailingOf(a, e.now)
+	e.lines, e.marks = r.lines.peek(e.counting)
+	if len(e.bans) == 0 {
+		e.why = tr.Gate().Admit(gate.Single(a)) // runs the ignorecommand, as a manual ban does
+	} else {
+		e.why = tr.Gate().Check(gate.Single(a))
+	}
+	return e
+}
+
+// explain is a's explanation from e, what the runner read, and the
+// pipeline's history in the store.
+func (r *runner) explain(e explained, a netip.Addr) (PipelineExplanation, error) {
 	history, err := r.store.HistoryOf(r.name, a)
 	if err != nil {
 		return PipelineExplanation{}, err

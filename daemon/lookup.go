@@ -45,15 +45,13 @@ func (d *Daemon) handleBannedAddrs(w http.ResponseWriter, req *http.Request) {
 		out[i] = AddrBans{Addr: a.String(), Bans: []Ban{}}
 	}
 	now := time.Now()
-	for _, name := range d.pipelineNames() {
-		r, ok := d.pipeline(name)
-		if !ok {
-			continue
-		}
-		err := r.call(req.Context(), func() {
+	for _, name := range d.allPipelines() { // a stopped pipeline's bans are enforced too
+		_, err := d.withRunner(req.Context(), name, func(r *runner, stopped bool) {
 			for i, a := range addrs {
 				for _, dec := range covering(r.stages.Tracker, a) {
-					out[i].Bans = append(out[i].Bans, banOf(dec, now))
+					b := banOf(dec, now)
+					b.PipelineStopped = stopped
+					out[i].Bans = append(out[i].Bans, b)
 				}
 			}
 		})

@@ -8,7 +8,7 @@ import (
 
 // status returns the pipeline's counters, policy and active bans (status
 // PIPELINE) without its sources, publishers and mailers: on the runner
-// goroutine, or once it has ended (a stopped pipeline).
+// goroutine, or once it has ended (a stopped pipeline, see withStopped).
 func (r *runner) status() (st PipelineStatus, active state.Bans) {
 	ts := r.stages.Tracker.Stats()
 	st = PipelineStatus{
@@ -51,16 +51,9 @@ func (r *runner) status() (st PipelineStatus, active state.Bans) {
 	return st, active
 }
 
-// stoppedStatus is status of a stopped pipeline, read under the lock a
-// start takes before its runner runs again.
-func (d *Daemon) stoppedStatus(name string) (PipelineStatus, state.Bans, bool) {
-	d.rt.mu.Lock()
-	defer d.rt.mu.Unlock()
-	s, ok := d.rt.stopped[name]
-	if !ok {
-		return PipelineStatus{}, state.Bans{}, false
-	}
-	st, active := s.r.status()
+// stoppedStatus is status of a stopped pipeline (see withStopped).
+func (d *Daemon) stoppedStatus(name string) (st PipelineStatus, active state.Bans, ok bool) {
+	ok = d.withStopped(name, func(r *runner) { st, active = r.status() })
 	st.State = stateStopped
-	return st, active, true
+	return st, active, ok
 }

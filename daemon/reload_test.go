@@ -53,6 +53,8 @@ type reloadRig struct {
 	cfgPath string
 	cl      *Client
 	reload  chan struct{}
+	// stop ends the daemon (newRuntimeRig's; once, whoever calls it).
+	stop func()
 }
 
 // write replaces the configuration file, LOGA standing for the log.

@@ -88,6 +88,10 @@ type runtimeState struct {
 	// its tracker (nil when its last commit failed: start restores from
 	// the store then).
 	stopped map[string]stoppedPipeline
+	// work serialises the work on stopped runners (withStopped) with what
+	// takes them away (a start, a reload), without holding mu meanwhile;
+	// taken before mu.
+	work sync.Mutex
 }
 
 type stoppedPipeline struct {
@@ -150,6 +154,8 @@ func (d *Daemon) stopped(name string) (stoppedPipeline, bool) {
 // pipelines' trackers (a reload): the reload starts them with the file's
 // settings.
 func (d *Daemon) resetRuntime() map[string]*state.Tracker {
+	d.rt.work.Lock()
+	defer d.rt.work.Unlock()
 	d.rt.mu.Lock()
 	defer d.rt.mu.Unlock()
 	out := map[string]*state.Tracker{}
@@ -237,22 +243,57 @@ func (d *Daemon) handleSet(w http.ResponseWriter, req *http.Request) {
 		key = "ignoreip"
 	}
 	v, _ := p.Get(key)
-	d.rt.mu.Lock()
-	if d.rt.specs == nil {
-		d.rt.specs, d.rt.shown = map[string]*pipelines.Pipeline{}, map[string]map[string]any{}
-	}
-	d.rt.specs[r.name] = p
-	if d.rt.shown[r.name] == nil {
-		d.rt.shown[r.name] = map[string]any{}
-	}
-	d.rt.shown[r.name][key] = v
-	d.rt.mu.Unlock()
+	d.noteSet(r.name, key, p)
 	res := SetResult{Setting: Setting{Pipeline: r.name, Key: key, Value: v}, Overrides: d.overrides(r.name), Lifted: []string{}, Note: RuntimeOnly}
 	for _, b := range lifted {
 		res.Lifted = append(res.Lifted, prefixText(b))
 	}
-	d.log.Info("setting changed at run time", "pipeline", r.name, "key", key, "value", v, "lifted", len(lifted))
+	d.log.Info("setting changed at run time", "pipeline", r.name, "key", key, "value", loggedValue{v}, "lifted", len(lifted))
 	writeJSON(w, http.StatusOK, res)
+}
+
+// noteSet keeps p, the pipeline's spec after a set of key, and the values
+// set, for get and status. Every value kept is read from p again, and
+// bantime_increment's object stands for its fields once it is set itself:
+// a field set after it shows in it, never beside a stale copy.
+func (d *Daemon) noteSet(name, key string, p *pipelines.Pipeline) {
+	d.rt.mu.Lock()
+	defer d.rt.mu.Unlock()
+	if d.rt.specs == nil {
+		d.rt.specs, d.rt.shown = map[string]*pipelines.Pipeline{}, map[string]map[string]any{}
+	}
+	d.rt.specs[name] = p
+	shown := d.rt.shown[name]
+	if shown == nil {
+		shown = map[string]any{}
+		d.rt.shown[name] = shown
+	}
+	const inc = "bantime_increment"
+	_, whole := shown[inc]
+	switch {
+	case key == inc:
+		maps.DeleteFunc(shown, func(k string, _ any) bool { return strings.HasPrefix(k, inc+".") })
+		shown[key] = nil
+	case !whole || !strings.HasPrefix(key, inc+"."):
+		shown[key] = nil
+	}
+	for k := range shown {
+		shown[k], _ = p.Get(k)
+	}
+}
+
+// loggedValue is a setting's value in the log as get --json writes it:
+// JSON in a JSON log; in a text log a string as it is, any other value
+// as its JSON (not Go's map syntax).
+type loggedValue struct{ v any }
+
+func (l loggedValue) MarshalJSON() ([]byte, error) { return json.Marshal(l.v) }
+
+func (l loggedValue) MarshalText() ([]byte, error) {
+	if s, ok := l.v.(string); ok {
+		return []byte(s), nil
+	}
+	return json.Marshal(l.v)
 }
 
 // retune hands p's policy to r's tracker and lifts the bans its gate now
@@ -290,8 +331,8 @@ func (d *Daemon) retune(ctx context.Context, r *runner, p *pipelines.Pipeline) (
 
 // handleStop stops a pipeline's sources and matching. Its bans stay in
 // the firewall and the store, expiring there on their own, unless unban
-// lifts them first; its positions are committed, so a start reads on from
-// where it stopped.
+// lifts them first (or, on a pipeline stopped already, lifts them now);
+// its positions are committed, so a start reads on from where it stopped.
 func (d *Daemon) handleStop(w http.ResponseWriter, req *http.Request) {
 	var sr StopRequest
 	if !decodeBody(w, req, &sr) {
@@ -299,6 +340,10 @@ func (d *Daemon) handleStop(w http.ResponseWriter, req *http.Request) {
 	}
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
+	if _, stopped := d.stopped(sr.Pipeline); stopped && sr.Unban {
+		d.unbanStopped(w, sr.Pipeline)
+		return
+	}
 	r, ok := d.running(w, sr.Pipeline, "is stopped already")
 	if !ok {
 		return
@@ -322,6 +367,23 @@ func (d *Daemon) handleStop(w http.ResponseWriter, req *http.Request) {
 	d.rt.stopped[r.name] = stoppedPipeline{r: r, tracker: t}
 	d.rt.mu.Unlock()
 	d.log.Info("pipeline stopped", "pipeline", r.name, "unbanned", res.Unbanned)
+	writeJSON(w, http.StatusOK, res)
+}
+
+// unbanStopped is stop --unban of a stopped pipeline: it lifts the bans
+// the stop kept, as the stop would have first. The caller holds reloadMu,
+// so no start comes between.
+func (d *Daemon) unbanStopped(w http.ResponseWriter, name string) {
+	var (
+		res  = StopResult{Pipeline: name, State: stateStopped}
+		derr error
+	)
+	d.withStopped(name, func(r *runner) { res.Unbanned, derr = r.unbanAll("pipeline stopped") })
+	if derr != nil {
+		fail(w, http.StatusInternalServerError, "pipeline %s (stopped): lifting its bans: %v", name, derr)
+		return
+	}
+	d.log.Info("bans of a stopped pipeline lifted", "pipeline", name, "unbanned", res.Unbanned)
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -356,9 +418,11 @@ func (d *Daemon) handleStart(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	p, _ := d.spec(sr.Pipeline)
+	d.rt.work.Lock() // after the work on its stopped runner
 	d.rt.mu.Lock()
 	delete(d.rt.stopped, sr.Pipeline)
 	d.rt.mu.Unlock()
+	d.rt.work.Unlock()
 	if err := d.startPipeline(context.WithoutCancel(req.Context()), p, s.tracker); err != nil {
 		fail(w, http.StatusInternalServerError, "pipeline %s: %v", sr.Pipeline, err)
 		return
@@ -379,16 +443,16 @@ func (d *Daemon) handleStart(w http.ResponseWriter, req *http.Request) {
 // table gets a stopped pipeline's bans back too. Those with more than most
 // bans (0: none) are skipped, as there.
 func (d *Daemon) reconcileStopped(ctx context.Context, most int) {
-	d.rt.mu.Lock() // a start waits: the runner is not running meanwhile
-	defer d.rt.mu.Unlock()
-	for name, s := range d.rt.stopped {
-		tr := s.r.stages.Tracker
-		if most > 0 && tr.Stats().CurrentlyBanned > most {
-			continue
-		}
-		if err := enforce.Repair(ctx, s.r.enforcer, tr.ActiveUnsorted(), time.Now()); err != nil {
-			d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
-		}
+	for _, name := range d.stoppedNames() {
+		d.withStopped(name, func(r *runner) {
+			tr := r.stages.Tracker
+			if most > 0 && tr.Stats().CurrentlyBanned > most {
+				return
+			}
+			if err := enforce.Repair(ctx, r.enforcer, tr.ActiveUnsorted(), time.Now()); err != nil {
+				d.log.Error("reconciling the firewall", "pipeline", name, "err", err)
+			}
+		})
 	}
 }
 

@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/pipelines"
 )
 
@@ -28,7 +31,8 @@ func newRuntimeRig(t *testing.T) *reloadRig {
 		t.Fatal(err)
 	}
 	cl, stop := startDaemon(t, dir, Options{Config: cfg, ConfigPath: r.cfgPath, Reload: r.reload})
-	t.Cleanup(stop)
+	r.stop = sync.OnceFunc(stop)
+	t.Cleanup(r.stop)
 	r.cl = cl
 	waitSourceRead(t, cl, "a", r.logA, "sshd[1]: Server listening on :: port 22.")
 	return r
@@ -153,8 +157,10 @@ func TestStopStart(t *testing.T) {
 	if res, err := r.cl.Start(bg, "a"); err != nil || res.State != "running" {
 		t.Fatalf("start: %+v %v", res, err)
 	}
+	// Read counts the lines as the source reads them, before the runner
+	// has counted their failures: wait for both.
 	st = waitPipeline(t, r.cl, "a", "the two lines written while stopped", func(st PipelineStatus) bool {
-		return len(st.Sources) == 1 && st.Sources[0].Read == 2
+		return len(st.Sources) == 1 && st.Sources[0].Read == 2 && st.Filter.TotalFailed >= 3 && st.Actions.CurrentlyBanned >= 2
 	})
 	if st.Filter.TotalFailed != 3 || st.Actions.CurrentlyBanned != 2 {
 		t.Fatalf("after start: failed %d banned %d, want 3 (each line once) and 2 (the third failure bans)", st.Filter.TotalFailed, st.Actions.CurrentlyBanned)
@@ -183,5 +189,89 @@ func wantAPIError(t *testing.T, what string, status int, want string, do func() 
 	var ae *APIError
 	if err := do(); !errors.As(err, &ae) || ae.Status != status || !strings.Contains(ae.Msg, want) {
 		t.Errorf("%s: %v, want %d %q", what, err, status, want)
+	}
+}
+
+// A stopped pipeline's bans stay enforced, so they stay visible and can be
+// changed: banned (the list and an address), explain and ban see them,
+// marked stopped; unban ADDR, unban --all --pipeline and stop --unban lift
+// them, stored, and a start finds them lifted; a ban whose time is up is
+// gone from the answers as it is from the kernel.
+func TestStoppedPipelineBans(t *testing.T) {
+	r := newRuntimeRig(t)
+	bg := context.Background()
+	for _, b := range []BanRequest{{Pipeline: "a", Addr: "203.0.113.9"}, {Pipeline: "a", Addr: "203.0.113.8", For: "1s"}} {
+		if _, err := r.cl.Ban(bg, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.cl.Stop(bg, StopRequest{Pipeline: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, 5*time.Second, func() error {
+		bans, err := r.cl.Banned(bg)
+		return testkit.Check(err == nil && len(bans) == 1 && bans[0].Addr == "203.0.113.9" && bans[0].PipelineStopped,
+			"banned of a stopped pipeline: %+v %v; want 203.0.113.9 (stopped) once the 1s ban expired", bans, err)
+	})
+	found, err := r.cl.BannedAddrs(bg, []string{"203.0.113.9", "203.0.113.8"})
+	if err != nil || len(found[0].Bans) != 1 || !found[0].Bans[0].PipelineStopped || len(found[1].Bans) != 0 {
+		t.Fatalf("banned ADDR of a stopped pipeline: %+v %v", found, err)
+	}
+	for _, pipeline := range []string{"", "a"} {
+		e, err := r.cl.Explain(bg, "203.0.113.9", pipeline)
+		if err != nil || !e.Banned || len(e.Pipelines) != 1 || !e.Pipelines[0].Stopped || len(e.Pipelines[0].Bans) != 1 {
+			t.Fatalf("explain --pipeline %q of a stopped pipeline's ban: %+v %v", pipeline, e, err)
+		}
+	}
+	if b, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "203.0.113.10"}); err != nil || !b.PipelineStopped {
+		t.Fatalf("ban in a stopped pipeline: %+v %v", b, err)
+	}
+	if res, err := r.cl.Unban(bg, UnbanRequest{Addr: "203.0.113.9"}); err != nil || strings.Join(res.Pipelines, ",") != "a" {
+		t.Fatalf("unban ADDR of a stopped pipeline's ban: %+v %v", res, err)
+	}
+	if res, err := r.cl.Unban(bg, UnbanRequest{All: true, Pipeline: "a"}); err != nil || res.Count != 1 {
+		t.Fatalf("unban --all --pipeline of a stopped pipeline: %+v %v, want 203.0.113.10 lifted", res, err)
+	}
+	if _, err := r.cl.Ban(bg, BanRequest{Pipeline: "a", Addr: "203.0.113.11"}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.cl.Stop(bg, StopRequest{Pipeline: "a", Unban: true}); err != nil || res.Unbanned != 1 || res.State != "stopped" {
+		t.Fatalf("stop --unban of a stopped pipeline: %+v %v", res, err)
+	}
+	wantAPIError(t, "stop of a stopped pipeline", http.StatusConflict, "stopped already", func() error { _, err := r.cl.Stop(bg, StopRequest{Pipeline: "a"}); return err })
+	if _, err := r.cl.Start(bg, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := r.cl.PipelineStatus(bg, "a"); err != nil || st.Actions.CurrentlyBanned != 0 {
+		t.Fatalf("after start: %+v %v, want the bans lifted while stopped to stay lifted", st.Actions, err)
+	}
+	r.stop()
+	if stored, err := openStore(t, filepath.Dir(r.logA)).Bans("a"); err != nil || len(stored) != 0 {
+		t.Fatalf("the store holds %+v (%v), want no ban", stored, err)
+	}
+}
+
+// The values set show once each in status, as get reads them: a field of
+// bantime_increment set after the increment shows in its object, not
+// beside a stale copy of it.
+func TestSetOverridesShown(t *testing.T) {
+	r := newRuntimeRig(t)
+	inc := func(o map[string]any) map[string]any { m, _ := o["bantime_increment"].(map[string]any); return m }
+	if res := r.mustSet("bantime_increment", "true"); len(res.Overrides) != 1 || inc(res.Overrides)["factor"] != float64(1) {
+		t.Fatalf("bantime_increment true: overrides %v", res.Overrides)
+	}
+	res := r.mustSet("bantime.factor", "2")
+	if res.Key != "bantime_increment.factor" || res.Value != float64(2) {
+		t.Fatalf("set bantime.factor answered %s = %v", res.Key, res.Value)
+	}
+	if len(res.Overrides) != 1 || inc(res.Overrides)["factor"] != float64(2) {
+		t.Fatalf("after set bantime.factor 2: overrides %v, want bantime_increment's object with factor 2 only", res.Overrides)
+	}
+	r.mustSet("maxretry", "4")
+	if st, err := r.cl.PipelineStatus(context.Background(), "a"); err != nil || len(st.Overrides) != 2 || inc(st.Overrides)["factor"] != float64(2) || st.Overrides["maxretry"] != float64(4) {
+		t.Fatalf("status overrides %v (%v)", st.Overrides, err)
+	}
+	if res := r.mustSet("bantime_increment", "false"); len(res.Overrides) != 2 || res.Overrides["bantime_increment"] != nil {
+		t.Fatalf("bantime_increment false: overrides %v", res.Overrides)
 	}
 }

@@ -226,9 +226,14 @@ func (p *Pipeline) Set(key, value string) (*Pipeline, error) {
 	return &cp, nil
 }
 
+// setMaxRetry sets maxretry, refused with the file's messages: not a
+// whole number, or out of range.
 func setMaxRetry(p *Pipeline, value string) error {
 	n, err := strconv.Atoi(strings.TrimSpace(value))
-	if err != nil || n < 1 || n > maxMaxRetry {
+	if err != nil {
+		return fmt.Errorf("expected an integer, got %q", value)
+	}
+	if n < 1 || n > maxMaxRetry {
 		return fmt.Errorf("%q: maxretry must be from 1 to %d", value, maxMaxRetry)
 	}
 	p.MaxRetry = n

@@ -65,7 +65,8 @@ func TestSetGet(t *testing.T) {
 func TestSetRefuses(t *testing.T) {
 	for _, tc := range []struct{ key, value, want string }{
 		{"maxretry", "0", `maxretry: "0": maxretry must be from 1 to 1000`},
-		{"maxretry", "many", `maxretry: "many"`},
+		{"maxretry", "many", `maxretry: expected an integer, got "many"`},
+		{"maxretry", "2.5", `maxretry: expected an integer, got "2.5"`},
 		{"findtime", "-1", "findtime: findtime cannot be -1"},
 		{"bantime", "10x", `bantime: invalid duration "10x"`},
 		{"addignoreip", "300.1.1.1", `addignoreip: invalid address "300.1.1.1"`},

@@ -150,7 +150,8 @@ func bannedCommand() *cli.Command {
 		Usage:     "list the active bans, or tell whether each ADDR is banned, where, until when and why",
 		ArgsUsage: "[ADDR...]",
 		Description: "With addresses: a line (or with --json an object) per address, with every ban covering it\n" +
-			"(a prefix ban included); exits 0 when every address is banned, 1 when one is not, 2 on an error.",
+			"(a prefix ban included); exits 0 when every address is banned, 1 when one is not, 2 on an error.\n" +
+			"A stopped pipeline's bans, still enforced, are listed with the pipeline marked (stopped).",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 0 {
@@ -175,10 +176,20 @@ func bannedCommand() *cli.Command {
 }
 
 func banLine(b daemon.Ban) string {
+	pipeline := pipelineName(b.Pipeline, b.PipelineStopped)
 	if b.Until == nil {
-		return fmt.Sprintf("%s\t%s\tpermanent\t%s", b.Pipeline, b.Addr, b.Reason)
+		return fmt.Sprintf("%s\t%s\tpermanent\t%s", pipeline, b.Addr, b.Reason)
 	}
-	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", b.Pipeline, b.Addr, b.Until.Local().Format(time.DateTime), time.Duration(b.RemainingS)*time.Second, b.Reason)
+	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", pipeline, b.Addr, b.Until.Local().Format(time.DateTime), time.Duration(b.RemainingS)*time.Second, b.Reason)
+}
+
+// pipelineName is a pipeline's name in text, marked when it is stopped
+// (logjail stop): its bans stay enforced.
+func pipelineName(name string, stopped bool) string {
+	if stopped {
+		return name + " (stopped)"
+	}
+	return name
 }
 
 func banCommand() *cli.Command {

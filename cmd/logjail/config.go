@@ -137,14 +137,14 @@ func writeItem(b *strings.Builder, item []*pipelines.Setting, pad string) {
 }
 
 // yamlInline writes a value on one line as YAML would read it back: a
-// scalar quoted where it must be, a list in flow style.
+// scalar quoted where it must be, a list or a mapping in flow style.
 func yamlInline(v any) string {
 	var n yaml.Node
 	if err := n.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	if n.Kind == yaml.SequenceNode {
-		n.Style = yaml.FlowStyle
+	if n.Kind == yaml.SequenceNode || n.Kind == yaml.MappingNode {
+		n.Style = yaml.FlowStyle // what it holds is written in flow style too
 	}
 	out, err := yaml.Marshal(&n)
 	if err != nil {

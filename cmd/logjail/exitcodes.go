@@ -27,7 +27,7 @@ var exitCodes = map[string]string{
 	"explain":         "0 when a pipeline bans ADDR now; 1 when none does (an answer, not an error), or for a usage error; 2 for an error (an invalid address, an unknown pipeline, no daemon).",
 	"get":             "0 with the value; 1 for an error (no daemon, no such pipeline) or a usage error; 2 for an unknown key.",
 	"set":             "0 once the value is applied; 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 2 for an unknown key or a value that does not parse (nothing changed); 3 when the pipeline is stopped.",
-	"stop":            "0 once the pipeline is stopped; 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 3 when it is stopped already.",
+	"stop":            "0 once the pipeline is stopped (with --unban, also once a stopped pipeline's bans are lifted); 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 3 when it is stopped already (without --unban).",
 	"start":           "0 once the pipeline runs again; 1 for an error (no daemon, no such pipeline, the daemon failed) or a usage error; 3 when it runs already.",
 	"simulate":        "0 once the report is printed, whether anything was banned or not; 1 for an error (the configuration, a LOG that cannot be read, an unknown --pipeline) or a usage error.",
 	"config show":     "0 with the configuration printed; 1 when it does not load, or for a usage error.",

@@ -54,7 +54,7 @@ func printExplanation(w io.Writer, e daemon.Explanation) {
 	var by []string
 	for _, p := range e.Pipelines {
 		if len(p.Bans) > 0 {
-			by = append(by, p.Pipeline)
+			by = append(by, pipelineName(p.Pipeline, p.Stopped))
 		}
 	}
 	if e.Banned {
@@ -69,6 +69,9 @@ func printExplanation(w io.Writer, e daemon.Explanation) {
 }
 
 func printPipelineExplanation(w io.Writer, addr string, p daemon.PipelineExplanation) {
+	if p.Stopped {
+		fmt.Fprintf(w, "%s: stopped (logjail start %s resumes it): its bans stay enforced, no failure is counted\n", p.Pipeline, p.Pipeline)
+	}
 	for _, b := range p.Bans {
 		printBanExplanation(w, b)
 	}

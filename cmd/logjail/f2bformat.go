@@ -166,9 +166,9 @@ func addrsOf(bans []daemon.Ban) []string {
 }
 
 // writeF2bBanned is `fail2ban-client banned`: a Python list with a
-// dictionary {jail: [addresses]} per pipeline, every running pipeline
-// (in name order) even without a ban, each one's addresses in the order
-// their bans end (fail2ban's order; a permanent ban last).
+// dictionary {jail: [addresses]} per pipeline, every running or stopped
+// pipeline (in name order) even without a ban, each one's addresses in the
+// order their bans end (fail2ban's order; a permanent ban last).
 func writeF2bBanned(w io.Writer, pipelines []string, bans []daemon.Ban) {
 	byPipeline := map[string][]daemon.Ban{}
 	for _, b := range bans {
@@ -293,6 +293,6 @@ func bannedFail2ban(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	writeF2bBanned(c.App.Writer, st.Pipelines, bans)
+	writeF2bBanned(c.App.Writer, append(st.Pipelines, st.Stopped...), bans) // a stopped pipeline's bans are enforced too
 	return nil
 }

@@ -56,7 +56,8 @@ func getCommand() *cli.Command {
 		Usage:     "print a pipeline's setting as it runs (set values included), like fail2ban-client get",
 		ArgsUsage: "PIPELINE KEY",
 		Description: "KEY is one of: " + strings.Join(pipelines.GettableKeys, ", ") + "\n" +
-			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). Lists print one item a line.",
+			"(fail2ban's bantime.increment, bantime.factor, … name the same keys). Values print as the YAML writes them\n" +
+			"(\"\" for no ignorecommand, off for no bantime_increment); lists one item a line, bantime_increment one field a line.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 2 {
@@ -68,12 +69,10 @@ func getCommand() *cli.Command {
 	}
 }
 
-// writeValue prints a setting: a list one item a line, an object one key a
-// line, null as "off" (bantime_increment).
+// writeValue prints a setting for get: a list one item a line, an object
+// one key a line, each value as valueText writes it.
 func writeValue(w io.Writer, v any) {
 	switch v := v.(type) {
-	case nil:
-		fmt.Fprintln(w, "off")
 	case []any:
 		for _, x := range v {
 			fmt.Fprintln(w, x)
@@ -83,20 +82,19 @@ func writeValue(w io.Writer, v any) {
 			fmt.Fprintf(w, "%s: %s\n", k, valueText(v[k]))
 		}
 	default:
-		fmt.Fprintln(w, v)
+		fmt.Fprintln(w, valueText(v))
 	}
 }
 
-// valueText writes a value on one line.
+// valueText writes a setting's value on one line as the YAML writes it, as
+// config show does (see yamlInline): "" for no ignorecommand, a list as
+// [a, b], bantime_increment as {factor: 2, formula: default, …}; null,
+// bantime_increment off, as off.
 func valueText(v any) string {
-	if l, ok := v.([]any); ok {
-		s := make([]string, len(l))
-		for i, x := range l {
-			s[i] = fmt.Sprint(x)
-		}
-		return strings.Join(s, " ")
+	if v == nil {
+		return "off"
 	}
-	return fmt.Sprint(v)
+	return yamlInline(v)
 }
 
 func setCommand() *cli.Command {
@@ -131,9 +129,10 @@ func stopCommand() *cli.Command {
 		Name:      "stop",
 		Usage:     "stop a pipeline's sources and matching, like fail2ban-client stop JAIL",
 		ArgsUsage: "PIPELINE",
-		Description: "Its bans stay in the firewall and the state store and expire there on their own (status PIPELINE\n" +
-			"lists them); with --unban they are lifted first, as fail2ban's actionstop does. Its read positions are\n" +
-			"stored: logjail start reads on from there. Run-time only: a reload or restart starts it again.",
+		Description: "Its bans stay in the firewall and the state store and expire there on their own; banned, explain,\n" +
+			"ban and unban still see them (marked stopped). With --unban they are lifted first, as fail2ban's actionstop\n" +
+			"does, or now when it is stopped already. Its read positions are stored: logjail start reads on from there.\n" +
+			"Run-time only: a reload or restart starts it again.",
 		Flags: []cli.Flag{socketFlag(), jsonFlag(), &cli.BoolFlag{Name: "unban", Usage: "lift the pipeline's bans first"}},
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {

@@ -31,8 +31,9 @@ func wantRun(t *testing.T, socket string, code int, want string, args ...string)
 
 // get and set, with the real binary and nftables: a maxretry set bans at
 // the new count; an addignoreip lifts the ban from the kernel before set
-// answers; status shows the overrides; bad requests exit 2, an unknown
-// pipeline 1; a reload returns to the file.
+// answers; status shows the overrides; values print as the YAML writes
+// them; bad requests exit 2, wrong arguments and an unknown pipeline 1; a
+// reload returns to the file.
 func TestGetSetCommands(t *testing.T) {
 	t.Parallel()
 	tn := newTestNet(t)
@@ -59,6 +60,17 @@ func TestGetSetCommands(t *testing.T) {
 	if tn.bannedIn(t, "e2e-v4", "203.0.113.5") {
 		t.Error("the address added to ignoreip is still in the kernel's set after set answered")
 	}
+
+	// Values print as the YAML writes them, in set, get and status alike.
+	const inc = "{factor: 2, formula: default, maxtime: 0s, multipliers: [], overalljails: false, rndtime: 0s}"
+	wantRun(t, sock, 0, "e2e: bantime_increment = {factor: 1, formula: default, ", "set", "e2e", "bantime.increment", "true")
+	wantRun(t, sock, 0, "e2e: bantime_increment.factor = 2 (run-time only", "set", "e2e", "bantime.factor", "2")
+	wantRun(t, sock, 0, "factor: 2\nformula: default\nmaxtime: 0s\nmultipliers: []\n", "get", "e2e", "bantime.increment")
+	if out := wantRun(t, sock, 0, "Set at run time (until a reload or restart): bantime_increment "+inc+", ", "status", "e2e"); strings.Contains(out, "map[") {
+		t.Errorf("status prints Go's syntax:\n%s", out)
+	}
+	wantRun(t, sock, 0, "\"\"\n", "get", "e2e", "ignorecommand")
+	wantRun(t, sock, 2, `logjail: maxretry: expected an integer, got "abc"`, "set", "e2e", "maxretry", "abc")
 
 	wantRun(t, sock, 2, `logjail: findtime: invalid duration "10x"`, "set", "e2e", "findtime", "10x")
 	if _, errOut, code := logjailRun(t, sock, "set", "e2e", "findtime", "10x", "--json"); code != 2 || !strings.HasPrefix(jsonError(t, errOut), "findtime: invalid duration") {
@@ -132,4 +144,57 @@ func TestStopStartCommands(t *testing.T) {
 	}
 	wantRun(t, sock, 1, `no pipeline "nosuch"`, "start", "nosuch")
 	wantRun(t, sock, 0, "pipeline e2e started\n", "start", "e2e")
+}
+
+// A stopped pipeline's bans stay in the kernel, so the commands about bans
+// still see them, with the real binary and nftables: banned ADDR and
+// explain show them (stopped), ban adds one, unban ADDR, unban --all
+// --pipeline and stop --unban lift them from the kernel's set and the
+// store: after start, and after a restart, they stay lifted.
+func TestStoppedPipelineBanCommands(t *testing.T) {
+	t.Parallel()
+	tn := newTestNet(t)
+	s := newSetup(t, runtimeConfig)
+	first := s.start(t, tn)
+	sock := s.socket
+	wantRun(t, sock, 0, "banned", "ban", "e2e", "203.0.113.9")
+	wantRun(t, sock, 0, "pipeline e2e stopped", "stop", "e2e")
+
+	wantRun(t, sock, 0, "203.0.113.9\tbanned\te2e (stopped)\t203.0.113.9\tuntil ", "banned", "203.0.113.9")
+	wantRun(t, sock, 0, `"pipeline_stopped": true`, "banned", "--json")
+	wantRun(t, sock, 0, "203.0.113.9 is banned by e2e (stopped)\n", "explain", "203.0.113.9", "--pipeline", "e2e")
+	wantRun(t, sock, 0, "banned e2e (stopped)\t203.0.113.10\t", "ban", "e2e", "203.0.113.10")
+	if !tn.bannedIn(t, "e2e-v4", "203.0.113.10") {
+		t.Error("a ban in a stopped pipeline is not in the kernel's set")
+	}
+	wantRun(t, sock, 0, "unbanned 203.0.113.9 from e2e\n", "unban", "203.0.113.9")
+	if tn.bannedIn(t, "e2e-v4", "203.0.113.9") {
+		t.Error("unban of a stopped pipeline's ban left it in the kernel's set")
+	}
+	wantNotBanned(t, sock, "203.0.113.9")
+	wantRun(t, sock, 0, "lifted 1 bans\n", "unban", "--all", "--pipeline", "e2e")
+	wantRun(t, sock, 0, "banned", "ban", "e2e", "203.0.113.11")
+	wantRun(t, sock, 0, "pipeline e2e stopped; 1 bans lifted\n", "stop", "e2e", "--unban")
+	if els := tn.elements(t, "e2e-v4"); len(els) != 0 {
+		t.Errorf("the stopped pipeline's bans lifted, the kernel's set still holds %v", els)
+	}
+
+	wantRun(t, sock, 0, "pipeline e2e started\n", "start", "e2e")
+	wantNotBanned(t, sock, "203.0.113.9", "203.0.113.10", "203.0.113.11")
+	first.kill()
+	first.cmd.Process.Wait()
+	s.start(t, tn) // the store's bans: none
+	wantNotBanned(t, sock, "203.0.113.9", "203.0.113.10", "203.0.113.11")
+	if els := tn.elements(t, "e2e-v4"); len(els) != 0 {
+		t.Errorf("after a restart the kernel's set holds %v", els)
+	}
+}
+
+// wantNotBanned checks that banned ADDR... says each is not banned.
+func wantNotBanned(t *testing.T, socket string, addrs ...string) {
+	t.Helper()
+	out, errOut, code := logjailRun(t, socket, append([]string{"banned"}, addrs...)...)
+	if code != 1 || strings.Count(out, "\tnot banned\n") != len(addrs) {
+		t.Errorf("banned %s: exit code %d, stdout %q, stderr %q; want each not banned", strings.Join(addrs, " "), code, out, errOut)
+	}
 }
