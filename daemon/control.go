@@ -171,7 +171,7 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	if why != "" {
-		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, r.name, why))
+		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, prefix.Addr(), d.specOf(r), why))
 		return
 	}
 	if decideErr != nil {
@@ -181,12 +181,23 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, banOf(ban, time.Now()))
 }
 
-// refusalText says why the gate refused a manual ban, and how to ban the
-// address when it can be banned at all.
-func refusalText(addr, pipeline string, why gate.Reason) string {
+// specOf is r's pipeline spec as it runs, set values included (see
+// Daemon.spec); r's own when a reload has just replaced r.
+func (d *Daemon) specOf(r *runner) *pipelines.Pipeline {
+	if p, ok := d.spec(r.name); ok {
+		return p
+	}
+	return r.stages.Spec
+}
+
+// refusalText says why the gate refused to ban a (written addr) in
+// pipeline p (its spec as it runs, set values included), and how to ban
+// the address when it can be banned at all.
+func refusalText(addr string, a netip.Addr, p *pipelines.Pipeline, why gate.Reason) string {
+	pipeline := p.Name
 	switch why {
 	case gate.IgnoreIP:
-		return fmt.Sprintf("%s is in ignoreip of pipeline %s; remove it there to ban it", addr, pipeline)
+		return ignoredText(addr, a, p)
 	case gate.IgnoreSelf:
 		return fmt.Sprintf("%s is an address of this host, which pipeline %s never bans (ignoreself); set ignoreself: false there to ban it", addr, pipeline)
 	case gate.IgnoreCommand:
@@ -197,6 +208,27 @@ func refusalText(addr, pipeline string, why gate.Reason) string {
 		return fmt.Sprintf("%s is wider than pipeline %s bans", addr, pipeline)
 	}
 	return fmt.Sprintf("%s is not a host address (unspecified, broadcast, multicast, link-local or loopback)", addr)
+}
+
+// ignoredText says which ignoreip entries keep a from bans and how to
+// lift them: one of the configuration is removed there; one that logjail
+// set addignoreip added is in no file, and logjail set delignoreip
+// removes it (until the next reload).
+func ignoredText(addr string, a netip.Addr, p *pipelines.Pipeline) string {
+	configured, added := p.IgnoreIPHolding(a)
+	if len(added) == 0 {
+		return fmt.Sprintf("%s is in ignoreip of pipeline %s; remove it there to ban it", addr, p.Name)
+	}
+	sets := make([]string, len(added))
+	for i, x := range added {
+		sets[i] = fmt.Sprintf("logjail set %s delignoreip %s", p.Name, x)
+	}
+	if len(configured) == 0 {
+		return fmt.Sprintf("%s is in ignoreip of pipeline %s, added at run time (in no configuration file); run %s to ban it",
+			addr, p.Name, strings.Join(sets, " and "))
+	}
+	return fmt.Sprintf("%s is in ignoreip of pipeline %s, in its configuration (%s) and added at run time; remove it there and run %s to ban it",
+		addr, p.Name, strings.Join(configured, ", "), strings.Join(sets, " and "))
 }
 
 func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {

@@ -138,7 +138,7 @@ func (d *Daemon) handleExplain(w http.ResponseWriter, req *http.Request) {
 		if !ok {
 			continue
 		}
-		pe, err := r.explain(req.Context(), a)
+		pe, err := r.explain(req.Context(), a, d.specOf(r))
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 			return
@@ -161,9 +161,9 @@ type explained struct {
 	why      gate.Reason
 }
 
-// explain gathers a's explanation in this pipeline: its tracker's part on
-// the runner, its history from the store.
-func (r *runner) explain(ctx context.Context, a netip.Addr) (PipelineExplanation, error) {
+// explain gathers a's explanation in this pipeline, whose spec as it runs
+// is spec: its tracker's part on the runner, its history from the store.
+func (r *runner) explain(ctx context.Context, a netip.Addr, spec *pipelines.Pipeline) (PipelineExplanation, error) {
 	var e explained
 	err := r.call(ctx, func() {
 		tr := r.stages.Tracker
@@ -202,7 +202,7 @@ func (r *runner) explain(ctx context.Context, a netip.Addr) (PipelineExplanation
 		pe.History = append(pe.History, r.pastBan(h, regexes))
 	}
 	if e.why != "" {
-		pe.Gate, pe.GateText = string(e.why), refusalText(a.String(), r.name, e.why)
+		pe.Gate, pe.GateText = string(e.why), refusalText(a.String(), a, spec, e.why)
 	}
 	return pe, nil
 }

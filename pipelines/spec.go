@@ -107,6 +107,9 @@ type Pipeline struct {
 	keyFrom map[string]string
 	// name for messages: "pipelines.NAME", or "filter" for `logjail test`.
 	what string
+	// addedIgnoreIP are the ignoreip entries logjail set addignoreip
+	// added, which no configuration file holds (see IgnoreIPHolding).
+	addedIgnoreIP []Prefix
 }
 
 // LogsFailures reports whether log_failures is on (the default, also for
