@@ -165,10 +165,11 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 		why       gate.Reason
 		decideErr error
 		stopped   bool
+		spec      *pipelines.Pipeline
 	)
 	found, err := d.withRunner(req.Context(), br.Pipeline, func(r *runner, s bool) {
 		ban, why, decideErr = r.banByHand(prefix, dur)
-		stopped = s
+		stopped, spec = s, d.specOf(r)
 	})
 	switch {
 	case err != nil:
@@ -176,7 +177,7 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 	case !found:
 		d.noPipeline(w, br.Pipeline) // started or stopped meanwhile by a reload
 	case why != "":
-		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, br.Pipeline, why))
+		fail(w, http.StatusBadRequest, "%s", refusalText(br.Addr, prefix.Addr(), spec, why))
 	case decideErr != nil:
 		fail(w, http.StatusInternalServerError, "%s not banned in pipeline %s: %v", br.Addr, br.Pipeline, decideErr)
 	default:
@@ -186,12 +187,23 @@ func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 	}
 }
 
-// refusalText says why the gate refused a manual ban, and how to ban the
-// address when it can be banned at all.
-func refusalText(addr, pipeline string, why gate.Reason) string {
+// specOf is r's pipeline spec as it runs, set values included (see
+// Daemon.spec); r's own when a reload has just replaced r.
+func (d *Daemon) specOf(r *runner) *pipelines.Pipeline {
+	if p, ok := d.spec(r.name); ok {
+		return p
+	}
+	return r.stages.Spec
+}
+
+// refusalText says why the gate refused to ban a (written addr) in
+// pipeline p (its spec as it runs, set values included), and how to ban
+// the address when it can be banned at all.
+func refusalText(addr string, a netip.Addr, p *pipelines.Pipeline, why gate.Reason) string {
+	pipeline := p.Name
 	switch why {
 	case gate.IgnoreIP:
-		return fmt.Sprintf("%s is in ignoreip of pipeline %s; remove it there to ban it", addr, pipeline)
+		return ignoredText(addr, a, p)
 	case gate.IgnoreSelf:
 		return fmt.Sprintf("%s is an address of this host, which pipeline %s never bans (ignoreself); set ignoreself: false there to ban it", addr, pipeline)
 	case gate.IgnoreCommand:
@@ -202,6 +214,27 @@ func refusalText(addr, pipeline string, why gate.Reason) string {
 		return fmt.Sprintf("%s is wider than pipeline %s bans", addr, pipeline)
 	}
 	return fmt.Sprintf("%s is not a host address (unspecified, broadcast, multicast, link-local or loopback)", addr)
+}
+
+// ignoredText says which ignoreip entries keep a from bans and how to
+// lift them: one of the configuration is removed there; one that logjail
+// set addignoreip added is in no file, and logjail set delignoreip
+// removes it (until the next reload).
+func ignoredText(addr string, a netip.Addr, p *pipelines.Pipeline) string {
+	configured, added := p.IgnoreIPHolding(a)
+	if len(added) == 0 {
+		return fmt.Sprintf("%s is in ignoreip of pipeline %s; remove it there to ban it", addr, p.Name)
+	}
+	sets := make([]string, len(added))
+	for i, x := range added {
+		sets[i] = fmt.Sprintf("logjail set %s delignoreip %s", p.Name, x)
+	}
+	if len(configured) == 0 {
+		return fmt.Sprintf("%s is in ignoreip of pipeline %s, added at run time (in no configuration file); run %s to ban it",
+			addr, p.Name, strings.Join(sets, " and "))
+	}
+	return fmt.Sprintf("%s is in ignoreip of pipeline %s, in its configuration (%s) and added at run time; remove it there and run %s to ban it",
+		addr, p.Name, strings.Join(configured, ", "), strings.Join(sets, " and "))
 }
 
 func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {

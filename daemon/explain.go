@@ -174,7 +174,7 @@ func (d *Daemon) explain(ctx context.Context, name string, a netip.Addr) (pe Pip
 	if !found || err != nil {
 		return PipelineExplanation{}, found, err
 	}
-	pe, err = r.explain(e, a)
+	pe, err = r.explain(e, a, d.specOf(r))
 	pe.Stopped = stopped
 	return pe, true, err
 }
@@ -194,8 +194,9 @@ func (r *runner) explained(a netip.Addr) explained {
 }
 
 // explain is a's explanation from e, what the runner read, and the
-// pipeline's history in the store.
-func (r *runner) explain(e explained, a netip.Addr) (PipelineExplanation, error) {
+// pipeline's history in the store; spec is the pipeline as it runs (set
+// values included), for the gate's advice.
+func (r *runner) explain(e explained, a netip.Addr, spec *pipelines.Pipeline) (PipelineExplanation, error) {
 	history, err := r.store.HistoryOf(r.name, a)
 	if err != nil {
 		return PipelineExplanation{}, err
@@ -216,7 +217,7 @@ func (r *runner) explain(e explained, a netip.Addr) (PipelineExplanation, error)
 		pe.History = append(pe.History, r.pastBan(h, regexes))
 	}
 	if e.why != "" {
-		pe.Gate, pe.GateText = string(e.why), refusalText(a.String(), r.name, e.why)
+		pe.Gate, pe.GateText = string(e.why), refusalText(a.String(), a, spec, e.why)
 	}
 	return pe, nil
 }

@@ -300,3 +300,44 @@ func TestBanEvidenceBound(t *testing.T) {
 		t.Errorf("one prefix banned 1000 times: %d bans, %d lines, %d in order", len(again.byKey), again.lines, len(again.order))
 	}
 }
+
+// An address logjail set addignoreip keeps from bans is told so by
+// explain and by a refused ban, with the set that lifts it: no file holds
+// it, so "remove it there" would send its reader to the wrong place.
+// (explainYAML's p ignores 192.0.2.0/24 in its configuration.)
+func TestExplainRunTimeIgnoreIP(t *testing.T) {
+	dir := t.TempDir()
+	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, explainYAML(dir, "1h"))})
+	defer stop()
+	ctx := context.Background()
+	for _, step := range []struct {
+		name, set, value string // logjail set p SET VALUE first, unless ""
+		addr, want       string // the gate's text; "" for none
+	}{
+		{"configured", "", "", "192.0.2.7", "192.0.2.7 is in ignoreip of pipeline p; remove it there to ban it"},
+		{"added", "addignoreip", "198.51.100.0/24", "198.51.100.7",
+			"198.51.100.7 is in ignoreip of pipeline p, added at run time (in no configuration file); run logjail set p delignoreip 198.51.100.0/24 to ban it"},
+		{"both", "addignoreip", "192.0.2.7", "192.0.2.7",
+			"192.0.2.7 is in ignoreip of pipeline p, in its configuration (192.0.2.0/24) and added at run time; remove it there and run logjail set p delignoreip 192.0.2.7 to ban it"},
+		{"added removed", "delignoreip", "198.51.100.0/24", "198.51.100.7", ""},
+	} {
+		if step.set != "" {
+			if _, err := cl.Set(ctx, SetRequest{Pipeline: "p", Key: step.set, Value: step.value}); err != nil {
+				t.Fatalf("%s: set: %v", step.name, err)
+			}
+		}
+		e, err := cl.Explain(ctx, step.addr, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := e.Pipelines[0]; p.GateText != step.want || (p.Gate == "ignoreip") != (step.want != "") {
+			t.Errorf("%s: explain %s: gate %q %q; want %q", step.name, step.addr, p.Gate, p.GateText, step.want)
+		}
+		if step.want == "" {
+			continue
+		}
+		if _, err := cl.Ban(ctx, BanRequest{Pipeline: "p", Addr: step.addr}); err == nil || !strings.Contains(err.Error(), step.want) {
+			t.Errorf("%s: ban %s: %v; want refused with %q", step.name, step.addr, err, step.want)
+		}
+	}
+}

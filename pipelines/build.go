@@ -193,7 +193,12 @@ func BuildWithoutSources(p *Pipeline, deps Deps) (*Stages, error) {
 }
 
 // ignoresSelf reports whether ignoreself is on (the default).
-func (p *Pipeline) ignoresSelf() bool { return p.IgnoreSelf == nil || *p.IgnoreSelf }
+func (p *Pipeline) ignoresSelf() bool {
+	if p.IgnoreSelf == nil {
+		return DefaultIgnoreSelf
+	}
+	return *p.IgnoreSelf
+}
 
 // Policy returns the pipeline's ban policy, its gate given this host's
 // addresses (when ignoreself is on) and the NATS servers by deps.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os/exec"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,23 @@ import (
 
 // DefaultIgnoreCommandTimeout bounds an ignorecommand run.
 const DefaultIgnoreCommandTimeout = 5 * time.Second
+
+// IgnoreIPHolding returns the entries of p's ignoreip that hold addr, as
+// logjail get lists them: those of the configuration, and those logjail
+// set addignoreip added at run time (which logjail set delignoreip
+// removes, and no file holds).
+func (p *Pipeline) IgnoreIPHolding(addr netip.Addr) (configured, added []string) {
+	for _, x := range p.IgnoreIP {
+		switch {
+		case !netip.Prefix(x).Contains(addr):
+		case slices.Contains(p.addedIgnoreIP, x):
+			added = append(added, prefixString(netip.Prefix(x)))
+		default:
+			configured = append(configured, prefixString(netip.Prefix(x)))
+		}
+	}
+	return configured, added
+}
 
 // ignoreArgv splits an ignorecommand the way a shell would, without one.
 func ignoreArgv(cmd string) ([]string, error) {

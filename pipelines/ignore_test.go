@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,40 @@ func TestIgnoreErrors(t *testing.T) {
 		os.WriteFile(cfgPath, []byte("pipelines:\n  a:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/a.log]}}]\n    match: {failregex: ['^x <HOST>$']}\n    "+tc.body+"\n"), 0o600)
 		if _, err := Load(cfgPath); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "c.yaml:6:") {
 			t.Errorf("%s: got %v, want %q at line 6", tc.body, err, tc.want)
+		}
+	}
+}
+
+// IgnoreIPHolding tells the configuration's ignoreip entries holding an
+// address from those logjail set addignoreip added, along a run of sets
+// (runtime.yaml's sshd ignores 192.0.2.0/24 and 2001:db8::1).
+func TestIgnoreIPHolding(t *testing.T) {
+	p, _ := loadRuntime(t)
+	for _, step := range []struct {
+		name, key, value  string // the set, none for ""
+		addr              string
+		configured, added []string
+	}{
+		{"configured", "", "", "192.0.2.7", []string{"192.0.2.0/24"}, nil},
+		{"none", "", "", "198.51.100.7", nil, nil},
+		{"added", "addignoreip", "198.51.100.0/24", "198.51.100.7", nil, []string{"198.51.100.0/24"}},
+		{"added inside a configured one", "addignoreip", "192.0.2.7", "192.0.2.7", []string{"192.0.2.0/24"}, []string{"192.0.2.7"}},
+		{"adding a configured one adds nothing", "addignoreip", "192.0.2.0/24", "192.0.2.7", []string{"192.0.2.0/24"}, []string{"192.0.2.7"}},
+		{"kept by another set", "maxretry", "2", "198.51.100.7", nil, []string{"198.51.100.0/24"}},
+		{"added removed", "delignoreip", "198.51.100.0/24", "198.51.100.7", nil, nil},
+		{"configured removed", "delignoreip", "192.0.2.0/24", "192.0.2.7", nil, []string{"192.0.2.7"}},
+		{"IPv6", "", "", "2001:db8::1", []string{"2001:db8::1"}, nil},
+	} {
+		if step.key != "" {
+			next, err := p.Set(step.key, step.value)
+			if err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			p = next
+		}
+		configured, added := p.IgnoreIPHolding(netip.MustParseAddr(step.addr))
+		if !slices.Equal(configured, step.configured) || !slices.Equal(added, step.added) {
+			t.Errorf("%s: %s held by %q configured, %q added; want %q, %q", step.name, step.addr, configured, added, step.configured, step.added)
 		}
 	}
 }

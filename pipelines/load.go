@@ -168,17 +168,22 @@ func (m *merged) decode(d *decoder) *Config {
 }
 
 // newPipeline is a pipeline before its keys are decoded: the built-in
-// defaults.
+// defaults, the one place they are set (config show reads them from here,
+// and TestShowDefaults fails for a key left without one).
 func newPipeline(name string) *Pipeline {
+	ignoreSelf, logFailures := DefaultIgnoreSelf, DefaultLogFailures
 	return &Pipeline{
-		Name:       name,
-		MaxRetry:   DefaultMaxRetry,
-		FindTime:   Duration(DefaultFindTime),
-		BanTime:    Duration(DefaultBanTime),
-		MaxTracked: DefaultMaxTracked,
-		IPv4Prefix: DefaultIPv4Prefix,
-		IPv6Prefix: DefaultIPv6Prefix,
-		DBPurgeAge: Duration(DefaultDBPurgeAge),
+		Name:                 name,
+		MaxRetry:             DefaultMaxRetry,
+		FindTime:             Duration(DefaultFindTime),
+		BanTime:              Duration(DefaultBanTime),
+		IgnoreSelf:           &ignoreSelf,
+		LogFailures:          &logFailures,
+		IgnoreCommandTimeout: Duration(DefaultIgnoreCommandTimeout),
+		MaxTracked:           DefaultMaxTracked,
+		IPv4Prefix:           DefaultIPv4Prefix,
+		IPv6Prefix:           DefaultIPv6Prefix,
+		DBPurgeAge:           Duration(DefaultDBPurgeAge),
 	}
 }
 

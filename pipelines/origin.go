@@ -148,7 +148,7 @@ func (d *decoder) showStruct(n *yaml.Node, v reflect.Value, defaults bool) []*Se
 		if val, ok := written[f.name]; ok {
 			out = append(out, d.showValue(f.name, val, field.Type()))
 		} else if defaults {
-			out = append(out, &Setting{Key: f.name, Value: defaultValue(f.name, field), From: FromDefault})
+			out = append(out, &Setting{Key: f.name, Value: defaultValue(field), From: FromDefault})
 		}
 	}
 	return out
@@ -222,13 +222,16 @@ func leafValue(n *yaml.Node, t reflect.Type) any {
 }
 
 // defaultValue is the built-in default of a pipeline key nobody wrote:
-// the value the pipeline holds, shown as it would be written.
-func defaultValue(key string, v reflect.Value) any {
+// the value newPipeline gave it, shown as it would be written; nil for a
+// block not written (match, bantime_increment: off).
+func defaultValue(v reflect.Value) any {
+	if v.Kind() == reflect.Pointer {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
 	switch {
-	case key == "ignoreself" && v.IsNil():
-		return true
-	case key == "ignorecommand_timeout" && v.Int() == 0:
-		return FormatDuration(DefaultIgnoreCommandTimeout)
 	case v.Type() == durationType:
 		return FormatDuration(DurationOf(Duration(v.Int())))
 	case v.Type() == textType:
@@ -240,7 +243,9 @@ func defaultValue(key string, v reflect.Value) any {
 	case reflect.Bool:
 		return v.Bool()
 	case reflect.Slice:
-		return []any{} // every list key of a pipeline is empty unless written
+		if v.Len() == 0 {
+			return []any{}
+		}
 	}
-	return nil // a block not written (match, bantime_increment)
+	return nil
 }

@@ -148,3 +148,43 @@ func TestShowResolvesFilters(t *testing.T) {
 		t.Errorf("match.filter: %+v, want the alias resolved", s)
 	}
 }
+
+// withoutDefault are the pipeline keys config show may print as null when
+// nobody wrote them, each with what that means.
+var withoutDefault = map[string]string{
+	"match":             "no filter: a pipeline names its own (an enabled one must)",
+	"bantime_increment": "off",
+}
+
+// TestShowDefaults: every key of a pipeline nobody wrote shows its
+// built-in default, which is the value Load gives it (newPipeline), never
+// a null, unless withoutDefault says why: a new key cannot be left
+// without one.
+func TestShowDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logjail.yaml")
+	if err := os.WriteFile(path, []byte("pipelines:\n  quiet: {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e, err := Show(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := specFields(reflect.TypeOf(Pipeline{}), nil)
+	if len(e.Pipelines) != 1 || len(e.Pipelines[0].Keys) != len(fields) {
+		t.Fatalf("pipelines %+v, want one with %d keys", e.Pipelines, len(fields))
+	}
+	for _, s := range e.Pipelines[0].Keys {
+		if s.From != FromDefault {
+			t.Errorf("%s: from %q, want %q", s.Key, s.From, FromDefault)
+		}
+		_, none := withoutDefault[s.Key]
+		if (s.Value == nil) != none {
+			t.Errorf("%s: default %#v; a key has a default (newPipeline) or is listed in withoutDefault", s.Key, s.Value)
+		}
+	}
+	for key, want := range map[string]any{"log_failures": DefaultLogFailures, "ignoreself": DefaultIgnoreSelf, "ignorecommand_timeout": "5s", "maxretry": int64(DefaultMaxRetry), "enabled": false} {
+		if s := setting(e.Pipelines[0].Keys, key); s == nil || !reflect.DeepEqual(s.Value, want) {
+			t.Errorf("%s: %+v, want the default %#v", key, s, want)
+		}
+	}
+}

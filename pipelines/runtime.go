@@ -262,13 +262,13 @@ func setIgnoreIP(p *Pipeline, add bool, value string) error {
 		if err != nil {
 			return err
 		}
-		list := slices.Clone(p.IgnoreIP)
+		list, added := slices.Clone(p.IgnoreIP), slices.Clone(p.addedIgnoreIP)
 		for _, x := range ps {
 			if !slices.Contains(list, x) {
-				list = append(list, x)
+				list, added = append(list, x), append(added, x)
 			}
 		}
-		p.IgnoreIP = list
+		p.IgnoreIP, p.addedIgnoreIP = list, added
 		return nil
 	}
 	x, err := parsePrefix(value)
@@ -278,7 +278,9 @@ func setIgnoreIP(p *Pipeline, add bool, value string) error {
 	if !slices.Contains(p.IgnoreIP, Prefix(x)) {
 		return fmt.Errorf("%s is not in ignoreip (see logjail get PIPELINE ignoreip)", prefixString(x))
 	}
-	p.IgnoreIP = slices.DeleteFunc(slices.Clone(p.IgnoreIP), func(y Prefix) bool { return y == Prefix(x) })
+	isX := func(y Prefix) bool { return y == Prefix(x) }
+	p.IgnoreIP = slices.DeleteFunc(slices.Clone(p.IgnoreIP), isX)
+	p.addedIgnoreIP = slices.DeleteFunc(slices.Clone(p.addedIgnoreIP), isX)
 	return nil
 }
 

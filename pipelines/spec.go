@@ -23,6 +23,10 @@ const (
 	DefaultIPv6Prefix = 128
 	// DefaultDBPurgeAge is fail2ban's dbpurgeage.
 	DefaultDBPurgeAge = 24 * time.Hour
+	// DefaultIgnoreSelf and DefaultLogFailures are fail2ban's ignoreself
+	// and its "Found" lines: on.
+	DefaultIgnoreSelf  = true
+	DefaultLogFailures = true
 )
 
 // Config is a loaded, validated configuration.
@@ -103,12 +107,18 @@ type Pipeline struct {
 	keyFrom map[string]string
 	// name for messages: "pipelines.NAME", or "filter" for `logjail test`.
 	what string
+	// addedIgnoreIP are the ignoreip entries logjail set addignoreip
+	// added, which no configuration file holds (see IgnoreIPHolding).
+	addedIgnoreIP []Prefix
 }
 
 // LogsFailures reports whether log_failures is on (the default, also for
 // a pipeline without a spec).
 func (p *Pipeline) LogsFailures() bool {
-	return p == nil || p.LogFailures == nil || *p.LogFailures
+	if p == nil || p.LogFailures == nil {
+		return DefaultLogFailures
+	}
+	return *p.LogFailures
 }
 
 func (p *Pipeline) label() string {

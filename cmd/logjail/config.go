@@ -15,13 +15,15 @@ import (
 )
 
 // configFlag is --config of run, validate and config show: a file, or a
-// directory whose *.yaml files are merged in name order; without it, the
-// default configuration (pipelines.Load with "").
+// directory whose *.yaml and *.yml files are merged in name order; without
+// it, the default configuration (pipelines.Load with ""). The word in
+// backquotes is the placeholder urfave/cli shows (--config PATH), and
+// stays in the text.
 func configFlag() cli.Flag {
 	return &cli.GenericFlag{
 		Name: "config", Aliases: []string{"c"}, Value: &onePath{},
-		Usage: "configuration file, or directory of *.yaml merged in name order, `PATH` (default: " +
-			pipelines.DefaultConfigFile + ", then " + pipelines.DefaultConfigDir + "/*.yaml)",
+		Usage: "configuration `PATH`: a file, or a directory whose *.yaml and *.yml files are merged in name order (default: " +
+			pipelines.DefaultConfigFile + ", then " + pipelines.DefaultConfigDir + "/*.yaml and *.yml)",
 	}
 }
 

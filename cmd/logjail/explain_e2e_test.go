@@ -54,6 +54,13 @@ func TestExplain(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `"bans": []`) || !strings.Contains(out, `"history": []`) || !strings.Contains(out, `"gate": "ignoreip"`) {
 		t.Errorf("explain --json of an ignoreip address: exit code %d:\n%s", code, out)
 	}
+	// One added by logjail set is in no file: the advice is the set that
+	// lifts it.
+	wantRun(t, sock, 0, "e2e: ignoreip = ", "set", "e2e", "addignoreip", "192.0.2.77")
+	out, _, code = logjailRun(t, sock, "explain", "192.0.2.77")
+	if code != 1 || !strings.Contains(out, "192.0.2.77 is in ignoreip of pipeline e2e, added at run time (in no configuration file); run logjail set e2e delignoreip 192.0.2.77 to ban it") {
+		t.Errorf("explain of an address added to ignoreip at run time: exit code %d:\n%s", code, out)
+	}
 	if _, errOut, code := logjailRun(t, sock, "explain", "300.1.1.1"); code != 2 || errOut != "logjail: invalid address \"300.1.1.1\"\n" {
 		t.Errorf("explain of a bad address: exit code %d, %q; want 2 naming it", code, errOut)
 	}

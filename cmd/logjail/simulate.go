@@ -96,7 +96,7 @@ func simulatedBan(b simulate.Ban) string {
 	}
 	length := "permanently"
 	if b.Until != nil {
-		length = fmt.Sprintf("for %s until %s", time.Duration(b.BanTimeS)*time.Second, b.Until.Local().Format(time.RFC3339))
+		length = fmt.Sprintf("for %s until %s", pipelines.FormatDuration(time.Duration(b.BanTimeS)*time.Second), b.Until.Local().Format(time.RFC3339))
 	}
 	return fmt.Sprintf("%s\t%s\tbanned %s %s (ban %d; %s)", b.Pipeline, what, b.Time.Local().Format(time.RFC3339), length, b.BanCount, b.Reason)
 }

@@ -216,7 +216,7 @@ func TestSimulateCommandLine(t *testing.T) {
 		{"unknown pipeline", []string{"--config", s.config, s.logFile, "--pipeline", "nope"}, true, []string{"--pipeline nope: no enabled pipeline"}},
 		{"missing log", []string{"--config", s.config, filepath.Join(s.dir, "none.log")}, true, []string{"none.log"}},
 		{"human report", []string{"--config", s.config, s.logFile}, false,
-			[]string{"e2e\t192.0.2.2\tbanned ", "e2e\t2001:db8::2\tbanned ", s.logFile + ":3: ", "PIPELINE", "11 lines, 0 skipped"}},
+			[]string{"e2e\t192.0.2.2\tbanned ", " for 1h until ", "e2e\t2001:db8::2\tbanned ", s.logFile + ":3: ", "PIPELINE", "11 lines, 0 skipped"}},
 		{"bad --now", []string{"--config", s.config, s.logFile, "--now", "yesterday"}, true, []string{"--now: "}},
 		{"JSON errors", []string{"--config", s.config, "--json"}, true, []string{`"error": "usage: logjail simulate`}},
 	} {

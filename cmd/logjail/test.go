@@ -23,8 +23,10 @@ func testCommand() *cli.Command {
 		Name:      "test",
 		Usage:     "run a filter over a log file or one line, like fail2ban-regex",
 		ArgsUsage: "FILTER LOG",
-		Description: "FILTER is a shipped filter name (sshd), optionally with arguments (sshd[mode=aggressive]),\n" +
-			"or a YAML filter file. LOG is a file, or a single log line.",
+		Description: "FILTER is a shipped filter name (sshd), a YAML filter file, or a fail2ban filter file\n" +
+			"(/etc/fail2ban/filter.d/sshd.conf); a name or a fail2ban file takes arguments too\n" +
+			"(sshd[mode=aggressive], /etc/fail2ban/filter.d/sshd.conf[mode=aggressive]). LOG is a file, or a\n" +
+			"single log line.",
 		Flags: []cli.Flag{
 			jsonFlag(),
 			&cli.BoolFlag{Name: "print-matched", Usage: "print the lines that matched"},

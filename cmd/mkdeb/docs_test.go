@@ -61,7 +61,9 @@ func TestManPages(t *testing.T) {
 }
 
 // TestBashCompletion: the script loads, and completes from what the
-// packaged binary lists, except after a "--", where urfave/cli would run
+// packaged binary lists, after arguments too (its reordering of flags
+// must leave --generate-bash-completion last, where urfave/cli looks),
+// except after a "--", where urfave/cli would run
 // the command instead of completing (a TAB must never ban or reload): the
 // stub must not be asked then.
 func TestBashCompletion(t *testing.T) {
@@ -83,6 +85,11 @@ func TestBashCompletion(t *testing.T) {
 	}{
 		{filepath.Join(dir, "usr/bin/logjail"), []string{"ba"}, "ban\nbanned\n"},
 		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "--js"}, "--json\n"},
+		// After an argument, and after a negative number (an argument
+		// too), as right after the command.
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "sshd", "--js"}, "--json\n"},
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "sshd", ""}, "h\nhelp\n"},
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"set", "sshd", "bantime", "-1", "--js"}, "--json\n"},
 		{stub, []string{"status", ""}, "ASKED\n"},
 		{stub, []string{"ban", "sshd", "--", "192.0.2.1", ""}, ""},
 		{stub, []string{"reload", "--"}, ""},
