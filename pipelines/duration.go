@@ -31,13 +31,15 @@ var units = map[string]time.Duration{
 
 // ParseDuration reads a duration as fail2ban writes them: a plain number of
 // seconds ("600"), a number with a unit ("10m", "1d", "2w", "1mo", "1y"), or a
-// sum of such terms ("1h30m", "1d 12h", "1y-6mo"). "-1" is Permanent.
+// sum of such terms ("1h30m", "1d 12h", "1y-6mo"). "-1" is Permanent, and
+// so is "permanent", which FormatDuration writes for it (logjail get's
+// answer can be given back to set).
 func ParseDuration(s string) (time.Duration, error) {
 	in := strings.TrimSpace(s)
 	if in == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
-	if in == "-1" {
+	if in == "-1" || in == "permanent" {
 		return Permanent, nil
 	}
 	var total float64

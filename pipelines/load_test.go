@@ -153,6 +153,7 @@ func TestParseDuration(t *testing.T) {
 		{in: "1.5h", want: 90 * time.Minute},
 		{in: "2 weeks", want: 14 * d},
 		{in: "-1", want: Permanent},
+		{in: "permanent", want: Permanent}, // as FormatDuration writes it
 		{in: "", err: true},
 		{in: "10x", err: true},
 		{in: "h", err: true},

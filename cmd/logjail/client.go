@@ -34,7 +34,7 @@ func statusCommand() *cli.Command {
 		Flags:     []cli.Flag{socketFlag(), jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
-				return fmt.Errorf("usage: logjail status [PIPELINE] [--json]")
+				return fmt.Errorf("usage: logjail status [PIPELINE] [--json | --format FORMAT]")
 			}
 			cl := daemon.NewClient(c.String("socket"))
 			w := c.App.Writer
