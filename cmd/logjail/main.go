@@ -65,5 +65,17 @@ func app() *cli.App {
 	}
 	jsonErrors(a.Commands)
 	documentExitCodes(a.Commands, "")
+	hideHelpCommands(a.Commands)
 	return a
+}
+
+// hideHelpCommands leaves out the "help" subcommand urfave/cli gives each
+// command: it is listed in every command's --help, and completion offered
+// it after a command's arguments, where it is an argument (`logjail get
+// sshd help`: an unknown key). --help stays; `logjail help CMD` too.
+func hideHelpCommands(cmds []*cli.Command) {
+	for _, c := range cmds {
+		c.HideHelpCommand = true
+		hideHelpCommands(c.Subcommands)
+	}
 }

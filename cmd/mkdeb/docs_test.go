@@ -88,7 +88,9 @@ func TestBashCompletion(t *testing.T) {
 		// After an argument, and after a negative number (an argument
 		// too), as right after the command.
 		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "sshd", "--js"}, "--json\n"},
-		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "sshd", ""}, "h\nhelp\n"},
+		// No "help" after an argument: there it would be one.
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"status", "sshd", ""}, ""},
+		{filepath.Join(dir, "usr/bin/logjail"), []string{"state", ""}, "check\nsalvage\n"},
 		{filepath.Join(dir, "usr/bin/logjail"), []string{"set", "sshd", "bantime", "-1", "--js"}, "--json\n"},
 		{stub, []string{"status", ""}, "ASKED\n"},
 		{stub, []string{"ban", "sshd", "--", "192.0.2.1", ""}, ""},
