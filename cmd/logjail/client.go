@@ -60,6 +60,9 @@ func statusCommand() *cli.Command {
 			for _, s := range st.Sources {
 				watching = append(watching, sourceLine(s))
 			}
+			if len(watching) == 0 && st.State == "stopped" {
+				watching = []string{"nothing (stopped: logjail start " + st.Pipeline + ")"}
+			}
 			fmt.Fprintf(w, "Status for the pipeline: %s\n", st.Pipeline)
 			fmt.Fprintf(w, "|- Filter\n")
 			fmt.Fprintf(w, "|  |- Currently failed: %d\n", st.Filter.CurrentlyFailed)

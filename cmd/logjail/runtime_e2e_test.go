@@ -114,6 +114,7 @@ func TestStopStartCommands(t *testing.T) {
 		t.Errorf("status of the stopped pipeline: %+v", st)
 	}
 	wantRun(t, sock, 0, "Pipeline e2e is stopped (logjail start e2e)\n", "status")
+	wantRun(t, sock, 0, "Watching:         nothing (stopped: logjail start e2e)\n", "status", "e2e")
 	if m := scrapeMetrics(t, tn); !strings.Contains(m, `logjail_pipeline_stopped{pipeline="e2e"} 1`) || !strings.Contains(m, `logjail_pipeline_up{pipeline="e2e"} 0`) {
 		t.Errorf("metrics of the stopped pipeline:\n%s", m)
 	}
