@@ -175,8 +175,8 @@ func CanonicalKey(key string) string {
 // incrementFields are bantime_increment's keys, each set into a copy of
 // the spec as the YAML writes it.
 var incrementFields = map[string]func(inc *IncrementSpec, value string) error{
-	"factor":      func(inc *IncrementSpec, v string) error { inc.Factor = Text{S: v}; return nil },
-	"formula":     func(inc *IncrementSpec, v string) error { inc.Formula = Text{S: v}; return nil },
+	"factor":  func(inc *IncrementSpec, v string) error { inc.Factor = Text{S: v}; return nil },
+	"formula": func(inc *IncrementSpec, v string) error { inc.Formula = Text{S: v}; return nil },
 	"multipliers": func(inc *IncrementSpec, v string) error {
 		// [1, 2, 4], as get and config show write it, or 1,2,4 or "1 2 4".
 		if t := strings.TrimSpace(v); strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
@@ -185,8 +185,8 @@ var incrementFields = map[string]func(inc *IncrementSpec, value string) error{
 		inc.Multipliers = []Text{{S: v}}
 		return nil
 	},
-	"maxtime":     func(inc *IncrementSpec, v string) error { inc.MaxTime = Text{S: v}; return nil },
-	"rndtime":     func(inc *IncrementSpec, v string) error { inc.RndTime = Text{S: v}; return nil },
+	"maxtime": func(inc *IncrementSpec, v string) error { inc.MaxTime = Text{S: v}; return nil },
+	"rndtime": func(inc *IncrementSpec, v string) error { inc.RndTime = Text{S: v}; return nil },
 	"overalljails": func(inc *IncrementSpec, v string) error {
 		b, err := yamlBool(v)
 		inc.OverallJails = b
