@@ -28,7 +28,32 @@ func explainYAML(dir, bantimeQ string) string {
 		"    match: {failregex: ['^denied <HOST>$']}\n"
 }
 
-// addLines appends lines, undated, to dir/name.
+// startExplainDaemon runs the daemon on yaml (explainYAML's pipelines p
+// and q) once both follow their logs: a file source starts at the end of
+// a file it opens first, so lines appended before it opened would not be
+// read. The logs are created empty if missing (a restart keeps them).
+func startExplainDaemon(t *testing.T, dir, yaml string) (*Client, func()) {
+	t.Helper()
+	for _, name := range []string{"p.log", "q.log"} {
+		addLines(t, dir, name)
+	}
+	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, yaml)})
+	testkit.WaitFor(t, 10*time.Second, func() error {
+		for _, p := range []string{"p", "q"} {
+			st, err := cl.PipelineStatus(context.Background(), p)
+			if err != nil {
+				return err
+			}
+			if len(st.Sources) != 1 || st.Sources[0].State != "reading" {
+				return fmt.Errorf("pipeline %s not reading yet: %+v", p, st.Sources)
+			}
+		}
+		return nil
+	})
+	return cl, stop
+}
+
+// addLines appends lines, undated, to dir/name (none: creates it).
 func addLines(t *testing.T, dir, name string, lines ...string) {
 	t.Helper()
 	f, err := os.OpenFile(filepath.Join(dir, name), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
@@ -36,6 +61,9 @@ func addLines(t *testing.T, dir, name string, lines ...string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	if len(lines) == 0 {
+		return
+	}
 	if _, err := f.WriteString(strings.Join(lines, "\n") + "\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +101,7 @@ func lineSummary(ls []ExplainedLine) []string {
 // is explained by the prefix's ban; an address failing once is counting.
 func TestExplainBan(t *testing.T) {
 	dir := t.TempDir()
-	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, explainYAML(dir, "1h"))})
+	cl, stop := startExplainDaemon(t, dir, explainYAML(dir, "1h"))
 	defer stop()
 	addLines(t, dir, "p.log", "denied 2001:db8:1:2::5", "refused 2001:db8:1:2::5", "denied 2001:db8:1:2::6", "denied 203.0.113.9")
 	e := explainOf(t, cl, "2001:db8:1:2::7", "p", func(e Explanation) error {
@@ -125,7 +153,7 @@ func TestExplainBan(t *testing.T) {
 // failures are not counted; a manual ban has no lines.
 func TestExplainPast(t *testing.T) {
 	dir := t.TempDir()
-	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, explainYAML(dir, "1s"))})
+	cl, stop := startExplainDaemon(t, dir, explainYAML(dir, "1s"))
 	defer stop()
 	ctx := context.Background()
 	addLines(t, dir, "q.log", "denied 198.51.100.4", "denied 198.51.100.4")
@@ -220,7 +248,7 @@ func TestExplainLines(t *testing.T) {
 // changed says so.
 func TestExplainRestart(t *testing.T) {
 	dir := t.TempDir()
-	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, explainYAML(dir, "1h"))})
+	cl, stop := startExplainDaemon(t, dir, explainYAML(dir, "1h"))
 	addLines(t, dir, "q.log", "denied 198.51.100.4", "denied 198.51.100.4")
 	addLines(t, dir, "p.log", "denied 203.0.113.9", "refused 203.0.113.9")
 	explainOf(t, cl, "203.0.113.9", "p", func(e Explanation) error {
@@ -238,7 +266,7 @@ func TestExplainRestart(t *testing.T) {
 	stop()
 
 	swapped := strings.Replace(explainYAML(dir, "1h"), "['^denied <HOST>$', '^refused <HOST>$']", "['^refused <HOST>$', '^denied <HOST>$']", 1)
-	cl, stop = startDaemon(t, dir, Options{Config: loadConfig(t, dir, swapped)})
+	cl, stop = startExplainDaemon(t, dir, swapped)
 	defer stop()
 	ctx := context.Background()
 	e, err := cl.Explain(ctx, "198.51.100.4", "q")
@@ -307,7 +335,7 @@ func TestBanEvidenceBound(t *testing.T) {
 // (explainYAML's p ignores 192.0.2.0/24 in its configuration.)
 func TestExplainRunTimeIgnoreIP(t *testing.T) {
 	dir := t.TempDir()
-	cl, stop := startDaemon(t, dir, Options{Config: loadConfig(t, dir, explainYAML(dir, "1h"))})
+	cl, stop := startExplainDaemon(t, dir, explainYAML(dir, "1h"))
 	defer stop()
 	ctx := context.Background()
 	for _, step := range []struct {
