@@ -133,8 +133,7 @@ func parseTarget(s string) (netip.Prefix, error) {
 
 func (d *Daemon) handleBan(w http.ResponseWriter, req *http.Request) {
 	var br BanRequest
-	if err := json.NewDecoder(req.Body).Decode(&br); err != nil {
-		fail(w, http.StatusBadRequest, "bad request: %v", err)
+	if !decodeBody(w, req, &br) {
 		return
 	}
 	if !d.known(br.Pipeline) {
@@ -239,8 +238,7 @@ func ignoredText(addr string, a netip.Addr, p *pipelines.Pipeline) string {
 
 func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 	var ur UnbanRequest
-	if err := json.NewDecoder(req.Body).Decode(&ur); err != nil {
-		fail(w, http.StatusBadRequest, "bad request: %v", err)
+	if !decodeBody(w, req, &ur) {
 		return
 	}
 	var prefix netip.Prefix
@@ -268,23 +266,15 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 	if !ur.All {
 		res.Addr = prefixText(state.Decision{Prefix: prefix})
 	}
+	targets := []netip.Prefix{prefix}
+	if ur.All {
+		targets = nil // every active ban
+	}
 	for _, name := range names {
-		var unbans []state.Decision
+		var lifted int
 		var decideErr error
 		_, err := d.withRunner(req.Context(), name, func(r *runner, _ bool) {
-			targets := []netip.Prefix{prefix}
-			if ur.All {
-				targets = targets[:0]
-				for _, b := range r.stages.Tracker.Active() {
-					targets = append(targets, b.Prefix)
-				}
-			}
-			for _, p := range targets {
-				if dec, ok := r.stages.Tracker.PlanUnban(p, "manual", r.now()); ok {
-					unbans = append(unbans, dec)
-				}
-			}
-			decideErr = r.decideManual(unbans) // stored before it is confirmed
+			lifted, decideErr = r.unban(targets, "manual") // stored before it is confirmed
 		})
 		if err != nil {
 			fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
@@ -298,7 +288,6 @@ func (d *Daemon) handleUnban(w http.ResponseWriter, req *http.Request) {
 			fail(w, http.StatusInternalServerError, "pipeline %s: %v (%s)", name, decideErr, done)
 			return
 		}
-		lifted := len(unbans)
 		if lifted > 0 {
 			res.Pipelines = append(res.Pipelines, name)
 			res.Count += lifted

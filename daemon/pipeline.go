@@ -260,10 +260,7 @@ func (r *runner) run(ctx context.Context) {
 		case <-tick.C:
 			r.watchSources(r.now())
 			r.logRefusals()
-			expired := r.stages.Tracker.Expire(r.now())
-			for _, d := range expired {
-				r.apply(d)
-			}
+			r.expire()
 			r.enforcePending()
 			if !sched.armed {
 				r.commitDue(sched) // expiries and forgotten windows; nothing written when nothing changed

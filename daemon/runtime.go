@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -169,9 +170,7 @@ func (d *Daemon) resetRuntime() map[string]*state.Tracker {
 // noPipeline answers a request about a pipeline that neither runs nor is
 // stopped.
 func (d *Daemon) noPipeline(w http.ResponseWriter, name string) {
-	known := append(d.pipelineNames(), d.stoppedNames()...)
-	slices.Sort(known)
-	fail(w, http.StatusNotFound, "no pipeline %q (running or stopped: %s)", name, strings.Join(known, ", "))
+	fail(w, http.StatusNotFound, "no pipeline %q (running or stopped: %s)", name, strings.Join(d.allPipelines(), ", "))
 }
 
 // decodeBody decodes a request's JSON body into v, or answers 400.
@@ -351,7 +350,7 @@ func (d *Daemon) handleStop(w http.ResponseWriter, req *http.Request) {
 	res := StopResult{Pipeline: r.name, State: stateStopped}
 	if sr.Unban {
 		var derr error
-		if err := r.call(req.Context(), func() { res.Unbanned, derr = r.unbanAll("pipeline stopped") }); err != nil || derr != nil {
+		if err := r.call(req.Context(), func() { res.Unbanned, derr = r.unban(nil, "pipeline stopped") }); err != nil || derr != nil {
 			fail(w, http.StatusInternalServerError, "pipeline %s not stopped: lifting its bans: %v", r.name, errors.Join(err, derr))
 			return
 		}
@@ -378,7 +377,7 @@ func (d *Daemon) unbanStopped(w http.ResponseWriter, name string) {
 		res  = StopResult{Pipeline: name, State: stateStopped}
 		derr error
 	)
-	d.withStopped(name, func(r *runner) { res.Unbanned, derr = r.unbanAll("pipeline stopped") })
+	d.withStopped(name, func(r *runner) { res.Unbanned, derr = r.unban(nil, "pipeline stopped") })
 	if derr != nil {
 		fail(w, http.StatusInternalServerError, "pipeline %s (stopped): lifting its bans: %v", name, derr)
 		return
@@ -387,11 +386,18 @@ func (d *Daemon) unbanStopped(w http.ResponseWriter, name string) {
 	writeJSON(w, http.StatusOK, res)
 }
 
-// unbanAll lifts every active ban of the runner, as unban --all does.
-func (r *runner) unbanAll(reason string) (int, error) {
+// unban lifts the bans of targets, or every active ban when targets is
+// nil (unban --all), each stored before it is confirmed (decideManual),
+// and says how many it lifted.
+func (r *runner) unban(targets []netip.Prefix, reason string) (int, error) {
+	if targets == nil {
+		for _, b := range r.stages.Tracker.Active() {
+			targets = append(targets, b.Prefix)
+		}
+	}
 	var unbans []state.Decision
-	for _, b := range r.stages.Tracker.Active() {
-		if dec, ok := r.stages.Tracker.PlanUnban(b.Prefix, reason, r.now()); ok {
+	for _, p := range targets {
+		if dec, ok := r.stages.Tracker.PlanUnban(p, reason, r.now()); ok {
 			unbans = append(unbans, dec)
 		}
 	}
