@@ -425,13 +425,7 @@ func (r *runner) shareFailure(f match.Failure) {
 func (r *runner) fail(f match.Failure, now time.Time) {
 	key := r.stages.Tracker.PrefixOf(f.Addr)
 	r.lines.add(key, f.Line, r.markOf(f, now))
-	c, full := r.stages.Tracker.Fail(f, now)
-	if !full {
-		return
-	}
-	// The gate's last rule, the ignorecommand, runs a program: asked here,
-	// once a ban is due, never by the tracker.
-	if d, ok := r.stages.Tracker.Decide(c, r.stages.Tracker.Gate().Admit(gate.Single(c.Addr))); ok {
+	if d, ok := r.stages.Count(f, now); ok {
 		lines, marks := r.lines.take(key)
 		if len(lines) > 0 {
 			d.Lines = lines

@@ -31,6 +31,19 @@ type Stages struct {
 	Tracker *state.Tracker
 }
 
+// Count counts failure f at now and, once it fills its window, asks the
+// whole gate (the ignorecommand last: it runs a program, so it is asked
+// here, once a ban is due, never by the tracker) and decides. The daemon's
+// runner and logjail simulate both count through it, so a simulation
+// decides as the daemon would. ok is false when no ban is decided.
+func (s *Stages) Count(f match.Failure, now time.Time) (d state.Decision, ok bool) {
+	c, full := s.Tracker.Fail(f, now)
+	if !full {
+		return state.Decision{}, false
+	}
+	return s.Tracker.Decide(c, s.Tracker.Gate().Admit(gate.Single(c.Addr)))
+}
+
 // sourceKinds maps each ingest kind to its constructor: a closed table, so
 // the set of kinds is visible in one place. A constructor returns ok=false
 // when the spec is not of its kind.

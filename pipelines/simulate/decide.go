@@ -9,7 +9,6 @@ import (
 	"github.com/logjail/logjail/ingest/bans"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/pipelines"
-	"github.com/logjail/logjail/state/gate"
 )
 
 // purgeEvery is how often, in log time, the ban history is purged of what
@@ -65,19 +64,13 @@ func (s *sim) purge(now time.Time) error {
 	return nil
 }
 
-// fail counts failure f of pipeline p at now as the daemon's runner does:
-// the tracker counts it, the whole gate (ignorecommand last) is asked
-// once a ban is due, the tracker decides. A ban is recorded in the
-// history and counts as a failure in p's followers.
+// fail counts failure f of pipeline p at now as the daemon's runner does
+// (Stages.Count). A ban is recorded in the history and counts as a failure
+// in p's followers.
 func (s *sim) fail(p *pipe, f match.Failure, line Line, now time.Time) error {
-	tr := p.st.Tracker
-	key := tr.PrefixOf(f.Addr)
+	key := p.st.Tracker.PrefixOf(f.Addr)
 	p.remember(key, line)
-	c, full := tr.Fail(f, now)
-	if !full {
-		return nil
-	}
-	d, ok := tr.Decide(c, tr.Gate().Admit(gate.Single(c.Addr)))
+	d, ok := p.st.Count(f, now)
 	if !ok {
 		return nil
 	}
