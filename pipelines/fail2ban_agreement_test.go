@@ -3,7 +3,10 @@ package pipelines
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -14,24 +17,35 @@ import (
 	"github.com/logjail/logjail/internal/f2bsample"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/filter"
 )
 
-// fail2banCounterparts pairs each shipped filter with the fail2ban filter
-// that does the same job, and the fail2ban modes compared (nil: every
-// mode fail2ban's sample exercises).
-var fail2banCounterparts = []struct {
-	shipped, fail2ban string
-	modes             []string
-}{
-	{"sshd", "sshd", nil},
-	{"nginx-http-auth", "nginx-http-auth", nil},
-	{"nginx-limit-req", "nginx-limit-req", nil},
-	{"nginx-botsearch", "nginx-botsearch", nil},
-	{"apache-auth", "apache-auth", nil},
-	{"postfix", "postfix", []string{"auth"}},
-	{"dovecot", "dovecot", nil},
-	{"vsftpd", "vsftpd", nil},
+// partialCounterparts are shipped filters compared with fail2ban's filter
+// of the same name in some of its modes only, while the rest is written.
+var partialCounterparts = map[string][]string{
+	"postfix": {"auth"},
 }
+
+// belowAgreementBar are shipped filters that do not yet agree with fail2ban
+// on agreementBar of the checks, with the reason; the test fails when one
+// of them reaches the bar (remove it then).
+var belowAgreementBar = map[string]string{
+	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
+	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
+	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
+	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
+	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
+}
+
+// notCompared are shipped filters whose fail2ban namesake reads another
+// program's log, with the reason.
+var notCompared = map[string]string{
+	"recidive": "logjail's recidive reads logjail's own ban lines (or its ban events); fail2ban's reads fail2ban's log",
+}
+
+// agreementBar is the share of line × mode checks of fail2ban's sample
+// log on which a shipped filter must agree with fail2ban's expectation.
+const agreementBar = 0.99
 
 // Kinds of a difference (see Fail2banDifference).
 const (
@@ -39,6 +53,7 @@ const (
 	diffMisses  = "misses"
 	diffAddress = "address"
 	diffMode    = "mode"
+	diffTime    = "time"
 )
 
 // TestShippedFiltersAgreeWithFail2ban runs fail2ban's installed sample log
@@ -56,20 +71,76 @@ const (
 // not count the line.
 func TestShippedFiltersAgreeWithFail2ban(t *testing.T) {
 	testkit.NeedFile(t, f2bsample.LogDir, "fail2ban")
-	for _, cp := range fail2banCounterparts {
-		t.Run(cp.shipped, func(t *testing.T) {
-			lines, err := f2bsample.Read(f2bsample.LogDir, cp.fail2ban)
+	var table []agreement
+	for _, name := range ShippedFilters() {
+		if why, ok := notCompared[name]; ok {
+			t.Logf("%s not compared: %s", name, why)
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(f2bsample.LogDir, name)); err != nil {
+			t.Errorf("shipped filter %s: fail2ban has no sample log of that name to compare with", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			lines, err := f2bsample.Read(f2bsample.LogDir, name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			f, err := (&decoder{}).loadFilter(".", cp.shipped)
+			f, err := (&decoder{}).loadFilter(".", name)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := compareWithFail2ban(t, cp.shipped, cp.fail2ban, cp.modes, f, lines)
-			checkDifferences(t, cp.fail2ban, f.Fail2banDifferences, got)
+			a := compareWithFail2ban(t, name, partialCounterparts[name], f, lines)
+			checkDifferences(t, name, f.Fail2banDifferences, a.diffs)
+			why, below := belowAgreementBar[name]
+			switch share := a.share(); {
+			case share < agreementBar && !below:
+				t.Errorf("agrees with fail2ban on %.1f%% of %d checks; the bar is %.0f%%", 100*share, a.checks, 100*agreementBar)
+			case share >= agreementBar && below:
+				t.Errorf("agrees on %.1f%% now: remove it from belowAgreementBar", 100*share)
+			case below:
+				t.Logf("below the bar (%.1f%%): %s", 100*share, why)
+			}
+			table = append(table, a)
 		})
 	}
+	t.Log("\n" + agreementTable(table))
+}
+
+// agreement is one filter's result against fail2ban's sample log.
+type agreement struct {
+	filter        string
+	checks, lines int
+	diffs         []difference
+}
+
+// share is the part of the checks on which both agree.
+func (a agreement) share() float64 {
+	n := 0
+	for _, d := range a.diffs {
+		if d.kind != diffMode {
+			n++
+		}
+	}
+	if a.checks == 0 {
+		return 0
+	}
+	return float64(a.checks-n) / float64(a.checks)
+}
+
+func agreementTable(rows []agreement) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-20s %6s %6s %6s %8s\n", "filter", "lines", "checks", "differ", "agree")
+	var checks, differ int
+	for _, a := range rows {
+		n := a.checks - int(math.Round(a.share()*float64(a.checks)))
+		checks, differ = checks+a.checks, differ+n
+		fmt.Fprintf(&b, "%-20s %6d %6d %6d %7.1f%%\n", a.filter, a.lines, a.checks, n, 100*a.share())
+	}
+	if checks > 0 {
+		fmt.Fprintf(&b, "%-20s %6s %6d %6d %7.1f%%\n", "all", "", checks, differ, 100*float64(checks-differ)/float64(checks))
+	}
+	return b.String()
 }
 
 // difference is one line × mode where the shipped filter and fail2ban
@@ -88,17 +159,22 @@ func (d difference) key() string { return fmt.Sprintf("%s:%d %s", d.file, d.line
 // compareWithFail2ban runs the sample lines through the shipped filter in
 // each mode and returns every disagreement (and, as kind "mode", every
 // fail2ban mode the shipped filter does not offer).
-func compareWithFail2ban(t *testing.T, shipped, f2b string, onlyModes []string, f *FilterFile, lines []f2bsample.Line) []difference {
+func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *FilterFile, lines []f2bsample.Line) agreement {
 	t.Helper()
 	offers := func(mode string) bool {
 		_, ok := f.Modes[mode]
 		return ok || mode == "normal" && len(f.Modes) == 0
 	}
 	now := time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC) // fail2ban's test "now"
+	zone, err := time.LoadLocation("Europe/Zurich")      // fail2ban's test zone
+	if err != nil {
+		t.Fatal(err)
+	}
 	matchers := map[*f2bsample.Variant]match.Matcher{}
 	var diffs []difference
 	noMode := map[string]bool{}
 	compared := 0
+	seen := map[string]bool{}
 	for _, l := range lines {
 		for _, v := range l.Variants {
 			mode := v.Mode()
@@ -108,20 +184,17 @@ func compareWithFail2ban(t *testing.T, shipped, f2b string, onlyModes []string, 
 			if !offers(mode) {
 				if !noMode[mode] {
 					noMode[mode] = true
-					diffs = append(diffs, difference{file: f2b, mode: mode, kind: diffMode})
+					diffs = append(diffs, difference{file: name, mode: mode, kind: diffMode})
 				}
 				continue
 			}
 			m := matchers[v]
 			if m == nil {
-				var err error
-				m, _, err = ResolveFilter(shipped+"[mode="+mode+"]", ".")
-				if err != nil {
-					t.Fatal(err)
-				}
+				m = compileInZone(t, name+"[mode="+mode+"]", zone)
 				matchers[v] = m
 			}
 			compared++
+			seen[fmt.Sprint(l.File, l.Num)] = true
 			e := ingest.Entry{Message: l.Text, ReadAt: now}
 			if v.Opts["logtype"] == "journal" {
 				e.Time = now
@@ -143,6 +216,8 @@ func compareWithFail2ban(t *testing.T, shipped, f2b string, onlyModes []string, 
 				d.kind, d.why = diffMisses, fmt.Sprintf("fail2ban counts %s, logjail does not (%s)", wantAddr, out)
 			case counted && fl.Addr != wantAddr:
 				d.kind, d.why = diffAddress, fmt.Sprintf("logjail counts %s, fail2ban %s", fl.Addr, wantAddr)
+			case counted && v.Opts["logtype"] != "journal" && !sameSecond(fl.Time, l.Want["time"], zone):
+				d.kind, d.why = diffTime, fmt.Sprintf("logjail dates it %s, fail2ban %v", fl.Time.In(zone).Format(time.DateTime), l.Want["time"])
 			default:
 				continue
 			}
@@ -150,10 +225,40 @@ func compareWithFail2ban(t *testing.T, shipped, f2b string, onlyModes []string, 
 		}
 	}
 	if compared == 0 {
-		t.Errorf("no line of fail2ban's %s sample compared", f2b)
+		t.Errorf("no line of fail2ban's %s sample compared", name)
 	}
-	t.Logf("%d line×mode checks against fail2ban's %s, %d differences", compared, f2b, len(diffs))
-	return diffs
+	return agreement{filter: name, checks: compared, lines: len(seen), diffs: diffs}
+}
+
+// compileInZone compiles a shipped filter reference with the zone of
+// dates written without one set to zone.
+func compileInZone(t *testing.T, ref string, zone *time.Location) match.Matcher {
+	t.Helper()
+	_, rules, err := ResolveFilter(ref, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules.Location = zone
+	m, err := filter.Compile("test", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// sameSecond tells whether got is the time of fail2ban's failJSON "time"
+// (local time in zone, fractions ignored); a line without one agrees.
+func sameSecond(got time.Time, want any, zone *time.Location) bool {
+	s, ok := want.(string)
+	if !ok {
+		return true
+	}
+	s, _, _ = strings.Cut(s, ".")
+	w, err := time.ParseInLocation("2006-01-02T15:04:05", s, zone)
+	if err != nil {
+		return false
+	}
+	return got.Truncate(time.Second).Equal(w)
 }
 
 // checkDifferences requires got to be exactly the differences listed.
@@ -180,9 +285,9 @@ func checkDifferences(t *testing.T, sample string, listed []Fail2banDifference, 
 				modesOff[m] = &entry{kind: diffMode, at: i}
 			}
 			continue
-		case diffCounts, diffMisses, diffAddress:
+		case diffCounts, diffMisses, diffAddress, diffTime:
 		default:
-			t.Errorf("fail2ban_differences[%d]: kind %q (want counts, misses, address or mode)", i, ld.Kind)
+			t.Errorf("fail2ban_differences[%d]: kind %q (want counts, misses, address, time or mode)", i, ld.Kind)
 			continue
 		}
 		if len(ld.Lines) == 0 {

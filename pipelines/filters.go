@@ -49,6 +49,10 @@ type FilterRef struct {
 	Args map[string]string
 }
 
+// journalTerm is one term of a journal match: a journal field (upper-case
+// letters, digits, underscores) and its value, or "+" between alternatives.
+var journalTerm = regexp.MustCompile(`^(?:[A-Z0-9_]+=.*|\+)$`)
+
 var filterRef = regexp.MustCompile(`^([^\[\]]+)(?:\[(.*)\])?$`)
 
 // ParseFilterRef splits "name[key=value, key=value]".
@@ -284,6 +288,13 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		return ruleTexts{}, false
 	}
 	r := ruleTexts{dialect: match.DialectLogjail, pref: f.Prefregex, date: f.Datepattern, fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	for _, term := range f.JournalMatch {
+		if !journalTerm.MatchString(term.S) {
+			v.fail(cmp.Or(term.At, ms.Filter.At), "%s: filter %q: journalmatch term %q (want FIELD=value or +)", p.label(), name, term.S)
+			return ruleTexts{}, false
+		}
+		r.journal = append(r.journal, term.S)
+	}
 	r.filter = "shipped filter " + name
 	if f.read != "" {
 		r.filter = "filter file " + f.read

@@ -108,6 +108,7 @@ func checkFilterCases(t *testing.T, name string, cases []filterCase) {
 	if fails == 0 || nones == 0 {
 		t.Fatalf("%d failures and %d non-failures: a sample needs both", fails, nones)
 	}
+	checkDecoys(t, name, cases)
 	modes := sampleModes(cases)
 	f, err := (&decoder{}).loadFilter(".", name)
 	if err != nil {
@@ -122,4 +123,54 @@ func checkFilterCases(t *testing.T, name string, cases []filterCase) {
 		}
 	}
 	matchFilterCases(t, name, modes, cases)
+}
+
+// decoys are the addresses a sample writes into text the client controls
+// (a user name, a URL, a header): " from 198.51.100.1 ", "client:
+// 203.0.113.9". No case may want one as the failure's address.
+var decoys = []string{"198.51.100.1", "203.0.113.9"}
+
+// checkDecoys requires a filter's sample to try the decoys: at least one
+// case whose line holds a decoy address in the client's text (its want is
+// the real address, or none); unless the sample says, in a line
+// "# no attacker text: REASON", that the program logs no text a client
+// chooses on the lines the filter counts.
+func checkDecoys(t *testing.T, name string, cases []filterCase) {
+	t.Helper()
+	tried := 0
+	for _, c := range cases {
+		if slices.Contains(decoys, c.addr) {
+			t.Errorf("testdata/filters/%s.log:%d: wants the decoy address %s", name, c.line, c.addr)
+		}
+		if slices.ContainsFunc(decoys, func(d string) bool { return containsAddr(c.text, d) }) {
+			tried++
+		}
+	}
+	if tried > 0 {
+		return
+	}
+	b, err := os.ReadFile("testdata/filters/" + name + ".log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "\n# no attacker text: ") {
+		t.Errorf("testdata/filters/%s.log: no line puts a decoy (%s) in the client's text (a user name, URL: \" from 203.0.113.9 \", \"client: 203.0.113.9\") to show the real address is banned; or say \"# no attacker text: REASON\"", name, strings.Join(decoys, ", "))
+	}
+}
+
+// containsAddr tells whether text holds addr as a whole address (not as
+// the start of 198.51.100.10).
+func containsAddr(text, addr string) bool {
+	for i := strings.Index(text, addr); i >= 0; {
+		end := i + len(addr)
+		if end == len(text) || !strings.ContainsRune("0123456789", rune(text[end])) {
+			return true
+		}
+		j := strings.Index(text[end:], addr)
+		if j < 0 {
+			return false
+		}
+		i = end + j
+	}
+	return false
 }

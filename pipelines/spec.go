@@ -417,6 +417,13 @@ type FilterFile struct {
 	Failregex   []Text `yaml:"failregex"`
 	Ignoreregex []Text `yaml:"ignoreregex"`
 	Datepattern Text   `yaml:"datepattern"`
+	// JournalMatch selects the program's entries when a pipeline reads
+	// the journal without a match of its own ("_SYSTEMD_UNIT=sshd.service",
+	// terms of one alternative joined by " + ", as fail2ban writes them).
+	JournalMatch []Text `yaml:"journalmatch"`
+	// Services are the programs (and versions) the filter was written
+	// for, as `logjail filters` lists them.
+	Services []string `yaml:"services"`
 	// Modes add failregexes to the base list; "normal" usually adds none.
 	Modes map[string][]Text `yaml:"modes"`
 	// Fail2banDifferences lists where the filter deliberately disagrees
