@@ -104,6 +104,12 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filter %q: %w", name, err)
 	}
+	return d.parseFilter(file, data, shippedFile)
+}
+
+// parseFilter decodes a filter file's data (a shipped one: not read from
+// the file system).
+func (d *decoder) parseFilter(file string, data []byte, shippedFile bool) (*FilterFile, error) {
 	root, err := parseDocument(d, file, data)
 	if err != nil {
 		return nil, err
