@@ -97,7 +97,7 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 			data, err = shipped.ReadFile("filters/" + name + ".yaml")
 			shippedFile = true
 			if err != nil {
-				return nil, fmt.Errorf("unknown filter %q (shipped: %s; or a file %s)", name, strings.Join(ShippedFilters(), ", "), filepath.Join(dir, "filters", name+".yaml"))
+				return nil, fmt.Errorf("unknown filter %q (`logjail filters` lists the %d shipped ones; or a file %s)", name, len(ShippedFilters()), filepath.Join(dir, "filters", name+".yaml"))
 			}
 		}
 	}
