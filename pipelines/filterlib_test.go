@@ -26,7 +26,6 @@ var notYetWritten = []string{
 	"apache-shellshock",
 	"assp",
 	"asterisk",
-	"bitwarden",
 	"centreon",
 	"counter-strike",
 	"courier-auth",
