@@ -32,7 +32,6 @@ var notYetWritten = []string{
 	"cyrus-imap",
 	"domino-smtp",
 	"dropbear",
-	"directadmin",
 	"drupal-auth",
 	"ejabberd-auth",
 	"exim-spam",
