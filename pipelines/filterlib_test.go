@@ -32,7 +32,6 @@ var notYetWritten = []string{
 	"cyrus-imap",
 	"domino-smtp",
 	"dropbear",
-	"drupal-auth",
 	"ejabberd-auth",
 	"exim-spam",
 	"exim",
