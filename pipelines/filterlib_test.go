@@ -36,7 +36,6 @@ var notYetWritten = []string{
 	"exim-spam",
 	"exim",
 	"freeswitch",
-	"groupoffice",
 	"gssftpd",
 	"guacamole",
 	"haproxy-http-auth",
