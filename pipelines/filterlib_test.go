@@ -39,7 +39,6 @@ var notYetWritten = []string{
 	"gssftpd",
 	"guacamole",
 	"haproxy-http-auth",
-	"horde",
 	"kerio",
 	"lighttpd-auth",
 	"mongodb-auth",
