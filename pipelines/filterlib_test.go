@@ -42,7 +42,6 @@ var notYetWritten = []string{
 	"kerio",
 	"lighttpd-auth",
 	"mongodb-auth",
-	"monit",
 	"monitorix",
 	"mssql-auth",
 	"murmur",
