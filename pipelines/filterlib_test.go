@@ -42,7 +42,6 @@ var notYetWritten = []string{
 	"kerio",
 	"lighttpd-auth",
 	"mongodb-auth",
-	"monitorix",
 	"mssql-auth",
 	"murmur",
 	"mysqld-auth",
