@@ -49,7 +49,6 @@ var notYetWritten = []string{
 	"named-refused",
 	"nginx-bad-request",
 	"nsd",
-	"openhab",
 	"openwebmail",
 	"oracleims",
 	"pam-generic",
