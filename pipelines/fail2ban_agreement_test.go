@@ -32,7 +32,6 @@ var partialCounterparts = map[string][]string{
 var belowAgreementBar = map[string]string{
 	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
 	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
-	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 
