@@ -58,7 +58,6 @@ var notYetWritten = []string{
 	"mysqld-auth",
 	"nagios",
 	"named-refused",
-	"nginx-bad-request",
 	"nsd",
 	"openhab",
 	"openwebmail",
