@@ -49,7 +49,6 @@ var notYetWritten = []string{
 	"haproxy-http-auth",
 	"horde",
 	"kerio",
-	"lighttpd-auth",
 	"mongodb-auth",
 	"monit",
 	"monitorix",
