@@ -46,7 +46,6 @@ var notYetWritten = []string{
 	"groupoffice",
 	"gssftpd",
 	"guacamole",
-	"haproxy-http-auth",
 	"horde",
 	"kerio",
 	"mongodb-auth",
