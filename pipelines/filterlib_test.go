@@ -84,7 +84,6 @@ var notYetWritten = []string{
 	"stunnel",
 	"suhosin",
 	"tine20",
-	"traefik-auth",
 	"uwimap-auth",
 	"webmin-auth",
 	"wuftpd",
