@@ -79,7 +79,6 @@ var notYetWritten = []string{
 	"softethervpn",
 	"sogo-auth",
 	"solid-pop3d",
-	"squid",
 	"squirrelmail",
 	"stunnel",
 	"suhosin",
