@@ -60,7 +60,6 @@ var notYetWritten = []string{
 	"pure-ftpd",
 	"qmail",
 	"roundcube-auth",
-	"screensharingd",
 	"selinux-ssh",
 	"sendmail-auth",
 	"sendmail-reject",
