@@ -58,7 +58,6 @@ var notYetWritten = []string{
 	"pure-ftpd",
 	"qmail",
 	"roundcube-auth",
-	"screensharingd",
 	"selinux-ssh",
 	"sendmail-auth",
 	"sendmail-reject",
