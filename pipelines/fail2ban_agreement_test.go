@@ -30,7 +30,6 @@ var partialCounterparts = map[string][]string{
 // on agreementBar of the checks, with the reason; the test fails when one
 // of them reaches the bar (remove it then).
 var belowAgreementBar = map[string]string{
-	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
 	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
 	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
