@@ -16,7 +16,6 @@ const fail2banFilterDir = "/etc/fail2ban/filter.d"
 // (issue 15, in progress). The test fails for one that is shipped now.
 var notYetWritten = []string{
 	"3proxy",
-	"apache-shellshock",
 	"assp",
 	"asterisk",
 	"bitwarden",
