@@ -57,7 +57,6 @@ var notYetWritten = []string{
 	"oracleims",
 	"pam-generic",
 	"perdition",
-	"php-url-fopen",
 	"phpmyadmin-syslog",
 	"portsentry",
 	"proftpd",
