@@ -76,7 +76,6 @@ var notYetWritten = []string{
 	"squid",
 	"squirrelmail",
 	"stunnel",
-	"suhosin",
 	"tine20",
 	"traefik-auth",
 	"uwimap-auth",
