@@ -81,7 +81,6 @@ var notYetWritten = []string{
 	"uwimap-auth",
 	"webmin-auth",
 	"wuftpd",
-	"xinetd-fail",
 	"znc-adminlog",
 	"zoneminder",
 }
