@@ -227,3 +227,42 @@ func TestGates(t *testing.T) {
 		})
 	}
 }
+
+// TestShippedFiltersArePrefiltered: every failregex of every shipped
+// filter, with its prefregex, requires a literal of at least 3 bytes, so
+// the prefilter turns away the lines of other programs before any regex
+// runs on them (what keeps a filter as fast as sshd's).
+func TestShippedFiltersArePrefiltered(t *testing.T) {
+	files, err := filepath.Glob("../../pipelines/filters/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no shipped filters: %v", err)
+	}
+	for _, file := range files {
+		var f shippedFilter
+		b, err := os.ReadFile(file)
+		if err == nil {
+			err = yaml.Unmarshal(b, &f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		pref, _, err := expandTags(f.Prefregex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all := slices.Clone(f.Failregex)
+		for _, mode := range slices.Sorted(mapKeys(f.Modes)) {
+			all = append(all, f.Modes[mode]...)
+		}
+		for _, re := range all {
+			p, _, err := expandTags(re)
+			if err != nil {
+				t.Fatalf("%s: %v", file, err)
+			}
+			lits := append(requiredOf(p), requiredOf(pref)...)
+			if !slices.ContainsFunc(lits, func(l string) bool { return len(l) >= 3 }) {
+				t.Errorf("%s: failregex %q requires no literal of 3 bytes or more (literals: %q): give it the program's own words", filepath.Base(file), re, lits)
+			}
+		}
+	}
+}
