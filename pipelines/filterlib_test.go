@@ -37,7 +37,6 @@ var notYetWritten = []string{
 	"dropbear",
 	"drupal-auth",
 	"ejabberd-auth",
-	"exim-spam",
 	"freeswitch",
 	"froxlor-auth",
 	"gitlab",
