@@ -29,7 +29,6 @@ var notYetWritten = []string{
 	"bitwarden",
 	"centreon",
 	"counter-strike",
-	"courier-smtp",
 	"cyrus-imap",
 	"directadmin",
 	"domino-smtp",
