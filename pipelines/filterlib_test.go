@@ -66,7 +66,6 @@ var notYetWritten = []string{
 	"portsentry",
 	"proftpd",
 	"pure-ftpd",
-	"qmail",
 	"roundcube-auth",
 	"scanlogd",
 	"screensharingd",
