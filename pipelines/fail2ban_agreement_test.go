@@ -22,15 +22,14 @@ import (
 
 // partialCounterparts are shipped filters compared with fail2ban's filter
 // of the same name in some of its modes only, while the rest is written.
-var partialCounterparts = map[string][]string{
-	"postfix": {"auth"},
-}
+var partialCounterparts = map[string][]string{}
 
 // belowAgreementBar are shipped filters that do not yet agree with fail2ban
 // on agreementBar of the checks, with the reason; the test fails when one
 // of them reaches the bar (remove it then).
 var belowAgreementBar = map[string]string{
-	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
+	"dovecot":         "fail2ban's sample has 4 TAI64N-dated lines in 58 checks: logjail dates them 10 s earlier, as daemontools' tai64nlocal does (listed); all else agrees",
+	"exim-spam":       "fail2ban's honeypot= filter option (mail to a trap address) has no counterpart: logjail filters take only a mode (1 line of 8)",
 	"nginx-botsearch": "the error-log and syslog forms need a date other than the CLF one, and the filter's one datepattern must stay CLF-only (a user name can look like a date: TestBotsearchDateIsTheLines)",
 	"monit":           "the fast date recogniser reads the zone abbreviation in Monit's date (\"[PDT Apr 16 21:05:29]\") as local time; 2 of 10 checks differ in time",
 	"openhab":         "logjail's date recogniser does not read the French month abbreviations (\"02/sept./2015\") of fail2ban's sample: 2 of 4 checks differ in time",
@@ -254,7 +253,8 @@ func sameSecond(got time.Time, want any, zone *time.Location) bool {
 		return true
 	}
 	s, _, _ = strings.Cut(s, ".")
-	w, err := time.ParseInLocation("2006-01-02T15:04:05", s, zone)
+	// "2006-1-2": fail2ban's postfix sample writes one "2005-03-7".
+	w, err := time.ParseInLocation("2006-1-2T15:04:05", s, zone)
 	if err != nil {
 		return false
 	}

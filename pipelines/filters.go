@@ -35,8 +35,8 @@ func ShippedFilters() []string {
 }
 
 // shippedAliases are other names of shipped filters in a mode: fail2ban's
-// postfix filter does several jobs, one per mode, and logjail's postfix
-// filter offers its auth mode, which logjail shipped as postfix-sasl first.
+// postfix filter does several jobs, one per mode, as logjail's does; its
+// auth mode was shipped as postfix-sasl first.
 // A filter file of the alias's name in the configuration's filters/ folder
 // wins, as for any shipped filter.
 var shippedAliases = map[string]struct{ name, mode string }{
