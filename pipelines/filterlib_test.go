@@ -25,7 +25,6 @@ var notYetWritten = []string{
 	"apache-pass",
 	"apache-shellshock",
 	"assp",
-	"asterisk",
 	"bitwarden",
 	"centreon",
 	"counter-strike",
