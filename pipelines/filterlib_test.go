@@ -38,7 +38,6 @@ var notYetWritten = []string{
 	"ejabberd-auth",
 	"exim-spam",
 	"exim",
-	"freeswitch",
 	"froxlor-auth",
 	"gitlab",
 	"grafana",
