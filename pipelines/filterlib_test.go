@@ -51,7 +51,6 @@ var notYetWritten = []string{
 	"mongodb-auth",
 	"monit",
 	"monitorix",
-	"mssql-auth",
 	"murmur",
 	"mysqld-auth",
 	"nagios",
