@@ -33,6 +33,7 @@ var belowAgreementBar = map[string]string{
 	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
 	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
 	"freeswitch":      "fail2ban's default mode is extra, the test reads no mode as normal; the month-day date without a year is not recognised",
+	"mysqld-auth":     "the date recogniser misses MySQL's YYMMDD H:MM:SS and MariaDB's YYYY-MM-DD  H:MM:SS (counted with the time read)",
 	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
 	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",

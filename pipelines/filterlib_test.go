@@ -52,7 +52,6 @@ var notYetWritten = []string{
 	"monit",
 	"monitorix",
 	"murmur",
-	"mysqld-auth",
 	"nagios",
 	"named-refused",
 	"nginx-bad-request",
