@@ -51,7 +51,6 @@ var notYetWritten = []string{
 	"mongodb-auth",
 	"monit",
 	"monitorix",
-	"murmur",
 	"nagios",
 	"named-refused",
 	"nginx-bad-request",
