@@ -51,7 +51,6 @@ var notYetWritten = []string{
 	"mongodb-auth",
 	"monit",
 	"monitorix",
-	"named-refused",
 	"nginx-bad-request",
 	"nsd",
 	"openhab",
