@@ -52,7 +52,6 @@ var notYetWritten = []string{
 	"monit",
 	"monitorix",
 	"nginx-bad-request",
-	"nsd",
 	"openhab",
 	"openwebmail",
 	"oracleims",
