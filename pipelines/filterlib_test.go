@@ -27,7 +27,6 @@ var notYetWritten = []string{
 	"assp",
 	"bitwarden",
 	"centreon",
-	"counter-strike",
 	"courier-auth",
 	"courier-smtp",
 	"cyrus-imap",
