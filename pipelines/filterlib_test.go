@@ -32,7 +32,6 @@ var notYetWritten = []string{
 	"cyrus-imap",
 	"directadmin",
 	"domino-smtp",
-	"dropbear",
 	"drupal-auth",
 	"ejabberd-auth",
 	"exim-spam",
