@@ -40,7 +40,6 @@ var notYetWritten = []string{
 	"gitlab",
 	"grafana",
 	"groupoffice",
-	"gssftpd",
 	"guacamole",
 	"haproxy-http-auth",
 	"horde",
