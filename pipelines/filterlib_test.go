@@ -52,7 +52,6 @@ var notYetWritten = []string{
 	"openhab",
 	"openwebmail",
 	"oracleims",
-	"pam-generic",
 	"perdition",
 	"php-url-fopen",
 	"phpmyadmin-syslog",
