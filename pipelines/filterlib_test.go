@@ -55,7 +55,6 @@ var notYetWritten = []string{
 	"perdition",
 	"php-url-fopen",
 	"phpmyadmin-syslog",
-	"portsentry",
 	"proftpd",
 	"pure-ftpd",
 	"qmail",
