@@ -55,7 +55,6 @@ var notYetWritten = []string{
 	"perdition",
 	"php-url-fopen",
 	"phpmyadmin-syslog",
-	"proftpd",
 	"pure-ftpd",
 	"qmail",
 	"roundcube-auth",
