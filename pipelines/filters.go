@@ -309,7 +309,7 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		r.filter += ", mode " + mode
 	}
 	if mode == "" {
-		mode = "normal"
+		mode = cmp.Or(f.DefaultMode.S, "normal")
 	}
 	extra, ok := f.Modes[mode]
 	if !ok && (len(f.Modes) > 0 || mode != "normal") {

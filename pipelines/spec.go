@@ -424,6 +424,9 @@ type FilterFile struct {
 	// Services are the programs (and versions) the filter was written
 	// for, as `logjail filters` lists them.
 	Services []string `yaml:"services"`
+	// DefaultMode is the mode of a pipeline that names none (default
+	// "normal"), as a fail2ban filter's [Init] mode.
+	DefaultMode Text `yaml:"default_mode"`
 	// Modes add failregexes to the base list; "normal" usually adds none.
 	Modes map[string][]Text `yaml:"modes"`
 	// Fail2banDifferences lists where the filter deliberately disagrees
