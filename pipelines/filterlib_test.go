@@ -79,7 +79,6 @@ var notYetWritten = []string{
 	"sogo-auth",
 	"solid-pop3d",
 	"squirrelmail",
-	"stunnel",
 	"suhosin",
 	"tine20",
 	"uwimap-auth",
