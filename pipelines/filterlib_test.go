@@ -65,7 +65,6 @@ var notYetWritten = []string{
 	"phpmyadmin-syslog",
 	"portsentry",
 	"proftpd",
-	"pure-ftpd",
 	"qmail",
 	"roundcube-auth",
 	"scanlogd",
