@@ -82,7 +82,6 @@ var notYetWritten = []string{
 	"tine20",
 	"uwimap-auth",
 	"webmin-auth",
-	"wuftpd",
 	"xinetd-fail",
 	"znc-adminlog",
 	"zoneminder",
