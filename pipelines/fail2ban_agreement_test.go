@@ -30,9 +30,9 @@ var partialCounterparts = map[string][]string{
 // on agreementBar of the checks, with the reason; the test fails when one
 // of them reaches the bar (remove it then).
 var belowAgreementBar = map[string]string{
-	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
-	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
-	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
+	"apache-auth": "httpd 2.2's format and the aggressive-only lines are not read yet",
+	"dovecot":     "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
+	"sshd":        "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 
 // notCompared are shipped filters whose fail2ban namesake reads another
