@@ -97,13 +97,19 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 			data, err = shipped.ReadFile("filters/" + name + ".yaml")
 			shippedFile = true
 			if err != nil {
-				return nil, fmt.Errorf("unknown filter %q (shipped: %s; or a file %s)", name, strings.Join(ShippedFilters(), ", "), filepath.Join(dir, "filters", name+".yaml"))
+				return nil, fmt.Errorf("unknown filter %q (`logjail filters` lists the %d shipped ones; or a file %s)", name, len(ShippedFilters()), filepath.Join(dir, "filters", name+".yaml"))
 			}
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("filter %q: %w", name, err)
 	}
+	return d.parseFilter(file, data, shippedFile)
+}
+
+// parseFilter decodes a filter file's data (a shipped one: not read from
+// the file system).
+func (d *decoder) parseFilter(file string, data []byte, shippedFile bool) (*FilterFile, error) {
 	root, err := parseDocument(d, file, data)
 	if err != nil {
 		return nil, err

@@ -114,8 +114,8 @@ func checkFilterCases(t *testing.T, name string, cases []filterCase) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.Description == "" {
-		t.Errorf("filter %s has no description", name)
+	if f.Description == "" || len(f.Services) == 0 {
+		t.Errorf("filter %s needs a description and its services", name)
 	}
 	for mode := range f.Modes {
 		if !slices.Contains(modes, mode) {

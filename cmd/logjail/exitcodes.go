@@ -20,6 +20,7 @@ var exitCodes = map[string]string{
 	"unban":           "0 when every address is unbanned; 1 when one is not (each named), for an error (no daemon) or a usage error.",
 	"reload":          "0 when the new configuration runs; 1 when it is refused (the running one stays), for no daemon or a usage error.",
 	"test":            "0 when the log was read, whatever matched; 1 for an error (the filter, the log) or a usage error.",
+	"filters":         "0 with the list (or the filter) printed; 1 for a NAME that is not shipped, or a usage error.",
 	"validate":        "0 when the configuration is valid; 1 when it is not, or for a usage error.",
 	"import-fail2ban": "0 with the YAML printed (warnings included); 1 when the configuration cannot be read, or for a usage error.",
 	"export":          "0 with the state written; 1 for an error (no daemon and no readable store) or a usage error.",

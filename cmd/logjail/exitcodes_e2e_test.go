@@ -119,6 +119,10 @@ func exitCasesBasic(s *setup, sock, noDaemon []string, none string) []exitCase {
 		{[]string{"test", "sshd", "Nov 25 07:13:18 h sshd[1]: nothing to see"}, 0},
 		{[]string{"test", "sshd"}, 1},
 		{[]string{"test", "nosuchfilter", "Nov 25 07:13:18 h x: y"}, 1},
+		{[]string{"filters"}, 0},
+		{[]string{"filters", "sshd", "--json"}, 0},
+		{[]string{"filters", "apache-fakegooglebot"}, 1},
+		{[]string{"filters", "sshd", "vsftpd"}, 1},
 	}
 }
 

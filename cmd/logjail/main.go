@@ -54,6 +54,7 @@ func app() *cli.App {
 			stopCommand(), startCommand(),
 			reloadCommand(),
 			testCommand(),
+			filtersCommand(),
 			simulateCommand(),
 			validateCommand(),
 			configCommand(),

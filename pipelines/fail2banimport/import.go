@@ -67,7 +67,7 @@ func Import(dir string) (yamlText string, warnings []string, err error) {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Imported from %s by logjail import-fail2ban.\n", dir)
-	fmt.Fprintf(&b, "# Filters are read from fail2ban's files at run time; nothing of them is copied.\n")
+	fmt.Fprintf(&b, "# A jail whose filter logjail ships (unchanged, in a mode it offers) runs logjail's own\n# filter; the others read fail2ban's filter files at run time (nothing of them is copied).\n")
 	if len(defaults) > 0 {
 		b.WriteString("defaults:                # fail2ban's [DEFAULT]\n")
 		for _, s := range defaults {
@@ -149,6 +149,7 @@ type jailWriter struct {
 	filterName string            // the filter's name, e.g. sshd
 	filterArgs map[string]string // its arguments
 	filterErr  error
+	native     native   // the choice of logjail's filter (nativeFilter)
 	follow     []string // for a recidive jail: the pipelines whose bans it counts
 
 	policy []setting

@@ -71,6 +71,11 @@ func (w *jailWriter) journal(filter *fail2ban.Filter, args map[string]string) st
 	if filter != nil {
 		terms = filter.JournalMatch
 	}
+	if n := w.nativeFilter(); n.why == "" && len(n.info.JournalMatch) > 0 {
+		if _, set := w.jails.Where(w.name, "journalmatch"); !set {
+			terms = n.info.JournalMatch
+		}
+	}
 	if len(terms) == 0 {
 		w.warn("backend", "systemd without a journalmatch in the filter: the whole journal is read")
 	}
@@ -157,8 +162,11 @@ func (w *jailWriter) match() string {
 			w.warn("filter", "arguments of fail2ban's recidive filter are not imported; the shipped recidive filter counts the bans of the pipelines listed")
 		}
 		b.WriteString("    match:\n      filter: recidive\n")
+	} else if n := w.nativeFilter(); n.why == "" {
+		b.WriteString(n.match())
 	} else {
 		path := filepath.Join(w.dir, "filter.d", w.filterName+".conf")
+		fmt.Fprintf(&b, "    match:\n      # fail2ban's filter file is kept: %s.\n", n.why)
 		var argText []string
 		for _, k := range sortedKeys(w.filterArgs) {
 			argText = append(argText, k+"="+w.filterArgs[k])
@@ -166,7 +174,7 @@ func (w *jailWriter) match() string {
 		if len(argText) > 0 {
 			path += "[" + strings.Join(argText, ", ") + "]"
 		}
-		fmt.Fprintf(&b, "    match:\n      fail2ban: %s\n", quote(path))
+		fmt.Fprintf(&b, "      fail2ban: %s\n", quote(path))
 	}
 	for _, o := range []string{"failregex", "ignoreregex", "prefregex", "datepattern", "maxlines", "journalmatch"} {
 		if _, set := w.jails.Where(w.name, o); set && !slices.Contains(w.handled, o) {

@@ -1,0 +1,95 @@
+package fail2banimport
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/logjail/logjail/pipelines"
+)
+
+// regexOptions are the jail options that change what fail2ban's filter
+// matches; a jail setting one keeps fail2ban's filter.
+var regexOptions = []string{"failregex", "ignoreregex", "prefregex", "datepattern", "maxlines"}
+
+// native is the import's choice of filter for a jail: logjail's shipped
+// filter of the same name, in mode, or (why != "") fail2ban's file.
+type native struct {
+	decided bool
+	info    pipelines.FilterInfo
+	mode    string
+	why     string
+}
+
+// nativeFilter decides whether the jail runs logjail's shipped filter of
+// its filter's name instead of fail2ban's file: only when fail2ban's
+// filter is the one fail2ban ships, unchanged (no NAME.local, no NAME.d/,
+// no regex set for the jail), and its arguments are a mode the shipped
+// filter offers. Then the imported pipeline runs with fail2ban purged.
+func (w *jailWriter) nativeFilter() *native {
+	n := &w.native
+	if n.decided {
+		return n
+	}
+	n.decided = true
+	n.why = w.keepFail2ban()
+	return n
+}
+
+// keepFail2ban says why the jail keeps fail2ban's filter file ("" when
+// logjail's own filter of the name does the same job), and sets the
+// shipped filter and mode found.
+func (w *jailWriter) keepFail2ban() string {
+	name := w.filterName
+	infos, err := pipelines.ShippedFilterInfo()
+	if err != nil {
+		return err.Error()
+	}
+	i := slices.IndexFunc(infos, func(f pipelines.FilterInfo) bool { return f.Name == name })
+	if i < 0 {
+		if why, ok := pipelines.LeftOut[name]; ok {
+			return "logjail ships no " + name + " filter: " + why
+		}
+		return "logjail ships no filter named " + name
+	}
+	w.native.info = infos[i]
+	for _, local := range []string{name + ".local", name + ".d"} {
+		if _, err := os.Stat(filepath.Join(w.dir, "filter.d", local)); err == nil {
+			return fmt.Sprintf("filter.d/%s changes fail2ban's %s filter", local, name)
+		}
+	}
+	for _, o := range regexOptions {
+		if _, set := w.jails.Where(w.name, o); set {
+			return fmt.Sprintf("the jail sets %s for fail2ban's filter", o)
+		}
+	}
+	for _, k := range sortedKeys(w.filterArgs) {
+		switch k {
+		case "mode":
+		case "logtype":
+			// The shipped filters read a program's lines from a file and
+			// from the journal alike.
+		default:
+			return fmt.Sprintf("the filter argument %s=%s has no counterpart in logjail's %s filter", k, w.filterArgs[k], name)
+		}
+	}
+	mode := w.filterArgs["mode"]
+	if mode == "" {
+		mode = "normal"
+	}
+	if !slices.Contains(w.native.info.Modes, mode) {
+		return fmt.Sprintf("logjail's %s filter has no mode %s (it has %s)", name, mode, strings.Join(w.native.info.Modes, ", "))
+	}
+	w.native.mode = mode
+	return ""
+}
+
+// nativeMatch writes the match block of a jail that runs logjail's filter.
+func (n *native) match() string {
+	if n.mode == "normal" && len(n.info.Modes) == 1 {
+		return fmt.Sprintf("    match:\n      filter: %s\n", n.info.Name)
+	}
+	return fmt.Sprintf("    match:\n      filter: %s\n      mode: %s\n", n.info.Name, n.mode)
+}
