@@ -31,7 +31,6 @@ var notYetWritten = []string{
 	"counter-strike",
 	"courier-auth",
 	"courier-smtp",
-	"cyrus-imap",
 	"directadmin",
 	"domino-smtp",
 	"dropbear",
