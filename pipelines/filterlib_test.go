@@ -63,7 +63,6 @@ var notYetWritten = []string{
 	"openwebmail",
 	"oracleims",
 	"pam-generic",
-	"perdition",
 	"php-url-fopen",
 	"phpmyadmin-syslog",
 	"portsentry",
