@@ -75,7 +75,6 @@ var notYetWritten = []string{
 	"selinux-ssh",
 	"sendmail-auth",
 	"sendmail-reject",
-	"sieve",
 	"slapd",
 	"softethervpn",
 	"sogo-auth",
