@@ -84,7 +84,6 @@ var notYetWritten = []string{
 	"suhosin",
 	"tine20",
 	"traefik-auth",
-	"uwimap-auth",
 	"webmin-auth",
 	"wuftpd",
 	"xinetd-fail",
