@@ -32,7 +32,6 @@ var notYetWritten = []string{
 	"courier-auth",
 	"courier-smtp",
 	"directadmin",
-	"domino-smtp",
 	"dropbear",
 	"drupal-auth",
 	"ejabberd-auth",
