@@ -60,7 +60,6 @@ var notYetWritten = []string{
 	"nsd",
 	"openhab",
 	"openwebmail",
-	"oracleims",
 	"pam-generic",
 	"php-url-fopen",
 	"phpmyadmin-syslog",
