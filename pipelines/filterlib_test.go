@@ -46,7 +46,6 @@ var notYetWritten = []string{
 	"guacamole",
 	"haproxy-http-auth",
 	"horde",
-	"kerio",
 	"lighttpd-auth",
 	"mongodb-auth",
 	"monit",
