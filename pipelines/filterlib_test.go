@@ -24,7 +24,6 @@ var notYetWritten = []string{
 	"apache-overflows",
 	"apache-pass",
 	"apache-shellshock",
-	"assp",
 	"asterisk",
 	"bitwarden",
 	"centreon",
