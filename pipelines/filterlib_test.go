@@ -69,7 +69,6 @@ var notYetWritten = []string{
 	"scanlogd",
 	"screensharingd",
 	"selinux-ssh",
-	"sendmail-auth",
 	"sendmail-reject",
 	"slapd",
 	"softethervpn",
