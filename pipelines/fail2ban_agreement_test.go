@@ -35,6 +35,7 @@ var belowAgreementBar = map[string]string{
 	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
 	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
+	"sendmail-reject": "an unknown user's envelope (\"No such user here\" then from=..., nrcpts=0 of the same queue id) needs fail2ban's connection tracking (<F-MLFID>), not in logjail's dialect yet",
 	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 

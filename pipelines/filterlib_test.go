@@ -69,7 +69,6 @@ var notYetWritten = []string{
 	"scanlogd",
 	"screensharingd",
 	"selinux-ssh",
-	"sendmail-reject",
 	"slapd",
 	"softethervpn",
 	"sogo-auth",
