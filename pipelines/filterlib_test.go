@@ -46,7 +46,6 @@ var notYetWritten = []string{
 	"haproxy-http-auth",
 	"horde",
 	"lighttpd-auth",
-	"mongodb-auth",
 	"monit",
 	"monitorix",
 	"mssql-auth",
