@@ -36,7 +36,6 @@ var belowAgreementBar = map[string]string{
 	"mongodb-auth":    "mongod 2.x logs the failure and the client's address on two lines of one connection: fail2ban's maxlines, not in logjail's dialect yet",
 	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
-	"sendmail-reject": "an unknown user's envelope (\"No such user here\" then from=..., nrcpts=0 of the same queue id) needs fail2ban's connection tracking (<F-MLFID>), not in logjail's dialect yet",
 	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 
