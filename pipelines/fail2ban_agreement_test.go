@@ -33,7 +33,6 @@ var belowAgreementBar = map[string]string{
 	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
 	"domino-smtp":     "Domino's numeric day-month-year console dates are not recognised by the date recogniser (a pipeline sets datepattern for its locale's order)",
 	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
-	"mongodb-auth":    "mongod 2.x logs the failure and the client's address on two lines of one connection: fail2ban's maxlines, not in logjail's dialect yet",
 	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
 	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
