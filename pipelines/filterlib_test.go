@@ -68,7 +68,6 @@ var notYetWritten = []string{
 	"scanlogd",
 	"screensharingd",
 	"selinux-ssh",
-	"slapd",
 	"softethervpn",
 	"sogo-auth",
 	"squid",
