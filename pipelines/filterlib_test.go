@@ -61,7 +61,6 @@ var notYetWritten = []string{
 	"nginx-bad-request",
 	"nsd",
 	"openhab",
-	"openwebmail",
 	"oracleims",
 	"pam-generic",
 	"perdition",
