@@ -70,7 +70,6 @@ var notYetWritten = []string{
 	"proftpd",
 	"pure-ftpd",
 	"qmail",
-	"roundcube-auth",
 	"scanlogd",
 	"screensharingd",
 	"selinux-ssh",
