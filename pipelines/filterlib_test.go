@@ -78,7 +78,6 @@ var notYetWritten = []string{
 	"sieve",
 	"slapd",
 	"softethervpn",
-	"sogo-auth",
 	"solid-pop3d",
 	"squid",
 	"squirrelmail",
