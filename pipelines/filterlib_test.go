@@ -80,7 +80,6 @@ var notYetWritten = []string{
 	"softethervpn",
 	"solid-pop3d",
 	"squid",
-	"squirrelmail",
 	"stunnel",
 	"suhosin",
 	"tine20",
