@@ -82,7 +82,6 @@ var notYetWritten = []string{
 	"squid",
 	"stunnel",
 	"suhosin",
-	"tine20",
 	"traefik-auth",
 	"uwimap-auth",
 	"webmin-auth",
