@@ -84,7 +84,6 @@ var notYetWritten = []string{
 	"suhosin",
 	"traefik-auth",
 	"uwimap-auth",
-	"webmin-auth",
 	"wuftpd",
 	"xinetd-fail",
 	"znc-adminlog",
