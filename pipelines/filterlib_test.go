@@ -87,7 +87,6 @@ var notYetWritten = []string{
 	"wuftpd",
 	"xinetd-fail",
 	"znc-adminlog",
-	"zoneminder",
 }
 
 // TestEveryFail2banFilterHasACounterpart requires, for every filter the
