@@ -65,7 +65,6 @@ var notYetWritten = []string{
 	"pam-generic",
 	"perdition",
 	"php-url-fopen",
-	"phpmyadmin-syslog",
 	"portsentry",
 	"proftpd",
 	"pure-ftpd",
