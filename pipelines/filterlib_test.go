@@ -85,7 +85,6 @@ var notYetWritten = []string{
 	"uwimap-auth",
 	"wuftpd",
 	"xinetd-fail",
-	"znc-adminlog",
 }
 
 // TestEveryFail2banFilterHasACounterpart requires, for every filter the
