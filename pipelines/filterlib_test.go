@@ -71,7 +71,6 @@ var notYetWritten = []string{
 	"qmail",
 	"scanlogd",
 	"screensharingd",
-	"selinux-ssh",
 	"sendmail-auth",
 	"sendmail-reject",
 	"sieve",
