@@ -75,7 +75,6 @@ var notYetWritten = []string{
 	"sendmail-reject",
 	"sieve",
 	"slapd",
-	"softethervpn",
 	"solid-pop3d",
 	"squid",
 	"stunnel",
