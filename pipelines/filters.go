@@ -287,7 +287,11 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		}
 		return ruleTexts{}, false
 	}
-	r := ruleTexts{dialect: match.DialectLogjail, pref: f.Prefregex, date: f.Datepattern, fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	if f.MaxLines < 0 {
+		v.fail(ms.Filter.At, "%s: filter %q: maxlines %d (want 1 or more)", p.label(), name, f.MaxLines)
+		return ruleTexts{}, false
+	}
+	r := ruleTexts{dialect: match.DialectLogjail, maxLines: f.MaxLines, pref: f.Prefregex, date: f.Datepattern, fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
 	for _, term := range f.JournalMatch {
 		if !journalTerm.MatchString(term.S) {
 			v.fail(cmp.Or(term.At, ms.Filter.At), "%s: filter %q: journalmatch term %q (want FIELD=value or +)", p.label(), name, term.S)

@@ -417,6 +417,10 @@ type FilterFile struct {
 	Failregex   []Text `yaml:"failregex"`
 	Ignoreregex []Text `yaml:"ignoreregex"`
 	Datepattern Text   `yaml:"datepattern"`
+	// MaxLines, above 1, has the failregexes see the contents of the
+	// last MaxLines lines joined by "\n" (fail2ban's maxlines): for a
+	// program that writes one failure on several lines.
+	MaxLines int `yaml:"maxlines"`
 	// JournalMatch selects the program's entries when a pipeline reads
 	// the journal without a match of its own ("_SYSTEMD_UNIT=sshd.service",
 	// terms of one alternative joined by " + ", as fail2ban writes them).
