@@ -45,7 +45,6 @@ var notYetWritten = []string{
 	"grafana",
 	"groupoffice",
 	"gssftpd",
-	"guacamole",
 	"haproxy-http-auth",
 	"horde",
 	"kerio",
