@@ -36,7 +36,6 @@ var notYetWritten = []string{
 	"domino-smtp",
 	"dropbear",
 	"drupal-auth",
-	"ejabberd-auth",
 	"exim-spam",
 	"exim",
 	"freeswitch",
