@@ -33,7 +33,7 @@ var belowAgreementBar = map[string]string{
 	"apache-auth":     "httpd 2.2's format and the aggressive-only lines are not read yet",
 	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
 	"ejabberd-auth":   "ejabberd 2.x's date is on the line before the message (logjail dates a dateless line when read)",
-	"guacamole":       "catalina's date is on the line before the message (logjail dates a dateless line when read), and a datepattern time of day after now is not taken as yesterday's",
+	"guacamole":       "catalina's date is on the line before the message (logjail dates a dateless line when read), and a time of day less than 12 h after now is taken as today's (fail2ban: yesterday's)",
 	"nginx-botsearch": "some of fail2ban's probed paths are not read yet",
 	"nginx-http-auth": "the no-user-or-password line and the fallback mode are not read yet",
 	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
