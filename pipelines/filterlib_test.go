@@ -13,24 +13,6 @@ import (
 // fail2banFilterDir holds the filters of the installed fail2ban package.
 const fail2banFilterDir = "/etc/fail2ban/filter.d"
 
-// notYetWritten are fail2ban filters without a shipped counterpart yet
-// (issue 15, in progress). The test fails for one that is shipped now.
-var notYetWritten = []string{
-	"ejabberd-auth",
-	"guacamole",
-	"openwebmail",
-	"phpmyadmin-syslog",
-	"roundcube-auth",
-	"selinux-ssh",
-	"softethervpn",
-	"sogo-auth",
-	"squirrelmail",
-	"tine20",
-	"webmin-auth",
-	"znc-adminlog",
-	"zoneminder",
-}
-
 // TestEveryFail2banFilterHasACounterpart requires, for every filter the
 // installed fail2ban ships (its *-common.conf includes aside), a shipped
 // filter of the same name or a reason in LeftOut.
@@ -50,13 +32,10 @@ func TestEveryFail2banFilterHasACounterpart(t *testing.T) {
 		theirs = append(theirs, name)
 		shipped := slices.Contains(shippedNames, name)
 		_, left := LeftOut[name]
-		pending := slices.Contains(notYetWritten, name)
 		switch {
-		case shipped && (left || pending):
-			t.Errorf("%s is shipped: remove it from LeftOut / notYetWritten", name)
-		case left && pending:
-			t.Errorf("%s is both left out and not yet written", name)
-		case !shipped && !left && !pending:
+		case shipped && left:
+			t.Errorf("%s is shipped: remove it from LeftOut", name)
+		case !shipped && !left:
 			t.Errorf("fail2ban's filter %s has no shipped counterpart: write filters/%s.yaml, or say in LeftOut why not", name, name)
 		}
 	}
@@ -68,12 +47,7 @@ func TestEveryFail2banFilterHasACounterpart(t *testing.T) {
 			t.Errorf("LeftOut names %s, which fail2ban does not ship", name)
 		}
 	}
-	for _, name := range notYetWritten {
-		if !slices.Contains(theirs, name) {
-			t.Errorf("notYetWritten names %s, which fail2ban does not ship", name)
-		}
-	}
-	t.Logf("%d of fail2ban's %d filters shipped, %d left out, %d not yet written", len(theirs)-len(LeftOut)-len(notYetWritten), len(theirs), len(LeftOut), len(notYetWritten))
+	t.Logf("%d of fail2ban's %d filters shipped, %d left out", len(theirs)-len(LeftOut), len(theirs), len(LeftOut))
 }
 
 // TestShippedJournalMatch: a pipeline of a shipped filter carries the
