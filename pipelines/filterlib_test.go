@@ -75,7 +75,6 @@ var notYetWritten = []string{
 	"scanlogd",
 	"screensharingd",
 	"selinux-ssh",
-	"sendmail-reject",
 	"sieve",
 	"slapd",
 	"softethervpn",
