@@ -61,6 +61,9 @@ type Matcher struct {
 	// the prefregex or a failregex); conns is its table (see conn.go).
 	tracks bool
 	conns  *connTable
+	// transient is the state of a connection's only line (one that
+	// ends a connection not known), kept to spare an allocation.
+	transient conn
 	// maxLines is the filter's maxlines; with more than one, lines
 	// keeps the last ones (see multi.go).
 	maxLines int
@@ -367,7 +370,7 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 			id, hasID = group(text, loc, fr.mlfid), true
 		}
 		if m.tracks && hasID {
-			fd.id, fd.hasID = strings.Clone(id), true
+			fd.id, fd.hasID = id, true // copied if kept (see merge)
 		}
 		return fd.out != match.Ignored && fd.out != match.BadAddress
 	}
