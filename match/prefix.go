@@ -19,15 +19,29 @@ func AnchoredPrefix(expr string) string {
 	if re.Op != syntax.OpConcat || len(re.Sub) < 2 || re.Sub[0].Op != syntax.OpBeginText {
 		return ""
 	}
-	var prefix []rune
-	for _, s := range re.Sub[1:] {
+	prefix, _ := literalPrefix(re.Sub[1:], nil)
+	return string(prefix)
+}
+
+// literalPrefix appends to prefix the literal text subs, a concatenation,
+// begin with, descending into captured concatenations ("(?P<x>Accepted
+// \w+)"); done tells that it stopped before the end of subs.
+func literalPrefix(subs []*syntax.Regexp, prefix []rune) ([]rune, bool) {
+	for _, s := range subs {
 		for s.Op == syntax.OpCapture && len(s.Sub) == 1 {
 			s = s.Sub[0]
 		}
+		if s.Op == syntax.OpConcat {
+			var done bool
+			if prefix, done = literalPrefix(s.Sub, prefix); done {
+				return prefix, true
+			}
+			continue
+		}
 		if s.Op != syntax.OpLiteral || s.Flags&syntax.FoldCase != 0 {
-			break
+			return prefix, true
 		}
 		prefix = append(prefix, s.Rune...)
 	}
-	return string(prefix)
+	return prefix, false
 }

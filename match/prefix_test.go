@@ -10,6 +10,9 @@ func TestAnchoredPrefix(t *testing.T) {
 		{`Failed`, ""},
 		{`^(?i)failed`, ""},
 		{`^pam_unix\(sshd:auth\): x`, "pam_unix(sshd:auth): x"},
+		{`^(?P<a>(?P<b>Accepted \w+)) for`, "Accepted "},
+		{`^(?P<a>Received (?P<b>disconnect)) from`, "Received disconnect from"},
+		{`^(?P<a>x(?:y|z))w`, "x"},
 	} {
 		if got := AnchoredPrefix(tc.pattern); got != tc.want {
 			t.Errorf("%q: got %q, want %q", tc.pattern, got, tc.want)

@@ -84,9 +84,11 @@ func TestTestCommand(t *testing.T) {
 			}
 		})
 	}
-	// Human output names the counts.
+	// Human output names the counts: the login and the closed connection
+	// are recognised (they record their connection's address), not
+	// failures.
 	out, err := exec.Command(binary, "test", "sshd", log).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "Lines: 3 lines, 0 ignored, 1 matched, 2 missed") {
+	if err != nil || !strings.Contains(string(out), "Lines: 3 lines, 2 ignored, 1 matched, 0 missed") {
 		t.Fatalf("%v\n%s", err, out)
 	}
 }

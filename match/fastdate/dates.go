@@ -72,8 +72,29 @@ const (
 const (
 	anchorNone  = iota
 	anchorStart // "^": at offset 0
-	anchorLnBeg // "{^LN-BEG}": after a prefix of non-alphanumeric bytes only
+	anchorLnBeg // "{^LN-BEG}": after a prefix of non-alphanumeric bytes only (and a syslog priority)
 )
+
+// syslogPrefix returns the length of the syslog priority s starts with,
+// "<PRI>" or RFC 5424's "<PRI>1 " (as rsyslog writes the protocol to a
+// file), 0 when none: a date after it is still at the line's beginning.
+func syslogPrefix(s string) int {
+	if len(s) < 3 || s[0] != '<' {
+		return 0
+	}
+	i := 1
+	for i < len(s) && i <= 3 && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	if i == 1 || i >= len(s) || s[i] != '>' {
+		return 0
+	}
+	i++
+	if i+1 < len(s) && s[i] == '1' && s[i+1] == ' ' {
+		i += 2
+	}
+	return i
+}
 
 // Finder finds dates in log lines. It is built once and used by one
 // goroutine: it caches zones and the reference year.
@@ -155,7 +176,7 @@ func (f *Finder) findAuto(s string, now time.Time) (time.Time, int, int, bool) {
 	case anchorStart:
 		limit = 1
 	case anchorLnBeg:
-		limit = ws
+		limit = ws + syslogPrefix(s[ws:])
 		for limit < n && class[s[limit]]&cAlnum == 0 && s[limit] != '@' {
 			limit++
 		}

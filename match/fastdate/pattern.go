@@ -48,7 +48,7 @@ type pattern struct {
 // %z %Z %p %j %s %T %%, also in the %Ex form), literal bytes (a backslash
 // quotes the next one), blanks matching one or more blanks, and the
 // prefixes "^" (at line start), "{^LN-BEG}" (at line start after
-// non-alphanumeric bytes only) and "{UNB}" (no word boundaries). The values
+// non-alphanumeric bytes, and a syslog priority, only) and "{UNB}" (no word boundaries). The values
 // "Epoch", "TAI64N" and "ISO8601" select those built-in formats. Regular
 // expression syntax is not supported. "{^LN-BEG}" alone anchors the
 // built-in formats.
@@ -403,7 +403,7 @@ func (f *Finder) findPattern(s string, now time.Time) (time.Time, int, int, bool
 	case anchorStart:
 		limit = 1
 	case anchorLnBeg:
-		limit = 0
+		limit = syslogPrefix(s)
 		for limit < len(s) && class[s[limit]]&cAlnum == 0 {
 			limit++
 		}

@@ -143,6 +143,11 @@ func TestLineBeginningAlone(t *testing.T) {
 		{"2026-11-25T07:13:18.5+01:00 vm sshd[1]: x", "2026-11-25T06:13:18.5Z"},
 		{"Failed password for invalid user 2001-01-01T00:00:00Z from 192.0.2.1 port 22 ssh2", ""},
 		{"Connection closed by invalid user a Nov 25 07:13:18 2001::ffff:c633:6401 port 22 [preauth]", ""},
+		// A syslog priority, as rsyslog writes RFC 5424 to a file.
+		{"<38>1 2019-07-08T17:40:16.954167-04:00 host sshd 57915 - - Failed unknown", "2019-07-08T21:40:16.954167Z"},
+		{"<13>Dec  7 02:00:00 vm sshd[1]: x", "2026-12-07T02:00:00Z"},
+		{"<38>1 host 2019-07-08T17:40:16Z x", ""},
+		{"<1234>Dec  7 02:00:00 vm sshd[1]: x", ""},
 	} {
 		got, _, _, ok := f.Find(tc.line, now)
 		if tc.want == "" {

@@ -176,12 +176,15 @@ func (m *Matcher) merge(fd *found) (match.Failure, match.Outcome) {
 		if fd.forget {
 			m.conns.remove(c)
 		}
-	} else {
-		c = &conn{key: fd.id}
+	} else if fd.forget {
+		c = &m.transient // a connection of one line
+		*c = conn{}
 		c.record(fd)
-		if !fd.forget {
-			m.conns.add(c, t)
-		}
+	} else {
+		nc := &conn{key: strings.Clone(fd.id)} // a line's text is not kept
+		nc.record(fd)
+		m.conns.add(nc, t)
+		c = nc
 	}
 	if c.pending || c.users > 1 {
 		// Failures wait for this line's address, or the connection
@@ -214,7 +217,10 @@ func (m *Matcher) merge(fd *found) (match.Failure, match.Outcome) {
 // win), copied: a line's text is not kept.
 func (c *conn) record(fd *found) {
 	if fd.hasAddr {
-		c.addr, c.addrID, c.hasAddr = fd.f.Addr, strings.Clone(fd.f.ID), true
+		if !c.hasAddr || c.addrID != fd.f.ID {
+			c.addrID = strings.Clone(fd.f.ID)
+		}
+		c.addr, c.hasAddr = fd.f.Addr, true
 	}
 	if fd.hasUser {
 		if c.user != fd.user || !c.hasUser {

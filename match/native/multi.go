@@ -58,7 +58,7 @@ func (m *Matcher) multi(e *ingest.Entry, text string, t time.Time) (match.Failur
 			last.id, last.hasID = group(buf, loc, fr.mlfid), true
 		}
 		if m.tracks && last.hasID {
-			fd.id, fd.hasID = strings.Clone(last.id), true
+			fd.id, fd.hasID = last.id, true
 		}
 		fd.f.User, fd.user = strings.Clone(fd.f.User), strings.Clone(fd.user)
 		return m.finish(&fd)

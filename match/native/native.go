@@ -46,9 +46,15 @@ type Matcher struct {
 	finder        *fastdate.Finder
 	// pre keeps lines from regexes that cannot match them; nil when
 	// no regex requires a literal.
-	pre      *prefilter
-	hits     []uint64
-	dateHits map[string]uint64
+	pre *prefilter
+	// prefixFirst: every failregex starts with literal text and the
+	// prefregex's header alone gives the content, so a line whose
+	// content starts with no failregex's first words is a miss before
+	// any literal is searched for (many regexes of distinct words cost
+	// a search each).
+	prefixFirst bool
+	hits        []uint64
+	dateHits    map[string]uint64
 	// dateName and dateRun count the dates of a run of lines in one
 	// format, added to dateHits when the format changes or DateHits is
 	// called: a map update per line cost more than the prefilter.
@@ -61,6 +67,9 @@ type Matcher struct {
 	// the prefregex or a failregex); conns is its table (see conn.go).
 	tracks bool
 	conns  *connTable
+	// transient is the state of a connection's only line (one that
+	// ends a connection not known), kept to spare an allocation.
+	transient conn
 	// maxLines is the filter's maxlines; with more than one, lines
 	// keeps the last ones (see multi.go).
 	maxLines int
@@ -124,8 +133,20 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		// failregexes on the lines' contents: the literals of one do
 		// not tell of the other.
 		m.pre = newPrefilter(m.prefPattern(), m.Regexes())
+		m.prefixFirst = m.pre != nil && m.prefHead != nil && allPrefixed(m.fail)
 	}
 	return m, nil
+}
+
+// allPrefixed tells that every failregex starts with literal text (see
+// match.AnchoredPrefix).
+func allPrefixed(fail []failRegex) bool {
+	for _, fr := range fail {
+		if fr.prefix == "" {
+			return false
+		}
+	}
+	return len(fail) > 0
 }
 
 // maxMaxLines bounds maxlines: each line runs the failregexes over all
@@ -345,7 +366,10 @@ type found struct {
 // found in fd; false with fd.out Miss (or Ignored, BadAddress) otherwise.
 // It keeps no state but the prefilter's, and counts nothing.
 func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) bool {
-	if m.pre != nil && !m.pre.scan(text) {
+	// prefiltered tells that the prefilter has read the line (see
+	// prefixFirst).
+	prefiltered := m.pre == nil || !m.prefixFirst
+	if m.pre != nil && !m.prefixFirst && !m.pre.scan(text) {
 		return false // each regex needs a literal the line lacks
 	}
 	scanned, ascii := text, asciire.IsASCII(text)
@@ -355,8 +379,21 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !strings.HasPrefix(text, fr.prefix) || m.pre != nil && !m.pre.may(scanned, i) {
+		if !strings.HasPrefix(text, fr.prefix) {
 			continue
+		}
+		if m.pre != nil {
+			if !prefiltered {
+				// prefixFirst: the first regex whose first words the
+				// content has; now the literals decide.
+				prefiltered = true
+				if !m.pre.scan(scanned) {
+					return false
+				}
+			}
+			if !m.pre.may(scanned, i) {
+				continue
+			}
 		}
 		loc := fr.find(text, ascii) // allocates only on a match
 		if loc == nil {
@@ -367,7 +404,7 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 			id, hasID = group(text, loc, fr.mlfid), true
 		}
 		if m.tracks && hasID {
-			fd.id, fd.hasID = strings.Clone(id), true
+			fd.id, fd.hasID = id, true // copied if kept (see merge)
 		}
 		return fd.out != match.Ignored && fd.out != match.BadAddress
 	}
