@@ -30,11 +30,8 @@ var partialCounterparts = map[string][]string{
 // on agreementBar of the checks, with the reason; the test fails when one
 // of them reaches the bar (remove it then).
 var belowAgreementBar = map[string]string{
-	"dovecot":         "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
-	"nginx-botsearch": "the error-log and syslog forms need a date other than the CLF one, and the filter's one datepattern must stay CLF-only (a user name can look like a date: TestBotsearchDateIsTheLines)",
-	"monit":           "the fast date recogniser reads the zone abbreviation in Monit's date (\"[PDT Apr 16 21:05:29]\") as local time; 2 of 10 checks differ in time",
-	"openhab":         "logjail's date recogniser does not read the French month abbreviations (\"02/sept./2015\") of fail2ban's sample: 2 of 4 checks differ in time",
-	"sshd":            "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
+	"dovecot": "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
+	"sshd":    "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 
 // notCompared are shipped filters whose fail2ban namesake reads another
