@@ -167,7 +167,7 @@ type matchStage struct {
 	// more compiles the matcher of another worker; nil when the filter
 	// allows one worker only.
 	more func() (match.Matcher, error)
-	// stream, when set, splits a fail2ban filter's matching (see
+	// stream, when set, splits a stateful filter's matching (see
 	// match.Splitter): the dispatcher prepares each job in order (seq).
 	stream *match.Stream
 	seq    uint64
@@ -200,13 +200,15 @@ func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStag
 }
 
 // lineByLine reports whether st's matchers classify each line on its own,
-// so that several can share a stream and agree with one reading it all:
-// logjail's own filters do (a matcher keeps counters and a date cache
-// only). fail2ban's keep lines and connections across lines (maxlines,
-// mlfid) and order their date templates by what they saw: with maxlines 1
-// they split (match.Splitter), with more one matcher reads every line.
+// so that several can share a stream and agree with one reading it all
+// (match.LineByLine): logjail's own filters do (a matcher keeps counters
+// and a date cache only), but for those that track connections (<F-MLFID>)
+// or read several lines (maxlines). Those and fail2ban's keep lines and
+// connections across lines (fail2ban's also order their date templates by
+// what they saw): with maxlines 1 they split (match.Splitter), with more
+// one matcher reads every line.
 func lineByLine(st *pipelines.Stages) bool {
-	return hasRules(st) && st.Spec.Plan.Rules.Dialect == match.DialectLogjail
+	return hasRules(st) && st.Matcher != nil && match.LineByLine(st.Matcher)
 }
 
 // hasRules reports whether st's rules are known, to compile more matchers.

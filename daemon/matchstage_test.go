@@ -19,12 +19,14 @@ import (
 // in log order: the bans come in the order a single reader would decide
 // them, each with its last lines in order, and the stored position is the
 // file's end once all is committed. So with a logjail filter (its lines
-// matched apart) and with a fail2ban one (its matching split, each line
-// prepared and finished in order).
+// matched apart) and with a fail2ban one or a logjail one that tracks
+// connections (its matching split, each line prepared and finished in
+// order).
 func TestMatchWorkersKeepLogOrder(t *testing.T) {
 	for _, tc := range []struct{ name, match string }{
 		{"logjail", "{failregex: ['^denied <HOST> n=\\d+$']}"},
 		{"fail2ban", "{fail2ban: 'DIR/f.conf'}"},
+		{"logjail, connections", "{failregex: ['^denied <HOST> n=<F-MLFID>\\d+</F-MLFID>$']}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) { keepsLogOrder(t, tc.match) })
 	}
@@ -149,6 +151,7 @@ func TestMatchStageGrowsOnDemand(t *testing.T) {
 		{"a backlog", "{failregex: ['^denied <HOST>$']}", "", 64, 2, 4, 4},
 		{"a backlog, fail2ban dialect", "{fail2ban: 'DIR/f.conf'}", "", 64, 1, 4, 4},
 		{"a backlog, fail2ban dialect, maxlines 2", "{fail2ban: 'DIR/f.conf'}", "maxlines = 2\n", 3, 1, 1, 1},
+		{"a backlog, connections", "{failregex: ['^denied <F-MLFID><HOST></F-MLFID>$']}", "", 64, 1, 4, 4},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -175,6 +178,9 @@ func TestMatchStageGrowsOnDemand(t *testing.T) {
 			}
 			if matched != tc.batches*ingest.BatchSize {
 				t.Errorf("matched %d of %d", matched, tc.batches*ingest.BatchSize)
+			}
+			if split := strings.Contains(tc.filter, "fail2ban") && tc.max > 1 || strings.Contains(tc.filter, "MLFID"); split != (s.stream != nil) {
+				t.Errorf("split %v, want %v", s.stream != nil, split)
 			}
 			if s.started < tc.least || s.started > tc.most || s.max != tc.max {
 				t.Errorf("%d workers of at most %d, want %d to %d of %d", s.started, s.max, tc.least, tc.most, tc.max)

@@ -79,8 +79,9 @@ type Dialect uint8
 
 const (
 	// DialectLogjail: RE2 syntax, logjail's tags (<HOST>, <ADDR>, <F-USER>,
-	// <F-CONTENT>, <F-NOFAIL>), logjail's date recogniser (or a
-	// datepattern of strftime directives), one line at a time.
+	// <F-CONTENT>, <F-NOFAIL>, <F-MLFID> connection tracking), logjail's
+	// date recogniser (or a datepattern of strftime directives), one line
+	// at a time unless MaxLines says more.
 	DialectLogjail Dialect = iota
 	// DialectFail2ban: fail2ban's filters as they are: Python regular
 	// expressions (translated to RE2 where they mean the same, otherwise
@@ -111,8 +112,9 @@ type Rules struct {
 	Location *time.Location
 	// Dialect selects logjail's or fail2ban's syntax and semantics.
 	Dialect Dialect
-	// MaxLines (fail2ban dialect) is fail2ban's maxlines: with more than
-	// one, the failregexes see the last MaxLines lines joined by "\n".
+	// MaxLines is fail2ban's maxlines: with more than one, the
+	// failregexes see the last MaxLines lines joined by "\n" (in logjail's
+	// dialect, the prefregex's contents of those lines).
 	MaxLines int
 	// Timeout (fail2ban dialect) bounds one match of a regex that runs on
 	// the backtracking engine (0: 100 ms). A regex that times out does not
@@ -231,6 +233,21 @@ type Matcher interface {
 	RegexTimeouts() []uint64
 	// LastTimeout names the regex of the last timeout (zero before any).
 	LastTimeout() RegexSite
+}
+
+// LineByLine reports whether m classifies each line on its own, keeping
+// no state between lines but counters and caches, so that several
+// matchers compiled from the same rules may share a stream in any order
+// and agree with one reading it all: logjail's dialect does, but for a
+// filter that tracks connections or reads several lines at once (its
+// matcher tells so with a KeepsState method). Such a filter, like
+// fail2ban's, splits (Splitter) or runs on one goroutine.
+func LineByLine(m Matcher) bool {
+	if m.Dialect() != DialectLogjail {
+		return false
+	}
+	s, ok := m.(interface{ KeepsState() bool })
+	return !ok || !s.KeepsState()
 }
 
 // The engines a regex runs on, as Matcher.Engines names them.

@@ -115,14 +115,14 @@ const testBatchLines = 2048
 
 // Test runs a filter over every line of r, dating year-less lines against
 // now; it applies no window and bans nothing. Lines without a date are
-// dated now. A filter without state between lines (logjail's dialect)
-// runs on `workers` goroutines, each with its own matcher from build, over
+// dated now. A filter without state between lines (LineByLine: logjail's
+// dialect without connections or maxlines) runs on `workers` goroutines, each with its own matcher from build, over
 // batches of lines, and the results are merged in line order; when r is a
 // regular file, each worker also reads and splits its batches' lines
 // itself (fileRanges), where a pipe has one reader. So does a Splitter's
-// (fail2ban's dialect with maxlines 1), its state between lines kept by
-// the first matcher in line order (see Stream); a fail2ban filter with a
-// multi-line buffer runs on one.
+// (fail2ban's dialect with maxlines 1, logjail's tracking connections),
+// its state between lines kept by the first matcher in line order (see
+// Stream); a filter with a multi-line buffer runs on one.
 func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
 	first, err := build()
 	if err != nil {
@@ -130,7 +130,8 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	}
 	matchers := []Matcher{first}
 	stream := newTestStream(first, workers)
-	if first.Dialect() == DialectLogjail || stream != nil {
+	apart := LineByLine(first)
+	if apart || stream != nil {
 		for len(matchers) < workers {
 			m, err := build()
 			if err != nil {
@@ -140,7 +141,7 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		}
 	}
 	start := time.Now()
-	feed, release := testFeed(r, first.Dialect(), len(matchers))
+	feed, release := testFeed(r, apart, len(matchers))
 	todo := make(chan *testBatch, 2*len(matchers))
 	done := make(chan *testBatch, 2*len(matchers))
 	stop := make(chan struct{}) // closed when the failure sink fails

@@ -22,8 +22,8 @@ import (
 
 // testFeed returns what sends r's batches to the workers, and what the
 // merge hands each batch back to once done with it (nil when nothing).
-func testFeed(r io.Reader, d Dialect, workers int) (func(chan<- *testBatch, <-chan struct{}), func(*testBatch)) {
-	if fr := newFileRanges(r, d, workers); fr != nil {
+func testFeed(r io.Reader, apart bool, workers int) (func(chan<- *testBatch, <-chan struct{}), func(*testBatch)) {
+	if fr := newFileRanges(r, apart, workers); fr != nil {
 		return fr.run, fr.release
 	}
 	return func(out chan<- *testBatch, stop <-chan struct{}) { readBatches(r, out, stop) }, nil
@@ -146,10 +146,11 @@ const (
 )
 
 // newFileRanges returns the ranges of r when r is a regular file with
-// bytes left to read and d is logjail's dialect; nil otherwise.
-func newFileRanges(r io.Reader, d Dialect, workers int) *fileRanges {
+// bytes left to read and its lines are matched apart (LineByLine); nil
+// otherwise.
+func newFileRanges(r io.Reader, apart bool, workers int) *fileRanges {
 	f, ok := r.(*os.File)
-	if !ok || d != DialectLogjail {
+	if !ok || !apart {
 		return nil
 	}
 	fi, err := f.Stat()

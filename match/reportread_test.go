@@ -93,7 +93,7 @@ func testBoth(t *testing.T, path string, at int64, workers int, opts func(ranges
 			t.Fatal(err)
 		}
 		var r io.Reader = f
-		if fi, _ := f.Stat(); inRanges && fi.Size() > at && newFileRanges(f, DialectLogjail, workers) == nil {
+		if fi, _ := f.Stat(); inRanges && fi.Size() > at && newFileRanges(f, true, workers) == nil {
 			t.Fatal("the file is not read in ranges")
 		}
 		if !inRanges {
@@ -212,7 +212,7 @@ func TestTestReadsAPipe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if newFileRanges(r, DialectLogjail, 2) != nil {
+	if newFileRanges(r, true, 2) != nil {
 		t.Fatal("a pipe is read in ranges")
 	}
 	go func() {

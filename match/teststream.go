@@ -23,7 +23,7 @@ type testStream struct {
 // newTestStream is the stream Test matches first's filter on with several
 // workers, nil when it runs them apart or on one.
 func newTestStream(first Matcher, workers int) *testStream {
-	if s, ok := first.(Splitter); ok && s.Splits() && workers > 1 {
+	if s, ok := first.(Splitter); ok && s.Splits() && workers > 1 && !LineByLine(first) {
 		return &testStream{Stream: NewStream(s), workers: workers, free: make(chan *staged, 2*workers)}
 	}
 	return nil

@@ -22,16 +22,20 @@ import (
 
 // partialCounterparts are shipped filters compared with fail2ban's filter
 // of the same name in some of its modes only, while the rest is written.
-var partialCounterparts = map[string][]string{
-	"postfix": {"auth"},
-}
+var partialCounterparts = map[string][]string{}
 
 // belowAgreementBar are shipped filters that do not yet agree with fail2ban
 // on agreementBar of the checks, with the reason; the test fails when one
 // of them reaches the bar (remove it then).
 var belowAgreementBar = map[string]string{
-	"dovecot": "plaintext-auth refusals and the checkpassword/passwd-file forms are not read yet",
-	"sshd":    "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
+	"domino-smtp":   "Domino's numeric day-month-year console dates are not recognised by the date recogniser (a pipeline sets datepattern for its locale's order)",
+	"dovecot":       "fail2ban's sample has 4 TAI64N-dated lines in 58 checks: logjail dates them 10 s earlier, as daemontools' tai64nlocal does (listed); all else agrees",
+	"ejabberd-auth": "ejabberd 2.x's date is on the line before the message (logjail dates a dateless line when read)",
+	"exim-spam":     "fail2ban's honeypot= filter option (mail to a trap address) has no counterpart: logjail filters take only a mode (1 line of 8)",
+	"freeswitch":    "the month-day date without a year (\"08-03 07:56:53.026292\") is not recognised: 2 of 18 checks differ in time",
+	"guacamole":     "catalina's date is on the line before the message (logjail dates a dateless line when read), and a time of day less than 12 h after now is taken as today's (fail2ban: yesterday's)",
+	"mysqld-auth":   "the date recogniser misses MySQL's YYMMDD H:MM:SS and MariaDB's YYYY-MM-DD  H:MM:SS (counted with the time read)",
+	"sshd":          "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 
 // notCompared are shipped filters whose fail2ban namesake reads another
@@ -175,6 +179,9 @@ func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *Filte
 	for _, l := range lines {
 		for _, v := range l.Variants {
 			mode := v.Mode()
+			if _, set := v.Opts["mode"]; !set && f.DefaultMode.S != "" {
+				mode = f.DefaultMode.S // fail2ban's filter's own default
+			}
 			if onlyModes != nil && !slices.Contains(onlyModes, mode) {
 				continue
 			}
@@ -251,7 +258,8 @@ func sameSecond(got time.Time, want any, zone *time.Location) bool {
 		return true
 	}
 	s, _, _ = strings.Cut(s, ".")
-	w, err := time.ParseInLocation("2006-01-02T15:04:05", s, zone)
+	// "2006-1-2": fail2ban's postfix sample writes one "2005-03-7".
+	w, err := time.ParseInLocation("2006-1-2T15:04:05", s, zone)
 	if err != nil {
 		return false
 	}

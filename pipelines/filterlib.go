@@ -1,6 +1,7 @@
 package pipelines
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
@@ -17,8 +18,10 @@ var LeftOut = map[string]string{
 type FilterInfo struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
-	// Modes are the modes a pipeline may name ("normal" first).
+	// Modes are the modes a pipeline may name, the default first.
 	Modes []string `json:"modes"`
+	// DefaultMode is the mode of a pipeline that names none.
+	DefaultMode string `json:"default_mode"`
 	// JournalMatch is what a journald source without a match of its own
 	// reads; empty for a program that writes files only.
 	JournalMatch []string `json:"journalmatch"`
@@ -35,7 +38,7 @@ func ShippedFilterInfo() ([]FilterInfo, error) {
 		if err != nil {
 			return nil, err
 		}
-		info := FilterInfo{Name: name, Description: f.Description, Modes: modeNames(f),
+		info := FilterInfo{Name: name, Description: f.Description, Modes: modeNames(f), DefaultMode: cmp.Or(f.DefaultMode.S, "normal"),
 			JournalMatch: texts(f.JournalMatch), Services: slices.Clone(f.Services)}
 		for alias, to := range shippedAliases {
 			if to.name == name {
@@ -63,20 +66,21 @@ func (d *decoder) loadShipped(name string) (*FilterFile, error) {
 	return d.parseFilter("pipelines/filters/"+name+".yaml", data, true)
 }
 
-// modeNames are a filter's modes, "normal" first and the others sorted.
+// modeNames are a filter's modes, the default first and the others sorted.
 func modeNames(f *FilterFile) []string {
+	def := cmp.Or(f.DefaultMode.S, "normal")
 	if len(f.Modes) == 0 {
-		return []string{"normal"}
+		return []string{def}
 	}
 	var modes []string
 	for m := range f.Modes {
-		if m != "normal" {
+		if m != def {
 			modes = append(modes, m)
 		}
 	}
 	sort.Strings(modes)
-	if _, ok := f.Modes["normal"]; ok {
-		modes = append([]string{"normal"}, modes...)
+	if _, ok := f.Modes[def]; ok {
+		modes = append([]string{def}, modes...)
 	}
 	return modes
 }

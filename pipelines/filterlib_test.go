@@ -13,60 +13,6 @@ import (
 // fail2banFilterDir holds the filters of the installed fail2ban package.
 const fail2banFilterDir = "/etc/fail2ban/filter.d"
 
-// notYetWritten are fail2ban filters without a shipped counterpart yet
-// (issue 15, in progress). The test fails for one that is shipped now.
-var notYetWritten = []string{
-	"3proxy",
-	"assp",
-	"asterisk",
-	"counter-strike",
-	"courier-auth",
-	"courier-smtp",
-	"cyrus-imap",
-	"domino-smtp",
-	"dropbear",
-	"ejabberd-auth",
-	"exim-spam",
-	"exim",
-	"freeswitch",
-	"gssftpd",
-	"guacamole",
-	"kerio",
-	"mongodb-auth",
-	"mssql-auth",
-	"murmur",
-	"mysqld-auth",
-	"nagios",
-	"named-refused",
-	"nsd",
-	"openwebmail",
-	"oracleims",
-	"pam-generic",
-	"perdition",
-	"phpmyadmin-syslog",
-	"portsentry",
-	"proftpd",
-	"pure-ftpd",
-	"qmail",
-	"roundcube-auth",
-	"selinux-ssh",
-	"sendmail-auth",
-	"sendmail-reject",
-	"sieve",
-	"slapd",
-	"softethervpn",
-	"sogo-auth",
-	"solid-pop3d",
-	"squirrelmail",
-	"stunnel",
-	"tine20",
-	"uwimap-auth",
-	"webmin-auth",
-	"wuftpd",
-	"znc-adminlog",
-	"zoneminder",
-}
-
 // TestEveryFail2banFilterHasACounterpart requires, for every filter the
 // installed fail2ban ships (its *-common.conf includes aside), a shipped
 // filter of the same name or a reason in LeftOut.
@@ -86,13 +32,10 @@ func TestEveryFail2banFilterHasACounterpart(t *testing.T) {
 		theirs = append(theirs, name)
 		shipped := slices.Contains(shippedNames, name)
 		_, left := LeftOut[name]
-		pending := slices.Contains(notYetWritten, name)
 		switch {
-		case shipped && (left || pending):
-			t.Errorf("%s is shipped: remove it from LeftOut / notYetWritten", name)
-		case left && pending:
-			t.Errorf("%s is both left out and not yet written", name)
-		case !shipped && !left && !pending:
+		case shipped && left:
+			t.Errorf("%s is shipped: remove it from LeftOut", name)
+		case !shipped && !left:
 			t.Errorf("fail2ban's filter %s has no shipped counterpart: write filters/%s.yaml, or say in LeftOut why not", name, name)
 		}
 	}
@@ -104,12 +47,7 @@ func TestEveryFail2banFilterHasACounterpart(t *testing.T) {
 			t.Errorf("LeftOut names %s, which fail2ban does not ship", name)
 		}
 	}
-	for _, name := range notYetWritten {
-		if !slices.Contains(theirs, name) {
-			t.Errorf("notYetWritten names %s, which fail2ban does not ship", name)
-		}
-	}
-	t.Logf("%d of fail2ban's %d filters shipped, %d left out, %d not yet written", len(theirs)-len(LeftOut)-len(notYetWritten), len(theirs), len(LeftOut), len(notYetWritten))
+	t.Logf("%d of fail2ban's %d filters shipped, %d left out", len(theirs)-len(LeftOut), len(theirs), len(LeftOut))
 }
 
 // TestShippedJournalMatch: a pipeline of a shipped filter carries the

@@ -35,8 +35,8 @@ func ShippedFilters() []string {
 }
 
 // shippedAliases are other names of shipped filters in a mode: fail2ban's
-// postfix filter does several jobs, one per mode, and logjail's postfix
-// filter offers its auth mode, which logjail shipped as postfix-sasl first.
+// postfix filter does several jobs, one per mode, as logjail's does; its
+// auth mode was shipped as postfix-sasl first.
 // A filter file of the alias's name in the configuration's filters/ folder
 // wins, as for any shipped filter.
 var shippedAliases = map[string]struct{ name, mode string }{
@@ -293,7 +293,11 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		}
 		return ruleTexts{}, false
 	}
-	r := ruleTexts{dialect: match.DialectLogjail, pref: f.Prefregex, date: datepatterns(f.Datepattern), fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	if f.MaxLines < 0 {
+		v.fail(ms.Filter.At, "%s: filter %q: maxlines %d (want 1 or more)", p.label(), name, f.MaxLines)
+		return ruleTexts{}, false
+	}
+	r := ruleTexts{dialect: match.DialectLogjail, maxLines: f.MaxLines, pref: f.Prefregex, date: datepatterns(f.Datepattern), fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
 	for _, term := range f.JournalMatch {
 		if !journalTerm.MatchString(term.S) {
 			v.fail(cmp.Or(term.At, ms.Filter.At), "%s: filter %q: journalmatch term %q (want FIELD=value or +)", p.label(), name, term.S)
@@ -309,7 +313,7 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		r.filter += ", mode " + mode
 	}
 	if mode == "" {
-		mode = "normal"
+		mode = cmp.Or(f.DefaultMode.S, "normal")
 	}
 	extra, ok := f.Modes[mode]
 	if !ok && (len(f.Modes) > 0 || mode != "normal") {

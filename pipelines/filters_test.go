@@ -238,8 +238,7 @@ func TestSSHDRealLog(t *testing.T) {
 }
 
 // fail2ban's postfix filter does one job per mode; logjail's postfix filter
-// offers the auth mode, as postfix[mode=auth] and by its first name,
-// postfix-sasl.
+// offers them all, its auth mode also by its first name, postfix-sasl.
 func TestPostfixFilterNames(t *testing.T) {
 	const line = "Nov 25 07:13:18 mail postfix/submission/smtpd[2121]: warning: unknown[203.0.113.7]: SASL LOGIN authentication failed: UGFzc3dvcmQ6"
 	for _, tc := range []struct {
@@ -249,7 +248,8 @@ func TestPostfixFilterNames(t *testing.T) {
 		{ref: "postfix[mode=auth]"},
 		{ref: "postfix-sasl"},
 		{ref: "postfix-sasl[mode=auth]"},
-		{ref: "postfix", wantErr: `filter "postfix" has no mode "normal" (known: auth)`},
+		{ref: "postfix[mode=aggressive]"},
+		{ref: "postfix[mode=smtp]", wantErr: `filter "postfix" has no mode "smtp" (known: aggressive, auth, ddos, errors, extra, more, normal, rbl)`},
 		{ref: "postfix-sasl[mode=ddos]", wantErr: `filter "postfix-sasl" is postfix[mode=auth]; it has no mode "ddos"`},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {

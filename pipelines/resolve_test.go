@@ -4,9 +4,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/filter"
 )
 
 // Validation reads the spec and writes nothing into it: the defaults, the
@@ -93,5 +99,42 @@ func TestResolveReadsFiltersOnce(t *testing.T) {
 	}
 	if got := cfg.Pipelines[0].Plan.Rules; len(got.Failregex) == 0 || !reflect.DeepEqual(got, want) {
 		t.Errorf("rules %+v, want %+v", got, want)
+	}
+}
+
+// A filter file's maxlines reaches the rules, and its matcher reads the
+// lines together; a negative one is refused.
+func TestFilterFileMaxLines(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "filters"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WriteFile(t, dir, "filters/two.yaml", "maxlines: 2\nfailregex: ['^login started\\nlogin from <HOST> refused$']\n")
+	testkit.WriteFile(t, dir, "filters/bad.yaml", "maxlines: -1\nfailregex: ['^login from <HOST> refused$']\n")
+	cfgFile := testkit.WriteFile(t, dir, "logjail.yaml", "pipelines:\n  app:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/app.log]}}]\n    match: {filter: two}\n")
+	cfg, err := Load(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := cfg.Pipelines[0].Plan.Rules
+	if rules.MaxLines != 2 {
+		t.Fatalf("maxlines %d", rules.MaxLines)
+	}
+	m, err := filter.Compile("app", rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []match.Outcome
+	for _, l := range []string{"login started", "login from 192.0.2.1 refused"} {
+		e := ingest.Entry{Message: l, ReadAt: time.Now()}
+		_, out := m.Match(&e, time.Now())
+		got = append(got, out)
+	}
+	if !slices.Equal(got, []match.Outcome{match.Miss, match.Matched}) {
+		t.Errorf("outcomes %v", got)
+	}
+	testkit.WriteFile(t, dir, "logjail.yaml", "pipelines:\n  app:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/app.log]}}]\n    match: {filter: bad}\n")
+	if _, err := Load(cfgFile); err == nil || !strings.Contains(err.Error(), "maxlines -1") {
+		t.Errorf("maxlines -1: %v", err)
 	}
 }

@@ -421,6 +421,10 @@ type FilterFile struct {
 	// date that starts first in the line wins, on a tie the one listed
 	// first (see datepatterns).
 	Datepattern []Text `yaml:"datepattern"`
+	// MaxLines, above 1, has the failregexes see the contents of the
+	// last MaxLines lines joined by "\n" (fail2ban's maxlines): for a
+	// program that writes one failure on several lines.
+	MaxLines int `yaml:"maxlines"`
 	// JournalMatch selects the program's entries when a pipeline reads
 	// the journal without a match of its own ("_SYSTEMD_UNIT=sshd.service",
 	// terms of one alternative joined by " + ", as fail2ban writes them).
@@ -428,6 +432,9 @@ type FilterFile struct {
 	// Services are the programs (and versions) the filter was written
 	// for, as `logjail filters` lists them.
 	Services []string `yaml:"services"`
+	// DefaultMode is the mode of a pipeline that names none (default
+	// "normal"), as a fail2ban filter's [Init] mode.
+	DefaultMode Text `yaml:"default_mode"`
 	// Modes add failregexes to the base list; "normal" usually adds none.
 	Modes map[string][]Text `yaml:"modes"`
 	// Fail2banDifferences lists where the filter deliberately disagrees

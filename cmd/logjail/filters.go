@@ -84,7 +84,7 @@ func printFilters(w io.Writer, l filtersList) {
 
 func printFilterInfo(w io.Writer, f pipelines.FilterInfo) {
 	fmt.Fprintf(w, "%s: %s\n", f.Name, f.Description)
-	fmt.Fprintf(w, "  modes:    %s\n", strings.Join(f.Modes, ", "))
+	fmt.Fprintf(w, "  modes:    %s (default %s)\n", strings.Join(f.Modes, ", "), f.DefaultMode)
 	if len(f.Services) > 0 {
 		fmt.Fprintf(w, "  services: %s\n", strings.Join(f.Services, "; "))
 	}

@@ -1,8 +1,10 @@
 // Package native is logjail's own dialect of filters: RE2 syntax (linear
 // time), logjail's tags (<HOST>, <ADDR>, <F-USER>, <F-CONTENT>,
 // <F-NOFAIL>, <F-NAME>), the fast date recogniser of match/fastdate (or a
-// datepattern of strftime directives), one line at a time, no state
-// between lines.
+// datepattern of strftime directives). A filter reads one line at a time
+// and keeps no state between lines, unless it tracks connections
+// (<F-MLFID>, <F-MLFFORGET>, <F-MLFGAINED>: see conn.go) or reads several
+// lines at once (maxlines: see multi.go).
 package native
 
 import (
@@ -23,8 +25,10 @@ type failRegex struct {
 	re                       *regexp.Regexp
 	prefix                   string // literal every match starts with (see match.AnchoredPrefix)
 	host, addr, user, nofail int
-	extra                    []int           // other named groups, for Failure.Fields
-	ascii                    *asciire.Regexp // nil when it cannot run re
+	// mlfid, forget and gained are the connection tags' groups (-1: none).
+	mlfid, forget, gained int
+	extra                 []int           // other named groups, for Failure.Fields
+	ascii                 *asciire.Regexp // nil when it cannot run re
 }
 
 // Matcher is a match.Matcher for logjail's dialect. It is owned by one
@@ -50,6 +54,17 @@ type Matcher struct {
 	// called: a map update per line cost more than the prefilter.
 	dateName string
 	dateRun  uint64
+	// prefID is the prefregex's <F-MLFID> group (-1: none), prefHeadID
+	// the same group in prefHead.
+	prefID, prefHeadID int
+	// tracks tells that the filter tracks connections (an <F-MLFID> in
+	// the prefregex or a failregex); conns is its table (see conn.go).
+	tracks bool
+	conns  *connTable
+	// maxLines is the filter's maxlines; with more than one, lines
+	// keeps the last ones (see multi.go).
+	maxLines int
+	lines    []bufLine
 }
 
 var _ match.Matcher = (*Matcher)(nil)
@@ -59,10 +74,10 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 	if r.Dialect != match.DialectLogjail {
 		return nil, fmt.Errorf("native: rules in the %s dialect", r.Dialect)
 	}
-	if r.MaxLines > 1 {
-		return nil, &match.RegexError{List: "failregex", Err: errors.New("maxlines needs the fail2ban dialect")}
+	if r.MaxLines > maxMaxLines {
+		return nil, &match.RegexError{List: "maxlines", Err: fmt.Errorf("maxlines %d: at most %d", r.MaxLines, maxMaxLines)}
 	}
-	m := &Matcher{pipeline: pipeline, dateHits: map[string]uint64{}}
+	m := &Matcher{pipeline: pipeline, dateHits: map[string]uint64{}, prefID: -1, prefHeadID: -1, maxLines: max(r.MaxLines, 1)}
 	var errs []error
 	if r.Prefregex != "" {
 		if err := m.compilePref(r.Prefregex); err != nil {
@@ -73,18 +88,19 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		errs = append(errs, &match.RegexError{List: "failregex", Err: errors.New("no failregex given")})
 	}
 	for i, s := range r.Failregex {
-		fr, err := compileFail(s)
+		fr, err := m.compileFail(s)
 		if err != nil {
 			errs = append(errs, &match.RegexError{List: "failregex", Index: i, Err: err})
 			continue
 		}
 		m.fail = append(m.fail, fr)
+		m.tracks = m.tracks || fr.mlfid >= 0
 	}
 	for i, s := range r.Ignoreregex {
 		p, _, err := expandTags(s)
 		var re *regexp.Regexp
 		if err == nil {
-			re, err = regexp.Compile(p)
+			re, err = regexp.Compile(m.lineMode() + p)
 		}
 		if err != nil {
 			errs = append(errs, &match.RegexError{List: "ignoreregex", Index: i, Err: err})
@@ -99,8 +115,31 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		return nil, errors.Join(errs...)
 	}
 	m.hits = make([]uint64, len(m.fail))
-	m.pre = newPrefilter(m.prefPattern(), m.Regexes())
+	m.tracks = m.tracks || m.prefID >= 0
+	if m.tracks {
+		m.conns = newConnTable(connTableSize, connTableTTL)
+	}
+	if m.maxLines == 1 {
+		// With several lines the prefregex runs on each line and the
+		// failregexes on the lines' contents: the literals of one do
+		// not tell of the other.
+		m.pre = newPrefilter(m.prefPattern(), m.Regexes())
+	}
 	return m, nil
+}
+
+// maxMaxLines bounds maxlines: each line runs the failregexes over all
+// the lines kept.
+const maxMaxLines = 100
+
+// lineMode is the flags of the failregexes and ignoreregexes: with
+// several lines, ^ and $ match at each line's start and end, as in
+// fail2ban.
+func (m *Matcher) lineMode() string {
+	if m.maxLines > 1 {
+		return "(?m)"
+	}
+	return ""
 }
 
 func (m *Matcher) compilePref(s string) error {
@@ -111,22 +150,30 @@ func (m *Matcher) compilePref(s string) error {
 	if err != nil {
 		return err
 	}
+	if m.pref.SubexpIndex(groupForget) >= 0 || m.pref.SubexpIndex(groupGained) >= 0 {
+		return errors.New("<F-MLFFORGET> and <F-MLFGAINED> belong in a failregex")
+	}
 	m.prefCont = m.pref.SubexpIndex(groupContent)
+	m.prefID = m.pref.SubexpIndex(groupMLFID)
 	m.prefHead = headOf(p)
 	if m.prefHead != nil {
+		m.prefHeadID = m.prefHead.SubexpIndex(groupMLFID)
 		m.prefHeadASCII = asciire.Compile(m.prefHead.String())
 	}
 	return nil
 }
 
-func compileFail(s string) (failRegex, error) {
+// compileFail compiles a failregex. It needs an address tag unless the
+// filter tracks connections (an <F-MLFID> in the prefregex or in the
+// regex): its failures may take their connection's address.
+func (m *Matcher) compileFail(s string) (failRegex, error) {
 	p, hasAddr, err := expandTags(s)
-	if err == nil && !hasAddr {
-		err = match.ErrNoAddress
-	}
 	var re *regexp.Regexp
 	if err == nil {
-		re, err = regexp.Compile(p)
+		re, err = regexp.Compile(m.lineMode() + p)
+	}
+	if err == nil && !hasAddr && m.prefID < 0 && re.SubexpIndex(groupMLFID) < 0 {
+		err = match.ErrNoAddress
 	}
 	if err != nil {
 		return failRegex{}, err
@@ -138,11 +185,18 @@ func compileFail(s string) (failRegex, error) {
 		addr:   re.SubexpIndex(groupAddr),
 		user:   re.SubexpIndex(groupUser),
 		nofail: re.SubexpIndex(groupNoFail),
-		ascii:  asciire.Compile(p),
+		mlfid:  re.SubexpIndex(groupMLFID),
+		forget: re.SubexpIndex(groupForget),
+		gained: re.SubexpIndex(groupGained),
+	}
+	if m.maxLines == 1 {
+		fr.ascii = asciire.Compile(p)
+	} else {
+		fr.prefix = "" // ^ matches at any line's start
 	}
 	for gi, name := range re.SubexpNames() {
 		switch name {
-		case "", groupHost, groupAddr, groupUser, groupNoFail, groupContent:
+		case "", groupHost, groupAddr, groupUser, groupNoFail, groupContent, groupMLFID, groupForget, groupGained:
 		default:
 			fr.extra = append(fr.extra, gi)
 		}
@@ -231,25 +285,73 @@ func (m *Matcher) RegexTimeouts() []uint64 { return make([]uint64, len(m.fail)) 
 func (m *Matcher) LastTimeout() match.RegexSite { return match.RegexSite{} }
 
 // Match classifies e (see match.Matcher). The miss path does not allocate.
-func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out match.Outcome) {
-	text := e.Message
-	t := e.Time
-	if t.IsZero() {
-		if dt, start, end, ok := m.finder.Find(text, now); ok {
-			t = dt
-			m.countDate(m.finder.Name())
-			text = cutDate(text, start, end)
-		} else {
-			t = e.ReadAt
-		}
+func (m *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Outcome) {
+	text, t := m.date(e, now)
+	if m.maxLines > 1 {
+		return m.multi(e, text, t)
 	}
+	var fd found
+	if !m.scan(e, text, t, &fd) {
+		return match.Failure{}, fd.out
+	}
+	return m.finish(&fd)
+}
+
+// date finds e's time, and returns the message without its date (see
+// cutDate) and the time: the source's when it has one, else the date in
+// the message, else the read time.
+func (m *Matcher) date(e *ingest.Entry, now time.Time) (string, time.Time) {
+	start, end, t := m.findDate(e, now)
+	if start == end {
+		return e.Message, t
+	}
+	return cutDate(e.Message, start, end), t
+}
+
+// findDate is date's search: the date's span in the message (start ==
+// end when none was searched for or found) and the time.
+func (m *Matcher) findDate(e *ingest.Entry, now time.Time) (start, end int, t time.Time) {
+	if !e.Time.IsZero() {
+		return 0, 0, e.Time
+	}
+	if dt, start, end, ok := m.finder.Find(e.Message, now); ok {
+		m.countDate(m.finder.Name())
+		if start < end {
+			return start, end, dt
+		}
+		return 0, 0, dt
+	}
+	return 0, 0, e.ReadAt
+}
+
+// found is what a failregex found on a line, before the connection's
+// state (if the filter tracks connections) is applied.
+type found struct {
+	regex int
+	out   match.Outcome
+	f     match.Failure
+	// hasAddr tells that the line names an address (f.Addr);
+	// user and hasUser are its <F-USER>, on a NoFail line too.
+	hasAddr      bool
+	user         string
+	hasUser      bool
+	id           string // the connection: <F-MLFID>'s text
+	hasID        bool
+	forget, gain bool
+}
+
+// scan runs the prefregex and the failregexes on text, e's message
+// without its date, dated t: true when a failregex matched, with what it
+// found in fd; false with fd.out Miss (or Ignored, BadAddress) otherwise.
+// It keeps no state but the prefilter's, and counts nothing.
+func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) bool {
 	if m.pre != nil && !m.pre.scan(text) {
-		return f, match.Miss // each regex needs a literal the line lacks
+		return false // each regex needs a literal the line lacks
 	}
 	scanned, ascii := text, asciire.IsASCII(text)
-	text, ok := m.content(text, ascii)
+	text, id, hasID, ok := m.content(text, ascii)
 	if !ok {
-		return f, match.Miss
+		return false
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
@@ -260,19 +362,27 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (f match.Failure, out ma
 		if loc == nil {
 			continue
 		}
-		return m.failure(e, text, t, i, loc)
+		m.failure(fd, e, text, t, i, loc)
+		if fr.mlfid >= 0 && loc[2*fr.mlfid] >= 0 {
+			id, hasID = group(text, loc, fr.mlfid), true
+		}
+		if m.tracks && hasID {
+			fd.id, fd.hasID = strings.Clone(id), true
+		}
+		return fd.out != match.Ignored && fd.out != match.BadAddress
 	}
-	return f, match.Miss
+	return false
 }
 
-// content applies the prefregex: the text the failregexes see, false when
-// the prefregex does not match. ascii says text is ASCII.
-func (m *Matcher) content(text string, ascii bool) (string, bool) {
+// content applies the prefregex: the text the failregexes see and the
+// prefregex's <F-MLFID> if it has one, false when the prefregex does not
+// match. ascii says text is ASCII.
+func (m *Matcher) content(text string, ascii bool) (content, id string, hasID, ok bool) {
 	switch {
 	case m.pref == nil:
-		return text, true
-	case m.prefCont < 0:
-		return text, m.pref.MatchString(text)
+		return text, "", false, true
+	case m.prefCont < 0 && m.prefID < 0:
+		return text, "", false, m.pref.MatchString(text)
 	case m.prefHead != nil:
 		// The content is the rest of the line: matching the header
 		// alone is the same, and much cheaper than carrying the
@@ -282,55 +392,94 @@ func (m *Matcher) content(text string, ascii bool) (string, bool) {
 			loc, ok = m.prefHeadASCII.Find(text)
 		}
 		if !ok {
-			loc = m.prefHead.FindStringIndex(text)
+			if m.prefHeadID >= 0 {
+				loc = m.prefHead.FindStringSubmatchIndex(text)
+			} else {
+				loc = m.prefHead.FindStringIndex(text)
+			}
 		}
 		if loc == nil || loc[1] == len(text) {
-			return "", false
+			return "", "", false, false
 		}
-		return text[loc[1]:], true
+		if m.prefHeadID >= 0 && loc[2*m.prefHeadID] >= 0 {
+			id, hasID = text[loc[2*m.prefHeadID]:loc[2*m.prefHeadID+1]], true
+		}
+		return text[loc[1]:], id, hasID, true
 	}
 	loc := m.pref.FindStringSubmatchIndex(text)
 	if loc == nil {
-		return "", false
+		return "", "", false, false
 	}
-	if s, e := loc[2*m.prefCont], loc[2*m.prefCont+1]; s >= 0 {
-		text = text[s:e]
+	if m.prefID >= 0 && loc[2*m.prefID] >= 0 {
+		id, hasID = text[loc[2*m.prefID]:loc[2*m.prefID+1]], true
 	}
-	return text, true
+	if m.prefCont >= 0 {
+		if s, e := loc[2*m.prefCont], loc[2*m.prefCont+1]; s >= 0 {
+			text = text[s:e]
+		}
+	}
+	return text, id, hasID, true
 }
 
-// failure classifies a match of failregex i at loc in text.
-func (m *Matcher) failure(e *ingest.Entry, text string, t time.Time, i int, loc []int) (match.Failure, match.Outcome) {
+// failure fills fd from a match of failregex i at loc in text.
+func (m *Matcher) failure(fd *found, e *ingest.Entry, text string, t time.Time, i int, loc []int) {
 	fr := &m.fail[i]
+	fd.regex = i
 	addrText := group(text, loc, fr.host)
 	if addrText == "" {
 		addrText = group(text, loc, fr.addr)
 	}
 	for _, ig := range m.ignore {
 		if ig.MatchString(text) {
-			return match.Failure{}, match.Ignored
+			fd.out = match.Ignored
+			return
 		}
 	}
-	addr, err := netip.ParseAddr(addrText)
-	if err != nil || addr.Zone() != "" {
-		return match.Failure{}, match.BadAddress
+	var addr netip.Addr
+	if addrText != "" || !m.tracks {
+		var err error
+		addr, err = netip.ParseAddr(addrText)
+		if err != nil || addr.Zone() != "" {
+			fd.out = match.BadAddress
+			return
+		}
+		fd.hasAddr = true
+		addr = addr.Unmap()
 	}
-	m.hits[i]++
-	f := match.Failure{Pipeline: m.pipeline, Addr: addr.Unmap(), ID: addrText, Time: t, Line: e.Message, Regex: i, Pos: e.Pos, Attempts: 1}
+	fd.f = match.Failure{Pipeline: m.pipeline, Addr: addr, ID: addrText, Time: t, Line: e.Message, Regex: i, Pos: e.Pos, Attempts: 1}
+	fd.user = group(text, loc, fr.user)
+	fd.hasUser = fr.user >= 0 && loc[2*fr.user] >= 0
+	fd.forget = fr.forget >= 0 && loc[2*fr.forget] >= 0
+	fd.gain = fr.gained >= 0 && loc[2*fr.gained] >= 0
 	if fr.nofail >= 0 && loc[2*fr.nofail] >= 0 {
-		return f, match.NoFail
+		fd.out = match.NoFail
+		return
 	}
 	for _, gi := range fr.extra {
 		if loc[2*gi] >= 0 {
-			if f.Fields == nil {
-				f.Fields = map[string]string{}
+			if fd.f.Fields == nil {
+				fd.f.Fields = map[string]string{}
 			}
-			f.Fields[fr.re.SubexpNames()[gi]] = text[loc[2*gi]:loc[2*gi+1]]
+			fd.f.Fields[fr.re.SubexpNames()[gi]] = text[loc[2*gi]:loc[2*gi+1]]
 		}
 	}
-	f.User = group(text, loc, fr.user)
-	f.HasUser = fr.user >= 0 && loc[2*fr.user] >= 0
-	return f, match.Matched
+	fd.f.User, fd.f.HasUser = fd.user, fd.hasUser
+	fd.out = match.Matched
+}
+
+// finish counts what scan found and, for a line of a connection, applies
+// the connection's state (see merge): the outcome Match returns.
+func (m *Matcher) finish(fd *found) (match.Failure, match.Outcome) {
+	m.hits[fd.regex]++
+	if fd.hasID {
+		return m.merge(fd)
+	}
+	if !fd.hasAddr {
+		// A connection's line without its id (the prefregex's
+		// <F-MLFID> took no part): no address to count.
+		return match.Failure{}, match.NoFail
+	}
+	return fd.f, fd.out
 }
 
 // find is fr.re.FindStringSubmatchIndex(text), without Go's regexp where

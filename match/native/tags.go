@@ -25,11 +25,17 @@ const (
 	// groupNoFail marks a pattern (or the part of it that matched) as
 	// recognised but not a failure, as fail2ban's <F-NOFAIL> does.
 	groupNoFail = "nofail"
+	// groupMLFID is a connection's id (<F-MLFID>), written by the
+	// program: a pid, a queue id, conn=N. Lines of one connection share
+	// what they found (see conn.go).
+	groupMLFID = "mlfid"
+	// groupForget marks a connection's end: its state is forgotten.
+	groupForget = "mlfforget"
+	// groupGained marks access gained on a connection: the line is no
+	// failure, and the connection's failures not counted yet (no address
+	// known) are dropped.
+	groupGained = "mlfgained"
 )
-
-// multiLineTags need state across lines (fail2ban's connection tracking);
-// they are refused rather than silently read as plain groups.
-var multiLineTags = map[string]bool{"mlfid": true, "mlfforget": true, "mlfgained": true}
 
 var fieldTag = regexp.MustCompile(`<(/?)F-([A-Za-z][A-Za-z0-9_]*)>`)
 
@@ -63,9 +69,6 @@ func expandTags(pattern string) (string, bool, error) {
 				err = fmt.Errorf("</F-%s> without <F-%s>", m[2], m[2])
 			}
 			return ")"
-		}
-		if multiLineTags[name] && err == nil {
-			err = fmt.Errorf("<F-%s> needs multi-line matching, which logjail does not support yet", m[2])
 		}
 		open[name]++
 		if name == groupHost || name == groupAddr {

@@ -77,7 +77,7 @@ func (w *jailWriter) keepFail2ban() string {
 	}
 	mode := w.filterArgs["mode"]
 	if mode == "" {
-		mode = "normal"
+		mode = w.native.info.DefaultMode
 	}
 	if !slices.Contains(w.native.info.Modes, mode) {
 		return fmt.Sprintf("logjail's %s filter has no mode %s (it has %s)", name, mode, strings.Join(w.native.info.Modes, ", "))
@@ -88,7 +88,7 @@ func (w *jailWriter) keepFail2ban() string {
 
 // nativeMatch writes the match block of a jail that runs logjail's filter.
 func (n *native) match() string {
-	if n.mode == "normal" && len(n.info.Modes) == 1 {
+	if n.mode == n.info.DefaultMode && len(n.info.Modes) == 1 {
 		return fmt.Sprintf("    match:\n      filter: %s\n", n.info.Name)
 	}
 	return fmt.Sprintf("    match:\n      filter: %s\n      mode: %s\n", n.info.Name, n.mode)

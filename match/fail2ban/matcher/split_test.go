@@ -5,11 +5,11 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/matchtest"
 )
 
 // TestWorkersChangeNothing runs every fail2ban filter (each variant, over
@@ -41,7 +41,7 @@ func sameOnWorkers(t *testing.T, name string, opts map[string]string, lines []st
 	for i, l := range lines {
 		entries[i] = ingest.Entry{Message: l, ReadAt: variantNow}
 	}
-	states := streamed(owner, scanners, entries, 61)
+	states := matchtest.Streamed(owner, scanners, entries, variantNow, 61)
 	for i := range entries {
 		f, out := one.Match(&entries[i], variantNow)
 		if l := &states[i]; l.Outcome != out || !reflect.DeepEqual(l.Failure, f) {
@@ -56,39 +56,6 @@ func sameOnWorkers(t *testing.T, name string, opts map[string]string, lines []st
 	if !slices.Equal(owner.Hits(), one.Hits()) || !reflect.DeepEqual(owner.DateHits(), one.DateHits()) {
 		t.Errorf("hits %v dates %v, one matcher %v %v", owner.Hits(), owner.DateHits(), one.Hits(), one.DateHits())
 	}
-}
-
-// streamed matches entries in batches of size on a match.Stream: one
-// goroutine prepares them, and one per scanner scans and finishes them.
-func streamed(owner match.Splitter, scanners []match.Splitter, entries []ingest.Entry, size int) []match.LineState {
-	type batch struct {
-		seq    uint64
-		lo, hi int
-	}
-	s := match.NewStream(owner)
-	states := make([]match.LineState, len(entries))
-	prepared := make(chan batch, 2)
-	go func() {
-		defer close(prepared)
-		for lo, seq := 0, uint64(0); lo < len(entries); lo, seq = lo+size, seq+1 {
-			b := batch{seq: seq, lo: lo, hi: min(lo+size, len(entries))}
-			s.Prepare(entries[b.lo:b.hi], variantNow, states[b.lo:b.hi])
-			prepared <- b
-		}
-	}()
-	var wg sync.WaitGroup
-	for _, m := range scanners {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range prepared {
-				s.Scan(m, entries[b.lo:b.hi], states[b.lo:b.hi])
-				s.Scanned(b.seq, func() { s.Finish(entries[b.lo:b.hi], variantNow, states[b.lo:b.hi]) })
-			}
-		}()
-	}
-	wg.Wait()
-	return states
 }
 
 // match.Test reports the same with several workers as with one: the same
