@@ -31,9 +31,7 @@ var belowAgreementBar = map[string]string{
 	"dovecot":       "fail2ban's sample has 4 TAI64N-dated lines in 58 checks: logjail dates them 10 s earlier, as daemontools' tai64nlocal does (listed); all else agrees",
 	"ejabberd-auth": "ejabberd 2.x's date is on the line before the message (logjail dates a dateless line when read)",
 	"exim-spam":     "fail2ban's honeypot= filter option (mail to a trap address) has no counterpart: logjail filters take only a mode (1 line of 8)",
-	"freeswitch":    "the month-day date without a year (\"08-03 07:56:53.026292\") is not recognised: 2 of 18 checks differ in time",
 	"guacamole":     "catalina's date is on the line before the message (logjail dates a dateless line when read), and a time of day less than 12 h after now is taken as today's (fail2ban: yesterday's)",
-	"mysqld-auth":   "the date recogniser misses MySQL's YYMMDD H:MM:SS and MariaDB's YYYY-MM-DD  H:MM:SS (counted with the time read)",
 	"sshd":          "fail2ban's connection tracking (<F-MLFID>) is not in logjail's dialect yet",
 }
 
