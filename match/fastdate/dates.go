@@ -19,6 +19,11 @@
 //	rfc2822    Wed, 25 Nov 2026 07:13:18 GMT, 25 Nov 2026 07:13:18 +0100
 //	dmy-mon    25-Nov-2026 07:13:18.123
 //
+// A zone written just before a syslog or ctime date, an abbreviation
+// ZoneAbbrev knows or a numeric offset ("[PDT Apr 16 21:05:29]", as Monit
+// writes), is the date's zone and part of its span. A CLF or dmy-mon month
+// abbreviation may end with a dot ("02/sept./2015").
+//
 // Month and weekday names are English, abbreviated or full, in any case. A
 // date starts at a word boundary and ends before one; the first valid date
 // in the line wins. Scanners are hand-written: no regular expressions and
