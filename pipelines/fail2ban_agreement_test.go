@@ -198,7 +198,12 @@ func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *Filte
 			seen[fmt.Sprint(l.File, l.Num)] = true
 			e := ingest.Entry{Message: l.Text, ReadAt: now}
 			if v.Opts["logtype"] == "journal" {
+				// As fail2ban's journal backend: the entry's time, and the
+				// "host tag[pid]: " prefix it builds, when the sample has one.
 				e.Time = now
+				if p, ok := v.Opts["test.prefix-line"].(string); ok {
+					e.Message = p + l.Text
+				}
 			}
 			fl, out := m.Match(&e, now)
 			counted := out == match.Matched
