@@ -236,8 +236,8 @@ func (v validator) readRules(p *Pipeline) (ruleTexts, bool) {
 	if ms.Prefregex.S != "" {
 		r.pref = ms.Prefregex
 	}
-	if ms.Datepattern.S != "" {
-		r.date = ms.Datepattern
+	if d := datepatterns(ms.Datepattern); d.S != "" {
+		r.date = d
 	}
 	r.fail = append(r.fail, ms.Failregex...)
 	r.ignore = append(r.ignore, ms.Ignoreregex...)
@@ -297,7 +297,7 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		v.fail(ms.Filter.At, "%s: filter %q: maxlines %d (want 1 or more)", p.label(), name, f.MaxLines)
 		return ruleTexts{}, false
 	}
-	r := ruleTexts{dialect: match.DialectLogjail, maxLines: f.MaxLines, pref: f.Prefregex, date: f.Datepattern, fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	r := ruleTexts{dialect: match.DialectLogjail, maxLines: f.MaxLines, pref: f.Prefregex, date: datepatterns(f.Datepattern), fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
 	for _, term := range f.JournalMatch {
 		if !journalTerm.MatchString(term.S) {
 			v.fail(cmp.Or(term.At, ms.Filter.At), "%s: filter %q: journalmatch term %q (want FIELD=value or +)", p.label(), name, term.S)
@@ -355,6 +355,17 @@ func (v validator) regexErrors(p *Pipeline, r ruleTexts, err error) {
 		}
 		v.fail(at, "%s: %v", p.label(), re)
 	}
+}
+
+// datepatterns joins a datepattern's list into the one text match.Rules
+// takes, a pattern per line (the form of fail2ban's datepattern): the date
+// finder tries them together (fastdate.NewPatternFinder). It is placed at
+// the first pattern.
+func datepatterns(ts []Text) Text {
+	if len(ts) == 0 {
+		return Text{}
+	}
+	return Text{S: strings.Join(texts(ts), "\n"), At: ts[0].At}
 }
 
 func texts(ts []Text) []string {

@@ -71,6 +71,35 @@ func TestBotsearchDateIsTheLines(t *testing.T) {
 	}
 }
 
+// TestBotsearchErrorLogDateIsTheLines: in nginx's error log, and behind a
+// syslog header, the date is the one at the line's start; a date in the
+// requested path (text the client chose) is never taken.
+func TestBotsearchErrorLogDateIsTheLines(t *testing.T) {
+	m, _, err := ResolveFilter("nginx-botsearch", ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	want := time.Date(2026, 11, 25, 7, 14, 0, 0, time.UTC)
+	path := "/cgi-bin/25/Nov/2001:00:00:00 +0000/Nov 25 00:00:00/2001/01/01 00:00:00"
+	for _, line := range []string{
+		`2026/11/25 07:14:00 [error] 812#812: *1 open() "/srv/www` + path + `" failed (2: No such file or directory), client: 203.0.113.61, server: example.com, request: "GET /cgi-bin/x HTTP/1.1", host: "example.com"`,
+		`Nov 25 07:14:00 web1 nginx: 2026/11/25 07:13:00 [error] 812#812: *1 open() "/srv/www` + path + `" failed (2: No such file or directory), client: 203.0.113.61, server: example.com, request: "GET /cgi-bin/x HTTP/1.1", host: "example.com"`,
+		`Nov 25 07:14:00 web1 nginx: 203.0.113.61 - [01/Jan/2001:00:00:00 +0000] [25/Nov/2026:07:13:00 +0000] "GET /wp-login.php HTTP/1.1" 404 153 "-" "-"`,
+		`2026-11-25T07:14:00Z web1 nginx: 203.0.113.61 - Nov 25 00:00:00 [25/Nov/2026:07:13:00 +0000] "GET /wp-login.php HTTP/1.1" 404 153 "-" "-"`,
+	} {
+		e := ingest.Entry{Message: line, ReadAt: now}
+		f, out := m.Match(&e, now)
+		if out != match.Matched || f.Addr.String() != "203.0.113.61" {
+			t.Errorf("%q: outcome %v addr %s, want failure of 203.0.113.61", line, out, f.Addr)
+			continue
+		}
+		if !f.Time.Equal(want) {
+			t.Errorf("%q: time %v, want %v", line, f.Time, want)
+		}
+	}
+}
+
 // sampleModes returns the modes the cases are checked in; a case before
 // any "# modes:" line is checked in the normal mode.
 func sampleModes(cases []filterCase) []string {

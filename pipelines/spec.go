@@ -268,7 +268,8 @@ type MatchSpec struct {
 	Prefregex   Text   `yaml:"prefregex"`
 	Failregex   []Text `yaml:"failregex"`
 	Ignoreregex []Text `yaml:"ignoreregex"`
-	Datepattern Text   `yaml:"datepattern"`
+	// Datepattern is one pattern or a list of them (see datepatterns).
+	Datepattern []Text `yaml:"datepattern"`
 }
 
 // EnforceSpec is one enforcer; exactly one kind is set.
@@ -416,7 +417,10 @@ type FilterFile struct {
 	Prefregex   Text   `yaml:"prefregex"`
 	Failregex   []Text `yaml:"failregex"`
 	Ignoreregex []Text `yaml:"ignoreregex"`
-	Datepattern Text   `yaml:"datepattern"`
+	// Datepattern is one pattern or a list of them, tried together: the
+	// date that starts first in the line wins, on a tie the one listed
+	// first (see datepatterns).
+	Datepattern []Text `yaml:"datepattern"`
 	// MaxLines, above 1, has the failregexes see the contents of the
 	// last MaxLines lines joined by "\n" (fail2ban's maxlines): for a
 	// program that writes one failure on several lines.

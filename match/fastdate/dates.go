@@ -19,6 +19,11 @@
 //	rfc2822    Wed, 25 Nov 2026 07:13:18 GMT, 25 Nov 2026 07:13:18 +0100
 //	dmy-mon    25-Nov-2026 07:13:18.123
 //
+// A zone written just before a syslog or ctime date, an abbreviation
+// ZoneAbbrev knows or a numeric offset ("[PDT Apr 16 21:05:29]", as Monit
+// writes), is the date's zone and part of its span. A CLF or dmy-mon month
+// abbreviation may end with a dot ("02/sept./2015").
+//
 // Month and weekday names are English, abbreviated or full, in any case. A
 // date starts at a word boundary and ends before one; the first valid date
 // in the line wins. Scanners are hand-written: no regular expressions and
@@ -100,10 +105,11 @@ func syslogPrefix(s string) int {
 // goroutine: it caches zones and the reference year.
 type Finder struct {
 	loc    *time.Location
-	mask   uint32   // automatic formats allowed
-	anchor uint8    // where a date may start
-	pat    *pattern // datepattern matcher; nil for automatic detection
-	last   uint8    // format of the last match
+	mask   uint32    // automatic formats allowed
+	anchor uint8     // where a date may start
+	pat    *pattern  // datepattern matcher; nil for automatic detection
+	alts   []*Finder // a datepattern's alternatives (one per line), or nil
+	last   uint8     // format of the last match
 
 	// Reference-date cache keyed by now's Unix second and the zone.
 	nowSec   int64
@@ -139,9 +145,33 @@ func (f *Finder) Name() string { return formatNames[f.last] }
 // calendar day after now, in which case the previous year is used.
 func (f *Finder) Find(line string, now time.Time) (t time.Time, start, end int, ok bool) {
 	if f.pat != nil {
-		return f.findPattern(line, now)
+		return f.findPattern(line, now, len(line))
 	}
-	return f.findAuto(line, now)
+	if f.alts != nil {
+		return f.findFirst(line, now)
+	}
+	return f.findAuto(line, now, len(line))
+}
+
+// findFirst returns the date of the alternatives that starts first in
+// line; of two starting at the same byte, the one listed first.
+func (f *Finder) findFirst(s string, now time.Time) (t time.Time, start, end int, ok bool) {
+	stop := len(s)
+	for _, a := range f.alts {
+		var at time.Time
+		var as, ae int
+		var found bool
+		if a.pat != nil {
+			at, as, ae, found = a.findPattern(s, now, stop)
+		} else {
+			at, as, ae, found = a.findAuto(s, now, stop)
+		}
+		if found {
+			t, start, end, ok, stop = at, as, ae, true, as
+			f.last = a.last
+		}
+	}
+	return t, start, end, ok
 }
 
 // fields holds the parts of a date being parsed.
@@ -164,8 +194,9 @@ const (
 	zoneFixed        // numeric offset in off
 )
 
-// findAuto scans line for the first date in a built-in format.
-func (f *Finder) findAuto(s string, now time.Time) (time.Time, int, int, bool) {
+// findAuto scans line for the first date in a built-in format starting
+// before stop.
+func (f *Finder) findAuto(s string, now time.Time, stop int) (time.Time, int, int, bool) {
 	n := len(s)
 	ws := 0
 	for ws < n && (s[ws] == ' ' || s[ws] == '\t') {
@@ -182,7 +213,8 @@ func (f *Finder) findAuto(s string, now time.Time) (time.Time, int, int, bool) {
 		}
 		limit++
 	}
-	if ws < n && s[ws] == '@' && f.mask&(1<<fmtTAI64N) != 0 && (f.anchor != anchorStart || ws == 0) {
+	limit = min(limit, stop)
+	if ws < limit && s[ws] == '@' && f.mask&(1<<fmtTAI64N) != 0 && (f.anchor != anchorStart || ws == 0) {
 		if t, end, ok := f.parseTAI64N(s, ws); ok {
 			f.last = fmtTAI64N
 			return t, ws, end, true
@@ -206,9 +238,16 @@ func (f *Finder) findAuto(s string, now time.Time) (time.Time, int, int, bool) {
 				f.last = fmtEpoch
 				return time.Unix(fl.unixSec, int64(fl.nsec)).In(f.loc), i, end, true
 			}
+			start := i
+			if (id == fmtSyslog || id == fmtCtime) && fl.zone == zoneNone {
+				// A zone abbreviation may come first: "PDT Apr 16 21:05:29".
+				if z := zoneBefore(s, i, &fl); z >= 0 {
+					start = z
+				}
+			}
 			if t, ok := f.build(&fl, now); ok {
 				f.last = uint8(id)
-				return t, i, end, true
+				return t, start, end, true
 			}
 		}
 		// Skip the rest of the word: a date starts at a word boundary.

@@ -107,6 +107,35 @@ var findCases = []findCase{
 	// Day-month-year with a month name (BIND, Tomcat, PHP).
 	{"«25-Nov-2026 07:13:18.123» client @0x1 1.2.3.4#53", d(2026, 11, 25, 7, 13, 18, 123000000, time.UTC), "dmy-mon"},
 	{"[«25-Nov-2026 07:13:18 UTC»] PHP Warning", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "dmy-mon"},
+	// A zone abbreviation before a syslog date (Monit's "[PDT Apr 16
+	// 21:05:29]"), with the offset fail2ban gives it; one it does not
+	// know, or not at a word boundary, is not the date's.
+	{"[«PDT Apr 16 21:05:29»] error    : x", d(2026, 4, 16, 21, 5, 29, 0, time.FixedZone("", -7*3600)), "syslog"},
+	{"[«CEST Aug  6 10:14:52»] error    : x", d(2026, 8, 6, 10, 14, 52, 0, time.FixedZone("", 2*3600)), "syslog"},
+	{"«CET Nov 25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, plus1), "syslog"},
+	{"«UTC Nov 25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
+	{"«NPT Nov 25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.FixedZone("", 5*3600+45*60)), "syslog"},
+	{"«EST Wed Nov 25 07:13:18 2026» x", d(2026, 11, 25, 7, 13, 18, 0, time.FixedZone("", -5*3600)), "ctime"},
+	{"[«+03 Nov 25 07:13:26»] error", d(2026, 11, 25, 7, 13, 26, 0, time.FixedZone("", 3*3600)), "syslog"},
+	{"[«-0530 Nov 25 07:13:26»] error", d(2026, 11, 25, 7, 13, 26, 0, time.FixedZone("", -5*3600-1800)), "syslog"},
+	{"«+01:00 Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, plus1), "syslog"},
+	{"«+00 Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, time.UTC), "syslog"},
+	{"x+03 «Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, time.UTC), "syslog"},
+	{"1.2.3-03 «Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, time.UTC), "syslog"},
+	{"+3 «Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, time.UTC), "syslog"},
+	{"+033 «Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, time.UTC), "syslog"},
+	{"+24 «Nov 25 07:13:26» x", d(2026, 11, 25, 7, 13, 26, 0, time.UTC), "syslog"},
+	{"[FOO «Nov 25 07:13:18»] x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
+	{"[XPDT «Nov 25 07:13:18»] x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
+	{"xPDT «Nov 25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
+	{"A «Nov 25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
+	{"PDT  «Nov 25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
+	{"PDT «2026-11-25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "iso-space"},
+	// A month abbreviation with a dot, as a French Java runtime writes
+	// them in a request log ("02/sept./2015").
+	{`1.2.3.4 -  -  [«02/sept./2015:00:11:31 +0200»] "GET /"`, d(2015, 9, 2, 0, 11, 31, 0, time.FixedZone("", 2*3600)), "clf"},
+	{`1.2.3.4 -  -  [«17/oct./2015:00:35:12 +0200»] "GET /"`, d(2015, 10, 17, 0, 35, 12, 0, time.FixedZone("", 2*3600)), "clf"},
+	{"«25-Nov.-2026 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "dmy-mon"},
 	// Leading numbers that are not dates are skipped.
 	{"12345 «2026-11-25 07:13:18» x", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "iso-space"},
 	{"1.2.3.4 port 22 «Nov 25 07:13:18»", d(2026, 11, 25, 7, 13, 18, 0, time.UTC), "syslog"},
@@ -249,6 +278,9 @@ func TestNoDate(t *testing.T) {
 		"22 Nov 25 07:13",
 		"2026/11/25",
 		"Jan 1.2.3",
+		"02/sept../2015:00:11:31 +0200",
+		"02/sept.2015:00:11:31 +0200",
+		"02/septembre./2015:00:11:31 +0200",
 	} {
 		f := NewFinder(time.UTC)
 		if got, s, e, ok := f.Find(line, now); ok {
@@ -292,10 +324,25 @@ func TestZeroAllocs(t *testing.T) {
 		`1.2.3.4 - - [25/Nov/2026:07:13:18 +0000] "GET / HTTP/1.1" 200 123`,
 		"1732519998.123 x",
 		"Failed password for root from 1.2.3.4 port 22 ssh2 no date here at all",
+		"[PDT Apr 16 21:05:29] error    : x",
 	} {
 		f.Find(line, now)
 		if n := testing.AllocsPerRun(100, func() { f.Find(line, now) }); n != 0 {
 			t.Errorf("%q: %v allocs", line, n)
+		}
+	}
+	alts, err := NewPatternFinder("^%Y/%m/%d %H:%M:%S\n^%b %d %H:%M:%S\n%d/%b/%Y:%H:%M:%S %z", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{
+		`1.2.3.4 - - [25/Nov/2026:07:13:18 +0100] "GET / HTTP/1.1" 404 1`,
+		"2026/11/25 07:13:18 [error] 1#1: x",
+		"no date",
+	} {
+		alts.Find(line, now)
+		if n := testing.AllocsPerRun(100, func() { alts.Find(line, now) }); n != 0 {
+			t.Errorf("alternatives, %q: %v allocs", line, n)
 		}
 	}
 }

@@ -346,6 +346,9 @@ func parseYMDRest(s string, i int, fl *fields) int {
 func parseDayMonYear(s string, i, k int, sep, after byte, fl *fields) int {
 	d, _ := num(s, i, k)
 	m, j := parseMonthName(s, i+k+1)
+	if m != 0 && j+1 < len(s) && s[j] == '.' && s[j+1] == sep {
+		j++ // an abbreviation's dot, as some locales write it: "02/sept./2015"
+	}
 	if m == 0 || j+6 > len(s) || s[j] != sep {
 		return 0
 	}

@@ -45,14 +45,27 @@ type pattern struct {
 
 // NewPatternFinder returns a Finder for a fail2ban-style datepattern:
 // strftime directives (%Y %y %m %d %e %b %B %h %a %A %H %k %I %l %M %S %f
-// %z %Z %p %j %s %T %%, also in the %Ex form), literal bytes (a backslash
+// %z %Z %p %j %s %T %%, also in the %Ex form; a month name may end with
+// an abbreviation's dot, "sept."; %Z sets the offset of the abbreviations
+// ZoneAbbrev knows), literal bytes (a backslash
 // quotes the next one), blanks matching one or more blanks, and the
 // prefixes "^" (at line start), "{^LN-BEG}" (at line start after
 // non-alphanumeric bytes, and a syslog priority, only) and "{UNB}" (no word boundaries). The values
 // "Epoch", "TAI64N" and "ISO8601" select those built-in formats. Regular
 // expression syntax is not supported. "{^LN-BEG}" alone anchors the
 // built-in formats.
+//
+// A datepattern of several lines lists alternatives, each line a pattern
+// as above (blank lines are skipped): the date that starts first in the
+// line wins, and of two starting at the same byte the one listed first.
+// That is the built-in formats' rule (the first date in the line), so a
+// date the program writes before any client text cannot be displaced by
+// a date in that text; anchor ("^") the alternatives that must not be
+// looked for where a client's text comes first.
 func NewPatternFinder(pat string, loc *time.Location) (*Finder, error) {
+	if strings.Contains(pat, "\n") {
+		return newAlternatives(pat, loc)
+	}
 	f := NewFinder(loc)
 	p := &pattern{}
 	rest := pat
@@ -91,6 +104,26 @@ func NewPatternFinder(pat string, loc *time.Location) (*Finder, error) {
 		return nil, fmt.Errorf("dates: datepattern %q: %w", pat, err)
 	}
 	f.pat = p
+	return f, nil
+}
+
+// newAlternatives returns a Finder for a datepattern of several lines.
+func newAlternatives(pat string, loc *time.Location) (*Finder, error) {
+	f := NewFinder(loc)
+	for _, line := range strings.Split(pat, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		a, err := NewPatternFinder(line, loc)
+		if err != nil {
+			return nil, err
+		}
+		f.alts = append(f.alts, a)
+	}
+	if len(f.alts) == 0 {
+		return nil, fmt.Errorf("dates: datepattern %q: no pattern", pat)
+	}
+	f.mask = 0
 	return f, nil
 }
 
@@ -275,6 +308,9 @@ func (p *pattern) matchAt(s string, i int, fl *fields) int {
 			if fl.month, i = parseMonthName(s, i); fl.month == 0 {
 				return -1
 			}
+			if i < len(s) && s[i] == '.' && (k+1 == len(p.items) || p.items[k+1] != pitem{op: opLit, lit: '.'}) {
+				i++ // an abbreviation's dot, as some locales write it: "sept."
+			}
 		case opWeekday:
 			if i = parseWeekday(s, i); i == 0 {
 				return -1
@@ -360,8 +396,8 @@ func matchZone(s string, i int, fl *fields) int {
 	return -1
 }
 
-// matchZoneName reads %Z: Z or 3 to 5 capitals (UT too); only the names of
-// UTC set the zone.
+// matchZoneName reads %Z: Z or 3 to 5 capitals (UT too); an abbreviation
+// of ZoneAbbrev's table sets its offset, others leave the Finder's location.
 func matchZoneName(s string, i int, fl *fields) int {
 	j := i
 	for j < len(s) && j-i < 6 && class[s[j]]&cUpper != 0 {
@@ -370,7 +406,9 @@ func matchZoneName(s string, i int, fl *fields) int {
 	if n := j - i; n == 0 || n > 5 || (n < 3 && n != 1 && s[i:j] != "UT") || (n == 1 && s[i] != 'Z') {
 		return -1
 	}
-	if utcName(s, i) == j {
+	if m, ok := zoneAbbrev[s[i:j]]; ok {
+		fl.setZone(m * 60)
+	} else if s[i:j] == "UT" {
 		fl.zone = zoneUTC
 	}
 	return j
@@ -392,8 +430,9 @@ func matchAMPM(s string, i int, fl *fields) int {
 	return i + 2
 }
 
-// findPattern scans line for the first match of the Finder's pattern.
-func (f *Finder) findPattern(s string, now time.Time) (time.Time, int, int, bool) {
+// findPattern scans line for the first match of the Finder's pattern
+// starting before stop.
+func (f *Finder) findPattern(s string, now time.Time, stop int) (time.Time, int, int, bool) {
 	p := f.pat
 	first, last := p.items[0], p.items[len(p.items)-1]
 	bStart := !p.unb && first.op != opLit && first.op != opSpace
@@ -409,6 +448,7 @@ func (f *Finder) findPattern(s string, now time.Time) (time.Time, int, int, bool
 		}
 		limit++
 	}
+	limit = min(limit, stop)
 	var fl fields
 	for i := 0; i < len(s) && i < limit; i++ {
 		if first.op == opLit && s[i] != first.lit {

@@ -55,6 +55,28 @@ func TestPattern(t *testing.T) {
 		{"ISO8601", "Nov 25 07:13:18 «2026-11-25T07:13:18Z»", d(2026, 11, 25, 7, 13, 18, 0, time.UTC)},
 		{"^ISO8601", "x 2026-11-25T07:13:18Z", time.Time{}},
 		{"TAI64N", "«@4000000069255fa81d0b1234» x", time.Unix(0x69255fa8-10, 0x1d0b1234)},
+		// %Z: the abbreviations fail2ban knows set their offset.
+		{"%Z %b %d %H:%M:%S", "[«PDT Apr 16 21:05:29»]", d(2026, 4, 16, 21, 5, 29, 0, time.FixedZone("", -7*3600))},
+		{"%Y-%m-%d %H:%M:%S %Z", "«2026-11-25 07:13:18 CEST»", d(2026, 11, 25, 7, 13, 18, 0, time.FixedZone("", 2*3600))},
+		{"%Y-%m-%d %H:%M:%S %Z", "«2026-11-25 07:13:18 UT»", d(2026, 11, 25, 7, 13, 18, 0, time.UTC)},
+		{"%Y-%m-%d %H:%M:%S %Z", "«2026-11-25 07:13:18 FOO»", d(2026, 11, 25, 7, 13, 18, 0, time.UTC)},
+		// A month abbreviation may end with a dot, unless the pattern has one.
+		{"%d/%b/%Y:%H:%M:%S %z", "[«02/sept./2015:00:11:31 +0200»]", d(2015, 9, 2, 0, 11, 31, 0, time.FixedZone("", 2*3600))},
+		{"%d/%b/%Y:%H:%M:%S %z", "[«17/oct./2015:00:35:12 +0200»]", d(2015, 10, 17, 0, 35, 12, 0, time.FixedZone("", 2*3600))},
+		{"%d %b. %Y %H:%M", "«2 sept. 2015 00:11»", d(2015, 9, 2, 0, 11, 0, 0, time.UTC)},
+		{"%d/%b/%Y:%H:%M:%S", "02/sept../2015:00:11:31", time.Time{}},
+		// Several lines: alternatives; the date starting first wins, on a
+		// tie the one listed first.
+		{"^%Y/%m/%d %H:%M:%S\n^%b %d %H:%M:%S\n%d/%b/%Y:%H:%M:%S %z", `1.2.3.4 - Nov 25 2001 [«25/Nov/2026:07:13:18 +0100»] "GET /"`, d(2026, 11, 25, 7, 13, 18, 0, plus1)},
+		{"^%Y/%m/%d %H:%M:%S\n^%b %d %H:%M:%S\n%d/%b/%Y:%H:%M:%S %z", `«2026/11/25 07:13:18» [error] open() "/25/Nov/2001:00:00:00 +0000"`, d(2026, 11, 25, 7, 13, 18, 0, time.UTC)},
+		{"^%Y/%m/%d %H:%M:%S\n^%b %d %H:%M:%S\n%d/%b/%Y:%H:%M:%S %z", `«Nov 25 07:13:18» web nginx: 1.2.3.4 - - [25/Nov/2001:07:13:18 +0100] "GET /"`, d(2026, 11, 25, 7, 13, 18, 0, time.UTC)},
+		{"%d/%b/%Y:%H:%M:%S %z\n%b %d %H:%M:%S", `«Nov 25 07:13:18» x [25/Nov/2001:07:13:18 +0100]`, d(2026, 11, 25, 7, 13, 18, 0, time.UTC)},
+		{"%d-%m-%Y %H:%M:%S\nISO8601", "[1:2-3] «22-06-2014 09:56:12»   smtp: 01-01-2001 00:00:00 [1.2.3.4]", d(2014, 6, 22, 9, 56, 12, 0, time.UTC)},
+		{"%d-%m-%Y %H:%M:%S\nISO8601", "«2016-11-07 22:21:20»   x 01-01-2001 00:00:00", d(2016, 11, 7, 22, 21, 20, 0, time.UTC)},
+		{"%H:%M:%S\n%Y-%m-%d %H:%M:%S", "«2016-11-07 22:21:20» x", d(2016, 11, 7, 22, 21, 20, 0, time.UTC)},
+		{"%Y-%m-%d %H:%M:%S\n%H:%M:%S", "«2016-11-07 22:21:20» x", d(2016, 11, 7, 22, 21, 20, 0, time.UTC)},
+		{"\n^%Y-%m-%d\n\n", "«2016-11-07» x", d(2016, 11, 7, 0, 0, 0, 0, time.UTC)},
+		{"^%Y-%m-%d\n^%b %d %H:%M:%S", "x 2016-11-07 Nov 25 07:13:18", time.Time{}},
 	}
 	for _, c := range cases {
 		f, err := NewPatternFinder(c.pattern, time.UTC)
@@ -102,6 +124,13 @@ func TestPatternName(t *testing.T) {
 	if f.Name() != "epoch" {
 		t.Errorf("name %q", f.Name())
 	}
+	// Alternatives report the one that found the date.
+	f, _ = NewPatternFinder("%Y-%m-%d\n^ISO8601", time.UTC)
+	for line, want := range map[string]string{"2026-11-25T07:13:18Z x": "rfc3339", "x 2026-11-25": "pattern"} {
+		if _, _, _, ok := f.Find(line, now); !ok || f.Name() != want {
+			t.Errorf("%q: name %q, want %q", line, f.Name(), want)
+		}
+	}
 }
 
 func TestPatternErrors(t *testing.T) {
@@ -119,6 +148,8 @@ func TestPatternErrors(t *testing.T) {
 		{"foo", "no date"},
 		{"^", "no date"},
 		{"LEpoch", "no date"},
+		{"%Y-%m-%d\n%Q", "%Q"},
+		{"\n \n", "no pattern"},
 	} {
 		_, err := NewPatternFinder(c.pattern, nil)
 		if err == nil || !strings.Contains(err.Error(), c.want) {

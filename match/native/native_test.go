@@ -116,6 +116,22 @@ var matchCases = []matchCase{
 		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
 	},
 	{
+		name:     "datepattern alternatives: the date starting first is cut out",
+		rules:    match.Rules{Failregex: []string{`^<HOST> - \S+ "GET /login" 401$`}, Datepattern: "^%Y/%m/%d %H:%M:%S\n%d/%b/%Y:%H:%M:%S %z"},
+		line:     `192.0.2.1 - 01/Jan/2001 [25/Nov/2026:07:13:18 +0000] "GET /login" 401`,
+		want:     match.Matched,
+		wantAddr: "192.0.2.1",
+		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
+	},
+	{
+		name:     "datepattern alternatives: a date at the start wins over a later one",
+		rules:    match.Rules{Failregex: []string{`^\[error\] open\(\) "[^"]*" failed, client: <HOST>$`}, Datepattern: "^%Y/%m/%d %H:%M:%S\n%d/%b/%Y:%H:%M:%S %z"},
+		line:     `2026/11/25 07:13:18 [error] open() "/x/01/Jan/2001:00:00:00 +0000" failed, client: 192.0.2.1`,
+		want:     match.Matched,
+		wantAddr: "192.0.2.1",
+		wantTime: time.Date(2026, 11, 25, 7, 13, 18, 0, time.UTC),
+	},
+	{
 		name:  "first matching failregex decides",
 		rules: match.Rules{Failregex: []string{`^x <HOST>$`, `^denied <HOST>$`}},
 		line:  "denied 192.0.2.1",

@@ -89,10 +89,25 @@ func TestPrefilteredMissDoesNotAllocate(t *testing.T) {
 // shippedFilter is what the equivalence test reads of a shipped filter.
 type shippedFilter struct {
 	Prefregex   string              `yaml:"prefregex"`
-	Datepattern string              `yaml:"datepattern"`
+	Datepattern datepatterns        `yaml:"datepattern"`
 	Failregex   []string            `yaml:"failregex"`
 	Ignoreregex []string            `yaml:"ignoreregex"`
 	Modes       map[string][]string `yaml:"modes"`
+}
+
+// datepatterns is a filter file's datepattern, one pattern or a list,
+// joined a pattern per line as match.Rules takes it.
+type datepatterns string
+
+func (d *datepatterns) UnmarshalYAML(n *yaml.Node) error {
+	var list []string
+	if n.Kind == yaml.ScalarNode {
+		list = []string{n.Value}
+	} else if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*d = datepatterns(strings.Join(list, "\n"))
+	return nil
 }
 
 // TestPrefilterChangesNothing runs every shipped filter (each mode's
@@ -119,7 +134,7 @@ func TestPrefilterChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, mode := range append([]string{"normal"}, slices.Sorted(mapKeys(f.Modes))...) {
-			rules := match.Rules{Prefregex: f.Prefregex, Datepattern: f.Datepattern, Ignoreregex: f.Ignoreregex, Location: time.UTC}
+			rules := match.Rules{Prefregex: f.Prefregex, Datepattern: string(f.Datepattern), Ignoreregex: f.Ignoreregex, Location: time.UTC}
 			rules.Failregex = append(slices.Clone(f.Failregex), f.Modes[mode]...)
 			if len(rules.Failregex) == 0 {
 				continue // postfix: only its modes have failregexes
