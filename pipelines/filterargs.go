@@ -247,3 +247,25 @@ func applyArgs(file string, f *FilterFile, given map[string]Text, r *ruleTexts, 
 }
 
 func sortedTextKeys(m map[string]Text) []string { return slices.Sorted(maps.Keys(m)) }
+
+// CheckFilterArgs checks values of arguments of the shipped filter name,
+// as a pipeline's match.args gives them.
+func CheckFilterArgs(name string, args map[string]string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	f, err := (&decoder{}).loadShipped(name)
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(args)) {
+		a, ok := f.Arguments[k]
+		if !ok {
+			return fmt.Errorf("filter %s: unknown argument %q", name, k)
+		}
+		if _, _, err := argPattern(k, a, args[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -111,7 +111,7 @@ func argDefault(a pipelines.ArgumentInfo) string {
 	case a.Default != "":
 		return strconv.Quote(a.Default)
 	case a.Empty != "":
-		return `"": any`
+		return `"", matching ` + a.Empty
 	}
 	return `"": its regexes are left out`
 }
