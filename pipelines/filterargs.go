@@ -71,9 +71,10 @@ var argRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 // argName is the name an argument may have.
 var argName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-// tagLike are logjail's tags and named groups, which a regex value may not
-// hold: it would add an address or a field the filter does not read.
-var tagLike = regexp.MustCompile(`<(?:HOST|ADDR|IP4|IP6|CIDR|SUBNET|DNS|F-[A-Za-z0-9_-]*|/F-[A-Za-z0-9_-]*)>|\(\?P?<`)
+// tagLike are tags (logjail's <HOST>, <F-USER>, or fail2ban's <webmail>
+// left uninterpolated) and named groups, which a regex value may not hold:
+// one would add an address or a field the filter does not read.
+var tagLike = regexp.MustCompile(`<[A-Za-z_/][A-Za-z0-9_/-]*>|\(\?P?<`)
 
 // argError is a bad argument or value, at the place it was written.
 type argError struct {

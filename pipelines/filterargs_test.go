@@ -61,6 +61,7 @@ func TestFilterArguments(t *testing.T) {
 			{"path /a/ by 192.0.2.8", "192.0.2.8"}, {"path /knock/ by 192.0.2.8", ""},
 		}},
 		{name: "regex with a tag", args: map[string]string{"path": "<HOST>"}, wantErr: `a value may not add a tag`},
+		{name: "regex with a fail2ban tag", args: map[string]string{"path": "/(<webmail>|x)"}, wantErr: `a value may not add a tag`},
 		{name: "regex with a named group", args: map[string]string{"path": "(?P<host>x)"}, wantErr: `a value may not add a tag`},
 		{name: "bad regex", args: map[string]string{"path": "(("}, wantErr: `is not an RE2 regex`},
 		{name: "empty alternative", args: map[string]string{"zone": "a||b"}, wantErr: `empty alternative`},

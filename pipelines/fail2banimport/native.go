@@ -85,6 +85,10 @@ func (w *jailWriter) keepFail2ban() string {
 		return fmt.Sprintf("logjail's %s filter does not take the jail's value: %v", name, err)
 	}
 	w.native.args = args
+	for k := range args {
+		// A jail option of the name fed the argument ("%(knocking_url)s").
+		w.handled = append(w.handled, k)
+	}
 	mode := w.filterArgs["mode"]
 	if mode == "" {
 		mode = w.native.info.DefaultMode

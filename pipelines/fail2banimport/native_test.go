@@ -1,6 +1,7 @@
 package fail2banimport
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,6 +126,13 @@ func TestImportPassesFilterArguments(t *testing.T) {
 			"      filter: nginx-limit-req\n      args:\n        ngx_limit_req_zones: \"perip|login\"\n", `(?:perip|login)`},
 		{"zones-bad", `nginx-limit-req[ngx_limit_req_zones="per ip"]`,
 			"# fail2ban's filter file is kept: logjail's nginx-limit-req filter does not take the jail's value: argument ngx_limit_req_zones: \"per ip\" does not match", ""},
+		// jail.conf's own: filter = apache-pass[knocking_url="%(knocking_url)s"].
+		{"pass2allow-ftp", "\nknocking_url = /open-sesame/",
+			"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n", `/open-sesame/`},
+		{"webroot", "apache-botsearch[webroot=/srv/site/]",
+			"      filter: apache-botsearch\n      args:\n        webroot: \"/srv/site/\"\n", `/srv/site/`},
+		{"block-tag", "nginx-botsearch[block=<webmail>|cgi-bin]",
+			"# fail2ban's filter file is kept: logjail's nginx-botsearch filter does not take the jail's value: argument block: \"<webmail>|cgi-bin\" holds", ""},
 		{"unknown", "exim-spam[honeypot=trap@example.org, other=1]",
 			"# fail2ban's filter file is kept: the filter argument other=1 has no counterpart in logjail's exim-spam filter.", ""},
 		{"hostile", "exim-spam[honeypot=<HOST>@x]",
@@ -132,12 +140,18 @@ func TestImportPassesFilterArguments(t *testing.T) {
 	} {
 		t.Run(tc.jail, func(t *testing.T) {
 			jail := "[" + tc.jail + "]\nenabled = true\nfilter = " + tc.filter + "\nlogpath = /var/log/x.log\n"
+			if rest, ok := strings.CutPrefix(tc.filter, "\n"); ok { // jail.conf's filter, and options
+				jail = "[" + tc.jail + "]\nenabled = true\n" + rest + "\nlogpath = /var/log/x.log\n"
+			}
 			if err := os.WriteFile(filepath.Join(dir, "jail.local"), []byte(jail), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			text, _, err := Import(dir)
+			text, warnings, err := Import(dir)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if w := fmt.Sprint(warnings); strings.Contains(w, "knocking_url") {
+				t.Errorf("a warning about the argument: %s", w)
 			}
 			if !strings.Contains(text, tc.want) {
 				t.Fatalf("want %q in:\n%s", tc.want, text)
