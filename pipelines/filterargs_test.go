@@ -1,6 +1,8 @@
 package pipelines
 
 import (
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,39 @@ func TestFilterArgumentsMatch(t *testing.T) {
 		_, _, err := argPattern("x", a, tc.value)
 		if (err == nil) != tc.ok {
 			t.Errorf("%q: error %v, want ok=%v", tc.value, err, tc.ok)
+		}
+	}
+}
+
+// TestShippedFilterArguments: every argument of a shipped filter says what
+// it is, takes its own default, has a match regex that compiles, and is
+// named by a regex of the filter.
+func TestShippedFilterArguments(t *testing.T) {
+	for _, name := range ShippedFilters() {
+		f, err := (&decoder{}).loadShipped(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []Text
+		all = append(append(append(all, f.Prefregex), f.Failregex...), f.Ignoreregex...)
+		for _, extra := range f.Modes {
+			all = append(all, extra...)
+		}
+		for arg, a := range f.Arguments {
+			if a.Description == "" {
+				t.Errorf("%s: argument %s: no description", name, arg)
+			}
+			if a.Match.S != "" {
+				if _, err := regexp.Compile(a.Match.S); err != nil {
+					t.Errorf("%s: argument %s: match: %v", name, arg, err)
+				}
+			}
+			if _, _, err := argPattern(arg, a, a.Default.S); err != nil {
+				t.Errorf("%s: argument %s: its default: %v", name, arg, err)
+			}
+			if !slices.ContainsFunc(all, func(re Text) bool { return strings.Contains(re.S, "${"+arg+"}") }) {
+				t.Errorf("%s: argument %s: no regex names ${%s}", name, arg, arg)
+			}
 		}
 	}
 }
