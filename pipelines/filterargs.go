@@ -189,7 +189,7 @@ func applyArgs(file string, f *FilterFile, given map[string]Text, r *ruleTexts, 
 	}
 	for _, k := range sortedTextKeys(given) {
 		if _, ok := f.Arguments[k]; !ok {
-			known := "it takes none"
+			known := "the filter declares none"
 			if len(f.Arguments) > 0 {
 				known = "known: " + strings.Join(sortedArgNames(f.Arguments), ", ")
 			}
