@@ -17,6 +17,7 @@ import (
 	"github.com/logjail/logjail/internal/f2bsample"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/fail2ban"
 	"github.com/logjail/logjail/match/filter"
 )
 
@@ -30,7 +31,6 @@ var partialCounterparts = map[string][]string{}
 var belowAgreementBar = map[string]string{
 	"dovecot":       "fail2ban's sample has 4 TAI64N-dated lines in 58 checks: logjail dates them 10 s earlier, as daemontools' tai64nlocal does (listed); all else agrees",
 	"ejabberd-auth": "ejabberd 2.x's date is on the line before the message (logjail dates a dateless line when read)",
-	"exim-spam":     "fail2ban's honeypot= filter option (mail to a trap address) has no counterpart: logjail filters take only a mode (1 line of 8)",
 	"guacamole":     "catalina's date is on the line before the message (logjail dates a dateless line when read), and a time of day less than 12 h after now is taken as today's (fail2ban: yesterday's)",
 }
 
@@ -190,7 +190,9 @@ func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *Filte
 			}
 			m := matchers[v]
 			if m == nil {
-				m = compileInZone(t, name+"[mode="+mode+"]", zone)
+				args := sampleArgs(t, name, f, v)
+				args["mode"] = mode
+				m = compileRefInZone(t, FilterRef{Name: name, Args: args}, zone)
 				matchers[v] = m
 			}
 			compared++
@@ -253,11 +255,47 @@ func wantID(l f2bsample.Line) string {
 	return ""
 }
 
-// compileInZone compiles a shipped filter reference with the zone of
-// dates written without one set to zone.
-func compileInZone(t *testing.T, ref string, zone *time.Location) match.Matcher {
+// notArguments are fail2ban filter options of the samples that the
+// shipped filters take no argument for, with the reason.
+var notArguments = map[string]string{
+	"mode":    "a mode is the shipped filter's mode",
+	"logtype": "the shipped filters read a program's lines from a file and from the journal alike",
+	"logging": "apache-auth's and guacamole's shipped filters read both log layouts (syslog or file; catalina or webapp) without being told",
+}
+
+// sampleArgs are the arguments fail2ban's sample variant v gives the
+// filter (its filterOptions but those in notArguments), and, for an
+// argument of the shipped filter whose default leaves its regexes out
+// (exim-spam's honeypot), fail2ban's own default for it ([Init]), with
+// which fail2ban's sample was run.
+func sampleArgs(t *testing.T, name string, f *FilterFile, v *f2bsample.Variant) map[string]string {
 	t.Helper()
-	_, rules, err := ResolveFilter(ref, ".")
+	args := map[string]string{}
+	for k, val := range v.FilterOpts() {
+		if _, ok := notArguments[k]; !ok {
+			args[k] = val
+		}
+	}
+	for k, a := range f.Arguments {
+		if _, set := args[k]; set || a.Default.S != "" || a.Empty.S != "" {
+			continue
+		}
+		f2b, err := fail2ban.LoadFilter(filepath.Join(f2bsample.FilterDir, name+".conf"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if def := f2b.Values[k]; def != "" {
+			args[k] = def
+		}
+	}
+	return args
+}
+
+// compileRefInZone compiles a shipped filter reference with the zone of
+// dates written without one set to zone.
+func compileRefInZone(t *testing.T, r FilterRef, zone *time.Location) match.Matcher {
+	t.Helper()
+	_, rules, err := resolveFilterRef(fmt.Sprint(r.Name, r.Args), r, ".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ type FilterInfo struct {
 	Services     []string `json:"services"`
 	// Aliases are other names of the filter in a mode ("postfix-sasl").
 	Aliases []string `json:"aliases,omitempty"`
+	// Arguments are the values a pipeline may give the filter
+	// (match.args), by name, with their defaults.
+	Arguments []ArgumentInfo `json:"arguments"`
 }
 
 // ShippedFilterInfo describes every shipped filter, by name.
@@ -39,7 +42,8 @@ func ShippedFilterInfo() ([]FilterInfo, error) {
 			return nil, err
 		}
 		info := FilterInfo{Name: name, Description: f.Description, Modes: modeNames(f), DefaultMode: cmp.Or(f.DefaultMode.S, "normal"),
-			JournalMatch: texts(f.JournalMatch), Services: slices.Clone(f.Services)}
+			JournalMatch: texts(f.JournalMatch), Services: slices.Clone(f.Services),
+			Arguments: argumentInfo(f)}
 		for alias, to := range shippedAliases {
 			if to.name == name {
 				info.Aliases = append(info.Aliases, fmt.Sprintf("%s (mode %s)", alias, to.mode))

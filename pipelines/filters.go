@@ -135,24 +135,38 @@ func (d *decoder) parseFilter(file string, data []byte, shippedFile bool) (*Filt
 // fail2ban filter file ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"),
 // and compiles it.
 func ResolveFilter(ref string, dir string) (match.Matcher, match.Rules, error) {
-	p := &Pipeline{Name: "test", what: "filter " + ref}
 	if isFail2banRef(ref) {
+		p := &Pipeline{Name: "test", what: "filter " + ref}
 		p.Match.Fail2ban = Text{S: ref}
-	} else {
-		r, err := ParseFilterRef(ref)
-		if err != nil {
-			return nil, match.Rules{}, err
-		}
-		p.Match.Filter = Text{S: r.Name}
-		for k, val := range r.Args {
-			switch k {
-			case "mode":
-				p.Match.Mode = Text{S: val}
-			default:
-				return nil, match.Rules{}, fmt.Errorf("filter %q: unknown argument %q (known: mode)", ref, k)
-			}
-		}
+		return resolvePipelineFilter(p, dir)
 	}
+	r, err := ParseFilterRef(ref)
+	if err != nil {
+		return nil, match.Rules{}, err
+	}
+	return resolveFilterRef(ref, r, dir)
+}
+
+// resolveFilterRef compiles a logjail filter with its arguments (mode
+// among them); ref names it in errors.
+func resolveFilterRef(ref string, r FilterRef, dir string) (match.Matcher, match.Rules, error) {
+	p := &Pipeline{Name: "test", what: "filter " + ref}
+	p.Match.Filter = Text{S: r.Name}
+	for k, val := range r.Args {
+		if k == "mode" {
+			p.Match.Mode = Text{S: val}
+			continue
+		}
+		if p.Match.Args == nil {
+			p.Match.Args = map[string]Text{}
+		}
+		p.Match.Args[k] = Text{S: val}
+	}
+	return resolvePipelineFilter(p, dir)
+}
+
+// resolvePipelineFilter compiles the match of a pipeline of its own.
+func resolvePipelineFilter(p *Pipeline, dir string) (match.Matcher, match.Rules, error) {
 	v := validator{decoder: &decoder{}, dir: dir}
 	m, rules := v.match(p)
 	if len(v.errs) > 0 {
@@ -254,7 +268,7 @@ func (v validator) fail2banRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		v.fail(ms.Fail2ban.At, "%s: filter and fail2ban exclude each other", p.label())
 		return ruleTexts{}, false
 	}
-	f, err := loadFail2banFilter(v.dir, ms.Fail2ban.S, ms.Mode.S)
+	f, err := loadFail2banFilter(v.dir, ms.Fail2ban.S, ms.Mode.S, ms.Args)
 	if err != nil {
 		v.fail(ms.Fail2ban.At, "%s: %v", p.label(), err)
 		return ruleTexts{}, false
@@ -326,6 +340,23 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		return ruleTexts{}, false
 	}
 	r.fail = append(r.fail, extra...)
+	file := "pipelines/filters/" + name + ".yaml"
+	if f.read != "" {
+		file = f.read
+	}
+	if errs := applyArgs(file, f, ms.Args, &r, ms.Filter.At); len(errs) > 0 {
+		for _, e := range errs {
+			v.fail(e.at, "%s: %s", p.label(), e.msg)
+		}
+		return ruleTexts{}, false
+	}
+	if len(ms.Args) > 0 {
+		var args []string
+		for _, k := range sortedTextKeys(ms.Args) {
+			args = append(args, k+"="+ms.Args[k].S)
+		}
+		r.filter += ", " + strings.Join(args, ", ")
+	}
 	return r, true
 }
 
@@ -377,15 +408,19 @@ func texts(ts []Text) []string {
 }
 
 // loadFail2banFilter reads a fail2ban filter file reference
-// ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"); mode, when given,
-// is one more argument. A relative path is relative to dir.
-func loadFail2banFilter(dir, ref, mode string) (*fail2ban.Filter, error) {
+// ("/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]"); mode and more,
+// when given (match.mode, match.args), are more arguments. A relative path
+// is relative to dir.
+func loadFail2banFilter(dir, ref, mode string, more map[string]Text) (*fail2ban.Filter, error) {
 	path, args, err := fail2ban.ParseRef(ref)
 	if err != nil {
 		return nil, err
 	}
 	if args == nil {
 		args = map[string]string{}
+	}
+	for k, v := range more {
+		args[k] = v.S
 	}
 	if mode != "" {
 		args["mode"] = mode

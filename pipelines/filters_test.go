@@ -78,7 +78,12 @@ func matchFilterCases(t *testing.T, name string, modes []string, cases []filterC
 	t.Helper()
 	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
 	for _, mode := range modes {
-		m, _, err := ResolveFilter(name+"[mode="+mode+"]", ".")
+		// A mode may carry arguments: "# modes: normal[honeypot=trap@example.org]".
+		ref := name + "[mode=" + mode + "]"
+		if base, args, ok := strings.Cut(mode, "["); ok {
+			ref = name + "[mode=" + base + "," + args
+		}
+		m, _, err := ResolveFilter(ref, ".")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -165,6 +165,13 @@ func (d *decoder) showValue(key string, n *yaml.Node, t reflect.Type) *Setting {
 	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct && !isScalarType(t):
 		s.Kind, s.From = MapSetting, ""
 		s.Keys = d.showStruct(n, reflect.New(t).Elem(), false)
+	case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+		// A mapping of values by name (match.args): each as written.
+		s.Kind, s.From = MapSetting, ""
+		s.Keys = []*Setting{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			s.Keys = append(s.Keys, d.showValue(resolve(n.Content[i]).Value, n.Content[i+1], t.Elem()))
+		}
 	case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct && !isScalarType(t.Elem()):
 		s.Kind = ListSetting
 		s.Items = [][]*Setting{}

@@ -147,6 +147,22 @@ func TestShowResolvesFilters(t *testing.T) {
 	if s := setting(e.Pipelines[0].Keys, "match.filter"); s == nil || s.Resolved != "shipped filter postfix, mode auth" {
 		t.Errorf("match.filter: %+v, want the alias resolved", s)
 	}
+
+	// A filter's arguments show as written, and with the filter.
+	cfg = "pipelines:\n  mail:\n    enabled: true\n    ingest: [{file: {paths: [/var/log/mail.log]}}]\n    match:\n      filter: exim-spam\n      args: {honeypot: trap@example.org}\n"
+	if err := os.WriteFile(filepath.Join(dir, "logjail.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if e, err = Show(dir); err != nil {
+		t.Fatal(err)
+	}
+	if s := setting(e.Pipelines[0].Keys, "match.filter"); s == nil || s.Resolved != "shipped filter exim-spam, honeypot=trap@example.org" {
+		t.Errorf("match.filter: %+v, want the arguments", s)
+	}
+	s := setting(e.Pipelines[0].Keys, "match.args.honeypot")
+	if s == nil || s.Value != "trap@example.org" || !strings.HasSuffix(s.From, "logjail.yaml:7") {
+		t.Errorf("match.args.honeypot: %+v, want trap@example.org from logjail.yaml:7", s)
+	}
 }
 
 // withoutDefault are the pipeline keys config show may print as null when

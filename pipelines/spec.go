@@ -263,11 +263,15 @@ type MatchSpec struct {
 	// Fail2ban names a fail2ban filter file, read as fail2ban reads it
 	// ("/etc/fail2ban/filter.d/sshd.conf", arguments allowed:
 	// "…/sshd.conf[mode=aggressive]").
-	Fail2ban    Text   `yaml:"fail2ban"`
-	Mode        Text   `yaml:"mode"`
-	Prefregex   Text   `yaml:"prefregex"`
-	Failregex   []Text `yaml:"failregex"`
-	Ignoreregex []Text `yaml:"ignoreregex"`
+	Fail2ban Text `yaml:"fail2ban"`
+	Mode     Text `yaml:"mode"`
+	// Args are the filter's arguments (those its file declares under
+	// arguments, or a fail2ban filter's options, as in its reference's
+	// brackets), by name: {honeypot: trap@example.org}.
+	Args        map[string]Text `yaml:"args"`
+	Prefregex   Text            `yaml:"prefregex"`
+	Failregex   []Text          `yaml:"failregex"`
+	Ignoreregex []Text          `yaml:"ignoreregex"`
 	// Datepattern is one pattern or a list of them (see datepatterns).
 	Datepattern []Text `yaml:"datepattern"`
 }
@@ -437,6 +441,10 @@ type FilterFile struct {
 	DefaultMode Text `yaml:"default_mode"`
 	// Modes add failregexes to the base list; "normal" usually adds none.
 	Modes map[string][]Text `yaml:"modes"`
+	// Arguments are the values a pipeline may give the filter (match.args,
+	// or NAME[arg=value] in a reference), by name; a regex names one as
+	// ${NAME} (see FilterArgument).
+	Arguments map[string]FilterArgument `yaml:"arguments"`
 	// Fail2banDifferences lists where the filter deliberately disagrees
 	// with fail2ban's filter of the same job on fail2ban's own sample log,
 	// each with its reason. Matching ignores it; the agreement test

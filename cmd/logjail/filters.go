@@ -5,6 +5,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -31,9 +32,9 @@ func filtersCommand() *cli.Command {
 		Usage:     "list the shipped filters: modes, description, journal match, services",
 		ArgsUsage: "[NAME]",
 		Description: "Without NAME, one line per shipped filter (its modes and description), then the fail2ban\n" +
-			"filters logjail leaves out and why. With NAME, that filter's description, modes, services\n" +
-			"and journal match. A pipeline names one as filter: NAME (and mode: MODE); logjail test NAME LOG\n" +
-			"runs it over a log.",
+			"filters logjail leaves out and why. With NAME, that filter's description, modes, services,\n" +
+			"journal match and arguments. A pipeline names one as filter: NAME (and mode: MODE, args: {ARG:\n" +
+			"VALUE}); logjail test NAME LOG (or 'NAME[mode=MODE,ARG=VALUE]') runs it over a log.",
 		Flags: []cli.Flag{jsonFlag()},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 1 {
@@ -96,4 +97,21 @@ func printFilterInfo(w io.Writer, f pipelines.FilterInfo) {
 	if len(f.Aliases) > 0 {
 		fmt.Fprintf(w, "  aliases:  %s\n", strings.Join(f.Aliases, ", "))
 	}
+	if len(f.Arguments) > 0 {
+		fmt.Fprintf(w, "  arguments (match.args):\n")
+		for _, a := range f.Arguments {
+			fmt.Fprintf(w, "    %s (default %s): %s\n", a.Name, argDefault(a), a.Description)
+		}
+	}
+}
+
+// argDefault shows an argument's default, saying what an empty one does.
+func argDefault(a pipelines.ArgumentInfo) string {
+	switch {
+	case a.Default != "":
+		return strconv.Quote(a.Default)
+	case a.Empty != "":
+		return `"", matching ` + a.Empty
+	}
+	return `"": its regexes are left out`
 }

@@ -25,7 +25,8 @@ func testCommand() *cli.Command {
 		ArgsUsage: "FILTER LOG",
 		Description: "FILTER is a shipped filter name (sshd), a YAML filter file, or a fail2ban filter file\n" +
 			"(/etc/fail2ban/filter.d/sshd.conf); a name or a fail2ban file takes arguments too\n" +
-			"(sshd[mode=aggressive], /etc/fail2ban/filter.d/sshd.conf[mode=aggressive]). LOG is a file, or a\n" +
+			"(sshd[mode=aggressive], exim-spam[honeypot=trap@example.org] -- logjail filters NAME lists a\n" +
+			"filter's arguments --, /etc/fail2ban/filter.d/sshd.conf[mode=aggressive]). LOG is a file, or a\n" +
 			"single log line.",
 		Flags: []cli.Flag{
 			jsonFlag(),

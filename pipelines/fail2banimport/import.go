@@ -67,7 +67,7 @@ func Import(dir string) (yamlText string, warnings []string, err error) {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Imported from %s by logjail import-fail2ban.\n", dir)
-	fmt.Fprintf(&b, "# A jail whose filter logjail ships (unchanged, in a mode it offers) runs logjail's own\n# filter; the others read fail2ban's filter files at run time (nothing of them is copied).\n")
+	fmt.Fprintf(&b, "# A jail whose filter logjail ships (unchanged, in a mode and with arguments it offers)\n# runs logjail's own filter; the others read fail2ban's filter files at run time (nothing\n# of them is copied).\n")
 	if len(defaults) > 0 {
 		b.WriteString("defaults:                # fail2ban's [DEFAULT]\n")
 		for _, s := range defaults {

@@ -20,14 +20,17 @@ type native struct {
 	decided bool
 	info    pipelines.FilterInfo
 	mode    string
-	why     string
+	// args are the jail's filter arguments the shipped filter declares.
+	args map[string]string
+	why  string
 }
 
 // nativeFilter decides whether the jail runs logjail's shipped filter of
 // its filter's name instead of fail2ban's file: only when fail2ban's
 // filter is the one fail2ban ships, unchanged (no NAME.local, no NAME.d/,
 // no regex set for the jail), and its arguments are a mode the shipped
-// filter offers. Then the imported pipeline runs with fail2ban purged.
+// filter offers and arguments it declares (exim-spam's honeypot), with
+// values it takes. Then the imported pipeline runs with fail2ban purged.
 func (w *jailWriter) nativeFilter() *native {
 	n := &w.native
 	if n.decided {
@@ -65,15 +68,26 @@ func (w *jailWriter) keepFail2ban() string {
 			return fmt.Sprintf("the jail sets %s for fail2ban's filter", o)
 		}
 	}
+	args := map[string]string{}
 	for _, k := range sortedKeys(w.filterArgs) {
-		switch k {
-		case "mode":
-		case "logtype":
+		switch {
+		case k == "mode":
+		case k == "logtype":
 			// The shipped filters read a program's lines from a file and
 			// from the journal alike.
+		case slices.ContainsFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k }):
+			args[k] = w.filterArgs[k]
 		default:
 			return fmt.Sprintf("the filter argument %s=%s has no counterpart in logjail's %s filter", k, w.filterArgs[k], name)
 		}
+	}
+	if err := pipelines.CheckFilterArgs(name, args); err != nil {
+		return fmt.Sprintf("logjail's %s filter does not take the jail's value: %v", name, err)
+	}
+	w.native.args = args
+	for k := range args {
+		// A jail option of the name fed the argument ("%(knocking_url)s").
+		w.handled = append(w.handled, k)
 	}
 	mode := w.filterArgs["mode"]
 	if mode == "" {
@@ -86,10 +100,19 @@ func (w *jailWriter) keepFail2ban() string {
 	return ""
 }
 
-// nativeMatch writes the match block of a jail that runs logjail's filter.
+// nativeMatch writes the match block of a jail that runs logjail's filter,
+// with the jail's filter arguments.
 func (n *native) match() string {
-	if n.mode == n.info.DefaultMode && len(n.info.Modes) == 1 {
-		return fmt.Sprintf("    match:\n      filter: %s\n", n.info.Name)
+	var b strings.Builder
+	fmt.Fprintf(&b, "    match:\n      filter: %s\n", n.info.Name)
+	if n.mode != n.info.DefaultMode || len(n.info.Modes) > 1 {
+		fmt.Fprintf(&b, "      mode: %s\n", n.mode)
 	}
-	return fmt.Sprintf("    match:\n      filter: %s\n      mode: %s\n", n.info.Name, n.mode)
+	if len(n.args) > 0 {
+		b.WriteString("      args:\n")
+		for _, k := range sortedKeys(n.args) {
+			fmt.Fprintf(&b, "        %s: %s\n", k, quote(n.args[k]))
+		}
+	}
+	return b.String()
 }

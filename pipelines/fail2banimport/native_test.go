@@ -1,8 +1,10 @@
 package fail2banimport
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -23,6 +25,16 @@ backend = systemd
 enabled = true
 filter = vsftpd
 logpath = /var/log/vsftpd.log
+
+[exim-trap]
+enabled = true
+filter = exim-spam[honeypot=trap@example.org]
+logpath = /var/log/exim4/mainlog
+
+[knock]
+enabled = true
+filter = apache-pass[knocking_url=/open-sesame/]
+logpath = /var/log/apache2/access.log
 `
 	kept := `
 [own-regex]
@@ -61,6 +73,8 @@ logpath = /var/log/nginx/error.log
 		"      filter: sshd\n      mode: normal\n",
 		`journald: {match: ["_SYSTEMD_UNIT=ssh.service", "+"`,
 		"      filter: vsftpd\n",
+		"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n",
+		"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n",
 		"    match:\n      # fail2ban's filter file is kept: the jail sets failregex for fail2ban's filter.\n      fail2ban: \"" + dir + "/filter.d/sshd.conf\"",
 		"# fail2ban's filter file is kept: the filter argument publickey=any has no counterpart in logjail's sshd filter.",
 		"# fail2ban's filter file is kept: logjail ships no apache-fakegooglebot filter: it decides by resolving",
@@ -89,5 +103,69 @@ logpath = /var/log/nginx/error.log
 	}
 	if _, err := pipelines.Load(cfgPath); err != nil {
 		t.Errorf("the import does not load with fail2ban gone: %v\n%s", err, text)
+	}
+}
+
+// TestImportPassesFilterArguments: a jail's filter arguments that the
+// shipped filter declares go to its match.args; an argument it does not
+// declare, or a value it does not take, keeps fail2ban's filter file.
+func TestImportPassesFilterArguments(t *testing.T) {
+	dir := fail2banDir(t)
+	for _, tc := range []struct {
+		jail, filter string
+		want         string // in the jail's match block
+		wantRule     string // in the loaded pipeline's failregexes ("" for a kept one)
+	}{
+		{"trap", "exim-spam[honeypot=trap@example.org]",
+			"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n", `trap@example\.org`},
+		{"trap-journal", "exim-spam[honeypot=trap@example.org, logtype=journal]",
+			"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n", `trap@example\.org`},
+		{"knock", "apache-pass[knocking_url=/open-sesame/]",
+			"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n", `/open-sesame/`},
+		{"zones", `nginx-limit-req[ngx_limit_req_zones="perip|login"]`,
+			"      filter: nginx-limit-req\n      args:\n        ngx_limit_req_zones: \"perip|login\"\n", `(?:perip|login)`},
+		{"zones-bad", `nginx-limit-req[ngx_limit_req_zones="per ip"]`,
+			"# fail2ban's filter file is kept: logjail's nginx-limit-req filter does not take the jail's value: argument ngx_limit_req_zones: \"per ip\" does not match", ""},
+		// jail.conf's own: filter = apache-pass[knocking_url="%(knocking_url)s"].
+		{"pass2allow-ftp", "\nknocking_url = /open-sesame/",
+			"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n", `/open-sesame/`},
+		{"webroot", "apache-botsearch[webroot=/srv/site/]",
+			"      filter: apache-botsearch\n      args:\n        webroot: \"/srv/site/\"\n", `/srv/site/`},
+		{"block-tag", "nginx-botsearch[block=<webmail>|cgi-bin]",
+			"# fail2ban's filter file is kept: logjail's nginx-botsearch filter does not take the jail's value: argument block: \"<webmail>|cgi-bin\" holds", ""},
+		{"unknown", "exim-spam[honeypot=trap@example.org, other=1]",
+			"# fail2ban's filter file is kept: the filter argument other=1 has no counterpart in logjail's exim-spam filter.", ""},
+		{"hostile", "exim-spam[honeypot=<HOST>@x]",
+			"# fail2ban's filter file is kept: logjail's exim-spam filter does not take the jail's value: argument honeypot: \"<HOST>@x\" does not match", ""},
+	} {
+		t.Run(tc.jail, func(t *testing.T) {
+			jail := "[" + tc.jail + "]\nenabled = true\nfilter = " + tc.filter + "\nlogpath = /var/log/x.log\n"
+			if rest, ok := strings.CutPrefix(tc.filter, "\n"); ok { // jail.conf's filter, and options
+				jail = "[" + tc.jail + "]\nenabled = true\n" + rest + "\nlogpath = /var/log/x.log\n"
+			}
+			if err := os.WriteFile(filepath.Join(dir, "jail.local"), []byte(jail), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			text, warnings, err := Import(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w := fmt.Sprint(warnings); strings.Contains(w, "knocking_url") {
+				t.Errorf("a warning about the argument: %s", w)
+			}
+			if !strings.Contains(text, tc.want) {
+				t.Fatalf("want %q in:\n%s", tc.want, text)
+			}
+			if tc.wantRule == "" {
+				return
+			}
+			if strings.Contains(text, "fail2ban:") {
+				t.Errorf("a fail2ban reference left:\n%s", text)
+			}
+			p := loadImported(t, text)[tc.jail]
+			if p == nil || !slices.ContainsFunc(p.Plan.Rules.Failregex, func(re string) bool { return strings.Contains(re, tc.wantRule) }) {
+				t.Errorf("no failregex with %q in the imported pipeline", tc.wantRule)
+			}
+		})
 	}
 }

@@ -1,0 +1,154 @@
+package pipelines
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/logjail/logjail/ingest"
+	"github.com/logjail/logjail/match"
+	"github.com/logjail/logjail/match/filter"
+)
+
+// TestFilterArguments: a value is a literal (whatever it holds, it matches
+// only itself and never adds an address position), a regex argument's
+// value is an RE2 without tags, alternatives are literals, and an empty
+// value leaves out the regexes naming the argument (or stands for the
+// filter's empty regex).
+func TestFilterArguments(t *testing.T) {
+	f := &FilterFile{
+		Failregex: []Text{
+			{S: `^to ${rcpt} from <HOST>$`},
+			{S: `^zone "${zone}" client <HOST>$`},
+			{S: `^path ${path} by <HOST>$`},
+			{S: `^plain from <HOST>$`},
+		},
+		Arguments: map[string]FilterArgument{
+			"rcpt": {},
+			"zone": {Alternatives: true, Empty: Text{S: `[^"]+`}},
+			"path": {Regex: true, Default: Text{S: `/knock/`}},
+		},
+	}
+	type line struct {
+		text string
+		want string // address, or "" for none
+	}
+	for _, tc := range []struct {
+		name    string
+		args    map[string]string
+		lines   []line
+		wantErr string
+	}{
+		{name: "no rcpt: its regex is left out", lines: []line{
+			{"to  from 192.0.2.1", ""}, {"to ${rcpt} from 192.0.2.1", ""}, {"plain from 192.0.2.2", "192.0.2.2"},
+			{`zone "any" client 192.0.2.3`, "192.0.2.3"}, {"path /knock/ by 192.0.2.4", "192.0.2.4"},
+		}},
+		{name: "regex metacharacters are literal", args: map[string]string{"rcpt": "a.b+c@x"}, lines: []line{
+			{"to a.b+c@x from 192.0.2.1", "192.0.2.1"}, {"to aXbbc@x from 192.0.2.1", ""},
+		}},
+		{name: "a tag in a literal is text", args: map[string]string{"rcpt": "<HOST> from <HOST>"}, lines: []line{
+			{"to <HOST> from <HOST> from 192.0.2.5", "192.0.2.5"},
+			{"to 203.0.113.9 from 198.51.100.1 from 192.0.2.5", ""},
+		}},
+		{name: "a wildcard literal does not reach the decoy", args: map[string]string{"rcpt": ".*"}, lines: []line{
+			{"to x from 203.0.113.9 from 192.0.2.6", ""}, {"to .* from 192.0.2.6", "192.0.2.6"},
+		}},
+		{name: "alternatives", args: map[string]string{"zone": "perip|per.ip"}, lines: []line{
+			{`zone "perip" client 192.0.2.7`, "192.0.2.7"}, {`zone "per.ip" client 192.0.2.7`, "192.0.2.7"},
+			{`zone "perXip" client 192.0.2.7`, ""}, {`zone "other" client 192.0.2.7`, ""},
+		}},
+		{name: "regex", args: map[string]string{"path": "/(?:a|b)/"}, lines: []line{
+			{"path /a/ by 192.0.2.8", "192.0.2.8"}, {"path /knock/ by 192.0.2.8", ""},
+		}},
+		{name: "regex with a tag", args: map[string]string{"path": "<HOST>"}, wantErr: `a value may not add a tag`},
+		{name: "regex with a fail2ban tag", args: map[string]string{"path": "/(<webmail>|x)"}, wantErr: `a value may not add a tag`},
+		{name: "regex with a named group", args: map[string]string{"path": "(?P<host>x)"}, wantErr: `a value may not add a tag`},
+		{name: "bad regex", args: map[string]string{"path": "(("}, wantErr: `is not an RE2 regex`},
+		{name: "empty alternative", args: map[string]string{"zone": "a||b"}, wantErr: `empty alternative`},
+		{name: "unknown", args: map[string]string{"nope": "1"}, wantErr: `unknown argument "nope" (known: path, rcpt, zone)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			given := map[string]Text{}
+			for k, v := range tc.args {
+				given[k] = Text{S: v}
+			}
+			r := ruleTexts{dialect: match.DialectLogjail, fail: f.Failregex}
+			errs := applyArgs("test.yaml", f, given, &r, Pos{})
+			if tc.wantErr != "" {
+				if len(errs) != 1 || !strings.Contains(errs[0].msg, tc.wantErr) {
+					t.Fatalf("errors %v, want one with %q", errs, tc.wantErr)
+				}
+				return
+			}
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			m, err := filter.Compile("test", r.rules())
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+			for _, l := range tc.lines {
+				e := ingest.Entry{Message: l.text, ReadAt: now}
+				fl, out := m.Match(&e, now)
+				got := ""
+				if out == match.Matched {
+					got = fl.Addr.String()
+				}
+				if got != l.want {
+					t.Errorf("%q: counted %q, want %q", l.text, got, l.want)
+				}
+			}
+		})
+	}
+}
+
+// TestFilterArgumentsMatch: a value must match the argument's match regex
+// (each alternative on its own).
+func TestFilterArgumentsMatch(t *testing.T) {
+	a := FilterArgument{Match: Text{S: `[a-z]+`}, Alternatives: true}
+	for _, tc := range []struct {
+		value string
+		ok    bool
+	}{{"abc", true}, {"abc|def", true}, {"abc|DEF", false}, {"ab c", false}, {"", true}} {
+		_, _, err := argPattern("x", a, tc.value)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: error %v, want ok=%v", tc.value, err, tc.ok)
+		}
+	}
+}
+
+// TestShippedFilterArguments: every argument of a shipped filter says what
+// it is, takes its own default, has a match regex that compiles, and is
+// named by a regex of the filter.
+func TestShippedFilterArguments(t *testing.T) {
+	for _, name := range ShippedFilters() {
+		f, err := (&decoder{}).loadShipped(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []Text
+		all = append(append(append(all, f.Prefregex), f.Failregex...), f.Ignoreregex...)
+		for _, extra := range f.Modes {
+			all = append(all, extra...)
+		}
+		for arg, a := range f.Arguments {
+			if a.Description == "" {
+				t.Errorf("%s: argument %s: no description", name, arg)
+			}
+			if a.Match.S != "" {
+				if _, err := regexp.Compile(a.Match.S); err != nil {
+					t.Errorf("%s: argument %s: match: %v", name, arg, err)
+				}
+			}
+			if _, _, err := argPattern(arg, a, a.Default.S); err != nil {
+				t.Errorf("%s: argument %s: its default: %v", name, arg, err)
+			}
+			if !slices.ContainsFunc(all, func(re Text) bool { return strings.Contains(re.S, "${"+arg+"}") }) {
+				t.Errorf("%s: argument %s: no regex names ${%s}", name, arg, arg)
+			}
+		}
+	}
+}
