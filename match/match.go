@@ -31,9 +31,9 @@ type Failure struct {
 	// <F-ID> that differs from the address wins, as in fail2ban). For
 	// logjail filters it is the address as written.
 	ID string
-	// Time is the log's own time of the failure (the read time when the
-	// line has no date; in the fail2ban dialect the last date seen, when
-	// it is less than 60 s older than now).
+	// Time is the log's own time of the failure (when the line has no
+	// date, the last date seen when it is less than 60 s older than now,
+	// else the read time).
 	Time time.Time
 	User string
 	// HasUser tells that the filter captured a user (User may be empty:
@@ -104,9 +104,10 @@ type Rules struct {
 	Prefregex   string
 	Failregex   []string
 	Ignoreregex []string
-	// Datepattern overrides automatic date recognition when set. In the
-	// fail2ban dialect it is fail2ban's datepattern (one template per
-	// line; "" means fail2ban's default templates).
+	// Datepattern overrides automatic date recognition when set: one
+	// template per line, the first that finds a date wins ("" means the
+	// automatic recogniser, in the fail2ban dialect fail2ban's default
+	// templates).
 	Datepattern string
 	// Location is the zone of dates written without one (nil: time.Local).
 	Location *time.Location
@@ -238,10 +239,11 @@ type Matcher interface {
 // LineByLine reports whether m classifies each line on its own, keeping
 // no state between lines but counters and caches, so that several
 // matchers compiled from the same rules may share a stream in any order
-// and agree with one reading it all: logjail's dialect does, but for a
-// filter that tracks connections or reads several lines at once (its
-// matcher tells so with a KeepsState method). Such a filter, like
-// fail2ban's, splits (Splitter) or runs on one goroutine.
+// and agree with one reading it all: a matcher of logjail's dialect that
+// says so with a KeepsState method returning false (logjail's keep the
+// last date for lines without one, and some filters connections or
+// several lines, as fail2ban's). Such a filter, like fail2ban's, splits
+// (Splitter) or runs on one goroutine.
 func LineByLine(m Matcher) bool {
 	if m.Dialect() != DialectLogjail {
 		return false
