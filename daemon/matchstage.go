@@ -202,11 +202,11 @@ func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStag
 // lineByLine reports whether st's matchers classify each line on its own,
 // so that several can share a stream and agree with one reading it all
 // (match.LineByLine): logjail's own filters do (a matcher keeps counters
-// and a date cache only), but for those that track connections (<F-MLFID>)
-// or read several lines (maxlines). Those and fail2ban's keep lines and
-// connections across lines (fail2ban's also order their date templates by
-// what they saw): with maxlines 1 they split (match.Splitter), with more
-// one matcher reads every line.
+// and a date cache only), but for those that keep the last date for lines
+// without one (undated: last_date), track connections (<F-MLFID>) or read
+// several lines (maxlines). Those and fail2ban's (which keep the last date
+// and order their date templates by what they saw) split
+// (match.Splitter) with maxlines 1; with more one matcher reads every line.
 func lineByLine(st *pipelines.Stages) bool {
 	return hasRules(st) && st.Matcher != nil && match.LineByLine(st.Matcher)
 }

@@ -31,9 +31,9 @@ type Failure struct {
 	// <F-ID> that differs from the address wins, as in fail2ban). For
 	// logjail filters it is the address as written.
 	ID string
-	// Time is the log's own time of the failure (the read time when the
-	// line has no date; in the fail2ban dialect the last date seen, when
-	// it is less than 60 s older than now).
+	// Time is the log's own time of the failure (when the line has no
+	// date, the last date seen when it is less than 60 s older than now,
+	// else the read time).
 	Time time.Time
 	User string
 	// HasUser tells that the filter captured a user (User may be empty:
@@ -104,9 +104,10 @@ type Rules struct {
 	Prefregex   string
 	Failregex   []string
 	Ignoreregex []string
-	// Datepattern overrides automatic date recognition when set. In the
-	// fail2ban dialect it is fail2ban's datepattern (one template per
-	// line; "" means fail2ban's default templates).
+	// Datepattern overrides automatic date recognition when set: one
+	// template per line, the first that finds a date wins ("" means the
+	// automatic recogniser, in the fail2ban dialect fail2ban's default
+	// templates).
 	Datepattern string
 	// Location is the zone of dates written without one (nil: time.Local).
 	Location *time.Location
@@ -116,6 +117,12 @@ type Rules struct {
 	// failregexes see the last MaxLines lines joined by "\n" (in logjail's
 	// dialect, the prefregex's contents of those lines).
 	MaxLines int
+	// LastDate (logjail's dialect) has a line without a date take the
+	// last date the log gave, when less than a minute old, as fail2ban's
+	// filters do (its dialect always does); otherwise it takes the time it
+	// was read. For programs that write the date on a line of its own.
+	// State between lines: such a matcher is not read line by line.
+	LastDate bool
 	// Timeout (fail2ban dialect) bounds one match of a regex that runs on
 	// the backtracking engine (0: 100 ms). A regex that times out does not
 	// match; a line that matches nothing because of it has the outcome
@@ -238,10 +245,11 @@ type Matcher interface {
 // LineByLine reports whether m classifies each line on its own, keeping
 // no state between lines but counters and caches, so that several
 // matchers compiled from the same rules may share a stream in any order
-// and agree with one reading it all: logjail's dialect does, but for a
-// filter that tracks connections or reads several lines at once (its
-// matcher tells so with a KeepsState method). Such a filter, like
-// fail2ban's, splits (Splitter) or runs on one goroutine.
+// and agree with one reading it all: a matcher of logjail's dialect that
+// says so with a KeepsState method returning false (a logjail filter
+// keeping the last date for lines without one, connections or several
+// lines keeps state, as fail2ban's always do). Such a filter, like fail2ban's, splits
+// (Splitter) or runs on one goroutine.
 func LineByLine(m Matcher) bool {
 	if m.Dialect() != DialectLogjail {
 		return false

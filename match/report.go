@@ -115,12 +115,13 @@ const testBatchLines = 2048
 
 // Test runs a filter over every line of r, dating year-less lines against
 // now; it applies no window and bans nothing. Lines without a date are
-// dated now. A filter without state between lines (LineByLine: logjail's
-// dialect without connections or maxlines) runs on `workers` goroutines, each with its own matcher from build, over
+// dated now (or with the last date, for a filter keeping it). A filter
+// without state between lines (LineByLine) runs on `workers` goroutines, each with its own matcher from build, over
 // batches of lines, and the results are merged in line order; when r is a
 // regular file, each worker also reads and splits its batches' lines
 // itself (fileRanges), where a pipe has one reader. So does a Splitter's
-// (fail2ban's dialect with maxlines 1, logjail's tracking connections),
+// (fail2ban's dialect with maxlines 1; logjail's keeping the last date or
+// connections),
 // its state between lines kept by the first matcher in line order (see
 // Stream); a filter with a multi-line buffer runs on one.
 func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {

@@ -179,6 +179,7 @@ func resolvePipelineFilter(p *Pipeline, dir string) (match.Matcher, match.Rules,
 type ruleTexts struct {
 	dialect      match.Dialect
 	maxLines     int
+	lastDate     bool
 	pref, date   Text
 	fail, ignore []Text
 	// journal is a fail2ban filter's journalmatch.
@@ -188,7 +189,7 @@ type ruleTexts struct {
 }
 
 func (r ruleTexts) rules() match.Rules {
-	return match.Rules{Dialect: r.dialect, MaxLines: r.maxLines, Prefregex: r.pref.S, Datepattern: r.date.S, Failregex: texts(r.fail), Ignoreregex: texts(r.ignore)}
+	return match.Rules{Dialect: r.dialect, MaxLines: r.maxLines, LastDate: r.lastDate, Prefregex: r.pref.S, Datepattern: r.date.S, Failregex: texts(r.fail), Ignoreregex: texts(r.ignore)}
 }
 
 // matchSpec is the pipeline's match block, placed at the pipeline when it
@@ -311,7 +312,13 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 		v.fail(ms.Filter.At, "%s: filter %q: maxlines %d (want 1 or more)", p.label(), name, f.MaxLines)
 		return ruleTexts{}, false
 	}
-	r := ruleTexts{dialect: match.DialectLogjail, maxLines: f.MaxLines, pref: f.Prefregex, date: datepatterns(f.Datepattern), fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
+	switch f.Undated.S {
+	case "", "read_time", "last_date":
+	default:
+		v.fail(cmp.Or(f.Undated.At, ms.Filter.At), "%s: filter %q: undated %q (want read_time or last_date)", p.label(), name, f.Undated.S)
+		return ruleTexts{}, false
+	}
+	r := ruleTexts{dialect: match.DialectLogjail, maxLines: f.MaxLines, lastDate: f.Undated.S == "last_date", pref: f.Prefregex, date: datepatterns(f.Datepattern), fail: slices.Clone(f.Failregex), ignore: slices.Clone(f.Ignoreregex)}
 	for _, term := range f.JournalMatch {
 		if !journalTerm.MatchString(term.S) {
 			v.fail(cmp.Or(term.At, ms.Filter.At), "%s: filter %q: journalmatch term %q (want FIELD=value or +)", p.label(), name, term.S)

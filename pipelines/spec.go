@@ -429,6 +429,11 @@ type FilterFile struct {
 	// last MaxLines lines joined by "\n" (fail2ban's maxlines): for a
 	// program that writes one failure on several lines.
 	MaxLines int `yaml:"maxlines"`
+	// Undated says what date a line without one takes: "read_time" (the
+	// default: when it was read) or "last_date" (the last date the log
+	// gave, when less than a minute old, as fail2ban does): for a program
+	// that writes the date on a line of its own.
+	Undated Text `yaml:"undated"`
 	// JournalMatch selects the program's entries when a pipeline reads
 	// the journal without a match of its own ("_SYSTEMD_UNIT=sshd.service",
 	// terms of one alternative joined by " + ", as fail2ban writes them).

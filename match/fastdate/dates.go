@@ -363,7 +363,7 @@ func (f *Finder) build(fl *fields, now time.Time) (time.Time, bool) {
 	if fl.noDate {
 		ny, nm, nd := now.In(loc).Date()
 		t := time.Date(ny, nm, nd, fl.hour, fl.min, fl.sec, fl.nsec, loc)
-		if t.Sub(now) > 12*time.Hour {
+		if t.After(now) { // later than now: yesterday's, as fail2ban's strptime has it
 			t = time.Date(ny, nm, nd-1, fl.hour, fl.min, fl.sec, fl.nsec, loc)
 		}
 		return t, true

@@ -152,10 +152,12 @@ func (m *Matcher) Connections() int {
 	return len(m.conns.byKey)
 }
 
-// KeepsState reports whether the matcher keeps state between lines
-// (connections, or several lines): then it cannot share a stream with
-// other matchers in any order (see match.LineByLine).
-func (m *Matcher) KeepsState() bool { return m.tracks || m.maxLines > 1 }
+// KeepsState reports whether the matcher keeps state between lines: the
+// last date (when its filter asks for it: see lastdate.go), connections or
+// several lines. Then it cannot share a stream with other
+// matchers in any order (see match.LineByLine): it splits (match.Splitter,
+// the date in Prepare) or reads every line itself.
+func (m *Matcher) KeepsState() bool { return m.tracks || m.maxLines > 1 || m.lastDate }
 
 // merge applies a line of connection fd.id to the connection's state,
 // in log order, and returns the line's outcome (see the top of the file).

@@ -1,10 +1,11 @@
 // Package native is logjail's own dialect of filters: RE2 syntax (linear
 // time), logjail's tags (<HOST>, <ADDR>, <F-USER>, <F-CONTENT>,
 // <F-NOFAIL>, <F-NAME>), the fast date recogniser of match/fastdate (or a
-// datepattern of strftime directives). A filter reads one line at a time
-// and keeps no state between lines, unless it tracks connections
-// (<F-MLFID>, <F-MLFFORGET>, <F-MLFGAINED>: see conn.go) or reads several
-// lines at once (maxlines: see multi.go).
+// datepattern of strftime directives, a template per line). A filter reads
+// one line at a time; between lines it keeps the last date (a line without
+// a date takes it, as in fail2ban: see lastdate.go), and, when it tracks
+// connections (<F-MLFID>, <F-MLFFORGET>, <F-MLFGAINED>: see conn.go) or
+// reads several lines at once (maxlines: see multi.go), their state.
 package native
 
 import (
@@ -18,7 +19,6 @@ import (
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/asciire"
-	"github.com/logjail/logjail/match/fastdate"
 )
 
 type failRegex struct {
@@ -43,7 +43,11 @@ type Matcher struct {
 	prefHeadASCII *asciire.Regexp // prefHead for ASCII lines, nil when it cannot
 	fail          []failRegex
 	ignore        []*regexp.Regexp
-	finder        *fastdate.Finder
+	// finders are the datepattern's lines' date finders, or the
+	// automatic one; last is the last date a line of the program gave
+	// (see lastdate.go).
+	finders []dateFinder
+	last    time.Time
 	// pre keeps lines from regexes that cannot match them; nil when
 	// no regex requires a literal.
 	pre *prefilter
@@ -73,6 +77,8 @@ type Matcher struct {
 	// maxLines is the filter's maxlines; with more than one, lines
 	// keeps the last ones (see multi.go).
 	maxLines int
+	// lastDate: a line without a date takes the last date (lastdate.go).
+	lastDate bool
 	lines    []bufLine
 }
 
@@ -86,7 +92,7 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 	if r.MaxLines > maxMaxLines {
 		return nil, &match.RegexError{List: "maxlines", Err: fmt.Errorf("maxlines %d: at most %d", r.MaxLines, maxMaxLines)}
 	}
-	m := &Matcher{pipeline: pipeline, dateHits: map[string]uint64{}, prefID: -1, prefHeadID: -1, maxLines: max(r.MaxLines, 1)}
+	m := &Matcher{pipeline: pipeline, dateHits: map[string]uint64{}, prefID: -1, prefHeadID: -1, maxLines: max(r.MaxLines, 1), lastDate: r.LastDate}
 	var errs []error
 	if r.Prefregex != "" {
 		if err := m.compilePref(r.Prefregex); err != nil {
@@ -117,7 +123,7 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		}
 		m.ignore = append(m.ignore, re)
 	}
-	if err := m.compileDates(r); err != nil {
+	if err := m.compileDates(r.Location, r.Datepattern); err != nil {
 		errs = append(errs, &match.RegexError{List: "datepattern", Err: err})
 	}
 	if len(errs) > 0 {
@@ -225,22 +231,6 @@ func (m *Matcher) compileFail(s string) (failRegex, error) {
 	return fr, nil
 }
 
-// compileDates sets the date finder: the datepattern's, else the
-// automatic one.
-func (m *Matcher) compileDates(r match.Rules) error {
-	loc := r.Location
-	if loc == nil {
-		loc = time.Local
-	}
-	if r.Datepattern == "" {
-		m.finder = fastdate.NewFinder(loc)
-		return nil
-	}
-	f, err := fastdate.NewPatternFinder(r.Datepattern, loc)
-	m.finder = f
-	return err
-}
-
 // prefPattern is the expanded prefregex, "" without one.
 func (m *Matcher) prefPattern() string {
 	if m.pref == nil {
@@ -320,29 +310,13 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Ou
 
 // date finds e's time, and returns the message without its date (see
 // cutDate) and the time: the source's when it has one, else the date in
-// the message, else the read time.
+// the message, else the last date (see lastdate.go), else the read time.
 func (m *Matcher) date(e *ingest.Entry, now time.Time) (string, time.Time) {
 	start, end, t := m.findDate(e, now)
 	if start == end {
 		return e.Message, t
 	}
 	return cutDate(e.Message, start, end), t
-}
-
-// findDate is date's search: the date's span in the message (start ==
-// end when none was searched for or found) and the time.
-func (m *Matcher) findDate(e *ingest.Entry, now time.Time) (start, end int, t time.Time) {
-	if !e.Time.IsZero() {
-		return 0, 0, e.Time
-	}
-	if dt, start, end, ok := m.finder.Find(e.Message, now); ok {
-		m.countDate(m.finder.Name())
-		if start < end {
-			return start, end, dt
-		}
-		return 0, 0, dt
-	}
-	return 0, 0, e.ReadAt
 }
 
 // found is what a failregex found on a line, before the connection's

@@ -194,8 +194,13 @@ func samePerLine(t *testing.T, rules match.Rules, lines []string) {
 
 // cutAnyDate is the text Match gives the prefilter.
 func cutAnyDate(m *Matcher, l string) string {
-	if _, start, end, ok := m.finder.Find(l, now); ok {
-		return cutDate(l, start, end)
+	for _, f := range m.finders {
+		if _, start, end, ok := f.Find(l, now); ok {
+			if start < end {
+				return cutDate(l, start, end)
+			}
+			return l
+		}
 	}
 	return l
 }

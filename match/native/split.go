@@ -7,10 +7,11 @@ import (
 	"github.com/logjail/logjail/match"
 )
 
-// A filter that tracks connections keeps state between lines, but only
-// in the connection table: its matching splits (match.Splitter) as a
-// fail2ban filter's with maxlines 1 does. Prepare finds the date (the
-// date finder's cache and counts are the owner's), Scan runs the
+// A filter keeps state between lines, but only the last date (see
+// lastdate.go) and, when it tracks connections, the connection table: its
+// matching splits (match.Splitter) as a fail2ban filter's with maxlines 1
+// does. Prepare finds the date in log order (the last date, the date
+// finder's cache and counts are the owner's), Scan runs the
 // prefregex and the failregexes on any matcher (no state), and Finish
 // counts the hit and applies the connection's state, in log order. A
 // filter with maxlines above 1 does not split: its regexes see earlier
