@@ -205,38 +205,46 @@ func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *Filte
 				}
 			}
 			fl, out := m.Match(&e, now)
-			counted := out == match.Matched
-			wantAddr, isAddr := netip.Addr{}, false
-			wantID := wantID(l)
-			if wantID != "" {
-				if a, err := netip.ParseAddr(strings.Trim(wantID, "[]")); err == nil {
-					wantAddr, isAddr = a.Unmap(), true
-				}
+			if d, ok := judge(l, v, mode, fl, out, zone); ok {
+				diffs = append(diffs, d)
 			}
-			// A failure annotated without any id (only its attempts) is
-			// counted with an address not compared.
-			anyAddr := wantID == "" && l.WantMatch()
-			wantCounted := l.WantMatch() && (isAddr || anyAddr)
-			d := difference{file: l.File, line: l.Num, mode: mode, text: l.Text}
-			switch {
-			case counted && !wantCounted:
-				d.kind, d.why = diffCounts, fmt.Sprintf("logjail counts %s, fail2ban does not (want %v)", fl.Addr, l.Want)
-			case !counted && wantCounted:
-				d.kind, d.why = diffMisses, fmt.Sprintf("fail2ban counts %s, logjail does not (%s)", wantAddr, out)
-			case counted && !anyAddr && fl.Addr != wantAddr:
-				d.kind, d.why = diffAddress, fmt.Sprintf("logjail counts %s, fail2ban %s", fl.Addr, wantAddr)
-			case counted && v.Opts["logtype"] != "journal" && !sameSecond(fl.Time, l.Want["time"], zone):
-				d.kind, d.why = diffTime, fmt.Sprintf("logjail dates it %s, fail2ban %v", fl.Time.In(zone).Format(time.DateTime), l.Want["time"])
-			default:
-				continue
-			}
-			diffs = append(diffs, d)
 		}
 	}
 	if compared == 0 {
 		t.Errorf("no line of fail2ban's %s sample compared", name)
 	}
 	return agreement{filter: name, checks: compared, lines: len(seen), diffs: diffs}
+}
+
+// judge compares the shipped filter's result on sample line l (in
+// variant v, mode) with fail2ban's expectation: the difference, if any.
+func judge(l f2bsample.Line, v *f2bsample.Variant, mode string, fl match.Failure, out match.Outcome, zone *time.Location) (difference, bool) {
+	counted := out == match.Matched
+	wantAddr, isAddr := netip.Addr{}, false
+	wantID := wantID(l)
+	if wantID != "" {
+		if a, err := netip.ParseAddr(strings.Trim(wantID, "[]")); err == nil {
+			wantAddr, isAddr = a.Unmap(), true
+		}
+	}
+	// A failure annotated without any id (only its attempts) is
+	// counted with an address not compared.
+	anyAddr := wantID == "" && l.WantMatch()
+	wantCounted := l.WantMatch() && (isAddr || anyAddr)
+	d := difference{file: l.File, line: l.Num, mode: mode, text: l.Text}
+	switch {
+	case counted && !wantCounted:
+		d.kind, d.why = diffCounts, fmt.Sprintf("logjail counts %s, fail2ban does not (want %v)", fl.Addr, l.Want)
+	case !counted && wantCounted:
+		d.kind, d.why = diffMisses, fmt.Sprintf("fail2ban counts %s, logjail does not (%s)", wantAddr, out)
+	case counted && !anyAddr && fl.Addr != wantAddr:
+		d.kind, d.why = diffAddress, fmt.Sprintf("logjail counts %s, fail2ban %s", fl.Addr, wantAddr)
+	case counted && v.Opts["logtype"] != "journal" && !sameSecond(fl.Time, l.Want["time"], zone):
+		d.kind, d.why = diffTime, fmt.Sprintf("logjail dates it %s, fail2ban %v", fl.Time.In(zone).Format(time.DateTime), l.Want["time"])
+	default:
+		return d, false
+	}
+	return d, true
 }
 
 // wantID is the failure id fail2ban's annotation expects: "host", else

@@ -149,21 +149,35 @@ func literal(value string) string {
 // naming an argument whose value is empty (and which has no Empty).
 // fallback is where an error with no place of its own is reported.
 func applyArgs(file string, f *FilterFile, given map[string]Text, r *ruleTexts, fallback Pos) []argError {
+	patterns, off, errs := argValues(file, f, given, fallback)
+	errs = append(errs, unknownArgs(file, f, given, fallback)...)
+	if len(errs) > 0 {
+		return errs
+	}
+	s := argSubst{file: file, patterns: patterns, off: off, fallback: fallback}
+	r.fail = s.list("failregex", r.fail)
+	r.ignore = s.list("ignoreregex", r.ignore)
+	if p, keep, bad := s.subst("prefregex", r.pref); bad != nil {
+		s.errs = append(s.errs, *bad)
+	} else if !keep {
+		s.errs = append(s.errs, argError{cmp.Or(r.pref.At, fallback), fmt.Sprintf("filter %s: prefregex names an argument with no value", file)})
+	} else {
+		r.pref = p
+	}
+	return s.errs
+}
+
+// argValues checks the filter's declared arguments and returns the
+// pattern of each (its value, given or default), and those whose empty
+// value leaves their regexes out.
+func argValues(file string, f *FilterFile, given map[string]Text, fallback Pos) (map[string]string, map[string]bool, []argError) {
 	var errs []argError
 	patterns := map[string]string{}
 	off := map[string]bool{}
 	for _, name := range sortedArgNames(f.Arguments) {
 		a := f.Arguments[name]
-		if !argName.MatchString(name) {
-			errs = append(errs, argError{cmp.Or(a.Default.At, fallback), fmt.Sprintf("filter %s: argument name %q (want letters, digits, _)", file, name)})
-			continue
-		}
-		if name == "mode" {
-			errs = append(errs, argError{cmp.Or(a.Default.At, fallback), fmt.Sprintf("filter %s: argument mode: a filter's modes are its modes: key", file)})
-			continue
-		}
-		if a.Regex && a.Alternatives {
-			errs = append(errs, argError{cmp.Or(a.Default.At, fallback), fmt.Sprintf("filter %s: argument %s: regex and alternatives exclude each other", file, name)})
+		if msg := argDeclError(name, a); msg != "" {
+			errs = append(errs, argError{cmp.Or(a.Default.At, fallback), fmt.Sprintf("filter %s: %s", file, msg)})
 			continue
 		}
 		if a.Empty.S != "" {
@@ -187,64 +201,86 @@ func applyArgs(file string, f *FilterFile, given map[string]Text, r *ruleTexts, 
 		}
 		patterns[name] = p
 	}
+	return patterns, off, errs
+}
+
+// argDeclError says what is wrong with an argument's declaration ("" when
+// nothing).
+func argDeclError(name string, a FilterArgument) string {
+	switch {
+	case !argName.MatchString(name):
+		return fmt.Sprintf("argument name %q (want letters, digits, _)", name)
+	case name == "mode":
+		return "argument mode: a filter's modes are its modes: key"
+	case a.Regex && a.Alternatives:
+		return fmt.Sprintf("argument %s: regex and alternatives exclude each other", name)
+	}
+	return ""
+}
+
+// unknownArgs reports the given arguments the filter does not declare.
+func unknownArgs(file string, f *FilterFile, given map[string]Text, fallback Pos) []argError {
+	var errs []argError
 	for _, k := range sortedTextKeys(given) {
-		if _, ok := f.Arguments[k]; !ok {
-			known := "the filter declares none"
-			if len(f.Arguments) > 0 {
-				known = "known: " + strings.Join(sortedArgNames(f.Arguments), ", ")
-			}
-			if k == "mode" {
-				known = "a mode is match.mode"
-			}
-			errs = append(errs, argError{cmp.Or(given[k].At, fallback), fmt.Sprintf("filter %s: unknown argument %q (%s)", file, k, known)})
+		if _, ok := f.Arguments[k]; ok {
+			continue
 		}
-	}
-	if len(errs) > 0 {
-		return errs
-	}
-	// subst puts the values into t; keep is false when t names an empty one.
-	subst := func(what string, t Text) (Text, bool, *argError) {
-		keep := true
-		var bad *argError
-		t.S = argRef.ReplaceAllStringFunc(t.S, func(ref string) string {
-			name := argRef.FindStringSubmatch(ref)[1]
-			if p, ok := patterns[name]; ok {
-				return p
-			}
-			if off[name] {
-				keep = false
-				return ref
-			}
-			if bad == nil {
-				bad = &argError{cmp.Or(t.At, fallback), fmt.Sprintf("filter %s: %s names ${%s}, which the filter does not declare under arguments", file, what, name)}
-			}
-			return ref
-		})
-		return t, keep, bad
-	}
-	list := func(what string, in []Text) []Text {
-		var out []Text
-		for _, t := range in {
-			t, keep, bad := subst(what, t)
-			if bad != nil {
-				errs = append(errs, *bad)
-			}
-			if keep {
-				out = append(out, t)
-			}
+		known := "the filter declares none"
+		if len(f.Arguments) > 0 {
+			known = "known: " + strings.Join(sortedArgNames(f.Arguments), ", ")
 		}
-		return out
-	}
-	r.fail = list("failregex", r.fail)
-	r.ignore = list("ignoreregex", r.ignore)
-	if p, keep, bad := subst("prefregex", r.pref); bad != nil {
-		errs = append(errs, *bad)
-	} else if !keep {
-		errs = append(errs, argError{cmp.Or(r.pref.At, fallback), fmt.Sprintf("filter %s: prefregex names an argument with no value", file)})
-	} else {
-		r.pref = p
+		if k == "mode" {
+			known = "a mode is match.mode"
+		}
+		errs = append(errs, argError{cmp.Or(given[k].At, fallback), fmt.Sprintf("filter %s: unknown argument %q (%s)", file, k, known)})
 	}
 	return errs
+}
+
+// argSubst puts argument patterns into a filter's regexes.
+type argSubst struct {
+	file     string
+	patterns map[string]string
+	off      map[string]bool
+	fallback Pos
+	errs     []argError
+}
+
+// subst puts the values into t; keep is false when t names an empty one.
+func (s *argSubst) subst(what string, t Text) (Text, bool, *argError) {
+	keep := true
+	var bad *argError
+	t.S = argRef.ReplaceAllStringFunc(t.S, func(ref string) string {
+		name := argRef.FindStringSubmatch(ref)[1]
+		if p, ok := s.patterns[name]; ok {
+			return p
+		}
+		if s.off[name] {
+			keep = false
+			return ref
+		}
+		if bad == nil {
+			bad = &argError{cmp.Or(t.At, s.fallback), fmt.Sprintf("filter %s: %s names ${%s}, which the filter does not declare under arguments", s.file, what, name)}
+		}
+		return ref
+	})
+	return t, keep, bad
+}
+
+// list substitutes each regex of in, leaving out those naming an empty
+// argument.
+func (s *argSubst) list(what string, in []Text) []Text {
+	var out []Text
+	for _, t := range in {
+		t, keep, bad := s.subst(what, t)
+		if bad != nil {
+			s.errs = append(s.errs, *bad)
+		}
+		if keep {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func sortedTextKeys(m map[string]Text) []string { return slices.Sorted(maps.Keys(m)) }

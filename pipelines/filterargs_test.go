@@ -12,6 +12,48 @@ import (
 	"github.com/logjail/logjail/match/filter"
 )
 
+type argLine struct {
+	text string
+	want string // address, or "" for none
+}
+
+// filterArgumentCases are TestFilterArguments': the values given, and the
+// lines with the address each counts (or the error).
+var filterArgumentCases = []struct {
+	name    string
+	args    map[string]string
+	lines   []argLine
+	wantErr string
+}{
+	{name: "no rcpt: its regex is left out", lines: []argLine{
+		{"to  from 192.0.2.1", ""}, {"to ${rcpt} from 192.0.2.1", ""}, {"plain from 192.0.2.2", "192.0.2.2"},
+		{`zone "any" client 192.0.2.3`, "192.0.2.3"}, {"path /knock/ by 192.0.2.4", "192.0.2.4"},
+	}},
+	{name: "regex metacharacters are literal", args: map[string]string{"rcpt": "a.b+c@x"}, lines: []argLine{
+		{"to a.b+c@x from 192.0.2.1", "192.0.2.1"}, {"to aXbbc@x from 192.0.2.1", ""},
+	}},
+	{name: "a tag in a literal is text", args: map[string]string{"rcpt": "<HOST> from <HOST>"}, lines: []argLine{
+		{"to <HOST> from <HOST> from 192.0.2.5", "192.0.2.5"},
+		{"to 203.0.113.9 from 198.51.100.1 from 192.0.2.5", ""},
+	}},
+	{name: "a wildcard literal does not reach the decoy", args: map[string]string{"rcpt": ".*"}, lines: []argLine{
+		{"to x from 203.0.113.9 from 192.0.2.6", ""}, {"to .* from 192.0.2.6", "192.0.2.6"},
+	}},
+	{name: "alternatives", args: map[string]string{"zone": "perip|per.ip"}, lines: []argLine{
+		{`zone "perip" client 192.0.2.7`, "192.0.2.7"}, {`zone "per.ip" client 192.0.2.7`, "192.0.2.7"},
+		{`zone "perXip" client 192.0.2.7`, ""}, {`zone "other" client 192.0.2.7`, ""},
+	}},
+	{name: "regex", args: map[string]string{"path": "/(?:a|b)/"}, lines: []argLine{
+		{"path /a/ by 192.0.2.8", "192.0.2.8"}, {"path /knock/ by 192.0.2.8", ""},
+	}},
+	{name: "regex with a tag", args: map[string]string{"path": "<HOST>"}, wantErr: `a value may not add a tag`},
+	{name: "regex with a fail2ban tag", args: map[string]string{"path": "/(<webmail>|x)"}, wantErr: `a value may not add a tag`},
+	{name: "regex with a named group", args: map[string]string{"path": "(?P<host>x)"}, wantErr: `a value may not add a tag`},
+	{name: "bad regex", args: map[string]string{"path": "(("}, wantErr: `is not an RE2 regex`},
+	{name: "empty alternative", args: map[string]string{"zone": "a||b"}, wantErr: `empty alternative`},
+	{name: "unknown", args: map[string]string{"nope": "1"}, wantErr: `unknown argument "nope" (known: path, rcpt, zone)`},
+}
+
 // TestFilterArguments: a value is a literal (whatever it holds, it matches
 // only itself and never adds an address position), a regex argument's
 // value is an RE2 without tags, alternatives are literals, and an empty
@@ -31,44 +73,7 @@ func TestFilterArguments(t *testing.T) {
 			"path": {Regex: true, Default: Text{S: `/knock/`}},
 		},
 	}
-	type line struct {
-		text string
-		want string // address, or "" for none
-	}
-	for _, tc := range []struct {
-		name    string
-		args    map[string]string
-		lines   []line
-		wantErr string
-	}{
-		{name: "no rcpt: its regex is left out", lines: []line{
-			{"to  from 192.0.2.1", ""}, {"to ${rcpt} from 192.0.2.1", ""}, {"plain from 192.0.2.2", "192.0.2.2"},
-			{`zone "any" client 192.0.2.3`, "192.0.2.3"}, {"path /knock/ by 192.0.2.4", "192.0.2.4"},
-		}},
-		{name: "regex metacharacters are literal", args: map[string]string{"rcpt": "a.b+c@x"}, lines: []line{
-			{"to a.b+c@x from 192.0.2.1", "192.0.2.1"}, {"to aXbbc@x from 192.0.2.1", ""},
-		}},
-		{name: "a tag in a literal is text", args: map[string]string{"rcpt": "<HOST> from <HOST>"}, lines: []line{
-			{"to <HOST> from <HOST> from 192.0.2.5", "192.0.2.5"},
-			{"to 203.0.113.9 from 198.51.100.1 from 192.0.2.5", ""},
-		}},
-		{name: "a wildcard literal does not reach the decoy", args: map[string]string{"rcpt": ".*"}, lines: []line{
-			{"to x from 203.0.113.9 from 192.0.2.6", ""}, {"to .* from 192.0.2.6", "192.0.2.6"},
-		}},
-		{name: "alternatives", args: map[string]string{"zone": "perip|per.ip"}, lines: []line{
-			{`zone "perip" client 192.0.2.7`, "192.0.2.7"}, {`zone "per.ip" client 192.0.2.7`, "192.0.2.7"},
-			{`zone "perXip" client 192.0.2.7`, ""}, {`zone "other" client 192.0.2.7`, ""},
-		}},
-		{name: "regex", args: map[string]string{"path": "/(?:a|b)/"}, lines: []line{
-			{"path /a/ by 192.0.2.8", "192.0.2.8"}, {"path /knock/ by 192.0.2.8", ""},
-		}},
-		{name: "regex with a tag", args: map[string]string{"path": "<HOST>"}, wantErr: `a value may not add a tag`},
-		{name: "regex with a fail2ban tag", args: map[string]string{"path": "/(<webmail>|x)"}, wantErr: `a value may not add a tag`},
-		{name: "regex with a named group", args: map[string]string{"path": "(?P<host>x)"}, wantErr: `a value may not add a tag`},
-		{name: "bad regex", args: map[string]string{"path": "(("}, wantErr: `is not an RE2 regex`},
-		{name: "empty alternative", args: map[string]string{"zone": "a||b"}, wantErr: `empty alternative`},
-		{name: "unknown", args: map[string]string{"nope": "1"}, wantErr: `unknown argument "nope" (known: path, rcpt, zone)`},
-	} {
+	for _, tc := range filterArgumentCases {
 		t.Run(tc.name, func(t *testing.T) {
 			given := map[string]Text{}
 			for k, v := range tc.args {

@@ -122,72 +122,76 @@ func contains(list []string, s string) bool {
 
 // One count per attempt: the lines sshd writes for one event must not add
 // up to a ban of a user who merely mistyped.
+// sshdAttemptCases are TestSSHDCountsAttemptsOnce's: the lines of one
+// connection (after sshd's header) and the failures they count.
+var sshdAttemptCases = []struct {
+	name  string
+	lines []string
+	want  int
+}{
+	{"typo then login", []string{
+		"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.8  user=alice",
+		"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+		"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
+	}, 1},
+	{"three typos then give up", []string{
+		"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.8  user=alice",
+		"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+		"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+		"Failed password for alice from 192.0.2.8 port 50000 ssh2",
+		"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
+	}, 3},
+	{"mistyped user name", []string{
+		"Invalid user alcie from 192.0.2.8 port 50000",
+		"pam_unix(sshd:auth): check pass; user unknown",
+		"Failed password for invalid user alcie from 192.0.2.8 port 50000 ssh2",
+		"Connection closed by invalid user alcie 192.0.2.8 port 50000 [preauth]",
+	}, 2},
+	// A key-only client (BatchMode) with a wrong key: sshd logs the
+	// refused keys at VERBOSE only, so this is the connection's only line.
+	{"key-only client with a wrong key", []string{
+		"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
+	}, 0},
+	{"keyboard-interactive typo of a valid user", []string{
+		"error: PAM: Authentication failure for alice from 192.0.2.8",
+		"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
+	}, 1},
+	// fail2ban counts sshd's PAM line and the "Failed
+	// keyboard-interactive/pam" line after it both (its sample log
+	// says so): its count is the contract.
+	{"keyboard-interactive of an unknown user", []string{
+		"Invalid user alcie from 192.0.2.8 port 50000",
+		"error: PAM: User not known to the underlying authentication module for illegal user alcie from 192.0.2.8",
+		"Failed keyboard-interactive/pam for invalid user alcie from 192.0.2.8 port 50000 ssh2",
+		"Connection closed by invalid user alcie 192.0.2.8 port 50000 [preauth]",
+	}, 3},
+	// A line without an address counts with its connection's.
+	{"too many failures before sshd 6.8", []string{
+		"Connection from 192.0.2.8 port 50000 on 192.0.2.1 port 22",
+		"Failed publickey for alice from 192.0.2.8 port 50000 ssh2: RSA SHA256:x",
+		"Disconnecting: Too many authentication failures for alice [preauth]",
+		"Connection closed by 192.0.2.8 port 50000 [preauth]",
+	}, 1},
+	// Access gained forgets the failures that wait for an address,
+	// unless the connection tried other users first.
+	{"locked account, then a login", []string{
+		"User alice not allowed because account is locked",
+		"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
+	}, 0},
+	{"other users, then a login", []string{
+		"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=root rhost=192.0.2.8",
+		"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=admin rhost=192.0.2.8",
+		"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
+	}, 2},
+	{"too many keys offered", []string{
+		"error: maximum authentication attempts exceeded for alice from 192.0.2.8 port 50000 ssh2 [preauth]",
+		"Disconnecting authenticating user alice 192.0.2.8 port 50000: Too many authentication failures [preauth]",
+	}, 1},
+}
+
 func TestSSHDCountsAttemptsOnce(t *testing.T) {
 	const h = "Nov 25 07:13:18 web1 sshd[1201]: "
-	for _, tc := range []struct {
-		name  string
-		lines []string
-		want  int
-	}{
-		{"typo then login", []string{
-			"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.8  user=alice",
-			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
-			"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
-		}, 1},
-		{"three typos then give up", []string{
-			"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser= rhost=192.0.2.8  user=alice",
-			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
-			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
-			"Failed password for alice from 192.0.2.8 port 50000 ssh2",
-			"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
-		}, 3},
-		{"mistyped user name", []string{
-			"Invalid user alcie from 192.0.2.8 port 50000",
-			"pam_unix(sshd:auth): check pass; user unknown",
-			"Failed password for invalid user alcie from 192.0.2.8 port 50000 ssh2",
-			"Connection closed by invalid user alcie 192.0.2.8 port 50000 [preauth]",
-		}, 2},
-		// A key-only client (BatchMode) with a wrong key: sshd logs the
-		// refused keys at VERBOSE only, so this is the connection's only line.
-		{"key-only client with a wrong key", []string{
-			"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
-		}, 0},
-		{"keyboard-interactive typo of a valid user", []string{
-			"error: PAM: Authentication failure for alice from 192.0.2.8",
-			"Connection closed by authenticating user alice 192.0.2.8 port 50000 [preauth]",
-		}, 1},
-		// fail2ban counts sshd's PAM line and the "Failed
-		// keyboard-interactive/pam" line after it both (its sample log
-		// says so): its count is the contract.
-		{"keyboard-interactive of an unknown user", []string{
-			"Invalid user alcie from 192.0.2.8 port 50000",
-			"error: PAM: User not known to the underlying authentication module for illegal user alcie from 192.0.2.8",
-			"Failed keyboard-interactive/pam for invalid user alcie from 192.0.2.8 port 50000 ssh2",
-			"Connection closed by invalid user alcie 192.0.2.8 port 50000 [preauth]",
-		}, 3},
-		// A line without an address counts with its connection's.
-		{"too many failures before sshd 6.8", []string{
-			"Connection from 192.0.2.8 port 50000 on 192.0.2.1 port 22",
-			"Failed publickey for alice from 192.0.2.8 port 50000 ssh2: RSA SHA256:x",
-			"Disconnecting: Too many authentication failures for alice [preauth]",
-			"Connection closed by 192.0.2.8 port 50000 [preauth]",
-		}, 1},
-		// Access gained forgets the failures that wait for an address,
-		// unless the connection tried other users first.
-		{"locked account, then a login", []string{
-			"User alice not allowed because account is locked",
-			"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
-		}, 0},
-		{"other users, then a login", []string{
-			"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=root rhost=192.0.2.8",
-			"pam_unix(sshd:auth): authentication failure; logname= uid=0 euid=0 tty=ssh ruser=admin rhost=192.0.2.8",
-			"Accepted password for alice from 192.0.2.8 port 50000 ssh2",
-		}, 2},
-		{"too many keys offered", []string{
-			"error: maximum authentication attempts exceeded for alice from 192.0.2.8 port 50000 ssh2 [preauth]",
-			"Disconnecting authenticating user alice 192.0.2.8 port 50000: Too many authentication failures [preauth]",
-		}, 1},
-	} {
+	for _, tc := range sshdAttemptCases {
 		t.Run(tc.name, func(t *testing.T) {
 			m, _, err := ResolveFilter("sshd", ".")
 			if err != nil {

@@ -11,13 +11,10 @@ import (
 	"github.com/logjail/logjail/pipelines"
 )
 
-// TestImportUsesShippedFilters: a jail whose filter logjail ships, unchanged
-// and in a mode it offers, runs logjail's filter (and its journalmatch),
-// and the imported configuration loads with fail2ban gone; every other
-// jail keeps fail2ban's file, with the reason in a comment.
-func TestImportUsesShippedFilters(t *testing.T) {
-	dir := fail2banDir(t)
-	jails := `[sshd]
+// importedJails run logjail's shipped filters; keptJails keep fail2ban's
+// file, each for another reason.
+var (
+	importedJails = `[sshd]
 enabled = true
 backend = systemd
 
@@ -36,7 +33,7 @@ enabled = true
 filter = apache-pass[knocking_url=/open-sesame/]
 logpath = /var/log/apache2/access.log
 `
-	kept := `
+	keptJails = `
 [own-regex]
 enabled = true
 filter = sshd
@@ -58,12 +55,20 @@ enabled = true
 filter = nginx-limit-req
 logpath = /var/log/nginx/error.log
 `
+)
+
+// TestImportUsesShippedFilters: a jail whose filter logjail ships, unchanged
+// and in a mode it offers, runs logjail's filter (and its journalmatch),
+// and the imported configuration loads with fail2ban gone; every other
+// jail keeps fail2ban's file, with the reason in a comment.
+func TestImportUsesShippedFilters(t *testing.T) {
+	dir := fail2banDir(t)
 	write := func(name, text string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	write("jail.local", jails+kept)
+	write("jail.local", importedJails+keptJails)
 	write("filter.d/nginx-limit-req.local", "[Definition]\nngx_limit_req_zones = perip\n")
 	text, _, err := Import(dir)
 	if err != nil {
@@ -87,7 +92,7 @@ logpath = /var/log/nginx/error.log
 	loadImported(t, text)
 
 	// Without the kept jails, the import needs nothing of fail2ban's.
-	write("jail.local", jails)
+	write("jail.local", importedJails)
 	if text, _, err = Import(dir); err != nil {
 		t.Fatal(err)
 	}
