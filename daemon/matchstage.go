@@ -78,8 +78,10 @@ type worker struct {
 	m   match.Matcher
 	now func() time.Time
 	// stream, when set, is the stage's: the worker scans the jobs it
-	// takes, prepared by the dispatcher, and finishes them in turn.
+	// takes, prepared by the dispatcher (or by itself, when apart), and
+	// finishes them in turn.
 	stream *match.Stream
+	apart  bool
 	// seq counts the entries matched, for sampling; timeouts is the
 	// matcher's timeout count at the last look.
 	seq, timeouts uint64
@@ -100,6 +102,9 @@ func (w *worker) run(work <-chan *job) {
 // scan scans j, prepared, and once it is j's turn finishes it and what
 // other workers scanned after it, telling each done.
 func (w *worker) scan(j *job) {
+	if w.apart {
+		w.stream.PrepareOn(w.m.(match.Splitter), j.entries, j.now, j.states)
+	}
 	w.stream.Scan(w.m.(match.Splitter), j.entries, j.states)
 	w.stream.Scanned(j.seq, func() {
 		w.stream.Finish(j.entries, j.now, j.states)
@@ -168,8 +173,12 @@ type matchStage struct {
 	// allows one worker only.
 	more func() (match.Matcher, error)
 	// stream, when set, splits a stateful filter's matching (see
-	// match.Splitter): the dispatcher prepares each job in order (seq).
+	// match.Splitter): the dispatcher prepares each job in order (seq),
+	// or, when the filter's Prepare keeps no state (apart:
+	// match.PreparesApart, logjail's tracking connections), the worker
+	// that scans it does, and only Finish runs in order.
 	stream *match.Stream
+	apart  bool
 	seq    uint64
 	max    int
 	now    func() time.Time
@@ -190,6 +199,7 @@ func newMatchStage(st *pipelines.Stages, now func() time.Time, n int) *matchStag
 	if sp, ok := st.Matcher.(match.Splitter); ok && sp.Splits() && n > 1 && hasRules(st) && !lineByLine(st) {
 		s.stream = match.NewStream(sp)
 		s.stream.SampleEvery = matchSampleEvery
+		s.apart = match.PreparesApart(sp)
 	}
 	if n > 1 && (lineByLine(st) || s.stream != nil) {
 		s.max = n
@@ -239,12 +249,15 @@ func (s *matchStage) start(in <-chan []ingest.Entry) {
 	}()
 }
 
-// prepare runs the ordered first half of the stream on j, the next job.
+// prepare numbers j, the next job, and runs the ordered first half of
+// the stream on it (unless the worker prepares it: apart).
 func (s *matchStage) prepare(j *job) {
 	j.seq, j.now = s.seq, s.now()
 	s.seq++
 	j.states = slices.Grow(j.states[:0], len(j.entries))[:len(j.entries)]
-	s.stream.Prepare(j.entries, j.now, j.states)
+	if !s.apart {
+		s.stream.Prepare(j.entries, j.now, j.states)
+	}
 }
 
 // grow starts a worker, with st's matcher for the first and a matcher of
@@ -259,7 +272,7 @@ func (s *matchStage) grow() {
 		}
 	}
 	s.started++
-	w := &worker{m: m, now: s.now, stream: s.stream}
+	w := &worker{m: m, now: s.now, stream: s.stream, apart: s.apart}
 	go w.run(s.work)
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/testkit"
+	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/state"
 )
 
@@ -52,6 +53,10 @@ func keepsLogOrder(t *testing.T, filter string) {
 	r.stage.initial = 4 // all at once, not on demand
 	if r.stage.max != 4 {
 		t.Fatalf("%d workers at most, want 4", r.stage.max)
+	}
+	if apart := strings.Contains(filter, "MLFID"); r.stage.apart != apart {
+		// Connections without the last date: prepared by the workers.
+		t.Errorf("prepared apart %v, want %v", r.stage.apart, apart)
 	}
 
 	text, want, failures := orderLog(lines, addrs, maxretry)
@@ -186,5 +191,75 @@ func TestMatchStageGrowsOnDemand(t *testing.T) {
 				t.Errorf("%d workers of at most %d, want %d to %d of %d", s.started, s.max, tc.least, tc.most, tc.max)
 			}
 		})
+	}
+}
+
+// A logjail filter tracking connections, matched by several workers
+// (each preparing and scanning its batches, the stage's first matcher
+// finishing them in order: its connections), finds what one worker
+// reading every line finds: a failure line takes the address its
+// connection's earlier line, often in another batch, recorded.
+func TestMatchStageConnectionsAsOneWorker(t *testing.T) {
+	const filter = `{prefregex: '^h sshd\[<F-MLFID>\d+</F-MLFID>\]: <F-CONTENT>.+</F-CONTENT>$', ` +
+		`failregex: ['^<F-NOFAIL>Connection from</F-NOFAIL> <HOST> port \d+$', '^Disconnecting: Too many authentication failures$']}`
+	at := time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+	var batches [][]ingest.Entry
+	for k := range 24 {
+		b := ingest.NewBatch()
+		for i := range ingest.BatchSize {
+			n := k*ingest.BatchSize + i
+			msg := fmt.Sprintf("h sshd[%d]: Connection from 192.0.2.%d port 22", n%41, n%200+1)
+			if n%2 == 1 {
+				msg = fmt.Sprintf("h sshd[%d]: Disconnecting: Too many authentication failures", (n*7)%41)
+			}
+			b = append(b, ingest.Entry{ReadAt: at, Message: msg})
+		}
+		batches = append(batches, b)
+	}
+	type result struct {
+		at       int
+		outcome  match.Outcome
+		addr     string
+		attempts int
+	}
+	run := func(workers int) []result {
+		dir := t.TempDir()
+		c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  g:\n    enabled: true\n    ingest: [{file: {paths: [%q]}}]\n    match: %s\n", filepath.Join(dir, "g.log"), filter))
+		r, _ := buildRunner(t, c, openStore(t, dir), &decisions{})
+		s := newMatchStage(r.stages, r.now, workers)
+		s.initial = workers
+		if apart := workers > 1; s.apart != apart {
+			t.Fatalf("%d workers: prepared apart %v, want %v", workers, s.apart, apart)
+		}
+		in := make(chan []ingest.Entry, len(batches))
+		for _, b := range batches {
+			in <- slices.Clone(b)
+		}
+		close(in)
+		s.start(in)
+		var got []result
+		base := 0
+		for j := range s.order {
+			s.next(j)
+			for _, h := range j.hits {
+				got = append(got, result{base + h.at, h.outcome, h.f.Addr.String(), h.f.Attempts})
+			}
+			base += len(j.entries)
+			s.taken(j)
+		}
+		return got
+	}
+	one, four := run(1), run(4)
+	counted := 0
+	for _, h := range one {
+		if h.outcome == match.Matched {
+			counted++
+		}
+	}
+	if counted == 0 {
+		t.Fatal("nothing counted")
+	}
+	if !slices.Equal(one, four) {
+		t.Errorf("4 workers: %d hits, one worker %d (or other outcomes, addresses)", len(four), len(one))
 	}
 }

@@ -289,6 +289,18 @@ type Splitter interface {
 	Finish(e *ingest.Entry, now time.Time, l *LineState)
 }
 
+// PreparesApart reports whether s's Prepare keeps no state between lines
+// (only its Finish needs the lines in log order): then any matcher
+// compiled from the same rules may prepare a line, on the goroutine that
+// scans it (see Stream.PrepareOn), and only Finish runs in order. A
+// Splitter says so with a PreparesApart method returning true (logjail's
+// dialect: a filter tracking connections that does not keep the last
+// date); fail2ban's date detector keeps state, so its matchers do not.
+func PreparesApart(s Splitter) bool {
+	p, ok := s.(interface{ PreparesApart() bool })
+	return ok && s.Splits() && p.PreparesApart()
+}
+
 // LineState carries one entry through a Splitter's halves. The fields
 // but Failure and Outcome are the implementation's.
 type LineState struct {
@@ -306,6 +318,11 @@ type LineState struct {
 	// Groups its named groups.
 	Regex  int
 	Groups map[string]string
+	// Key and Flags carry what Scan found besides the failure where an
+	// implementation needs no map for it (logjail's: the connection's
+	// id and which of its tags took part), sparing an allocation a line.
+	Key   string
+	Flags uint8
 	// Failure and Outcome are the result, set by Finish (Scan may set
 	// Outcome first: Ignored).
 	Failure Failure

@@ -123,7 +123,10 @@ const testBatchLines = 2048
 // (fail2ban's dialect with maxlines 1; logjail's keeping the last date or
 // connections),
 // its state between lines kept by the first matcher in line order (see
-// Stream); a filter with a multi-line buffer runs on one.
+// Stream); when its Prepare keeps no state (PreparesApart: logjail's
+// tracking connections without the last date), each worker also reads
+// (fileRanges), prepares and scans its batches, and only Finish runs in
+// line order. A filter with a multi-line buffer runs on one.
 func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOptions, workers int) (Report, error) {
 	first, err := build()
 	if err != nil {
@@ -142,13 +145,17 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		}
 	}
 	start := time.Now()
-	feed, release := testFeed(r, apart, len(matchers))
+	// A Splitter whose Prepare keeps no state reads as the workers apart
+	// do: on several, on a stream (see testStream.apart); on one, its
+	// batches are matched in order.
+	s, split := first.(Splitter)
+	feed, release := testFeed(r, apart || split && PreparesApart(s), len(matchers))
 	todo := make(chan *testBatch, 2*len(matchers))
 	done := make(chan *testBatch, 2*len(matchers))
 	stop := make(chan struct{}) // closed when the failure sink fails
 	var wg sync.WaitGroup
 	work := (<-chan *testBatch)(todo)
-	if stream != nil {
+	if stream != nil && !stream.apart {
 		work = stream.prepared(todo, now)
 	}
 	for _, m := range matchers {
@@ -157,6 +164,9 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 			defer wg.Done()
 			for b := range work {
 				if stream != nil {
+					if stream.apart {
+						stream.prepareOn(b, m.(Splitter), now)
+					}
 					stream.match(b, m.(Splitter), now, opts, done) // sends b once finished
 					continue
 				}

@@ -116,7 +116,8 @@ func (t *batchText) take() []string {
 // range (ReadAt) and splits the lines that start in it. The lines point
 // into the batch's read buffer, with no copy, and the buffer is read into
 // again once the merge is done with the batch: so only logjail's dialect,
-// whose matchers keep no line, reads this way, and a failure sink keeps no
+// whose matchers keep no line (a connection's id and user are copied),
+// reads this way (line by line, or split with Prepare apart), and a failure sink keeps no
 // string of a failure beyond its call (TestOptions.Failures).
 type fileRanges struct {
 	f          *os.File
@@ -146,8 +147,8 @@ const (
 )
 
 // newFileRanges returns the ranges of r when r is a regular file with
-// bytes left to read and its lines are matched apart (LineByLine); nil
-// otherwise.
+// bytes left to read and its lines are read apart (LineByLine, or a
+// Splitter preparing apart); nil otherwise.
 func newFileRanges(r io.Reader, apart bool, workers int) *fileRanges {
 	f, ok := r.(*os.File)
 	if !ok || !apart {

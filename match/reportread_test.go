@@ -42,6 +42,60 @@ func buildLengthMatcher() (Matcher, error) {
 	return &lengthMatcher{wordMatcher{hits: make([]uint64, 1)}}, nil
 }
 
+// splitLengthMatcher is lengthMatcher as a Splitter whose Prepare keeps
+// no state (PreparesApart) and whose Finish does: a failure's user ends
+// with the number of failures up to it, so a line finished out of line order,
+// or twice, or not at all shows in the report. It is what logjail's
+// filters tracking connections are to Test: read in ranges by every
+// worker, prepared and scanned there, finished in order.
+type splitLengthMatcher struct {
+	lengthMatcher
+	failures int
+}
+
+func buildSplitLengthMatcher() (Matcher, error) {
+	return &splitLengthMatcher{lengthMatcher: lengthMatcher{wordMatcher{hits: make([]uint64, 1)}}}, nil
+}
+
+func (m *splitLengthMatcher) KeepsState() bool    { return true }
+func (m *splitLengthMatcher) Splits() bool        { return true }
+func (m *splitLengthMatcher) PreparesApart() bool { return true }
+
+func (m *splitLengthMatcher) Match(e *ingest.Entry, now time.Time) (Failure, Outcome) {
+	var l LineState
+	m.Prepare(e, now, &l)
+	m.Scan(e, &l)
+	m.Finish(e, now, &l)
+	return l.Failure, l.Outcome
+}
+
+func (m *splitLengthMatcher) Prepare(e *ingest.Entry, now time.Time, l *LineState) {
+	*l = LineState{Regex: -1, Time: now}
+}
+
+func (m *splitLengthMatcher) Scan(e *ingest.Entry, l *LineState) {
+	switch len(e.Message) % 3 {
+	case 0:
+		user, _, _ := strings.Cut(e.Message, " ")
+		a := netip.AddrFrom4([4]byte{192, 0, 2, byte(len(e.Message))})
+		l.Regex, l.Outcome = 0, Matched
+		l.Failure = Failure{Addr: a, ID: a.String(), Time: l.Time, Line: e.Message, User: user, HasUser: true}
+	case 1:
+		l.Outcome = Ignored
+	default:
+		l.Outcome = Miss
+	}
+}
+
+func (m *splitLengthMatcher) Finish(e *ingest.Entry, now time.Time, l *LineState) {
+	if l.Regex < 0 {
+		return
+	}
+	m.hits[0]++
+	m.failures++
+	l.Failure.User = fmt.Sprint(l.Failure.User, "#", m.failures)
+}
+
 // straddling is a log whose line ends fall on each side of the first
 // ranges' edges (a "\n" just before, on, just after an edge; "\r\n", an
 // empty line and a two-byte character across one), then the lines a reader
@@ -81,7 +135,7 @@ func straddling() string {
 // testBoth runs Test over the file at path from offset at: on its ranges
 // (an *os.File) and through one reader (the same file hidden behind an
 // io.Reader), with the options opts returns for each.
-func testBoth(t *testing.T, path string, at int64, workers int, opts func(ranges bool) TestOptions) (ranges, one Report, rangesErr, oneErr error) {
+func testBoth(t *testing.T, build func() (Matcher, error), path string, at int64, workers int, opts func(ranges bool) TestOptions) (ranges, one Report, rangesErr, oneErr error) {
 	t.Helper()
 	run := func(inRanges bool) (Report, error) {
 		f, err := os.Open(path)
@@ -99,7 +153,7 @@ func testBoth(t *testing.T, path string, at int64, workers int, opts func(ranges
 		if !inRanges {
 			r = struct{ io.Reader }{f}
 		}
-		rep, err := Test(buildLengthMatcher, r, when, opts(inRanges), workers)
+		rep, err := Test(build, r, when, opts(inRanges), workers)
 		rep.LinesPerSec = 0
 		return rep, err
 	}
@@ -111,7 +165,9 @@ func testBoth(t *testing.T, path string, at int64, workers int, opts func(ranges
 // A regular file read in ranges by every worker gives the report one
 // reader gives: lines counted, failures in order with their numbers and
 // texts, missed lines; a line too long ends both at the same line with
-// the same error.
+// the same error. So it does for a Splitter preparing apart, its lines
+// finished in order (a failure's user numbers it), the same with one
+// worker, matched line by line, as with several.
 func TestTestRangesReadAsOneReader(t *testing.T) {
 	log := straddling()
 	tooLong := log[:3*rangeBytes] + "\n" + strings.Repeat("z", maxTestLine) + "\nfail 192.0.2.1\n"
@@ -135,30 +191,42 @@ func TestTestRangesReadAsOneReader(t *testing.T) {
 		if err := os.WriteFile(path, []byte(tc.log), 0o600); err != nil {
 			t.Fatal(err)
 		}
+		onOne := map[string]Report{} // the report with one worker, by matcher
 		for _, workers := range []int{1, 2, 3} {
-			t.Run(fmt.Sprint(tc.name, "/", workers), func(t *testing.T) {
-				var read []int64 // the ranges' progress
-				opts := func(ranges bool) TestOptions {
-					o := TestOptions{KeepFailures: true, KeepMissed: true}
-					if ranges {
-						o.Progress = func(n int64) { read = append(read, n) }
+			for _, mc := range []struct {
+				name  string
+				build func() (Matcher, error)
+			}{{"line by line", buildLengthMatcher}, {"split", buildSplitLengthMatcher}} {
+				t.Run(fmt.Sprint(tc.name, "/", workers, "/", mc.name), func(t *testing.T) {
+					var read []int64 // the ranges' progress
+					opts := func(ranges bool) TestOptions {
+						o := TestOptions{KeepFailures: true, KeepMissed: true}
+						if ranges {
+							o.Progress = func(n int64) { read = append(read, n) }
+						}
+						return o
 					}
-					return o
-				}
-				got, want, gotErr, wantErr := testBoth(t, path, tc.at, workers, opts)
-				if !errors.Is(gotErr, tc.wantErr) || !errors.Is(wantErr, tc.wantErr) {
-					t.Fatalf("errors %v (ranges) and %v (one reader), want %v", gotErr, wantErr, tc.wantErr)
-				}
-				if !slices.IsSorted(read) || tc.wantErr == nil && len(tc.log) > 0 && read[len(read)-1] != int64(len(tc.log))-tc.at {
-					t.Errorf("progress %v, the file has %d bytes from %d", read, len(tc.log), tc.at)
-				}
-				if want.Lines == 0 && tc.log != "" && tc.log != "\n" {
-					t.Fatalf("no lines")
-				}
-				if !reflect.DeepEqual(got, want) {
-					t.Errorf("ranges: %s\none reader: %s", digest(got), digest(want))
-				}
-			})
+					got, want, gotErr, wantErr := testBoth(t, mc.build, path, tc.at, workers, opts)
+					if !errors.Is(gotErr, tc.wantErr) || !errors.Is(wantErr, tc.wantErr) {
+						t.Fatalf("errors %v (ranges) and %v (one reader), want %v", gotErr, wantErr, tc.wantErr)
+					}
+					if !slices.IsSorted(read) || tc.wantErr == nil && len(tc.log) > 0 && read[len(read)-1] != int64(len(tc.log))-tc.at {
+						t.Errorf("progress %v, the file has %d bytes from %d", read, len(tc.log), tc.at)
+					}
+					if want.Lines == 0 && tc.log != "" && tc.log != "\n" {
+						t.Fatalf("no lines")
+					}
+					if !reflect.DeepEqual(got, want) {
+						t.Errorf("ranges: %s\none reader: %s", digest(got), digest(want))
+					}
+					got.Dates = nil // the test matchers count a date each
+					if workers == 1 {
+						onOne[mc.name] = got
+					} else if !reflect.DeepEqual(got, onOne[mc.name]) {
+						t.Errorf("%d workers: %s\none: %s", workers, digest(got), digest(onOne[mc.name]))
+					}
+				})
+			}
 		}
 	}
 }
@@ -193,7 +261,7 @@ func TestTestRangesReadTheWorkloadAsOneReader(t *testing.T) {
 			return nil
 		}}
 	}
-	got, want, gotErr, wantErr := testBoth(t, path, 0, 2, opts)
+	got, want, gotErr, wantErr := testBoth(t, buildLengthMatcher, path, 0, 2, opts)
 	if gotErr != nil || wantErr != nil {
 		t.Fatal(gotErr, wantErr)
 	}

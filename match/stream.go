@@ -38,6 +38,14 @@ func (s *Stream) Prepare(entries []ingest.Entry, now time.Time, states []LineSta
 	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) { s.owner.Prepare(e, now, l) })
 }
 
+// PrepareOn is Prepare on m (the owner or a matcher compiled from the
+// same rules, used by this goroutine only), for a filter whose Prepare
+// keeps no state (PreparesApart): any goroutine prepares any batch, in
+// any order, and only Finish runs in order.
+func (s *Stream) PrepareOn(m Splitter, entries []ingest.Entry, now time.Time, states []LineState) {
+	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) { m.Prepare(e, now, l) })
+}
+
 // Scan runs the middle on a prepared batch, with m (the owner or a
 // matcher compiled from the same rules, used by this goroutine only).
 func (s *Stream) Scan(m Splitter, entries []ingest.Entry, states []LineState) {

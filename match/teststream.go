@@ -16,39 +16,66 @@ type testStream struct {
 	workers int
 	// free holds the finished batches' states for the next batches, so
 	// their arrays are reused. (A sync.Pool drops them at every
-	// collection, and a run collects often.)
+	// collection, and a run collects often.) It holds as many as can be
+	// in flight (see newTestStream): one dropped is a batch's arrays
+	// allocated again, and collected.
 	free chan *staged
+	// apart: the filter's Prepare keeps no state (match.PreparesApart),
+	// so each worker reads its batches (fileRanges, for a regular file),
+	// prepares and scans them on its own matcher, and only Finish runs
+	// in line order, on the owner; there is no preparing goroutine.
+	apart bool
 }
 
 // newTestStream is the stream Test matches first's filter on with several
-// workers, nil when it runs them apart or on one.
+// workers, nil when it runs them apart or on one. Its free list holds
+// about as many batches as are in flight: up to 2*workers+2 read ahead
+// (fileRanges), or 2*workers queued, workers prepared and one preparing
+// (one reader).
 func newTestStream(first Matcher, workers int) *testStream {
 	if s, ok := first.(Splitter); ok && s.Splits() && workers > 1 && !LineByLine(first) {
-		return &testStream{Stream: NewStream(s), workers: workers, free: make(chan *staged, 2*workers)}
+		return &testStream{Stream: NewStream(s), workers: workers, free: make(chan *staged, 4*workers+4), apart: PreparesApart(s)}
 	}
 	return nil
 }
 
-// prepared prepares the batches from todo in order and hands them on.
+// prepared prepares the batches from todo in order and hands them on (a
+// filter whose Prepare keeps state).
 func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *testBatch {
 	out := make(chan *testBatch, ts.workers)
 	go func() {
 		defer close(out)
 		for b := range todo {
-			b.load() // a no-op: a Splitter's batches come from one reader
-			var sb *staged
-			select {
-			case sb = <-ts.free:
-			default:
-				sb = &staged{}
-			}
-			sb.fill(b.lines, now)
+			b.load() // a no-op: such a Splitter's batches come from one reader
+			sb := ts.stage(b, now)
 			ts.Prepare(sb.entries, now, sb.states)
-			b.staged = sb
 			out <- b
 		}
 	}()
 	return out
+}
+
+// prepareOn reads batch b (its range of a file, if it is one) and
+// prepares it on m, the worker's matcher: for a filter whose Prepare
+// keeps no state (apart).
+func (ts *testStream) prepareOn(b *testBatch, m Splitter, now time.Time) {
+	b.load()
+	sb := ts.stage(b, now)
+	ts.PrepareOn(m, sb.entries, now, sb.states)
+}
+
+// stage gives b the entries and states of its lines, from a finished
+// batch's when one is free.
+func (ts *testStream) stage(b *testBatch, now time.Time) *staged {
+	var sb *staged
+	select {
+	case sb = <-ts.free:
+	default:
+		sb = &staged{}
+	}
+	sb.fill(b.lines, now)
+	b.staged = sb
+	return sb
 }
 
 // match scans prepared batch b with m; once finished in line order, the
@@ -86,7 +113,7 @@ func (s *staged) Match(*ingest.Entry, time.Time) (Failure, Outcome) {
 
 // fill makes s's entries lines, reusing its slices.
 func (s *staged) fill(lines []string, now time.Time) {
-	s.entries = s.entries[:0]
+	s.entries = slices.Grow(s.entries[:0], len(lines))
 	for _, line := range lines {
 		s.entries = append(s.entries, ingest.Entry{Message: line, ReadAt: now})
 	}

@@ -267,7 +267,15 @@ func isWordByte(c byte) bool {
 
 // IsASCII reports whether s holds only bytes below 128.
 func IsASCII(s string) bool {
-	for i := range len(s) {
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		// Eight bytes at once: a byte of 128 or more sets the top bit.
+		b := s[i : i+8]
+		if (b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7])&0x80 != 0 {
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
 		if s[i] >= 0x80 {
 			return false
 		}

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
@@ -40,22 +41,28 @@ func FuzzConnections(f *testing.F) {
 		if len(lines) > 400 {
 			lines = lines[:400]
 		}
-		for _, m := range ms {
-			m.conns = newConnTable(connTableSize, connTableTTL)
-		}
-		one, owner, other := ms[0], ms[1], ms[2]
-		entries := make([]ingest.Entry, len(lines))
-		for i, l := range lines {
-			entries[i] = ingest.Entry{Message: l, ReadAt: now}
-		}
-		states := matchtest.Streamed(owner, []match.Splitter{owner, other}, entries, now, 7)
-		for i := range entries {
-			fl, out := one.Match(&entries[i], now)
-			if l := &states[i]; l.Outcome != out || !reflect.DeepEqual(l.Failure, fl) {
-				t.Fatalf("line %d %q: split %v %+v, one matcher %v %+v", i, lines[i], l.Outcome, l.Failure, out, fl)
+		// Prepared in order on the owner, and apart on each scanner (as
+		// Test and the daemon run a filter tracking connections).
+		for _, streamed := range []func(match.Splitter, []match.Splitter, []ingest.Entry, time.Time, int) []match.LineState{
+			matchtest.Streamed, matchtest.StreamedApart,
+		} {
+			for _, m := range ms {
+				m.conns = newConnTable(connTableSize, connTableTTL)
 			}
-			if out == match.Matched && !strings.Contains(text, fl.ID) {
-				t.Fatalf("line %d: address %q written nowhere", i, fl.ID)
+			one, owner, other := ms[0], ms[1], ms[2]
+			entries := make([]ingest.Entry, len(lines))
+			for i, l := range lines {
+				entries[i] = ingest.Entry{Message: l, ReadAt: now}
+			}
+			states := streamed(owner, []match.Splitter{owner, other}, entries, now, 7)
+			for i := range entries {
+				fl, out := one.Match(&entries[i], now)
+				if l := &states[i]; l.Outcome != out || !reflect.DeepEqual(l.Failure, fl) {
+					t.Fatalf("line %d %q: split %v %+v, one matcher %v %+v", i, lines[i], l.Outcome, l.Failure, out, fl)
+				}
+				if out == match.Matched && !strings.Contains(text, fl.ID) {
+					t.Fatalf("line %d: address %q written nowhere", i, fl.ID)
+				}
 			}
 		}
 	})

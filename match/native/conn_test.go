@@ -2,6 +2,9 @@ package native
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -242,36 +245,81 @@ func TestConnectionsSplit(t *testing.T) {
 
 func sameSplit(t *testing.T, rules match.Rules, lines []string) {
 	t.Helper()
-	one, err := Compile("p", rules)
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner, _ := Compile("p", rules)
-	scanners := []match.Splitter{owner}
-	for range 2 {
-		m, _ := Compile("p", rules)
-		scanners = append(scanners, m)
-	}
 	entries := make([]ingest.Entry, len(lines))
 	for i, l := range lines {
 		entries[i] = ingest.Entry{Message: l, ReadAt: now}
 	}
-	states := matchtest.Streamed(owner, scanners, entries, now, 61)
-	counted := 0
-	for i := range entries {
-		f, out := one.Match(&entries[i], now)
-		if l := &states[i]; l.Outcome != out || !reflect.DeepEqual(l.Failure, f) {
-			t.Fatalf("line %d %q: split %v %+v, one matcher %v %+v", i, lines[i], l.Outcome, l.Failure, out, f)
+	for _, apart := range []bool{false, true} {
+		one, err := Compile("p", rules)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if out == match.Matched {
-			counted++
+		if apart && !match.PreparesApart(one) {
+			continue
+		}
+		owner, _ := Compile("p", rules)
+		scanners := []match.Splitter{owner}
+		for range 2 {
+			m, _ := Compile("p", rules)
+			scanners = append(scanners, m)
+		}
+		var states []match.LineState
+		dates := owner.DateHits // Prepare's counts: the owner's
+		if apart {
+			// Every scanner prepares: Test adds up their counts.
+			states = matchtest.StreamedApart(owner, scanners, entries, now, 61)
+			dates = func() map[string]uint64 {
+				sum := map[string]uint64{}
+				for _, m := range scanners {
+					for k, v := range m.DateHits() {
+						sum[k] += v
+					}
+				}
+				return sum
+			}
+		} else {
+			states = matchtest.Streamed(owner, scanners, entries, now, 61)
+		}
+		counted := 0
+		for i := range entries {
+			f, out := one.Match(&entries[i], now)
+			if l := &states[i]; l.Outcome != out || !reflect.DeepEqual(l.Failure, f) {
+				t.Fatalf("apart %v: line %d %q: split %v %+v, one matcher %v %+v", apart, i, lines[i], l.Outcome, l.Failure, out, f)
+			}
+			if out == match.Matched {
+				counted++
+			}
+		}
+		if counted == 0 {
+			t.Fatal("nothing counted")
+		}
+		if !reflect.DeepEqual(owner.Hits(), one.Hits()) || !reflect.DeepEqual(dates(), one.DateHits()) {
+			t.Errorf("apart %v: hits %v dates %v, one matcher %v %v", apart, owner.Hits(), dates(), one.Hits(), one.DateHits())
 		}
 	}
-	if counted == 0 {
-		t.Fatal("nothing counted")
-	}
-	if !reflect.DeepEqual(owner.Hits(), one.Hits()) || !reflect.DeepEqual(owner.DateHits(), one.DateHits()) {
-		t.Errorf("hits %v dates %v, one matcher %v %v", owner.Hits(), owner.DateHits(), one.Hits(), one.DateHits())
+}
+
+// A filter tracking connections prepares apart (its Prepare, the date,
+// keeps no state): Test reads it in ranges on every worker and finishes
+// in order; one keeping the last date or reading several lines does not.
+func TestPreparesApart(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		rules match.Rules
+		want  bool
+	}{
+		{"connections", sshdLike, true},
+		{"last date", lastDateRules(""), false},
+		{"connections and last date", func() match.Rules { r := sshdLike; r.LastDate = true; return r }(), false},
+		{"several lines", match.Rules{Failregex: []string{`^first\nsecond from <HOST>$`}, MaxLines: 3}, false},
+	} {
+		m, err := Compile("p", c.rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := match.PreparesApart(m); got != c.want {
+			t.Errorf("%s: PreparesApart %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 
@@ -295,23 +343,42 @@ func TestReportSameOnWorkersStateful(t *testing.T) {
 }
 
 // sameOnWorkers checks that match.Test reports the same on text with 3
-// workers as with one, failures and their dates included.
+// workers as with one, failures and their dates included, reading a pipe
+// (one reader) or a regular file (in ranges, for a filter preparing
+// apart: the text spans several).
 func sameOnWorkers(t *testing.T, rules match.Rules, text string) {
 	t.Helper()
 	build := func() (match.Matcher, error) { return Compile("p", rules) }
+	path := filepath.Join(t.TempDir(), "log")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	var reps []match.Report
-	for _, workers := range []int{1, 3} {
-		rep, err := match.Test(build, strings.NewReader(text), now, match.TestOptions{KeepFailures: true}, workers)
-		if err != nil {
-			t.Fatal(err)
+	for _, file := range []bool{false, true} {
+		for _, workers := range []int{1, 3} {
+			var r io.Reader = strings.NewReader(text)
+			if file {
+				f, err := os.Open(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				r = f
+			}
+			rep, err := match.Test(build, r, now, match.TestOptions{KeepFailures: true}, workers)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep.LinesPerSec = 0
+			reps = append(reps, rep)
 		}
-		rep.LinesPerSec = 0
-		reps = append(reps, rep)
 	}
 	if reps[0].Matched == 0 {
 		t.Fatalf("nothing matched")
 	}
-	if !reflect.DeepEqual(reps[0], reps[1]) {
-		t.Errorf("with 3 workers %d matched, with one %d (or other failures, or dates)", reps[1].Matched, reps[0].Matched)
+	for i, rep := range reps[1:] {
+		if !reflect.DeepEqual(reps[0], rep) {
+			t.Errorf("run %d (file %v, %d workers): %d matched, with one worker reading a pipe %d (or other failures, or dates)", i+1, i >= 1, []int{3, 1, 3}[i], rep.Matched, reps[0].Matched)
+		}
 	}
 }

@@ -353,8 +353,8 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 	}
 	for i := range m.fail {
 		fr := &m.fail[i]
-		if !strings.HasPrefix(text, fr.prefix) {
-			continue
+		if p := fr.prefix; p != "" && (len(text) < len(p) || text[0] != p[0] || text[:len(p)] != p) {
+			continue // strings.HasPrefix, without a call for a first byte that differs
 		}
 		if m.pre != nil {
 			if !prefiltered {

@@ -22,6 +22,13 @@ var _ match.Splitter = (*Matcher)(nil)
 // Splits reports whether the filter reads one line at a time.
 func (m *Matcher) Splits() bool { return m.maxLines <= 1 }
 
+// PreparesApart reports whether Prepare keeps no state between lines:
+// true unless the filter keeps the last date (its date finder's cache and
+// counts are each matcher's own, and Test and the stream add up the
+// counts of every matcher). Then only Finish, the connections and the
+// hits, needs the lines in log order (see match.PreparesApart).
+func (m *Matcher) PreparesApart() bool { return !m.lastDate && m.maxLines <= 1 }
+
 // Prepare finds e's date (match.Splitter's first half).
 func (m *Matcher) Prepare(e *ingest.Entry, now time.Time, l *match.LineState) {
 	*l = match.LineState{Regex: -1}
@@ -29,17 +36,20 @@ func (m *Matcher) Prepare(e *ingest.Entry, now time.Time, l *match.LineState) {
 	l.Cut, l.Time = [2]int{start, end}, t
 }
 
-// Groups keys of a LineState between Scan and Finish: what scan found
-// besides the failure.
+// LineState.Flags between Scan and Finish: the tags that took part in
+// the failregex's match besides the failure (the connection's id is
+// LineState.Key, the user the Failure's, see Scan).
 const (
-	stateAddr   = "addr"
-	stateUser   = "user"
-	stateID     = "mlfid"
-	stateForget = "mlfforget"
-	stateGained = "mlfgained"
+	flagAddr uint8 = 1 << iota
+	flagID
+	flagForget
+	flagGained
 )
 
 // Scan runs the regexes on e's message without its date (the middle).
+// What Finish needs besides the failure goes in l's Key and Flags, and
+// the user in l.Failure even on a <F-NOFAIL> line (Finish puts it back):
+// no map a line.
 func (m *Matcher) Scan(e *ingest.Entry, l *match.LineState) {
 	text := e.Message
 	if l.Cut[0] != l.Cut[1] {
@@ -50,23 +60,22 @@ func (m *Matcher) Scan(e *ingest.Entry, l *match.LineState) {
 		l.Outcome = fd.out
 		return
 	}
-	g := map[string]string{}
+	var flags uint8
 	if fd.hasAddr {
-		g[stateAddr] = ""
-	}
-	if fd.hasUser {
-		g[stateUser] = fd.user
+		flags |= flagAddr
 	}
 	if fd.hasID {
-		g[stateID] = fd.id
+		flags |= flagID
 	}
 	if fd.forget {
-		g[stateForget] = ""
+		flags |= flagForget
 	}
 	if fd.gain {
-		g[stateGained] = ""
+		flags |= flagGained
 	}
-	l.Regex, l.Groups, l.Failure, l.Outcome = fd.regex, g, fd.f, fd.out
+	f := fd.f
+	f.User, f.HasUser = fd.user, fd.hasUser
+	l.Regex, l.Key, l.Flags, l.Failure, l.Outcome = fd.regex, fd.id, flags, f, fd.out
 }
 
 // Finish counts the line's hit and applies its connection's state (the
@@ -75,11 +84,15 @@ func (m *Matcher) Finish(e *ingest.Entry, now time.Time, l *match.LineState) {
 	if l.Regex < 0 {
 		return
 	}
-	fd := found{regex: l.Regex, out: l.Outcome, f: l.Failure}
-	_, fd.hasAddr = l.Groups[stateAddr]
-	fd.user, fd.hasUser = l.Groups[stateUser]
-	fd.id, fd.hasID = l.Groups[stateID]
-	_, fd.forget = l.Groups[stateForget]
-	_, fd.gain = l.Groups[stateGained]
+	fd := found{regex: l.Regex, out: l.Outcome, f: l.Failure, id: l.Key}
+	fd.user, fd.hasUser = l.Failure.User, l.Failure.HasUser
+	if fd.out == match.NoFail {
+		// scan's failure of a <F-NOFAIL> line carries no user.
+		fd.f.User, fd.f.HasUser = "", false
+	}
+	fd.hasAddr = l.Flags&flagAddr != 0
+	fd.hasID = l.Flags&flagID != 0
+	fd.forget = l.Flags&flagForget != 0
+	fd.gain = l.Flags&flagGained != 0
 	l.Failure, l.Outcome = m.finish(&fd)
 }
