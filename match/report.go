@@ -193,6 +193,14 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	if el := time.Since(start).Seconds(); el > 0 {
 		rep.LinesPerSec = float64(rep.Lines) / el
 	}
+	addCounters(&rep, matchers)
+	return rep, nil
+}
+
+// addCounters adds the matchers' counters to rep: hits and timeouts per
+// regex, timeouts, and the dates found per format.
+func addCounters(rep *Report, matchers []Matcher) {
+	first := matchers[0]
 	engines := first.Engines()
 	for i, re := range first.Regexes() {
 		var hits, timeouts uint64
@@ -208,7 +216,6 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 			rep.Dates[k] += int(v)
 		}
 	}
-	return rep, nil
 }
 
 // mergeBatches adds the workers' batches to rep in line order, handing
