@@ -44,6 +44,10 @@ type job struct {
 	seq    uint64
 	now    time.Time
 	states []match.LineState
+	// first is the stage's count of entries before the job's: a
+	// line-by-line worker samples the entries whose count is a multiple of
+	// matchSampleEvery, whichever worker matches them.
+	first uint64
 }
 
 type hit struct {
@@ -82,9 +86,8 @@ type worker struct {
 	// finishes them in turn.
 	stream *match.Stream
 	apart  bool
-	// seq counts the entries matched, for sampling; timeouts is the
-	// matcher's timeout count at the last look.
-	seq, timeouts uint64
+	// timeouts is the matcher's timeout count at the last look.
+	timeouts uint64
 }
 
 // run matches the jobs of work until it is closed, telling each done.
@@ -143,7 +146,7 @@ func (w *worker) match(j *job, now time.Time) {
 		}
 		var f match.Failure
 		var out match.Outcome
-		if w.seq++; w.seq%matchSampleEvery == 0 {
+		if (j.first+uint64(i)+1)%matchSampleEvery == 0 {
 			start := time.Now()
 			f, out = w.m.Match(e, now)
 			j.samples = append(j.samples, time.Since(start))
@@ -180,8 +183,10 @@ type matchStage struct {
 	stream *match.Stream
 	apart  bool
 	seq    uint64
-	max    int
-	now    func() time.Time
+	// entries counts the entries dispatched (job.first).
+	entries uint64
+	max     int
+	now     func() time.Time
 	// started counts the workers (the dispatcher's); initial are
 	// started at once.
 	started, initial int
@@ -235,6 +240,7 @@ func (s *matchStage) start(in <-chan []ingest.Entry) {
 			s.queued.Add(int64(len(b)))
 			j := jobs.Get().(*job)
 			j.entries = b
+			j.first, s.entries = s.entries, s.entries+uint64(len(b))
 			if s.stream != nil {
 				s.prepare(j)
 			}
