@@ -1,12 +1,9 @@
 package native
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/logjail/logjail/internal/testkit"
 )
@@ -47,17 +44,9 @@ func nextBlank(l string, i int) int {
 // shippedPatterns are the expanded failregexes of every shipped filter,
 // its modes' included, and their prefregexes.
 func shippedPatterns(t *testing.T) []string {
-	files, _ := os.ReadDir("../../pipelines/filters")
 	var out []string
-	for _, file := range files {
-		var f shippedFilter
-		b, err := os.ReadFile("../../pipelines/filters/" + file.Name())
-		if err == nil {
-			err = yaml.Unmarshal(b, &f)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, sf := range readShippedFilters(t) {
+		f := sf.filter
 		all := append([]string{f.Prefregex}, f.Failregex...)
 		for _, mode := range f.Modes {
 			all = append(all, mode...)

@@ -54,7 +54,7 @@ func (m *Matcher) compileDates(loc *time.Location, datepattern string) error {
 		loc = time.Local
 	}
 	if strings.TrimSpace(datepattern) == "" {
-		m.finders = []dateFinder{{Finder: fastdate.NewFinder(loc)}}
+		m.finder = dateFinder{Finder: fastdate.NewFinder(loc)}
 		return nil
 	}
 	f, err := fastdate.NewPatternFinder(datepattern, loc)
@@ -67,7 +67,7 @@ func (m *Matcher) compileDates(loc *time.Location, datepattern string) error {
 			anchored = false
 		}
 	}
-	m.finders = []dateFinder{{Finder: f, anchored: anchored}}
+	m.finder = dateFinder{Finder: f, anchored: anchored}
 	return nil
 }
 
@@ -83,12 +83,8 @@ func (m *Matcher) findDate(e *ingest.Entry, now time.Time) (start, end int, t ti
 		}
 		return 0, 0, e.Time
 	}
-	for i := range m.finders {
-		f := &m.finders[i]
-		dt, start, end, ok := f.Find(e.Message, now)
-		if !ok {
-			continue
-		}
+	f := &m.finder
+	if dt, start, end, ok := f.Find(e.Message, now); ok {
 		m.countDate(f.Name())
 		if m.lastDate && (f.anchored || opensLine(e.Message, start)) {
 			m.last = dt

@@ -43,11 +43,11 @@ type Matcher struct {
 	prefHeadASCII *asciire.Regexp // prefHead for ASCII lines, nil when it cannot
 	fail          []failRegex
 	ignore        []*regexp.Regexp
-	// finders are the datepattern's lines' date finders, or the
+	// finder is the datepattern's date finder (all its lines), or the
 	// automatic one; last is the last date a line of the program gave
 	// (see lastdate.go).
-	finders []dateFinder
-	last    time.Time
+	finder dateFinder
+	last   time.Time
 	// pre keeps lines from regexes that cannot match them; nil when
 	// no regex requires a literal.
 	pre *prefilter

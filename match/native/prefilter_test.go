@@ -110,6 +110,35 @@ func (d *datepatterns) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// namedFilter is a shipped filter file, by name.
+type namedFilter struct {
+	name   string
+	filter shippedFilter
+}
+
+// readShippedFilters reads every shipped filter (pipelines/filters), in
+// name order.
+func readShippedFilters(t *testing.T) []namedFilter {
+	t.Helper()
+	files, err := filepath.Glob("../../pipelines/filters/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no shipped filters: %v", err)
+	}
+	var out []namedFilter
+	for _, file := range files {
+		var f shippedFilter
+		b, err := os.ReadFile(file)
+		if err == nil {
+			err = yaml.Unmarshal(b, &f)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, namedFilter{strings.TrimSuffix(filepath.Base(file), ".yaml"), f})
+	}
+	return out
+}
+
 // TestPrefilterChangesNothing runs every shipped filter (each mode's
 // failregexes added in turn) with and without the prefilter and
 // match/asciire over fail2ban's
@@ -119,20 +148,8 @@ func (d *datepatterns) UnmarshalYAML(n *yaml.Node) error {
 // line by line, and so must the counters.
 func TestPrefilterChangesNothing(t *testing.T) {
 	lines := sampleLines(t)
-	files, err := filepath.Glob("../../pipelines/filters/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no shipped filters: %v", err)
-	}
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
-		var f shippedFilter
-		b, err := os.ReadFile(file)
-		if err == nil {
-			err = yaml.Unmarshal(b, &f)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, sf := range readShippedFilters(t) {
+		name, f := sf.name, sf.filter
 		for _, mode := range append([]string{"normal"}, slices.Sorted(mapKeys(f.Modes))...) {
 			rules := match.Rules{Prefregex: f.Prefregex, Datepattern: string(f.Datepattern), Ignoreregex: f.Ignoreregex, Location: time.UTC}
 			rules.Failregex = append(slices.Clone(f.Failregex), f.Modes[mode]...)
@@ -194,13 +211,8 @@ func samePerLine(t *testing.T, rules match.Rules, lines []string) {
 
 // cutAnyDate is the text Match gives the prefilter.
 func cutAnyDate(m *Matcher, l string) string {
-	for _, f := range m.finders {
-		if _, start, end, ok := f.Find(l, now); ok {
-			if start < end {
-				return cutDate(l, start, end)
-			}
-			return l
-		}
+	if _, start, end, ok := m.finder.Find(l, now); ok && start < end {
+		return cutDate(l, start, end)
 	}
 	return l
 }
@@ -287,19 +299,8 @@ var unprefiltered = map[string]string{
 // the prefilter turns away the lines of other programs before any regex
 // runs on them (what keeps a filter as fast as sshd's).
 func TestShippedFiltersArePrefiltered(t *testing.T) {
-	files, err := filepath.Glob("../../pipelines/filters/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no shipped filters: %v", err)
-	}
-	for _, file := range files {
-		var f shippedFilter
-		b, err := os.ReadFile(file)
-		if err == nil {
-			err = yaml.Unmarshal(b, &f)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, sf := range readShippedFilters(t) {
+		f, file := sf.filter, sf.name+".yaml"
 		pref, _, err := expandTags(f.Prefregex)
 		if err != nil {
 			t.Fatal(err)
