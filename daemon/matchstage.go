@@ -44,9 +44,10 @@ type job struct {
 	seq    uint64
 	now    time.Time
 	states []match.LineState
-	// first is the stage's count of entries before the job's: a
-	// line-by-line worker samples the entries whose count is a multiple of
-	// matchSampleEvery, whichever worker matches them.
+	// first is the stage's count of entries before the job's: the stage
+	// times the entries whose count is a multiple of matchSampleEvery,
+	// whichever worker matches them (a line-by-line worker here, a split
+	// filter's match.Stream by the same rule).
 	first uint64
 }
 
@@ -106,7 +107,7 @@ func (w *worker) run(work <-chan *job) {
 // other workers scanned after it, telling each done.
 func (w *worker) scan(j *job) {
 	if w.apart {
-		w.stream.PrepareOn(w.m.(match.Splitter), j.entries, j.now, j.states)
+		w.stream.PrepareOn(w.m.(match.Splitter), j.entries, j.first, j.now, j.states)
 	}
 	w.stream.Scan(w.m.(match.Splitter), j.entries, j.states)
 	w.stream.Scanned(j.seq, func() {
@@ -262,7 +263,7 @@ func (s *matchStage) prepare(j *job) {
 	s.seq++
 	j.states = slices.Grow(j.states[:0], len(j.entries))[:len(j.entries)]
 	if !s.apart {
-		s.stream.Prepare(j.entries, j.now, j.states)
+		s.stream.Prepare(j.entries, j.first, j.now, j.states)
 	}
 }
 

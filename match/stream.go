@@ -18,7 +18,9 @@ import (
 type Stream struct {
 	owner Splitter
 	// SampleEvery, when set, has the time to match every SampleEvery-th
-	// entry of a batch measured, in its LineState.Took.
+	// entry of the stream measured, in its LineState.Took: the entries
+	// whose place in the stream (counted from 1) is a multiple of it, the
+	// same ones whichever batch or goroutine they fall to.
 	SampleEvery int
 
 	mu      sync.Mutex
@@ -32,31 +34,33 @@ func NewStream(owner Splitter) *Stream {
 }
 
 // Prepare runs the first half on entries, a batch, into states (one per
-// entry). The batches are prepared in order, by one goroutine at a time.
-// Entries carrying a Recognised failure are skipped (Outcome Miss).
-func (s *Stream) Prepare(entries []ingest.Entry, now time.Time, states []LineState) {
-	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) { s.owner.Prepare(e, now, l) })
+// entry); first is the number of the stream's entries before the batch
+// (which entries are timed). The batches are prepared in order, by one
+// goroutine at a time. Entries carrying a Recognised failure are skipped
+// (Outcome Miss).
+func (s *Stream) Prepare(entries []ingest.Entry, first uint64, now time.Time, states []LineState) {
+	s.prepare(entries, first, states, func(e *ingest.Entry, l *LineState) { s.owner.Prepare(e, now, l) })
 }
 
 // PrepareOn is Prepare on m (the owner or a matcher compiled from the
 // same rules, used by this goroutine only), for a filter whose Prepare
 // keeps no state (PreparesApart): any goroutine prepares any batch, in
 // any order, and only Finish runs in order.
-func (s *Stream) PrepareOn(m Splitter, entries []ingest.Entry, now time.Time, states []LineState) {
-	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) { m.Prepare(e, now, l) })
+func (s *Stream) PrepareOn(m Splitter, entries []ingest.Entry, first uint64, now time.Time, states []LineState) {
+	s.prepare(entries, first, states, func(e *ingest.Entry, l *LineState) { m.Prepare(e, now, l) })
 }
 
 // Scan runs the middle on a prepared batch, with m (the owner or a
 // matcher compiled from the same rules, used by this goroutine only).
 func (s *Stream) Scan(m Splitter, entries []ingest.Entry, states []LineState) {
-	s.each(entries, states, false, func(e *ingest.Entry, l *LineState) { m.Scan(e, l) })
+	s.each(entries, states, func(e *ingest.Entry, l *LineState) { m.Scan(e, l) })
 }
 
 // Finish runs the last half on a scanned batch: from Scanned's finish,
 // in the batches' order. Then each Outcome and Failure in states is what
 // owner's Match would have returned had it read every batch in order.
 func (s *Stream) Finish(entries []ingest.Entry, now time.Time, states []LineState) {
-	s.each(entries, states, false, func(e *ingest.Entry, l *LineState) { s.owner.Finish(e, now, l) })
+	s.each(entries, states, func(e *ingest.Entry, l *LineState) { s.owner.Finish(e, now, l) })
 }
 
 // Scanned tells that batch seq (numbered from 0 in the order prepared) is
@@ -75,27 +79,41 @@ func (s *Stream) Scanned(seq uint64, finish func()) {
 	}
 }
 
-// each runs half on the entries to match, adding up the time it takes on
-// every SampleEvery-th one (from 0 for the first half, which resets the
-// states).
-func (s *Stream) each(entries []ingest.Entry, states []LineState, first bool, half func(e *ingest.Entry, l *LineState)) {
+// prepare runs the first half on the entries to match, resetting the
+// states of those carrying a Recognised failure, and times the entries
+// whose place in the stream is a multiple of SampleEvery.
+func (s *Stream) prepare(entries []ingest.Entry, first uint64, states []LineState, half func(e *ingest.Entry, l *LineState)) {
 	for i := range entries {
 		e := &entries[i]
 		if e.Recognised != nil {
-			if first {
-				states[i] = LineState{} // Outcome Miss
-			}
+			states[i] = LineState{} // Outcome Miss
 			continue
 		}
-		if s.SampleEvery == 0 || (i+1)%s.SampleEvery != 0 {
+		if s.SampleEvery == 0 || (first+uint64(i)+1)%uint64(s.SampleEvery) != 0 {
+			half(e, &states[i])
+			states[i].Took = 0 // untimed, whatever a reused state held
+			continue
+		}
+		start := time.Now()
+		half(e, &states[i])
+		// At least 1 ns: a timed entry is one with a Took.
+		states[i].Took = max(time.Since(start), time.Nanosecond)
+	}
+}
+
+// each runs a later half on the entries to match, adding the time it
+// takes to the Took of the entries the first half timed.
+func (s *Stream) each(entries []ingest.Entry, states []LineState, half func(e *ingest.Entry, l *LineState)) {
+	for i := range entries {
+		e := &entries[i]
+		if e.Recognised != nil {
+			continue
+		}
+		if states[i].Took == 0 {
 			half(e, &states[i])
 			continue
 		}
-		var took time.Duration
-		if !first {
-			took = states[i].Took
-		}
-		start := time.Now()
+		took, start := states[i].Took, time.Now()
 		half(e, &states[i])
 		states[i].Took = took + time.Since(start)
 	}

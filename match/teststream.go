@@ -48,7 +48,7 @@ func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *te
 		for b := range todo {
 			b.load() // a no-op: such a Splitter's batches come from one reader
 			sb := ts.stage(b, now)
-			ts.Prepare(sb.entries, now, sb.states)
+			ts.Prepare(sb.entries, 0, now, sb.states)
 			out <- b
 		}
 	}()
@@ -61,7 +61,7 @@ func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *te
 func (ts *testStream) prepareOn(b *testBatch, m Splitter, now time.Time) {
 	b.load()
 	sb := ts.stage(b, now)
-	ts.PrepareOn(m, sb.entries, now, sb.states)
+	ts.PrepareOn(m, sb.entries, 0, now, sb.states)
 }
 
 // stage gives b the entries and states of its lines, from a finished

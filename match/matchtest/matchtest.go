@@ -39,7 +39,7 @@ func streamed(owner match.Splitter, scanners []match.Splitter, entries []ingest.
 		for lo, seq := 0, uint64(0); lo < len(entries); lo, seq = lo+size, seq+1 {
 			b := batch{seq: seq, lo: lo, hi: min(lo+size, len(entries))}
 			if !apart {
-				s.Prepare(entries[b.lo:b.hi], now, states[b.lo:b.hi])
+				s.Prepare(entries[b.lo:b.hi], uint64(b.lo), now, states[b.lo:b.hi])
 			}
 			prepared <- b
 		}
@@ -51,7 +51,7 @@ func streamed(owner match.Splitter, scanners []match.Splitter, entries []ingest.
 			defer wg.Done()
 			for b := range prepared {
 				if apart {
-					s.PrepareOn(m, entries[b.lo:b.hi], now, states[b.lo:b.hi])
+					s.PrepareOn(m, entries[b.lo:b.hi], uint64(b.lo), now, states[b.lo:b.hi])
 				}
 				s.Scan(m, entries[b.lo:b.hi], states[b.lo:b.hi])
 				s.Scanned(b.seq, func() { s.Finish(entries[b.lo:b.hi], now, states[b.lo:b.hi]) })
