@@ -2,6 +2,7 @@ package pipelines
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -61,11 +62,14 @@ func ShippedFilterInfo() ([]FilterInfo, error) {
 	return out, nil
 }
 
+// errNotShipped: no filter of that name is shipped.
+var errNotShipped = errors.New("no shipped filter")
+
 // loadShipped reads a shipped filter, never a file of the same name.
 func (d *decoder) loadShipped(name string) (*FilterFile, error) {
 	data, err := shipped.ReadFile("filters/" + name + ".yaml")
 	if err != nil {
-		return nil, fmt.Errorf("no shipped filter %q", name)
+		return nil, fmt.Errorf("%w %q", errNotShipped, name)
 	}
 	return d.parseFilter("pipelines/filters/"+name+".yaml", data, true)
 }

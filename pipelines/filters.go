@@ -82,7 +82,6 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 	var data []byte
 	var file string
 	var err error
-	shippedFile := false
 	if strings.Contains(name, "/") || strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml") {
 		file = name
 		if !filepath.IsAbs(file) {
@@ -93,18 +92,17 @@ func (d *decoder) loadFilter(dir, name string) (*FilterFile, error) {
 		file = filepath.Join(dir, "filters", name+".yaml")
 		data, err = readConfigFile(file)
 		if errors.Is(err, os.ErrNotExist) {
-			file = "pipelines/filters/" + name + ".yaml"
-			data, err = shipped.ReadFile("filters/" + name + ".yaml")
-			shippedFile = true
-			if err != nil {
-				return nil, fmt.Errorf("unknown filter %q (`logjail filters` lists the %d shipped ones; or a file %s)", name, len(ShippedFilters()), filepath.Join(dir, "filters", name+".yaml"))
+			f, err := d.loadShipped(name)
+			if errors.Is(err, errNotShipped) {
+				return nil, fmt.Errorf("unknown filter %q (`logjail filters` lists the %d shipped ones; or a file %s)", name, len(ShippedFilters()), file)
 			}
+			return f, err
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("filter %q: %w", name, err)
 	}
-	return d.parseFilter(file, data, shippedFile)
+	return d.parseFilter(file, data, false)
 }
 
 // parseFilter decodes a filter file's data (a shipped one: not read from
