@@ -111,6 +111,9 @@ type FilterStatus struct {
 	// RegexTimeouts counts regex matches that ran out of time (a line can
 	// count more than once).
 	RegexTimeouts uint64 `json:"regex_timeouts"`
+	// ConnectionsEvicted counts the connections a filter tracking them
+	// (<F-MLFID>) dropped from its full table before their time.
+	ConnectionsEvicted uint64 `json:"connections_evicted"`
 }
 
 // ActionStatus is the ban side, like fail2ban-client's "Actions".

@@ -37,6 +37,9 @@ type job struct {
 	timeouts []timeoutNote
 	// samples are the sampled match durations (see matchSampleEvery).
 	samples []time.Duration
+	// evicted counts the connections the filter's table dropped for room
+	// while matching the job (see native.Matcher.Evicted).
+	evicted uint64
 	// done hears once the worker has matched the job.
 	done chan struct{}
 	// seq, now and states are the job's in a match.Stream: its number,
@@ -89,6 +92,30 @@ type worker struct {
 	apart  bool
 	// timeouts is the matcher's timeout count at the last look.
 	timeouts uint64
+	// evicted reads the count of connections dropped for room by the
+	// matcher that tracks them (the stream's owner, whose Finish runs one
+	// at a time, or the worker's own); nil for a filter that tracks none.
+	evicted func() uint64
+}
+
+// evictedBy returns m's count of connections dropped for room, nil when m
+// tracks none.
+func evictedBy(m match.Matcher) func() uint64 {
+	if e, ok := m.(interface{ Evicted() uint64 }); ok {
+		return e.Evicted
+	}
+	return nil
+}
+
+// countEvicted runs matching and adds the connections it evicted to j.
+func (w *worker) countEvicted(j *job, matching func()) {
+	if w.evicted == nil {
+		matching()
+		return
+	}
+	before := w.evicted()
+	matching()
+	j.evicted += w.evicted() - before
 }
 
 // run matches the jobs of work until it is closed, telling each done.
@@ -98,7 +125,7 @@ func (w *worker) run(work <-chan *job) {
 			w.scan(j) // done once finished
 			continue
 		}
-		w.match(j, w.now())
+		w.countEvicted(j, func() { w.match(j, w.now()) })
 		j.done <- struct{}{}
 	}
 }
@@ -111,7 +138,7 @@ func (w *worker) scan(j *job) {
 	}
 	w.stream.Scan(w.m.(match.Splitter), j.entries, j.states)
 	w.stream.Scanned(j.seq, func() {
-		w.stream.Finish(j.entries, j.now, j.states)
+		w.countEvicted(j, func() { w.stream.Finish(j.entries, j.now, j.states) })
 		j.collect()
 		j.done <- struct{}{}
 	})
@@ -279,7 +306,10 @@ func (s *matchStage) grow() {
 		}
 	}
 	s.started++
-	w := &worker{m: m, now: s.now, stream: s.stream, apart: s.apart}
+	w := &worker{m: m, now: s.now, stream: s.stream, apart: s.apart, evicted: evictedBy(m)}
+	if s.stream != nil {
+		w.evicted = evictedBy(s.first) // Finish runs on the owner
+	}
 	go w.run(s.work)
 }
 

@@ -263,3 +263,42 @@ func TestMatchStageConnectionsAsOneWorker(t *testing.T) {
 		t.Errorf("4 workers: %d hits, one worker %d (or other outcomes, addresses)", len(four), len(one))
 	}
 }
+
+// TestMatchStageCountsEvictions: connections dropped from a full table
+// (more open connections than it holds) reach the pipeline's status, with
+// one worker and with several (the stream's owner counts them).
+func TestMatchStageCountsEvictions(t *testing.T) {
+	const filter = `{prefregex: '^h sshd\[<F-MLFID>\d+</F-MLFID>\]: <F-CONTENT>.+</F-CONTENT>$', ` +
+		`failregex: ['^<F-NOFAIL>Connection from</F-NOFAIL> <HOST> port \d+$', '^Disconnecting: Too many authentication failures$']}`
+	const conns, over = 10_000, 300 // native's connTableSize
+	at := time.Date(2026, 11, 25, 7, 0, 0, 0, time.UTC)
+	var batches [][]ingest.Entry
+	for n := 0; n < conns+over; {
+		b := ingest.NewBatch()
+		for ; len(b) < ingest.BatchSize && n < conns+over; n++ {
+			b = append(b, ingest.Entry{ReadAt: at, Message: fmt.Sprintf("h sshd[%d]: Connection from 192.0.2.%d port 22", n, n%200+1)})
+		}
+		batches = append(batches, b)
+	}
+	for _, workers := range []int{1, 3} {
+		dir := t.TempDir()
+		c := loadConfig(t, dir, fmt.Sprintf("pipelines:\n  g:\n    enabled: true\n    ingest: [{file: {paths: [%q]}}]\n    match: %s\n", filepath.Join(dir, "g.log"), filter))
+		r, _ := buildRunner(t, c, openStore(t, dir), &decisions{})
+		s := newMatchStage(r.stages, r.now, workers)
+		s.initial = workers
+		in := make(chan []ingest.Entry, len(batches))
+		for _, b := range batches {
+			in <- slices.Clone(b)
+		}
+		close(in)
+		s.start(in)
+		for j := range s.order {
+			s.next(j)
+			r.applyJob(j)
+			s.taken(j)
+		}
+		if st, _ := r.status(); st.Filter.ConnectionsEvicted != over {
+			t.Errorf("%d workers: %d connections evicted, want %d", workers, st.Filter.ConnectionsEvicted, over)
+		}
+	}
+}

@@ -76,6 +76,7 @@ var (
 	descEnforce   = prometheus.NewDesc("logjail_enforce_errors_total", "Failed enforcer operations (nftables, exec), per pipeline; NATS and mail have their own error series.", []string{"pipeline"}, nil)
 	descCommit    = prometheus.NewDesc("logjail_commit_errors_total", "Commits the state store refused (disk full, I/O errors), per pipeline; what they held is retried.", []string{"pipeline"}, nil)
 	descTimeouts  = prometheus.NewDesc("logjail_regex_timeouts_total", "Regex matches on the backtracking engine that ran out of time, per pipeline: a line where a failure may have gone unseen.", []string{"pipeline"}, nil)
+	descEvicted   = prometheus.NewDesc("logjail_connections_evicted_total", "Connections a filter tracking them (<F-MLFID>) dropped from its full table before their time, per pipeline: a failure on a later line of one may have gone unseen.", []string{"pipeline"}, nil)
 	descMatchDur  = prometheus.NewDesc("logjail_match_duration_seconds", fmt.Sprintf("Time the match stage takes per entry, per pipeline. Sampled: one entry in %d is timed, so the count is about 1/%d of the entries.", matchSampleEvery, matchSampleEvery), []string{"pipeline"}, nil)
 	descQueue     = prometheus.NewDesc("logjail_queue_depth", "Entries waiting between the sources and the pipeline.", []string{"pipeline"}, nil)
 	descRead      = prometheus.NewDesc("logjail_source_entries_total", "Entries read, per source.", []string{"pipeline", "source"}, nil)
@@ -101,7 +102,7 @@ var (
 )
 
 func (m metrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descStopped, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop, descRefused} {
+	for _, d := range []*prometheus.Desc{descFailures, descBans, descUnbans, descActive, descFailing, descEnforce, descCommit, descTimeouts, descEvicted, descMatchDur, descQueue, descRead, descSkipped, descDropped, descSrcErrors, descRejected, descHandshake, descLastEntry, descSrcState, descRestores, descStore, descPipelines, descStopped, descSent, descPending, descOutDrop, descPubErrs, descMailSent, descMailQueue, descMailFail, descMailDrop, descRefused} {
 		ch <- d
 	}
 }
@@ -140,7 +141,7 @@ func (m metrics) Collect(ch chan<- prometheus.Metric) {
 // read through it. It reports false, sending nothing, when that goroutine
 // did not answer (the pipeline is stopping).
 func collectPipeline(ctx context.Context, ch chan<- prometheus.Metric, name string, r *runner) bool {
-	var failed, banned, unbans, enforceErrors, commitErrors, timeouts uint64
+	var failed, banned, unbans, enforceErrors, commitErrors, timeouts, evicted uint64
 	var active, tracked int
 	var latency latencyHist
 	var refused map[gate.Reason]uint64
@@ -149,7 +150,7 @@ func collectPipeline(ctx context.Context, ch chan<- prometheus.Metric, name stri
 		refused = st.Refused
 		failed, banned, active, tracked = st.TotalFailed, st.TotalBanned, st.CurrentlyBanned, st.CurrentlyFailed
 		unbans, enforceErrors, commitErrors, latency = r.unbans, r.enforceErrors.Load(), r.commitErrors, r.matchLatency
-		timeouts = r.regexTimeouts
+		timeouts, evicted = r.regexTimeouts, r.connEvicted
 	})
 	if err != nil {
 		return false
@@ -163,6 +164,7 @@ func collectPipeline(ctx context.Context, ch chan<- prometheus.Metric, name stri
 	ch <- prometheus.MustNewConstMetric(descEnforce, prometheus.CounterValue, float64(enforceErrors), name)
 	ch <- prometheus.MustNewConstMetric(descCommit, prometheus.CounterValue, float64(commitErrors), name)
 	ch <- prometheus.MustNewConstMetric(descTimeouts, prometheus.CounterValue, float64(timeouts), name)
+	ch <- prometheus.MustNewConstMetric(descEvicted, prometheus.CounterValue, float64(evicted), name)
 	ch <- latency.metric(descMatchDur, name)
 	for _, why := range gate.Reasons {
 		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[why]), name, string(why))

@@ -178,6 +178,7 @@ func checkSeries(t *testing.T, body, src string, entries uint64) {
 		`logjail_enforce_errors_total{pipeline="a"}`:                      0,
 		`logjail_commit_errors_total{pipeline="a"}`:                       0,
 		`logjail_queue_depth{pipeline="a"}`:                               0,
+		`logjail_connections_evicted_total{pipeline="a"}`:                 0,
 		`logjail_firewall_restores_total`:                                 0,
 		`logjail_source_entries_total{pipeline="a",source="` + src + `"}`: float64(entries),
 		`logjail_source_skipped_total{pipeline="a",source="` + src + `"}`: 0,

@@ -134,6 +134,10 @@ type runner struct {
 	timedOut, regexTimeouts uint64
 	lastTimeoutLog          time.Time
 	unloggedTimeouts        uint64
+	// connEvicted counts the connections the filter's table dropped for
+	// room (noteEvicted), logged at most once a timeoutLogEvery.
+	connEvicted    uint64
+	lastEvictedLog time.Time
 	// loggedRefusals is how many refusals of the gate the log has told.
 	loggedRefusals uint64
 	// until formats the ends of the bans logged; found the failures'
@@ -160,6 +164,19 @@ func (r *runner) noteTimeouts(t timeoutNote, e *ingest.Entry, now time.Time) {
 		"regex", t.site.String(), "line", excerpt(e.Message, 200),
 		"timeouts", r.regexTimeouts, "unlogged_since_last_warning", r.unloggedTimeouts)
 	r.lastTimeoutLog, r.unloggedTimeouts = now, 0
+}
+
+// noteEvicted counts and logs (rate-limited, as the timeouts) the
+// connections the filter's table dropped for room: a later line of one
+// that names no address is not counted.
+func (r *runner) noteEvicted(n uint64, now time.Time) {
+	r.connEvicted += n
+	if !r.lastEvictedLog.IsZero() && now.Sub(r.lastEvictedLog) < timeoutLogEvery {
+		return
+	}
+	r.log.Warn("the filter's connection table was full: the oldest connections were dropped; a failure on a later line of theirs may go unseen",
+		"connections_evicted", r.connEvicted)
+	r.lastEvictedLog = now
 }
 
 // excerpt cuts s to at most n bytes, on a character boundary.
@@ -334,6 +351,9 @@ func (r *runner) applyJob(j *job) {
 	now := r.now()
 	for _, t := range j.timeouts {
 		r.noteTimeouts(t, &j.entries[t.at], now)
+	}
+	if j.evicted > 0 {
+		r.noteEvicted(j.evicted, now)
 	}
 	for i := range j.hits {
 		h := &j.hits[i]
