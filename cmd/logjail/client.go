@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/pipelines"
 )
 
 func jsonFlag() cli.Flag {
@@ -183,7 +184,7 @@ func banLine(b daemon.Ban) string {
 	if b.Until == nil {
 		return fmt.Sprintf("%s\t%s\tpermanent\t%s", pipeline, b.Addr, b.Reason)
 	}
-	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", pipeline, b.Addr, b.Until.Local().Format(time.DateTime), time.Duration(b.RemainingS)*time.Second, b.Reason)
+	return fmt.Sprintf("%s\t%s\tuntil %s (%s left)\t%s", pipeline, b.Addr, b.Until.Local().Format(time.DateTime), pipelines.FormatDuration(time.Duration(b.RemainingS)*time.Second), b.Reason)
 }
 
 // pipelineName is a pipeline's name in text, marked when it is stopped

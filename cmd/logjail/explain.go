@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/logjail/logjail/daemon"
+	"github.com/logjail/logjail/pipelines"
 )
 
 // explainCommand is `logjail explain ADDR`: why the daemon bans an
@@ -105,7 +106,7 @@ func printPipelineExplanation(w io.Writer, addr string, p daemon.PipelineExplana
 func printBanExplanation(w io.Writer, b daemon.BanExplanation) {
 	until := "permanently"
 	if b.Until != nil {
-		until = fmt.Sprintf("until %s (%s left)", when(*b.Until), time.Duration(b.RemainingS)*time.Second)
+		until = fmt.Sprintf("until %s (%s left)", when(*b.Until), pipelines.FormatDuration(time.Duration(b.RemainingS)*time.Second))
 	}
 	fmt.Fprintf(w, "%s: banned %s since %s %s, bantime %s, ban #%d: %s\n", b.Pipeline, b.Addr, when(b.Time), until, b.BanTime, b.BanCount, b.Reason)
 	switch b.DecidedBy {

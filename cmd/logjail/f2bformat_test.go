@@ -131,3 +131,22 @@ func TestFormatFlag(t *testing.T) {
 		})
 	}
 }
+
+// TestBanLineDurations: a ban's time left is written as logjail writes
+// durations everywhere (status, simulate, the YAML), not Go's "1h0m0s".
+func TestBanLineDurations(t *testing.T) {
+	until := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		left time.Duration
+		want string
+	}{
+		{time.Hour, "(1h left)"},
+		{26*time.Hour + 30*time.Second, "(1d2h30s left)"},
+		{59 * time.Second, "(59s left)"},
+	} {
+		line := banLine(daemon.Ban{Pipeline: "sshd", Addr: "192.0.2.1", Until: &until, RemainingS: int64(c.left / time.Second), Reason: "failures"})
+		if !strings.Contains(line, c.want) {
+			t.Errorf("%v: %q, want %s", c.left, line, c.want)
+		}
+	}
+}
