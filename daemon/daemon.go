@@ -71,6 +71,8 @@ type Daemon struct {
 	runners map[string]*runner
 	order   []string
 	failed  map[string]string // pipelines that could not start, with why
+	// carried holds the counts of pipelines' ended runners for the next.
+	carried carriedCounts
 	// reloadMu serialises reloads.
 	reloadMu sync.Mutex
 	// runCtx is the parent of every runner's context.

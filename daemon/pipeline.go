@@ -106,19 +106,16 @@ type runner struct {
 	handOverDue bool
 
 	// Owned by the runner goroutine.
-	matched, missed, ignored, badAddr uint64
-	shared                            uint64            // failures other nodes of the fleet recognised
-	dirty                             map[string][]byte // positions not yet handed to a commit
-	acks                              []func()          // of processed entries, run after their commit
-	toEnforce                         []state.Decision  // decided, not yet given to the enforcer
-	sinceDecision                     int               // entries processed while toEnforce waits
-	decided                           uint64            // decisions taken (see call)
-	pending                           store.Changes     // bans and unbans not yet handed to a commit
-	uncommitted                       uint64            // processed entries whose positions are not stored yet
-	commitErrors                      uint64            // failed commits (disk full, I/O errors)
-	commitLogged                      time.Time         // when a failed commit was last logged
-	committedAt                       time.Time         // when the last commit was handed over
-	unbans                            uint64            // unban decisions applied (expired, manual, fleet)
+	counts
+	dirty         map[string][]byte // positions not yet handed to a commit
+	acks          []func()          // of processed entries, run after their commit
+	toEnforce     []state.Decision  // decided, not yet given to the enforcer
+	sinceDecision int               // entries processed while toEnforce waits
+	decided       uint64            // decisions taken (see call)
+	pending       store.Changes     // bans and unbans not yet handed to a commit
+	uncommitted   uint64            // processed entries whose positions are not stored yet
+	commitLogged  time.Time         // when a failed commit was last logged
+	committedAt   time.Time         // when the last commit was handed over
 	// enforceErrors counts the enforcers' failures, on the runner and
 	// enforcing goroutines.
 	enforceErrors atomic.Uint64
@@ -128,16 +125,12 @@ type runner struct {
 	matchLatency latencyHist
 	// watches follow the sources' health for the log (see watchSources).
 	watches []*sourceWatch
-	// timedOut counts lines whose outcome was match.Timeout; regexTimeouts
-	// is the matcher's count of timed-out regex runs, logged at most once
-	// per timeoutLogEvery (unlogged counts the others).
-	timedOut, regexTimeouts uint64
-	lastTimeoutLog          time.Time
-	unloggedTimeouts        uint64
-	// connEvicted counts the connections the filter's table dropped for
-	// room (noteEvicted), logged at most once a timeoutLogEvery.
-	connEvicted    uint64
-	lastEvictedLog time.Time
+	// lastTimeoutLog: regex timeouts are logged at most once per
+	// timeoutLogEvery (unloggedTimeouts counts the others); evictions
+	// likewise (noteEvicted).
+	lastTimeoutLog   time.Time
+	unloggedTimeouts uint64
+	lastEvictedLog   time.Time
 	// loggedRefusals is how many refusals of the gate the log has told.
 	loggedRefusals uint64
 	// until formats the ends of the bans logged; found the failures'
@@ -146,37 +139,6 @@ type runner struct {
 	found foundLog
 	// logq writes the found and ban lines while run runs.
 	logq *logQueue
-}
-
-// timeoutLogEvery rate-limits the regex timeout warnings: a line crafted
-// to make a regex time out can be sent thousands of times a second.
-const timeoutLogEvery = time.Minute
-
-// noteTimeouts counts and logs (rate-limited) the regex timeouts a line
-// caused: the line may hold a failure nobody saw.
-func (r *runner) noteTimeouts(t timeoutNote, e *ingest.Entry, now time.Time) {
-	r.regexTimeouts += t.n
-	if !r.lastTimeoutLog.IsZero() && now.Sub(r.lastTimeoutLog) < timeoutLogEvery {
-		r.unloggedTimeouts += t.n
-		return
-	}
-	r.log.Warn("a regex ran out of time on a line; a failure on it may go unseen",
-		"regex", t.site.String(), "line", excerpt(e.Message, 200),
-		"timeouts", r.regexTimeouts, "unlogged_since_last_warning", r.unloggedTimeouts)
-	r.lastTimeoutLog, r.unloggedTimeouts = now, 0
-}
-
-// noteEvicted counts and logs (rate-limited, as the timeouts) the
-// connections the filter's table dropped for room: a later line of one
-// that names no address is not counted.
-func (r *runner) noteEvicted(n uint64, now time.Time) {
-	r.connEvicted += n
-	if !r.lastEvictedLog.IsZero() && now.Sub(r.lastEvictedLog) < timeoutLogEvery {
-		return
-	}
-	r.log.Warn("the filter's connection table was full: the oldest connections were dropped; a failure on a later line of theirs may go unseen",
-		"connections_evicted", r.connEvicted)
-	r.lastEvictedLog = now
 }
 
 // excerpt cuts s to at most n bytes, on a character boundary.

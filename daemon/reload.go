@@ -84,6 +84,7 @@ func (d *Daemon) startPipeline(ctx context.Context, p *pipelines.Pipeline, prev 
 		return fmt.Errorf("pipeline %s: fleet: %w", p.Name, err)
 	}
 	r := newRunner(st, enf, d.store, d.log, time.Now)
+	r.counts = d.carried.take(p.Name)
 	r.share = sh
 	r.evidence = d.evidenceOf(p.Name, r.evidence)
 	r.onBan = func(dec state.Decision) {
@@ -165,6 +166,7 @@ func (d *Daemon) stopPipeline(name string) (*state.Tracker, error) {
 	}
 	r.cancel()
 	<-r.done
+	d.carried.put(r)
 	if r.lastCommit != nil {
 		return nil, r.lastCommit
 	}
@@ -254,6 +256,11 @@ func (d *Daemon) reload(ctx context.Context) ([]string, error) {
 	if d.fleet != nil {
 		d.fleet.Reloaded(cfg)
 	}
+	var names []string
+	for _, p := range enabled {
+		names = append(names, p.Name)
+	}
+	d.carried.keepOnly(names)
 	for _, p := range enabled {
 		if err := d.startPipeline(ctx, p, trackers[p.Name]); err != nil {
 			return nil, err

@@ -162,6 +162,7 @@ func (d *Daemon) resetRuntime() map[string]*state.Tracker {
 	out := map[string]*state.Tracker{}
 	for name, s := range d.rt.stopped {
 		out[name] = s.tracker
+		d.carried.put(s.r) // with what it counted while stopped
 	}
 	d.rt.specs, d.rt.shown, d.rt.stopped = nil, nil, nil
 	return out
@@ -428,6 +429,7 @@ func (d *Daemon) handleStart(w http.ResponseWriter, req *http.Request) {
 	d.rt.mu.Lock()
 	delete(d.rt.stopped, sr.Pipeline)
 	d.rt.mu.Unlock()
+	d.carried.put(s.r) // with what it counted while stopped
 	d.rt.work.Unlock()
 	if err := d.startPipeline(context.WithoutCancel(req.Context()), p, s.tracker); err != nil {
 		fail(w, http.StatusInternalServerError, "pipeline %s: %v", sr.Pipeline, err)

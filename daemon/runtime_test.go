@@ -165,6 +165,11 @@ func TestStopStart(t *testing.T) {
 	if st.Filter.TotalFailed != 3 || st.Actions.CurrentlyBanned != 2 {
 		t.Fatalf("after start: failed %d banned %d, want 3 (each line once) and 2 (the third failure bans)", st.Filter.TotalFailed, st.Actions.CurrentlyBanned)
 	}
+	// The runner's counts carry over as the tracker's totals do.
+	if st.Filter.Matched != 3 {
+		t.Errorf("after start: matched %d, want 3 (the lines before stop too)", st.Filter.Matched)
+	}
+	missed := st.Filter.Missed
 	if g, err := r.cl.Get(bg, "a", "bantime"); err != nil || g.Value != "2h" || st.Overrides["bantime"] != "2h" {
 		t.Errorf("the value set before stop, after start: %v (%v), overrides %v", g.Value, err, st.Overrides)
 	}
@@ -181,6 +186,9 @@ func TestStopStart(t *testing.T) {
 	}
 	if s, _ := r.cl.Status(bg); strings.Join(s.Pipelines, ",") != "a" || len(s.Stopped) != 0 {
 		t.Fatalf("after a reload: %+v", s)
+	}
+	if st, _ := r.cl.PipelineStatus(bg, "a"); st.Filter.Matched != 3 || st.Filter.Missed != missed {
+		t.Errorf("after a reload of the stopped pipeline: matched %d missed %d, want 3 and %d", st.Filter.Matched, st.Filter.Missed, missed)
 	}
 }
 
