@@ -320,21 +320,22 @@ func (d *Daemon) handleReload(w http.ResponseWriter, req *http.Request) {
 }
 
 // handleFailing lists the addresses (or prefixes) a pipeline is counting,
-// with their failures within findtime.
+// with their failures within findtime; a stopped pipeline's too (its
+// windows wait for its start).
 func (d *Daemon) handleFailing(w http.ResponseWriter, req *http.Request) {
-	r, ok := d.pipeline(req.PathValue("pipeline"))
-	if !ok {
-		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", req.PathValue("pipeline"), strings.Join(d.pipelineNames(), ", "))
-		return
-	}
+	name := req.PathValue("pipeline")
 	out := map[string]int{}
-	err := r.call(req.Context(), func() {
+	found, err := d.withRunner(req.Context(), name, func(r *runner, _ bool) {
 		for p, n := range r.stages.Tracker.Failing(r.now()) {
 			out[prefixText(state.Decision{Prefix: p})] = n
 		}
 	})
+	if !found {
+		fail(w, http.StatusNotFound, "no pipeline %q (running: %s)", name, strings.Join(d.pipelineNames(), ", "))
+		return
+	}
 	if err != nil {
-		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", r.name, err)
+		fail(w, http.StatusServiceUnavailable, "pipeline %s: %v", name, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, out)

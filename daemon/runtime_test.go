@@ -147,6 +147,9 @@ func TestStopStart(t *testing.T) {
 	if s, _ := r.cl.Status(bg); len(s.Pipelines) != 0 || strings.Join(s.Stopped, ",") != "a" {
 		t.Fatalf("overview: %+v", s)
 	}
+	if f, err := r.cl.Failing(bg, "a"); err != nil || f["198.51.100.7"] != 2 {
+		t.Errorf("failing of the stopped pipeline: %v %v, want 198.51.100.7: 2", f, err)
+	}
 	wantAPIError(t, "stop again", http.StatusConflict, "stopped already", func() error { _, err := r.cl.Stop(bg, StopRequest{Pipeline: "a"}); return err })
 	wantAPIError(t, "set while stopped", http.StatusConflict, "start it first", func() error {
 		_, err := r.cl.Set(bg, SetRequest{Pipeline: "a", Key: "maxretry", Value: "2"})
