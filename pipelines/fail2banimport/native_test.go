@@ -32,6 +32,11 @@ logpath = /var/log/exim4/mainlog
 enabled = true
 filter = apache-pass[knocking_url=/open-sesame/]
 logpath = /var/log/apache2/access.log
+
+[sshd-keys]
+enabled = true
+filter = sshd[mode=aggressive, publickey=any]
+logpath = /var/log/auth.log
 `
 	keptJails = `
 [own-regex]
@@ -42,7 +47,7 @@ logpath = /var/log/custom.log
 
 [own-argument]
 enabled = true
-filter = sshd[mode=aggressive, publickey=any]
+filter = sshd[mode=aggressive, publickey=sometimes]
 logpath = /var/log/auth.log
 
 [googlebot]
@@ -81,7 +86,8 @@ func TestImportUsesShippedFilters(t *testing.T) {
 		"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n",
 		"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n",
 		"    match:\n      # fail2ban's filter file is kept: the jail sets failregex for fail2ban's filter.\n      fail2ban: \"" + dir + "/filter.d/sshd.conf\"",
-		"# fail2ban's filter file is kept: the filter argument publickey=any has no counterpart in logjail's sshd filter.",
+		"      filter: sshd\n      mode: aggressive\n      args:\n        publickey: \"any\"\n",
+		"# fail2ban's filter file is kept: logjail's sshd filter does not take the jail's value: argument publickey: \"sometimes\" is not one of any, ignore, invalid, nofail.",
 		"# fail2ban's filter file is kept: logjail ships no apache-fakegooglebot filter: it decides by resolving",
 		"# fail2ban's filter file is kept: filter.d/nginx-limit-req.local changes fail2ban's nginx-limit-req filter.",
 	} {
