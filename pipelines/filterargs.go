@@ -37,19 +37,26 @@ type FilterArgument struct {
 	// every failregex and ignoreregex naming the argument (as fail2ban's
 	// exim-spam without a honeypot address).
 	Empty Text `yaml:"empty"`
+	// Choices makes the argument a closed set of values (sshd's
+	// publickey: nofail, invalid, any, ignore): each value stands for the
+	// RE2 the filter writes for it (tags allowed: it is the filter's own
+	// text, not the operator's), an empty one leaves out the regexes
+	// naming the argument, and any other value is refused.
+	Choices map[string]Text `yaml:"choices"`
 	// Description says what the value is, for `logjail filters NAME`.
 	Description string `yaml:"description"`
 }
 
 // ArgumentInfo describes a filter's argument, as `logjail filters` lists it.
 type ArgumentInfo struct {
-	Name        string `json:"name"`
-	Default     string `json:"default"`
-	Match       string `json:"match,omitempty"`
-	Regex       bool   `json:"regex,omitempty"`
-	List        bool   `json:"alternatives,omitempty"`
-	Empty       string `json:"empty,omitempty"`
-	Description string `json:"description"`
+	Name        string   `json:"name"`
+	Default     string   `json:"default"`
+	Match       string   `json:"match,omitempty"`
+	Regex       bool     `json:"regex,omitempty"`
+	List        bool     `json:"alternatives,omitempty"`
+	Empty       string   `json:"empty,omitempty"`
+	Choices     []string `json:"choices,omitempty"`
+	Description string   `json:"description"`
 }
 
 // argumentInfo lists f's arguments by name.
@@ -58,7 +65,7 @@ func argumentInfo(f *FilterFile) []ArgumentInfo {
 	for _, name := range sortedArgNames(f.Arguments) {
 		a := f.Arguments[name]
 		out = append(out, ArgumentInfo{Name: name, Default: a.Default.S, Match: a.Match.S, Regex: a.Regex,
-			List: a.Alternatives, Empty: a.Empty.S, Description: a.Description})
+			List: a.Alternatives, Empty: a.Empty.S, Choices: sortedTextKeys(a.Choices), Description: a.Description})
 	}
 	return out
 }
@@ -86,6 +93,16 @@ type argError struct {
 // when the value is empty and a has no Empty (the regexes naming it are
 // left out).
 func argPattern(name string, a FilterArgument, value string) (pattern string, keep bool, err error) {
+	if a.Choices != nil {
+		re, ok := a.Choices[value]
+		switch {
+		case !ok:
+			return "", false, fmt.Errorf("argument %s: %q is not one of %s", name, value, strings.Join(sortedTextKeys(a.Choices), ", "))
+		case re.S == "":
+			return "", false, nil
+		}
+		return "(?:" + re.S + ")", true, nil
+	}
 	if value == "" {
 		if a.Empty.S == "" {
 			return "", false, nil
@@ -214,6 +231,8 @@ func argDeclError(name string, a FilterArgument) string {
 		return "argument mode: a filter's modes are its modes: key"
 	case a.Regex && a.Alternatives:
 		return fmt.Sprintf("argument %s: regex and alternatives exclude each other", name)
+	case a.Choices != nil && (a.Regex || a.Alternatives || a.Match.S != "" || a.Empty.S != ""):
+		return fmt.Sprintf("argument %s: choices exclude regex, alternatives, match and empty", name)
 	}
 	return ""
 }

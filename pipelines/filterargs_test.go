@@ -28,6 +28,7 @@ var filterArgumentCases = []struct {
 	{name: "no rcpt: its regex is left out", lines: []argLine{
 		{"to  from 192.0.2.1", ""}, {"to ${rcpt} from 192.0.2.1", ""}, {"plain from 192.0.2.2", "192.0.2.2"},
 		{`zone "any" client 192.0.2.3`, "192.0.2.3"}, {"path /knock/ by 192.0.2.4", "192.0.2.4"},
+		{"choice from 192.0.2.9", "192.0.2.9"}, {"choice alpha from 192.0.2.9", "192.0.2.9"},
 	}},
 	{name: "regex metacharacters are literal", args: map[string]string{"rcpt": "a.b+c@x"}, lines: []argLine{
 		{"to a.b+c@x from 192.0.2.1", "192.0.2.1"}, {"to aXbbc@x from 192.0.2.1", ""},
@@ -51,7 +52,14 @@ var filterArgumentCases = []struct {
 	{name: "regex with a named group", args: map[string]string{"path": "(?P<host>x)"}, wantErr: `a value may not add a tag`},
 	{name: "bad regex", args: map[string]string{"path": "(("}, wantErr: `is not an RE2 regex`},
 	{name: "empty alternative", args: map[string]string{"zone": "a||b"}, wantErr: `empty alternative`},
-	{name: "unknown", args: map[string]string{"nope": "1"}, wantErr: `unknown argument "nope" (known: path, rcpt, zone)`},
+	{name: "a choice stands for its regex", args: map[string]string{"kind": "alpha"}, lines: []argLine{
+		{"choice alpha from 192.0.2.9", "192.0.2.9"}, {"choice from 192.0.2.9", ""},
+	}},
+	{name: "an empty choice leaves its regexes out", args: map[string]string{"kind": "off"}, lines: []argLine{
+		{"choice alpha from 192.0.2.9", ""}, {"choice from 192.0.2.9", ""}, {"plain from 192.0.2.2", "192.0.2.2"},
+	}},
+	{name: "not a choice", args: map[string]string{"kind": "(?:alpha )?"}, wantErr: `"(?:alpha )?" is not one of alpha, both, off`},
+	{name: "unknown", args: map[string]string{"nope": "1"}, wantErr: `unknown argument "nope" (known: kind, path, rcpt, zone)`},
 }
 
 // TestFilterArguments: a value is a literal (whatever it holds, it matches
@@ -66,11 +74,14 @@ func TestFilterArguments(t *testing.T) {
 			{S: `^zone "${zone}" client <HOST>$`},
 			{S: `^path ${path} by <HOST>$`},
 			{S: `^plain from <HOST>$`},
+			{S: `^choice ${kind}from <HOST>$`},
 		},
 		Arguments: map[string]FilterArgument{
 			"rcpt": {},
 			"zone": {Alternatives: true, Empty: Text{S: `[^"]+`}},
 			"path": {Regex: true, Default: Text{S: `/knock/`}},
+			"kind": {Default: Text{S: "both"}, Choices: map[string]Text{
+				"alpha": {S: `alpha `}, "both": {S: `(?:alpha )?`}, "off": {}}},
 		},
 	}
 	for _, tc := range filterArgumentCases {
@@ -122,6 +133,23 @@ func TestFilterArgumentsMatch(t *testing.T) {
 		if (err == nil) != tc.ok {
 			t.Errorf("%q: error %v, want ok=%v", tc.value, err, tc.ok)
 		}
+	}
+}
+
+// TestFilterArgumentChoicesAlone: an argument with choices takes no
+// match, empty, regex or alternatives (its values are the choices).
+func TestFilterArgumentChoicesAlone(t *testing.T) {
+	choices := map[string]Text{"a": {S: "x"}}
+	for _, a := range []FilterArgument{
+		{Choices: choices, Match: Text{S: "a"}}, {Choices: choices, Empty: Text{S: "x"}},
+		{Choices: choices, Regex: true}, {Choices: choices, Alternatives: true},
+	} {
+		if msg := argDeclError("k", a); !strings.Contains(msg, "choices exclude") {
+			t.Errorf("%+v: %q, want choices exclude …", a, msg)
+		}
+	}
+	if msg := argDeclError("k", FilterArgument{Choices: choices}); msg != "" {
+		t.Errorf("choices alone: %q", msg)
 	}
 }
 

@@ -22,7 +22,10 @@ type native struct {
 	mode    string
 	// args are the jail's filter arguments the shipped filter declares.
 	args map[string]string
-	why  string
+	// notes say why the layout options of the jail's filter (logging=,
+	// logtype=) are not needed, for the imported YAML's comment.
+	notes []string
+	why   string
 }
 
 // nativeFilter decides whether the jail runs logjail's shipped filter of
@@ -72,9 +75,12 @@ func (w *jailWriter) keepFail2ban() string {
 	for _, k := range sortedKeys(w.filterArgs) {
 		switch {
 		case k == "mode":
-		case k == "logtype":
-			// The shipped filters read a program's lines from a file and
-			// from the journal alike.
+		case k == "logtype" || k == "logging":
+			why, ok := w.layoutOption(name, k, w.filterArgs[k])
+			if !ok {
+				return why
+			}
+			w.native.notes = append(w.native.notes, why)
 		case slices.ContainsFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k }):
 			args[k] = w.filterArgs[k]
 		default:
@@ -104,7 +110,11 @@ func (w *jailWriter) keepFail2ban() string {
 // with the jail's filter arguments.
 func (n *native) match() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "    match:\n      filter: %s\n", n.info.Name)
+	b.WriteString("    match:\n")
+	for _, note := range n.notes {
+		fmt.Fprintf(&b, "      # %s.\n", note)
+	}
+	fmt.Fprintf(&b, "      filter: %s\n", n.info.Name)
 	if n.mode != n.info.DefaultMode || len(n.info.Modes) > 1 {
 		fmt.Fprintf(&b, "      mode: %s\n", n.mode)
 	}

@@ -32,6 +32,31 @@ logpath = /var/log/exim4/mainlog
 enabled = true
 filter = apache-pass[knocking_url=/open-sesame/]
 logpath = /var/log/apache2/access.log
+
+[sshd-keys]
+enabled = true
+filter = sshd[mode=aggressive, publickey=any]
+logpath = /var/log/auth.log
+
+[apache-syslog]
+enabled = true
+filter = apache-auth[logging=syslog]
+logpath = /var/log/syslog
+
+[guac]
+enabled = true
+filter = guacamole[logging=webapp]
+logpath = /var/log/tomcat9/catalina.out
+
+[sshd-5424]
+enabled = true
+filter = sshd[logtype=rfc5424]
+logpath = /var/log/remote.log
+
+[sshd-journal]
+enabled = true
+filter = sshd[logtype=journal]
+backend = systemd
 `
 	keptJails = `
 [own-regex]
@@ -42,13 +67,28 @@ logpath = /var/log/custom.log
 
 [own-argument]
 enabled = true
-filter = sshd[mode=aggressive, publickey=any]
+filter = sshd[mode=aggressive, publickey=sometimes]
 logpath = /var/log/auth.log
 
 [googlebot]
 enabled = true
 filter = apache-fakegooglebot
 logpath = /var/log/apache2/access.log
+
+[zm-syslog]
+enabled = true
+filter = zoneminder[logging=syslog]
+logpath = /var/log/syslog
+
+[exim-journal-file]
+enabled = true
+filter = exim-spam[logtype=short]
+logpath = /var/log/exim4/mainlog
+
+[named-5424]
+enabled = true
+filter = named-refused[logtype=rfc5424]
+logpath = /var/log/remote.log
 
 [changed]
 enabled = true
@@ -81,8 +121,16 @@ func TestImportUsesShippedFilters(t *testing.T) {
 		"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n",
 		"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n",
 		"    match:\n      # fail2ban's filter file is kept: the jail sets failregex for fail2ban's filter.\n      fail2ban: \"" + dir + "/filter.d/sshd.conf\"",
-		"# fail2ban's filter file is kept: the filter argument publickey=any has no counterpart in logjail's sshd filter.",
+		"      filter: sshd\n      mode: aggressive\n      args:\n        publickey: \"any\"\n",
+		"# fail2ban's filter file is kept: logjail's sshd filter does not take the jail's value: argument publickey: \"sometimes\" is not one of any, ignore, invalid, nofail.",
 		"# fail2ban's filter file is kept: logjail ships no apache-fakegooglebot filter: it decides by resolving",
+		"      # logging=syslog is not needed: logjail's apache-auth filter reads that layout without being told.\n      filter: apache-auth\n",
+		"      # logging=webapp is not needed: logjail's guacamole filter reads that layout without being told.\n      filter: guacamole\n",
+		"      # logtype=rfc5424 is not needed: logjail's sshd filter reads that layout without being told.\n      filter: sshd\n",
+		"      # logtype=journal is not needed: the journald source lays each entry out as HOST TAG[PID]: MESSAGE itself, which logjail's sshd filter reads.\n      filter: sshd\n",
+		"# fail2ban's filter file is kept: logjail's zoneminder filter is not checked on the layout logging=syslog chooses.",
+		"# fail2ban's filter file is kept: logtype=short names a log file of journal lines without dates, which logjail's exim-spam filter is not checked on.",
+		"# fail2ban's filter file is kept: logjail's named-refused filter is not checked on the layout logtype=rfc5424 chooses.",
 		"# fail2ban's filter file is kept: filter.d/nginx-limit-req.local changes fail2ban's nginx-limit-req filter.",
 	} {
 		if !strings.Contains(text, want) {
@@ -123,7 +171,7 @@ func TestImportPassesFilterArguments(t *testing.T) {
 	}{
 		{"trap", "exim-spam[honeypot=trap@example.org]",
 			"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n", `trap@example\.org`},
-		{"trap-journal", "exim-spam[honeypot=trap@example.org, logtype=journal]",
+		{"trap-file", "exim-spam[honeypot=trap@example.org, logtype=file]",
 			"      filter: exim-spam\n      args:\n        honeypot: \"trap@example.org\"\n", `trap@example\.org`},
 		{"knock", "apache-pass[knocking_url=/open-sesame/]",
 			"      filter: apache-pass\n      args:\n        knocking_url: \"/open-sesame/\"\n", `/open-sesame/`},
