@@ -43,7 +43,7 @@ func TestSSHDPublickeyAgreesWithFail2ban(t *testing.T) {
 			lines := withFail2banArg(t, base, "publickey", value, zone)
 			a := compareWithFail2ban(t, "sshd", nil, f, lines)
 			checkDifferences(t, "sshd", f.Fail2banDifferences, a.diffs)
-			t.Logf("publickey=%s: %d checks, %.1f%% agree", value, a.checks, 100*a.share())
+			t.Logf("publickey=%s: %d checks, %d client_address, %.1f%% agree apart from those", value, a.checks, a.count(diffClient), 100*a.share())
 		})
 	}
 }
