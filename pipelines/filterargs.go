@@ -233,6 +233,8 @@ func argDeclError(name string, a FilterArgument) string {
 		return fmt.Sprintf("argument %s: regex and alternatives exclude each other", name)
 	case a.Choices != nil && (a.Regex || a.Alternatives || a.Match.S != "" || a.Empty.S != ""):
 		return fmt.Sprintf("argument %s: choices exclude regex, alternatives, match and empty", name)
+	case a.Choices != nil && !hasChoice(a.Choices, a.Default.S):
+		return fmt.Sprintf("argument %s: default %q is not one of its choices (%s)", name, a.Default.S, strings.Join(sortedTextKeys(a.Choices), ", "))
 	}
 	return ""
 }
@@ -324,4 +326,10 @@ func CheckFilterArgs(name string, args map[string]string) error {
 		}
 	}
 	return nil
+}
+
+// hasChoice tells whether v is one of choices.
+func hasChoice(choices map[string]Text, v string) bool {
+	_, ok := choices[v]
+	return ok
 }

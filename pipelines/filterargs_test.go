@@ -148,8 +148,11 @@ func TestFilterArgumentChoicesAlone(t *testing.T) {
 			t.Errorf("%+v: %q, want choices exclude …", a, msg)
 		}
 	}
-	if msg := argDeclError("k", FilterArgument{Choices: choices}); msg != "" {
+	if msg := argDeclError("k", FilterArgument{Choices: choices, Default: Text{S: "a"}}); msg != "" {
 		t.Errorf("choices alone: %q", msg)
+	}
+	if msg := argDeclError("k", FilterArgument{Choices: choices, Default: Text{S: "b"}}); !strings.Contains(msg, `default "b" is not one of its choices (a)`) {
+		t.Errorf("a default not among the choices: %q", msg)
 	}
 }
 
