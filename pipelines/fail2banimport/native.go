@@ -82,6 +82,10 @@ func (w *jailWriter) keepFail2ban() string {
 			}
 			w.native.notes = append(w.native.notes, why)
 		case slices.ContainsFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k }):
+			a := w.native.info.Arguments[slices.IndexFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k })]
+			if why := regexValue(a, w.filterArgs[k]); why != "" {
+				return why
+			}
 			args[k] = w.filterArgs[k]
 		default:
 			return fmt.Sprintf("the filter argument %s=%s has no counterpart in logjail's %s filter", k, w.filterArgs[k], name)
@@ -125,4 +129,24 @@ func (n *native) match() string {
 		}
 	}
 	return b.String()
+}
+
+// regexValue says why a jail's value for argument a cannot be passed to
+// logjail's filter ("" when it can): fail2ban puts an argument's value
+// into its regexes as it is, so "login-\w+" names every zone it matches,
+// while logjail's filters take a value as literal text unless the
+// argument is a regex. A dot passes: read literally it matches the dot,
+// which the regex also matches (it only narrows what a dot could be).
+func regexValue(a pipelines.ArgumentInfo, value string) string {
+	if a.Regex {
+		return ""
+	}
+	meta := `\^$*+?()[]{}|`
+	if a.List {
+		meta = `\^$*+?()[]{}` // "|" separates the alternatives
+	}
+	if i := strings.IndexAny(value, meta); i >= 0 {
+		return fmt.Sprintf("the jail's %s=%s is a regex in fail2ban (%q), and logjail's %s argument takes literal text", a.Name, value, value[i:i+1], a.Name)
+	}
+	return ""
 }

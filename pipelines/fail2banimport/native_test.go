@@ -70,6 +70,16 @@ enabled = true
 filter = sshd[mode=aggressive, publickey=sometimes]
 logpath = /var/log/auth.log
 
+[zones-regex]
+enabled = true
+filter = nginx-limit-req[ngx_limit_req_zones="login-\w+|api"]
+logpath = /var/log/nginx/error.log
+
+[zones-named]
+enabled = true
+filter = nginx-limit-req[ngx_limit_req_zones="perip|login.api"]
+logpath = /var/log/nginx/error.log
+
 [googlebot]
 enabled = true
 filter = apache-fakegooglebot
@@ -92,8 +102,8 @@ logpath = /var/log/remote.log
 
 [changed]
 enabled = true
-filter = nginx-limit-req
-logpath = /var/log/nginx/error.log
+filter = dovecot
+logpath = /var/log/mail.log
 `
 )
 
@@ -109,7 +119,7 @@ func TestImportUsesShippedFilters(t *testing.T) {
 		}
 	}
 	write("jail.local", importedJails+keptJails)
-	write("filter.d/nginx-limit-req.local", "[Definition]\nngx_limit_req_zones = perip\n")
+	write("filter.d/dovecot.local", "[Definition]\nfailregex = ^custom <HOST>$\n")
 	text, _, err := Import(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -124,6 +134,8 @@ func TestImportUsesShippedFilters(t *testing.T) {
 		"      filter: sshd\n      mode: aggressive\n      args:\n        publickey: \"any\"\n",
 		"# fail2ban's filter file is kept: logjail's sshd filter does not take the jail's value: argument publickey: \"sometimes\" is not one of any, ignore, invalid, nofail.",
 		"# fail2ban's filter file is kept: logjail ships no apache-fakegooglebot filter: it decides by resolving",
+		"# fail2ban's filter file is kept: the jail's ngx_limit_req_zones=login-\\w+|api is a regex in fail2ban (\"\\\\\"), and logjail's ngx_limit_req_zones argument takes literal text.",
+		"      filter: nginx-limit-req\n      args:\n        ngx_limit_req_zones: \"perip|login.api\"\n",
 		"      # logging=syslog is not needed: logjail's apache-auth filter reads that layout without being told.\n      filter: apache-auth\n",
 		"      # logging=webapp is not needed: logjail's guacamole filter reads that layout without being told.\n      filter: guacamole\n",
 		"      # logtype=rfc5424 is not needed: logjail's sshd filter reads that layout without being told.\n      filter: sshd\n",
@@ -131,7 +143,7 @@ func TestImportUsesShippedFilters(t *testing.T) {
 		"# fail2ban's filter file is kept: logjail's zoneminder filter is not checked on the layout logging=syslog chooses.",
 		"# fail2ban's filter file is kept: logtype=short names a log file of journal lines without dates, which logjail's exim-spam filter is not checked on.",
 		"# fail2ban's filter file is kept: logjail's named-refused filter is not checked on the layout logtype=rfc5424 chooses.",
-		"# fail2ban's filter file is kept: filter.d/nginx-limit-req.local changes fail2ban's nginx-limit-req filter.",
+		"# fail2ban's filter file is kept: filter.d/dovecot.local changes fail2ban's dovecot filter.",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("want %q in:\n%s", want, text)
