@@ -151,6 +151,8 @@ type jailWriter struct {
 	filterErr  error
 	native     native   // the choice of logjail's filter (nativeFilter)
 	follow     []string // for a recidive jail: the pipelines whose bans it counts
+	// disabled says why the pipeline is written disabled ("" when not).
+	disabled string
 
 	policy []setting
 }
@@ -265,7 +267,10 @@ var quietOptions = []string{
 // filterRef reads the jail's filter option: the filter's name and
 // arguments (fail2ban's default is the jail's name).
 func (w *jailWriter) filterRef() (string, map[string]string, error) {
-	ref, _ := w.get("filter")
+	ref, set := w.get("filter")
+	if set && ref == "" {
+		return "", nil, nil // "filter =": the jail's own regexes are the filter
+	}
 	if ref == "" {
 		ref = w.name
 	}
@@ -333,7 +338,11 @@ func (w *jailWriter) finish(body string, defaults []setting) string {
 			fmt.Fprintf(&p, "    %s: %s\n", s.key, s.value)
 		}
 	}
-	return fmt.Sprintf("  %s:\n    enabled: true\n", w.name) + strings.Replace(body, "\x00", p.String(), 1)
+	enabled := "    enabled: true\n"
+	if w.disabled != "" {
+		enabled = fmt.Sprintf("    # Disabled: %s.\n    enabled: false\n", w.disabled)
+	}
+	return fmt.Sprintf("  %s:\n", w.name) + enabled + strings.Replace(body, "\x00", p.String(), 1)
 }
 
 func fail2banOwnOptions(j *fail2ban.Jails, jail string) []string {

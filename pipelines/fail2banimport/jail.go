@@ -31,9 +31,12 @@ func (w *jailWriter) ingest() string {
 		w.warn("backend", "%v; the log files are followed", err)
 		backend = ""
 	}
-	filter, ferr := w.jails.Filter(w.name)
-	if ferr != nil {
-		w.warn("filter", "cannot be read: %v", ferr)
+	var filter *fail2ban.Filter
+	if w.filterName != "" {
+		var ferr error
+		if filter, ferr = w.jails.Filter(w.name); ferr != nil {
+			w.warn("filter", "cannot be read: %v", ferr)
+		}
 	}
 	switch strings.ToLower(backend) {
 	case "systemd":
@@ -162,6 +165,8 @@ func (w *jailWriter) match() string {
 			w.warn("filter", "arguments of fail2ban's recidive filter are not imported; the shipped recidive filter counts the bans of the pipelines listed")
 		}
 		b.WriteString("    match:\n      filter: recidive\n")
+	} else if w.filterName == "" && w.filterErr == nil {
+		b.WriteString(w.ownRegexes())
 	} else if n := w.nativeFilter(); n.why == "" {
 		b.WriteString(n.match())
 	} else {
