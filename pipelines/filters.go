@@ -43,6 +43,12 @@ var shippedAliases = map[string]struct{ name, mode string }{
 	"postfix-sasl": {"postfix", "auth"},
 }
 
+// ShippedAlias tells which shipped filter, in which mode, alias names.
+func ShippedAlias(alias string) (name, mode string, ok bool) {
+	to, ok := shippedAliases[alias]
+	return to.name, to.mode, ok
+}
+
 // FilterRef is a filter reference with arguments: "sshd[mode=aggressive]".
 type FilterRef struct {
 	Name string
@@ -168,7 +174,14 @@ func resolvePipelineFilter(p *Pipeline, dir string) (match.Matcher, match.Rules,
 	v := validator{decoder: &decoder{}, dir: dir}
 	m, rules := v.match(p)
 	if len(v.errs) > 0 {
-		return nil, match.Rules{}, errors.Join(v.errs...)
+		errs := slices.Clone(v.errs)
+		for i, err := range errs {
+			// No configuration file: the message alone (it names the filter).
+			if e, ok := err.(*Error); ok && e.At.File == "" {
+				errs[i] = errors.New(e.Msg)
+			}
+		}
+		return nil, match.Rules{}, errors.Join(errs...)
 	}
 	return m, rules, nil
 }
@@ -336,12 +349,7 @@ func (v validator) filterRules(p *Pipeline, ms MatchSpec) (ruleTexts, bool) {
 	}
 	extra, ok := f.Modes[mode]
 	if !ok && (len(f.Modes) > 0 || mode != "normal") {
-		var known []string
-		for k := range f.Modes {
-			known = append(known, k)
-		}
-		slices.Sort(known)
-		v.fail(cmp.Or(ms.Mode.At, ms.Filter.At), "%s: filter %q has no mode %q (known: %s)", p.label(), name, mode, strings.Join(known, ", "))
+		v.fail(cmp.Or(ms.Mode.At, ms.Filter.At), "%s: filter %q has no mode %q (known: %s)", p.label(), name, mode, strings.Join(modeNames(f), ", "))
 		return ruleTexts{}, false
 	}
 	r.fail = append(r.fail, extra...)

@@ -281,7 +281,7 @@ func TestPostfixFilterNames(t *testing.T) {
 		{ref: "postfix-sasl"},
 		{ref: "postfix-sasl[mode=auth]"},
 		{ref: "postfix[mode=aggressive]"},
-		{ref: "postfix[mode=smtp]", wantErr: `filter "postfix" has no mode "smtp" (known: aggressive, auth, ddos, errors, extra, more, normal, rbl)`},
+		{ref: "postfix[mode=smtp]", wantErr: `filter "postfix" has no mode "smtp" (known: more, aggressive, auth, ddos, errors, extra, normal, rbl)`},
 		{ref: "postfix-sasl[mode=ddos]", wantErr: `filter "postfix-sasl" is postfix[mode=auth]; it has no mode "ddos"`},
 	} {
 		t.Run(tc.ref, func(t *testing.T) {

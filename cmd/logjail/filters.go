@@ -46,6 +46,12 @@ func filtersCommand() *cli.Command {
 			}
 			if name := c.Args().First(); name != "" {
 				i := slices.IndexFunc(infos, func(f pipelines.FilterInfo) bool { return f.Name == name })
+				if to, mode, ok := pipelines.ShippedAlias(name); ok && i < 0 {
+					if !c.Bool("json") {
+						fmt.Fprintf(c.App.Writer, "%s is the %s filter in mode %s (filter: %s, mode: %s):\n", name, to, mode, to, mode)
+					}
+					i = slices.IndexFunc(infos, func(f pipelines.FilterInfo) bool { return f.Name == to })
+				}
 				if i < 0 {
 					if why, ok := pipelines.LeftOut[name]; ok {
 						return usageError("filter %q is not shipped: %s", name, why)
