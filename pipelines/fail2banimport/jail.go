@@ -164,7 +164,7 @@ func (w *jailWriter) match() string {
 		if len(w.filterArgs) > 1 || (len(w.filterArgs) == 1 && w.filterArgs["mode"] == "") {
 			w.warn("filter", "arguments of fail2ban's recidive filter are not imported; the shipped recidive filter counts the bans of the pipelines listed")
 		}
-		b.WriteString("    match:\n      filter: recidive\n")
+		b.WriteString("    match:\n      # fail2ban's recidive reads fail2ban's log; logjail's counts the bans of the\n      # pipelines its bans source follows.\n      filter: recidive\n")
 	} else if w.filterName == "" && w.filterErr == nil {
 		b.WriteString(w.ownRegexes())
 	} else if n := w.nativeFilter(); n.why == "" {
