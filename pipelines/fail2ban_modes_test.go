@@ -343,3 +343,66 @@ func TestFail2banModes(t *testing.T) {
 		}
 	}
 }
+
+// TestModeRowJudge: counted or not and which address decide; a host name
+// fail2ban counts is no difference when logjail counts nothing.
+func TestModeRowJudge(t *testing.T) {
+	a, b := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2")
+	for _, c := range []struct {
+		name      string
+		f2b       bool
+		id        string
+		lj        bool
+		addr      netip.Addr
+		kind      string
+		hosts     int
+		f2bN, ljN int
+	}{
+		{"both count the same address", true, "192.0.2.1", true, a, "", 0, 1, 1},
+		{"fail2ban's id in brackets, IPv4-mapped", true, "[::ffff:192.0.2.1]", true, a, "", 0, 1, 1},
+		{"neither counts", false, "", false, netip.Addr{}, "", 0, 0, 0},
+		{"other addresses", true, "192.0.2.1", true, b, diffAddress, 0, 1, 1},
+		{"logjail only", false, "", true, a, diffCounts, 0, 0, 1},
+		{"fail2ban only", true, "192.0.2.1", false, netip.Addr{}, diffMisses, 0, 1, 0},
+		{"a host name logjail does not count", true, "mail.example.com", false, netip.Addr{}, "", 1, 1, 0},
+		{"a host name logjail counts an address for", true, "mail.example.com", true, a, diffAddress, 0, 1, 1},
+	} {
+		r := modeRow{mode: "normal"}
+		r.judge(f2bsample.Line{File: "s", Num: 1}, c.f2b, c.id, c.lj, c.addr)
+		kind := ""
+		if len(r.diffs) == 1 {
+			kind = r.diffs[0].kind
+		}
+		if kind != c.kind || len(r.diffs) > 1 || r.hosts != c.hosts || r.f2b != c.f2bN || r.lj != c.ljN || r.checks != 1 {
+			t.Errorf("%s: kind %q, hosts %d, counted %d/%d, want %q, %d, %d/%d", c.name, kind, r.hosts, r.f2b, r.lj, c.kind, c.hosts, c.f2bN, c.ljN)
+		}
+	}
+}
+
+// TestListedIn: a difference fail2ban_differences already lists (same
+// sample, line, kind, and mode when it names modes) needs no second entry.
+func TestListedIn(t *testing.T) {
+	listed := []Fail2banDifference{
+		{Lines: []int{3}, Kind: diffMisses, Reason: "r"},
+		{Sample: "x-journal", Lines: []int{4}, Modes: []string{"ddos"}, Kind: diffCounts, Reason: "r"},
+		{Modes: []string{"fallback"}, Kind: diffMode, Reason: "r"},
+	}
+	for _, c := range []struct {
+		name string
+		d    difference
+		want bool
+	}{
+		{"the same line, any mode", difference{file: "x", line: 3, mode: "extra", kind: diffMisses}, true},
+		{"another kind", difference{file: "x", line: 3, mode: "extra", kind: diffCounts}, false},
+		{"another line", difference{file: "x", line: 5, mode: "normal", kind: diffMisses}, false},
+		{"another sample", difference{file: "x-journal", line: 3, mode: "normal", kind: diffMisses}, false},
+		{"the sample and mode named", difference{file: "x-journal", line: 4, mode: "ddos", kind: diffCounts}, true},
+		{"a mode not named", difference{file: "x-journal", line: 4, mode: "normal", kind: diffCounts}, false},
+		{"a mode listed as not offered", difference{file: "x", mode: "fallback", kind: diffMode}, true},
+		{"another mode not offered", difference{file: "x", mode: "auth", kind: diffMode}, false},
+	} {
+		if got := listedIn("x", listed, c.d); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
