@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/internal/f2bsample"
 	"github.com/logjail/logjail/internal/testkit"
 	"github.com/logjail/logjail/match"
@@ -266,15 +265,7 @@ func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *Filte
 			}
 			compared++
 			seen[fmt.Sprint(l.File, l.Num)] = true
-			e := ingest.Entry{Message: l.Text, ReadAt: now}
-			if v.Opts["logtype"] == "journal" {
-				// As fail2ban's journal backend: the entry's time, and the
-				// "host tag[pid]: " prefix it builds, when the sample has one.
-				e.Time = now
-				if p, ok := v.Opts["test.prefix-line"].(string); ok {
-					e.Message = p + l.Text
-				}
-			}
+			e := sampleEntry(l, v, now)
 			fl, out := m.Match(&e, now)
 			if d, ok := judge(l, v, mode, fl, out, zone); ok {
 				diffs = append(diffs, d)
@@ -416,10 +407,17 @@ func sameSecond(got time.Time, want any, zone *time.Location) bool {
 	return got.Truncate(time.Second).Equal(w)
 }
 
-// checkDifferences requires got to be exactly the differences listed.
-// The address differences listed as client_address become that kind in
-// got (see markClientAddresses).
+// checkDifferences requires got to be exactly the differences listed
+// under fail2ban_differences (see checkListed).
 func checkDifferences(t *testing.T, sample string, listed []Fail2banDifference, got []difference) {
+	t.Helper()
+	checkListed(t, "fail2ban_differences", sample, listed, got)
+}
+
+// checkListed requires got to be exactly the differences listed under the
+// filter file's key. The address differences listed as client_address
+// become that kind in got (see markClientAddresses).
+func checkListed(t *testing.T, key, sample string, listed []Fail2banDifference, got []difference) {
 	t.Helper()
 	markClientAddresses(sample, listed, got)
 	type entry struct {
@@ -431,13 +429,13 @@ func checkDifferences(t *testing.T, sample string, listed []Fail2banDifference, 
 	modesOff := map[string]*entry{} // kind mode
 	for i, ld := range listed {
 		if ld.Reason == "" {
-			t.Errorf("fail2ban_differences[%d]: no reason", i)
+			t.Errorf("%s[%d]: no reason", key, i)
 		}
 		file := cmp.Or(ld.Sample, sample)
 		switch ld.Kind {
 		case diffMode:
 			if len(ld.Lines) > 0 || len(ld.Modes) == 0 {
-				t.Errorf("fail2ban_differences[%d]: kind mode names modes and no lines", i)
+				t.Errorf("%s[%d]: kind mode names modes and no lines", key, i)
 			}
 			for _, m := range ld.Modes {
 				modesOff[m] = &entry{kind: diffMode, at: i}
@@ -445,11 +443,11 @@ func checkDifferences(t *testing.T, sample string, listed []Fail2banDifference, 
 			continue
 		case diffCounts, diffMisses, diffAddress, diffTime, diffEpoch, diffClient:
 		default:
-			t.Errorf("fail2ban_differences[%d]: kind %q (want counts, misses, address, client_address, time, tai64n_epoch or mode)", i, ld.Kind)
+			t.Errorf("%s[%d]: kind %q (want counts, misses, address, client_address, time, tai64n_epoch or mode)", key, i, ld.Kind)
 			continue
 		}
 		if len(ld.Lines) == 0 {
-			t.Errorf("fail2ban_differences[%d]: no lines", i)
+			t.Errorf("%s[%d]: no lines", key, i)
 		}
 		modes := ld.Modes
 		if len(modes) == 0 {
@@ -459,7 +457,7 @@ func checkDifferences(t *testing.T, sample string, listed []Fail2banDifference, 
 			for _, m := range modes {
 				k := fmt.Sprintf("%s:%d %s", file, n, m)
 				if allowed[k] != nil {
-					t.Errorf("fail2ban_differences[%d]: %s listed twice", i, k)
+					t.Errorf("%s[%d]: %s listed twice", key, i, k)
 				}
 				allowed[k] = &entry{kind: ld.Kind, at: i}
 			}
@@ -481,19 +479,19 @@ func checkDifferences(t *testing.T, sample string, listed []Fail2banDifference, 
 			e = allowed[fmt.Sprintf("%s:%d ", d.file, d.line)]
 		}
 		if e == nil || e.kind != d.kind {
-			t.Errorf("%s: %s: %s, not listed in fail2ban_differences\n  %s", d.key(), d.kind, d.why, d.text)
+			t.Errorf("%s: %s: %s, not listed in %s\n  %s", d.key(), d.kind, d.why, key, d.text)
 			continue
 		}
 		e.used = true
 	}
 	for k, e := range allowed {
 		if !e.used {
-			t.Errorf("fail2ban_differences[%d]: %s (%s) does not occur: remove it", e.at, strings.TrimSpace(k), e.kind)
+			t.Errorf("%s[%d]: %s (%s) does not occur: remove it", key, e.at, strings.TrimSpace(k), e.kind)
 		}
 	}
 	for m, e := range modesOff {
 		if !e.used {
-			t.Errorf("fail2ban_differences[%d]: mode %q is offered or not exercised: remove it", e.at, m)
+			t.Errorf("%s[%d]: mode %q is offered or not exercised: remove it", key, e.at, m)
 		}
 	}
 }

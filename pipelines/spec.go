@@ -456,6 +456,12 @@ type FilterFile struct {
 	// (TestShippedFiltersAgreeWithFail2ban) reads it and fails on a
 	// difference not listed and on a listed one that does not occur.
 	Fail2banDifferences []Fail2banDifference `yaml:"fail2ban_differences"`
+	// Fail2banModeDifferences lists, in the same shape, where the filter
+	// deliberately disagrees with what fail2ban's filter itself finds on
+	// every line of its sample log in every one of its modes (annotated
+	// or not), beyond those Fail2banDifferences already lists. Matching
+	// ignores it; TestShippedFiltersAgreeWithFail2banInEveryMode reads it.
+	Fail2banModeDifferences []Fail2banDifference `yaml:"fail2ban_mode_differences"`
 }
 
 // Fail2banDifference is one deliberate disagreement with fail2ban's filter
