@@ -7,12 +7,22 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/logjail/logjail/match/fail2ban"
 	"github.com/logjail/logjail/pipelines"
 )
 
 // regexOptions are the jail options that change what fail2ban's filter
 // matches; a jail setting one keeps fail2ban's filter.
 var regexOptions = []string{"failregex", "ignoreregex", "prefregex", "datepattern", "maxlines"}
+
+// leftEmpty are, by shipped filter, the arguments whose default is empty
+// where fail2ban's filter has one, with why: a jail that sets none is told
+// in the imported YAML's comment.
+var leftEmpty = map[string]map[string]string{
+	// fail2ban's [Init] honeypot = trap@example.com: a placeholder, no
+	// one's trap address.
+	"exim-spam": {"honeypot": "logjail's exim-spam counts no accepted spam without a trap address of the site's own (args: {honeypot: ADDRESS})"},
+}
 
 // native is the import's choice of filter for a jail: logjail's shipped
 // filter of the same name, in mode, or (why != "") fail2ban's file.
@@ -95,6 +105,7 @@ func (w *jailWriter) keepFail2ban() string {
 		return fmt.Sprintf("logjail's %s filter does not take the jail's value: %v", name, err)
 	}
 	w.native.args = args
+	w.noteLeftEmpty(name, args)
 	for k := range args {
 		// A jail option of the name fed the argument ("%(knocking_url)s").
 		w.handled = append(w.handled, k)
@@ -108,6 +119,22 @@ func (w *jailWriter) keepFail2ban() string {
 	}
 	w.native.mode = mode
 	return ""
+}
+
+// noteLeftEmpty notes each argument of leftEmpty the jail does not set
+// while fail2ban's filter gives it a value (read from its file, so the note
+// quotes the installed default).
+func (w *jailWriter) noteLeftEmpty(name string, args map[string]string) {
+	for _, arg := range sortedKeys(leftEmpty[name]) {
+		if _, set := args[arg]; set {
+			continue
+		}
+		f, err := fail2ban.LoadFilter(filepath.Join(w.dir, "filter.d", name+".conf"), nil)
+		if err != nil || f.Values[arg] == "" {
+			continue
+		}
+		w.native.notes = append(w.native.notes, fmt.Sprintf("%s is not set: fail2ban's %s filter defaults to %s=%s, %s", arg, name, arg, f.Values[arg], leftEmpty[name][arg]))
+	}
 }
 
 // nativeMatch writes the match block of a jail that runs logjail's filter,

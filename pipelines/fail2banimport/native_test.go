@@ -234,3 +234,38 @@ func TestImportPassesFilterArguments(t *testing.T) {
 		})
 	}
 }
+
+// TestImportNotesArgumentsLeftEmpty: a jail that leaves out an argument
+// whose default fail2ban's filter sets and logjail's leaves empty is told
+// so in the imported YAML, with fail2ban's installed default; a jail that
+// sets it is not.
+func TestImportNotesArgumentsLeftEmpty(t *testing.T) {
+	dir := fail2banDir(t)
+	const note = "      # honeypot is not set: fail2ban's exim-spam filter defaults to honeypot=trap@example.com, logjail's exim-spam counts no accepted spam without a trap address of the site's own (args: {honeypot: ADDRESS}).\n      filter: exim-spam\n"
+	for _, tc := range []struct {
+		name, filter string
+		want         bool
+	}{
+		{"default", "exim-spam", true},
+		{"mode only", "exim-spam[mode=normal]", true},
+		{"trap set", "exim-spam[honeypot=trap@example.org]", false},
+		{"other filter", "vsftpd", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jail := "[spam]\nenabled = true\nfilter = " + tc.filter + "\nlogpath = /var/log/x.log\n"
+			if err := os.WriteFile(filepath.Join(dir, "jail.local"), []byte(jail), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			text, _, err := Import(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.Contains(text, note); got != tc.want {
+				t.Errorf("note %v, want %v:\n%s", got, tc.want, text)
+			}
+			if strings.Contains(text, "fail2ban:") {
+				t.Errorf("a fail2ban reference left:\n%s", text)
+			}
+		})
+	}
+}
