@@ -34,8 +34,8 @@ type FilterArgument struct {
 	Alternatives bool `yaml:"alternatives"`
 	// Empty is the RE2, written in the filter, that the argument stands
 	// for when its value is empty. Without one, an empty value leaves out
-	// every failregex and ignoreregex naming the argument (as fail2ban's
-	// exim-spam without a honeypot address).
+	// every failregex and ignoreregex naming the argument (the shipped
+	// exim-spam without a honeypot address counts no accepted spam).
 	Empty Text `yaml:"empty"`
 	// Choices makes the argument a closed set of values (sshd's
 	// publickey: nofail, invalid, any, ignore): each value stands for the
