@@ -74,7 +74,11 @@ type node struct {
 	lit      string
 	set      [2]uint64 // bytes 0-127 a class matches
 	min, max int
-	nextByte int // for a run: the byte a literal after it starts with, or -1
+	// follow is, for a run, the first set of the node after it (see
+	// first), looked through groups: a length of the run after which
+	// the next byte is not in it is not tried. followAny: not known.
+	follow    [2]uint64
+	followAny bool
 	// first is the set of bytes a match from this node on starts with,
 	// unless firstAny (it may consume nothing first, or is not known):
 	// an alternative whose set lacks the next byte is not tried.
@@ -106,10 +110,8 @@ func Compile(pattern string) *Regexp {
 	}
 	a.first, a.firstAny = a.nodes[start].first, a.nodes[start].firstAny
 	for i := range a.nodes {
-		n := &a.nodes[i]
-		n.nextByte = -1
-		if nx := a.nodes[n.next]; n.op == aRun && nx.op == aLit && !nx.fold && nx.lit != "" {
-			n.nextByte = int(nx.lit[0])
+		if n := &a.nodes[i]; n.op == aRun {
+			n.follow, n.followAny = a.nodes[n.next].first, a.nodes[n.next].firstAny
 		}
 	}
 	return a

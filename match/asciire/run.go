@@ -208,8 +208,8 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 		if a.steps--; a.steps < 0 {
 			return false
 		}
-		if n.nextByte >= 0 && (at == len(text) || text[at] != byte(n.nextByte)) {
-			continue // the literal that follows is not there
+		if !n.followAny && (at == len(text) || !inSet(n.follow, text[at])) {
+			continue // what follows cannot start there
 		}
 		if a.run(n.next, at) {
 			return true
