@@ -46,6 +46,10 @@ type Regexp struct {
 	steps    int
 	memo     bool     // remember failed entries in visited (see Find)
 	visited  []uint64 // a bit per node and place in the text
+	// seen is how far the walk read the text (see memo.go), results
+	// the results remembered (nil: none).
+	seen    int
+	results *memo
 }
 
 type op uint8
@@ -131,6 +135,9 @@ func (a *Regexp) startsAtBegin(i int) bool {
 func (a *Regexp) Copy() *Regexp {
 	c := *a
 	c.caps, c.trail, c.visited = make([]int, len(a.caps)), nil, nil
+	if a.results != nil {
+		c.results = &memo{}
+	}
 	return &c
 }
 

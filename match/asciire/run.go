@@ -38,7 +38,17 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 		return a.search(budget(len(text)), false) // too much to remember
 	}
 	if len(a.nodes) <= quickNodes {
-		if loc, ok := a.search(quickBudget(len(text)), false); ok {
+		quick := quickBudget(len(text))
+		if a.results != nil {
+			if loc, ok := a.results.recall(text, quick); ok {
+				return loc, true
+			}
+		}
+		a.seen = 0
+		if loc, ok := a.search(quick, false); ok {
+			if a.results != nil {
+				a.results.keep(text, a.seen, quick-a.steps, loc)
+			}
 			return loc, true
 		}
 	}
@@ -65,6 +75,7 @@ func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
 			for at < len(text) && !inSet(a.first, text[at]) {
 				at++
 			}
+			a.see(at + 1)
 			if at == len(text) || at > last {
 				break
 			}
@@ -106,6 +117,7 @@ func (a *Regexp) run(i, pos int) bool {
 		n := &a.nodes[i]
 		switch n.op {
 		case aLit:
+			a.see(pos + len(n.lit))
 			if !hasLit(text[pos:], n.lit, n.fold) {
 				return false
 			}
@@ -114,6 +126,7 @@ func (a *Regexp) run(i, pos int) bool {
 			if n.min != 1 || n.max != 1 {
 				return a.runClass(n, pos)
 			}
+			a.see(pos + 1)
 			if pos == len(text) || !inSet(n.set, text[pos]) {
 				return false
 			}
@@ -143,6 +156,7 @@ func (a *Regexp) run(i, pos int) bool {
 				return false
 			}
 		case aEnd:
+			a.see(pos + 1)
 			if pos != len(text) {
 				return false
 			}
@@ -151,10 +165,12 @@ func (a *Regexp) run(i, pos int) bool {
 				return false
 			}
 		case aEndLine:
+			a.see(pos + 1)
 			if pos != len(text) && text[pos] != '\n' {
 				return false
 			}
 		case aWordEdge, aNotWordEdge:
+			a.see(pos + 1)
 			if a.wordEdge(pos) != (n.op == aWordEdge) {
 				return false
 			}
@@ -170,7 +186,11 @@ func (a *Regexp) run(i, pos int) bool {
 // when it must consume a byte first and the byte there cannot be it.
 func (a *Regexp) mayStart(i, pos int) bool {
 	n := &a.nodes[i]
-	return n.firstAny || pos < len(a.text) && inSet(n.first, a.text[pos])
+	if n.firstAny {
+		return true
+	}
+	a.see(pos + 1)
+	return pos < len(a.text) && inSet(n.first, a.text[pos])
 }
 
 // runClass matches n's run of its class at pos, then the rest of the
@@ -195,6 +215,7 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 	for end < limit && inSet(n.set, text[end]) {
 		end++
 	}
+	a.see(end + 1) // the byte that ended the run, or the text's end
 	a.steps -= end - pos
 	if end-pos < n.min {
 		return false
