@@ -186,6 +186,11 @@ func (m *Matcher) compilePref(s string) error {
 	if m.prefHead != nil {
 		m.prefHeadID = m.prefHead.SubexpIndex(groupMLFID)
 		m.prefHeadASCII = asciire.Compile(m.prefHead.String())
+		if m.prefHeadASCII != nil {
+			// Other programs' lines begin alike, and the header
+			// turns them away after a few bytes (see asciire's memo.go).
+			m.prefHeadASCII.Remember()
+		}
 	}
 	return nil
 }
@@ -340,13 +345,12 @@ type found struct {
 // found in fd; false with fd.out Miss (or Ignored, BadAddress) otherwise.
 // It keeps no state but the prefilter's, and counts nothing.
 func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) bool {
-	// prefiltered tells that the prefilter has read the line (see
-	// prefixFirst).
-	prefiltered := m.pre == nil || !m.prefixFirst
 	if m.pre != nil && !m.prefixFirst && !m.pre.scan(text) {
 		return false // each regex needs a literal the line lacks
 	}
-	scanned, ascii := text, asciire.IsASCII(text)
+	// prefiltered is the text the prefilter reads, once read tells so
+	// (see prefixFirst).
+	prefiltered, read, ascii := text, !m.prefixFirst, asciire.IsASCII(text)
 	text, id, hasID, ok := m.content(text, ascii)
 	if !ok {
 		return false
@@ -357,15 +361,15 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 			continue // strings.HasPrefix, without a call for a first byte that differs
 		}
 		if m.pre != nil {
-			if !prefiltered {
+			if !read {
 				// prefixFirst: the first regex whose first words the
-				// content has; now the literals decide.
-				prefiltered = true
-				if !m.pre.scan(scanned) {
-					return false
-				}
+				// content has. Now its literals decide, in the
+				// content, as do those of the next such regexes (the
+				// others cannot match; the prefregex's are there).
+				prefiltered, read = text, true
+				m.pre.reset()
 			}
-			if !m.pre.may(scanned, i) {
+			if !m.pre.may(prefiltered, i) {
 				continue
 			}
 		}
