@@ -46,6 +46,16 @@ func (s *Stream) PrepareOn(m Splitter, entries []ingest.Entry, now time.Time, st
 	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) { m.Prepare(e, now, l) })
 }
 
+// PrepareScanOn is PrepareOn and Scan in one pass: each entry is scanned
+// right after it is prepared, while its state is in the core's cache (a
+// batch's states do not stay there from one pass to the next).
+func (s *Stream) PrepareScanOn(m Splitter, entries []ingest.Entry, now time.Time, states []LineState) {
+	s.each(entries, states, true, func(e *ingest.Entry, l *LineState) {
+		m.Prepare(e, now, l)
+		m.Scan(e, l)
+	})
+}
+
 // Scan runs the middle on a prepared batch, with m (the owner or a
 // matcher compiled from the same rules, used by this goroutine only).
 func (s *Stream) Scan(m Splitter, entries []ingest.Entry, states []LineState) {
