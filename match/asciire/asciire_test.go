@@ -138,3 +138,23 @@ func TestASCIILongText(t *testing.T) {
 	patterns := append(slices.Clone(asciiPatterns), `^(?:(?:\w+ ){1,3}|x)+Failed (?:password|publickey) for (\S+) from (\S+)`)
 	testkit.ASCIIAgrees(t, patterns, texts)
 }
+
+// IsASCII reads 16 and 8 bytes at once: a byte of 128 or more is found
+// wherever it is, in texts of every length around those.
+func TestIsASCII(t *testing.T) {
+	for n := range 41 {
+		text := []byte(strings.Repeat("a\x7f", n)[:n])
+		if !asciire.IsASCII(string(text)) {
+			t.Errorf("%q: not ASCII", text)
+		}
+		for i := range n {
+			for _, c := range []byte{0x80, 0xff} {
+				bad := slices.Clone(text)
+				bad[i] = c
+				if asciire.IsASCII(string(bad)) {
+					t.Errorf("%q: ASCII", bad)
+				}
+			}
+		}
+	}
+}
