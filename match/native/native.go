@@ -57,8 +57,12 @@ type Matcher struct {
 	// any literal is searched for (many regexes of distinct words cost
 	// a search each).
 	prefixFirst bool
-	hits        []uint64
-	dateHits    map[string]uint64
+	// byFirst: the failregexes by their first byte (see firstbyte.go),
+	// nil when not all start with literal text; every: all of them.
+	byFirst  [][]int
+	every    []int
+	hits     []uint64
+	dateHits map[string]uint64
 	// dateName and dateRun count the dates of a run of lines in one
 	// format, added to dateHits when the format changes or DateHits is
 	// called: a map update per line cost more than the prefilter.
@@ -130,6 +134,10 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		return nil, errors.Join(errs...)
 	}
 	m.hits = make([]uint64, len(m.fail))
+	for i := range m.fail {
+		m.every = append(m.every, i)
+	}
+	m.byFirst = firstBytes(m.fail)
 	m.tracks = m.tracks || m.prefID >= 0
 	if m.tracks {
 		m.conns = newConnTable(connTableSize, connTableTTL)
@@ -142,17 +150,6 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		m.prefixFirst = m.pre != nil && m.prefHead != nil && allPrefixed(m.fail)
 	}
 	return m, nil
-}
-
-// allPrefixed tells that every failregex starts with literal text (see
-// match.AnchoredPrefix).
-func allPrefixed(fail []failRegex) bool {
-	for _, fr := range fail {
-		if fr.prefix == "" {
-			return false
-		}
-	}
-	return len(fail) > 0
 }
 
 // maxMaxLines bounds maxlines: each line runs the failregexes over all
@@ -355,7 +352,7 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 	if !ok {
 		return false
 	}
-	for i := range m.fail {
+	for _, i := range m.candidates(text) {
 		fr := &m.fail[i]
 		if p := fr.prefix; p != "" && (len(text) < len(p) || text[0] != p[0] || text[:len(p)] != p) {
 			continue // strings.HasPrefix, without a call for a first byte that differs
