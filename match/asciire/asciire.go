@@ -25,6 +25,7 @@
 package asciire
 
 import (
+	"math/bits"
 	"regexp/syntax"
 	"strings"
 )
@@ -83,6 +84,8 @@ type node struct {
 	// the next byte is not in it is not tried. followAny: not known.
 	follow    [2]uint64
 	followAny bool
+	// followByte is follow's only byte, -1 when it has more (or any).
+	followByte int
 	// first is the set of bytes a match from this node on starts with,
 	// unless firstAny (it may consume nothing first, or is not known):
 	// an alternative whose set lacks the next byte is not tried.
@@ -116,6 +119,7 @@ func Compile(pattern string) *Regexp {
 	for i := range a.nodes {
 		if n := &a.nodes[i]; n.op == aRun {
 			n.follow, n.followAny = a.nodes[n.next].first, a.nodes[n.next].firstAny
+			n.followByte = onlyByte(n.follow, n.followAny)
 		}
 	}
 	return a
@@ -200,6 +204,17 @@ func litFirst(lit string, fold bool) (set [2]uint64) {
 		set[u/64] |= 1 << (u % 64)
 	}
 	return set
+}
+
+// onlyByte returns the one byte of set, -1 when it holds another (or any).
+func onlyByte(set [2]uint64, any bool) int {
+	if any || bits.OnesCount64(set[0])+bits.OnesCount64(set[1]) != 1 {
+		return -1
+	}
+	if set[0] != 0 {
+		return bits.TrailingZeros64(set[0])
+	}
+	return 64 + bits.TrailingZeros64(set[1])
 }
 
 func union(a, b [2]uint64) [2]uint64 { return [2]uint64{a[0] | b[0], a[1] | b[1]} }

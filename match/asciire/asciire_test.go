@@ -1,6 +1,7 @@
 package asciire_test
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -155,6 +156,23 @@ func TestIsASCII(t *testing.T) {
 					t.Errorf("%q: ASCII", bad)
 				}
 			}
+		}
+	}
+}
+
+// A greedy run followed by one byte tries the lengths at which that byte
+// comes next, longest first (runBack): each is tried, the one just before
+// a failed one too, and none past the text or under the run's minimum.
+func TestRunBack(t *testing.T) {
+	for _, c := range []struct{ pattern, text string }{
+		{`^(a*)aab`, "aaab"}, {`^(a*)aab`, "aaaab"}, {`^(a+)ab`, "aab"}, {`^(a{2,})ab`, "aab"},
+		{`^(.*) from (\S+)$`, "x from y from z"}, {`^(.*) from (\S+)$`, "x from y from "},
+		{`^(\S*) `, "abc"}, {`^(.*)x`, ""}, {`^(.*)x`, "x"}, {`^(.*)(x|y)`, "axbxc"}, {`(a*)b`, "caab"},
+	} {
+		re := regexp.MustCompile(c.pattern)
+		got, ok := asciire.Compile(c.pattern).Find(c.text)
+		if want := re.FindStringSubmatchIndex(c.text); !ok || !slices.Equal(got, want) {
+			t.Errorf("%s on %q: %v %v, regexp %v", c.pattern, c.text, got, ok, want)
 		}
 	}
 }

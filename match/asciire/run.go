@@ -220,6 +220,9 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 	if end-pos < n.min {
 		return false
 	}
+	if !n.lazy && n.followByte >= 0 {
+		return a.runBack(n, pos+n.min, end)
+	}
 	from, to, step := end, pos+n.min-1, -1
 	if n.lazy {
 		from, to, step = pos+n.min, end+1, 1
@@ -236,6 +239,30 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 			return true
 		}
 		a.undo(mark)
+	}
+	return false
+}
+
+// runBack is runClass's greedy tries when what follows the run starts
+// with one byte: the rest of the expression is tried after each length of
+// the run from end down to lo at which that byte comes next, found by
+// strings.LastIndexByte rather than a step per length.
+func (a *Regexp) runBack(n *node, lo, end int) bool {
+	text, c := a.text, byte(n.followByte)
+	mark := len(a.trail)
+	for at := min(end, len(text)-1); at >= lo; {
+		j := strings.LastIndexByte(text[lo:at+1], c)
+		if a.steps -= at + 1 - lo; j >= 0 {
+			a.steps += j // the lengths looked at: from at down to j
+		}
+		if j < 0 || a.steps < 0 {
+			return false
+		}
+		if a.run(n.next, lo+j) {
+			return true
+		}
+		a.undo(mark)
+		at = lo + j - 1
 	}
 	return false
 }
