@@ -25,6 +25,11 @@ type memoEntry struct {
 // lines that begin alike keep their result while lines each unlike the
 // others (sshd's, each with its pid) take turns in the rest.
 type memo struct {
+	// ends and lasts are each entry's len(read) and last byte read, side
+	// by side: most entries differ from a text there, found in a cache
+	// line or two.
+	ends    [memoSize]int
+	lasts   [memoSize]byte
 	entries [memoSize]memoEntry
 	n, hand int
 }
@@ -49,10 +54,12 @@ func (a *Regexp) see(end int) {
 // recall returns the remembered result for text, if any.
 func (m *memo) recall(text string, budget int) ([]int, bool) {
 	for i := range m.n {
+		n := m.ends[i]
+		if len(text) < n || text[n-1] != m.lasts[i] {
+			continue
+		}
 		e := &m.entries[i]
-		n := len(e.read)
-		// The last byte read first: most entries differ there.
-		if len(text) < n || text[n-1] != e.read[n-1] || text[:n] != string(e.read) || e.steps > budget {
+		if text[:n] != string(e.read) || e.steps > budget {
 			continue
 		}
 		e.served = true
@@ -71,18 +78,18 @@ func (m *memo) keep(text string, seen, steps int, loc []int) {
 	if seen > len(text) || seen == 0 {
 		return
 	}
-	var e *memoEntry
+	i := m.n
 	if m.n < memoSize {
-		e = &m.entries[m.n]
 		m.n++
 	} else {
 		for m.entries[m.hand].served {
 			m.entries[m.hand].served = false
 			m.hand = (m.hand + 1) % memoSize
 		}
-		e = &m.entries[m.hand]
-		m.hand = (m.hand + 1) % memoSize
+		i, m.hand = m.hand, (m.hand+1)%memoSize
 	}
+	e := &m.entries[i]
+	m.ends[i], m.lasts[i] = seen, text[seen-1]
 	// The entry's arrays are reused: a line's text is not kept.
 	e.read = append(e.read[:0], text[:seen]...)
 	e.loc, e.found = append(e.loc[:0], loc...), loc != nil
