@@ -26,6 +26,8 @@ type Stream struct {
 	mu      sync.Mutex
 	next    uint64            // the batch to finish next
 	scanned map[uint64]func() // the scanned batches after it: their finish
+	// finishing: a goroutine is running finishes (see Scanned).
+	finishing bool
 }
 
 // NewStream returns a stream whose state between lines is owner's.
@@ -65,17 +67,31 @@ func (s *Stream) Finish(entries []ingest.Entry, now time.Time, states []LineStat
 
 // Scanned tells that batch seq (numbered from 0 in the order prepared) is
 // scanned: finish, which calls Finish on it, runs once the batches before
-// it have finished — now, on this goroutine, with those after it that are
-// scanned already, or later on the goroutine that scans the batch it
-// waits for.
+// it have finished, one finish at a time — now, on this goroutine, with
+// those after it that are scanned already, or later on the goroutine
+// running the finishes then. The finishes run without the lock: a
+// goroutine whose batch is not next registers it and goes on scanning
+// while another finishes.
 func (s *Stream) Scanned(seq uint64, finish func()) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.scanned[seq] = finish
-	for f, ok := s.scanned[s.next]; ok; f, ok = s.scanned[s.next] {
+	if s.finishing {
+		s.mu.Unlock()
+		return // the goroutine finishing runs it in its turn
+	}
+	s.finishing = true
+	for {
+		f, ok := s.scanned[s.next]
+		if !ok {
+			s.finishing = false
+			s.mu.Unlock()
+			return
+		}
 		delete(s.scanned, s.next)
 		s.next++
+		s.mu.Unlock()
 		f()
+		s.mu.Lock()
 	}
 }
 

@@ -47,7 +47,8 @@ func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *te
 		defer close(out)
 		for b := range todo {
 			b.load() // a no-op: such a Splitter's batches come from one reader
-			sb := ts.stage(b, now)
+			sb := ts.stage(b)
+			sb.fill(b.lines, now)
 			ts.Prepare(sb.entries, 0, now, sb.states)
 			out <- b
 		}
@@ -56,37 +57,50 @@ func (ts *testStream) prepared(todo <-chan *testBatch, now time.Time) <-chan *te
 }
 
 // prepareOn reads batch b (its range of a file, if it is one) and
-// prepares it on m, the worker's matcher: for a filter whose Prepare
-// keeps no state (apart).
+// prepares and scans it on m, the worker's matcher: for a filter whose
+// Prepare keeps no state (apart). Each line is scanned right after it is
+// prepared, while its state is in the core's cache (a batch's states do
+// not stay there from one pass to the next), and its entry is made in
+// turn: Test's entries hold nothing but the line and the read time, and
+// carry no Recognised failure (Stream.each's cases).
 func (ts *testStream) prepareOn(b *testBatch, m Splitter, now time.Time) {
 	b.load()
-	sb := ts.stage(b, now)
-	ts.PrepareOn(m, sb.entries, 0, now, sb.states)
+	sb := ts.stage(b)
+	var e ingest.Entry // one for the batch: a matcher keeps no entry
+	for i, line := range b.lines {
+		e = ingest.Entry{Message: line, ReadAt: now}
+		m.Prepare(&e, now, &sb.states[i])
+		m.Scan(&e, &sb.states[i])
+	}
+	sb.scanned = true
 }
 
-// stage gives b the entries and states of its lines, from a finished
-// batch's when one is free.
-func (ts *testStream) stage(b *testBatch, now time.Time) *staged {
+// stage gives b the states of its lines (and the array of its entries,
+// for fill), from a finished batch's when one is free.
+func (ts *testStream) stage(b *testBatch) *staged {
 	var sb *staged
 	select {
 	case sb = <-ts.free:
 	default:
 		sb = &staged{}
 	}
-	sb.fill(b.lines, now)
+	sb.states = slices.Grow(sb.states[:0], len(b.lines))[:len(b.lines)]
+	sb.entries, sb.scanned = sb.entries[:0], false
 	b.staged = sb
 	return sb
 }
 
-// match scans prepared batch b with m; once finished in line order, the
-// batch is counted and sent to done.
+// match scans prepared batch b with m (unless prepareOn did); once
+// finished in line order, the batch is counted and sent to done.
 func (ts *testStream) match(b *testBatch, m Splitter, now time.Time, opts TestOptions, done chan<- *testBatch) {
 	sb := b.staged
-	ts.Scan(m, sb.entries, sb.states)
+	if !sb.scanned {
+		ts.Scan(m, sb.entries, sb.states)
+	}
+	sb.entries = sb.entries[:0] // testLines gives Match its entries
 	ts.Scanned(uint64(b.seq), func() {
-		ts.Finish(sb.entries, now, sb.states)
-		sb.Matcher, sb.next = m, 0
-		testLines(b, sb, now, opts)
+		sb.Matcher, sb.owner, sb.now, sb.next = m, ts.owner, now, 0
+		testLines(b, sb, now, opts) // finishing each line (see staged.Match)
 		b.staged = nil
 		select {
 		case ts.free <- sb:
@@ -97,25 +111,32 @@ func (ts *testStream) match(b *testBatch, m Splitter, now time.Time, opts TestOp
 }
 
 // staged is a batch of lines on its way through a Stream, and once
-// finished a Matcher for testLines: Match returns the results in turn.
+// scanned a Matcher for testLines: Match finishes the line it is given
+// (the batch's lines in turn) on owner, and returns the result.
+// (Stream.Finish would be one more pass over the batch's states, which do
+// not stay in the core's cache; Test's entries carry no Recognised
+// failure, and its stream samples none.)
 type staged struct {
 	Matcher
-	entries []ingest.Entry
+	entries []ingest.Entry // for the Stream, when not prepared apart
 	states  []LineState
+	scanned bool // prepareOn scanned it
+	owner   Splitter
+	now     time.Time
 	next    int
 }
 
-func (s *staged) Match(*ingest.Entry, time.Time) (Failure, Outcome) {
+func (s *staged) Match(e *ingest.Entry, _ time.Time) (Failure, Outcome) {
 	l := &s.states[s.next]
+	s.owner.Finish(e, s.now, l)
 	s.next++
 	return l.Failure, l.Outcome
 }
 
-// fill makes s's entries lines, reusing its slices.
+// fill makes s's entries lines, reusing their array.
 func (s *staged) fill(lines []string, now time.Time) {
 	s.entries = slices.Grow(s.entries[:0], len(lines))
 	for _, line := range lines {
 		s.entries = append(s.entries, ingest.Entry{Message: line, ReadAt: now})
 	}
-	s.states = slices.Grow(s.states[:0], len(lines))[:len(lines)]
 }

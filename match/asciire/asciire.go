@@ -25,6 +25,7 @@
 package asciire
 
 import (
+	"math/bits"
 	"regexp/syntax"
 	"strings"
 )
@@ -46,6 +47,10 @@ type Regexp struct {
 	steps    int
 	memo     bool     // remember failed entries in visited (see Find)
 	visited  []uint64 // a bit per node and place in the text
+	// seen is how far the walk read the text (see memo.go), results
+	// the results remembered (nil: none).
+	seen    int
+	results *memo
 }
 
 type op uint8
@@ -74,7 +79,13 @@ type node struct {
 	lit      string
 	set      [2]uint64 // bytes 0-127 a class matches
 	min, max int
-	nextByte int // for a run: the byte a literal after it starts with, or -1
+	// follow is, for a run, the first set of the node after it (see
+	// first), looked through groups: a length of the run after which
+	// the next byte is not in it is not tried. followAny: not known.
+	follow    [2]uint64
+	followAny bool
+	// followByte is follow's only byte, -1 when it has more (or any).
+	followByte int
 	// first is the set of bytes a match from this node on starts with,
 	// unless firstAny (it may consume nothing first, or is not known):
 	// an alternative whose set lacks the next byte is not tried.
@@ -106,10 +117,9 @@ func Compile(pattern string) *Regexp {
 	}
 	a.first, a.firstAny = a.nodes[start].first, a.nodes[start].firstAny
 	for i := range a.nodes {
-		n := &a.nodes[i]
-		n.nextByte = -1
-		if nx := a.nodes[n.next]; n.op == aRun && nx.op == aLit && !nx.fold && nx.lit != "" {
-			n.nextByte = int(nx.lit[0])
+		if n := &a.nodes[i]; n.op == aRun {
+			n.follow, n.followAny = a.nodes[n.next].first, a.nodes[n.next].firstAny
+			n.followByte = onlyByte(n.follow, n.followAny)
 		}
 	}
 	return a
@@ -129,6 +139,9 @@ func (a *Regexp) startsAtBegin(i int) bool {
 func (a *Regexp) Copy() *Regexp {
 	c := *a
 	c.caps, c.trail, c.visited = make([]int, len(a.caps)), nil, nil
+	if a.results != nil {
+		c.results = &memo{}
+	}
 	return &c
 }
 
@@ -191,6 +204,17 @@ func litFirst(lit string, fold bool) (set [2]uint64) {
 		set[u/64] |= 1 << (u % 64)
 	}
 	return set
+}
+
+// onlyByte returns the one byte of set, -1 when it holds another (or any).
+func onlyByte(set [2]uint64, any bool) int {
+	if any || bits.OnesCount64(set[0])+bits.OnesCount64(set[1]) != 1 {
+		return -1
+	}
+	if set[0] != 0 {
+		return bits.TrailingZeros64(set[0])
+	}
+	return 64 + bits.TrailingZeros64(set[1])
 }
 
 func union(a, b [2]uint64) [2]uint64 { return [2]uint64{a[0] | b[0], a[1] | b[1]} }

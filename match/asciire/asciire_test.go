@@ -1,6 +1,7 @@
 package asciire_test
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -137,4 +138,41 @@ func TestASCIILongText(t *testing.T) {
 	texts := []string{strings.Repeat("ab ", 40_000), strings.Repeat("a", 70_000) + "bcd", strings.Repeat("x ", 50_000) + "Failed password for root from 192.0.2.1 port 22 ssh2"}
 	patterns := append(slices.Clone(asciiPatterns), `^(?:(?:\w+ ){1,3}|x)+Failed (?:password|publickey) for (\S+) from (\S+)`)
 	testkit.ASCIIAgrees(t, patterns, texts)
+}
+
+// IsASCII reads 16 and 8 bytes at once: a byte of 128 or more is found
+// wherever it is, in texts of every length around those.
+func TestIsASCII(t *testing.T) {
+	for n := range 41 {
+		text := []byte(strings.Repeat("a\x7f", n)[:n])
+		if !asciire.IsASCII(string(text)) {
+			t.Errorf("%q: not ASCII", text)
+		}
+		for i := range n {
+			for _, c := range []byte{0x80, 0xff} {
+				bad := slices.Clone(text)
+				bad[i] = c
+				if asciire.IsASCII(string(bad)) {
+					t.Errorf("%q: ASCII", bad)
+				}
+			}
+		}
+	}
+}
+
+// A greedy run followed by one byte tries the lengths at which that byte
+// comes next, longest first (runBack): each is tried, the one just before
+// a failed one too, and none past the text or under the run's minimum.
+func TestRunBack(t *testing.T) {
+	for _, c := range []struct{ pattern, text string }{
+		{`^(a*)aab`, "aaab"}, {`^(a*)aab`, "aaaab"}, {`^(a+)ab`, "aab"}, {`^(a{2,})ab`, "aab"},
+		{`^(.*) from (\S+)$`, "x from y from z"}, {`^(.*) from (\S+)$`, "x from y from "},
+		{`^(\S*) `, "abc"}, {`^(.*)x`, ""}, {`^(.*)x`, "x"}, {`^(.*)(x|y)`, "axbxc"}, {`(a*)b`, "caab"},
+	} {
+		re := regexp.MustCompile(c.pattern)
+		got, ok := asciire.Compile(c.pattern).Find(c.text)
+		if want := re.FindStringSubmatchIndex(c.text); !ok || !slices.Equal(got, want) {
+			t.Errorf("%s on %q: %v %v, regexp %v", c.pattern, c.text, got, ok, want)
+		}
+	}
 }

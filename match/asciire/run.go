@@ -38,7 +38,17 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 		return a.search(budget(len(text)), false) // too much to remember
 	}
 	if len(a.nodes) <= quickNodes {
-		if loc, ok := a.search(quickBudget(len(text)), false); ok {
+		quick := quickBudget(len(text))
+		if a.results != nil {
+			if loc, ok := a.results.recall(text, quick); ok {
+				return loc, true
+			}
+		}
+		a.seen = 0
+		if loc, ok := a.search(quick, false); ok {
+			if a.results != nil {
+				a.results.keep(text, a.seen, quick-a.steps, loc)
+			}
 			return loc, true
 		}
 	}
@@ -65,6 +75,7 @@ func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
 			for at < len(text) && !inSet(a.first, text[at]) {
 				at++
 			}
+			a.see(at + 1)
 			if at == len(text) || at > last {
 				break
 			}
@@ -106,6 +117,7 @@ func (a *Regexp) run(i, pos int) bool {
 		n := &a.nodes[i]
 		switch n.op {
 		case aLit:
+			a.see(pos + len(n.lit))
 			if !hasLit(text[pos:], n.lit, n.fold) {
 				return false
 			}
@@ -114,6 +126,7 @@ func (a *Regexp) run(i, pos int) bool {
 			if n.min != 1 || n.max != 1 {
 				return a.runClass(n, pos)
 			}
+			a.see(pos + 1)
 			if pos == len(text) || !inSet(n.set, text[pos]) {
 				return false
 			}
@@ -143,6 +156,7 @@ func (a *Regexp) run(i, pos int) bool {
 				return false
 			}
 		case aEnd:
+			a.see(pos + 1)
 			if pos != len(text) {
 				return false
 			}
@@ -151,10 +165,12 @@ func (a *Regexp) run(i, pos int) bool {
 				return false
 			}
 		case aEndLine:
+			a.see(pos + 1)
 			if pos != len(text) && text[pos] != '\n' {
 				return false
 			}
 		case aWordEdge, aNotWordEdge:
+			a.see(pos + 1)
 			if a.wordEdge(pos) != (n.op == aWordEdge) {
 				return false
 			}
@@ -170,7 +186,11 @@ func (a *Regexp) run(i, pos int) bool {
 // when it must consume a byte first and the byte there cannot be it.
 func (a *Regexp) mayStart(i, pos int) bool {
 	n := &a.nodes[i]
-	return n.firstAny || pos < len(a.text) && inSet(n.first, a.text[pos])
+	if n.firstAny {
+		return true
+	}
+	a.see(pos + 1)
+	return pos < len(a.text) && inSet(n.first, a.text[pos])
 }
 
 // runClass matches n's run of its class at pos, then the rest of the
@@ -195,9 +215,13 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 	for end < limit && inSet(n.set, text[end]) {
 		end++
 	}
+	a.see(end + 1) // the byte that ended the run, or the text's end
 	a.steps -= end - pos
 	if end-pos < n.min {
 		return false
+	}
+	if !n.lazy && n.followByte >= 0 {
+		return a.runBack(n, pos+n.min, end)
 	}
 	from, to, step := end, pos+n.min-1, -1
 	if n.lazy {
@@ -208,13 +232,37 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 		if a.steps--; a.steps < 0 {
 			return false
 		}
-		if n.nextByte >= 0 && (at == len(text) || text[at] != byte(n.nextByte)) {
-			continue // the literal that follows is not there
+		if !n.followAny && (at == len(text) || !inSet(n.follow, text[at])) {
+			continue // what follows cannot start there
 		}
 		if a.run(n.next, at) {
 			return true
 		}
 		a.undo(mark)
+	}
+	return false
+}
+
+// runBack is runClass's greedy tries when what follows the run starts
+// with one byte: the rest of the expression is tried after each length of
+// the run from end down to lo at which that byte comes next, found by
+// strings.LastIndexByte rather than a step per length.
+func (a *Regexp) runBack(n *node, lo, end int) bool {
+	text, c := a.text, byte(n.followByte)
+	mark := len(a.trail)
+	for at := min(end, len(text)-1); at >= lo; {
+		j := strings.LastIndexByte(text[lo:at+1], c)
+		if a.steps -= at + 1 - lo; j >= 0 {
+			a.steps += j // the lengths looked at: from at down to j
+		}
+		if j < 0 || a.steps < 0 {
+			return false
+		}
+		if a.run(n.next, lo+j) {
+			return true
+		}
+		a.undo(mark)
+		at = lo + j - 1
 	}
 	return false
 }
@@ -268,12 +316,18 @@ func isWordByte(c byte) bool {
 // IsASCII reports whether s holds only bytes below 128.
 func IsASCII(s string) bool {
 	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		// Eight bytes at once: a byte of 128 or more sets the top bit.
-		b := s[i : i+8]
-		if (b[0]|b[1]|b[2]|b[3]|b[4]|b[5]|b[6]|b[7])&0x80 != 0 {
+	for ; i+16 <= len(s); i += 16 {
+		// Sixteen bytes at once, in two loads (see word): a byte of
+		// 128 or more sets its top bit.
+		if (word(s[i:i+8])|word(s[i+8:i+16]))&0x8080808080808080 != 0 {
 			return false
 		}
+	}
+	if i+8 <= len(s) {
+		if word(s[i:i+8])&0x8080808080808080 != 0 {
+			return false
+		}
+		i += 8
 	}
 	for ; i < len(s); i++ {
 		if s[i] >= 0x80 {
@@ -281,4 +335,12 @@ func IsASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// word is the 8 bytes of b (at least 8) as one number, read in one load:
+// the compiler joins the shifts.
+func word(b string) uint64 {
+	_ = b[7]
+	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
+		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
 }

@@ -119,6 +119,17 @@ type Finder struct {
 
 	zones [8]zoneEntry // fixed-offset zones seen, to avoid allocating them again
 	nz    int
+
+	// built is build's last answer (and the fields as it left them) for
+	// the fields and now it was given: lines of a log mostly come several
+	// to a second.
+	built struct {
+		valid   bool
+		fl, out fields
+		now     time.Time
+		t       time.Time
+		ok      bool
+	}
 }
 
 type zoneEntry struct {
@@ -343,8 +354,22 @@ func (f *Finder) tryAlpha(s string, i int, fl *fields) (int, int) {
 }
 
 // build turns parsed fields into a time, inferring a missing year and
-// checking the day against the month.
+// checking the day against the month; the same fields and now as last
+// time give the last time's answer (it depends on nothing else: the
+// Finder's zone and the zones it keeps do not change).
 func (f *Finder) build(fl *fields, now time.Time) (time.Time, bool) {
+	b := &f.built
+	if b.valid && *fl == b.fl && now == b.now {
+		*fl = b.out
+		return b.t, b.ok
+	}
+	b.valid, b.fl, b.now = true, *fl, now
+	b.t, b.ok = f.buildTime(fl, now)
+	b.out = *fl
+	return b.t, b.ok
+}
+
+func (f *Finder) buildTime(fl *fields, now time.Time) (time.Time, bool) {
 	if fl.unix {
 		return time.Unix(fl.unixSec, int64(fl.nsec)).In(f.loc), true
 	}

@@ -314,6 +314,37 @@ func TestFinderReuse(t *testing.T) {
 	}
 }
 
+// TestFinderRepeats: a Finder answers a line with the date of the line
+// before it (build's last answer kept) as a fresh one does, under another
+// now too (the year of a date without one is now's, or the one before).
+func TestFinderRepeats(t *testing.T) {
+	pm, err := NewPatternFinder("%b %d %I:%M:%S %p", time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := []string{"Jan  2 10:00:00 x", "Jan  2 10:00:00 y", "Feb 29 10:00:00 x", "Feb 30 10:00:00 Nov 25 07:13:18",
+		"Nov 25 07:13:18 PM", "Nov 25 07:13:18 AM", "Nov 25 12:13:18 AM", "no date"}
+	nows := []time.Time{now, now, time.Date(2027, 1, 5, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 31, 12, 0, 0, 0, plus1), now}
+	for _, fresh := range []func() *Finder{func() *Finder { return NewFinder(time.UTC) }, func() *Finder {
+		f, _ := NewPatternFinder("%b %d %I:%M:%S %p", time.UTC)
+		return f
+	}} {
+		f := fresh()
+		if fresh().pat != nil {
+			f = pm
+		}
+		for _, line := range append(lines, lines...) {
+			for _, n := range nows {
+				g1, s1, e1, ok1 := f.Find(line, n)
+				g2, s2, e2, ok2 := fresh().Find(line, n)
+				if !g1.Equal(g2) || s1 != s2 || e1 != e2 || ok1 != ok2 || g1.String() != g2.String() {
+					t.Errorf("%q at %v: after others %v %d %d %v, fresh %v %d %d %v", line, n, g1, s1, e1, ok1, g2, s2, e2, ok2)
+				}
+			}
+		}
+	}
+}
+
 func TestZeroAllocs(t *testing.T) {
 	f := NewFinder(time.UTC)
 	for _, line := range []string{

@@ -57,8 +57,12 @@ type Matcher struct {
 	// any literal is searched for (many regexes of distinct words cost
 	// a search each).
 	prefixFirst bool
-	hits        []uint64
-	dateHits    map[string]uint64
+	// byFirst: the failregexes by their first byte (see firstbyte.go),
+	// nil when not all start with literal text; every: all of them.
+	byFirst  [][]int
+	every    []int
+	hits     []uint64
+	dateHits map[string]uint64
 	// dateName and dateRun count the dates of a run of lines in one
 	// format, added to dateHits when the format changes or DateHits is
 	// called: a map update per line cost more than the prefilter.
@@ -130,6 +134,10 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		return nil, errors.Join(errs...)
 	}
 	m.hits = make([]uint64, len(m.fail))
+	for i := range m.fail {
+		m.every = append(m.every, i)
+	}
+	m.byFirst = firstBytes(m.fail)
 	m.tracks = m.tracks || m.prefID >= 0
 	if m.tracks {
 		m.conns = newConnTable(connTableSize, connTableTTL)
@@ -142,17 +150,6 @@ func Compile(pipeline string, r match.Rules) (*Matcher, error) {
 		m.prefixFirst = m.pre != nil && m.prefHead != nil && allPrefixed(m.fail)
 	}
 	return m, nil
-}
-
-// allPrefixed tells that every failregex starts with literal text (see
-// match.AnchoredPrefix).
-func allPrefixed(fail []failRegex) bool {
-	for _, fr := range fail {
-		if fr.prefix == "" {
-			return false
-		}
-	}
-	return len(fail) > 0
 }
 
 // maxMaxLines bounds maxlines: each line runs the failregexes over all
@@ -186,6 +183,11 @@ func (m *Matcher) compilePref(s string) error {
 	if m.prefHead != nil {
 		m.prefHeadID = m.prefHead.SubexpIndex(groupMLFID)
 		m.prefHeadASCII = asciire.Compile(m.prefHead.String())
+		if m.prefHeadASCII != nil {
+			// Other programs' lines begin alike, and the header
+			// turns them away after a few bytes (see asciire's memo.go).
+			m.prefHeadASCII.Remember()
+		}
 	}
 	return nil
 }
@@ -340,32 +342,31 @@ type found struct {
 // found in fd; false with fd.out Miss (or Ignored, BadAddress) otherwise.
 // It keeps no state but the prefilter's, and counts nothing.
 func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) bool {
-	// prefiltered tells that the prefilter has read the line (see
-	// prefixFirst).
-	prefiltered := m.pre == nil || !m.prefixFirst
 	if m.pre != nil && !m.prefixFirst && !m.pre.scan(text) {
 		return false // each regex needs a literal the line lacks
 	}
-	scanned, ascii := text, asciire.IsASCII(text)
+	// prefiltered is the text the prefilter reads, once read tells so
+	// (see prefixFirst).
+	prefiltered, read, ascii := text, !m.prefixFirst, asciire.IsASCII(text)
 	text, id, hasID, ok := m.content(text, ascii)
 	if !ok {
 		return false
 	}
-	for i := range m.fail {
+	for _, i := range m.candidates(text) {
 		fr := &m.fail[i]
 		if p := fr.prefix; p != "" && (len(text) < len(p) || text[0] != p[0] || text[:len(p)] != p) {
 			continue // strings.HasPrefix, without a call for a first byte that differs
 		}
 		if m.pre != nil {
-			if !prefiltered {
+			if !read {
 				// prefixFirst: the first regex whose first words the
-				// content has; now the literals decide.
-				prefiltered = true
-				if !m.pre.scan(scanned) {
-					return false
-				}
+				// content has. Now its literals decide, in the
+				// content, as do those of the next such regexes (the
+				// others cannot match; the prefregex's are there).
+				prefiltered, read = text, true
+				m.pre.reset()
 			}
-			if !m.pre.may(scanned, i) {
+			if !m.pre.may(prefiltered, i) {
 				continue
 			}
 		}

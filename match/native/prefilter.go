@@ -146,7 +146,7 @@ func score(lit string) int {
 // is a miss. It stops at the first that may; may answers for the others,
 // once the line's content has ruled most of them out by their first words.
 func (p *prefilter) scan(text string) bool {
-	clear(p.state)
+	p.reset()
 	if !p.has(text, p.pref) {
 		return false
 	}
@@ -161,7 +161,12 @@ func (p *prefilter) scan(text string) bool {
 	return false
 }
 
-// may reports whether failregex i may match text, the text last scanned.
+// reset forgets the last line's answers: may then answers for a new line
+// (scan does it too).
+func (p *prefilter) reset() { clear(p.state) }
+
+// may reports whether failregex i may match text, the text last scanned
+// (or since reset).
 func (p *prefilter) may(text string, i int) bool { return p.has(text, p.need[i]) }
 
 // has reports whether text contains every literal of idx, searching each

@@ -1,0 +1,97 @@
+package asciire
+
+// Remembering results. An anchored expression's walk reads the text from
+// its start up to some place, and what it finds depends on those bytes
+// alone (and on whether the text ends there). Lines of a log often begin
+// alike: a prefregex's header turns away every line of another program
+// after reading the host and the program's name. A Regexp that remembers
+// keeps its last results with the bytes each walk read: a text that
+// begins with those bytes has the same result, and costs a comparison.
+
+// memoSize is how many results a Regexp remembers.
+const memoSize = 8
+
+type memoEntry struct {
+	read  []byte // the bytes the walk read, from the text's start (a copy)
+	loc   []int  // its groups, when found
+	found bool
+	steps int // the steps it took: a shorter text's budget may be less
+	// served: it served a text since the hand last passed (see keep).
+	served bool
+}
+
+// memo holds the results; a new one replaces the first the hand finds
+// that has not served since the hand last passed (the clock algorithm):
+// lines that begin alike keep their result while lines each unlike the
+// others (sshd's, each with its pid) take turns in the rest.
+type memo struct {
+	// ends and lasts are each entry's len(read) and last byte read, side
+	// by side: most entries differ from a text there, found in a cache
+	// line or two.
+	ends    [memoSize]int
+	lasts   [memoSize]byte
+	entries [memoSize]memoEntry
+	n, hand int
+}
+
+// Remember has Find remember its last results (an anchored expression's
+// only: another's walk reads the whole text). For a Regexp used on many
+// texts that begin alike.
+func (a *Regexp) Remember() {
+	if a.anchored {
+		a.results = &memo{}
+	}
+}
+
+// see notes that the walk read the text up to end (exclusive); an end
+// past the text's means the walk saw where the text ends.
+func (a *Regexp) see(end int) {
+	if end > a.seen {
+		a.seen = end
+	}
+}
+
+// recall returns the remembered result for text, if any.
+func (m *memo) recall(text string, budget int) ([]int, bool) {
+	for i := range m.n {
+		n := m.ends[i]
+		if len(text) < n || text[n-1] != m.lasts[i] {
+			continue
+		}
+		e := &m.entries[i]
+		if text[:n] != string(e.read) || e.steps > budget {
+			continue
+		}
+		e.served = true
+		if !e.found {
+			return nil, true
+		}
+		return e.loc, true
+	}
+	return nil, false
+}
+
+// keep remembers the result of a walk over text that read seen bytes
+// and took steps, unless it read where the text ends (a text that
+// begins alike and goes on may not agree).
+func (m *memo) keep(text string, seen, steps int, loc []int) {
+	if seen > len(text) || seen == 0 {
+		return
+	}
+	i := m.n
+	if m.n < memoSize {
+		m.n++
+	} else {
+		for m.entries[m.hand].served {
+			m.entries[m.hand].served = false
+			m.hand = (m.hand + 1) % memoSize
+		}
+		i, m.hand = m.hand, (m.hand+1)%memoSize
+	}
+	e := &m.entries[i]
+	m.ends[i], m.lasts[i] = seen, text[seen-1]
+	// The entry's arrays are reused: a line's text is not kept.
+	e.read = append(e.read[:0], text[:seen]...)
+	e.loc, e.found = append(e.loc[:0], loc...), loc != nil
+	e.steps, e.served = steps, false
+}
