@@ -25,9 +25,17 @@ func TestBannedAddrs(t *testing.T) {
 	cl, stop := startDaemon(t, dir, Options{Config: c})
 	defer stop()
 	ctx := context.Background()
-	if err := os.WriteFile(log, []byte("denied 2001:db8:1:2::5\n"), 0o600); err != nil {
+	// The file is followed from its end once the source has seen it:
+	// write until the source reads, then the failure.
+	waitSourceRead(t, cl, "p", log, "started")
+	f, err := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := f.WriteString("denied 2001:db8:1:2::5\n"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
 	testkit.WaitFor(t, 10*time.Second, func() error {
 		if bans, err := cl.Banned(ctx); err != nil || len(bans) == 0 {
 			return fmt.Errorf("the /64 is not banned yet: %v", err)
