@@ -85,11 +85,15 @@ func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
 		}
 		a.caps[0] = at
 		a.trail = a.trail[:0]
-		if a.run(a.start, at) {
-			return a.caps, true
-		}
+		matched := a.run(a.start, at)
 		if a.steps < 0 {
+			// Out of steps: a match found after the budget ran out may
+			// not be the first way (an earlier branch gave up, not
+			// failed), so the walk gives up too.
 			return nil, false
+		}
+		if matched {
+			return a.caps, true
 		}
 	}
 	return nil, true
