@@ -9,27 +9,33 @@ import (
 )
 
 // ownRegexes writes the match block of a jail with "filter =" (no filter
-// file): its own failregex and ignoreregex are the whole filter, as for
-// fail2ban. They are written inline when logjail's dialect reads them
-// (RE2, <HOST>, <F-USER>, …); when it cannot read one, the pipeline is
-// written disabled, with the reason and a failregex to replace, rather
-// than with a filter that means something else.
+// file): its own failregex, ignoreregex, prefregex and datepattern are the
+// whole filter, as for fail2ban. They are written inline when logjail's
+// dialect reads them with the same meaning (RE2, <HOST>, <F-USER>, …);
+// otherwise the pipeline is written disabled, with the reason, fail2ban's
+// regexes in comments and a failregex to replace, rather than with a
+// filter that means something else.
 func (w *jailWriter) ownRegexes() string {
 	fail, ignore := w.regexLines("failregex"), w.regexLines("ignoreregex")
+	pref, _ := w.get("prefregex")
+	date, _ := w.get("datepattern")
+	maxLines, _ := w.get("maxlines")
+	w.handled = append(w.handled, "failregex", "ignoreregex", "prefregex", "datepattern", "maxlines")
 	var b strings.Builder
 	b.WriteString("    match:\n      # fail2ban's jail has no filter (filter =): its own regexes are the filter.\n")
-	_, err := filter.Compile(w.name, match.Rules{Dialect: match.DialectLogjail, Failregex: fail, Ignoreregex: ignore})
-	if len(fail) == 0 {
-		err = fmt.Errorf("the jail sets no failregex")
-	}
-	if err != nil {
-		w.disabled = fmt.Sprintf("its regexes are not logjail's dialect (%v): write them as RE2 with logjail's tags, then enable it", err)
+	if why := ownRegexProblem(w.name, fail, ignore, pref, date, maxLines); why != "" {
+		w.disabled = why + ": write them as RE2 with logjail's tags, then enable it"
 		w.warn("failregex", "%s", w.disabled)
 		for _, re := range fail {
-			fmt.Fprintf(&b, "      # fail2ban's failregex: %s\n", strings.ReplaceAll(re, "\n", " "))
+			fmt.Fprintf(&b, "      # fail2ban's failregex: %s\n", re)
 		}
-		fail = []string{"^never matches: write the jail's failregex here <HOST>$"}
-		ignore = nil
+		b.WriteString("      failregex:\n        - \"^never matches: write the jail's failregex here <HOST>$\"\n")
+		return b.String()
+	}
+	for _, one := range []struct{ key, v string }{{"prefregex", pref}, {"datepattern", date}} {
+		if one.v != "" {
+			fmt.Fprintf(&b, "      %s: %s\n", one.key, quote(one.v))
+		}
 	}
 	for _, list := range []struct {
 		key string
@@ -43,8 +49,39 @@ func (w *jailWriter) ownRegexes() string {
 			fmt.Fprintf(&b, "        - %s\n", quote(re))
 		}
 	}
-	w.handled = append(w.handled, "failregex", "ignoreregex")
 	return b.String()
+}
+
+// ownRegexProblem says why a jail's own regexes cannot be written inline
+// ("" when they can): none given, fail2ban's interpolation left in them,
+// maxlines (an inline match has none), Python's "{,n}" (RE2 reads it as
+// text), or logjail's dialect refusing them.
+func ownRegexProblem(name string, fail, ignore []string, pref, date, maxLines string) string {
+	all := append(append(append([]string{}, fail...), ignore...), pref)
+	switch {
+	case len(fail) == 0:
+		return "the jail sets no failregex"
+	case maxLines != "" && maxLines != "1":
+		return fmt.Sprintf("the jail sets maxlines = %s, which an inline match does not take", maxLines)
+	case containsAny(all, "%("):
+		return "its regexes use fail2ban's %(name)s interpolation"
+	case containsAny(all, "{,"):
+		return "its regexes use Python's {,n}, which RE2 reads as text"
+	}
+	rules := match.Rules{Dialect: match.DialectLogjail, Prefregex: pref, Datepattern: date, Failregex: fail, Ignoreregex: ignore}
+	if _, err := filter.Compile(name, rules); err != nil {
+		return fmt.Sprintf("its regexes are not logjail's dialect (%v)", err)
+	}
+	return ""
+}
+
+func containsAny(texts []string, sub string) bool {
+	for _, t := range texts {
+		if strings.Contains(t, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // regexLines is a jail option holding one regex per line.

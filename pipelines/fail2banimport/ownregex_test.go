@@ -10,6 +10,7 @@ import (
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
 	"github.com/logjail/logjail/match/filter"
+	"github.com/logjail/logjail/pipelines"
 )
 
 // TestImportJailWithoutFilter: a jail with "filter =" and its own
@@ -31,6 +32,19 @@ enabled = true
 filter =
 failregex = ^(?<=x)bad <HOST>$
 logpath = /var/log/pyonly.log
+
+[withpref]
+enabled = true
+filter =
+prefregex = ^\S+ myapp: <F-CONTENT>.+</F-CONTENT>$
+failregex = ^bad login from <HOST>$
+logpath = /var/log/withpref.log
+
+[pyrange]
+enabled = true
+filter =
+failregex = ^\S+ myapp: x{,3} bad <HOST>$
+logpath = /var/log/pyrange.log
 `
 	if err := os.WriteFile(filepath.Join(dir, "jail.local"), []byte(jails), 0o644); err != nil {
 		t.Fatal(err)
@@ -46,6 +60,7 @@ logpath = /var/log/pyonly.log
 		"  pyonly:\n    # Disabled: its regexes are not logjail's dialect",
 		"    enabled: false\n",
 		"      # fail2ban's failregex: ^(?<=x)bad <HOST>$\n",
+		"  pyrange:\n    # Disabled: its regexes use Python's {,n}, which RE2 reads as text",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("want %q in:\n%s", want, text)
@@ -54,24 +69,35 @@ logpath = /var/log/pyonly.log
 	if strings.Contains(text, "filter.d/myapp.conf") {
 		t.Errorf("a filter file that does not exist is named:\n%s", text)
 	}
-	p := loadImported(t, text)["myapp"]
+	pipes := loadImported(t, text)
+	checkOwnRegexes(t, pipes["withpref"], map[string]match.Outcome{
+		"Dec  7 11:00:00 web myapp: bad login from 192.0.2.7": match.Matched,
+		"Dec  7 11:00:00 web other: bad login from 192.0.2.7": match.Miss,
+	})
+	p := pipes["myapp"]
+	checkOwnRegexes(t, p, map[string]match.Outcome{
+		"Dec  7 11:00:00 web myapp[12]: login failed for bob from 192.0.2.7":   match.Matched,
+		"Dec  7 11:00:00 web myapp[12]: login failed for admin from 192.0.2.7": match.Ignored,
+		"Dec  7 11:00:00 web myapp[12]: blocked 192.0.2.8":                     match.Matched,
+		"Dec  7 11:00:00 web myapp[12]: started":                               match.Miss,
+	})
+}
+
+// checkOwnRegexes matches each line with p's filter and wants its outcome.
+func checkOwnRegexes(t *testing.T, p *pipelines.Pipeline, want map[string]match.Outcome) {
+	t.Helper()
 	if p == nil {
-		t.Fatalf("myapp not enabled:\n%s", text)
+		t.Fatal("pipeline not imported enabled")
 	}
 	m, err := filter.Compile(p.Name, p.Plan.Rules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-	for line, want := range map[string]match.Outcome{
-		"Dec  7 11:00:00 web myapp[12]: login failed for bob from 192.0.2.7":   match.Matched,
-		"Dec  7 11:00:00 web myapp[12]: login failed for admin from 192.0.2.7": match.Ignored,
-		"Dec  7 11:00:00 web myapp[12]: blocked 192.0.2.8":                     match.Matched,
-		"Dec  7 11:00:00 web myapp[12]: started":                               match.Miss,
-	} {
+	for line, w := range want {
 		e := ingest.Entry{Message: line, ReadAt: now}
-		if _, out := m.Match(&e, now); out != want {
-			t.Errorf("%q: %v, want %v", line, out, want)
+		if _, out := m.Match(&e, now); out != w {
+			t.Errorf("%s: %q: %v, want %v", p.Name, line, out, w)
 		}
 	}
 }
