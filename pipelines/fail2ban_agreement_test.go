@@ -93,14 +93,7 @@ func TestShippedFiltersAgreeWithFail2ban(t *testing.T) {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			lines, err := f2bsample.Read(f2bsample.LogDir, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := (&decoder{}).loadFilter(".", name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			lines, f := readSampleAndFilter(t, name)
 			a := compareWithFail2ban(t, name, partialCounterparts[name], f, lines)
 			checkDifferences(t, name, f.Fail2banDifferences, a.diffs)
 			why, below := belowAgreementBar[name]
@@ -116,6 +109,31 @@ func TestShippedFiltersAgreeWithFail2ban(t *testing.T) {
 		})
 	}
 	t.Log("\n" + agreementTable(table))
+}
+
+// readSampleAndFilter reads fail2ban's installed sample log of name and
+// the shipped filter of that name.
+func readSampleAndFilter(t *testing.T, name string) ([]f2bsample.Line, *FilterFile) {
+	t.Helper()
+	lines, err := f2bsample.Read(f2bsample.LogDir, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := (&decoder{}).loadFilter(".", name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines, f
+}
+
+// fail2banTestZone is the zone fail2ban's tests date their samples in.
+func fail2banTestZone(t *testing.T) *time.Location {
+	t.Helper()
+	zone, err := time.LoadLocation("Europe/Zurich")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return zone
 }
 
 // agreement is one filter's result against fail2ban's sample log.
@@ -231,10 +249,7 @@ func compareWithFail2ban(t *testing.T, name string, onlyModes []string, f *Filte
 		return ok || mode == "normal" && len(f.Modes) == 0
 	}
 	now := time.Date(2005, 8, 14, 10, 0, 0, 0, time.UTC) // fail2ban's test "now"
-	zone, err := time.LoadLocation("Europe/Zurich")      // fail2ban's test zone
-	if err != nil {
-		t.Fatal(err)
-	}
+	zone := fail2banTestZone(t)
 	matchers := map[*f2bsample.Variant]match.Matcher{}
 	var diffs []difference
 	noMode := map[string]bool{}
@@ -502,6 +517,7 @@ func checkListed(t *testing.T, key, sample string, listed []Fail2banDifference, 
 func TestJudgeTAI64NEpoch(t *testing.T) {
 	const tai = "@400000004c91b044077a9e94 imap-login: Aborted login"
 	at := time.Date(2010, 9, 16, 5, 50, 50, 0, time.UTC)
+	zone := fail2banTestZone(t)
 	for _, c := range []struct {
 		text, want, kind string
 	}{
@@ -514,10 +530,6 @@ func TestJudgeTAI64NEpoch(t *testing.T) {
 	} {
 		l := f2bsample.Line{File: "s", Num: 1, Text: c.text, Want: map[string]any{"match": true, "host": "192.0.2.1", "time": c.want}}
 		fl := match.Failure{Addr: netip.MustParseAddr("192.0.2.1"), Time: at}
-		zone, err := time.LoadLocation("Europe/Zurich")
-		if err != nil {
-			t.Fatal(err)
-		}
 		d, differs := judge(l, &f2bsample.Variant{}, "normal", fl, match.Matched, zone)
 		if d.kind != c.kind || differs != (c.kind != "") {
 			t.Errorf("%q want %s: kind %q (differs %v), want %q", c.text, c.want, d.kind, differs, c.kind)

@@ -20,11 +20,6 @@ import (
 	"github.com/logjail/logjail/match/filter"
 )
 
-// modesNotYetListed are shipped filters whose mode differences are
-// logged and not checked, with the reason (remove one when its file lists
-// them).
-var modesNotYetListed = map[string]string{}
-
 // TestShippedFiltersAgreeWithFail2banInEveryMode runs every line of
 // fail2ban's sample log of each counterpart (annotated or not, with the
 // files it adds) through fail2ban's own filter, compiled by logjail's
@@ -41,24 +36,14 @@ var modesNotYetListed = map[string]string{}
 // shipped filter does not count it: logjail resolves no names.
 func TestShippedFiltersAgreeWithFail2banInEveryMode(t *testing.T) {
 	testkit.NeedFile(t, f2bsample.LogDir, "fail2ban")
-	zone, err := time.LoadLocation("Europe/Zurich") // fail2ban's test zone
-	if err != nil {
-		t.Fatal(err)
-	}
+	zone := fail2banTestZone(t)
 	var rows []modeRow
 	for _, name := range ShippedFilters() {
 		if _, ok := notCompared[name]; ok {
 			continue
 		}
 		t.Run(name, func(t *testing.T) {
-			lines, err := f2bsample.Read(f2bsample.LogDir, name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			f, err := (&decoder{}).loadFilter(".", name)
-			if err != nil {
-				t.Fatal(err)
-			}
+			lines, f := readSampleAndFilter(t, name)
 			var diffs []difference
 			for _, mode := range fail2banModes(t, name) {
 				r := compareMode(t, name, mode, f, lines, zone)
@@ -68,12 +53,6 @@ func TestShippedFiltersAgreeWithFail2banInEveryMode(t *testing.T) {
 				diffs = append(diffs, r.diffs...)
 			}
 			diffs = slices.DeleteFunc(diffs, func(d difference) bool { return listedIn(name, f.Fail2banDifferences, d) })
-			if why, ok := modesNotYetListed[name]; ok {
-				for _, d := range diffs {
-					t.Logf("%s: %s: %s (not checked: %s)\n  %s", d.key(), d.kind, d.why, why, d.text)
-				}
-				return
-			}
 			checkListed(t, "fail2ban_mode_differences", name, f.Fail2banModeDifferences, diffs)
 		})
 	}

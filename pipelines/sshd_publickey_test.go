@@ -26,18 +26,8 @@ import (
 // nofail result this repeats, a check of the expectations themselves).
 func TestSSHDPublickeyAgreesWithFail2ban(t *testing.T) {
 	testkit.NeedFile(t, f2bsample.LogDir, "fail2ban")
-	base, err := f2bsample.Read(f2bsample.LogDir, "sshd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := (&decoder{}).loadFilter(".", "sshd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	zone, err := time.LoadLocation("Europe/Zurich") // fail2ban's test zone
-	if err != nil {
-		t.Fatal(err)
-	}
+	base, f := readSampleAndFilter(t, "sshd")
+	zone := fail2banTestZone(t)
 	for _, value := range []string{"nofail", "invalid", "any", "ignore"} {
 		t.Run(value, func(t *testing.T) {
 			lines := withFail2banArg(t, base, "publickey", value, zone)

@@ -83,6 +83,7 @@ func (w *jailWriter) keepFail2ban() string {
 	}
 	args := map[string]string{}
 	for _, k := range sortedKeys(w.filterArgs) {
+		arg := slices.IndexFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k })
 		switch {
 		case k == "mode":
 		case k == "logtype" || k == "logging":
@@ -91,9 +92,8 @@ func (w *jailWriter) keepFail2ban() string {
 				return why
 			}
 			w.native.notes = append(w.native.notes, why)
-		case slices.ContainsFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k }):
-			a := w.native.info.Arguments[slices.IndexFunc(w.native.info.Arguments, func(a pipelines.ArgumentInfo) bool { return a.Name == k })]
-			if why := regexValue(a, w.filterArgs[k]); why != "" {
+		case arg >= 0:
+			if why := regexValue(w.native.info.Arguments[arg], w.filterArgs[k]); why != "" {
 				return why
 			}
 			args[k] = w.filterArgs[k]
