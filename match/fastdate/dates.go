@@ -130,6 +130,14 @@ type Finder struct {
 		t       time.Time
 		ok      bool
 	}
+	// atStart is the last syslog date found at a line's first byte (see
+	// recallStart).
+	atStart struct {
+		key []byte // the line's first end+startPast bytes
+		now time.Time
+		t   time.Time
+		end int
+	}
 }
 
 type zoneEntry struct {
@@ -161,7 +169,47 @@ func (f *Finder) Find(line string, now time.Time) (t time.Time, start, end int, 
 	if f.alts != nil {
 		return f.findFirst(line, now)
 	}
-	return f.findAuto(line, now, len(line))
+	if t, end, ok := f.recallStart(line, now); ok {
+		return t, 0, end, true
+	}
+	t, start, end, ok = f.findAuto(line, now, len(line))
+	if ok && start == 0 && f.last == fmtSyslog {
+		f.keepStart(line, now, t, end)
+	}
+	return t, start, end, ok
+}
+
+// startPast is how many bytes after a syslog date the date's parsers may
+// read, and more: parseSyslogRest looks at most at the 6 after the clock
+// for a year (" 2026" and the boundary after it).
+const startPast = 8
+
+// recallStart returns the date of the last line whose date was syslog's
+// at its first byte, when line begins with the same bytes up to
+// startPast after that date and now is the same: findAuto would read the
+// same bytes, in the same order, and find the same date. Lines of a log
+// mostly come several to a second from one host, and parsing the date
+// again was most of its cost.
+func (f *Finder) recallStart(line string, now time.Time) (time.Time, int, bool) {
+	m := &f.atStart
+	if len(m.key) == 0 || len(line) < len(m.key) || line[:len(m.key)] != string(m.key) || now != m.now {
+		return time.Time{}, 0, false
+	}
+	f.last = fmtSyslog
+	return m.t, m.end, true
+}
+
+// keepStart remembers the syslog date line begins with (see recallStart),
+// when line goes on for startPast bytes after it: a line that ends sooner
+// has its length read too.
+func (f *Finder) keepStart(line string, now, t time.Time, end int) {
+	m := &f.atStart
+	if len(line) < end+startPast {
+		m.key = m.key[:0]
+		return
+	}
+	m.key = append(m.key[:0], line[:end+startPast]...)
+	m.now, m.t, m.end = now, t, end
 }
 
 // findFirst returns the date of the alternatives that starts first in

@@ -384,7 +384,7 @@ func TestZeroAllocs(t *testing.T) {
 // line was read.
 func FuzzFind(f *testing.F) {
 	for _, s := range []string{
-		"Nov 25 07:13:18 host", "2026-11-25T07:13:18.123+01:00", "[25/Nov/2026:07:13:18 +0000]",
+		"Nov 25 07:13:18 host", "Nov 25 07:13:18 2026 host", "Nov  5 07:13:18.123456 2026", "2026-11-25T07:13:18.123+01:00", "[25/Nov/2026:07:13:18 +0000]",
 		"1732519998.5 x", "@4000000069255fa81d0b1234", "Wed, 25 Nov 2026 07:13:18 GMT",
 		"Wed Nov 25 07:13:18 CET 2026", "25-Nov-2026 07:13:18", "2026/11/25 07:13:18",
 		"audit(1732519998.123:4)", "Nov 25 2026 07:13:18", "2026-11-25 07:13:18 +01",
@@ -402,7 +402,15 @@ func FuzzFind(f *testing.F) {
 		pats = append(pats, pf)
 	}
 	const other = "2026-11-25T07:13:18.123+05:30 [25/Nov/2026:07:13:18 -0800]"
+	fresh := func() []*Finder {
+		ln, err := NewPatternFinder("{^LN-BEG}", time.UTC)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return []*Finder{NewFinder(time.UTC), NewFinder(time.FixedZone("UTC+3", 3*3600)), ln}
+	}
 	f.Fuzz(func(t *testing.T, line string) {
+		checkRecallStart(t, fresh, line)
 		for _, finder := range pats {
 			tm, s, e, ok := finder.Find(line, now)
 			if ok && (s < 0 || s >= e || e > len(line)) {
@@ -418,6 +426,28 @@ func FuzzFind(f *testing.F) {
 			}
 		}
 	})
+}
+
+// checkRecallStart: a finder that read a line beginning as line does, up
+// to any byte, then ending otherwise, finds in line what a new finder
+// finds (recallStart must not answer for a line it did not read enough
+// of).
+func checkRecallStart(t *testing.T, fresh func() []*Finder, line string) {
+	want := fresh()
+	for k := 0; k <= len(line); k++ {
+		for _, tail := range []string{"", " ", "x", " 2026 x", ".5 z", "0", " 12:00:00 ", "\n"} {
+			for i, finder := range fresh() {
+				before := line[:k] + tail
+				finder.Find(before, now)
+				tm, s, e, ok := finder.Find(line, now)
+				wt, ws, we, wok := want[i].Find(line, now)
+				if !tm.Equal(wt) || s != ws || e != we || ok != wok || ok && finder.Name() != want[i].Name() {
+					t.Fatalf("finder %d: %q after %q: %v [%d,%d) %v %s, a new finder: %v [%d,%d) %v %s",
+						i, line, before, tm, s, e, ok, finder.Name(), wt, ws, we, wok, want[i].Name())
+				}
+			}
+		}
+	}
 }
 
 var sink time.Time

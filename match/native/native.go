@@ -55,7 +55,10 @@ type Matcher struct {
 	// prefregex's header alone gives the content, so a line whose
 	// content starts with no failregex's first words is a miss before
 	// any literal is searched for (many regexes of distinct words cost
-	// a search each).
+	// a search each). The first words are then the whole prefilter: a
+	// regex anchored at them fails at its first word that differs,
+	// sooner than its other literals are searched for in the content
+	// (sshd's lines took 8% less time without the search).
 	prefixFirst bool
 	// byFirst: the failregexes by their first byte (see firstbyte.go),
 	// nil when not all start with literal text; every: all of them.
@@ -345,9 +348,7 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 	if m.pre != nil && !m.prefixFirst && !m.pre.scan(text) {
 		return false // each regex needs a literal the line lacks
 	}
-	// prefiltered is the text the prefilter reads, once read tells so
-	// (see prefixFirst).
-	prefiltered, read, ascii := text, !m.prefixFirst, asciire.IsASCII(text)
+	prefiltered, ascii := text, asciire.IsASCII(text)
 	text, id, hasID, ok := m.content(text, ascii)
 	if !ok {
 		return false
@@ -357,18 +358,8 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 		if p := fr.prefix; p != "" && (len(text) < len(p) || text[0] != p[0] || text[:len(p)] != p) {
 			continue // strings.HasPrefix, without a call for a first byte that differs
 		}
-		if m.pre != nil {
-			if !read {
-				// prefixFirst: the first regex whose first words the
-				// content has. Now its literals decide, in the
-				// content, as do those of the next such regexes (the
-				// others cannot match; the prefregex's are there).
-				prefiltered, read = text, true
-				m.pre.reset()
-			}
-			if !m.pre.may(prefiltered, i) {
-				continue
-			}
+		if m.pre != nil && !m.prefixFirst && !m.pre.may(prefiltered, i) {
+			continue
 		}
 		loc := fr.find(text, ascii) // allocates only on a match
 		if loc == nil {
