@@ -132,49 +132,41 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 	if err != nil {
 		return Report{}, err
 	}
-	matchers := []Matcher{first}
 	stream := newTestStream(first, workers)
 	apart := LineByLine(first)
+	n := 1 // matchers
 	if apart || stream != nil {
-		for len(matchers) < workers {
-			m, err := build()
-			if err != nil {
-				return Report{}, err
-			}
-			matchers = append(matchers, m)
-		}
+		n = max(workers, 1)
 	}
 	start := time.Now()
 	// A Splitter whose Prepare keeps no state reads as the workers apart
 	// do: on several, on a stream (see testStream.apart); on one, its
 	// batches are matched in order.
 	s, split := first.(Splitter)
-	feed, release := testFeed(r, apart || split && PreparesApart(s), len(matchers))
-	todo := make(chan *testBatch, 2*len(matchers))
-	done := make(chan *testBatch, 2*len(matchers))
+	feed, release := testFeed(r, apart || split && PreparesApart(s), n)
+	todo := make(chan *testBatch, 2*n)
+	done := make(chan *testBatch, 2*n)
 	stop := make(chan struct{}) // closed when the failure sink fails
 	var wg sync.WaitGroup
+	wg.Add(n)
 	work := (<-chan *testBatch)(todo)
 	if stream != nil && !stream.apart {
 		work = stream.prepared(todo, now)
 	}
-	for _, m := range matchers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for b := range work {
-				if stream != nil {
-					if stream.apart {
-						stream.prepareOn(b, m.(Splitter), now)
-					}
-					stream.match(b, m.(Splitter), now, opts, done) // sends b once finished
-					continue
+	worker := func(m Matcher) {
+		defer wg.Done()
+		for b := range work {
+			if stream != nil {
+				if stream.apart {
+					stream.prepareOn(b, m.(Splitter), now)
 				}
-				b.load()
-				testLines(b, m, now, opts)
-				done <- b
+				stream.match(b, m.(Splitter), now, opts, done) // sends b once finished
+				continue
 			}
-		}()
+			b.load()
+			testLines(b, m, now, opts)
+			done <- b
+		}
 	}
 	go func() {
 		feed(todo, stop)
@@ -182,6 +174,24 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 		wg.Wait()
 		close(done)
 	}()
+	// The first worker starts at once; the others' matchers are built
+	// meanwhile (compiling sshd's takes a few milliseconds).
+	go worker(first)
+	matchers := []Matcher{first}
+	for len(matchers) < n {
+		m, err := build()
+		if err != nil {
+			close(stop)
+			for range n - len(matchers) {
+				wg.Done() // the workers that will not start
+			}
+			for range done { // let the reader and the first workers finish
+			}
+			return Report{}, err
+		}
+		matchers = append(matchers, m)
+		go worker(m)
+	}
 
 	rep := Report{Dates: map[string]int{}, Failures: []FailureRecord{}}
 	if err := mergeBatches(&rep, done, opts, release); err != nil {

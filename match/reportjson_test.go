@@ -237,6 +237,28 @@ func TestTestStopsWhenTheSinkFails(t *testing.T) {
 	}
 }
 
+// The other workers' matchers are built while the first one reads: a
+// build that fails then stops the run with its error (and nothing hangs).
+func TestTestStopsWhenALaterBuildFails(t *testing.T) {
+	lines := make([]string, 50000)
+	for i := range lines {
+		lines[i] = "fail 192.0.2.1"
+	}
+	refused := errors.New("refused")
+	for _, fails := range []int{2, 3} {
+		builds := 0
+		build := func() (Matcher, error) {
+			if builds++; builds == fails {
+				return nil, refused
+			}
+			return buildWordMatcher()
+		}
+		if _, err := Test(build, wordLog(lines...), when, TestOptions{}, 3); !errors.Is(err, refused) {
+			t.Fatalf("build %d fails: err %v", fails, err)
+		}
+	}
+}
+
 // BenchmarkReportWriter is the cost of one failure in `logjail test
 // --json`: go test -run '^$' -bench ReportWriter -benchmem ./match/
 func BenchmarkReportWriter(b *testing.B) {

@@ -37,16 +37,18 @@ type Regexp struct {
 	start    int  // index of the first node
 	anchored bool // the expression starts with ^: only position 0 is tried
 	// first is the set of bytes a match can start with, when every
-	// match consumes one (firstAny: not known); other start positions
-	// are skipped without a walk.
-	first    [2]uint64
-	firstAny bool
-	caps     []int
-	trail    []int // pairs: a group bound set, and its value before
-	text     string
-	steps    int
-	memo     bool     // remember failed entries in visited (see Find)
-	visited  []uint64 // a bit per node and place in the text
+	// match consumes one (firstAny: not known), or consumes none only
+	// where the text ends (firstAtEnd); other start positions are
+	// skipped without a walk.
+	first      [2]uint64
+	firstAny   bool
+	firstAtEnd bool
+	caps       []int
+	trail      []int // pairs: a group bound set, and its value before
+	text       string
+	steps      int
+	memo       bool     // remember failed entries in visited (see Find)
+	visited    []uint64 // a bit per node and place in the text
 	// seen is how far the walk read the text (see memo.go), results
 	// the results remembered (nil: none).
 	seen    int
@@ -81,19 +83,30 @@ type node struct {
 	min, max int
 	// follow is, for a run, the first set of the node after it (see
 	// first), looked through groups: a length of the run after which
-	// the next byte is not in it is not tried. followAny: not known.
-	follow    [2]uint64
-	followAny bool
-	// followByte is follow's only byte, -1 when it has more (or any).
+	// the next byte is not in it is not tried. followAny: not known;
+	// followAtEnd: what follows may also consume nothing where the text
+	// ends.
+	follow      [2]uint64
+	followAny   bool
+	followAtEnd bool
+	// followByte is follow's only byte, -1 when it has more (or any, or
+	// may follow at the end).
 	followByte int
+	// apart: follow has no byte of the run's set, so after any length
+	// but the longest the next byte is the run's, which what follows
+	// cannot start with: only the longest is tried.
+	apart bool
 	// first is the set of bytes a match from this node on starts with,
-	// unless firstAny (it may consume nothing first, or is not known):
-	// an alternative whose set lacks the next byte is not tried.
-	first    [2]uint64
-	firstAny bool
-	cap      int
-	alts     []int
-	next     int
+	// unless firstAny (it may consume nothing first, or is not known);
+	// firstAtEnd: it may consume nothing, but only where the text ends
+	// (a $ ahead). An alternative that can start neither way is not
+	// tried.
+	first      [2]uint64
+	firstAny   bool
+	firstAtEnd bool
+	cap        int
+	alts       []int
+	next       int
 }
 
 // Compile compiles pattern (RE2 syntax, as regexp.Compile reads it), or
@@ -113,13 +126,17 @@ func Compile(pattern string) *Regexp {
 	a.anchored = a.startsAtBegin(start)
 	memo := make([]firstMemo, len(a.nodes))
 	for i := range a.nodes {
-		a.nodes[i].first, a.nodes[i].firstAny = a.firstBytes(i, memo)
+		n := &a.nodes[i]
+		f := a.firstBytes(i, memo)
+		n.first, n.firstAny, n.firstAtEnd = f.set, f.any, f.atEnd
 	}
-	a.first, a.firstAny = a.nodes[start].first, a.nodes[start].firstAny
+	a.first, a.firstAny, a.firstAtEnd = a.nodes[start].first, a.nodes[start].firstAny, a.nodes[start].firstAtEnd
 	for i := range a.nodes {
 		if n := &a.nodes[i]; n.op == aRun {
-			n.follow, n.followAny = a.nodes[n.next].first, a.nodes[n.next].firstAny
-			n.followByte = onlyByte(n.follow, n.followAny)
+			next := &a.nodes[n.next]
+			n.follow, n.followAny, n.followAtEnd = next.first, next.firstAny, next.firstAtEnd
+			n.followByte = onlyByte(n.follow, n.followAny || n.followAtEnd)
+			n.apart = !n.followAny && n.follow[0]&n.set[0] == 0 && n.follow[1]&n.set[1] == 0
 		}
 	}
 	return a
@@ -146,46 +163,58 @@ func (a *Regexp) Copy() *Regexp {
 }
 
 // firstBytes returns the set of bytes a match from node i can start
-// with, or any when a match may consume nothing there. Each node is
-// worked out once (memo); a node met again on its own walk, which only a
-// loop of empty steps would do, counts as any.
-func (a *Regexp) firstBytes(i int, memo []firstMemo) (set [2]uint64, any bool) {
+// with; any when a match may consume nothing there, atEnd when it may
+// but only where the text ends. Each node is worked out once (memo); a
+// node met again on its own walk, which only a loop of empty steps would
+// do, counts as any.
+func (a *Regexp) firstBytes(i int, memo []firstMemo) firstSet {
 	m := &memo[i]
 	switch m.state {
 	case memoDone:
-		return m.set, m.any
+		return m.firstSet
 	case memoBusy:
-		return set, true
+		return firstSet{any: true}
 	}
 	m.state = memoBusy
 	n := &a.nodes[i]
+	var f firstSet
 	switch n.op {
 	case aLit:
-		set = litFirst(n.lit, n.fold)
+		f.set = litFirst(n.lit, n.fold)
 	case aRun:
-		set = n.set
+		f.set = n.set
 		if n.min == 0 {
-			rest, restAny := a.firstBytes(n.next, memo)
-			set, any = union(set, rest), restAny
+			f = f.or(a.firstBytes(n.next, memo))
 		}
 	case aAlt:
 		for _, alt := range n.alts {
-			s, altAny := a.firstBytes(alt, memo)
-			set, any = union(set, s), any || altAny
+			f = f.or(a.firstBytes(alt, memo))
 		}
-	case aEnd, aEndLine, aMatch:
-		any = true
-	default: // groups and the other assertions consume nothing
-		set, any = a.firstBytes(n.next, memo)
+	case aEnd:
+		f.atEnd = true
+	case aEndLine, aMatch:
+		f.any = true
+	default: // groups and the other assertions consume nothing (an
+		// assertion before a $ only narrows where it holds)
+		f = a.firstBytes(n.next, memo)
 	}
-	*m = firstMemo{state: memoDone, set: set, any: any}
-	return set, any
+	*m = firstMemo{state: memoDone, firstSet: f}
+	return f
+}
+
+// firstSet is what a match from a node may start with (see firstBytes).
+type firstSet struct {
+	set        [2]uint64
+	any, atEnd bool
+}
+
+func (f firstSet) or(g firstSet) firstSet {
+	return firstSet{set: union(f.set, g.set), any: f.any || g.any, atEnd: f.atEnd || g.atEnd}
 }
 
 type firstMemo struct {
 	state uint8
-	set   [2]uint64
-	any   bool
+	firstSet
 }
 
 const (

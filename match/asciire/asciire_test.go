@@ -52,6 +52,10 @@ var asciiPatterns = []string{
 	`^(?:a+)+$`, `((a)(b)?)+`, `(?U)a+b`, `\s+(\S+)\s*$`, `(?:\[(\d+)\])?:`, `a.*?b.*c`,
 	`\b\w+\b`, `\B\w\B`, `(?:^|\b|\W)(\w+) (\d)`, `(?m)^(\w*)$`, `(?m)(.+)$\n?`, `(?m:^)|x`, `(?i)\bjan\b|(?i:feb)`,
 	`(?:\W{0,2})?(?i:(mon|tue) )?(\d+)(?:\b|\W|\z)`, `\Bb+|a\b`, `(?m)\n^`, `x*\b`, `[^\n]*$`,
+	// Runs whose follower shares no byte with them (only the longest
+	// length is tried), some followed by nothing at the text's end.
+	`(\d+)$`, `(\d{1,2})(?: (\w))?$`, `(\S+) ?$`, `[ab]{2,3}(c|$)`, `(\d+?)\]`, `port (\d+)(?: ssh\d?)?(?: \[x\])?$`,
+	`(a*)(?:b|\z)`, `(\w+)\b(?:$|\.)`,
 }
 
 // TestASCIIAgrees compares Regexp with Go's regexp, groups and all, for
@@ -102,13 +106,17 @@ func TestFirstBytes(t *testing.T) {
 	tests := []struct {
 		pattern string
 		bytes   string // "": any
+		atEnd   bool   // a match may also consume nothing at the text's end
 	}{
-		{`(?i)jan|feb`, "JjFf"},
-		{`\b(?:x|y?z)`, "xyz"},
-		{`(a*)b`, "ab"},
-		{`a*`, ""},
-		{`x|$`, ""},
-		{`(?m)^$`, ""},
+		{`(?i)jan|feb`, "JjFf", false},
+		{`\b(?:x|y?z)`, "xyz", false},
+		{`(a*)b`, "ab", false},
+		{`a*`, "", false},
+		{`x|$`, "x", true},
+		{`\d+(?: ssh\d?)?(?: \[preauth\])?$`, "0123456789", false},
+		{`(?: port \d+)?$`, " ", true},
+		{`\b$|y`, "y", true},
+		{`(?m)^$`, "", false},
 	}
 	for _, tt := range tests {
 		a := asciire.Compile(tt.pattern)
@@ -117,9 +125,9 @@ func TestFirstBytes(t *testing.T) {
 			c := tt.bytes[i]
 			want[c/64] |= 1 << (c % 64)
 		}
-		first, any := a.FirstBytes()
-		if any != (tt.bytes == "") || !any && first != want {
-			t.Errorf("%s: first %x any %v, want %q", tt.pattern, first, any, tt.bytes)
+		first, any, atEnd := a.FirstBytes()
+		if any != (tt.bytes == "") || !any && (first != want || atEnd != tt.atEnd) {
+			t.Errorf("%s: first %x any %v at end %v, want %q at end %v", tt.pattern, first, any, atEnd, tt.bytes, tt.atEnd)
 		}
 	}
 }

@@ -76,7 +76,7 @@ func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
 				at++
 			}
 			a.see(at + 1)
-			if at == len(text) || at > last {
+			if at == len(text) && !a.firstAtEnd || at > last {
 				break
 			}
 		}
@@ -194,7 +194,10 @@ func (a *Regexp) mayStart(i, pos int) bool {
 		return true
 	}
 	a.see(pos + 1)
-	return pos < len(a.text) && inSet(n.first, a.text[pos])
+	if pos == len(a.text) {
+		return n.firstAtEnd
+	}
+	return inSet(n.first, a.text[pos])
 }
 
 // runClass matches n's run of its class at pos, then the rest of the
@@ -224,6 +227,16 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 	if end-pos < n.min {
 		return false
 	}
+	if n.apart {
+		// Only the longest length can be followed (see node.apart).
+		if end == len(text) && !n.followAtEnd || end < len(text) && !inSet(n.follow, text[end]) {
+			return false
+		}
+		if a.steps--; a.steps < 0 {
+			return false
+		}
+		return a.run(n.next, end)
+	}
 	if !n.lazy && n.followByte >= 0 {
 		return a.runBack(n, pos+n.min, end)
 	}
@@ -236,7 +249,7 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 		if a.steps--; a.steps < 0 {
 			return false
 		}
-		if !n.followAny && (at == len(text) || !inSet(n.follow, text[at])) {
+		if !n.followAny && (at == len(text) && !n.followAtEnd || at < len(text) && !inSet(n.follow, text[at])) {
 			continue // what follows cannot start there
 		}
 		if a.run(n.next, at) {
