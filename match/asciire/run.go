@@ -127,6 +127,20 @@ func (a *Regexp) run(i, pos int) bool {
 			}
 			pos += len(n.lit)
 		case aRun:
+			if n.apart {
+				// Only the longest length can be followed (see
+				// node.apart): the walk goes on after it, as after
+				// a literal.
+				end := a.runEnd(n, pos)
+				if end-pos < n.min || !a.mayFollow(n, end) {
+					return false
+				}
+				if a.steps--; a.steps < 0 {
+					return false
+				}
+				pos = end
+				break
+			}
 			if n.min != 1 || n.max != 1 {
 				return a.runClass(n, pos)
 			}
@@ -204,6 +218,36 @@ func (a *Regexp) mayStart(i, pos int) bool {
 // expression after each length of the run, the longest first unless lazy.
 // Each byte looked at is a step.
 func (a *Regexp) runClass(n *node, pos int) bool {
+	end := a.runEnd(n, pos)
+	if end-pos < n.min {
+		return false
+	}
+	if !n.lazy && n.followByte >= 0 {
+		return a.runBack(n, pos+n.min, end)
+	}
+	from, to, step := end, pos+n.min-1, -1
+	if n.lazy {
+		from, to, step = pos+n.min, end+1, 1
+	}
+	mark := len(a.trail)
+	for at := from; at != to; at += step {
+		if a.steps--; a.steps < 0 {
+			return false
+		}
+		if !a.mayFollow(n, at) {
+			continue // what follows cannot start there
+		}
+		if a.run(n.next, at) {
+			return true
+		}
+		a.undo(mark)
+	}
+	return false
+}
+
+// runEnd returns where n's run at pos ends, its longest length (within
+// its max): each byte looked at is a step.
+func (a *Regexp) runEnd(n *node, pos int) int {
 	text := a.text
 	limit := len(text)
 	if n.max >= 0 {
@@ -224,40 +268,16 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 	}
 	a.see(end + 1) // the byte that ended the run, or the text's end
 	a.steps -= end - pos
-	if end-pos < n.min {
-		return false
+	return end
+}
+
+// mayFollow reports whether what follows run n may start at at (see
+// node.follow).
+func (a *Regexp) mayFollow(n *node, at int) bool {
+	if at == len(a.text) {
+		return n.followAny || n.followAtEnd
 	}
-	if n.apart {
-		// Only the longest length can be followed (see node.apart).
-		if end == len(text) && !n.followAtEnd || end < len(text) && !inSet(n.follow, text[end]) {
-			return false
-		}
-		if a.steps--; a.steps < 0 {
-			return false
-		}
-		return a.run(n.next, end)
-	}
-	if !n.lazy && n.followByte >= 0 {
-		return a.runBack(n, pos+n.min, end)
-	}
-	from, to, step := end, pos+n.min-1, -1
-	if n.lazy {
-		from, to, step = pos+n.min, end+1, 1
-	}
-	mark := len(a.trail)
-	for at := from; at != to; at += step {
-		if a.steps--; a.steps < 0 {
-			return false
-		}
-		if !n.followAny && (at == len(text) && !n.followAtEnd || at < len(text) && !inSet(n.follow, text[at])) {
-			continue // what follows cannot start there
-		}
-		if a.run(n.next, at) {
-			return true
-		}
-		a.undo(mark)
-	}
-	return false
+	return n.followAny || inSet(n.follow, a.text[at])
 }
 
 // runBack is runClass's greedy tries when what follows the run starts

@@ -180,9 +180,11 @@ func (f *Finder) Find(line string, now time.Time) (t time.Time, start, end int, 
 }
 
 // startPast is how many bytes after a syslog date the date's parsers may
-// read, and more: parseSyslogRest looks at most at the 6 after the clock
-// for a year (" 2026" and the boundary after it).
-const startPast = 8
+// read: parseSyslogRest looks at the 6 after the clock for a year (" 2026"
+// and the boundary after it). FuzzFind fails with 5. No more: the host
+// name after the date is mostly 5 or 6 bytes, and lines of several
+// programs in one second then share the key.
+const startPast = 6
 
 // recallStart returns the date of the last line whose date was syslog's
 // at its first byte, when line begins with the same bytes up to
