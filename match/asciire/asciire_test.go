@@ -132,6 +132,35 @@ func TestFirstBytes(t *testing.T) {
 	}
 }
 
+// FindPrefix answers for a text with other bytes than ASCII where the
+// walk did not read them, and gives up (false) where it did.
+func TestFindPrefix(t *testing.T) {
+	const header = `^(?:(\S+ )?sshd\[(\d+)\]: )?`
+	tests := []struct {
+		pattern, text string
+		ok            bool
+	}{
+		{header, "web01 kernel: caf\xc3\xa9", true},
+		{header, "web01 sshd[12]: r\xc3\xb6ot", true},
+		{header, "w\xc3\xa9b01 sshd[12]: x", false},
+		{`^x.*y$`, "x\xc3\xa9y", false},
+		{`^x.*y$`, "xzy", true},
+	}
+	for _, tt := range tests {
+		a := asciire.Compile(tt.pattern)
+		a.Remember()
+		for range 2 { // walked, then remembered
+			got, ok := a.FindPrefix(tt.text)
+			if ok != tt.ok {
+				t.Fatalf("%q on %q: ok %v, want %v", tt.pattern, tt.text, ok, tt.ok)
+			}
+			if want := regexp.MustCompile(tt.pattern).FindStringSubmatchIndex(tt.text); ok && !slices.Equal(got, want) {
+				t.Errorf("%q on %q: %v, regexp %v", tt.pattern, tt.text, got, want)
+			}
+		}
+	}
+}
+
 func nextBlank(l string, i int) int {
 	j := strings.IndexByte(l[i:], ' ')
 	if j < 0 {

@@ -51,8 +51,9 @@ func (a *Regexp) see(end int) {
 	}
 }
 
-// recall returns the remembered result for text, if any.
-func (m *memo) recall(text string, budget int) ([]int, bool) {
+// recall returns the remembered result for text, if any, and how many
+// bytes its walk read.
+func (m *memo) recall(text string, budget int) ([]int, int, bool) {
 	for i := range m.n {
 		n := m.ends[i]
 		if len(text) < n || text[n-1] != m.lasts[i] {
@@ -64,11 +65,11 @@ func (m *memo) recall(text string, budget int) ([]int, bool) {
 		}
 		e.served = true
 		if !e.found {
-			return nil, true
+			return nil, n, true
 		}
-		return e.loc, true
+		return e.loc, n, true
 	}
-	return nil, false
+	return nil, 0, false
 }
 
 // keep remembers the result of a walk over text that read seen bytes

@@ -32,7 +32,7 @@ const maxMemoBits = 1 << 21
 // follows a node from a place does not depend on how the walk got there
 // (no back-references), so a second entry would fail as the first did.
 func (a *Regexp) Find(text string) ([]int, bool) {
-	a.text = text
+	a.text, a.seen = text, 0
 	defer func() { a.text = "" }()
 	if len(a.nodes)*(len(text)+1) > maxMemoBits {
 		return a.search(budget(len(text)), false) // too much to remember
@@ -40,11 +40,11 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 	if len(a.nodes) <= quickNodes {
 		quick := quickBudget(len(text))
 		if a.results != nil {
-			if loc, ok := a.results.recall(text, quick); ok {
+			if loc, n, ok := a.results.recall(text, quick); ok {
+				a.seen = n
 				return loc, true
 			}
 		}
-		a.seen = 0
 		if loc, ok := a.search(quick, false); ok {
 			if a.results != nil {
 				a.results.keep(text, a.seen, quick-a.steps, loc)
@@ -53,6 +53,20 @@ func (a *Regexp) Find(text string) ([]int, bool) {
 		}
 	}
 	return a.search(budget(len(text)), true)
+}
+
+// FindPrefix is Find for a text that may hold bytes of 128 or more
+// anywhere: false (as when Find gives up) when the walk read one. What a
+// walk finds depends only on the bytes it read (see memo.go), and an
+// anchored expression reads from the text's start only as far as it
+// needs: a prefregex's header turns another program's line away after
+// its host and name, so the rest of the line need not be looked at.
+func (a *Regexp) FindPrefix(text string) ([]int, bool) {
+	loc, ok := a.Find(text)
+	if ok && !IsASCII(text[:min(a.seen, len(text))]) {
+		return nil, false
+	}
+	return loc, ok
 }
 
 // search is one walk over a.text from each place a match may start,

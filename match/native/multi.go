@@ -6,7 +6,6 @@ import (
 
 	"github.com/logjail/logjail/ingest"
 	"github.com/logjail/logjail/match"
-	"github.com/logjail/logjail/match/asciire"
 )
 
 // Several lines at once (maxlines N > 1, as fail2ban's): the prefregex
@@ -29,7 +28,7 @@ type bufLine struct {
 // multi matches e (text is its message without its date, t its time)
 // with the lines kept before it.
 func (m *Matcher) multi(e *ingest.Entry, text string, t time.Time) (match.Failure, match.Outcome) {
-	content, id, hasID, ok := m.content(text, asciire.IsASCII(text))
+	content, id, hasID, ok := m.content(text)
 	if !ok {
 		return match.Failure{}, match.Miss
 	}

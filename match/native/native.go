@@ -348,11 +348,12 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 	if m.pre != nil && !m.prefixFirst && !m.pre.scan(text) {
 		return false // each regex needs a literal the line lacks
 	}
-	prefiltered, ascii := text, asciire.IsASCII(text)
-	text, id, hasID, ok := m.content(text, ascii)
+	prefiltered := text
+	text, id, hasID, ok := m.content(text)
 	if !ok {
 		return false
 	}
+	ascii := -1 // whether the content is ASCII, once a regex runs on it
 	for _, i := range m.candidates(text) {
 		fr := &m.fail[i]
 		if p := fr.prefix; p != "" && (len(text) < len(p) || text[0] != p[0] || text[:len(p)] != p) {
@@ -361,7 +362,13 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 		if m.pre != nil && !m.prefixFirst && !m.pre.may(prefiltered, i) {
 			continue
 		}
-		loc := fr.find(text, ascii) // allocates only on a match
+		if ascii < 0 {
+			ascii = 0
+			if asciire.IsASCII(text) {
+				ascii = 1
+			}
+		}
+		loc := fr.find(text, ascii == 1) // allocates only on a match
 		if loc == nil {
 			continue
 		}
@@ -379,8 +386,8 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 
 // content applies the prefregex: the text the failregexes see and the
 // prefregex's <F-MLFID> if it has one, false when the prefregex does not
-// match. ascii says text is ASCII.
-func (m *Matcher) content(text string, ascii bool) (content, id string, hasID, ok bool) {
+// match.
+func (m *Matcher) content(text string) (content, id string, hasID, ok bool) {
 	switch {
 	case m.pref == nil:
 		return text, "", false, true
@@ -391,8 +398,10 @@ func (m *Matcher) content(text string, ascii bool) (content, id string, hasID, o
 		// alone is the same, and much cheaper than carrying the
 		// capture to the end of the line.
 		loc, ok := []int(nil), false
-		if ascii && m.prefHeadASCII != nil {
-			loc, ok = m.prefHeadASCII.Find(text)
+		if m.prefHeadASCII != nil {
+			// Only the bytes the header reads need be ASCII: another
+			// program's line is turned away after its first words.
+			loc, ok = m.prefHeadASCII.FindPrefix(text)
 		}
 		if !ok {
 			if m.prefHeadID >= 0 {
