@@ -137,7 +137,13 @@ type Finder struct {
 		now time.Time
 		t   time.Time
 		end int
+		// fl is what the date's text gave, before build; clock says
+		// the text ends with ":SS", the seconds.
+		fl    fields
+		clock bool
 	}
+	// parsed is the last date's fields before build (see atStart).
+	parsed fields
 }
 
 type zoneEntry struct {
@@ -194,11 +200,41 @@ const startPast = 6
 // again was most of its cost.
 func (f *Finder) recallStart(line string, now time.Time) (time.Time, int, bool) {
 	m := &f.atStart
-	if len(m.key) == 0 || len(line) < len(m.key) || line[:len(m.key)] != string(m.key) || now != m.now {
+	if len(m.key) == 0 || len(line) < len(m.key) || now != m.now {
 		return time.Time{}, 0, false
+	}
+	if line[:len(m.key)] != string(m.key) {
+		return f.recallOtherSecond(line, now)
 	}
 	f.last = fmtSyslog
 	return m.t, m.end, true
+}
+
+// recallOtherSecond is recallStart for a line that differs from the one
+// remembered only in the seconds its date ends with ("Nov 18 00:00:17"
+// after "Nov 18 00:00:16"): parseClock reads any two digits up to 60
+// alike, so findAuto would take the same way through the same bytes and
+// find the same fields but the second, which build then turns into a
+// time (a new second in a log is mostly a new line's date).
+func (f *Finder) recallOtherSecond(line string, now time.Time) (time.Time, int, bool) {
+	m := &f.atStart
+	sec := m.end - 2
+	if !m.clock || line[:sec] != string(m.key[:sec]) || line[m.end:len(m.key)] != string(m.key[m.end:]) {
+		return time.Time{}, 0, false
+	}
+	s, ok := num(line, sec, 2)
+	if !ok || s > 60 {
+		return time.Time{}, 0, false
+	}
+	fl := m.fl
+	fl.sec = s
+	t, ok := f.build(&fl, now)
+	if !ok {
+		return time.Time{}, 0, false
+	}
+	m.key[sec], m.key[sec+1], m.fl.sec, m.t = line[sec], line[sec+1], s, t
+	f.last = fmtSyslog
+	return t, m.end, true
 }
 
 // keepStart remembers the syslog date line begins with (see recallStart),
@@ -212,6 +248,7 @@ func (f *Finder) keepStart(line string, now, t time.Time, end int) {
 	}
 	m.key = append(m.key[:0], line[:end+startPast]...)
 	m.now, m.t, m.end = now, t, end
+	m.fl, m.clock = f.parsed, end >= 8 && line[end-3] == ':'
 }
 
 // findFirst returns the date of the alternatives that starts first in
@@ -306,6 +343,7 @@ func (f *Finder) findAuto(s string, now time.Time, stop int) (time.Time, int, in
 					start = z
 				}
 			}
+			f.parsed = fl
 			if t, ok := f.build(&fl, now); ok {
 				f.last = uint8(id)
 				return t, start, end, true

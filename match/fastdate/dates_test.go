@@ -384,7 +384,7 @@ func TestZeroAllocs(t *testing.T) {
 // line was read.
 func FuzzFind(f *testing.F) {
 	for _, s := range []string{
-		"Nov 25 07:13:18 host", "Nov 25 07:13:18 2026 host", "Nov  5 07:13:18.123456 2026", "2026-11-25T07:13:18.123+01:00", "[25/Nov/2026:07:13:18 +0000]",
+		"Nov 25 07:13:18 host", "Nov 25 07:13:59 web01 sshd", "Nov 25 07:13:60 web01 sshd", "Nov 25 07:13:61 web01 sshd", "Nov 25 07:13:18 2026 web01 sshd", "Nov  5 07:13:18.123456 2026 web01 sshd", "2026-11-25T07:13:18.123+01:00", "[25/Nov/2026:07:13:18 +0000]",
 		"1732519998.5 x", "@4000000069255fa81d0b1234", "Wed, 25 Nov 2026 07:13:18 GMT",
 		"Wed Nov 25 07:13:18 CET 2026", "25-Nov-2026 07:13:18", "2026/11/25 07:13:18",
 		"audit(1732519998.123:4)", "Nov 25 2026 07:13:18", "2026-11-25 07:13:18 +01",
@@ -434,17 +434,25 @@ func FuzzFind(f *testing.F) {
 // of).
 func checkRecallStart(t *testing.T, fresh func() []*Finder, line string) {
 	want := fresh()
+	var befores []string
 	for k := 0; k <= len(line); k++ {
 		for _, tail := range []string{"", " ", "x", " 2026 x", ".5 z", "0", " 12:00:00 ", "\n"} {
-			for i, finder := range fresh() {
-				before := line[:k] + tail
-				finder.Find(before, now)
-				tm, s, e, ok := finder.Find(line, now)
-				wt, ws, we, wok := want[i].Find(line, now)
-				if !tm.Equal(wt) || s != ws || e != we || ok != wok || ok && finder.Name() != want[i].Name() {
-					t.Fatalf("finder %d: %q after %q: %v [%d,%d) %v %s, a new finder: %v [%d,%d) %v %s",
-						i, line, before, tm, s, e, ok, finder.Name(), wt, ws, we, wok, want[i].Name())
-				}
+			befores = append(befores, line[:k]+tail)
+		}
+		if k < len(line) { // one byte otherwise: another second, minute, ...
+			for _, c := range "069:" {
+				befores = append(befores, line[:k]+string(c)+line[k+1:])
+			}
+		}
+	}
+	for _, before := range befores {
+		for i, finder := range fresh() {
+			finder.Find(before, now)
+			tm, s, e, ok := finder.Find(line, now)
+			wt, ws, we, wok := want[i].Find(line, now)
+			if !tm.Equal(wt) || s != ws || e != we || ok != wok || ok && finder.Name() != want[i].Name() {
+				t.Fatalf("finder %d: %q after %q: %v [%d,%d) %v %s, a new finder: %v [%d,%d) %v %s",
+					i, line, before, tm, s, e, ok, finder.Name(), wt, ws, we, wok, want[i].Name())
 			}
 		}
 	}
