@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/logjail/logjail/match"
 )
@@ -42,7 +43,8 @@ const (
 
 // conn is what a connection's lines found so far.
 type conn struct {
-	key        string
+	key        string // in keyBuf: a line's text is not kept
+	keyBuf     []byte
 	at         time.Time // its first line's time
 	prev, next *conn     // in the table's order, oldest first
 
@@ -81,6 +83,27 @@ type connTable struct {
 	head, tail *conn
 	// evicted counts the connections dropped for room before their time.
 	evicted uint64
+	// free holds connections removed, for new ones: sshd's log names a
+	// new connection every few lines, and each cost two allocations.
+	free []*conn
+}
+
+// maxFree bounds the connections kept for reuse.
+const maxFree = 64
+
+// newConn returns an empty connection of key (copied), a removed one's
+// when there is one.
+func (ct *connTable) newConn(key string) *conn {
+	var c *conn
+	if n := len(ct.free); n > 0 {
+		c, ct.free = ct.free[n-1], ct.free[:n-1]
+		*c = conn{keyBuf: c.keyBuf[:0]}
+	} else {
+		c = &conn{}
+	}
+	c.keyBuf = append(c.keyBuf, key...)
+	c.key = unsafe.String(unsafe.SliceData(c.keyBuf), len(c.keyBuf))
+	return c
 }
 
 func newConnTable(max int, ttl time.Duration) *connTable {
@@ -133,6 +156,12 @@ func (ct *connTable) remove(c *conn) {
 		ct.tail = c.prev
 	}
 	c.prev, c.next = nil, nil
+	if len(ct.free) < maxFree {
+		// Its strings may live on in failures (its address's text, its
+		// user): newConn keeps none of them, only keyBuf, which only the
+		// table's index read.
+		ct.free = append(ct.free, c)
+	}
 }
 
 // Evicted counts the connections dropped from a full table before their
@@ -183,7 +212,7 @@ func (m *Matcher) merge(fd *found) (match.Failure, match.Outcome) {
 		*c = conn{}
 		c.record(fd)
 	} else {
-		nc := &conn{key: strings.Clone(fd.id)} // a line's text is not kept
+		nc := m.conns.newConn(fd.id)
 		nc.record(fd)
 		m.conns.add(nc, t)
 		c = nc
