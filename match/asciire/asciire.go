@@ -75,12 +75,16 @@ const (
 // node is one step; next is the node after it (for aAlt, each
 // alternative leads on by itself).
 type node struct {
-	op       op
-	lazy     bool
-	fold     bool
-	lit      string
-	set      [2]uint64 // bytes 0-127 a class matches
-	min, max int
+	op   op
+	lazy bool
+	fold bool
+	lit  string
+	// litWord is a literal of up to 8 bytes (not folded) as one number,
+	// litMask the bits of its bytes: compared with one load of the text
+	// (see hasLit), where comparing strings costs a call.
+	litWord, litMask uint64
+	set              [2]uint64 // bytes 0-127 a class matches
+	min, max         int
 	// follow is, for a run, the first set of the node after it (see
 	// first), looked through groups: a length of the run after which
 	// the next byte is not in it is not tried. followAny: not known;
@@ -267,7 +271,11 @@ func (a *Regexp) compile(re *syntax.Regexp, next int) (int, bool) {
 		if lit == "" {
 			return next, true
 		}
-		return a.add(node{op: aLit, lit: lit, fold: fold, next: next}), true
+		n := node{op: aLit, lit: lit, fold: fold, next: next}
+		if !fold && len(lit) <= 8 {
+			n.litWord, n.litMask = litWord(lit)
+		}
+		return a.add(n), true
 	case syntax.OpCharClass, syntax.OpAnyCharNotNL, syntax.OpAnyChar:
 		return a.add(node{op: aRun, set: classSet(re), min: 1, max: 1, next: next}), true
 	case syntax.OpBeginText:
@@ -442,4 +450,14 @@ func matchesByte(re *syntax.Regexp, c rune) bool {
 		}
 	}
 	return false
+}
+
+// litWord returns lit (up to 8 bytes) as word reads it, and the mask of
+// its bytes.
+func litWord(lit string) (w, mask uint64) {
+	for i := range len(lit) {
+		w |= uint64(lit[i]) << (8 * i)
+		mask |= 0xff << (8 * i)
+	}
+	return w, mask
 }

@@ -136,7 +136,11 @@ func (a *Regexp) run(i, pos int) bool {
 		switch n.op {
 		case aLit:
 			a.see(pos + len(n.lit))
-			if !hasLit(text[pos:], n.lit, n.fold) {
+			if n.litMask != 0 && pos+8 <= len(text) {
+				if word(text[pos:pos+8])&n.litMask != n.litWord {
+					return false
+				}
+			} else if !hasLit(text[pos:], n.lit, n.fold) {
 				return false
 			}
 			pos += len(n.lit)

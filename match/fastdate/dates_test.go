@@ -1,9 +1,11 @@
 package fastdate
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 var (
@@ -494,5 +496,32 @@ func BenchmarkFindPattern(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		sink, _, _, _ = f.Find(line, now)
+	}
+}
+
+// fields.same compares every field: one it left out would let build give
+// a cached time for other fields.
+func TestFieldsSame(t *testing.T) {
+	var a fields
+	n := reflect.TypeOf(a).NumField()
+	for i := range n {
+		b := a
+		f := reflect.ValueOf(&b).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().SetBool(true)
+		case reflect.Int, reflect.Int64:
+			reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().SetInt(1)
+		case reflect.Uint8:
+			reflect.NewAt(f.Type(), unsafe.Pointer(f.UnsafeAddr())).Elem().SetUint(1)
+		default:
+			t.Fatalf("field %s: kind %s not covered by this test", reflect.TypeOf(a).Field(i).Name, f.Kind())
+		}
+		if a.same(&b) || b.same(&a) {
+			t.Errorf("fields differing in %s are the same", reflect.TypeOf(a).Field(i).Name)
+		}
+		if !b.same(&b) {
+			t.Errorf("fields with %s set differ from themselves", reflect.TypeOf(a).Field(i).Name)
+		}
 	}
 }
