@@ -32,21 +32,31 @@ const maxMemoBits = 1 << 21
 // follows a node from a place does not depend on how the walk got there
 // (no back-references), so a second entry would fail as the first did.
 func (a *Regexp) Find(text string) ([]int, bool) {
-	a.text, a.seen = text, 0
-	defer func() { a.text = "" }()
+	a.seen = 0
+	remembers := a.results != nil && len(a.nodes) <= quickNodes && len(a.nodes)*(len(text)+1) <= maxMemoBits
+	if remembers {
+		if loc, n, ok := a.results.recall(text, quickBudget(len(text))); ok {
+			a.seen = n
+			return loc, true
+		}
+	}
+	a.text = text
+	loc, ok := a.walk(remembers)
+	a.text = "" // the Regexp outlives the line
+	return loc, ok
+}
+
+// walk is Find's walk over a.text: a quick one first (a result the memo
+// keeps, when remembers), then the full one remembering failed entries.
+func (a *Regexp) walk(remembers bool) ([]int, bool) {
+	text := a.text
 	if len(a.nodes)*(len(text)+1) > maxMemoBits {
 		return a.search(budget(len(text)), false) // too much to remember
 	}
 	if len(a.nodes) <= quickNodes {
 		quick := quickBudget(len(text))
-		if a.results != nil {
-			if loc, n, ok := a.results.recall(text, quick); ok {
-				a.seen = n
-				return loc, true
-			}
-		}
 		if loc, ok := a.search(quick, false); ok {
-			if a.results != nil {
+			if remembers {
 				a.results.keep(text, a.seen, quick-a.steps, loc)
 			}
 			return loc, true
