@@ -53,6 +53,14 @@ type Regexp struct {
 	// the results remembered (nil: none).
 	seen    int
 	results *memo
+	// tracking: this walk's result is remembered, and notes what it
+	// read (see stretch.go): reads (readFar: past maxStretchText), and
+	// the runs that may stretch.
+	tracking bool
+	readFar  bool
+	reads    [maxStretchText / 64]uint64
+	spans    []span
+	kept     []span // stretches' result
 }
 
 type op uint8
@@ -159,7 +167,7 @@ func (a *Regexp) startsAtBegin(i int) bool {
 // own search state.
 func (a *Regexp) Copy() *Regexp {
 	c := *a
-	c.caps, c.trail, c.visited = make([]int, len(a.caps)), nil, nil
+	c.caps, c.trail, c.visited, c.spans, c.kept = make([]int, len(a.caps)), nil, nil, nil, nil
 	if a.results != nil {
 		c.results = &memo{}
 	}

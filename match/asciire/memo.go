@@ -11,10 +11,11 @@ import "encoding/binary"
 // begins with those bytes has the same result, and costs a comparison.
 
 // memoSize is how many results a Regexp remembers.
-const memoSize = 8
+const memoSize = 16
 
 type memoEntry struct {
 	read  []byte // the bytes the walk read, from the text's start (a copy)
+	spans []span // its stretch, if any (see stretch.go)
 	loc   []int  // its groups, when found
 	found bool
 	steps int // the steps it took: a shorter text's budget may be less
@@ -34,6 +35,10 @@ type memo struct {
 	lasts   [memoSize]byte
 	entries [memoSize]memoEntry
 	n, hand int
+	// groups index the entries with a stretch (see stretch.go); out is
+	// a stretched result's groups, moved.
+	groups []stretchGroup
+	out    []int
 }
 
 // Remember has Find remember its last results (an anchored expression's
@@ -45,20 +50,12 @@ func (a *Regexp) Remember() {
 	}
 }
 
-// see notes that the walk read the text up to end (exclusive); an end
-// past the text's means the walk saw where the text ends.
-func (a *Regexp) see(end int) {
-	if end > a.seen {
-		a.seen = end
-	}
-}
-
 // recall returns the remembered result for text, if any, and how many
 // bytes its walk read.
 func (m *memo) recall(text string, budget int) ([]int, int, bool) {
 	for i := range m.n {
 		n := m.ends[i]
-		if len(text) < n || text[n-1] != m.lasts[i] {
+		if len(text) < n || text[n-1] != m.lasts[i] || len(m.entries[i].spans) > 0 {
 			continue
 		}
 		e := &m.entries[i]
@@ -71,13 +68,13 @@ func (m *memo) recall(text string, budget int) ([]int, int, bool) {
 		}
 		return e.loc, n, true
 	}
-	return nil, 0, false
+	return m.recallStretched(text, budget)
 }
 
 // keep remembers the result of a walk over text that read seen bytes
 // and took steps, unless it read where the text ends (a text that
 // begins alike and goes on may not agree).
-func (m *memo) keep(text string, seen, steps int, loc []int) {
+func (m *memo) keep(text string, seen, steps int, loc []int, spans []span) {
 	if seen > len(text) || seen == 0 {
 		return
 	}
@@ -96,6 +93,8 @@ func (m *memo) keep(text string, seen, steps int, loc []int) {
 	// The entry's arrays are reused: a line's text is not kept.
 	e.read = append(e.read[:0], text[:seen]...)
 	e.loc, e.found = append(e.loc[:0], loc...), loc != nil
+	e.spans = append(e.spans[:0], spans...)
+	m.index()
 	e.steps, e.served = steps, false
 }
 

@@ -19,6 +19,9 @@ var rememberPatterns = []string{
 	`^(?:(?:(?P<id>(?:\S+ )?sshd(?:-session|-auth)?\[\d+\]):|(?:\S+ )?(?:sshd:|\[sshd\]:?)) (?:\[ID \d+ [\w.]+\] )?)?(?:error: |fatal: )?`,
 	`^(\S+) (\w+)(?:\[(\d+)\])?: `, `^a+$`, `^(a*)(b?)`, `^(.*) from (\S+)$`, `^\w+\b`, `(?m)^x$`,
 	`^(?:ab|a)(?:bc|c)?`, `^(?:ab|a)$`, `^a(?m:$)`, `^[a-c]{1,3}?b`, `^$`, `^`,
+	// Runs that may stretch (see stretch.go), beside others reading the
+	// same bytes.
+	`^\[(\d+)\] (\d+)x`, `^\[(\d+)(\d*)\]`, `^(\w+) (\d+)\]|^(\w+) 1`, `^\[(?:1|\d+)\]`, `^(\d+)\b`, `^\[\d{2,}\]`,
 }
 
 // rememberTexts are texts that begin alike: each of texts, cut after
@@ -38,6 +41,9 @@ func rememberTexts(texts []string) []string {
 // a remembered result serves only a text with the bytes its walk read.
 func TestRememberAgrees(t *testing.T) {
 	texts := []string{"web01 kernel: [1.2] x", "web01 sshd[12]: Failed", "web01 sshd[123]: error: x",
+		"web01 sshd[4]: Failed", "web01 sshd[424242]: Failed", "web01 sshd[]: Failed", "web01 sshd[42a]: Failed",
+		"web01 sshd[7]: error: x", "web01 sshd[12] Failed", "[12] 345x", "[1] 2x", "[123456] 7x", "[12]345x", "[1]", "[12]",
+		"[123] 45]", "ab 12]", "ab 1", "ab 123]", "12 x", "1234x",
 		"h sshd: y", "aaab", "abc", "x from 192.0.2.1", "x from 1 from 2", "ab\nx\n", "cab", ""}
 	lines, err := f2bsample.AllLogLines()
 	if len(lines) == 0 {
@@ -70,6 +76,8 @@ func FuzzRemember(f *testing.F) {
 	for _, p := range rememberPatterns {
 		f.Add(p, "web01 sshd[12]: x", "web01 sshd[12]")
 		f.Add(p, "aab", "aabb")
+		f.Add(p, "web01 sshd[4242]: x", "web01 sshd[7]: y")
+		f.Add(p, "[1] 23x", "[123] 4x")
 		f.Add(p, "web01 sshd[12]: caf\xc3\xa9", "web01 su[\xc3\xa9]: x")
 	}
 	f.Fuzz(func(t *testing.T, pattern, text, text2 string) {
@@ -96,4 +104,40 @@ func FuzzRemember(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A result remembered with a stretch (see stretch.go) serves a text whose
+// stretch is longer or shorter only where nothing else read inside it,
+// and only as long as the run's min: each pair's second text, after the
+// first, gets Go's answer.
+func TestStretchAgrees(t *testing.T) {
+	const header = `^(?:(?:(?P<id>(?:\S+ )?sshd(?:-session|-auth)?\[\d+\]):|(?:\S+ )?(?:sshd:|\[sshd\]:?)) (?:\[ID \d+ [\w.]+\] )?)?(?:error: |fatal: )?`
+	tests := []struct{ pattern, first, second string }{
+		{header, "web01 sshd[4242]: Failed", "web01 sshd[7]: Failed"},
+		{header, "web01 sshd[7]: Failed", "web01 sshd[4242424]: Failed"},
+		{header, "web01 sshd[7]: Failed", "web01 sshd[]: Failed"},
+		{header, "web01 sshd[7]: Failed", "web01 sshd[7a]: Failed"},
+		{header, "web01 sshd[7]: error: x", "web01 sshd[77]: error: y"},
+		{`^\[(?:(1)|(\d+))\]`, "[12]", "[1]"},
+		{`^\[(?:(\d+)|(1))\]x`, "[12]y", "[1]x"},
+		{`^\[\d{2,}\]`, "[1]", "[123456]"},
+		{`^\[(\d{2,})\]`, "[123456]", "[1]"},
+		{`^(\w+) (\d+)\]|^(\w+) 1`, "ab 12]", "ab 1"},
+		{`^\[(\d+)\] (\d+)x`, "[12] 345x", "[1] 2x"},
+		{`^\[(\d+)\] (\d+)x`, "[1] 2x", "[123] 45678x"},
+		{`^(\d+)\b`, "12 x", "1234x"},
+		{`^\[(\d+)\]x`, "[12]x", "[1]x"},
+		{`^\[(\d+)()\]x`, "[1]x", "[123]x"},
+		{`^\[(\d{1,3})\]`, "[12]", "[12345]"},
+		{`^(\d+)(?:\.(\d+))?x`, "1.2x", "123.4567x"},
+	}
+	for _, tt := range tests {
+		a := asciire.Compile(tt.pattern)
+		a.Remember()
+		a.Find(tt.first)
+		got, ok := a.Find(tt.second)
+		if want := regexp.MustCompile(tt.pattern).FindStringSubmatchIndex(tt.second); ok && !slices.Equal(got, want) {
+			t.Errorf("%s on %q after %q: %v, regexp %v", tt.pattern, tt.second, tt.first, got, want)
+		}
+	}
 }

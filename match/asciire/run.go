@@ -55,9 +55,14 @@ func (a *Regexp) walk(remembers bool) ([]int, bool) {
 	}
 	if len(a.nodes) <= quickNodes {
 		quick := quickBudget(len(text))
-		if loc, ok := a.search(quick, false); ok {
+		if remembers {
+			a.track()
+		}
+		loc, ok := a.search(quick, false)
+		a.tracking = false
+		if ok {
 			if remembers {
-				a.results.keep(text, a.seen, quick-a.steps, loc)
+				a.results.keep(text, a.seen, quick-a.steps, loc, a.stretches(loc))
 			}
 			return loc, true
 		}
@@ -99,7 +104,7 @@ func (a *Regexp) search(steps int, memo bool) ([]int, bool) {
 			for at < len(text) && !inSet(a.first, text[at]) {
 				at++
 			}
-			a.see(at + 1)
+			a.read(0, at+1)
 			if at == len(text) && !a.firstAtEnd || at > last {
 				break
 			}
@@ -145,7 +150,7 @@ func (a *Regexp) run(i, pos int) bool {
 		n := &a.nodes[i]
 		switch n.op {
 		case aLit:
-			a.see(pos + len(n.lit))
+			a.read(pos, pos+len(n.lit))
 			if n.litMask != 0 && pos+8 <= len(text) {
 				if word(text[pos:pos+8])&n.litMask != n.litWord {
 					return false
@@ -155,28 +160,11 @@ func (a *Regexp) run(i, pos int) bool {
 			}
 			pos += len(n.lit)
 		case aRun:
-			if n.apart {
-				// Only the longest length can be followed (see
-				// node.apart): the walk goes on after it, as after
-				// a literal.
-				end := a.runEnd(n, pos)
-				if end-pos < n.min || !a.mayFollow(n, end) {
-					return false
-				}
-				if a.steps--; a.steps < 0 {
-					return false
-				}
-				pos = end
-				break
+			next, matched, done := a.runStep(n, pos)
+			if done {
+				return matched
 			}
-			if n.min != 1 || n.max != 1 {
-				return a.runClass(n, pos)
-			}
-			a.see(pos + 1)
-			if pos == len(text) || !inSet(n.set, text[pos]) {
-				return false
-			}
-			pos++
+			pos = next
 		case aAlt:
 			last := len(n.alts) - 1
 			for _, alt := range n.alts[:last] {
@@ -197,27 +185,8 @@ func (a *Regexp) run(i, pos int) bool {
 			}
 			a.trail = append(a.trail, k, a.caps[k])
 			a.caps[k] = pos
-		case aBegin:
-			if pos != 0 {
-				return false
-			}
-		case aEnd:
-			a.see(pos + 1)
-			if pos != len(text) {
-				return false
-			}
-		case aBeginLine:
-			if pos != 0 && text[pos-1] != '\n' {
-				return false
-			}
-		case aEndLine:
-			a.see(pos + 1)
-			if pos != len(text) && text[pos] != '\n' {
-				return false
-			}
-		case aWordEdge, aNotWordEdge:
-			a.see(pos + 1)
-			if a.wordEdge(pos) != (n.op == aWordEdge) {
+		case aBegin, aEnd, aBeginLine, aEndLine, aWordEdge, aNotWordEdge:
+			if !a.holds(n.op, pos) {
 				return false
 			}
 		case aMatch:
@@ -228,6 +197,53 @@ func (a *Regexp) run(i, pos int) bool {
 	}
 }
 
+// runStep matches run n at pos: where the walk goes on after it (an
+// apart run's longest length, or one byte), or, done, whether the rest
+// matched after one of its lengths (runClass).
+func (a *Regexp) runStep(n *node, pos int) (next int, matched, done bool) {
+	if n.apart {
+		// Only the longest length can be followed (see node.apart): the
+		// walk goes on after it, as after a literal.
+		end := a.runEnd(n, pos)
+		a.readRun(n, pos, end)
+		if end-pos < n.min || !a.mayFollow(n, end) {
+			return 0, false, true
+		}
+		if a.steps--; a.steps < 0 {
+			return 0, false, true
+		}
+		return end, false, false
+	}
+	if n.min != 1 || n.max != 1 {
+		return 0, a.runClass(n, pos), true
+	}
+	a.read(pos, pos+1)
+	if pos == len(a.text) || !inSet(n.set, a.text[pos]) {
+		return 0, false, true
+	}
+	return pos + 1, false, false
+}
+
+// holds reports whether assertion op holds at pos.
+func (a *Regexp) holds(op op, pos int) bool {
+	text := a.text
+	switch op {
+	case aBegin:
+		return pos == 0
+	case aEnd:
+		a.read(pos, pos+1)
+		return pos == len(text)
+	case aBeginLine:
+		a.read(pos-1, pos)
+		return pos == 0 || text[pos-1] == '\n'
+	case aEndLine:
+		a.read(pos, pos+1)
+		return pos == len(text) || text[pos] == '\n'
+	}
+	a.read(pos-1, pos+1)
+	return a.wordEdge(pos) == (op == aWordEdge)
+}
+
 // mayStart reports whether a match from node i may start at pos: false
 // when it must consume a byte first and the byte there cannot be it.
 func (a *Regexp) mayStart(i, pos int) bool {
@@ -235,7 +251,7 @@ func (a *Regexp) mayStart(i, pos int) bool {
 	if n.firstAny {
 		return true
 	}
-	a.see(pos + 1)
+	a.read(pos, pos+1)
 	if pos == len(a.text) {
 		return n.firstAtEnd
 	}
@@ -247,6 +263,7 @@ func (a *Regexp) mayStart(i, pos int) bool {
 // Each byte looked at is a step.
 func (a *Regexp) runClass(n *node, pos int) bool {
 	end := a.runEnd(n, pos)
+	a.read(pos, end+1) // the byte that ended the run, or the text's end
 	if end-pos < n.min {
 		return false
 	}
@@ -274,7 +291,8 @@ func (a *Regexp) runClass(n *node, pos int) bool {
 }
 
 // runEnd returns where n's run at pos ends, its longest length (within
-// its max): each byte looked at is a step.
+// its max): each byte looked at is a step. The caller notes the bytes
+// read.
 func (a *Regexp) runEnd(n *node, pos int) int {
 	text := a.text
 	limit := len(text)
@@ -294,7 +312,6 @@ func (a *Regexp) runEnd(n *node, pos int) int {
 	for end < limit && inSet(n.set, text[end]) {
 		end++
 	}
-	a.see(end + 1) // the byte that ended the run, or the text's end
 	a.steps -= end - pos
 	return end
 }
