@@ -141,3 +141,24 @@ func TestStretchAgrees(t *testing.T) {
 		}
 	}
 }
+
+// A stretch overlapped by another run's span that is not its neighbour
+// in from order (a shorter span lies between them) must not stretch: the
+// longer run reads the stretch too, and with another length (or bytes of
+// the stretch's set outside its own) it ends elsewhere or fails its min.
+func TestStretchOverlapped(t *testing.T) {
+	tests := []struct{ pattern, first, second string }{
+		// \w+ reads [0,6), [a-z]+ [1,2), [\d-]+ [3,6): the last stretches.
+		{`^(?:\w+-|.[a-z]+#|...[\d-]+\])`, "xa1234]", "xa12-]"},
+		{`^(?:.[a-z]+#|...\d+#|\w{6,}\])`, "xa1234]", "xa12]"},
+	}
+	for _, tt := range tests {
+		a := asciire.Compile(tt.pattern)
+		a.Remember()
+		a.Find(tt.first)
+		got, ok := a.Find(tt.second)
+		if want := regexp.MustCompile(tt.pattern).FindStringSubmatchIndex(tt.second); ok && !slices.Equal(got, want) {
+			t.Errorf("%s on %q after %q: %v, regexp %v", tt.pattern, tt.second, tt.first, got, want)
+		}
+	}
+}

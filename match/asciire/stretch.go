@@ -85,9 +85,13 @@ func (a *Regexp) stretches(loc []int) []span {
 	spans := a.spans
 	slices.SortFunc(spans, func(x, y span) int { return x.from - y.from })
 	spans = slices.Compact(spans) // one run reached twice at one place
+	// reach is the furthest end of the spans before: one may cover
+	// several.
+	reach := 0
 	for i, sp := range spans {
-		if a.anyRead(sp.from, sp.to) ||
-			i > 0 && spans[i-1].to > sp.from || i+1 < len(spans) && sp.to > spans[i+1].from ||
+		before := reach
+		reach = max(reach, sp.to)
+		if a.anyRead(sp.from, sp.to) || before > sp.from || i+1 < len(spans) && sp.to > spans[i+1].from ||
 			slices.ContainsFunc(loc, func(v int) bool { return v > sp.from && v < sp.to }) {
 			continue
 		}
