@@ -51,6 +51,8 @@ type Matcher struct {
 	// pre keeps lines from regexes that cannot match them; nil when
 	// no regex requires a literal.
 	pre *prefilter
+	// found is what scan found on the line in hand (see scan).
+	found found
 	// prefixFirst: every failregex starts with literal text and the
 	// prefregex's header alone gives the content, so a line whose
 	// content starts with no failregex's first words is a miss before
@@ -306,11 +308,11 @@ func (m *Matcher) Match(e *ingest.Entry, now time.Time) (match.Failure, match.Ou
 	if m.maxLines > 1 {
 		return m.multi(e, text, t)
 	}
-	var fd found
-	if !m.scan(e, text, t, &fd) {
+	fd := &m.found
+	if !m.scan(e, text, t, fd) {
 		return match.Failure{}, fd.out
 	}
-	return m.finish(&fd)
+	return m.finish(fd)
 }
 
 // date finds e's time, and returns the message without its date (see
@@ -343,8 +345,11 @@ type found struct {
 // scan runs the prefregex and the failregexes on text, e's message
 // without its date, dated t: true when a failregex matched, with what it
 // found in fd; false with fd.out Miss (or Ignored, BadAddress) otherwise.
-// It keeps no state but the prefilter's, and counts nothing.
+// It keeps no state but the prefilter's, and counts nothing. fd is cleared
+// only when a failregex matched (it is some 300 bytes, and most lines
+// match none).
 func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) bool {
+	fd.out = match.Miss
 	if m.pre != nil && !m.prefixFirst && !m.pre.scan(text) {
 		return false // each regex needs a literal the line lacks
 	}
@@ -372,6 +377,7 @@ func (m *Matcher) scan(e *ingest.Entry, text string, t time.Time, fd *found) boo
 		if loc == nil {
 			continue
 		}
+		*fd = found{}
 		m.failure(fd, e, text, t, i, loc)
 		if fr.mlfid >= 0 && loc[2*fr.mlfid] >= 0 {
 			id, hasID = group(text, loc, fr.mlfid), true

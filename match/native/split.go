@@ -55,8 +55,8 @@ func (m *Matcher) Scan(e *ingest.Entry, l *match.LineState) {
 	if l.Cut[0] != l.Cut[1] {
 		text = cutDate(text, l.Cut[0], l.Cut[1])
 	}
-	var fd found
-	if !m.scan(e, text, l.Time, &fd) {
+	fd := &m.found
+	if !m.scan(e, text, l.Time, fd) {
 		l.Outcome = fd.out
 		return
 	}
