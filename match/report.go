@@ -164,7 +164,7 @@ func Test(build func() (Matcher, error), r io.Reader, now time.Time, opts TestOp
 				continue
 			}
 			b.load()
-			testLines(b, m, now, opts)
+			testLines(b, matchedBy(m, now), m.Dialect(), now, opts)
 			done <- b
 		}
 	}
@@ -292,31 +292,20 @@ func mergeBatch(rep *Report, b *testBatch, opts TestOptions) error {
 // the report is copied out of its chunk (see batchText) or its read buffer
 // (see fileRanges), so the report does not hold the whole log and the
 // buffer can be read into again. A batch read again reuses the arrays of
-// its report's failures and of their text.
-func testLines(b *testBatch, m Matcher, now time.Time, opts TestOptions) {
+// its report's failures and of their text. result gives each line's
+// failure and outcome; dialect is the matcher's.
+func testLines(b *testBatch, result lineResult, dialect Dialect, now time.Time, opts TestOptions) {
 	b.rep = Report{Failures: b.rep.Failures[:0]}
 	b.held.reset()
 	rep := &b.rep
 	keepFailures := opts.KeepFailures || opts.Failures != nil
 	var e ingest.Entry // one for the batch: a matcher keeps no entry
-	// A stream's batch is finished in place: its states hold the
-	// results, read there rather than copied out a line each (a
-	// Failure is some 200 bytes; most lines have none).
-	sb, inPlace := m.(*staged)
-	var fv Failure
 	for i, line := range b.lines {
 		n := i + 1
 		rep.Lines++
 		e = ingest.Entry{Message: line, ReadAt: now}
-		f, out := &fv, Miss
-		if inPlace {
-			l := &sb.states[i]
-			sb.owner.Finish(&e, now, l)
-			f, out = &l.Failure, l.Outcome
-		} else {
-			fv, out = m.Match(&e, now)
-		}
-		if out == BadAddress && m.Dialect() == DialectFail2ban {
+		f, out := result(i, &e)
+		if out == BadAddress && dialect == DialectFail2ban {
 			// fail2ban counts it (its id is the text it captured).
 			out = NoAddress
 		}
@@ -347,6 +336,20 @@ func testLines(b *testBatch, m Matcher, now time.Time, opts TestOptions) {
 				rep.MissedLines = append(rep.MissedLines, NumberedLine{Line: n, Text: strings.Clone(line)})
 			}
 		}
+	}
+}
+
+// lineResult matches line i of a batch, whose entry is e, and returns its
+// failure (read before the next call) and outcome.
+type lineResult func(i int, e *ingest.Entry) (*Failure, Outcome)
+
+// matchedBy is the lineResult of m's Match.
+func matchedBy(m Matcher, now time.Time) lineResult {
+	var f Failure
+	return func(_ int, e *ingest.Entry) (*Failure, Outcome) {
+		var out Outcome
+		f, out = m.Match(e, now)
+		return &f, out
 	}
 }
 
