@@ -60,7 +60,6 @@ type Regexp struct {
 	readFar  bool
 	reads    [maxStretchText / 64]uint64
 	spans    []span
-	kept     []span // stretches' result
 }
 
 type op uint8
@@ -167,7 +166,7 @@ func (a *Regexp) startsAtBegin(i int) bool {
 // own search state.
 func (a *Regexp) Copy() *Regexp {
 	c := *a
-	c.caps, c.trail, c.visited, c.spans, c.kept = make([]int, len(a.caps)), nil, nil, nil, nil
+	c.caps, c.trail, c.visited, c.spans = make([]int, len(a.caps)), nil, nil, nil
 	if a.results != nil {
 		c.results = &memo{}
 	}

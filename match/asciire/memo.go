@@ -14,11 +14,14 @@ import "encoding/binary"
 const memoSize = 16
 
 type memoEntry struct {
-	read  []byte // the bytes the walk read, from the text's start (a copy)
-	spans []span // its stretch, if any (see stretch.go)
-	loc   []int  // its groups, when found
-	found bool
-	steps int // the steps it took: a shorter text's budget may be less
+	read []byte // the bytes the walk read, from the text's start (a copy)
+	// stretch is the span its result stretches over, when stretches
+	// (see stretch.go).
+	stretch   span
+	stretches bool
+	loc       []int // its groups, when found
+	found     bool
+	steps     int // the steps it took: a shorter text's budget may be less
 	// served: it served a text since the hand last passed (see keep).
 	served bool
 }
@@ -55,7 +58,7 @@ func (a *Regexp) Remember() {
 func (m *memo) recall(text string, budget int) ([]int, int, bool) {
 	for i := range m.n {
 		n := m.ends[i]
-		if len(text) < n || text[n-1] != m.lasts[i] || len(m.entries[i].spans) > 0 {
+		if len(text) < n || text[n-1] != m.lasts[i] || m.entries[i].stretches {
 			continue
 		}
 		e := &m.entries[i]
@@ -74,7 +77,7 @@ func (m *memo) recall(text string, budget int) ([]int, int, bool) {
 // keep remembers the result of a walk over text that read seen bytes
 // and took steps, unless it read where the text ends (a text that
 // begins alike and goes on may not agree).
-func (m *memo) keep(text string, seen, steps int, loc []int, spans []span) {
+func (m *memo) keep(text string, seen, steps int, loc []int, stretch span, stretches bool) {
 	if seen > len(text) || seen == 0 {
 		return
 	}
@@ -93,7 +96,7 @@ func (m *memo) keep(text string, seen, steps int, loc []int, spans []span) {
 	// The entry's arrays are reused: a line's text is not kept.
 	e.read = append(e.read[:0], text[:seen]...)
 	e.loc, e.found = append(e.loc[:0], loc...), loc != nil
-	e.spans = append(e.spans[:0], spans...)
+	e.stretch, e.stretches = stretch, stretches
 	m.index()
 	e.steps, e.served = steps, false
 }

@@ -62,7 +62,8 @@ func (a *Regexp) walk(remembers bool) ([]int, bool) {
 		a.tracking = false
 		if ok {
 			if remembers {
-				a.results.keep(text, a.seen, quick-a.steps, loc, a.stretches(loc))
+				stretch, stretches := a.stretch(loc)
+				a.results.keep(text, a.seen, quick-a.steps, loc, stretch, stretches)
 			}
 			return loc, true
 		}

@@ -73,14 +73,13 @@ func (a *Regexp) track() {
 	a.spans = a.spans[:0]
 }
 
-// stretches returns the first span of the walk just made that may
-// stretch (none, or one: a result stretches at one place, and dropping a
-// span is always safe, its bytes then compared as they are): nothing else
-// read inside it, it overlaps no other, and no group bound of loc lies
-// inside it.
-func (a *Regexp) stretches(loc []int) []span {
+// stretch returns the first span of the walk just made that may stretch
+// (a result stretches at one place at most, and dropping a span is always
+// safe, its bytes then compared as they are): nothing else read inside
+// it, it overlaps no other, and no group bound of loc lies inside it.
+func (a *Regexp) stretch(loc []int) (span, bool) {
 	if a.readFar || len(a.spans) == 0 {
-		return nil
+		return span{}, false
 	}
 	spans := a.spans
 	slices.SortFunc(spans, func(x, y span) int { return x.from - y.from })
@@ -95,10 +94,9 @@ func (a *Regexp) stretches(loc []int) []span {
 			slices.ContainsFunc(loc, func(v int) bool { return v > sp.from && v < sp.to }) {
 			continue
 		}
-		a.kept = append(a.kept[:0], sp)
-		return a.kept
+		return sp, true
 	}
-	return nil
+	return span{}, false
 }
 
 // anyRead reports whether anything noted a read from from to to.
@@ -128,10 +126,10 @@ func (m *memo) index() {
 	m.groups = m.groups[:0]
 	for i := range m.n {
 		e := &m.entries[i]
-		if len(e.spans) == 0 {
+		if !e.stretches {
 			continue
 		}
-		sp := e.spans[0]
+		sp := e.stretch
 		rest := len(e.read) - sp.to
 		g := -1
 		for k := range m.groups {
@@ -167,7 +165,7 @@ func (m *memo) recallStretched(text string, budget int) ([]int, int, bool) {
 			continue
 		}
 		e := &m.entries[i-1]
-		sp := e.spans[0]
+		sp := e.stretch
 		d := (j - g.from) - (sp.to - sp.from)
 		if j-g.from < sp.min || e.steps+d > budget ||
 			!startsWith(text, e.read[:sp.from]) || !startsWith(text[j:], e.read[sp.to:]) {
