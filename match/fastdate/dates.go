@@ -137,10 +137,8 @@ type Finder struct {
 		now time.Time
 		t   time.Time
 		end int
-		// fl is what the date's text gave, before build; clock says
-		// the text ends with ":SS", the seconds.
-		fl    fields
-		clock bool
+		// fl is what the date's text gave, before build.
+		fl fields
 	}
 	// parsed is the last date's fields before build (see atStart).
 	parsed fields
@@ -219,7 +217,9 @@ func (f *Finder) recallStart(line string, now time.Time) (time.Time, int, bool) 
 func (f *Finder) recallOtherSecond(line string, now time.Time) (time.Time, int, bool) {
 	m := &f.atStart
 	sec := m.end - 2
-	if !m.clock || line[:sec] != string(m.key[:sec]) || line[m.end:len(m.key)] != string(m.key[m.end:]) {
+	// The date's text ends with the clock's ":SS" (not a fraction or a
+	// year after it).
+	if m.end < 8 || m.key[m.end-3] != ':' || line[:sec] != string(m.key[:sec]) || line[m.end:len(m.key)] != string(m.key[m.end:]) {
 		return time.Time{}, 0, false
 	}
 	s, ok := num(line, sec, 2)
@@ -248,7 +248,7 @@ func (f *Finder) keepStart(line string, now, t time.Time, end int) {
 	}
 	m.key = append(m.key[:0], line[:end+startPast]...)
 	m.now, m.t, m.end = now, t, end
-	m.fl, m.clock = f.parsed, end >= 8 && line[end-3] == ':'
+	m.fl = f.parsed
 }
 
 // findFirst returns the date of the alternatives that starts first in
