@@ -49,7 +49,9 @@ type Matcher struct {
 	finder dateFinder
 	last   time.Time
 	// pre keeps lines from regexes that cannot match them; nil when
-	// no regex requires a literal.
+	// no regex requires a literal. With prefixFirst, scan does not
+	// consult it (the first words are the prefilter); the tests read
+	// from it the literals each filter requires.
 	pre *prefilter
 	// found is what scan found on the line in hand (see scan).
 	found found
